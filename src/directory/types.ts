@@ -1,0 +1,36 @@
+/** What the agent reads from Active Directory. Kept compact: a verify of a large OU holds many. */
+export interface DirectoryUser {
+  dn: string;
+  /** objectGUID as raw bytes (16), in AD's little-endian storage order. */
+  objectGuid: Buffer;
+  /** ms-DS-ConsistencyGuid raw bytes when set. */
+  consistencyGuid: Buffer | null;
+  samAccountName: string | null;
+  userPrincipalName: string | null;
+  /** userAccountControl has ACCOUNTDISABLE (0x2). */
+  disabled: boolean;
+}
+
+export interface ScanTotals {
+  users: number;
+  disabled: number;
+}
+
+export interface ScanOptions {
+  /** LDAP page size (paged results control 1.2.840.113556.1.4.319); AD caps pages at 1,000. */
+  pageSize?: number;
+  /** Called once per page, in order, before the next page is requested. */
+  onPage?: (users: DirectoryUser[], scannedSoFar: number) => void | Promise<void>;
+}
+
+export interface Directory {
+  /** rootDSE defaultNamingContext, e.g. DC=contoso,DC=com. */
+  defaultNamingContext(): Promise<string>;
+  /** True when an object with exactly this DN exists (base-scope read). */
+  exists(dn: string): Promise<boolean>;
+  /** DNs of every organizationalUnit under `base` whose `ou` equals `name` (case-insensitive). */
+  findOusByName(base: string, name: string): Promise<string[]>;
+  /** Users (objectCategory=person, objectClass=user) in the subtree of `baseDn`, paged. */
+  scanUsers(baseDn: string, options?: ScanOptions): Promise<ScanTotals>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,48 @@
+/**
+ * One error type with string codes: codes survive the bot-agent wire and JSON, `instanceof` does not.
+ * `message` says what went wrong; `hint` says what the person should do about it.
+ */
+export type ErrorCode =
+  | 'INPUT.BAD_DN'
+  | 'INPUT.FILTER_INJECTION'
+  | 'INPUT.BAD_COMMAND'
+  | 'DIRECTORY.OU_NOT_FOUND'
+  | 'DIRECTORY.OU_AMBIGUOUS'
+  | 'DIRECTORY.OUTSIDE_BASE'
+  | 'DIRECTORY.UNAVAILABLE'
+  | 'DIRECTORY.TLS'
+  | 'DIRECTORY.BIND_FAILED'
+  | 'DIRECTORY.ERROR'
+  | 'CLOUD.THROTTLED'
+  | 'CLOUD.UNAVAILABLE'
+  | 'CLOUD.ERROR'
+  | 'RELAY.UNAUTHORIZED'
+  | 'RELAY.BAD_REQUEST'
+  | 'RELAY.NOT_LEASED'
+  | 'STORE.ERROR'
+  | 'CONFIG.INVALID'
+  | 'INTERNAL';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function asAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError('INTERNAL', message, { cause: err });
+}

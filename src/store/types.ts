@@ -1,0 +1,113 @@
+/**
+ * The store's ports. Implementations live beside this file; callers depend only on these types.
+ * Every write that the bot relies on after a crash goes through here.
+ */
+
+export interface SqlClient {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Db extends SqlClient {
+  readonly kind: 'pglite' | 'postgres';
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface MigrationRecord {
+  id: string;
+  name: string;
+  conversationId: string;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export type JobState = 'queued' | 'leased' | 'succeeded' | 'failed';
+
+export interface JobRecord {
+  id: string;
+  kind: string;
+  payload: unknown;
+  state: JobState;
+  conversationId: string;
+  migrationId: string | null;
+  requestedBy: string;
+  agentId: string | null;
+  leaseExpiresAt: Date | null;
+  attempts: number;
+  progress: unknown;
+  result: unknown;
+  error: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface VerificationRecord {
+  id: string;
+  jobId: string;
+  conversationId: string;
+  migrationId: string | null;
+  /** The OU as the person typed it. */
+  ouInput: string;
+  /** Set once the agent has resolved the OU. */
+  baseDn: string | null;
+  cardActivityId: string | null;
+  status: 'running' | 'reported' | 'failed';
+  /** Counts and truncated lists shown on the card. */
+  summary: unknown;
+  /** Full missing/extra/mismatched lists for `/verify list`. */
+  report: unknown;
+  createdAt: Date;
+  reportedAt: Date | null;
+}
+
+export interface AuditEntry {
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  details: unknown;
+  conversationId: string | null;
+}
+
+export interface Store {
+  readonly db: Db;
+  migrations: {
+    /** Creates the migration for a conversation; returns null when the conversation already has one. */
+    create(input: { name: string; conversationId: string; createdBy: string }): Promise<MigrationRecord | null>;
+    findByConversation(conversationId: string): Promise<MigrationRecord | null>;
+  };
+  conversations: {
+    /** Upserts the Bot Framework conversation reference (JSON) so the bot can post proactively. */
+    saveReference(conversationId: string, reference: unknown): Promise<void>;
+    getReference(conversationId: string): Promise<unknown | null>;
+  };
+  jobs: {
+    enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string }): Promise<JobRecord>;
+    /** Atomically hands the oldest queued job to `agentId` (FOR UPDATE SKIP LOCKED), or returns null. */
+    lease(input: { agentId: string; leaseMs: number; now: Date }): Promise<JobRecord | null>;
+    /** Stores progress only while `agentId` holds the lease; returns false otherwise. */
+    reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date }): Promise<boolean>;
+    /** Finishes a job leased by `agentId`; returns null (and changes nothing) when it is not leased by that agent. */
+    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date }): Promise<JobRecord | null>;
+    get(jobId: string): Promise<JobRecord | null>;
+  };
+  verifications: {
+    create(input: { jobId: string; conversationId: string; migrationId: string | null; ouInput: string }): Promise<VerificationRecord>;
+    setCardActivityId(id: string, activityId: string): Promise<void>;
+    findByJob(jobId: string): Promise<VerificationRecord | null>;
+    get(id: string): Promise<VerificationRecord | null>;
+    /** Latest first. */
+    listByConversation(conversationId: string, limit: number): Promise<VerificationRecord[]>;
+    complete(input: { id: string; status: 'reported' | 'failed'; baseDn: string | null; summary: unknown; report: unknown; now: Date }): Promise<void>;
+    /** Verifications whose job finished but whose card was never updated (the bot stopped in between). */
+    listUnreported(): Promise<VerificationRecord[]>;
+  };
+  audit: {
+    /** Append-only: there is no update or delete. */
+    append(entry: Omit<AuditEntry, 'at'> & { at?: Date }): Promise<void>;
+    latest(limit: number): Promise<AuditEntry[]>;
+  };
+  close(): Promise<void>;
+}
