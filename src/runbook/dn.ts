@@ -121,6 +121,8 @@ export function escapeDnValue(value: string): string {
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
     if (c === '\u0000') out += '\\00';
+    // Hex, so that text typed back from a card passes the strict check that refuses a bare "*".
+    else if (c === '*') out += '\\2A';
     else if ('"+,;<>\\='.includes(c)) out += '\\' + c;
     else if ((c === '#' || c === ' ') && i === 0) out += '\\' + c;
     else if (c === ' ' && i === value.length - 1) out += '\\ ';

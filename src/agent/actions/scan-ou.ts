@@ -1,0 +1,20 @@
+import type { Directory } from '../../directory/types';
+import type { ScanOuPayload, ScanOuResult, ScannedUser } from '../../relay/protocol';
+import { sourceAnchor } from '../../runbook/ou-comparison';
+import { resolveOu } from '../resolve-ou';
+
+export type ProgressFn = (scanned: number) => void | Promise<void>;
+
+/** Resolves the OU and lists its users; the bot does the cloud side and the comparison. */
+export async function scanOu(directory: Directory, payload: ScanOuPayload, onProgress: ProgressFn): Promise<ScanOuResult> {
+  const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
+  const users: ScannedUser[] = [];
+  const totals = await directory.scanUsers(baseDn, {
+    ...(payload.pageSize ? { pageSize: payload.pageSize } : {}),
+    onPage: async (page, scannedSoFar) => {
+      for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled });
+      await onProgress(scannedSoFar);
+    },
+  });
+  return { action: 'directory.scanOu', baseDn, defaultNamingContext, totals, users };
+}

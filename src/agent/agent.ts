@@ -1,0 +1,106 @@
+import type { Directory } from '../directory/types';
+import type { LeasedJob, ResultRequest } from '../relay/protocol';
+import { assertNever } from '../shared/assert-never';
+import { asAppError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { scanOu } from './actions/scan-ou';
+import { RelayClient, RelayHttpError } from './relay-client';
+
+export interface AgentOptions {
+  relay: RelayClient;
+  connectDirectory: () => Promise<Directory>;
+  logger: Logger;
+  /** Long-poll wait per lease request. */
+  waitMs?: number;
+  /** Smallest gap between progress reports, so a fast scan does not flood the bot. */
+  progressIntervalMs?: number;
+  /** Stop after this many jobs (tests, `--once`). */
+  maxJobs?: number;
+  signal?: AbortSignal;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The agent's main loop: lease a job, run it, report. Network failures back off and retry; a result
+ * is retried until the bot accepts or rejects it, so a bot restart in the middle loses nothing.
+ */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const sleep = options.sleep ?? defaultSleep;
+  const log = options.logger;
+  let done = 0;
+  let backoffMs = 1000;
+  while (!options.signal?.aborted && (options.maxJobs === undefined || done < options.maxJobs)) {
+    let job: LeasedJob | null;
+    try {
+      job = await options.relay.lease(options.waitMs ?? 20_000, options.signal);
+      backoffMs = 1000;
+    } catch (err) {
+      if (options.signal?.aborted) break;
+      if (err instanceof RelayHttpError && (err.status === 401 || err.status === 403)) {
+        log.error({ status: err.status }, 'The bot refused this agent\'s credentials; check SYNCSHIFT_AGENT_ID and SYNCSHIFT_AGENT_SECRET.');
+      } else {
+        log.warn({ err: (err as Error).message, retryInMs: backoffMs }, 'cannot reach the bot; retrying');
+      }
+      await sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 30_000);
+      continue;
+    }
+    if (!job) continue;
+    log.info({ jobId: job.id, action: job.payload.action }, 'job leased');
+    const outcome = await executeJob(job, options);
+    await deliverResult(options, job.id, outcome, sleep);
+    done++;
+  }
+}
+
+async function executeJob(job: LeasedJob, options: AgentOptions): Promise<ResultRequest> {
+  const interval = options.progressIntervalMs ?? 1000;
+  let lastProgress = 0;
+  let directory: Directory | undefined;
+  try {
+    directory = await options.connectDirectory();
+    switch (job.payload.action) {
+      case 'directory.scanOu': {
+        const result = await scanOu(directory, job.payload, async (scanned) => {
+          const now = Date.now();
+          if (now - lastProgress < interval) return;
+          lastProgress = now;
+          // Progress is best effort: a lost update must not fail the scan.
+          await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
+        });
+        return { outcome: 'succeeded', result };
+      }
+      default:
+        return assertNever(job.payload.action, 'agent action');
+    }
+  } catch (err) {
+    const appError = asAppError(err);
+    options.logger.warn({ jobId: job.id, code: appError.code, err: appError.message }, 'job failed');
+    return { outcome: 'failed', error: appError.toJSON() };
+  } finally {
+    await directory?.close().catch(() => undefined);
+  }
+}
+
+async function deliverResult(options: AgentOptions, jobId: string, outcome: ResultRequest, sleep: (ms: number) => Promise<void>): Promise<void> {
+  let backoffMs = 1000;
+  for (;;) {
+    try {
+      await options.relay.result(jobId, outcome);
+      options.logger.info({ jobId, outcome: outcome.outcome }, 'result delivered');
+      return;
+    } catch (err) {
+      // 4xx other than 429 means the bot has decided (job no longer ours, or invalid): retrying cannot help.
+      if (err instanceof RelayHttpError && err.status >= 400 && err.status < 500 && err.status !== 429) {
+        options.logger.error({ jobId, status: err.status, err: err.message }, 'the bot refused the result');
+        return;
+      }
+      if (options.signal?.aborted) return;
+      options.logger.warn({ jobId, err: (err as Error).message, retryInMs: backoffMs }, 'result not delivered yet; retrying');
+      await sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 30_000);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { COMMAND_HELP } from '../runbook/commands';
+import { expandTemplate, type AdaptiveCardJson } from './render';
+
+export interface MessageCardInput {
+  title: string;
+  text: string;
+  hint?: string;
+  tone?: 'default' | 'good' | 'warning' | 'attention';
+  facts?: { title: string; value: string }[];
+  items?: string[];
+}
+
+const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention: 'Attention' } as const;
+
+export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
+  return expandTemplate('message', {
+    title: input.title,
+    text: input.text,
+    hint: input.hint ?? '',
+    color: COLORS[input.tone ?? 'default'],
+    facts: input.facts ?? [],
+    itemsText: (input.items ?? []).join('\n\n'),
+  });
+}
+
+/** `intro` explains why help is shown (an unknown command, say). */
+export function renderHelpCard(intro = ''): AdaptiveCardJson {
+  return expandTemplate('help', { intro, commands: COMMAND_HELP });
+}

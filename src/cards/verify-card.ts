@@ -1,0 +1,96 @@
+import type { ComparisonReport } from '../runbook/ou-comparison';
+import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
+
+export type VerifyCardState =
+  | { kind: 'queued' }
+  | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud' }
+  | { kind: 'done'; report: ComparisonReport }
+  | { kind: 'failed'; code: string; message: string; hint?: string; candidates?: string[] };
+
+export interface VerifyCardInput {
+  ou: string;
+  /** Short id people type in `/verify list ... #id`. */
+  shortId: string;
+  requestedBy: string;
+  requestedAt: Date;
+  state: VerifyCardState;
+  /** Names shown per list before "and N more"; keeps the card far below Teams' size limit. */
+  listLimit: number;
+}
+
+export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
+  const { state } = input;
+  let statusText: string;
+  let statusColor = 'Default';
+  let facts: { title: string; value: string }[] = [];
+  let lists: { heading: string; linesText: string; more: string }[] = [];
+  let hint = '';
+  let ou = input.ou;
+
+  switch (state.kind) {
+    case 'queued':
+      statusText = 'Verifying… waiting for the on-premises agent to pick up the job.';
+      break;
+    case 'running':
+      statusText =
+        state.phase === 'directory'
+          ? `Verifying… ${formatCount(state.scanned)} on-premises objects scanned so far.`
+          : `Verifying… on-premises scan done; ${formatCount(state.scanned)} cloud users read so far.`;
+      break;
+    case 'done': {
+      const r = state.report;
+      ou = r.baseDn;
+      const clean = r.missing.length === 0 && r.extra.length === 0 && r.mismatched.length === 0;
+      statusText = clean ? 'Everything in this OU matches the cloud.' : 'Differences found between this OU and the cloud.';
+      statusColor = clean ? 'Good' : 'Warning';
+      facts = [
+        { title: 'On-premises users', value: `${formatCount(r.onPrem.users)} (${formatCount(r.onPrem.disabled)} disabled)` },
+        { title: 'Cloud users (synced)', value: formatCount(r.cloud.users) },
+        { title: 'Matched', value: formatCount(r.matched) },
+        { title: 'Missing in cloud', value: formatCount(r.missing.length) },
+        { title: 'Extra in cloud', value: formatCount(r.extra.length) },
+        { title: 'ImmutableId differs', value: formatCount(r.mismatched.length) },
+      ];
+      if (r.unparsableCloudDns > 0) facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
+      lists = [
+        list('Missing in the cloud', r.missing, 'missing', input),
+        list('Extra in the cloud', r.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`), 'extra', input),
+        list(
+          'onPremisesImmutableId differs from base64(ms-DS-ConsistencyGuid ?? objectGUID)',
+          r.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`),
+          'mismatched',
+          input,
+        ),
+      ].filter((l) => l.linesText !== '');
+      break;
+    }
+    case 'failed':
+      statusText = state.message;
+      statusColor = 'Attention';
+      hint = state.hint ?? '';
+      if (state.candidates && state.candidates.length > 0) {
+        lists = [{ heading: 'Matching OUs', linesText: state.candidates.map((c) => `/verify pilot ${c}`).join('\n\n'), more: '' }];
+      }
+      break;
+  }
+
+  return expandTemplate('verify', {
+    ou,
+    statusText,
+    statusColor,
+    facts,
+    lists,
+    hint,
+    footer: `#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`,
+  });
+}
+
+function list(heading: string, lines: string[], kind: string, input: VerifyCardInput): { heading: string; linesText: string; more: string } {
+  const shown = lines.slice(0, input.listLimit);
+  const rest = lines.length - shown.length;
+  return {
+    heading: `${heading} (${formatCount(lines.length)})`,
+    linesText: shown.join('\n\n'),
+    more: rest > 0 ? `…and ${formatCount(rest)} more. Type /verify list ${kind} #${input.shortId} for all of them.` : '',
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * CloudDirectory over Microsoft Graph v1.0 with @microsoft/microsoft-graph-client.
+ *
+ * The client's default middleware chain is replaced on purpose:
+ * - its AuthenticationHandler attaches the token only to https:// Graph hosts (or configured
+ *   customHosts), so a loopback simulator on http:// would silently get no Authorization header;
+ * - its RetryHandler adds random jitter, caps waits at 180 s, and sleeps with a private setTimeout,
+ *   which makes retries neither bounded the way we want nor testable.
+ * Our chain is Retry -> Auth -> HTTPMessageHandler: the token is fetched per attempt, so a long
+ * Retry-After wait cannot leave us retrying with an expired token.
+ */
+import { Client, GraphError, HTTPMessageHandler, type AuthenticationProvider, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
+import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
+import type { TokenCredential } from '@azure/identity';
+import { z } from 'zod';
+import { AppError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { CloudDirectory, CloudUser } from './types';
+
+export interface GraphCloudDirectoryOptions {
+  /** Graph service root without version: https://graph.microsoft.com, a national cloud, or a simulator URL. */
+  baseUrl: string;
+  /** Production credential; the token scope is `${baseUrl}/.default`. */
+  credential?: TokenCredential;
+  /** Fixed bearer token for the simulator/sandbox only. */
+  staticToken?: string;
+  /** $top per page, 1..999. Default 999. */
+  pageSize?: number;
+  /** Retries per request on 429/503/504. Default 5. */
+  maxRetries?: number;
+  /** Upper bound for one wait, in ms, whatever Retry-After says. Default 60 000. */
+  maxWaitMs?: number;
+  /** First backoff step in ms when Retry-After is missing; doubles per attempt. Default 1 000. */
+  baseBackoffMs?: number;
+  /** Injected so tests can observe waits without sitting through them. */
+  sleep?: (ms: number) => Promise<void>;
+  logger?: Logger;
+}
+
+const API_VERSION = 'v1.0';
+const SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguishedName', 'onPremisesImmutableId', 'onPremisesLastSyncDateTime'];
+const RETRYABLE = new Set([429, 503, 504]);
+const PERMISSION_HINT = 'Check that the app registration has the Microsoft Graph application permission User.Read.All with admin consent, and that the token is for this cloud.';
+
+const pageSchema = z.object({
+  '@odata.nextLink': z.string().url().optional(),
+  value: z.array(
+    z.object({
+      id: z.string().min(1),
+      userPrincipalName: z.string().nullable().optional(),
+      onPremisesDistinguishedName: z.string().nullable().optional(),
+      onPremisesImmutableId: z.string().nullable().optional(),
+    }),
+  ),
+});
+
+export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): CloudDirectory {
+  const base = parseBaseUrl(options.baseUrl);
+  const pageSize = options.pageSize ?? 999;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 999) {
+    throw new AppError('CONFIG.INVALID', `Graph page size ${pageSize} is out of range.`, { hint: 'Use a whole number from 1 to 999; Graph rejects anything else for /users.' });
+  }
+  const maxRetries = options.maxRetries ?? 5;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw new AppError('CONFIG.INVALID', `Graph maxRetries ${maxRetries} is not a non-negative whole number.`, { hint: 'Use 0 to disable retries, or a small number such as 5.' });
+  }
+  const authProvider = createAuthProvider(options, base);
+  const retry = new RetryMiddleware({
+    maxRetries,
+    maxWaitMs: options.maxWaitMs ?? 60_000,
+    baseBackoffMs: options.baseBackoffMs ?? 1_000,
+    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    logger: options.logger,
+  });
+  const auth = new AuthMiddleware(authProvider, base.origin);
+  retry.setNext(auth);
+  auth.setNext(new HTTPMessageHandler());
+  const client = Client.initWithMiddleware({ baseUrl: base.href, defaultVersion: API_VERSION, middleware: retry });
+
+  /**
+   * The client re-parses a path given to api() and only strips the host from https:// URLs, so an
+   * absolute http:// nextLink would be glued onto baseUrl. We turn every nextLink back into a
+   * version + relative path ourselves, and refuse links to another origin so the token never leaks.
+   */
+  const requestForNextLink = (nextLink: string) => {
+    const link = new URL(nextLink);
+    const prefix = base.pathname.replace(/\/+$/, '') + '/';
+    if (link.origin !== base.origin || !link.pathname.startsWith(prefix)) {
+      throw new AppError('CLOUD.ERROR', `Graph returned a nextLink outside the configured base URL (${link.origin}); stopped paging rather than send the token elsewhere.`, {
+        hint: `Check that baseUrl (${base.origin}) is the Graph endpoint for this tenant's cloud.`,
+      });
+    }
+    const [version = API_VERSION, ...rest] = link.pathname.slice(prefix.length).split('/');
+    return client.api(`/${rest.join('/')}${link.search}`).version(version);
+  };
+
+  return {
+    async listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number> {
+      let total = 0;
+      let pages = 0;
+      let request = client.api('/users').filter('onPremisesSyncEnabled eq true').select(SELECT).top(pageSize);
+      for (;;) {
+        let raw: unknown;
+        try {
+          raw = await request.get();
+        } catch (err) {
+          throw toAppError(err, maxRetries, pages);
+        }
+        const parsed = pageSchema.safeParse(raw);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new AppError('CLOUD.ERROR', `Graph returned a /users page in an unexpected shape (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`, {
+            hint: 'Check that baseUrl points at Microsoft Graph (not a proxy or login page) and that the v1.0 endpoint is used.',
+            details: { page: pages + 1 },
+          });
+        }
+        const users: CloudUser[] = parsed.data.value.map((u) => ({
+          id: u.id,
+          userPrincipalName: u.userPrincipalName ?? null,
+          onPremisesDistinguishedName: u.onPremisesDistinguishedName ?? null,
+          onPremisesImmutableId: u.onPremisesImmutableId ?? null,
+        }));
+        pages += 1;
+        total += users.length;
+        await onPage(users);
+        options.logger?.debug({ page: pages, users: users.length, total }, 'graph users page');
+        const next = parsed.data['@odata.nextLink'];
+        if (next === undefined) return total;
+        request = requestForNextLink(next);
+      }
+    },
+  };
+}
+
+function parseBaseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' is not a valid URL.`, { hint: 'Use the service root, e.g. https://graph.microsoft.com (no /v1.0).' });
+  }
+  if (/\/(v1\.0|beta)\/?$/.test(url.pathname)) {
+    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' includes an API version.`, { hint: 'Drop the /v1.0 or /beta suffix; the version is added per request.' });
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+function createAuthProvider(options: GraphCloudDirectoryOptions, base: URL): AuthenticationProvider {
+  if (options.credential && options.staticToken) {
+    throw new AppError('CONFIG.INVALID', 'Both a credential and a static Graph token were given.', { hint: 'Pass credential for real tenants, or staticToken for the simulator, not both.' });
+  }
+  if (options.credential) {
+    return new TokenCredentialAuthenticationProvider(options.credential, { scopes: [`${base.origin}/.default`] });
+  }
+  if (options.staticToken) {
+    const token = options.staticToken;
+    return { getAccessToken: async () => token };
+  }
+  throw new AppError('CONFIG.INVALID', 'No way to authenticate to Microsoft Graph was configured.', { hint: 'Pass a TokenCredential from @azure/identity (or staticToken for the simulator).' });
+}
+
+/** Sets (never appends) the bearer token, and only for our own origin. */
+class AuthMiddleware implements Middleware {
+  private next: Middleware | undefined;
+
+  constructor(private readonly provider: AuthenticationProvider, private readonly origin: string) {}
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    const url = typeof context.request === 'string' ? context.request : context.request.url;
+    if (new URL(url).origin === this.origin) {
+      const token = await this.provider.getAccessToken();
+      // Lower-case key on purpose: the header names are normalised to lower case, and a retry must
+      // replace the previous attempt's value, not send "Bearer a, Bearer a".
+      context.options = { ...context.options, headers: { ...toPlainHeaders(context.options?.headers), authorization: `Bearer ${token}` } };
+    }
+    await this.next?.execute(context);
+  }
+}
+
+function toPlainHeaders(headers: HeadersInit | undefined): Record<string, string> {
+  const plain: Record<string, string> = {};
+  if (!headers) return plain;
+  const put = (value: string, key: string): void => {
+    plain[key.toLowerCase()] = value;
+  };
+  if (Array.isArray(headers)) for (const [key, value] of headers as Array<[string, string]>) put(value, key);
+  else if (typeof (headers as Headers).forEach === 'function') (headers as Headers).forEach(put);
+  else for (const [key, value] of Object.entries(headers as Record<string, string>)) put(value, key);
+  return plain;
+}
+
+interface RetryOptions {
+  maxRetries: number;
+  maxWaitMs: number;
+  baseBackoffMs: number;
+  sleep: (ms: number) => Promise<void>;
+  logger: Logger | undefined;
+}
+
+/**
+ * Retries 429/503/504. Retry-After wins when present (Graph's throttling guidance); otherwise the
+ * wait doubles from baseBackoffMs. No jitter: one client paging sequentially gains nothing from it,
+ * and deterministic waits keep tests exact. Every wait is capped at maxWaitMs.
+ */
+class RetryMiddleware implements Middleware {
+  private next: Middleware | undefined;
+
+  constructor(private readonly options: RetryOptions) {}
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.next?.execute(context);
+      const response = context.response;
+      if (!response || !RETRYABLE.has(response.status) || attempt >= this.options.maxRetries) return;
+      const waitMs = this.waitFor(response, attempt);
+      // Drain the failed body so keep-alive sockets are reused rather than leaked.
+      await response.arrayBuffer().catch(() => undefined);
+      this.options.logger?.warn({ status: response.status, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs }, 'Graph asked us to back off; retrying');
+      await this.options.sleep(waitMs);
+    }
+  }
+
+  private waitFor(response: Response, attempt: number): number {
+    const header = response.headers.get('Retry-After');
+    let ms: number | undefined;
+    if (header !== null) {
+      const seconds = Number(header);
+      ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+    }
+    if (ms === undefined || Number.isNaN(ms)) ms = this.options.baseBackoffMs * 2 ** attempt;
+    return Math.min(Math.max(0, Math.ceil(ms)), this.options.maxWaitMs);
+  }
+}
+
+/** Graph/network failures to AppError; messages carry status and Graph's code, never tokens or stacks. */
+function toAppError(err: unknown, maxRetries: number, pagesDone: number): AppError {
+  if (err instanceof AppError) return err;
+  const details = { pagesDone };
+  if (err instanceof GraphError && err.statusCode > 0) {
+    const status = err.statusCode;
+    const graphCode = err.code ?? 'unknown';
+    const what = `Microsoft Graph answered ${status} (${graphCode}) while listing synced users`;
+    if (status === 429) {
+      return new AppError('CLOUD.THROTTLED', `${what}, still throttled after ${maxRetries} retries.`, {
+        hint: 'Graph is throttling this app in this tenant; wait a few minutes and run the verify again, and avoid running several verifies at once.',
+        details: { ...details, status, graphCode, retryAfter: err.headers?.get('Retry-After') ?? undefined },
+      });
+    }
+    if (status === 503 || status === 504) {
+      return new AppError('CLOUD.UNAVAILABLE', `${what}, still failing after ${maxRetries} retries.`, {
+        hint: 'Graph is temporarily unavailable; check the Microsoft 365 service health page and try again later.',
+        details: { ...details, status, graphCode },
+      });
+    }
+    if (status === 401 || status === 403) {
+      return new AppError('CLOUD.ERROR', `${what}: the app is not allowed to read users.`, { hint: PERMISSION_HINT, details: { ...details, status, graphCode } });
+    }
+    return new AppError('CLOUD.ERROR', `${what}: ${sanitize(err.message)}`, {
+      hint: status >= 500 ? 'Graph failed on its side; try again later, and report the request-id if it persists.' : 'The request was rejected; this is likely a bug in SyncShift, please report it with this message.',
+      details: { ...details, status, graphCode, requestId: err.requestId ?? undefined },
+    });
+  }
+  // No HTTP status: fetch itself failed (DNS, TLS, refused connection) or the token could not be obtained.
+  // Duck-typed: fetch errors come from another realm under some runners, so `instanceof Error` can lie.
+  // The graph client wraps such errors in a GraphError with no status; when it does not recognise
+  // them as Error (the realm case) the original sits in `body`.
+  const original = err instanceof GraphError && typeof err.body === 'object' && err.body !== null ? err.body : err;
+  const { message, cause } = (typeof original === 'object' && original !== null ? original : {}) as { message?: unknown; cause?: unknown };
+  const reason = typeof message === 'string' ? sanitize(message) : 'unknown error';
+  const causeCode = typeof cause === 'object' && cause !== null ? String((cause as { code?: unknown }).code ?? '') : '';
+  const isNetwork = /fetch failed|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|certificate/i.test(`${reason} ${causeCode}`);
+  if (isNetwork) {
+    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph: ${reason}${causeCode ? ` (${causeCode})` : ''}.`, {
+      hint: 'Check network access to the Graph endpoint (proxy, firewall, DNS) and that baseUrl is correct.',
+      details,
+    });
+  }
+  return new AppError('CLOUD.ERROR', `Could not call Microsoft Graph: ${reason}.`, {
+    hint: 'If this is a sign-in failure, check the tenant id, client id and secret/certificate of the app registration.',
+    details,
+  });
+}
+
+/** Graph messages are safe, but credential errors can echo secrets; strip anything token-like. */
+function sanitize(message: string): string {
+  return message.replace(/Bearer\s+\S+/gi, 'Bearer [redacted]').replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted-jwt]').slice(0, 300);
+}

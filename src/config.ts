@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { AppError } from './shared/errors';
+
+/**
+ * Bot configuration, read once at start from the environment and validated; entry points pass
+ * typed slices to the parts. A bad value stops the bot with the variable's name and the fix.
+ */
+export interface BotConfig {
+  port: number;
+  host: string;
+  /** Set when Bot Framework credentials are configured; without them the bot only serves loopback. */
+  botAuth: { appId: string; appPassword: string; tenantId: string | undefined; appType: string } | null;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  graph: {
+    baseUrl: string;
+    tenantId: string | undefined;
+    clientId: string | undefined;
+    clientSecret: string | undefined;
+    /** Only for the Graph simulator (sandbox and tests); never for a real tenant. */
+    staticToken: string | undefined;
+  };
+  /** agent id → shared secret. */
+  agentSecrets: Map<string, string>;
+  cardListLimit: number;
+}
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3978),
+  HOST: z.string().optional(),
+  MICROSOFT_APP_ID: z.string().optional(),
+  MICROSOFT_APP_PASSWORD: z.string().optional(),
+  MICROSOFT_APP_TENANT_ID: z.string().optional(),
+  MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('SingleTenant'),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('.data'),
+  GRAPH_BASE_URL: z.string().url().default('https://graph.microsoft.com'),
+  GRAPH_TENANT_ID: z.string().optional(),
+  GRAPH_CLIENT_ID: z.string().optional(),
+  GRAPH_CLIENT_SECRET: z.string().optional(),
+  GRAPH_STATIC_TOKEN: z.string().optional(),
+  SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
+  CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
+});
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('CONFIG.INVALID', `Environment variable ${issue.path.join('.')} is invalid: ${issue.message}.`, {
+      hint: 'Fix it in env/.env.* or the App Service settings; the README lists every variable.',
+    });
+  }
+  const e = parsed.data;
+  const botAuth = e.MICROSOFT_APP_ID
+    ? (() => {
+        if (!e.MICROSOFT_APP_PASSWORD && e.MICROSOFT_APP_TYPE !== 'UserAssignedMSI') {
+          throw new AppError('CONFIG.INVALID', 'MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not.', {
+            hint: 'Set the bot registration\'s client secret, or MICROSOFT_APP_TYPE=UserAssignedMSI for a managed identity.',
+          });
+        }
+        return { appId: e.MICROSOFT_APP_ID, appPassword: e.MICROSOFT_APP_PASSWORD ?? '', tenantId: e.MICROSOFT_APP_TENANT_ID, appType: e.MICROSOFT_APP_TYPE };
+      })()
+    : null;
+  const host = e.HOST ?? (botAuth ? '0.0.0.0' : '127.0.0.1');
+  if (!botAuth && !isLoopback(host)) {
+    throw new AppError('CONFIG.INVALID', `HOST=${host} without Bot Framework credentials would accept unauthenticated activities from the network.`, {
+      hint: 'Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or leave HOST unset to stay on loopback.',
+    });
+  }
+  return {
+    port: e.PORT,
+    host,
+    botAuth,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    graph: {
+      baseUrl: e.GRAPH_BASE_URL.replace(/\/+$/, ''),
+      tenantId: e.GRAPH_TENANT_ID,
+      clientId: e.GRAPH_CLIENT_ID,
+      clientSecret: e.GRAPH_CLIENT_SECRET,
+      staticToken: e.GRAPH_STATIC_TOKEN,
+    },
+    agentSecrets: parseAgentSecrets(e.SYNCSHIFT_AGENT_SECRETS),
+    cardListLimit: e.CARD_LIST_LIMIT,
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
+}
+
+/** "agent-a:secret1,agent-b:secret2". Secrets shorter than 24 characters are refused: they are the only lock on the relay. */
+export function parseAgentSecrets(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const colon = part.indexOf(':');
+    const id = colon > 0 ? part.slice(0, colon) : '';
+    const secret = colon > 0 ? part.slice(colon + 1) : '';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || secret.length < 24) {
+      throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_AGENT_SECRETS must be "agent-id:secret" pairs separated by commas, each secret at least 24 characters.', {
+        hint: 'Generate a secret with: openssl rand -base64 32',
+      });
+    }
+    out.set(id, secret);
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * Messages between the bot (relay server) and the on-premises agent. Both sides validate every
+ * message with these schemas: the wire is a trust boundary in both directions.
+ */
+
+export const RELAY_PROTOCOL_VERSION = 1;
+export const AGENT_ID_HEADER = 'x-syncshift-agent';
+
+const dnString = z.string().min(1).max(4096);
+
+export const scanOuPayload = z.object({
+  action: z.literal('directory.scanOu'),
+  /** The OU exactly as the person typed it; the agent parses and resolves it itself. */
+  ou: z.string().min(1).max(2048),
+  pageSize: z.number().int().min(1).max(1000).optional(),
+});
+export type ScanOuPayload = z.infer<typeof scanOuPayload>;
+
+export const jobPayload = z.discriminatedUnion('action', [scanOuPayload]);
+export type JobPayload = z.infer<typeof jobPayload>;
+
+export const leasedJob = z.object({
+  id: z.string().uuid(),
+  payload: jobPayload,
+  leaseExpiresAt: z.string(),
+});
+export type LeasedJob = z.infer<typeof leasedJob>;
+
+export const leaseRequest = z.object({
+  agentVersion: z.string().max(64),
+  /** How long the bot may hold the request open waiting for work (long poll). */
+  waitMs: z.number().int().min(0).max(30_000).default(20_000),
+});
+export type LeaseRequest = z.infer<typeof leaseRequest>;
+
+export const leaseResponse = z.object({ job: leasedJob.nullable() });
+export type LeaseResponse = z.infer<typeof leaseResponse>;
+
+export const progressRequest = z.object({
+  scanned: z.number().int().min(0),
+  phase: z.string().max(100).optional(),
+});
+export type ProgressRequest = z.infer<typeof progressRequest>;
+
+export const scannedUser = z.object({
+  dn: dnString,
+  /** base64(ms-DS-ConsistencyGuid ?? objectGUID): what onPremisesImmutableId must equal. */
+  anchor: z.string().max(64),
+  disabled: z.boolean(),
+});
+export type ScannedUser = z.infer<typeof scannedUser>;
+
+export const scanOuResult = z.object({
+  action: z.literal('directory.scanOu'),
+  baseDn: dnString,
+  defaultNamingContext: dnString,
+  totals: z.object({ users: z.number().int().min(0), disabled: z.number().int().min(0) }),
+  users: z.array(scannedUser),
+});
+export type ScanOuResult = z.infer<typeof scanOuResult>;
+
+export const jobError = z.object({
+  code: z.string().max(64),
+  message: z.string().max(4000),
+  hint: z.string().max(2000).optional(),
+  details: z.record(z.unknown()).optional(),
+});
+export type JobError = z.infer<typeof jobError>;
+
+export const resultRequest = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('succeeded'), result: scanOuResult }),
+  z.object({ outcome: z.literal('failed'), error: jobError }),
+]);
+export type ResultRequest = z.infer<typeof resultRequest>;

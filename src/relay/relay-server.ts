@@ -1,0 +1,176 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Request, Response, Server } from 'restify';
+import type { z } from 'zod';
+import type { Logger } from '../shared/logger';
+import type { JobRecord, Store } from '../store/types';
+import { AGENT_ID_HEADER, jobPayload, leaseRequest, progressRequest, resultRequest, type LeasedJob } from './protocol';
+
+export interface RelayListener {
+  onProgress(job: JobRecord, scanned: number): Promise<void>;
+  onJobFinished(job: JobRecord): Promise<void>;
+}
+
+export interface RelayServerOptions {
+  store: Store;
+  /** agent id → shared secret; compared in constant time, never logged. */
+  agentSecrets: Map<string, string>;
+  listener: RelayListener;
+  logger: Logger;
+  leaseMs?: number;
+  /** How often a waiting lease request re-checks the store, for jobs queued by another bot instance. */
+  pollIntervalMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * The bot's side of the relay. Agents connect out to it and long-poll for jobs; there is no
+ * endpoint that works without an agent credential.
+ */
+export class RelayServer {
+  private readonly wake = new EventEmitter();
+  private readonly secretDigests: Map<string, Buffer>;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: RelayServerOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, digest(secret)]));
+    this.wake.setMaxListeners(0);
+  }
+
+  /** Wakes waiting lease requests at once instead of at their next poll. */
+  jobQueued(): void {
+    this.wake.emit('job');
+  }
+
+  register(server: Server): void {
+    server.post('/relay/v1/jobs/lease', (req, res) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', (req, res) => this.handle(req, res, () => this.progress(req, res)));
+    server.post('/relay/v1/jobs/:id/result', (req, res) => this.handle(req, res, () => this.result(req, res)));
+  }
+
+  private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
+    try {
+      if (!this.authenticate(req)) {
+        res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
+        return;
+      }
+      await fn();
+    } catch (err) {
+      this.options.logger.error({ err: (err as Error).message, path: req.path() }, 'relay request failed');
+      if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
+    }
+  }
+
+  private authenticate(req: Request): boolean {
+    const agentId = req.header(AGENT_ID_HEADER);
+    const auth = req.header('authorization');
+    if (!agentId || !auth?.startsWith('Bearer ')) return false;
+    const expected = this.secretDigests.get(agentId);
+    // Compare digests so length differences do not leak and the comparison is constant-time.
+    const presented = digest(auth.slice('Bearer '.length));
+    const ok = expected !== undefined && timingSafeEqual(expected, presented);
+    if (ok) (req as Request & { agentId?: string }).agentId = agentId;
+    return ok;
+  }
+
+  private async lease(req: Request, res: Response): Promise<void> {
+    const body = this.parse(leaseRequest, req, res);
+    if (!body) return;
+    const agentId = agentOf(req);
+    const deadline = Date.now() + body.waitMs;
+    let closed = false;
+    // The response, not the request: a request's 'close' fires as soon as its body has been read.
+    res.once('close', () => (closed = true));
+    for (;;) {
+      const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
+      if (job) {
+        const payload = jobPayload.safeParse(job.payload);
+        if (!payload.success) {
+          // A job the protocol cannot express would be refused by every agent; fail it here, visibly.
+          const failed = await this.options.store.jobs.finish({ jobId: job.id, agentId, outcome: 'failed', result: null, error: { code: 'RELAY.BAD_REQUEST', message: 'The job could not be encoded for the agent.' }, now: this.now() });
+          if (failed) void this.options.listener.onJobFinished(failed).catch(() => undefined);
+          continue;
+        }
+        const leased: LeasedJob = { id: job.id, payload: payload.data, leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString() };
+        await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action }, conversationId: job.conversationId });
+        res.send(200, { job: leased });
+        return;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || closed) {
+        res.send(200, { job: null });
+        return;
+      }
+      await this.waitForJob(Math.min(remaining, this.options.pollIntervalMs ?? 1000));
+    }
+  }
+
+  private waitForJob(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake.off('job', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake.once('job', done);
+    });
+  }
+
+  private async progress(req: Request, res: Response): Promise<void> {
+    const body = this.parse(progressRequest, req, res);
+    if (!body) return;
+    const agentId = agentOf(req);
+    const jobId = String(req.params.id);
+    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
+    if (!ok) {
+      res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent.' });
+      return;
+    }
+    res.send(200, { ok: true });
+    const job = await this.options.store.jobs.get(jobId);
+    if (job) void this.options.listener.onProgress(job, body.scanned).catch((err: Error) => this.options.logger.warn({ err: err.message }, 'progress handler failed'));
+  }
+
+  private async result(req: Request, res: Response): Promise<void> {
+    const body = this.parse(resultRequest, req, res);
+    if (!body) return;
+    const agentId = agentOf(req);
+    const jobId = String(req.params.id);
+    const job = await this.options.store.jobs.finish({
+      jobId,
+      agentId,
+      outcome: body.outcome,
+      result: body.outcome === 'succeeded' ? body.result : null,
+      error: body.outcome === 'failed' ? body.error : null,
+      now: this.now(),
+    });
+    if (!job) {
+      res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' });
+      return;
+    }
+    await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome: body.outcome, details: body.outcome === 'failed' ? { code: body.error.code } : {}, conversationId: job.conversationId });
+    res.send(200, { ok: true });
+    // The agent is answered first; the cloud read and card update can take a while.
+    void this.options.listener.onJobFinished(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId }, 'finishing the job failed'));
+  }
+
+  private parse<T extends z.ZodTypeAny>(schema: T, req: Request, res: Response): z.infer<T> | null {
+    const parsed = schema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      res.send(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid request: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unreadable body'}.` });
+      return null;
+    }
+    return parsed.data as z.infer<T>;
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function agentOf(req: Request): string {
+  return (req as Request & { agentId: string }).agentId;
+}

@@ -1,0 +1,91 @@
+/**
+ * Chat commands as data. The bot turns text into a Command and back into cards; nothing here
+ * knows about Teams.
+ */
+
+export type VerifyListKind = 'missing' | 'extra' | 'mismatched';
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'migration.start'; name: string }
+  | { kind: 'verify.pilot'; ou: string }
+  | { kind: 'verify.list'; verification: string | 'last'; list: VerifyListKind; page: number }
+  | { kind: 'invalid'; command: string; reason: string; usage: string }
+  | { kind: 'unknown'; text: string };
+
+export interface CommandHelp {
+  usage: string;
+  example: string;
+  description: string;
+}
+
+export const COMMAND_HELP: readonly CommandHelp[] = [
+  { usage: '/help', example: '/help', description: 'List every command with an example.' },
+  {
+    usage: '/migration start "<name>"',
+    example: '/migration start "Contoso pilot"',
+    description: 'Open a migration tied to this conversation. The runbook and approvals live here.',
+  },
+  {
+    usage: '/verify pilot <OU>',
+    example: '/verify pilot OU=Sales',
+    description: 'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
+  },
+  {
+    usage: '/verify list <missing|extra|mismatched> [page] [#id]',
+    example: '/verify list missing 2',
+    description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
+  },
+];
+
+const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched']);
+
+export function parseCommand(input: string): Command {
+  const text = input.replace(/\u00a0/g, ' ').trim();
+  if (!text.startsWith('/')) return { kind: 'unknown', text };
+  const [head = '', ...rest] = text.split(/\s+/);
+  const word = head.toLowerCase();
+  const args = text.slice(head.length).trim();
+
+  switch (word) {
+    case '/help':
+    case '/?':
+      return { kind: 'help' };
+    case '/migration': {
+      const usage = COMMAND_HELP[1]!.usage;
+      if ((rest[0] ?? '').toLowerCase() !== 'start') {
+        return { kind: 'invalid', command: '/migration', reason: 'Only "/migration start" is available.', usage };
+      }
+      const name = args.slice(rest[0]!.length).trim().replace(/^["\u201c]|["\u201d]$/g, '').trim();
+      if (name === '') return { kind: 'invalid', command: '/migration start', reason: 'The migration needs a name.', usage };
+      if (name.length > 200) return { kind: 'invalid', command: '/migration start', reason: 'The name is longer than 200 characters.', usage };
+      return { kind: 'migration.start', name };
+    }
+    case '/verify': {
+      const sub = (rest[0] ?? '').toLowerCase();
+      if (sub === 'pilot') {
+        const ou = args.slice(rest[0]!.length).trim();
+        if (ou === '') return { kind: 'invalid', command: '/verify pilot', reason: 'Say which OU to verify.', usage: COMMAND_HELP[2]!.usage };
+        return { kind: 'verify.pilot', ou };
+      }
+      if (sub === 'list') return parseVerifyList(rest.slice(1));
+      return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${COMMAND_HELP[2]!.usage} or ${COMMAND_HELP[3]!.usage}` };
+    }
+    default:
+      return { kind: 'unknown', text };
+  }
+}
+
+function parseVerifyList(args: string[]): Command {
+  const usage = COMMAND_HELP[3]!.usage;
+  const list = (args[0] ?? '').toLowerCase() as VerifyListKind;
+  if (!LIST_KINDS.has(list)) return { kind: 'invalid', command: '/verify list', reason: 'Say which list: missing, extra or mismatched.', usage };
+  let page = 1;
+  let verification: string | 'last' = 'last';
+  for (const arg of args.slice(1)) {
+    if (/^#[0-9a-f]{6,36}$/i.test(arg)) verification = arg.slice(1).toLowerCase();
+    else if (/^\d+$/.test(arg) && Number(arg) >= 1) page = Number(arg);
+    else return { kind: 'invalid', command: '/verify list', reason: `"${arg}" is neither a page number nor a #id.`, usage };
+  }
+  return { kind: 'verify.list', verification, list, page };
+}

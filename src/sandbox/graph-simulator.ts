@@ -1,0 +1,378 @@
+/**
+ * A small Microsoft Graph v1.0 stand-in for tests and the sandbox demo. It serves only what the
+ * verify needs (GET /users, /users/{id}, /users/$count) but copies Graph's documented rules closely
+ * enough that a client which works here does not break on its first contact with the real service:
+ * default page 100, $top 1..999, opaque $skiptoken nextLinks, $select returning only what was asked,
+ * onPremisesDistinguishedName not filterable, ne/not/$count needing ConsistencyLevel: eventual.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../shared/logger';
+
+export interface SimUser {
+  id: string;
+  userPrincipalName: string;
+  displayName?: string;
+  accountEnabled?: boolean;
+  onPremisesSyncEnabled: boolean | null;
+  onPremisesDistinguishedName: string | null;
+  onPremisesImmutableId: string | null;
+  onPremisesSamAccountName?: string | null;
+  onPremisesLastSyncDateTime?: string | null;
+}
+
+export interface SimRequest {
+  method: string;
+  path: string;
+  /** Decoded query parameters, e.g. { $select: 'id,userPrincipalName', $top: '999' }. */
+  query: Record<string, string>;
+  status: number;
+}
+
+export type SimFailureStatus = 429 | 503 | 500;
+
+export interface GraphSimulator {
+  /** Base like http://127.0.0.1:PORT; the Graph root is `${url}/v1.0`. */
+  readonly url: string;
+  /** The bearer token every request must carry. */
+  readonly token: string;
+  setUsers(users: SimUser[]): void;
+  addUsers(users: SimUser[]): void;
+  removeUser(id: string): boolean;
+  users(): SimUser[];
+  /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
+  failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
+  /** Every request seen, in order, including failed ones. */
+  readonly requests: SimRequest[];
+  /** Clears the request log and pending failures; users stay. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export interface GraphSimulatorOptions {
+  port?: number;
+  token?: string;
+  users?: SimUser[];
+  logger?: Logger;
+}
+
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 999;
+
+/** What GET /users returns without $select (user resource doc, "default properties"). */
+const DEFAULT_PROPERTIES = [
+  'businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone',
+  'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id',
+] as const;
+
+/**
+ * Properties $select accepts. Real Graph knows many more; an unknown name gets Graph's own 400 here
+ * so a typo in the client fails in tests rather than silently returning nothing.
+ */
+const SELECTABLE = new Set<string>([
+  ...DEFAULT_PROPERTIES,
+  'accountEnabled', 'onPremisesSyncEnabled', 'onPremisesDistinguishedName', 'onPremisesImmutableId',
+  'onPremisesSamAccountName', 'onPremisesLastSyncDateTime', 'onPremisesSecurityIdentifier',
+  'onPremisesDomainName', 'onPremisesUserPrincipalName', 'mailNickname', 'createdDateTime',
+]);
+
+type Operator = 'eq' | 'ne';
+/** Per property: operators served by default, and those that need advanced query (AQ) parameters. */
+const FILTERABLE: Record<string, { plain: Operator[]; advanced: Operator[] }> = {
+  id: { plain: ['eq'], advanced: ['ne'] },
+  userPrincipalName: { plain: ['eq'], advanced: ['ne'] },
+  onPremisesSyncEnabled: { plain: ['eq'], advanced: ['ne'] },
+  onPremisesImmutableId: { plain: [], advanced: ['eq', 'ne'] },
+  onPremisesSamAccountName: { plain: [], advanced: ['eq', 'ne'] },
+};
+
+type Literal = string | boolean | null;
+interface Filter { property: string; operator: Operator; value: Literal; negated: boolean }
+
+class GraphHttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+export async function startGraphSimulator(options: GraphSimulatorOptions = {}): Promise<GraphSimulator> {
+  const token = options.token ?? 'sim-token';
+  const logger = options.logger;
+  let directory: SimUser[] = [...(options.users ?? [])];
+  const requests: SimRequest[] = [];
+  const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
+  let url = '';
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const parsed = new URL(req.url ?? '/', url);
+    const query = Object.fromEntries(parsed.searchParams.entries());
+    let status = 500;
+    try {
+      const result = route(req, parsed);
+      status = 200;
+      send(res, 200, result.body, result.headers);
+    } catch (err) {
+      const e = err instanceof GraphHttpError ? err : new GraphHttpError(500, 'generalException', `Simulator fault: ${String(err)}`);
+      status = e.status;
+      send(res, e.status, graphError(e.code, e.message), e.headers);
+    }
+    requests.push({ method: req.method ?? 'GET', path: parsed.pathname, query, status });
+    logger?.debug({ method: req.method, path: parsed.pathname, query, status }, 'graph simulator request');
+  };
+
+  const route = (req: IncomingMessage, parsed: URL): { body: unknown; headers?: Record<string, string> } => {
+    const auth = req.headers.authorization;
+    if (!auth || !auth.startsWith('Bearer ') || auth.slice('Bearer '.length).trim() === '') {
+      throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
+    }
+    if (auth.slice('Bearer '.length).trim() !== token) {
+      throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+    }
+
+    // Throttling is judged per app+tenant, so only requests that got past authentication count.
+    const failure = pendingFailures.shift();
+    if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
+
+    const segments = parsed.pathname.split('/').filter((s) => s !== '');
+    if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
+      throw new GraphHttpError(404, 'Request_ResourceNotFound', `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id} and /v1.0/users/$count exist here.`);
+    }
+    if (req.method !== 'GET') {
+      throw new GraphHttpError(405, 'Request_BadRequest', `The simulator is read-only; ${req.method ?? 'this method'} is not supported on ${parsed.pathname}.`);
+    }
+    const params = parsed.searchParams;
+    const advanced = isAdvancedQuery(req, params);
+    const root = `${url}/v1.0`;
+
+    if (segments[2] === '$count') {
+      if (!hasEventualConsistency(req)) {
+        throw new GraphHttpError(400, 'Request_BadRequest', 'Count is not currently supported without the ConsistencyLevel header set to eventual.');
+      }
+      const matched = applyFilter(directory, parseFilter(params.get('$filter'), advanced.header && advanced.count));
+      return { body: String(matched.length), headers: { 'content-type': 'text/plain' } };
+    }
+
+    const select = parseSelect(params.get('$select'));
+    if (segments[2] !== undefined) {
+      const user = directory.find((u) => u.id === decodeURIComponent(segments[2] ?? ''));
+      if (!user) {
+        throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${segments[2]}' does not exist or one of its queried reference-property objects are not present.`);
+      }
+      return { body: { '@odata.context': `${root}/$metadata#users${contextSelect(select)}/$entity`, ...project(user, select) } };
+    }
+
+    if (params.has('$count') && params.get('$count') !== 'false' && !advanced.header) {
+      throw new GraphHttpError(400, 'Request_BadRequest', '$count is not currently supported without the ConsistencyLevel header set to eventual.');
+    }
+    const top = parseTop(params.get('$top'));
+    const filter = parseFilter(params.get('$filter'), advanced.header && advanced.count);
+    const offset = parseSkipToken(params.get('$skiptoken'), params.get('$filter'));
+    const matched = applyFilter(directory, filter);
+    const page = matched.slice(offset, offset + top);
+
+    const body: Record<string, unknown> = { '@odata.context': `${root}/$metadata#users${contextSelect(select)}` };
+    if (advanced.count) body['@odata.count'] = matched.length;
+    if (offset + top < matched.length) {
+      // Graph repeats the original query options in the nextLink and adds an opaque $skiptoken.
+      // Written by hand because URLSearchParams would turn '$' into %24, which Graph does not do.
+      const kept = [...params].filter(([key]) => key !== '$skiptoken');
+      kept.push(['$skiptoken', encodeSkipToken(offset + top, params.get('$filter'))]);
+      body['@odata.nextLink'] = `${root}/users?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
+    }
+    body.value = page.map((u) => project(u, select));
+    return { body, headers: { 'x-ms-resource-unit': String(resourceUnits(select !== undefined, top)) } };
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    token,
+    setUsers: (users) => { directory = [...users]; },
+    addUsers: (users) => { directory.push(...users); },
+    removeUser: (id) => {
+      const before = directory.length;
+      directory = directory.filter((u) => u.id !== id);
+      return directory.length !== before;
+    },
+    users: () => [...directory],
+    failNext: (count, status, failOptions = {}) => {
+      for (let i = 0; i < count; i++) pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
+    },
+    requests,
+    reset: () => { requests.length = 0; pendingFailures.length = 0; },
+    close: () => new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      // fetch keeps sockets alive; without this close() waits for them to time out.
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
+    'request-id': randomUUID(),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function graphError(code: string, message: string): unknown {
+  return { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': randomUUID(), 'client-request-id': randomUUID() } } };
+}
+
+function injectedFailure(status: SimFailureStatus, retryAfterSeconds: number | undefined): GraphHttpError {
+  if (status === 500) return new GraphHttpError(500, 'generalException', 'An unspecified error occurred (injected by the simulator).');
+  const headers = { 'Retry-After': String(retryAfterSeconds ?? (status === 429 ? 2 : 1)) };
+  if (status === 429) {
+    return new GraphHttpError(429, 'TooManyRequests', 'Too many requests; wait for the Retry-After interval (injected by the simulator).', {
+      ...headers, 'x-ms-throttle-scope': 'Tenant_Application/ReadOnly/simulator-app/simulator-tenant',
+    });
+  }
+  return new GraphHttpError(503, 'serviceNotAvailable', 'The service is temporarily unavailable (injected by the simulator).', headers);
+}
+
+function hasEventualConsistency(req: IncomingMessage): boolean {
+  return String(req.headers.consistencylevel ?? '').toLowerCase() === 'eventual';
+}
+
+function isAdvancedQuery(req: IncomingMessage, params: URLSearchParams): { header: boolean; count: boolean } {
+  return { header: hasEventualConsistency(req), count: params.get('$count') === 'true' };
+}
+
+function parseTop(raw: string | null): number {
+  if (raw === null) return DEFAULT_PAGE_SIZE;
+  const top = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE) {
+    throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size specified: '${raw}'. Must be between 1 and ${MAX_PAGE_SIZE} inclusive.`);
+  }
+  return top;
+}
+
+function parseSelect(raw: string | null): string[] | undefined {
+  if (raw === null || raw.trim() === '') return undefined;
+  const names = raw.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!SELECTABLE.has(name)) {
+      throw new GraphHttpError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.user'.`);
+    }
+  }
+  return names;
+}
+
+function contextSelect(select: string[] | undefined): string {
+  return select ? `(${select.join(',')})` : '';
+}
+
+/**
+ * Graph returns exactly the $select list; `id` is not added when left out (a $select without id
+ * yields objects without id), which is why a client must always select id itself.
+ */
+function project(user: SimUser, select: string[] | undefined): Record<string, unknown> {
+  const full: Record<string, unknown> = {
+    id: user.id,
+    businessPhones: [],
+    displayName: user.displayName ?? null,
+    givenName: null,
+    jobTitle: null,
+    mail: null,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    surname: null,
+    userPrincipalName: user.userPrincipalName,
+    accountEnabled: user.accountEnabled ?? true,
+    onPremisesSyncEnabled: user.onPremisesSyncEnabled,
+    onPremisesDistinguishedName: user.onPremisesDistinguishedName,
+    onPremisesImmutableId: user.onPremisesImmutableId,
+    onPremisesSamAccountName: user.onPremisesSamAccountName ?? null,
+    onPremisesLastSyncDateTime: user.onPremisesLastSyncDateTime ?? null,
+  };
+  const names = select ?? DEFAULT_PROPERTIES;
+  return Object.fromEntries(names.map((name) => [name, full[name] ?? null]));
+}
+
+/**
+ * Accepts `<property> eq|ne <literal>` optionally wrapped in `not(...)`. Graph accepts far more; the
+ * simulator says so in its message rather than pretending the syntax itself is invalid.
+ */
+function parseFilter(raw: string | null, advancedQuery: boolean): Filter | undefined {
+  if (raw === null || raw.trim() === '') return undefined;
+  let text = raw.trim();
+  let negated = false;
+  const notMatch = /^not\s*\((.*)\)$/i.exec(text);
+  if (notMatch?.[1] !== undefined) {
+    negated = true;
+    text = notMatch[1].trim();
+  }
+  const clause = /^([A-Za-z]+)\s+([a-z]+)\s+(.+)$/.exec(text);
+  if (!clause) throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: could not parse '${raw}'.`);
+  const [, property = '', operator = '', literalText = ''] = clause;
+  if (operator !== 'eq' && operator !== 'ne') {
+    if (['gt', 'ge', 'lt', 'le', 'in', 'and', 'or'].includes(operator)) {
+      throw new GraphHttpError(400, 'BadRequest', `The simulator supports only 'eq' and 'ne' in $filter; '${operator}' is valid Graph syntax but not simulated.`);
+    }
+    throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: unknown operator '${operator}'.`);
+  }
+  const value = parseLiteral(literalText.trim(), raw);
+
+  const rules = FILTERABLE[property];
+  if (!rules || (!rules.plain.includes(operator) && !rules.advanced.includes(operator))) {
+    throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`);
+  }
+  const needsAdvanced = negated || !rules.plain.includes(operator);
+  if (needsAdvanced && !advancedQuery) {
+    throw new GraphHttpError(400, 'Request_UnsupportedQuery',
+      `Unsupported filter '${raw}' without advanced query parameters; send header 'ConsistencyLevel: eventual' and '$count=true'.`);
+  }
+  return { property, operator, value, negated };
+}
+
+function parseLiteral(text: string, raw: string): Literal {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (text === 'null') return null;
+  const quoted = /^'((?:[^']|'')*)'$/.exec(text);
+  if (quoted?.[1] !== undefined) return quoted[1].replace(/''/g, "'");
+  throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: cannot read the value in '${raw}'.`);
+}
+
+function applyFilter(users: SimUser[], filter: Filter | undefined): SimUser[] {
+  if (!filter) return users;
+  return users.filter((user) => {
+    const actual = (user as unknown as Record<string, unknown>)[filter.property] ?? null;
+    const equal = actual === filter.value;
+    const match = filter.operator === 'eq' ? equal : !equal;
+    return filter.negated ? !match : match;
+  });
+}
+
+// The token binds the position to the $filter it was issued for, so a client that edits the query
+// between pages gets an error instead of silently skipped or repeated users.
+function encodeSkipToken(offset: number, filter: string | null): string {
+  return Buffer.from(JSON.stringify({ o: offset, f: filter ?? '' })).toString('base64url');
+}
+
+function parseSkipToken(raw: string | null, filter: string | null): number {
+  if (raw === null) return 0;
+  try {
+    const decoded = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { o?: unknown; f?: unknown };
+    if (typeof decoded.o === 'number' && Number.isInteger(decoded.o) && decoded.o >= 0 && decoded.f === (filter ?? '')) return decoded.o;
+  } catch {
+    // fall through to the error below
+  }
+  throw new GraphHttpError(400, 'Request_BadRequest', 'Invalid $skiptoken; follow @odata.nextLink exactly as returned instead of building or editing it.');
+}
+
+/** GET users costs 2 units; $select and $top < 20 each take one off (throttling-limits doc). */
+function resourceUnits(selected: boolean, top: number): number {
+  return Math.max(1, 2 - (selected ? 1 : 0) - (top < 20 ? 1 : 0));
+}

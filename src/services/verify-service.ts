@@ -1,0 +1,255 @@
+import type { CloudDirectory } from '../cloud/types';
+import type { AdaptiveCardJson } from '../cards/render';
+import { renderMessageCard } from '../cards/message-cards';
+import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
+import { scanOuResult, type JobError } from '../relay/protocol';
+import type { VerifyListKind } from '../runbook/commands';
+import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
+import { parseOuInput } from '../runbook/ou-input';
+import { asAppError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { JobRecord, Store, VerificationRecord } from '../store/types';
+
+/** Where cards go. The bot implements it with Bot Framework; tests can capture. */
+export interface CardSink {
+  update(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void>;
+  post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined>;
+}
+
+export interface VerifyServiceOptions {
+  store: Store;
+  cloud: CloudDirectory;
+  cards: CardSink;
+  logger: Logger;
+  listLimit: number;
+  now?: () => Date;
+  /** Smallest gap between two progress updates of one card (Teams allows a few messages per second per conversation). */
+  progressIntervalMs?: number;
+}
+
+export type StartVerifyResult = { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
+
+const LIST_PAGE_SIZE = 50;
+
+export function shortId(id: string): string {
+  return id.replace(/-/g, '').slice(0, 8);
+}
+
+/**
+ * The verify use case: queue the agent's scan, then, when the agent reports, read the cloud side,
+ * compare and update the card. No SDK here: cards go through CardSink.
+ */
+export class VerifyService {
+  private readonly now: () => Date;
+  private readonly inFlight = new Set<string>();
+  private readonly lastProgressAt = new Map<string, number>();
+
+  constructor(private readonly options: VerifyServiceOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async start(input: { conversationId: string; ou: string; requestedBy: string }): Promise<StartVerifyResult> {
+    const parsed = parseOuInput(input.ou);
+    if (!parsed.ok) {
+      await this.options.store.audit.append({ actor: input.requestedBy, action: 'verify.pilot', target: input.ou, outcome: 'rejected', details: { code: parsed.code, reason: parsed.reason }, conversationId: input.conversationId });
+      return {
+        ok: false,
+        card: renderMessageCard({
+          title: parsed.code === 'INPUT.FILTER_INJECTION' ? 'That is not an OU' : 'That OU name cannot be read',
+          text: parsed.reason,
+          hint: parsed.hint,
+          tone: 'attention',
+          items: ['/verify pilot OU=Sales', '/verify pilot OU=Sales,DC=contoso,DC=com', '/verify pilot Sales'],
+        }),
+      };
+    }
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    const job = await this.options.store.jobs.enqueue({
+      kind: 'directory.scanOu',
+      payload: { action: 'directory.scanOu', ou: parsed.target.text },
+      conversationId: input.conversationId,
+      migrationId: migration?.id ?? null,
+      requestedBy: input.requestedBy,
+    });
+    const verification = await this.options.store.verifications.create({
+      jobId: job.id,
+      conversationId: input.conversationId,
+      migrationId: migration?.id ?? null,
+      ouInput: parsed.target.text,
+    });
+    await this.options.store.audit.append({ actor: input.requestedBy, action: 'verify.pilot', target: parsed.target.text, outcome: 'queued', details: { jobId: job.id, verificationId: verification.id }, conversationId: input.conversationId });
+    return { ok: true, verification, card: this.card(verification, job, { kind: 'queued' }) };
+  }
+
+  async cardPosted(verificationId: string, activityId: string): Promise<void> {
+    await this.options.store.verifications.setCardActivityId(verificationId, activityId);
+  }
+
+  /** The agent reported progress; update the card, but not more often than the interval allows. */
+  async onProgress(job: JobRecord, scanned: number): Promise<void> {
+    const verification = await this.options.store.verifications.findByJob(job.id);
+    if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
+    if (!this.progressDue(verification.id)) return;
+    await this.updateCard(verification, job, { kind: 'running', scanned, phase: 'directory' });
+  }
+
+  /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
+  async onJobFinished(job: JobRecord): Promise<void> {
+    const verification = await this.options.store.verifications.findByJob(job.id);
+    if (!verification || verification.status !== 'running' || this.inFlight.has(verification.id)) return;
+    this.inFlight.add(verification.id);
+    try {
+      await this.finish(verification, job);
+    } finally {
+      this.inFlight.delete(verification.id);
+      this.lastProgressAt.delete(verification.id);
+    }
+  }
+
+  /** After a restart: finish every verification whose job ended while the bot was away. */
+  async resumeUnreported(): Promise<number> {
+    const pending = await this.options.store.verifications.listUnreported();
+    for (const verification of pending) {
+      const job = await this.options.store.jobs.get(verification.jobId);
+      if (job) await this.onJobFinished(job);
+    }
+    return pending.length;
+  }
+
+  async list(input: { conversationId: string; verification: string | 'last'; list: VerifyListKind; page: number }): Promise<AdaptiveCardJson> {
+    const candidates = await this.options.store.verifications.listByConversation(input.conversationId, 200);
+    const found =
+      input.verification === 'last'
+        ? candidates.find((v) => v.status === 'reported')
+        : candidates.find((v) => shortId(v.id).startsWith(input.verification) || v.id === input.verification);
+    if (!found || found.status !== 'reported' || !found.report) {
+      return renderMessageCard({
+        title: 'No verify result to list',
+        text: input.verification === 'last' ? 'No verify has finished in this conversation yet.' : `There is no finished verify #${input.verification} in this conversation.`,
+        hint: 'Run /verify pilot OU=Sales first, then /verify list missing.',
+        tone: 'warning',
+      });
+    }
+    const report = found.report as ComparisonReport;
+    const lines =
+      input.list === 'missing'
+        ? report.missing
+        : input.list === 'extra'
+          ? report.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`)
+          : report.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`);
+    const pages = Math.max(1, Math.ceil(lines.length / LIST_PAGE_SIZE));
+    const page = Math.min(input.page, pages);
+    const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
+    return renderMessageCard({
+      title: `${input.list[0]!.toUpperCase()}${input.list.slice(1)} users: ${report.baseDn}`,
+      text: lines.length === 0 ? 'None.' : `Page ${page} of ${pages} (${lines.length} in all) from verify #${shortId(found.id)}.`,
+      ...(page < pages ? { hint: `Next: /verify list ${input.list} ${page + 1} #${shortId(found.id)}` } : {}),
+      items: slice,
+    });
+  }
+
+  private async finish(verification: VerificationRecord, job: JobRecord): Promise<void> {
+    const log = this.options.logger.child({ verificationId: verification.id, jobId: job.id });
+    if (job.state === 'failed') {
+      const error = (job.error ?? { code: 'INTERNAL', message: 'The agent reported a failure without details.' }) as JobError;
+      await this.fail(verification, job, error);
+      return;
+    }
+    const parsed = scanOuResult.safeParse(job.result);
+    if (!parsed.success) {
+      await this.fail(verification, job, { code: 'RELAY.BAD_REQUEST', message: 'The agent\'s result could not be read.', hint: 'Update the agent to the bot\'s version.' });
+      return;
+    }
+    const scan = parsed.data;
+    try {
+      const comparison = new OuComparison(scan.baseDn);
+      for (const user of scan.users) comparison.addOnPrem(user);
+      let read = 0;
+      await this.options.cloud.listSyncedUsers(async (page) => {
+        for (const user of page) comparison.addCloud(user);
+        read += page.length;
+        if (verification.cardActivityId && this.progressDue(verification.id)) {
+          await this.updateCard(verification, job, { kind: 'running', scanned: read, phase: 'cloud' });
+        }
+      });
+      const report = comparison.report();
+      await this.options.store.verifications.complete({
+        id: verification.id,
+        status: 'reported',
+        baseDn: scan.baseDn,
+        summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length },
+        report,
+        now: this.now(),
+      });
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
+      await this.deliver(verification, job, { kind: 'done', report });
+      log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
+    } catch (err) {
+      const appError = asAppError(err);
+      log.warn({ code: appError.code, err: appError.message }, 'verify failed on the cloud side');
+      await this.fail(verification, job, appError.toJSON());
+    }
+  }
+
+  private async fail(verification: VerificationRecord, job: JobRecord, error: JobError): Promise<void> {
+    await this.options.store.verifications.complete({ id: verification.id, status: 'failed', baseDn: null, summary: { error }, report: null, now: this.now() });
+    await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: verification.ouInput, outcome: 'failed', details: { jobId: job.id, code: error.code }, conversationId: verification.conversationId });
+    const candidates = Array.isArray(error.details?.candidates) ? (error.details.candidates as string[]) : undefined;
+    await this.deliver(verification, job, {
+      kind: 'failed',
+      code: error.code,
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(candidates ? { candidates } : {}),
+    });
+  }
+
+  /** Updates the card in place; when the card's id never got stored (the bot stopped right after sending), posts a new one. */
+  private async deliver(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): Promise<void> {
+    const activityId = verification.cardActivityId ?? (await this.waitForCardId(verification.id));
+    const card = this.card(verification, job, state);
+    if (activityId) await this.options.cards.update(verification.conversationId, activityId, card);
+    else {
+      const posted = await this.options.cards.post(verification.conversationId, card);
+      if (posted) await this.options.store.verifications.setCardActivityId(verification.id, posted);
+    }
+  }
+
+  private async updateCard(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): Promise<void> {
+    try {
+      await this.options.cards.update(verification.conversationId, verification.cardActivityId!, this.card(verification, job, state));
+    } catch (err) {
+      // A progress update is cosmetic; the final result is what must arrive.
+      this.options.logger.warn({ err: (err as Error).message }, 'progress update not delivered');
+    }
+  }
+
+  private async waitForCardId(verificationId: string): Promise<string | null> {
+    // The reply that carries the card and the agent's result race; the reply nearly always wins within milliseconds.
+    for (let i = 0; i < 20; i++) {
+      const v = await this.options.store.verifications.get(verificationId);
+      if (v?.cardActivityId) return v.cardActivityId;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
+  }
+
+  private progressDue(verificationId: string): boolean {
+    const now = Date.now();
+    const last = this.lastProgressAt.get(verificationId) ?? 0;
+    if (now - last < (this.options.progressIntervalMs ?? 2000)) return false;
+    this.lastProgressAt.set(verificationId, now);
+    return true;
+  }
+
+  private card(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): AdaptiveCardJson {
+    return renderVerifyCard({
+      ou: verification.baseDn ?? verification.ouInput,
+      shortId: shortId(verification.id),
+      requestedBy: job.requestedBy,
+      requestedAt: verification.createdAt,
+      state,
+      listLimit: this.options.listLimit,
+    });
+  }
+}

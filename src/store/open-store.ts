@@ -1,0 +1,33 @@
+import { migrate } from './migrate';
+import { openPgDb } from './pg-db';
+import { openPgliteDb } from './pglite-db';
+import { createRepositories } from './repositories';
+import type { ScriptDb } from './sql';
+import type { Store } from './types';
+
+export interface OpenStoreOptions {
+  /** PostgreSQL connection string; when set, PostgreSQL is used and dataDir is ignored. */
+  databaseUrl?: string;
+  /** PGlite data directory; undefined or 'memory://' keeps the database in memory. */
+  dataDir?: string;
+  /** Schema to create and use (tests isolate themselves this way); defaults to the server's search_path. */
+  schema?: string;
+}
+
+/** Opens the database, brings its schema up to date and returns the repositories. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const db: ScriptDb = options.databaseUrl
+    ? await openPgDb({ connectionString: options.databaseUrl, schema: options.schema })
+    : await openPgliteDb({ dataDir: options.dataDir, schema: options.schema });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    db,
+    ...createRepositories(db),
+    close: () => db.close(),
+  };
+}

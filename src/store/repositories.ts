@@ -1,0 +1,321 @@
+import { AppError } from '../shared/errors';
+import { jsonParam, sqlState, timeParam } from './sql';
+import type { AuditEntry, Db, JobRecord, JobState, MigrationRecord, Store, VerificationRecord } from './types';
+
+type Row = Record<string, unknown>;
+
+/**
+ * Ids are uuid columns; a malformed id (they arrive from the agent over the relay) must read as
+ * "not found", not as a database error.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (id: string): boolean => UUID.test(id);
+
+function toDate(value: unknown): Date {
+  if (value instanceof Date) return value;
+  if (typeof value === 'string' || typeof value === 'number') return new Date(value);
+  throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
+}
+const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
+const toStringOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+/** Both drivers parse jsonb; SQL NULL becomes null. */
+const toJson = (value: unknown): unknown => (value === undefined ? null : value);
+
+function mapMigration(row: Row): MigrationRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    conversationId: String(row.conversation_id),
+    createdBy: String(row.created_by),
+    createdAt: toDate(row.created_at),
+  };
+}
+
+function mapJob(row: Row): JobRecord {
+  return {
+    id: String(row.id),
+    kind: String(row.kind),
+    payload: toJson(row.payload),
+    state: row.state as JobState,
+    conversationId: String(row.conversation_id),
+    migrationId: toStringOrNull(row.migration_id),
+    requestedBy: String(row.requested_by),
+    agentId: toStringOrNull(row.agent_id),
+    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
+    attempts: Number(row.attempts),
+    progress: toJson(row.progress),
+    result: toJson(row.result),
+    error: toJson(row.error),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    finishedAt: toDateOrNull(row.finished_at),
+  };
+}
+
+function mapVerification(row: Row): VerificationRecord {
+  return {
+    id: String(row.id),
+    jobId: String(row.job_id),
+    conversationId: String(row.conversation_id),
+    migrationId: toStringOrNull(row.migration_id),
+    ouInput: String(row.ou_input),
+    baseDn: toStringOrNull(row.base_dn),
+    cardActivityId: toStringOrNull(row.card_activity_id),
+    status: row.status as VerificationRecord['status'],
+    summary: toJson(row.summary),
+    report: toJson(row.report),
+    createdAt: toDate(row.created_at),
+    reportedAt: toDateOrNull(row.reported_at),
+  };
+}
+
+function mapAudit(row: Row): AuditEntry {
+  return {
+    at: toDate(row.at),
+    actor: String(row.actor),
+    action: String(row.action),
+    target: toStringOrNull(row.target),
+    outcome: String(row.outcome),
+    details: toJson(row.details),
+    conversationId: toStringOrNull(row.conversation_id),
+  };
+}
+
+function assertLimit(limit: number, what: string): void {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new AppError('STORE.ERROR', `${what} was called with limit ${limit}.`, { hint: 'Pass a whole number of rows, 0 or more.' });
+  }
+}
+
+function assertLeaseMs(leaseMs: number): void {
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new AppError('STORE.ERROR', `A job lease of ${leaseMs} ms was requested.`, { hint: 'Pass a positive lease duration in milliseconds.' });
+  }
+}
+
+const JOB_COLUMNS = `id, kind, payload, state, conversation_id, migration_id, requested_by, agent_id, lease_expires_at,
+  attempts, progress, result, error, created_at, updated_at, finished_at`;
+const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
+  summary, report, created_at, reported_at`;
+
+export function createRepositories(db: Db): Omit<Store, 'db' | 'close'> {
+  return {
+    migrations: {
+      async create(input) {
+        // ON CONFLICT against the partial unique index: concurrent creates for one conversation cannot both win.
+        const rows = await db.query(
+          `INSERT INTO migrations (name, conversation_id, created_by) VALUES ($1, $2, $3)
+           ON CONFLICT (conversation_id) WHERE status = 'active' DO NOTHING
+           RETURNING id, name, conversation_id, created_by, created_at`,
+          [input.name, input.conversationId, input.createdBy],
+        );
+        return rows[0] ? mapMigration(rows[0]) : null;
+      },
+      async findByConversation(conversationId) {
+        const rows = await db.query(
+          `SELECT id, name, conversation_id, created_by, created_at FROM migrations
+           WHERE conversation_id = $1 AND status = 'active'`,
+          [conversationId],
+        );
+        return rows[0] ? mapMigration(rows[0]) : null;
+      },
+    },
+
+    conversations: {
+      async saveReference(conversationId, reference) {
+        if (reference === undefined || reference === null) {
+          throw new AppError('STORE.ERROR', `An empty conversation reference was saved for ${conversationId}.`, {
+            hint: 'Pass the reference from TurnContext.getConversationReference(activity).',
+          });
+        }
+        await db.query(
+          `INSERT INTO conversation_refs (conversation_id, reference, updated_at) VALUES ($1, $2::jsonb, now())
+           ON CONFLICT (conversation_id) DO UPDATE SET reference = EXCLUDED.reference, updated_at = EXCLUDED.updated_at`,
+          [conversationId, jsonParam(reference)],
+        );
+      },
+      async getReference(conversationId) {
+        const rows = await db.query('SELECT reference FROM conversation_refs WHERE conversation_id = $1', [conversationId]);
+        return rows[0] ? toJson(rows[0].reference) : null;
+      },
+    },
+
+    jobs: {
+      async enqueue(input) {
+        try {
+          const rows = await db.query(
+            `INSERT INTO jobs (kind, payload, conversation_id, migration_id, requested_by)
+             VALUES ($1, $2::jsonb, $3, $4::uuid, $5) RETURNING ${JOB_COLUMNS}`,
+            [input.kind, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy],
+          );
+          return mapJob(rows[0] as Row);
+        } catch (err) {
+          if (sqlState(err) === '23503' || sqlState(err) === '22P02') {
+            throw new AppError('STORE.ERROR', `Cannot queue a ${input.kind} job: migration ${String(input.migrationId)} does not exist.`, {
+              hint: 'Pass the id of an existing migration, or null for a job outside any migration.',
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      },
+
+      async lease({ agentId, leaseMs, now }) {
+        assertLeaseMs(leaseMs);
+        // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
+        // taking it too. A lease that ran out counts as queued again (the agent holding it is presumed gone).
+        const rows = await db.query(
+          `UPDATE jobs
+              SET state = 'leased', agent_id = $1, lease_expires_at = $2::timestamptz,
+                  attempts = attempts + 1, updated_at = $3::timestamptz
+            WHERE id = (
+              SELECT id FROM jobs
+               WHERE state = 'queued' OR (state = 'leased' AND lease_expires_at <= $3::timestamptz)
+               ORDER BY seq
+               LIMIT 1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING ${JOB_COLUMNS}`,
+          [agentId, timeParam(new Date(now.getTime() + leaseMs)), timeParam(now)],
+        );
+        return rows[0] ? mapJob(rows[0]) : null;
+      },
+
+      async reportProgress({ jobId, agentId, progress, leaseMs, now }) {
+        assertLeaseMs(leaseMs);
+        if (!isUuid(jobId)) return false;
+        const rows = await db.query(
+          `UPDATE jobs SET progress = $3::jsonb, lease_expires_at = $4::timestamptz, updated_at = $5::timestamptz
+            WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
+           RETURNING id`,
+          [jobId, agentId, jsonParam(progress), timeParam(new Date(now.getTime() + leaseMs)), timeParam(now)],
+        );
+        return rows.length === 1;
+      },
+
+      async finish({ jobId, agentId, outcome, result, error, now }) {
+        if (!isUuid(jobId)) return null;
+        // state = 'leased' in the WHERE makes a second finish (a retried HTTP call) match nothing.
+        const rows = await db.query(
+          `UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL,
+                  updated_at = $6::timestamptz, finished_at = $6::timestamptz
+            WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
+           RETURNING ${JOB_COLUMNS}`,
+          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now)],
+        );
+        return rows[0] ? mapJob(rows[0]) : null;
+      },
+
+      async get(jobId) {
+        if (!isUuid(jobId)) return null;
+        const rows = await db.query(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid`, [jobId]);
+        return rows[0] ? mapJob(rows[0]) : null;
+      },
+    },
+
+    verifications: {
+      async create(input) {
+        try {
+          const rows = await db.query(
+            `INSERT INTO verifications (job_id, conversation_id, migration_id, ou_input)
+             VALUES ($1::uuid, $2, $3::uuid, $4) RETURNING ${VERIFICATION_COLUMNS}`,
+            [input.jobId, input.conversationId, input.migrationId, input.ouInput],
+          );
+          return mapVerification(rows[0] as Row);
+        } catch (err) {
+          const state = sqlState(err);
+          if (state === '23505') {
+            throw new AppError('STORE.ERROR', `Job ${input.jobId} already has a verification.`, {
+              hint: 'Queue a new job for a new verification, or look the existing one up with findByJob.',
+              cause: err,
+            });
+          }
+          if (state === '23503' || state === '22P02') {
+            throw new AppError('STORE.ERROR', `Cannot record a verification: job ${input.jobId} or migration ${String(input.migrationId)} does not exist.`, {
+              hint: 'Queue the job first and pass its id (and an existing migration id or null).',
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      },
+
+      async setCardActivityId(id, activityId) {
+        const rows = isUuid(id) ? await db.query('UPDATE verifications SET card_activity_id = $2 WHERE id = $1::uuid RETURNING id', [id, activityId]) : [];
+        if (rows.length === 0) {
+          throw new AppError('STORE.ERROR', `Verification ${id} does not exist, so its card id cannot be stored.`, {
+            hint: 'Pass the id returned by verifications.create.',
+          });
+        }
+      },
+
+      async findByJob(jobId) {
+        if (!isUuid(jobId)) return null;
+        const rows = await db.query(`SELECT ${VERIFICATION_COLUMNS} FROM verifications WHERE job_id = $1::uuid`, [jobId]);
+        return rows[0] ? mapVerification(rows[0]) : null;
+      },
+
+      async get(id) {
+        if (!isUuid(id)) return null;
+        const rows = await db.query(`SELECT ${VERIFICATION_COLUMNS} FROM verifications WHERE id = $1::uuid`, [id]);
+        return rows[0] ? mapVerification(rows[0]) : null;
+      },
+
+      async listByConversation(conversationId, limit) {
+        assertLimit(limit, 'verifications.listByConversation');
+        const rows = await db.query(
+          `SELECT ${VERIFICATION_COLUMNS} FROM verifications WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2`,
+          [conversationId, limit],
+        );
+        return rows.map(mapVerification);
+      },
+
+      async complete({ id, status, baseDn, summary, report, now }) {
+        // Only a running verification moves: completing twice (a retry after a crash) keeps the first result.
+        const rows = isUuid(id)
+          ? await db.query<{ completed: boolean }>(
+              `WITH done AS (
+                 UPDATE verifications SET status = $2, base_dn = $3, summary = $4::jsonb, report = $5::jsonb,
+                        reported_at = $6::timestamptz
+                  WHERE id = $1::uuid AND status = 'running'
+                 RETURNING id)
+               SELECT EXISTS (SELECT 1 FROM done) AS completed FROM verifications WHERE id = $1::uuid`,
+              [id, status, baseDn, jsonParam(summary), jsonParam(report), timeParam(now)],
+            )
+          : [];
+        if (rows.length === 0) {
+          throw new AppError('STORE.ERROR', `Verification ${id} does not exist, so it cannot be completed.`, {
+            hint: 'Pass the id returned by verifications.create.',
+          });
+        }
+      },
+
+      async listUnreported() {
+        const rows = await db.query(
+          `SELECT ${VERIFICATION_COLUMNS.split(',').map((column) => `v.${column.trim()}`).join(', ')}
+             FROM verifications v JOIN jobs j ON j.id = v.job_id
+            WHERE v.status = 'running' AND j.state IN ('succeeded', 'failed')
+            ORDER BY v.seq`,
+        );
+        return rows.map(mapVerification);
+      },
+    },
+
+    audit: {
+      async append(entry) {
+        await db.query(
+          `INSERT INTO audit_log (at, actor, action, target, outcome, details, conversation_id)
+           VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb, $7)`,
+          [timeParam(entry.at), entry.actor, entry.action, entry.target ?? null, entry.outcome, jsonParam(entry.details), entry.conversationId ?? null],
+        );
+      },
+      async latest(limit) {
+        assertLimit(limit, 'audit.latest');
+        const rows = await db.query(
+          `SELECT at, actor, action, target, outcome, details, conversation_id FROM audit_log ORDER BY at DESC, seq DESC LIMIT $1`,
+          [limit],
+        );
+        return rows.map(mapAudit);
+      },
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { AppError } from '../shared/errors';
+import type { Db, SqlClient } from './types';
+
+/**
+ * Both backends can run a parameterless multi-statement script, but `SqlClient.query` cannot:
+ * PGlite always uses the extended protocol, which allows one statement per call. Migrations need
+ * scripts (trigger bodies contain `;`, so splitting the text is not safe), hence this wider client.
+ */
+export interface ScriptClient extends SqlClient {
+  exec(script: string): Promise<void>;
+}
+
+/** A Db whose transactions hand out a ScriptClient; both Db implementations here are one. */
+export interface ScriptDb extends Db {
+  transaction<T>(fn: (tx: ScriptClient) => Promise<T>): Promise<T>;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Schema names end up inside SQL text (identifiers cannot be bound as parameters),
+ * so only plain lower-case identifiers are accepted; quoting them keeps reserved words harmless.
+ */
+export function quoteSchema(schema: string): string {
+  if (!IDENTIFIER.test(schema)) {
+    throw new AppError('CONFIG.INVALID', `Database schema name "${schema}" is not allowed.`, {
+      hint: 'Use lower-case letters, digits and underscores only, starting with a letter or underscore (at most 63 characters).',
+    });
+  }
+  return `"${schema}"`;
+}
+
+/**
+ * Serializes JS values for `$n::jsonb` parameters ourselves instead of leaving it to the driver:
+ * `pg` turns JS arrays into PostgreSQL array literals, which is wrong for jsonb. Both drivers pass a
+ * string through unchanged. `undefined` becomes SQL NULL.
+ */
+export function jsonParam(value: unknown): string | null {
+  if (value === undefined) return null;
+  return JSON.stringify(value);
+}
+
+/** Timestamps go over the wire as ISO strings so neither driver's local-time formatting is involved. */
+export function timeParam(value: Date | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (Number.isNaN(value.getTime())) {
+    throw new AppError('STORE.ERROR', 'An invalid Date was passed to the store.', { hint: 'Pass a valid Date (check how the time was computed).' });
+  }
+  return value.toISOString();
+}
+
+/** PostgreSQL error code (SQLSTATE) of a driver error, if it has one. */
+export function sqlState(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,27 @@
+// The UMD bundle: the package's ESM entry does not load under Node's CommonJS resolver.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AC = require('adaptivecards/dist/adaptivecards.js') as typeof import('adaptivecards');
+
+/** Teams refuses messages over about 100 KB (UTF-16); its docs advise staying under 80 KB. */
+export const TEAMS_CARD_BYTES_LIMIT = 80 * 1024;
+
+/**
+ * Parses a card with the Adaptive Cards SDK and returns every problem it reports: unknown element
+ * or action types, invalid values, and the SDK's own validation. An empty array means the card is valid.
+ */
+export function cardProblems(card: unknown): string[] {
+  const problems: string[] = [];
+  const json = card as { type?: string; version?: string };
+  if (json.type !== 'AdaptiveCard') problems.push('type is not AdaptiveCard');
+  if (json.version !== '1.5') problems.push(`version is ${json.version}, expected 1.5`);
+  const text = JSON.stringify(card);
+  if (text.includes('${')) problems.push('unexpanded template expression');
+  const utf16Bytes = text.length * 2;
+  if (utf16Bytes > TEAMS_CARD_BYTES_LIMIT) problems.push(`card is ${utf16Bytes} bytes (UTF-16), over ${TEAMS_CARD_BYTES_LIMIT}`);
+  const ac = new AC.AdaptiveCard();
+  const context = new AC.SerializationContext();
+  ac.parse(card as object, context);
+  for (let i = 0; i < context.eventCount; i++) problems.push(`parse: ${context.getEventAt(i).message}`);
+  for (const event of ac.validateProperties().validationEvents) problems.push(`validate: ${event.message}`);
+  return problems;
+}

@@ -1,0 +1,216 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import type { CloudUser } from '../../src/cloud/types';
+import { AppError } from '../../src/shared/errors';
+import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
+
+const TOKEN = 'cloud-directory-test-token';
+const EXPECTED_SELECT = 'id,userPrincipalName,onPremisesDistinguishedName,onPremisesImmutableId,onPremisesLastSyncDateTime';
+
+function makeUsers(count: number, synced: boolean, prefix: string): SimUser[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    userPrincipalName: `${prefix}${i}@contoso.example`,
+    onPremisesSyncEnabled: synced ? true : null,
+    onPremisesDistinguishedName: synced ? `CN=${prefix}${i},OU=Pilot,DC=contoso,DC=example` : null,
+    onPremisesImmutableId: synced ? Buffer.from(`${prefix}-${i}-guid-bytes`).toString('base64') : null,
+    onPremisesLastSyncDateTime: synced ? '2025-01-01T00:00:00Z' : null,
+  }));
+}
+
+async function collect(dir: ReturnType<typeof createGraphCloudDirectory>): Promise<{ total: number; pages: CloudUser[][] }> {
+  const pages: CloudUser[][] = [];
+  const total = await dir.listSyncedUsers((users) => {
+    pages.push(users);
+  });
+  return { total, pages };
+}
+
+async function expectAppError(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+  throw new Error('expected the call to fail with an AppError, but it succeeded');
+}
+
+describe('Graph cloud directory against the simulator', () => {
+  let sim: GraphSimulator;
+  const waits: number[] = [];
+  const fakeSleep = async (ms: number): Promise<void> => {
+    waits.push(ms);
+  };
+
+  beforeAll(async () => {
+    sim = await startGraphSimulator({ token: TOKEN, users: [...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')] });
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+  beforeEach(() => {
+    sim.reset();
+    waits.length = 0;
+  });
+
+  it('returns exactly the 2,500 synced users over 3 pages of at most 999, with $select and $top on every request', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    const { total, pages } = await collect(dir);
+
+    expect(total).toBe(2500);
+    expect(pages.map((p) => p.length)).toEqual([999, 999, 502]);
+    const ids = pages.flat().map((u) => u.id);
+    expect(new Set(ids).size).toBe(2500);
+    expect(ids.every((id) => id.startsWith('synced-'))).toBe(true);
+    expect(pages[0]?.[0]).toEqual({
+      id: 'synced-0',
+      userPrincipalName: 'synced0@contoso.example',
+      onPremisesDistinguishedName: 'CN=synced0,OU=Pilot,DC=contoso,DC=example',
+      onPremisesImmutableId: Buffer.from('synced-0-guid-bytes').toString('base64'),
+    });
+
+    expect(sim.requests).toHaveLength(3);
+    for (const request of sim.requests) {
+      expect(request).toMatchObject({ method: 'GET', path: '/v1.0/users', status: 200 });
+      expect(request.query.$select).toBe(EXPECTED_SELECT);
+      expect(request.query.$top).toBe('999');
+      expect(request.query.$filter).toBe('onPremisesSyncEnabled eq true');
+    }
+    expect(sim.requests.slice(1).every((r) => r.query.$skiptoken !== undefined)).toBe(true);
+    expect(waits).toEqual([]);
+  });
+
+  it('accepts a base URL with a trailing slash', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: `${sim.url}/`, staticToken: TOKEN });
+    expect((await collect(dir)).total).toBe(2500);
+  });
+
+  it('waits a real Retry-After: 1 on 429 mid-paging, then continues without losing or duplicating users', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN });
+    const ids: string[] = [];
+    let throttledAt = 0;
+    let resumedAt = 0;
+    await dir.listSyncedUsers((users) => {
+      if (ids.length === 0) {
+        // Throttle the request for page 2, so the retry has to repeat the nextLink exactly.
+        sim.failNext(1, 429, { retryAfterSeconds: 1 });
+        throttledAt = Date.now();
+      } else if (resumedAt === 0) {
+        resumedAt = Date.now();
+      }
+      ids.push(...users.map((u) => u.id));
+    });
+
+    expect(resumedAt - throttledAt).toBeGreaterThanOrEqual(950);
+    expect(ids).toHaveLength(2500);
+    expect(new Set(ids).size).toBe(2500);
+    expect(sim.requests.map((r) => r.status)).toEqual([200, 429, 200, 200]);
+    expect(sim.requests[1]?.query.$skiptoken).toBeDefined();
+    expect(sim.requests[1]?.query.$skiptoken).toBe(sim.requests[2]?.query.$skiptoken);
+  });
+
+  it('honours Retry-After through the injected sleep, capping a single wait at maxWaitMs', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    sim.failNext(1, 429, { retryAfterSeconds: 3 });
+    sim.failNext(2, 503, { retryAfterSeconds: 120 });
+    const { total } = await collect(dir);
+    expect(total).toBe(2500);
+    expect(waits).toEqual([3000, 60_000, 60_000]);
+    expect(sim.requests.map((r) => r.status)).toEqual([429, 503, 503, 200, 200, 200]);
+  });
+
+  it('backs off exponentially when a 503/504 has no Retry-After', async () => {
+    // The simulator always sends Retry-After, as Graph documents; a bare server stands in for a gateway that does not.
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls += 1;
+      if (calls <= 3) {
+        res.writeHead(calls === 2 ? 504 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'serviceNotAvailable', message: 'try later' } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ value: [{ id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const dir = createGraphCloudDirectory({ baseUrl, staticToken: TOKEN, sleep: fakeSleep, baseBackoffMs: 500 });
+      expect((await collect(dir)).total).toBe(1);
+      expect(waits).toEqual([500, 1000, 2000]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('retries 503 and then succeeds', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    sim.failNext(1, 503, { retryAfterSeconds: 2 });
+    const { total, pages } = await collect(dir);
+    expect(total).toBe(2500);
+    expect(pages).toHaveLength(3);
+    expect(waits).toEqual([2000]);
+  });
+
+  it('gives up with CLOUD.THROTTLED when 429 persists beyond maxRetries', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 3 });
+    sim.failNext(10, 429, { retryAfterSeconds: 5 });
+    const err = await expectAppError(collect(dir));
+    expect(err.code).toBe('CLOUD.THROTTLED');
+    expect(err.message).toContain('429');
+    expect(err.hint).toBeTruthy();
+    expect(waits).toEqual([5000, 5000, 5000]);
+    expect(sim.requests).toHaveLength(4);
+  });
+
+  it('gives up with CLOUD.UNAVAILABLE when 503 persists, and does not retry 500', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 2 });
+    sim.failNext(3, 503);
+    expect((await expectAppError(collect(dir))).code).toBe('CLOUD.UNAVAILABLE');
+
+    sim.reset();
+    sim.failNext(1, 500);
+    const err = await expectAppError(collect(dir));
+    expect(err.code).toBe('CLOUD.ERROR');
+    expect(sim.requests).toHaveLength(1);
+  });
+
+  it('maps a wrong token to CLOUD.ERROR with a permission hint and no token in the message', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: 'wrong-token-value', sleep: fakeSleep });
+    const err = await expectAppError(collect(dir));
+    expect(err.code).toBe('CLOUD.ERROR');
+    expect(err.message).toContain('401');
+    expect(err.hint).toContain('User.Read.All');
+    expect(JSON.stringify(err.toJSON())).not.toContain('wrong-token-value');
+    expect(err.message).not.toMatch(/\n\s+at /);
+  });
+
+  it('maps an unreachable endpoint to CLOUD.UNAVAILABLE', async () => {
+    const closed = await startGraphSimulator();
+    const url = closed.url;
+    await closed.close();
+    const dir = createGraphCloudDirectory({ baseUrl: url, staticToken: TOKEN, sleep: fakeSleep });
+    expect((await expectAppError(collect(dir))).code).toBe('CLOUD.UNAVAILABLE');
+  });
+
+  it('rejects a page whose shape is not what Graph documents', async () => {
+    sim.setUsers([{ ...makeUsers(1, true, 'bad')[0]!, id: '' }]);
+    try {
+      const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+      const err = await expectAppError(collect(dir));
+      expect(err.code).toBe('CLOUD.ERROR');
+      expect(err.message).toContain('unexpected shape');
+    } finally {
+      sim.setUsers([...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')]);
+    }
+  });
+
+  it('rejects configuration Graph would refuse', () => {
+    expect(() => createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, pageSize: 1000 })).toThrow(/page size/);
+    expect(() => createGraphCloudDirectory({ baseUrl: `${sim.url}/v1.0`, staticToken: TOKEN })).toThrow(/API version/);
+    expect(() => createGraphCloudDirectory({ baseUrl: sim.url })).toThrow(/authenticate/);
+  });
+});

@@ -1,0 +1,60 @@
+import { renderHelpCard, renderMessageCard } from '../../src/cards/message-cards';
+import { renderVerifyCard } from '../../src/cards/verify-card';
+import type { ComparisonReport } from '../../src/runbook/ou-comparison';
+import { cardProblems } from '../helpers/card-check';
+
+const at = new Date('2026-11-25T10:00:00Z');
+
+function report(n: number): ComparisonReport {
+  const dns = Array.from({ length: n }, (_, i) => `CN=User ${i}\\, Test,OU=Sales,DC=contoso,DC=com`);
+  return {
+    baseDn: 'OU=Sales,DC=contoso,DC=com',
+    onPrem: { users: 1238, disabled: 13 },
+    cloud: { users: 1237 },
+    matched: 1235,
+    missing: dns,
+    extra: dns.map((dn, i) => ({ dn, cloudId: `id-${i}`, userPrincipalName: `u${i}@contoso.com` })),
+    mismatched: dns.map((dn, i) => ({ dn, cloudId: `id-${i}`, userPrincipalName: null, expectedImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==', cloudImmutableId: 'BBBBBBBBBBBBBBBBBBBBBB==' })),
+    unparsableCloudDns: 0,
+  };
+}
+
+describe('cards', () => {
+  it('help and message cards are valid Adaptive Cards 1.5', () => {
+    expect(cardProblems(renderHelpCard())).toEqual([]);
+    expect(cardProblems(renderHelpCard('"x" is not a command'))).toEqual([]);
+    expect(cardProblems(renderMessageCard({ title: 't', text: 'x', hint: 'h', tone: 'attention', facts: [{ title: 'a', value: 'b' }], items: ['1', '2'] }))).toEqual([]);
+    expect(cardProblems(renderMessageCard({ title: 't', text: 'x' }))).toEqual([]);
+  });
+
+  it('help lists every command with its example', () => {
+    const text = JSON.stringify(renderHelpCard());
+    for (const c of ['/help', '/migration start', '/verify pilot OU=Sales', '/verify list']) expect(text).toContain(c);
+  });
+
+  it.each([
+    ['queued', { kind: 'queued' as const }],
+    ['running', { kind: 'running' as const, scanned: 1500, phase: 'directory' as const }],
+    ['failed', { kind: 'failed' as const, code: 'DIRECTORY.OU_AMBIGUOUS', message: '2 OUs match', hint: 'type the DN', candidates: ['OU=a,DC=x', 'OU=b,DC=x'] }],
+  ])('verify card %s is valid', (_name, state) => {
+    const card = renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'Adele', requestedAt: at, state, listLimit: 15 });
+    expect(cardProblems(card)).toEqual([]);
+  });
+
+  it('a result with thousands of differences stays small and points to the full list', () => {
+    const card = renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'Adele', requestedAt: at, state: { kind: 'done', report: report(5000) }, listLimit: 15 });
+    expect(cardProblems(card)).toEqual([]);
+    const text = JSON.stringify(card);
+    expect(text).toContain('1,238 (13 disabled)');
+    expect(text).toContain('…and 4,985 more. Type /verify list missing #abcd1234');
+    expect(text).toContain('/verify list mismatched #abcd1234');
+    expect(text.length).toBeLessThan(20_000);
+  });
+
+  it('a clean result says so', () => {
+    const clean = { ...report(0), cloud: { users: 1238 }, matched: 1238 };
+    const text = JSON.stringify(renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'A', requestedAt: at, state: { kind: 'done', report: clean }, listLimit: 15 }));
+    expect(text).toContain('Everything in this OU matches the cloud.');
+    expect(text).not.toContain('Missing in the cloud (');
+  });
+});

@@ -1,0 +1,33 @@
+import { COMMAND_HELP, parseCommand } from '../../src/runbook/commands';
+
+describe('parseCommand', () => {
+  it('parses the commands', () => {
+    expect(parseCommand('/help')).toEqual({ kind: 'help' });
+    expect(parseCommand('/migration start "Contoso pilot"')).toEqual({ kind: 'migration.start', name: 'Contoso pilot' });
+    expect(parseCommand('/migration start \u201cCurly\u201d')).toEqual({ kind: 'migration.start', name: 'Curly' });
+    expect(parseCommand('/verify pilot OU=Sales')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales' });
+    expect(parseCommand('/VERIFY Pilot  OU=Sales (EMEA),DC=x')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales (EMEA),DC=x' });
+    expect(parseCommand('/verify list missing')).toEqual({ kind: 'verify.list', verification: 'last', list: 'missing', page: 1 });
+    expect(parseCommand('/verify list extra 3 #ABCDEF12')).toEqual({ kind: 'verify.list', verification: 'abcdef12', list: 'extra', page: 3 });
+  });
+
+  it('explains invalid uses', () => {
+    expect(parseCommand('/migration start')).toMatchObject({ kind: 'invalid', reason: 'The migration needs a name.' });
+    expect(parseCommand('/migration stop')).toMatchObject({ kind: 'invalid' });
+    expect(parseCommand('/verify pilot')).toMatchObject({ kind: 'invalid', reason: 'Say which OU to verify.' });
+    expect(parseCommand('/verify list nope')).toMatchObject({ kind: 'invalid' });
+    expect(parseCommand('/verify list missing x')).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('treats everything else as unknown', () => {
+    expect(parseCommand('hello')).toEqual({ kind: 'unknown', text: 'hello' });
+    expect(parseCommand('/frobnicate')).toEqual({ kind: 'unknown', text: '/frobnicate' });
+  });
+
+  it('has help with an example for every command', () => {
+    for (const help of COMMAND_HELP) {
+      expect(help.example.startsWith('/')).toBe(true);
+      expect(parseCommand(help.example).kind).not.toMatch(/unknown|invalid/);
+    }
+  });
+});
