@@ -20,6 +20,8 @@ PIDFILE="$DIR/run/samba.pid"
 PASSFILE="$DIR/admin.pass"
 # Kept in step with SEED_MARKER_DN in test/fixtures/ad-seed-spec.ts.
 SEED_MARKER_DN="CN=SyncShift Seed,$BASE_DN"
+SEED_VERSION="$(sed -n 's/^export const SEED_VERSION = \([0-9][0-9]*\);.*/\1/p' "$REPO/test/fixtures/ad-seed-spec.ts")"
+[ -n "$SEED_VERSION" ] || { echo "[samba-up] ERROR: SEED_VERSION not found in test/fixtures/ad-seed-spec.ts" >&2; exit 1; }
 WAIT_SECONDS="${SAMBA_WAIT_SECONDS:-60}"
 
 START=$(date +%s.%N)
@@ -149,7 +151,7 @@ wait_for_ldaps() {
 
 is_seeded() {
   LDAPTLS_CACERT="$CA" timeout 10 ldapsearch -LLL -o nettimeout=5 -H "$URL" -x -D "$BIND_DN" -y "$PASSFILE" \
-    -b "$SEED_MARKER_DN" -s base description 2>/dev/null | grep -q '^description: complete'
+    -b "$SEED_MARKER_DN" -s base description 2>/dev/null | grep -qx "description: complete; version $SEED_VERSION"
 }
 
 write_env() {

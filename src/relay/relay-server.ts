@@ -44,9 +44,9 @@ export class RelayServer {
   }
 
   register(server: Server): void {
-    server.post('/relay/v1/jobs/lease', (req, res) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', (req, res) => this.handle(req, res, () => this.progress(req, res)));
-    server.post('/relay/v1/jobs/:id/result', (req, res) => this.handle(req, res, () => this.result(req, res)));
+    server.post('/relay/v1/jobs/lease', async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    server.post('/relay/v1/jobs/:id/result', async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { createRequire } from 'node:module';
+import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import { AppError } from '../shared/errors';
 import { quoteSchema, type ScriptClient, type ScriptDb } from './sql';
 
@@ -22,6 +23,24 @@ class Queue {
     return result;
   }
 }
+
+/**
+ * PGlite loads its wasm and some Node built-ins with import(), which Jest's module sandbox rejects
+ * unless node runs with --experimental-vm-modules (electric-sql/pglite#224), and Jest also replaces
+ * `module.createRequire`. `process.getBuiltinModule` (Node >= 20.16) still hands out Node's own
+ * loader, so PGlite is loaded outside the sandbox; outside Jest this is the same as a plain import.
+ * Consequence under Jest: values PGlite returns (Date, Error) come from another realm, so callers
+ * must not rely on `instanceof` for them (the repositories normalize Dates).
+ */
+function loadPglite(): typeof import('@electric-sql/pglite') {
+  const nodeModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:module') as
+    | typeof import('node:module')
+    | undefined;
+  const load = nodeModule ? nodeModule.createRequire(__filename) : createRequire(__filename);
+  return load('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+}
+const { PGlite } = loadPglite();
+type PGlite = PGliteInstance;
 
 interface TxScope {
   owner: PgliteDb;
@@ -102,8 +121,12 @@ export class PgliteDb implements ScriptDb {
     } catch (err) {
       lock?.release();
       const where = inMemory ? 'in memory' : `in ${options.dataDir}`;
-      throw new AppError('STORE.ERROR', `Could not open the PGlite database ${where}: ${err instanceof Error ? err.message : String(err)}`, {
-        hint: 'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.',
+      const reason = String((err as { message?: unknown } | null)?.message ?? err);
+      const hint = reason.includes('experimental-vm-modules')
+        ? 'This is Jest on Node older than 20.16: run it with NODE_OPTIONS=--experimental-vm-modules, or use Node 20.16 or newer.'
+        : 'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.';
+      throw new AppError('STORE.ERROR', `Could not open the PGlite database ${where}: ${reason}`, {
+        hint,
         cause: err,
       });
     }
@@ -120,12 +143,12 @@ export class PgliteDb implements ScriptDb {
     return new PgliteDb(pg, lock);
   }
 
-  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
+  async query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
     this.assertUsable('query');
     return this.queue.run(async () => (await this.pg.query<R>(text, params)).rows);
   }
 
-  transaction<T>(fn: (tx: ScriptClient) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: ScriptClient) => Promise<T>): Promise<T> {
     this.assertUsable('transaction');
     return this.queue.run(() =>
       this.pg.transaction(async (raw) => {

@@ -12,7 +12,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (id: string): boolean => UUID.test(id);
 
 function toDate(value: unknown): Date {
-  if (value instanceof Date) return value;
+  // Not `instanceof`: under Jest, PGlite's Dates come from another realm (see pglite-db.ts).
+  if (Object.prototype.toString.call(value) === '[object Date]') return new Date((value as Date).getTime());
   if (typeof value === 'string' || typeof value === 'number') return new Date(value);
   throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
 }

@@ -1,0 +1,34 @@
+import { startBot } from './bot/start-bot';
+import { createCloudDirectoryFromConfig } from './cloud/create-cloud-directory';
+import { loadConfig } from './config';
+import { asAppError } from './shared/errors';
+import { createLogger } from './shared/logger';
+import { openStore } from './store/open-store';
+
+async function main(): Promise<void> {
+  const logger = createLogger('syncshift');
+  const config = loadConfig();
+  const store = await openStore(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  const cloud = createCloudDirectoryFromConfig(config.graph, logger.child({ part: 'cloud' }));
+  const bot = await startBot({ config, store, cloud, logger });
+  if (!config.botAuth) {
+    logger.warn(
+      `LOCAL MODE: no MICROSOFT_APP_ID/MICROSOFT_APP_PASSWORD, so Bot Framework tokens are NOT checked. Listening on loopback only (${bot.url}). Set the credentials before exposing the bot.`,
+    );
+  }
+  if (config.agentSecrets.size === 0) logger.warn('No agent is configured (SYNCSHIFT_AGENT_SECRETS is empty): /verify jobs will wait until one is.');
+  logger.info({ url: bot.url, store: store.db.kind, graph: config.graph.baseUrl }, 'SyncShift bot listening');
+  const shutdown = async (): Promise<void> => {
+    await bot.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+main().catch((err: unknown) => {
+  const e = asAppError(err);
+  console.error(`syncshift: ${e.message}${e.hint ? `\n${e.hint}` : ''}`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+
+export interface TestUser {
+  id: string;
+  name: string;
+  aadObjectId: string;
+}
+
+export const ADELE: TestUser = { id: '29:adele', name: 'Adele Vance', aadObjectId: '00000000-0000-0000-0000-00000000ad01' };
+export const MEGAN: TestUser = { id: '29:megan', name: 'Megan Bowen', aadObjectId: '00000000-0000-0000-0000-00000000ad02' };
+
+/** A Teams message activity as the Bot Framework service would deliver it. */
+export function messageActivity(input: { text: string; from: TestUser; conversationId: string; serviceUrl: string; mentionBot?: boolean }): Record<string, unknown> {
+  const bot = { id: '28:syncshift', name: 'SyncShift' };
+  const text = input.mentionBot ? `<at>SyncShift</at> ${input.text}` : input.text;
+  return {
+    type: 'message',
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    channelId: 'msteams',
+    serviceUrl: input.serviceUrl,
+    from: { id: input.from.id, name: input.from.name, aadObjectId: input.from.aadObjectId },
+    recipient: bot,
+    conversation: { id: input.conversationId, conversationType: 'channel', tenantId: 'tenant-1' },
+    channelData: { tenant: { id: 'tenant-1' } },
+    text,
+    textFormat: 'plain',
+    locale: 'en-US',
+    ...(input.mentionBot ? { entities: [{ type: 'mention', text: '<at>SyncShift</at>', mentioned: bot }] } : {}),
+  };
+}
+
+export async function postActivity(botUrl: string, activity: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${botUrl}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(activity) });
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBot, type RunningBot } from '../../src/bot/start-bot';
+import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import { loadConfig } from '../../src/config';
+import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
+import { createLogger } from '../../src/shared/logger';
+import { openStore } from '../../src/store/open-store';
+import type { Store } from '../../src/store/types';
+import { ADELE, messageActivity, postActivity, type TestUser } from './activities';
+import { FakeConnector, type ConnectorCall } from './fake-connector';
+
+export const AGENT_ID = 'agent-test';
+export const AGENT_SECRET = 'test-secret-0123456789-abcdefghij';
+export const GRAPH_TOKEN = 'sim-token';
+
+export interface BotHarness {
+  bot: RunningBot;
+  store: Store;
+  graph: GraphSimulator;
+  connector: FakeConnector;
+  conversationId: string;
+  /** Sends a message as `from` and returns the connector calls it caused directly (the synchronous replies). */
+  say(text: string, from?: TestUser, conversationId?: string): Promise<ConnectorCall[]>;
+  close(): Promise<void>;
+}
+
+/** The bot as it runs in production, minus Teams: real HTTP, real store (PGlite), Graph simulator. */
+export async function startBotHarness(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<BotHarness> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'syncshift-bot-'));
+  const ownsDir = options.dataDir === undefined;
+  const store = await openStore({ dataDir });
+  const graph = await startGraphSimulator({ token: GRAPH_TOKEN });
+  const connector = await new FakeConnector().start();
+  const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`, GRAPH_BASE_URL: graph.url, GRAPH_STATIC_TOKEN: GRAPH_TOKEN, ...options.env });
+  const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
+  const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger });
+  const bot = await startBot({ config, store, cloud, logger });
+  const conversationId = '19:migration-thread@thread.tacv2';
+  return {
+    bot,
+    store,
+    graph,
+    connector,
+    conversationId,
+    async say(text, from = ADELE, conv = conversationId) {
+      const before = connector.calls.length;
+      const res = await postActivity(bot.url, messageActivity({ text, from, conversationId: conv, serviceUrl: connector.url }));
+      if (res.status >= 300) throw new Error(`/api/messages answered ${res.status}: ${await res.text()}`);
+      return connector.calls.slice(before);
+    },
+    async close() {
+      await bot.stop();
+      await connector.stop();
+      await graph.close();
+      await store.close();
+      if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function firstCard(calls: ConnectorCall[]): Record<string, unknown> {
+  const card = calls.flatMap((c) => c.activity.attachments ?? []).find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive');
+  if (!card) throw new Error(`No card among ${calls.length} calls: ${JSON.stringify(calls.map((c) => c.activity)).slice(0, 500)}`);
+  return card.content;
+}

@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One call the bot made to the Bot Framework connector (what Teams would receive). */
+export interface ConnectorCall {
+  method: 'POST' | 'PUT';
+  conversationId: string;
+  /** The activity id for updates and replies, from the URL. */
+  activityId: string | undefined;
+  /** The id this fake assigned (POST) or the one updated (PUT). */
+  id: string;
+  activity: {
+    type: string;
+    text?: string;
+    attachments?: { contentType: string; content: Record<string, unknown> }[];
+    [key: string]: unknown;
+  };
+}
+
+/**
+ * A local stand-in for the Bot Framework connector at the activity's serviceUrl: it records every
+ * activity the bot sends or updates and answers like the real service, with a new activity id.
+ */
+export class FakeConnector {
+  readonly calls: ConnectorCall[] = [];
+  private server: Server | undefined;
+  private counter = 0;
+  private waiters: (() => void)[] = [];
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res)));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  /** Latest version of every card message in a conversation, keyed by activity id, in posting order. */
+  cards(conversationId: string): Map<string, Record<string, unknown>> {
+    const out = new Map<string, Record<string, unknown>>();
+    for (const call of this.calls) {
+      if (call.conversationId !== conversationId) continue;
+      const content = call.activity.attachments?.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+      if (content) out.set(call.id, content);
+    }
+    return out;
+  }
+
+  /** Resolves with the first call (after `from`) that satisfies the predicate. */
+  async waitFor(predicate: (call: ConnectorCall) => boolean, options: { timeoutMs?: number; from?: number } = {}): Promise<ConnectorCall> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    for (;;) {
+      const found = this.calls.slice(options.from ?? 0).find(predicate);
+      if (found) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        const seen = this.calls.map((c) => `${c.method} ${c.id}: ${JSON.stringify(c.activity).slice(0, 300)}`).join('\n');
+        throw new Error(`No matching connector call within ${options.timeoutMs ?? 30_000} ms. Calls so far:\n${seen}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(remaining, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private async handle(req: IncomingMessage, writeHead: (s: number, h: Record<string, string>) => unknown, end: (b?: string) => unknown): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const match = /\/v3\/conversations\/([^/]+)\/activities(?:\/([^/?]+))?/.exec(req.url ?? '');
+    if (!match || (req.method !== 'POST' && req.method !== 'PUT')) {
+      writeHead(404, { 'content-type': 'application/json' });
+      end(JSON.stringify({ error: { code: 'NotFound', message: `${req.method} ${req.url}` } }));
+      return;
+    }
+    const conversationId = decodeURIComponent(match[1]!);
+    const activityId = match[2] ? decodeURIComponent(match[2]) : undefined;
+    const id = req.method === 'PUT' ? activityId! : `act-${++this.counter}`;
+    this.calls.push({ method: req.method, conversationId, activityId, id, activity: JSON.parse(body) as ConnectorCall['activity'] });
+    for (const w of this.waiters.splice(0)) w();
+    writeHead(200, { 'content-type': 'application/json' });
+    end(JSON.stringify({ id }));
+  }
+}
+
+/** Text of every TextBlock and fact in a card, for assertions that read like what a person sees. */
+export function cardText(card: unknown): string {
+  const parts: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      const o = node as Record<string, unknown>;
+      if (o.type === 'TextBlock' && typeof o.text === 'string') parts.push(o.text);
+      if (o.type === 'FactSet' && Array.isArray(o.facts)) for (const f of o.facts as { title: string; value: string }[]) parts.push(`${f.title}: ${f.value}`);
+      for (const [k, v] of Object.entries(o)) if (k !== 'text') walk(v);
+    }
+  };
+  walk(card);
+  return parts.join('\n');
+}
