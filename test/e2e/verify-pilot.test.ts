@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { connectLdapDirectory } from '../../src/directory/ldap-directory';
+import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
+import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
+import { cardProblems } from '../helpers/card-check';
+import { cardText, type ConnectorCall } from '../helpers/fake-connector';
+import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { sambaEnv } from '../helpers/samba';
+
+/**
+ * The whole slice: Bot Framework activities over HTTP → bot → durable job → the real agent process
+ * → Samba AD over LDAPS (paged) → bot → Graph simulator (paged, one 429) → card updated in place.
+ */
+describe('/verify pilot end to end against Samba AD', () => {
+  const samba = sambaEnv();
+  let h: BotHarness;
+  let tenant: BuiltTenant;
+  let agent: ChildProcess;
+  let agentLog = '';
+
+  beforeAll(async () => {
+    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
+    try {
+      tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    } finally {
+      await directory.close();
+    }
+    h = await startBotHarness();
+    h.graph.setUsers(tenant.users);
+    agent = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/agent/cli.ts'), 'run'], {
+      env: {
+        ...process.env,
+        SYNCSHIFT_RELAY_URL: h.bot.url,
+        SYNCSHIFT_AGENT_ID: AGENT_ID,
+        SYNCSHIFT_AGENT_SECRET: AGENT_SECRET,
+        LDAP_URL: samba.url,
+        LDAP_BIND_DN: samba.bindDn,
+        LDAP_PASSWORD: samba.password,
+        LDAP_CA_PATH: samba.caPath,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+  });
+
+  afterAll(async () => {
+    agent?.kill('SIGTERM');
+    await h?.close();
+  });
+
+  /** Sends the command, checks the immediate "verifying" card, and returns the final version of that card. */
+  async function verify(ou: string): Promise<{ text: string; card: Record<string, unknown>; initial: ConnectorCall }> {
+    const calls = await h.say(`/verify pilot ${ou}`);
+    expect(calls).toHaveLength(1);
+    const initial = calls[0]!;
+    expect(cardText(firstCard(calls))).toContain('Verifying… waiting for the on-premises agent');
+    const from = h.connector.calls.indexOf(initial) + 1;
+    const final = await h.connector.waitFor(
+      (c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+      { from, timeoutMs: 60_000 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nAgent log:\n${agentLog.slice(-3000)}`);
+    });
+    const card = final.activity.attachments![0]!.content;
+    expect(cardProblems(card)).toEqual([]);
+    return { text: cardText(card), card, initial };
+  }
+
+  it('reports the right numbers and names for OU=Sales (paging on both sides, Sales vs SalesOps, one 429)', async () => {
+    expect((await h.say('/migration start "Contoso pilot"')).length).toBe(1);
+    h.graph.reset();
+    h.graph.failNext(1, 429, { retryAfterSeconds: 1 });
+    const { text } = await verify('OU=Sales');
+
+    const onPrem = EXPECTED.sales.users;
+    expect(text).toContain(`Verify pilot: OU=Sales,DC=contoso,DC=com`);
+    expect(text).toContain(`On-premises users: ${onPrem.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(`Cloud users (synced): ${(onPrem - 3 + 2).toLocaleString('en-US')}`);
+    expect(text).toContain(`Matched: ${(onPrem - 3).toLocaleString('en-US')}`);
+    expect(text).toContain('Missing in cloud: 3');
+    expect(text).toContain('Extra in cloud: 2');
+    expect(text).toContain('ImmutableId differs: 2');
+    for (const dn of tenant.missingDns) expect(text).toContain(dn);
+    for (const dn of tenant.extraDns) expect(text).toContain(dn);
+    for (const dn of tenant.mismatchedDns) expect(text).toContain(dn);
+    // Look-alikes in OU=SalesOps and DC=company were not counted.
+    expect(text).not.toContain('Look Alike');
+
+    const userRequests = h.graph.requests.filter((r) => r.path === '/v1.0/users');
+    expect(userRequests[0]).toMatchObject({ status: 429 });
+    expect(userRequests.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+    for (const r of userRequests) {
+      expect(r.query.$top).toBe('999');
+      expect(r.query.$filter).toBe('onPremisesSyncEnabled eq true');
+      expect(r.query.$select).toContain('onPremisesDistinguishedName');
+      expect(r.query.$select).toContain('onPremisesImmutableId');
+    }
+
+    const job = (await h.store.db.query<{ state: string; agent_id: string }>("SELECT state, agent_id FROM jobs WHERE kind = 'directory.scanOu' ORDER BY created_at DESC LIMIT 1"))[0];
+    expect(job).toEqual({ state: 'succeeded', agent_id: AGENT_ID });
+  });
+
+  it('the full list behind the card is one command away', async () => {
+    const calls = await h.say('/verify list missing');
+    const text = cardText(firstCard(calls));
+    expect(text).toContain('Page 1 of 1 (3 in all)');
+    for (const dn of tenant.missingDns) expect(text).toContain(dn);
+  });
+
+  it('OU=SalesOps is its own OU: 40 users, and the SalesOps look-alike is extra there', async () => {
+    const { text } = await verify('OU=SalesOps');
+    expect(text).toContain(`On-premises users: ${EXPECTED.salesOps.users} (${EXPECTED.salesOps.disabled} disabled)`);
+    expect(text).toContain('Extra in cloud: 1');
+    expect(text).toContain('CN=Look Alike,OU=SalesOps,DC=contoso,DC=com');
+    expect(text).toContain('Missing in cloud: 0');
+  });
+
+  it('an OU with an escaped comma in its name works, as a full DN', async () => {
+    const { text } = await verify('OU=R\\,D,DC=contoso,DC=com');
+    expect(text).toContain(`On-premises users: ${EXPECTED.rAndD.users} (${EXPECTED.rAndD.disabled} disabled)`);
+    expect(text).toContain('Everything in this OU matches the cloud.');
+  });
+
+  it('a nested OU by its relative path', async () => {
+    const { text } = await verify('OU=EMEA,OU=Sales');
+    expect(text).toContain('Verify pilot: OU=EMEA,OU=Sales,DC=contoso,DC=com');
+    expect(text).toContain(`On-premises users: ${EXPECTED.salesEmea.users} (${EXPECTED.salesEmea.disabled} disabled)`);
+  });
+
+  it('an ambiguous relative name asks which one', async () => {
+    const { text } = await verify('OU=Marketing');
+    expect(text).toContain('2 OUs match "OU=Marketing"');
+    expect(text).toContain('/verify pilot OU=Marketing,OU=APAC,OU=Regions,DC=contoso,DC=com');
+    expect(text).toContain('/verify pilot OU=Marketing,OU=EMEA,OU=Regions,DC=contoso,DC=com');
+    expect(text).toContain('Say which one by typing its full DN.');
+  });
+
+  it('an OU that does not exist says so and what to type', async () => {
+    const { text } = await verify('OU=Nowhere');
+    expect(text).toContain('No OU matches "OU=Nowhere"');
+    expect(text).toContain('OU=Sales,DC=contoso,DC=com');
+    const failed = await h.store.db.query<{ state: string; error: { code: string } }>("SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1");
+    expect(failed[0]).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.OU_NOT_FOUND' } });
+  });
+});
