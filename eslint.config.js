@@ -1,0 +1,32 @@
+// Type-aware linting; rules are errors, not warnings.
+const js = require('@eslint/js');
+const tseslint = require('typescript-eslint');
+
+module.exports = tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.cache/**', '.data/**', 'coverage/**', 'test-artifacts/**', '**/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    // The core stays free of I/O and SDKs so it can be tested alone and the SDK can be replaced.
+    files: ['src/runbook/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', '@microsoft/*', '@azure/*', 'pg', '@electric-sql/*', 'ldapts', 'restify', 'node:fs', 'node:http', 'node:net', 'fs', 'http', '../store/*', '../bot/*', '../directory/*', '../cloud/*', '../relay/*', '../agent/*'] }],
+    },
+  },
+  {
+    // botbuilder and teams-ai stay under src/bot.
+    files: ['src/**/*.ts'],
+    ignores: ['src/bot/**', 'src/runbook/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', '@microsoft/teams-ai'] }],
+    },
+  },
+);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's test command: sets up everything the suite needs, then runs all of it.
+#   npm ci (when needed) → PostgreSQL reachable → Samba AD up and seeded → typecheck → lint → jest
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+say() { printf '[test-all] %s\n' "$*"; }
+die() { printf '[test-all] ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v node >/dev/null || die "node is not installed; install Node.js 20 or newer"
+major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$major" -ge 20 ] || die "Node.js $major is too old; SyncShift needs Node.js 20 to 24"
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund >/dev/null || die "npm ci failed; check access to the npm registry"
+fi
+
+# The store suite runs against PostgreSQL as well as PGlite.
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! node -e "const {Client}=require('pg');const c=new Client({connectionString:process.env.TEST_DATABASE_URL,connectionTimeoutMillis:3000});c.connect().then(()=>c.end()).catch(e=>{console.error(e.message);process.exit(1)})"; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    say "PostgreSQL is not answering; trying to start it"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    sleep 2
+  fi
+  node -e "const {Client}=require('pg');const c=new Client({connectionString:process.env.TEST_DATABASE_URL,connectionTimeoutMillis:3000});c.connect().then(()=>c.end()).catch(e=>{console.error(e.message);process.exit(1)})" \
+    || die "PostgreSQL at $TEST_DATABASE_URL is not reachable; start it or set TEST_DATABASE_URL"
+fi
+
+say "bringing up Samba AD"
+bash scripts/samba-up.sh
+
+say "typecheck"
+npx tsc --noEmit -p tsconfig.json
+say "lint"
+npx eslint --no-error-on-unmatched-pattern src test scripts bench
+say "jest"
+CI="${CI:-true}" npx jest "$@"
