@@ -1,0 +1,69 @@
+import { applyEvent, currentStep, initialSteps, readySteps, type StepState } from '../../src/runbook/runbook';
+import { STEPS } from '../../src/runbook/steps';
+
+const at = new Date('2026-11-25T10:00:00Z');
+
+function apply(steps: StepState[], event: Parameters<typeof applyEvent>[1]): StepState[] {
+  const r = applyEvent(steps, event);
+  if (!r.ok) throw new Error(r.reason);
+  return steps.map((s) => (s.n === r.step.n ? r.step : s));
+}
+
+describe('runbook state machine', () => {
+  it('has the guide\'s 18 steps in order, each depending only on earlier steps', () => {
+    expect(STEPS.map((s) => s.n)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    for (const s of STEPS) for (const d of s.dependsOn) expect(d).toBeLessThan(s.n);
+    expect(STEPS.filter((s) => s.mutating).map((s) => s.n)).toEqual([8, 9, 13, 16]);
+  });
+
+  it('walks person steps, software steps and approvals in order', () => {
+    let s = initialSteps();
+    expect(currentStep(s)).toBe(1);
+    expect(applyEvent(s, { type: 'confirm', n: 2, by: 'a', at })).toEqual({ ok: false, reason: 'Step 2 needs step 1 first.' });
+    s = apply(s, { type: 'confirm', n: 1, by: 'a', at });
+    s = apply(s, { type: 'confirm', n: 2, by: 'a', at });
+    expect(applyEvent(s, { type: 'confirm', n: 3, by: 'a', at })).toMatchObject({ ok: false, reason: expect.stringContaining('checked by SyncShift') });
+    s = apply(s, { type: 'start', n: 3, by: 'a', at });
+    expect(s[2]!.status).toBe('in_progress');
+    s = apply(s, { type: 'succeeded', n: 3, at, evidence: { path: 'x' } });
+    s = apply(s, { type: 'confirm', n: 4, by: 'a', at });
+    s = apply(s, { type: 'start', n: 5, by: 'a', at });
+    s = apply(s, { type: 'succeeded', n: 5, at, evidence: { baseDn: 'OU=P' } });
+    // 6 is optional; 7 depends on 5 only, so both are ready
+    expect(readySteps(s)).toEqual([6, 7]);
+    expect(applyEvent(s, { type: 'skip', n: 7, by: 'a', at, reason: 'x' })).toMatchObject({ ok: false, reason: expect.stringContaining('cannot be skipped') });
+    expect(applyEvent(s, { type: 'skip', n: 6, by: 'a', at, reason: ' ' })).toMatchObject({ ok: false });
+    s = apply(s, { type: 'skip', n: 6, by: 'a', at, reason: 'users already in the OU' });
+    expect(s[5]).toMatchObject({ status: 'skipped', reason: 'users already in the OU' });
+    s = apply(s, { type: 'start', n: 7, by: 'a', at });
+    s = apply(s, { type: 'failed', n: 7, at, reason: 'agent offline' });
+    s = apply(s, { type: 'start', n: 7, by: 'a', at });
+    s = apply(s, { type: 'succeeded', n: 7, at, evidence: { onPrem: 10 } });
+    expect(applyEvent(s, { type: 'start', n: 8, by: 'a', at })).toMatchObject({ ok: false, reason: expect.stringContaining('needs approval') });
+    s = apply(s, { type: 'awaitApproval', n: 8, by: 'a', at });
+    s = apply(s, { type: 'approvalEnded', n: 8, at, reason: 'expired' });
+    expect(s[7]).toMatchObject({ status: 'pending', reason: 'expired' });
+    s = apply(s, { type: 'awaitApproval', n: 8, by: 'a', at });
+    s = apply(s, { type: 'approved', n: 8, at });
+    s = apply(s, { type: 'succeeded', n: 8, at, evidence: { syncCycleEnabled: false } });
+    expect(currentStep(s)).toBe(9);
+  });
+
+  it('undo is allowed only for steps that changed something and nothing builds on', () => {
+    let s = initialSteps().map((x) => (x.n <= 8 ? { ...x, status: 'done' as const } : x));
+    expect(applyEvent(s, { type: 'undone', n: 7, by: 'a', at, evidence: null })).toMatchObject({ ok: false, reason: expect.stringContaining('changed nothing') });
+    s = s.map((x) => (x.n === 9 ? { ...x, status: 'done' as const } : x));
+    expect(applyEvent(s, { type: 'undone', n: 8, by: 'a', at, evidence: null })).toMatchObject({ ok: false, reason: 'Step 9 already builds on step 8; undo that first.' });
+    s = apply(s, { type: 'undone', n: 9, by: 'a', at, evidence: { disabled: 6 } });
+    expect(s[8]).toMatchObject({ status: 'pending', reason: 'undone' });
+    s = apply(s, { type: 'undone', n: 8, by: 'a', at, evidence: { syncCycleEnabled: true } });
+    expect(currentStep(s)).toBe(8);
+  });
+
+  it('refuses unknown steps and events out of order', () => {
+    const s = initialSteps();
+    expect(applyEvent(s, { type: 'confirm', n: 19, by: 'a', at })).toEqual({ ok: false, reason: 'There is no step 19; the runbook has steps 1 to 18.' });
+    expect(applyEvent(s, { type: 'succeeded', n: 3, at, evidence: null })).toMatchObject({ ok: false, reason: 'Step 3 is not running.' });
+    expect(applyEvent(s, { type: 'approved', n: 8, at })).toMatchObject({ ok: false });
+  });
+});
