@@ -85,7 +85,13 @@ export async function connectLdapDirectory(options: LdapDirectoryOptions): Promi
   };
   const client = new Client({ url: target, connectTimeout: timeoutMs, timeout: timeoutMs, tlsOptions });
   const directory = new LdapDirectory(client, target, options.bindDn, options.password, defaultPageSize);
-  await directory.bind();
+  try {
+    await directory.bind();
+  } catch (err) {
+    // A rejected bind leaves the TLS connection open; nobody else holds the client to close it.
+    await directory.close();
+    throw err;
+  }
   return directory;
 }
 

@@ -2,6 +2,7 @@ import { migrate } from './migrate';
 import { openPgDb } from './pg-db';
 import { openPgliteDb } from './pglite-db';
 import { createRepositories } from './repositories';
+import { createRunbookRepo } from './runbook-repo';
 import type { ScriptDb } from './sql';
 import type { Store } from './types';
 
@@ -28,6 +29,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   return {
     db,
     ...createRepositories(db),
+    runbook: createRunbookRepo(db),
     close: () => db.close(),
   };
 }

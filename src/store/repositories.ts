@@ -11,13 +11,13 @@ type Row = Record<string, unknown>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (id: string): boolean => UUID.test(id);
 
-function toDate(value: unknown): Date {
+export function toDate(value: unknown): Date {
   // Not `instanceof`: under Jest, PGlite's Dates come from another realm (see pglite-db.ts).
   if (Object.prototype.toString.call(value) === '[object Date]') return new Date((value as Date).getTime());
   if (typeof value === 'string' || typeof value === 'number') return new Date(value);
   throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
 }
-const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
+export const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
 const toStringOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 /** Both drivers parse jsonb; SQL NULL becomes null. */
 const toJson = (value: unknown): unknown => (value === undefined ? null : value);
@@ -99,7 +99,7 @@ const JOB_COLUMNS = `id, kind, payload, state, conversation_id, migration_id, re
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
-export function createRepositories(db: Db): Omit<Store, 'db' | 'close'> {
+export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook'> {
   return {
     migrations: {
       async create(input) {
