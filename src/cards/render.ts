@@ -2,6 +2,8 @@ import * as ACData from 'adaptivecards-templating';
 import helpTemplate from './templates/help.json';
 import messageTemplate from './templates/message.json';
 import verifyTemplate from './templates/verify.json';
+import stepTemplate from './templates/step.json';
+import overviewTemplate from './templates/overview.json';
 
 /** An Adaptive Card as JSON, ready to be an attachment's content. */
 export type AdaptiveCardJson = Record<string, unknown>;
@@ -12,6 +14,8 @@ const templates = {
   help: new ACData.Template(helpTemplate),
   message: new ACData.Template(messageTemplate),
   verify: new ACData.Template(verifyTemplate),
+  step: new ACData.Template(stepTemplate),
+  overview: new ACData.Template(overviewTemplate),
 };
 
 export type TemplateName = keyof typeof templates;

@@ -322,12 +322,13 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
     };
   }
   if ((code && NETWORK_CODES.has(code)) || /Connection timeout|timed out|Connection closed|Socket error|socket disconnected/i.test(text)) {
-    const notTls = /before secure TLS connection/i.test(text);
+    // A reset while connecting is what a plain-LDAP port (389, 3268) does with a TLS handshake.
+    const notTls = /before secure TLS connection/i.test(text) || (op === 'connect' && code === 'ECONNRESET');
     return {
       code: 'DIRECTORY.UNAVAILABLE',
       message: `cannot reach the domain controller at ${ctx.url}: ${code ?? text}`,
       hint: notTls
-        ? 'The server closed the connection during the TLS handshake: check that this is the LDAPS port (636) and that the DC has a certificate for LDAPS.'
+        ? 'The server dropped the connection during the TLS handshake: check that the URL uses the LDAPS port (636, not 389) and that the domain controller has a certificate enrolled for LDAPS.'
         : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
           ? 'Check the host name in the URL and the agent machine\'s DNS.'
           : 'Check the host and port (LDAPS is 636), that the domain controller is running, and that a firewall allows this machine to reach it.',

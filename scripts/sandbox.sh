@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The README's first command (npm run sandbox): sets up what the demo needs on a fresh machine, then
+# starts Graph simulator + bot + relay agent + Agents Playground in one process.
+#   node >= 20 → npm ci (when needed) → Samba AD up and seeded → src/sandbox/run-sandbox.ts
+#
+#   bash scripts/sandbox.sh                  demo; open http://localhost:56150
+#   bash scripts/sandbox.sh --no-playground  headless
+#   bash scripts/sandbox.sh --check          start, prove one message round trip, exit 0/1
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+START=$(date +%s.%N)
+elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+say() { printf '[sandbox] %s\n' "$*"; }
+die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
+
+for arg in "$@"; do
+  case "$arg" in
+    --check|--no-playground|--help|-h) ;;
+    *) die "unknown option $arg; use --check, --no-playground or --help" ;;
+  esac
+done
+
+command -v node >/dev/null 2>&1 || die "node is not installed; install Node.js 20 or newer (https://nodejs.org, or apt-get install nodejs from NodeSource) and re-run"
+major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$major" -ge 20 ] || die "Node.js $(node --version) is too old; SyncShift needs Node.js 20 to 24"
+
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  command -v npm >/dev/null 2>&1 || die "npm is not installed; it ships with Node.js, so reinstall Node.js 20+ and re-run"
+  say "installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund >/dev/null || die "npm ci failed (see the output above); check access to the npm registry and re-run"
+fi
+[ -f node_modules/@microsoft/m365agentsplayground/cli.js ] || die "the Agents Playground package is missing from node_modules; run npm ci and re-run"
+
+say "bringing up Samba AD (scripts/samba-up.sh)"
+bash scripts/samba-up.sh || die "Samba AD could not be started (see above); the sandbox's agent reads its users from it"
+
+# --check waits on the Playground's WebSocket; Node 22+ has a WebSocket client built in, Node 20
+# (from 20.10) only behind a flag.
+NODE_FLAGS=(--require ts-node/register/transpile-only)
+# restify's spdy dependency touches process.binding('http_parser'); the warning is harmless noise
+# in front of the banner.
+if node --disable-warning=DEP0111 -e '' 2>/dev/null; then NODE_FLAGS=(--disable-warning=DEP0111 "${NODE_FLAGS[@]}"); fi
+if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
+  if node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
+    NODE_FLAGS=(--experimental-websocket "${NODE_FLAGS[@]}")
+    # The flag's one-line ExperimentalWarning would land in the middle of the banner.
+    if node --disable-warning=ExperimentalWarning -e '' 2>/dev/null; then NODE_FLAGS=(--disable-warning=ExperimentalWarning "${NODE_FLAGS[@]}"); fi
+  elif printf '%s\n' "$@" | grep -qx -- --check; then
+    die "this Node.js ($(node --version)) has no WebSocket client, which --check needs; use Node.js 20.10 or newer"
+  fi
+fi
+
+say "set-up done in $(elapsed)s; starting the sandbox"
+exec node "${NODE_FLAGS[@]}" src/sandbox/run-sandbox.ts "$@"

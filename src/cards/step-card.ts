@@ -1,0 +1,144 @@
+import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
+import { dependenciesMet, describe, type StepState } from '../runbook/runbook';
+import { STEPS, type StepDefinition } from '../runbook/steps';
+import { expandTemplate, type AdaptiveCardJson } from './render';
+
+export const STEP_VERBS = {
+  refresh: 'step.refresh',
+  confirm: 'step.confirm',
+  skip: 'step.skip',
+  run: 'step.run',
+  requestApproval: 'step.requestApproval',
+  approve: 'step.approve',
+  reject: 'step.reject',
+  undo: 'step.undo',
+} as const;
+export type StepVerb = (typeof STEP_VERBS)[keyof typeof STEP_VERBS];
+
+export interface StepCardInput {
+  migrationId: string;
+  migrationName: string;
+  def: StepDefinition;
+  step: StepState;
+  steps: readonly StepState[];
+  approval: Approval | null;
+  policy: ApprovalPolicy;
+  /** The person the card is rendered for (Universal Actions refresh); null for the shared copy. */
+  viewer: string | null;
+  /** A one-off message for this viewer, such as why their click was refused. */
+  notice?: string;
+  now: Date;
+}
+
+/** Teams refreshes the card automatically for at most 60 listed users. */
+const MAX_REFRESH_USERS = 60;
+
+export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
+  const { def, step, approval } = input;
+  const data = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ migrationId: input.migrationId, n: def.n, ...extra });
+  const actions: { title: string; verb: StepVerb; data: Record<string, unknown>; style: string }[] = [];
+  const ready = dependenciesMet(input.steps, def);
+  const startable = (step.status === 'pending' || step.status === 'failed') && ready;
+  const liveApproval = approval && (approval.status === 'pending' || approval.status === 'approved' || approval.status === 'executing') ? approval : null;
+
+  if (startable && !liveApproval) {
+    switch (def.check.kind) {
+      case 'person':
+        actions.push({ title: 'Mark done', verb: STEP_VERBS.confirm, data: data(), style: 'positive' });
+        break;
+      case 'pilotOu':
+        actions.push({ title: 'Set pilot OU', verb: STEP_VERBS.run, data: data(), style: 'positive' });
+        break;
+      default:
+        actions.push(def.mutating ? { title: 'Request approval', verb: STEP_VERBS.requestApproval, data: data(), style: 'positive' } : { title: 'Run check', verb: STEP_VERBS.run, data: data(), style: 'positive' });
+    }
+    if (def.optional) actions.push({ title: 'Skip', verb: STEP_VERBS.skip, data: data(), style: 'default' });
+  }
+  if (liveApproval?.status === 'pending') {
+    const eligible = input.viewer === null || canVote(liveApproval, input.viewer, input.policy, input.now);
+    if (eligible) actions.push({ title: 'Approve', verb: STEP_VERBS.approve, data: data({ approvalId: liveApproval.id }), style: 'positive' });
+    if (eligible || input.viewer === liveApproval.requestedBy) {
+      actions.push({ title: input.viewer === liveApproval.requestedBy ? 'Withdraw request' : 'Reject', verb: STEP_VERBS.reject, data: data({ approvalId: liveApproval.id }), style: 'destructive' });
+    }
+  }
+  const laterDone = STEPS.some((d) => d.dependsOn.includes(def.n) && ['done', 'skipped'].includes(input.steps.find((s) => s.n === d.n)?.status ?? ''));
+  if (def.undo && (step.status === 'done' || step.status === 'failed') && !liveApproval && !laterDone) {
+    actions.push({ title: 'Undo (needs approval)', verb: STEP_VERBS.undo, data: data(), style: 'destructive' });
+  }
+
+  const refreshUserIds = [...new Set([...(liveApproval ? [liveApproval.requestedBy] : []), ...input.policy.approvers])].slice(0, MAX_REFRESH_USERS);
+  const evidence = (step.evidence ?? {}) as Record<string, unknown>;
+  return expandTemplate('step', {
+    migrationName: input.migrationName,
+    n: def.n,
+    title: def.title,
+    statusText: statusLine(step, liveApproval, ready),
+    statusColor: colorFor(step),
+    notice: input.notice ?? '',
+    guidance: def.guidance,
+    facts: evidenceFacts(evidence),
+    script: typeof evidence.script === 'string' && step.status !== 'done' ? evidence.script : '',
+    history: history(step, approval),
+    showOuInput: def.check.kind === 'pilotOu' && startable,
+    showReasonInput: def.optional && startable,
+    actions,
+    refreshData: data(),
+    refreshUserIds,
+  });
+}
+
+function statusLine(step: StepState, approval: Approval | null, ready: boolean): string {
+  if (approval?.status === 'pending') {
+    const got = approval.votes.filter((v) => v.decision === 'approve').length;
+    const kind = approval.action.startsWith('undo:') ? 'Undo waiting for approval' : 'Waiting for approval';
+    return `${kind}: ${got} of ${approval.required} · expires ${iso(approval.expiresAt)}`;
+  }
+  if (approval?.status === 'approved' || approval?.status === 'executing') return 'Approved · running on the agent…';
+  if (!ready && step.status === 'pending') return 'Not started · waiting for earlier steps';
+  const base = describe(step.status);
+  const text = base[0]!.toUpperCase() + base.slice(1);
+  return step.reason ? `${text}: ${step.reason}` : text;
+}
+
+function colorFor(step: StepState): string {
+  switch (step.status) {
+    case 'done':
+      return 'Good';
+    case 'failed':
+      return 'Attention';
+    case 'waiting_approval':
+    case 'in_progress':
+      return 'Warning';
+    default:
+      return 'Default';
+  }
+}
+
+function history(step: StepState, approval: Approval | null): string {
+  const parts: string[] = [];
+  if (approval) {
+    parts.push(`${approval.action.startsWith('undo:') ? 'Undo requested' : 'Requested'} by ${approval.requestedByName} at ${iso(approval.requestedAt)}`);
+    for (const v of approval.votes) parts.push(`${v.decision === 'approve' ? 'approved' : 'rejected'} by ${v.byName} at ${iso(v.at)}`);
+    if (['expired', 'void', 'rejected'].includes(approval.status)) parts.push(`request ${approval.status}`);
+  }
+  if (step.updatedAt) parts.push(`${describe(step.status)} · last change ${step.updatedBy ? `by ${step.updatedBy} ` : ''}at ${iso(step.updatedAt)}`);
+  return parts.join(' · ');
+}
+
+/** Evidence as facts: primitives and one level of nesting; long lists are summarised, not dumped. */
+export function evidenceFacts(evidence: Record<string, unknown>): { title: string; value: string }[] {
+  const facts: { title: string; value: string }[] = [];
+  const add = (key: string, value: unknown): void => {
+    if (key === 'script' || value === undefined) return;
+    if (value === null) facts.push({ title: key, value: '—' });
+    else if (Array.isArray(value)) facts.push({ title: key, value: value.length <= 3 && value.every((v) => typeof v !== 'object') ? value.join(', ') : `${value.length} items` });
+    else if (typeof value === 'object') for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (typeof v !== 'object' || v === null) add(`${key}.${k}`, v);
+    else facts.push({ title: key, value: typeof value === 'number' ? (value as number).toLocaleString('en-US') : String(value) });
+  };
+  for (const [k, v] of Object.entries(evidence)) add(k, v);
+  return facts.slice(0, 16);
+}
+
+function iso(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z');
+}
