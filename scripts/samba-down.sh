@@ -16,6 +16,11 @@ done
 
 say() { printf '[samba-down] %s\n' "$*"; }
 
+# Same lock as samba-up.sh, so a stop never lands in the middle of someone's provision or seed.
+mkdir -p "$REPO/.cache"
+exec 9>"$REPO/.cache/samba.lock"
+flock -w 300 9 || { echo "[samba-down] ERROR: timed out waiting for $REPO/.cache/samba.lock held by a running samba-up" >&2; exit 1; }
+
 pid=""
 if [ -f "$PIDFILE" ]; then
   pid="$(tr -dc '0-9' <"$PIDFILE")"
@@ -28,13 +33,16 @@ fi
 if [ -n "$pid" ]; then
   say "stopping samba (pid $pid)"
   kill -TERM "$pid"
+  # samba -D leads its own process group; its prefork workers outlive the root process briefly, and
+  # a re-provision into the same directory must not race them.
   for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
+    pgrep -g "$pid" >/dev/null 2>&1 || break
     sleep 0.25
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    say "samba did not stop within 10s; sending SIGKILL to its process group"
-    kill -KILL -- "-$(ps -o pgid= -p "$pid" | tr -d ' ')" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  if pgrep -g "$pid" >/dev/null 2>&1; then
+    say "samba did not stop within 10s; sending SIGKILL to its process group $pid"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    sleep 0.5
   fi
   rm -f "$PIDFILE"
 else

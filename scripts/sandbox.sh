@@ -6,6 +6,7 @@
 #   bash scripts/sandbox.sh                  demo; open http://localhost:56150
 #   bash scripts/sandbox.sh --no-playground  headless
 #   bash scripts/sandbox.sh --check          start, prove one message round trip, exit 0/1
+#   bash scripts/sandbox.sh --reset          start from an empty sandbox database
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -16,8 +17,8 @@ die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
 
 for arg in "$@"; do
   case "$arg" in
-    --check|--no-playground|--help|-h) ;;
-    *) die "unknown option $arg; use --check, --no-playground or --help" ;;
+    --check|--no-playground|--reset|--help|-h) ;;
+    *) die "unknown option $arg; use --check, --no-playground, --reset or --help" ;;
   esac
 done
 

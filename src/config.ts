@@ -23,6 +23,11 @@ export interface BotConfig {
   /** agent id → shared secret. */
   agentSecrets: Map<string, string>;
   cardListLimit: number;
+  approvals: { approvers: string[]; required: number; ttlMs: number };
+  /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
+  publicUrl: string | undefined;
+  /** HMAC key for export links; shared by all instances behind one URL. Random per process when unset. */
+  linkSigningKey: string | undefined;
 }
 
 const schema = z.object({
@@ -41,6 +46,11 @@ const schema = z.object({
   GRAPH_STATIC_TOKEN: z.string().optional(),
   SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
+  SYNCSHIFT_APPROVERS: z.string().default(''),
+  SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
+  SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
+  PUBLIC_URL: z.string().url().optional(),
+  SYNCSHIFT_LINK_SIGNING_KEY: z.string().min(32).optional(),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
@@ -83,6 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     },
     agentSecrets: parseAgentSecrets(e.SYNCSHIFT_AGENT_SECRETS),
     cardListLimit: e.CARD_LIST_LIMIT,
+    approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    linkSigningKey: e.SYNCSHIFT_LINK_SIGNING_KEY,
   };
 }
 
@@ -105,4 +118,23 @@ export function parseAgentSecrets(text: string): Map<string, string> {
     out.set(id, secret);
   }
   return out;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Entra object ids, comma separated. Enough of them must exist for the required count, counting that the requester cannot approve. */
+export function parseApprovers(text: string, required: number): string[] {
+  const ids = text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const bad = ids.find((id) => !GUID.test(id));
+  if (bad) {
+    throw new AppError('CONFIG.INVALID', `SYNCSHIFT_APPROVERS contains "${bad}", which is not an Entra object id.`, {
+      hint: 'List approvers by object id (Entra admin center → Users → Object ID), separated by commas.',
+    });
+  }
+  if (ids.length > 0 && ids.length < required + 1) {
+    throw new AppError('CONFIG.INVALID', `SYNCSHIFT_REQUIRED_APPROVALS is ${required} but only ${ids.length} approver(s) are listed; a requester who is an approver could never get enough approvals.`, {
+      hint: `List at least ${required + 1} approvers or lower SYNCSHIFT_REQUIRED_APPROVALS.`,
+    });
+  }
+  return [...new Set(ids)];
 }

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { RelayServer } from '../relay/relay-server';
+import { AuditService } from '../services/audit-service';
+import { RunbookService } from '../services/runbook-service';
 import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
@@ -13,6 +15,7 @@ export interface RunningBot {
   url: string;
   server: restify.Server;
   verify: VerifyService;
+  runbook: RunbookService;
   relay: RelayServer;
   stop(): Promise<void>;
 }
@@ -25,11 +28,27 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   const adapter = createAdapter(config);
   const cards = new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store);
   const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit });
-  const relay = new RelayServer({ store, agentSecrets: config.agentSecrets, listener: verify, logger: logger.child({ part: 'relay' }) });
-  const app = createTeamsApp(adapter, { store, verify, logger, jobQueued: () => relay.jobQueued() });
+  // The relay is created first so services can wake waiting agents; its listener is resolved lazily.
+  let runbook: RunbookService | undefined;
+  const relay = new RelayServer({
+    store,
+    agentSecrets: config.agentSecrets,
+    logger: logger.child({ part: 'relay' }),
+    listener: {
+      onProgress: (job, scanned) => verify.onProgress(job, scanned),
+      onJobFinished: async (job) => {
+        if (!(await runbook!.onJobFinished(job))) await verify.onJobFinished(job);
+      },
+    },
+  });
+  runbook = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued() });
+  let listenUrl = '';
+  const audit = new AuditService(store, () => config.publicUrl ?? listenUrl, config.linkSigningKey);
+  const app = createTeamsApp(adapter, { store, verify, runbook, audit, logger, jobQueued: () => relay.jobQueued() });
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
   server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
+  server.use(restify.plugins.queryParser({ mapParams: false }));
   server.post('/api/messages', async (req, res) => {
     await adapter.process(req, res, async (context) => {
       await app.run(context);
@@ -40,10 +59,16 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
     next();
   });
   relay.register(server);
+  server.get('/exports/audit', async (req, res) => {
+    const result = await audit.download(req.query as Record<string, string | undefined>);
+    res.writeHead(result.status, { 'content-type': result.contentType, 'content-disposition': result.status === 200 ? `attachment; filename="syncshift-audit.${req.query.format}"` : 'inline' });
+    res.end(result.body);
+  });
 
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address() as unknown as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  listenUrl = `http://${host}:${address.port}`;
   // Jobs that finished while the bot was down still owe their card.
   void verify.resumeUnreported().catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
 
@@ -51,6 +76,7 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
     url: `http://${host}:${address.port}`,
     server,
     verify,
+    runbook,
     relay,
     stop: () =>
       new Promise<void>((resolve) => {

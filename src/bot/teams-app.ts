@@ -1,10 +1,10 @@
 import { Application, TeamsAdapter } from '@microsoft/teams-ai';
-import { MemoryStorage } from 'botbuilder';
+import { ActivityTypes, MemoryStorage } from 'botbuilder';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
 import { cardActivity } from './card-sink';
-import { registerCommands, type CommandDeps } from './handlers/commands';
+import { actorId, registerCommands, type CommandDeps } from './handlers/commands';
 
 /**
  * The adapter validates Bot Framework tokens when app credentials are configured; with none it
@@ -23,6 +23,17 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
   // Turn state is not used: everything that must survive lives in the store.
   const app = new Application({ adapter, storage: new MemoryStorage(), startTypingTimer: false });
   registerCommands(app, deps);
+  // Step card buttons (Universal Actions). The answer is the card as this person should now see it;
+  // the shared copy is updated by the runbook service for everyone else.
+  app.adaptiveCards.actionExecute<Record<string, unknown>>(/^step\./, async (context, _state, data) => {
+    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
+    const from = context.activity.from;
+    const card = await deps.runbook.handleAction({ verb, data: data ?? {}, actor: { id: actorId(from), name: from.name ?? from.id } });
+    // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
+    // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
+    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } } });
+    return card as never;
+  });
   app.error(async (context, error) => {
     deps.logger.error({ err: error.message, activityId: context.activity.id }, 'turn failed');
     await context.sendActivity(

@@ -18,7 +18,37 @@ export const scanOuPayload = z.object({
 });
 export type ScanOuPayload = z.infer<typeof scanOuPayload>;
 
-export const jobPayload = z.discriminatedUnion('action', [scanOuPayload]);
+/**
+ * Connect Sync actions. Parameters are data; the agent runs fixed scripts and re-validates them.
+ * The rule plan is checked against the agent's own schema before anything runs.
+ */
+export const ADSYNC_ACTIONS = [
+  'adsync.getScheduler',
+  'adsync.stopScheduler',
+  'adsync.startScheduler',
+  'adsync.exportConfig',
+  'adsync.listRules',
+  'adsync.createNoFlowRules',
+  'adsync.setRulesDisabled',
+  'adsync.stopService',
+  'adsync.startService',
+] as const;
+export type AdsyncAction = (typeof ADSYNC_ACTIONS)[number];
+
+export const adsyncPayload = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('adsync.getScheduler') }),
+  z.object({ action: z.literal('adsync.stopScheduler') }),
+  z.object({ action: z.literal('adsync.startScheduler'), policyType: z.enum(['Delta', 'Initial']) }),
+  z.object({ action: z.literal('adsync.exportConfig') }),
+  z.object({ action: z.literal('adsync.listRules') }),
+  z.object({ action: z.literal('adsync.createNoFlowRules'), plan: z.array(z.record(z.unknown())).min(1).max(16) }),
+  z.object({ action: z.literal('adsync.setRulesDisabled'), identifiers: z.array(z.string().uuid()).min(1).max(64), disabled: z.boolean() }),
+  z.object({ action: z.literal('adsync.stopService') }),
+  z.object({ action: z.literal('adsync.startService') }),
+]);
+export type AdsyncPayload = z.infer<typeof adsyncPayload>;
+
+export const jobPayload = z.union([scanOuPayload, adsyncPayload]);
 export type JobPayload = z.infer<typeof jobPayload>;
 
 export const leasedJob = z.object({
@@ -69,8 +99,12 @@ export const jobError = z.object({
 });
 export type JobError = z.infer<typeof jobError>;
 
+/** The agent validated `data` with the action's own schema; the bot validates it again where it reads it. */
+export const adsyncResult = z.object({ action: z.enum(ADSYNC_ACTIONS), data: z.unknown() });
+export type AdsyncResult = z.infer<typeof adsyncResult>;
+
 export const resultRequest = z.discriminatedUnion('outcome', [
-  z.object({ outcome: z.literal('succeeded'), result: scanOuResult }),
+  z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult]) }),
   z.object({ outcome: z.literal('failed'), error: jobError }),
 ]);
 export type ResultRequest = z.infer<typeof resultRequest>;

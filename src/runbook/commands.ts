@@ -8,6 +8,9 @@ export type VerifyListKind = 'missing' | 'extra' | 'mismatched';
 export type Command =
   | { kind: 'help' }
   | { kind: 'migration.start'; name: string }
+  | { kind: 'migration.status' }
+  | { kind: 'step'; n: number }
+  | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number }
   | { kind: 'verify.pilot'; ou: string }
   | { kind: 'verify.list'; verification: string | 'last'; list: VerifyListKind; page: number }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
@@ -26,6 +29,8 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/migration start "Contoso pilot"',
     description: 'Open a migration tied to this conversation. The runbook and approvals live here.',
   },
+  { usage: '/migration status', example: '/migration status', description: 'Show all 18 runbook steps and where this migration stands.' },
+  { usage: '/step <n>', example: '/step 8', description: 'Post the card of runbook step n again, with its buttons and evidence.' },
   {
     usage: '/verify pilot <OU>',
     example: '/verify pilot OU=Sales',
@@ -36,8 +41,11 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/verify list missing 2',
     description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
   },
+  { usage: '/audit [export csv|json]', example: '/audit export csv', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them.' },
 ];
 
+const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
+const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched> [page] [#id]';
 const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched']);
 
 export function parseCommand(input: string): Command {
@@ -53,23 +61,35 @@ export function parseCommand(input: string): Command {
       return { kind: 'help' };
     case '/migration': {
       const usage = COMMAND_HELP[1]!.usage;
+      if ((rest[0] ?? '').toLowerCase() === 'status') return { kind: 'migration.status' };
       if ((rest[0] ?? '').toLowerCase() !== 'start') {
-        return { kind: 'invalid', command: '/migration', reason: 'Only "/migration start" is available.', usage };
+        return { kind: 'invalid', command: '/migration', reason: '"/migration start" and "/migration status" are available.', usage: `${usage} or /migration status` };
       }
       const name = args.slice(rest[0]!.length).trim().replace(/^["\u201c]|["\u201d]$/g, '').trim();
       if (name === '') return { kind: 'invalid', command: '/migration start', reason: 'The migration needs a name.', usage };
       if (name.length > 200) return { kind: 'invalid', command: '/migration start', reason: 'The name is longer than 200 characters.', usage };
       return { kind: 'migration.start', name };
     }
+    case '/step': {
+      const n = Number(rest[0]);
+      if (!Number.isInteger(n) || n < 1 || n > 18) return { kind: 'invalid', command: '/step', reason: 'Give a step number from 1 to 18.', usage: '/step <n>' };
+      return { kind: 'step', n };
+    }
+    case '/audit': {
+      if (rest.length === 0) return { kind: 'audit', export: null, limit: 20 };
+      const format = (rest[1] ?? 'csv').toLowerCase();
+      if ((rest[0] ?? '').toLowerCase() === 'export' && (format === 'csv' || format === 'json')) return { kind: 'audit', export: format, limit: 0 };
+      return { kind: 'invalid', command: '/audit', reason: 'Use /audit, /audit export csv or /audit export json.', usage: '/audit [export csv|json]' };
+    }
     case '/verify': {
       const sub = (rest[0] ?? '').toLowerCase();
       if (sub === 'pilot') {
         const ou = args.slice(rest[0]!.length).trim();
-        if (ou === '') return { kind: 'invalid', command: '/verify pilot', reason: 'Say which OU to verify.', usage: COMMAND_HELP[2]!.usage };
+        if (ou === '') return { kind: 'invalid', command: '/verify pilot', reason: 'Say which OU to verify.', usage: VERIFY_PILOT_USAGE };
         return { kind: 'verify.pilot', ou };
       }
       if (sub === 'list') return parseVerifyList(rest.slice(1));
-      return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${COMMAND_HELP[2]!.usage} or ${COMMAND_HELP[3]!.usage}` };
+      return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${VERIFY_PILOT_USAGE} or ${VERIFY_LIST_USAGE}` };
     }
     default:
       return { kind: 'unknown', text };
@@ -77,7 +97,7 @@ export function parseCommand(input: string): Command {
 }
 
 function parseVerifyList(args: string[]): Command {
-  const usage = COMMAND_HELP[3]!.usage;
+  const usage = VERIFY_LIST_USAGE;
   const list = (args[0] ?? '').toLowerCase() as VerifyListKind;
   if (!LIST_KINDS.has(list)) return { kind: 'invalid', command: '/verify list', reason: 'Say which list: missing, extra or mismatched.', usage };
   let page = 1;

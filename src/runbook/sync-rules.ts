@@ -17,7 +17,8 @@ export type AdsyncErrorCode =
   | 'ADSYNC.TIMEOUT'
   | 'ADSYNC.NOT_AVAILABLE'
   | 'ADSYNC.PRECEDENCE_EXHAUSTED'
-  | 'ADSYNC.RULE_CONFLICT';
+  | 'ADSYNC.RULE_CONFLICT'
+  | 'ADSYNC.CONNECTOR_NOT_FOUND';
 
 /**
  * Lives here rather than next to the executor because the planner must stay free of agent imports

@@ -6,10 +6,11 @@
  *   --no-playground   everything but the Playground (headless use; talk to /api/messages yourself)
  *   --check           start everything, send /help through the Playground, wait for the bot's card,
  *                     print "sandbox check: OK" and exit (non-zero with the reason otherwise)
+ *   --reset           start from an empty sandbox database
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import pino from 'pino';
@@ -28,6 +29,7 @@ import { buildTenantFromDirectory } from './tenant-from-directory';
 
 const REPO = resolve(__dirname, '..', '..');
 const DATA_DIR = join(REPO, '.data', 'sandbox');
+const STORE_DIR = join(DATA_DIR, 'pglite');
 const SAMBA_ENV_FILE = join(REPO, '.cache', 'samba', 'env.json');
 const DRIFT = { baseDn: 'OU=Sales,DC=contoso,DC=com', missing: 3, extra: 2, mismatched: 2 };
 const AGENT_ID = 'sandbox-agent';
@@ -41,6 +43,7 @@ class SandboxError extends Error {}
 interface Options {
   playground: boolean;
   check: boolean;
+  reset: boolean;
 }
 
 interface SambaEnv {
@@ -60,21 +63,23 @@ interface Running {
   playgroundLog?: WriteStream;
 }
 
-const USAGE = `Usage: npm run sandbox [-- --no-playground] [-- --check]
+const USAGE = `Usage: npm run sandbox [-- --no-playground] [-- --check] [-- --reset]
 
   (no option)       start Samba-backed demo and the Agents Playground at http://localhost:56150
   --no-playground   start everything except the Playground
   --check           start everything, send /help through the Playground, wait for the reply, exit
+  --reset           delete the sandbox database (.data/sandbox/pglite) first
 
 Environment: PORT (bot, 3978), SANDBOX_GRAPH_PORT (5990), SANDBOX_PLAYGROUND_PORT (56150),
 LOG_LEVEL (info; logs go to .data/sandbox/sandbox.log).`;
 
 function parseOptions(argv: string[]): Options | 'help' {
-  const options: Options = { playground: true, check: false };
+  const options: Options = { playground: true, check: false, reset: false };
   for (const arg of argv) {
     if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--no-playground') options.playground = false;
     else if (arg === '--check') options.check = true;
+    else if (arg === '--reset') options.reset = true;
     else throw new SandboxError(`Unknown option ${arg}.\n\n${USAGE}`);
   }
   if (options.check && !options.playground) {
@@ -293,6 +298,21 @@ async function main(argv: string[]): Promise<number> {
     await assertPortFree(graphPort, 'Graph simulator', 'SANDBOX_GRAPH_PORT');
     if (options.playground) await assertPortFree(playgroundPort, 'Agents Playground', 'SANDBOX_PLAYGROUND_PORT');
 
+    if (options.reset) {
+      rmSync(STORE_DIR, { recursive: true, force: true });
+      say('deleted the sandbox database (--reset)');
+    }
+    // PGlite's first start (initdb in WASM) takes seconds; let it overlap with the directory read.
+    const storeReady = openStore({ dataDir: STORE_DIR }).then(
+      // Recorded as soon as it opens, so a failure further on still closes it.
+      (store) => (running.store = store),
+      (err: unknown) => {
+        const e = asAppError(err);
+        // The store's own hint is written for production databases; here the data is disposable.
+        throw new SandboxError(`The sandbox database in .data/sandbox/pglite could not be opened: ${e.message} Its data is disposable: run npm run sandbox -- --reset to start from an empty one.`);
+      },
+    );
+    storeReady.catch(() => undefined);
     const samba = readSambaEnv();
     if (!existsSync(samba.caPath)) throw new SandboxError(`The Samba CA ${samba.caPath} is missing. Re-run bash scripts/samba-up.sh.`);
     say(`reading the directory at ${samba.url} to build the simulated tenant`);
@@ -306,7 +326,7 @@ async function main(argv: string[]): Promise<number> {
     running.graph = await startGraphSimulator({ port: graphPort, token: graphToken, users: tenant.users, logger: logger.child({ part: 'graph-simulator' }) });
     say(`Graph simulator on ${running.graph.url} with ${tenant.users.length} users`);
 
-    running.store = await openStore({ dataDir: join(DATA_DIR, 'pglite') });
+    const store = await storeReady;
     const agentSecret = randomBytes(32).toString('base64url');
     // Built from scratch rather than process.env: Bot Framework credentials or a DATABASE_URL from
     // the developer's shell would turn the sandbox into something it is not.
@@ -319,7 +339,7 @@ async function main(argv: string[]): Promise<number> {
       SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${agentSecret}`,
     });
     const cloud = createGraphCloudDirectory({ baseUrl: running.graph.url, staticToken: graphToken, logger: logger.child({ part: 'graph' }) });
-    running.bot = await startBot({ config, store: running.store, cloud, logger: logger.child({ part: 'bot' }) });
+    running.bot = await startBot({ config, store, cloud, logger: logger.child({ part: 'bot' }) });
     say(`bot on ${running.bot.url}/api/messages (PGlite in .data/sandbox/pglite)`);
 
     running.agentAbort = new AbortController();

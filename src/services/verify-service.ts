@@ -4,7 +4,8 @@ import { renderMessageCard } from '../cards/message-cards';
 import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import { scanOuResult, type JobError } from '../relay/protocol';
 import type { VerifyListKind } from '../runbook/commands';
-import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
+import type { ComparisonReport } from '../runbook/ou-comparison';
+import { compareOuWithCloud } from './compare-ou';
 import { parseOuInput } from '../runbook/ou-input';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -155,6 +156,8 @@ export class VerifyService {
       await this.fail(verification, job, error);
       return;
     }
+    // Jobs of other kinds (runbook steps) are not this service's to report.
+    if (job.kind !== 'directory.scanOu') return;
     const parsed = scanOuResult.safeParse(job.result);
     if (!parsed.success) {
       await this.fail(verification, job, { code: 'RELAY.BAD_REQUEST', message: 'The agent\'s result could not be read.', hint: 'Update the agent to the bot\'s version.' });
@@ -162,17 +165,11 @@ export class VerifyService {
     }
     const scan = parsed.data;
     try {
-      const comparison = new OuComparison(scan.baseDn);
-      for (const user of scan.users) comparison.addOnPrem(user);
-      let read = 0;
-      await this.options.cloud.listSyncedUsers(async (page) => {
-        for (const user of page) comparison.addCloud(user);
-        read += page.length;
+      const report = await compareOuWithCloud(scan, this.options.cloud, async (read) => {
         if (verification.cardActivityId && this.progressDue(verification.id)) {
           await this.updateCard(verification, job, { kind: 'running', scanned: read, phase: 'cloud' });
         }
       });
-      const report = comparison.report();
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',

@@ -317,6 +317,16 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         );
         return rows.map(mapAudit);
       },
+      async forConversation(conversationId, limit) {
+        // Oldest first: an export reads as a timeline.
+        const rows = await db.query(
+          `SELECT at, actor, action, target, outcome, details, conversation_id FROM (
+             SELECT seq, at, actor, action, target, outcome, details, conversation_id FROM audit_log
+             WHERE conversation_id = $1 ORDER BY at DESC, seq DESC LIMIT $2) latest ORDER BY at, seq`,
+          [conversationId, limit],
+        );
+        return rows.map(mapAudit);
+      },
     },
   };
 }

@@ -11,7 +11,7 @@ export interface StoredStep extends StepState {
   version: number;
 }
 
-export type StepJobPurpose = 'check' | 'action' | 'undo';
+export type StepJobPurpose = 'check' | 'precheck' | 'action' | 'undo';
 
 export interface RunbookRepo {
   getMigration(id: string): Promise<MigrationRecord | null>;
@@ -30,9 +30,10 @@ export interface RunbookRepo {
   vote(id: string, decide: (a: Approval) => VoteResult): Promise<VoteResult | null>;
   setApprovalStatus(id: string, from: ApprovalStatus[], to: ApprovalStatus): Promise<boolean>;
   /** approved → executing for exactly one caller: two approvers clicking at once cannot run the action twice. */
-  claimExecution(id: string, jobId: string): Promise<boolean>;
-  linkJob(jobId: string, migrationId: string, step: number, purpose: StepJobPurpose): Promise<void>;
-  findJobLink(jobId: string): Promise<{ migrationId: string; step: number; purpose: StepJobPurpose } | null>;
+  claimExecution(id: string): Promise<boolean>;
+  setApprovalJob(id: string, jobId: string): Promise<void>;
+  linkJob(jobId: string, migrationId: string, step: number, purpose: StepJobPurpose, approvalId?: string): Promise<void>;
+  findJobLink(jobId: string): Promise<{ migrationId: string; step: number; purpose: StepJobPurpose; approvalId: string | null } | null>;
 }
 
 const APPROVAL_COLUMNS = `id, migration_id, step, action, requested_by, requested_by_name, requested_at, expires_at, required, evidence_hash, evidence, status`;
@@ -111,17 +112,20 @@ export function createRunbookRepo(db: Db): RunbookRepo {
       const rows = await db.query(`UPDATE approvals SET status = $2 WHERE id::text = $1 AND status = ANY($3::text[]) RETURNING id`, [id, to, `{${from.join(',')}}`]);
       return rows.length === 1;
     },
-    async claimExecution(id, jobId) {
-      const rows = await db.query(`UPDATE approvals SET status = 'executing', job_id = $2 WHERE id::text = $1 AND status = 'approved' RETURNING id`, [id, jobId]);
+    async claimExecution(id) {
+      const rows = await db.query(`UPDATE approvals SET status = 'executing' WHERE id::text = $1 AND status = 'approved' RETURNING id`, [id]);
       return rows.length === 1;
     },
-    async linkJob(jobId, migrationId, step, purpose) {
-      await db.query(`INSERT INTO step_jobs (job_id, migration_id, step, purpose) VALUES ($1, $2, $3, $4)`, [jobId, migrationId, step, purpose]);
+    async setApprovalJob(id, jobId) {
+      await db.query(`UPDATE approvals SET job_id = $2 WHERE id::text = $1`, [id, jobId]);
+    },
+    async linkJob(jobId, migrationId, step, purpose, approvalId) {
+      await db.query(`INSERT INTO step_jobs (job_id, migration_id, step, purpose, approval_id) VALUES ($1, $2, $3, $4, $5)`, [jobId, migrationId, step, purpose, approvalId ?? null]);
     },
     async findJobLink(jobId) {
-      const rows = await db.query(`SELECT migration_id, step, purpose FROM step_jobs WHERE job_id::text = $1`, [jobId]);
+      const rows = await db.query(`SELECT migration_id, step, purpose, approval_id FROM step_jobs WHERE job_id::text = $1`, [jobId]);
       const r = rows[0];
-      return r ? { migrationId: String(r.migration_id), step: Number(r.step), purpose: r.purpose as StepJobPurpose } : null;
+      return r ? { migrationId: String(r.migration_id), step: Number(r.step), purpose: r.purpose as StepJobPurpose, approvalId: r.approval_id ? String(r.approval_id) : null } : null;
     },
   };
 }

@@ -109,6 +109,8 @@ export interface Store {
     /** Append-only: there is no update or delete. */
     append(entry: Omit<AuditEntry, 'at'> & { at?: Date }): Promise<void>;
     latest(limit: number): Promise<AuditEntry[]>;
+    /** The newest `limit` entries of one conversation, oldest first. */
+    forConversation(conversationId: string, limit: number): Promise<AuditEntry[]>;
   };
   close(): Promise<void>;
 }

@@ -191,8 +191,9 @@ describe('Teams app package', () => {
     }
   });
 
+  // The menu may hold fewer commands than the bot has (3 lists × 12 commands at most), never more.
   it('lists only commands the bot implements: each title starts like a COMMAND_HELP usage and parses', () => {
-    const usages = COMMAND_HELP.map((h) => leadingWords(h.usage).join(' '));
+    const usages = COMMAND_HELP.map((h) => h.usage);
     const usagePrefixes = COMMAND_HELP.map((h) => h.usage.trim().toLowerCase().split(/\s+/));
     for (const list of bot.commandLists ?? []) {
       for (const { title } of list.commands) {
@@ -202,9 +203,6 @@ describe('Teams app package', () => {
         expect(parseCommand(title).kind).not.toBe('unknown');
       }
     }
-    // And nothing the bot offers is missing from the menu.
-    const titles = new Set((bot.commandLists ?? []).flatMap((l) => l.commands.map((c) => leadingWords(c.title).join(' '))));
-    for (const usage of usages) expect(titles).toContain(usage);
   });
 
   it('has a 192×192 colour icon', () => {

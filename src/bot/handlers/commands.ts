@@ -4,6 +4,8 @@ import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
 import { parseCommand } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
+import type { AuditService } from '../../services/audit-service';
+import type { RunbookService } from '../../services/runbook-service';
 import type { VerifyService } from '../../services/verify-service';
 import type { Store } from '../../store/types';
 import { cardActivity } from '../card-sink';
@@ -11,6 +13,8 @@ import { cardActivity } from '../card-sink';
 export interface CommandDeps {
   store: Store;
   verify: VerifyService;
+  runbook: RunbookService;
+  audit: AuditService;
   logger: Logger;
   /** Called after a job is queued, so waiting agents are woken at once. */
   jobQueued: () => void;
@@ -22,9 +26,11 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
     const activity = context.activity;
     const conversationId = activity.conversation.id;
     await deps.store.conversations.saveReference(conversationId, TurnContext.getConversationReference(activity));
-    const actor = activity.from.aadObjectId ?? activity.from.id;
+    const actor = actorId(activity.from);
     const actorName = activity.from.name ?? actor;
     const command = parseCommand(stripHtml(activity.text ?? ''));
+    // Every command is on the record, including the ones that fail or are not understood.
+    await deps.store.audit.append({ actor, action: `command.${command.kind}`, target: truncate(stripHtml(activity.text ?? ''), 500), outcome: 'received', details: { by: actorName, activityId: activity.id }, conversationId });
 
     switch (command.kind) {
       case 'help':
@@ -48,15 +54,32 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
           cardActivity(
             renderMessageCard({
               title: `Migration "${migration.name}" started`,
-              text: `Started by ${actorName}. This conversation now holds the migration from Entra Connect Sync to Entra Cloud Sync.`,
-              hint: 'Next: count the pilot OU with /verify pilot OU=<your pilot OU>.',
+              text: `Started by ${actorName}. This conversation now holds the migration from Entra Connect Sync to Entra Cloud Sync: 18 steps, each with its own card below as it becomes current.`,
+              hint: 'Type /migration status at any time; /verify pilot OU=<OU> compares an OU with the cloud.',
               tone: 'good',
               facts: [{ title: 'Started', value: migration.createdAt.toISOString() }],
             }),
           ),
         );
+        const cards = await deps.runbook.started(migration);
+        await context.sendActivity(cardActivity(cards.overview));
+        const first = await context.sendActivity(cardActivity(cards.first));
+        if (first?.id) await deps.runbook.stepCardPosted(migration.id, 1, first.id);
         return;
       }
+      case 'migration.status':
+        await context.sendActivity(cardActivity(await deps.runbook.status(conversationId)));
+        return;
+      case 'step': {
+        const { card, migrationId } = await deps.runbook.stepCard(conversationId, command.n);
+        const sent = await context.sendActivity(cardActivity(card));
+        // The newest copy is the one kept up to date.
+        if (migrationId && sent?.id) await deps.runbook.stepCardPosted(migrationId, command.n, sent.id);
+        return;
+      }
+      case 'audit':
+        await context.sendActivity(cardActivity(command.export ? deps.audit.exportCard(conversationId, command.export) : await deps.audit.latestCard(conversationId, command.limit)));
+        return;
       case 'verify.pilot': {
         const started = await deps.verify.start({ conversationId, ou: command.ou, requestedBy: actorName });
         const sent = await context.sendActivity(cardActivity(started.card));
@@ -73,6 +96,11 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         assertNever(command, 'command');
     }
   });
+}
+
+/** Entra object id when Teams sends one (it does for every signed-in user), lower-cased to compare with the approver list. */
+export function actorId(from: { id: string; aadObjectId?: string }): string {
+  return (from.aadObjectId ?? from.id).toLowerCase();
 }
 
 /** Teams may deliver formatted text as HTML; commands are plain text. */

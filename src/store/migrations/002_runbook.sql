@@ -45,7 +45,9 @@ CREATE TABLE step_jobs (
   job_id       uuid PRIMARY KEY REFERENCES jobs (id),
   migration_id uuid NOT NULL REFERENCES migrations (id),
   step         integer NOT NULL,
-  -- check: a read the step needs; action: the approved change; undo: its rollback.
-  purpose      text NOT NULL CHECK (purpose IN ('check', 'action', 'undo'))
+  -- check: a read the step needs; precheck: the re-read that decides whether an approval still
+  -- holds; action: the approved change; undo: its rollback.
+  purpose      text NOT NULL CHECK (purpose IN ('check', 'precheck', 'action', 'undo')),
+  approval_id  uuid REFERENCES approvals (id)
 );
 CREATE INDEX step_jobs_by_step ON step_jobs (migration_id, step);

@@ -1,0 +1,371 @@
+// SyncShift in Azure: the bot on a Linux App Service (Node 20 LTS, run from package), an Azure Bot
+// with the Teams channel, PostgreSQL flexible server for the store, Key Vault (RBAC) for every
+// secret, and one user-assigned managed identity that reads Key Vault and calls Microsoft Graph.
+// Deployed by teamsapp.yml (arm/deploy) with infra/azure.parameters.json; outputs land in env/.env.<env>.
+
+@description('Prefix for resource names: lowercase letters and digits, e.g. syncshiftdev.')
+@minLength(3)
+@maxLength(16)
+param resourceBaseName string
+
+param location string = resourceGroup().location
+
+@description('Client id of the bot\'s Entra app registration (BOT_ID, created by aadApp/create).')
+param botAadAppClientId string
+
+@description('Client secret of that app registration. Stored only in Key Vault.')
+@secure()
+param botAadAppClientSecret string
+
+@maxLength(42)
+param botDisplayName string = 'SyncShift'
+
+@allowed([
+  'F0'
+  'S1'
+])
+param botServiceSku string = 'F0'
+
+@description('App Service plan SKU (Linux). B1 or larger: the bot needs Always On for the daily summaries.')
+param webAppSku string = 'B1'
+
+param postgresAdminLogin string = 'syncshiftadmin'
+
+@description('PostgreSQL administrator password. Stored only in Key Vault (inside DATABASE_URL).')
+@secure()
+@minLength(12)
+param postgresAdminPassword string
+
+@description('SYNCSHIFT_AGENT_SECRETS: "agent-id:secret" pairs separated by commas, each secret 24+ characters.')
+@secure()
+@minLength(26)
+param agentSecrets string
+
+@description('Microsoft Graph endpoint; change for national clouds, e.g. https://graph.microsoft.us.')
+param graphBaseUrl string = 'https://graph.microsoft.com'
+
+@description('Object id of a person or group that may read and rotate the Key Vault secrets; empty for none.')
+param keyVaultSecretsOfficerPrincipalId string = ''
+
+@description('Purge protection cannot be turned off again; leave it on except for throwaway environments.')
+param keyVaultPurgeProtection bool = true
+
+var baseName = toLower(resourceBaseName)
+var suffix = take(uniqueString(resourceGroup().id, baseName), 6)
+var webAppName = '${baseName}-${suffix}'
+var keyVaultName = 'kv${uniqueString(resourceGroup().id, baseName)}'
+var postgresServerName = '${baseName}-pg-${suffix}'
+var databaseName = 'syncshift'
+var tags = {
+  app: 'syncshift'
+}
+// Built-in role ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+
+// ---------------------------------------------------------------------------------------------
+// Identity: reads Key Vault references and gets Graph tokens (GRAPH_CLIENT_ID). Graph application
+// permissions are granted to its service principal after provisioning; see docs/deploy.md.
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${baseName}-id'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key Vault with RBAC; the identity gets "Key Vault Secrets User" (read secret values only).
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: keyVaultName
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: keyVaultPurgeProtection ? true : null
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource botPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'bot-app-password'
+  properties: {
+    value: botAadAppClientSecret
+    contentType: 'text/plain'
+  }
+}
+
+resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'database-url'
+  properties: {
+    // verify-full: TLS is required and the server certificate (a public CA) is checked.
+    value: 'postgres://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=verify-full'
+    contentType: 'text/plain'
+  }
+}
+
+resource agentSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'agent-secrets'
+  properties: {
+    value: agentSecrets
+    contentType: 'text/plain'
+  }
+}
+
+resource identityReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, identity.id, keyVaultSecretsUserRoleId)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource officerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyVaultSecretsOfficerPrincipalId)) {
+  name: guid(keyVault.id, keyVaultSecretsOfficerPrincipalId, keyVaultSecretsOfficerRoleId)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficerRoleId)
+    principalId: keyVaultSecretsOfficerPrincipalId
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL flexible server 16, Burstable B1ms, TLS required (1.2 minimum), database "syncshift".
+
+resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+  name: postgresServerName
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard_B1ms'
+    tier: 'Burstable'
+  }
+  properties: {
+    version: '16'
+    administratorLogin: postgresAdminLogin
+    administratorLoginPassword: postgresAdminPassword
+    authConfig: {
+      activeDirectoryAuth: 'Disabled'
+      passwordAuth: 'Enabled'
+    }
+    storage: {
+      storageSizeGB: 32
+    }
+    backup: {
+      backupRetentionDays: 7
+      geoRedundantBackup: 'Disabled'
+    }
+    highAvailability: {
+      mode: 'Disabled'
+    }
+    network: {
+      publicNetworkAccess: 'Enabled'
+    }
+  }
+}
+
+// The flexible server takes one change at a time, so the children below are chained.
+
+// 0.0.0.0–0.0.0.0 is Azure's "allow Azure services" rule. For a private path use VNet integration
+// and a delegated subnet instead (docs/deploy.md).
+resource postgresAllowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+  parent: postgres
+  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+  properties: {
+    startIpAddress: '0.0.0.0'
+    endIpAddress: '0.0.0.0'
+  }
+}
+
+resource postgresDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: postgres
+  name: databaseName
+  properties: {
+    charset: 'UTF8'
+    collation: 'en_US.utf8'
+  }
+  dependsOn: [
+    postgresAllowAzure
+  ]
+}
+
+resource postgresRequireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: postgres
+  name: 'require_secure_transport'
+  properties: {
+    value: 'ON'
+    source: 'user-override'
+  }
+  dependsOn: [
+    postgresDatabase
+  ]
+}
+
+resource postgresMinTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: postgres
+  name: 'ssl_min_protocol_version'
+  properties: {
+    value: 'TLSv1.2'
+    source: 'user-override'
+  }
+  dependsOn: [
+    postgresRequireTls
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// App Service: Linux, Node 20 LTS, HTTPS only, TLS 1.2, settings from Key Vault references.
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  name: '${baseName}-plan'
+  location: location
+  tags: tags
+  kind: 'linux'
+  sku: {
+    name: webAppSku
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource webApp 'Microsoft.Web/sites@2023-12-01' = {
+  name: webAppName
+  location: location
+  tags: tags
+  kind: 'app,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientAffinityEnabled: false
+    keyVaultReferenceIdentity: identity.id
+    siteConfig: {
+      linuxFxVersion: 'NODE|20-lts'
+      appCommandLine: 'node dist/main.js'
+      alwaysOn: true
+      http20Enabled: true
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      healthCheckPath: '/healthz'
+      appSettings: [
+        {
+          name: 'WEBSITE_RUN_FROM_PACKAGE'
+          value: '1'
+        }
+        {
+          // The package is built by `npm run build` before zip deploy; no build on the server.
+          name: 'SCM_DO_BUILD_DURING_DEPLOYMENT'
+          value: 'false'
+        }
+        {
+          name: 'NODE_ENV'
+          value: 'production'
+        }
+        {
+          name: 'MICROSOFT_APP_ID'
+          value: botAadAppClientId
+        }
+        {
+          name: 'MICROSOFT_APP_PASSWORD'
+          value: '@Microsoft.KeyVault(SecretUri=${botPasswordSecret.properties.secretUri})'
+        }
+        {
+          name: 'MICROSOFT_APP_TENANT_ID'
+          value: tenant().tenantId
+        }
+        {
+          name: 'MICROSOFT_APP_TYPE'
+          value: 'SingleTenant'
+        }
+        {
+          name: 'DATABASE_URL'
+          value: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecret.properties.secretUri})'
+        }
+        {
+          name: 'GRAPH_BASE_URL'
+          value: graphBaseUrl
+        }
+        {
+          name: 'GRAPH_TENANT_ID'
+          value: tenant().tenantId
+        }
+        {
+          // No GRAPH_CLIENT_SECRET: with only a client id the bot uses this managed identity.
+          name: 'GRAPH_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        {
+          name: 'SYNCSHIFT_AGENT_SECRETS'
+          value: '@Microsoft.KeyVault(SecretUri=${agentSecretsSecret.properties.secretUri})'
+        }
+      ]
+    }
+  }
+  dependsOn: [
+    // Key Vault references resolve at start; the role must exist first.
+    identityReadsSecrets
+    postgresMinTls
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure Bot (single tenant) pointing at /api/messages, with the Microsoft Teams channel.
+
+resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
+  name: '${baseName}-bot-${suffix}'
+  location: 'global'
+  tags: tags
+  kind: 'azurebot'
+  sku: {
+    name: botServiceSku
+  }
+  properties: {
+    displayName: botDisplayName
+    endpoint: 'https://${webApp.properties.defaultHostName}/api/messages'
+    msaAppId: botAadAppClientId
+    msaAppType: 'SingleTenant'
+    msaAppTenantId: tenant().tenantId
+  }
+}
+
+resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
+  parent: bot
+  name: 'MsTeamsChannel'
+  location: 'global'
+  properties: {
+    channelName: 'MsTeamsChannel'
+    properties: {
+      isEnabled: true
+    }
+  }
+}
+
+// Written to env/.env.<env> by arm/deploy.
+output AZURE_APP_SERVICE_RESOURCE_ID string = webApp.id
+output BOT_DOMAIN string = webApp.properties.defaultHostName
+output BOT_ENDPOINT string = 'https://${webApp.properties.defaultHostName}'
+output SYNCSHIFT_RELAY_URL string = 'https://${webApp.properties.defaultHostName}'
+output BOT_SERVICE_NAME string = bot.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+output KEY_VAULT_NAME string = keyVault.name
+output POSTGRES_SERVER_FQDN string = postgres.properties.fullyQualifiedDomainName

@@ -1,0 +1,520 @@
+import type { AdaptiveCardJson } from '../cards/render';
+import { renderMessageCard } from '../cards/message-cards';
+import { renderOverviewCard } from '../cards/overview-card';
+import { renderStepCard, STEP_VERBS } from '../cards/step-card';
+import type { CloudDirectory } from '../cloud/types';
+import { adsyncResult, scanOuResult, type JobPayload } from '../relay/protocol';
+import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
+import { parseOuInput } from '../runbook/ou-input';
+import { applyEvent, readySteps, type RunbookEvent, type StepState } from '../runbook/runbook';
+import { stepDefinition, type StepDefinition } from '../runbook/steps';
+import { planNoFlowRules, renderRulesScriptPreview } from '../runbook/sync-rules';
+import { asAppError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { StoredStep } from '../store/runbook-repo';
+import type { JobRecord, MigrationRecord, Store } from '../store/types';
+import { compareOuWithCloud } from './compare-ou';
+import type { CardSink } from './verify-service';
+
+export interface RunbookServiceOptions {
+  store: Store;
+  cloud: CloudDirectory;
+  cards: CardSink;
+  logger: Logger;
+  policy: ApprovalPolicy;
+  jobQueued: () => void;
+  now?: () => Date;
+}
+
+export interface Actor {
+  id: string;
+  name: string;
+}
+
+interface SchedulerState {
+  syncCycleEnabled?: boolean;
+  syncCycleInProgress?: boolean;
+  stagingModeEnabled?: boolean;
+  schedulerSuspended?: boolean;
+  connectorRunStatus?: string | null;
+  [key: string]: unknown;
+}
+
+type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
+
+/**
+ * The runbook use case: step cards, approvals and the agent jobs behind software-checked steps.
+ * Every decision goes through the pure core (runbook.ts, approvals.ts); this class loads, applies,
+ * stores and tells the channel.
+ */
+export class RunbookService {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: RunbookServiceOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** After `/migration start`: the steps exist and the overview and first step card are returned to post. */
+  async started(migration: MigrationRecord): Promise<{ overview: AdaptiveCardJson; first: AdaptiveCardJson }> {
+    await this.options.store.runbook.ensureSteps(migration.id);
+    const steps = await this.options.store.runbook.listSteps(migration.id);
+    return { overview: renderOverviewCard({ name: migration.name, steps }), first: await this.render(migration, steps, 1, null) };
+  }
+
+  async stepCardPosted(migrationId: string, n: number, activityId: string): Promise<void> {
+    await this.options.store.runbook.setStepCard(migrationId, n, activityId);
+  }
+
+  async status(conversationId: string): Promise<AdaptiveCardJson> {
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return noMigration();
+    await this.options.store.runbook.ensureSteps(migration.id);
+    return renderOverviewCard({ name: migration.name, steps: await this.options.store.runbook.listSteps(migration.id) });
+  }
+
+  /** `/step <n>`: the card to post again; the caller records its new activity id. */
+  async stepCard(conversationId: string, n: number): Promise<{ card: AdaptiveCardJson; migrationId: string | null }> {
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return { card: noMigration(), migrationId: null };
+    if (!stepDefinition(n)) return { card: renderMessageCard({ title: `There is no step ${n}`, text: 'The runbook has steps 1 to 18.', hint: 'Type /migration status to see them all.', tone: 'warning' }), migrationId: null };
+    await this.options.store.runbook.ensureSteps(migration.id);
+    return { card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null), migrationId: migration.id };
+  }
+
+  /** A click on a step card (Action.Execute). Returns the card the clicker sees; others get the shared card updated. */
+  async handleAction(input: { verb: string; data: Record<string, unknown>; actor: Actor }): Promise<AdaptiveCardJson> {
+    const migrationId = typeof input.data.migrationId === 'string' ? input.data.migrationId : '';
+    const n = Number(input.data.n);
+    const loaded = await this.load(migrationId, n);
+    if (!loaded) return renderMessageCard({ title: 'This card is out of date', text: 'The migration or step it belongs to no longer exists.', hint: 'Type /migration status.', tone: 'warning' });
+    const { migration, step, def } = loaded;
+    const actor = input.actor;
+    const audit = (action: string, outcome: string, details: unknown = {}): Promise<void> =>
+      this.options.store.audit.append({ actor: actor.id, action, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
+
+    switch (input.verb) {
+      case STEP_VERBS.refresh:
+        return this.render(migration, loaded.steps, n, actor.id);
+      case STEP_VERBS.confirm:
+      case STEP_VERBS.skip: {
+        const event: RunbookEvent =
+          input.verb === STEP_VERBS.confirm ? { type: 'confirm', n, by: actor.name, at: this.now() } : { type: 'skip', n, by: actor.name, at: this.now(), reason: String(input.data.reason ?? '') };
+        const refused = await this.transition(loaded, event);
+        await audit(input.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
+        return this.afterChange(migration, n, actor.id, refused);
+      }
+      case STEP_VERBS.run: {
+        let payload: JobPayload;
+        if (def.check.kind === 'pilotOu') {
+          const parsed = parseOuInput(String(input.data.ou ?? ''));
+          if (!parsed.ok) return this.render(migration, loaded.steps, n, actor.id, `${parsed.reason} ${parsed.hint}`);
+          payload = { action: 'directory.scanOu', ou: parsed.target.text };
+        } else if (def.check.kind === 'verify') {
+          const pilot = pilotOu(loaded.steps);
+          if (!pilot) return this.render(migration, loaded.steps, n, actor.id, 'Set the pilot OU in step 5 first.');
+          payload = { action: 'directory.scanOu', ou: pilot };
+        } else if (def.check.kind === 'exportConfig') {
+          payload = { action: 'adsync.exportConfig' };
+        } else {
+          return this.render(migration, loaded.steps, n, actor.id, 'This step is not run this way.');
+        }
+        const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
+        if (!refused) await this.enqueue(migration, n, payload, actor, 'check');
+        await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action });
+        return this.afterChange(migration, n, actor.id, refused);
+      }
+      case STEP_VERBS.requestApproval: {
+        if (!def.mutating) return this.render(migration, loaded.steps, n, actor.id, 'This step needs no approval.');
+        if (this.options.policy.approvers.length === 0) {
+          return this.render(migration, loaded.steps, n, actor.id, 'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).');
+        }
+        if (!(step.status === 'pending' || step.status === 'failed')) return this.render(migration, loaded.steps, n, actor.id, `Step ${n} is not ready for a request.`);
+        const pre = precheckFor(def);
+        await audit('approval.request', pre ? 'reading-state' : 'requested');
+        if (pre) {
+          // The approval is created from what the agent reads now, so approvers see current evidence.
+          await this.enqueue(migration, n, pre, actor, 'check');
+          return this.render(migration, loaded.steps, n, actor.id, 'Reading the current Connect Sync state through the agent; the approval request follows on this card.');
+        }
+        await this.openApproval(loaded, actor, def.check.kind, { requestedAfter: n - 1 });
+        return this.afterChange(migration, n, actor.id);
+      }
+      case STEP_VERBS.approve:
+      case STEP_VERBS.reject:
+        return this.vote(loaded, String(input.data.approvalId ?? ''), input.verb === STEP_VERBS.approve ? 'approve' : 'reject', actor);
+      case STEP_VERBS.undo: {
+        if (!def.undo) return this.render(migration, loaded.steps, n, actor.id, 'This step has nothing to undo.');
+        if (this.options.policy.approvers.length === 0) return this.render(migration, loaded.steps, n, actor.id, 'No approvers are configured (SYNCSHIFT_APPROVERS).');
+        const created = await this.openApproval(loaded, actor, `undo:${def.undo}`, step.evidence, false);
+        await audit('undo.request', created ? 'requested' : 'exists');
+        return this.afterChange(migration, n, actor.id, created ? undefined : 'An undo or approval request is already open for this step.');
+      }
+      default:
+        return this.render(migration, loaded.steps, n, actor.id, `"${input.verb}" is not something this card can do.`);
+    }
+  }
+
+  /** A job linked to a step finished. Returns false for jobs that are not runbook jobs. */
+  async onJobFinished(job: JobRecord): Promise<boolean> {
+    const link = await this.options.store.runbook.findJobLink(job.id);
+    if (!link) return false;
+    const loaded = await this.load(link.migrationId, link.step);
+    if (!loaded) return true;
+    const { migration, def, step } = loaded;
+    const failure = job.state === 'failed' ? errorText(job.error) : null;
+    const log = this.options.logger.child({ migrationId: migration.id, step: def.n, jobId: job.id, purpose: link.purpose });
+    try {
+      switch (link.purpose) {
+        case 'check': {
+          if (def.mutating) {
+            // The read that precedes an approval request.
+            if (failure) await this.note(loaded, `Could not read the current state: ${failure}`);
+            else await this.afterPrecheckForRequest(loaded, job);
+            break;
+          }
+          if (failure) {
+            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { job: shortJob(job) } });
+            break;
+          }
+          const outcome = await this.checkEvidence(loaded, job);
+          await this.transition(loaded, outcome.ok ? { type: 'succeeded', n: def.n, at: this.now(), evidence: outcome.evidence } : { type: 'failed', n: def.n, at: this.now(), reason: outcome.reason, evidence: outcome.evidence });
+          break;
+        }
+        case 'precheck': {
+          const approval = link.approvalId ? await this.options.store.runbook.getApproval(link.approvalId) : null;
+          if (!approval) break;
+          const fresh = failure ? null : await this.approvalEvidence(def, loaded.steps, job);
+          if (!fresh || 'refusal' in fresh || evidenceHash(fresh.evidence) !== approval.evidenceHash) {
+            await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
+            const why = failure ? `the state could not be read again (${failure})` : fresh && 'refusal' in fresh ? fresh.refusal : 'the Connect Sync state changed since it was approved';
+            if (step.status === 'waiting_approval') await this.transition(loaded, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `approval void: ${why}` });
+            else await this.note(loaded, `Approval void: ${why}.`);
+            break;
+          }
+          await this.execute(loaded, approval);
+          break;
+        }
+        case 'action':
+        case 'undo': {
+          const approval = link.approvalId ? await this.options.store.runbook.getApproval(link.approvalId) : null;
+          if (approval) await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
+          const ran = { job: shortJob(job), agent: job.agentId, approvedBy: approval?.votes.filter((v) => v.decision === 'approve').map((v) => v.byName).join(', ') ?? null };
+          if (link.purpose === 'undo') {
+            if (failure) await this.note(loaded, `Undo failed: ${failure}`);
+            else await this.transition(loaded, { type: 'undone', n: def.n, by: approval?.requestedByName ?? 'syncshift', at: this.now(), evidence: { undo: dataOf(job), ...ran } });
+          } else if (failure) {
+            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { ...(step.evidence as object), ...ran } });
+          } else {
+            await this.transition(loaded, { type: 'succeeded', n: def.n, at: this.now(), evidence: { ...(step.evidence as object), result: dataOf(job), ...ran } });
+          }
+          break;
+        }
+      }
+    } catch (err) {
+      const e = asAppError(err);
+      log.error({ code: e.code, err: e.message }, 'step job handling failed');
+      const fresh = await this.load(link.migrationId, link.step);
+      if (fresh?.step.status === 'in_progress') await this.transition(fresh, { type: 'failed', n: def.n, at: this.now(), reason: e.message });
+    }
+    await this.publish(migration, def.n);
+    return true;
+  }
+
+  private async checkEvidence(loaded: Loaded, job: JobRecord): Promise<{ ok: boolean; evidence: unknown; reason: string }> {
+    const { def, steps } = loaded;
+    switch (def.check.kind) {
+      case 'pilotOu': {
+        const scan = scanOuResult.parse(job.result);
+        return { ok: true, evidence: { pilotOu: scan.baseDn, users: scan.totals.users, disabled: scan.totals.disabled, job: shortJob(job) }, reason: '' };
+      }
+      case 'verify': {
+        const scan = scanOuResult.parse(job.result);
+        const report = await compareOuWithCloud(scan, this.options.cloud);
+        const evidence = {
+          ou: report.baseDn,
+          onPremUsers: report.onPrem.users,
+          disabled: report.onPrem.disabled,
+          cloudUsers: report.cloud.users,
+          missing: report.missing.length,
+          extra: report.extra.length,
+          immutableIdMismatches: report.mismatched.length,
+          missingSample: report.missing.slice(0, 3),
+          job: shortJob(job),
+        };
+        if (def.check.mode === 'baseline') return { ok: true, evidence, reason: '' };
+        const baseline = (steps.find((s) => s.n === 7)?.evidence as { onPremUsers?: number } | null)?.onPremUsers;
+        const problems: string[] = [];
+        if (baseline !== undefined && report.cloud.users < baseline) problems.push(`${report.cloud.users} of the ${baseline} users counted in step 7 are provisioned`);
+        if (report.missing.length > 0) problems.push(`${report.missing.length} missing in the cloud`);
+        if (report.mismatched.length > 0) problems.push(`${report.mismatched.length} with a different onPremisesImmutableId`);
+        return { ok: problems.length === 0, evidence: { ...evidence, baseline: baseline ?? null }, reason: problems.join('; ') };
+      }
+      case 'exportConfig':
+        return { ok: true, evidence: { export: dataOf(job), job: shortJob(job) }, reason: '' };
+      default:
+        return { ok: false, evidence: null, reason: 'unexpected check' };
+    }
+  }
+
+  /** What an approval for this step is based on, read fresh from the agent's job. */
+  private async approvalEvidence(def: StepDefinition, steps: readonly StepState[], job: JobRecord): Promise<{ evidence: Record<string, unknown> } | { refusal: string }> {
+    const data = dataOf(job);
+    switch (def.check.kind) {
+      case 'schedulerStop':
+      case 'schedulerStart': {
+        const s = normaliseScheduler(data);
+        if (s.syncCycleInProgress) return { refusal: 'a Connect Sync cycle is in progress; ask again when it has finished' };
+        if (s.stagingModeEnabled) return { refusal: 'this Connect Sync server is in staging mode; use the active server' };
+        return { evidence: { scheduler: { syncCycleEnabled: s.syncCycleEnabled ?? null, syncCycleInProgress: false, stagingModeEnabled: s.stagingModeEnabled ?? null } } };
+      }
+      case 'noFlowRules': {
+        const pilot = pilotOu(steps);
+        if (!pilot) return { refusal: 'the pilot OU is not set (step 5)' };
+        const rules = (data as { rules?: { precedence?: number }[] } | null)?.rules ?? [];
+        const used = rules.map((r) => Number(r.precedence)).filter((p) => Number.isInteger(p)).sort((a, b) => a - b);
+        try {
+          const plan = planNoFlowRules({ ouDn: pilot, usedPrecedences: used });
+          return { evidence: { pilotOu: pilot, usedPrecedences: used.filter((p) => p <= 99), plan, script: renderRulesScriptPreview(plan) } };
+        } catch (err) {
+          return { refusal: (err as Error).message };
+        }
+      }
+      default:
+        return { evidence: {} };
+    }
+  }
+
+  private async afterPrecheckForRequest(loaded: Loaded, job: JobRecord): Promise<void> {
+    const fresh = await this.approvalEvidence(loaded.def, loaded.steps, job);
+    if ('refusal' in fresh) {
+      await this.note(loaded, `Not requested: ${fresh.refusal}.`);
+      return;
+    }
+    const requester = await this.options.store.jobs.get(job.id);
+    const by = requester?.requestedBy ?? 'unknown';
+    const [id, name] = by.includes('|') ? (by.split('|', 2) as [string, string]) : [by, by];
+    await this.openApproval(loaded, { id, name }, loaded.def.check.kind, fresh.evidence);
+  }
+
+  private async openApproval(loaded: Loaded, actor: Actor, action: string, evidence: unknown, moveStep = true): Promise<boolean> {
+    const now = this.now();
+    const created = await this.options.store.runbook.createApproval({
+      migrationId: loaded.migration.id,
+      step: loaded.def.n,
+      action,
+      requestedBy: actor.id,
+      requestedByName: actor.name,
+      requestedAt: now,
+      expiresAt: new Date(now.getTime() + this.options.policy.ttlMs),
+      required: this.options.policy.required,
+      evidenceHash: evidenceHash(evidence),
+      evidence,
+    });
+    if (!created) return false;
+    if (moveStep) {
+      const fresh = (await this.load(loaded.migration.id, loaded.def.n))!;
+      await this.transition(fresh, { type: 'awaitApproval', n: loaded.def.n, by: actor.name, at: now }, evidence);
+    }
+    return true;
+  }
+
+  private async vote(loaded: Loaded, approvalId: string, decision: 'approve' | 'reject', actor: Actor): Promise<AdaptiveCardJson> {
+    const { migration, def } = loaded;
+    const result = await this.options.store.runbook.vote(approvalId, (approval) =>
+      vote(approval, { by: actor.id, byName: actor.name, decision, now: this.now(), currentEvidenceHash: approval.evidenceHash, policy: this.options.policy }),
+    );
+    if (!result) return this.render(migration, loaded.steps, def.n, actor.id, 'That approval request no longer exists.');
+    await this.options.store.audit.append({
+      actor: actor.id,
+      action: `approval.${decision}`,
+      target: `step ${def.n}`,
+      outcome: result.ok ? result.outcome : `refused:${result.code}`,
+      details: { approvalId, by: actor.name },
+      conversationId: migration.conversationId,
+    });
+    if (!result.ok) {
+      if (result.code === 'EXPIRED' || result.code === 'EVIDENCE_CHANGED') {
+        await this.options.store.runbook.setApprovalStatus(approvalId, ['pending'], result.approval.status);
+        const fresh = (await this.load(migration.id, def.n))!;
+        if (fresh.step.status === 'waiting_approval') await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: result.code === 'EXPIRED' ? 'approval expired' : 'approval void' });
+        await this.publish(migration, def.n);
+      }
+      return this.render(migration, (await this.options.store.runbook.listSteps(migration.id)), def.n, actor.id, result.message);
+    }
+    const approval = result.approval;
+    if (result.outcome === 'rejected') {
+      const fresh = (await this.load(migration.id, def.n))!;
+      if (fresh.step.status === 'waiting_approval') await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `rejected by ${actor.name}` });
+    } else if (result.outcome === 'approved') {
+      const pre = approval.action.startsWith('undo:') ? null : precheckFor(def);
+      if (pre) {
+        const job = await this.enqueueJob(migration, def.n, pre, { id: approval.requestedBy, name: approval.requestedByName }, 'precheck', approval.id);
+        this.options.logger.info({ jobId: job.id, approvalId: approval.id }, 'approved; re-reading state before running');
+      } else {
+        await this.execute((await this.load(migration.id, def.n))!, approval);
+      }
+    }
+    await this.publish(migration, def.n);
+    return this.render(migration, await this.options.store.runbook.listSteps(migration.id), def.n, actor.id);
+  }
+
+  /** Runs an approved action exactly once: only the caller that moves the approval to "executing" enqueues the job. */
+  private async execute(loaded: Loaded, approval: Approval): Promise<void> {
+    if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
+    const undo = approval.action.startsWith('undo:');
+    const payload = undo ? undoPayload(approval) : actionPayload(loaded.def, approval);
+    if (!payload) {
+      await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
+      return;
+    }
+    if (!undo && loaded.step.status === 'waiting_approval') await this.transition(loaded, { type: 'approved', n: loaded.def.n, at: this.now() });
+    const job = await this.enqueueJob(loaded.migration, loaded.def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
+    await this.options.store.runbook.setApprovalJob(approval.id, job.id);
+  }
+
+  private async enqueue(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check'): Promise<JobRecord> {
+    return this.enqueueJob(migration, n, payload, actor, purpose);
+  }
+
+  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check' | 'precheck' | 'action' | 'undo', approvalId?: string): Promise<JobRecord> {
+    const job = await this.options.store.jobs.enqueue({ kind: payload.action, payload, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: `${actor.id}|${actor.name}` });
+    await this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId);
+    await this.options.store.audit.append({ actor: actor.id, action: 'job.queued', target: `step ${n}`, outcome: 'queued', details: { jobId: job.id, action: payload.action, purpose }, conversationId: migration.conversationId });
+    this.options.jobQueued();
+    return job;
+  }
+
+  /** Applies an event and stores it; returns the refusal reason, if any. Retries once on a concurrent write. */
+  private async transition(loaded: Loaded, event: RunbookEvent, evidence?: unknown): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = attempt === 0 ? loaded : (await this.load(loaded.migration.id, loaded.def.n))!;
+      const result = applyEvent(current.steps, event);
+      if (!result.ok) return result.reason;
+      const step = evidence !== undefined ? { ...result.step, evidence } : result.step;
+      if (await this.options.store.runbook.saveStep(loaded.migration.id, step, current.step.version)) return undefined;
+    }
+    return 'Someone else changed this step at the same moment; look at the card again.';
+  }
+
+  /** Records a reason on a step without changing its status (a refused request, a failed read). */
+  private async note(loaded: Loaded, reason: string): Promise<void> {
+    await this.options.store.runbook.saveStep(loaded.migration.id, { ...loaded.step, reason, updatedAt: this.now() }, loaded.step.version);
+  }
+
+  private async afterChange(migration: MigrationRecord, n: number, viewer: string, notice?: string): Promise<AdaptiveCardJson> {
+    await this.publish(migration, n);
+    return this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, viewer, notice);
+  }
+
+  /** Updates the shared copy of a step card, and posts the cards of steps that just became ready. */
+  private async publish(migration: MigrationRecord, n: number): Promise<void> {
+    const steps = await this.options.store.runbook.listSteps(migration.id);
+    const step = steps.find((s) => s.n === n);
+    try {
+      if (step?.cardActivityId) await this.options.cards.update(migration.conversationId, step.cardActivityId, await this.render(migration, steps, n, null));
+      for (const ready of readySteps(steps)) {
+        const s = steps.find((x) => x.n === ready)!;
+        if (s.cardActivityId || ready === n) continue;
+        const id = await this.options.cards.post(migration.conversationId, await this.render(migration, steps, ready, null));
+        if (id) await this.options.store.runbook.setStepCard(migration.id, ready, id);
+      }
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message, step: n }, 'card not delivered; /step shows it again');
+    }
+  }
+
+  private async render(migration: MigrationRecord, steps: readonly StepState[], n: number, viewer: string | null, notice?: string): Promise<AdaptiveCardJson> {
+    const def = stepDefinition(n)!;
+    const approval = await this.options.store.runbook.latestApproval(migration.id, n);
+    return renderStepCard({ migrationId: migration.id, migrationName: migration.name, def, step: steps.find((s) => s.n === n)!, steps, approval, policy: this.options.policy, viewer, ...(notice ? { notice } : {}), now: this.now() });
+  }
+
+  private async load(migrationId: string, n: number): Promise<Loaded | null> {
+    const def = stepDefinition(n);
+    if (!def || !/^[0-9a-f-]{36}$/i.test(migrationId)) return null;
+    const migration = await this.options.store.runbook.getMigration(migrationId);
+    if (!migration) return null;
+    const steps = await this.options.store.runbook.listSteps(migrationId);
+    const step = steps.find((s) => s.n === n);
+    return step ? { migration, steps, step, def } : null;
+  }
+}
+
+function precheckFor(def: StepDefinition): JobPayload | null {
+  switch (def.check.kind) {
+    case 'schedulerStop':
+    case 'schedulerStart':
+      return { action: 'adsync.getScheduler' };
+    case 'noFlowRules':
+      return { action: 'adsync.listRules' };
+    default:
+      return null;
+  }
+}
+
+function actionPayload(def: StepDefinition, approval: Approval): JobPayload | null {
+  switch (def.check.kind) {
+    case 'schedulerStop':
+      return { action: 'adsync.stopScheduler' };
+    case 'schedulerStart':
+      // The custom rules changed the configuration: the scheduler doc asks for a full cycle.
+      return { action: 'adsync.startScheduler', policyType: 'Initial' };
+    case 'noFlowRules':
+      return { action: 'adsync.createNoFlowRules', plan: ((approval.evidence as { plan?: Record<string, unknown>[] }).plan ?? []) };
+    case 'adsyncServiceStop':
+      return { action: 'adsync.stopService' };
+    default:
+      return null;
+  }
+}
+
+function undoPayload(approval: Approval): JobPayload | null {
+  switch (approval.action) {
+    case 'undo:schedulerStart':
+      return { action: 'adsync.startScheduler', policyType: 'Delta' };
+    case 'undo:schedulerStop':
+      return { action: 'adsync.stopScheduler' };
+    case 'undo:adsyncServiceStart':
+      return { action: 'adsync.startService' };
+    case 'undo:disableRules': {
+      const created = ((approval.evidence as { result?: { created?: { identifier?: string }[] } } | null)?.result?.created ?? []).map((c) => c.identifier).filter((id): id is string => typeof id === 'string');
+      return created.length > 0 ? { action: 'adsync.setRulesDisabled', identifiers: created, disabled: true } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+function pilotOu(steps: readonly StepState[]): string | null {
+  const evidence = steps.find((s) => s.n === 5)?.evidence as { pilotOu?: string } | null;
+  return evidence?.pilotOu ?? null;
+}
+
+function normaliseScheduler(data: unknown): SchedulerState {
+  const d = (data ?? {}) as Record<string, unknown>;
+  const s = (d.scheduler ?? d) as Record<string, unknown>;
+  const pick = (...keys: string[]): unknown => keys.map((k) => s[k]).find((v) => v !== undefined);
+  return {
+    syncCycleEnabled: pick('syncCycleEnabled', 'SyncCycleEnabled') as boolean | undefined,
+    syncCycleInProgress: Boolean(pick('syncCycleInProgress', 'SyncCycleInProgress')) || Boolean(d.connectorRunStatus ?? d.runningConnector),
+    stagingModeEnabled: pick('stagingModeEnabled', 'StagingModeEnabled') as boolean | undefined,
+  };
+}
+
+function dataOf(job: JobRecord): unknown {
+  const parsed = adsyncResult.safeParse(job.result);
+  return parsed.success ? parsed.data.data : job.result;
+}
+
+function errorText(error: unknown): string {
+  const e = (error ?? {}) as { message?: string; hint?: string; code?: string };
+  return [e.message ?? 'the agent reported a failure', e.hint].filter(Boolean).join(' ');
+}
+
+function shortJob(job: JobRecord): string {
+  return job.id.replace(/-/g, '').slice(0, 8);
+}
+
+function noMigration(): AdaptiveCardJson {
+  return renderMessageCard({ title: 'No migration here yet', text: 'This conversation has no migration.', hint: 'Start one with /migration start "<name>".', tone: 'warning' });
+}

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ADSYNC_SCRIPTS } from '../../src/agent/powershell/scripts';
+
+/** The stand-in's state file (see test/fixtures/fake-powershell/powershell). */
+export interface FakeAdsyncState {
+  scheduler: {
+    SyncCycleEnabled: boolean;
+    StagingModeEnabled: boolean;
+    SchedulerSuspended: boolean;
+    MaintenanceEnabled: boolean;
+    NextSyncCyclePolicyType: string;
+    NextSyncCycleStartTimeInUTC: string | null;
+    CurrentlyEffectiveSyncCycleInterval: string | null;
+  };
+  /** A cycle is running (what SyncCycleInProgress reports). */
+  syncCycleInProgress: boolean;
+  /** What Get-ADSyncConnectorRunStatus reports as running, or null. */
+  runningConnector: string | null;
+  connectors: { Identifier: string; Name: string; ConnectorTypeName: string; SubType: string; Partitions: string[] }[];
+  rules: FakeRule[];
+  /** null: the ADSync service is not installed. */
+  service: { Status: string; StartType: string } | null;
+  /** Every emulated cmdlet call, in order. */
+  calls: { cmdlet: string; args?: Record<string, unknown> }[];
+  scriptsRun: string[];
+  /** Environment variable names the last run inherited (names only). */
+  envNames?: string[];
+  lastStartedPolicy?: string;
+  // knobs
+  cycleStuck?: boolean;
+  /** A message, or a message after `after` successful calls of that cmdlet (across runs). */
+  failCmdlet?: Record<string, string | { message: string; after: number }>;
+  slowMs?: number;
+  output?: 'garbage' | 'wrongShape';
+  adsyncModuleMissing?: boolean;
+}
+
+export interface FakeRule {
+  Identifier: string;
+  Name: string;
+  Description: string;
+  Direction: 'Inbound' | 'Outbound';
+  Precedence: number;
+  ImmutableTag: string;
+  Disabled: boolean;
+  Connector: string;
+  SourceObjectType: string;
+  TargetObjectType: string;
+  LinkType: string;
+  AttributeFlowMappings?: { Source: string[]; Destination: string; FlowType: string; ValueMergeType: string }[];
+  ScopeFilter?: { Attribute: string; ComparisonValue: string; ComparisonOperator: string }[][];
+}
+
+export interface FakePowerShell {
+  binDir: string;
+  statePath: string;
+  /** Pass as AdsyncRunOptions.env: PATH finds the stand-in first. */
+  env: Record<string, string>;
+  readState(): FakeAdsyncState;
+  writeState(patch: Partial<FakeAdsyncState>): void;
+  cleanup(): void;
+}
+
+export const FAKE_AD_CONNECTOR_ID = '8f2a3c41-6d5e-4b7a-9c1d-2e3f4a5b6c7d';
+// The Entra connector id in Microsoft's own group-writeback migration script.
+export const FAKE_ENTRA_CONNECTOR_ID = 'b891884f-051e-4a83-95af-2544101c9083';
+export const FAKE_CUSTOM_RULE_ID = '0d7c5e1a-4b3f-4e2d-8a9b-1c2d3e4f5a6b';
+
+const BIN_DIR = path.resolve(__dirname, '../fixtures/fake-powershell');
+
+export function installFakePowerShell(overrides: Partial<FakeAdsyncState> = {}): FakePowerShell {
+  chmodSync(path.join(BIN_DIR, 'powershell'), 0o755);
+  const dir = mkdtempSync(path.join(tmpdir(), 'syncshift-fake-adsync-'));
+  const statePath = path.join(dir, 'state.json');
+  writeFileSync(statePath, JSON.stringify({ ...defaultState(), ...overrides }, null, 2));
+  const hashes = Object.fromEntries(ADSYNC_SCRIPTS.map((s) => [s.id, createHash('sha256').update(s.text, 'utf8').digest('hex')]));
+  const env = {
+    PATH: `${BIN_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+    FAKE_ADSYNC_STATE: statePath,
+    FAKE_PWSH_SCRIPT_HASHES: JSON.stringify(hashes),
+  };
+  const readState = (): FakeAdsyncState => JSON.parse(readFileSync(statePath, 'utf8')) as FakeAdsyncState;
+  return {
+    binDir: BIN_DIR,
+    statePath,
+    env,
+    readState,
+    writeState: (patch) => writeFileSync(statePath, JSON.stringify({ ...readState(), ...patch }, null, 2)),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Connect Sync as the express install leaves it, plus one admin-made rule at precedence 99. */
+export function defaultState(): FakeAdsyncState {
+  const ad = FAKE_AD_CONNECTOR_ID;
+  const aad = FAKE_ENTRA_CONNECTOR_ID;
+  const builtIn: [string, 'Inbound' | 'Outbound', string, string, string, string, string][] = [
+    // name, direction, connector, source, target, link, tag
+    ['In from AD - User Join', 'Inbound', ad, 'user', 'person', 'Provision', 'Microsoft.InfromADUserJoin.003'],
+    ['In from AD - User AccountEnabled', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserAccountEnabled.003'],
+    ['In from AD - User Common', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserCommon.003'],
+    ['In from AD - User Identity', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserIdentity.003'],
+    ['In from AD - InetOrgPerson Join', 'Inbound', ad, 'inetOrgPerson', 'person', 'Provision', 'Microsoft.InfromADInetOrgPersonJoin.003'],
+    ['In from AD - Group Join', 'Inbound', ad, 'group', 'group', 'Provision', 'Microsoft.InfromADGroupJoin.003'],
+    ['In from AD - Group Common', 'Inbound', ad, 'group', 'group', 'Join', 'Microsoft.InfromADGroupCommon.003'],
+    ['In from AD - Contact Join', 'Inbound', ad, 'contact', 'person', 'Provision', 'Microsoft.InfromADContactJoin.003'],
+    ['In from AD - Contact Common', 'Inbound', ad, 'contact', 'person', 'Join', 'Microsoft.InfromADContactCommon.003'],
+    ['In from AD - ForeignSecurityPrincipal Join', 'Inbound', ad, 'foreignSecurityPrincipal', 'person', 'Join', 'Microsoft.InfromADForeignSecurityPrincipalJoin.003'],
+    ['In from AAD - User Join', 'Inbound', aad, 'user', 'person', 'Join', 'Microsoft.InfromAADUserJoin.003'],
+    ['In from AAD - Group Join', 'Inbound', aad, 'group', 'group', 'Join', 'Microsoft.InfromAADGroupJoin.003'],
+    ['In from AAD - Contact Join', 'Inbound', aad, 'contact', 'person', 'Join', 'Microsoft.InfromAADContactJoin.003'],
+    ['Out to AAD - User Join', 'Outbound', aad, 'person', 'user', 'Provision', 'Microsoft.OuttoAADUserJoin.003'],
+    ['Out to AAD - User Identity', 'Outbound', aad, 'person', 'user', 'Join', 'Microsoft.OuttoAADUserIdentity.003'],
+    ['Out to AAD - Group Join', 'Outbound', aad, 'group', 'group', 'Provision', 'Microsoft.OuttoAADGroupJoin.003'],
+    ['Out to AAD - Group Identity', 'Outbound', aad, 'group', 'group', 'Join', 'Microsoft.OuttoAADGroupIdentity.003'],
+    ['Out to AAD - Contact Join', 'Outbound', aad, 'person', 'contact', 'Provision', 'Microsoft.OuttoAADContactJoin.003'],
+    ['Out to AAD - Contact Identity', 'Outbound', aad, 'person', 'contact', 'Join', 'Microsoft.OuttoAADContactIdentity.003'],
+    ['Out to AD - User ImmutableId', 'Outbound', ad, 'person', 'user', 'Join', 'Microsoft.OuttoADUserImmutableId.003'],
+  ];
+  const rules: FakeRule[] = builtIn.map(([Name, Direction, Connector, SourceObjectType, TargetObjectType, LinkType, ImmutableTag], i) => ({
+    Identifier: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+    Name,
+    Description: '',
+    Direction,
+    Precedence: 100 + i,
+    ImmutableTag,
+    Disabled: false,
+    Connector,
+    SourceObjectType,
+    TargetObjectType,
+    LinkType,
+  }));
+  rules.push({
+    Identifier: FAKE_CUSTOM_RULE_ID,
+    Name: 'In from AD - User extensionAttribute10 (Contoso)',
+    Description: 'Made by the identity team in 2021',
+    Direction: 'Inbound',
+    Precedence: 99,
+    ImmutableTag: '',
+    Disabled: false,
+    Connector: ad,
+    SourceObjectType: 'user',
+    TargetObjectType: 'person',
+    LinkType: 'Join',
+  });
+  return {
+    scheduler: {
+      SyncCycleEnabled: true,
+      StagingModeEnabled: false,
+      SchedulerSuspended: false,
+      MaintenanceEnabled: true,
+      NextSyncCyclePolicyType: 'Delta',
+      NextSyncCycleStartTimeInUTC: '2026-07-01T12:30:00Z',
+      CurrentlyEffectiveSyncCycleInterval: '00:30:00',
+    },
+    syncCycleInProgress: false,
+    runningConnector: null,
+    connectors: [
+      { Identifier: ad, Name: 'contoso.com', ConnectorTypeName: 'AD', SubType: '', Partitions: ['DC=contoso,DC=com'] },
+      { Identifier: aad, Name: 'contoso.onmicrosoft.com - AAD', ConnectorTypeName: 'Extensible2', SubType: 'Windows Azure Active Directory (Microsoft)', Partitions: ['default'] },
+    ],
+    rules,
+    service: { Status: 'Running', StartType: 'Automatic' },
+    calls: [],
+    scriptsRun: [],
+  };
+}
