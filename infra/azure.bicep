@@ -44,6 +44,20 @@ param agentSecrets string
 @description('Microsoft Graph endpoint; change for national clouds, e.g. https://graph.microsoft.us.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
+@description('SYNCSHIFT_APPROVERS: Entra object ids of the people who may approve mutating steps, comma separated.')
+param approvers string = ''
+
+@description('SYNCSHIFT_REQUIRED_APPROVALS as text (empty: the bot\'s default of 1).')
+param requiredApprovals string = ''
+
+@description('SYNCSHIFT_APPROVAL_TTL_MINUTES as text (empty: the bot\'s default of 60).')
+param approvalTtlMinutes string = ''
+
+@description('HMAC key for export links, shared by every instance. Left out of the parameters file, a new one is made on each provision (old links stop working).')
+@secure()
+@minLength(32)
+param linkSigningKey string = '${newGuid()}${newGuid()}'
+
 @description('Object id of a person or group that may read and rotate the Key Vault secrets; empty for none.')
 param keyVaultSecretsOfficerPrincipalId string = ''
 
@@ -118,6 +132,15 @@ resource agentSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'agent-secrets'
   properties: {
     value: agentSecrets
+    contentType: 'text/plain'
+  }
+}
+
+resource linkSigningKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'link-signing-key'
+  properties: {
+    value: linkSigningKey
     contentType: 'text/plain'
   }
 }
@@ -316,6 +339,27 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'SYNCSHIFT_AGENT_SECRETS'
           value: '@Microsoft.KeyVault(SecretUri=${agentSecretsSecret.properties.secretUri})'
+        }
+        {
+          name: 'SYNCSHIFT_LINK_SIGNING_KEY'
+          value: '@Microsoft.KeyVault(SecretUri=${linkSigningKeySecret.properties.secretUri})'
+        }
+        {
+          // Download links in cards point here. The default host name is <site name>.azurewebsites.net.
+          name: 'PUBLIC_URL'
+          value: 'https://${webAppName}.azurewebsites.net'
+        }
+        {
+          name: 'SYNCSHIFT_APPROVERS'
+          value: approvers
+        }
+        {
+          name: 'SYNCSHIFT_REQUIRED_APPROVALS'
+          value: requiredApprovals
+        }
+        {
+          name: 'SYNCSHIFT_APPROVAL_TTL_MINUTES'
+          value: approvalTtlMinutes
         }
       ]
     }

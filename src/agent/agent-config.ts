@@ -8,6 +8,8 @@ export interface AgentConfig {
   agentId: string;
   secret: string;
   ldap: { url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number };
+  /** Set only on an agent that runs on the Connect Sync server. */
+  adsync: { exportDir: string; executable: string | undefined } | undefined;
 }
 
 const schema = z.object({
@@ -21,6 +23,8 @@ const schema = z.object({
   LDAP_PASSWORD_FILE: z.string().optional(),
   LDAP_CA_PATH: z.string().optional(),
   LDAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
+  SYNCSHIFT_ADSYNC_EXPORT_DIR: z.string().optional(),
+  SYNCSHIFT_POWERSHELL: z.string().optional(),
 });
 
 /** Secrets may come from files so they need not sit in the service's environment block. */
@@ -46,6 +50,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     agentId: e.SYNCSHIFT_AGENT_ID,
     secret,
     ldap: { url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE },
+    adsync: e.SYNCSHIFT_ADSYNC_EXPORT_DIR ? { exportDir: e.SYNCSHIFT_ADSYNC_EXPORT_DIR, executable: e.SYNCSHIFT_POWERSHELL } : undefined,
   };
 }
 

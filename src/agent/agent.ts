@@ -3,7 +3,9 @@ import type { LeasedJob, ResultRequest } from '../relay/protocol';
 import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import * as adsync from './actions/adsync';
 import { scanOu } from './actions/scan-ou';
+import { AdsyncError } from '../runbook/sync-rules';
 import { RelayClient, RelayHttpError } from './relay-client';
 
 export interface AgentOptions {
@@ -18,6 +20,8 @@ export interface AgentOptions {
   maxJobs?: number;
   signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
+  /** Connect Sync actions: the PowerShell to run and where configuration exports go (set on the agent, never by the bot). */
+  adsync?: { executable?: string; exportDir: string; env?: Record<string, string | undefined> };
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,26 +63,29 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   const interval = options.progressIntervalMs ?? 1000;
   let lastProgress = 0;
   let directory: Directory | undefined;
+  const payload = job.payload;
   try {
-    directory = await options.connectDirectory();
-    switch (job.payload.action) {
-      case 'directory.scanOu': {
-        const result = await scanOu(directory, job.payload, async (scanned) => {
-          const now = Date.now();
-          if (now - lastProgress < interval) return;
-          lastProgress = now;
-          // Progress is best effort: a lost update must not fail the scan.
-          await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
-        });
-        return { outcome: 'succeeded', result };
-      }
-      default:
-        return assertNever(job.payload.action, 'agent action');
+    if (payload.action === 'directory.scanOu') {
+      directory = await options.connectDirectory();
+      const result = await scanOu(directory, payload, async (scanned) => {
+        const now = Date.now();
+        if (now - lastProgress < interval) return;
+        lastProgress = now;
+        // Progress is best effort: a lost update must not fail the scan.
+        await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
+      });
+      return { outcome: 'succeeded', result };
     }
+    if (!options.adsync) {
+      return { outcome: 'failed', error: { code: 'ADSYNC.NOT_AVAILABLE', message: 'This agent is not set up for Connect Sync actions.', hint: 'Run the agent on the Connect Sync server with SYNCSHIFT_ADSYNC_EXPORT_DIR set.' } };
+    }
+    const run = { ...(options.adsync.executable ? { executable: options.adsync.executable } : {}), ...(options.adsync.env ? { env: options.adsync.env } : {}) };
+    const data = await runAdsync(payload, run, options.adsync.exportDir);
+    return { outcome: 'succeeded', result: { action: payload.action, data } };
   } catch (err) {
-    const appError = asAppError(err);
-    options.logger.warn({ jobId: job.id, code: appError.code, err: appError.message }, 'job failed');
-    return { outcome: 'failed', error: appError.toJSON() };
+    const error = err instanceof AdsyncError ? err.toJSON() : asAppError(err).toJSON();
+    options.logger.warn({ jobId: job.id, code: error.code, err: error.message }, 'job failed');
+    return { outcome: 'failed', error };
   } finally {
     await directory?.close().catch(() => undefined);
   }
@@ -102,5 +109,31 @@ async function deliverResult(options: AgentOptions, jobId: string, outcome: Resu
       await sleep(backoffMs);
       backoffMs = Math.min(backoffMs * 2, 30_000);
     }
+  }
+}
+
+async function runAdsync(payload: Exclude<LeasedJob['payload'], { action: 'directory.scanOu' }>, run: adsync.AdsyncRunOptions, exportDir: string): Promise<unknown> {
+  switch (payload.action) {
+    case 'adsync.getScheduler':
+      return adsync.getScheduler(run);
+    case 'adsync.stopScheduler':
+      return adsync.stopScheduler(run);
+    case 'adsync.startScheduler':
+      return adsync.startScheduler(payload.policyType, run);
+    case 'adsync.exportConfig':
+      return adsync.exportConfig(exportDir, run);
+    case 'adsync.listRules':
+      return adsync.listRules(run);
+    case 'adsync.createNoFlowRules':
+      // The agent's own schema decides what a rule plan may contain; the bot's word is not enough.
+      return adsync.createNoFlowRules(payload.plan as never, run);
+    case 'adsync.setRulesDisabled':
+      return adsync.setRulesDisabled(payload.identifiers, payload.disabled, run);
+    case 'adsync.stopService':
+      return adsync.stopService(run);
+    case 'adsync.startService':
+      return adsync.startService('Automatic', run);
+    default:
+      return assertNever(payload, 'agent action');
   }
 }

@@ -14,7 +14,8 @@ Usage:
 
 Settings come from the environment: SYNCSHIFT_RELAY_URL, SYNCSHIFT_AGENT_ID,
 SYNCSHIFT_AGENT_SECRET(_FILE), LDAP_URL, LDAP_BIND_DN, LDAP_PASSWORD(_FILE), LDAP_CA_PATH,
-LDAP_PAGE_SIZE. See the README, "Install the agent on-premises".`;
+LDAP_PAGE_SIZE, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL.
+See the README, "Install the agent on-premises".`;
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     logger,
     signal: controller.signal,
     ...(argv.includes('--once') ? { maxJobs: 1 } : {}),
+    ...(config.adsync ? { adsync: { exportDir: config.adsync.exportDir, ...(config.adsync.executable ? { executable: config.adsync.executable } : {}) } } : {}),
     connectDirectory: () => connectLdapDirectory({ url: config.ldap.url, bindDn: config.ldap.bindDn, password: config.ldap.password, ...(config.ldap.caPath ? { caPath: config.ldap.caPath } : {}), pageSize: config.ldap.pageSize }),
   });
   return 0;
