@@ -7,6 +7,7 @@
  *   node --require ts-node/register/transpile-only scripts/playground-probe.ts
  *
  * Env: PLAYGROUND_URL (http://localhost:56150), PROBE_TEXT (/verify pilot OU=Sales),
+ *      PROBE_EXPECT (text the finished card contains; "Missing in cloud"),
  *      PROBE_SCREENSHOT (test-artifacts/sandbox-verify.png), CHROMIUM_PATH (/usr/bin/chromium).
  *
  * What the Playground 0.2.28 UI needed (found by reading its DOM):
@@ -44,7 +45,7 @@ const text = process.env.PROBE_TEXT ?? '/verify pilot OU=Sales';
 const screenshot = resolve(REPO, process.env.PROBE_SCREENSHOT ?? 'test-artifacts/sandbox-verify.png');
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** The verify card first says "Verifying…"; it is done when that is gone and the counts are there. */
-const DONE_MARKER = 'Missing in cloud';
+const DONE_MARKER = process.env.PROBE_EXPECT ?? 'Missing in cloud';
 const TIMEOUT_MS = 60_000;
 
 async function main(): Promise<void> {
