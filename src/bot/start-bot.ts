@@ -28,8 +28,8 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   const adapter = createAdapter(config);
   const cards = new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store);
   const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit });
-  // The relay is created first so services can wake waiting agents; its listener is resolved lazily.
-  let runbook: RunbookService | undefined;
+  // Services wake waiting agents through the relay, which is created just below; the closure runs only later.
+  const runbook: RunbookService = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued() });
   const relay = new RelayServer({
     store,
     agentSecrets: config.agentSecrets,
@@ -37,11 +37,10 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
       onJobFinished: async (job) => {
-        if (!(await runbook!.onJobFinished(job))) await verify.onJobFinished(job);
+        if (!(await runbook.onJobFinished(job))) await verify.onJobFinished(job);
       },
     },
   });
-  runbook = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued() });
   let listenUrl = '';
   const audit = new AuditService(store, () => config.publicUrl ?? listenUrl, config.linkSigningKey);
   const app = createTeamsApp(adapter, { store, verify, runbook, audit, logger, jobQueued: () => relay.jobQueued() });

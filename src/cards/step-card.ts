@@ -125,18 +125,20 @@ function history(step: StepState, approval: Approval | null): string {
   return parts.join(' · ');
 }
 
-/** Evidence as facts: primitives and one level of nesting; long lists are summarised, not dumped. */
+/** Evidence as facts: primitives and two levels of nesting; long lists are summarised, not dumped. */
 export function evidenceFacts(evidence: Record<string, unknown>): { title: string; value: string }[] {
   const facts: { title: string; value: string }[] = [];
-  const add = (key: string, value: unknown): void => {
-    if (key === 'script' || value === undefined) return;
+  const add = (key: string, value: unknown, depth: number): void => {
+    // The script has its own block on the card; as a fact it would be unreadable.
+    if (key === 'script' || key.endsWith('.script') || value === undefined) return;
     if (value === null) facts.push({ title: key, value: '—' });
     else if (Array.isArray(value)) facts.push({ title: key, value: value.length <= 3 && value.every((v) => typeof v !== 'object') ? value.join(', ') : `${value.length} items` });
-    else if (typeof value === 'object') for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (typeof v !== 'object' || v === null) add(`${key}.${k}`, v);
-    else facts.push({ title: key, value: typeof value === 'number' ? (value as number).toLocaleString('en-US') : String(value) });
+    else if (typeof value === 'object') {
+      if (depth < 2) for (const [k, v] of Object.entries(value as Record<string, unknown>)) add(`${key}.${k}`, v, depth + 1);
+    } else facts.push({ title: key, value: typeof value === 'number' ? value.toLocaleString('en-US') : String(value) });
   };
-  for (const [k, v] of Object.entries(evidence)) add(k, v);
-  return facts.slice(0, 16);
+  for (const [k, v] of Object.entries(evidence)) add(k, v, 0);
+  return facts.slice(0, 20);
 }
 
 function iso(d: Date): string {

@@ -231,7 +231,7 @@ function banner(urls: { playground?: string; bot: string; graph: string; samba: 
     `  Active Directory:        ${urls.samba}  (Samba AD, read by the relay agent)`,
     `  Logs:                    .data/sandbox/sandbox.log, .data/sandbox/playground.log`,
     '',
-    '  Type these in the Playground chat:',
+    urls.playground ? '  Type these in the Playground chat:' : '  Send these as Bot Framework message activities to the bot endpoint:',
     ...TRY_THESE.map((t) => `    ${t}`),
     '',
     '  Ctrl-C stops everything.',
@@ -339,7 +339,8 @@ async function main(argv: string[]): Promise<number> {
       SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${agentSecret}`,
     });
     const cloud = createGraphCloudDirectory({ baseUrl: running.graph.url, staticToken: graphToken, logger: logger.child({ part: 'graph' }) });
-    running.bot = await startBot({ config, store, cloud, logger: logger.child({ part: 'bot' }) });
+    // No child binding here: the bot adds its own `part` to its loggers.
+    running.bot = await startBot({ config, store, cloud, logger });
     say(`bot on ${running.bot.url}/api/messages (PGlite in .data/sandbox/pglite)`);
 
     running.agentAbort = new AbortController();
@@ -396,9 +397,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const message = err instanceof SandboxError ? err.message : `${asAppError(err).message}${asAppError(err).hint ? `\n${asAppError(err).hint}` : ''}`;
+    await shutdown('failed');
+    // Last, so the reason is what stays on screen.
     console.error(`\n${options.check ? 'sandbox check: FAILED' : 'sandbox: FAILED'}: ${message}`);
     console.error('Details are in .data/sandbox/sandbox.log and .data/sandbox/playground.log.');
-    await shutdown('failed');
     return 1;
   }
 }

@@ -203,9 +203,9 @@ export class RunbookService {
             if (failure) await this.note(loaded, `Undo failed: ${failure}`);
             else await this.transition(loaded, { type: 'undone', n: def.n, by: approval?.requestedByName ?? 'syncshift', at: this.now(), evidence: { undo: dataOf(job), ...ran } });
           } else if (failure) {
-            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { ...(step.evidence as object), ...ran } });
+            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { before: step.evidence, ...ran } });
           } else {
-            await this.transition(loaded, { type: 'succeeded', n: def.n, at: this.now(), evidence: { ...(step.evidence as object), result: dataOf(job), ...ran } });
+            await this.transition(loaded, { type: 'succeeded', n: def.n, at: this.now(), evidence: { before: step.evidence, result: dataOf(job), ...ran } });
           }
           break;
         }

@@ -58,3 +58,19 @@ describe('step cards', () => {
     expect(text).toContain('18. Decommission Connect Sync: not started');
   });
 });
+
+describe('evidenceFacts', () => {
+  it('shows primitives, two levels of nesting, and summarises lists', async () => {
+    const { evidenceFacts } = await import('../../src/cards/step-card');
+    expect(evidenceFacts({ onPremUsers: 1243, ou: 'OU=Sales', export: { path: '/x', files: 3, nested: { deep: 1, deeper: { no: 1 } } }, plan: [{ a: 1 }, { a: 2 }], tags: ['a', 'b'], none: null, script: 'hidden', before: { script: 'hidden' } })).toEqual([
+      { title: 'onPremUsers', value: '1,243' },
+      { title: 'ou', value: 'OU=Sales' },
+      { title: 'export.path', value: '/x' },
+      { title: 'export.files', value: '3' },
+      { title: 'export.nested.deep', value: '1' },
+      { title: 'plan', value: '2 items' },
+      { title: 'tags', value: 'a, b' },
+      { title: 'none', value: '—' },
+    ]);
+  });
+});

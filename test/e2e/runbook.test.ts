@@ -1,0 +1,297 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { connectLdapDirectory } from '../../src/directory/ldap-directory';
+import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
+import type { SimUser } from '../../src/sandbox/graph-simulator';
+import type { StoredStep } from '../../src/store/runbook-repo';
+import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
+import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
+import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { cardProblems } from '../helpers/card-check';
+import { cardText } from '../helpers/fake-connector';
+import { installFakePowerShell, type FakePowerShell } from '../helpers/fake-powershell';
+import { sambaEnv } from '../helpers/samba';
+
+const LYNNE: TestUser = { id: '29:lynne', name: 'Lynne Robbins', aadObjectId: '00000000-0000-0000-0000-00000000ad03' };
+const MALLORY: TestUser = { id: '29:mallory', name: 'Mallory', aadObjectId: '00000000-0000-0000-0000-0000000000ff' };
+
+/**
+ * A migration from `/migration start` to step 13 through the HTTP activity path, with a requester
+ * (Adele) and approvers (Megan, Lynne): Samba AD, the Graph simulator and the PowerShell stand-in.
+ */
+describe('runbook end to end: steps 1 to 13 with approvals', () => {
+  const samba = sambaEnv();
+  let h: BotHarness;
+  let ps: FakePowerShell;
+  let agent: ChildProcess;
+  let agentLog = '';
+  let exportDir: string;
+  let migrationId: string;
+  let rdUsers: SimUser[];
+
+  beforeAll(async () => {
+    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
+    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 }).finally(() => directory.close());
+    ps = installFakePowerShell();
+    exportDir = mkdtempSync(join(tmpdir(), 'syncshift-export-'));
+    h = await startBotHarness({ env: { SYNCSHIFT_APPROVERS: [ADELE, MEGAN, LYNNE].map((u) => u.aadObjectId).join(','), SYNCSHIFT_REQUIRED_APPROVALS: '1' } });
+    h.graph.setUsers(tenant.users);
+    rdUsers = tenant.users.filter((u) => u.onPremisesDistinguishedName?.endsWith('OU=R\\,D,DC=contoso,DC=com'));
+    agent = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/agent/cli.ts')], {
+      env: {
+        ...process.env,
+        ...ps.env,
+        SYNCSHIFT_RELAY_URL: h.bot.url,
+        SYNCSHIFT_AGENT_ID: AGENT_ID,
+        SYNCSHIFT_AGENT_SECRET: AGENT_SECRET,
+        LDAP_URL: samba.url,
+        LDAP_BIND_DN: samba.bindDn,
+        LDAP_PASSWORD: samba.password,
+        LDAP_CA_PATH: samba.caPath,
+        SYNCSHIFT_ADSYNC_EXPORT_DIR: exportDir,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+  });
+
+  afterAll(async () => {
+    agent?.kill('SIGTERM');
+    await h?.close();
+    ps?.cleanup();
+    if (exportDir) rmSync(exportDir, { recursive: true, force: true });
+  });
+
+  async function steps(): Promise<StoredStep[]> {
+    return h.store.runbook.listSteps(migrationId);
+  }
+
+  async function step(n: number): Promise<StoredStep> {
+    return (await steps())[n - 1]!;
+  }
+
+  /** Clicks a button on a step card the way Teams does: an adaptiveCard/action invoke, answered in the HTTP response. */
+  async function click(user: TestUser, verb: string, n: number, extra: Record<string, unknown> = {}): Promise<string> {
+    const s = await step(n);
+    const res = await fetch(`${h.bot.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'invoke',
+        name: 'adaptiveCard/action',
+        id: randomUUID(),
+        channelId: 'msteams',
+        serviceUrl: h.connector.url,
+        from: { id: user.id, name: user.name, aadObjectId: user.aadObjectId },
+        recipient: { id: '28:syncshift', name: 'SyncShift' },
+        conversation: { id: h.conversationId, conversationType: 'channel', tenantId: 'tenant-1' },
+        replyToId: s.cardActivityId,
+        value: { action: { type: 'Action.Execute', verb, data: { migrationId, n, ...extra } }, trigger: 'manual' },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { statusCode: number; type: string; value: Record<string, unknown> };
+    expect(body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });
+    expect(cardProblems(body.value)).toEqual([]);
+    return cardText(body.value);
+  }
+
+  async function waitForStep(n: number, statuses: string[], timeoutMs = 30_000): Promise<StoredStep> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await step(n);
+      if (statuses.includes(s.status)) return s;
+      if (Date.now() > deadline) throw new Error(`Step ${n} is ${s.status} (${s.reason ?? ''}), expected ${statuses.join('/')}.\nAgent log:\n${agentLog.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function waitForApproval(n: number, status: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const a = await h.store.runbook.latestApproval(migrationId, n);
+      if (a?.status === status) return a.id;
+      const s = await step(n);
+      if (Date.now() > deadline) throw new Error(`Approval for step ${n} is ${a?.status ?? 'missing'} (step ${s.status}: ${s.reason ?? ''}).\nAgent log:\n${agentLog.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * The shared copy of a step card as everyone in the channel sees it. The card is updated just
+   * after the step is stored, so wait (briefly) until it shows `expected`.
+   */
+  async function sharedCard(s: StoredStep, expected: string | RegExp): Promise<string> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const card = h.connector.cards(h.conversationId).get(s.cardActivityId!);
+      const text = card ? cardText(card) : '';
+      if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) {
+        expect(cardProblems(card)).toEqual([]);
+        return text;
+      }
+      if (Date.now() > deadline) throw new Error(`Step ${s.n}'s card does not show ${String(expected)}:\n${text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('walks the runbook', async () => {
+    const started = await h.say('/migration start "Contoso pilot"', ADELE);
+    expect(started).toHaveLength(3);
+    for (const c of started) expect(cardProblems(c.activity.attachments![0]!.content)).toEqual([]);
+    expect(cardText(started[1]!.activity.attachments![0]!.content)).toContain('0 of 18 steps finished · current: step 1');
+    migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
+    expect((await step(1)).cardActivityId).toBe(started[2]!.id);
+
+    // 1, 2: confirmed by a person; each card names who and when, and the next card appears.
+    expect(await click(ADELE, 'step.confirm', 1)).toContain('done · last change by Adele Vance at');
+    await sharedCard(await step(1), 'Done');
+    expect((await step(2)).cardActivityId).not.toBeNull();
+    await click(ADELE, 'step.confirm', 2);
+    expect(await click(ADELE, 'step.confirm', 2)).toContain('Step 2 is done.');
+
+    // 3: the agent exports the configuration through the PowerShell stand-in.
+    expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
+    expect(await click(ADELE, 'step.run', 3)).toContain('In progress');
+    const s3 = await waitForStep(3, ['done']);
+    expect(JSON.stringify(s3.evidence)).toContain(exportDir);
+    await sharedCard(s3, /export\.files: \d/);
+
+    await click(ADELE, 'step.confirm', 4);
+
+    // 5: a bad OU is refused on the card; a good one is resolved and counted by the agent.
+    expect(await click(ADELE, 'step.run', 5, { ou: 'OU=x)(objectClass=*' })).toContain('looks like an LDAP filter');
+    await click(ADELE, 'step.run', 5, { ou: 'OU=R\\,D' });
+    const s5 = await waitForStep(5, ['done']);
+    expect(s5.evidence).toMatchObject({ pilotOu: 'OU=R\\,D,DC=contoso,DC=com', users: EXPECTED.rAndD.users });
+
+    // 6: optional, skipped with a reason; 7 cannot be skipped.
+    expect(await click(ADELE, 'step.skip', 7, { reason: 'no' })).toContain('cannot be skipped');
+    expect(await click(ADELE, 'step.skip', 6, { reason: 'Pilot users already live in OU=R,D' })).toContain('Skipped: Pilot users already live in OU=R,D');
+
+    // 7: baseline count through the verify slice.
+    await click(ADELE, 'step.run', 7);
+    const s7 = await waitForStep(7, ['done']);
+    expect(s7.evidence).toMatchObject({ onPremUsers: EXPECTED.rAndD.users, cloudUsers: EXPECTED.rAndD.users, missing: 0 });
+    await sharedCard(s7, `onPremUsers: ${EXPECTED.rAndD.users}`);
+
+    // 8: stop the scheduler. Refused while a cycle runs; then four eyes.
+    ps.writeState({ syncCycleInProgress: true });
+    expect(await click(ADELE, 'step.requestApproval', 8)).toContain('Reading the current Connect Sync state');
+    await waitFor(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agentLog.slice(-2000)}`);
+    await sharedCard(await step(8), 'a Connect Sync cycle is in progress');
+    ps.writeState({ syncCycleInProgress: false });
+    await click(ADELE, 'step.requestApproval', 8);
+    const ap8 = await waitForApproval(8, 'pending');
+    expect((await step(8)).status).toBe('waiting_approval');
+    expect(await click(ADELE, 'step.approve', 8, { approvalId: ap8 })).toContain('You asked for this change, so someone else has to approve it.');
+    expect(await click(MALLORY, 'step.approve', 8, { approvalId: ap8 })).toContain('You are not on the approver list');
+    // Megan's view has the buttons; Adele's refreshed view does not.
+    expect(await click(MEGAN, 'step.refresh', 8)).toContain('Waiting for approval: 0 of 1');
+    // Two approvers at once, one of them double-clicking: the action runs once.
+    const clicks = await Promise.all([click(MEGAN, 'step.approve', 8, { approvalId: ap8 }), click(LYNNE, 'step.approve', 8, { approvalId: ap8 }), click(MEGAN, 'step.approve', 8, { approvalId: ap8 })]);
+    expect(clicks.filter((t) => /already (approved|executing|executed)|already answered/.test(t)).length).toBe(2);
+    const s8 = await waitForStep(8, ['done']);
+    expect(ps.readState().scheduler.SyncCycleEnabled).toBe(false);
+    expect(ps.readState().calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler')).toHaveLength(1);
+    expect(await h.store.db.query(`SELECT id FROM jobs WHERE kind = 'adsync.stopScheduler'`)).toHaveLength(1);
+    const card8 = await sharedCard(s8, 'result.scheduler.syncCycleEnabled: false');
+    expect(card8).toContain('before.scheduler.syncCycleEnabled: true');
+    expect(card8).toContain('Requested by Adele Vance');
+    expect(card8).toMatch(/approved by (Megan Bowen|Lynne Robbins)/);
+
+    // 9: the rules. The card shows the script; a rule added meanwhile voids the approval.
+    await click(ADELE, 'step.requestApproval', 9);
+    const ap9 = await waitForApproval(9, 'pending');
+    const card9 = await sharedCard(await step(9), 'Script that will run after approval');
+    expect(card9).toContain('Script that will run after approval');
+    expect(card9).toContain('ENDSWITH');
+    expect(card9).toContain('cloudNoFlow');
+    const planned = ((await h.store.runbook.getApproval(ap9))!.evidence as { plan: { precedence: number }[] }).plan.map((p) => p.precedence);
+    const state = ps.readState();
+    ps.writeState({ rules: [...state.rules, { ...state.rules.find((r) => r.ImmutableTag === '')!, Identifier: randomUUID(), Name: 'Someone else', Precedence: planned[0]! }] });
+    await click(MEGAN, 'step.approve', 9, { approvalId: ap9 });
+    await waitForApproval(9, 'void');
+    expect((await waitForStep(9, ['pending'])).reason).toContain('approval void');
+    await click(ADELE, 'step.requestApproval', 9);
+    const ap9b = await waitForApproval(9, 'pending');
+    await click(LYNNE, 'step.approve', 9, { approvalId: ap9b });
+    const s9 = await waitForStep(9, ['done']);
+    const created = ps.readState().rules.filter((r) => r.Name.includes('(SyncShift)'));
+    expect(created).toHaveLength(6);
+    expect(created.filter((r) => r.Direction === 'Inbound').every((r) => JSON.stringify(r.ScopeFilter).includes('OU=R\\\\,D,DC=contoso,DC=com'))).toBe(true);
+    expect(created.every((r) => r.Precedence >= 0 && r.Precedence <= 99)).toBe(true);
+    await sharedCard(s9, 'Done');
+
+    await click(ADELE, 'step.confirm', 10);
+    await click(MEGAN, 'step.confirm', 11);
+
+    // 12: Cloud Sync has not provisioned one pilot user yet → failed with the evidence; then it has.
+    h.graph.removeUser(rdUsers[0]!.id);
+    await click(ADELE, 'step.run', 12);
+    const s12 = await waitForStep(12, ['failed']);
+    expect(s12.reason).toContain('1 missing in the cloud');
+    await sharedCard(s12, 'Failed: 6 of the 7 users counted in step 7 are provisioned; 1 missing in the cloud');
+    h.graph.addUsers([rdUsers[0]!]);
+    await click(ADELE, 'step.run', 12);
+    await waitForStep(12, ['done']);
+
+    // 13: an expired approval is refused; a fresh one runs a full sync cycle.
+    await click(ADELE, 'step.requestApproval', 13);
+    const ap13 = await waitForApproval(13, 'pending');
+    await h.store.db.query(`UPDATE approvals SET expires_at = now() - interval '1 minute' WHERE id = $1`, [ap13]);
+    expect(await click(MEGAN, 'step.approve', 13, { approvalId: ap13 })).toContain('This request expired');
+    expect((await waitForStep(13, ['pending'])).reason).toBe('approval expired');
+    await click(ADELE, 'step.requestApproval', 13);
+    const ap13b = await waitForApproval(13, 'pending');
+    await click(MEGAN, 'step.approve', 13, { approvalId: ap13b });
+    await waitForStep(13, ['done']);
+    expect(ps.readState().scheduler.SyncCycleEnabled).toBe(true);
+    expect(ps.readState().lastStartedPolicy).toBe('Initial');
+
+    const status = cardText((await h.say('/migration status', MEGAN))[0]!.activity.attachments![0]!.content);
+    expect(status).toContain('13 of 18 steps finished · current: step 14');
+    expect(status).toContain('6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)');
+  });
+
+  it('the audit log has every command, approval, job and result, and exports as CSV', async () => {
+    const audit = await h.store.audit.forConversation(h.conversationId, 1000);
+    const actions = new Set(audit.map((a) => a.action));
+    for (const a of ['command.migration.start', 'step.confirm', 'step.run', 'approval.request', 'approval.approve', 'job.queued', 'job.leased', 'job.result']) expect(actions).toContain(a);
+    expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:SELF_APPROVAL')).toBe(true);
+    expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:EXPIRED')).toBe(true);
+    await expect(h.store.db.query(`UPDATE audit_log SET outcome = 'x'`)).rejects.toThrow();
+
+    const text = cardText((await h.say('/audit', MEGAN))[0]!.activity.attachments![0]!.content);
+    expect(text).toContain('Audit: latest 20 entries');
+    const exportCard = cardText((await h.say('/audit export csv', MEGAN))[0]!.activity.attachments![0]!.content);
+    const url = /Download: (\S+)/.exec(exportCard)![1]!;
+    const csv = await (await fetch(url)).text();
+    expect(csv.split('\r\n')[0]).toBe('at,actor,action,target,outcome,details,conversation_id');
+    expect(csv).toContain('approval.approve');
+    expect((await fetch(url.replace(/sig=[^&]+/, 'sig=forged'))).status).toBe(403);
+  });
+
+  it('undo of step 13 needs approval and stops the scheduler again', async () => {
+    expect(await click(ADELE, 'step.undo', 13)).toContain('Undo waiting for approval');
+    const ap = await waitForApproval(13, 'pending');
+    expect(await click(ADELE, 'step.approve', 13, { approvalId: ap })).toContain('someone else has to approve');
+    await click(LYNNE, 'step.approve', 13, { approvalId: ap });
+    const s13 = await waitForStep(13, ['pending']);
+    expect(s13.reason).toBe('undone');
+    expect(ps.readState().scheduler.SyncCycleEnabled).toBe(false);
+  });
+});
+
+async function waitFor(predicate: () => Promise<boolean>, explain: () => Promise<string>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`condition not met in time: ${await explain()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
