@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Stops the test Samba DC started by scripts/samba-up.sh. --purge also deletes .cache/samba, so the
+# Stops the test Samba DC started by scripts/samba-up.sh. --purge also deletes the DC folder ($SYNCSHIFT_SAMBA_DIR), so the
 # next samba-up provisions and seeds from scratch.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="$REPO/.cache/samba"
+DIR="${SYNCSHIFT_SAMBA_DIR:-/var/tmp/syncshift-samba}"
 PIDFILE="$DIR/run/samba.pid"
 PURGE=0
 for arg in "$@"; do
@@ -18,8 +18,8 @@ say() { printf '[samba-down] %s\n' "$*"; }
 
 # Same lock as samba-up.sh, so a stop never lands in the middle of someone's provision or seed.
 mkdir -p "$REPO/.cache"
-exec 9>"$REPO/.cache/samba.lock"
-flock -w 300 9 || { echo "[samba-down] ERROR: timed out waiting for $REPO/.cache/samba.lock held by a running samba-up" >&2; exit 1; }
+exec 9>"$DIR.lock"
+flock -w 300 9 || { echo "[samba-down] ERROR: timed out waiting for $DIR.lock held by a running samba-up" >&2; exit 1; }
 
 pid=""
 if [ -f "$PIDFILE" ]; then

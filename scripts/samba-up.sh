@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Brings up a throwaway Samba AD DC on loopback for the integration tests, seeds it, and writes
-# .cache/samba/env.json. Safe to run again: an already running, seeded DC is left alone.
+# $SYNCSHIFT_SAMBA_DIR/env.json (default /var/tmp/syncshift-samba). Safe to run again: an already running, seeded DC is left alone.
 #
 #   bash scripts/samba-up.sh          (or: npm run samba:up)
-#   bash scripts/samba-down.sh        stops it; --purge also deletes .cache/samba
+#   bash scripts/samba-down.sh        stops it; --purge also deletes the DC folder
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="$REPO/.cache/samba"
+# One DC per machine, not per checkout: its ports are machine-wide, so every clone (and CI run on
+# this machine) shares it. SYNCSHIFT_SAMBA_DIR moves it.
+DIR="${SYNCSHIFT_SAMBA_DIR:-/var/tmp/syncshift-samba}"
 REALM=CONTOSO.COM
 DOMAIN=CONTOSO
 BASE_DN='DC=contoso,DC=com'
@@ -198,10 +200,10 @@ run_seed() {
 mkdir -p "$REPO/.cache"
 # test-all, the sandbox and people run this concurrently; two provisions into one directory wreck
 # each other, so runs take turns (a waiting run then finds the DC up and returns at once).
-exec 9>"$REPO/.cache/samba.lock"
+exec 9>"$DIR.lock"
 if ! flock -n 9; then
   say "another samba-up/samba-down is running; waiting for it (up to 300s)"
-  flock -w 300 9 || die "timed out waiting for the lock $REPO/.cache/samba.lock held by another samba-up/samba-down; check for a stuck run (fuser $REPO/.cache/samba.lock)"
+  flock -w 300 9 || die "timed out waiting for the lock $DIR.lock held by another samba-up/samba-down; check for a stuck run (fuser $DIR.lock)"
 fi
 install_packages
 

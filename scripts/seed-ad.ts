@@ -3,12 +3,12 @@
  *
  *   npx ts-node --transpile-only scripts/seed-ad.ts
  *
- * Connection settings come from $SEED_ENV_FILE (scripts/samba-up.sh sets it) or .cache/samba/env.json.
+ * Connection settings come from $SEED_ENV_FILE (scripts/samba-up.sh sets it) or $SYNCSHIFT_SAMBA_DIR/env.json (see src/sandbox/samba-location.ts).
  * Idempotent: a finished seed leaves a marker object and re-runs stop there; an interrupted seed is
  * resumed, objects that already exist are skipped.
  */
+import { sambaEnvFile } from '../src/sandbox/samba-location';
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { AlreadyExistsError, Attribute, Client, NoSuchObjectError } from 'ldapts';
 import {
   computedExpected,
@@ -40,7 +40,7 @@ interface SeedEnv {
 }
 
 function loadEnv(): SeedEnv {
-  const file = process.env.SEED_ENV_FILE ?? path.resolve(__dirname, '..', '.cache', 'samba', 'env.json');
+  const file = process.env.SEED_ENV_FILE ?? sambaEnvFile();
   let raw: string;
   try {
     raw = readFileSync(file, 'utf8');

@@ -8,6 +8,7 @@
  *                     print "sandbox check: OK" and exit (non-zero with the reason otherwise)
  *   --reset           start from an empty sandbox database
  */
+import { sambaEnvFile } from './samba-location';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
@@ -30,7 +31,7 @@ import { buildTenantFromDirectory } from './tenant-from-directory';
 const REPO = resolve(__dirname, '..', '..');
 const DATA_DIR = join(REPO, '.data', 'sandbox');
 const STORE_DIR = join(DATA_DIR, 'pglite');
-const SAMBA_ENV_FILE = join(REPO, '.cache', 'samba', 'env.json');
+const SAMBA_ENV_FILE = sambaEnvFile();
 const DRIFT = { baseDn: 'OU=Sales,DC=contoso,DC=com', missing: 3, extra: 2, mismatched: 2 };
 const AGENT_ID = 'sandbox-agent';
 const AGENT_VERSION = '0.1.0-sandbox';

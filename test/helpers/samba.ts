@@ -4,9 +4,9 @@
  * A missing or unreachable DC fails the calling test (serviceMissing), never skips it: a skipped
  * directory test would read as "the LDAP code works".
  */
+import { sambaEnvFile } from '../../src/sandbox/samba-location';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { serviceMissing } from './require-service';
 
 export interface SambaEnv {
@@ -17,7 +17,7 @@ export interface SambaEnv {
   baseDn: string;
 }
 
-export const SAMBA_ENV_FILE = path.resolve(__dirname, '..', '..', '.cache', 'samba', 'env.json');
+export const SAMBA_ENV_FILE = sambaEnvFile();
 const HOW_TO_FIX = 'Run `npm run samba:up` (or bash scripts/samba-up.sh) first.';
 
 let cached: SambaEnv | undefined;
