@@ -35,7 +35,12 @@ describe('bot commands over HTTP', () => {
   });
 
   it('/migration start creates one durable migration per conversation', async () => {
-    expect(await card('/migration start "Contoso pilot"')).toContain('Migration "Contoso pilot" started');
+    const started = await h.say('/migration start "Contoso pilot"');
+    // The confirmation, the runbook overview and the first step's card.
+    expect(started).toHaveLength(3);
+    for (const c of started) expect(cardProblems(c.activity.attachments![0]!.content)).toEqual([]);
+    expect(cardText(started[0]!.activity.attachments![0]!.content)).toContain('Migration "Contoso pilot" started');
+    expect(cardText(started[2]!.activity.attachments![0]!.content)).toContain('Step 1 of 18');
     const m = await h.store.migrations.findByConversation(h.conversationId);
     expect(m).toMatchObject({ name: 'Contoso pilot', createdBy: '00000000-0000-0000-0000-00000000ad01' });
     expect(await card('/migration start "Again"')).toContain('already has a migration');

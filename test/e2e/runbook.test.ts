@@ -286,6 +286,20 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(s13.reason).toBe('undone');
     expect(ps.readState().scheduler.SyncCycleEnabled).toBe(false);
   });
+
+  it('on to step 16: the ADSync service is stopped and disabled after approval', async () => {
+    await click(ADELE, 'step.requestApproval', 13);
+    await click(MEGAN, 'step.approve', 13, { approvalId: await waitForApproval(13, 'pending') });
+    await waitForStep(13, ['done']);
+    await click(ADELE, 'step.confirm', 14);
+    await click(ADELE, 'step.confirm', 15);
+    expect(ps.readState().service).toMatchObject({ Status: 'Running' });
+    await click(ADELE, 'step.requestApproval', 16);
+    await click(LYNNE, 'step.approve', 16, { approvalId: await waitForApproval(16, 'pending') });
+    const s16 = await waitForStep(16, ['done']);
+    expect(ps.readState().service).toMatchObject({ Status: 'Stopped', StartType: 'Disabled' });
+    await sharedCard(s16, 'result.startType: Disabled');
+  });
 });
 
 async function waitFor(predicate: () => Promise<boolean>, explain: () => Promise<string>, timeoutMs = 30_000): Promise<void> {

@@ -21,7 +21,7 @@ export interface BotHarness {
   graph: GraphSimulator;
   connector: FakeConnector;
   conversationId: string;
-  /** Sends a message as `from` and returns the connector calls it caused directly (the synchronous replies). */
+  /** Sends a message as `from` and returns the bot's replies to it (in-turn POSTs to .../activities/{id}). */
   say(text: string, from?: TestUser, conversationId?: string): Promise<ConnectorCall[]>;
   close(): Promise<void>;
 }
@@ -46,9 +46,11 @@ export async function startBotHarness(options: { env?: Record<string, string>; d
     conversationId,
     async say(text, from = ADELE, conv = conversationId) {
       const before = connector.calls.length;
-      const res = await postActivity(bot.url, messageActivity({ text, from, conversationId: conv, serviceUrl: connector.url }));
+      const activity = messageActivity({ text, from, conversationId: conv, serviceUrl: connector.url });
+      const res = await postActivity(bot.url, activity);
       if (res.status >= 300) throw new Error(`/api/messages answered ${res.status}: ${await res.text()}`);
-      return connector.calls.slice(before);
+      // Only the replies to this message: proactive updates from background work can land meanwhile.
+      return connector.calls.slice(before).filter((c) => c.method === 'POST' && c.activityId === activity.id);
     },
     async close() {
       await bot.stop();
