@@ -9,6 +9,7 @@
  *   --reset           start from an empty sandbox database
  */
 import { sambaEnvFile } from './samba-location';
+import { installFakePowerShell } from './simulated-connect-sync';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
@@ -344,6 +345,7 @@ async function main(argv: string[]): Promise<number> {
     running.bot = await startBot({ config, store, cloud, logger });
     say(`bot on ${running.bot.url}/api/messages (PGlite in .data/sandbox/pglite)`);
 
+    const connectSync = installFakePowerShell({}, join(DATA_DIR, 'connect-sync'));
     running.agentAbort = new AbortController();
     const agentLogger = logger.child({ part: 'agent' });
     const ldap = samba;
@@ -352,6 +354,8 @@ async function main(argv: string[]): Promise<number> {
       logger: agentLogger,
       signal: running.agentAbort.signal,
       connectDirectory: () => connectLdapDirectory({ url: ldap.url, bindDn: ldap.bindDn, password: ldap.password, caPath: ldap.caPath }),
+      // A simulated Connect Sync server: the PowerShell stand-in with its state under .data/sandbox.
+      adsync: { exportDir: join(DATA_DIR, 'adsync-exports'), env: connectSync.env },
     }).catch((err: Error) => agentLogger.error({ err: err.message }, 'agent loop stopped'));
     say(`relay agent ${AGENT_ID} polling the bot, reading ${samba.url}`);
 

@@ -12,7 +12,7 @@ import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { cardText } from '../helpers/fake-connector';
-import { installFakePowerShell, type FakePowerShell } from '../helpers/fake-powershell';
+import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { sambaEnv } from '../helpers/samba';
 
 const LYNNE: TestUser = { id: '29:lynne', name: 'Lynne Robbins', aadObjectId: '00000000-0000-0000-0000-00000000ad03' };

@@ -16,7 +16,7 @@ import {
 import { AdsyncError, runPowerShellScript } from '../../src/agent/powershell/executor';
 import { getSchedulerScript } from '../../src/agent/powershell/scripts';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
-import { FAKE_AD_CONNECTOR_ID, FAKE_CUSTOM_RULE_ID, FAKE_ENTRA_CONNECTOR_ID, installFakePowerShell, type FakePowerShell } from '../helpers/fake-powershell';
+import { FAKE_AD_CONNECTOR_ID, FAKE_CUSTOM_RULE_ID, FAKE_ENTRA_CONNECTOR_ID, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 
 // An OU name a hostile or merely creative admin could create; AD stores it escaped like this.
 const NASTY_OU = 'OU=O\'Brien $(Remove-Item x) \\; \\"quote\\" `whoami` Z\u00fcrich,DC=contoso,DC=com';

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ADSYNC_SCRIPTS } from '../../src/agent/powershell/scripts';
+import { ADSYNC_SCRIPTS } from '../agent/powershell/scripts';
 
-/** The stand-in's state file (see test/fixtures/fake-powershell/powershell). */
+/** The stand-in's state file (see src/sandbox/fake-powershell/powershell). */
 export interface FakeAdsyncState {
   scheduler: {
     SyncCycleEnabled: boolean;
@@ -69,13 +69,20 @@ export const FAKE_AD_CONNECTOR_ID = '8f2a3c41-6d5e-4b7a-9c1d-2e3f4a5b6c7d';
 export const FAKE_ENTRA_CONNECTOR_ID = 'b891884f-051e-4a83-95af-2544101c9083';
 export const FAKE_CUSTOM_RULE_ID = '0d7c5e1a-4b3f-4e2d-8a9b-1c2d3e4f5a6b';
 
-const BIN_DIR = path.resolve(__dirname, '../fixtures/fake-powershell');
+// The stand-in is plain JavaScript, run from the source tree (tests and the sandbox run from src).
+const BIN_DIR = path.resolve(__dirname, 'fake-powershell');
 
-export function installFakePowerShell(overrides: Partial<FakeAdsyncState> = {}): FakePowerShell {
+/**
+ * A simulated Connect Sync server: a stand-in `powershell` on PATH that emulates the ADSync cmdlets
+ * against a JSON state file. Used by the tests and by the sandbox; never by production code.
+ */
+export function installFakePowerShell(overrides: Partial<FakeAdsyncState> = {}, stateDir?: string): FakePowerShell {
   chmodSync(path.join(BIN_DIR, 'powershell'), 0o755);
-  const dir = mkdtempSync(path.join(tmpdir(), 'syncshift-fake-adsync-'));
+  const dir = stateDir ?? mkdtempSync(path.join(tmpdir(), 'syncshift-fake-adsync-'));
+  mkdirSync(dir, { recursive: true });
   const statePath = path.join(dir, 'state.json');
-  writeFileSync(statePath, JSON.stringify({ ...defaultState(), ...overrides }, null, 2));
+  // A sandbox keeps its Connect Sync state across restarts; tests always start fresh.
+  if (!stateDir || !existsSync(statePath)) writeFileSync(statePath, JSON.stringify({ ...defaultState(), ...overrides }, null, 2));
   const hashes = Object.fromEntries(ADSYNC_SCRIPTS.map((s) => [s.id, createHash('sha256').update(s.text, 'utf8').digest('hex')]));
   const env = {
     PATH: `${BIN_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
