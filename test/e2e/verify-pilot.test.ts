@@ -70,7 +70,7 @@ describe('/verify pilot end to end against Samba AD', () => {
   }
 
   it('reports the right numbers and names for OU=Sales (paging on both sides, Sales vs SalesOps, one 429)', async () => {
-    expect((await h.say('/migration start "Contoso pilot"')).length).toBe(1);
+    expect((await h.say('/migration start "Contoso pilot"')).length).toBe(3);
     h.graph.reset();
     h.graph.failNext(1, 429, { retryAfterSeconds: 1 });
     const { text } = await verify('OU=Sales');
