@@ -5,7 +5,6 @@ import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
 import { scanOu } from './actions/scan-ou';
-import { AdsyncError } from '../runbook/sync-rules';
 import { RelayClient, RelayHttpError } from './relay-client';
 
 export interface AgentOptions {
@@ -83,7 +82,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
     const data = await runAdsync(payload, run, options.adsync.exportDir);
     return { outcome: 'succeeded', result: { action: payload.action, data } };
   } catch (err) {
-    const error = err instanceof AdsyncError ? err.toJSON() : asAppError(err).toJSON();
+    const error = asAppError(err).toJSON();
     options.logger.warn({ jobId: job.id, code: error.code, err: error.message }, 'job failed');
     return { outcome: 'failed', error };
   } finally {

@@ -22,24 +22,15 @@ export type AdsyncErrorCode =
 
 /**
  * Lives here rather than next to the executor because the planner must stay free of agent imports
- * and also needs to throw it; the executor re-exports it. Shaped like AppError so the codes can be
- * folded into it later without changing what goes over the wire.
+ * and also needs to throw it; the executor re-exports it. An AppError, so it crosses the relay the
+ * same way as every other error.
  */
-export class AdsyncError extends Error {
-  readonly code: AdsyncErrorCode;
-  readonly hint: string | undefined;
-  readonly details: Record<string, unknown> | undefined;
+export class AdsyncError extends AppError {
+  declare readonly code: AdsyncErrorCode;
 
   constructor(code: AdsyncErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'AdsyncError';
-    this.code = code;
-    this.hint = options.hint;
-    this.details = options.details;
-  }
-
-  toJSON(): { code: AdsyncErrorCode; message: string; hint?: string; details?: Record<string, unknown> } {
-    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), ...(this.details ? { details: this.details } : {}) };
   }
 }
 

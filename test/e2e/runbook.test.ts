@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +8,12 @@ import type { SimUser } from '../../src/sandbox/graph-simulator';
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
-import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { cardText } from '../helpers/fake-connector';
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { sambaEnv } from '../helpers/samba';
+import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 
 const LYNNE: TestUser = { id: '29:lynne', name: 'Lynne Robbins', aadObjectId: '00000000-0000-0000-0000-00000000ad03' };
 const MALLORY: TestUser = { id: '29:mallory', name: 'Mallory', aadObjectId: '00000000-0000-0000-0000-0000000000ff' };
@@ -26,8 +26,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   const samba = sambaEnv();
   let h: BotHarness;
   let ps: FakePowerShell;
-  let agent: ChildProcess;
-  let agentLog = '';
+  let agent: AgentProcess;
   let exportDir: string;
   let migrationId: string;
   let rdUsers: SimUser[];
@@ -40,28 +39,11 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     h = await startBotHarness({ env: { SYNCSHIFT_APPROVERS: [ADELE, MEGAN, LYNNE].map((u) => u.aadObjectId).join(','), SYNCSHIFT_REQUIRED_APPROVALS: '1' } });
     h.graph.setUsers(tenant.users);
     rdUsers = tenant.users.filter((u) => u.onPremisesDistinguishedName?.endsWith('OU=R\\,D,DC=contoso,DC=com'));
-    agent = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/agent/cli.ts')], {
-      env: {
-        ...process.env,
-        ...ps.env,
-        SYNCSHIFT_RELAY_URL: h.bot.url,
-        SYNCSHIFT_AGENT_ID: AGENT_ID,
-        SYNCSHIFT_AGENT_SECRET: AGENT_SECRET,
-        LDAP_URL: samba.url,
-        LDAP_BIND_DN: samba.bindDn,
-        LDAP_PASSWORD: samba.password,
-        LDAP_CA_PATH: samba.caPath,
-        SYNCSHIFT_ADSYNC_EXPORT_DIR: exportDir,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    agent = spawnAgent(h.bot.url, samba, { ...ps.env, SYNCSHIFT_ADSYNC_EXPORT_DIR: exportDir });
   });
 
   afterAll(async () => {
-    agent?.kill('SIGTERM');
+    agent?.stop();
     await h?.close();
     ps?.cleanup();
     if (exportDir) rmSync(exportDir, { recursive: true, force: true });
@@ -106,7 +88,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     for (;;) {
       const s = await step(n);
       if (statuses.includes(s.status)) return s;
-      if (Date.now() > deadline) throw new Error(`Step ${n} is ${s.status} (${s.reason ?? ''}), expected ${statuses.join('/')}.\nAgent log:\n${agentLog.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`Step ${n} is ${s.status} (${s.reason ?? ''}), expected ${statuses.join('/')}.\nAgent log:\n${agent.log().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -117,7 +99,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       const a = await h.store.runbook.latestApproval(migrationId, n);
       if (a?.status === status) return a.id;
       const s = await step(n);
-      if (Date.now() > deadline) throw new Error(`Approval for step ${n} is ${a?.status ?? 'missing'} (step ${s.status}: ${s.reason ?? ''}).\nAgent log:\n${agentLog.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`Approval for step ${n} is ${a?.status ?? 'missing'} (step ${s.status}: ${s.reason ?? ''}).\nAgent log:\n${agent.log().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -183,7 +165,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     // 8: stop the scheduler. Refused while a cycle runs; then four eyes.
     ps.writeState({ syncCycleInProgress: true });
     expect(await click(ADELE, 'step.requestApproval', 8)).toContain('Reading the current Connect Sync state');
-    await waitFor(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agentLog.slice(-2000)}`);
+    await waitFor(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agent.log().slice(-2000)}`);
     await sharedCard(await step(8), 'a Connect Sync cycle is in progress');
     ps.writeState({ syncCycleInProgress: false });
     await click(ADELE, 'step.requestApproval', 8);

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { cardProblems } from '../helpers/card-check';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
-import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { sambaEnv } from '../helpers/samba';
+import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 
 /**
  * The whole slice: Bot Framework activities over HTTP → bot → durable job → the real agent process
@@ -16,8 +15,7 @@ describe('/verify pilot end to end against Samba AD', () => {
   const samba = sambaEnv();
   let h: BotHarness;
   let tenant: BuiltTenant;
-  let agent: ChildProcess;
-  let agentLog = '';
+  let agent: AgentProcess;
 
   beforeAll(async () => {
     const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
@@ -28,26 +26,11 @@ describe('/verify pilot end to end against Samba AD', () => {
     }
     h = await startBotHarness();
     h.graph.setUsers(tenant.users);
-    agent = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/agent/cli.ts'), 'run'], {
-      env: {
-        ...process.env,
-        SYNCSHIFT_RELAY_URL: h.bot.url,
-        SYNCSHIFT_AGENT_ID: AGENT_ID,
-        SYNCSHIFT_AGENT_SECRET: AGENT_SECRET,
-        LDAP_URL: samba.url,
-        LDAP_BIND_DN: samba.bindDn,
-        LDAP_PASSWORD: samba.password,
-        LDAP_CA_PATH: samba.caPath,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    agent = spawnAgent(h.bot.url, samba);
   });
 
   afterAll(async () => {
-    agent?.kill('SIGTERM');
+    agent?.stop();
     await h?.close();
   });
 
@@ -62,7 +45,7 @@ describe('/verify pilot end to end against Samba AD', () => {
       (c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
       { from, timeoutMs: 60_000 },
     ).catch((err: Error) => {
-      throw new Error(`${err.message}\nAgent log:\n${agentLog.slice(-3000)}`);
+      throw new Error(`${err.message}\nAgent log:\n${agent.log().slice(-3000)}`);
     });
     const card = final.activity.attachments![0]!.content;
     expect(cardProblems(card)).toEqual([]);
