@@ -15,6 +15,8 @@ export interface AgentOptions {
   waitMs?: number;
   /** Smallest gap between progress reports, so a fast scan does not flood the bot. */
   progressIntervalMs?: number;
+  /** How often a running job tells the bot it is still alive (extends its lease). */
+  heartbeatMs?: number;
   /** Stop after this many jobs (tests, `--once`). */
   maxJobs?: number;
   signal?: AbortSignal;
@@ -63,10 +65,17 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   let lastProgress = 0;
   let directory: Directory | undefined;
   const payload = job.payload;
+  let scannedSoFar = 0;
+  // The lease lasts minutes; a long Connect Sync action must keep it, or a mutating job would be
+  // declared "outcome unknown" while it is still running.
+  const heartbeat = setInterval(() => {
+    options.relay.progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
+  }, options.heartbeatMs ?? 30_000);
   try {
     if (payload.action === 'directory.scanOu') {
       directory = await options.connectDirectory();
       const result = await scanOu(directory, payload, async (scanned) => {
+        scannedSoFar = scanned;
         const now = Date.now();
         if (now - lastProgress < interval) return;
         lastProgress = now;
@@ -86,6 +95,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
     options.logger.warn({ jobId: job.id, code: error.code, err: error.message }, 'job failed');
     return { outcome: 'failed', error };
   } finally {
+    clearInterval(heartbeat);
     await directory?.close().catch(() => undefined);
   }
 }

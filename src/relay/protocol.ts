@@ -35,6 +35,9 @@ export const ADSYNC_ACTIONS = [
 ] as const;
 export type AdsyncAction = (typeof ADSYNC_ACTIONS)[number];
 
+/** Actions that change Connect Sync: never retried automatically, whatever happens to the agent. */
+export const MUTATING_ACTIONS: ReadonlySet<string> = new Set(['adsync.stopScheduler', 'adsync.startScheduler', 'adsync.createNoFlowRules', 'adsync.setRulesDisabled', 'adsync.stopService', 'adsync.startService']);
+
 export const adsyncPayload = z.discriminatedUnion('action', [
   z.object({ action: z.literal('adsync.getScheduler') }),
   z.object({ action: z.literal('adsync.stopScheduler') }),

@@ -83,6 +83,7 @@ export class RelayServer {
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
     res.once('close', () => (closed = true));
     for (;;) {
+      await this.expireMutating();
       const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
       if (job) {
         const payload = jobPayload.safeParse(job.payload);
@@ -103,6 +104,17 @@ export class RelayServer {
         return;
       }
       await this.waitForJob(Math.min(remaining, this.options.pollIntervalMs ?? 1000));
+    }
+  }
+
+  /**
+   * A mutating job whose agent went quiet is not retried: it fails as "outcome unknown" and its card
+   * asks a person to check. Run on every lease poll, so any bot instance with a waiting agent notices.
+   */
+  async expireMutating(): Promise<void> {
+    for (const job of await this.options.store.jobs.expireMutating({ now: this.now() })) {
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome: 'outcome-unknown', details: { kind: job.kind, agentId: job.agentId }, conversationId: job.conversationId });
+      void this.options.listener.onJobFinished(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'reporting an expired job failed'));
     }
   }
 

@@ -3,7 +3,7 @@ import { renderMessageCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
-import { adsyncResult, scanOuResult, type JobPayload } from '../relay/protocol';
+import { adsyncResult, MUTATING_ACTIONS, scanOuResult, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { parseOuInput } from '../runbook/ou-input';
 import { applyEvent, readySteps, type RunbookEvent, type StepState } from '../runbook/runbook';
@@ -377,7 +377,7 @@ export class RunbookService {
   }
 
   private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check' | 'precheck' | 'action' | 'undo', approvalId?: string): Promise<JobRecord> {
-    const job = await this.options.store.jobs.enqueue({ kind: payload.action, payload, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: `${actor.id}|${actor.name}` });
+    const job = await this.options.store.jobs.enqueue({ kind: payload.action, payload, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: `${actor.id}|${actor.name}`, mutating: MUTATING_ACTIONS.has(payload.action) });
     await this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId);
     await this.options.store.audit.append({ actor: actor.id, action: 'job.queued', target: `step ${n}`, outcome: 'queued', details: { jobId: job.id, action: payload.action, purpose }, conversationId: migration.conversationId });
     this.options.jobQueued();

@@ -145,9 +145,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
       async enqueue(input) {
         try {
           const rows = await db.query(
-            `INSERT INTO jobs (kind, payload, conversation_id, migration_id, requested_by)
-             VALUES ($1, $2::jsonb, $3, $4::uuid, $5) RETURNING ${JOB_COLUMNS}`,
-            [input.kind, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy],
+            `INSERT INTO jobs (kind, payload, conversation_id, migration_id, requested_by, mutating)
+             VALUES ($1, $2::jsonb, $3, $4::uuid, $5, $6) RETURNING ${JOB_COLUMNS}`,
+            [input.kind, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy, input.mutating ?? false],
           );
           return mapJob(rows[0] as Row);
         } catch (err) {
@@ -164,14 +164,15 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
       async lease({ agentId, leaseMs, now }) {
         assertLeaseMs(leaseMs);
         // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
-        // taking it too. A lease that ran out counts as queued again (the agent holding it is presumed gone).
+        // taking it too. A read-only job whose lease ran out counts as queued again (the agent holding it
+        // is presumed gone); a mutating one never does (see expireMutating).
         const rows = await db.query(
           `UPDATE jobs
               SET state = 'leased', agent_id = $1, lease_expires_at = $2::timestamptz,
                   attempts = attempts + 1, updated_at = $3::timestamptz
             WHERE id = (
               SELECT id FROM jobs
-               WHERE state = 'queued' OR (state = 'leased' AND lease_expires_at <= $3::timestamptz)
+               WHERE state = 'queued' OR (state = 'leased' AND NOT mutating AND lease_expires_at <= $3::timestamptz)
                ORDER BY seq
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
@@ -179,6 +180,20 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
           [agentId, timeParam(new Date(now.getTime() + leaseMs)), timeParam(now)],
         );
         return rows[0] ? mapJob(rows[0]) : null;
+      },
+
+      async expireMutating({ now }) {
+        const rows = await db.query(
+          `UPDATE jobs SET state = 'failed', finished_at = $1::timestamptz, updated_at = $1::timestamptz, lease_expires_at = NULL,
+                  error = jsonb_build_object(
+                    'code', 'RELAY.OUTCOME_UNKNOWN',
+                    'message', 'The agent stopped reporting while it ran ' || kind || ', so whether it changed anything is unknown.',
+                    'hint', 'Check Connect Sync by hand (Get-ADSyncScheduler, Get-ADSyncRule, Get-Service ADSync), then run the step again or undo it.')
+            WHERE state = 'leased' AND mutating AND lease_expires_at <= $1::timestamptz
+           RETURNING ${JOB_COLUMNS}`,
+          [timeParam(now)],
+        );
+        return rows.map(mapJob);
       },
 
       async reportProgress({ jobId, agentId, progress, leaseMs, now }) {

@@ -85,9 +85,12 @@ export interface Store {
     getReference(conversationId: string): Promise<unknown | null>;
   };
   jobs: {
-    enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string }): Promise<JobRecord>;
+    /** `mutating`: the job changes something, so it is never handed out twice (see expireMutating). */
+    enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
     /** Atomically hands the oldest queued job to `agentId` (FOR UPDATE SKIP LOCKED), or returns null. */
     lease(input: { agentId: string; leaseMs: number; now: Date }): Promise<JobRecord | null>;
+    /** Fails mutating jobs whose lease ran out with RELAY.OUTCOME_UNKNOWN, and returns them. */
+    expireMutating(input: { now: Date }): Promise<JobRecord[]>;
     /** Stores progress only while `agentId` holds the lease; returns false otherwise. */
     reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date }): Promise<boolean>;
     /** Finishes a job leased by `agentId`; returns null (and changes nothing) when it is not leased by that agent. */

@@ -202,6 +202,20 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-2', outcome: 'succeeded', result: 2, error: null, now: at(1_500) })).toMatchObject({ result: 2 });
   });
 
+  test('a mutating job whose lease ran out is never handed out again; it fails as outcome unknown', async () => {
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    expect(await store.jobs.expireMutating({ now: at(999) })).toEqual([]);
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toBeNull();
+    const expired = await store.jobs.expireMutating({ now: at(5_000) });
+    expect(expired).toHaveLength(1);
+    expect(expired[0]).toMatchObject({ id: job.id, state: 'failed', error: { code: 'RELAY.OUTCOME_UNKNOWN' } });
+    expect((expired[0]!.error as { message: string }).message).toContain('adsync.stopScheduler');
+    // The agent that was running it reports late: refused, nothing changes.
+    expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(6_000) })).toBeNull();
+    expect(await store.jobs.expireMutating({ now: at(9_000) })).toEqual([]);
+  });
+
   test('finish by an agent that does not hold the lease is refused and changes nothing', async () => {
     const job = await enqueue();
     const leased = await store.jobs.lease({ agentId: 'agent-1', leaseMs: 10_000, now: at(0) });
