@@ -119,7 +119,7 @@ export class RunbookService {
           return this.render(migration, loaded.steps, n, actor.id, 'This step is not run this way.');
         }
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
-        if (!refused) await this.enqueue(migration, n, payload, actor, 'check');
+        if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
         await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action });
         return this.afterChange(migration, n, actor.id, refused);
       }
@@ -133,7 +133,7 @@ export class RunbookService {
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
           // The approval is created from what the agent reads now, so approvers see current evidence.
-          await this.enqueue(migration, n, pre, actor, 'check');
+          await this.enqueueJob(migration, n, pre, actor, 'check');
           return this.render(migration, loaded.steps, n, actor.id, 'Reading the current Connect Sync state through the agent; the approval request follows on this card.');
         }
         await this.openApproval(loaded, actor, def.check.kind, { requestedAfter: n - 1 });
@@ -292,7 +292,8 @@ export class RunbookService {
     }
     const requester = await this.options.store.jobs.get(job.id);
     const by = requester?.requestedBy ?? 'unknown';
-    const [id, name] = by.includes('|') ? (by.split('|', 2) as [string, string]) : [by, by];
+    const bar = by.indexOf('|');
+    const [id, name] = bar >= 0 ? [by.slice(0, bar), by.slice(bar + 1)] : [by, by];
     await this.openApproval(loaded, { id, name }, loaded.def.check.kind, fresh.evidence);
   }
 
@@ -370,10 +371,6 @@ export class RunbookService {
     if (!undo && loaded.step.status === 'waiting_approval') await this.transition(loaded, { type: 'approved', n: loaded.def.n, at: this.now() });
     const job = await this.enqueueJob(loaded.migration, loaded.def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
-  }
-
-  private async enqueue(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check'): Promise<JobRecord> {
-    return this.enqueueJob(migration, n, payload, actor, purpose);
   }
 
   private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check' | 'precheck' | 'action' | 'undo', approvalId?: string): Promise<JobRecord> {
