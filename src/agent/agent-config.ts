@@ -33,7 +33,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new AppError('CONFIG.INVALID', `Agent setting ${issue.path.join('.')} is missing or invalid: ${issue.message}.`, {
-      hint: 'See "Install the agent on-premises" in the README for every setting.',
+      hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in the README, for every setting.',
     });
   }
   const e = parsed.data;

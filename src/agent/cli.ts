@@ -15,7 +15,7 @@ Usage:
 Settings come from the environment: SYNCSHIFT_RELAY_URL, SYNCSHIFT_AGENT_ID,
 SYNCSHIFT_AGENT_SECRET(_FILE), LDAP_URL, LDAP_BIND_DN, LDAP_PASSWORD(_FILE), LDAP_CA_PATH,
 LDAP_PAGE_SIZE, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL.
-See the README, "Install the agent on-premises".`;
+See docs/deploy.md, "Install the agent on-premises".`;
 
 export const AGENT_VERSION = '0.1.0';
 
