@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '../shared/errors';
+import { AppError, type AdsyncErrorCode } from '../shared/errors';
 import { parseDn } from './dn';
 
 /**
@@ -10,15 +10,7 @@ import { parseDn } from './dn';
  * I/O, so the bot and the tests can plan without a Connect Sync server.
  */
 
-export type AdsyncErrorCode =
-  | 'ADSYNC.SYNC_IN_PROGRESS'
-  | 'ADSYNC.CMDLET_FAILED'
-  | 'ADSYNC.BAD_OUTPUT'
-  | 'ADSYNC.TIMEOUT'
-  | 'ADSYNC.NOT_AVAILABLE'
-  | 'ADSYNC.PRECEDENCE_EXHAUSTED'
-  | 'ADSYNC.RULE_CONFLICT'
-  | 'ADSYNC.CONNECTOR_NOT_FOUND';
+export type { AdsyncErrorCode };
 
 /**
  * Lives here rather than next to the executor because the planner must stay free of agent imports

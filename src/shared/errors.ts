@@ -22,6 +22,11 @@ export type ErrorCode =
   | 'RELAY.OUTCOME_UNKNOWN'
   | 'STORE.ERROR'
   | 'CONFIG.INVALID'
+  | AdsyncErrorCode
+  | 'INTERNAL';
+
+/** Failures of the Connect Sync actions the agent runs through PowerShell. */
+export type AdsyncErrorCode =
   | 'ADSYNC.SYNC_IN_PROGRESS'
   | 'ADSYNC.CMDLET_FAILED'
   | 'ADSYNC.BAD_OUTPUT'
@@ -29,8 +34,7 @@ export type ErrorCode =
   | 'ADSYNC.NOT_AVAILABLE'
   | 'ADSYNC.PRECEDENCE_EXHAUSTED'
   | 'ADSYNC.RULE_CONFLICT'
-  | 'ADSYNC.CONNECTOR_NOT_FOUND'
-  | 'INTERNAL';
+  | 'ADSYNC.CONNECTOR_NOT_FOUND';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -22,7 +22,7 @@ const toStringOrNull = (value: unknown): string | null => (value === null || val
 /** Both drivers parse jsonb; SQL NULL becomes null. */
 const toJson = (value: unknown): unknown => (value === undefined ? null : value);
 
-function mapMigration(row: Row): MigrationRecord {
+export function mapMigration(row: Row): MigrationRecord {
   return {
     id: String(row.id),
     name: String(row.name),

@@ -1,6 +1,6 @@
 import type { Approval, ApprovalStatus, ApprovalVote, VoteResult } from '../runbook/approvals';
 import { initialSteps, type StepState, type StepStatus } from '../runbook/runbook';
-import { toDate, toDateOrNull } from './repositories';
+import { mapMigration, toDate, toDateOrNull } from './repositories';
 import { jsonParam } from './sql';
 import type { Db, MigrationRecord, SqlClient } from './types';
 
@@ -49,8 +49,7 @@ export function createRunbookRepo(db: Db): RunbookRepo {
   return {
     async getMigration(id) {
       const rows = await db.query(`SELECT id, name, conversation_id, created_by, created_at FROM migrations WHERE id::text = $1`, [id]);
-      const r = rows[0];
-      return r ? { id: String(r.id), name: String(r.name), conversationId: String(r.conversation_id), createdBy: String(r.created_by), createdAt: toDate(r.created_at) } : null;
+      return rows[0] ? mapMigration(rows[0]) : null;
     },
     async ensureSteps(migrationId) {
       for (const s of initialSteps()) {
