@@ -31,22 +31,26 @@ say() { printf '[samba-up] %s\n' "$*"; }
 die() { printf '[samba-up] ERROR: %s\n' "$*" >&2; exit 1; }
 elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
+# samba-ad-provision holds the AD schema files; it is only a Recommends of samba-ad-dc, which
+# --no-install-recommends skips, and provisioning then fails half-way.
+PACKAGES="samba samba-ad-dc samba-ad-provision ldap-utils winbind openssl"
+
 install_packages() {
   # /usr/sbin is not on every PATH, and that is where the samba daemon lives.
   export PATH="$PATH:/usr/sbin:/sbin"
   command -v samba-tool >/dev/null 2>&1 && command -v samba >/dev/null 2>&1 && command -v ldapsearch >/dev/null 2>&1 \
-    && command -v openssl >/dev/null 2>&1 && return 0
-  say "samba-tool, samba, ldapsearch or openssl is missing; installing samba samba-ad-dc ldap-utils winbind openssl with apt-get"
+    && command -v openssl >/dev/null 2>&1 && [ -d /usr/share/samba/setup/ad-schema ] && return 0
+  say "samba-tool, samba, the AD schema files (samba-ad-provision), ldapsearch or openssl is missing; installing $PACKAGES with apt-get"
   local SUDO=()
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "installing Samba needs root: run this script as root, or install samba samba-ad-dc ldap-utils winbind openssl yourself"
+    command -v sudo >/dev/null 2>&1 || die "installing Samba needs root: run this script as root, or install $PACKAGES yourself"
     SUDO=(sudo)
   fi
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install samba, samba-ad-dc, ldap-utils and winbind with this system's package manager, then re-run"
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba samba-ad-dc ldap-utils winbind openssl >"$REPO/.cache/apt-samba.log" 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $PACKAGES with this system's package manager, then re-run"
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES >"$REPO/.cache/apt-samba.log" 2>&1; then
     # A fresh machine often has no package lists yet; one update is worth a retry.
     "${SUDO[@]}" apt-get update >>"$REPO/.cache/apt-samba.log" 2>&1 || true
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends samba samba-ad-dc ldap-utils winbind openssl >>"$REPO/.cache/apt-samba.log" 2>&1 \
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES >>"$REPO/.cache/apt-samba.log" 2>&1 \
       || die "apt-get could not install Samba (see $REPO/.cache/apt-samba.log); check network access to the Debian mirror"
   fi
   # The distro's own smbd/nmbd/samba-ad-dc units would fight ours for ports 389/636/445.
