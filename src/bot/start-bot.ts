@@ -4,7 +4,10 @@ import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { RelayServer } from '../relay/relay-server';
 import { AuditService } from '../services/audit-service';
+import { RateLimitedCardSink } from '../services/rate-limited-sink';
 import { RunbookService } from '../services/runbook-service';
+import { startSummaryTimer, SummaryService } from '../services/summary-service';
+import { WaveService } from '../services/wave-service';
 import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
@@ -17,19 +20,49 @@ export interface RunningBot {
   verify: VerifyService;
   runbook: RunbookService;
   relay: RelayServer;
+  waves: WaveService;
+  summaries: SummaryService;
   stop(): Promise<void>;
+}
+
+export interface StartBotOptions {
+  config: BotConfig;
+  store: Store;
+  cloud: CloudDirectory;
+  logger: Logger;
+  /** The clock the runbook, waves and summaries read; tests move it across days and DST changes. */
+  now?: () => Date;
+  /** How often due summaries are looked for; 0 turns the timer off (tests call summaries.tick()). */
+  summaryIntervalMs?: number;
+  /** Names this instance in summary claims. */
+  instanceId?: string;
+  summaryScanTimeoutMs?: number;
 }
 
 /** Agent results can carry every user of a large OU; Bot Framework activities stay small. */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-export async function startBot(options: { config: BotConfig; store: Store; cloud: CloudDirectory; logger: Logger }): Promise<RunningBot> {
+export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const { config, store, cloud, logger } = options;
+  const now = options.now ?? (() => new Date());
   const adapter = createAdapter(config);
-  const cards = new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store);
+  // Every proactive card waits for room under Teams' per-conversation and per-app limits.
+  const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), { logger: logger.child({ part: 'cards' }) });
   const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit });
   // Services wake waiting agents through the relay, which is created just below; the closure runs only later.
-  const runbook: RunbookService = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued() });
+  const runbook: RunbookService = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued(), now });
+  const waves: WaveService = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobQueued: () => relay.jobQueued(), now });
+  const summaries: SummaryService = new SummaryService({
+    store,
+    cloud,
+    cards,
+    waves,
+    logger: logger.child({ part: 'summary' }),
+    jobQueued: () => relay.jobQueued(),
+    now,
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    ...(options.summaryScanTimeoutMs ? { scanTimeoutMs: options.summaryScanTimeoutMs } : {}),
+  });
   const relay = new RelayServer({
     store,
     agentSecrets: config.agentSecrets,
@@ -37,13 +70,15 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
       onJobFinished: async (job) => {
-        if (!(await runbook.onJobFinished(job))) await verify.onJobFinished(job);
+        if (await runbook.onJobFinished(job)) return;
+        if (await waves.onJobFinished(job)) return;
+        await verify.onJobFinished(job);
       },
     },
   });
   let listenUrl = '';
   const audit = new AuditService(store, () => config.publicUrl ?? listenUrl, config.linkSigningKey);
-  const app = createTeamsApp(adapter, { store, verify, runbook, audit, logger, jobQueued: () => relay.jobQueued() });
+  const app = createTeamsApp(adapter, { store, verify, runbook, audit, waves, summaries, logger, jobQueued: () => relay.jobQueued() });
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
   server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
@@ -70,6 +105,8 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   listenUrl = `http://${host}:${address.port}`;
   // Jobs that finished while the bot was down still owe their card.
   void verify.resumeUnreported().catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
+  const interval = options.summaryIntervalMs ?? 30_000;
+  const stopSummaryTimer = interval > 0 ? startSummaryTimer(summaries, logger, interval) : () => undefined;
 
   return {
     url: `http://${host}:${address.port}`,
@@ -77,8 +114,11 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
     verify,
     runbook,
     relay,
+    waves,
+    summaries,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopSummaryTimer();
         server.close(() => resolve());
       }),
   };

@@ -4,6 +4,8 @@ import messageTemplate from './templates/message.json';
 import verifyTemplate from './templates/verify.json';
 import stepTemplate from './templates/step.json';
 import overviewTemplate from './templates/overview.json';
+import summaryTemplate from './templates/summary.json';
+import wavesTemplate from './templates/waves.json';
 
 /** An Adaptive Card as JSON, ready to be an attachment's content. */
 export type AdaptiveCardJson = Record<string, unknown>;
@@ -16,6 +18,8 @@ const templates = {
   verify: new ACData.Template(verifyTemplate),
   step: new ACData.Template(stepTemplate),
   overview: new ACData.Template(overviewTemplate),
+  summary: new ACData.Template(summaryTemplate),
+  waves: new ACData.Template(wavesTemplate),
 };
 
 export type TemplateName = keyof typeof templates;

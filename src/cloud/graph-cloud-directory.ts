@@ -94,43 +94,147 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     return client.api(`/${rest.join('/')}${link.search}`).version(version);
   };
 
+  /** Follows @odata.nextLink until the last page; returns the count and the deltaLink when Graph sends one. */
+  const follow = async <T>(first: ReturnType<typeof client.api>, operation: GraphOperation, schema: z.ZodType<GraphPage<T>>, onPage: (items: T[]) => void | Promise<void>): Promise<{ total: number; deltaLink: string | undefined }> => {
+    let total = 0;
+    let pages = 0;
+    let request = first;
+    for (;;) {
+      let raw: unknown;
+      try {
+        raw = await request.get();
+      } catch (err) {
+        throw toAppError(err, maxRetries, pages, operation);
+      }
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new AppError('CLOUD.ERROR', `Graph returned a page in an unexpected shape while ${operation.doing} (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`, {
+          hint: 'Check that baseUrl points at Microsoft Graph (not a proxy or login page) and that the v1.0 endpoint is used.',
+          details: { page: pages + 1 },
+        });
+      }
+      pages += 1;
+      total += parsed.data.value.length;
+      await onPage(parsed.data.value);
+      options.logger?.debug({ page: pages, items: parsed.data.value.length, total, operation: operation.doing }, 'graph page');
+      const next = parsed.data['@odata.nextLink'];
+      if (next === undefined) return { total, deltaLink: parsed.data['@odata.deltaLink'] };
+      request = requestForNextLink(next);
+    }
+  };
+
   return {
     async listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number> {
-      let total = 0;
-      let pages = 0;
-      let request = client.api('/users').filter('onPremisesSyncEnabled eq true').select(SELECT).top(pageSize);
-      for (;;) {
-        let raw: unknown;
-        try {
-          raw = await request.get();
-        } catch (err) {
-          throw toAppError(err, maxRetries, pages);
-        }
-        const parsed = pageSchema.safeParse(raw);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw new AppError('CLOUD.ERROR', `Graph returned a /users page in an unexpected shape (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`, {
-            hint: 'Check that baseUrl points at Microsoft Graph (not a proxy or login page) and that the v1.0 endpoint is used.',
-            details: { page: pages + 1 },
-          });
-        }
-        const users: CloudUser[] = parsed.data.value.map((u) => ({
-          id: u.id,
-          userPrincipalName: u.userPrincipalName ?? null,
-          onPremisesDistinguishedName: u.onPremisesDistinguishedName ?? null,
-          onPremisesImmutableId: u.onPremisesImmutableId ?? null,
-        }));
-        pages += 1;
-        total += users.length;
-        await onPage(users);
-        options.logger?.debug({ page: pages, users: users.length, total }, 'graph users page');
-        const next = parsed.data['@odata.nextLink'];
-        if (next === undefined) return total;
-        request = requestForNextLink(next);
+      const first = client.api('/users').filter('onPremisesSyncEnabled eq true').select(SELECT).top(pageSize);
+      const { total } = await follow(first, USERS_OPERATION, pageSchema, (value) =>
+        onPage(value.map((u) => ({ id: u.id, userPrincipalName: u.userPrincipalName ?? null, onPremisesDistinguishedName: u.onPremisesDistinguishedName ?? null, onPremisesImmutableId: u.onPremisesImmutableId ?? null }))),
+      );
+      return total;
+    },
+
+    async usersDelta(deltaLink, onPage) {
+      // /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered here.
+      const first = deltaLink === null ? client.api('/users/delta').select([...SELECT, 'onPremisesSyncEnabled']) : requestForNextLink(deltaLink);
+      const { total, deltaLink: next } = await follow(first, DELTA_OPERATION, deltaPageSchema, (value) =>
+        onPage(
+          value.map((u) => ({
+            id: u.id,
+            removed: u['@removed'] !== undefined,
+            ...(u.userPrincipalName !== undefined ? { userPrincipalName: u.userPrincipalName } : {}),
+            ...(u.onPremisesDistinguishedName !== undefined ? { onPremisesDistinguishedName: u.onPremisesDistinguishedName } : {}),
+            ...(u.onPremisesImmutableId !== undefined ? { onPremisesImmutableId: u.onPremisesImmutableId } : {}),
+            ...(u.onPremisesSyncEnabled !== undefined ? { onPremisesSyncEnabled: u.onPremisesSyncEnabled } : {}),
+          })),
+        ),
+      );
+      if (next === undefined) {
+        throw new AppError('CLOUD.ERROR', 'Graph ended a users delta round without a deltaLink.', { hint: 'This should not happen with Microsoft Graph; check that baseUrl points at Graph v1.0.' });
       }
+      return { deltaLink: next, changes: total };
+    },
+
+    async provisioningEvents(input, onPage) {
+      // OData string literals double their single quotes; the job id pattern keeps it simple anyway.
+      const filter = `jobId eq '${input.jobId.replace(/'/g, "''")}' and activityDateTime ge ${input.since.toISOString()}`;
+      const first = client.api('/auditLogs/provisioning').filter(filter).top(Math.min(pageSize, 500));
+      const { total } = await follow(first, PROVISIONING_OPERATION, provisioningPageSchema, (value) =>
+        onPage(
+          value.map((e) => {
+            const status = e.provisioningStatusInfo ?? e.statusInfo ?? null;
+            return {
+              id: e.id,
+              activityDateTime: e.activityDateTime,
+              status: status?.status ?? 'unknown',
+              targetId: e.targetIdentity?.id ?? null,
+              sourceDisplayName: e.sourceIdentity?.displayName ?? null,
+              errorCode: status?.errorInformation?.errorCode ?? null,
+              reason: status?.errorInformation?.reason ?? null,
+            };
+          }),
+        ),
+      );
+      return total;
     },
   };
 }
+
+interface GraphPage<T> {
+  '@odata.nextLink'?: string | undefined;
+  '@odata.deltaLink'?: string | undefined;
+  value: T[];
+}
+
+interface GraphOperation {
+  doing: string;
+  permissionHint: string;
+}
+
+const USERS_OPERATION: GraphOperation = { doing: 'listing synced users', permissionHint: PERMISSION_HINT };
+const DELTA_OPERATION: GraphOperation = { doing: 'reading user changes (delta query)', permissionHint: PERMISSION_HINT };
+const PROVISIONING_OPERATION: GraphOperation = {
+  doing: 'reading Cloud Sync provisioning logs',
+  permissionHint: 'Check that the app registration has the Microsoft Graph application permission ProvisioningLog.Read.All (or AuditLog.Read.All) with admin consent, and that the tenant has Entra ID P1 or P2 (provisioning logs need it).',
+};
+
+const nullableString = z.string().nullable().optional();
+const deltaPageSchema = z.object({
+  '@odata.nextLink': z.string().url().optional(),
+  '@odata.deltaLink': z.string().url().optional(),
+  value: z.array(
+    z.object({
+      id: z.string().min(1),
+      '@removed': z.object({ reason: z.string().optional() }).passthrough().optional(),
+      userPrincipalName: nullableString,
+      onPremisesDistinguishedName: nullableString,
+      onPremisesImmutableId: nullableString,
+      onPremisesSyncEnabled: z.boolean().nullable().optional(),
+    }),
+  ),
+});
+
+const statusInfoSchema = z
+  .object({ status: z.string(), errorInformation: z.object({ errorCode: nullableString, reason: nullableString }).passthrough().nullable().optional() })
+  .passthrough()
+  .nullable()
+  .optional();
+const identitySchema = z.object({ id: nullableString, displayName: nullableString }).passthrough().nullable().optional();
+const provisioningPageSchema = z.object({
+  '@odata.nextLink': z.string().url().optional(),
+  value: z.array(
+    z
+      .object({
+        id: z.string().min(1),
+        activityDateTime: z.string(),
+        // v1.0 names it provisioningStatusInfo; older payloads say statusInfo.
+        provisioningStatusInfo: statusInfoSchema,
+        statusInfo: statusInfoSchema,
+        sourceIdentity: identitySchema,
+        targetIdentity: identitySchema,
+      })
+      .passthrough(),
+  ),
+});
 
 function parseBaseUrl(raw: string): URL {
   let url: URL;
@@ -242,13 +346,13 @@ class RetryMiddleware implements Middleware {
 }
 
 /** Graph/network failures to AppError; messages carry status and Graph's code, never tokens or stacks. */
-function toAppError(err: unknown, maxRetries: number, pagesDone: number): AppError {
+function toAppError(err: unknown, maxRetries: number, pagesDone: number, operation: GraphOperation): AppError {
   if (err instanceof AppError) return err;
   const details = { pagesDone };
   if (err instanceof GraphError && err.statusCode > 0) {
     const status = err.statusCode;
     const graphCode = err.code ?? 'unknown';
-    const what = `Microsoft Graph answered ${status} (${graphCode}) while listing synced users`;
+    const what = `Microsoft Graph answered ${status} (${graphCode}) while ${operation.doing}`;
     if (status === 429) {
       return new AppError('CLOUD.THROTTLED', `${what}, still throttled after ${maxRetries} retries.`, {
         hint: 'Graph is throttling this app in this tenant; wait a few minutes and run the verify again, and avoid running several verifies at once.',
@@ -262,7 +366,7 @@ function toAppError(err: unknown, maxRetries: number, pagesDone: number): AppErr
       });
     }
     if (status === 401 || status === 403) {
-      return new AppError('CLOUD.ERROR', `${what}: the app is not allowed to read users.`, { hint: PERMISSION_HINT, details: { ...details, status, graphCode } });
+      return new AppError('CLOUD.ERROR', `${what}: the app is not allowed to read this.`, { hint: operation.permissionHint, details: { ...details, status, graphCode } });
     }
     return new AppError('CLOUD.ERROR', `${what}: ${sanitize(err.message)}`, {
       hint: status >= 500 ? 'Graph failed on its side; try again later, and report the request-id if it persists.' : 'The request was rejected; this is likely a bug in SyncShift, please report it with this message.',

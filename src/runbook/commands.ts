@@ -3,6 +3,9 @@
  * knows about Teams.
  */
 
+import { isLocalTime, isTimeZone } from './summary-schedule';
+import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate } from './waves';
+
 export type VerifyListKind = 'missing' | 'extra' | 'mismatched';
 
 export type Command =
@@ -13,6 +16,12 @@ export type Command =
   | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number }
   | { kind: 'verify.pilot'; ou: string }
   | { kind: 'verify.list'; verification: string | 'last'; list: VerifyListKind; page: number }
+  | { kind: 'wave.add'; name: string; ous: string[]; scheduledFor: string | null }
+  | { kind: 'wave.list' }
+  | { kind: 'wave.remove'; name: string }
+  | { kind: 'summary.now' }
+  | { kind: 'summary.schedule'; localTime: string; timeZone: string }
+  | { kind: 'summary.job'; jobId: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
   | { kind: 'unknown'; text: string };
 
@@ -41,6 +50,20 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/verify list missing 2',
     description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
   },
+  {
+    usage: '/wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]',
+    example: '/wave add Wave1 OU=Marketing OU=Finance on 2026-12-07',
+    description: 'Plan a wave: OUs that move to Cloud Sync together. The agent counts each OU and the card warns when Cloud Sync limits (objects per domain, OUs per configuration) or another wave get in the way. Quote names and OUs with spaces.',
+  },
+  { usage: '/wave list', example: '/wave list', description: 'Show the planned waves with their counts, dates and warnings.' },
+  { usage: '/wave remove <name>', example: '/wave remove Wave1', description: 'Take a wave out of the plan (kept in the audit log).' },
+  {
+    usage: '/summary at <HH:MM> <time zone>',
+    example: '/summary at 08:00 Europe/Berlin',
+    description: 'Post the wave summary here every day at that local time (IANA time zone; daylight saving is followed).',
+  },
+  { usage: '/summary job <Cloud Sync job id>', example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f', description: 'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.' },
+  { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
   { usage: '/audit [export csv|json]', example: '/audit export csv', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them.' },
 ];
 
@@ -91,9 +114,73 @@ export function parseCommand(input: string): Command {
       if (sub === 'list') return parseVerifyList(rest.slice(1));
       return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${VERIFY_PILOT_USAGE} or ${VERIFY_LIST_USAGE}` };
     }
+    case '/wave':
+      return parseWave(text.slice(head.length));
+    case '/summary':
+      return parseSummary(rest);
     default:
       return { kind: 'unknown', text };
   }
+}
+
+const WAVE_ADD_USAGE = '/wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]';
+const SUMMARY_USAGE = '/summary now, /summary at <HH:MM> <time zone> or /summary job <job id>';
+
+/** Splits on spaces, keeping "quoted parts" (straight or curly quotes) together. */
+export function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  const re = /["\u201c]([^"\u201d]*)["\u201d]|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1] ?? m[2]!);
+  return out;
+}
+
+function parseWave(argText: string): Command {
+  const args = splitArgs(argText);
+  const sub = (args[0] ?? '').toLowerCase();
+  if (sub === 'list' && args.length === 1) return { kind: 'wave.list' };
+  if (sub === 'remove') {
+    if (args.length !== 2) return { kind: 'invalid', command: '/wave remove', reason: 'Name one wave to remove.', usage: '/wave remove <name>' };
+    return { kind: 'wave.remove', name: args[1]! };
+  }
+  if (sub !== 'add') return { kind: 'invalid', command: '/wave', reason: `"${args[0] ?? ''}" is not a wave command.`, usage: `${WAVE_ADD_USAGE}, /wave list or /wave remove <name>` };
+  const name = args[1] ?? '';
+  if (!WAVE_NAME_PATTERN.test(name)) {
+    return { kind: 'invalid', command: '/wave add', reason: name === '' ? 'The wave needs a name.' : `"${name}" is not a usable wave name: up to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.`, usage: WAVE_ADD_USAGE };
+  }
+  let ous = args.slice(2);
+  let scheduledFor: string | null = null;
+  if (ous.length >= 2 && ous[ous.length - 2]!.toLowerCase() === 'on') {
+    const date = ous[ous.length - 1]!;
+    if (!isCalendarDate(date)) return { kind: 'invalid', command: '/wave add', reason: `"${date}" is not a date; write it as YYYY-MM-DD.`, usage: WAVE_ADD_USAGE };
+    scheduledFor = date;
+    ous = ous.slice(0, -2);
+  }
+  if (ous.length === 0) return { kind: 'invalid', command: '/wave add', reason: 'Name at least one OU for the wave.', usage: WAVE_ADD_USAGE };
+  if (ous.length > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
+    return { kind: 'invalid', command: '/wave add', reason: `A wave of ${ous.length} OUs is more than one Cloud Sync configuration can scope (about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}); split it or select parent OUs.`, usage: WAVE_ADD_USAGE };
+  }
+  return { kind: 'wave.add', name, ous, scheduledFor };
+}
+
+function parseSummary(args: string[]): Command {
+  const sub = (args[0] ?? '').toLowerCase();
+  if (sub === 'now' && args.length === 1) return { kind: 'summary.now' };
+  if (sub === 'at') {
+    const [localTime = '', timeZone = ''] = args.slice(1);
+    if (!isLocalTime(localTime)) return { kind: 'invalid', command: '/summary at', reason: `"${localTime}" is not a time; write it as HH:MM in 24-hour form, e.g. 08:00.`, usage: '/summary at <HH:MM> <time zone>' };
+    if (args.length !== 3 || !isTimeZone(timeZone)) {
+      return { kind: 'invalid', command: '/summary at', reason: `"${timeZone}" is not an IANA time zone.`, usage: '/summary at 08:00 Europe/Berlin (or America/New_York, Asia/Tokyo, UTC…)' };
+    }
+    return { kind: 'summary.schedule', localTime, timeZone };
+  }
+  if (sub === 'job') {
+    const jobId = args[1] ?? '';
+    if (args.length !== 2 || !/^[A-Za-z0-9][A-Za-z0-9._-]{2,199}$/.test(jobId)) {
+      return { kind: 'invalid', command: '/summary job', reason: 'Give the Cloud Sync job id, e.g. AD2AADProvisioning.<hex>.<guid> (Entra admin center → Cloud Sync → the configuration).', usage: '/summary job <job id>' };
+    }
+    return { kind: 'summary.job', jobId };
+  }
+  return { kind: 'invalid', command: '/summary', reason: `"${args[0] ?? ''}" is not a summary command.`, usage: SUMMARY_USAGE };
 }
 
 function parseVerifyList(args: string[]): Command {

@@ -22,6 +22,18 @@ export interface SimUser {
   onPremisesLastSyncDateTime?: string | null;
 }
 
+export interface SimProvisioningEvent {
+  id?: string;
+  activityDateTime: string;
+  jobId: string;
+  status: 'success' | 'failure' | 'skipped' | 'warning';
+  /** The Entra user the entry is about. */
+  targetId: string | null;
+  sourceDisplayName: string;
+  errorCode?: string;
+  reason?: string;
+}
+
 export interface SimRequest {
   method: string;
   path: string;
@@ -41,6 +53,10 @@ export interface GraphSimulator {
   addUsers(users: SimUser[]): void;
   removeUser(id: string): boolean;
   users(): SimUser[];
+  /** Changes some properties of one user, as a sync engine would (shows up in delta rounds). */
+  updateUser(id: string, patch: Partial<Omit<SimUser, 'id'>>): boolean;
+  /** Adds Cloud Sync provisioning log entries (GET /v1.0/auditLogs/provisioning). */
+  addProvisioningEvents(events: SimProvisioningEvent[]): void;
   /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
   /** Every request seen, in order, including failed ones. */
@@ -100,6 +116,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const token = options.token ?? 'sim-token';
   const logger = options.logger;
   let directory: SimUser[] = [...(options.users ?? [])];
+  const changes = new ChangeTracker(() => directory);
+  changes.created(directory);
+  const events: Required<SimProvisioningEvent>[] = [];
   const requests: SimRequest[] = [];
   const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
   let url = '';
@@ -135,8 +154,10 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta') return changes.delta(parsed.searchParams, `${url}/v1.0`);
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/auditLogs/provisioning') return provisioningLogs(parsed.searchParams, `${url}/v1.0`, events);
     if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
-      throw new GraphHttpError(404, 'Request_ResourceNotFound', `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id} and /v1.0/users/$count exist here.`);
+      throw new GraphHttpError(404, 'Request_ResourceNotFound', `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta and /v1.0/auditLogs/provisioning exist here.`);
     }
     if (req.method !== 'GET') {
       throw new GraphHttpError(405, 'Request_BadRequest', `The simulator is read-only; ${req.method ?? 'this method'} is not supported on ${parsed.pathname}.`);
@@ -194,12 +215,29 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   return {
     url,
     token,
-    setUsers: (users) => { directory = [...users]; },
-    addUsers: (users) => { directory.push(...users); },
+    setUsers: (users) => {
+      changes.replaced(directory, users);
+      directory = [...users];
+    },
+    addUsers: (users) => {
+      directory.push(...users);
+      changes.created(users);
+    },
     removeUser: (id) => {
       const before = directory.length;
       directory = directory.filter((u) => u.id !== id);
+      if (directory.length !== before) changes.removed(id);
       return directory.length !== before;
+    },
+    updateUser: (id, patch) => {
+      const index = directory.findIndex((u) => u.id === id);
+      if (index < 0) return false;
+      directory[index] = { ...directory[index]!, ...patch };
+      changes.changed(id, Object.keys(patch));
+      return true;
+    },
+    addProvisioningEvents: (added) => {
+      for (const e of added) events.push({ id: e.id ?? randomUUID(), errorCode: e.errorCode ?? '', reason: e.reason ?? '', ...e } as Required<SimProvisioningEvent>);
     },
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
@@ -213,6 +251,177 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       server.closeAllConnections();
     }),
   };
+}
+
+/**
+ * Change tracking for /users/delta. Every change bumps a version; a deltaLink carries the version it
+ * was issued at, so the next round returns what changed after it: new users in full, changed users
+ * with their id and only the selected properties that changed, deleted users as "@removed".
+ */
+class ChangeTracker {
+  private version = 0;
+  private readonly createdAt = new Map<string, number>();
+  private readonly propChangedAt = new Map<string, Map<string, number>>();
+  private readonly removedAt = new Map<string, number>();
+  /** Results of a round being paged, by round id: Graph's nextLinks hold the state, ours point here. */
+  private readonly rounds = new Map<string, { items: Record<string, unknown>[]; endVersion: number; select: string[] | undefined }>();
+
+  constructor(private readonly current: () => SimUser[]) {}
+
+  created(users: SimUser[]): void {
+    for (const u of users) {
+      this.createdAt.set(u.id, ++this.version);
+      this.removedAt.delete(u.id);
+    }
+  }
+
+  removed(id: string): void {
+    this.removedAt.set(id, ++this.version);
+  }
+
+  changed(id: string, props: string[]): void {
+    const v = ++this.version;
+    const map = this.propChangedAt.get(id) ?? new Map<string, number>();
+    for (const p of props) map.set(p, v);
+    this.propChangedAt.set(id, map);
+  }
+
+  replaced(before: SimUser[], after: SimUser[]): void {
+    const old = new Map(before.map((u) => [u.id, u]));
+    const next = new Set(after.map((u) => u.id));
+    for (const u of before) if (!next.has(u.id)) this.removed(u.id);
+    for (const u of after) {
+      const prev = old.get(u.id);
+      if (!prev) {
+        this.created([u]);
+        continue;
+      }
+      const keys = new Set([...Object.keys(prev), ...Object.keys(u)]);
+      const diff = [...keys].filter((k) => JSON.stringify((prev as unknown as Record<string, unknown>)[k]) !== JSON.stringify((u as unknown as Record<string, unknown>)[k]));
+      if (diff.length > 0) this.changed(u.id, diff);
+    }
+  }
+
+  delta(params: URLSearchParams, root: string): { body: unknown } {
+    if (params.has('$filter')) throw new GraphHttpError(400, 'Request_BadRequest', 'The simulator does not implement $filter on users delta (Graph allows only id eq there).');
+    const skip = params.get('$skiptoken');
+    let roundId: string;
+    let offset = 0;
+    if (skip) {
+      const [id = '', off = ''] = skip.split('.');
+      if (!this.rounds.has(id) || !/^\d+$/.test(off)) throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
+      roundId = id;
+      offset = Number(off);
+    } else {
+      const token = params.get('$deltatoken');
+      let since = -1;
+      let select = parseSelect(params.get('$select'));
+      if (token !== null) {
+        const state = decodeDeltaToken(token);
+        since = state.v;
+        select = state.select;
+      }
+      roundId = randomUUID().replace(/-/g, '');
+      this.rounds.set(roundId, { items: this.collect(since, select), endVersion: this.version, select });
+    }
+    const round = this.rounds.get(roundId)!;
+    const page = round.items.slice(offset, offset + DEFAULT_PAGE_SIZE);
+    const body: Record<string, unknown> = { '@odata.context': `${root}/$metadata#users${contextSelect(round.select)}`, value: page };
+    if (offset + DEFAULT_PAGE_SIZE < round.items.length) {
+      body['@odata.nextLink'] = `${root}/users/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
+    } else {
+      body['@odata.deltaLink'] = `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select })}`;
+      this.rounds.delete(roundId);
+    }
+    return { body };
+  }
+
+  private collect(since: number, select: string[] | undefined): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const user of this.current()) {
+      if (since < 0 || (this.createdAt.get(user.id) ?? 0) > since) {
+        out.push(project(user, select));
+        continue;
+      }
+      const changed = [...(this.propChangedAt.get(user.id) ?? new Map<string, number>())].filter(([p, v]) => v > since && (select === undefined || select.includes(p))).map(([p]) => p);
+      if (changed.length === 0) continue;
+      const full = project(user, select);
+      out.push(Object.fromEntries([['id', user.id], ...changed.map((p) => [p, full[p] ?? null])]));
+    }
+    if (since >= 0) {
+      const live = new Set(this.current().map((u) => u.id));
+      for (const [id, v] of this.removedAt) if (v > since && !live.has(id)) out.push({ id, '@removed': { reason: 'changed' } });
+    }
+    return out;
+  }
+}
+
+function encodeDeltaToken(state: { v: number; select: string[] | undefined }): string {
+  return Buffer.from(JSON.stringify(state)).toString('base64url');
+}
+
+function decodeDeltaToken(token: string): { v: number; select: string[] | undefined } {
+  try {
+    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v: unknown; select?: unknown };
+    if (typeof state.v !== 'number') throw new Error('no version');
+    return { v: state.v, select: Array.isArray(state.select) ? (state.select as string[]) : undefined };
+  } catch {
+    throw new GraphHttpError(400, 'Request_BadRequest', 'The $deltatoken is not valid; start a new delta round without it.');
+  }
+}
+
+const PROVISIONING_FILTER_CLAUSE = /^(jobId) eq '((?:[^']|'')*)'$|^(activityDateTime) (ge|gt|le|lt) (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$|^(statusInfo\/status|provisioningStatusInfo\/status) eq '(success|failure|skipped|warning)'$/;
+
+/** GET /auditLogs/provisioning with the filters summaries use (jobId, activityDateTime, status), newest first. */
+function provisioningLogs(params: URLSearchParams, root: string, events: Required<SimProvisioningEvent>[]): { body: unknown } {
+  const filter = params.get('$filter');
+  let matches = (_e: Required<SimProvisioningEvent>) => true;
+  if (filter) {
+    const tests: Array<(e: Required<SimProvisioningEvent>) => boolean> = [];
+    for (const clause of filter.split(/\s+and\s+/)) {
+      const m = PROVISIONING_FILTER_CLAUSE.exec(clause.trim());
+      if (!m) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Invalid filter clause: '${clause}'. The simulator supports jobId eq, activityDateTime ge/gt/le/lt and statusInfo/status eq.`);
+      if (m[1]) {
+        const jobId = m[2]!.replace(/''/g, "'");
+        tests.push((e) => e.jobId === jobId);
+      } else if (m[3]) {
+        const at = Date.parse(m[5]!);
+        const op = m[4]!;
+        tests.push((e) => {
+          const t = Date.parse(e.activityDateTime);
+          return op === 'ge' ? t >= at : op === 'gt' ? t > at : op === 'le' ? t <= at : t < at;
+        });
+      } else {
+        const status = m[7]!;
+        tests.push((e) => e.status === status);
+      }
+    }
+    matches = (e) => tests.every((t) => t(e));
+  }
+  const top = params.has('$top') ? Number(params.get('$top')) : 50;
+  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size ${params.get('$top')}: $top must be between 1 and 1000.`);
+  const offset = params.has('$skiptoken') ? Number(params.get('$skiptoken')) : 0;
+  if (!Number.isInteger(offset) || offset < 0) throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
+  const all = events.filter(matches).sort((a, b) => b.activityDateTime.localeCompare(a.activityDateTime));
+  const page = all.slice(offset, offset + top);
+  const body: Record<string, unknown> = {
+    '@odata.context': `${root}/$metadata#auditLogs/provisioning`,
+    value: page.map((e) => ({
+      id: e.id,
+      activityDateTime: e.activityDateTime,
+      jobId: e.jobId,
+      provisioningAction: 'create',
+      provisioningStatusInfo: { status: e.status, errorInformation: e.status === 'failure' ? { errorCode: e.errorCode, reason: e.reason } : null },
+      sourceIdentity: { id: null, displayName: e.sourceDisplayName, identityType: 'user' },
+      targetIdentity: { id: e.targetId, displayName: e.sourceDisplayName, identityType: 'User' },
+    })),
+  };
+  if (offset + top < all.length) {
+    const kept = [...params].filter(([k]) => k !== '$skiptoken');
+    kept.push(['$skiptoken', String(offset + top)]);
+    body['@odata.nextLink'] = `${root}/auditLogs/provisioning?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
+  }
+  return { body };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -3,6 +3,7 @@ import { openPgDb } from './pg-db';
 import { openPgliteDb } from './pglite-db';
 import { createRepositories } from './repositories';
 import { createRunbookRepo } from './runbook-repo';
+import { createWaveRepo } from './wave-repo';
 import type { ScriptDb } from './sql';
 import type { Store } from './types';
 
@@ -30,6 +31,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     db,
     ...createRepositories(db),
     runbook: createRunbookRepo(db),
+    waves: createWaveRepo(db),
     close: () => db.close(),
   };
 }

@@ -74,6 +74,7 @@ export interface AuditEntry {
 export interface Store {
   readonly db: Db;
   runbook: import('./runbook-repo').RunbookRepo;
+  waves: import('./wave-repo').WaveRepo;
   migrations: {
     /** Creates the migration for a conversation; returns null when the conversation already has one. */
     create(input: { name: string; conversationId: string; createdBy: string }): Promise<MigrationRecord | null>;

@@ -6,6 +6,8 @@ import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
 import type { AuditService } from '../../services/audit-service';
 import type { RunbookService } from '../../services/runbook-service';
+import type { SummaryService } from '../../services/summary-service';
+import type { WaveService } from '../../services/wave-service';
 import type { VerifyService } from '../../services/verify-service';
 import type { Store } from '../../store/types';
 import { cardActivity } from '../card-sink';
@@ -15,6 +17,8 @@ export interface CommandDeps {
   verify: VerifyService;
   runbook: RunbookService;
   audit: AuditService;
+  waves: WaveService;
+  summaries: SummaryService;
   logger: Logger;
   /** Called after a job is queued, so waiting agents are woken at once. */
   jobQueued: () => void;
@@ -91,6 +95,24 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
       }
       case 'verify.list':
         await context.sendActivity(cardActivity(await deps.verify.list({ conversationId, verification: command.verification, list: command.list, page: command.page })));
+        return;
+      case 'wave.add':
+        await context.sendActivity(cardActivity(await deps.waves.add({ conversationId, name: command.name, ous: command.ous, scheduledFor: command.scheduledFor, actor: actorName })));
+        return;
+      case 'wave.list':
+        await context.sendActivity(cardActivity(await deps.waves.list(conversationId)));
+        return;
+      case 'wave.remove':
+        await context.sendActivity(cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor: actorName })));
+        return;
+      case 'summary.now':
+        await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor: actorName })));
+        return;
+      case 'summary.schedule':
+        await context.sendActivity(cardActivity(await deps.summaries.setSchedule({ conversationId, localTime: command.localTime, timeZone: command.timeZone, actor: actorName })));
+        return;
+      case 'summary.job':
+        await context.sendActivity(cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor: actorName })));
         return;
       default:
         assertNever(command, 'command');

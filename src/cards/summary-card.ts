@@ -1,0 +1,63 @@
+import type { WaveLine, WaveSummary } from '../runbook/wave-summary';
+import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
+
+const signed = (n: number | null) => (n === null ? 'n/a' : n > 0 ? `+${formatCount(n)}` : n === 0 ? '±0' : `−${formatCount(-n)}`);
+const count = (n: number | null) => (n === null ? 'not counted' : formatCount(n));
+
+/** A plain-text bar per wave, for clients that cannot draw Adaptive Card charts. */
+export function chartText(waves: readonly WaveLine[]): string {
+  const max = Math.max(1, ...waves.map((w) => Math.max(w.expected ?? 0, w.provisioned)));
+  const width = Math.max(...waves.map((w) => w.name.length), 4);
+  return waves
+    .map((w) => {
+      const filled = Math.round((20 * w.provisioned) / max);
+      const expectedMark = Math.round((20 * (w.expected ?? 0)) / max);
+      const bar = '█'.repeat(filled) + '░'.repeat(Math.max(0, expectedMark - filled));
+      return `${w.name.padEnd(width)} ${bar} ${formatCount(w.provisioned)}/${count(w.expected)}`;
+    })
+    .join('\n\n');
+}
+
+export function renderSummaryCard(summary: WaveSummary, options: { migrationName: string; kind: 'scheduled' | 'on_demand' }): AdaptiveCardJson {
+  const errors: string[] = [];
+  if (summary.provisioning) {
+    const p = summary.provisioning;
+    errors.push(`Cloud Sync provisioning logs since ${p.since}: ${formatCount(p.failures)} failure(s), ${formatCount(p.successes)} success(es).`);
+    for (const r of p.topFailureReasons) errors.push(`• ${r.count}× ${r.reason}`);
+  } else {
+    errors.push('No Cloud Sync job is set, so provisioning logs were not read: /summary job <job id>.');
+  }
+  if (summary.lastVerify) {
+    const v = summary.lastVerify;
+    errors.push(`Last verify #${v.id} of ${v.ou} (${v.at}): ${formatCount(v.missing)} missing, ${formatCount(v.extra)} extra, ${formatCount(v.mismatched)} anchor mismatch(es).`);
+  }
+  return expandTemplate('summary', {
+    title: `Wave summary for ${summary.localDate}: ${options.migrationName}`,
+    subtitle: `${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone}${summary.previousDate ? ` · change since ${summary.previousDate}` : ''}`,
+    notes: summary.notes,
+    notesText: summary.notes.join('\n\n'),
+    totals: [
+      { title: 'Expected (on-premises)', value: formatCount(summary.totals.expected) },
+      { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
+      { title: 'Change since last summary', value: signed(summary.totals.change) },
+      { title: 'Missing / anchor mismatches', value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}` },
+    ],
+    waves: summary.waves.map((w) => ({
+      name: w.name,
+      expectedValue: w.expected ?? 0,
+      provisioned: w.provisioned,
+      heading: `${w.name}${w.scheduledFor ? ` (on ${w.scheduledFor})` : ''}`,
+      line: [
+        `${formatCount(w.provisioned)} of ${count(w.expected)} provisioned (${signed(w.change)})`,
+        w.confirmed === null ? null : `${formatCount(w.confirmed)} confirmed by Cloud Sync logs`,
+        `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
+        w.ous.join('; '),
+      ].filter((x) => x !== null).join(' · '),
+      problem: w.scanError ? `On-premises count failed: ${w.scanError}` : '',
+    })),
+    chartText: chartText(summary.waves),
+    errorsText: errors.join('\n\n'),
+    dueText: summary.dueNext.length > 0 ? summary.dueNext.map((d) => `• ${d}`).join('\n\n') : 'Nothing is due.',
+    footer: `Cloud numbers from a ${summary.cloud.mode === 'delta' ? `users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : 'full read of synced users'}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
+  });
+}

@@ -1,0 +1,29 @@
+import type { WaveWarning } from '../runbook/waves';
+import type { StoredWave } from '../store/wave-repo';
+import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
+
+export interface WaveView {
+  wave: StoredWave;
+  warnings: WaveWarning[];
+}
+
+export function renderWavesCard(input: { title: string; text?: string; waves: WaveView[]; hint?: string }): AdaptiveCardJson {
+  return expandTemplate('waves', {
+    title: input.title,
+    text: input.text ?? '',
+    hint: input.hint ?? '',
+    waves: input.waves.map(({ wave, warnings }) => {
+      const counted = wave.ous.every((ou) => ou.users !== null);
+      const total = wave.ous.reduce((sum, ou) => sum + (ou.users ?? 0), 0);
+      return {
+        heading: `${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}`,
+        ous: wave.ous.map((ou) => ({
+          title: ou.baseDn ?? ou.input,
+          value: ou.error ? `⚠ ${ou.error}` : ou.users === null ? 'counting…' : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,
+        })),
+        warnings,
+        warningsText: warnings.map((w) => `⚠ ${w.message}`).join('\n\n'),
+      };
+    }),
+  });
+}

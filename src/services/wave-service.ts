@@ -1,0 +1,155 @@
+import { renderMessageCard } from '../cards/message-cards';
+import { renderWavesCard, type WaveView } from '../cards/waves-card';
+import type { AdaptiveCardJson } from '../cards/render';
+import { scanOuResult, type JobError } from '../relay/protocol';
+import { parseOuInput } from '../runbook/ou-input';
+import { localDateOf } from '../runbook/summary-schedule';
+import { checkWave, type WavePlan } from '../runbook/waves';
+import type { Logger } from '../shared/logger';
+import type { StoredWave } from '../store/wave-repo';
+import type { JobRecord, MigrationRecord, Store } from '../store/types';
+import type { CardSink } from './verify-service';
+
+export interface WaveServiceOptions {
+  store: Store;
+  cards: CardSink;
+  logger: Logger;
+  jobQueued: () => void;
+  now?: () => Date;
+}
+
+const NO_MIGRATION_HINT = 'Start one with /migration start "<name>"; waves belong to a migration.';
+
+/**
+ * Planning waves: store them, have the agent count every OU, and warn against Cloud Sync limits
+ * once the counts are in. Counting is the agent's job; results arrive through onJobFinished.
+ */
+export class WaveService {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: WaveServiceOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async add(input: { conversationId: string; name: string; ous: string[]; scheduledFor: string | null; actor: string }): Promise<AdaptiveCardJson> {
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    const ous: string[] = [];
+    for (const raw of input.ous) {
+      const parsed = parseOuInput(raw);
+      if (!parsed.ok) {
+        await this.audit(migration, input.actor, 'wave.add', input.name, 'rejected', { ou: raw, code: parsed.code });
+        return renderMessageCard({ title: `"${raw}" is not an OU`, text: parsed.reason, hint: parsed.hint, tone: 'attention', items: ['/wave add Wave1 OU=Marketing OU=Finance on 2026-12-07'] });
+      }
+      ous.push(parsed.target.text);
+    }
+    const wave = await this.options.store.waves.createWave({ migrationId: migration.id, name: input.name, scheduledFor: input.scheduledFor, createdBy: input.actor, ous, now: this.now() });
+    if (!wave) {
+      return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
+    }
+    for (const ou of wave.ous) {
+      const job = await this.options.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: ou.input }, conversationId: input.conversationId, migrationId: migration.id, requestedBy: input.actor });
+      await this.options.store.waves.setOuCountJob(wave.id, ou.position, job.id);
+      ou.countJobId = job.id;
+    }
+    this.options.jobQueued();
+    await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', { ous, scheduledFor: input.scheduledFor });
+    return renderWavesCard({
+      title: `Wave ${wave.name} planned`,
+      text: `The agent is counting ${ous.length} OU(s); a card with the counts and any Cloud Sync limit warnings follows.`,
+      waves: [{ wave, warnings: [] }],
+      hint: 'Objects stay in Connect Sync scope with the no-flow rules applied until the wave is verified.',
+    });
+  }
+
+  async list(conversationId: string): Promise<AdaptiveCardJson> {
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    const views = await this.views(migration);
+    if (views.length === 0) return renderMessageCard({ title: 'No waves planned', text: 'This migration has no waves yet.', hint: 'Plan one: /wave add Wave1 OU=Marketing on 2026-12-07', tone: 'default' });
+    return renderWavesCard({ title: `Waves of ${migration.name}`, waves: views });
+  }
+
+  async remove(input: { conversationId: string; name: string; actor: string }): Promise<AdaptiveCardJson> {
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    const removed = await this.options.store.waves.removeWave({ migrationId: migration.id, name: input.name, now: this.now() });
+    if (!removed) return renderMessageCard({ title: `No wave ${input.name}`, text: `This migration has no wave called ${input.name}.`, hint: 'See the planned waves with /wave list.', tone: 'warning' });
+    await this.audit(migration, input.actor, 'wave.remove', removed.name, 'removed', { ous: removed.ous.map((o) => o.baseDn ?? o.input) });
+    return renderMessageCard({ title: `Wave ${removed.name} removed`, text: `The wave is no longer planned; summaries stop listing it.`, tone: 'good' });
+  }
+
+  /** Records an agent's count of a wave OU; true when the job was one of ours. */
+  async onJobFinished(job: JobRecord): Promise<boolean> {
+    const link = await this.options.store.waves.findOuByJob(job.id);
+    if (!link) return false;
+    await this.record(job);
+    const migration = await this.options.store.runbook.getMigration(link.migrationId);
+    if (!migration) return true;
+    const views = await this.views(migration);
+    const view = views.find((v) => v.wave.id === link.waveId);
+    // One card per wave once every OU of it is counted, not one per OU.
+    if (view && view.wave.ous.every((ou) => ou.countedAt !== null)) {
+      const card = renderWavesCard({
+        title: view.warnings.length === 0 ? `Wave ${view.wave.name} counted: within Cloud Sync limits` : `Wave ${view.wave.name} counted: ${view.warnings.length} warning(s)`,
+        waves: [view],
+        hint: view.warnings.length === 0 ? '' : 'Resolve the warnings before the wave\'s date, or change the plan with /wave remove and /wave add.',
+      });
+      try {
+        await this.options.cards.post(migration.conversationId, card);
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message, waveId: view.wave.id }, 'wave count card not delivered; /wave list shows it');
+      }
+    }
+    return true;
+  }
+
+  /** Waves with their warnings; counts whose job finished while the bot was down are filled in first. */
+  async views(migration: MigrationRecord): Promise<WaveView[]> {
+    let waves = await this.options.store.waves.listWaves(migration.id);
+    let caughtUp = false;
+    for (const ou of waves.flatMap((w) => w.ous)) {
+      if (ou.countedAt !== null || !ou.countJobId) continue;
+      const job = await this.options.store.jobs.get(ou.countJobId);
+      if (job && (job.state === 'succeeded' || job.state === 'failed')) {
+        await this.record(job);
+        caughtUp = true;
+      }
+    }
+    if (caughtUp) waves = await this.options.store.waves.listWaves(migration.id);
+    const pilot = await this.pilot(migration.id);
+    const settings = await this.options.store.waves.getSettings(migration.id);
+    const today = localDateOf(this.now(), settings?.timeZone ?? 'UTC');
+    const plans = waves.map(toPlan);
+    return waves.map((wave, i) => ({ wave, warnings: checkWave(plans[i]!, { otherWaves: plans.filter((_, j) => j !== i), pilot, today }) }));
+  }
+
+  private async record(job: JobRecord): Promise<void> {
+    const now = this.now();
+    if (job.state === 'failed') {
+      const error = job.error as JobError | null;
+      await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: error?.message ?? 'The agent could not count this OU.', now });
+      return;
+    }
+    const parsed = scanOuResult.safeParse(job.result);
+    if (!parsed.success) {
+      await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: 'The agent\'s result could not be read; update the agent to the bot\'s version.', now });
+      return;
+    }
+    await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: parsed.data.baseDn, users: parsed.data.totals.users, disabled: parsed.data.totals.disabled, error: null, now });
+  }
+
+  private async pilot(migrationId: string): Promise<{ baseDn: string; users: number | null } | null> {
+    const steps = await this.options.store.runbook.listSteps(migrationId);
+    const evidence = steps.find((s) => s.n === 5)?.evidence as { pilotOu?: string; users?: number } | null | undefined;
+    return evidence?.pilotOu ? { baseDn: evidence.pilotOu, users: typeof evidence.users === 'number' ? evidence.users : null } : null;
+  }
+
+  private async audit(migration: MigrationRecord, actor: string, action: string, target: string, outcome: string, details: unknown): Promise<void> {
+    await this.options.store.audit.append({ actor, action, target, outcome, details, conversationId: migration.conversationId });
+  }
+}
+
+function toPlan(wave: StoredWave): WavePlan {
+  return { name: wave.name, scheduledFor: wave.scheduledFor, ous: wave.ous.map((ou) => ({ input: ou.input, baseDn: ou.baseDn, users: ou.users, error: ou.error })) };
+}

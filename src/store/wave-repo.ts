@@ -1,0 +1,316 @@
+import type { CloudUser, CloudUserChange } from '../cloud/types';
+import type { WaveOu } from '../runbook/waves';
+import { toDate, toDateOrNull } from './repositories';
+import { jsonParam, sqlState, timeParam } from './sql';
+import type { Db } from './types';
+
+type Row = Record<string, unknown>;
+
+export interface StoredWaveOu extends WaveOu {
+  position: number;
+  disabled: number | null;
+  countJobId: string | null;
+  countedAt: Date | null;
+}
+
+export interface StoredWave {
+  id: string;
+  migrationId: string;
+  name: string;
+  scheduledFor: string | null;
+  createdBy: string;
+  createdAt: Date;
+  ous: StoredWaveOu[];
+}
+
+export interface SummarySettings {
+  migrationId: string;
+  localTime: string | null;
+  timeZone: string | null;
+  provisioningJobId: string | null;
+  logsReadUntil: Date | null;
+  setBy: string;
+  setAt: Date;
+}
+
+export type SummaryKind = 'scheduled' | 'on_demand';
+
+export interface SummaryRecord {
+  id: string;
+  migrationId: string;
+  kind: SummaryKind;
+  localDate: string;
+  status: 'claimed' | 'posted' | 'failed';
+  claimedBy: string;
+  claimedAt: Date;
+  postedAt: Date | null;
+  activityId: string | null;
+  content: unknown;
+  error: string | null;
+}
+
+export interface CloudSnapshot {
+  deltaLink: string;
+  fullReads: number;
+  deltaReads: number;
+  refreshedAt: Date;
+}
+
+export interface WaveRepo {
+  /** Null when the migration already has a live wave of that name (the unique index decides). */
+  createWave(input: { migrationId: string; name: string; scheduledFor: string | null; createdBy: string; ous: string[]; now: Date }): Promise<StoredWave | null>;
+  listWaves(migrationId: string): Promise<StoredWave[]>;
+  removeWave(input: { migrationId: string; name: string; now: Date }): Promise<StoredWave | null>;
+  setOuCountJob(waveId: string, position: number, jobId: string): Promise<void>;
+  findOuByJob(jobId: string): Promise<{ waveId: string; migrationId: string; position: number } | null>;
+  recordOuCount(input: { jobId: string; baseDn: string | null; users: number | null; disabled: number | null; error: string | null; now: Date }): Promise<void>;
+
+  getSettings(migrationId: string): Promise<SummarySettings | null>;
+  setSchedule(input: { migrationId: string; localTime: string; timeZone: string; setBy: string; now: Date }): Promise<SummarySettings>;
+  setProvisioningJob(input: { migrationId: string; jobId: string; setBy: string; now: Date }): Promise<SummarySettings>;
+  setLogsReadUntil(migrationId: string, at: Date): Promise<void>;
+  /** Settings of active migrations that have a daily time. */
+  listScheduled(): Promise<SummarySettings[]>;
+
+  /**
+   * Claims the scheduled summary of one local date. Returns the claim, or null when another
+   * instance holds a live claim or the summary was posted. An expired claim (its holder died)
+   * or a failed attempt can be taken over.
+   */
+  claimScheduled(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord | null>;
+  createOnDemand(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord>;
+  markPosted(input: { id: string; activityId: string | null; content: unknown; now: Date }): Promise<void>;
+  markFailed(id: string, error: string): Promise<void>;
+  latestPosted(migrationId: string): Promise<SummaryRecord | null>;
+  /** The latest scheduled summary that was posted, for catching up after an outage. */
+  latestPostedScheduled(migrationId: string): Promise<SummaryRecord | null>;
+  listSummaries(migrationId: string): Promise<SummaryRecord[]>;
+
+  getSnapshot(migrationId: string): Promise<CloudSnapshot | null>;
+  /** Applies one delta round (or a full read when `full`) and the new deltaLink atomically. */
+  applyCloudChanges(input: { migrationId: string; changes: CloudUserChange[]; deltaLink: string; full: boolean; now: Date }): Promise<void>;
+  /** Synced users of the snapshot. */
+  cloudUsers(migrationId: string): Promise<CloudUser[]>;
+  addConfirmed(migrationId: string, userIds: string[], now: Date): Promise<void>;
+  confirmedIds(migrationId: string): Promise<Set<string>>;
+}
+
+const WAVE_COLUMNS = 'id, migration_id, name, scheduled_for::text AS scheduled_for, created_by, created_at';
+/** Rows per statement when applying cloud changes: one round trip per batch, not per user. */
+const CHANGE_BATCH = 1000;
+const SUMMARY_COLUMNS = 'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, posted_at, activity_id, content, error';
+const SETTINGS_COLUMNS = 'migration_id, local_time, time_zone, provisioning_job_id, logs_read_until, set_by, set_at';
+
+export function createWaveRepo(db: Db): WaveRepo {
+  const ousOf = async (waveIds: string[]): Promise<Map<string, StoredWaveOu[]>> => {
+    const byWave = new Map<string, StoredWaveOu[]>();
+    if (waveIds.length === 0) return byWave;
+    const rows = await db.query(`SELECT wave_id, position, ou_input, base_dn, users, disabled, error, count_job_id, counted_at FROM wave_ous WHERE wave_id::text = ANY($1::text[]) ORDER BY wave_id, position`, [waveIds]);
+    for (const r of rows) {
+      const list = byWave.get(String(r.wave_id)) ?? [];
+      list.push(mapOu(r));
+      byWave.set(String(r.wave_id), list);
+    }
+    return byWave;
+  };
+  const withOus = async (rows: Row[]): Promise<StoredWave[]> => {
+    const ous = await ousOf(rows.map((r) => String(r.id)));
+    return rows.map((r) => ({ ...mapWave(r), ous: ous.get(String(r.id)) ?? [] }));
+  };
+  /** `set` is applied to the migration's settings row, created first if missing. */
+  const updateSettings = async (migrationId: string, set: string, params: unknown[], setBy: string, now: Date): Promise<SummarySettings> => {
+    await db.query(`INSERT INTO summary_settings (migration_id, set_by, set_at) VALUES ($1, $2, $3) ON CONFLICT (migration_id) DO NOTHING`, [migrationId, setBy, timeParam(now)]);
+    const updated = await db.query(`UPDATE summary_settings SET ${set} WHERE migration_id = $1 RETURNING ${SETTINGS_COLUMNS}`, [migrationId, ...params]);
+    return mapSettings(updated[0]!);
+  };
+
+  return {
+    async createWave(input) {
+      try {
+        return await db.transaction(async (tx) => {
+          const rows = await tx.query(`INSERT INTO waves (migration_id, name, scheduled_for, created_by, created_at) VALUES ($1, $2, $3::date, $4, $5) RETURNING ${WAVE_COLUMNS}`, [input.migrationId, input.name, input.scheduledFor, input.createdBy, timeParam(input.now)]);
+          const wave = mapWave(rows[0]!);
+          const ous: StoredWaveOu[] = [];
+          for (const [position, ou] of input.ous.entries()) {
+            await tx.query(`INSERT INTO wave_ous (wave_id, position, ou_input) VALUES ($1, $2, $3)`, [wave.id, position, ou]);
+            ous.push({ position, input: ou, baseDn: null, users: null, disabled: null, error: null, countJobId: null, countedAt: null });
+          }
+          return { ...wave, ous };
+        });
+      } catch (err) {
+        if (sqlState(err) === '23505') return null;
+        throw err;
+      }
+    },
+    async listWaves(migrationId) {
+      const rows = await db.query(`SELECT ${WAVE_COLUMNS} FROM waves WHERE migration_id = $1 AND removed_at IS NULL ORDER BY scheduled_for NULLS LAST, created_at`, [migrationId]);
+      return withOus(rows);
+    },
+    async removeWave(input) {
+      const rows = await db.query(`UPDATE waves SET removed_at = $3 WHERE migration_id = $1 AND lower(name) = lower($2) AND removed_at IS NULL RETURNING ${WAVE_COLUMNS}`, [input.migrationId, input.name, timeParam(input.now)]);
+      return rows[0] ? (await withOus(rows))[0]! : null;
+    },
+    async setOuCountJob(waveId, position, jobId) {
+      await db.query(`UPDATE wave_ous SET count_job_id = $3 WHERE wave_id = $1 AND position = $2`, [waveId, position, jobId]);
+    },
+    async findOuByJob(jobId) {
+      const rows = await db.query(`SELECT o.wave_id, o.position, w.migration_id FROM wave_ous o JOIN waves w ON w.id = o.wave_id WHERE o.count_job_id::text = $1`, [jobId]);
+      return rows[0] ? { waveId: String(rows[0].wave_id), migrationId: String(rows[0].migration_id), position: Number(rows[0].position) } : null;
+    },
+    async recordOuCount(input) {
+      await db.query(`UPDATE wave_ous SET base_dn = COALESCE($2, base_dn), users = $3, disabled = $4, error = $5, counted_at = $6 WHERE count_job_id::text = $1`, [input.jobId, input.baseDn, input.users, input.disabled, input.error, timeParam(input.now)]);
+    },
+
+    async getSettings(migrationId) {
+      const rows = await db.query(`SELECT ${SETTINGS_COLUMNS} FROM summary_settings WHERE migration_id = $1`, [migrationId]);
+      return rows[0] ? mapSettings(rows[0]) : null;
+    },
+    // A new time restarts the schedule: set_at is when summaries start being owed.
+    setSchedule: (input) => updateSettings(input.migrationId, 'local_time = $2, time_zone = $3, set_by = $4, set_at = $5', [input.localTime, input.timeZone, input.setBy, timeParam(input.now)], input.setBy, input.now),
+    setProvisioningJob: (input) => updateSettings(input.migrationId, 'provisioning_job_id = $2, logs_read_until = NULL', [input.jobId], input.setBy, input.now),
+    async setLogsReadUntil(migrationId, at) {
+      await db.query(`UPDATE summary_settings SET logs_read_until = $2 WHERE migration_id = $1`, [migrationId, timeParam(at)]);
+    },
+    async listScheduled() {
+      const rows = await db.query(`SELECT ${SETTINGS_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')} FROM summary_settings s JOIN migrations m ON m.id = s.migration_id WHERE s.local_time IS NOT NULL AND m.status = 'active' ORDER BY s.migration_id`);
+      return rows.map(mapSettings);
+    },
+
+    async claimScheduled(input) {
+      const expires = new Date(input.now.getTime() + input.claimMs);
+      const rows = await db.query(
+        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at)
+         VALUES ($1, 'scheduled', $2::date, 'claimed', $3, $4, $5)
+         ON CONFLICT (migration_id, local_date) WHERE kind = 'scheduled'
+         DO UPDATE SET status = 'claimed', claimed_by = EXCLUDED.claimed_by, claimed_at = EXCLUDED.claimed_at, claim_expires_at = EXCLUDED.claim_expires_at, error = NULL
+           WHERE summaries.status IN ('claimed', 'failed') AND summaries.claim_expires_at < EXCLUDED.claimed_at
+         RETURNING ${SUMMARY_COLUMNS}`,
+        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), timeParam(expires)],
+      );
+      return rows[0] ? mapSummary(rows[0]) : null;
+    },
+    async createOnDemand(input) {
+      const expires = new Date(input.now.getTime() + input.claimMs);
+      const rows = await db.query(
+        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at) VALUES ($1, 'on_demand', $2::date, 'claimed', $3, $4, $5) RETURNING ${SUMMARY_COLUMNS}`,
+        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), timeParam(expires)],
+      );
+      return mapSummary(rows[0]!);
+    },
+    async markPosted(input) {
+      await db.query(`UPDATE summaries SET status = 'posted', activity_id = $2, content = $3::jsonb, posted_at = $4, error = NULL WHERE id = $1`, [input.id, input.activityId, jsonParam(input.content), timeParam(input.now)]);
+    },
+    async markFailed(id, error) {
+      await db.query(`UPDATE summaries SET status = 'failed', error = $2 WHERE id = $1 AND status = 'claimed'`, [id, error.slice(0, 2000)]);
+    },
+    async latestPosted(migrationId) {
+      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND status = 'posted' ORDER BY posted_at DESC LIMIT 1`, [migrationId]);
+      return rows[0] ? mapSummary(rows[0]) : null;
+    },
+    async latestPostedScheduled(migrationId) {
+      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND status = 'posted' AND kind = 'scheduled' ORDER BY local_date DESC LIMIT 1`, [migrationId]);
+      return rows[0] ? mapSummary(rows[0]) : null;
+    },
+    async listSummaries(migrationId) {
+      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 ORDER BY claimed_at, local_date`, [migrationId]);
+      return rows.map(mapSummary);
+    },
+
+    async getSnapshot(migrationId) {
+      const rows = await db.query(`SELECT delta_link, full_reads, delta_reads, refreshed_at FROM cloud_snapshots WHERE migration_id = $1`, [migrationId]);
+      const r = rows[0];
+      return r ? { deltaLink: String(r.delta_link), fullReads: Number(r.full_reads), deltaReads: Number(r.delta_reads), refreshedAt: toDate(r.refreshed_at) } : null;
+    },
+    async applyCloudChanges(input) {
+      await db.transaction(async (tx) => {
+        if (input.full) await tx.query(`DELETE FROM cloud_users WHERE migration_id = $1`, [input.migrationId]);
+        const removed = input.changes.filter((c) => c.removed).map((c) => c.id);
+        for (let i = 0; i < removed.length; i += CHANGE_BATCH) {
+          await tx.query(`DELETE FROM cloud_users WHERE migration_id = $1 AND id = ANY($2::text[])`, [input.migrationId, removed.slice(i, i + CHANGE_BATCH)]);
+        }
+        const upserts = input.changes.filter((c) => !c.removed);
+        for (let i = 0; i < upserts.length; i += CHANGE_BATCH) {
+          const batch = upserts.slice(i, i + CHANGE_BATCH);
+          const column = (pick: (c: CloudUserChange) => string | boolean | null | undefined) => batch.map((c) => pick(c) ?? null);
+          const has = (pick: (c: CloudUserChange) => unknown) => batch.map((c) => pick(c) !== undefined);
+          // Delta rounds carry only the properties that changed; absent ones keep their stored value.
+          const params = [
+            input.migrationId,
+            column((c) => c.id), column((c) => c.userPrincipalName), column((c) => c.onPremisesDistinguishedName), column((c) => c.onPremisesImmutableId), column((c) => c.onPremisesSyncEnabled),
+            has((c) => c.userPrincipalName), has((c) => c.onPremisesDistinguishedName), has((c) => c.onPremisesImmutableId), has((c) => c.onPremisesSyncEnabled),
+          ];
+          const changes = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::boolean[], $8::boolean[], $9::boolean[], $10::boolean[])
+                 AS c(id, upn, dn, immutable_id, synced, has_upn, has_dn, has_immutable_id, has_synced)`;
+          await tx.query(`INSERT INTO cloud_users (migration_id, id, upn, dn, immutable_id, synced) SELECT $1, c.id, c.upn, c.dn, c.immutable_id, COALESCE(c.synced, false) FROM ${changes} ON CONFLICT DO NOTHING`, params);
+          // Delta rounds carry only the properties that changed; absent ones keep their stored value.
+          await tx.query(
+            `UPDATE cloud_users u SET
+               upn = CASE WHEN c.has_upn THEN c.upn ELSE u.upn END,
+               dn = CASE WHEN c.has_dn THEN c.dn ELSE u.dn END,
+               immutable_id = CASE WHEN c.has_immutable_id THEN c.immutable_id ELSE u.immutable_id END,
+               synced = CASE WHEN c.has_synced THEN COALESCE(c.synced, false) ELSE u.synced END
+             FROM ${changes} WHERE u.migration_id = $1 AND u.id = c.id`,
+            params,
+          );
+        }
+        await tx.query(
+          `INSERT INTO cloud_snapshots (migration_id, delta_link, full_reads, delta_reads, refreshed_at) VALUES ($1, $2, 1, 0, $3)
+           ON CONFLICT (migration_id) DO UPDATE SET delta_link = EXCLUDED.delta_link, refreshed_at = EXCLUDED.refreshed_at,
+             full_reads = cloud_snapshots.full_reads + CASE WHEN $4 THEN 1 ELSE 0 END,
+             delta_reads = cloud_snapshots.delta_reads + CASE WHEN $4 THEN 0 ELSE 1 END`,
+          [input.migrationId, input.deltaLink, timeParam(input.now), input.full],
+        );
+      });
+    },
+    async cloudUsers(migrationId) {
+      const rows = await db.query(`SELECT id, upn, dn, immutable_id FROM cloud_users WHERE migration_id = $1 AND synced`, [migrationId]);
+      return rows.map((r) => ({ id: String(r.id), userPrincipalName: strOrNull(r.upn), onPremisesDistinguishedName: strOrNull(r.dn), onPremisesImmutableId: strOrNull(r.immutable_id) }));
+    },
+    async addConfirmed(migrationId, userIds, now) {
+      if (userIds.length === 0) return;
+      await db.query(`INSERT INTO cloud_sync_confirmed (migration_id, user_id, first_seen) SELECT $1, u, $3 FROM unnest($2::text[]) AS u ON CONFLICT DO NOTHING`, [migrationId, userIds, timeParam(now)]);
+    },
+    async confirmedIds(migrationId) {
+      const rows = await db.query(`SELECT user_id FROM cloud_sync_confirmed WHERE migration_id = $1`, [migrationId]);
+      return new Set(rows.map((r) => String(r.user_id)));
+    },
+  };
+}
+
+function strOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/** Date columns are selected as ::text so neither driver turns them into a local-midnight Date. */
+function dateText(value: unknown): string {
+  return String(value).slice(0, 10);
+}
+
+function mapWave(r: Row): Omit<StoredWave, 'ous'> {
+  return { id: String(r.id), migrationId: String(r.migration_id), name: String(r.name), scheduledFor: r.scheduled_for === null ? null : dateText(r.scheduled_for), createdBy: String(r.created_by), createdAt: toDate(r.created_at) };
+}
+
+function mapOu(r: Row): StoredWaveOu {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return { position: Number(r.position), input: String(r.ou_input), baseDn: strOrNull(r.base_dn), users: num(r.users), disabled: num(r.disabled), error: strOrNull(r.error), countJobId: strOrNull(r.count_job_id), countedAt: toDateOrNull(r.counted_at) };
+}
+
+function mapSettings(r: Row): SummarySettings {
+  return { migrationId: String(r.migration_id), localTime: strOrNull(r.local_time), timeZone: strOrNull(r.time_zone), provisioningJobId: strOrNull(r.provisioning_job_id), logsReadUntil: toDateOrNull(r.logs_read_until), setBy: String(r.set_by), setAt: toDate(r.set_at) };
+}
+
+function mapSummary(r: Row): SummaryRecord {
+  return {
+    id: String(r.id),
+    migrationId: String(r.migration_id),
+    kind: r.kind as SummaryKind,
+    localDate: dateText(r.local_date),
+    status: r.status as SummaryRecord['status'],
+    claimedBy: String(r.claimed_by),
+    claimedAt: toDate(r.claimed_at),
+    postedAt: toDateOrNull(r.posted_at),
+    activityId: strOrNull(r.activity_id),
+    content: typeof r.content === 'string' ? JSON.parse(r.content) : (r.content ?? null),
+    error: strOrNull(r.error),
+  };
+}
