@@ -34,8 +34,8 @@ export function isTimeZone(zone: string): boolean {
 /**
  * The instant of `localTime` on `localDate` in `timeZone`. On the spring-forward day a time inside
  * the gap (02:30 in Europe/Berlin) does not exist; luxon moves it forward by the gap, so the
- * summary comes at 03:30 that one day. On the fall-back day an ambiguous time resolves to its
- * first occurrence, so the summary is not posted twice.
+ * summary comes at 03:30 that one day. On the fall-back day an ambiguous time stands for one
+ * instant (luxon takes the later, standard-time occurrence), so the summary is not posted twice.
  */
 export function slotInstant(localDate: string, localTime: string, timeZone: string): Date {
   const dt = DateTime.fromISO(`${localDate}T${localTime}`, { zone: timeZone });
