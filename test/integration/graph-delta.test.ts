@@ -1,0 +1,98 @@
+import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import type { CloudUserChange, ProvisioningEvent } from '../../src/cloud/types';
+import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
+
+const user = (i: number, synced = true): SimUser => ({
+  id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+  userPrincipalName: `user${i}@contoso.com`,
+  onPremisesSyncEnabled: synced ? true : null,
+  onPremisesDistinguishedName: synced ? `CN=User ${i},OU=Sales,DC=contoso,DC=com` : null,
+  onPremisesImmutableId: synced ? Buffer.from(`anchor-${i}`).toString('base64') : null,
+});
+
+describe('users delta and provisioning logs through the Graph client and simulator', () => {
+  let graph: GraphSimulator;
+  const cloud = () => createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, sleep: async () => undefined });
+
+  beforeAll(async () => {
+    graph = await startGraphSimulator({ users: Array.from({ length: 250 }, (_, i) => user(i, i % 10 !== 0)) });
+  });
+  afterAll(async () => graph?.close());
+
+  async function round(deltaLink: string | null): Promise<{ changes: CloudUserChange[]; deltaLink: string }> {
+    const changes: CloudUserChange[] = [];
+    const result = await cloud().usersDelta(deltaLink, (page) => {
+      changes.push(...page);
+    });
+    return { changes, deltaLink: result.deltaLink };
+  }
+
+  test('a first round pages through every user, then only changes come back, with only the changed properties', async () => {
+    graph.reset();
+    const first = await round(null);
+    expect(first.changes).toHaveLength(250);
+    expect(first.changes[1]).toEqual({ id: user(1).id, removed: false, userPrincipalName: 'user1@contoso.com', onPremisesDistinguishedName: 'CN=User 1,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: user(1).onPremisesImmutableId, onPremisesSyncEnabled: true });
+    const deltaRequests = graph.requests.filter((r) => r.path === '/v1.0/users/delta');
+    expect(deltaRequests).toHaveLength(3);
+    expect(deltaRequests[0]!.query.$select).toContain('onPremisesSyncEnabled');
+    expect(first.deltaLink).toContain('$deltatoken=');
+
+    const empty = await round(first.deltaLink);
+    expect(empty.changes).toEqual([]);
+
+    graph.updateUser(user(1).id, { onPremisesDistinguishedName: 'CN=User 1,OU=Moved,DC=contoso,DC=com' });
+    graph.updateUser(user(2).id, { displayName: 'not selected, so not reported' });
+    graph.removeUser(user(3).id);
+    graph.addUsers([user(900)]);
+    const second = await round(empty.deltaLink);
+    expect(second.changes).toEqual([
+      { id: user(1).id, removed: false, onPremisesDistinguishedName: 'CN=User 1,OU=Moved,DC=contoso,DC=com' },
+      { id: user(900).id, removed: false, userPrincipalName: 'user900@contoso.com', onPremisesDistinguishedName: 'CN=User 900,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: user(900).onPremisesImmutableId, onPremisesSyncEnabled: true },
+      { id: user(3).id, removed: true },
+    ]);
+    // The old link still works (a token is a point in time, not a cursor that moves).
+    expect((await round(empty.deltaLink)).changes).toHaveLength(3);
+  });
+
+  test('a 429 during a delta round is waited out and the round completes', async () => {
+    graph.failNext(1, 429, { retryAfterSeconds: 1 });
+    const result = await round(null);
+    expect(result.changes.length).toBeGreaterThan(200);
+  });
+
+  test('a forged delta token gets a 400 that names the fix', async () => {
+    await expect(round(`${graph.url}/v1.0/users/delta?$deltatoken=forged`)).rejects.toMatchObject({ code: 'CLOUD.ERROR', details: expect.objectContaining({ status: 400 }) });
+  });
+
+  test('provisioning logs of one job since an instant, newest first, paged', async () => {
+    const base = Date.parse('2026-03-28T00:00:00Z');
+    graph.addProvisioningEvents([
+      ...Array.from({ length: 120 }, (_, i) => ({ activityDateTime: new Date(base + i * 60_000).toISOString(), jobId: 'AD2AADProvisioning.a.b', status: 'success' as const, targetId: user(i).id, sourceDisplayName: `User ${i}` })),
+      { activityDateTime: new Date(base + 5 * 60_000).toISOString(), jobId: 'AD2AADProvisioning.a.b', status: 'failure', targetId: null, sourceDisplayName: 'Dup', errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName', reason: 'UPN conflict' },
+      { activityDateTime: new Date(base + 5 * 60_000).toISOString(), jobId: 'OtherJob.x.y', status: 'failure', targetId: null, sourceDisplayName: 'Elsewhere' },
+    ]);
+    const events: ProvisioningEvent[] = [];
+    graph.reset();
+    const total = await cloud().provisioningEvents({ jobId: 'AD2AADProvisioning.a.b', since: new Date(base + 60 * 60_000) }, (page) => {
+      events.push(...page);
+    });
+    expect(total).toBe(60);
+    expect(events.every((e) => e.status === 'success')).toBe(true);
+    expect(events[0]!.activityDateTime > events[59]!.activityDateTime).toBe(true);
+    expect(graph.requests.filter((r) => r.path === '/v1.0/auditLogs/provisioning').length).toBeGreaterThan(0);
+
+    const all: ProvisioningEvent[] = [];
+    await cloud().provisioningEvents({ jobId: 'AD2AADProvisioning.a.b', since: new Date(base) }, (page) => {
+      all.push(...page);
+    });
+    expect(all).toHaveLength(121);
+    expect(all.find((e) => e.status === 'failure')).toMatchObject({ errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName', reason: 'UPN conflict', sourceDisplayName: 'Dup' });
+  });
+
+  test('the simulator refuses filters Graph would not accept on these endpoints', async () => {
+    const get = (path: string) => fetch(`${graph.url}${path}`, { headers: { authorization: `Bearer ${graph.token}` } });
+    expect((await get(`/v1.0/users/delta?$filter=${encodeURIComponent("userPrincipalName eq 'a'")}`)).status).toBe(400);
+    expect((await get(`/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent("displayName eq 'a'")}`)).status).toBe(400);
+    expect((await get(`/v1.0/auditLogs/provisioning?$top=5000`)).status).toBe(400);
+  });
+});
