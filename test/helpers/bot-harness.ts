@@ -27,16 +27,40 @@ export interface BotHarness {
 }
 
 /** The bot as it runs in production, minus Teams: real HTTP, real store (PGlite), Graph simulator. */
-export async function startBotHarness(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<BotHarness> {
+export interface BotHarnessOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  /** Use this store (e.g. PostgreSQL shared by two bots) instead of a fresh PGlite. The harness closes it. */
+  store?: Store;
+  /** Share a Graph simulator or Teams stand-in with another harness; the owner closes them. */
+  graph?: GraphSimulator;
+  connector?: FakeConnector;
+  now?: () => Date;
+  instanceId?: string;
+  /** 0 (the default here) leaves summary ticks to the test. */
+  summaryIntervalMs?: number;
+  summaryScanTimeoutMs?: number;
+}
+
+export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'syncshift-bot-'));
-  const ownsDir = options.dataDir === undefined;
-  const store = await openStore({ dataDir });
-  const graph = await startGraphSimulator({ token: GRAPH_TOKEN });
-  const connector = await new FakeConnector().start();
+  const ownsDir = options.dataDir === undefined && options.store === undefined;
+  const store = options.store ?? (await openStore({ dataDir }));
+  const graph = options.graph ?? (await startGraphSimulator({ token: GRAPH_TOKEN }));
+  const connector = options.connector ?? (await new FakeConnector().start());
   const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`, GRAPH_BASE_URL: graph.url, GRAPH_STATIC_TOKEN: GRAPH_TOKEN, ...options.env });
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
   const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger });
-  const bot = await startBot({ config, store, cloud, logger });
+  const bot = await startBot({
+    config,
+    store,
+    cloud,
+    logger,
+    summaryIntervalMs: options.summaryIntervalMs ?? 0,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    ...(options.summaryScanTimeoutMs ? { summaryScanTimeoutMs: options.summaryScanTimeoutMs } : {}),
+  });
   const conversationId = '19:migration-thread@thread.tacv2';
   return {
     bot,
@@ -54,8 +78,9 @@ export async function startBotHarness(options: { env?: Record<string, string>; d
     },
     async close() {
       await bot.stop();
-      await connector.stop();
-      await graph.close();
+      await bot.summaries.idle();
+      if (!options.connector) await connector.stop();
+      if (!options.graph) await graph.close();
       await store.close();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
