@@ -1,8 +1,8 @@
 /**
  * A small Microsoft Graph v1.0 stand-in for tests and the sandbox demo. It serves only what the
- * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /auditLogs/provisioning) but copies
- * Graph's documented rules closely
- * enough that a client which works here does not break on its first contact with the real service:
+ * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /auditLogs/provisioning) but
+ * copies Graph's documented rules closely enough that a client which works here does not break on
+ * its first contact with the real service:
  * default page 100, $top 1..999, opaque $skiptoken nextLinks, $select returning only what was asked,
  * onPremisesDistinguishedName not filterable, ne/not/$count needing ConsistencyLevel: eventual.
  */

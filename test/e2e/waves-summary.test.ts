@@ -8,7 +8,15 @@ import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harn
 import { cardProblems } from '../helpers/card-check';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
 import { sambaEnv } from '../helpers/samba';
-import { postgresBackend } from '../helpers/store-backends';
+import { PG_URL, postgresBackend } from '../helpers/store-backends';
+import { AGENT_ID, AGENT_SECRET, GRAPH_TOKEN } from '../helpers/bot-harness';
+import { ADELE, messageActivity, postActivity } from '../helpers/activities';
+import { FakeConnector } from '../helpers/fake-connector';
+import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const JOB_ID = 'AD2AADProvisioning.5e1f.0a1b2c3d-0000-4000-8000-000000000001';
 /** The real anchors of SalesOps users, so a test can "provision" them the way Cloud Sync would. */
@@ -247,5 +255,108 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
     expect(posted.reduce((x, y) => x + y, 0)).toBe(1);
     await waitForText(a, 'Wave summary for 2026-11-26', from);
     expect(summaryCards(a.connector.calls)).toHaveLength(2);
+  });
+});
+
+describe('exactly one summary from two bot processes on one PostgreSQL database', () => {
+  const samba = sambaEnv();
+  const backend = postgresBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'syncshift-two-procs-'));
+  const clockFile = join(dir, 'clock');
+  const conversationId = '19:two-processes@thread.tacv2';
+  const setClock = (iso: string) => writeFileSync(clockFile, iso);
+  let graph: GraphSimulator;
+  let connector: FakeConnector;
+  let agent: AgentProcess;
+  const bots: { child: ChildProcess; url: string; log: () => string }[] = [];
+
+  function spawnBot(instanceId: string, schema: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+    let log = '';
+    const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../helpers/bot-process.ts')], {
+      env: {
+        ...process.env,
+        TEST_CLOCK_FILE: clockFile,
+        TEST_DATABASE_URL: PG_URL,
+        TEST_SCHEMA: schema,
+        TEST_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
+        TEST_GRAPH_URL: graph.url,
+        TEST_GRAPH_TOKEN: GRAPH_TOKEN,
+        TEST_INSTANCE_ID: instanceId,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${instanceId} did not start:\n${log}`)), 60_000);
+      child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      child.stdout!.on('data', (d: Buffer) => {
+        log += d.toString();
+        const ready = /\{"ready":"([^"]+)"\}/.exec(log);
+        if (ready) {
+          clearTimeout(timer);
+          resolve({ child, url: ready[1]!, log: () => log });
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`${instanceId} exited with ${code}:\n${log}`)));
+    });
+  }
+
+  async function say(botUrl: string, text: string): Promise<string> {
+    const activity = messageActivity({ text, from: ADELE, conversationId, serviceUrl: connector.url });
+    const res = await postActivity(botUrl, activity);
+    expect(res.status).toBeLessThan(300);
+    const reply = await connector.waitFor((c) => c.activityId === activity.id);
+    return cardText(reply.activity.attachments?.[0]?.content ?? {});
+  }
+
+  beforeAll(async () => {
+    await backend.setUp();
+    // Creates the schema and runs the migrations once, before two processes open it.
+    await (await backend.open()).close();
+    setClock('2026-11-24T12:00:00Z');
+    graph = await startGraphSimulator({ token: GRAPH_TOKEN });
+    graph.setUsers((await buildFixture()).tenant.users);
+    connector = await new FakeConnector().start();
+    bots.push(...(await Promise.all([spawnBot('proc-a', backend.schemaFor!('main')), spawnBot('proc-b', backend.schemaFor!('main'))])));
+    agent = spawnAgent(bots[0]!.url, samba);
+  });
+
+  afterAll(async () => {
+    agent?.stop();
+    for (const b of bots) b.child.kill('SIGTERM');
+    await Promise.all(bots.map((b) => new Promise((resolve) => (b.child.exitCode !== null ? resolve(null) : b.child.once('exit', resolve)))));
+    await connector?.stop();
+    await graph?.close();
+    await backend.tearDown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('both processes run their 100 ms timers through the due minute; exactly one summary is posted', async () => {
+    const [a, b] = bots as [(typeof bots)[0], (typeof bots)[0]];
+    expect(await say(a.url, '/migration start "Two processes"')).toContain('started');
+    const from = connector.calls.length;
+    expect(await say(b.url, '/wave add W1 OU=SalesOps')).toContain('Wave W1 planned');
+    await connector.waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).includes('Wave W1 counted'), { from, timeoutMs: 60_000 });
+    expect(await say(b.url, '/summary at 09:00 America/New_York')).toContain('every day at 09:00');
+
+    setClock('2026-11-25T14:00:00Z'); // 09:00 EST: both timers see it within 100 ms
+    await connector.waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).startsWith('Wave summary for 2026-11-25'), { from, timeoutMs: 60_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\nproc-a:\n${a.log().slice(-1500)}\nproc-b:\n${b.log().slice(-1500)}`);
+    });
+    // Give both timers many more ticks at the same minute.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const posted = summaryCards(connector.calls);
+    expect(posted).toHaveLength(1);
+    // The fixture tenant lacks 3 SalesOps users and has 2 with a wrong anchor.
+    expect(posted[0]!.text).toContain(`${EXPECTED.salesOps.users - 5} of ${EXPECTED.salesOps.users} provisioned`);
+
+    const store = await backend.open();
+    try {
+      const migration = await store.migrations.findByConversation(conversationId);
+      const rows = await store.waves.listSummaries(migration!.id);
+      expect(rows.map((r) => [r.kind, r.localDate, r.status])).toEqual([['scheduled', '2026-11-25', 'posted']]);
+      expect(['proc-a', 'proc-b']).toContain(rows[0]!.claimedBy);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -17,6 +17,8 @@ export interface Backend {
   open(): Promise<Store>;
   /** Opens a store on fresh, empty data (a new schema or directory). */
   openFresh(label: string): Promise<Store>;
+  /** PostgreSQL only: the schema a label maps to, for other processes to open (dropped at tearDown). */
+  schemaFor?(label: string): string;
 }
 
 export function pgliteBackend(): Backend {
@@ -72,6 +74,7 @@ export function postgresBackend(): Backend {
         await client.end();
       }
     },
+    schemaFor,
     open: () => openStore({ databaseUrl: PG_URL, schema: schemaFor('main') }),
     openFresh: (label) => openStore({ databaseUrl: PG_URL, schema: schemaFor(label) }),
   };
