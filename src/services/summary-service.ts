@@ -33,7 +33,10 @@ export interface SummaryServiceOptions {
   scanTimeoutMs?: number;
   /** How often a waiting summary looks at its agent jobs. Default 500 ms. */
   pollMs?: number;
-  /** A claim not finished within this time is taken over by another instance. Default 30 min. */
+  /**
+   * How long a claim lasts without renewal. The holder renews it while it works, so only a dead
+   * holder's claim runs out, and another instance takes over that soon. Default 2 min.
+   */
   claimMs?: number;
 }
 
@@ -99,7 +102,7 @@ export class SummaryService {
    */
   async tick(): Promise<number> {
     const now = this.now();
-    let posted = 0;
+    const due: Promise<boolean>[] = [];
     for (const settings of await this.options.store.waves.listScheduled()) {
       const slot = latestDueSlot({ localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt }, now);
       if (!slot) continue;
@@ -113,9 +116,10 @@ export class SummaryService {
       const missed = last ? datesBetween(last.localDate, slot.localDate).filter((d) => d >= localDateOf(settings.setAt, settings.timeZone!)) : [];
       if (missed.length > 0) notes.push(`No summary was posted for ${missed.join(', ')}: SyncShift was not running at ${settings.localTime}. The change below covers the time since ${last!.localDate}.`);
       if (now.getTime() - slot.at.getTime() > LATE_AFTER_MS) notes.push(`Posted late: SyncShift was not running at ${settings.localTime} ${settings.timeZone} on ${slot.localDate}.`);
-      if (await this.run(claim, migration, settings, notes)) posted++;
+      // Migrations build side by side (the agent counts for all of them); posting is paced by the rate-limited card sink.
+      due.push(this.run(claim, migration, settings, notes));
     }
-    return posted;
+    return (await Promise.all(due)).filter(Boolean).length;
   }
 
   /** Waits for summaries started by requestNow (tests and shutdown). */
@@ -129,13 +133,29 @@ export class SummaryService {
   }
 
   private claimMs(): number {
-    return this.options.claimMs ?? 30 * 60_000;
+    return this.options.claimMs ?? 2 * 60_000;
+  }
+
+  /** Renews the claim every third of its length until `work` settles. */
+  private async holdingClaim<T>(claim: SummaryRecord, work: Promise<T>): Promise<T> {
+    const every = Math.max(1_000, Math.floor(this.claimMs() / 3));
+    const timer = setInterval(() => {
+      void this.options.store.waves
+        .extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) })
+        .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
+    }, every);
+    timer.unref();
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   private async run(claim: SummaryRecord, migration: MigrationRecord, settings: SummarySettings | null, notes: string[]): Promise<boolean> {
     const log = this.options.logger.child({ migrationId: migration.id, summaryId: claim.id, kind: claim.kind, localDate: claim.localDate });
     try {
-      const summary = await this.build(migration, settings, claim.localDate, notes);
+      const summary = await this.holdingClaim(claim, this.build(migration, settings, claim.localDate, notes));
       const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
       const activityId = await this.options.cards.post(migration.conversationId, card);
       const now = this.now();

@@ -79,6 +79,8 @@ export interface WaveRepo {
    */
   claimScheduled(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord | null>;
   createOnDemand(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord>;
+  /** Keeps a live claim from being taken over while its holder is still working; false when it was lost. */
+  extendClaim(input: { id: string; claimedBy: string; until: Date }): Promise<boolean>;
   markPosted(input: { id: string; activityId: string | null; content: unknown; now: Date }): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;
   latestPosted(migrationId: string): Promise<SummaryRecord | null>;
@@ -196,6 +198,10 @@ export function createWaveRepo(db: Db): WaveRepo {
         [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), timeParam(expires)],
       );
       return mapSummary(rows[0]!);
+    },
+    async extendClaim(input) {
+      const rows = await db.query(`UPDATE summaries SET claim_expires_at = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'claimed' RETURNING id`, [input.id, input.claimedBy, timeParam(input.until)]);
+      return rows.length === 1;
     },
     async markPosted(input) {
       await db.query(`UPDATE summaries SET status = 'posted', activity_id = $2, content = $3::jsonb, posted_at = $4, error = NULL WHERE id = $1`, [input.id, input.activityId, jsonParam(input.content), timeParam(input.now)]);

@@ -57,6 +57,15 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(2), claimMs: 60_000 })).not.toBeNull();
   });
 
+  test('a renewed claim is not taken over; only its holder can renew it', async () => {
+    const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
+    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', until: at(600_000) })).toBe(false);
+    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(120_000) })).toBe(true);
+    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(90_000), claimMs: 60_000 })).toBeNull();
+    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(121_000), claimMs: 60_000 })).toMatchObject({ claimedBy: 'bot-b' });
+    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(300_000) })).toBe(false);
+  });
+
   test('a failed attempt can be retried once its claim has run out', async () => {
     const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1_000 });
     await store.waves.markFailed(claim!.id, 'CLOUD.UNAVAILABLE: Graph down');
