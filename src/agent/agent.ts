@@ -4,6 +4,7 @@ import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
+import { assertActionAllowed, assertDnAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
 import { scanOu } from './actions/scan-ou';
 import { RelayClient, RelayHttpError } from './relay-client';
 
@@ -23,6 +24,8 @@ export interface AgentOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Connect Sync actions: the PowerShell to run and where configuration exports go (set on the agent, never by the bot). */
   adsync?: { executable?: string; exportDir: string; env?: Record<string, string | undefined> };
+  /** Local limits (allowed base DNs, read-only); a refused job is reported as a failure with a POLICY.* code. */
+  policy?: AgentPolicy;
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -71,7 +74,12 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   const heartbeat = setInterval(() => {
     options.relay.progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
   }, options.heartbeatMs ?? 30_000);
+  const policy = options.policy ?? OPEN_POLICY;
   try {
+    assertActionAllowed(policy, payload.action);
+    if (payload.action === 'adsync.createNoFlowRules') {
+      for (const rule of payload.plan) if (typeof rule.ouDn === 'string') assertDnAllowed(policy, rule.ouDn);
+    }
     if (payload.action === 'directory.scanOu') {
       directory = await options.connectDirectory();
       const result = await scanOu(directory, payload, async (scanned) => {
@@ -81,7 +89,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
         lastProgress = now;
         // Progress is best effort: a lost update must not fail the scan.
         await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
-      });
+      }, (baseDn) => assertDnAllowed(policy, baseDn));
       return { outcome: 'succeeded', result };
     }
     if (!options.adsync) {

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { RelayServer } from '../relay/relay-server';
+import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
 import { RunbookService } from '../services/runbook-service';
 import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
+import { ActivityDeduper } from './activity-deduper';
 import { createAdapter, createTeamsApp } from './teams-app';
 
 export interface RunningBot {
@@ -43,13 +45,26 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   });
   let listenUrl = '';
   const audit = new AuditService(store, () => config.publicUrl ?? listenUrl, config.linkSigningKey);
-  const app = createTeamsApp(adapter, { store, verify, runbook, audit, logger, jobQueued: () => relay.jobQueued() });
+  const agents = new AgentService({
+    store,
+    approvers: config.approvals.approvers,
+    staticAgents: [...config.agentSecrets.keys()],
+    enrollmentTtlMs: config.enrollmentTtlMs,
+    leasesReleased: async () => {
+      await relay.expireMutating();
+      relay.jobQueued();
+    },
+  });
+  const app = createTeamsApp(adapter, { store, verify, runbook, audit, agents, botAppId: config.botAuth?.appId ?? '', logger, jobQueued: () => relay.jobQueued() });
+  const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
   server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
   server.use(restify.plugins.queryParser({ mapParams: false }));
   server.post('/api/messages', async (req, res) => {
     await adapter.process(req, res, async (context) => {
+      // Runs only after the token was validated, so a forged request cannot burn a real activity id.
+      if (!(await deduper.firstDelivery(context.activity))) return;
       await app.run(context);
     });
   });

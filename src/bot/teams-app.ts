@@ -3,6 +3,7 @@ import { ActivityTypes, MemoryStorage } from 'botbuilder';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
+import { PUBLIC_CLOUD } from './bot-framework-cloud';
 import { cardActivity } from './card-sink';
 import { actorId, registerCommands, type CommandDeps } from './handlers/commands';
 
@@ -14,9 +15,33 @@ export function createAdapter(config: BotConfig): TeamsAdapter {
   const auth = config.botAuth;
   return new TeamsAdapter(
     auth
-      ? { MicrosoftAppId: auth.appId, MicrosoftAppPassword: auth.appPassword, MicrosoftAppType: auth.appType, ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}) }
+      ? {
+          MicrosoftAppId: auth.appId,
+          MicrosoftAppPassword: auth.appPassword,
+          MicrosoftAppType: auth.appType,
+          ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+          ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
+        }
       : {},
   );
+}
+
+/**
+ * botbuilder switches to fully explicit settings as soon as one metadata URL is given, so the
+ * public-cloud values of the others must come along or outbound calls would lose their login URL.
+ */
+function metadataOverrides(channel: string | undefined, emulator: string | undefined): Record<string, string | boolean> {
+  if (!channel && !emulator) return {};
+  return {
+    ValidateAuthority: true,
+    ToChannelFromBotLoginUrl: PUBLIC_CLOUD.loginUrl,
+    ToChannelFromBotOAuthScope: PUBLIC_CLOUD.botFrameworkScope,
+    ToBotFromChannelTokenIssuer: PUBLIC_CLOUD.botFrameworkScope,
+    OAuthUrl: PUBLIC_CLOUD.botFrameworkScope,
+    ToBotFromChannelOpenIdMetadataUrl: channel ?? PUBLIC_CLOUD.channelOpenIdMetadataUrl,
+    ToBotFromEmulatorOpenIdMetadataUrl: emulator ?? PUBLIC_CLOUD.emulatorOpenIdMetadataUrl,
+    CallerId: 'urn:botframework:azure',
+  };
 }
 
 export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logger: Logger }): Application {

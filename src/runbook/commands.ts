@@ -13,6 +13,8 @@ export type Command =
   | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number }
   | { kind: 'verify.pilot'; ou: string }
   | { kind: 'verify.list'; verification: string | 'last'; list: VerifyListKind; page: number }
+  | { kind: 'agent.list' }
+  | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
   | { kind: 'unknown'; text: string };
 
@@ -42,6 +44,14 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
   },
   { usage: '/audit [export csv|json]', example: '/audit export csv', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them.' },
+  { usage: '/agent list', example: '/agent list', description: 'Show every relay agent: status, when it enrolled and was last seen, its version, actions run and the job it holds.' },
+  {
+    usage: '/agent enroll <name>',
+    example: '/agent enroll dc-agent-1',
+    description: 'Approvers: get a one-time enrollment code (10 minutes) in a private chat, for syncshift-agent enroll on the agent\'s server.',
+  },
+  { usage: '/agent rotate <name>', example: '/agent rotate dc-agent-1', description: 'Approvers: a new enrollment code for an existing agent; its old credential stops working once the code is used.' },
+  { usage: '/agent revoke <name>', example: '/agent revoke dc-agent-1', description: 'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".' },
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
@@ -91,9 +101,27 @@ export function parseCommand(input: string): Command {
       if (sub === 'list') return parseVerifyList(rest.slice(1));
       return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${VERIFY_PILOT_USAGE} or ${VERIFY_LIST_USAGE}` };
     }
+    case '/agent':
+      return parseAgentCommand(rest);
     default:
       return { kind: 'unknown', text };
   }
+}
+
+const AGENT_USAGE = '/agent list | enroll <name> | rotate <name> | revoke <name>';
+const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+function parseAgentCommand(args: string[]): Command {
+  const sub = (args[0] ?? '').toLowerCase();
+  if (sub === 'list' && args.length === 1) return { kind: 'agent.list' };
+  if (sub !== 'enroll' && sub !== 'rotate' && sub !== 'revoke') {
+    return { kind: 'invalid', command: '/agent', reason: `"${args[0] ?? ''}" is not an agent command.`, usage: AGENT_USAGE };
+  }
+  const name = args[1] ?? '';
+  if (args.length !== 2 || !AGENT_NAME.test(name)) {
+    return { kind: 'invalid', command: `/agent ${sub}`, reason: 'Give one agent name: letters, digits, dot, dash or underscore, at most 64 characters.', usage: `/agent ${sub} <name>` };
+  }
+  return { kind: `agent.${sub}`, name };
 }
 
 function parseVerifyList(args: string[]): Command {

@@ -99,7 +99,7 @@ const JOB_COLUMNS = `id, kind, payload, state, conversation_id, migration_id, re
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
-export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook'> {
+export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook' | 'agents' | 'activities'> {
   return {
     migrations: {
       async create(input) {

@@ -74,6 +74,10 @@ export interface AuditEntry {
 export interface Store {
   readonly db: Db;
   runbook: import('./runbook-repo').RunbookRepo;
+  /** Relay agents: enrollment, credentials (as digests), revocation and health. */
+  agents: import('./agent-repo').AgentRepo;
+  /** Activity ids already handled, so a redelivery from Teams is processed once across instances. */
+  activities: import('./agent-repo').ActivityRepo;
   migrations: {
     /** Creates the migration for a conversation; returns null when the conversation already has one. */
     create(input: { name: string; conversationId: string; createdBy: string }): Promise<MigrationRecord | null>;
