@@ -82,6 +82,9 @@ export class AgentService {
     for (const name of this.options.staticAgents) {
       if (!names.has(name)) lines.push(`${name} · active (SYNCSHIFT_AGENT_SECRETS) · never seen`);
     }
+    for (const pending of await this.options.store.agents.pendingEnrollments(this.now())) {
+      if (!names.has(pending.agentName)) lines.push(`${pending.agentName} · waiting for enrollment (code valid until ${pending.expiresAt.toISOString()})`);
+    }
     return renderMessageCard({
       title: `Agents: ${lines.length}`,
       text: lines.length === 0 ? 'No agent is enrolled or configured yet.' : 'name · status · enrolled · last seen · version · actions run · current lease',

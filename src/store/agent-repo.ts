@@ -41,6 +41,8 @@ export interface AgentRepo {
   touch(input: { name: string; version: string | null; now: Date }): Promise<void>;
   /** Counts a delivered result towards "actions run". */
   countResult(name: string): Promise<void>;
+  /** Agents with an unspent, unexpired code: shown as "pending" until they enroll. */
+  pendingEnrollments(now: Date): Promise<{ agentName: string; expiresAt: Date }[]>;
 }
 
 export interface ActivityRepo {
@@ -134,6 +136,14 @@ export function createAgentRepo(db: Db): AgentRepo {
     },
     async countResult(name) {
       await db.query(`UPDATE agents SET actions_run = actions_run + 1 WHERE name = $1`, [name]);
+    },
+    async pendingEnrollments(now) {
+      const rows = await db.query(
+        `SELECT agent_name, max(expires_at) AS expires_at FROM agent_enrollment_codes
+          WHERE used_at IS NULL AND expires_at > $1::timestamptz GROUP BY agent_name ORDER BY agent_name`,
+        [timeParam(now)],
+      );
+      return rows.map((row) => ({ agentName: String(row.agent_name), expiresAt: toDate(row.expires_at) }));
     },
   };
 }
