@@ -22,8 +22,8 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
-/** Agent results can carry every user of a large OU; Bot Framework activities stay small. */
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
+const MAX_ACTIVITY_BYTES = 1024 * 1024;
 
 export async function startBot(options: { config: BotConfig; store: Store; cloud: CloudDirectory; logger: Logger }): Promise<RunningBot> {
   const { config, store, cloud, logger } = options;
@@ -59,9 +59,9 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
-  server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
+  // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
-  server.post('/api/messages', async (req, res) => {
+  server.post('/api/messages', restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
     await adapter.process(req, res, async (context) => {
       // Runs only after the token was validated, so a forged request cannot burn a real activity id.
       if (!(await deduper.firstDelivery(context.activity))) return;

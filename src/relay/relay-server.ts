@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
-import type { Request, Response, Server } from 'restify';
+import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+
+/** A scan result carries every user of an OU (about 200 bytes each); 256 MB is over a million users. */
+const MAX_RESULT_BYTES = 256 * 1024 * 1024;
+const MAX_REQUEST_BYTES = 64 * 1024;
+const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
@@ -48,24 +53,38 @@ export class RelayServer {
 
   register(server: Server): void {
     // The one endpoint without an agent credential: the one-time code is the credential.
-    server.post('/relay/v1/agents/enroll', async (req: Request, res: Response) => this.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
-    server.post('/relay/v1/jobs/lease', async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
-    server.post('/relay/v1/jobs/:id/result', async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
+    // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
+    server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    server.post('/relay/v1/jobs/:id/result', this.authenticated(), plugins.bodyParser({ maxBodySize: MAX_RESULT_BYTES, mapParams: false }), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+  }
+
+  private authenticated(): RequestHandler {
+    return (req, res, next) => {
+      this.authenticate(req).then(
+        (auth) => {
+          if (auth === 'revoked') {
+            res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
+            return next(false);
+          }
+          if (auth === null) {
+            res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
+            return next(false);
+          }
+          (req as Request & { agentId?: string }).agentId = auth;
+          return next();
+        },
+        (err: Error) => {
+          this.failed(err, req, res);
+          next(false);
+        },
+      );
+    };
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
     try {
-      const auth = await this.authenticate(req);
-      if (auth === 'revoked') {
-        res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
-        return;
-      }
-      if (auth === null) {
-        res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
-        return;
-      }
-      (req as Request & { agentId?: string }).agentId = auth;
       await fn();
     } catch (err) {
       this.failed(err as Error, req, res);
