@@ -61,12 +61,18 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
   // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
+  const turnLogger = logger.child({ part: 'activities' });
   server.post('/api/messages', restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
-    await adapter.process(req, res, async (context) => {
-      // Runs only after the token was validated, so a forged request cannot burn a real activity id.
-      if (!(await deduper.firstDelivery(context.activity))) return;
-      await app.run(context);
-    });
+    await adapter.handleRequest(
+      req,
+      res,
+      async (context) => {
+        // Runs only after the token was validated, so a forged request cannot burn a real activity id.
+        if (!(await deduper.firstDelivery(context.activity))) return;
+        await app.run(context);
+      },
+      turnLogger,
+    );
   });
   server.get('/healthz', (_req, res, next) => {
     res.send(200, { ok: true, mode: config.botAuth ? 'production' : 'local' });

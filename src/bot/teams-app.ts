@@ -1,8 +1,9 @@
-import { Application, TeamsAdapter } from '@microsoft/teams-ai';
+import { Application, type TeamsAdapter } from '@microsoft/teams-ai';
 import { ActivityTypes, MemoryStorage } from 'botbuilder';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
+import { SyncShiftAdapter } from './activity-endpoint';
 import { PUBLIC_CLOUD } from './bot-framework-cloud';
 import { cardActivity } from './card-sink';
 import { actorId, registerCommands, type CommandDeps } from './handlers/commands';
@@ -11,9 +12,9 @@ import { actorId, registerCommands, type CommandDeps } from './handlers/commands
  * The adapter validates Bot Framework tokens when app credentials are configured; with none it
  * accepts unauthenticated activities, which is why the server then binds to loopback only.
  */
-export function createAdapter(config: BotConfig): TeamsAdapter {
+export function createAdapter(config: BotConfig): SyncShiftAdapter {
   const auth = config.botAuth;
-  return new TeamsAdapter(
+  return new SyncShiftAdapter(
     auth
       ? {
           MicrosoftAppId: auth.appId,
