@@ -32,6 +32,8 @@ export interface BotConfig {
   agentSecrets: Map<string, string>;
   /** How long an `/agent enroll` code stays usable. */
   enrollmentTtlMs: number;
+  /** How long an agent holds a job without a heartbeat before it is presumed gone. */
+  jobLeaseMs: number;
   cardListLimit: number;
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
@@ -58,6 +60,7 @@ const schema = z.object({
   GRAPH_STATIC_TOKEN: z.string().optional(),
   SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
   SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
+  SYNCSHIFT_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     },
     agentSecrets: parseAgentSecrets(e.SYNCSHIFT_AGENT_SECRETS),
     enrollmentTtlMs: e.SYNCSHIFT_ENROLLMENT_TTL_MINUTES * 60_000,
+    jobLeaseMs: e.SYNCSHIFT_JOB_LEASE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),

@@ -16,7 +16,7 @@ export interface AgentOptions {
   waitMs?: number;
   /** Smallest gap between progress reports, so a fast scan does not flood the bot. */
   progressIntervalMs?: number;
-  /** How often a running job tells the bot it is still alive (extends its lease). */
+  /** How often a running job tells the bot it is still alive (extends its lease); default: a third of the lease, at most 30 s. */
   heartbeatMs?: number;
   /** Stop after this many jobs (tests, `--once`). */
   maxJobs?: number;
@@ -73,7 +73,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   // declared "outcome unknown" while it is still running.
   const heartbeat = setInterval(() => {
     options.relay.progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
-  }, options.heartbeatMs ?? 30_000);
+  }, options.heartbeatMs ?? heartbeatInterval(job.leaseExpiresAt));
   const policy = options.policy ?? OPEN_POLICY;
   try {
     assertActionAllowed(policy, payload.action);
@@ -106,6 +106,12 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
     clearInterval(heartbeat);
     await directory?.close().catch(() => undefined);
   }
+}
+
+/** Three heartbeats per lease: one lost heartbeat must not cost the lease. */
+function heartbeatInterval(leaseExpiresAt: string): number {
+  const left = Date.parse(leaseExpiresAt) - Date.now();
+  return Number.isFinite(left) ? Math.min(30_000, Math.max(500, Math.floor(left / 3))) : 30_000;
 }
 
 async function deliverResult(options: AgentOptions, jobId: string, outcome: ResultRequest, sleep: (ms: number) => Promise<void>): Promise<void> {

@@ -35,6 +35,7 @@ export async function startBot(options: { config: BotConfig; store: Store; cloud
   const relay = new RelayServer({
     store,
     agentSecrets: config.agentSecrets,
+    leaseMs: config.jobLeaseMs,
     logger: logger.child({ part: 'relay' }),
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
