@@ -1,5 +1,5 @@
 import type { Directory } from '../directory/types';
-import type { LeasedJob, ResultRequest } from '../relay/protocol';
+import { MUTATING_ACTIONS, STARTING_PHASE, type LeasedJob, type ResultRequest } from '../relay/protocol';
 import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -57,6 +57,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
     if (!job) continue;
     log.info({ jobId: job.id, action: job.payload.action }, 'job leased');
+    if (MUTATING_ACTIONS.has(job.payload.action) && !(await confirmStart(options, job))) continue;
     const outcome = await executeJob(job, options);
     await deliverResult(options, job.id, outcome, sleep);
     done++;
@@ -105,6 +106,21 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   } finally {
     clearInterval(heartbeat);
     await directory?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Before a change, the bot must know it is about to happen: then a lost agent means "outcome
+ * unknown" rather than "run it again". If the bot cannot be told, nothing runs; the lease runs out
+ * and the job goes to an agent that can.
+ */
+async function confirmStart(options: AgentOptions, job: LeasedJob): Promise<boolean> {
+  try {
+    await options.relay.progress(job.id, { scanned: 0, phase: STARTING_PHASE });
+    return true;
+  } catch (err) {
+    options.logger.warn({ jobId: job.id, err: (err as Error).message }, 'could not tell the bot a change is starting; leaving the job for another attempt');
+    return false;
   }
 }
 

@@ -74,6 +74,12 @@ export type LeaseRequest = z.infer<typeof leaseRequest>;
 export const leaseResponse = z.object({ job: leasedJob.nullable() });
 export type LeaseResponse = z.infer<typeof leaseResponse>;
 
+/**
+ * The progress phase an agent sends right before it acts on a mutating job. Until the bot has
+ * accepted it, the agent does nothing; after it, the job is never handed to another agent.
+ */
+export const STARTING_PHASE = 'starting';
+
 export const progressRequest = z.object({
   scanned: z.number().int().min(0),
   phase: z.string().max(100).optional(),

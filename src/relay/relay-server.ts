@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
 
 /** A scan result carries every user of an OU (about 200 bytes each); 256 MB is over a million users. */
 const MAX_RESULT_BYTES = 256 * 1024 * 1024;
@@ -143,6 +143,9 @@ export class RelayServer {
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
     res.once('close', () => (closed = true));
     for (;;) {
+      // The agent hung up: a job leased now would go to nobody. Node does not always notice a dead
+      // client while the response is pending, which is why mutating jobs also need a start confirmation.
+      if (closed) return;
       // Revoked while this request waited: it must not walk away with a job.
       if (!(await this.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
@@ -200,7 +203,7 @@ export class RelayServer {
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
-    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
+    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), starting: body.phase === STARTING_PHASE });
     if (!ok) {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent.' });
       return;

@@ -205,6 +205,8 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   test('a mutating job whose lease ran out is never handed out again; it fails as outcome unknown', async () => {
     const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    // The agent says it is about to act; from here on the job can only end as reported or unknown.
+    expect(await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true })).toBe(true);
     expect(await store.jobs.expireMutating({ now: at(999) })).toEqual([]);
     expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toBeNull();
     const expired = await store.jobs.expireMutating({ now: at(5_000) });
@@ -214,6 +216,16 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     // The agent that was running it reports late: refused, nothing changes.
     expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(6_000) })).toBeNull();
     expect(await store.jobs.expireMutating({ now: at(9_000) })).toEqual([]);
+  });
+
+  test('a mutating job whose agent never confirmed starting changed nothing, so it goes to the next agent', async () => {
+    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    // Heartbeats alone do not count as starting.
+    await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'heartbeat' }, leaseMs: 1_000, now: at(500) });
+    expect(await store.jobs.expireMutating({ now: at(5_000) })).toEqual([]);
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toMatchObject({ id: job.id, agentId: 'agent-2', attempts: 2 });
+    expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(5_001) })).toBeNull();
   });
 
   test('finish by an agent that does not hold the lease is refused and changes nothing', async () => {
@@ -361,6 +373,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
+    await store.jobs.reportProgress({ jobId: mutating.id, agentId: name, progress: {}, leaseMs: 600_000, now: at(0), starting: true });
     expect((await store.agents.get(name))!.lease).toMatchObject({ jobId: mutating.id, kind: 'adsync.stopScheduler' });
     expect(await store.agents.revoke({ name, by: 'approver-1', now: at(1_000) })).toEqual({ releasedJobs: 2 });
     expect(await store.agents.get(name)).toMatchObject({ status: 'revoked', version: '1.2.3', lastSeenAt: at(0) });

@@ -36,3 +36,8 @@ CREATE TABLE seen_activities (
   seen_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX seen_activities_by_time ON seen_activities (seen_at);
+
+-- A mutating job counts as started only once its agent has said so, right before acting. A lease
+-- whose agent never confirmed (the lease answer was lost, the agent died first) changed nothing, so
+-- the job may go to another agent; a confirmed one never does (see jobs.expireMutating).
+ALTER TABLE jobs ADD COLUMN started_at timestamptz;
