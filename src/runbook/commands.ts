@@ -48,7 +48,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   {
     usage: '/agent enroll <name>',
     example: '/agent enroll dc-agent-1',
-    description: 'Approvers: get a one-time enrollment code (10 minutes) in a private chat, for syncshift-agent enroll on the agent\'s server.',
+    description: 'Approvers: get a one-time enrollment code (valid 10 minutes by default) in a private chat, for syncshift-agent enroll on the agent\'s server.',
   },
   { usage: '/agent rotate <name>', example: '/agent rotate dc-agent-1', description: 'Approvers: a new enrollment code for an existing agent; its old credential stops working once the code is used.' },
   { usage: '/agent revoke <name>', example: '/agent revoke dc-agent-1', description: 'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".' },

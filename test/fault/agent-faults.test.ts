@@ -191,7 +191,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     const started = await startVerify('OU=Sales');
     const text = await finalCard(started);
     expect(proxy.cutAtBytes.length).toBeGreaterThan(0);
-    expect(text).toMatch(/domain controller|LDAP|connection/i);
+    expect(text).toContain('cannot reach the domain controller');
     const row = await jobRow(started.jobId);
     expect(row).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.UNAVAILABLE' } });
     expect(text).toContain(row.error!.message!.slice(0, 40));
@@ -205,7 +205,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     const started = await startVerify('OU=Sales');
     const text = await finalCard(started);
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.TLS' } });
-    expect(text).toMatch(/TLS/);
+    expect(text).toContain('the TLS connection to');
   });
 
   it('a wrong LDAP password: a clear card', async () => {
@@ -213,7 +213,8 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     const started = await startVerify('OU=Sales');
     const text = await finalCard(started);
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.BIND_FAILED' } });
-    expect(text).toMatch(/password|bind|credentials/i);
+    expect(text).toContain('rejected the bind');
+    expect(text).toContain('invalid credentials');
   });
 
   it('Graph answering 429 and then 503: retried with backoff, the numbers are right; a result replayed afterwards is refused', async () => {
