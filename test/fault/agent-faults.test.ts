@@ -137,7 +137,14 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       fake = installFakePowerShell({ slowMs: 4000 } as never, join(tmp, 'adsync'));
       const adsyncEnv = { ...fake.env, SYNCSHIFT_ADSYNC_EXPORT_DIR: join(tmp, 'exports') } as Record<string, string>;
       agent('agent-c', samba, adsyncEnv);
-      const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'fault-test', mutating: true });
+      // Step 8 (stop the scheduler) as the runbook leaves it once an approved action is running:
+      // its card is posted, the step is in progress and the job is linked to it.
+      const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
+      const stepCard = (await h.say('/step 8'))[0]!;
+      const step8 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!;
+      expect(await h.store.runbook.saveStep(migration.id, { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step8.version)).toBe(true);
+      const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test', mutating: true });
+      await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
       h.bot.relay.jobQueued();
       await until('agent-c to lease the job', async () => (await jobRow(job.id)).agent_id === 'agent-c').catch(async (err: Error) => {
         throw new Error(`${err.message}\n${JSON.stringify(await jobRow(job.id))} ${JSON.stringify(await leases(job.id))}`);
@@ -162,6 +169,13 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       expect(await jobRow(job.id)).toMatchObject({ state: 'failed', attempts: holders.length });
       const [started] = await h.store.db.query<{ started: boolean }>('SELECT started_at IS NOT NULL AS started FROM jobs WHERE id = $1', [job.id]);
       expect(started).toEqual({ started: true });
+      // The step's card now asks a person to check by hand.
+      const updated = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === stepCard.id && cardText(c.activity.attachments![0]!.content).includes('unknown'));
+      const text = cardText(updated.activity.attachments![0]!.content);
+      expect(text).toContain('whether it changed anything is unknown');
+      expect(text).toContain('Check Connect Sync by hand');
+      expect(cardProblems(updated.activity.attachments![0]!.content)).toEqual([]);
+      expect((await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!.status).toBe('failed');
       await new Promise((resolve) => setTimeout(resolve, 4000));
       const calls = fake.readState().calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler');
       expect(calls.length).toBeLessThanOrEqual(1);
@@ -253,6 +267,20 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     expect(text).toContain('outside the base DNs this agent may touch');
     expect(text).toContain(OU.sales);
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'failed', error: { code: 'POLICY.DN_NOT_ALLOWED' } });
+  });
+
+  it('a read-only agent refuses a Connect Sync change, and the step card says why', async () => {
+    const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
+    const stepCard = (await h.say('/step 13'))[0]!;
+    const step = (await h.store.runbook.listSteps(migration.id)).find((s) => s.n === 13)!;
+    expect(await h.store.runbook.saveStep(migration.id, { ...step, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step.version)).toBe(true);
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.startScheduler', payload: { action: 'adsync.startScheduler', policyType: 'Initial' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test', mutating: true });
+    await h.store.runbook.linkJob(job.id, migration.id, 13, 'action');
+    agent('agent-b', samba, { SYNCSHIFT_READ_ONLY: 'true', SYNCSHIFT_ADSYNC_EXPORT_DIR: join(tmp, 'exports'), SYNCSHIFT_POWERSHELL: '/nonexistent/powershell' });
+    h.bot.relay.jobQueued();
+    const updated = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === stepCard.id && cardText(c.activity.attachments![0]!.content).includes('read-only'));
+    expect(cardText(updated.activity.attachments![0]!.content)).toContain('This agent is read-only, so it refused adsync.startScheduler. Nothing was changed.');
+    expect(await jobRow(job.id)).toMatchObject({ state: 'failed', agent_id: 'agent-b', error: { code: 'POLICY.READ_ONLY' } });
   });
 
   it('a revoked agent process is refused at once and its queued work goes to another agent', async () => {
