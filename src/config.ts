@@ -9,7 +9,15 @@ export interface BotConfig {
   port: number;
   host: string;
   /** Set when Bot Framework credentials are configured; without them the bot only serves loopback. */
-  botAuth: { appId: string; appPassword: string; tenantId: string | undefined; appType: string } | null;
+  botAuth: {
+    appId: string;
+    appPassword: string;
+    tenantId: string | undefined;
+    appType: string;
+    /** Where the public keys for incoming Bot Framework tokens come from; unset means Microsoft's public cloud. */
+    openIdMetadataUrl: string | undefined;
+    emulatorOpenIdMetadataUrl: string | undefined;
+  } | null;
   databaseUrl: string | undefined;
   dataDir: string;
   graph: {
@@ -20,8 +28,12 @@ export interface BotConfig {
     /** Only for the Graph simulator (sandbox and tests); never for a real tenant. */
     staticToken: string | undefined;
   };
-  /** agent id → shared secret. */
+  /** agent id → shared secret (static agents; enrolled agents live in the store). */
   agentSecrets: Map<string, string>;
+  /** How long an `/agent enroll` code stays usable. */
+  enrollmentTtlMs: number;
+  /** How long an agent holds a job without a heartbeat before it is presumed gone. */
+  jobLeaseMs: number;
   cardListLimit: number;
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
@@ -37,6 +49,8 @@ const schema = z.object({
   MICROSOFT_APP_PASSWORD: z.string().optional(),
   MICROSOFT_APP_TENANT_ID: z.string().optional(),
   MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('SingleTenant'),
+  MICROSOFT_BOT_OPENID_METADATA_URL: z.string().url().optional(),
+  MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL: z.string().url().optional(),
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('.data'),
   GRAPH_BASE_URL: z.string().url().default('https://graph.microsoft.com'),
@@ -45,6 +59,8 @@ const schema = z.object({
   GRAPH_CLIENT_SECRET: z.string().optional(),
   GRAPH_STATIC_TOKEN: z.string().optional(),
   SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
+  SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
+  SYNCSHIFT_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
@@ -69,7 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
             hint: 'Set the bot registration\'s client secret, or MICROSOFT_APP_TYPE=UserAssignedMSI for a managed identity.',
           });
         }
-        return { appId: e.MICROSOFT_APP_ID, appPassword: e.MICROSOFT_APP_PASSWORD ?? '', tenantId: e.MICROSOFT_APP_TENANT_ID, appType: e.MICROSOFT_APP_TYPE };
+        return {
+          appId: e.MICROSOFT_APP_ID,
+          appPassword: e.MICROSOFT_APP_PASSWORD ?? '',
+          tenantId: e.MICROSOFT_APP_TENANT_ID,
+          appType: e.MICROSOFT_APP_TYPE,
+          openIdMetadataUrl: e.MICROSOFT_BOT_OPENID_METADATA_URL,
+          emulatorOpenIdMetadataUrl: e.MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL,
+        };
       })()
     : null;
   const host = e.HOST ?? (botAuth ? '0.0.0.0' : '127.0.0.1');
@@ -92,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
       staticToken: e.GRAPH_STATIC_TOKEN,
     },
     agentSecrets: parseAgentSecrets(e.SYNCSHIFT_AGENT_SECRETS),
+    enrollmentTtlMs: e.SYNCSHIFT_ENROLLMENT_TTL_MINUTES * 60_000,
+    jobLeaseMs: e.SYNCSHIFT_JOB_LEASE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),

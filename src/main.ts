@@ -16,7 +16,9 @@ async function main(): Promise<void> {
       `LOCAL MODE: no MICROSOFT_APP_ID/MICROSOFT_APP_PASSWORD, so Bot Framework tokens are NOT checked. Listening on loopback only (${bot.url}). Set the credentials before exposing the bot.`,
     );
   }
-  if (config.agentSecrets.size === 0) logger.warn('No agent is configured (SYNCSHIFT_AGENT_SECRETS is empty): /verify jobs will wait until one is.');
+  if (config.agentSecrets.size === 0 && (await store.agents.list()).every((agent) => agent.status !== 'active' || agent.secretSha256 === null)) {
+    logger.warn('No agent is enrolled or configured: /verify jobs will wait until one is. An approver types /agent enroll <name> to add one.');
+  }
   logger.info({ url: bot.url, store: store.db.kind, graph: config.graph.baseUrl }, 'SyncShift bot listening');
   const shutdown = async (): Promise<void> => {
     await bot.stop();

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isLoopback } from '../config';
 import { AppError } from '../shared/errors';
+import { parseAllowedBaseDns, type AgentPolicy } from './agent-policy';
+import { readCredentialFile } from './credential-file';
 
 export interface AgentConfig {
   relayUrl: string;
@@ -10,11 +12,14 @@ export interface AgentConfig {
   ldap: { url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number };
   /** Set only on an agent that runs on the Connect Sync server. */
   adsync: { exportDir: string; executable: string | undefined } | undefined;
+  policy: AgentPolicy;
 }
 
 const schema = z.object({
-  SYNCSHIFT_RELAY_URL: z.string().url(),
-  SYNCSHIFT_AGENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  SYNCSHIFT_RELAY_URL: z.string().url().optional(),
+  SYNCSHIFT_AGENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  /** Written by `syncshift-agent enroll`; holds the agent id and its credential. */
+  SYNCSHIFT_AGENT_CREDENTIAL_FILE: z.string().optional(),
   SYNCSHIFT_AGENT_SECRET: z.string().min(24).optional(),
   SYNCSHIFT_AGENT_SECRET_FILE: z.string().optional(),
   LDAP_URL: z.string().regex(/^ldaps?:\/\//, 'must start with ldaps:// (or ldap:// for StartTLS-less test setups)'),
@@ -25,6 +30,8 @@ const schema = z.object({
   LDAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
   SYNCSHIFT_ADSYNC_EXPORT_DIR: z.string().optional(),
   SYNCSHIFT_POWERSHELL: z.string().optional(),
+  SYNCSHIFT_ALLOWED_BASE_DNS: z.string().default(''),
+  SYNCSHIFT_READ_ONLY: z.enum(['true', 'false', '1', '0', 'yes', 'no']).default('false'),
 });
 
 /** Secrets may come from files so they need not sit in the service's environment block. */
@@ -37,21 +44,38 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     });
   }
   const e = parsed.data;
-  const secret = e.SYNCSHIFT_AGENT_SECRET ?? readSecret(e.SYNCSHIFT_AGENT_SECRET_FILE, 'SYNCSHIFT_AGENT_SECRET');
-  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
-  const relay = new URL(e.SYNCSHIFT_RELAY_URL);
-  if (relay.protocol !== 'https:' && !isLoopback(relay.hostname.replace(/^\[|\]$/g, ''))) {
-    throw new AppError('CONFIG.INVALID', `SYNCSHIFT_RELAY_URL ${e.SYNCSHIFT_RELAY_URL} is not HTTPS; the agent secret would cross the network in clear text.`, {
-      hint: 'Use the bot\'s https:// address. Plain http is accepted only for loopback.',
+  const credential = e.SYNCSHIFT_AGENT_CREDENTIAL_FILE ? readCredentialFile(e.SYNCSHIFT_AGENT_CREDENTIAL_FILE) : undefined;
+  const agentId = credential?.agentId ?? e.SYNCSHIFT_AGENT_ID;
+  if (!agentId) {
+    throw new AppError('CONFIG.INVALID', 'The agent has no identity: neither SYNCSHIFT_AGENT_CREDENTIAL_FILE nor SYNCSHIFT_AGENT_ID is set.', {
+      hint: 'Enroll it (syncshift-agent enroll --url ... --code ...) and set SYNCSHIFT_AGENT_CREDENTIAL_FILE to the file it wrote.',
     });
   }
+  const secret = credential?.secret ?? e.SYNCSHIFT_AGENT_SECRET ?? readSecret(e.SYNCSHIFT_AGENT_SECRET_FILE, 'SYNCSHIFT_AGENT_SECRET');
+  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
+  const relayUrl = e.SYNCSHIFT_RELAY_URL ?? credential?.relayUrl;
+  if (!relayUrl) {
+    throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_RELAY_URL is not set.', { hint: 'Set it to the bot\'s https:// address (the credential file from syncshift-agent enroll also carries it).' });
+  }
+  assertRelayUrlSafe(relayUrl, 'SYNCSHIFT_RELAY_URL');
   return {
-    relayUrl: e.SYNCSHIFT_RELAY_URL,
-    agentId: e.SYNCSHIFT_AGENT_ID,
+    relayUrl,
+    agentId,
     secret,
     ldap: { url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE },
     adsync: e.SYNCSHIFT_ADSYNC_EXPORT_DIR ? { exportDir: e.SYNCSHIFT_ADSYNC_EXPORT_DIR, executable: e.SYNCSHIFT_POWERSHELL } : undefined,
+    policy: { allowedBaseDns: parseAllowedBaseDns(e.SYNCSHIFT_ALLOWED_BASE_DNS), readOnly: ['true', '1', 'yes'].includes(e.SYNCSHIFT_READ_ONLY) },
   };
+}
+
+/** Credentials travel on every request: only HTTPS, or plain HTTP to this machine. */
+export function assertRelayUrlSafe(url: string, name: string): void {
+  const relay = new URL(url);
+  if (relay.protocol !== 'https:' && !isLoopback(relay.hostname.replace(/^\[|\]$/g, ''))) {
+    throw new AppError('CONFIG.INVALID', `${name} ${url} is not HTTPS; the agent's credential would cross the network in clear text.`, {
+      hint: 'Use the bot\'s https:// address. Plain http is accepted only for loopback.',
+    });
+  }
 }
 
 function readSecret(path: string | undefined, name: string): string {

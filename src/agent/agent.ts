@@ -1,9 +1,10 @@
 import type { Directory } from '../directory/types';
-import type { LeasedJob, ResultRequest } from '../relay/protocol';
+import { MUTATING_ACTIONS, STARTING_PHASE, type LeasedJob, type ResultRequest } from '../relay/protocol';
 import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
+import { assertActionAllowed, assertDnAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
 import { scanOu } from './actions/scan-ou';
 import { RelayClient, RelayHttpError } from './relay-client';
 
@@ -15,7 +16,7 @@ export interface AgentOptions {
   waitMs?: number;
   /** Smallest gap between progress reports, so a fast scan does not flood the bot. */
   progressIntervalMs?: number;
-  /** How often a running job tells the bot it is still alive (extends its lease). */
+  /** How often a running job tells the bot it is still alive (extends its lease); default: a third of the lease, at most 30 s. */
   heartbeatMs?: number;
   /** Stop after this many jobs (tests, `--once`). */
   maxJobs?: number;
@@ -23,6 +24,8 @@ export interface AgentOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Connect Sync actions: the PowerShell to run and where configuration exports go (set on the agent, never by the bot). */
   adsync?: { executable?: string; exportDir: string; env?: Record<string, string | undefined> };
+  /** Local limits (allowed base DNs, read-only); a refused job is reported as a failure with a POLICY.* code. */
+  policy?: AgentPolicy;
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,6 +57,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
     if (!job) continue;
     log.info({ jobId: job.id, action: job.payload.action }, 'job leased');
+    if (MUTATING_ACTIONS.has(job.payload.action) && !(await confirmStart(options, job))) continue;
     const outcome = await executeJob(job, options);
     await deliverResult(options, job.id, outcome, sleep);
     done++;
@@ -70,8 +74,13 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   // declared "outcome unknown" while it is still running.
   const heartbeat = setInterval(() => {
     options.relay.progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
-  }, options.heartbeatMs ?? 30_000);
+  }, options.heartbeatMs ?? heartbeatInterval(job.leaseExpiresAt));
+  const policy = options.policy ?? OPEN_POLICY;
   try {
+    assertActionAllowed(policy, payload.action);
+    if (payload.action === 'adsync.createNoFlowRules') {
+      for (const rule of payload.plan) if (typeof rule.ouDn === 'string') assertDnAllowed(policy, rule.ouDn);
+    }
     if (payload.action === 'directory.scanOu') {
       directory = await options.connectDirectory();
       const result = await scanOu(directory, payload, async (scanned) => {
@@ -81,7 +90,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
         lastProgress = now;
         // Progress is best effort: a lost update must not fail the scan.
         await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
-      });
+      }, (baseDn) => assertDnAllowed(policy, baseDn));
       return { outcome: 'succeeded', result };
     }
     if (!options.adsync) {
@@ -98,6 +107,27 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
     clearInterval(heartbeat);
     await directory?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Before a change, the bot must know it is about to happen: then a lost agent means "outcome
+ * unknown" rather than "run it again". If the bot cannot be told, nothing runs; the lease runs out
+ * and the job goes to an agent that can.
+ */
+async function confirmStart(options: AgentOptions, job: LeasedJob): Promise<boolean> {
+  try {
+    await options.relay.progress(job.id, { scanned: 0, phase: STARTING_PHASE });
+    return true;
+  } catch (err) {
+    options.logger.warn({ jobId: job.id, err: (err as Error).message }, 'could not tell the bot a change is starting; leaving the job for another attempt');
+    return false;
+  }
+}
+
+/** Three heartbeats per lease: one lost heartbeat must not cost the lease. */
+function heartbeatInterval(leaseExpiresAt: string): number {
+  const left = Date.parse(leaseExpiresAt) - Date.now();
+  return Number.isFinite(left) ? Math.min(30_000, Math.max(500, Math.floor(left / 3))) : 30_000;
 }
 
 async function deliverResult(options: AgentOptions, jobId: string, outcome: ResultRequest, sleep: (ms: number) => Promise<void>): Promise<void> {

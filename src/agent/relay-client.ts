@@ -1,4 +1,4 @@
-import { AGENT_ID_HEADER, leaseResponse, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
+import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, leaseResponse, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -48,6 +48,7 @@ export class RelayClient {
         'content-type': 'application/json',
         authorization: `Bearer ${this.options.secret}`,
         [AGENT_ID_HEADER]: this.options.agentId,
+        [AGENT_VERSION_HEADER]: this.options.agentVersion,
       },
       body: JSON.stringify(payload),
       ...(signal ? { signal } : {}),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { RelayServer } from '../relay/relay-server';
+import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
 import { RunbookService } from '../services/runbook-service';
@@ -12,6 +13,7 @@ import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
+import { ActivityDeduper } from './activity-deduper';
 import { createAdapter, createTeamsApp } from './teams-app';
 
 export interface RunningBot {
@@ -39,8 +41,8 @@ export interface StartBotOptions {
   summaryScanTimeoutMs?: number;
 }
 
-/** Agent results can carry every user of a large OU; Bot Framework activities stay small. */
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
+const MAX_ACTIVITY_BYTES = 1024 * 1024;
 
 export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const { config, store, cloud, logger } = options;
@@ -66,6 +68,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const relay = new RelayServer({
     store,
     agentSecrets: config.agentSecrets,
+    leaseMs: config.jobLeaseMs,
     logger: logger.child({ part: 'relay' }),
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
@@ -78,15 +81,34 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   });
   let listenUrl = '';
   const audit = new AuditService(store, () => config.publicUrl ?? listenUrl, config.linkSigningKey);
-  const app = createTeamsApp(adapter, { store, verify, runbook, audit, waves, summaries, logger, jobQueued: () => relay.jobQueued() });
+  const agents = new AgentService({
+    store,
+    approvers: config.approvals.approvers,
+    staticAgents: [...config.agentSecrets.keys()],
+    enrollmentTtlMs: config.enrollmentTtlMs,
+    leasesReleased: async () => {
+      await relay.expireMutating();
+      relay.jobQueued();
+    },
+  });
+  const app = createTeamsApp(adapter, { store, verify, runbook, audit, agents, waves, summaries, botAppId: config.botAuth?.appId ?? '', logger, jobQueued: () => relay.jobQueued() });
+  const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
-  server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
+  // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
-  server.post('/api/messages', async (req, res) => {
-    await adapter.process(req, res, async (context) => {
-      await app.run(context);
-    });
+  const turnLogger = logger.child({ part: 'activities' });
+  server.post('/api/messages', restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
+    await adapter.handleRequest(
+      req,
+      res,
+      async (context) => {
+        // Runs only after the token was validated, so a forged request cannot burn a real activity id.
+        if (!(await deduper.firstDelivery(context.activity))) return;
+        await app.run(context);
+      },
+      turnLogger,
+    );
   });
   server.get('/healthz', (_req, res, next) => {
     res.send(200, { ok: true, mode: config.botAuth ? 'production' : 'local' });

@@ -1,8 +1,10 @@
-import { Application, TeamsAdapter } from '@microsoft/teams-ai';
+import { Application, type TeamsAdapter } from '@microsoft/teams-ai';
 import { ActivityTypes, MemoryStorage } from 'botbuilder';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
+import { SyncShiftAdapter } from './activity-endpoint';
+import { PUBLIC_CLOUD } from './bot-framework-cloud';
 import { cardActivity } from './card-sink';
 import { actorId, registerCommands, type CommandDeps } from './handlers/commands';
 
@@ -10,13 +12,37 @@ import { actorId, registerCommands, type CommandDeps } from './handlers/commands
  * The adapter validates Bot Framework tokens when app credentials are configured; with none it
  * accepts unauthenticated activities, which is why the server then binds to loopback only.
  */
-export function createAdapter(config: BotConfig): TeamsAdapter {
+export function createAdapter(config: BotConfig): SyncShiftAdapter {
   const auth = config.botAuth;
-  return new TeamsAdapter(
+  return new SyncShiftAdapter(
     auth
-      ? { MicrosoftAppId: auth.appId, MicrosoftAppPassword: auth.appPassword, MicrosoftAppType: auth.appType, ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}) }
+      ? {
+          MicrosoftAppId: auth.appId,
+          MicrosoftAppPassword: auth.appPassword,
+          MicrosoftAppType: auth.appType,
+          ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+          ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
+        }
       : {},
   );
+}
+
+/**
+ * botbuilder switches to fully explicit settings as soon as one metadata URL is given, so the
+ * public-cloud values of the others must come along or outbound calls would lose their login URL.
+ */
+function metadataOverrides(channel: string | undefined, emulator: string | undefined): Record<string, string | boolean> {
+  if (!channel && !emulator) return {};
+  return {
+    ValidateAuthority: true,
+    ToChannelFromBotLoginUrl: PUBLIC_CLOUD.loginUrl,
+    ToChannelFromBotOAuthScope: PUBLIC_CLOUD.botFrameworkScope,
+    ToBotFromChannelTokenIssuer: PUBLIC_CLOUD.botFrameworkScope,
+    OAuthUrl: PUBLIC_CLOUD.botFrameworkScope,
+    ToBotFromChannelOpenIdMetadataUrl: channel ?? PUBLIC_CLOUD.channelOpenIdMetadataUrl,
+    ToBotFromEmulatorOpenIdMetadataUrl: emulator ?? PUBLIC_CLOUD.emulatorOpenIdMetadataUrl,
+    CallerId: 'urn:botframework:azure',
+  };
 }
 
 export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logger: Logger }): Application {

@@ -7,6 +7,9 @@ import { z } from 'zod';
 
 export const RELAY_PROTOCOL_VERSION = 1;
 export const AGENT_ID_HEADER = 'x-syncshift-agent';
+/** Sent on every request so `/agent list` shows what each agent runs. */
+export const AGENT_VERSION_HEADER = 'x-syncshift-agent-version';
+export const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 const dnString = z.string().min(1).max(4096);
 
@@ -71,6 +74,12 @@ export type LeaseRequest = z.infer<typeof leaseRequest>;
 export const leaseResponse = z.object({ job: leasedJob.nullable() });
 export type LeaseResponse = z.infer<typeof leaseResponse>;
 
+/**
+ * The progress phase an agent sends right before it acts on a mutating job. Until the bot has
+ * accepted it, the agent does nothing; after it, the job is never handed to another agent.
+ */
+export const STARTING_PHASE = 'starting';
+
 export const progressRequest = z.object({
   scanned: z.number().int().min(0),
   phase: z.string().max(100).optional(),
@@ -111,3 +120,10 @@ export const resultRequest = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('failed'), error: jobError }),
 ]);
 export type ResultRequest = z.infer<typeof resultRequest>;
+
+/** `syncshift-agent enroll`: a one-time code from `/agent enroll <name>` in exchange for a credential. */
+export const enrollRequest = z.object({ code: z.string().min(1).max(64), agentVersion: z.string().max(64).optional() });
+export type EnrollRequest = z.infer<typeof enrollRequest>;
+
+export const enrollResponse = z.object({ agentId: z.string().regex(AGENT_NAME), secret: z.string().min(32).max(256) });
+export type EnrollResponse = z.infer<typeof enrollResponse>;

@@ -1,10 +1,15 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Request, Response, Server } from 'restify';
+import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
-import { AGENT_ID_HEADER, jobPayload, leaseRequest, progressRequest, resultRequest, type LeasedJob } from './protocol';
+import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+
+/** A scan result carries every user of an OU (about 200 bytes each); 256 MB is over a million users. */
+const MAX_RESULT_BYTES = 256 * 1024 * 1024;
+const MAX_REQUEST_BYTES = 64 * 1024;
+const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
@@ -13,7 +18,10 @@ export interface RelayListener {
 
 export interface RelayServerOptions {
   store: Store;
-  /** agent id → shared secret; compared in constant time, never logged. */
+  /**
+   * Static agents from SYNCSHIFT_AGENT_SECRETS: agent id → shared secret; compared in constant time,
+   * never logged. Enrolled agents are checked against the digests in the store instead.
+   */
   agentSecrets: Map<string, string>;
   listener: RelayListener;
   logger: Logger;
@@ -29,12 +37,12 @@ export interface RelayServerOptions {
  */
 export class RelayServer {
   private readonly wake = new EventEmitter();
-  private readonly secretDigests: Map<string, Buffer>;
+  private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
-    this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, digest(secret)]));
+    this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
     this.wake.setMaxListeners(0);
   }
 
@@ -44,34 +52,86 @@ export class RelayServer {
   }
 
   register(server: Server): void {
-    server.post('/relay/v1/jobs/lease', async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
-    server.post('/relay/v1/jobs/:id/result', async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    // The one endpoint without an agent credential: the one-time code is the credential.
+    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
+    // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
+    server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    server.post('/relay/v1/jobs/:id/result', this.authenticated(), plugins.bodyParser({ maxBodySize: MAX_RESULT_BYTES, mapParams: false }), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+  }
+
+  private authenticated(): RequestHandler {
+    return (req, res, next) => {
+      this.authenticate(req).then(
+        (auth) => {
+          if (auth === 'revoked') {
+            res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
+            return next(false);
+          }
+          if (auth === null) {
+            res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
+            return next(false);
+          }
+          (req as Request & { agentId?: string }).agentId = auth;
+          return next();
+        },
+        (err: Error) => {
+          this.failed(err, req, res);
+          next(false);
+        },
+      );
+    };
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
     try {
-      if (!this.authenticate(req)) {
-        res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
-        return;
-      }
       await fn();
     } catch (err) {
-      this.options.logger.error({ err: (err as Error).message, path: req.path() }, 'relay request failed');
-      if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
+      this.failed(err as Error, req, res);
     }
   }
 
-  private authenticate(req: Request): boolean {
+  private failed(err: Error, req: Request, res: Response): void {
+    this.options.logger.error({ err: err.message, path: req.path() }, 'relay request failed');
+    if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
+  }
+
+  /**
+   * Enrolled credential (digest in the store) or static secret (SYNCSHIFT_AGENT_SECRETS); a revoked
+   * agent is refused whichever it presents, on its very next request.
+   */
+  private async authenticate(req: Request): Promise<string | 'revoked' | null> {
     const agentId = req.header(AGENT_ID_HEADER);
     const auth = req.header('authorization');
-    if (!agentId || !auth?.startsWith('Bearer ')) return false;
-    const expected = this.secretDigests.get(agentId);
-    // Compare digests so length differences do not leak and the comparison is constant-time.
-    const presented = digest(auth.slice('Bearer '.length));
-    const ok = expected !== undefined && timingSafeEqual(expected, presented);
-    if (ok) (req as Request & { agentId?: string }).agentId = agentId;
-    return ok;
+    if (!agentId || !AGENT_NAME.test(agentId) || !auth?.startsWith('Bearer ')) return null;
+    const presented = sha256Hex(auth.slice('Bearer '.length));
+    const stored = await this.options.store.agents.get(agentId);
+    const staticDigest = this.secretDigests.get(agentId);
+    const matches = (stored?.secretSha256 ? digestsEqual(stored.secretSha256, presented) : false) || (staticDigest ? digestsEqual(staticDigest, presented) : false);
+    if (!matches) return null;
+    if (stored?.status === 'revoked') return 'revoked';
+    const version = req.header(AGENT_VERSION_HEADER);
+    await this.options.store.agents.touch({ name: agentId, version: version ? version.slice(0, 64) : null, now: this.now() });
+    return agentId;
+  }
+
+  private async stillActive(agentId: string): Promise<boolean> {
+    return (await this.options.store.agents.get(agentId))?.status !== 'revoked';
+  }
+
+  private async enroll(req: Request, res: Response): Promise<void> {
+    const body = this.parse(enrollRequest, req, res);
+    if (!body) return;
+    const secret = newAgentSecret();
+    const redeemed = await this.options.store.agents.redeemEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(body.code)), secretSha256: sha256Hex(secret), now: this.now() });
+    if (!redeemed) {
+      await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: 'refused', details: { reason: 'unknown, used or expired code' }, conversationId: null });
+      res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; codes work once, for 10 minutes.' });
+      return;
+    }
+    await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
+    const response: EnrollResponse = { agentId: redeemed.agentName, secret };
+    res.send(200, response);
   }
 
   private async lease(req: Request, res: Response): Promise<void> {
@@ -83,6 +143,14 @@ export class RelayServer {
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
     res.once('close', () => (closed = true));
     for (;;) {
+      // The agent hung up: a job leased now would go to nobody. Node does not always notice a dead
+      // client while the response is pending, which is why mutating jobs also need a start confirmation.
+      if (closed) return;
+      // Revoked while this request waited: it must not walk away with a job.
+      if (!(await this.stillActive(agentId))) {
+        res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
+        return;
+      }
       await this.expireMutating();
       const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
       if (job) {
@@ -135,7 +203,7 @@ export class RelayServer {
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
-    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
+    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), starting: body.phase === STARTING_PHASE });
     if (!ok) {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent.' });
       return;
@@ -162,6 +230,7 @@ export class RelayServer {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' });
       return;
     }
+    await this.options.store.agents.countResult(agentId);
     await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome: body.outcome, details: body.outcome === 'failed' ? { code: body.error.code } : {}, conversationId: job.conversationId });
     res.send(200, { ok: true });
     // The agent is answered first; the cloud read and card update can take a while.
@@ -177,10 +246,6 @@ export class RelayServer {
     }
     return parsed.data as z.infer<T>;
   }
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }
 
 function agentOf(req: Request): string {

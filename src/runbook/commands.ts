@@ -22,6 +22,8 @@ export type Command =
   | { kind: 'summary.now' }
   | { kind: 'summary.schedule'; localTime: string; timeZone: string }
   | { kind: 'summary.job'; jobId: string }
+  | { kind: 'agent.list' }
+  | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
   | { kind: 'unknown'; text: string };
 
@@ -65,6 +67,14 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   { usage: '/summary job <Cloud Sync job id>', example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f', description: 'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.' },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
   { usage: '/audit [export csv|json]', example: '/audit export csv', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them.' },
+  { usage: '/agent list', example: '/agent list', description: 'Show every relay agent: status, when it enrolled and was last seen, its version, actions run and the job it holds.' },
+  {
+    usage: '/agent enroll <name>',
+    example: '/agent enroll dc-agent-1',
+    description: 'Approvers: get a one-time enrollment code (valid 10 minutes by default) in a private chat, for syncshift-agent enroll on the agent\'s server.',
+  },
+  { usage: '/agent rotate <name>', example: '/agent rotate dc-agent-1', description: 'Approvers: a new enrollment code for an existing agent; its old credential stops working once the code is used.' },
+  { usage: '/agent revoke <name>', example: '/agent revoke dc-agent-1', description: 'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".' },
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
@@ -118,6 +128,8 @@ export function parseCommand(input: string): Command {
       return parseWave(text.slice(head.length));
     case '/summary':
       return parseSummary(rest);
+    case '/agent':
+      return parseAgentCommand(rest);
     default:
       return { kind: 'unknown', text };
   }
@@ -181,6 +193,22 @@ function parseSummary(args: string[]): Command {
     return { kind: 'summary.job', jobId };
   }
   return { kind: 'invalid', command: '/summary', reason: `"${args[0] ?? ''}" is not a summary command.`, usage: SUMMARY_USAGE };
+}
+
+const AGENT_USAGE = '/agent list | enroll <name> | rotate <name> | revoke <name>';
+const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+function parseAgentCommand(args: string[]): Command {
+  const sub = (args[0] ?? '').toLowerCase();
+  if (sub === 'list' && args.length === 1) return { kind: 'agent.list' };
+  if (sub !== 'enroll' && sub !== 'rotate' && sub !== 'revoke') {
+    return { kind: 'invalid', command: '/agent', reason: `"${args[0] ?? ''}" is not an agent command.`, usage: AGENT_USAGE };
+  }
+  const name = args[1] ?? '';
+  if (args.length !== 2 || !AGENT_NAME.test(name)) {
+    return { kind: 'invalid', command: `/agent ${sub}`, reason: 'Give one agent name: letters, digits, dot, dash or underscore, at most 64 characters.', usage: `/agent ${sub} <name>` };
+  }
+  return { kind: `agent.${sub}`, name };
 }
 
 function parseVerifyList(args: string[]): Command {

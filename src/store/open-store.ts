@@ -1,3 +1,4 @@
+import { createActivityRepo, createAgentRepo } from './agent-repo';
 import { migrate } from './migrate';
 import { openPgDb } from './pg-db';
 import { openPgliteDb } from './pglite-db';
@@ -32,6 +33,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     ...createRepositories(db),
     runbook: createRunbookRepo(db),
     waves: createWaveRepo(db),
+    agents: createAgentRepo(db),
+    activities: createActivityRepo(db),
     close: () => db.close(),
   };
 }

@@ -99,7 +99,7 @@ const JOB_COLUMNS = `id, kind, payload, state, conversation_id, migration_id, re
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
-export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook' | 'waves'> {
+export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook' | 'waves' | 'agents' | 'activities'> {
   return {
     migrations: {
       async create(input) {
@@ -165,14 +165,15 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         assertLeaseMs(leaseMs);
         // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
         // taking it too. A read-only job whose lease ran out counts as queued again (the agent holding it
-        // is presumed gone); a mutating one never does (see expireMutating).
+        // is presumed gone); so does a mutating one its agent never confirmed starting, since nothing
+        // ran. A started mutating one never does (see expireMutating).
         const rows = await db.query(
           `UPDATE jobs
               SET state = 'leased', agent_id = $1, lease_expires_at = $2::timestamptz,
                   attempts = attempts + 1, updated_at = $3::timestamptz
             WHERE id = (
               SELECT id FROM jobs
-               WHERE state = 'queued' OR (state = 'leased' AND NOT mutating AND lease_expires_at <= $3::timestamptz)
+               WHERE state = 'queued' OR (state = 'leased' AND (NOT mutating OR started_at IS NULL) AND lease_expires_at <= $3::timestamptz)
                ORDER BY seq
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
@@ -189,21 +190,22 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
                     'code', 'RELAY.OUTCOME_UNKNOWN',
                     'message', 'The agent stopped reporting while it ran ' || kind || ', so whether it changed anything is unknown.',
                     'hint', 'Check Connect Sync by hand (Get-ADSyncScheduler, Get-ADSyncRule, Get-Service ADSync), then run the step again or undo it.')
-            WHERE state = 'leased' AND mutating AND lease_expires_at <= $1::timestamptz
+            WHERE state = 'leased' AND mutating AND started_at IS NOT NULL AND lease_expires_at <= $1::timestamptz
            RETURNING ${JOB_COLUMNS}`,
           [timeParam(now)],
         );
         return rows.map(mapJob);
       },
 
-      async reportProgress({ jobId, agentId, progress, leaseMs, now }) {
+      async reportProgress({ jobId, agentId, progress, leaseMs, now, starting }) {
         assertLeaseMs(leaseMs);
         if (!isUuid(jobId)) return false;
         const rows = await db.query(
-          `UPDATE jobs SET progress = $3::jsonb, lease_expires_at = $4::timestamptz, updated_at = $5::timestamptz
+          `UPDATE jobs SET progress = $3::jsonb, lease_expires_at = $4::timestamptz, updated_at = $5::timestamptz,
+                  started_at = CASE WHEN $6::boolean THEN COALESCE(started_at, $5::timestamptz) ELSE started_at END
             WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
            RETURNING id`,
-          [jobId, agentId, jsonParam(progress), timeParam(new Date(now.getTime() + leaseMs)), timeParam(now)],
+          [jobId, agentId, jsonParam(progress), timeParam(new Date(now.getTime() + leaseMs)), timeParam(now), starting === true],
         );
         return rows.length === 1;
       },

@@ -75,6 +75,10 @@ export interface Store {
   readonly db: Db;
   runbook: import('./runbook-repo').RunbookRepo;
   waves: import('./wave-repo').WaveRepo;
+  /** Relay agents: enrollment, credentials (as digests), revocation and health. */
+  agents: import('./agent-repo').AgentRepo;
+  /** Activity ids already handled, so a redelivery from Teams is processed once across instances. */
+  activities: import('./agent-repo').ActivityRepo;
   migrations: {
     /** Creates the migration for a conversation; returns null when the conversation already has one. */
     create(input: { name: string; conversationId: string; createdBy: string }): Promise<MigrationRecord | null>;
@@ -90,10 +94,13 @@ export interface Store {
     enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
     /** Atomically hands the oldest queued job to `agentId` (FOR UPDATE SKIP LOCKED), or returns null. */
     lease(input: { agentId: string; leaseMs: number; now: Date }): Promise<JobRecord | null>;
-    /** Fails mutating jobs whose lease ran out with RELAY.OUTCOME_UNKNOWN, and returns them. */
+    /** Fails started mutating jobs whose lease ran out with RELAY.OUTCOME_UNKNOWN, and returns them. */
     expireMutating(input: { now: Date }): Promise<JobRecord[]>;
-    /** Stores progress only while `agentId` holds the lease; returns false otherwise. */
-    reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date }): Promise<boolean>;
+    /**
+     * Stores progress only while `agentId` holds the lease; returns false otherwise. `starting`
+     * records that the agent is about to act: from then on a mutating job is never handed out again.
+     */
+    reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date; starting?: boolean }): Promise<boolean>;
     /** Finishes a job leased by `agentId`; returns null (and changes nothing) when it is not leased by that agent. */
     finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date }): Promise<JobRecord | null>;
     get(jobId: string): Promise<JobRecord | null>;

@@ -10,7 +10,7 @@ export const ADELE: TestUser = { id: '29:adele', name: 'Adele Vance', aadObjectI
 export const MEGAN: TestUser = { id: '29:megan', name: 'Megan Bowen', aadObjectId: '00000000-0000-0000-0000-00000000ad02' };
 
 /** A Teams message activity as the Bot Framework service would deliver it. */
-export function messageActivity(input: { text: string; from: TestUser; conversationId: string; serviceUrl: string; mentionBot?: boolean }): Record<string, unknown> {
+export function messageActivity(input: { text: string; from: TestUser; conversationId: string; serviceUrl: string; mentionBot?: boolean; conversationType?: 'channel' | 'personal' | 'groupChat' }): Record<string, unknown> {
   const bot = { id: '28:syncshift', name: 'SyncShift' };
   const text = input.mentionBot ? `<at>SyncShift</at> ${input.text}` : input.text;
   return {
@@ -21,7 +21,7 @@ export function messageActivity(input: { text: string; from: TestUser; conversat
     serviceUrl: input.serviceUrl,
     from: { id: input.from.id, name: input.from.name, aadObjectId: input.from.aadObjectId },
     recipient: bot,
-    conversation: { id: input.conversationId, conversationType: 'channel', tenantId: 'tenant-1' },
+    conversation: { id: input.conversationId, conversationType: input.conversationType ?? 'channel', tenantId: 'tenant-1' },
     channelData: { tenant: { id: 'tenant-1' } },
     text,
     textFormat: 'plain',

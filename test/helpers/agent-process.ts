@@ -10,10 +10,23 @@ export interface AgentProcess {
   stop(): void;
 }
 
+const CLI = join(__dirname, '../../src/agent/cli.ts');
+
+/** Runs one `syncshift-agent` command (e.g. `enroll`) to completion. */
+export function runAgentCommand(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
 /** The real `syncshift-agent` as a separate process (through ts-node), pointed at a test bot and Samba. */
 export function spawnAgent(botUrl: string, samba: SambaEnv, extraEnv: Record<string, string> = {}): AgentProcess {
   let log = '';
-  const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/agent/cli.ts'), 'run'], {
+  const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', CLI, 'run'], {
     env: {
       ...process.env,
       SYNCSHIFT_RELAY_URL: botUrl,

@@ -18,6 +18,11 @@ export const GRAPH_TOKEN = 'sim-token';
 export interface BotHarness {
   bot: RunningBot;
   store: Store;
+  /**
+   * Drops every connection and stops the bot and its store as a crash would, then starts a new
+   * bot on the same port and data; `whileDown` runs in between.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   graph: GraphSimulator;
   connector: FakeConnector;
   conversationId: string;
@@ -45,26 +50,39 @@ export interface BotHarnessOptions {
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'syncshift-bot-'));
   const ownsDir = options.dataDir === undefined && options.store === undefined;
-  const store = options.store ?? (await openStore({ dataDir }));
+  let store = options.store ?? (await openStore({ dataDir }));
   const graph = options.graph ?? (await startGraphSimulator({ token: GRAPH_TOKEN }));
   const connector = options.connector ?? (await new FakeConnector().start());
   const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`, GRAPH_BASE_URL: graph.url, GRAPH_STATIC_TOKEN: GRAPH_TOKEN, ...options.env });
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
   const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger });
-  const bot = await startBot({
-    config,
-    store,
+  const botOptions = {
     cloud,
     logger,
     summaryIntervalMs: options.summaryIntervalMs ?? 0,
     ...(options.now ? { now: options.now } : {}),
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { summaryScanTimeoutMs: options.summaryScanTimeoutMs } : {}),
-  });
+  };
+  let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';
   return {
-    bot,
-    store,
+    get bot() {
+      return bot;
+    },
+    get store() {
+      return store;
+    },
+    async restart(whileDown) {
+      const port = new URL(bot.url).port;
+      (bot.server.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await bot.stop();
+      await store.close();
+      await whileDown?.();
+      if (options.store) throw new Error('restart() needs the harness\'s own PGlite store; do not pass options.store');
+      store = await openStore({ dataDir });
+      bot = await startBot({ ...botOptions, config: { ...config, port: Number(port) }, store });
+    },
     graph,
     connector,
     conversationId,

@@ -23,6 +23,8 @@ export interface ConnectorCall {
  */
 export class FakeConnector {
   readonly calls: ConnectorCall[] = [];
+  /** Conversations the bot opened (POST /v3/conversations), e.g. a 1:1 chat for a private message. */
+  readonly createdConversations: { id: string; parameters: Record<string, unknown> }[] = [];
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -75,6 +77,16 @@ export class FakeConnector {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
+    if (req.method === 'POST' && /^\/v3\/conversations\/?$/.test(req.url ?? '')) {
+      // Like Teams: a personal conversation id per member; asking again returns the same one.
+      const parameters = JSON.parse(body) as Record<string, unknown>;
+      const member = ((parameters.members as { id?: string }[] | undefined) ?? [])[0]?.id ?? 'nobody';
+      const id = `a:personal-${member}`;
+      this.createdConversations.push({ id, parameters });
+      writeHead(200, { 'content-type': 'application/json' });
+      end(JSON.stringify({ id }));
+      return;
+    }
     const match = /\/v3\/conversations\/([^/]+)\/activities(?:\/([^/?]+))?/.exec(req.url ?? '');
     if (!match || (req.method !== 'POST' && req.method !== 'PUT')) {
       writeHead(404, { 'content-type': 'application/json' });

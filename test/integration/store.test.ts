@@ -129,6 +129,8 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   test('a mutating job whose lease ran out is never handed out again; it fails as outcome unknown', async () => {
     const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    // The agent says it is about to act; from here on the job can only end as reported or unknown.
+    expect(await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true })).toBe(true);
     expect(await store.jobs.expireMutating({ now: at(999) })).toEqual([]);
     expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toBeNull();
     const expired = await store.jobs.expireMutating({ now: at(5_000) });
@@ -138,6 +140,16 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     // The agent that was running it reports late: refused, nothing changes.
     expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(6_000) })).toBeNull();
     expect(await store.jobs.expireMutating({ now: at(9_000) })).toEqual([]);
+  });
+
+  test('a mutating job whose agent never confirmed starting changed nothing, so it goes to the next agent', async () => {
+    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    // Heartbeats alone do not count as starting.
+    await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'heartbeat' }, leaseMs: 1_000, now: at(500) });
+    expect(await store.jobs.expireMutating({ now: at(5_000) })).toEqual([]);
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toMatchObject({ id: job.id, agentId: 'agent-2', attempts: 2 });
+    expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(5_001) })).toBeNull();
   });
 
   test('finish by an agent that does not hold the lease is refused and changes nothing', async () => {
@@ -255,6 +267,58 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       ),
     );
     expect(await store.conversations.getReference(conversationId)).toEqual({ n: 10 });
+  });
+
+  test('an enrollment code is spent once, expires, and gives its agent the new credential', async () => {
+    const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    const code = unique('code-digest');
+    await store.agents.addEnrollmentCode({ codeSha256: code, agentName: name, purpose: 'enroll', createdBy: 'approver-1', expiresAt: at(600_000) });
+    // Two agents racing with the same code: exactly one wins.
+    const [a, b] = await Promise.all([
+      store.agents.redeemEnrollmentCode({ codeSha256: code, secretSha256: 'digest-a', now: at(1_000) }),
+      store.agents.redeemEnrollmentCode({ codeSha256: code, secretSha256: 'digest-b', now: at(1_000) }),
+    ]);
+    expect([a, b].filter((r) => r !== null)).toEqual([{ agentName: name, purpose: 'enroll', createdBy: 'approver-1' }]);
+    const enrolled = await store.agents.get(name);
+    expect(enrolled).toMatchObject({ name, status: 'active', enrolledBy: 'approver-1', actionsRun: 0, lease: null });
+    expect([a ? 'digest-a' : 'digest-b']).toContain(enrolled!.secretSha256);
+    expect(await store.agents.redeemEnrollmentCode({ codeSha256: code, secretSha256: 'digest-c', now: at(2_000) })).toBeNull();
+    expect(await store.agents.redeemEnrollmentCode({ codeSha256: 'never-issued', secretSha256: 'digest-c', now: at(2_000) })).toBeNull();
+    const late = unique('code-digest');
+    await store.agents.addEnrollmentCode({ codeSha256: late, agentName: name, purpose: 'rotate', createdBy: 'approver-1', expiresAt: at(10_000) });
+    expect(await store.agents.redeemEnrollmentCode({ codeSha256: late, secretSha256: 'digest-d', now: at(10_000) })).toBeNull();
+    expect((await store.agents.get(name))!.secretSha256).toBe(enrolled!.secretSha256);
+  });
+
+  test('revoking an agent ends its leases: the read-only job goes to another agent, the mutating one becomes outcome unknown', async () => {
+    const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    await store.agents.touch({ name, version: '1.2.3', now: at(0) });
+    const readOnly = await enqueue();
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
+    await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
+    await store.jobs.reportProgress({ jobId: mutating.id, agentId: name, progress: {}, leaseMs: 600_000, now: at(0), starting: true });
+    expect((await store.agents.get(name))!.lease).toMatchObject({ jobId: mutating.id, kind: 'adsync.stopScheduler' });
+    expect(await store.agents.revoke({ name, by: 'approver-1', now: at(1_000) })).toEqual({ releasedJobs: 2 });
+    expect(await store.agents.get(name)).toMatchObject({ status: 'revoked', version: '1.2.3', lastSeenAt: at(0) });
+    expect(await store.jobs.expireMutating({ now: at(1_000) })).toMatchObject([{ id: mutating.id, state: 'failed', error: { code: 'RELAY.OUTCOME_UNKNOWN' } }]);
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(1_000) })).toMatchObject({ id: readOnly.id, agentId: 'agent-2', attempts: 2 });
+    // A revoked agent can come back only through a new enrollment.
+    const code = unique('code-digest');
+    await store.agents.addEnrollmentCode({ codeSha256: code, agentName: name, purpose: 'enroll', createdBy: 'approver-2', expiresAt: at(600_000) });
+    expect(await store.agents.redeemEnrollmentCode({ codeSha256: code, secretSha256: 'fresh', now: at(2_000) })).not.toBeNull();
+    expect(await store.agents.get(name)).toMatchObject({ status: 'active', secretSha256: 'fresh', revokedAt: null });
+    await store.agents.countResult(name);
+    expect((await store.agents.list()).find((agent) => agent.name === name)).toMatchObject({ actionsRun: 1 });
+  });
+
+  test('an activity key is seen once, whoever asks', async () => {
+    const key = unique('msteams|conv|activity');
+    const results = await Promise.all([store.activities.markSeen(key, at(0)), store.activities.markSeen(key, at(0)), store.activities.markSeen(key, at(1))]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.activities.prune(at(-1))).toBe(0);
+    expect(await store.activities.prune(at(2))).toBeGreaterThanOrEqual(1);
+    expect(await store.activities.markSeen(key, at(3))).toBe(true);
   });
 
   test('data survives close and reopen', async () => {

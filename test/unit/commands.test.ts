@@ -19,6 +19,19 @@ describe('parseCommand', () => {
     expect(parseCommand('/verify list missing x')).toMatchObject({ kind: 'invalid' });
   });
 
+  it('parses the agent commands and refuses names that could not be agent ids', () => {
+    expect(parseCommand('/agent list')).toEqual({ kind: 'agent.list' });
+    expect(parseCommand('/agent enroll dc-agent-1')).toEqual({ kind: 'agent.enroll', name: 'dc-agent-1' });
+    expect(parseCommand('/Agent ROTATE dc.agent_2')).toEqual({ kind: 'agent.rotate', name: 'dc.agent_2' });
+    expect(parseCommand('/agent revoke dc-agent-1')).toEqual({ kind: 'agent.revoke', name: 'dc-agent-1' });
+    expect(parseCommand('/agent enroll')).toMatchObject({ kind: 'invalid', command: '/agent enroll' });
+    expect(parseCommand('/agent enroll a b')).toMatchObject({ kind: 'invalid', command: '/agent enroll' });
+    expect(parseCommand('/agent enroll ../../etc/passwd')).toMatchObject({ kind: 'invalid' });
+    expect(parseCommand("/agent revoke x';DROP TABLE agents;--")).toMatchObject({ kind: 'invalid' });
+    expect(parseCommand('/agent delete x')).toMatchObject({ kind: 'invalid', command: '/agent' });
+    expect(parseCommand('/agent list all')).toMatchObject({ kind: 'invalid' });
+  });
+
   it('treats everything else as unknown', () => {
     expect(parseCommand('hello')).toEqual({ kind: 'unknown', text: 'hello' });
     expect(parseCommand('/frobnicate')).toEqual({ kind: 'unknown', text: '/frobnicate' });

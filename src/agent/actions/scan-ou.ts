@@ -5,9 +5,13 @@ import { resolveOu } from '../resolve-ou';
 
 export type ProgressFn = (scanned: number) => void | Promise<void>;
 
-/** Resolves the OU and lists its users; the bot does the cloud side and the comparison. */
-export async function scanOu(directory: Directory, payload: ScanOuPayload, onProgress: ProgressFn): Promise<ScanOuResult> {
+/**
+ * Resolves the OU and lists its users; the bot does the cloud side and the comparison.
+ * `checkBase` sees the resolved DN before anything under it is read, and throws to refuse it.
+ */
+export async function scanOu(directory: Directory, payload: ScanOuPayload, onProgress: ProgressFn, checkBase: (baseDn: string) => void = () => undefined): Promise<ScanOuResult> {
   const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
+  checkBase(baseDn);
   const users: ScannedUser[] = [];
   const totals = await directory.scanUsers(baseDn, {
     ...(payload.pageSize ? { pageSize: payload.pageSize } : {}),

@@ -4,6 +4,7 @@ import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
 import { parseCommand } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
+import type { AgentService } from '../../services/agent-service';
 import type { AuditService } from '../../services/audit-service';
 import type { RunbookService } from '../../services/runbook-service';
 import type { SummaryService } from '../../services/summary-service';
@@ -11,6 +12,7 @@ import type { WaveService } from '../../services/wave-service';
 import type { VerifyService } from '../../services/verify-service';
 import type { Store } from '../../store/types';
 import { cardActivity } from '../card-sink';
+import { sendPrivately } from '../private-message';
 
 export interface CommandDeps {
   store: Store;
@@ -19,6 +21,9 @@ export interface CommandDeps {
   audit: AuditService;
   waves: WaveService;
   summaries: SummaryService;
+  agents: AgentService;
+  /** Needed to open a 1:1 chat for an enrollment code. */
+  botAppId: string;
   logger: Logger;
   /** Called after a job is queued, so waiting agents are woken at once. */
   jobQueued: () => void;
@@ -113,6 +118,24 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       case 'summary.job':
         await context.sendActivity(cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor: actorName })));
+        return;
+      case 'agent.list':
+        await context.sendActivity(cardActivity(await deps.agents.listCard()));
+        return;
+      case 'agent.enroll':
+      case 'agent.rotate': {
+        const issued = await deps.agents.issueCode({ name: command.name, purpose: command.kind === 'agent.enroll' ? 'enroll' : 'rotate', actor: { id: actor, name: actorName }, conversationId });
+        if (!issued.ok) {
+          await context.sendActivity(cardActivity(issued.card));
+          return;
+        }
+        // The code is a credential: it goes to the approver alone, never into the channel.
+        await sendPrivately(context, deps.botAppId, issued.privateCard);
+        if (activity.conversation.conversationType !== 'personal') await context.sendActivity(cardActivity(issued.publicCard));
+        return;
+      }
+      case 'agent.revoke':
+        await context.sendActivity(cardActivity(await deps.agents.revoke({ name: command.name, actor: { id: actor, name: actorName }, conversationId })));
         return;
       default:
         assertNever(command, 'command');

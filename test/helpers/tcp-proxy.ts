@@ -1,0 +1,104 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A TCP relay between the agent and the shared Samba DC, so a test can make "the DC" stall or
+ * vanish without touching the real one (other suites count on it being up).
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private paused = false;
+  private holding = false;
+  private readonly held: (() => void)[] = [];
+  /** When set, every connection is cut once the server has sent this many bytes through it. */
+  private cutAfter: number | undefined;
+  /** Bytes the server sent through connections that were cut. */
+  cutAtBytes: number[] = [];
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((client) => {
+      if (this.paused) {
+        // Accept and then say nothing: what a hung DC looks like to the agent.
+        client.on('error', () => undefined);
+        this.pairs.add([client, client]);
+        return;
+      }
+      const upstream = connect(this.targetPort, this.targetHost);
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      let fromServer = 0;
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d: Buffer) => {
+        if (this.holding) {
+          upstream.pause();
+          this.held.push(() => {
+            upstream.emit('data', d);
+            upstream.resume();
+          });
+          return;
+        }
+        fromServer += d.length;
+        if (this.cutAfter !== undefined && fromServer >= this.cutAfter) {
+          this.cutAtBytes.push(fromServer);
+          client.write(d.subarray(0, Math.max(0, d.length - (fromServer - this.cutAfter))));
+          this.cut(pair);
+          return;
+        }
+        client.write(d);
+      });
+      const close = (): void => this.cut(pair);
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** New connections hang (accepted, never answered); existing ones keep working. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  /** Stops passing the server's replies on (they wait, nothing is lost): a DC that has gone very slow. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const flush of this.held.splice(0)) flush();
+  }
+
+  /** Cuts each connection after the server sent `bytes` through it: a DC that dies in the middle of a reply. */
+  cutAfterServerBytes(bytes: number | undefined): void {
+    this.cutAfter = bytes;
+  }
+
+  /** Resets every connection now. */
+  cutAll(): void {
+    for (const pair of this.pairs) this.cut(pair);
+  }
+
+  async stop(): Promise<void> {
+    this.cutAll();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private cut(pair: [Socket, Socket]): void {
+    if (!this.pairs.delete(pair)) return;
+    pair[0].destroy();
+    pair[1].destroy();
+  }
+}
