@@ -3,11 +3,19 @@ import { z } from 'zod';
 import { isLoopback } from '../config';
 import { AppError } from '../shared/errors';
 
+/**
+ * Where the agent reads users from. `simulated` is the sandbox's in-memory forest (a JSON file the
+ * sandbox writes); it exists so a rehearsal needs no domain controller, never for production.
+ */
+export type DirectorySelection =
+  | { kind: 'ldap'; url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number }
+  | { kind: 'simulated'; forestFile: string; pageSize: number };
+
 export interface AgentConfig {
   relayUrl: string;
   agentId: string;
   secret: string;
-  ldap: { url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number };
+  directory: DirectorySelection;
   /** Set only on an agent that runs on the Connect Sync server. */
   adsync: { exportDir: string; executable: string | undefined } | undefined;
 }
@@ -17,8 +25,10 @@ const schema = z.object({
   SYNCSHIFT_AGENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
   SYNCSHIFT_AGENT_SECRET: z.string().min(24).optional(),
   SYNCSHIFT_AGENT_SECRET_FILE: z.string().optional(),
-  LDAP_URL: z.string().regex(/^ldaps?:\/\//, 'must start with ldaps:// (or ldap:// for StartTLS-less test setups)'),
-  LDAP_BIND_DN: z.string().min(1),
+  SYNCSHIFT_DIRECTORY: z.enum(['ldap', 'simulated']).default('ldap'),
+  SYNCSHIFT_SIMULATED_FOREST: z.string().optional(),
+  LDAP_URL: z.string().regex(/^ldaps?:\/\//, 'must start with ldaps:// (or ldap:// for StartTLS-less test setups)').optional(),
+  LDAP_BIND_DN: z.string().min(1).optional(),
   LDAP_PASSWORD: z.string().optional(),
   LDAP_PASSWORD_FILE: z.string().optional(),
   LDAP_CA_PATH: z.string().optional(),
@@ -38,7 +48,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   }
   const e = parsed.data;
   const secret = e.SYNCSHIFT_AGENT_SECRET ?? readSecret(e.SYNCSHIFT_AGENT_SECRET_FILE, 'SYNCSHIFT_AGENT_SECRET');
-  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
   const relay = new URL(e.SYNCSHIFT_RELAY_URL);
   if (relay.protocol !== 'https:' && !isLoopback(relay.hostname.replace(/^\[|\]$/g, ''))) {
     throw new AppError('CONFIG.INVALID', `SYNCSHIFT_RELAY_URL ${e.SYNCSHIFT_RELAY_URL} is not HTTPS; the agent secret would cross the network in clear text.`, {
@@ -49,9 +58,26 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     relayUrl: e.SYNCSHIFT_RELAY_URL,
     agentId: e.SYNCSHIFT_AGENT_ID,
     secret,
-    ldap: { url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE },
+    directory: selectDirectory(e),
     adsync: e.SYNCSHIFT_ADSYNC_EXPORT_DIR ? { exportDir: e.SYNCSHIFT_ADSYNC_EXPORT_DIR, executable: e.SYNCSHIFT_POWERSHELL } : undefined,
   };
+}
+
+function selectDirectory(e: z.infer<typeof schema>): DirectorySelection {
+  if (e.SYNCSHIFT_DIRECTORY === 'simulated') {
+    if (!e.SYNCSHIFT_SIMULATED_FOREST) {
+      throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_DIRECTORY=simulated needs SYNCSHIFT_SIMULATED_FOREST, the forest file the sandbox writes.', {
+        hint: 'The sandbox sets both itself. A real agent leaves SYNCSHIFT_DIRECTORY unset (ldap) and sets LDAP_URL.',
+      });
+    }
+    return { kind: 'simulated', forestFile: e.SYNCSHIFT_SIMULATED_FOREST, pageSize: e.LDAP_PAGE_SIZE };
+  }
+  const missing = (name: string): AppError =>
+    new AppError('CONFIG.INVALID', `Agent setting ${name} is missing.`, { hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in the README, for every setting.' });
+  if (!e.LDAP_URL) throw missing('LDAP_URL');
+  if (!e.LDAP_BIND_DN) throw missing('LDAP_BIND_DN');
+  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
+  return { kind: 'ldap', url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE };
 }
 
 function readSecret(path: string | undefined, name: string): string {

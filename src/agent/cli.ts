@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { connectLdapDirectory } from '../directory/ldap-directory';
 import { asAppError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { runAgent } from './agent';
 import { loadAgentConfig } from './agent-config';
+import { connectConfiguredDirectory } from './connect-directory';
 import { RelayClient } from './relay-client';
 
 const USAGE = `syncshift-agent: the SyncShift on-premises relay agent.
@@ -14,7 +14,8 @@ Usage:
 
 Settings come from the environment: SYNCSHIFT_RELAY_URL, SYNCSHIFT_AGENT_ID,
 SYNCSHIFT_AGENT_SECRET(_FILE), LDAP_URL, LDAP_BIND_DN, LDAP_PASSWORD(_FILE), LDAP_CA_PATH,
-LDAP_PAGE_SIZE, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL.
+LDAP_PAGE_SIZE, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL;
+SYNCSHIFT_DIRECTORY=simulated with SYNCSHIFT_SIMULATED_FOREST is for the sandbox only.
 See docs/deploy.md, "Install the agent on-premises".`;
 
 export const AGENT_VERSION = '0.1.0';
@@ -34,14 +35,14 @@ async function main(argv: string[]): Promise<number> {
   const relay = new RelayClient({ url: config.relayUrl, agentId: config.agentId, secret: config.secret, agentVersion: AGENT_VERSION });
   const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
-  logger.info({ relay: config.relayUrl, agentId: config.agentId }, 'agent started');
+  logger.info({ relay: config.relayUrl, agentId: config.agentId, directory: config.directory.kind }, 'agent started');
   await runAgent({
     relay,
     logger,
     signal: controller.signal,
     ...(argv.includes('--once') ? { maxJobs: 1 } : {}),
     ...(config.adsync ? { adsync: { exportDir: config.adsync.exportDir, ...(config.adsync.executable ? { executable: config.adsync.executable } : {}) } } : {}),
-    connectDirectory: () => connectLdapDirectory({ url: config.ldap.url, bindDn: config.ldap.bindDn, password: config.ldap.password, ...(config.ldap.caPath ? { caPath: config.ldap.caPath } : {}), pageSize: config.ldap.pageSize }),
+    connectDirectory: () => connectConfiguredDirectory(config.directory),
   });
   return 0;
 }
