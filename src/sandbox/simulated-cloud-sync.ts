@@ -48,8 +48,12 @@ export interface SimulatedCloudSyncOptions {
 export interface SimulatedCloudSync {
   /** Provisioning cycles so far, oldest first. */
   cycles(): ProvisioningCycle[];
+  /** Configurations seen in the runbook (provisioned or waiting for the delay), as "migrationId|baseDn". */
+  configured(): string[];
   /** Resolves with the first cycle for this migration (waits for it when needed). */
   cycleFor(migrationId: string): Promise<ProvisioningCycle>;
+  /** Reads the runbook once now (tests use it instead of waiting for the next poll). */
+  pollNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -145,24 +149,27 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   };
 
   let polling: Promise<void> = Promise.resolve();
+  // One poll at a time: a slow store must not pile them up.
+  const enqueuePoll = (): Promise<void> => (polling = polling.catch(() => undefined).then(() => (stopped ? undefined : poll())));
   const interval = setInterval(() => {
-    // One poll at a time: a slow store must not pile them up.
-    polling = polling.then(() => (stopped ? undefined : poll())).catch((err: Error) => options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'));
+    enqueuePoll().catch((err: Error) => options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'));
   }, pollMs);
 
   return {
     cycles: () => [...cycles],
+    configured: () => [...scheduled],
     cycleFor: (migrationId) => {
       const done = cycles.find((c) => c.migrationId === migrationId);
       if (done) return Promise.resolve(done);
       return new Promise((resolve) => waiters.set(migrationId, [...(waiters.get(migrationId) ?? []), resolve]));
     },
+    pollNow: () => enqueuePoll(),
     stop: async () => {
       stopped = true;
       clearInterval(interval);
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      await polling;
+      await polling.catch(() => undefined);
       await Promise.all([...inFlight]);
     },
   };

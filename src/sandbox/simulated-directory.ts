@@ -151,21 +151,22 @@ export class SimulatedDirectory implements Directory {
     }
   }
 
-  defaultNamingContext(): Promise<string> {
+  // async throughout, so a closed directory or a bad DN rejects as the LDAP one does, never throws.
+  async defaultNamingContext(): Promise<string> {
     this.ready();
-    return Promise.resolve(this.forest.defaultNamingContext);
+    return this.forest.defaultNamingContext;
   }
 
-  exists(dn: string): Promise<boolean> {
+  async exists(dn: string): Promise<boolean> {
     this.ready();
-    return Promise.resolve(this.existing.has(requireKeys(dn, 'exists').join(',')));
+    return this.existing.has(requireKeys(dn, 'exists').join(','));
   }
 
-  findOusByName(base: string, name: string): Promise<string[]> {
+  async findOusByName(base: string, name: string): Promise<string[]> {
     this.ready();
     const baseKeys = requireKeys(base, 'findOusByName');
     const wanted = name.toLowerCase();
-    return Promise.resolve(this.ous.filter((o) => o.name === wanted && isWithin(o.keys, baseKeys)).map((o) => o.dn));
+    return this.ous.filter((o) => o.name === wanted && isWithin(o.keys, baseKeys)).map((o) => o.dn);
   }
 
   async scanUsers(baseDn: string, options: ScanOptions = {}): Promise<ScanTotals> {
@@ -194,9 +195,8 @@ export class SimulatedDirectory implements Directory {
     return totals;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true;
-    return Promise.resolve();
   }
 
   private ready(): void {
@@ -205,8 +205,8 @@ export class SimulatedDirectory implements Directory {
 }
 
 /** What the agent's directory selection calls for SYNCSHIFT_DIRECTORY=simulated. */
-export function openSimulatedDirectory(forestFile: string): Promise<Directory> {
-  return Promise.resolve(new SimulatedDirectory(readForestFile(forestFile)));
+export async function openSimulatedDirectory(forestFile: string): Promise<Directory> {
+  return new SimulatedDirectory(readForestFile(forestFile));
 }
 
 function keysOf(dn: string): string[] {
