@@ -25,6 +25,9 @@ export const PLAYGROUND_USERS = {
   lynne: { id: 'user-id-5', name: 'Lynne Robbins', upn: 'lynner@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000025' },
 } as const satisfies Record<string, PlaygroundUser>;
 
+/** The chat where several people meet the bot; the Playground labels its button with this name. */
+export const PLAYGROUND_GROUP_CHAT = { name: 'Identity team' } as const;
+
 /** Alex and Megan may approve; one approval is needed, and nobody approves their own request. */
 export const SANDBOX_APPROVERS: readonly string[] = [PLAYGROUND_USERS.alex.aadObjectId, PLAYGROUND_USERS.megan.aadObjectId];
 
@@ -62,7 +65,7 @@ personalChat:
   id: __PERSONAL_CHAT_ID__
 groupChat:
   id: __GROUP_CHAT_ID__
-  name: Identity team
+  name: ${PLAYGROUND_GROUP_CHAT.name}
 team:
   id: team-id
   name: Identity

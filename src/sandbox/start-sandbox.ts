@@ -158,6 +158,9 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     say(`simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done`);
 
     const connectSync = installFakePowerShell({}, join(dataDir, 'connect-sync'));
+    // Step 3 refuses a backup folder that does not exist, as it would on a real server.
+    const exportDir = join(dataDir, 'adsync-exports');
+    mkdirSync(exportDir, { recursive: true });
     parts.agentAbort = new AbortController();
     const agentLogger = logger.child({ part: 'agent' });
     parts.agentDone = runAgent({
@@ -166,7 +169,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       signal: parts.agentAbort.signal,
       connectDirectory,
       // A simulated Connect Sync server: the PowerShell stand-in with its state under the data folder.
-      adsync: { exportDir: join(dataDir, 'adsync-exports'), env: connectSync.env },
+      adsync: { exportDir, env: connectSync.env },
     }).catch((err: Error) => agentLogger.error({ err: err.message }, 'agent loop stopped'));
     say(`relay agent ${AGENT_ID} polling the bot, reading ${description}`);
 
