@@ -11,7 +11,7 @@ export async function connectConfiguredDirectory(selection: DirectorySelection):
     case 'simulated': {
       // Loaded only when asked for, so a production agent never even reads the sandbox's code.
       const { openSimulatedDirectory } = await import('../sandbox/simulated-directory');
-      return openSimulatedDirectory(selection.forestFile);
+      return openSimulatedDirectory(selection.forestFile, selection.pageSize);
     }
     default:
       return assertNever(selection);

@@ -124,7 +124,10 @@ export class SimulatedDirectory implements Directory {
   private readonly users: IndexedUser[] = [];
   private closed = false;
 
-  constructor(private readonly forest: SimulatedForest) {
+  constructor(
+    private readonly forest: SimulatedForest,
+    private readonly defaultPageSize = DEFAULT_PAGE_SIZE,
+  ) {
     this.ncKeys = keysOf(forest.defaultNamingContext);
     this.existing.add(this.ncKeys.join(','));
     for (const dn of forest.containers) {
@@ -177,7 +180,7 @@ export class SimulatedDirectory implements Directory {
         hint: 'Check the OU distinguished name and that it lies under this domain.',
       });
     }
-    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const pageSize = options.pageSize ?? this.defaultPageSize;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
       throw new AppError('CONFIG.INVALID', `page size must be a whole number from 1 to 1000, got ${String(pageSize)}`);
     }
@@ -205,8 +208,8 @@ export class SimulatedDirectory implements Directory {
 }
 
 /** What the agent's directory selection calls for SYNCSHIFT_DIRECTORY=simulated. */
-export async function openSimulatedDirectory(forestFile: string): Promise<Directory> {
-  return new SimulatedDirectory(readForestFile(forestFile));
+export async function openSimulatedDirectory(forestFile: string, pageSize?: number): Promise<Directory> {
+  return new SimulatedDirectory(readForestFile(forestFile), pageSize);
 }
 
 function keysOf(dn: string): string[] {

@@ -96,8 +96,11 @@ describe('simulated directory', () => {
       expect(readForestFile(file)).toEqual(buildSeededForest());
       const config = loadAgentConfig({ SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:3978', SYNCSHIFT_AGENT_ID: 'a1', SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24), SYNCSHIFT_DIRECTORY: 'simulated', SYNCSHIFT_SIMULATED_FOREST: file });
       expect(config.directory).toEqual({ kind: 'simulated', forestFile: file, pageSize: 500 });
-      const opened = await connectConfiguredDirectory(config.directory);
-      expect(await opened.scanUsers(OU.salesOps)).toEqual(EXPECTED.salesOps);
+      const opened = await connectConfiguredDirectory({ ...config.directory, pageSize: 7 });
+      const pages: number[] = [];
+      expect(await opened.scanUsers(OU.salesOps, { onPage: (_, soFar) => void pages.push(soFar) })).toEqual(EXPECTED.salesOps);
+      // LDAP_PAGE_SIZE applies to the simulated directory too.
+      expect(pages).toEqual([7, 14, 21, 28, 35, 40]);
       await opened.close();
       await expect(opened.exists(OU.sales)).rejects.toMatchObject({ code: 'DIRECTORY.ERROR' });
     });
