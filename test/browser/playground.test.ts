@@ -191,26 +191,8 @@ describe('Agents Playground in headless Chromium', () => {
     await step5.getByPlaceholder('OU=Pilot or OU=Pilot,DC=contoso,DC=com').fill('OU=Sales');
     await step5.getByRole('button', { name: 'Set pilot OU' }).click();
     await click('Step 7 of 18', 'Run check');
-    const step8 = await card('Step 8 of 18', 'Stop the Connect Sync scheduler');
-    expect(await step8.getByRole('button', { name: 'Request approval' }).isVisible()).toBe(true);
-
-    // Megan is the second member of the group chat. The Playground's UI always acts as Alex, so she
-    // clicks "Request approval" through the Playground's own invoke API, as its web client would.
-    const posted = stepCardMessage(8);
-    const requested = await fetch(`${sandbox.playgroundUrl!}/_conversation/v1/invoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'adaptiveCard/action',
-        value: { action: { type: 'Action.Execute', title: 'Request approval', verb: STEP_VERBS.requestApproval, data: { migrationId: posted.migrationId, n: 8 } } },
-        from: { id: PLAYGROUND_USERS.megan.id },
-        conversation: { id: posted.conversationId },
-        replyToId: posted.messageId,
-      }),
-    });
-    expect(requested.status).toBe(200);
-
-    const waiting = await card('Step 8 of 18', 'Waiting for approval');
+    await card('Step 8 of 18', 'Stop the Connect Sync scheduler');
+    const waiting = await requestedByMegan(8);
     const waitingText = await waiting.innerText();
     expect(waitingText).toContain('Waiting for approval: 0 of 1');
     expect(waitingText).toContain(`Requested by ${PLAYGROUND_USERS.megan.name}`);
@@ -229,6 +211,55 @@ describe('Agents Playground in headless Chromium', () => {
     expect(connectSync.scheduler.SyncCycleEnabled).toBe(false);
     expect(connectSync.calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler')).toHaveLength(1);
   });
+
+  it('after step 11 (Cloud Sync configured), simulated Cloud Sync provisions the pilot OU: a new verify finds nobody missing', async () => {
+    const rules = await requestedByMegan(9);
+    expect(await rules.innerText()).toContain('cloudNoFlow');
+    await rules.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
+    await click('Step 10 of 18', 'Mark done');
+    await click('Step 11 of 18', 'Mark done');
+    // Cloud Sync runs on its own schedule; the test waits for that run, not for a fixed time.
+    const cycle = await sandbox.cloudSync.cycleFor(stepCardMessage(11).migrationId);
+    expect(cycle.created).toHaveLength(3);
+
+    // Finished verify cards so far, so the wait below is for a new one, not the one from before.
+    const finished = page.locator(SELECTORS.card).filter({ hasText: `Verify pilot: ${OU.sales}` }).filter({ hasText: 'Missing in cloud' });
+    const earlier = await finished.count();
+    await type('/verify pilot OU=Sales');
+    const result = finished.nth(earlier);
+    await result.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const facts = (await result.innerText()).split('\n').map((l) => l.trim()).filter(Boolean);
+    const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
+    expect(after('Missing in cloud')).toBe('0');
+    expect(after('Matched')).toBe(EXPECTED.sales.users.toLocaleString('en-US'));
+    // Cloud Sync cannot hard-match a cloud object with another anchor; those stay for a person to fix.
+    expect(after('ImmutableId differs')).toBe('2');
+    await shoot('05-verify-after-cloud-sync', result);
+  });
+
+  /**
+   * Megan is the second member of the group chat. The Playground's UI always acts as Alex, so she
+   * clicks "Request approval" through the Playground's own invoke API, as its web client would.
+   * Returns the step's card once it waits for approval, as Alex sees it.
+   */
+  async function requestedByMegan(n: number): Promise<Locator> {
+    const step = await card(`Step ${n} of 18`);
+    expect(await step.getByRole('button', { name: 'Request approval' }).isVisible()).toBe(true);
+    const posted = stepCardMessage(n);
+    const requested = await fetch(`${sandbox.playgroundUrl!}/_conversation/v1/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'adaptiveCard/action',
+        value: { action: { type: 'Action.Execute', title: 'Request approval', verb: STEP_VERBS.requestApproval, data: { migrationId: posted.migrationId, n } } },
+        from: { id: PLAYGROUND_USERS.megan.id },
+        conversation: { id: posted.conversationId },
+        replyToId: posted.messageId,
+      }),
+    });
+    expect(requested.status).toBe(200);
+    return card(`Step ${n} of 18`, 'Waiting for approval');
+  }
 
   /** Where the bot's card for step n sits in the Playground: its message id and the migration. */
   function stepCardMessage(n: number): { messageId: string; conversationId: string; migrationId: string } {
