@@ -20,10 +20,10 @@ URL='ldaps://127.0.0.1:636'
 CA="$DIR/private/tls/ca.pem"
 PIDFILE="$DIR/run/samba.pid"
 PASSFILE="$DIR/admin.pass"
-# Kept in step with SEED_MARKER_DN in test/fixtures/ad-seed-spec.ts.
+# Kept in step with SEED_MARKER_DN in src/sandbox/forest-spec.ts.
 SEED_MARKER_DN="CN=SyncShift Seed,$BASE_DN"
-SEED_VERSION="$(sed -n 's/^export const SEED_VERSION = \([0-9][0-9]*\);.*/\1/p' "$REPO/test/fixtures/ad-seed-spec.ts")"
-[ -n "$SEED_VERSION" ] || { echo "[samba-up] ERROR: SEED_VERSION not found in test/fixtures/ad-seed-spec.ts" >&2; exit 1; }
+SEED_VERSION="$(sed -n 's/^export const SEED_VERSION = \([0-9][0-9]*\);.*/\1/p' "$REPO/src/sandbox/forest-spec.ts")"
+[ -n "$SEED_VERSION" ] || { echo "[samba-up] ERROR: SEED_VERSION not found in src/sandbox/forest-spec.ts" >&2; exit 1; }
 WAIT_SECONDS="${SAMBA_WAIT_SECONDS:-60}"
 
 START=$(date +%s.%N)

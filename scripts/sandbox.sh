@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The README's first command (npm run sandbox): sets up what the demo needs on a fresh machine, then
-# starts Graph simulator + bot + relay agent + Agents Playground in one process.
-#   node >= 20 → npm ci (when needed) → Samba AD up and seeded → src/sandbox/run-sandbox.ts
+# starts directory + Graph simulator + bot + relay agent + Agents Playground in one process.
+#   node >= 20 → npm ci (when needed) → [Samba AD up and seeded, with --directory samba]
+#   → src/sandbox/run-sandbox.ts
 #
-#   bash scripts/sandbox.sh                  demo; open http://localhost:56150
-#   bash scripts/sandbox.sh --no-playground  headless
-#   bash scripts/sandbox.sh --check          start, prove one message round trip, exit 0/1
-#   bash scripts/sandbox.sh --reset          start from an empty sandbox database
+#   bash scripts/sandbox.sh                     demo on the simulated directory; open http://localhost:56150
+#   bash scripts/sandbox.sh --directory samba   the same, reading the test Samba AD DC
+#   bash scripts/sandbox.sh --no-playground     headless
+#   bash scripts/sandbox.sh --check             start, send /help and /verify pilot OU=Sales through
+#                                               the Playground, check the cards, exit 0/1
+#   bash scripts/sandbox.sh --reset             start from an empty sandbox database
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -15,12 +18,22 @@ elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - 
 say() { printf '[sandbox] %s\n' "$*"; }
 die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
 
+DIRECTORY=simulated
+expect_directory=0
 for arg in "$@"; do
+  if [ "$expect_directory" = 1 ]; then DIRECTORY="$arg"; expect_directory=0; continue; fi
   case "$arg" in
     --check|--no-playground|--reset|--help|-h) ;;
-    *) die "unknown option $arg; use --check, --no-playground, --reset or --help" ;;
+    --directory) expect_directory=1 ;;
+    --directory=*) DIRECTORY="${arg#--directory=}" ;;
+    *) die "unknown option $arg; use --directory simulated|samba, --check, --no-playground, --reset or --help" ;;
   esac
 done
+[ "$expect_directory" = 0 ] || die "--directory needs a value: simulated or samba"
+case "$DIRECTORY" in
+  simulated|samba) ;;
+  *) die "--directory takes simulated or samba, not $DIRECTORY" ;;
+esac
 
 command -v node >/dev/null 2>&1 || die "node is not installed; install Node.js 20 or newer (https://nodejs.org, or apt-get install nodejs from NodeSource) and re-run"
 major="$(node -p 'process.versions.node.split(".")[0]')"
@@ -33,8 +46,10 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ packag
 fi
 [ -f node_modules/@microsoft/m365agentsplayground/cli.js ] || die "the Agents Playground package is missing from node_modules; run npm ci and re-run"
 
-say "bringing up Samba AD (scripts/samba-up.sh)"
-bash scripts/samba-up.sh || die "Samba AD could not be started (see above); the sandbox's agent reads its users from it"
+if [ "$DIRECTORY" = samba ]; then
+  say "bringing up Samba AD (scripts/samba-up.sh)"
+  bash scripts/samba-up.sh || die "Samba AD could not be started (see above); with --directory samba the sandbox's agent reads its users from it"
+fi
 
 # --check waits on the Playground's WebSocket; Node 22+ has a WebSocket client built in, Node 20
 # (from 20.10) only behind a flag.

@@ -1,5 +1,5 @@
 /**
- * Seeds the test Samba DC with the objects described in test/fixtures/ad-seed-spec.ts.
+ * Seeds the test Samba DC with the objects described in src/sandbox/forest-spec.ts.
  *
  *   npx ts-node --transpile-only scripts/seed-ad.ts
  *
@@ -23,7 +23,7 @@ import {
   SEED_VERSION,
   OU,
   userDn,
-} from '../test/fixtures/ad-seed-spec';
+} from '../src/sandbox/forest-spec';
 import { escapeDnValue, parseDn } from '../src/runbook/dn';
 
 // Samba serialises writes, so more in flight barely helps; a few hide the round-trip latency.
@@ -61,13 +61,13 @@ function checkSpec(): void {
     const got = computed[key];
     if (want.users !== got.users || want.disabled !== got.disabled) {
       throw new Error(
-        `ad-seed-spec EXPECTED.${key} says ${want.users} users/${want.disabled} disabled but the spec generates ` +
-          `${got.users}/${got.disabled}; fix EXPECTED in test/fixtures/ad-seed-spec.ts`,
+        `forest-spec EXPECTED.${key} says ${want.users} users/${want.disabled} disabled but the spec generates ` +
+          `${got.users}/${got.disabled}; fix EXPECTED in src/sandbox/forest-spec.ts`,
       );
     }
   }
   for (const u of SEED_USERS) {
-    if (!parseDn(userDn(u)).ok) throw new Error(`spec user "${u.cn}" does not form a valid DN; fix test/fixtures/ad-seed-spec.ts`);
+    if (!parseDn(userDn(u)).ok) throw new Error(`spec user "${u.cn}" does not form a valid DN; fix src/sandbox/forest-spec.ts`);
   }
 }
 

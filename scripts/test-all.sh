@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: sets up everything the suite needs, then runs all of it.
-#   npm ci (when needed) → PostgreSQL reachable → Samba AD up and seeded → typecheck → lint → jest
+#   npm ci (when needed) → PostgreSQL reachable → Samba AD up and seeded → Chromium installed
+#   → typecheck → lint → jest
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -30,6 +31,24 @@ fi
 
 say "bringing up Samba AD"
 bash scripts/samba-up.sh
+
+# The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+  say "$CHROMIUM is missing; installing Debian's chromium with apt-get for the browser test"
+  mkdir -p .cache
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "installing Chromium needs root: run as root, or apt-get install chromium yourself"
+    SUDO=(sudo)
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install Chromium with this system's package manager and set CHROMIUM_PATH"
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >.cache/apt-chromium.log 2>&1; then
+    "${SUDO[@]}" apt-get update >>.cache/apt-chromium.log 2>&1 || true
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >>.cache/apt-chromium.log 2>&1 \
+      || die "apt-get could not install chromium (see .cache/apt-chromium.log); check access to the Debian mirror"
+  fi
+fi
 
 say "typecheck"
 npx tsc --noEmit -p tsconfig.json

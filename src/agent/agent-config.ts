@@ -5,11 +5,19 @@ import { AppError } from '../shared/errors';
 import { parseAllowedBaseDns, type AgentPolicy } from './agent-policy';
 import { readCredentialFile } from './credential-file';
 
+/**
+ * Where the agent reads users from. `simulated` is the sandbox's in-memory forest (a JSON file the
+ * sandbox writes); it exists so a rehearsal needs no domain controller, never for production.
+ */
+export type DirectorySelection =
+  | { kind: 'ldap'; url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number }
+  | { kind: 'simulated'; forestFile: string; pageSize: number };
+
 export interface AgentConfig {
   relayUrl: string;
   agentId: string;
   secret: string;
-  ldap: { url: string; bindDn: string; password: string; caPath: string | undefined; pageSize: number };
+  directory: DirectorySelection;
   /** Set only on an agent that runs on the Connect Sync server. */
   adsync: { exportDir: string; executable: string | undefined } | undefined;
   policy: AgentPolicy;
@@ -22,8 +30,10 @@ const schema = z.object({
   SYNCSHIFT_AGENT_CREDENTIAL_FILE: z.string().optional(),
   SYNCSHIFT_AGENT_SECRET: z.string().min(24).optional(),
   SYNCSHIFT_AGENT_SECRET_FILE: z.string().optional(),
-  LDAP_URL: z.string().regex(/^ldaps?:\/\//, 'must start with ldaps:// (or ldap:// for StartTLS-less test setups)'),
-  LDAP_BIND_DN: z.string().min(1),
+  SYNCSHIFT_DIRECTORY: z.enum(['ldap', 'simulated']).default('ldap'),
+  SYNCSHIFT_SIMULATED_FOREST: z.string().optional(),
+  LDAP_URL: z.string().regex(/^ldaps?:\/\//, 'must start with ldaps:// (or ldap:// for StartTLS-less test setups)').optional(),
+  LDAP_BIND_DN: z.string().min(1).optional(),
   LDAP_PASSWORD: z.string().optional(),
   LDAP_PASSWORD_FILE: z.string().optional(),
   LDAP_CA_PATH: z.string().optional(),
@@ -52,7 +62,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     });
   }
   const secret = credential?.secret ?? e.SYNCSHIFT_AGENT_SECRET ?? readSecret(e.SYNCSHIFT_AGENT_SECRET_FILE, 'SYNCSHIFT_AGENT_SECRET');
-  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
   const relayUrl = e.SYNCSHIFT_RELAY_URL ?? credential?.relayUrl;
   if (!relayUrl) {
     throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_RELAY_URL is not set.', { hint: 'Set it to the bot\'s https:// address (the credential file from syncshift-agent enroll also carries it).' });
@@ -62,7 +71,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     relayUrl,
     agentId,
     secret,
-    ldap: { url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE },
+    directory: selectDirectory(e),
     adsync: e.SYNCSHIFT_ADSYNC_EXPORT_DIR ? { exportDir: e.SYNCSHIFT_ADSYNC_EXPORT_DIR, executable: e.SYNCSHIFT_POWERSHELL } : undefined,
     policy: { allowedBaseDns: parseAllowedBaseDns(e.SYNCSHIFT_ALLOWED_BASE_DNS), readOnly: ['true', '1', 'yes'].includes(e.SYNCSHIFT_READ_ONLY) },
   };
@@ -76,6 +85,23 @@ export function assertRelayUrlSafe(url: string, name: string): void {
       hint: 'Use the bot\'s https:// address. Plain http is accepted only for loopback.',
     });
   }
+}
+
+function selectDirectory(e: z.infer<typeof schema>): DirectorySelection {
+  if (e.SYNCSHIFT_DIRECTORY === 'simulated') {
+    if (!e.SYNCSHIFT_SIMULATED_FOREST) {
+      throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_DIRECTORY=simulated needs SYNCSHIFT_SIMULATED_FOREST, the forest file the sandbox writes.', {
+        hint: 'The sandbox sets both itself. A real agent leaves SYNCSHIFT_DIRECTORY unset (ldap) and sets LDAP_URL.',
+      });
+    }
+    return { kind: 'simulated', forestFile: e.SYNCSHIFT_SIMULATED_FOREST, pageSize: e.LDAP_PAGE_SIZE };
+  }
+  const missing = (name: string): AppError =>
+    new AppError('CONFIG.INVALID', `Agent setting ${name} is missing.`, { hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in the README, for every setting.' });
+  if (!e.LDAP_URL) throw missing('LDAP_URL');
+  if (!e.LDAP_BIND_DN) throw missing('LDAP_BIND_DN');
+  const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');
+  return { kind: 'ldap', url: e.LDAP_URL, bindDn: e.LDAP_BIND_DN, password, caPath: e.LDAP_CA_PATH, pageSize: e.LDAP_PAGE_SIZE };
 }
 
 function readSecret(path: string | undefined, name: string): string {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connectLdapDirectory } from '../directory/ldap-directory';
 import { asAppError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
 import { runAgent } from './agent';
 import { loadAgentConfig } from './agent-config';
+import { connectConfiguredDirectory } from './connect-directory';
 import { enrollAgent } from './enroll';
 import { RelayClient } from './relay-client';
 
@@ -22,7 +22,8 @@ Usage:
 Settings come from the environment: SYNCSHIFT_AGENT_CREDENTIAL_FILE (from enroll) or
 SYNCSHIFT_AGENT_ID + SYNCSHIFT_AGENT_SECRET(_FILE), SYNCSHIFT_RELAY_URL, LDAP_URL, LDAP_BIND_DN,
 LDAP_PASSWORD(_FILE), LDAP_CA_PATH, LDAP_PAGE_SIZE, SYNCSHIFT_ALLOWED_BASE_DNS (DNs separated by ";"),
-SYNCSHIFT_READ_ONLY, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL.
+SYNCSHIFT_READ_ONLY, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL;
+SYNCSHIFT_DIRECTORY=simulated with SYNCSHIFT_SIMULATED_FOREST is for the sandbox only.
 See docs/deploy.md, "Install the agent on-premises".`;
 
 export const AGENT_VERSION = '0.1.0';
@@ -43,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   const relay = new RelayClient({ url: config.relayUrl, agentId: config.agentId, secret: config.secret, agentVersion: AGENT_VERSION });
   const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
-  logger.info({ relay: config.relayUrl, agentId: config.agentId, allowedBaseDns: config.policy.allowedBaseDns, readOnly: config.policy.readOnly }, 'agent started');
+  logger.info({ relay: config.relayUrl, agentId: config.agentId, directory: config.directory.kind, allowedBaseDns: config.policy.allowedBaseDns, readOnly: config.policy.readOnly }, 'agent started');
   if (config.policy.allowedBaseDns.length === 0) logger.warn('SYNCSHIFT_ALLOWED_BASE_DNS is empty: this agent accepts jobs for any OU its LDAP account can read. Set it to limit the agent.');
   await runAgent({
     relay,
@@ -52,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     ...(argv.includes('--once') ? { maxJobs: 1 } : {}),
     policy: config.policy,
     ...(config.adsync ? { adsync: { exportDir: config.adsync.exportDir, ...(config.adsync.executable ? { executable: config.adsync.executable } : {}) } } : {}),
-    connectDirectory: () => connectLdapDirectory({ url: config.ldap.url, bindDn: config.ldap.bindDn, password: config.ldap.password, ...(config.ldap.caPath ? { caPath: config.ldap.caPath } : {}), pageSize: config.ldap.pageSize }),
+    connectDirectory: () => connectConfiguredDirectory(config.directory),
   });
   return 0;
 }

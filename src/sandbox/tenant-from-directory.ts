@@ -82,12 +82,12 @@ export async function buildTenantFromDirectory(directory: Directory, drift: Tena
 }
 
 /** Stable GUID-shaped id per DN, so reruns produce the same tenant. */
-function idFor(key: string): string {
+export function idFor(key: string): string {
   const h = createHash('sha1').update(key).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-function domainOf(nc: string): string {
+export function domainOf(nc: string): string {
   const parsed = parseDn(nc);
   return parsed.ok ? parsed.rdns.map((r) => r[0]!.value).join('.') : 'contoso.com';
 }

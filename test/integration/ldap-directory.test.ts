@@ -1,6 +1,6 @@
 /**
  * LdapDirectory against the seeded Samba AD DC (bash scripts/samba-up.sh). Expected numbers come
- * from test/fixtures/ad-seed-spec.ts, which is also what the seed created.
+ * from src/sandbox/forest-spec.ts, which is also what the seed created.
  */
 import { createServer } from 'node:net';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';

@@ -1,0 +1,225 @@
+/**
+ * A directory held in memory, for the sandbox and tests that need no Samba: the same `Directory`
+ * interface the agent's resolve and scan use, over a forest built from the seed spec (the one the
+ * test Samba DC is seeded from), so both modes report the same counts.
+ *
+ * The forest crosses a process boundary (the sandbox writes it, an agent process reads it), so it
+ * travels as JSON and is validated with zod when loaded.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from '../directory/types';
+import { canonicalDn, escapeDnValue, isWithin, parseDn } from '../runbook/dn';
+import { AppError } from '../shared/errors';
+import { BASE_DN, OU_CREATE_ORDER, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, UPN_SUFFIX, userDn } from './forest-spec';
+
+const base64Of16Bytes = z
+  .string()
+  .base64()
+  .refine((s) => Buffer.from(s, 'base64').length === 16, 'must be 16 bytes, base64-encoded');
+
+const dnString = z.string().refine((s) => parseDn(s).ok, 'is not an RFC 4514 distinguished name');
+
+export const simulatedForestSchema = z.object({
+  defaultNamingContext: dnString,
+  /** Every organizationalUnit or container, parents before children. */
+  containers: z.array(dnString),
+  users: z.array(
+    z.object({
+      dn: dnString,
+      objectGuid: base64Of16Bytes,
+      consistencyGuid: base64Of16Bytes.nullable(),
+      samAccountName: z.string().nullable(),
+      userPrincipalName: z.string().nullable(),
+      disabled: z.boolean(),
+    }),
+  ),
+  /** Objects that exist but are not users (computers, contacts): a user scan must skip them. */
+  otherObjects: z.array(dnString),
+});
+
+export type SimulatedForest = z.infer<typeof simulatedForestSchema>;
+
+const DEFAULT_PAGE_SIZE = 500;
+
+/** A stable objectGUID per DN, shaped like a version 4 GUID, so reruns build the same forest. */
+export function simulatedObjectGuid(dn: string): Buffer {
+  const bytes = createHash('md5').update(`syncshift-objectGUID:${dn}`).digest();
+  // Byte 7 holds the version nibble in AD's little-endian storage of the third group.
+  bytes[7] = (bytes[7]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  return bytes;
+}
+
+/**
+ * The seeded forest (src/sandbox/forest-spec.ts) plus what every AD domain has: CN=Users with
+ * Administrator, Guest and krbtgt.
+ */
+export function buildSeededForest(): SimulatedForest {
+  const builtinContainer = `CN=Users,${BASE_DN}`;
+  const builtins = [
+    { sam: 'Administrator', disabled: false },
+    { sam: 'Guest', disabled: true },
+    { sam: 'krbtgt', disabled: true },
+  ].map(({ sam, disabled }) => {
+    const dn = `CN=${sam},${builtinContainer}`;
+    return { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null, disabled };
+  });
+  const seeded = SEED_USERS.map((u) => {
+    const dn = userDn(u);
+    return {
+      dn,
+      objectGuid: simulatedObjectGuid(dn).toString('base64'),
+      consistencyGuid: u.consistencyGuid ? u.consistencyGuid.toString('base64') : null,
+      samAccountName: u.samAccountName,
+      userPrincipalName: u.userPrincipalName,
+      disabled: u.disabled,
+    };
+  });
+  return {
+    defaultNamingContext: BASE_DN,
+    containers: [builtinContainer, ...OU_CREATE_ORDER],
+    users: [...builtins, ...seeded],
+    otherObjects: [
+      ...SEED_COMPUTERS.map((c) => `CN=${escapeDnValue(c.cn)},${OU.sales}`),
+      ...SEED_CONTACTS.map((cn) => `CN=${escapeDnValue(cn)},${OU.sales}`),
+    ],
+  };
+}
+
+export function writeForestFile(path: string, forest: SimulatedForest): void {
+  writeFileSync(path, JSON.stringify(forest));
+}
+
+export function readForestFile(path: string): SimulatedForest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new AppError('CONFIG.INVALID', `The simulated forest ${path} cannot be read: ${(err as Error).message}.`, {
+      hint: 'The sandbox writes it at start (.data/sandbox/forest.json); start the sandbox again, or point SYNCSHIFT_SIMULATED_FOREST at an existing file.',
+    });
+  }
+  const parsed = simulatedForestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('CONFIG.INVALID', `The simulated forest ${path} is malformed at ${issue.path.join('.') || '(root)'}: ${issue.message}.`, {
+      hint: 'Delete it and start the sandbox again; it is regenerated from src/sandbox/forest-spec.ts.',
+    });
+  }
+  return parsed.data;
+}
+
+interface IndexedUser {
+  keys: string[];
+  user: DirectoryUser;
+}
+
+/** Answers the agent's questions the way the LDAP implementation does, including its errors. */
+export class SimulatedDirectory implements Directory {
+  private readonly ncKeys: string[];
+  private readonly existing = new Set<string>();
+  private readonly ous: { dn: string; keys: string[]; name: string }[] = [];
+  private readonly users: IndexedUser[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly forest: SimulatedForest,
+    private readonly defaultPageSize = DEFAULT_PAGE_SIZE,
+  ) {
+    this.ncKeys = keysOf(forest.defaultNamingContext);
+    this.existing.add(this.ncKeys.join(','));
+    for (const dn of forest.containers) {
+      const keys = keysOf(dn);
+      this.existing.add(keys.join(','));
+      const first = parseDn(dn);
+      if (first.ok && first.rdns[0]![0]!.type.toLowerCase() === 'ou') this.ous.push({ dn, keys, name: first.rdns[0]![0]!.value.toLowerCase() });
+    }
+    for (const dn of forest.otherObjects) this.existing.add(keysOf(dn).join(','));
+    for (const u of forest.users) {
+      const keys = keysOf(u.dn);
+      this.existing.add(keys.join(','));
+      this.users.push({
+        keys,
+        user: {
+          dn: u.dn,
+          objectGuid: Buffer.from(u.objectGuid, 'base64'),
+          consistencyGuid: u.consistencyGuid === null ? null : Buffer.from(u.consistencyGuid, 'base64'),
+          samAccountName: u.samAccountName,
+          userPrincipalName: u.userPrincipalName,
+          disabled: u.disabled,
+        },
+      });
+    }
+  }
+
+  // async throughout, so a closed directory or a bad DN rejects as the LDAP one does, never throws.
+  async defaultNamingContext(): Promise<string> {
+    this.ready();
+    return this.forest.defaultNamingContext;
+  }
+
+  async exists(dn: string): Promise<boolean> {
+    this.ready();
+    return this.existing.has(requireKeys(dn, 'exists').join(','));
+  }
+
+  async findOusByName(base: string, name: string): Promise<string[]> {
+    this.ready();
+    const baseKeys = requireKeys(base, 'findOusByName');
+    const wanted = name.toLowerCase();
+    return this.ous.filter((o) => o.name === wanted && isWithin(o.keys, baseKeys)).map((o) => o.dn);
+  }
+
+  async scanUsers(baseDn: string, options: ScanOptions = {}): Promise<ScanTotals> {
+    this.ready();
+    const baseKeys = requireKeys(baseDn, 'scanUsers');
+    if (!this.existing.has(baseKeys.join(','))) {
+      throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${baseDn}" does not exist in the simulated directory`, {
+        hint: 'Check the OU distinguished name and that it lies under this domain.',
+      });
+    }
+    const pageSize = options.pageSize ?? this.defaultPageSize;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      throw new AppError('CONFIG.INVALID', `page size must be a whole number from 1 to 1000, got ${String(pageSize)}`);
+    }
+    const matching = this.users.filter((u) => isWithin(u.keys, baseKeys)).map((u) => u.user);
+    const totals: ScanTotals = { users: 0, disabled: 0 };
+    for (let i = 0; i < matching.length; i += pageSize) {
+      const page = matching.slice(i, i + pageSize);
+      totals.users += page.length;
+      for (const u of page) if (u.disabled) totals.disabled++;
+      if (options.onPage) await options.onPage(page, totals.users);
+      // Let other work (progress reports, the relay's long poll) run between pages, as it would
+      // while a real server sends the next one.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return totals;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private ready(): void {
+    if (this.closed) throw new AppError('DIRECTORY.ERROR', 'the simulated directory was already closed', { hint: 'Open a new one with openSimulatedDirectory.' });
+  }
+}
+
+/** What the agent's directory selection calls for SYNCSHIFT_DIRECTORY=simulated. */
+export async function openSimulatedDirectory(forestFile: string, pageSize?: number): Promise<Directory> {
+  return new SimulatedDirectory(readForestFile(forestFile), pageSize);
+}
+
+function keysOf(dn: string): string[] {
+  const keys = canonicalDn(dn);
+  if (keys === null) throw new AppError('CONFIG.INVALID', `The simulated forest holds "${dn}", which is not a distinguished name.`);
+  return keys;
+}
+
+function requireKeys(dn: string, what: string): string[] {
+  const keys = canonicalDn(dn);
+  if (keys === null) throw new AppError('INPUT.BAD_DN', `${what}: "${dn}" is not a valid distinguished name`, { hint: 'Pass an RFC 4514 DN such as OU=Sales,DC=contoso,DC=com.' });
+  return keys;
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scanOu } from '../../src/agent/actions/scan-ou';
+import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import type { ComparisonReport } from '../../src/runbook/ou-comparison';
+import { compareOuWithCloud } from '../../src/services/compare-ou';
+import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
+import { startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
+import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
+import { createLogger } from '../../src/shared/logger';
+import { openStore } from '../../src/store/open-store';
+import type { Store } from '../../src/store/types';
+
+/**
+ * Simulated Cloud Sync reads what the runbook recorded (step 5: the pilot OU; step 11: Cloud Sync
+ * configured) and, after its delay, provisions the OU into the Graph simulator, so a later verify
+ * finds the missing users with matching anchors.
+ */
+describe('simulated Cloud Sync provisioning', () => {
+  const forest = buildSeededForest();
+  const connectDirectory = async (): Promise<SimulatedDirectory> => new SimulatedDirectory(forest);
+  const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
+  let dataDir: string;
+  let store: Store;
+  let graph: GraphSimulator;
+  let tenant: BuiltTenant;
+  let cloudSync: SimulatedCloudSync | undefined;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'syncshift-cloudsync-'));
+    store = await openStore({ dataDir });
+    tenant = await buildTenantFromDirectory(await connectDirectory(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    graph = await startGraphSimulator({ users: tenant.users });
+  });
+
+  afterEach(async () => {
+    await cloudSync?.stop();
+    cloudSync = undefined;
+  });
+
+  afterAll(async () => {
+    await graph?.close();
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function migrationWithPilot(name: string, pilotOu: string): Promise<string> {
+    const migration = await store.migrations.create({ name, conversationId: `19:${name}@thread`, createdBy: 'test' });
+    await store.runbook.ensureSteps(migration!.id);
+    await setStep(migration!.id, 5, { status: 'done', evidence: { pilotOu } });
+    return migration!.id;
+  }
+
+  async function setStep(migrationId: string, n: number, change: { status: 'done' | 'pending'; evidence?: unknown }): Promise<void> {
+    const step = (await store.runbook.listSteps(migrationId)).find((s) => s.n === n)!;
+    const saved = await store.runbook.saveStep(migrationId, { ...step, status: change.status, evidence: change.evidence ?? step.evidence, updatedBy: 'Adele Vance', updatedAt: new Date() }, step.version);
+    expect(saved).toBe(true);
+  }
+
+  async function verify(baseDn: string): Promise<ComparisonReport> {
+    const scan = await scanOu(await connectDirectory(), { action: 'directory.scanOu', ou: baseDn }, () => undefined);
+    return compareOuWithCloud(scan, createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger }));
+  }
+
+  it('provisions the pilot OU only after step 11 is done and the delay has passed, with matching anchors', async () => {
+    const migrationId = await migrationWithPilot('pilot', OU.sales);
+    const before = await verify(OU.sales);
+    expect(before.missing).toEqual([...tenant.missingDns].sort((a, b) => a.localeCompare(b)));
+
+    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 1500, pollMs: 60_000, logger });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured()).toEqual([]);
+
+    await setStep(migrationId, 11, { status: 'done' });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured()).toEqual([`${migrationId}|${OU.sales}`]);
+    // Configured, but Cloud Sync has not run yet: the tenant is as it was.
+    expect(cloudSync.cycles()).toEqual([]);
+    expect(graph.users()).toHaveLength(tenant.users.length);
+
+    const cycle = await cloudSync.cycleFor(migrationId);
+    expect(cycle.baseDn).toBe(OU.sales);
+    expect([...cycle.created].sort()).toEqual([...tenant.missingDns].sort());
+    expect([...cycle.conflicts].sort()).toEqual([...tenant.mismatchedDns].sort());
+    expect(cycle.matched).toBe(EXPECTED.sales.users - 3 - 2);
+
+    const after = await verify(OU.sales);
+    expect(after.onPrem.users).toBe(EXPECTED.sales.users);
+    expect(after.missing).toEqual([]);
+    expect(after.matched).toBe(EXPECTED.sales.users);
+    // Cloud Sync cannot hard-match a cloud object whose anchor differs; a person has to fix those.
+    expect(after.mismatched.map((m) => m.dn).sort()).toEqual([...tenant.mismatchedDns].sort());
+    expect(after.extra.map((e) => e.dn).sort()).toEqual([...tenant.extraDns].sort());
+
+    const created = graph.users().filter((u) => tenant.missingDns.includes(u.onPremisesDistinguishedName ?? ''));
+    expect(created).toHaveLength(3);
+    for (const u of created) {
+      const onPrem = forest.users.find((f) => f.dn === u.onPremisesDistinguishedName)!;
+      expect(u.onPremisesImmutableId).toBe(onPrem.consistencyGuid ?? onPrem.objectGuid);
+      expect(u.onPremisesSyncEnabled).toBe(true);
+    }
+
+    // Configured once, provisioned once: later polls change nothing.
+    await cloudSync.pollNow();
+    expect(cloudSync.cycles()).toHaveLength(1);
+  });
+
+  it('leaves a migration alone until step 11 is done; an OU without drift only matches', async () => {
+    const migrationId = await migrationWithPilot('not-yet', OU.salesOps);
+    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured().filter((k) => k.startsWith(migrationId))).toEqual([]);
+    await setStep(migrationId, 11, { status: 'done' });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured()).toContain(`${migrationId}|${OU.salesOps}`);
+    const cycle = await cloudSync.cycleFor(migrationId);
+    // SalesOps has no drift: everything hard-matches, nothing is created.
+    expect(cycle).toMatchObject({ created: [], conflicts: [], matched: EXPECTED.salesOps.users });
+  });
+});
