@@ -48,7 +48,8 @@ async function tenants(): Promise<{ all: string; small: string; syncedAll: numbe
     progress('tenant: reusing .cache/bench (built from this DC)');
   } else {
     progress('tenant: reading all 110,000 users from the bench DC to build the simulated tenant');
-    const directory = await connectLdapDirectory({ url: dc.url, bindDn: dc.bindDn, password: dc.password, caPath: dc.caPath });
+    // Samba works out the whole result set before the first page: about 10 s for 110,000 users here.
+    const directory = await connectLdapDirectory({ url: dc.url, bindDn: dc.bindDn, password: dc.password, caPath: dc.caPath, timeoutMs: 120_000 });
     try {
       const built = await buildTenantFromDirectory(directory, { baseDn: OU_100K, ...DRIFT });
       const tenSuffix = `,${OU_10K}`.toLowerCase();
