@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { FakeConnector } from '../../test/helpers/fake-connector';
 import { benchDc, cardNumber, freshSchema, queryPg, startAgentProcess, startBotProcess, verifyOu, type BenchDc } from '../lib/harness';
-import type { NodeProcess } from '../lib/processes';
 
 export interface ExpectedCounts {
   onPrem: number;
@@ -129,4 +128,3 @@ export function graphSimulatorScript(): string {
   return join('bench', 'graph-sim-process.js');
 }
 
-export type { NodeProcess };
