@@ -10,13 +10,25 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # One DC per machine, not per checkout: its ports are machine-wide, so every clone (and CI run on
 # this machine) shares it. SYNCSHIFT_SAMBA_DIR moves it.
 DIR="${SYNCSHIFT_SAMBA_DIR:-/var/tmp/syncshift-samba}"
+# A second DC (the benchmark's, see bench/bench-dc-up.sh) listens on another loopback address. Samba
+# binds every address of an interface named in `interfaces`, so that address must carry its own label
+# (lo:bench): `interfaces = lo` of the test DC then does not claim it.
+ADDR="${SYNCSHIFT_SAMBA_ADDR:-127.0.0.1}"
+IFACES="${SYNCSHIFT_SAMBA_INTERFACES:-lo}"
+# 0 skips the test seed (scripts/seed-ad.ts); a DC for another purpose brings its own data.
+SEED_TEST_DATA="${SYNCSHIFT_SAMBA_SEED:-1}"
+# A command run once, after provisioning and before samba starts, with the DC folder as its argument:
+# offline bulk loads into sam.ldb are much faster than LDAP adds.
+PRELOAD="${SYNCSHIFT_SAMBA_PRELOAD:-}"
+# Extra samba-tool provision options, e.g. --backend-store=mdb for a DC with 100,000 users.
+read -r -a PROVISION_ARGS <<<"${SYNCSHIFT_SAMBA_PROVISION_ARGS:-}"
 REALM=CONTOSO.COM
 DOMAIN=CONTOSO
 BASE_DN='DC=contoso,DC=com'
 BIND_DN="CN=Administrator,CN=Users,$BASE_DN"
 # Test-only credential; it has to satisfy Samba's default complexity rules (3 character classes, 7+).
 ADMIN_PASS='Syncshift-Test-Pa55!'
-URL='ldaps://127.0.0.1:636'
+URL="ldaps://$ADDR:636"
 CA="$DIR/private/tls/ca.pem"
 PIDFILE="$DIR/run/samba.pid"
 PASSFILE="$DIR/admin.pass"
@@ -78,12 +90,12 @@ ldaps_answers() {
 check_ports_free() {
   local busy=""
   for port in 389 636; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy="$busy $port"; fi
+    if (exec 3<>"/dev/tcp/$ADDR/$port") 2>/dev/null; then busy="$busy $port"; fi
   done
   if [ -n "$busy" ]; then
     local who=""
     command -v ss >/dev/null 2>&1 && who="$(ss -ltnpH 2>/dev/null | grep -E ':(389|636)\b' || true)"
-    die "port(s)$busy on 127.0.0.1 are already in use by another process${who:+: $who}. Stop that LDAP server (e.g. slapd, or a samba started elsewhere: systemctl stop samba-ad-dc) and re-run"
+    die "port(s)$busy on $ADDR are already in use by another process${who:+: $who}. Stop that LDAP server (e.g. slapd, or a samba started elsewhere: systemctl stop samba-ad-dc) and re-run"
   fi
 }
 
@@ -99,9 +111,9 @@ provision() {
     if samba-tool domain provision \
       --realm="$REALM" --domain="$DOMAIN" --server-role=dc --dns-backend=NONE \
       --adminpass="$ADMIN_PASS" --targetdir="$DIR" --host-name=dc1 \
-      --option="interfaces = lo" --option="bind interfaces only = yes" \
+      --option="interfaces = $IFACES" --option="bind interfaces only = yes" \
       --option="pid directory = $DIR/run" --option="log file = $DIR/log/%m" \
-      --option="ldb:nosync = true" \
+      --option="ldb:nosync = true" ${PROVISION_ARGS[@]+"${PROVISION_ARGS[@]}"} \
       >"$DIR/log/provision.log" 2>&1; then
       break
     fi
@@ -132,7 +144,7 @@ make_tls() {
   mkdir -p "$tls"
   local ext
   ext="$(mktemp)"
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:dc1.contoso.com,DNS:dc1\n' >"$ext"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:%s,DNS:localhost,DNS:dc1.contoso.com,DNS:dc1\n' "$ADDR" >"$ext"
   {
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=SyncShift Test/CN=SyncShift Test CA" \
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -221,6 +233,10 @@ else
   if pid="$(samba_pid)"; then die "a samba (pid $pid) is running from an incomplete $DIR; run bash scripts/samba-down.sh --purge first"; fi
   check_ports_free
   provision
+  if [ -n "$PRELOAD" ]; then
+    say "preloading with: $PRELOAD $DIR"
+    $PRELOAD "$DIR" || die "the preload ($PRELOAD) failed; fix it, then bash scripts/samba-down.sh --purge and re-run (with the same SYNCSHIFT_SAMBA_DIR)"
+  fi
   start_samba
 fi
 printf '%s' "$ADMIN_PASS" >"$PASSFILE"
@@ -229,7 +245,9 @@ chmod 600 "$PASSFILE"
 wait_for_ldaps
 say "LDAPS answers on $URL after $(elapsed)s"
 
-if is_seeded; then
+if [ "$SEED_TEST_DATA" = 0 ]; then
+  say "test seed skipped (SYNCSHIFT_SAMBA_SEED=0)"
+elif is_seeded; then
   say "directory already seeded"
 else
   run_seed

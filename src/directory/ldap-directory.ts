@@ -84,7 +84,11 @@ export async function connectLdapDirectory(options: LdapDirectoryOptions): Promi
     minVersion: 'TLSv1.2',
   };
   const client = new Client({ url: target, connectTimeout: timeoutMs, timeout: timeoutMs, tlsOptions });
-  const directory = new LdapDirectory(client, target, options.bindDn, options.password, defaultPageSize);
+  // ldapts asks the server for a 10 s limit unless told otherwise, and a DC works out a paged search's
+  // whole result set before the first page: about 10 s for 100,000 users on Samba, which then fails
+  // the search with "Operations error". The server gets the same budget as the client instead.
+  const timeLimitSeconds = Math.ceil(timeoutMs / 1000);
+  const directory = new LdapDirectory(client, target, options.bindDn, options.password, defaultPageSize, timeLimitSeconds);
   try {
     await directory.bind();
   } catch (err) {
@@ -106,6 +110,7 @@ class LdapDirectory implements Directory {
     private readonly bindDn: string,
     private readonly password: string,
     private readonly defaultPageSize: number,
+    private readonly timeLimitSeconds: number,
   ) {}
 
   /** Binds once; concurrent callers share the same attempt. */
@@ -130,7 +135,7 @@ class LdapDirectory implements Directory {
     await this.ready();
     let entries: Entry[];
     try {
-      ({ searchEntries: entries } = await this.client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['defaultNamingContext'] }));
+      ({ searchEntries: entries } = await this.client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['defaultNamingContext'], timeLimit: this.timeLimitSeconds }));
     } catch (err) {
       throw this.fail(err, 'rootDSE');
     }
@@ -148,7 +153,7 @@ class LdapDirectory implements Directory {
     requireDn(dn, 'exists');
     await this.ready();
     try {
-      const { searchEntries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+      const { searchEntries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'], timeLimit: this.timeLimitSeconds });
       return searchEntries.length > 0;
     } catch (err) {
       // A referral means the DN lies outside every naming context this DC holds, so not here.
@@ -164,7 +169,7 @@ class LdapDirectory implements Directory {
     const filter = `(&(objectClass=organizationalUnit)(ou=${escapeFilterValue(name)}))`;
     const found: string[] = [];
     try {
-      for await (const page of this.client.searchPaginated(base, { scope: 'sub', filter, attributes: ['1.1'], paged: { pageSize: DEFAULT_PAGE_SIZE } })) {
+      for await (const page of this.client.searchPaginated(base, { scope: 'sub', filter, attributes: ['1.1'], paged: { pageSize: DEFAULT_PAGE_SIZE }, timeLimit: this.timeLimitSeconds })) {
         for (const entry of page.searchEntries) found.push(entry.dn);
       }
     } catch (err) {
@@ -183,6 +188,7 @@ class LdapDirectory implements Directory {
       attributes: USER_ATTRIBUTES,
       explicitBufferAttributes: BUFFER_ATTRIBUTES,
       paged: { pageSize },
+      timeLimit: this.timeLimitSeconds,
     });
     const totals: ScanTotals = { users: 0, disabled: 0 };
     const iterator = pages[Symbol.asyncIterator]();

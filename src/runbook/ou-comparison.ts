@@ -44,6 +44,8 @@ export interface ComparisonReport {
 interface Pending {
   dn: string;
   anchor: string;
+  /** A cloud user with this DN was seen; a flag rather than a second set of 100,000 keys. */
+  seen: boolean;
 }
 
 /**
@@ -57,7 +59,6 @@ interface Pending {
 export class OuComparison {
   private readonly baseKeys: string[];
   private readonly pending = new Map<string, Pending>();
-  private readonly seenCloudDns = new Set<string>();
   private onPremUsers = 0;
   private onPremDisabled = 0;
   private cloudUsers = 0;
@@ -79,7 +80,7 @@ export class OuComparison {
     if (!isWithin(keys, this.baseKeys)) return;
     this.onPremUsers++;
     if (user.disabled) this.onPremDisabled++;
-    this.pending.set(keys.join(','), { dn: user.dn, anchor: user.anchor });
+    this.pending.set(keys.join(','), { dn: user.dn, anchor: user.anchor, seen: false });
   }
 
   addCloud(user: CloudUserRef): void {
@@ -92,13 +93,12 @@ export class OuComparison {
     }
     if (!isWithin(keys, this.baseKeys)) return;
     this.cloudUsers++;
-    const key = keys.join(',');
-    const onPrem = this.pending.get(key);
-    if (!onPrem || this.seenCloudDns.has(key)) {
+    const onPrem = this.pending.get(keys.join(','));
+    if (!onPrem || onPrem.seen) {
       this.extra.push({ dn, cloudId: user.id, userPrincipalName: user.userPrincipalName });
       return;
     }
-    this.seenCloudDns.add(key);
+    onPrem.seen = true;
     this.matched++;
     if (user.onPremisesImmutableId !== onPrem.anchor) {
       this.mismatched.push({
@@ -113,7 +113,7 @@ export class OuComparison {
 
   report(): ComparisonReport {
     const missing: string[] = [];
-    for (const [key, user] of this.pending) if (!this.seenCloudDns.has(key)) missing.push(user.dn);
+    for (const user of this.pending.values()) if (!user.seen) missing.push(user.dn);
     const byDn = (a: { dn: string }, b: { dn: string }): number => a.dn.localeCompare(b.dn);
     return {
       baseDn: this.baseDn,

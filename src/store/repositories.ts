@@ -94,8 +94,10 @@ function assertLeaseMs(leaseMs: number): void {
   }
 }
 
-const JOB_COLUMNS = `id, kind, payload, state, conversation_id, migration_id, requested_by, agent_id, lease_expires_at,
-  attempts, progress, result, error, created_at, updated_at, finished_at`;
+const JOB_COLUMN_NAMES = ['id', 'kind', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at'];
+const JOB_COLUMNS = JOB_COLUMN_NAMES.join(', ');
+// finish() already holds the result it stores; reading a 100,000-user scan back would give the bot a second copy of it.
+const JOB_COLUMNS_BUT_RESULT = JOB_COLUMN_NAMES.filter((c) => c !== 'result').join(', ');
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
@@ -217,10 +219,10 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
           `UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL,
                   updated_at = $6::timestamptz, finished_at = $6::timestamptz
             WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
-           RETURNING ${JOB_COLUMNS}`,
+           RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
           [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now)],
         );
-        return rows[0] ? mapJob(rows[0]) : null;
+        return rows[0] ? { ...mapJob({ ...rows[0], result: null }), result: result ?? null } : null;
       },
 
       async get(jobId) {

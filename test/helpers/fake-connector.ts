@@ -9,6 +9,8 @@ export interface ConnectorCall {
   activityId: string | undefined;
   /** The id this fake assigned (POST) or the one updated (PUT). */
   id: string;
+  /** performance.now() when the request body had arrived, for latency measurements in the benchmark. */
+  receivedAt: number;
   activity: {
     type: string;
     text?: string;
@@ -77,6 +79,7 @@ export class FakeConnector {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
+    const receivedAt = performance.now();
     if (req.method === 'POST' && /^\/v3\/conversations\/?$/.test(req.url ?? '')) {
       // Like Teams: a personal conversation id per member; asking again returns the same one.
       const parameters = JSON.parse(body) as Record<string, unknown>;
@@ -96,7 +99,7 @@ export class FakeConnector {
     const conversationId = decodeURIComponent(match[1]!);
     const activityId = match[2] ? decodeURIComponent(match[2]) : undefined;
     const id = req.method === 'PUT' ? activityId! : `act-${++this.counter}`;
-    this.calls.push({ method: req.method, conversationId, activityId, id, activity: JSON.parse(body) as ConnectorCall['activity'] });
+    this.calls.push({ method: req.method, conversationId, activityId, id, receivedAt, activity: JSON.parse(body) as ConnectorCall['activity'] });
     for (const w of this.waiters.splice(0)) w();
     writeHead(200, { 'content-type': 'application/json' });
     end(JSON.stringify({ id }));

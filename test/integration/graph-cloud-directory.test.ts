@@ -82,6 +82,29 @@ describe('Graph cloud directory against the simulator', () => {
     expect(waits).toEqual([]);
   });
 
+  it('asks for the next page while the caller still handles the current one, one page ahead at most', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    const requestsSeenInPage: number[] = [];
+    await dir.listSyncedUsers(async () => {
+      // Without the prefetch the next request is never made while this handler waits.
+      const expected = Math.min(requestsSeenInPage.length + 2, 3);
+      const deadline = Date.now() + 5_000;
+      while (sim.requests.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      requestsSeenInPage.push(sim.requests.length);
+    });
+    expect(requestsSeenInPage).toEqual([2, 3, 3]);
+  });
+
+  it('a caller that fails on a page stops the paging with its own error, and the page fetched ahead does no harm', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    await expect(
+      dir.listSyncedUsers(() => {
+        throw new Error('caller gave up');
+      }),
+    ).rejects.toThrow('caller gave up');
+    expect(sim.requests.length).toBeLessThanOrEqual(2);
+  });
+
   it('accepts a base URL with a trailing slash', async () => {
     const dir = createGraphCloudDirectory({ baseUrl: `${sim.url}/`, staticToken: TOKEN });
     expect((await collect(dir)).total).toBe(2500);

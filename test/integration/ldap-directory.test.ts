@@ -3,6 +3,7 @@
  * from src/sandbox/forest-spec.ts, which is also what the seed created.
  */
 import { createServer } from 'node:net';
+import { Client } from 'ldapts';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
 import type { Directory, DirectoryUser } from '../../src/directory/types';
 import { AppError } from '../../src/shared/errors';
@@ -135,6 +136,27 @@ describe('LdapDirectory against Samba AD', () => {
     it('reports a base that does not exist', async () => {
       await expectAppError(dir.findOusByName(`OU=Nope,${BASE_DN}`, 'Marketing'), 'DIRECTORY.OU_NOT_FOUND');
     });
+  });
+
+  it('asks the server for the same time budget as its own timeout, not ldapts\' 10 s (a DC needs ~10 s before the first page of 100,000 users)', async () => {
+    const sent: (number | undefined)[] = [];
+    const search = jest.spyOn(Client.prototype, 'search');
+    const paginated = jest.spyOn(Client.prototype, 'searchPaginated');
+    const slowDc = await connectLdapDirectory({ url: env.url, bindDn: env.bindDn, password: env.password, caPath: env.caPath, timeoutMs: 95_500 });
+    try {
+      await slowDc.defaultNamingContext();
+      await slowDc.exists(OU.sales);
+      await slowDc.findOusByName(BASE_DN, 'Sales');
+      expect((await slowDc.scanUsers(OU.salesEmea)).users).toBe(EXPECTED.salesEmea.users);
+      for (const call of [...search.mock.calls, ...paginated.mock.calls]) sent.push(call[1]?.timeLimit);
+    } finally {
+      search.mockRestore();
+      paginated.mockRestore();
+      await slowDc.close();
+    }
+    // searchPaginated runs search per page, so each call shows up at least once.
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(sent)).toEqual(new Set([96]));
   });
 
   describe('scanUsers', () => {
