@@ -126,7 +126,7 @@ export class RelayServer {
     const redeemed = await this.options.store.agents.redeemEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(body.code)), secretSha256: sha256Hex(secret), now: this.now() });
     if (!redeemed) {
       await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: 'refused', details: { reason: 'unknown, used or expired code' }, conversationId: null });
-      res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; codes work once, for 10 minutes.' });
+      res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
       return;
     }
     await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });

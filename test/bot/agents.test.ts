@@ -102,6 +102,20 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(h.connector.createdConversations.filter((c) => c.parameters.members && JSON.stringify(c.parameters.members).includes(MEGAN.id))).toHaveLength(0);
   });
 
+  it('when Teams refuses the 1:1 chat, the channel is told so and still never sees a code', async () => {
+    h.connector.refuseConversations = true;
+    try {
+      const replies = await h.say('/agent enroll dc-3');
+      expect(replies).toHaveLength(1);
+      const text = cardText(firstCard(replies));
+      expect(text).toContain('I could not send you the enrollment code for dc-3 privately');
+      expect(text).not.toMatch(/\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}\b/);
+      expect(text).not.toContain('Code:');
+    } finally {
+      h.connector.refuseConversations = false;
+    }
+  });
+
   it('/agent list shows status, enrollment, last seen, version, actions run and the current lease', async () => {
     const calls = await h.say('/verify pilot OU=Sales');
     expect(calls).toHaveLength(1);

@@ -27,6 +27,8 @@ export class FakeConnector {
   readonly calls: ConnectorCall[] = [];
   /** Conversations the bot opened (POST /v3/conversations), e.g. a 1:1 chat for a private message. */
   readonly createdConversations: { id: string; parameters: Record<string, unknown> }[] = [];
+  /** Answer createConversation with 403, as Teams does when the app is not installed for that user. */
+  refuseConversations = false;
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -80,6 +82,11 @@ export class FakeConnector {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const receivedAt = performance.now();
+    if (req.method === 'POST' && /^\/v3\/conversations\/?$/.test(req.url ?? '') && this.refuseConversations) {
+      writeHead(403, { 'content-type': 'application/json' });
+      end(JSON.stringify({ error: { code: 'Forbidden', message: 'The bot is not installed for this user.' } }));
+      return;
+    }
     if (req.method === 'POST' && /^\/v3\/conversations\/?$/.test(req.url ?? '')) {
       // Like Teams: a personal conversation id per member; asking again returns the same one.
       const parameters = JSON.parse(body) as Record<string, unknown>;

@@ -321,6 +321,20 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.activities.markSeen(key, at(3))).toBe(true);
   });
 
+  // PGlite allows one process per directory, so two bot instances can only share PostgreSQL.
+  if (backend.name === 'PostgreSQL') {
+    test('two bot instances on one database agree on which delivery of an activity is the first', async () => {
+      const other = await backend.open();
+      try {
+        const keys = Array.from({ length: 20 }, (_, i) => unique(`msteams|conv|dup-${i}`));
+        const firsts = await Promise.all(keys.flatMap((key) => [store.activities.markSeen(key, at(0)), other.activities.markSeen(key, at(0))]));
+        for (let i = 0; i < keys.length; i++) expect([firsts[2 * i], firsts[2 * i + 1]].filter(Boolean)).toHaveLength(1);
+      } finally {
+        await other.close();
+      }
+    });
+  }
+
   test('data survives close and reopen', async () => {
     const conversationId = unique('conv');
     const job = await enqueue(conversationId, { keep: true });

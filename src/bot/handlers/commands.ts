@@ -130,7 +130,22 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
           return;
         }
         // The code is a credential: it goes to the approver alone, never into the channel.
-        await sendPrivately(context, deps.botAppId, issued.privateCard);
+        try {
+          await sendPrivately(context, deps.botAppId, issued.privateCard);
+        } catch (err) {
+          deps.logger.warn({ err: (err as Error).message, agent: issued.agentName }, 'could not open a 1:1 chat for an enrollment code');
+          await context.sendActivity(
+            cardActivity(
+              renderMessageCard({
+                title: `I could not send you the enrollment code for ${issued.agentName} privately`,
+                text: 'Teams did not let me open a 1:1 chat with you, and the code must not appear here. The code I made is unusable, because nobody has it; it expires on its own.',
+                hint: 'Add SyncShift for yourself (Apps → SyncShift → Add), or type the same command in a 1:1 chat with me.',
+                tone: 'warning',
+              }),
+            ),
+          );
+          return;
+        }
         if (activity.conversation.conversationType !== 'personal') await context.sendActivity(cardActivity(issued.publicCard));
         return;
       }
