@@ -14,12 +14,21 @@ import { join, resolve } from 'node:path';
 import { cardText } from '../cards/card-text';
 import { EXPECTED } from './forest-spec';
 import { PLAYGROUND_USERS } from './playground-users';
+import { SIMULATED_CLOUD_SYNC_JOB_ID } from './simulated-cloud-sync';
 import { killPlaygroundsNow, SandboxError, startSandbox, waitFor, type RunningSandbox, type SandboxDirectoryMode } from './start-sandbox';
 import { asAppError } from '../shared/errors';
 
 const REPO = resolve(__dirname, '..', '..');
 const DATA_DIR = join(REPO, '.data', 'sandbox');
-const TRY_THESE = ['/help', '/migration start "Contoso pilot"', '/verify pilot OU=Sales', '/migration status'];
+const TRY_THESE = [
+  '/help',
+  '/migration start "Contoso pilot"',
+  '/verify pilot OU=Sales',
+  '/migration status',
+  `/wave add Wave1 OU=SalesOps "OU=Legacy (2019)" on ${new Date().toISOString().slice(0, 10)}`,
+  `/summary job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
+  '/summary now',
+];
 const CHECK_TIMEOUT_MS = 30_000;
 
 interface Options {
@@ -158,7 +167,8 @@ function banner(sandbox: RunningSandbox, delayMs: number): void {
     `  Bot endpoint:            ${sandbox.botUrl}/api/messages`,
     `  Graph simulator:         ${sandbox.graphUrl}  (${sandbox.graph.users().length} users; drift on ${d.baseDn}: ${d.missing} missing, ${d.extra} extra, ${d.mismatched} mismatched)`,
     `  Active Directory:        ${sandbox.directoryDescription}`,
-    `  Cloud Sync:              simulated; marking step 11 done provisions the pilot OU after ${delayMs / 1000}s`,
+    `  Cloud Sync:              simulated; marking step 11 done provisions the pilot OU, and a wave's OUs are provisioned on its date, after ${delayMs / 1000}s`,
+    `                           provisioning logs under job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
     `  Connect Sync:            simulated (.data/sandbox/connect-sync/state.json)`,
     `  Approvers:               ${PLAYGROUND_USERS.alex.name} (you, in the Playground) and ${PLAYGROUND_USERS.megan.name}; nobody approves their own request`,
     `  Logs:                    .data/sandbox/sandbox.log, .data/sandbox/playground.log`,

@@ -1,8 +1,11 @@
 /**
  * Entra Cloud Sync as the sandbox's tenant sees it. The runbook records "Cloud Sync is configured
- * for the pilot OU" when step 11 is marked done; a short while later (the real service runs every
- * few minutes) this provisions the OU's users into the Graph simulator, matched by source anchor.
- * Sandbox and tests only: it reads the runbook the bot stored and writes to the simulator.
+ * for the pilot OU" when step 11 is marked done, and a planned wave's OUs are added to the scope on
+ * the wave's date; a short while later (the real service runs every few minutes) this provisions
+ * the OU's users into the Graph simulator, matched by source anchor, and writes provisioning log
+ * entries for its job the way the real service does (a success per provisioned or matched user, a
+ * failure per failed hard match). Sandbox and tests only: it reads what the bot stored and writes
+ * to the simulator.
  */
 import type { Directory } from '../directory/types';
 import { canonicalDn } from '../runbook/dn';
@@ -16,6 +19,8 @@ import { domainOf, idFor } from './tenant-from-directory';
 export const CLOUD_SYNC_CONFIGURED_STEP = 11;
 /** The step whose evidence holds the resolved pilot OU. */
 const PILOT_OU_STEP = 5;
+/** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
+export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
 
 export interface ProvisioningCycle {
   migrationId: string;
@@ -117,11 +122,40 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       });
     }
     options.graph.setUsers([...tenant.map((u) => (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)), ...created]);
+    const byId = new Map(tenant.map((u) => [u.id, u]));
+    options.graph.addProvisioningEvents([
+      ...[...created, ...[...touched].map((id) => byId.get(id)!)].map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
+      ...conflicts.map((dn) => ({
+        activityDateTime: syncedAt,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        status: 'failure' as const,
+        targetId: null,
+        sourceDisplayName: dn,
+        errorCode: 'SimulatedHardMatchConflict',
+        reason: 'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
+      })),
+    ]);
     const cycle: ProvisioningCycle = { migrationId, baseDn, created: created.map((u) => u.onPremisesDistinguishedName ?? u.id), matched: touched.size, conflicts, at: now() };
     cycles.push(cycle);
     options.logger?.info({ migrationId, baseDn, created: created.length, matched: touched.size, conflicts: conflicts.length }, 'simulated Cloud Sync provisioned the OU');
     for (const resolve of waiters.get(migrationId) ?? []) resolve(cycle);
     waiters.delete(migrationId);
+  };
+
+  /** Each configured OU provisions once, after the delay. */
+  const configure = (migrationId: string, baseDn: string, why: string): void => {
+    const key = `${migrationId}|${baseDn}`;
+    if (scheduled.has(key)) return;
+    scheduled.add(key);
+    options.logger?.info({ migrationId, baseDn, delayMs: options.delayMs }, `simulated Cloud Sync: configured for ${why}; provisioning after the delay`);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const run = provision(migrationId, baseDn)
+        .catch((err: Error) => options.logger?.error({ migrationId, baseDn, err: err.message }, 'simulated Cloud Sync could not provision the OU'))
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+    }, options.delayMs);
+    timers.add(timer);
   };
 
   const poll = async (): Promise<void> => {
@@ -132,20 +166,15 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     for (const { migration_id: migrationId } of rows) {
       const steps = await options.store.runbook.listSteps(migrationId);
       const baseDn = (steps.find((s) => s.n === PILOT_OU_STEP)?.evidence as { pilotOu?: unknown } | null)?.pilotOu;
-      if (typeof baseDn !== 'string') continue;
-      const key = `${migrationId}|${baseDn}`;
-      if (scheduled.has(key)) continue;
-      scheduled.add(key);
-      options.logger?.info({ migrationId, baseDn, delayMs: options.delayMs }, 'simulated Cloud Sync: configured for the pilot OU; provisioning after the delay');
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        const run = provision(migrationId, baseDn)
-          .catch((err: Error) => options.logger?.error({ migrationId, baseDn, err: err.message }, 'simulated Cloud Sync could not provision the OU'))
-          .finally(() => inFlight.delete(run));
-        inFlight.add(run);
-      }, options.delayMs);
-      timers.add(timer);
+      if (typeof baseDn === 'string') configure(migrationId, baseDn, 'the pilot OU');
     }
+    // A wave's OUs join the scope on the wave's date (in UTC here; the sandbox does not need more).
+    const waves = await options.store.db.query<{ migration_id: string; base_dn: string }>(
+      `SELECT w.migration_id::text AS migration_id, o.base_dn FROM waves w JOIN wave_ous o ON o.wave_id = w.id
+        WHERE w.removed_at IS NULL AND w.scheduled_for <= $1::date AND o.base_dn IS NOT NULL`,
+      [now().toISOString().slice(0, 10)],
+    );
+    for (const w of waves) configure(w.migration_id, w.base_dn, 'a wave whose date has come');
   };
 
   let polling: Promise<void> = Promise.resolve();

@@ -7,7 +7,7 @@ import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
-import { startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
+import { SIMULATED_CLOUD_SYNC_JOB_ID, startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
 import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
@@ -119,5 +119,30 @@ describe('simulated Cloud Sync provisioning', () => {
     const cycle = await cloudSync.cycleFor(migrationId);
     // SalesOps has no drift: everything hard-matches, nothing is created.
     expect(cycle).toMatchObject({ created: [], conflicts: [], matched: EXPECTED.salesOps.users });
+  });
+
+  it('adds a wave\'s OUs on the wave\'s date and writes provisioning logs for its job', async () => {
+    const migration = await store.migrations.create({ name: 'waves', conversationId: '19:waves@thread', createdBy: 'test' });
+    const today = new Date().toISOString().slice(0, 10);
+    const later = await store.waves.createWave({ migrationId: migration!.id, name: 'Later', scheduledFor: '2999-01-01', createdBy: 'test', ous: ['OU=Legacy (2019)'], now: new Date() });
+    const due = await store.waves.createWave({ migrationId: migration!.id, name: 'Due', scheduledFor: today, createdBy: 'test', ous: ['OU=R\\,D'], now: new Date() });
+    for (const [wave, baseDn, users] of [[later!, OU.legacy, EXPECTED.legacy.users], [due!, OU.rAndD, EXPECTED.rAndD.users]] as const) {
+      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', payload: {}, conversationId: '19:waves@thread', migrationId: migration!.id, requestedBy: 'test' });
+      await store.waves.setOuCountJob(wave.id, 0, job.id);
+      await store.waves.recordOuCount({ jobId: job.id, baseDn, users, disabled: 0, error: null, now: new Date() });
+    }
+    graph.reset();
+    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured().filter((k) => k.startsWith(migration!.id))).toEqual([`${migration!.id}|${OU.rAndD}`]);
+    const cycle = await cloudSync.cycleFor(migration!.id);
+    expect(cycle).toMatchObject({ baseDn: OU.rAndD, created: [], conflicts: [], matched: EXPECTED.rAndD.users });
+
+    const logs = await fetch(`${graph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`, { headers: { authorization: `Bearer ${graph.token}` } });
+    const body = (await logs.json()) as { value: { provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[] };
+    const rAndDIds = new Set(graph.users().filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.rAndD)).map((u) => u.id));
+    const forWave = body.value.filter((e) => rAndDIds.has(e.targetIdentity.id));
+    expect(forWave).toHaveLength(EXPECTED.rAndD.users);
+    expect(forWave.every((e) => e.provisioningStatusInfo.status === 'success')).toBe(true);
   });
 });
