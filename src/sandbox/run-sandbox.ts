@@ -139,7 +139,7 @@ async function openPlaygroundConversation(playgroundUrl: string): Promise<Playgr
   };
 }
 
-/** What --check proves: the Playground reaches the bot, and a verify goes through agent, directory and Graph. */
+/** What --check proves: the Playground reaches the bot, a verify goes through agent, directory and Graph, and a wave is counted and summarised. */
 async function check(sandbox: RunningSandbox): Promise<string[]> {
   const chat = await openPlaygroundConversation(sandbox.playgroundUrl!);
   try {
@@ -151,7 +151,26 @@ async function check(sandbox: RunningSandbox): Promise<string[]> {
     const onPrem = `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`;
     const verify = await chat.waitForCard('The finished verify card for OU=Sales reaching the Playground', (f) => f.includes('Verify pilot') && f.includes('Missing in cloud'));
     if (!verify.includes(onPrem)) throw new SandboxError(`The verify card does not say "${onPrem}": ${verify.slice(0, 600)}`);
-    return ['help card with every command arrived in the Playground', `verify of OU=Sales came back through the agent and ${sandbox.directoryDescription}: ${onPrem}`];
+
+    // A migration (new, or the one this Playground chat already has), a wave counted by the agent, and a summary.
+    await chat.send('/migration start "Sandbox check"');
+    await chat.waitForCard('The reply to /migration start', (f) => f.includes('Migration "Sandbox check" started') || f.includes('already has a migration'));
+    const wave = `Check${Date.now().toString(36)}`;
+    await chat.send(`/wave add ${wave} OU=SalesOps`);
+    const counted = await chat.waitForCard(`The card saying wave ${wave} was counted`, (f) => f.includes(`Wave ${wave} counted`));
+    const salesOps = `${EXPECTED.salesOps.users} users`;
+    if (!counted.includes(salesOps)) throw new SandboxError(`The wave card does not say "${salesOps}": ${counted.slice(0, 600)}`);
+    await chat.send('/summary now');
+    const summary = await chat.waitForCard('The wave summary', (f) => f.startsWith('Wave summary for') && f.includes(wave));
+    if (!summary.includes(`of ${EXPECTED.salesOps.users} provisioned`)) throw new SandboxError(`The summary does not count wave ${wave}: ${summary.slice(0, 600)}`);
+    // The check's wave must not stay in the rehearsal someone runs later on the same data.
+    await chat.send(`/wave remove ${wave}`);
+    await chat.waitForCard(`The card saying wave ${wave} was removed`, (f) => f.includes(`Wave ${wave} removed`));
+    return [
+      'help card with every command arrived in the Playground',
+      `verify of OU=Sales came back through the agent and ${sandbox.directoryDescription}: ${onPrem}`,
+      `wave ${wave} counted by the agent (${salesOps}) and the wave summary posted`,
+    ];
   } finally {
     chat.close();
   }
