@@ -141,7 +141,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     stop: () =>
       new Promise<void>((resolve) => {
         stopSummaryTimer();
-        server.close(() => resolve());
+        // Summaries waiting for agent counts give up (and are retried later) before the store closes.
+        void summaries.stop().finally(() => server.close(() => resolve()));
       }),
   };
 }

@@ -27,3 +27,8 @@ export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
 export function renderHelpCard(intro = ''): AdaptiveCardJson {
   return expandTemplate('help', { intro, commands: COMMAND_HELP });
 }
+
+/** Commands that need a migration, sent where there is none. */
+export function renderNoMigrationCard(): AdaptiveCardJson {
+  return renderMessageCard({ title: 'No migration here yet', text: 'This conversation has no migration.', hint: 'Start one with /migration start "<name>".', tone: 'warning' });
+}

@@ -37,7 +37,7 @@ export function renderSummaryCard(summary: WaveSummary, options: { migrationName
     notes: summary.notes,
     notesText: summary.notes.join('\n\n'),
     totals: [
-      { title: 'Expected (on-premises)', value: formatCount(summary.totals.expected) },
+      { title: 'Expected (on-premises)', value: summary.totals.expected === null ? 'incomplete: a count failed (see the waves below)' : formatCount(summary.totals.expected) },
       { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
       { title: 'Change since last summary', value: signed(summary.totals.change) },
       { title: 'Missing / anchor mismatches', value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}` },

@@ -68,7 +68,8 @@ export interface WaveSummary {
   timeZone: string;
   previousDate: string | null;
   waves: WaveLine[];
-  totals: { expected: number; provisioned: number; change: number | null; missing: number; mismatched: number };
+  /** `expected` is null when some wave could not be counted today; `change` adds up the waves that have one. */
+  totals: { expected: number | null; provisioned: number; change: number | null; missing: number; mismatched: number };
   provisioning: ProvisioningFindings | null;
   lastVerify: LastVerify | null;
   dueNext: string[];
@@ -83,13 +84,16 @@ export function buildWaveSummary(input: SummaryInput): WaveSummary {
     return { ...w, change: prev ? w.provisioned - prev.provisioned : null };
   });
   const sum = (pick: (w: WaveLine) => number) => waves.reduce((acc, w) => acc + pick(w), 0);
-  const change = input.previous ? sum((w) => w.provisioned) - input.previous.totals.provisioned : null;
+  // Per-wave changes only: a wave removed or added since yesterday is not a change in provisioning.
+  const compared = waves.filter((w) => w.change !== null);
+  const change = compared.length > 0 ? compared.reduce((acc, w) => acc + w.change!, 0) : null;
+  const expected = waves.some((w) => w.expected === null) ? null : sum((w) => w.expected ?? 0);
   return {
     localDate: input.localDate,
     timeZone: input.timeZone,
     previousDate: input.previous?.localDate ?? null,
     waves,
-    totals: { expected: sum((w) => w.expected ?? 0), provisioned: sum((w) => w.provisioned), change, missing: sum((w) => w.missing), mismatched: sum((w) => w.mismatched) },
+    totals: { expected, provisioned: sum((w) => w.provisioned), change, missing: sum((w) => w.missing), mismatched: sum((w) => w.mismatched) },
     provisioning: input.provisioning,
     lastVerify: input.lastVerify,
     dueNext: dueNext(input, waves),

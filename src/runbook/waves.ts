@@ -77,9 +77,16 @@ export function checkWave(wave: WavePlan, context: WaveCheckContext): WaveWarnin
   }
   const own = wave.ous.filter((ou): ou is WaveOu & { baseDn: string } => ou.baseDn !== null);
 
-  for (const ou of own) {
+  for (const [i, ou] of own.entries()) {
     const keys = canonicalDn(ou.baseDn);
     if (!keys) continue;
+    // Two OUs of this wave where one holds the other count the nested users twice too.
+    for (const other of own.slice(i + 1)) {
+      const otherKeys = canonicalDn(other.baseDn);
+      if (otherKeys && (isWithin(keys, otherKeys) || isWithin(otherKeys, keys))) {
+        warnings.push({ code: 'OVERLAP', message: `${ou.baseDn} and ${other.baseDn} of this wave overlap: one holds the other, so its users would be counted twice.` });
+      }
+    }
     for (const scope of scopes) {
       const scopeKeys = canonicalDn(scope.baseDn);
       if (!scopeKeys) continue;

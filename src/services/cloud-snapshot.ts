@@ -18,11 +18,11 @@ export async function refreshCloudSnapshot(input: { store: Store; cloud: CloudDi
   const { store, cloud, migrationId, now, logger } = input;
   const snapshot = await store.waves.getSnapshot(migrationId);
   const read = async (deltaLink: string | null) => {
-    const changes: CloudUserChange[] = [];
+    const changes = new Map<string, CloudUserChange>();
     const round = await cloud.usersDelta(deltaLink, (page) => {
-      changes.push(...page);
+      for (const change of page) changes.set(change.id, mergeChange(changes.get(change.id), change));
     });
-    return { changes, deltaLink: round.deltaLink };
+    return { changes: [...changes.values()], deltaLink: round.deltaLink };
   };
   let mode: 'full' | 'delta' = snapshot ? 'delta' : 'full';
   let round;
@@ -39,4 +39,14 @@ export async function refreshCloudSnapshot(input: { store: Store; cloud: CloudDi
   // A full round replaces the copy; a delta round is applied on top, in one transaction either way.
   await store.waves.applyCloudChanges({ migrationId, changes: round.changes, deltaLink: round.deltaLink, full: mode === 'full', now });
   return { mode, changesApplied: round.changes.length, users: await store.waves.cloudUsers(migrationId) };
+}
+
+/**
+ * Graph may return one user more than once in a round (its docs say to expect it). Entries are
+ * folded in arrival order: a removal wipes what came before, a later entry after a removal brings
+ * the user back, and later properties win over earlier ones.
+ */
+export function mergeChange(earlier: CloudUserChange | undefined, later: CloudUserChange): CloudUserChange {
+  if (!earlier || later.removed || earlier.removed) return later;
+  return { ...earlier, ...later, removed: false };
 }

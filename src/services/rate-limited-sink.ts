@@ -71,7 +71,13 @@ export const TEAMS_CONVERSATION_RULES: readonly WindowRule[] = [
 ];
 export const TEAMS_APP_RULES: readonly WindowRule[] = [{ limit: 40, windowMs: 1_000 }];
 
-const RETRYABLE = new Set([429, 412, 502, 503, 504]);
+/**
+ * Teams asks for retries on 429, 412, 502, 503 and 504. A new post is retried only on 429 and 503,
+ * which say the message was not taken; after a 502 or 504 it may already be in the chat, and a
+ * second copy is worse than a missing one. Updates are idempotent, so they retry on all five.
+ */
+const RETRYABLE_UPDATE = new Set([429, 412, 502, 503, 504]);
+const RETRYABLE_POST = new Set([429, 503]);
 
 /** A CardSink that waits for room under Teams' limits and retries what Teams asks to retry. */
 export class RateLimitedCardSink implements CardSink {
@@ -80,21 +86,21 @@ export class RateLimitedCardSink implements CardSink {
 
   constructor(
     private readonly inner: CardSink,
-    private readonly options: { logger: Logger; clock?: LimiterClock; conversationRules?: readonly WindowRule[]; appRules?: readonly WindowRule[]; maxRetries?: number } ,
+    private readonly options: { logger: Logger; clock?: LimiterClock; conversationRules?: readonly WindowRule[]; appRules?: readonly WindowRule[]; maxRetries?: number },
   ) {
     this.perConversation = new SlidingWindowLimiter(options.conversationRules ?? TEAMS_CONVERSATION_RULES, options.clock);
     this.perApp = new SlidingWindowLimiter(options.appRules ?? TEAMS_APP_RULES, options.clock);
   }
 
   post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
-    return this.send(conversationId, () => this.inner.post(conversationId, card));
+    return this.send(conversationId, RETRYABLE_POST, () => this.inner.post(conversationId, card));
   }
 
   update(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void> {
-    return this.send(conversationId, () => this.inner.update(conversationId, activityId, card));
+    return this.send(conversationId, RETRYABLE_UPDATE, () => this.inner.update(conversationId, activityId, card));
   }
 
-  private async send<T>(conversationId: string, fn: () => Promise<T>): Promise<T> {
+  private async send<T>(conversationId: string, retryable: ReadonlySet<number>, fn: () => Promise<T>): Promise<T> {
     const clock = this.options.clock ?? realClock;
     const maxRetries = this.options.maxRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
@@ -104,7 +110,7 @@ export class RateLimitedCardSink implements CardSink {
         return await fn();
       } catch (err) {
         const status = (err as { statusCode?: unknown }).statusCode;
-        if (typeof status !== 'number' || !RETRYABLE.has(status) || attempt >= maxRetries) throw err;
+        if (typeof status !== 'number' || !retryable.has(status) || attempt >= maxRetries) throw err;
         const retryAfter = Number((err as { response?: { headers?: { get?: (n: string) => string | null } } }).response?.headers?.get?.('retry-after'));
         const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000 * 2 ** attempt;
         this.options.logger.warn({ status, attempt: attempt + 1, waitMs, conversationId }, 'Teams asked us to slow down; retrying');

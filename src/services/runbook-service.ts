@@ -1,5 +1,5 @@
 import type { AdaptiveCardJson } from '../cards/render';
-import { renderMessageCard } from '../cards/message-cards';
+import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
@@ -67,7 +67,7 @@ export class RunbookService {
 
   async status(conversationId: string): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
-    if (!migration) return noMigration();
+    if (!migration) return renderNoMigrationCard();
     await this.options.store.runbook.ensureSteps(migration.id);
     return renderOverviewCard({ name: migration.name, steps: await this.options.store.runbook.listSteps(migration.id) });
   }
@@ -75,7 +75,7 @@ export class RunbookService {
   /** `/step <n>`: the card to post again; the caller records its new activity id. */
   async stepCard(conversationId: string, n: number): Promise<{ card: AdaptiveCardJson; migrationId: string | null }> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
-    if (!migration) return { card: noMigration(), migrationId: null };
+    if (!migration) return { card: renderNoMigrationCard(), migrationId: null };
     if (!stepDefinition(n)) return { card: renderMessageCard({ title: `There is no step ${n}`, text: 'The runbook has steps 1 to 18.', hint: 'Type /migration status to see them all.', tone: 'warning' }), migrationId: null };
     await this.options.store.runbook.ensureSteps(migration.id);
     return { card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null), migrationId: migration.id };
@@ -510,8 +510,4 @@ function errorText(error: unknown): string {
 
 function shortJob(job: JobRecord): string {
   return job.id.replace(/-/g, '').slice(0, 8);
-}
-
-function noMigration(): AdaptiveCardJson {
-  return renderMessageCard({ title: 'No migration here yet', text: 'This conversation has no migration.', hint: 'Start one with /migration start "<name>".', tone: 'warning' });
 }

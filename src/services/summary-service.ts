@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CloudDirectory } from '../cloud/types';
-import { renderMessageCard } from '../cards/message-cards';
+import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
 import { scanOuResult, type JobError, type ScanOuResult } from '../relay/protocol';
@@ -11,7 +11,7 @@ import { readySteps } from '../runbook/runbook';
 import { stepDefinition } from '../runbook/steps';
 import { datesBetween, latestDueSlot, localDateOf } from '../runbook/summary-schedule';
 import { buildWaveSummary, type LastVerify, type ProvisioningFindings, type WaveNumbers, type WaveSummary } from '../runbook/wave-summary';
-import { asAppError } from '../shared/errors';
+import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { SummaryRecord, SummarySettings } from '../store/wave-repo';
 import type { MigrationRecord, Store } from '../store/types';
@@ -43,9 +43,10 @@ export interface SummaryServiceOptions {
 const DAY_MS = 24 * 3_600_000;
 /** Provisioning logs are kept 30 days; the first read looks that far back for Cloud Sync's successes. */
 const LOG_RETENTION_MS = 30 * DAY_MS;
+/** A failed summary is tried again after this long. */
+const FAILED_RETRY_MS = 15 * 60_000;
 /** A summary posted this long after its time says it is late. */
 const LATE_AFTER_MS = 15 * 60_000;
-const NO_MIGRATION = { title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: 'Start one with /migration start "<name>".', tone: 'warning' as const };
 
 /**
  * The daily wave summary. Which instance posts is decided by the database (a unique row per
@@ -56,6 +57,7 @@ export class SummaryService {
   private readonly now: () => Date;
   private readonly instanceId: string;
   private readonly running = new Set<Promise<unknown>>();
+  private stopped = false;
 
   constructor(private readonly options: SummaryServiceOptions) {
     this.now = options.now ?? (() => new Date());
@@ -64,7 +66,7 @@ export class SummaryService {
 
   async setSchedule(input: { conversationId: string; localTime: string; timeZone: string; actor: string }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return renderMessageCard(NO_MIGRATION);
+    if (!migration) return renderNoMigrationCard();
     await this.options.store.waves.setSchedule({ migrationId: migration.id, localTime: input.localTime, timeZone: input.timeZone, setBy: input.actor, now: this.now() });
     await this.options.store.audit.append({ actor: input.actor, action: 'summary.schedule', target: migration.name, outcome: 'set', details: { localTime: input.localTime, timeZone: input.timeZone }, conversationId: input.conversationId });
     return renderMessageCard({
@@ -77,7 +79,7 @@ export class SummaryService {
 
   async setJob(input: { conversationId: string; jobId: string; actor: string }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return renderMessageCard(NO_MIGRATION);
+    if (!migration) return renderNoMigrationCard();
     await this.options.store.waves.setProvisioningJob({ migrationId: migration.id, jobId: input.jobId, setBy: input.actor, now: this.now() });
     await this.options.store.audit.append({ actor: input.actor, action: 'summary.job', target: migration.name, outcome: 'set', details: { jobId: input.jobId }, conversationId: input.conversationId });
     return renderMessageCard({ title: 'Cloud Sync job set', text: `Summaries read the provisioning logs of ${input.jobId}: its errors, and which users Cloud Sync has provisioned.`, tone: 'good' });
@@ -86,7 +88,7 @@ export class SummaryService {
   /** Starts a summary on request and answers at once; the summary card follows when the agent has counted. */
   async requestNow(input: { conversationId: string; actor: string }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return renderMessageCard(NO_MIGRATION);
+    if (!migration) return renderNoMigrationCard();
     const settings = await this.options.store.waves.getSettings(migration.id);
     const now = this.now();
     const claim = await this.options.store.waves.createOnDemand({ migrationId: migration.id, localDate: localDateOf(now, settings?.timeZone ?? 'UTC'), claimedBy: this.instanceId, now, claimMs: this.claimMs() });
@@ -97,12 +99,15 @@ export class SummaryService {
   }
 
   /**
-   * Posts every scheduled summary that is due and not yet posted. Safe to call from any number of
-   * instances at once and as often as wanted; returns how many this instance posted.
+   * Claims every scheduled summary that is due and not yet posted, and builds and posts them side by
+   * side. Safe to call from any number of instances at once and as often as wanted. With `wait`
+   * (the default) it returns how many this instance posted; the timer passes `wait: false` so one
+   * slow migration (its agent counts can take minutes) does not hold up the next tick.
    */
-  async tick(): Promise<number> {
+  async tick(options: { wait?: boolean } = {}): Promise<number> {
     const now = this.now();
-    const due: Promise<boolean>[] = [];
+    const started: Promise<boolean>[] = [];
+    if (this.stopped) return 0;
     for (const settings of await this.options.store.waves.listScheduled()) {
       const slot = latestDueSlot({ localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt }, now);
       if (!slot) continue;
@@ -116,37 +121,54 @@ export class SummaryService {
       const missed = last ? datesBetween(last.localDate, slot.localDate).filter((d) => d >= localDateOf(settings.setAt, settings.timeZone!)) : [];
       if (missed.length > 0) notes.push(`No summary was posted for ${missed.join(', ')}: SyncShift was not running at ${settings.localTime}. The change below covers the time since ${last!.localDate}.`);
       if (now.getTime() - slot.at.getTime() > LATE_AFTER_MS) notes.push(`Posted late: SyncShift was not running at ${settings.localTime} ${settings.timeZone} on ${slot.localDate}.`);
-      // Migrations build side by side (the agent counts for all of them); posting is paced by the rate-limited card sink.
-      due.push(this.run(claim, migration, settings, notes));
+      // Posting is paced by the rate-limited card sink, so many migrations due at once do not burst.
+      const run = this.run(claim, migration, settings, notes);
+      this.track(run);
+      started.push(run);
     }
-    return (await Promise.all(due)).filter(Boolean).length;
+    if (options.wait === false) return started.length;
+    return (await Promise.all(started)).filter(Boolean).length;
   }
 
-  /** Waits for summaries started by requestNow (tests and shutdown). */
+  /** Waits for summaries in progress (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
+  /** Stops starting new summaries, makes waiting ones give up, and waits until they have. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
+  }
+
   private track(p: Promise<unknown>): void {
     this.running.add(p);
-    void p.finally(() => this.running.delete(p));
+    // run() catches its own errors; this only keeps a failure in that handling from being unhandled.
+    void p
+      .catch((err: Error) => this.options.logger.error({ err: err.message }, 'wave summary bookkeeping failed'))
+      .finally(() => this.running.delete(p));
   }
 
   private claimMs(): number {
     return this.options.claimMs ?? 2 * 60_000;
   }
 
-  /** Renews the claim every third of its length until `work` settles. */
-  private async holdingClaim<T>(claim: SummaryRecord, work: Promise<T>): Promise<T> {
-    const every = Math.max(1_000, Math.floor(this.claimMs() / 3));
+  /**
+   * Renews the claim every third of its length while `work` runs. When a renewal finds the claim
+   * gone (this instance stalled and another one took over), `lost` is set and the caller must not post.
+   */
+  private async holdingClaim<T>(claim: SummaryRecord, work: (claimLost: () => boolean) => Promise<T>): Promise<T> {
+    let lost = false;
+    const renew = async (): Promise<void> => {
+      const held = await this.options.store.waves.extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) });
+      if (!held) lost = true;
+    };
     const timer = setInterval(() => {
-      void this.options.store.waves
-        .extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) })
-        .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
-    }, every);
+      renew().catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
+    }, Math.max(1_000, Math.floor(this.claimMs() / 3)));
     timer.unref();
     try {
-      return await work;
+      return await work(() => lost);
     } finally {
       clearInterval(timer);
     }
@@ -155,19 +177,30 @@ export class SummaryService {
   private async run(claim: SummaryRecord, migration: MigrationRecord, settings: SummarySettings | null, notes: string[]): Promise<boolean> {
     const log = this.options.logger.child({ migrationId: migration.id, summaryId: claim.id, kind: claim.kind, localDate: claim.localDate });
     try {
-      const summary = await this.holdingClaim(claim, this.build(migration, settings, claim.localDate, notes));
-      const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
-      const activityId = await this.options.cards.post(migration.conversationId, card);
-      const now = this.now();
-      await this.options.store.waves.markPosted({ id: claim.id, activityId: activityId ?? null, content: summary, now });
-      if (settings?.provisioningJobId) await this.options.store.waves.setLogsReadUntil(migration.id, now);
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
-      log.info({ waves: summary.waves.length, provisioned: summary.totals.provisioned }, 'wave summary posted');
-      return true;
+      return await this.holdingClaim(claim, async (claimLost) => {
+        const summary = await this.build(migration, settings, claim.localDate, notes);
+        const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
+        // Last look before the one step that cannot be taken back.
+        const stillHeld = await this.options.store.waves.extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) });
+        if (claimLost() || !stillHeld) {
+          log.warn('another instance took over this summary; not posting it');
+          return false;
+        }
+        const activityId = await this.options.cards.post(migration.conversationId, card);
+        const now = this.now();
+        if (!(await this.options.store.waves.markPosted({ id: claim.id, claimedBy: this.instanceId, activityId: activityId ?? null, content: summary, now }))) {
+          log.error('the summary was posted, but its claim had been taken over meanwhile; it may appear twice');
+        }
+        if (settings?.provisioningJobId) await this.options.store.waves.setLogsReadUntil(migration.id, now);
+        await this.options.store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
+        log.info({ waves: summary.waves.length, provisioned: summary.totals.provisioned }, 'wave summary posted');
+        return true;
+      });
     } catch (err) {
       const appError = asAppError(err);
       log.error({ code: appError.code, err: appError.message }, 'wave summary failed');
-      await this.options.store.waves.markFailed(claim.id, `${appError.code}: ${appError.message}`);
+      // Retried by whichever instance ticks after the back-off, not every couple of minutes.
+      await this.options.store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error: `${appError.code}: ${appError.message}`, retryAt: new Date(this.now().getTime() + FAILED_RETRY_MS) });
       await this.options.store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'failed', details: { summaryId: claim.id, code: appError.code }, conversationId: migration.conversationId });
       if (claim.kind === 'on_demand') {
         await this.options.cards
@@ -258,8 +291,12 @@ export class SummaryService {
         }
       }
       if (results.size === jobs.length) break;
+      if (this.stopped) throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', { hint: 'It is retried when SyncShift runs again.' });
       if (Date.now() > deadline) {
-        for (const { key } of jobs) if (!results.has(key)) results.set(key, { error: 'the agent did not answer in time; is it running? (/step 3 shows whether it reacts)' });
+        const waiting = jobs.filter(({ key }) => !results.has(key));
+        for (const { key } of waiting) results.set(key, { error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)' });
+        // Jobs nobody took would otherwise run whenever an agent comes back, for a summary that is gone.
+        await store.jobs.cancelQueued({ jobIds: waiting.map((w) => w.jobId), reason: 'The wave summary stopped waiting for this count.', now: this.now() });
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 500));
@@ -312,7 +349,7 @@ export function startSummaryTimer(service: SummaryService, logger: Logger, inter
     if (busy) return;
     busy = true;
     service
-      .tick()
+      .tick({ wait: false })
       .catch((err: Error) => logger.error({ err: err.message }, 'summary tick failed'))
       .finally(() => {
         busy = false;

@@ -1,4 +1,4 @@
-import { renderMessageCard } from '../cards/message-cards';
+import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
 import { scanOuResult, type JobError } from '../relay/protocol';
@@ -18,7 +18,6 @@ export interface WaveServiceOptions {
   now?: () => Date;
 }
 
-const NO_MIGRATION_HINT = 'Start one with /migration start "<name>"; waves belong to a migration.';
 
 /**
  * Planning waves: store them, have the agent count every OU, and warn against Cloud Sync limits
@@ -33,7 +32,7 @@ export class WaveService {
 
   async add(input: { conversationId: string; name: string; ous: string[]; scheduledFor: string | null; actor: string }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    if (!migration) return renderNoMigrationCard();
     const ous: string[] = [];
     for (const raw of input.ous) {
       const parsed = parseOuInput(raw);
@@ -64,7 +63,7 @@ export class WaveService {
 
   async list(conversationId: string): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
-    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    if (!migration) return renderNoMigrationCard();
     const views = await this.views(migration);
     if (views.length === 0) return renderMessageCard({ title: 'No waves planned', text: 'This migration has no waves yet.', hint: 'Plan one: /wave add Wave1 OU=Marketing on 2026-12-07', tone: 'default' });
     return renderWavesCard({ title: `Waves of ${migration.name}`, waves: views });
@@ -72,7 +71,7 @@ export class WaveService {
 
   async remove(input: { conversationId: string; name: string; actor: string }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return renderMessageCard({ title: 'No migration here', text: 'There is no migration in this conversation yet.', hint: NO_MIGRATION_HINT, tone: 'warning' });
+    if (!migration) return renderNoMigrationCard();
     const removed = await this.options.store.waves.removeWave({ migrationId: migration.id, name: input.name, now: this.now() });
     if (!removed) return renderMessageCard({ title: `No wave ${input.name}`, text: `This migration has no wave called ${input.name}.`, hint: 'See the planned waves with /wave list.', tone: 'warning' });
     await this.audit(migration, input.actor, 'wave.remove', removed.name, 'removed', { ous: removed.ous.map((o) => o.baseDn ?? o.input) });

@@ -230,6 +230,17 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         const rows = await db.query(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid`, [jobId]);
         return rows[0] ? mapJob(rows[0]) : null;
       },
+      async cancelQueued({ jobIds, reason, now }) {
+        const ids = jobIds.filter(isUuid);
+        if (ids.length === 0) return 0;
+        // Only still-queued jobs: one an agent has leased is left to finish and report.
+        const rows = await db.query(
+          `UPDATE jobs SET state = 'failed', error = $2::jsonb, updated_at = $3::timestamptz, finished_at = $3::timestamptz
+            WHERE id::text = ANY($1::text[]) AND state = 'queued' RETURNING id`,
+          [ids, jsonParam({ code: 'JOB.CANCELLED', message: reason }), timeParam(now)],
+        );
+        return rows.length;
+      },
     },
 
     verifications: {

@@ -104,6 +104,8 @@ export interface Store {
     /** Finishes a job leased by `agentId`; returns null (and changes nothing) when it is not leased by that agent. */
     finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date }): Promise<JobRecord | null>;
     get(jobId: string): Promise<JobRecord | null>;
+    /** Fails jobs that no agent has taken yet (their requester gave up waiting); returns how many. */
+    cancelQueued(input: { jobIds: string[]; reason: string; now: Date }): Promise<number>;
   };
   verifications: {
     create(input: { jobId: string; conversationId: string; migrationId: string | null; ouInput: string }): Promise<VerificationRecord>;

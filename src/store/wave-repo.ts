@@ -81,8 +81,10 @@ export interface WaveRepo {
   createOnDemand(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord>;
   /** Keeps a live claim from being taken over while its holder is still working; false when it was lost. */
   extendClaim(input: { id: string; claimedBy: string; until: Date }): Promise<boolean>;
-  markPosted(input: { id: string; activityId: string | null; content: unknown; now: Date }): Promise<void>;
-  markFailed(id: string, error: string): Promise<void>;
+  /** Only the claim's holder can finish it; false when the claim was lost (another instance took over). */
+  markPosted(input: { id: string; claimedBy: string; activityId: string | null; content: unknown; now: Date }): Promise<boolean>;
+  /** A failed attempt may be taken over again from `retryAt` on. */
+  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date }): Promise<void>;
   latestPosted(migrationId: string): Promise<SummaryRecord | null>;
   /** The latest scheduled summary that was posted, for catching up after an outage. */
   latestPostedScheduled(migrationId: string): Promise<SummaryRecord | null>;
@@ -204,10 +206,14 @@ export function createWaveRepo(db: Db): WaveRepo {
       return rows.length === 1;
     },
     async markPosted(input) {
-      await db.query(`UPDATE summaries SET status = 'posted', activity_id = $2, content = $3::jsonb, posted_at = $4, error = NULL WHERE id = $1`, [input.id, input.activityId, jsonParam(input.content), timeParam(input.now)]);
+      const rows = await db.query(
+        `UPDATE summaries SET status = 'posted', activity_id = $3, content = $4::jsonb, posted_at = $5, error = NULL WHERE id = $1 AND claimed_by = $2 AND status = 'claimed' RETURNING id`,
+        [input.id, input.claimedBy, input.activityId, jsonParam(input.content), timeParam(input.now)],
+      );
+      return rows.length === 1;
     },
-    async markFailed(id, error) {
-      await db.query(`UPDATE summaries SET status = 'failed', error = $2 WHERE id = $1 AND status = 'claimed'`, [id, error.slice(0, 2000)]);
+    async markFailed(input) {
+      await db.query(`UPDATE summaries SET status = 'failed', error = $3, claim_expires_at = $4 WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'`, [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt)]);
     },
     async latestPosted(migrationId) {
       const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND status = 'posted' ORDER BY posted_at DESC LIMIT 1`, [migrationId]);

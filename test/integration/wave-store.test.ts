@@ -48,7 +48,9 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(59_000), claimMs: 60_000 })).toBeNull();
     const takeover = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(61_000), claimMs: 60_000 });
     expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed' });
-    await store.waves.markPosted({ id: takeover!.id, activityId: 'act-1', content: { totals: { provisioned: 5 } }, now: at(62_000) });
+    // The instance that lost the claim cannot finish it any more.
+    expect(await store.waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', content: {}, now: at(62_000) })).toBe(false);
+    expect(await store.waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', content: { totals: { provisioned: 5 } }, now: at(62_000) })).toBe(true);
     expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-c', now: at(10 * 3_600_000), claimMs: 60_000 })).toBeNull();
     const posted = await store.waves.latestPostedScheduled(migrationId);
     expect(posted).toMatchObject({ localDate: '2026-03-28', activityId: 'act-1', content: { totals: { provisioned: 5 } } });
@@ -66,11 +68,13 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(300_000) })).toBe(false);
   });
 
-  test('a failed attempt can be retried once its claim has run out', async () => {
+  test('a failed attempt is retried after its back-off, by any instance', async () => {
     const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1_000 });
-    await store.waves.markFailed(claim!.id, 'CLOUD.UNAVAILABLE: Graph down');
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: at(500), claimMs: 1_000 })).toBeNull();
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(1_500), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null });
+    await store.waves.markFailed({ id: claim!.id, claimedBy: 'bot-a', error: 'CLOUD.UNAVAILABLE: Graph down', retryAt: at(900_000) });
+    expect((await store.waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({ status: 'failed', error: 'CLOUD.UNAVAILABLE: Graph down' });
+    // Not before the back-off, even though the original claim would have run out.
+    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(1_500), claimMs: 1_000 })).toBeNull();
+    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(900_001), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null });
   });
 
   test('delta changes: absent properties are kept, null clears, @removed deletes, a full read replaces', async () => {
@@ -112,6 +116,16 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     const changes = Array.from({ length: 2500 }, (_, i) => ({ id: `bulk-${i}`, removed: false, userPrincipalName: `b${i}@x`, onPremisesDistinguishedName: `CN=B${i},OU=Bulk,DC=contoso,DC=com`, onPremisesImmutableId: `id${i}`, onPremisesSyncEnabled: true }));
     await store.waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd', now: T0, changes });
     expect(await store.waves.cloudUsers(migrationId)).toHaveLength(2500);
+  });
+
+  test('count jobs a summary gave up on are cancelled while queued, never once an agent has them', async () => {
+    const enqueue = () => store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=X' }, conversationId: unique('conv'), migrationId, requestedBy: 'syncshift:summary' });
+    const leasedJob = await enqueue();
+    expect((await store.jobs.lease({ agentId: 'agent-x', leaseMs: 60_000, now: new Date() }))?.id).toBe(leasedJob.id);
+    const queued = await enqueue();
+    expect(await store.jobs.cancelQueued({ jobIds: [queued.id, leasedJob.id, 'not-a-uuid'], reason: 'gave up', now: T0 })).toBe(1);
+    expect(await store.jobs.get(queued.id)).toMatchObject({ state: 'failed', error: { code: 'JOB.CANCELLED', message: 'gave up' } });
+    expect((await store.jobs.get(leasedJob.id))!.state).toBe('leased');
   });
 
   test('schedule and job settings; changing the job keeps the schedule start', async () => {

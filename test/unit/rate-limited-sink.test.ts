@@ -68,4 +68,26 @@ describe('rate limits for proactive cards', () => {
     expect(clock.t).toBeGreaterThanOrEqual(3000);
     await expect(sink.update('c', 'a', {})).rejects.toThrow('Forbidden');
   });
+
+  test('a new post is not retried after 502/504 (it may already be in the chat); an update is', async () => {
+    const clock = virtualClock();
+    let posts = 0;
+    let updates = 0;
+    const gateway = () => Object.assign(new Error('Bad Gateway'), { statusCode: 502 });
+    const inner: CardSink = {
+      post: async () => {
+        posts++;
+        throw gateway();
+      },
+      update: async () => {
+        updates++;
+        if (updates === 1) throw gateway();
+      },
+    };
+    const sink = new RateLimitedCardSink(inner, { logger: createLogger('test', 'silent'), clock });
+    await expect(sink.post('c', {})).rejects.toThrow('Bad Gateway');
+    expect(posts).toBe(1);
+    await expect(sink.update('c', 'a', {})).resolves.toBeUndefined();
+    expect(updates).toBe(2);
+  });
 });

@@ -29,6 +29,14 @@ describe('wave summary', () => {
     expect(today.totals).toEqual({ expected: 140, provisioned: 80, change: 30, missing: 60, mismatched: 0 });
   });
 
+  test('a wave removed since yesterday is not a negative change; an uncounted wave makes the expected total unknown', () => {
+    const yesterday = buildWaveSummary(input({ localDate: '2026-03-28', waves: [numbers('W1', 100, 50, null), numbers('Gone', 500, 500, null)] }));
+    const today = buildWaveSummary(input({ previous: yesterday, waves: [numbers('W1', 100, 60, null), numbers('W3', null, 0, null)] }));
+    expect(today.totals.change).toBe(10);
+    expect(today.totals.expected).toBeNull();
+    expect(cardText(renderSummaryCard(today, { migrationName: 'x', kind: 'scheduled' }))).toContain('incomplete: a count failed');
+  });
+
   test('what is due next: ready steps, late waves, the next wave', () => {
     const s = buildWaveSummary(input());
     expect(s.dueNext).toEqual([

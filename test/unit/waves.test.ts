@@ -81,6 +81,12 @@ describe('wave checks against Cloud Sync limits', () => {
     expect(checkWave(wave('W3', [ou('OU=SalesOps,DC=contoso,DC=com', 40)]), { ...context, otherWaves: [wave('W2', [ou('OU=Sales,DC=contoso,DC=com', 1243)])] })).toEqual([]);
   });
 
+  test('two OUs of the same wave where one holds the other overlap', () => {
+    const warnings = checkWave(wave('W1', [ou('OU=A,DC=contoso,DC=com', 10), ou('OU=B,OU=A,DC=contoso,DC=com', 5), ou('OU=C,DC=contoso,DC=com', 1)]), context);
+    expect(warnings.map((w) => w.code)).toEqual(['OVERLAP']);
+    expect(warnings[0]!.message).toContain('of this wave overlap');
+  });
+
   test('uncounted OUs and past dates are called out', () => {
     const warnings = checkWave(wave('W1', [{ input: 'Marketing', baseDn: null, users: null, error: 'ambiguous: 2 OUs are called Marketing' }], '2026-11-01'), context);
     expect(warnings.map((w) => w.code)).toEqual(['NOT_COUNTED', 'DATE_IN_PAST']);
