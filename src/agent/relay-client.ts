@@ -1,4 +1,5 @@
 import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, leaseResponse, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
+import { resultBodyStream } from './result-body';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -38,10 +39,15 @@ export class RelayClient {
   }
 
   async result(jobId: string, result: ResultRequest): Promise<void> {
-    await this.post(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, result);
+    // Streamed (chunked), so a large scan is never held as one JSON string; same JSON as before.
+    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body: resultBodyStream(result), duplex: 'half' });
   }
 
-  private async post(path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+  private post(path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+    return this.send(path, { body: JSON.stringify(payload), ...(signal ? { signal } : {}) });
+  }
+
+  private async send(path: string, init: { body: string | ReadableStream<Uint8Array>; duplex?: 'half'; signal?: AbortSignal }): Promise<unknown> {
     const res = await this.fetchImpl(this.base + path, {
       method: 'POST',
       headers: {
@@ -50,9 +56,8 @@ export class RelayClient {
         [AGENT_ID_HEADER]: this.options.agentId,
         [AGENT_VERSION_HEADER]: this.options.agentVersion,
       },
-      body: JSON.stringify(payload),
-      ...(signal ? { signal } : {}),
-    });
+      ...init,
+    } as RequestInit);
     const text = await res.text();
     if (!res.ok) {
       let message = text.slice(0, 500);

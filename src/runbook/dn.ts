@@ -153,8 +153,44 @@ export function dnKeys(rdns: Rdn[]): string[] {
 
 /** Parses and canonicalises a DN, or returns null when it cannot be parsed. */
 export function canonicalDn(dn: string): string[] | null {
+  return canonicalPlainDn(dn) ?? canonicalDnFull(dn);
+}
+
+/** canonicalDn through the full RFC 4514 parser; canonicalDn must always agree with it. */
+export function canonicalDnFull(dn: string): string[] | null {
   const parsed = parseDn(dn);
   return parsed.ok ? dnKeys(parsed.rdns) : null;
+}
+
+// Anything that can change how a DN splits or unescapes: escapes, multi-valued RDNs, quotes, BER
+// values, ";" and the characters the parser refuses. A DN without them is plain "T=v,T=v".
+const NOT_PLAIN = /[\\+"#;<>\u0000]/;
+
+/**
+ * canonicalDn for the plain DNs that are nearly all of a directory, without building AVA objects:
+ * a comparison of 100,000 users canonicalises 200,000 DNs. Returns undefined, never a guess,
+ * whenever the DN is not plain or looks wrong; the full parser then decides (and explains).
+ */
+export function canonicalPlainDn(dn: string): string[] | undefined {
+  const text = dn.trim();
+  if (text === '' || NOT_PLAIN.test(text)) return undefined;
+  const parts = text.split(',');
+  const keys: string[] = new Array<string>(parts.length);
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p]!;
+    const eq = part.indexOf('=');
+    if (eq < 0) return undefined;
+    const type = part.slice(0, eq).trim();
+    if (!TYPE_DESCRIPTOR.test(type) && !TYPE_OID.test(type)) return undefined;
+    // Like the parser: only U+0020 spaces around a value are dropped, other whitespace is kept.
+    let start = eq + 1;
+    let end = part.length;
+    while (start < end && part.charCodeAt(start) === 32) start++;
+    while (end > start && part.charCodeAt(end - 1) === 32) end--;
+    if (start === end) return undefined;
+    keys[p] = `${type.toUpperCase()}=${part.slice(start, end).toLowerCase()}`;
+  }
+  return keys;
 }
 
 /** True when `child` equals `base` or lies anywhere in its subtree, compared component-wise. */

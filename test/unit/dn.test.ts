@@ -1,4 +1,4 @@
-import { canonicalDn, escapeDnValue, escapeFilterValue, formatDn, isDnWithin, parseDn } from '../../src/runbook/dn';
+import { canonicalDn, canonicalDnFull, canonicalPlainDn, escapeDnValue, escapeFilterValue, formatDn, isDnWithin, parseDn } from '../../src/runbook/dn';
 
 describe('parseDn', () => {
   it('parses plain components', () => {
@@ -91,5 +91,72 @@ describe('escapeFilterValue', () => {
     expect(escapeFilterValue('a*b(c)d\\e\u0000')).toBe('a\\2ab\\28c\\29d\\5ce\\00');
     expect(escapeFilterValue('*)(objectClass=*')).toBe('\\2a\\29\\28objectClass=\\2a');
     expect(escapeFilterValue('Zürich')).toBe('Zürich');
+  });
+});
+
+describe('canonicalDn fast path for plain DNs', () => {
+  const tricky = [
+    'CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com',
+    'cn=a,ou=SALES,dc=Contoso,dc=COM',
+    'CN=a,OU=Sales,DC=contoso,DC=com',
+    'CN=a,OU=SalesOps,DC=contoso,DC=com',
+    '  CN=a , OU = Sales ,DC=contoso,DC=com  ',
+    'CN=  padded  ,DC=x',
+    'CN=\ttab\t,DC=x',
+    'CN=Zürich ÄÖÜ,OU=İstanbul,DC=x',
+    'CN=a=b,DC=x',
+    'CN=Sales (EMEA),DC=x',
+    'CN=a*,DC=x',
+    '2.5.4.3=a,DC=x',
+    'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com',
+    'CN=a\\2CSales,DC=x',
+    'CN=Z\\C3\\BCrich,DC=x',
+    'CN=\\ lead,DC=x',
+    'CN=trail\\ ,DC=x',
+    'CN=a+UID=b,DC=x',
+    'UID=b+CN=a,DC=x',
+    'CN=a\\+b,DC=x',
+    'CN=#04,DC=x',
+    'CN=a#b,DC=x',
+    'CN=\\#a,DC=x',
+    'CN="quoted",DC=x',
+    'CN=a\\"b,DC=x',
+    'CN=a;DC=x',
+    'CN=a<b,DC=x',
+    'CN=a\u0000b,DC=x',
+    '',
+    '   ',
+    'Sales',
+    'OU=',
+    'OU=   ,DC=x',
+    'OU=Sales,',
+    ',OU=Sales',
+    'OU=a,,DC=x',
+    'OU=a,b,DC=x',
+    'O U=Sales',
+    '=Sales',
+    '1OU=Sales',
+    'OU=a\\',
+    'OU=a\\q',
+  ];
+
+  it.each(tricky)('%p gives the same keys as the full parser', (dn) => {
+    expect(canonicalDn(dn)).toEqual(canonicalDnFull(dn));
+  });
+
+  it('takes the fast path only for plain DNs and agrees with the full parser there', () => {
+    const plain = tricky.filter((dn) => canonicalPlainDn(dn) !== undefined);
+    expect(plain).toContain('CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com');
+    for (const dn of plain) expect(canonicalPlainDn(dn)).toEqual(canonicalDnFull(dn));
+    for (const dn of ['CN=a\\2CSales,DC=x', 'CN=a+UID=b,DC=x', 'CN=a#b,DC=x', 'CN="quoted",DC=x', 'OU=Sales,', 'OU=   ,DC=x']) {
+      expect(canonicalPlainDn(dn)).toBeUndefined();
+    }
+  });
+
+  it('keeps Sales and SalesOps apart and an escaped comma inside the value', () => {
+    const sales = canonicalDn('OU=Sales,DC=contoso,DC=com')!;
+    expect(canonicalDn('CN=a,OU=SalesOps,DC=contoso,DC=com')!.slice(-3)).not.toEqual(sales);
+    expect(canonicalDn('CN=a,OU=Sales,DC=contoso,DC=com')!.slice(-3)).toEqual(sales);
+    expect(canonicalDn('CN=a\\,OU=Sales,DC=contoso,DC=com')).toEqual(['CN=a,ou=sales', 'DC=contoso', 'DC=com']);
   });
 });
