@@ -16,7 +16,7 @@ describe('activity deduper on a real store', () => {
     await backend.tearDown();
   });
 
-  const activity = (id: string) => ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as const;
+  const activity = (id: string): Parameters<ActivityDeduper['handleOnce']>[0] => ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as Parameters<ActivityDeduper['handleOnce']>[0];
 
   it('a message whose handling failed is handled when Teams delivers it again', async () => {
     const deduper = new ActivityDeduper(store, createLogger('test', 'silent'));
