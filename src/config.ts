@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_NAME } from './runbook/agent-name';
 import { AppError } from './shared/errors';
 
 /**
@@ -135,7 +136,7 @@ export function parseAgentSecrets(text: string): Map<string, string> {
     const colon = part.indexOf(':');
     const id = colon > 0 ? part.slice(0, colon) : '';
     const secret = colon > 0 ? part.slice(colon + 1) : '';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || secret.length < 24) {
+    if (!AGENT_NAME.test(id) || secret.length < 24) {
       throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_AGENT_SECRETS must be "agent-id:secret" pairs separated by commas, each secret at least 24 characters.', {
         hint: 'Generate a secret with: openssl rand -base64 32',
       });

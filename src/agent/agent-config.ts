@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isLoopback } from '../config';
+import { AGENT_NAME } from '../runbook/agent-name';
 import { AppError } from '../shared/errors';
 import { parseAllowedBaseDns, type AgentPolicy } from './agent-policy';
 import { readCredentialFile } from './credential-file';
@@ -25,7 +26,7 @@ export interface AgentConfig {
 
 const schema = z.object({
   SYNCSHIFT_RELAY_URL: z.string().url().optional(),
-  SYNCSHIFT_AGENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  SYNCSHIFT_AGENT_ID: z.string().regex(AGENT_NAME).optional(),
   /** Written by `syncshift-agent enroll`; holds the agent id and its credential. */
   SYNCSHIFT_AGENT_CREDENTIAL_FILE: z.string().optional(),
   SYNCSHIFT_AGENT_SECRET: z.string().min(24).optional(),

@@ -1,5 +1,5 @@
 import { MUTATING_ACTIONS } from '../relay/protocol';
-import { formatDn, isDnWithin, parseDn } from '../runbook/dn';
+import { canonicalDn, formatDn, isDnWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
 
 /**
@@ -45,5 +45,46 @@ export function assertDnAllowed(policy: AgentPolicy, dn: string): void {
   throw new AppError('POLICY.DN_NOT_ALLOWED', `${dn} is outside the base DNs this agent may touch. Nothing was read or changed.`, {
     hint: `The agent allows: ${policy.allowedBaseDns.join('; ')}. Change SYNCSHIFT_ALLOWED_BASE_DNS on the agent's server if this OU should be included.`,
     details: { allowed: [...policy.allowedBaseDns] },
+  });
+}
+
+/**
+ * A no-flow rule acts on its scope, not on `ouDn`: an inbound rule scoped `dn ENDSWITH DC=contoso,DC=com`
+ * would stamp cloudNoFlow on the whole domain whatever `ouDn` says. So the agent accepts only the
+ * scope shapes SyncShift plans (see planNoFlowRules): inbound `dn ENDSWITH <ouDn>`, outbound
+ * `cloudNoFlow EQUAL true`; and every DN in it must be inside the allow-list.
+ */
+export function assertRulePlanAllowed(policy: AgentPolicy, plan: readonly Record<string, unknown>[]): void {
+  for (const rule of plan) {
+    const ouDn = typeof rule.ouDn === 'string' ? rule.ouDn : undefined;
+    if (ouDn !== undefined) assertDnAllowed(policy, ouDn);
+    const scope: unknown[] = Array.isArray(rule.scope) ? rule.scope : [];
+    const label = typeof rule.key === 'string' ? rule.key : String(rule.name ?? 'a rule');
+    if (rule.direction === 'Inbound' && scope.length === 0) refuseScope(label, 'it has no dn scope condition, so it would apply to the whole domain');
+    for (const raw of scope) {
+      const c = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+      const value = typeof c.value === 'string' ? c.value : '';
+      if (rule.direction === 'Inbound' && c.attribute === 'dn' && c.operator === 'ENDSWITH') {
+        assertDnAllowed(policy, value);
+        if (ouDn === undefined || !sameDn(value, ouDn)) refuseScope(label, `its scope dn ENDSWITH ${value} is not its pilot OU ${ouDn ?? '(none)'}`);
+      } else if (rule.direction === 'Outbound' && c.attribute === 'cloudNoFlow' && c.operator === 'EQUAL' && value.toLowerCase() === 'true') {
+        // The outbound half only follows the flag the inbound half sets; nothing DN-shaped to check.
+      } else {
+        refuseScope(label, `its scope condition ${String(c.attribute)} ${String(c.operator)} ${value} is not one SyncShift plans for a ${String(rule.direction)} rule`);
+      }
+    }
+  }
+}
+
+function sameDn(a: string, b: string): boolean {
+  const ka = canonicalDn(a);
+  const kb = canonicalDn(b);
+  return ka !== null && kb !== null && ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+function refuseScope(rule: string, why: string): never {
+  throw new AppError('POLICY.RULE_SCOPE_REFUSED', `The agent refused the no-flow rules because ${rule} is not scoped as planned: ${why}. Nothing was changed.`, {
+    hint: 'Plan the rules again on the runbook step card and approve the new plan; if this repeats, treat the bot host as compromised and check its audit log.',
+    details: { rule },
   });
 }

@@ -4,7 +4,7 @@ import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
-import { assertActionAllowed, assertDnAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
+import { assertActionAllowed, assertDnAllowed, assertRulePlanAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
 import { scanOu } from './actions/scan-ou';
 import { RelayClient, RelayHttpError } from './relay-client';
 
@@ -78,9 +78,7 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   const policy = options.policy ?? OPEN_POLICY;
   try {
     assertActionAllowed(policy, payload.action);
-    if (payload.action === 'adsync.createNoFlowRules') {
-      for (const rule of payload.plan) if (typeof rule.ouDn === 'string') assertDnAllowed(policy, rule.ouDn);
-    }
+    if (payload.action === 'adsync.createNoFlowRules') assertRulePlanAllowed(policy, payload.plan);
     if (payload.action === 'directory.scanOu') {
       directory = await options.connectDirectory();
       const result = await scanOu(directory, payload, async (scanned) => {

@@ -18,7 +18,16 @@ export type AgentCredential = z.infer<typeof agentCredential>;
  */
 export function writeCredentialFile(path: string, credential: AgentCredential): void {
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(credential, null, 2)}\n`, { mode: 0o600, flag: 'w' });
+  try {
+    // 'wx': never reuse or follow something already at the temporary path (a planted symlink would
+    // otherwise receive the secret).
+    writeFileSync(temporary, `${JSON.stringify(credential, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new AppError('CONFIG.INVALID', `Cannot write the agent credential: ${temporary} already exists.`, {
+      hint: 'Make sure no other syncshift-agent enroll is running, check what that file is (it may have been planted), remove it, and enroll again.',
+    });
+  }
   chmodSync(temporary, 0o600);
   renameSync(temporary, path);
 }

@@ -21,16 +21,34 @@ export class ActivityDeduper {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async firstDelivery(activity: Partial<Activity>): Promise<boolean> {
-    if (activity.type !== 'message' || !activity.id) return true;
+  /**
+   * Runs `handle` for the first delivery of a message and skips redeliveries. When `handle` fails,
+   * the key is released before the error goes on (Teams gets a 500 and retries): otherwise the
+   * retry would be dropped as a duplicate and the message lost. While one instance is still
+   * handling, a redelivery to another instance is skipped, so a command never runs twice at once.
+   */
+  async handleOnce(activity: Partial<Activity>, handle: () => Promise<void>): Promise<void> {
+    const key = this.keyOf(activity);
+    if (key === null) return handle();
     const now = this.now();
     if (now.getTime() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now.getTime();
       void this.store.activities.prune(new Date(now.getTime() - KEEP_MS)).catch((err: Error) => this.logger.warn({ err: err.message }, 'pruning seen activities failed'));
     }
-    const key = `${activity.channelId ?? ''}|${activity.conversation?.id ?? ''}|${activity.id}`;
-    const first = await this.store.activities.markSeen(key, now);
-    if (!first) this.logger.info({ activityId: activity.id }, 'ignored a redelivered activity');
-    return first;
+    if (!(await this.store.activities.markSeen(key, now))) {
+      this.logger.info({ activityId: activity.id }, 'ignored a redelivered activity');
+      return;
+    }
+    try {
+      await handle();
+    } catch (err) {
+      await this.store.activities.forget(key).catch((forgetErr: Error) => this.logger.error({ err: forgetErr.message, activityId: activity.id }, 'could not release a failed activity; its redelivery will be ignored'));
+      throw err;
+    }
+  }
+
+  private keyOf(activity: Partial<Activity>): string | null {
+    if (activity.type !== 'message' || !activity.id) return null;
+    return `${activity.channelId ?? ''}|${activity.conversation?.id ?? ''}|${activity.id}`;
   }
 }

@@ -104,8 +104,9 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       res,
       async (context) => {
         // Runs only after the token was validated, so a forged request cannot burn a real activity id.
-        if (!(await deduper.firstDelivery(context.activity))) return;
-        await app.run(context);
+        await deduper.handleOnce(context.activity, async () => {
+          await app.run(context);
+        });
       },
       turnLogger,
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_NAME } from '../runbook/agent-name';
 
 /**
  * Messages between the bot (relay server) and the on-premises agent. Both sides validate every
@@ -9,7 +10,7 @@ export const RELAY_PROTOCOL_VERSION = 1;
 export const AGENT_ID_HEADER = 'x-syncshift-agent';
 /** Sent on every request so `/agent list` shows what each agent runs. */
 export const AGENT_VERSION_HEADER = 'x-syncshift-agent-version';
-export const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+export { AGENT_NAME };
 
 const dnString = z.string().min(1).max(4096);
 

@@ -3,6 +3,7 @@ import { plugins, type Request, type RequestHandler, type Response, type Server 
 import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
+import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
 
@@ -29,6 +30,8 @@ export interface RelayServerOptions {
   /** How often a waiting lease request re-checks the store, for jobs queued by another bot instance. */
   pollIntervalMs?: number;
   now?: () => Date;
+  /** Refused enrollment codes allowed per client address and window before it gets 429; default 10 per minute. */
+  enrollFailures?: { max: number; windowMs: number };
 }
 
 /**
@@ -39,9 +42,12 @@ export class RelayServer {
   private readonly wake = new EventEmitter();
   private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
+  private readonly enrollLimiter: FailedAttemptLimiter;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
+    const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
+    this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
     this.wake.setMaxListeners(0);
   }
@@ -97,8 +103,8 @@ export class RelayServer {
   }
 
   /**
-   * Enrolled credential (digest in the store) or static secret (SYNCSHIFT_AGENT_SECRETS); a revoked
-   * agent is refused whichever it presents, on its very next request.
+   * Enrolled credential (digest in the store) or, for an agent that never enrolled or rotated, its
+   * static secret (SYNCSHIFT_AGENT_SECRETS); a revoked agent is refused on its very next request.
    */
   private async authenticate(req: Request): Promise<string | 'revoked' | null> {
     const agentId = req.header(AGENT_ID_HEADER);
@@ -107,7 +113,10 @@ export class RelayServer {
     const presented = sha256Hex(auth.slice('Bearer '.length));
     const stored = await this.options.store.agents.get(agentId);
     const staticDigest = this.secretDigests.get(agentId);
-    const matches = (stored?.secretSha256 ? digestsEqual(stored.secretSha256, presented) : false) || (staticDigest ? digestsEqual(staticDigest, presented) : false);
+    // Once an agent holds an enrolled credential (enrolled or rotated), that is its only one: a
+    // static secret left in SYNCSHIFT_AGENT_SECRETS must not outlive a rotation.
+    const expected = stored?.secretSha256 ?? staticDigest;
+    const matches = expected ? digestsEqual(expected, presented) : false;
     if (!matches) return null;
     if (stored?.status === 'revoked') return 'revoked';
     const version = req.header(AGENT_VERSION_HEADER);
@@ -120,12 +129,26 @@ export class RelayServer {
   }
 
   private async enroll(req: Request, res: Response): Promise<void> {
+    // The socket's address, not X-Forwarded-For: a header would let the guesser pick a new address per try.
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const waitMs = this.enrollLimiter.retryAfterMs(client, Date.now());
+    if (waitMs > 0) {
+      res.header('Retry-After', String(Math.ceil(waitMs / 1000)));
+      res.send(429, { code: 'RELAY.ENROLLMENT_RATE_LIMITED', message: 'Too many refused enrollment codes from this address.', hint: `Wait ${Math.ceil(waitMs / 1000)} s, then run syncshift-agent enroll again with a code from /agent enroll <name>.` });
+      return;
+    }
     const body = this.parse(enrollRequest, req, res);
     if (!body) return;
     const secret = newAgentSecret();
     const redeemed = await this.options.store.agents.redeemEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(body.code)), secretSha256: sha256Hex(secret), now: this.now() });
     if (!redeemed) {
-      await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: 'refused', details: { reason: 'unknown, used or expired code' }, conversationId: null });
+      // One audit row for the first refusal and one when the limit is hit, per address and window:
+      // enough to see a guessing attempt, without letting a stranger fill the audit log.
+      const failure = this.enrollLimiter.recordFailure(client, Date.now());
+      if (failure.first || failure.limitReached) {
+        const reason = failure.limitReached ? 'too many refused codes; further tries from this address get 429 until the window ends' : 'unknown, used or expired code';
+        await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
+      }
       res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
       return;
     }

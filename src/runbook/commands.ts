@@ -3,6 +3,7 @@
  * knows about Teams.
  */
 
+import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
 import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate } from './waves';
 
@@ -196,7 +197,6 @@ function parseSummary(args: string[]): Command {
 }
 
 const AGENT_USAGE = '/agent list | enroll <name> | rotate <name> | revoke <name>';
-const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 function parseAgentCommand(args: string[]): Command {
   const sub = (args[0] ?? '').toLowerCase();

@@ -48,6 +48,8 @@ export interface AgentRepo {
 export interface ActivityRepo {
   /** True the first time a key is seen (by any bot instance sharing the database), false after. */
   markSeen(key: string, now: Date): Promise<boolean>;
+  /** Makes a key unseen again, so the next delivery of that activity is handled. */
+  forget(key: string): Promise<void>;
   /** Forgets keys older than `before`; Teams stops retrying long before a day has passed. */
   prune(before: Date): Promise<number>;
 }
@@ -156,6 +158,9 @@ export function createActivityRepo(db: Db): ActivityRepo {
         [key, timeParam(now)],
       );
       return rows.length === 1;
+    },
+    async forget(key) {
+      await db.query(`DELETE FROM seen_activities WHERE activity_key = $1`, [key]);
     },
     async prune(before) {
       const rows = await db.query(`DELETE FROM seen_activities WHERE seen_at < $1::timestamptz RETURNING activity_key`, [timeParam(before)]);

@@ -176,6 +176,20 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(cardText(firstCard(await h.say('/agent rotate nobody-here')))).toContain('There is no agent called nobody-here');
   });
 
+  it('rotate of a static agent (SYNCSHIFT_AGENT_SECRETS): once the new code is used, the static secret stops working', async () => {
+    // The static agent authenticates once, so the bot knows it and can rotate it.
+    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0)).resolves.toBeDefined();
+    const rotation = await requestCode(`/agent rotate ${AGENT_ID}`, MEGAN);
+    // Until the code is used the static secret still works: rotating must not lock the agent out early.
+    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0)).resolves.toBeDefined();
+    const rotated = join(dir, 'static-rotated.json');
+    expect((await enroll(rotation, rotated)).code).toBe(0);
+    const newSecret = (JSON.parse(readFileSync(rotated, 'utf8')) as { secret: string }).secret;
+    const err = await clientFor(AGENT_ID, AGENT_SECRET).lease(0).catch((e: unknown) => e);
+    expect((err as RelayHttpError).status).toBe(401);
+    await expect(clientFor(AGENT_ID, newSecret).lease(0)).resolves.toBeDefined();
+  });
+
   it('a redelivered activity (same id) is handled once', async () => {
     const activity = messageActivity({ text: '/migration start "Dedupe"', from: ADELE, conversationId: '19:dedupe@thread.tacv2', serviceUrl: h.connector.url });
     const first = await postActivity(h.bot.url, activity);

@@ -1,5 +1,6 @@
 import { runAgent } from '../../src/agent/agent';
-import { assertActionAllowed, assertDnAllowed, parseAllowedBaseDns } from '../../src/agent/agent-policy';
+import { assertActionAllowed, assertDnAllowed, assertRulePlanAllowed, parseAllowedBaseDns } from '../../src/agent/agent-policy';
+import { planNoFlowRules } from '../../src/runbook/sync-rules';
 import type { RelayClient } from '../../src/agent/relay-client';
 import { loadAgentConfig } from '../../src/agent/agent-config';
 import type { LeasedJob, ResultRequest } from '../../src/relay/protocol';
@@ -99,5 +100,52 @@ describe('agent policy', () => {
     });
     expect(refusedDn[0]).toMatchObject({ outcome: 'failed', error: { code: 'POLICY.DN_NOT_ALLOWED' } });
     expect((refusedDn[0] as { error: { hint: string } }).error.hint).toContain('OU=Sales,DC=contoso,DC=com');
+  });
+
+  describe('no-flow rule scope', () => {
+    const plan = () => planNoFlowRules({ ouDn: 'OU=Sales,DC=contoso,DC=com', usedPrecedences: [], objectTypes: ['user'] }) as unknown as Record<string, unknown>[];
+    const withScope = (index: number, scope: unknown) => plan().map((r, i) => (i === index ? { ...r, scope } : r));
+
+    it('accepts the plan SyncShift makes, also when the scope DN differs only in case or escaping', () => {
+      expect(codeOf(() => assertRulePlanAllowed(policy, plan()))).toBeNull();
+      expect(codeOf(() => assertRulePlanAllowed(policy, withScope(0, [{ attribute: 'dn', value: 'ou=sales,dc=CONTOSO,dc=com', operator: 'ENDSWITH' }])))).toBeNull();
+    });
+
+    it.each([
+      ['an allowed ouDn with a domain-wide scope', 0, [{ attribute: 'dn', value: 'DC=contoso,DC=com', operator: 'ENDSWITH' }], 'POLICY.DN_NOT_ALLOWED'],
+      ['a scope inside the allow-list that is not the pilot OU', 0, [{ attribute: 'dn', value: 'OU=EMEA,OU=Sales,DC=contoso,DC=com', operator: 'ENDSWITH' }], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['a second, foreign attribute', 0, [{ attribute: 'dn', value: 'OU=Sales,DC=contoso,DC=com', operator: 'ENDSWITH' }, { attribute: 'department', value: 'x', operator: 'EQUAL' }], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['dn EQUAL instead of ENDSWITH', 0, [{ attribute: 'dn', value: 'OU=Sales,DC=contoso,DC=com', operator: 'EQUAL' }], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['an inbound rule without scope', 0, [], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['an inbound rule scoped like the outbound one', 0, [{ attribute: 'cloudNoFlow', value: 'true', operator: 'EQUAL' }], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['an outbound rule scoped by dn', 1, [{ attribute: 'dn', value: 'OU=Sales,DC=contoso,DC=com', operator: 'ENDSWITH' }], 'POLICY.RULE_SCOPE_REFUSED'],
+      ['an outbound rule with cloudNoFlow EQUAL false', 1, [{ attribute: 'cloudNoFlow', value: 'false', operator: 'EQUAL' }], 'POLICY.RULE_SCOPE_REFUSED'],
+    ])('refuses %s', (_what, index, scope, expected) => {
+      expect(codeOf(() => assertRulePlanAllowed(policy, withScope(index, scope)))).toBe(expected);
+    });
+
+    it('with an empty allow-list the scope must still be the pilot OU', () => {
+      const open = { allowedBaseDns: [], readOnly: false };
+      expect(codeOf(() => assertRulePlanAllowed(open, plan()))).toBeNull();
+      expect(codeOf(() => assertRulePlanAllowed(open, withScope(0, [{ attribute: 'dn', value: 'DC=contoso,DC=com', operator: 'ENDSWITH' }])))).toBe('POLICY.RULE_SCOPE_REFUSED');
+    });
+
+    it('the agent reports the refusal as a failed job and never starts PowerShell', async () => {
+      const results: ResultRequest[] = [];
+      const jobs: LeasedJob[] = [
+        { id: '00000000-0000-4000-8000-000000000004', payload: { action: 'adsync.createNoFlowRules', plan: withScope(0, [{ attribute: 'dn', value: 'DC=contoso,DC=com', operator: 'ENDSWITH' }]) }, leaseExpiresAt: new Date().toISOString() },
+      ];
+      await runAgent({
+        relay: { lease: async () => jobs.shift() ?? null, progress: async () => undefined, result: async (_id: string, r: ResultRequest) => void results.push(r) } as unknown as RelayClient,
+        logger: createLogger('test', 'silent'),
+        maxJobs: 1,
+        policy,
+        connectDirectory: async () => {
+          throw new Error('must not connect');
+        },
+        adsync: { exportDir: '/nonexistent', executable: '/nonexistent/powershell' },
+      });
+      expect(results).toEqual([expect.objectContaining({ outcome: 'failed', error: expect.objectContaining({ code: 'POLICY.DN_NOT_ALLOWED' }) })]);
+    });
   });
 });

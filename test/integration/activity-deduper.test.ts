@@ -1,0 +1,58 @@
+import { ActivityDeduper } from '../../src/bot/activity-deduper';
+import { createLogger } from '../../src/shared/logger';
+import type { Store } from '../../src/store/types';
+import { pgliteBackend } from '../helpers/store-backends';
+
+describe('activity deduper on a real store', () => {
+  const backend = pgliteBackend();
+  let store: Store;
+
+  beforeAll(async () => {
+    await backend.setUp();
+    store = await backend.open();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await backend.tearDown();
+  });
+
+  const activity = (id: string): Parameters<ActivityDeduper['handleOnce']>[0] => ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as Parameters<ActivityDeduper['handleOnce']>[0];
+
+  it('a message whose handling failed is handled when Teams delivers it again', async () => {
+    const deduper = new ActivityDeduper(store, createLogger('test', 'silent'));
+    const handled: string[] = [];
+    let failNext = true;
+    const handle = async (): Promise<void> => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('store briefly unavailable');
+      }
+      handled.push('run');
+    };
+    // The error must still reach the adapter, so Teams gets a 500 and retries.
+    await expect(deduper.handleOnce(activity('a-1'), handle)).rejects.toThrow('store briefly unavailable');
+    await deduper.handleOnce(activity('a-1'), handle);
+    expect(handled).toEqual(['run']);
+    // Once handled, a further redelivery is skipped as before.
+    await deduper.handleOnce(activity('a-1'), handle);
+    expect(handled).toEqual(['run']);
+  });
+
+  it('a redelivery that arrives while the first delivery is still running is skipped', async () => {
+    const deduper = new ActivityDeduper(store, createLogger('test', 'silent'));
+    let finish: () => void = () => undefined;
+    let runs = 0;
+    const slow = deduper.handleOnce(activity('a-2'), async () => {
+      runs++;
+      await new Promise<void>((resolve) => (finish = resolve));
+    });
+    // Let the first delivery claim its key before the second arrives.
+    while (runs === 0) await new Promise((resolve) => setImmediate(resolve));
+    await deduper.handleOnce(activity('a-2'), async () => {
+      runs++;
+    });
+    finish();
+    await slow;
+    expect(runs).toBe(1);
+  });
+});
