@@ -79,3 +79,20 @@ export function postgresBackend(): Backend {
     openFresh: (label) => openStore({ databaseUrl: PG_URL, schema: schemaFor(label) }),
   };
 }
+
+/** Opens the backend's store before the suite, closes it and removes its data after; read it through the getter. */
+export function useStore(backend: Backend): () => Store {
+  let store: Store | undefined;
+  beforeAll(async () => {
+    await backend.setUp();
+    store = await backend.open();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await backend.tearDown();
+  });
+  return () => {
+    if (!store) throw new Error(`The ${backend.name} store is not open; use it inside a test.`);
+    return store;
+  };
+}

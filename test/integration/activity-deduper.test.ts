@@ -1,25 +1,15 @@
 import { ActivityDeduper } from '../../src/bot/activity-deduper';
 import { createLogger } from '../../src/shared/logger';
-import type { Store } from '../../src/store/types';
-import { pgliteBackend } from '../helpers/store-backends';
+import { pgliteBackend, useStore } from '../helpers/store-backends';
 
 describe('activity deduper on a real store', () => {
   const backend = pgliteBackend();
-  let store: Store;
-
-  beforeAll(async () => {
-    await backend.setUp();
-    store = await backend.open();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await backend.tearDown();
-  });
+  const store = useStore(backend);
 
   const activity = (id: string): Parameters<ActivityDeduper['handleOnce']>[0] => ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as Parameters<ActivityDeduper['handleOnce']>[0];
 
   it('a message whose handling failed is handled when Teams delivers it again', async () => {
-    const deduper = new ActivityDeduper(store, createLogger('test', 'silent'));
+    const deduper = new ActivityDeduper(store(), createLogger('test', 'silent'));
     const handled: string[] = [];
     let failNext = true;
     const handle = async (): Promise<void> => {
@@ -39,7 +29,7 @@ describe('activity deduper on a real store', () => {
   });
 
   it('a redelivery that arrives while the first delivery is still running is skipped', async () => {
-    const deduper = new ActivityDeduper(store, createLogger('test', 'silent'));
+    const deduper = new ActivityDeduper(store(), createLogger('test', 'silent'));
     let finish: () => void = () => undefined;
     let runs = 0;
     const slow = deduper.handleOnce(activity('a-2'), async () => {

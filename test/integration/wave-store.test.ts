@@ -1,5 +1,4 @@
-import type { Store } from '../../src/store/types';
-import { pgliteBackend, postgresBackend } from '../helpers/store-backends';
+import { pgliteBackend, postgresBackend, useStore } from '../helpers/store-backends';
 
 const T0 = new Date('2026-03-28T07:00:00.000Z');
 const at = (ms: number): Date => new Date(T0.getTime() + ms);
@@ -7,78 +6,69 @@ let counter = 0;
 const unique = (what: string): string => `${what}-${process.pid}-${(counter += 1)}`;
 
 describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $name', (backend) => {
-  let store: Store;
+  const store = useStore(backend);
   let migrationId: string;
-
-  beforeAll(async () => {
-    await backend.setUp();
-    store = await backend.open();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await backend.tearDown();
-  });
   beforeEach(async () => {
-    const m = await store.migrations.create({ name: 'waves', conversationId: unique('conv'), createdBy: 'adele' });
+    const m = await store().migrations.create({ name: 'waves', conversationId: unique('conv'), createdBy: 'adele' });
     migrationId = m!.id;
   });
 
   test('a wave name is unique per migration among live waves, and can be reused after removal', async () => {
-    const first = await store.waves.createWave({ migrationId, name: 'Wave1', scheduledFor: '2026-12-07', createdBy: 'adele', ous: ['OU=Sales', 'OU=R\\,D'], now: T0 });
+    const first = await store().waves.createWave({ migrationId, name: 'Wave1', scheduledFor: '2026-12-07', createdBy: 'adele', ous: ['OU=Sales', 'OU=R\\,D'], now: T0 });
     expect(first).not.toBeNull();
     expect(first!.ous.map((o) => o.input)).toEqual(['OU=Sales', 'OU=R\\,D']);
-    expect(await store.waves.createWave({ migrationId, name: 'wave1', scheduledFor: null, createdBy: 'megan', ous: ['OU=X'], now: T0 })).toBeNull();
-    const listed = await store.waves.listWaves(migrationId);
+    expect(await store().waves.createWave({ migrationId, name: 'wave1', scheduledFor: null, createdBy: 'megan', ous: ['OU=X'], now: T0 })).toBeNull();
+    const listed = await store().waves.listWaves(migrationId);
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ name: 'Wave1', scheduledFor: '2026-12-07' });
-    expect(await store.waves.removeWave({ migrationId, name: 'WAVE1', now: T0 })).toMatchObject({ name: 'Wave1' });
-    expect(await store.waves.listWaves(migrationId)).toEqual([]);
-    expect(await store.waves.createWave({ migrationId, name: 'Wave1', scheduledFor: null, createdBy: 'megan', ous: ['OU=X'], now: T0 })).not.toBeNull();
+    expect(await store().waves.removeWave({ migrationId, name: 'WAVE1', now: T0 })).toMatchObject({ name: 'Wave1' });
+    expect(await store().waves.listWaves(migrationId)).toEqual([]);
+    expect(await store().waves.createWave({ migrationId, name: 'Wave1', scheduledFor: null, createdBy: 'megan', ous: ['OU=X'], now: T0 })).not.toBeNull();
   });
 
   test('20 instances claiming the same day at once: exactly one wins', async () => {
-    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: `bot-${i}`, now: T0, claimMs: 60_000 })));
+    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: `bot-${i}`, now: T0, claimMs: 60_000 })));
     expect(claims.filter((c) => c !== null)).toHaveLength(1);
-    expect((await store.waves.listSummaries(migrationId)).filter((s) => s.kind === 'scheduled')).toHaveLength(1);
+    expect((await store().waves.listSummaries(migrationId)).filter((s) => s.kind === 'scheduled')).toHaveLength(1);
   });
 
   test('a dead claim is taken over after it expires, a posted summary never is', async () => {
-    const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
+    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
     expect(claim).not.toBeNull();
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(59_000), claimMs: 60_000 })).toBeNull();
-    const takeover = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(61_000), claimMs: 60_000 });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(59_000), claimMs: 60_000 })).toBeNull();
+    const takeover = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(61_000), claimMs: 60_000 });
     expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed' });
     // The instance that lost the claim cannot finish it any more.
-    expect(await store.waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', content: {}, now: at(62_000) })).toBe(false);
-    expect(await store.waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', content: { totals: { provisioned: 5 } }, now: at(62_000) })).toBe(true);
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-c', now: at(10 * 3_600_000), claimMs: 60_000 })).toBeNull();
-    const posted = await store.waves.latestPostedScheduled(migrationId);
+    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', content: {}, now: at(62_000) })).toBe(false);
+    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', content: { totals: { provisioned: 5 } }, now: at(62_000) })).toBe(true);
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-c', now: at(10 * 3_600_000), claimMs: 60_000 })).toBeNull();
+    const posted = await store().waves.latestPostedScheduled(migrationId);
     expect(posted).toMatchObject({ localDate: '2026-03-28', activityId: 'act-1', content: { totals: { provisioned: 5 } } });
     // On-demand summaries do not use up the day.
-    await store.waves.createOnDemand({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(1), claimMs: 1 });
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(2), claimMs: 60_000 })).not.toBeNull();
+    await store().waves.createOnDemand({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(1), claimMs: 1 });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(2), claimMs: 60_000 })).not.toBeNull();
   });
 
   test('a renewed claim is not taken over; only its holder can renew it', async () => {
-    const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
-    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', until: at(600_000) })).toBe(false);
-    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(120_000) })).toBe(true);
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(90_000), claimMs: 60_000 })).toBeNull();
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(121_000), claimMs: 60_000 })).toMatchObject({ claimedBy: 'bot-b' });
-    expect(await store.waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(300_000) })).toBe(false);
+    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', until: at(600_000) })).toBe(false);
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(120_000) })).toBe(true);
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(90_000), claimMs: 60_000 })).toBeNull();
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(121_000), claimMs: 60_000 })).toMatchObject({ claimedBy: 'bot-b' });
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(300_000) })).toBe(false);
   });
 
   test('a failed attempt is retried after its back-off, by any instance', async () => {
-    const claim = await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1_000 });
-    await store.waves.markFailed({ id: claim!.id, claimedBy: 'bot-a', error: 'CLOUD.UNAVAILABLE: Graph down', retryAt: at(900_000) });
-    expect((await store.waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({ status: 'failed', error: 'CLOUD.UNAVAILABLE: Graph down' });
+    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1_000 });
+    await store().waves.markFailed({ id: claim!.id, claimedBy: 'bot-a', error: 'CLOUD.UNAVAILABLE: Graph down', retryAt: at(900_000) });
+    expect((await store().waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({ status: 'failed', error: 'CLOUD.UNAVAILABLE: Graph down' });
     // Not before the back-off, even though the original claim would have run out.
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(1_500), claimMs: 1_000 })).toBeNull();
-    expect(await store.waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(900_001), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(1_500), claimMs: 1_000 })).toBeNull();
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(900_001), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null });
   });
 
   test('delta changes: absent properties are kept, null clears, @removed deletes, a full read replaces', async () => {
-    await store.waves.applyCloudChanges({
+    await store().waves.applyCloudChanges({
       migrationId,
       full: true,
       deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=1',
@@ -89,8 +79,8 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         { id: 'c1', removed: false, userPrincipalName: 'cloud@x', onPremisesDistinguishedName: null, onPremisesImmutableId: null, onPremisesSyncEnabled: null },
       ],
     });
-    expect((await store.waves.cloudUsers(migrationId)).map((u) => u.id).sort()).toEqual(['u1', 'u2']);
-    await store.waves.applyCloudChanges({
+    expect((await store().waves.cloudUsers(migrationId)).map((u) => u.id).sort()).toEqual(['u1', 'u2']);
+    await store().waves.applyCloudChanges({
       migrationId,
       full: false,
       deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=2',
@@ -102,42 +92,42 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         { id: 'u3', removed: false, userPrincipalName: 'u3@x', onPremisesDistinguishedName: 'CN=U3,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: 'CCC=', onPremisesSyncEnabled: true },
       ],
     });
-    const users = new Map((await store.waves.cloudUsers(migrationId)).map((u) => [u.id, u]));
+    const users = new Map((await store().waves.cloudUsers(migrationId)).map((u) => [u.id, u]));
     expect(users.get('u1')).toEqual({ id: 'u1', userPrincipalName: 'u1@x', onPremisesDistinguishedName: 'CN=U1,OU=Moved,DC=contoso,DC=com', onPremisesImmutableId: 'AAA=' });
     expect(users.get('u2')).toMatchObject({ onPremisesImmutableId: null, onPremisesDistinguishedName: 'CN=U2,OU=Sales,DC=contoso,DC=com' });
     expect(users.has('u3')).toBe(true);
-    expect(await store.waves.getSnapshot(migrationId)).toMatchObject({ deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=2', fullReads: 1, deltaReads: 1 });
+    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=2', fullReads: 1, deltaReads: 1 });
 
-    await store.waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd3', now: at(2), changes: [{ id: 'u9', removed: false, onPremisesSyncEnabled: true, onPremisesDistinguishedName: 'CN=U9,DC=contoso,DC=com' }] });
-    expect((await store.waves.cloudUsers(migrationId)).map((u) => u.id)).toEqual(['u9']);
+    await store().waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd3', now: at(2), changes: [{ id: 'u9', removed: false, onPremisesSyncEnabled: true, onPremisesDistinguishedName: 'CN=U9,DC=contoso,DC=com' }] });
+    expect((await store().waves.cloudUsers(migrationId)).map((u) => u.id)).toEqual(['u9']);
   });
 
   test('a full read of 2,500 users is applied in batches', async () => {
     const changes = Array.from({ length: 2500 }, (_, i) => ({ id: `bulk-${i}`, removed: false, userPrincipalName: `b${i}@x`, onPremisesDistinguishedName: `CN=B${i},OU=Bulk,DC=contoso,DC=com`, onPremisesImmutableId: `id${i}`, onPremisesSyncEnabled: true }));
-    await store.waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd', now: T0, changes });
-    expect(await store.waves.cloudUsers(migrationId)).toHaveLength(2500);
+    await store().waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd', now: T0, changes });
+    expect(await store().waves.cloudUsers(migrationId)).toHaveLength(2500);
   });
 
   test('count jobs a summary gave up on are cancelled while queued, never once an agent has them', async () => {
-    const enqueue = () => store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=X' }, conversationId: unique('conv'), migrationId, requestedBy: 'syncshift:summary' });
+    const enqueue = () => store().jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=X' }, conversationId: unique('conv'), migrationId, requestedBy: 'syncshift:summary' });
     const leasedJob = await enqueue();
-    expect((await store.jobs.lease({ agentId: 'agent-x', leaseMs: 60_000, now: new Date() }))?.id).toBe(leasedJob.id);
+    expect((await store().jobs.lease({ agentId: 'agent-x', leaseMs: 60_000, now: new Date() }))?.id).toBe(leasedJob.id);
     const queued = await enqueue();
-    expect(await store.jobs.cancelQueued({ jobIds: [queued.id, leasedJob.id, 'not-a-uuid'], reason: 'gave up', now: T0 })).toBe(1);
-    expect(await store.jobs.get(queued.id)).toMatchObject({ state: 'failed', error: { code: 'JOB.CANCELLED', message: 'gave up' } });
-    expect((await store.jobs.get(leasedJob.id))!.state).toBe('leased');
+    expect(await store().jobs.cancelQueued({ jobIds: [queued.id, leasedJob.id, 'not-a-uuid'], reason: 'gave up', now: T0 })).toBe(1);
+    expect(await store().jobs.get(queued.id)).toMatchObject({ state: 'failed', error: { code: 'JOB.CANCELLED', message: 'gave up' } });
+    expect((await store().jobs.get(leasedJob.id))!.state).toBe('leased');
   });
 
   test('schedule and job settings; changing the job keeps the schedule start', async () => {
-    expect(await store.waves.getSettings(migrationId)).toBeNull();
-    await store.waves.setSchedule({ migrationId, localTime: '08:00', timeZone: 'Europe/Berlin', setBy: 'adele', now: T0 });
-    await store.waves.setProvisioningJob({ migrationId, jobId: 'AD2AADProvisioning.abc.def', setBy: 'megan', now: at(5_000) });
-    const settings = await store.waves.getSettings(migrationId);
+    expect(await store().waves.getSettings(migrationId)).toBeNull();
+    await store().waves.setSchedule({ migrationId, localTime: '08:00', timeZone: 'Europe/Berlin', setBy: 'adele', now: T0 });
+    await store().waves.setProvisioningJob({ migrationId, jobId: 'AD2AADProvisioning.abc.def', setBy: 'megan', now: at(5_000) });
+    const settings = await store().waves.getSettings(migrationId);
     expect(settings).toMatchObject({ localTime: '08:00', timeZone: 'Europe/Berlin', provisioningJobId: 'AD2AADProvisioning.abc.def', setBy: 'adele', logsReadUntil: null });
     expect(settings!.setAt.toISOString()).toBe(T0.toISOString());
-    expect((await store.waves.listScheduled()).some((s) => s.migrationId === migrationId)).toBe(true);
-    await store.waves.addConfirmed(migrationId, ['u1', 'u2', 'u1'], T0);
-    await store.waves.addConfirmed(migrationId, ['u2', 'u3'], at(1));
-    expect([...(await store.waves.confirmedIds(migrationId))].sort()).toEqual(['u1', 'u2', 'u3']);
+    expect((await store().waves.listScheduled()).some((s) => s.migrationId === migrationId)).toBe(true);
+    await store().waves.addConfirmed(migrationId, ['u1', 'u2', 'u1'], T0);
+    await store().waves.addConfirmed(migrationId, ['u2', 'u3'], at(1));
+    expect([...(await store().waves.confirmedIds(migrationId))].sort()).toEqual(['u1', 'u2', 'u3']);
   });
 });
