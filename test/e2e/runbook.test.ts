@@ -106,10 +106,12 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
 
   /**
    * The shared copy of a step card as everyone in the channel sees it. The card is updated just
-   * after the step is stored, so wait (briefly) until it shows `expected`.
+   * after the step is stored, so wait until it shows `expected`. The wait is long because this test
+   * sends more than Teams' 60 messages per 30 s into one conversation, and the bot paces its card
+   * updates to stay under that limit.
    */
   async function sharedCard(s: StoredStep, expected: string | RegExp): Promise<string> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 45_000;
     for (;;) {
       const card = h.connector.cards(h.conversationId).get(s.cardActivityId!);
       const text = card ? cardText(card) : '';
