@@ -196,11 +196,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     const body: Record<string, unknown> = { '@odata.context': `${root}/$metadata#users${contextSelect(select)}` };
     if (advanced.count) body['@odata.count'] = matched.length;
     if (offset + top < matched.length) {
-      // Graph repeats the original query options in the nextLink and adds an opaque $skiptoken.
-      // Written by hand because URLSearchParams would turn '$' into %24, which Graph does not do.
-      const kept = [...params].filter(([key]) => key !== '$skiptoken');
-      kept.push(['$skiptoken', encodeSkipToken(offset + top, params.get('$filter'))]);
-      body['@odata.nextLink'] = `${root}/users?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
+      body['@odata.nextLink'] = nextLink(`${root}/users`, params, encodeSkipToken(offset + top, params.get('$filter')));
     }
     body.value = page.map((u) => project(u, select));
     return { body, headers: { 'x-ms-resource-unit': String(resourceUnits(select !== undefined, top)) } };
@@ -418,11 +414,19 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
     })),
   };
   if (offset + top < all.length) {
-    const kept = [...params].filter(([k]) => k !== '$skiptoken');
-    kept.push(['$skiptoken', String(offset + top)]);
-    body['@odata.nextLink'] = `${root}/auditLogs/provisioning?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
+    body['@odata.nextLink'] = nextLink(`${root}/auditLogs/provisioning`, params, String(offset + top));
   }
   return { body };
+}
+
+/**
+ * Graph repeats the original query options in a nextLink and adds an opaque $skiptoken. Written by
+ * hand because URLSearchParams would turn '$' into %24, which Graph does not do.
+ */
+function nextLink(base: string, params: URLSearchParams, skipToken: string): string {
+  const kept = [...params].filter(([key]) => key !== '$skiptoken');
+  kept.push(['$skiptoken', skipToken]);
+  return `${base}?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -154,21 +154,22 @@ export class SummaryService {
   }
 
   /**
-   * Renews the claim every third of its length while `work` runs. When a renewal finds the claim
-   * gone (this instance stalled and another one took over), `lost` is set and the caller must not post.
+   * Renews the claim every third of its length while `work` runs. `stillHeld` renews it at once and
+   * says whether this instance still holds it (another one takes over when this one stalls).
    */
-  private async holdingClaim<T>(claim: SummaryRecord, work: (claimLost: () => boolean) => Promise<T>): Promise<T> {
+  private async holdingClaim<T>(claim: SummaryRecord, work: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
     let lost = false;
-    const renew = async (): Promise<void> => {
+    const renew = async (): Promise<boolean> => {
       const held = await this.options.store.waves.extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) });
       if (!held) lost = true;
+      return !lost;
     };
     const timer = setInterval(() => {
       renew().catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
     }, Math.max(1_000, Math.floor(this.claimMs() / 3)));
     timer.unref();
     try {
-      return await work(() => lost);
+      return await work(renew);
     } finally {
       clearInterval(timer);
     }
@@ -177,12 +178,11 @@ export class SummaryService {
   private async run(claim: SummaryRecord, migration: MigrationRecord, settings: SummarySettings | null, notes: string[]): Promise<boolean> {
     const log = this.options.logger.child({ migrationId: migration.id, summaryId: claim.id, kind: claim.kind, localDate: claim.localDate });
     try {
-      return await this.holdingClaim(claim, async (claimLost) => {
+      return await this.holdingClaim(claim, async (stillHeld) => {
         const summary = await this.build(migration, settings, claim.localDate, notes);
         const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
         // Last look before the one step that cannot be taken back.
-        const stillHeld = await this.options.store.waves.extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) });
-        if (claimLost() || !stillHeld) {
+        if (!(await stillHeld())) {
           log.warn('another instance took over this summary; not posting it');
           return false;
         }
