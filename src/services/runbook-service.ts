@@ -412,8 +412,14 @@ export class RunbookService {
       for (const ready of readySteps(steps)) {
         const s = steps.find((x) => x.n === ready)!;
         if (s.cardActivityId || ready === n) continue;
-        const id = await this.options.cards.post(migration.conversationId, await this.render(migration, steps, ready, null));
-        if (id) await this.options.store.runbook.setStepCard(migration.id, ready, id);
+        const posted = await this.render(migration, steps, ready, null);
+        const id = await this.options.cards.post(migration.conversationId, posted);
+        if (!id) continue;
+        await this.options.store.runbook.setStepCard(migration.id, ready, id);
+        // The post may have waited for room under Teams' rate limits; a change to this step in that
+        // time found no card to update, so the shared copy is brought up to date here.
+        const latest = await this.render(migration, await this.options.store.runbook.listSteps(migration.id), ready, null);
+        if (JSON.stringify(latest) !== JSON.stringify(posted)) await this.options.cards.update(migration.conversationId, id, latest);
       }
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message, step: n }, 'card not delivered; /step shows it again');

@@ -108,18 +108,20 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
    * The shared copy of a step card as everyone in the channel sees it. The card is updated just
    * after the step is stored, so wait until it shows `expected`. The wait is long because this test
    * sends more than Teams' 60 messages per 30 s into one conversation, and the bot paces its card
-   * updates to stay under that limit.
+   * updates to stay under that limit. A step's card may be posted only after the step was read,
+   * so its activity id is read again on every try.
    */
   async function sharedCard(s: StoredStep, expected: string | RegExp): Promise<string> {
     const deadline = Date.now() + 45_000;
     for (;;) {
-      const card = h.connector.cards(h.conversationId).get(s.cardActivityId!);
+      const activityId = (await step(s.n)).cardActivityId;
+      const card = activityId ? h.connector.cards(h.conversationId).get(activityId) : undefined;
       const text = card ? cardText(card) : '';
       if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) {
         expect(cardProblems(card)).toEqual([]);
         return text;
       }
-      if (Date.now() > deadline) throw new Error(`Step ${s.n}'s card does not show ${String(expected)}:\n${text}`);
+      if (Date.now() > deadline) throw new Error(`Step ${s.n}'s card (${activityId ?? 'not posted'}) does not show ${String(expected)}:\n${text}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
