@@ -1,0 +1,82 @@
+import type { AdaptiveCardJson } from '../../src/cards/render';
+import { cardText } from '../../src/cards/card-text';
+import type { CloudDirectory } from '../../src/cloud/types';
+import { RunbookService } from '../../src/services/runbook-service';
+import type { CardSink } from '../../src/services/verify-service';
+import { createLogger } from '../../src/shared/logger';
+import { pgliteBackend, useStore } from '../helpers/store-backends';
+
+/**
+ * Posts wait for room under Teams' rate limits. A step that changes while its card is still
+ * waiting to be posted has no card id yet, so that change must reach the card once it is posted.
+ */
+class HeldCardSink implements CardSink {
+  readonly cards = new Map<string, AdaptiveCardJson>();
+  private held: (() => void) | undefined;
+  private holdNext = false;
+  private counter = 0;
+
+  holdNextPost(): void {
+    this.holdNext = true;
+  }
+
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  release(): void {
+    this.held?.();
+    this.held = undefined;
+  }
+
+  async post(_conversationId: string, card: AdaptiveCardJson): Promise<string> {
+    const id = `card-${++this.counter}`;
+    if (this.holdNext) {
+      this.holdNext = false;
+      await new Promise<void>((resolve) => (this.held = resolve));
+    }
+    this.cards.set(id, card);
+    return id;
+  }
+
+  async update(_conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void> {
+    this.cards.set(activityId, card);
+  }
+}
+
+describe('runbook step cards under paced posting', () => {
+  const store = useStore(pgliteBackend());
+
+  it('brings a late-posted card up to date with what happened while it waited', async () => {
+    const sink = new HeldCardSink();
+    const service = new RunbookService({
+      store: store(),
+      cloud: {} as CloudDirectory, // confirm-only steps never reach the cloud
+      cards: sink,
+      logger: createLogger('test', 'silent'),
+      policy: { approvers: [], required: 1, ttlMs: 3_600_000 },
+      jobQueued: () => undefined,
+    });
+    const migration = (await store().migrations.create({ name: 'Paced', conversationId: '19:paced@thread.tacv2', createdBy: '29:adele' }))!;
+    await service.started(migration);
+    await service.stepCardPosted(migration.id, 1, 'card-0');
+    const adele = { id: '29:adele', name: 'Adele Vance' };
+
+    sink.holdNextPost();
+    const confirm1 = service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 1 }, actor: adele });
+    while (!sink.holding) await new Promise((r) => setTimeout(r, 5));
+    // Step 2's card is rendered ("Not started") but not yet posted; step 2 is confirmed meanwhile.
+    expect((await store().runbook.listSteps(migration.id))[1]!.cardActivityId).toBeNull();
+    await service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 2 }, actor: adele });
+    sink.release();
+    await confirm1;
+
+    const step2 = (await store().runbook.listSteps(migration.id))[1]!;
+    expect(step2.status).toBe('done');
+    expect(step2.cardActivityId).not.toBeNull();
+    const shown = cardText(sink.cards.get(step2.cardActivityId!));
+    expect(shown).toContain('Step 2 of 18');
+    expect(shown).toContain('Done');
+    expect(shown).not.toContain('Not started');
+  });
+});
