@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 
 /**
  * The Azure packaging without Azure: no Bicep compiler can be installed from the registries this
- * project reaches (docs/deploy.md, "Check the template"), so these tests read infra/azure.bicep,
+ * project reaches (docs/deploy.md, "Bicep CLI"), so these tests read infra/azure.bicep,
  * its parameters file, the Agents Toolkit project files and the docs, and check what a deployment
  * depends on: names within Azure's limits for any environment name, every parameter fed, the bot
  * registered in the tenant its app lives in, a supported Node stack, and Graph permissions that
