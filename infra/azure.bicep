@@ -1,17 +1,22 @@
-// SyncShift in Azure: the bot on a Linux App Service (Node 20 LTS, run from package), an Azure Bot
+// SyncShift in Azure: the bot on a Linux App Service (Node 22 LTS, run from package), an Azure Bot
 // with the Teams channel, PostgreSQL flexible server for the store, Key Vault (RBAC) for every
 // secret, and one user-assigned managed identity that reads Key Vault and calls Microsoft Graph.
 // Deployed by teamsapp.yml (arm/deploy) with infra/azure.parameters.json; outputs land in env/.env.<env>.
 
-@description('Prefix for resource names: lowercase letters and digits, e.g. syncshiftdev.')
+// teamsapp.yml passes syncshift<env name>, so its length is the environment name's. Names below
+// take() a part of it and add a hash of the resource group, to stay within each resource type's
+// limit whatever the environment is called.
+@description('Prefix for resource names, e.g. syncshiftdev: letters, digits, hyphens or underscores; any length from 3.')
 @minLength(3)
-@maxLength(16)
 param resourceBaseName string
 
 param location string = resourceGroup().location
 
 @description('Client id of the bot\'s Entra app registration (BOT_ID, created by aadApp/create).')
 param botAadAppClientId string
+
+@description('Tenant id of that app registration (BOT_TENANT_ID): the Microsoft 365 tenant the bot was registered in, which need not be the tenant of this Azure subscription.')
+param botAadAppTenantId string
 
 @description('Client secret of that app registration. Stored only in Key Vault.')
 @secure()
@@ -64,11 +69,18 @@ param keyVaultSecretsOfficerPrincipalId string = ''
 @description('Purge protection cannot be turned off again; leave it on except for throwaway environments.')
 param keyVaultPurgeProtection bool = true
 
-var baseName = toLower(resourceBaseName)
-var suffix = take(uniqueString(resourceGroup().id, baseName), 6)
-var webAppName = '${baseName}-${suffix}'
-var keyVaultName = 'kv${uniqueString(resourceGroup().id, baseName)}'
-var postgresServerName = '${baseName}-pg-${suffix}'
+// Lowercase letters, digits and hyphens are valid in every name below; underscores are not in all.
+var baseName = replace(toLower(resourceBaseName), '_', '-')
+var hash = uniqueString(resourceGroup().id, baseName)
+var suffix = take(hash, 6)
+// Limits (Azure naming rules): Web App 2-60 and globally unique, PostgreSQL server 3-63 lowercase,
+// Key Vault 3-24 and globally unique, App Service plan 1-60, Azure Bot 2-64, identity 3-128.
+var webAppName = '${take(baseName, 40)}-${suffix}'
+var keyVaultName = 'kv${hash}'
+var postgresServerName = '${take(baseName, 40)}-pg-${suffix}'
+var planName = '${take(baseName, 40)}-plan'
+var identityName = '${take(baseName, 40)}-id'
+var botName = '${take(baseName, 40)}-bot-${suffix}'
 var databaseName = 'syncshift'
 var tags = {
   app: 'syncshift'
@@ -79,10 +91,10 @@ var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
 // ---------------------------------------------------------------------------------------------
 // Identity: reads Key Vault references and gets Graph tokens (GRAPH_CLIENT_ID). Graph application
-// permissions are granted to its service principal after provisioning; see docs/deploy.md.
+// permissions are granted to its service principal after provisioning (README.md, "Deploy to Azure").
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: '${baseName}-id'
+  name: identityName
   location: location
   tags: tags
 }
@@ -249,10 +261,12 @@ resource postgresMinTls 'Microsoft.DBforPostgreSQL/flexibleServers/configuration
 }
 
 // ---------------------------------------------------------------------------------------------
-// App Service: Linux, Node 20 LTS, HTTPS only, TLS 1.2, settings from Key Vault references.
+// App Service: Linux, Node 22 LTS, HTTPS only, TLS 1.2, settings from Key Vault references.
+// Node 20 reached end of life on 2026-04-30 and App Service offers no end-of-life stack to new apps;
+// the code runs on Node 20 to 24 (package.json engines), so moving to 24-lts later needs no change.
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
-  name: '${baseName}-plan'
+  name: planName
   location: location
   tags: tags
   kind: 'linux'
@@ -281,7 +295,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
     clientAffinityEnabled: false
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
-      linuxFxVersion: 'NODE|20-lts'
+      linuxFxVersion: 'NODE|22-lts'
       appCommandLine: 'node dist/main.js'
       alwaysOn: true
       http20Enabled: true
@@ -312,8 +326,9 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
           value: '@Microsoft.KeyVault(SecretUri=${botPasswordSecret.properties.secretUri})'
         }
         {
+          // The tenant the bot's app registration lives in; Bot Framework tokens are issued there.
           name: 'MICROSOFT_APP_TENANT_ID'
-          value: tenant().tenantId
+          value: botAadAppTenantId
         }
         {
           name: 'MICROSOFT_APP_TYPE'
@@ -328,6 +343,9 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
           value: graphBaseUrl
         }
         {
+          // A managed identity gets tokens only in its own tenant, the subscription's. When the
+          // Microsoft 365 tenant (botAadAppTenantId) is another one, Graph needs an app registration
+          // there instead: docs/deploy.md, "When the tenants differ".
           name: 'GRAPH_TENANT_ID'
           value: tenant().tenantId
         }
@@ -375,7 +393,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
 // Azure Bot (single tenant) pointing at /api/messages, with the Microsoft Teams channel.
 
 resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
-  name: '${baseName}-bot-${suffix}'
+  name: botName
   location: 'global'
   tags: tags
   kind: 'azurebot'
@@ -387,7 +405,7 @@ resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
     endpoint: 'https://${webApp.properties.defaultHostName}/api/messages'
     msaAppId: botAadAppClientId
     msaAppType: 'SingleTenant'
-    msaAppTenantId: tenant().tenantId
+    msaAppTenantId: botAadAppTenantId
   }
 }
 

@@ -9,6 +9,8 @@
 #   bash scripts/sandbox.sh --no-playground     headless
 #   bash scripts/sandbox.sh --check             start, send /help and /verify pilot OU=Sales through
 #                                               the Playground, check the cards, exit 0/1
+#   bash scripts/sandbox.sh --check --no-playground   the same check sent straight to the bot over
+#                                               HTTP (no browser client needed)
 #   bash scripts/sandbox.sh --reset             start from an empty sandbox database
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,8 +64,8 @@ if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null
     NODE_FLAGS=(--experimental-websocket "${NODE_FLAGS[@]}")
     # The flag's one-line ExperimentalWarning would land in the middle of the banner.
     if node --disable-warning=ExperimentalWarning -e '' 2>/dev/null; then NODE_FLAGS=(--disable-warning=ExperimentalWarning "${NODE_FLAGS[@]}"); fi
-  elif printf '%s\n' "$@" | grep -qx -- --check; then
-    die "this Node.js ($(node --version)) has no WebSocket client, which --check needs; use Node.js 20.10 or newer"
+  elif printf '%s\n' "$@" | grep -qx -- --check && ! printf '%s\n' "$@" | grep -qx -- --no-playground; then
+    die "this Node.js ($(node --version)) has no WebSocket client, which --check needs to read the Playground; use Node.js 20.10 or newer, or add --no-playground"
   fi
 fi
 

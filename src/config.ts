@@ -36,6 +36,8 @@ export interface BotConfig {
   /** How long an agent holds a job without a heartbeat before it is presumed gone. */
   jobLeaseMs: number;
   cardListLimit: number;
+  /** Smallest gap between two progress updates of one card (a verify's count of objects scanned). */
+  progressIntervalMs: number;
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
   publicUrl: string | undefined;
@@ -63,6 +65,7 @@ const schema = z.object({
   SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
   SYNCSHIFT_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
+  SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
   SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
@@ -119,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     enrollmentTtlMs: e.SYNCSHIFT_ENROLLMENT_TTL_MINUTES * 60_000,
     jobLeaseMs: e.SYNCSHIFT_JOB_LEASE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
+    progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
     approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     linkSigningKey: e.SYNCSHIFT_LINK_SIGNING_KEY,

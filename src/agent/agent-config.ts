@@ -22,6 +22,8 @@ export interface AgentConfig {
   /** Set only on an agent that runs on the Connect Sync server. */
   adsync: { exportDir: string; executable: string | undefined } | undefined;
   policy: AgentPolicy;
+  /** Smallest gap between two progress reports of a running scan. */
+  progressIntervalMs: number;
 }
 
 const schema = z.object({
@@ -43,6 +45,7 @@ const schema = z.object({
   SYNCSHIFT_POWERSHELL: z.string().optional(),
   SYNCSHIFT_ALLOWED_BASE_DNS: z.string().default(''),
   SYNCSHIFT_READ_ONLY: z.enum(['true', 'false', '1', '0', 'yes', 'no']).default('false'),
+  SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
 });
 
 /** Secrets may come from files so they need not sit in the service's environment block. */
@@ -75,6 +78,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     directory: selectDirectory(e),
     adsync: e.SYNCSHIFT_ADSYNC_EXPORT_DIR ? { exportDir: e.SYNCSHIFT_ADSYNC_EXPORT_DIR, executable: e.SYNCSHIFT_POWERSHELL } : undefined,
     policy: { allowedBaseDns: parseAllowedBaseDns(e.SYNCSHIFT_ALLOWED_BASE_DNS), readOnly: ['true', '1', 'yes'].includes(e.SYNCSHIFT_READ_ONLY) },
+    progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
   };
 }
 

@@ -22,7 +22,8 @@ Usage:
 Settings come from the environment: SYNCSHIFT_AGENT_CREDENTIAL_FILE (from enroll) or
 SYNCSHIFT_AGENT_ID + SYNCSHIFT_AGENT_SECRET(_FILE), SYNCSHIFT_RELAY_URL, LDAP_URL, LDAP_BIND_DN,
 LDAP_PASSWORD(_FILE), LDAP_CA_PATH, LDAP_PAGE_SIZE, SYNCSHIFT_ALLOWED_BASE_DNS (DNs separated by ";"),
-SYNCSHIFT_READ_ONLY, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL;
+SYNCSHIFT_READ_ONLY, SYNCSHIFT_ADSYNC_EXPORT_DIR (enables Connect Sync actions), SYNCSHIFT_POWERSHELL,
+SYNCSHIFT_PROGRESS_INTERVAL_MS;
 SYNCSHIFT_DIRECTORY=simulated with SYNCSHIFT_SIMULATED_FOREST is for the sandbox only.
 See docs/deploy.md, "Install the agent on-premises".`;
 
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     signal: controller.signal,
     ...(argv.includes('--once') ? { maxJobs: 1 } : {}),
     policy: config.policy,
+    progressIntervalMs: config.progressIntervalMs,
     ...(config.adsync ? { adsync: { exportDir: config.adsync.exportDir, ...(config.adsync.executable ? { executable: config.adsync.executable } : {}) } } : {}),
     connectDirectory: () => connectConfiguredDirectory(config.directory),
   });

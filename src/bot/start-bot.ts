@@ -50,7 +50,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const adapter = createAdapter(config);
   // Every proactive card waits for room under Teams' per-conversation and per-app limits.
   const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), { logger: logger.child({ part: 'cards' }) });
-  const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit });
+  const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit, progressIntervalMs: config.progressIntervalMs });
   // Services wake waiting agents through the relay, which is created just below; the closure runs only later.
   const runbook: RunbookService = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued(), now });
   const waves: WaveService = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobQueued: () => relay.jobQueued(), now });

@@ -28,6 +28,8 @@ export interface SimProvisioningEvent {
   activityDateTime: string;
   jobId: string;
   status: 'success' | 'failure' | 'skipped' | 'warning';
+  /** What the cycle did to the object; Graph's provisioningAction (default create). */
+  action?: 'create' | 'update';
   /** The Entra user the entry is about. */
   targetId: string | null;
   sourceDisplayName: string;
@@ -234,7 +236,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return true;
     },
     addProvisioningEvents: (added) => {
-      for (const e of added) events.push({ id: e.id ?? randomUUID(), errorCode: e.errorCode ?? '', reason: e.reason ?? '', ...e } as Required<SimProvisioningEvent>);
+      for (const e of added) events.push({ id: e.id ?? randomUUID(), errorCode: e.errorCode ?? '', reason: e.reason ?? '', action: e.action ?? 'create', ...e } as Required<SimProvisioningEvent>);
     },
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
@@ -407,7 +409,7 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
       id: e.id,
       activityDateTime: e.activityDateTime,
       jobId: e.jobId,
-      provisioningAction: 'create',
+      provisioningAction: e.action,
       provisioningStatusInfo: { status: e.status, errorInformation: e.status === 'failure' ? { errorCode: e.errorCode, reason: e.reason } : null },
       sourceIdentity: { id: null, displayName: e.sourceDisplayName, identityType: 'user' },
       targetIdentity: { id: e.targetId, displayName: e.sourceDisplayName, identityType: 'User' },

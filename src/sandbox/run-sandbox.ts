@@ -7,19 +7,24 @@
  *   --no-playground               everything but the Playground (talk to /api/messages yourself)
  *   --check                       start everything, then through the Playground: /help, and
  *                                 /verify pilot OU=Sales, which goes bot → agent → directory →
- *                                 Graph simulator; print "sandbox check: OK" and exit
+ *                                 Graph simulator; print "sandbox check: OK" and exit. With
+ *                                 --no-playground the same messages go straight to the bot over
+ *                                 HTTP, answered to a local connector (headless machines, CI)
  *   --reset                       start from an empty sandbox database
  */
+import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { cardText } from '../cards/card-text';
 import { EXPECTED } from './forest-spec';
+import { LocalConnector } from './local-connector';
 import { PLAYGROUND_USERS } from './playground-users';
 import { SIMULATED_CLOUD_SYNC_JOB_ID } from './simulated-cloud-sync';
 import { killPlaygroundsNow, SandboxError, startSandbox, waitFor, type RunningSandbox, type SandboxDirectoryMode } from './start-sandbox';
 import { asAppError } from '../shared/errors';
 
 const REPO = resolve(__dirname, '..', '..');
-const DATA_DIR = join(REPO, '.data', 'sandbox');
+/** SANDBOX_DATA_DIR lets a test (or a second sandbox) keep its own database and files. */
+const DATA_DIR = process.env.SANDBOX_DATA_DIR ? resolve(process.env.SANDBOX_DATA_DIR) : join(REPO, '.data', 'sandbox');
 const TRY_THESE = [
   '/help',
   '/migration start "Contoso pilot"',
@@ -45,12 +50,16 @@ const USAGE = `Usage: npm run sandbox [-- --directory simulated|samba] [-- --no-
   --directory samba            read users from the test Samba AD DC instead (scripts/samba-up.sh)
   --no-playground              start everything except the Playground
   --check                      start everything, send /help and /verify pilot OU=Sales through the
-                               Playground, check the cards that come back, exit
+                               Playground, check the cards that come back, exit; with
+                               --no-playground, straight to the bot over HTTP instead
   --reset                      delete the sandbox database (.data/sandbox/pglite) first
 
 Environment: PORT (bot, 3978), SANDBOX_GRAPH_PORT (5990), SANDBOX_PLAYGROUND_PORT (56150),
-SANDBOX_PROVISIONING_DELAY_MS (5000: step 11 done → pilot OU provisioned), LOG_LEVEL (info;
-logs go to .data/sandbox/sandbox.log).`;
+SANDBOX_PROVISIONING_DELAY_MS (5000: step 11 done → first Cloud Sync cycle),
+SANDBOX_CLOUD_SYNC_INTERVAL_MS (30000: later cycles, which pick up new and changed users),
+SANDBOX_DATA_DIR (.data/sandbox), LOG_LEVEL (info; logs go to sandbox.log in the data folder).
+
+While it runs, npm run sandbox:add-user -- <OU> "<name>" adds a user to the simulated directory.`;
 
 function parseOptions(argv: string[]): Options | 'help' {
   const options: Options = { directory: 'simulated', playground: true, check: false, reset: false };
@@ -65,9 +74,6 @@ function parseOptions(argv: string[]): Options | 'help' {
       if (value !== 'simulated' && value !== 'samba') throw new SandboxError(`--directory takes "simulated" or "samba", not ${value === undefined ? 'nothing' : `"${value}"`}.\n\n${USAGE}`);
       options.directory = value;
     } else throw new SandboxError(`Unknown option ${arg}.\n\n${USAGE}`);
-  }
-  if (options.check && !options.playground) {
-    throw new SandboxError('--check proves the round trip through the Playground, so it cannot be combined with --no-playground.');
   }
   return options;
 }
@@ -85,11 +91,13 @@ function say(text: string): void {
   console.log(`[sandbox ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${text}`);
 }
 
-interface PlaygroundConversation {
+interface CheckConversation {
+  /** Where the messages go, for the check's report. */
+  via: string;
   send(text: string): Promise<void>;
   /** The text of the newest card since the last send that `pick` accepts (cards are updated in place, so newest wins). */
   waitForCard(what: string, pick: (text: string) => boolean): Promise<string>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -97,7 +105,7 @@ interface PlaygroundConversation {
  * replies read from the WebSocket stream the web client renders from. A pass therefore means the
  * bot's cards reached the Playground, not just that the bot answered HTTP.
  */
-async function openPlaygroundConversation(playgroundUrl: string): Promise<PlaygroundConversation> {
+async function openPlaygroundConversation(playgroundUrl: string): Promise<CheckConversation> {
   const WebSocketCtor = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
   if (!WebSocketCtor) {
     throw new SandboxError('This Node.js has no WebSocket client; run through scripts/sandbox.sh (it adds --experimental-websocket on Node 20) or use Node.js 22+.');
@@ -118,6 +126,7 @@ async function openPlaygroundConversation(playgroundUrl: string): Promise<Playgr
   ws.addEventListener('message', (event: MessageEvent) => frames.push(typeof event.data === 'string' ? event.data : String(event.data)));
   let from = 0;
   return {
+    via: 'the Playground',
     send: async (text) => {
       from = frames.length;
       const sent = await fetch(`${playgroundUrl}/_conversation/v1/conversations/${encodeURIComponent(conversationId)}/messages`, {
@@ -135,13 +144,58 @@ async function openPlaygroundConversation(playgroundUrl: string): Promise<Playgr
           .map((f) => cardText(JSON.parse(f)));
         return Promise.resolve(texts.reverse().find(pick));
       }),
-    close: () => ws.close(),
+    close: async () => ws.close(),
   };
 }
 
-/** What --check proves: the Playground reaches the bot, a verify goes through agent, directory and Graph, and a wave is counted and summarised. */
+/**
+ * Without the Playground: Alex's messages go to the bot's /api/messages as Teams would deliver them
+ * in a personal chat, and the replies and card updates land at a local connector. The bot, agent,
+ * directory and Graph simulator do exactly what they do behind the Playground.
+ */
+async function openDirectConversation(botUrl: string): Promise<CheckConversation> {
+  const connector = await new LocalConnector().start();
+  const conversationId = 'a:sandbox-check-personal-chat';
+  const alex = PLAYGROUND_USERS.alex;
+  let from = 0;
+  return {
+    via: 'the bot\'s HTTP endpoint (no Playground)',
+    send: async (text) => {
+      from = connector.versions.length;
+      const activity = {
+        type: 'message',
+        id: randomUUID(),
+        timestamp: new Date().toISOString(),
+        channelId: 'msteams',
+        serviceUrl: connector.url,
+        from: { id: alex.id, name: alex.name, aadObjectId: alex.aadObjectId },
+        recipient: { id: 'sandbox-bot', name: 'SyncShift' },
+        conversation: { id: conversationId, conversationType: 'personal', tenantId: 'sandbox-tenant' },
+        channelData: { tenant: { id: 'sandbox-tenant' } },
+        text,
+        textFormat: 'plain',
+        locale: 'en-US',
+      };
+      const res = await fetch(`${botUrl}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
+      if (res.status >= 300) throw new SandboxError(`The bot refused "${text}": ${res.status} ${await res.text()}`);
+    },
+    waitForCard: (what, pick) =>
+      waitFor(what, CHECK_TIMEOUT_MS, () =>
+        Promise.resolve(
+          connector.versions
+            .slice(from)
+            .flatMap((v) => v.cards.map((c) => cardText(c)))
+            .reverse()
+            .find(pick),
+        ),
+      ),
+    close: () => connector.stop(),
+  };
+}
+
+/** What --check proves: the chat reaches the bot, a verify goes through agent, directory and Graph, and a wave is counted and summarised. */
 async function check(sandbox: RunningSandbox): Promise<string[]> {
-  const chat = await openPlaygroundConversation(sandbox.playgroundUrl!);
+  const chat = sandbox.playgroundUrl ? await openPlaygroundConversation(sandbox.playgroundUrl) : await openDirectConversation(sandbox.botUrl);
   try {
     await chat.send('/help');
     const help = await chat.waitForCard('The bot\'s reply to /help reaching the Playground', (f) => f.includes('/migration start'));
@@ -167,16 +221,16 @@ async function check(sandbox: RunningSandbox): Promise<string[]> {
     await chat.send(`/wave remove ${wave}`);
     await chat.waitForCard(`The card saying wave ${wave} was removed`, (f) => f.includes(`Wave ${wave} removed`));
     return [
-      'help card with every command arrived in the Playground',
+      `help card with every command arrived through ${chat.via}`,
       `verify of OU=Sales came back through the agent and ${sandbox.directoryDescription}: ${onPrem}`,
       `wave ${wave} counted by the agent (${salesOps}) and the wave summary posted`,
     ];
   } finally {
-    chat.close();
+    await chat.close();
   }
 }
 
-function banner(sandbox: RunningSandbox, delayMs: number): void {
+function banner(sandbox: RunningSandbox, delayMs: number, cycleMs: number): void {
   const d = sandbox.drift;
   const lines = [
     '',
@@ -187,7 +241,10 @@ function banner(sandbox: RunningSandbox, delayMs: number): void {
     `  Graph simulator:         ${sandbox.graphUrl}  (${sandbox.graph.users().length} users; drift on ${d.baseDn}: ${d.missing} missing, ${d.extra} extra, ${d.mismatched} mismatched)`,
     `  Active Directory:        ${sandbox.directoryDescription}`,
     `  Cloud Sync:              simulated; marking step 11 done provisions the pilot OU, and a wave's OUs are provisioned on its date, after ${delayMs / 1000}s`,
-    `                           provisioning logs under job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
+    `                           then a cycle every ${cycleMs / 1000}s picks up new and changed users; provisioning logs under job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
+    ...(sandbox.directoryDescription.startsWith('the simulated directory')
+      ? [`  Add a user (step 12):    npm run sandbox:add-user -- OU=SalesOps "Pat Newhire"`]
+      : []),
     `  Connect Sync:            simulated (.data/sandbox/connect-sync/state.json)`,
     `  Approvers:               ${PLAYGROUND_USERS.alex.name} (you, in the Playground) and ${PLAYGROUND_USERS.megan.name}; nobody approves their own request`,
     `  Logs:                    .data/sandbox/sandbox.log, .data/sandbox/playground.log`,
@@ -208,6 +265,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const delayMs = numberFromEnv('SANDBOX_PROVISIONING_DELAY_MS', 5000, 600_000);
+  const cycleMs = numberFromEnv('SANDBOX_CLOUD_SYNC_INTERVAL_MS', 30_000, 3_600_000);
   let sandbox: RunningSandbox | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string): Promise<void> => {
@@ -243,6 +301,7 @@ async function main(argv: string[]): Promise<number> {
         playground: numberFromEnv('SANDBOX_PLAYGROUND_PORT', 56150, 65535),
       },
       provisioningDelayMs: delayMs,
+      cloudSyncIntervalMs: cycleMs,
       say,
       ...(process.env.LOG_LEVEL ? { logLevel: process.env.LOG_LEVEL } : {}),
     });
@@ -261,7 +320,7 @@ async function main(argv: string[]): Promise<number> {
       say(err.message);
       void shutdown('Playground gone').then(() => process.exit(1));
     });
-    banner(running, delayMs);
+    banner(running, delayMs, cycleMs);
     await new Promise<never>(() => undefined);
     return 0;
   } catch (err) {

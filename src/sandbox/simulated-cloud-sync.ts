@@ -1,18 +1,21 @@
 /**
  * Entra Cloud Sync as the sandbox's tenant sees it. The runbook records "Cloud Sync is configured
  * for the pilot OU" when step 11 is marked done, and a planned wave's OUs are added to the scope on
- * the wave's date; a short while later (the real service runs every few minutes) this provisions
- * the OU's users into the Graph simulator, matched by source anchor, and writes provisioning log
- * entries for its job the way the real service does (a success per provisioned or matched user, a
- * failure per failed hard match). Sandbox and tests only: it reads what the bot stored and writes
- * to the simulator.
+ * the wave's date. A short while later the first (initial) cycle provisions the OU's users into the
+ * Graph simulator, matched by source anchor, and writes provisioning log entries for its job the way
+ * the real service does (a success per provisioned or matched user, a failure per failed hard match).
+ * Then, like the real service (every 2 minutes or so), it runs a cycle per configured OU on an
+ * interval: users that appeared in the OU since are provisioned, users whose DN, UPN or enabled
+ * state changed are updated, and each of those gets a log entry; a hard-match failure is logged once.
+ * Users that left the OU are not deleted here. Sandbox and tests only: it reads what the bot stored
+ * and writes to the simulator.
  */
 import type { Directory } from '../directory/types';
 import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
-import type { GraphSimulator, SimUser } from './graph-simulator';
+import type { GraphSimulator, SimProvisioningEvent, SimUser } from './graph-simulator';
 import { domainOf, idFor } from './tenant-from-directory';
 
 /** The runbook step where a person configures Cloud Sync scoped to the pilot OU. */
@@ -21,12 +24,18 @@ export const CLOUD_SYNC_CONFIGURED_STEP = 11;
 const PILOT_OU_STEP = 5;
 /** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
 export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
+/** About how often the real service runs its cycle. */
+export const DEFAULT_CYCLE_INTERVAL_MS = 2 * 60_000;
 
 export interface ProvisioningCycle {
   migrationId: string;
   baseDn: string;
+  /** The first cycle of a configuration reads every user; later ones act on what changed. */
+  kind: 'initial' | 'incremental';
   /** DNs of users created in the tenant. */
   created: string[];
+  /** DNs of users whose cloud object was updated (DN, UPN or enabled state changed on-premises). */
+  updated: string[];
   /** Users that already had a cloud object with their source anchor (hard match). */
   matched: number;
   /**
@@ -42,8 +51,10 @@ export interface SimulatedCloudSyncOptions {
   graph: GraphSimulator;
   /** The on-premises directory the provisioning agent reads. */
   connectDirectory: () => Promise<Directory>;
-  /** From "configured" being seen to the users appearing in the tenant. */
+  /** From "configured" being seen to the first cycle. */
   delayMs: number;
+  /** Between the end of one cycle of a configuration and the start of its next. */
+  cycleIntervalMs?: number;
   /** How often the runbook is read. */
   pollMs?: number;
   logger?: Logger;
@@ -57,36 +68,71 @@ export interface SimulatedCloudSync {
   configured(): string[];
   /** Resolves with the first cycle for this migration (waits for it when needed). */
   cycleFor(migrationId: string): Promise<ProvisioningCycle>;
+  /** Resolves with the next cycle for this migration that starts after this call. */
+  nextCycleFor(migrationId: string): Promise<ProvisioningCycle>;
   /** Reads the runbook once now (tests use it instead of waiting for the next poll). */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
+interface Configuration {
+  migrationId: string;
+  baseDn: string;
+  cycles: number;
+  /** Hard-match failures already in the logs; the real service retries them quietly. */
+  reportedConflicts: Set<string>;
+}
+
+interface Waiter {
+  migrationId: string;
+  /** undefined: the first cycle; otherwise cycles that started after this many had. */
+  after: number | undefined;
+  resolve(cycle: ProvisioningCycle): void;
+}
+
+interface OnPremUser {
+  dn: string;
+  anchor: string;
+  sam: string | null;
+  upn: string | null;
+  disabled: boolean;
+}
+
 export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): SimulatedCloudSync {
   const now = options.now ?? (() => new Date());
   const pollMs = options.pollMs ?? 500;
+  const cycleIntervalMs = options.cycleIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS;
   const cycles: ProvisioningCycle[] = [];
-  const waiters = new Map<string, ((cycle: ProvisioningCycle) => void)[]>();
-  /** migration id + OU: each configuration provisions once. */
-  const scheduled = new Set<string>();
+  const firstWaiters: Waiter[] = [];
+  const nextWaiters: Waiter[] = [];
+  /** Cycles started so far; a "next cycle" waiter wants one that started after it asked. */
+  let started = 0;
+  /** "migration id|OU" → its configuration; each is configured once and then cycles. */
+  const configurations = new Map<string, Configuration>();
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
 
-  const provision = async (migrationId: string, baseDn: string): Promise<void> => {
+  const readOu = async (baseDn: string): Promise<{ nc: string; users: OnPremUser[] }> => {
     const directory = await options.connectDirectory();
-    const onPrem: { dn: string; anchor: string; sam: string | null; upn: string | null; disabled: boolean }[] = [];
-    let nc: string;
+    const users: OnPremUser[] = [];
     try {
-      nc = await directory.defaultNamingContext();
+      const nc = await directory.defaultNamingContext();
       await directory.scanUsers(baseDn, {
         onPage: (page) => {
-          for (const u of page) onPrem.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName, disabled: u.disabled });
+          for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName, disabled: u.disabled });
         },
       });
+      return { nc, users };
     } finally {
       await directory.close().catch(() => undefined);
     }
+  };
+
+  const runCycle = async (config: Configuration): Promise<void> => {
+    const startedAs = ++started;
+    const kind = config.cycles === 0 ? 'initial' : 'incremental';
+    const { nc, users: onPrem } = await readOu(config.baseDn);
     const syncedAt = now().toISOString();
     const tenant = options.graph.users();
     const byAnchor = new Map<string, SimUser>();
@@ -96,13 +142,18 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       const keys = u.onPremisesDistinguishedName ? canonicalDn(u.onPremisesDistinguishedName) : null;
       if (keys) byDn.set(keys.join(','), u);
     }
-    const touched = new Set<string>();
+    const matched = new Set<string>();
+    const changed = new Map<string, SimUser>();
     const created: SimUser[] = [];
     const conflicts: string[] = [];
     for (const u of onPrem) {
       const existing = byAnchor.get(u.anchor);
       if (existing) {
-        touched.add(existing.id);
+        matched.add(existing.id);
+        const upn = u.upn ?? existing.userPrincipalName;
+        if (existing.onPremisesDistinguishedName !== u.dn || existing.userPrincipalName !== upn || existing.accountEnabled !== !u.disabled || existing.onPremisesSamAccountName !== u.sam) {
+          changed.set(existing.id, { ...existing, onPremisesDistinguishedName: u.dn, userPrincipalName: upn, accountEnabled: !u.disabled, onPremisesSamAccountName: u.sam, onPremisesLastSyncDateTime: syncedAt });
+        }
         continue;
       }
       const sameDn = byDn.get((canonicalDn(u.dn) ?? []).join(','));
@@ -121,11 +172,19 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         onPremisesLastSyncDateTime: syncedAt,
       });
     }
-    options.graph.setUsers([...tenant.map((u) => (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)), ...created]);
-    const byId = new Map(tenant.map((u) => [u.id, u]));
-    options.graph.addProvisioningEvents([
-      ...[...created, ...[...touched].map((id) => byId.get(id)!)].map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
-      ...conflicts.map((dn) => ({
+    // The initial cycle touches every matched object; a later one only what changed.
+    const touched = new Set(kind === 'initial' ? matched : changed.keys());
+    options.graph.setUsers([
+      ...tenant.map((u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)),
+      ...created,
+    ]);
+    const newConflicts = conflicts.filter((dn) => !config.reportedConflicts.has(dn));
+    for (const dn of newConflicts) config.reportedConflicts.add(dn);
+    const byId = new Map(tenant.map((u) => [u.id, changed.get(u.id) ?? u]));
+    const events: SimProvisioningEvent[] = [
+      ...created.map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, action: 'create' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
+      ...[...touched].map((id) => byId.get(id)!).map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, action: 'update' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
+      ...newConflicts.map((dn) => ({
         activityDateTime: syncedAt,
         jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
         status: 'failure' as const,
@@ -134,28 +193,56 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         errorCode: 'SimulatedHardMatchConflict',
         reason: 'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
       })),
-    ]);
-    const cycle: ProvisioningCycle = { migrationId, baseDn, created: created.map((u) => u.onPremisesDistinguishedName ?? u.id), matched: touched.size, conflicts, at: now() };
+    ];
+    options.graph.addProvisioningEvents(events);
+    config.cycles += 1;
+    const cycle: ProvisioningCycle = {
+      migrationId: config.migrationId,
+      baseDn: config.baseDn,
+      kind,
+      created: created.map((u) => u.onPremisesDistinguishedName ?? u.id),
+      updated: [...changed.values()].map((u) => u.onPremisesDistinguishedName ?? u.id),
+      matched: matched.size,
+      conflicts,
+      at: now(),
+    };
     cycles.push(cycle);
-    options.logger?.info({ migrationId, baseDn, created: created.length, matched: touched.size, conflicts: conflicts.length }, 'simulated Cloud Sync provisioned the OU');
-    for (const resolve of waiters.get(migrationId) ?? []) resolve(cycle);
-    waiters.delete(migrationId);
+    if (kind === 'initial' || created.length > 0 || changed.size > 0) {
+      options.logger?.info({ migrationId: config.migrationId, baseDn: config.baseDn, kind, created: created.length, updated: changed.size, matched: matched.size, conflicts: conflicts.length }, 'simulated Cloud Sync ran a provisioning cycle');
+    }
+    const due = (w: Waiter): boolean => w.migrationId === config.migrationId && (w.after === undefined ? kind === 'initial' : startedAs > w.after);
+    for (const waiters of [firstWaiters, nextWaiters]) {
+      for (const w of waiters.filter(due)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(cycle);
+      }
+    }
   };
 
-  /** Each configured OU provisions once, after the delay. */
-  const configure = (migrationId: string, baseDn: string, why: string): void => {
-    const key = `${migrationId}|${baseDn}`;
-    if (scheduled.has(key)) return;
-    scheduled.add(key);
-    options.logger?.info({ migrationId, baseDn, delayMs: options.delayMs }, `simulated Cloud Sync: configured for ${why}; provisioning after the delay`);
+  /** Runs a cycle after `afterMs`, then keeps doing so every interval until stopped. */
+  const schedule = (config: Configuration, afterMs: number): void => {
+    if (stopped) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      const run = provision(migrationId, baseDn)
-        .catch((err: Error) => options.logger?.error({ migrationId, baseDn, err: err.message }, 'simulated Cloud Sync could not provision the OU'))
-        .finally(() => inFlight.delete(run));
+      if (stopped) return;
+      const run = runCycle(config)
+        .catch((err: Error) => options.logger?.error({ migrationId: config.migrationId, baseDn: config.baseDn, err: err.message }, 'simulated Cloud Sync could not run its cycle'))
+        .finally(() => {
+          inFlight.delete(run);
+          schedule(config, cycleIntervalMs);
+        });
       inFlight.add(run);
-    }, options.delayMs);
+    }, afterMs);
     timers.add(timer);
+  };
+
+  const configure = (migrationId: string, baseDn: string, why: string): void => {
+    const key = `${migrationId}|${baseDn}`;
+    if (configurations.has(key)) return;
+    const config: Configuration = { migrationId, baseDn, cycles: 0, reportedConflicts: new Set() };
+    configurations.set(key, config);
+    options.logger?.info({ migrationId, baseDn, delayMs: options.delayMs, cycleIntervalMs }, `simulated Cloud Sync: configured for ${why}; first cycle after the delay`);
+    schedule(config, options.delayMs);
   };
 
   const poll = async (): Promise<void> => {
@@ -184,14 +271,15 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     enqueuePoll().catch((err: Error) => options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'));
   }, pollMs);
 
+
   return {
     cycles: () => [...cycles],
-    configured: () => [...scheduled],
+    configured: () => [...configurations.keys()],
     cycleFor: (migrationId) => {
       const done = cycles.find((c) => c.migrationId === migrationId);
-      if (done) return Promise.resolve(done);
-      return new Promise((resolve) => waiters.set(migrationId, [...(waiters.get(migrationId) ?? []), resolve]));
+      return done ? Promise.resolve(done) : new Promise((resolve) => firstWaiters.push({ migrationId, after: undefined, resolve }));
     },
+    nextCycleFor: (migrationId) => new Promise((resolve) => nextWaiters.push({ migrationId, after: started, resolve })),
     pollNow: () => enqueuePoll(),
     stop: async () => {
       stopped = true;

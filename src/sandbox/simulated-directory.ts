@@ -7,7 +7,7 @@
  * travels as JSON and is validated with zod when loaded.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from '../directory/types';
 import { canonicalDn, escapeDnValue, isWithin, parseDn } from '../runbook/dn';
@@ -89,7 +89,35 @@ export function buildSeededForest(): SimulatedForest {
 }
 
 export function writeForestFile(path: string, forest: SimulatedForest): void {
-  writeFileSync(path, JSON.stringify(forest));
+  // Written next to the target and renamed, so an agent reading it meanwhile never sees half a file.
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(forest));
+  renameSync(temporary, path);
+}
+
+/**
+ * A new, enabled user in an existing OU of the forest (for rehearsing runbook step 12: "a new object
+ * in the OU gets provisioned"). Its objectGUID is derived from its DN like the seeded ones'; it has
+ * no ms-DS-ConsistencyGuid, so objectGUID is its source anchor.
+ */
+export function addUserToForest(forest: SimulatedForest, ouDn: string, name: string): { forest: SimulatedForest; user: SimulatedForest['users'][number] } {
+  const trimmed = name.trim();
+  if (trimmed === '' || trimmed.length > 64) throw new AppError('INPUT.BAD_DN', `A user name must be 1 to 64 characters, got "${name}".`, { hint: 'For example: "Pat Newhire".' });
+  const ouKeys = keysOf(ouDn).join(',');
+  if (!forest.containers.some((c) => keysOf(c).join(',') === ouKeys)) {
+    throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${ouDn}" is not an OU of the simulated directory.`, { hint: 'Use an OU the sandbox has, e.g. OU=SalesOps or OU=EMEA,OU=Sales.' });
+  }
+  const dn = `CN=${escapeDnValue(trimmed)},${ouDn}`;
+  const dnKeys = keysOf(dn).join(',');
+  if (forest.users.some((u) => keysOf(u.dn).join(',') === dnKeys)) {
+    throw new AppError('INPUT.BAD_DN', `${dn} already exists.`, { hint: 'Pick another name.' });
+  }
+  const base = trimmed.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.+|\.+$/g, '').slice(0, 20) || 'user';
+  const taken = new Set(forest.users.map((u) => u.samAccountName?.toLowerCase()));
+  let sam = base;
+  for (let i = 2; taken.has(sam); i++) sam = `${base.slice(0, 20 - String(i).length)}${i}`;
+  const user = { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: `${sam}@${UPN_SUFFIX}`, disabled: false };
+  return { forest: { ...forest, users: [...forest.users, user] }, user };
 }
 
 export function readForestFile(path: string): SimulatedForest {

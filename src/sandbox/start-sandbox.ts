@@ -25,7 +25,7 @@ import { OU } from './forest-spec';
 import { startGraphSimulator, type GraphSimulator } from './graph-simulator';
 import { SANDBOX_APPROVERS, writePlaygroundConfig } from './playground-users';
 import { sambaEnvFile } from './samba-location';
-import { startSimulatedCloudSync, type SimulatedCloudSync } from './simulated-cloud-sync';
+import { DEFAULT_CYCLE_INTERVAL_MS, startSimulatedCloudSync, type SimulatedCloudSync } from './simulated-cloud-sync';
 import { installFakePowerShell, type FakePowerShell } from './simulated-connect-sync';
 import { buildSeededForest, writeForestFile } from './simulated-directory';
 import { buildTenantFromDirectory, type TenantDrift } from './tenant-from-directory';
@@ -44,6 +44,8 @@ export interface SandboxOptions {
   ports: { bot: number; graph: number; playground: number };
   /** From step 11 being marked done to the pilot OU's users appearing in the tenant. */
   provisioningDelayMs: number;
+  /** Between two simulated Cloud Sync cycles of a configured OU (the real service: about 2 minutes). */
+  cloudSyncIntervalMs?: number;
   logLevel?: string;
   /** Progress lines for a person watching. */
   say?: (text: string) => void;
@@ -154,8 +156,15 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     parts.bot = await startBot({ config, store, cloud, logger });
     say(`bot on ${parts.bot.url}/api/messages (PGlite in ${storeDir})`);
 
-    parts.cloudSync = startSimulatedCloudSync({ store, graph: parts.graph, connectDirectory, delayMs: options.provisioningDelayMs, logger: logger.child({ part: 'cloud-sync' }) });
-    say(`simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done`);
+    parts.cloudSync = startSimulatedCloudSync({
+      store,
+      graph: parts.graph,
+      connectDirectory,
+      delayMs: options.provisioningDelayMs,
+      ...(options.cloudSyncIntervalMs !== undefined ? { cycleIntervalMs: options.cloudSyncIntervalMs } : {}),
+      logger: logger.child({ part: 'cloud-sync' }),
+    });
+    say(`simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done, then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`);
 
     const connectSync = installFakePowerShell({}, join(dataDir, 'connect-sync'));
     // Step 3 refuses a backup folder that does not exist, as it would on a real server.

@@ -28,9 +28,16 @@ export class SlidingWindowLimiter {
     this.longestWindow = Math.max(...rules.map((r) => r.windowMs));
   }
 
-  acquire(key: string): Promise<void> {
-    const next = (this.tails.get(key) ?? Promise.resolve()).then(() => this.take(key));
-    const tail = next.catch(() => undefined);
+  /**
+   * Resolves true once the caller holds a slot. With `stillWanted`, a caller whose message became
+   * pointless while it waited (a newer card replaced it) gets false and takes no slot.
+   */
+  acquire(key: string, stillWanted: () => boolean = () => true): Promise<boolean> {
+    const next = (this.tails.get(key) ?? Promise.resolve()).then(() => this.take(key, stillWanted));
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
     this.tails.set(key, tail);
     // Forget idle keys so a bot with many conversations does not keep them all.
     void tail.then(() => {
@@ -39,8 +46,9 @@ export class SlidingWindowLimiter {
     return next;
   }
 
-  private async take(key: string): Promise<void> {
+  private async take(key: string, stillWanted: () => boolean): Promise<boolean> {
     for (;;) {
+      if (!stillWanted()) return false;
       const now = this.clock.now();
       const stamps = (this.stamps.get(key) ?? []).filter((t) => t > now - this.longestWindow);
       let wait = 0;
@@ -51,7 +59,7 @@ export class SlidingWindowLimiter {
       if (wait <= 0) {
         stamps.push(now);
         this.stamps.set(key, stamps);
-        return;
+        return true;
       }
       await this.clock.sleep(wait);
     }
@@ -79,10 +87,31 @@ export const TEAMS_APP_RULES: readonly WindowRule[] = [{ limit: 40, windowMs: 1_
 const RETRYABLE_UPDATE = new Set([429, 412, 502, 503, 504]);
 const RETRYABLE_POST = new Set([429, 503]);
 
-/** A CardSink that waits for room under Teams' limits and retries what Teams asks to retry. */
+/** An update waiting to be sent, and the caller waiting for it. */
+interface PendingUpdate {
+  card: AdaptiveCardJson;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** Per message (conversation + activity id): the update being sent, and the newest one waiting behind it. */
+interface MessageQueue {
+  sending: boolean;
+  waiting: PendingUpdate | undefined;
+}
+
+/**
+ * A CardSink that waits for room under Teams' limits and retries what Teams asks to retry.
+ *
+ * Updates of one message go out one at a time, and the newest card wins: an update still waiting for
+ * room, or waiting to be retried after a 429/412/5xx, is dropped as soon as a newer update of the same
+ * message arrives (its caller's promise resolves, since what it wanted shown has been replaced). So an
+ * old progress card retried late can never land on top of the finished result.
+ */
 export class RateLimitedCardSink implements CardSink {
   private readonly perConversation: SlidingWindowLimiter;
   private readonly perApp: SlidingWindowLimiter;
+  private readonly messages = new Map<string, MessageQueue>();
 
   constructor(
     private readonly inner: CardSink,
@@ -92,28 +121,65 @@ export class RateLimitedCardSink implements CardSink {
     this.perApp = new SlidingWindowLimiter(options.appRules ?? TEAMS_APP_RULES, options.clock);
   }
 
-  post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
-    return this.send(conversationId, RETRYABLE_POST, () => this.inner.post(conversationId, card));
+  async post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
+    const sent = await this.send(conversationId, RETRYABLE_POST, () => this.inner.post(conversationId, card), () => false);
+    return sent.value;
   }
 
   update(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void> {
-    return this.send(conversationId, RETRYABLE_UPDATE, () => this.inner.update(conversationId, activityId, card));
+    const key = `${conversationId}\n${activityId}`;
+    let queue = this.messages.get(key);
+    if (!queue) {
+      queue = { sending: false, waiting: undefined };
+      this.messages.set(key, queue);
+    }
+    const replaced = queue.waiting;
+    const done = new Promise<void>((resolve, reject) => {
+      queue.waiting = { card, resolve, reject };
+    });
+    replaced?.resolve();
+    if (!queue.sending) void this.drain(key, conversationId, activityId, queue);
+    return done;
   }
 
-  private async send<T>(conversationId: string, retryable: ReadonlySet<number>, fn: () => Promise<T>): Promise<T> {
+  private async drain(key: string, conversationId: string, activityId: string, queue: MessageQueue): Promise<void> {
+    queue.sending = true;
+    try {
+      for (let next = queue.waiting; next; next = queue.waiting) {
+        queue.waiting = undefined;
+        const current = next;
+        try {
+          const sent = await this.send(conversationId, RETRYABLE_UPDATE, () => this.inner.update(conversationId, activityId, current.card), () => queue.waiting !== undefined);
+          if (sent.superseded) this.options.logger.debug({ conversationId, activityId }, 'card update replaced by a newer one before it was sent');
+          current.resolve();
+        } catch (err) {
+          // A newer card already waiting gets its own try; this caller learns why its card failed.
+          current.reject(err);
+        }
+      }
+    } finally {
+      queue.sending = false;
+      if (this.messages.get(key) === queue) this.messages.delete(key);
+    }
+  }
+
+  /** `superseded` is asked before every attempt; once true, nothing more is sent for this call. */
+  private async send<T>(conversationId: string, retryable: ReadonlySet<number>, fn: () => Promise<T>, superseded: () => boolean): Promise<{ value?: T; superseded: boolean }> {
     const clock = this.options.clock ?? realClock;
     const maxRetries = this.options.maxRetries ?? 3;
+    const wanted = (): boolean => !superseded();
     for (let attempt = 0; ; attempt++) {
-      await this.perConversation.acquire(conversationId);
-      await this.perApp.acquire('app');
+      if (!(await this.perConversation.acquire(conversationId, wanted))) return { superseded: true };
+      if (!(await this.perApp.acquire('app', wanted))) return { superseded: true };
       try {
-        return await fn();
+        return { value: await fn(), superseded: false };
       } catch (err) {
         const status = (err as { statusCode?: unknown }).statusCode;
         if (typeof status !== 'number' || !retryable.has(status) || attempt >= maxRetries) throw err;
         const retryAfter = Number((err as { response?: { headers?: { get?: (n: string) => string | null } } }).response?.headers?.get?.('retry-after'));
         const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000 * 2 ** attempt;
         this.options.logger.warn({ status, attempt: attempt + 1, waitMs, conversationId }, 'Teams asked us to slow down; retrying');
+        // Teams' wait applies to whatever is sent next, so a newer card waits it out as well.
         await clock.sleep(Math.min(waitMs, 60_000));
       }
     }

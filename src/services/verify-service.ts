@@ -5,7 +5,9 @@ import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import { scanOuResult, type JobError } from '../relay/protocol';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
+import { CardProgress } from './card-progress';
 import { compareOuWithCloud } from './compare-ou';
+import type { LimiterClock } from './rate-limited-sink';
 import { parseOuInput } from '../runbook/ou-input';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -24,8 +26,10 @@ export interface VerifyServiceOptions {
   logger: Logger;
   listLimit: number;
   now?: () => Date;
-  /** Smallest gap between two progress updates of one card (Teams allows a few messages per second per conversation). */
+  /** Smallest gap between two progress updates of one card (card-progress.ts says why 5 s by default). */
   progressIntervalMs?: number;
+  /** The progress cards' clock; tests use virtual time. */
+  progressClock?: LimiterClock;
 }
 
 export type StartVerifyResult = { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
@@ -43,10 +47,15 @@ export function shortId(id: string): string {
 export class VerifyService {
   private readonly now: () => Date;
   private readonly inFlight = new Set<string>();
-  private readonly lastProgressAt = new Map<string, number>();
+  private readonly progress: CardProgress;
 
   constructor(private readonly options: VerifyServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    this.progress = new CardProgress(options.cards, {
+      logger: options.logger,
+      ...(options.progressIntervalMs !== undefined ? { intervalMs: options.progressIntervalMs } : {}),
+      ...(options.progressClock ? { clock: options.progressClock } : {}),
+    });
   }
 
   async start(input: { conversationId: string; ou: string; requestedBy: string }): Promise<StartVerifyResult> {
@@ -86,12 +95,11 @@ export class VerifyService {
     await this.options.store.verifications.setCardActivityId(verificationId, activityId);
   }
 
-  /** The agent reported progress; update the card, but not more often than the interval allows. */
+  /** The agent reported progress; the card shows it soon (CardProgress paces and coalesces), nothing waits for Teams. */
   async onProgress(job: JobRecord, scanned: number): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
-    if (!this.progressDue(verification.id)) return;
-    await this.updateCard(verification, job, { kind: 'running', scanned, phase: 'directory' });
+    this.showProgress(verification, job, scanned, 'directory');
   }
 
   /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
@@ -103,7 +111,6 @@ export class VerifyService {
       await this.finish(verification, job);
     } finally {
       this.inFlight.delete(verification.id);
-      this.lastProgressAt.delete(verification.id);
     }
   }
 
@@ -165,11 +172,8 @@ export class VerifyService {
     }
     const scan = parsed.data;
     try {
-      const report = await compareOuWithCloud(scan, this.options.cloud, async (read) => {
-        if (verification.cardActivityId && this.progressDue(verification.id)) {
-          await this.updateCard(verification, job, { kind: 'running', scanned: read, phase: 'cloud' });
-        }
-      });
+      // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
+      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'));
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
@@ -205,20 +209,16 @@ export class VerifyService {
   private async deliver(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): Promise<void> {
     const activityId = verification.cardActivityId ?? (await this.waitForCardId(verification.id));
     const card = this.card(verification, job, state);
-    if (activityId) await this.options.cards.update(verification.conversationId, activityId, card);
+    if (activityId) await this.progress.finish(verification.conversationId, activityId, card);
     else {
       const posted = await this.options.cards.post(verification.conversationId, card);
       if (posted) await this.options.store.verifications.setCardActivityId(verification.id, posted);
     }
   }
 
-  private async updateCard(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): Promise<void> {
-    try {
-      await this.options.cards.update(verification.conversationId, verification.cardActivityId!, this.card(verification, job, state));
-    } catch (err) {
-      // A progress update is cosmetic; the final result is what must arrive.
-      this.options.logger.warn({ err: (err as Error).message }, 'progress update not delivered');
-    }
+  private showProgress(verification: VerificationRecord, job: JobRecord, scanned: number, phase: 'directory' | 'cloud'): void {
+    if (!verification.cardActivityId) return;
+    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, { kind: 'running', scanned, phase }));
   }
 
   private async waitForCardId(verificationId: string): Promise<string | null> {
@@ -229,14 +229,6 @@ export class VerifyService {
       await new Promise((r) => setTimeout(r, 100));
     }
     return null;
-  }
-
-  private progressDue(verificationId: string): boolean {
-    const now = Date.now();
-    const last = this.lastProgressAt.get(verificationId) ?? 0;
-    if (now - last < (this.options.progressIntervalMs ?? 2000)) return false;
-    this.lastProgressAt.set(verificationId, now);
-    return true;
   }
 
   private card(verification: VerificationRecord, job: JobRecord, state: VerifyCardState): AdaptiveCardJson {

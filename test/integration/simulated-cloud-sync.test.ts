@@ -8,7 +8,7 @@ import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
 import { SIMULATED_CLOUD_SYNC_JOB_ID, startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
-import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { addUserToForest, buildSeededForest, SimulatedDirectory, type SimulatedForest } from '../../src/sandbox/simulated-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';
@@ -144,5 +144,64 @@ describe('simulated Cloud Sync provisioning', () => {
     const forWave = body.value.filter((e) => rAndDIds.has(e.targetIdentity.id));
     expect(forWave).toHaveLength(EXPECTED.rAndD.users);
     expect(forWave.every((e) => e.provisioningStatusInfo.status === 'success')).toBe(true);
+  });
+
+  it('keeps running cycles: a user added to a configured OU is provisioned on the next one, a disabled user updated, and a quiet cycle logs nothing', async () => {
+    // Its own forest, store and tenant: the user added here must not change the other tests'
+    // counts, and their migrations' cycles must not write into this tenant's logs meanwhile.
+    let ownForest: SimulatedForest = buildSeededForest();
+    const readOwnForest = async (): Promise<SimulatedDirectory> => new SimulatedDirectory(ownForest);
+    const ownStore = await openStore({});
+    const ownGraph = await startGraphSimulator({ users: (await buildTenantFromDirectory(await readOwnForest(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 })).users });
+    try {
+      const migration = await ownStore.migrations.create({ name: 'cycles', conversationId: '19:cycles@thread', createdBy: 'test' });
+      await ownStore.runbook.ensureSteps(migration!.id);
+      for (const [n, evidence] of [[5, { pilotOu: OU.salesOps }], [11, undefined]] as const) {
+        const step = (await ownStore.runbook.listSteps(migration!.id)).find((st) => st.n === n)!;
+        expect(await ownStore.runbook.saveStep(migration!.id, { ...step, status: 'done', evidence: evidence ?? step.evidence, updatedBy: 'Adele Vance', updatedAt: new Date() }, step.version)).toBe(true);
+      }
+      const migrationId = migration!.id;
+      cloudSync = startSimulatedCloudSync({ store: ownStore, graph: ownGraph, connectDirectory: readOwnForest, delayMs: 0, cycleIntervalMs: 200, pollMs: 60_000, logger });
+      await cloudSync.pollNow();
+      const initial = await cloudSync.cycleFor(migrationId);
+      expect(initial).toMatchObject({ kind: 'initial', baseDn: OU.salesOps, created: [], conflicts: [], matched: EXPECTED.salesOps.users });
+
+      type LogEntry = { provisioningAction: string; provisioningStatusInfo: { status: string }; targetIdentity: { id: string } };
+      const logs = async (): Promise<LogEntry[]> => {
+        const res = await fetch(`${ownGraph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`, { headers: { authorization: `Bearer ${ownGraph.token}` } });
+        return ((await res.json()) as { value: LogEntry[] }).value;
+      };
+      expect(await logs()).toHaveLength(EXPECTED.salesOps.users);
+
+      // Nothing changed on-premises: the next cycle touches nothing and writes no log entries.
+      const quiet = await cloudSync.nextCycleFor(migrationId);
+      expect(quiet).toMatchObject({ kind: 'incremental', created: [], updated: [], conflicts: [], matched: EXPECTED.salesOps.users });
+      expect(await logs()).toHaveLength(EXPECTED.salesOps.users);
+
+      const added = addUserToForest(ownForest, OU.salesOps, 'Pat Newhire');
+      ownForest = added.forest;
+      const next = await cloudSync.nextCycleFor(migrationId);
+      expect(next).toMatchObject({ kind: 'incremental', created: [added.user.dn], updated: [], conflicts: [] });
+      const cloudUser = ownGraph.users().find((u) => u.onPremisesDistinguishedName === added.user.dn);
+      expect(cloudUser).toMatchObject({ onPremisesImmutableId: added.user.objectGuid, onPremisesSyncEnabled: true, accountEnabled: true, userPrincipalName: added.user.userPrincipalName });
+      const forUser = async (): Promise<LogEntry[]> => (await logs()).filter((e) => e.targetIdentity.id === cloudUser!.id);
+      expect(await forUser()).toEqual([expect.objectContaining({ provisioningAction: 'create', provisioningStatusInfo: expect.objectContaining({ status: 'success' }) })]);
+      // A verify of the OU now finds the new user on both sides.
+      const scan = await scanOu(await readOwnForest(), { action: 'directory.scanOu', ou: OU.salesOps }, () => undefined);
+      const after = await compareOuWithCloud(scan, createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger }));
+      expect(after.onPrem.users).toBe(EXPECTED.salesOps.users + 1);
+      expect(after.missing).toEqual([]);
+
+      ownForest = { ...ownForest, users: ownForest.users.map((u) => (u.dn === added.user.dn ? { ...u, disabled: true } : u)) };
+      const disabled = await cloudSync.nextCycleFor(migrationId);
+      expect(disabled).toMatchObject({ created: [], updated: [added.user.dn] });
+      expect(ownGraph.users().find((u) => u.id === cloudUser!.id)?.accountEnabled).toBe(false);
+      expect((await forUser()).map((e) => e.provisioningAction).sort()).toEqual(['create', 'update']);
+    } finally {
+      await cloudSync?.stop();
+      cloudSync = undefined;
+      await ownGraph.close();
+      await ownStore.close();
+    }
   });
 });

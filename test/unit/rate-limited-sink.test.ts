@@ -1,6 +1,7 @@
 import { RateLimitedCardSink, SlidingWindowLimiter, TEAMS_CONVERSATION_RULES, type LimiterClock } from '../../src/services/rate-limited-sink';
 import type { CardSink } from '../../src/services/verify-service';
 import { createLogger } from '../../src/shared/logger';
+import { manualClock } from '../helpers/virtual-clock';
 
 /** Virtual time: sleeping advances the clock instantly, so windows are exact and the test is fast. */
 function virtualClock(): LimiterClock & { t: number } {
@@ -89,5 +90,105 @@ describe('rate limits for proactive cards', () => {
     expect(posts).toBe(1);
     await expect(sink.update('c', 'a', {})).resolves.toBeUndefined();
     expect(updates).toBe(2);
+  });
+});
+
+function tooManyRequests(retryAfterSeconds: number): Error {
+  return Object.assign(new Error('Too Many Requests'), { statusCode: 429, response: { headers: { get: (n: string) => (n === 'retry-after' ? String(retryAfterSeconds) : null) } } });
+}
+
+/** What Teams shows per message: the last card each successful update put there, and every attempt in order. */
+function recordingTeams(clock: { t: number }, failFirst: (card: { text?: string }) => Error | undefined = () => undefined) {
+  const shown = new Map<string, string>();
+  const attempts: { activityId: string; text: string; t: number; ok: boolean }[] = [];
+  const inner: CardSink = {
+    post: async () => 'new-id',
+    update: async (_conv, activityId, card) => {
+      const text = String((card as { text?: string }).text);
+      const error = attempts.some((a) => a.text === text) ? undefined : failFirst(card as { text?: string });
+      attempts.push({ activityId, text, t: clock.t, ok: !error });
+      if (error) throw error;
+      shown.set(activityId, text);
+    },
+  };
+  return { inner, shown, attempts };
+}
+
+describe('updates of one message: the newest card wins', () => {
+  test('a progress update answered with 429 and then overtaken by the final card: the final card is what stays', async () => {
+    const clock = manualClock();
+    const teams = recordingTeams(clock, (card) => (card.text === 'Verifying… 500 scanned' ? tooManyRequests(3) : undefined));
+    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock });
+
+    const progress = sink.update('conv', 'card-1', { text: 'Verifying… 500 scanned' });
+    await clock.advance(1000);
+    // Teams refused the progress card and asked for 3 s; the verify finishes meanwhile.
+    expect(teams.attempts).toEqual([{ activityId: 'card-1', text: 'Verifying… 500 scanned', t: 0, ok: false }]);
+    const final = sink.update('conv', 'card-1', { text: 'Differences found' });
+    await clock.advance(5000);
+    await expect(progress).resolves.toBeUndefined();
+    await expect(final).resolves.toBeUndefined();
+
+    expect(teams.shown.get('card-1')).toBe('Differences found');
+    // The stale card was never sent again, and the final one waited out Teams' Retry-After.
+    expect(teams.attempts.map((a) => a.text)).toEqual(['Verifying… 500 scanned', 'Differences found']);
+    expect(teams.attempts[1]!.t).toBeGreaterThanOrEqual(3000);
+  });
+
+  test('an update still in flight is not overtaken: the next one for that message starts after it', async () => {
+    const clock = manualClock();
+    const order: string[] = [];
+    let releaseFirst: () => void = () => undefined;
+    const inner: CardSink = {
+      post: async () => 'id',
+      update: (_conv, _id, card) => {
+        const text = String((card as { text?: string }).text);
+        order.push(`start ${text}`);
+        return text === 'progress'
+          ? new Promise<void>((resolve) => (releaseFirst = () => (order.push('end progress'), resolve())))
+          : Promise.resolve(void order.push(`end ${text}`));
+      },
+    };
+    const sink = new RateLimitedCardSink(inner, { logger: createLogger('test', 'silent'), clock });
+    const first = sink.update('conv', 'card-1', { text: 'progress' });
+    await clock.advance(0);
+    const final = sink.update('conv', 'card-1', { text: 'final' });
+    await clock.advance(0);
+    expect(order).toEqual(['start progress']);
+    releaseFirst();
+    await Promise.all([first, final]);
+    expect(order).toEqual(['start progress', 'end progress', 'start final', 'end final']);
+  });
+
+  test('of several updates queued behind Teams\' limits, only the newest of each message is sent; other messages keep theirs', async () => {
+    const clock = manualClock();
+    const teams = recordingTeams(clock);
+    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock, conversationRules: [{ limit: 1, windowMs: 1000 }] });
+    const first = sink.update('conv', 'card-1', { text: 'a1' });
+    await clock.advance(0);
+    // a1 went out and used the conversation's one slot per second; these wait.
+    const calls = [
+      first,
+      sink.update('conv', 'card-1', { text: 'a2' }),
+      sink.update('conv', 'card-2', { text: 'b1' }),
+      sink.update('conv', 'card-1', { text: 'a3' }),
+    ];
+    await clock.advance(10_000);
+    await Promise.all(calls);
+    expect(teams.attempts.map((a) => a.text)).toEqual(['a1', 'b1', 'a3']);
+    expect(teams.shown).toEqual(new Map([['card-1', 'a3'], ['card-2', 'b1']]));
+    // a2 took no slot under the limit: three sends, one per second.
+    expect(teams.attempts.map((a) => a.t)).toEqual([0, 1000, 2000]);
+  });
+
+  test('a failure that is not retried reaches the caller of that card only', async () => {
+    const clock = manualClock();
+    const teams = recordingTeams(clock, (card) => (card.text === 'bad' ? Object.assign(new Error('Forbidden'), { statusCode: 403 }) : undefined));
+    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock });
+    const bad = sink.update('conv', 'card-1', { text: 'bad' });
+    const good = sink.update('conv', 'card-2', { text: 'good' });
+    await clock.advance(0);
+    await expect(bad).rejects.toThrow('Forbidden');
+    await expect(good).resolves.toBeUndefined();
   });
 });

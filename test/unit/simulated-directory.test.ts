@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { resolveOu } from '../../src/agent/resolve-ou';
 import type { DirectoryUser } from '../../src/directory/types';
 import { sourceAnchor } from '../../src/runbook/ou-comparison';
 import { BASE_DN, consistencyGuidFor, EXPECTED, OU, SEED_USERS, TRICKY_CNS, trickyUserDn } from '../../src/sandbox/forest-spec';
-import { buildSeededForest, readForestFile, SimulatedDirectory, writeForestFile } from '../../src/sandbox/simulated-directory';
+import { addUserToForest, buildSeededForest, readForestFile, SimulatedDirectory, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { AppError } from '../../src/shared/errors';
 
 /** The simulated directory must answer the agent's questions as the seeded Samba DC does. */
@@ -113,6 +114,44 @@ describe('simulated directory', () => {
       expect(() => readForestFile(file)).toThrow(/users\.5\.objectGuid: must be 16 bytes/);
       writeFileSync(file, '{ not json');
       expect(() => readForestFile(file)).toThrow(AppError);
+    });
+  });
+
+  describe('adding a user (rehearsing runbook step 12)', () => {
+    it('puts an enabled user into an existing OU, anchored on its objectGUID, and refuses what cannot exist', async () => {
+      const { forest, user } = addUserToForest(buildSeededForest(), OU.salesOps, 'Pat Newhire');
+      expect(user).toMatchObject({ dn: `CN=Pat Newhire,${OU.salesOps}`, consistencyGuid: null, samAccountName: 'pat.newhire', userPrincipalName: 'pat.newhire@contoso.com', disabled: false });
+      const grown = new SimulatedDirectory(forest);
+      const totals = await grown.scanUsers(OU.salesOps);
+      expect(totals.users).toBe(EXPECTED.salesOps.users + 1);
+      // Same name again, an OU that does not exist, and an empty name.
+      expect(() => addUserToForest(forest, OU.salesOps, 'Pat Newhire')).toThrow(/already exists/);
+      expect(() => addUserToForest(forest, `OU=Nowhere,${BASE_DN}`, 'Pat Newhire')).toThrow(/not an OU/);
+      expect(() => addUserToForest(forest, OU.salesOps, '  ')).toThrow(/1 to 64 characters/);
+      // A name that needs escaping in a DN stays one RDN.
+      const odd = addUserToForest(forest, OU.rAndD, 'Smith, Jo').user;
+      expect(odd.dn).toBe(`CN=Smith\\, Jo,${OU.rAndD}`);
+      expect((await new SimulatedDirectory(addUserToForest(forest, OU.rAndD, 'Smith, Jo').forest).scanUsers(OU.rAndD)).users).toBe(EXPECTED.rAndD.users + 1);
+    });
+
+    it('npm run sandbox:add-user writes the user into the sandbox\'s forest file, resolving the OU as /verify does', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'syncshift-add-user-'));
+      try {
+        writeForestFile(join(dir, 'forest.json'), buildSeededForest());
+        const run = (...args: string[]) =>
+          spawnSync(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/sandbox/add-user.ts'), ...args], { env: { ...process.env, SANDBOX_DATA_DIR: dir }, encoding: 'utf8', timeout: 30_000 });
+        const ok = run('OU=SalesOps', 'Pat Newhire');
+        expect(ok.stderr).toBe('');
+        expect(ok.status).toBe(0);
+        expect(ok.stdout).toContain(`Added CN=Pat Newhire,${OU.salesOps}`);
+        const users = readForestFile(join(dir, 'forest.json')).users;
+        expect(users.filter((u) => u.dn === `CN=Pat Newhire,${OU.salesOps}`)).toHaveLength(1);
+        const missing = run('OU=Nowhere', 'Sam Else');
+        expect(missing.status).toBe(1);
+        expect(missing.stderr).toContain('OU=Nowhere');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -1,0 +1,41 @@
+import { scanOu } from '../../src/agent/actions/scan-ou';
+import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import { compareOuWithCloud } from '../../src/services/compare-ou';
+import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
+import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
+import { createLogger } from '../../src/shared/logger';
+
+/**
+ * The cloud half of a verify reports how far Graph paging got, for the card. When Teams has no room
+ * for another card update (60 per 30 s per conversation), that report has nobody to answer it; the
+ * paging must go on regardless.
+ */
+describe('the cloud scan and its progress reports', () => {
+  let graph: GraphSimulator;
+  const forest = buildSeededForest();
+
+  beforeAll(async () => {
+    const tenant = await buildTenantFromDirectory(new SimulatedDirectory(forest), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    graph = await startGraphSimulator({ users: tenant.users });
+  });
+  afterAll(async () => graph?.close());
+
+  it('pages Graph to the end even when a progress report never settles', async () => {
+    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 100 });
+    const reports: number[] = [];
+    // What a caller awaiting Teams would hand back while the conversation is out of budget.
+    const stuck = (read: number): Promise<never> => {
+      reports.push(read);
+      return new Promise<never>(() => undefined);
+    };
+    const report = await compareOuWithCloud(scan, cloud, stuck);
+    expect(report.onPrem.users).toBe(EXPECTED.sales.users);
+    expect(report.missing).toHaveLength(3);
+    const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;
+    expect(reports).toHaveLength(Math.ceil(synced / 100));
+    expect(reports.at(-1)).toBe(synced);
+  }, 20_000);
+});
