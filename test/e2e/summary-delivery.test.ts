@@ -322,6 +322,48 @@ describe('one migration that breaks the tick does not hold up the others', () =>
   });
 });
 
+describe('waves whose Cloud Sync limits are exceeded, and an agent that never answers (no agent runs here)', () => {
+  let h: BotHarness;
+  let clock = new Date('2026-03-27T12:00:00Z');
+  const dns = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `OU=${prefix}${i},DC=contoso,DC=com`).join(' ');
+
+  beforeAll(async () => {
+    h = await startBotHarness({ now: () => clock, instanceId: 'bot-limits' });
+    expect((await h.say('/migration start "Limits"')).length).toBe(3);
+    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
+  });
+  afterAll(async () => h?.close());
+
+  it('the OU limit is on the card as the wave is added, and marked in /wave list, before any count arrives', async () => {
+    expect(cardText(firstCard(await h.say(`/wave add A ${dns('A', 30)} on 2026-04-10`)))).toContain('Wave A planned');
+    expect(cardText(firstCard(await h.say(`/wave add B ${dns('B', 20)} on 2026-04-17`)))).not.toContain('warning(s)');
+    // Nested under A's OUs: not separate OUs of the configuration.
+    expect(cardText(firstCard(await h.say(`/wave add Nested OU=Team,OU=A1,DC=contoso,DC=com on 2026-04-20`)))).not.toContain('separate OUs');
+    const added = cardText(firstCard(await h.say('/wave add C OU=C0,DC=contoso,DC=com on 2026-04-24')));
+    expect(added).toContain('Wave C planned: ⚠ 1 warning(s) already');
+    expect(added).toContain('would scope 51 separate OUs (nested OUs not counted)');
+    const list = cardText(firstCard(await h.say('/wave list')));
+    // Every wave of the domain is marked (besides "not counted yet", and A's overlap with Nested).
+    expect(list).toContain('C · on 2026-04-24 · counting… · ⚠ 2 warning(s)');
+    expect(list).toContain('A · on 2026-04-10 · counting… · ⚠ 3 warning(s)');
+    expect(list).toContain('⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs');
+  });
+
+  it('the daily summary waits for the counts on the injected clock, then posts without them, with the limit warnings', async () => {
+    const from = h.connector.calls.length;
+    clock = new Date('2026-03-28T07:00:00Z');
+    expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(summaries(h, from)).toEqual([]);
+    // Past the 10-minute wait on the service's clock: the summary goes out at once, not 10 real minutes later.
+    clock = at('2026-03-28T07:00:00Z', 11);
+    const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
+    expect(text).toContain('On-premises count failed: 30 OUs: the agent did not answer in time');
+    expect(text).toContain('⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs');
+    await h.bot.summaries.idle();
+  });
+});
+
 describe('the change since yesterday is measured from the daily summaries (agent process, simulated directory)', () => {
   let dir: string;
   let h: BotHarness;
