@@ -20,26 +20,30 @@ export function chartText(waves: readonly WaveLine[]): string {
 
 export function renderSummaryCard(summary: WaveSummary, options: { migrationName: string; kind: 'scheduled' | 'on_demand' }): AdaptiveCardJson {
   const errors: string[] = [];
+  const failure = (what: string, f: { message: string; hint: string | null }) => `${what}: ${f.message}${f.hint ? ` ${f.hint}` : ''}`;
   if (summary.provisioning) {
     const p = summary.provisioning;
     errors.push(`Cloud Sync provisioning logs since ${p.since}: ${formatCount(p.failures)} failure(s), ${formatCount(p.successes)} success(es).`);
     for (const r of p.topFailureReasons) errors.push(`• ${r.count}× ${r.reason}`);
+  } else if (summary.provisioningError) {
+    errors.push(failure('⚠ Cloud Sync provisioning logs could not be read, so this summary has no provisioning errors', summary.provisioningError));
   } else {
     errors.push('No Cloud Sync job is set, so provisioning logs were not read: /summary job <job id>.');
   }
+  if (summary.cloud.error) errors.push(failure(`⚠ Microsoft Graph users could not be read, so the Entra numbers are from ${summary.cloud.readAt ?? 'the last copy'}`, summary.cloud.error));
   if (summary.lastVerify) {
     const v = summary.lastVerify;
     errors.push(`Last verify #${v.id} of ${v.ou} (${v.at}): ${formatCount(v.missing)} missing, ${formatCount(v.extra)} extra, ${formatCount(v.mismatched)} anchor mismatch(es).`);
   }
   return expandTemplate('summary', {
     title: `Wave summary for ${summary.localDate}: ${options.migrationName}`,
-    subtitle: `${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone}${summary.previousDate ? ` · change since ${summary.previousDate}` : ''}`,
+    subtitle: `${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone} · ${summary.previousDate ? `change since ${summary.previousDate}'s daily summary` : 'no earlier daily summary to compare with'}`,
     notes: summary.notes,
     notesText: summary.notes.join('\n\n'),
     totals: [
       { title: 'Expected (on-premises)', value: summary.totals.expected === null ? 'incomplete: a count failed (see the waves below)' : formatCount(summary.totals.expected) },
       { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
-      { title: 'Change since last summary', value: signed(summary.totals.change) },
+      { title: summary.previousDate ? `Change since ${summary.previousDate}` : 'Change', value: signed(summary.totals.change) },
       { title: 'Missing / anchor mismatches', value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}` },
     ],
     waves: summary.waves.map((w) => ({
@@ -53,11 +57,11 @@ export function renderSummaryCard(summary: WaveSummary, options: { migrationName
         `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
         w.ous.join('; '),
       ].filter((x) => x !== null).join(' · '),
-      problem: w.scanError ? `On-premises count failed: ${w.scanError}` : '',
+      problem: [w.scanError ? `On-premises count failed: ${w.scanError}` : null, ...w.warnings.map((m) => `⚠ ${m}`)].filter((x) => x !== null).join('\n\n'),
     })),
     chartText: chartText(summary.waves),
     errorsText: errors.join('\n\n'),
     dueText: summary.dueNext.length > 0 ? summary.dueNext.map((d) => `• ${d}`).join('\n\n') : 'Nothing is due.',
-    footer: `Cloud numbers from a ${summary.cloud.mode === 'delta' ? `users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : 'full read of synced users'}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
+    footer: `Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
   });
 }

@@ -16,7 +16,7 @@ export function renderWavesCard(input: { title: string; text?: string; waves: Wa
       const counted = wave.ous.every((ou) => ou.users !== null);
       const total = wave.ous.reduce((sum, ou) => sum + (ou.users ?? 0), 0);
       return {
-        heading: `${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}`,
+        heading: `${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}${warnings.length > 0 ? ` · ⚠ ${warnings.length} warning(s)` : ''}`,
         ous: wave.ous.map((ou) => ({
           title: ou.baseDn ?? ou.input,
           value: ou.error ? `⚠ ${ou.error}` : ou.users === null ? 'counting…' : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,

@@ -169,7 +169,8 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
 
     async provisioningEvents(input, onPage) {
       // OData string literals double their single quotes; the job id pattern keeps it simple anyway.
-      const filter = `jobId eq '${input.jobId.replace(/'/g, "''")}' and activityDateTime ge ${input.since.toISOString()}`;
+      // gt, not ge: provisioning logs filter activityDateTime with eq/gt/lt only, and Graph answers 400 to ge/le.
+      const filter = `jobId eq '${input.jobId.replace(/'/g, "''")}' and activityDateTime gt ${input.since.toISOString()}`;
       const first = client.api('/auditLogs/provisioning').filter(filter).top(Math.min(pageSize, 500));
       const { total } = await follow(first, PROVISIONING_OPERATION, provisioningPageSchema, (value) =>
         onPage(

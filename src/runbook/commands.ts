@@ -5,7 +5,7 @@
 
 import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
-import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate } from './waves';
+import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate, topLevelOus } from './waves';
 
 export type VerifyListKind = 'missing' | 'extra' | 'mismatched';
 
@@ -169,8 +169,10 @@ function parseWave(argText: string): Command {
     ous = ous.slice(0, -2);
   }
   if (ous.length === 0) return { kind: 'invalid', command: '/wave add', reason: 'Name at least one OU for the wave.', usage: WAVE_ADD_USAGE };
-  if (ous.length > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
-    return { kind: 'invalid', command: '/wave add', reason: `A wave of ${ous.length} OUs is more than one Cloud Sync configuration can scope (about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}); split it or select parent OUs.`, usage: WAVE_ADD_USAGE };
+  // Nested OUs ride along with their parent, so only the separate ones count.
+  const separate = topLevelOus(ous).length;
+  if (separate > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
+    return { kind: 'invalid', command: '/wave add', reason: `A wave of ${separate} separate OUs is more than one Cloud Sync configuration can scope (about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}); split it or select parent OUs.`, usage: WAVE_ADD_USAGE };
   }
   return { kind: 'wave.add', name, ous, scheduledFor };
 }

@@ -22,6 +22,14 @@ export interface WaveNumbers {
   confirmed: number | null;
   /** Why the on-premises count failed today. */
   scanError: string | null;
+  /** Cloud Sync limit and overlap warnings of the wave, so they reach the channel every day until resolved. */
+  warnings: string[];
+}
+
+/** A part of the summary that could not be read, and what to check. */
+export interface PartFailure {
+  message: string;
+  hint: string | null;
 }
 
 export interface ProvisioningFindings {
@@ -44,17 +52,32 @@ export interface LastVerify {
   mismatched: number;
 }
 
+export interface CloudRead {
+  /** `stored`: Graph could not be read now, so the copy from `readAt` was used. */
+  mode: 'full' | 'delta' | 'stored';
+  changesApplied: number;
+  syncedUsers: number;
+  readAt?: string;
+  error?: PartFailure;
+}
+
 export interface SummaryInput {
   localDate: string;
   timeZone: string;
   waves: WaveNumbers[];
-  /** The previous posted summary of this migration, for the change since then. */
+  /**
+   * The daily summary to compare with: for a daily summary the previous day's (or the latest
+   * before it), for one on request the latest daily one. Never another summary on request, which
+   * would make the next daily change cover only the minutes since someone asked.
+   */
   previous: WaveSummary | null;
   provisioning: ProvisioningFindings | null;
+  /** Set when the provisioning logs were to be read and could not be. */
+  provisioningError?: PartFailure | null;
   lastVerify: LastVerify | null;
   readySteps: { n: number; title: string }[];
   /** How the cloud numbers were read. */
-  cloud: { mode: 'full' | 'delta'; changesApplied: number; syncedUsers: number };
+  cloud: CloudRead;
   notes: string[];
 }
 
@@ -71,9 +94,10 @@ export interface WaveSummary {
   /** `expected` is null when some wave could not be counted today; `change` adds up the waves that have one. */
   totals: { expected: number | null; provisioned: number; change: number | null; missing: number; mismatched: number };
   provisioning: ProvisioningFindings | null;
+  provisioningError: PartFailure | null;
   lastVerify: LastVerify | null;
   dueNext: string[];
-  cloud: SummaryInput['cloud'];
+  cloud: CloudRead;
   notes: string[];
 }
 
@@ -88,6 +112,12 @@ export function buildWaveSummary(input: SummaryInput): WaveSummary {
   const compared = waves.filter((w) => w.change !== null);
   const change = compared.length > 0 ? compared.reduce((acc, w) => acc + w.change!, 0) : null;
   const expected = waves.some((w) => w.expected === null) ? null : sum((w) => w.expected ?? 0);
+  const provisioningError = input.provisioningError ?? null;
+  // Said first, so nobody reads a partial summary as complete.
+  const partNotes = [
+    ...(input.cloud.error ? [`The Entra numbers are from the copy read at ${input.cloud.readAt ?? 'the last summary'}: Microsoft Graph could not be read now (see Errors).`] : []),
+    ...(provisioningError ? ['Incomplete: the Cloud Sync provisioning logs could not be read, so their errors and successes are left out (see Errors).'] : []),
+  ];
   return {
     localDate: input.localDate,
     timeZone: input.timeZone,
@@ -95,11 +125,42 @@ export function buildWaveSummary(input: SummaryInput): WaveSummary {
     waves,
     totals: { expected, provisioned: sum((w) => w.provisioned), change, missing: sum((w) => w.missing), mismatched: sum((w) => w.mismatched) },
     provisioning: input.provisioning,
+    provisioningError,
     lastVerify: input.lastVerify,
     dueNext: dueNext(input, waves),
     cloud: input.cloud,
-    notes: input.notes,
+    notes: [...partNotes, ...input.notes],
   };
+}
+
+/** Why a daily summary of an earlier day was not posted, as far as the database knows. */
+export type MissedReason = { kind: 'not_running' } | { kind: 'failed'; error: string | null } | { kind: 'interrupted' };
+
+/**
+ * The catch-up note: which days have no summary and why, grouped by reason, and the date the
+ * change is measured from (which is the previous daily summary's, not the missed days').
+ */
+export function missedDaysNote(input: { missed: { localDate: string; reason: MissedReason }[]; localTime: string; timeZone: string; comparedWith: string | null }): string | null {
+  if (input.missed.length === 0) return null;
+  const groups = new Map<string, string[]>();
+  for (const { localDate, reason } of input.missed) {
+    const why =
+      reason.kind === 'not_running' ? `no SyncShift instance was running at ${input.localTime} ${input.timeZone}`
+        : reason.kind === 'interrupted' ? 'SyncShift stopped while building it'
+          : `it could not be built${reason.error ? ` (${reason.error})` : ''}`;
+    groups.set(why, [...(groups.get(why) ?? []), localDate]);
+  }
+  const parts = [...groups].map(([why, dates]) => `No summary was posted for ${dates.join(', ')}: ${why}.`);
+  parts.push(input.comparedWith ? `The change below is since the daily summary of ${input.comparedWith}.` : 'There is no earlier daily summary to compare with.');
+  return parts.join(' ');
+}
+
+/** Why a summary comes more than a few minutes after its time. */
+export function lateNote(input: { localDate: string; localTime: string; timeZone: string; attempt: number; maxAttempts: number; previousError: string | null }): string {
+  const slot = `${input.localTime} ${input.timeZone} on ${input.localDate}`;
+  if (input.attempt <= 1) return `Posted late: no SyncShift instance was running at ${slot}.`;
+  if (input.previousError) return `Posted late: the earlier attempt after ${slot} failed (${input.previousError}); this is attempt ${input.attempt} of ${input.maxAttempts}.`;
+  return `Posted late: SyncShift stopped while building it after ${slot}; this is attempt ${input.attempt}.`;
 }
 
 function dueNext(input: SummaryInput, waves: WaveLine[]): string[] {

@@ -47,6 +47,22 @@ export interface WaveCheckContext {
   today: string;
 }
 
+/**
+ * The OUs a scoping configuration has to list: those not inside another one of the list. Cloud
+ * Sync includes nested OUs with their parent, so only these count toward its limit of about 50.
+ * Duplicates (compared as RFC 4514 DNs) count once; a DN that does not parse counts as itself.
+ */
+export function topLevelOus(dns: readonly string[]): string[] {
+  const unique = new Map<string, { dn: string; keys: string[] | null }>();
+  for (const dn of dns) {
+    const keys = canonicalDn(dn);
+    const id = keys ? keys.join(',') : dn;
+    if (!unique.has(id)) unique.set(id, { dn, keys });
+  }
+  const all = [...unique.values()];
+  return all.filter((a) => !a.keys || !all.some((b) => b !== a && b.keys !== null && isWithin(a.keys!, b.keys))).map((a) => a.dn);
+}
+
 /** The domain part (the DC= components) of a DN, lower-cased, e.g. "dc=contoso,dc=com". */
 export function domainOf(dn: string): string | null {
   const parsed = parseDn(dn);
@@ -99,15 +115,20 @@ export function checkWave(wave: WavePlan, context: WaveCheckContext): WaveWarnin
   const domains = new Set(own.map((ou) => domainOf(ou.baseDn)).filter((d): d is string => d !== null));
   for (const domain of domains) {
     const inDomain = [...scopes, ...own.map((ou) => ({ label: `wave ${wave.name}`, baseDn: ou.baseDn, users: ou.users }))].filter((s) => domainOf(s.baseDn) === domain);
-    const ous = new Set(inDomain.map((s) => (canonicalDn(s.baseDn) ?? [s.baseDn]).join(','))).size;
-    if (ous > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
-      warnings.push({ code: 'OUS_PER_CONFIGURATION', message: `With this wave the Cloud Sync configuration for ${domain} would scope ${ous} OUs; a configuration holds about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}. Select parent OUs instead (nested OUs are included).` });
+    // A nested OU is in its parent's subtree: neither listed in the configuration nor counted twice.
+    const listed = new Set(topLevelOus(inDomain.map((s) => s.baseDn)));
+    const topLevel = inDomain.filter((s) => listed.delete(s.baseDn));
+    if (topLevel.length > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
+      warnings.push({ code: 'OUS_PER_CONFIGURATION', message: `With this wave the Cloud Sync configuration for ${domain} would scope ${topLevel.length} separate OUs (nested OUs not counted); a configuration holds about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}. Select parent OUs instead (nested OUs are included), or split the domain's OUs over more than one configuration.` });
     }
-    const users = inDomain.reduce((sum, s) => sum + (s.users ?? 0), 0);
+    const users = topLevel.reduce((sum, s) => sum + (s.users ?? 0), 0);
+    const limit = CLOUD_SYNC_LIMITS.objectsPerDomain.toLocaleString('en-US');
+    // The agent counts users only; saying so keeps a near-limit domain from looking safe.
+    const counted = `Users counted: ${users.toLocaleString('en-US')}; groups and contacts are not counted (the agent counts users only) and add to this.`;
     if (users > CLOUD_SYNC_LIMITS.objectsPerDomain) {
-      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope; Cloud Sync supports ${CLOUD_SYNC_LIMITS.objectsPerDomain.toLocaleString('en-US')} objects per domain (groups and contacts count too).` });
+      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope; Cloud Sync supports ${limit} objects per domain. ${counted}` });
     } else if (users > CLOUD_SYNC_LIMITS.objectsPerDomain * 0.9) {
-      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope, over 90% of the ${CLOUD_SYNC_LIMITS.objectsPerDomain.toLocaleString('en-US')} objects a domain supports; groups and contacts count too.` });
+      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope, over 90% of the ${limit} objects a domain supports. ${counted}` });
     }
   }
   return warnings;

@@ -60,6 +60,12 @@ export interface GraphSimulator {
   updateUser(id: string, patch: Partial<Omit<SimUser, 'id'>>): boolean;
   /** Adds Cloud Sync provisioning log entries (GET /v1.0/auditLogs/provisioning). */
   addProvisioningEvents(events: SimProvisioningEvent[]): void;
+  /**
+   * Makes GET /auditLogs/provisioning answer 403 as Graph does for an app without
+   * ProvisioningLog.Read.All/AuditLog.Read.All ('permission') or a tenant without Entra ID P1/P2
+   * ('licence'); null serves the logs again.
+   */
+  denyProvisioningLogs(reason: 'permission' | 'licence' | null): void;
   /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
   /** Every request seen, in order, including failed ones. */
@@ -124,6 +130,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const events: Required<SimProvisioningEvent>[] = [];
   const requests: SimRequest[] = [];
   const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
+  let provisioningDenied: 'permission' | 'licence' | null = null;
   let url = '';
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -158,7 +165,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
     if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta') return changes.delta(parsed.searchParams, `${url}/v1.0`);
-    if (req.method === 'GET' && segments.join('/') === 'v1.0/auditLogs/provisioning') return provisioningLogs(parsed.searchParams, `${url}/v1.0`, events);
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/auditLogs/provisioning') {
+      if (provisioningDenied === 'permission') throw new GraphHttpError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+      if (provisioningDenied === 'licence') throw new GraphHttpError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license");
+      return provisioningLogs(parsed.searchParams, `${url}/v1.0`, events);
+    }
     if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
       throw new GraphHttpError(404, 'Request_ResourceNotFound', `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta and /v1.0/auditLogs/provisioning exist here.`);
     }
@@ -237,6 +248,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     },
     addProvisioningEvents: (added) => {
       for (const e of added) events.push({ id: e.id ?? randomUUID(), errorCode: e.errorCode ?? '', reason: e.reason ?? '', action: e.action ?? 'create', ...e } as Required<SimProvisioningEvent>);
+    },
+    denyProvisioningLogs: (reason) => {
+      provisioningDenied = reason;
     },
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
@@ -369,7 +383,9 @@ function decodeDeltaToken(token: string): { v: number; select: string[] | undefi
   }
 }
 
-const PROVISIONING_FILTER_CLAUSE = /^(jobId) eq '((?:[^']|'')*)'$|^(activityDateTime) (ge|gt|le|lt) (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$|^(statusInfo\/status|provisioningStatusInfo\/status) eq '(success|failure|skipped|warning)'$/;
+const PROVISIONING_FILTER_CLAUSE = /^(jobId) eq '((?:[^']|'')*)'$|^(activityDateTime) (eq|gt|lt) (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$|^(statusInfo\/status|provisioningStatusInfo\/status) eq '(success|failure|skipped|warning)'$/;
+/** Provisioning logs take eq/contains/gt/lt (list provisioningObjectSummary doc); Graph refuses ge and le on dates. */
+const UNSUPPORTED_DATE_OPERATOR = /^activityDateTime (ge|le) /;
 
 /** GET /auditLogs/provisioning with the filters summaries use (jobId, activityDateTime, status), newest first. */
 function provisioningLogs(params: URLSearchParams, root: string, events: Required<SimProvisioningEvent>[]): { body: unknown } {
@@ -378,8 +394,10 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
   if (filter) {
     const tests: Array<(e: Required<SimProvisioningEvent>) => boolean> = [];
     for (const clause of filter.split(/\s+and\s+/)) {
+      const unsupported = UNSUPPORTED_DATE_OPERATOR.exec(clause.trim());
+      if (unsupported) throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: the operator '${unsupported[1]}' is not supported for property 'activityDateTime'; use eq, gt or lt.`);
       const m = PROVISIONING_FILTER_CLAUSE.exec(clause.trim());
-      if (!m) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Invalid filter clause: '${clause}'. The simulator supports jobId eq, activityDateTime ge/gt/le/lt and statusInfo/status eq.`);
+      if (!m) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Invalid filter clause: '${clause}'. The simulator supports jobId eq, activityDateTime eq/gt/lt and statusInfo/status eq.`);
       if (m[1]) {
         const jobId = m[2]!.replace(/''/g, "'");
         tests.push((e) => e.jobId === jobId);
@@ -388,7 +406,7 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
         const op = m[4]!;
         tests.push((e) => {
           const t = Date.parse(e.activityDateTime);
-          return op === 'ge' ? t >= at : op === 'gt' ? t > at : op === 'le' ? t <= at : t < at;
+          return op === 'eq' ? t === at : op === 'gt' ? t > at : t < at;
         });
       } else {
         const status = m[7]!;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CloudDirectory } from '../cloud/types';
+import type { CloudDirectory, CloudUser } from '../cloud/types';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
@@ -9,13 +9,15 @@ import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';
 import { stepDefinition } from '../runbook/steps';
-import { datesBetween, latestDueSlot, localDateOf } from '../runbook/summary-schedule';
-import { buildWaveSummary, type LastVerify, type ProvisioningFindings, type WaveNumbers, type WaveSummary } from '../runbook/wave-summary';
+import { addDays, datesBetween, latestDueSlot, localDateOf, slotInstant, type SummarySlot } from '../runbook/summary-schedule';
+import { buildWaveSummary, lateNote, missedDaysNote, type CloudRead, type LastVerify, type MissedReason, type PartFailure, type ProvisioningFindings, type WaveNumbers, type WaveSummary } from '../runbook/wave-summary';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { SummaryRecord, SummarySettings } from '../store/wave-repo';
+import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
 import type { MigrationRecord, Store } from '../store/types';
 import { refreshCloudSnapshot } from './cloud-snapshot';
+import { classifyPostFailure } from './post-outcome';
+import { readProvisioningWindow } from './provisioning-window';
 import { shortId, type CardSink } from './verify-service';
 import type { WaveService } from './wave-service';
 
@@ -40,18 +42,27 @@ export interface SummaryServiceOptions {
   claimMs?: number;
 }
 
-const DAY_MS = 24 * 3_600_000;
-/** Provisioning logs are kept 30 days; the first read looks that far back for Cloud Sync's successes. */
-const LOG_RETENTION_MS = 30 * DAY_MS;
-/** A failed summary is tried again after this long. */
+/** A failed summary is tried again after this long (on the schedule's clock). */
 const FAILED_RETRY_MS = 15 * 60_000;
+/** Tries per scheduled summary before the day is given up, with one card that says so. */
+const MAX_ATTEMPTS = 3;
 /** A summary posted this long after its time says it is late. */
 const LATE_AFTER_MS = 15 * 60_000;
+/** How long after a post of unknown outcome the one note that it may be missing comes. */
+const NOTICE_AFTER_MS = 15 * 60_000;
+
+interface BuiltSummary {
+  summary: WaveSummary;
+  /** What a posted daily summary moves the provisioning log position to; null when the logs were not read. */
+  logWindow: LogWindowCommit | null;
+}
 
 /**
  * The daily wave summary. Which instance posts is decided by the database (a unique row per
  * migration and local date), never by process memory, so restarts and several bot instances
- * sharing one database still post exactly one summary a day.
+ * sharing one database still post at most one summary a day. The row is marked 'sending' before
+ * the post; from then on it is never posted again, so a post whose fate is unknown becomes a
+ * short note instead of a second copy.
  */
 export class SummaryService {
   private readonly now: () => Date;
@@ -105,29 +116,21 @@ export class SummaryService {
    * slow migration (its agent counts can take minutes) does not hold up the next tick.
    */
   async tick(options: { wait?: boolean } = {}): Promise<number> {
+    if (this.stopped) return 0;
     const now = this.now();
     const started: Promise<boolean>[] = [];
-    if (this.stopped) return 0;
     for (const settings of await this.options.store.waves.listScheduled()) {
-      const slot = latestDueSlot({ localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt }, now);
-      if (!slot) continue;
-      const last = await this.options.store.waves.latestPostedScheduled(settings.migrationId);
-      if (last && last.localDate >= slot.localDate) continue;
-      const claim = await this.options.store.waves.claimScheduled({ migrationId: settings.migrationId, localDate: slot.localDate, claimedBy: this.instanceId, now, claimMs: this.claimMs() });
-      if (!claim) continue;
-      const migration = await this.options.store.runbook.getMigration(settings.migrationId);
-      if (!migration) continue;
-      const notes: string[] = [];
-      const missed = last ? datesBetween(last.localDate, slot.localDate).filter((d) => d >= localDateOf(settings.setAt, settings.timeZone!)) : [];
-      if (missed.length > 0) notes.push(`No summary was posted for ${missed.join(', ')}: SyncShift was not running at ${settings.localTime}. The change below covers the time since ${last!.localDate}.`);
-      if (now.getTime() - slot.at.getTime() > LATE_AFTER_MS) notes.push(`Posted late: SyncShift was not running at ${settings.localTime} ${settings.timeZone} on ${slot.localDate}.`);
-      // Posting is paced by the rate-limited card sink, so many migrations due at once do not burst.
-      const run = this.run(claim, migration, settings, notes);
-      this.track(run);
-      started.push(run);
+      try {
+        const begun = await this.tickMigration(settings, now);
+        if (begun) started.push(begun.run);
+      } catch (err) {
+        // One migration's problem (a zone luxon cannot place, a database error) must not hold up the others.
+        const appError = asAppError(err);
+        this.options.logger.error({ migrationId: settings.migrationId, code: appError.code, err: appError.message }, 'the daily summary of this migration could not be checked; the other migrations go on');
+      }
     }
     if (options.wait === false) return started.length;
-    return (await Promise.all(started)).filter(Boolean).length;
+    return (await Promise.allSettled(started)).filter((r) => r.status === 'fulfilled' && r.value).length;
   }
 
   /** Waits for summaries in progress (tests, shutdown). */
@@ -139,6 +142,65 @@ export class SummaryService {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.idle();
+  }
+
+  /** Returns the summary run it started, wrapped so awaiting this does not wait for the run. */
+  private async tickMigration(settings: SummarySettings, now: Date): Promise<{ run: Promise<boolean> } | null> {
+    const slot = latestDueSlot({ localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt }, now);
+    if (!slot) return null;
+    const migration = await this.options.store.runbook.getMigration(settings.migrationId);
+    if (!migration) return null;
+    await this.noteUncertainDeliveries(migration, now);
+    const claim = await this.options.store.waves.claimScheduled({ migrationId: settings.migrationId, localDate: slot.localDate, claimedBy: this.instanceId, now, claimMs: this.claimMs() });
+    if (!claim) return null;
+    const notes = await this.catchUpNotes(settings, slot, claim, now);
+    // Posting is paced by the rate-limited card sink, so many migrations due at once do not burst.
+    const run = this.run(claim, migration, settings, notes);
+    this.track(run);
+    return { run };
+  }
+
+  /** What the card says about days without a summary and about coming late, from what the database knows. */
+  private async catchUpNotes(settings: SummarySettings, slot: SummarySlot, claim: SummaryRecord, now: Date): Promise<string[]> {
+    const { localTime, timeZone } = settings as { localTime: string; timeZone: string };
+    const notes: string[] = [];
+    const previous = await this.options.store.waves.previousScheduled(settings.migrationId, slot.localDate);
+    const from = previous ? addDays(previous.localDate, 1) : localDateOf(settings.setAt, timeZone);
+    const rows = new Map((await this.options.store.waves.scheduledBetween(settings.migrationId, from, slot.localDate)).map((r) => [r.localDate, r]));
+    const owed = [from, ...datesBetween(from, slot.localDate)].filter((d) => d < slot.localDate && slotInstant(d, localTime, timeZone).getTime() >= settings.setAt.getTime());
+    const missed = owed.map((localDate) => {
+      const row = rows.get(localDate);
+      const reason: MissedReason = !row ? { kind: 'not_running' } : row.status === 'claimed' ? { kind: 'interrupted' } : { kind: 'failed', error: row.error };
+      return { localDate, reason };
+    });
+    const missedNote = missedDaysNote({ missed, localTime, timeZone, comparedWith: previous?.localDate ?? null });
+    if (missedNote) notes.push(missedNote);
+    if (now.getTime() - slot.at.getTime() > LATE_AFTER_MS) {
+      notes.push(lateNote({ localDate: slot.localDate, localTime, timeZone, attempt: claim.attempts, maxAttempts: MAX_ATTEMPTS, previousError: claim.lastError }));
+    }
+    return notes;
+  }
+
+  /**
+   * One short note per daily summary that may not have reached the chat: Teams answered 502/504
+   * or nothing, or the instance sending it died. The summary itself is never sent again.
+   */
+  private async noteUncertainDeliveries(migration: MigrationRecord, now: Date): Promise<void> {
+    const rows = await this.options.store.waves.claimDeliveryNotices({ migrationId: migration.id, sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS), now });
+    for (const row of rows) {
+      const card = renderMessageCard({
+        title: `The wave summary for ${row.localDate} may be missing`,
+        text: `Teams did not confirm the daily summary for ${row.localDate} (${row.status === 'sending' ? 'SyncShift stopped while sending it' : (row.error ?? 'no answer')}). It is not sent again, so it cannot appear twice. If it is not in this conversation, /summary now shows the current numbers.`,
+        tone: 'warning',
+      });
+      this.track(
+        this.options.cards
+          .post(migration.conversationId, card)
+          .then(() => this.options.store.audit.append({ actor: 'syncshift', action: 'summary.notice', target: migration.name, outcome: 'may_be_missing', details: { summaryId: row.id, localDate: row.localDate }, conversationId: migration.conversationId }))
+          // At most one note: one that does not arrive either is only logged.
+          .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: row.id }, 'the note about a possibly missing summary was not delivered; it is not retried')),
+      );
+    }
   }
 
   private track(p: Promise<unknown>): void {
@@ -154,85 +216,151 @@ export class SummaryService {
   }
 
   /**
-   * Renews the claim every third of its length while `work` runs. `stillHeld` renews it at once and
-   * says whether this instance still holds it (another one takes over when this one stalls).
+   * Renews the claim every third of its length while `work` runs, so only a dead holder's claim
+   * runs out and another instance takes over that soon.
    */
-  private async holdingClaim<T>(claim: SummaryRecord, work: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
-    let lost = false;
-    const renew = async (): Promise<boolean> => {
-      const held = await this.options.store.waves.extendClaim({ id: claim.id, claimedBy: this.instanceId, until: new Date(this.now().getTime() + this.claimMs()) });
-      if (!held) lost = true;
-      return !lost;
-    };
+  private async holdingClaim<T>(claim: SummaryRecord, work: () => Promise<T>): Promise<T> {
     const timer = setInterval(() => {
-      renew().catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
+      this.options.store.waves
+        .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
+        .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
     }, Math.max(1_000, Math.floor(this.claimMs() / 3)));
     timer.unref();
     try {
-      return await work(renew);
+      return await work();
     } finally {
       clearInterval(timer);
     }
   }
 
   private async run(claim: SummaryRecord, migration: MigrationRecord, settings: SummarySettings | null, notes: string[]): Promise<boolean> {
+    const { store } = this.options;
     const log = this.options.logger.child({ migrationId: migration.id, summaryId: claim.id, kind: claim.kind, localDate: claim.localDate });
+    // How far this attempt got decides what a failure means: before 'sending' nothing was sent.
+    let stage: 'building' | 'sending' | 'sent' | 'recorded' = 'building';
     try {
-      return await this.holdingClaim(claim, async (stillHeld) => {
-        const summary = await this.build(migration, settings, claim.localDate, notes);
+      return await this.holdingClaim(claim, async () => {
+        const { summary, logWindow } = await this.build(migration, settings, claim.localDate, notes, claim.kind);
         const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
-        // Last look before the one step that cannot be taken back.
-        if (!(await stillHeld())) {
+        // The database guards the one step that cannot be taken back: after this nobody claims the row again.
+        if (!(await store.waves.markSending({ id: claim.id, claimedBy: this.instanceId, content: summary, now: this.now() }))) {
           log.warn('another instance took over this summary; not posting it');
           return false;
         }
+        stage = 'sending';
         const activityId = await this.options.cards.post(migration.conversationId, card);
-        const now = this.now();
-        if (!(await this.options.store.waves.markPosted({ id: claim.id, claimedBy: this.instanceId, activityId: activityId ?? null, content: summary, now }))) {
-          log.error('the summary was posted, but its claim had been taken over meanwhile; it may appear twice');
-        }
-        if (settings?.provisioningJobId) await this.options.store.waves.setLogsReadUntil(migration.id, now);
-        await this.options.store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
+        stage = 'sent';
+        await store.waves.markPosted({ id: claim.id, claimedBy: this.instanceId, activityId: activityId ?? null, now: this.now() });
+        stage = 'recorded';
+        // Only a posted daily summary moves the read position: one on request, or one that may not have
+        // arrived, leaves the errors for the next daily summary to show.
+        if (claim.kind === 'scheduled' && logWindow) await store.waves.commitLogWindow(logWindow);
+        await store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
         log.info({ waves: summary.waves.length, provisioned: summary.totals.provisioned }, 'wave summary posted');
         return true;
       });
     } catch (err) {
-      const appError = asAppError(err);
-      log.error({ code: appError.code, err: appError.message }, 'wave summary failed');
-      // Retried by whichever instance ticks after the back-off, not every couple of minutes.
-      await this.options.store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error: `${appError.code}: ${appError.message}`, retryAt: new Date(this.now().getTime() + FAILED_RETRY_MS) });
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'failed', details: { summaryId: claim.id, code: appError.code }, conversationId: migration.conversationId });
-      if (claim.kind === 'on_demand') {
-        await this.options.cards
-          .post(migration.conversationId, renderMessageCard({ title: 'The wave summary could not be built', text: appError.message, ...(appError.hint ? { hint: appError.hint } : {}), tone: 'attention' }))
-          .catch(() => undefined);
-      }
-      return false;
+      return this.afterFailure(claim, migration, stage, err, log);
     }
   }
 
-  /** Gathers today's numbers: the agent counts each wave OU, Graph's delta query updates the cloud copy. */
-  async build(migration: MigrationRecord, settings: SummarySettings | null, localDate: string, notes: string[]): Promise<WaveSummary> {
+  private async afterFailure(claim: SummaryRecord, migration: MigrationRecord, stage: 'building' | 'sending' | 'sent' | 'recorded', err: unknown, log: Logger): Promise<boolean> {
     const { store } = this.options;
+    const appError = asAppError(err);
+    const audit = (outcome: string, details: Record<string, unknown>) => store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome, details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details }, conversationId: migration.conversationId });
+    if (stage === 'recorded') {
+      log.error({ err: appError.message }, 'the summary was posted and recorded, but the provisioning log position or the audit entry could not be saved');
+      return true;
+    }
+    if (stage === 'sent') {
+      // Teams has the card; the row stays out of every retry ('sending', or 'outcome_unknown' if this works).
+      log.error({ err: appError.message }, 'the summary was posted but could not be recorded; it is not posted again');
+      await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: `posted, but not recorded: ${appError.message}` });
+      return true;
+    }
+    let error = `${appError.code}: ${appError.message}`;
+    if (stage === 'sending') {
+      const failure = classifyPostFailure(err);
+      if (failure.outcome === 'unknown') {
+        log.warn({ reason: failure.reason }, 'Teams did not confirm the summary; it is not posted again (a note follows later)');
+        await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: failure.reason });
+        await audit('outcome_unknown', { reason: failure.reason });
+        return false;
+      }
+      error = failure.reason;
+    }
+    log.error({ code: appError.code, err: error }, 'wave summary failed');
+    if (claim.kind === 'on_demand') {
+      await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt: null });
+      await audit('failed', { error });
+      await this.options.cards
+        .post(migration.conversationId, renderMessageCard({ title: 'The wave summary could not be built', text: stage === 'sending' ? `It could not be posted: ${error}.` : appError.message, ...(appError.hint ? { hint: appError.hint } : {}), tone: 'attention' }))
+        .catch(() => undefined);
+      return false;
+    }
+    // A shutdown is not the summary's fault: it is taken up again at once by whoever runs next.
+    const giveUp = !this.stopped && claim.attempts >= MAX_ATTEMPTS;
+    const retryAt = giveUp ? null : new Date(this.now().getTime() + (this.stopped ? 0 : FAILED_RETRY_MS));
+    await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt });
+    await audit(giveUp ? 'gave_up' : 'failed', { error, attempt: claim.attempts });
+    if (giveUp && (await store.waves.claimNotice({ id: claim.id, now: this.now() }))) {
+      const card = renderMessageCard({
+        title: `No wave summary for ${claim.localDate}`,
+        text: `The daily summary could not be built after ${claim.attempts} attempts: ${stage === 'sending' ? error : appError.message}. It is not tried again today.`,
+        hint: `${appError.hint ? `${appError.hint} ` : ''}/summary now tries again at once.`,
+        tone: 'attention',
+      });
+      // One card for the day; if it does not arrive either, the log says so.
+      await this.options.cards.post(migration.conversationId, card).catch((postErr: Error) => log.warn({ err: postErr.message }, 'the card about the missing summary was not delivered'));
+    }
+    return false;
+  }
+
+  /**
+   * Gathers today's numbers: the agent counts each wave OU, Graph's delta query updates the cloud
+   * copy. A part Graph will not give (no permission, no licence, an outage) is left out with a line
+   * that says so, rather than costing the whole summary.
+   */
+  async build(migration: MigrationRecord, settings: SummarySettings | null, localDate: string, notes: string[], kind: SummaryKind = 'scheduled'): Promise<BuiltSummary> {
+    const { store } = this.options;
+    const log = this.options.logger.child({ migrationId: migration.id, localDate });
     const views = await this.options.waves.views(migration);
     const scans = await this.scanAll(migration, views.flatMap((v) => v.wave.ous.map((ou) => ({ key: `${v.wave.id}:${ou.position}`, ou: ou.baseDn ?? ou.input }))));
     const now = this.now();
-    const snapshot = await refreshCloudSnapshot({ store, cloud: this.options.cloud, migrationId: migration.id, now, logger: this.options.logger });
-    const provisioning = settings?.provisioningJobId ? await this.readProvisioning(migration.id, settings.provisioningJobId, settings.logsReadUntil, now) : null;
-    const confirmed = provisioning ? await store.waves.confirmedIds(migration.id) : null;
-    const cloudKeyed = snapshot.users.flatMap((u) => {
+    const cloud = await this.readCloud(migration.id, now, log);
+    let provisioning: ProvisioningFindings | null = null;
+    let provisioningError: PartFailure | null = null;
+    let logWindow: LogWindowCommit | null = null;
+    if (settings?.provisioningJobId) {
+      try {
+        ({ findings: provisioning, window: logWindow } = await readProvisioningWindow({ store, cloud: this.options.cloud, migrationId: migration.id, jobId: settings.provisioningJobId, readUntil: settings.logsReadUntil, now }));
+      } catch (err) {
+        const appError = asAppError(err);
+        log.warn({ code: appError.code, err: appError.message }, 'provisioning logs could not be read; the summary goes out without them');
+        provisioningError = { message: appError.message, hint: appError.hint ?? null };
+      }
+    }
+    // Users confirmed by earlier reads stay confirmed when today's read fails.
+    const confirmed = settings?.provisioningJobId ? await store.waves.confirmedIds(migration.id) : null;
+    const cloudKeyed = cloud.users.flatMap((u) => {
       const keys = u.onPremisesDistinguishedName ? canonicalDn(u.onPremisesDistinguishedName) : null;
       return keys ? [{ user: u, keys }] : [];
     });
 
-    const waves: WaveNumbers[] = views.map(({ wave }) => {
-      const numbers: WaveNumbers = { name: wave.name, scheduledFor: wave.scheduledFor, ous: [], expected: 0, inCloud: 0, provisioned: 0, missing: 0, mismatched: 0, confirmed: confirmed ? 0 : null, scanError: null };
+    const waves: WaveNumbers[] = views.map(({ wave, warnings }) => {
+      const numbers: WaveNumbers = {
+        name: wave.name, scheduledFor: wave.scheduledFor, ous: [], expected: 0, inCloud: 0, provisioned: 0, missing: 0, mismatched: 0, confirmed: confirmed ? 0 : null, scanError: null,
+        // Limits and overlaps must reach the channel before the wave moves; a passed date is in "what is
+        // due next", and today's counts replace the planning-time "not counted yet".
+        warnings: warnings.filter((w) => w.code !== 'DATE_IN_PAST' && w.code !== 'NOT_COUNTED').map((w) => w.message),
+      };
+      const failedCounts = new Map<string, string[]>();
       for (const ou of wave.ous) {
         const scan = scans.get(`${wave.id}:${ou.position}`)!;
         if ('error' in scan) {
           numbers.ous.push(ou.baseDn ?? ou.input);
           numbers.expected = null;
-          numbers.scanError = numbers.scanError ? `${numbers.scanError}; ${scan.error}` : `${ou.baseDn ?? ou.input}: ${scan.error}`;
+          failedCounts.set(scan.error, [...(failedCounts.get(scan.error) ?? []), ou.baseDn ?? ou.input]);
           continue;
         }
         numbers.ous.push(scan.baseDn);
@@ -250,22 +378,45 @@ export class SummaryService {
           numbers.confirmed += cloudKeyed.filter((c) => confirmed.has(c.user.id) && isWithin(c.keys, base)).length;
         }
       }
+      // One line per reason, not one per OU: a wave of 30 OUs and no agent is one problem.
+      if (failedCounts.size > 0) numbers.scanError = [...failedCounts].map(([error, ous]) => `${ous.length <= 3 ? ous.join(', ') : `${ous.length} OUs`}: ${error}`).join('; ');
       return numbers;
     });
 
-    const previous = await store.waves.latestPosted(migration.id);
+    // Compared with the daily summaries only: a daily one with the day before's (or the latest before
+    // it), one on request with the latest daily one, including today's.
+    const previous = await store.waves.previousScheduled(migration.id, kind === 'scheduled' ? localDate : addDays(localDate, 1));
     const steps = await store.runbook.listSteps(migration.id);
-    return buildWaveSummary({
+    const summary = buildWaveSummary({
       localDate,
       timeZone: settings?.timeZone ?? 'UTC',
       waves,
-      previous: (previous?.content as WaveSummary | null) ?? null,
+      previous: previous ? { ...(previous.content as WaveSummary), localDate: previous.localDate } : null,
       provisioning,
+      provisioningError,
       lastVerify: await this.lastVerify(migration.conversationId),
       readySteps: readySteps(steps).map((n) => ({ n, title: stepDefinition(n)?.title ?? `Step ${n}` })),
-      cloud: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length },
+      cloud: cloud.info,
       notes,
     });
+    return { summary, logWindow };
+  }
+
+  /** Today's synced users through the delta query; when Graph fails, the stored copy, said so on the card. */
+  private async readCloud(migrationId: string, now: Date, log: Logger): Promise<{ users: CloudUser[]; info: CloudRead }> {
+    const { store } = this.options;
+    try {
+      const snapshot = await refreshCloudSnapshot({ store, cloud: this.options.cloud, migrationId, now, logger: this.options.logger });
+      return { users: snapshot.users, info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length } };
+    } catch (err) {
+      const stored = await store.waves.getSnapshot(migrationId);
+      // Without any copy there are no Entra numbers at all, and that is not a summary worth posting.
+      if (!stored) throw err;
+      const appError = asAppError(err);
+      log.warn({ code: appError.code, err: appError.message }, 'synced users could not be read from Graph; the summary uses the stored copy');
+      const users = await store.waves.cloudUsers(migrationId);
+      return { users, info: { mode: 'stored', changesApplied: 0, syncedUsers: users.length, readAt: stored.refreshedAt.toISOString(), error: { message: appError.message, hint: appError.hint ?? null } } };
+    }
   }
 
   /** Queues one agent scan per OU and waits for all of them, up to the timeout. */
@@ -278,7 +429,8 @@ export class SummaryService {
     }
     if (jobs.length > 0) this.options.jobQueued();
     const results = new Map<string, ScanOuResult | { error: string }>();
-    const deadline = Date.now() + (this.options.scanTimeoutMs ?? 10 * 60_000);
+    // On the service's clock, like everything else here, so a test can move past the deadline.
+    const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);
     while (results.size < jobs.length) {
       for (const { key, jobId } of jobs) {
         if (results.has(key)) continue;
@@ -292,7 +444,7 @@ export class SummaryService {
       }
       if (results.size === jobs.length) break;
       if (this.stopped) throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', { hint: 'It is retried when SyncShift runs again.' });
-      if (Date.now() > deadline) {
+      if (this.now().getTime() > deadline) {
         const waiting = jobs.filter(({ key }) => !results.has(key));
         for (const { key } of waiting) results.set(key, { error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)' });
         // Jobs nobody took would otherwise run whenever an agent comes back, for a summary that is gone.
@@ -302,36 +454,6 @@ export class SummaryService {
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 500));
     }
     return results;
-  }
-
-  private async readProvisioning(migrationId: string, jobId: string, readUntil: Date | null, now: Date): Promise<ProvisioningFindings> {
-    const windowStart = readUntil ?? new Date(now.getTime() - DAY_MS);
-    const since = readUntil ?? new Date(now.getTime() - LOG_RETENTION_MS);
-    let successes = 0;
-    let failures = 0;
-    const reasons = new Map<string, number>();
-    const succeededIds: string[] = [];
-    await this.options.cloud.provisioningEvents({ jobId, since }, (events) => {
-      for (const e of events) {
-        if (e.status === 'success' && e.targetId) succeededIds.push(e.targetId);
-        // Older successes only prove ownership; counts and errors cover the summary's own window.
-        if (Date.parse(e.activityDateTime) < windowStart.getTime()) continue;
-        if (e.status === 'success') successes++;
-        if (e.status === 'failure') {
-          failures++;
-          const reason = e.reason || e.errorCode || 'no reason given';
-          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-        }
-      }
-    });
-    await this.options.store.waves.addConfirmed(migrationId, succeededIds, now);
-    return {
-      jobId,
-      since: windowStart.toISOString(),
-      successes,
-      failures,
-      topFailureReasons: [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3).map(([reason, count]) => ({ reason, count })),
-    };
   }
 
   private async lastVerify(conversationId: string): Promise<LastVerify | null> {

@@ -4,7 +4,7 @@ import type { AdaptiveCardJson } from '../cards/render';
 import { scanOuResult, type JobError } from '../relay/protocol';
 import { parseOuInput } from '../runbook/ou-input';
 import { localDateOf } from '../runbook/summary-schedule';
-import { checkWave, type WavePlan } from '../runbook/waves';
+import { checkWave, domainOf, type WavePlan } from '../runbook/waves';
 import type { Logger } from '../shared/logger';
 import type { StoredWave } from '../store/wave-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
@@ -53,10 +53,13 @@ export class WaveService {
     }
     this.options.jobQueued();
     await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', { ous, scheduledFor: input.scheduledFor });
+    // What can be checked before the counts arrive (a past date; overlaps and the OU limit for OUs
+    // typed as full DNs) is shown at once; "not counted yet" is what this card already says.
+    const early = ((await this.views(migration)).find((v) => v.wave.id === wave.id)?.warnings ?? []).filter((w) => w.code !== 'NOT_COUNTED');
     return renderWavesCard({
-      title: `Wave ${wave.name} planned`,
+      title: early.length === 0 ? `Wave ${wave.name} planned` : `Wave ${wave.name} planned: ⚠ ${early.length} warning(s) already`,
       text: `The agent is counting ${ous.length} OU(s); a card with the counts and any Cloud Sync limit warnings follows.`,
-      waves: [{ wave, warnings: [] }],
+      waves: [{ wave, warnings: early }],
       hint: 'Objects stay in Connect Sync scope with the no-flow rules applied until the wave is verified.',
     });
   }
@@ -149,6 +152,11 @@ export class WaveService {
   }
 }
 
+/**
+ * An OU typed as a full DN (with its DC= part) stands for itself until the agent has resolved it,
+ * so overlaps and the OU limit can be checked before the counts arrive.
+ */
 function toPlan(wave: StoredWave): WavePlan {
-  return { name: wave.name, scheduledFor: wave.scheduledFor, ous: wave.ous.map((ou) => ({ input: ou.input, baseDn: ou.baseDn, users: ou.users, error: ou.error })) };
+  const placed = (ou: StoredWave['ous'][number]) => ou.baseDn ?? (ou.error === null && domainOf(ou.input) !== null ? ou.input : null);
+  return { name: wave.name, scheduledFor: wave.scheduledFor, ous: wave.ous.map((ou) => ({ input: ou.input, baseDn: placed(ou), users: ou.users, error: ou.error })) };
 }

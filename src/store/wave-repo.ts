@@ -35,18 +35,41 @@ export interface SummarySettings {
 
 export type SummaryKind = 'scheduled' | 'on_demand';
 
+/**
+ * claimed → sending → posted is the normal path. From 'sending' a post that provably was not taken
+ * goes to 'failed' (retried later, then 'gave_up'); one whose outcome is unknown goes to
+ * 'outcome_unknown' and is never posted again. 'sending' itself is never claimed again either.
+ */
+export type SummaryStatus = 'claimed' | 'sending' | 'posted' | 'failed' | 'outcome_unknown' | 'gave_up';
+
 export interface SummaryRecord {
   id: string;
   migrationId: string;
   kind: SummaryKind;
   localDate: string;
-  status: 'claimed' | 'posted' | 'failed';
+  status: SummaryStatus;
   claimedBy: string;
   claimedAt: Date;
+  /** How many times the row was claimed: 1 for the first attempt. */
+  attempts: number;
+  sendingAt: Date | null;
   postedAt: Date | null;
   activityId: string | null;
   content: unknown;
   error: string | null;
+  /** The error of the previous attempt, when this one is a retry. */
+  lastError: string | null;
+  noticeAt: Date | null;
+}
+
+/** Provisioning log entries a posted daily summary counted, and where the next one reads from. */
+export interface LogWindowCommit {
+  migrationId: string;
+  /** When the read began: the next scheduled read starts here, minus an overlap. */
+  readUntil: Date;
+  entries: { id: string; at: Date }[];
+  /** Entries at or before this instant cannot be returned again and are forgotten. */
+  forgetBefore: Date;
 }
 
 export interface CloudSnapshot {
@@ -68,26 +91,53 @@ export interface WaveRepo {
   getSettings(migrationId: string): Promise<SummarySettings | null>;
   setSchedule(input: { migrationId: string; localTime: string; timeZone: string; setBy: string; now: Date }): Promise<SummarySettings>;
   setProvisioningJob(input: { migrationId: string; jobId: string; setBy: string; now: Date }): Promise<SummarySettings>;
-  setLogsReadUntil(migrationId: string, at: Date): Promise<void>;
+  /** Moves the scheduled read position and remembers what was counted, in one transaction. */
+  commitLogWindow(input: LogWindowCommit): Promise<void>;
+  /** Ids of provisioning log entries already counted by a posted daily summary. */
+  seenLogEntries(migrationId: string): Promise<Set<string>>;
   /** Settings of active migrations that have a daily time. */
   listScheduled(): Promise<SummarySettings[]>;
 
   /**
    * Claims the scheduled summary of one local date. Returns the claim, or null when another
-   * instance holds a live claim or the summary was posted. An expired claim (its holder died)
-   * or a failed attempt can be taken over.
+   * instance holds a live claim, or the summary is sending, posted, of unknown outcome or given up.
+   * A claim whose lease ran out (its holder died) can be taken over; the lease is measured in the
+   * database's time, so an instance whose clock runs ahead cannot take a live claim. A failed
+   * attempt can be taken over from its retry time on, judged by `now` (the schedule's clock).
    */
   claimScheduled(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord | null>;
   createOnDemand(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord>;
-  /** Keeps a live claim from being taken over while its holder is still working; false when it was lost. */
-  extendClaim(input: { id: string; claimedBy: string; until: Date }): Promise<boolean>;
-  /** Only the claim's holder can finish it; false when the claim was lost (another instance took over). */
-  markPosted(input: { id: string; claimedBy: string; activityId: string | null; content: unknown; now: Date }): Promise<boolean>;
-  /** A failed attempt may be taken over again from `retryAt` on. */
-  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date }): Promise<void>;
-  latestPosted(migrationId: string): Promise<SummaryRecord | null>;
-  /** The latest scheduled summary that was posted, for catching up after an outage. */
-  latestPostedScheduled(migrationId: string): Promise<SummaryRecord | null>;
+  /** Renews the lease (while claimed or sending) to `claimMs` from the database's now; false when the claim was lost. */
+  extendClaim(input: { id: string; claimedBy: string; claimMs: number }): Promise<boolean>;
+  /**
+   * The step before the post: true only for the claim's holder (nobody took it over), and from then
+   * on nobody claims the row again, whatever happens to the post.
+   */
+  markSending(input: { id: string; claimedBy: string; content: unknown; now: Date }): Promise<boolean>;
+  /** Teams took the card; false when the row was not this instance's sending row. */
+  markPosted(input: { id: string; claimedBy: string; activityId: string | null; now: Date }): Promise<boolean>;
+  /**
+   * The attempt failed before the card was sent, or Teams proved it did not take it. With a
+   * `retryAt` the row can be claimed again from then on; with null it is given up for good.
+   */
+  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date | null }): Promise<void>;
+  /** Teams may or may not have the card: never posted again. */
+  markOutcomeUnknown(input: { id: string; claimedBy: string; error: string }): Promise<void>;
+  /**
+   * Scheduled summaries of a migration whose post may be missing ('outcome_unknown' sent at or
+   * before `sentBefore`, or 'sending' whose holder's lease ran out) and that have no notice yet;
+   * each returned row is this instance's alone to post the one note for.
+   */
+  claimDeliveryNotices(input: { migrationId: string; sentBefore: Date; now: Date }): Promise<SummaryRecord[]>;
+  /** Sets the row's notice time unless one was set; true for the one caller that set it. */
+  claimNotice(input: { id: string; now: Date }): Promise<boolean>;
+  /**
+   * The latest scheduled summary before `beforeDate` that was built and sent (posted, or of unknown
+   * outcome: its numbers are still that day's), for the change since then.
+   */
+  previousScheduled(migrationId: string, beforeDate: string): Promise<SummaryRecord | null>;
+  /** Scheduled summaries with local dates in [fromDate, beforeDate), for what a catch-up note says. */
+  scheduledBetween(migrationId: string, fromDate: string, beforeDate: string): Promise<SummaryRecord[]>;
   listSummaries(migrationId: string): Promise<SummaryRecord[]>;
 
   getSnapshot(migrationId: string): Promise<CloudSnapshot | null>;
@@ -102,7 +152,9 @@ export interface WaveRepo {
 const WAVE_COLUMNS = 'id, migration_id, name, scheduled_for::text AS scheduled_for, created_by, created_at';
 /** Rows per statement when applying cloud changes: one round trip per batch, not per user. */
 const CHANGE_BATCH = 1000;
-const SUMMARY_COLUMNS = 'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, posted_at, activity_id, content, error';
+const SUMMARY_COLUMNS = 'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, attempts, sending_at, posted_at, activity_id, content, error, last_error, notice_at';
+/** A lease of $n milliseconds from the database's clock, never from the caller's. */
+const leaseFromNow = (param: string) => `now() + ${param}::integer * interval '1 millisecond'`;
 const SETTINGS_COLUMNS = 'migration_id, local_time, time_zone, provisioning_job_id, logs_read_until, set_by, set_at';
 
 export function createWaveRepo(db: Db): WaveRepo {
@@ -172,8 +224,22 @@ export function createWaveRepo(db: Db): WaveRepo {
     // A new time restarts the schedule: set_at is when summaries start being owed.
     setSchedule: (input) => updateSettings(input.migrationId, 'local_time = $2, time_zone = $3, set_by = $4, set_at = $5', [input.localTime, input.timeZone, input.setBy, timeParam(input.now)], input.setBy, input.now),
     setProvisioningJob: (input) => updateSettings(input.migrationId, 'provisioning_job_id = $2, logs_read_until = NULL', [input.jobId], input.setBy, input.now),
-    async setLogsReadUntil(migrationId, at) {
-      await db.query(`UPDATE summary_settings SET logs_read_until = $2 WHERE migration_id = $1`, [migrationId, timeParam(at)]);
+    async commitLogWindow(input) {
+      await db.transaction(async (tx) => {
+        await tx.query(`UPDATE summary_settings SET logs_read_until = $2 WHERE migration_id = $1`, [input.migrationId, timeParam(input.readUntil)]);
+        for (let i = 0; i < input.entries.length; i += CHANGE_BATCH) {
+          const batch = input.entries.slice(i, i + CHANGE_BATCH);
+          await tx.query(
+            `INSERT INTO provisioning_log_seen (migration_id, entry_id, activity_at) SELECT $1, e.id, e.at FROM unnest($2::text[], $3::timestamptz[]) AS e(id, at) ON CONFLICT DO NOTHING`,
+            [input.migrationId, batch.map((e) => e.id), batch.map((e) => timeParam(e.at))],
+          );
+        }
+        await tx.query(`DELETE FROM provisioning_log_seen WHERE migration_id = $1 AND activity_at <= $2`, [input.migrationId, timeParam(input.forgetBefore)]);
+      });
+    },
+    async seenLogEntries(migrationId) {
+      const rows = await db.query(`SELECT entry_id FROM provisioning_log_seen WHERE migration_id = $1`, [migrationId]);
+      return new Set(rows.map((r) => String(r.entry_id)));
     },
     async listScheduled() {
       const rows = await db.query(`SELECT ${SETTINGS_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')} FROM summary_settings s JOIN migrations m ON m.id = s.migration_id WHERE s.local_time IS NOT NULL AND m.status = 'active' ORDER BY s.migration_id`);
@@ -181,47 +247,83 @@ export function createWaveRepo(db: Db): WaveRepo {
     },
 
     async claimScheduled(input) {
-      const expires = new Date(input.now.getTime() + input.claimMs);
       const rows = await db.query(
         `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at)
-         VALUES ($1, 'scheduled', $2::date, 'claimed', $3, $4, $5)
+         VALUES ($1, 'scheduled', $2::date, 'claimed', $3, $4, ${leaseFromNow('$5')})
          ON CONFLICT (migration_id, local_date) WHERE kind = 'scheduled'
-         DO UPDATE SET status = 'claimed', claimed_by = EXCLUDED.claimed_by, claimed_at = EXCLUDED.claimed_at, claim_expires_at = EXCLUDED.claim_expires_at, error = NULL
-           WHERE summaries.status IN ('claimed', 'failed') AND summaries.claim_expires_at < EXCLUDED.claimed_at
+         DO UPDATE SET status = 'claimed', claimed_by = EXCLUDED.claimed_by, claimed_at = EXCLUDED.claimed_at, claim_expires_at = EXCLUDED.claim_expires_at,
+             attempts = summaries.attempts + 1, last_error = COALESCE(summaries.error, summaries.last_error), error = NULL, retry_at = NULL
+           WHERE (summaries.status = 'claimed' AND summaries.claim_expires_at < now())
+              OR (summaries.status = 'failed' AND summaries.retry_at <= EXCLUDED.claimed_at)
          RETURNING ${SUMMARY_COLUMNS}`,
-        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), timeParam(expires)],
+        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), input.claimMs],
       );
       return rows[0] ? mapSummary(rows[0]) : null;
     },
     async createOnDemand(input) {
-      const expires = new Date(input.now.getTime() + input.claimMs);
       const rows = await db.query(
-        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at) VALUES ($1, 'on_demand', $2::date, 'claimed', $3, $4, $5) RETURNING ${SUMMARY_COLUMNS}`,
-        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), timeParam(expires)],
+        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at) VALUES ($1, 'on_demand', $2::date, 'claimed', $3, $4, ${leaseFromNow('$5')}) RETURNING ${SUMMARY_COLUMNS}`,
+        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), input.claimMs],
       );
       return mapSummary(rows[0]!);
     },
     async extendClaim(input) {
-      const rows = await db.query(`UPDATE summaries SET claim_expires_at = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'claimed' RETURNING id`, [input.id, input.claimedBy, timeParam(input.until)]);
+      // A sending row is renewed too: a live holder whose card waits for room under Teams' limits
+      // must not look dead, or another instance would say the summary may be missing.
+      const rows = await db.query(`UPDATE summaries SET claim_expires_at = ${leaseFromNow('$3')} WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending') RETURNING id`, [input.id, input.claimedBy, input.claimMs]);
+      return rows.length === 1;
+    },
+    async markSending(input) {
+      const rows = await db.query(
+        `UPDATE summaries SET status = 'sending', content = $3::jsonb, sending_at = $4 WHERE id = $1 AND claimed_by = $2 AND status = 'claimed' RETURNING id`,
+        [input.id, input.claimedBy, jsonParam(input.content), timeParam(input.now)],
+      );
       return rows.length === 1;
     },
     async markPosted(input) {
       const rows = await db.query(
-        `UPDATE summaries SET status = 'posted', activity_id = $3, content = $4::jsonb, posted_at = $5, error = NULL WHERE id = $1 AND claimed_by = $2 AND status = 'claimed' RETURNING id`,
-        [input.id, input.claimedBy, input.activityId, jsonParam(input.content), timeParam(input.now)],
+        `UPDATE summaries SET status = 'posted', activity_id = $3, posted_at = $4, error = NULL WHERE id = $1 AND claimed_by = $2 AND status = 'sending' RETURNING id`,
+        [input.id, input.claimedBy, input.activityId, timeParam(input.now)],
       );
       return rows.length === 1;
     },
     async markFailed(input) {
-      await db.query(`UPDATE summaries SET status = 'failed', error = $3, claim_expires_at = $4 WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'`, [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt)]);
+      await db.query(
+        `UPDATE summaries SET status = CASE WHEN $4::timestamptz IS NULL THEN 'gave_up' ELSE 'failed' END, error = $3, retry_at = $4
+         WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')`,
+        [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt)],
+      );
     },
-    async latestPosted(migrationId) {
-      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND status = 'posted' ORDER BY posted_at DESC LIMIT 1`, [migrationId]);
+    async markOutcomeUnknown(input) {
+      await db.query(`UPDATE summaries SET status = 'outcome_unknown', error = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'sending'`, [input.id, input.claimedBy, input.error.slice(0, 2000)]);
+    },
+    async claimDeliveryNotices(input) {
+      // The row lock makes a second instance re-check notice_at after the first set it, so it gets nothing.
+      const rows = await db.query(
+        `UPDATE summaries SET notice_at = $3
+         WHERE migration_id = $1 AND kind = 'scheduled' AND notice_at IS NULL
+           AND ((status = 'outcome_unknown' AND sending_at <= $2) OR (status = 'sending' AND claim_expires_at < now()))
+         RETURNING ${SUMMARY_COLUMNS}`,
+        [input.migrationId, timeParam(input.sentBefore), timeParam(input.now)],
+      );
+      return rows.map(mapSummary);
+    },
+    async claimNotice(input) {
+      const rows = await db.query(`UPDATE summaries SET notice_at = $2 WHERE id = $1 AND notice_at IS NULL RETURNING id`, [input.id, timeParam(input.now)]);
+      return rows.length === 1;
+    },
+    async previousScheduled(migrationId, beforeDate) {
+      const rows = await db.query(
+        `SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND kind = 'scheduled' AND local_date < $2::date
+           AND status IN ('posted', 'outcome_unknown', 'sending') AND content IS NOT NULL
+         ORDER BY local_date DESC LIMIT 1`,
+        [migrationId, beforeDate],
+      );
       return rows[0] ? mapSummary(rows[0]) : null;
     },
-    async latestPostedScheduled(migrationId) {
-      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND status = 'posted' AND kind = 'scheduled' ORDER BY local_date DESC LIMIT 1`, [migrationId]);
-      return rows[0] ? mapSummary(rows[0]) : null;
+    async scheduledBetween(migrationId, fromDate, beforeDate) {
+      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND kind = 'scheduled' AND local_date >= $2::date AND local_date < $3::date ORDER BY local_date`, [migrationId, fromDate, beforeDate]);
+      return rows.map(mapSummary);
     },
     async listSummaries(migrationId) {
       const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 ORDER BY claimed_at, local_date`, [migrationId]);
@@ -317,12 +419,16 @@ function mapSummary(r: Row): SummaryRecord {
     migrationId: String(r.migration_id),
     kind: r.kind as SummaryKind,
     localDate: dateText(r.local_date),
-    status: r.status as SummaryRecord['status'],
+    status: r.status as SummaryStatus,
     claimedBy: String(r.claimed_by),
     claimedAt: toDate(r.claimed_at),
+    attempts: Number(r.attempts),
+    sendingAt: toDateOrNull(r.sending_at),
     postedAt: toDateOrNull(r.posted_at),
     activityId: strOrNull(r.activity_id),
     content: typeof r.content === 'string' ? JSON.parse(r.content) : (r.content ?? null),
     error: strOrNull(r.error),
+    lastError: strOrNull(r.last_error),
+    noticeAt: toDateOrNull(r.notice_at),
   };
 }

@@ -23,19 +23,26 @@ export interface ConnectorCall {
  * A local stand-in for the Bot Framework connector at the activity's serviceUrl: it records every
  * activity the bot sends or updates and answers like the real service, with a new activity id.
  */
+/** A failure injected into a POST of a new activity; see FakeConnector.failPosts. */
+export type PostFailure = { status: number; accepted?: boolean; retryAfterSeconds?: number } | 'reset';
+
 export class FakeConnector {
   readonly calls: ConnectorCall[] = [];
+  /** Every POST/PUT of an activity as it arrived, including ones that were failed on purpose. */
+  readonly postAttempts: { activity: ConnectorCall['activity']; failed: boolean }[] = [];
   /** Conversations the bot opened (POST /v3/conversations), e.g. a 1:1 chat for a private message. */
   readonly createdConversations: { id: string; parameters: Record<string, unknown> }[] = [];
   /** Answer createConversation with 403, as Teams does when the app is not installed for that user. */
   refuseConversations = false;
+  /** Failures for the next new-activity POSTs whose activity matches, in order (see failPosts). */
+  private readonly postFailures: { failure: PostFailure; match: (activity: ConnectorCall['activity']) => boolean }[] = [];
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res)));
+    this.server = createServer((req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res), () => res.socket?.destroy()));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
     return this;
@@ -54,6 +61,16 @@ export class FakeConnector {
       if (content) out.set(call.id, content);
     }
     return out;
+  }
+
+  /**
+   * The next `count` POSTs of new activities that `match` fail. `status` alone: refused, not in
+   * the chat. `accepted`: the message lands in the chat (recorded) and the answer is still the
+   * error status, as when Teams' gateway answers 502/504 after handing the message on. `reset`:
+   * recorded, then the connection is dropped without an answer.
+   */
+  failPosts(count: number, failure: PostFailure, match: (activity: ConnectorCall['activity']) => boolean = () => true): void {
+    for (let i = 0; i < count; i++) this.postFailures.push({ failure, match });
   }
 
   /** Resolves with the first call (after `from`) that satisfies the predicate. */
@@ -77,7 +94,7 @@ export class FakeConnector {
     }
   }
 
-  private async handle(req: IncomingMessage, writeHead: (s: number, h: Record<string, string>) => unknown, end: (b?: string) => unknown): Promise<void> {
+  private async handle(req: IncomingMessage, writeHead: (s: number, h: Record<string, string>) => unknown, end: (b?: string) => unknown, drop: () => void): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -106,8 +123,23 @@ export class FakeConnector {
     const conversationId = decodeURIComponent(match[1]!);
     const activityId = match[2] ? decodeURIComponent(match[2]) : undefined;
     const id = req.method === 'PUT' ? activityId! : `act-${++this.counter}`;
-    this.calls.push({ method: req.method, conversationId, activityId, id, receivedAt, activity: JSON.parse(body) as ConnectorCall['activity'] });
-    for (const w of this.waiters.splice(0)) w();
+    const activity = JSON.parse(body) as ConnectorCall['activity'];
+    const failureAt = req.method === 'POST' ? this.postFailures.findIndex((f) => f.match(activity)) : -1;
+    const failure = failureAt >= 0 ? this.postFailures.splice(failureAt, 1)[0]!.failure : undefined;
+    this.postAttempts.push({ activity, failed: failure !== undefined });
+    if (failure === undefined || failure === 'reset' || failure.accepted) {
+      this.calls.push({ method: req.method, conversationId, activityId, id, receivedAt, activity });
+      for (const w of this.waiters.splice(0)) w();
+    }
+    if (failure === 'reset') {
+      drop();
+      return;
+    }
+    if (failure !== undefined) {
+      writeHead(failure.status, { 'content-type': 'application/json', ...(failure.retryAfterSeconds !== undefined ? { 'retry-after': String(failure.retryAfterSeconds) } : {}) });
+      end(JSON.stringify({ error: { code: 'ServiceError', message: `injected ${failure.status}` } }));
+      return;
+    }
     writeHead(200, { 'content-type': 'application/json' });
     end(JSON.stringify({ id }));
   }

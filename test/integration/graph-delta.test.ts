@@ -76,13 +76,16 @@ describe('users delta and provisioning logs through the Graph client and simulat
     const total = await cloud().provisioningEvents({ jobId: 'AD2AADProvisioning.a.b', since: new Date(base + 60 * 60_000) }, (page) => {
       events.push(...page);
     });
-    expect(total).toBe(60);
+    // Strictly after `since` (activityDateTime gt): the entry at minute 60 itself is not included.
+    expect(total).toBe(59);
+    const query = graph.requests.find((r) => r.path === '/v1.0/auditLogs/provisioning')!.query.$filter;
+    expect(query).toBe(`jobId eq 'AD2AADProvisioning.a.b' and activityDateTime gt ${new Date(base + 60 * 60_000).toISOString()}`);
     expect(events.every((e) => e.status === 'success')).toBe(true);
-    expect(events[0]!.activityDateTime > events[59]!.activityDateTime).toBe(true);
+    expect(events[0]!.activityDateTime > events[58]!.activityDateTime).toBe(true);
     expect(graph.requests.filter((r) => r.path === '/v1.0/auditLogs/provisioning').length).toBeGreaterThan(0);
 
     const all: ProvisioningEvent[] = [];
-    await cloud().provisioningEvents({ jobId: 'AD2AADProvisioning.a.b', since: new Date(base) }, (page) => {
+    await cloud().provisioningEvents({ jobId: 'AD2AADProvisioning.a.b', since: new Date(base - 1) }, (page) => {
       all.push(...page);
     });
     expect(all).toHaveLength(121);

@@ -177,6 +177,40 @@ describe('Graph simulator', () => {
     expect(sim.requests.map((r) => r.status)).toEqual([429, 503, 500, 200]);
   });
 
+  it('provisioning logs filter activityDateTime with gt/lt/eq and refuse ge/le as Graph does', async () => {
+    sim.addProvisioningEvents([
+      { id: 'p-early', activityDateTime: '2026-03-28T06:00:00Z', jobId: 'AD2AADProvisioning.a.b', status: 'success', targetId: 's-00001', sourceDisplayName: 's1' },
+      { id: 'p-late', activityDateTime: '2026-03-28T07:00:00Z', jobId: 'AD2AADProvisioning.a.b', status: 'failure', targetId: null, sourceDisplayName: 's2', reason: 'dup' },
+    ]);
+    const logs = (filter: string) => get(`/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq 'AD2AADProvisioning.a.b' and ${filter}`)}`);
+    const ids = (r: { body: GraphBody }) => r.body.value.map((e) => e.id);
+    expect(ids(await logs('activityDateTime gt 2026-03-28T06:00:00Z'))).toEqual(['p-late']);
+    expect(ids(await logs('activityDateTime lt 2026-03-28T07:00:00Z'))).toEqual(['p-early']);
+    expect(ids(await logs('activityDateTime eq 2026-03-28T06:00:00Z'))).toEqual(['p-early']);
+    for (const op of ['ge', 'le']) {
+      const refused = await logs(`activityDateTime ${op} 2026-03-28T06:00:00Z`);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error?.code).toBe('BadRequest');
+      expect(refused.body.error?.message).toContain(`'${op}' is not supported for property 'activityDateTime'`);
+      expect(refused.body.error).toHaveProperty('innerError.request-id');
+    }
+  });
+
+  it('provisioning logs answer 403 without the permission or the licence', async () => {
+    try {
+      sim.denyProvisioningLogs('permission');
+      const denied = await get('/v1.0/auditLogs/provisioning');
+      expect(denied.status).toBe(403);
+      expect(denied.body.error?.code).toBe('Authorization_RequestDenied');
+      sim.denyProvisioningLogs('licence');
+      expect((await get('/v1.0/auditLogs/provisioning')).body.error?.code).toBe('Authentication_RequestFromNonPremiumTenantOrB2CTenant');
+      sim.denyProvisioningLogs(null);
+      expect((await get('/v1.0/auditLogs/provisioning')).status).toBe(200);
+    } finally {
+      sim.denyProvisioningLogs(null);
+    }
+  });
+
   it('answers unknown paths with 404 in the Graph error shape', async () => {
     const { status, body } = await get('/v1.0/groups');
     expect(status).toBe(404);

@@ -3,6 +3,7 @@ import { pgliteBackend, postgresBackend, useStore } from '../helpers/store-backe
 const T0 = new Date('2026-03-28T07:00:00.000Z');
 const at = (ms: number): Date => new Date(T0.getTime() + ms);
 let counter = 0;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unique = (what: string): string => `${what}-${process.pid}-${(counter += 1)}`;
 
 describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $name', (backend) => {
@@ -32,39 +33,94 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     expect((await store().waves.listSummaries(migrationId)).filter((s) => s.kind === 'scheduled')).toHaveLength(1);
   });
 
-  test('a dead claim is taken over after it expires, a posted summary never is', async () => {
+  test('a dead claim is taken over after its lease runs out, a posted summary never is', async () => {
     const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
-    expect(claim).not.toBeNull();
-    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(59_000), claimMs: 60_000 })).toBeNull();
-    const takeover = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: at(61_000), claimMs: 60_000 });
-    expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed' });
-    // The instance that lost the claim cannot finish it any more.
-    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', content: {}, now: at(62_000) })).toBe(false);
-    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', content: { totals: { provisioned: 5 } }, now: at(62_000) })).toBe(true);
+    expect(claim).toMatchObject({ status: 'claimed', attempts: 1 });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: T0, claimMs: 60_000 })).toBeNull();
+    // Leases run on the database's clock: a lease of 1 ms has run out after a few ms, whatever `now` says.
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    await sleep(20);
+    const takeover = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-b', now: T0, claimMs: 60_000 });
+    expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed', attempts: 2 });
+    // The instance that lost the claim cannot send or finish it any more.
+    expect(await store().waves.markSending({ id: takeover!.id, claimedBy: 'bot-a', content: {}, now: at(62_000) })).toBe(false);
+    expect(await store().waves.markSending({ id: takeover!.id, claimedBy: 'bot-b', content: { totals: { provisioned: 5 } }, now: at(62_000) })).toBe(true);
+    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', now: at(62_000) })).toBe(false);
+    expect(await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', now: at(62_000) })).toBe(true);
     expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-28', claimedBy: 'bot-c', now: at(10 * 3_600_000), claimMs: 60_000 })).toBeNull();
-    const posted = await store().waves.latestPostedScheduled(migrationId);
-    expect(posted).toMatchObject({ localDate: '2026-03-28', activityId: 'act-1', content: { totals: { provisioned: 5 } } });
+    const posted = await store().waves.previousScheduled(migrationId, '2026-03-29');
+    expect(posted).toMatchObject({ localDate: '2026-03-28', status: 'posted', activityId: 'act-1', content: { totals: { provisioned: 5 } } });
+    expect(await store().waves.previousScheduled(migrationId, '2026-03-28')).toBeNull();
     // On-demand summaries do not use up the day.
     await store().waves.createOnDemand({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(1), claimMs: 1 });
     expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-29', claimedBy: 'bot-a', now: at(2), claimMs: 60_000 })).not.toBeNull();
   });
 
+  test('an instance whose clock runs ahead cannot take a live claim', async () => {
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-02', claimedBy: 'bot-a', now: T0, claimMs: 60_000 })).not.toBeNull();
+    // bot-b's clock is a day ahead; with leases compared against the caller's clock it would win here.
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-02', claimedBy: 'bot-b', now: at(24 * 3_600_000), claimMs: 60_000 })).toBeNull();
+    expect((await store().waves.listSummaries(migrationId)).find((r) => r.localDate === '2026-04-02')).toMatchObject({ claimedBy: 'bot-a', status: 'claimed' });
+  });
+
   test('a renewed claim is not taken over; only its holder can renew it', async () => {
-    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-a', now: T0, claimMs: 60_000 });
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', until: at(600_000) })).toBe(false);
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(120_000) })).toBe(true);
-    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(90_000), claimMs: 60_000 })).toBeNull();
-    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: at(121_000), claimMs: 60_000 })).toMatchObject({ claimedBy: 'bot-b' });
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', until: at(300_000) })).toBe(false);
+    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-a', now: T0, claimMs: 1 });
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', claimMs: 600_000 })).toBe(false);
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(true);
+    // Without the renewal the 1 ms claim would have run out by now.
+    await sleep(20);
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: T0, claimMs: 60_000 })).toBeNull();
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    await sleep(20);
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-04-01', claimedBy: 'bot-b', now: T0, claimMs: 60_000 })).toMatchObject({ claimedBy: 'bot-b' });
+    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(false);
   });
 
   test('a failed attempt is retried after its back-off, by any instance', async () => {
-    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1_000 });
+    const claim = await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-a', now: T0, claimMs: 1 });
     await store().waves.markFailed({ id: claim!.id, claimedBy: 'bot-a', error: 'CLOUD.UNAVAILABLE: Graph down', retryAt: at(900_000) });
     expect((await store().waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({ status: 'failed', error: 'CLOUD.UNAVAILABLE: Graph down' });
-    // Not before the back-off, even though the original claim would have run out.
+    // Not before the back-off, even though the original claim has run out.
+    await sleep(20);
     expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(1_500), claimMs: 1_000 })).toBeNull();
-    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(900_001), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-b', now: at(900_001), claimMs: 1_000 })).toMatchObject({ status: 'claimed', error: null, attempts: 2, lastError: 'CLOUD.UNAVAILABLE: Graph down' });
+    // Given up (no retry time): never claimed again.
+    await store().waves.markFailed({ id: claim!.id, claimedBy: 'bot-b', error: 'still down', retryAt: null });
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-03-30', claimedBy: 'bot-c', now: at(99 * 3_600_000), claimMs: 1_000 })).toBeNull();
+    expect((await store().waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({ status: 'gave_up', error: 'still down' });
+  });
+
+  test('a summary that went to Teams is never claimed again: not while sending, not after an unknown outcome, not after its holder died', async () => {
+    const sending = await store().waves.claimScheduled({ migrationId, localDate: '2026-05-01', claimedBy: 'bot-a', now: T0, claimMs: 1 });
+    expect(await store().waves.markSending({ id: sending!.id, claimedBy: 'bot-a', content: { day: 1 }, now: T0 })).toBe(true);
+    await sleep(20);
+    // bot-a died mid-post: its lease ran out, but the card may be in the chat.
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-05-01', claimedBy: 'bot-b', now: at(3_600_000), claimMs: 60_000 })).toBeNull();
+
+    const unknown = await store().waves.claimScheduled({ migrationId, localDate: '2026-05-02', claimedBy: 'bot-a', now: T0, claimMs: 1 });
+    await store().waves.markSending({ id: unknown!.id, claimedBy: 'bot-a', content: { day: 2 }, now: T0 });
+    await store().waves.markOutcomeUnknown({ id: unknown!.id, claimedBy: 'bot-a', error: 'Teams answered 502' });
+    // markFailed only applies to claimed/sending rows: a late failure report cannot reopen it.
+    await store().waves.markFailed({ id: unknown!.id, claimedBy: 'bot-a', error: 'x', retryAt: T0 });
+    await sleep(20);
+    expect(await store().waves.claimScheduled({ migrationId, localDate: '2026-05-02', claimedBy: 'bot-b', now: at(3_600_000), claimMs: 60_000 })).toBeNull();
+    // Its numbers still count as that day's for the change since then.
+    expect(await store().waves.previousScheduled(migrationId, '2026-05-03')).toMatchObject({ localDate: '2026-05-02', status: 'outcome_unknown', content: { day: 2 } });
+
+    // One note each, to one caller: the dead sender's row at once, the unknown one only after `sentBefore`.
+    const notices = (before: Date) => Promise.all([0, 1, 2].map(() => store().waves.claimDeliveryNotices({ migrationId, sentBefore: before, now: at(1) })));
+    expect((await notices(new Date(T0.getTime() - 1))).flat().map((r) => r.localDate)).toEqual(['2026-05-01']);
+    expect((await notices(T0)).flat().map((r) => r.localDate)).toEqual(['2026-05-02']);
+    expect((await notices(at(3_600_000))).flat()).toEqual([]);
+  });
+
+  test('the provisioning log position moves with what was counted; entries out of the next overlap are forgotten', async () => {
+    await store().waves.setProvisioningJob({ migrationId, jobId: 'AD2AADProvisioning.abc.def', setBy: 'adele', now: T0 });
+    await store().waves.commitLogWindow({ migrationId, readUntil: at(60_000), entries: [{ id: 'e1', at: at(-10_000) }, { id: 'e2', at: at(50_000) }], forgetBefore: at(0) });
+    expect((await store().waves.getSettings(migrationId))!.logsReadUntil!.toISOString()).toBe(at(60_000).toISOString());
+    expect([...(await store().waves.seenLogEntries(migrationId))]).toEqual(['e2']);
+    await store().waves.commitLogWindow({ migrationId, readUntil: at(120_000), entries: [{ id: 'e2', at: at(50_000) }, { id: 'e3', at: at(110_000) }], forgetBefore: at(60_000) });
+    expect([...(await store().waves.seenLogEntries(migrationId))]).toEqual(['e3']);
   });
 
   test('delta changes: absent properties are kept, null clears, @removed deletes, a full read replaces', async () => {

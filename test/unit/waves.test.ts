@@ -1,5 +1,5 @@
 import { parseCommand, splitArgs } from '../../src/runbook/commands';
-import { CLOUD_SYNC_LIMITS, checkWave, domainOf, isCalendarDate, type WavePlan } from '../../src/runbook/waves';
+import { CLOUD_SYNC_LIMITS, checkWave, domainOf, isCalendarDate, topLevelOus, type WavePlan } from '../../src/runbook/waves';
 
 const ou = (baseDn: string, users: number | null, input = baseDn) => ({ input, baseDn, users, error: null });
 const wave = (name: string, ous: WavePlan['ous'], scheduledFor: string | null = '2026-12-07'): WavePlan => ({ name, scheduledFor, ous });
@@ -63,6 +63,8 @@ describe('wave checks against Cloud Sync limits', () => {
     const warnings = checkWave(wave('W2', [ou('OU=B,DC=contoso,DC=com', 50_000)]), { ...context, otherWaves: others, pilot: { baseDn: 'OU=Pilot,DC=contoso,DC=com', users: 20_000 } });
     expect(warnings.map((w) => w.code)).toEqual(['OBJECTS_PER_DOMAIN']);
     expect(warnings[0]!.message).toContain('160,000 users of dc=contoso,dc=com');
+    // The agent counts users only, and the warning says so rather than calling them objects.
+    expect(warnings[0]!.message).toContain('Users counted: 160,000; groups and contacts are not counted');
     // 90% of the limit already warns.
     expect(checkWave(wave('W3', [ou('OU=C,DC=contoso,DC=com', 136_000)]), context).map((w) => w.code)).toEqual(['OBJECTS_PER_DOMAIN']);
   });
@@ -72,6 +74,19 @@ describe('wave checks against Cloud Sync limits', () => {
     const own = wave('W2', Array.from({ length: 21 }, (_, i) => ou(`OU=B${i},DC=contoso,DC=com`, 10)));
     expect(checkWave(own, { ...context, otherWaves: others }).map((w) => w.code)).toEqual(['OUS_PER_CONFIGURATION']);
     expect(checkWave(wave('W2', own.ous.slice(0, 20)), { ...context, otherWaves: others })).toEqual([]);
+  });
+
+  test('nested OUs ride with their parent: they count neither toward the OU limit nor twice toward the objects', () => {
+    const parents = [wave('W1', Array.from({ length: 30 }, (_, i) => ou(`OU=A${i},DC=contoso,DC=com`, 4_000)))];
+    // 21 more OUs, all inside W1's: 51 OUs typed, 30 in the configuration.
+    const nested = wave('W2', Array.from({ length: 21 }, (_, i) => ou(`OU=Team,OU=A${i},DC=contoso,DC=com`, 3_000)));
+    const warnings = checkWave(nested, { ...context, otherWaves: parents });
+    expect(warnings.map((w) => w.code).filter((c) => c !== 'OVERLAP')).toEqual([]);
+    expect(warnings.filter((w) => w.code === 'OVERLAP')).toHaveLength(21);
+    expect(topLevelOus(['OU=B,OU=A,DC=x', 'OU=A,DC=x', 'ou=a,dc=X', 'OU=C,DC=x', 'not a dn'])).toEqual(['OU=A,DC=x', 'OU=C,DC=x', 'not a dn']);
+    // A wave command may list nested OUs beyond 50, as long as the separate ones fit.
+    const many = Array.from({ length: CLOUD_SYNC_LIMITS.ousPerConfiguration + 5 }, (_, i) => `OU=T${i},OU=Parent`);
+    expect(parseCommand(`/wave add Nested OU=Parent ${many.join(' ')}`)).toMatchObject({ kind: 'wave.add' });
   });
 
   test('overlap with the pilot or another wave (nested either way), but not a look-alike name', () => {
