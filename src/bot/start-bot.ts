@@ -14,6 +14,7 @@ import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
 import { ActivityDeduper } from './activity-deduper';
+import { refuseEncodedBodies } from './refuse-encoded-bodies';
 import { createAdapter, createTeamsApp } from './teams-app';
 
 export interface RunningBot {
@@ -95,6 +96,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
+  // Before routing: no route, the relay's included, may inflate a compressed body.
+  server.pre(refuseEncodedBodies);
   // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
   const turnLogger = logger.child({ part: 'activities' });
