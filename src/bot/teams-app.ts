@@ -1,5 +1,6 @@
 import { Application, type TeamsAdapter } from '@microsoft/teams-ai';
 import { ActivityTypes, MemoryStorage } from 'botbuilder';
+import { CertificateServiceClientCredentialsFactory } from 'botframework-connector';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
@@ -14,17 +15,19 @@ import { actorId, registerCommands, type CommandDeps } from './handlers/commands
  */
 export function createAdapter(config: BotConfig): SyncShiftAdapter {
   const auth = config.botAuth;
-  return new SyncShiftAdapter(
-    auth
-      ? {
-          MicrosoftAppId: auth.appId,
-          MicrosoftAppPassword: auth.appPassword,
-          MicrosoftAppType: auth.appType,
-          ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
-          ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
-        }
-      : {},
-  );
+  if (!auth) return new SyncShiftAdapter({});
+  const settings = {
+    MicrosoftAppId: auth.appId,
+    MicrosoftAppType: auth.appType,
+    ...(auth.credential.kind === 'password' ? { MicrosoftAppPassword: auth.credential.password } : {}),
+    ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+    ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
+  };
+  // Inbound tokens are validated from `settings` either way; the factory only changes how the bot signs in.
+  if (auth.credential.kind === 'certificate') {
+    return new SyncShiftAdapter(settings, new CertificateServiceClientCredentialsFactory(auth.appId, auth.credential.thumbprint, auth.credential.privateKeyPem, auth.tenantId));
+  }
+  return new SyncShiftAdapter(settings);
 }
 
 /**
