@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'POLICY.READ_ONLY'
   | 'POLICY.DN_NOT_ALLOWED'
   | 'POLICY.RULE_SCOPE_REFUSED'
+  | 'POLICY.FOREIGN_RULE'
   | 'STORE.ERROR'
   | 'CONFIG.INVALID'
   | AdsyncErrorCode
