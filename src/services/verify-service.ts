@@ -94,6 +94,13 @@ export class VerifyService {
     await this.updateCard(verification, job, { kind: 'running', scanned, phase: 'directory' });
   }
 
+  /** The agent holding the scan went quiet and the job is queued again: the card says so instead of counting on. */
+  async onJobRequeued(job: JobRecord, attempts: { used: number; max: number }): Promise<void> {
+    const verification = await this.options.store.verifications.findByJob(job.id);
+    if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
+    await this.updateCard(verification, job, { kind: 'queued', note: `The agent stopped answering (attempt ${attempts.used} of ${attempts.max}); the scan is queued for another agent.` });
+  }
+
   /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
   async onJobFinished(job: JobRecord): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);

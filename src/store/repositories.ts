@@ -266,12 +266,13 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         if (!isUuid(jobId)) return null;
         // Only the agent holding the lease, or the last holder of a job the sweep put back in the
         // queue (it was slow, not gone) while nobody else has taken it. A finished job matches
-        // nothing, so a retried HTTP call or a replay changes nothing. The finisher claims applying
-        // the result, so no other instance starts on it at the same time.
+        // nothing, so a retried HTTP call or a replay changes nothing; so does a revoked agent. The
+        // finisher claims applying the result, so no other instance starts on it at the same time.
         const rows = await db.query(
           `UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL,
                   updated_at = $6::timestamptz, finished_at = $6::timestamptz, apply_claimed_until = $7::timestamptz
             WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0))
+              AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $2 FOR SHARE), 'active') = 'active'
            RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
           [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now), timeParam(new Date(now.getTime() + claimMs))],
         );

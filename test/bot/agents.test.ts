@@ -134,6 +134,25 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(cardText(firstCard(await h.say('/agent list')))).toContain('1 action(s) run · no lease');
   });
 
+  it('routing: an agent is offered only what it declared it can run; /agent list shows that, and work no online agent can run', async () => {
+    const ldapOnly = clientFor('dc-1', secret);
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test', mutating: true });
+    await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu'], readOnly: false })).resolves.toBeNull();
+    // Read-only wins over the list: the bot drops the changes from it.
+    await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.getScheduler', 'adsync.stopScheduler'], readOnly: true })).resolves.toBeNull();
+    expect(await h.store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    const text = cardText(firstCard(await h.say('/agent list')));
+    expect(text.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.getScheduler (read-only)');
+    expect(text).toMatch(/Waiting: 1 adsync\.stopScheduler job\(s\) since 20\S+, for an agent that can run adsync\.stopScheduler; it runs on the Connect Sync server \(SYNCSHIFT_ADSYNC_EXPORT_DIR set\) and must not be read-only\./);
+    // An agent on the Connect Sync server takes it.
+    const leased = await ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
+    expect(leased?.id).toBe(job.id);
+    await ldapOnly.result(job.id, { outcome: 'failed', error: { code: 'ADSYNC.NOT_AVAILABLE', message: 'test' } });
+    const after = cardText(firstCard(await h.say('/agent list')));
+    expect(after).not.toContain('Waiting:');
+    expect(after.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.stopScheduler');
+  });
+
   it('revoke: the next request is refused and the job it held goes to another agent', async () => {
     await h.say('/verify pilot OU=Sales');
     const held = await clientFor('dc-1', secret).lease(0);
@@ -147,7 +166,8 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     // Its late result is refused too: authentication fails before the job is looked at.
     const late = await clientFor('dc-1', secret).result(held!.id, { outcome: 'failed', error: { code: 'X', message: 'late' } }).catch((err: unknown) => err);
     expect((late as RelayHttpError).status).toBe(403);
-    expect((await h.store.jobs.get(held!.id))!.state).toBe('leased');
+    // Not finished by the late result; the revocation put the read-only job back in the queue.
+    expect(await h.store.jobs.get(held!.id)).toMatchObject({ state: 'queued', result: null, finishedAt: null });
     const taken = await clientFor(AGENT_ID, AGENT_SECRET).lease(0);
     expect(taken?.id).toBe(held!.id);
     expect((await h.store.jobs.get(held!.id))!.agentId).toBe(AGENT_ID);

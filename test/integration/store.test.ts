@@ -163,6 +163,13 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.lease({ agentId: name, leaseMs: 1_000, now: at(1) })).toBeNull();
     expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', agentId: null, attempts: 0 });
     expect(await store.jobs.lease({ agentId: 'agent-ok', leaseMs: 1_000, now: at(1) })).toMatchObject({ id: job.id, agentId: 'agent-ok' });
+    // Nor can it report on a job it held before the revocation.
+    const held = await enqueue();
+    const other = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    await store.agents.touch({ name: other, version: '1', now: at(0) });
+    expect(await store.jobs.lease({ agentId: other, leaseMs: 60_000, now: at(2) })).toMatchObject({ id: held.id });
+    await store.agents.revoke({ name: other, by: 'approver-1', now: at(3) });
+    expect(await store.jobs.finish({ jobId: held.id, agentId: other, outcome: 'succeeded', result: 1, error: null, now: at(4) })).toBeNull();
   });
 
   if (backend.name === 'PostgreSQL') {
