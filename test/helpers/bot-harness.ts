@@ -49,6 +49,7 @@ export interface BotHarnessOptions {
   leaseSweepMs?: number;
   /** The relay's clock (lease expiry, result claims). */
   relayNow?: () => Date;
+  timers?: import('../../src/relay/result-applier').Timers;
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -69,6 +70,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.summaryScanTimeoutMs ? { summaryScanTimeoutMs: options.summaryScanTimeoutMs } : {}),
     ...(options.leaseSweepMs !== undefined ? { leaseSweepMs: options.leaseSweepMs } : {}),
     ...(options.relayNow ? { relayNow: options.relayNow } : {}),
+    ...(options.timers ? { timers: options.timers } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';
