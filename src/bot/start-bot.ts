@@ -14,7 +14,7 @@ import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
-import { ActivityDeduper } from './activity-deduper';
+import { ActivityDeduper, attachTurnWork } from './activity-deduper';
 import { refuseEncodedBodies } from './refuse-encoded-bodies';
 import { createAdapter, createTeamsApp } from './teams-app';
 
@@ -124,7 +124,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       res,
       async (context) => {
         // Runs only after the token was validated, so a forged request cannot burn a real activity id.
-        await deduper.handleOnce(context.activity, async () => {
+        await deduper.handleOnce(context.activity, async (work) => {
+          attachTurnWork(context, work);
           await app.run(context);
         });
       },

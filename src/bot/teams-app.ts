@@ -69,8 +69,9 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
       cardActivity(
         renderMessageCard({
           title: 'Something went wrong',
-          text: 'SyncShift could not finish that request. Nothing was changed.',
-          hint: `Try again; if it keeps failing, give your administrator this reference: ${context.activity.id ?? 'unknown'}.`,
+          // Not "nothing was changed": the command may have queued a job or stored a wave before it failed.
+          text: 'SyncShift could not finish that request. Part of it may have been done already.',
+          hint: `Check before trying again (/migration status, /wave list, /agent list show what is stored); if it keeps failing, give your administrator this reference: ${context.activity.id ?? 'unknown'}.`,
           tone: 'attention',
         }),
       ),

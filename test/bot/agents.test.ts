@@ -210,6 +210,36 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     await expect(clientFor(AGENT_ID, newSecret).lease(0)).resolves.toBeDefined();
   });
 
+  it('a /verify whose reply failed after its job was queued is not queued again when Teams redelivers it', async () => {
+    const conversationId = '19:reply-fails@thread.tacv2';
+    const activity = messageActivity({ text: '/verify pilot OU=Sales', from: ADELE, conversationId, serviceUrl: h.connector.url });
+    // The card reply and the error card after it both fail: the bot answers 500 and Teams retries.
+    h.connector.failNextPosts = 2;
+    const first = await postActivity(h.bot.url, activity);
+    h.connector.failNextPosts = 0;
+    expect(first.status).toBe(500);
+    const retry = await postActivity(h.bot.url, activity);
+    expect(retry.status).toBe(200);
+    const jobs = await h.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE conversation_id = $1', [conversationId]);
+    expect(jobs[0]!.n).toBe(1);
+    // The job's verify is still there; its card follows once the agent reports (verify posts a new one when the first never arrived).
+    expect(await h.store.verifications.listByConversation(conversationId, 10)).toHaveLength(1);
+    await h.store.jobs.cancelQueued({ jobIds: [(await h.store.verifications.listByConversation(conversationId, 1))[0]!.jobId], reason: 'test over', now: new Date() });
+  });
+
+  it('a read-only command whose reply failed is answered again when Teams redelivers it', async () => {
+    const conversationId = '19:help-fails@thread.tacv2';
+    const activity = messageActivity({ text: '/help', from: ADELE, conversationId, serviceUrl: h.connector.url });
+    h.connector.failNextPosts = 2;
+    const first = await postActivity(h.bot.url, activity);
+    h.connector.failNextPosts = 0;
+    expect(first.status).toBe(500);
+    expect((await postActivity(h.bot.url, activity)).status).toBe(200);
+    const replies = h.connector.calls.filter((c) => c.conversationId === conversationId);
+    expect(replies).toHaveLength(1);
+    expect(cardText(firstCard(replies))).toContain('/verify pilot');
+  });
+
   it('a redelivered activity (same id) is handled once', async () => {
     const activity = messageActivity({ text: '/migration start "Dedupe"', from: ADELE, conversationId: '19:dedupe@thread.tacv2', serviceUrl: h.connector.url });
     const first = await postActivity(h.bot.url, activity);

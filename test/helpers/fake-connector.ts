@@ -29,6 +29,12 @@ export class FakeConnector {
   readonly createdConversations: { id: string; parameters: Record<string, unknown> }[] = [];
   /** Answer createConversation with 403, as Teams does when the app is not installed for that user. */
   refuseConversations = false;
+  /**
+   * Answer this many of the next activity POSTs (replies, new messages) with this status. 400 is not
+   * retried by botbuilder's connector client, so a failing reply fails at once (5xx are retried with backoff).
+   */
+  failNextPosts = 0;
+  failPostsWith = 400;
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -101,6 +107,12 @@ export class FakeConnector {
     if (!match || (req.method !== 'POST' && req.method !== 'PUT')) {
       writeHead(404, { 'content-type': 'application/json' });
       end(JSON.stringify({ error: { code: 'NotFound', message: `${req.method} ${req.url}` } }));
+      return;
+    }
+    if (req.method === 'POST' && this.failNextPosts > 0) {
+      this.failNextPosts -= 1;
+      writeHead(this.failPostsWith, { 'content-type': 'application/json' });
+      end(JSON.stringify({ error: { code: 'Unavailable', message: 'Teams could not take the activity.' } }));
       return;
     }
     const conversationId = decodeURIComponent(match[1]!);
