@@ -137,8 +137,11 @@ export class AgentService {
   }
 }
 
-/** An agent that long-polls calls in every 20 s; one not heard from for this long is not counted on. */
-const ONLINE_WINDOW_MS = 2 * 60_000;
+/**
+ * A waiting agent calls in at least every 20 s (its long poll) and a busy one every 30 s at most (its
+ * heartbeat); one not heard from for a minute is not counted on.
+ */
+const ONLINE_WINDOW_MS = 60_000;
 
 function describeAgent(a: AgentRecord): string {
   const source = a.secretSha256 ? '' : ' (SYNCSHIFT_AGENT_SECRETS)';
