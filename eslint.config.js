@@ -18,7 +18,7 @@ module.exports = tseslint.config(
     // The core stays free of I/O and SDKs so it can be tested alone and the SDK can be replaced.
     files: ['src/runbook/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', '@microsoft/*', '@azure/*', 'pg', '@electric-sql/*', 'ldapts', 'restify', 'node:fs', 'node:http', 'node:net', 'fs', 'http', '../store/*', '../bot/*', '../directory/*', '../cloud/*', '../relay/*', '../agent/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/*', '@azure/*', 'pg', '@electric-sql/*', 'ldapts', 'restify', 'node:fs', 'node:http', 'node:net', 'fs', 'http', '../store/*', '../bot/*', '../directory/*', '../cloud/*', '../relay/*', '../agent/*'] }],
     },
   },
   {
@@ -26,7 +26,7 @@ module.exports = tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/bot/**', 'src/runbook/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', '@microsoft/teams-ai'] }],
+      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/teams-ai'] }],
     },
   },
 );

@@ -1,6 +1,6 @@
 import { startBot } from './bot/start-bot';
 import { createCloudDirectoryFromConfig } from './cloud/create-cloud-directory';
-import { loadConfig } from './config';
+import { loadConfig, startupWarnings } from './config';
 import { asAppError } from './shared/errors';
 import { createLogger } from './shared/logger';
 import { openStore } from './store/open-store';
@@ -11,15 +11,11 @@ async function main(): Promise<void> {
   const store = await openStore(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
   const cloud = createCloudDirectoryFromConfig(config.graph, logger.child({ part: 'cloud' }));
   const bot = await startBot({ config, store, cloud, logger });
-  if (!config.botAuth) {
-    logger.warn(
-      `LOCAL MODE: no MICROSOFT_APP_ID/MICROSOFT_APP_PASSWORD, so Bot Framework tokens are NOT checked. Listening on loopback only (${bot.url}). Set the credentials before exposing the bot.`,
-    );
-  }
+  for (const warning of startupWarnings(config, bot.url)) logger.warn(warning);
   if (config.agentSecrets.size === 0 && (await store.agents.list()).every((agent) => agent.status !== 'active' || agent.secretSha256 === null)) {
     logger.warn('No agent is enrolled or configured: /verify jobs will wait until one is. An approver types /agent enroll <name> to add one.');
   }
-  logger.info({ url: bot.url, store: store.db.kind, graph: config.graph.baseUrl }, 'SyncShift bot listening');
+  logger.info({ url: bot.url, store: store.db.kind, graph: config.graph.baseUrl, mode: config.botAuth ? `production (${config.botAuth.credential.kind})` : 'local' }, 'SyncShift bot listening');
   const shutdown = async (): Promise<void> => {
     await bot.stop();
     await store.close();

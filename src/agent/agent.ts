@@ -1,12 +1,12 @@
 import type { Directory } from '../directory/types';
-import { MUTATING_ACTIONS, STARTING_PHASE, type LeasedJob, type ResultRequest } from '../relay/protocol';
+import { ADSYNC_ACTIONS, MUTATING_ACTIONS, STARTING_PHASE, type LeasedJob, type ResultRequest } from '../relay/protocol';
 import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
 import { assertActionAllowed, assertDnAllowed, assertRulePlanAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
 import { scanOu } from './actions/scan-ou';
-import { RelayClient, RelayHttpError } from './relay-client';
+import { RelayClient, RelayHttpError, UnreadableJobError, type AgentCapabilities } from './relay-client';
 
 export interface AgentOptions {
   relay: RelayClient;
@@ -37,15 +37,23 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function runAgent(options: AgentOptions): Promise<void> {
   const sleep = options.sleep ?? defaultSleep;
   const log = options.logger;
+  const capabilities = agentCapabilities(options);
   let done = 0;
   let backoffMs = 1000;
   while (!options.signal?.aborted && (options.maxJobs === undefined || done < options.maxJobs)) {
     let job: LeasedJob | null;
     try {
-      job = await options.relay.lease(options.waitMs ?? 20_000, options.signal);
+      job = await options.relay.lease(options.waitMs ?? 20_000, options.signal, capabilities);
       backoffMs = 1000;
     } catch (err) {
       if (options.signal?.aborted) break;
+      if (err instanceof UnreadableJobError) {
+        // The bot is reachable and leased us a job we cannot run: answer for it, so the card says why.
+        log.error({ jobId: err.jobId, code: err.error.code, err: err.message }, 'leased a job this agent cannot read; reporting it as failed');
+        await deliverResult(options, err.jobId, { outcome: 'failed', error: err.error }, sleep);
+        done++;
+        continue;
+      }
       if (err instanceof RelayHttpError && (err.status === 401 || err.status === 403)) {
         log.error({ status: err.status }, 'The bot refused this agent\'s credentials; check SYNCSHIFT_AGENT_ID and SYNCSHIFT_AGENT_SECRET.');
       } else {
@@ -62,6 +70,17 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     await deliverResult(options, job.id, outcome, sleep);
     done++;
   }
+}
+
+/**
+ * What this agent can run, from its own configuration: directory scans always, Connect Sync actions
+ * only on the Connect Sync server, and none that change anything when it is read-only. The bot
+ * routes by this; the policy checks below still refuse anything else that arrives.
+ */
+export function agentCapabilities(options: Pick<AgentOptions, 'adsync' | 'policy'>): AgentCapabilities {
+  const policy = options.policy ?? OPEN_POLICY;
+  const actions = ['directory.scanOu', ...(options.adsync ? ADSYNC_ACTIONS : [])].filter((action) => !(policy.readOnly && MUTATING_ACTIONS.has(action)));
+  return { actions, readOnly: policy.readOnly };
 }
 
 async function executeJob(job: LeasedJob, options: AgentOptions): Promise<ResultRequest> {

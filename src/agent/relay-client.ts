@@ -1,4 +1,4 @@
-import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, leaseResponse, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
+import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
 import { resultBodyStream } from './result-body';
 
 export interface RelayClientOptions {
@@ -17,6 +17,23 @@ export class RelayHttpError extends Error {
   }
 }
 
+/**
+ * The bot leased this agent a job it cannot read: an action it does not know (the bot is newer) or
+ * parameters its schema refuses. The lease is real, so the agent answers it with `error`.
+ */
+export class UnreadableJobError extends Error {
+  constructor(readonly jobId: string, readonly error: JobError) {
+    super(error.message);
+    this.name = 'UnreadableJobError';
+  }
+}
+
+/** What the agent tells the bot it can run, in every lease request. */
+export interface AgentCapabilities {
+  actions: readonly string[];
+  readOnly: boolean;
+}
+
 /** The agent's side of the relay: lease, progress, result. Every call is authenticated. */
 export class RelayClient {
   private readonly base: string;
@@ -27,11 +44,35 @@ export class RelayClient {
     this.fetchImpl = options.fetchImpl ?? fetch;
   }
 
-  async lease(waitMs: number, signal?: AbortSignal): Promise<LeasedJob | null> {
-    const body = await this.post('/relay/v1/jobs/lease', { agentVersion: this.options.agentVersion, waitMs }, signal);
-    const parsed = leaseResponse.safeParse(body);
-    if (!parsed.success) throw new RelayHttpError(0, `The bot sent a job this agent does not understand: ${parsed.error.issues[0]?.message ?? 'invalid'}. Update the agent.`);
-    return parsed.data.job;
+  /**
+   * Waits up to `waitMs` for a job. The envelope (job id, lease) is read apart from the payload, so
+   * a payload this agent cannot read still names the job: UnreadableJobError carries its id and the
+   * failure to report for it.
+   */
+  async lease(waitMs: number, signal?: AbortSignal, capabilities?: AgentCapabilities): Promise<LeasedJob | null> {
+    const request = { agentVersion: this.options.agentVersion, waitMs, ...(capabilities ? { actions: [...capabilities.actions], readOnly: capabilities.readOnly } : {}) };
+    const body = await this.post('/relay/v1/jobs/lease', request, signal);
+    const envelope = leaseEnvelope.safeParse(body);
+    if (!envelope.success) throw new RelayHttpError(0, `The bot's answer to a lease request is not one this agent can read: ${envelope.error.issues[0]?.message ?? 'invalid'}. Check that SYNCSHIFT_RELAY_URL points at the SyncShift bot.`);
+    const job = envelope.data.job;
+    if (job === null) return null;
+    const payload = jobPayload.safeParse(job.payload);
+    if (payload.success) return { id: job.id, leaseExpiresAt: job.leaseExpiresAt, payload: payload.data };
+    const action = (job.payload as { action?: unknown } | null)?.action;
+    const version = this.options.agentVersion;
+    if (typeof action === 'string' && !KNOWN_ACTIONS.includes(action)) {
+      throw new UnreadableJobError(job.id, {
+        code: 'AGENT.UNKNOWN_ACTION',
+        message: `This agent (version ${version}) does not know the action ${action.slice(0, 64)}, so it did nothing.`,
+        hint: 'Update syncshift-agent on the agent host to the bot\'s version, then run it again.',
+      });
+    }
+    const issue = payload.error.issues[0];
+    throw new UnreadableJobError(job.id, {
+      code: 'AGENT.BAD_PARAMETERS',
+      message: `This agent (version ${version}) cannot read the parameters of ${typeof action === 'string' ? action.slice(0, 64) : 'the job'} (${issue ? `${issue.path.join('.') || 'payload'}: ${issue.message}` : 'invalid'}), so it did nothing.`,
+      hint: 'Update syncshift-agent on the agent host to the bot\'s version; if it is current, report this as a bug.',
+    });
   }
 
   async progress(jobId: string, progress: ProgressRequest): Promise<void> {

@@ -1,6 +1,26 @@
-import type { Activity } from 'botbuilder';
+import type { Activity, TurnContext } from 'botbuilder';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
+
+/** Handed to the turn: the command says when it starts changing something durable. */
+export interface TurnWork {
+  changingState(): void;
+}
+
+const TURN_WORK = Symbol('syncshift.turnWork');
+
+/** Stores the turn's TurnWork where the command handlers find it. */
+export function attachTurnWork(context: TurnContext, work: TurnWork): void {
+  context.turnState.set(TURN_WORK, work);
+}
+
+/**
+ * Called by a command right before its first durable change (a job queued, a wave stored, a code
+ * issued): from then on a failed turn is not run again on Teams' retry, which could do it twice.
+ */
+export function markChangingState(context: TurnContext): void {
+  (context.turnState.get(TURN_WORK) as TurnWork | undefined)?.changingState();
+}
 
 /** Teams retries for minutes at most; a day of keys is plenty and keeps the table small. */
 const KEEP_MS = 24 * 60 * 60_000;
@@ -22,14 +42,18 @@ export class ActivityDeduper {
   ) {}
 
   /**
-   * Runs `handle` for the first delivery of a message and skips redeliveries. When `handle` fails,
-   * the key is released before the error goes on (Teams gets a 500 and retries): otherwise the
-   * retry would be dropped as a duplicate and the message lost. While one instance is still
-   * handling, a redelivery to another instance is skipped, so a command never runs twice at once.
+   * Runs `handle` for the first delivery of a message and skips redeliveries. When `handle` fails
+   * before it changed anything (it never called `changingState`), the key is released before the
+   * error goes on, so Teams' retry is handled rather than dropped. When it fails after, the key
+   * stays: the retry would repeat what already happened (a second verify job, a second wave), and
+   * the person gets the error card instead. While one instance is still handling, a redelivery to
+   * another instance is skipped, so a command never runs twice at once.
    */
-  async handleOnce(activity: Partial<Activity>, handle: () => Promise<void>): Promise<void> {
+  async handleOnce(activity: Partial<Activity>, handle: (work: TurnWork) => Promise<void>): Promise<void> {
+    let changing = false;
+    const work: TurnWork = { changingState: () => (changing = true) };
     const key = this.keyOf(activity);
-    if (key === null) return handle();
+    if (key === null) return handle(work);
     const now = this.now();
     if (now.getTime() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now.getTime();
@@ -40,9 +64,13 @@ export class ActivityDeduper {
       return;
     }
     try {
-      await handle();
+      await handle(work);
     } catch (err) {
-      await this.store.activities.forget(key).catch((forgetErr: Error) => this.logger.error({ err: forgetErr.message, activityId: activity.id }, 'could not release a failed activity; its redelivery will be ignored'));
+      if (changing) {
+        this.logger.warn({ activityId: activity.id, err: (err as Error).message }, 'a command failed after it started changing state; its redelivery will be ignored so nothing runs twice');
+      } else {
+        await this.store.activities.forget(key).catch((forgetErr: Error) => this.logger.error({ err: forgetErr.message, activityId: activity.id }, 'could not release a failed activity; its redelivery will be ignored'));
+      }
       throw err;
     }
   }

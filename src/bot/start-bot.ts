@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { RelayServer } from '../relay/relay-server';
+import { REAL_TIMERS, type Timers } from '../relay/result-applier';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
@@ -13,7 +14,8 @@ import { VerifyService } from '../services/verify-service';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
-import { ActivityDeduper } from './activity-deduper';
+import { ActivityDeduper, attachTurnWork } from './activity-deduper';
+import { refuseEncodedBodies } from './refuse-encoded-bodies';
 import { createAdapter, createTeamsApp } from './teams-app';
 
 export interface RunningBot {
@@ -24,6 +26,8 @@ export interface RunningBot {
   relay: RelayServer;
   waves: WaveService;
   summaries: SummaryService;
+  /** The start-up sweep and resume of unreported verifications; resolves when both are done. */
+  startup: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +43,14 @@ export interface StartBotOptions {
   /** Names this instance in summary claims. */
   instanceId?: string;
   summaryScanTimeoutMs?: number;
+  /**
+   * How often expired leases and unapplied results are looked for; 0 turns the timer off (tests
+   * call relay.sweep()). Default: SYNCSHIFT_LEASE_SWEEP_SECONDS.
+   */
+  leaseSweepMs?: number;
+  /** The relay's clock (leases, result claims); separate from `now`, which tests move across days. */
+  relayNow?: () => Date;
+  timers?: Timers;
 }
 
 /** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
@@ -65,18 +77,24 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { scanTimeoutMs: options.summaryScanTimeoutMs } : {}),
   });
+  const timers = options.timers ?? REAL_TIMERS;
   const relay = new RelayServer({
     store,
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
+    maxAttempts: config.jobMaxAttempts,
     logger: logger.child({ part: 'relay' }),
+    timers,
+    ...(options.relayNow ? { now: options.relayNow } : {}),
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
+      // Each consumer is safe to run twice for one job: a result is offered again after a crash.
       onJobFinished: async (job) => {
         if (await runbook.onJobFinished(job)) return;
         if (await waves.onJobFinished(job)) return;
         await verify.onJobFinished(job);
       },
+      onJobRequeued: (job, attempts) => verify.onJobRequeued(job, attempts),
     },
   });
   let listenUrl = '';
@@ -87,7 +105,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     staticAgents: [...config.agentSecrets.keys()],
     enrollmentTtlMs: config.enrollmentTtlMs,
     leasesReleased: async () => {
-      await relay.expireMutating();
+      await relay.expireLeases();
       relay.jobQueued();
     },
   });
@@ -95,6 +113,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
+  // Before routing: no route, the relay's included, may inflate a compressed body.
+  server.pre(refuseEncodedBodies);
   // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
   const turnLogger = logger.child({ part: 'activities' });
@@ -104,7 +124,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       res,
       async (context) => {
         // Runs only after the token was validated, so a forged request cannot burn a real activity id.
-        await deduper.handleOnce(context.activity, async () => {
+        await deduper.handleOnce(context.activity, async (work) => {
+          attachTurnWork(context, work);
           await app.run(context);
         });
       },
@@ -126,10 +147,29 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const address = server.address() as unknown as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   listenUrl = `http://${host}:${address.port}`;
-  // Jobs that finished while the bot was down still owe their card.
-  void verify.resumeUnreported().catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
+  // Leases that ran out and results stored but never applied while the bot was down (a crash right
+  // after accepting a result), then verifications that still owe their card.
+  const relayLog = logger.child({ part: 'relay' });
+  const startup = relay
+    .sweep()
+    .catch((err: Error) => relayLog.error({ err: err.message }, 'the start-up sweep of leases and unapplied results failed; the timer tries again'))
+    .then(async () => void (await verify.resumeUnreported()))
+    .catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
   const interval = options.summaryIntervalMs ?? 30_000;
   const stopSummaryTimer = interval > 0 ? startSummaryTimer(summaries, logger, interval) : () => undefined;
+  const sweepMs = options.leaseSweepMs ?? config.leaseSweepMs;
+  let sweeping: Promise<void> | null = null;
+  const sweepTimer =
+    sweepMs > 0
+      ? timers.setInterval(() => {
+          // One sweep at a time per instance; other instances may sweep at once (the store decides).
+          if (sweeping) return;
+          sweeping = relay
+            .sweep()
+            .catch((err: Error) => relayLog.error({ err: err.message }, 'lease sweep failed'))
+            .finally(() => (sweeping = null));
+        }, sweepMs)
+      : null;
 
   return {
     url: `http://${host}:${address.port}`,
@@ -139,11 +179,15 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     relay,
     waves,
     summaries,
+    startup,
     stop: () =>
       new Promise<void>((resolve) => {
         stopSummaryTimer();
+        if (sweepTimer !== null) timers.clearInterval(sweepTimer);
         // Summaries waiting for agent counts give up (and are retried later) before the store closes.
-        void summaries.stop().finally(() => server.close(() => resolve()));
+        void Promise.all([summaries.stop(), startup, sweeping])
+          .catch(() => undefined)
+          .finally(() => server.close(() => resolve()));
       }),
   };
 }

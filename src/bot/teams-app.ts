@@ -1,5 +1,6 @@
 import { Application, type TeamsAdapter } from '@microsoft/teams-ai';
 import { ActivityTypes, MemoryStorage } from 'botbuilder';
+import { CertificateServiceClientCredentialsFactory } from 'botframework-connector';
 import { renderMessageCard } from '../cards/message-cards';
 import type { BotConfig } from '../config';
 import type { Logger } from '../shared/logger';
@@ -14,17 +15,19 @@ import { actorId, registerCommands, type CommandDeps } from './handlers/commands
  */
 export function createAdapter(config: BotConfig): SyncShiftAdapter {
   const auth = config.botAuth;
-  return new SyncShiftAdapter(
-    auth
-      ? {
-          MicrosoftAppId: auth.appId,
-          MicrosoftAppPassword: auth.appPassword,
-          MicrosoftAppType: auth.appType,
-          ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
-          ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
-        }
-      : {},
-  );
+  if (!auth) return new SyncShiftAdapter({});
+  const settings = {
+    MicrosoftAppId: auth.appId,
+    MicrosoftAppType: auth.appType,
+    ...(auth.credential.kind === 'password' ? { MicrosoftAppPassword: auth.credential.password } : {}),
+    ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+    ...metadataOverrides(auth.openIdMetadataUrl, auth.emulatorOpenIdMetadataUrl),
+  };
+  // Inbound tokens are validated from `settings` either way; the factory only changes how the bot signs in.
+  if (auth.credential.kind === 'certificate') {
+    return new SyncShiftAdapter(settings, new CertificateServiceClientCredentialsFactory(auth.appId, auth.credential.thumbprint, auth.credential.privateKeyPem, auth.tenantId));
+  }
+  return new SyncShiftAdapter(settings);
 }
 
 /**
@@ -66,8 +69,9 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
       cardActivity(
         renderMessageCard({
           title: 'Something went wrong',
-          text: 'SyncShift could not finish that request. Nothing was changed.',
-          hint: `Try again; if it keeps failing, give your administrator this reference: ${context.activity.id ?? 'unknown'}.`,
+          // Not "nothing was changed": the command may have queued a job or stored a wave before it failed.
+          text: 'SyncShift could not finish that request. Part of it may have been done already.',
+          hint: `Check before trying again (/migration status, /wave list, /agent list show what is stored); if it keeps failing, give your administrator this reference: ${context.activity.id ?? 'unknown'}.`,
           tone: 'attention',
         }),
       ),

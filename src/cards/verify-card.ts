@@ -2,7 +2,8 @@ import type { ComparisonReport } from '../runbook/ou-comparison';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
 export type VerifyCardState =
-  | { kind: 'queued' }
+  /** `note`: why it is waiting again (its agent went quiet). */
+  | { kind: 'queued'; note?: string }
   | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud' }
   | { kind: 'done'; report: ComparisonReport }
   | { kind: 'failed'; code: string; message: string; hint?: string; candidates?: string[] };
@@ -29,7 +30,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
 
   switch (state.kind) {
     case 'queued':
-      statusText = 'Verifying… waiting for the on-premises agent to pick up the job.';
+      statusText = state.note ? `Verifying… ${state.note}` : 'Verifying… waiting for the on-premises agent to pick up the job.';
       break;
     case 'running':
       statusText =

@@ -26,7 +26,7 @@ export interface GraphCloudDirectoryOptions {
   staticToken?: string;
   /** $top per page, 1..999. Default 999. */
   pageSize?: number;
-  /** Retries per request on 429/503/504. Default 5. */
+  /** Retries per request (GET: 429 and 5xx; anything else: 429 and 503). Default 5. */
   maxRetries?: number;
   /** Upper bound for one wait, in ms, whatever Retry-After says. Default 60 000. */
   maxWaitMs?: number;
@@ -39,7 +39,18 @@ export interface GraphCloudDirectoryOptions {
 
 const API_VERSION = 'v1.0';
 const SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguishedName', 'onPremisesImmutableId', 'onPremisesLastSyncDateTime'];
-const RETRYABLE = new Set([429, 503, 504]);
+/**
+ * A GET changes nothing, so any answer that may be transient is worth another try. Other methods
+ * are retried only when Graph says it did not process the request (throttled, unavailable): a 500,
+ * 502 or 504 may come after the change was made.
+ */
+const RETRYABLE_IDEMPOTENT = new Set([429, 500, 502, 503, 504]);
+const RETRYABLE_OTHER = new Set([429, 503]);
+
+export function isRetryableGraphAnswer(method: string | undefined, status: number): boolean {
+  const idempotent = method === undefined || ['GET', 'HEAD'].includes(method.toUpperCase());
+  return (idempotent ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER).has(status);
+}
 const PERMISSION_HINT = 'Check that the app registration has the Microsoft Graph application permission User.Read.All with admin consent, and that the token is for this cloud.';
 
 const pageSchema = z.object({
@@ -321,7 +332,7 @@ interface RetryOptions {
 }
 
 /**
- * Retries 429/503/504. Retry-After wins when present (Graph's throttling guidance); otherwise the
+ * Retries what isRetryableGraphAnswer allows. Retry-After wins when present (Graph's throttling guidance); otherwise the
  * wait doubles from baseBackoffMs. No jitter: one client paging sequentially gains nothing from it,
  * and deterministic waits keep tests exact. Every wait is capped at maxWaitMs.
  */
@@ -338,7 +349,7 @@ class RetryMiddleware implements Middleware {
     for (let attempt = 0; ; attempt++) {
       await this.next?.execute(context);
       const response = context.response;
-      if (!response || !RETRYABLE.has(response.status) || attempt >= this.options.maxRetries) return;
+      if (!response || !isRetryableGraphAnswer(context.options?.method, response.status) || attempt >= this.options.maxRetries) return;
       const waitMs = this.waitFor(response, attempt);
       // Drain the failed body so keep-alive sockets are reused rather than leaked.
       await response.arrayBuffer().catch(() => undefined);
@@ -373,7 +384,8 @@ function toAppError(err: unknown, maxRetries: number, pagesDone: number, operati
         details: { ...details, status, graphCode, retryAfter: err.headers?.get('Retry-After') ?? undefined },
       });
     }
-    if (status === 503 || status === 504) {
+    // Every call here is a GET, retried on these; what is left after the retries is an outage.
+    if (status === 500 || status === 502 || status === 503 || status === 504) {
       return new AppError('CLOUD.UNAVAILABLE', `${what}, still failing after ${maxRetries} retries.`, {
         hint: 'Graph is temporarily unavailable; check the Microsoft 365 service health page and try again later.',
         details: { ...details, status, graphCode },

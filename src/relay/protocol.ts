@@ -58,6 +58,9 @@ export type AdsyncPayload = z.infer<typeof adsyncPayload>;
 export const jobPayload = z.union([scanOuPayload, adsyncPayload]);
 export type JobPayload = z.infer<typeof jobPayload>;
 
+/** Every action this version of the protocol knows. */
+export const KNOWN_ACTIONS: readonly string[] = ['directory.scanOu', ...ADSYNC_ACTIONS];
+
 export const leasedJob = z.object({
   id: z.string().uuid(),
   payload: jobPayload,
@@ -69,11 +72,26 @@ export const leaseRequest = z.object({
   agentVersion: z.string().max(64),
   /** How long the bot may hold the request open waiting for work (long poll). */
   waitMs: z.number().int().min(0).max(30_000).default(20_000),
+  /**
+   * The actions this agent can run (its configuration decides: Connect Sync actions only on the
+   * Connect Sync server, none that change anything when read-only). The bot hands it nothing else.
+   * Absent from older agents, which are offered every job.
+   */
+  actions: z.array(z.string().min(1).max(64)).max(64).optional(),
+  readOnly: z.boolean().optional(),
 });
 export type LeaseRequest = z.infer<typeof leaseRequest>;
 
 export const leaseResponse = z.object({ job: leasedJob.nullable() });
 export type LeaseResponse = z.infer<typeof leaseResponse>;
+
+/**
+ * What the agent reads first: the job's id and lease, whatever its payload. A newer bot may send
+ * an action this agent does not know; the agent must still be able to answer for that job.
+ */
+export const leaseEnvelope = z.object({
+  job: z.object({ id: z.string().uuid(), leaseExpiresAt: z.string().max(64), payload: z.unknown() }).nullable(),
+});
 
 /**
  * The progress phase an agent sends right before it acts on a mutating job. Until the bot has

@@ -5,7 +5,8 @@ import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+import { ResultApplier, type Timers } from './result-applier';
 
 /** A scan result carries every user of an OU (about 200 bytes each); 256 MB is over a million users. */
 const MAX_RESULT_BYTES = 256 * 1024 * 1024;
@@ -14,7 +15,13 @@ const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
+  /**
+   * Applies a finished job's result. Throwing means "not applied": the result is offered again
+   * later, so it must be safe to call twice for one job.
+   */
   onJobFinished(job: JobRecord): Promise<void>;
+  /** A job whose agent went quiet is back in the queue for another attempt. */
+  onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }): Promise<void>;
 }
 
 export interface RelayServerOptions {
@@ -27,9 +34,16 @@ export interface RelayServerOptions {
   listener: RelayListener;
   logger: Logger;
   leaseMs?: number;
+  /** Leases one retryable job may lose before it fails with RELAY.AGENT_LOST; default 3. */
+  maxAttempts?: number;
   /** How often a waiting lease request re-checks the store, for jobs queued by another bot instance. */
   pollIntervalMs?: number;
   now?: () => Date;
+  /** How long applying a result may go unrenewed before another instance takes it over; default 2 minutes. */
+  applyClaimMs?: number;
+  /** Pause before a result whose consumer failed is tried again; default 1 minute. */
+  applyRetryMs?: number;
+  timers?: Timers;
   /** Refused enrollment codes allowed per client address and window before it gets 429; default 10 per minute. */
   enrollFailures?: { max: number; windowMs: number };
 }
@@ -43,9 +57,24 @@ export class RelayServer {
   private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
   private readonly enrollLimiter: FailedAttemptLimiter;
+  private readonly applier: ResultApplier;
+  private readonly maxAttempts: number;
+  private readonly applyClaimMs: number;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.applyClaimMs = options.applyClaimMs ?? 2 * 60_000;
+    this.applier = new ResultApplier({
+      store: options.store,
+      consume: (job) => options.listener.onJobFinished(job),
+      logger: options.logger,
+      now: this.now,
+      claimMs: this.applyClaimMs,
+      retryAfterMs: options.applyRetryMs ?? 60_000,
+      maxFailures: 5,
+      ...(options.timers ? { timers: options.timers } : {}),
+    });
     const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
     this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
@@ -161,6 +190,9 @@ export class RelayServer {
     const body = this.parse(leaseRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
+    // What the agent says it can run; read-only is enforced here too, whatever the list says.
+    const actions = body.actions === undefined ? null : body.actions.filter((action) => !(body.readOnly === true && MUTATING_ACTIONS.has(action)));
+    if (actions !== null) await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -169,23 +201,23 @@ export class RelayServer {
       // The agent hung up: a job leased now would go to nobody. Node does not always notice a dead
       // client while the response is pending, which is why mutating jobs also need a start confirmation.
       if (closed) return;
-      // Revoked while this request waited: it must not walk away with a job.
+      // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
       if (!(await this.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
         return;
       }
-      await this.expireMutating();
-      const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now() });
+      await this.expireLeases();
+      const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), maxAttempts: this.maxAttempts, actions });
       if (job) {
         const payload = jobPayload.safeParse(job.payload);
         if (!payload.success) {
           // A job the protocol cannot express would be refused by every agent; fail it here, visibly.
-          const failed = await this.options.store.jobs.finish({ jobId: job.id, agentId, outcome: 'failed', result: null, error: { code: 'RELAY.BAD_REQUEST', message: 'The job could not be encoded for the agent.' }, now: this.now() });
-          if (failed) void this.options.listener.onJobFinished(failed).catch(() => undefined);
+          const failed = await this.options.store.jobs.finish({ jobId: job.id, agentId, outcome: 'failed', result: null, error: { code: 'RELAY.BAD_REQUEST', message: 'The job could not be encoded for the agent.' }, now: this.now(), claimMs: this.applyClaimMs });
+          if (failed) void this.apply(failed);
           continue;
         }
         const leased: LeasedJob = { id: job.id, payload: payload.data, leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString() };
-        await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action }, conversationId: job.conversationId });
+        await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
         res.send(200, { job: leased });
         return;
       }
@@ -199,14 +231,39 @@ export class RelayServer {
   }
 
   /**
-   * A mutating job whose agent went quiet is not retried: it fails as "outcome unknown" and its card
-   * asks a person to check. Run on every lease poll, so any bot instance with a waiting agent notices.
+   * Leases that ran out. A started mutating job is not retried: it fails as "outcome unknown" and
+   * its card asks a person to check. A read-only one (or a mutating one never started) goes back to
+   * the queue, until it has been leased maxAttempts times; then it fails with RELAY.AGENT_LOST. Run
+   * on every lease poll and by the bot's sweep timer, on any number of instances: the store's UPDATEs
+   * hand each expired job to exactly one caller.
    */
-  async expireMutating(): Promise<void> {
-    for (const job of await this.options.store.jobs.expireMutating({ now: this.now() })) {
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome: 'outcome-unknown', details: { kind: job.kind, agentId: job.agentId }, conversationId: job.conversationId });
-      void this.options.listener.onJobFinished(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'reporting an expired job failed'));
+  async expireLeases(): Promise<void> {
+    const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
+    for (const job of requeued) {
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: 'lease-expired', details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
+      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
+    if (requeued.length > 0) this.jobQueued();
+    for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
+      for (const job of jobs) {
+        await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
+        void this.apply(job);
+      }
+    }
+  }
+
+  /**
+   * The bot's periodic check, also run at start: expired leases, then every finished job whose
+   * result was never applied (the bot stopped between storing it and acting on it, or a consumer failed).
+   */
+  async sweep(): Promise<void> {
+    await this.expireLeases();
+    await this.applier.applyPending();
+  }
+
+  /** Hands a finished job (claimed by this instance) to its consumer; never throws. */
+  private apply(job: JobRecord): Promise<void> {
+    return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
   }
 
   private waitForJob(ms: number): Promise<void> {
@@ -248,6 +305,7 @@ export class RelayServer {
       result: body.outcome === 'succeeded' ? body.result : null,
       error: body.outcome === 'failed' ? body.error : null,
       now: this.now(),
+      claimMs: this.applyClaimMs,
     });
     if (!job) {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' });
@@ -256,8 +314,9 @@ export class RelayServer {
     await this.options.store.agents.countResult(agentId);
     await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome: body.outcome, details: body.outcome === 'failed' ? { code: body.error.code } : {}, conversationId: job.conversationId });
     res.send(200, { ok: true });
-    // The agent is answered first; the cloud read and card update can take a while.
-    void this.options.listener.onJobFinished(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId }, 'finishing the job failed'));
+    // The agent is answered first; the cloud read and card update can take a while. The result is
+    // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
+    void this.apply(job);
   }
 
   private parse<T extends z.ZodTypeAny>(schema: T, req: Request, res: Response): z.infer<T> | null {

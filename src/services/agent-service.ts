@@ -1,6 +1,7 @@
 import { renderMessageCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { newEnrollmentCode, normalizeEnrollmentCode, sha256Hex } from '../relay/agent-credentials';
+import { ADSYNC_ACTIONS, MUTATING_ACTIONS } from '../relay/protocol';
 import type { AgentRecord, EnrollmentPurpose } from '../store/agent-repo';
 import type { Store } from '../store/types';
 
@@ -85,11 +86,15 @@ export class AgentService {
     for (const pending of await this.options.store.agents.pendingEnrollments(this.now())) {
       if (!names.has(pending.agentName)) lines.push(`${pending.agentName} · waiting for enrollment (code valid until ${pending.expiresAt.toISOString()})`);
     }
+    // Work the routing holds back: no agent that can run it has been heard from lately.
+    const waiting = (await this.options.store.jobs.waitingForCapableAgent({ onlineSince: new Date(this.now().getTime() - ONLINE_WINDOW_MS) })).map(
+      (w) => `Waiting: ${w.jobs} ${w.action} job(s) since ${w.since.toISOString()}, for an agent that can run ${w.action}; ${whoCanRun(w.action)}`,
+    );
     return renderMessageCard({
       title: `Agents: ${lines.length}`,
-      text: lines.length === 0 ? 'No agent is enrolled or configured yet.' : 'name · status · enrolled · last seen · version · actions run · current lease',
+      text: lines.length === 0 ? 'No agent is enrolled or configured yet.' : 'name · status · enrolled · last seen · version · actions run · current lease · what it runs',
       hint: 'Approvers: /agent enroll <name> adds one, /agent rotate <name> replaces a credential, /agent revoke <name> locks one out.',
-      items: lines.sort(),
+      items: [...lines.sort(), ...waiting],
     });
   }
 
@@ -132,10 +137,31 @@ export class AgentService {
   }
 }
 
+/**
+ * A waiting agent calls in at least every 20 s (its long poll) and a busy one every 30 s at most (its
+ * heartbeat); one not heard from for a minute is not counted on.
+ */
+const ONLINE_WINDOW_MS = 60_000;
+
 function describeAgent(a: AgentRecord): string {
   const source = a.secretSha256 ? '' : ' (SYNCSHIFT_AGENT_SECRETS)';
   const enrolled = a.enrolledAt ? `enrolled ${a.enrolledAt.toISOString()}` : 'not enrolled';
   const seen = a.lastSeenAt ? `last seen ${a.lastSeenAt.toISOString()}` : 'never seen';
   const lease = a.lease ? `holds ${a.lease.kind} ${a.lease.jobId.slice(0, 8)} until ${a.lease.expiresAt.toISOString()}` : 'no lease';
-  return `${a.name} · ${a.status}${source} · ${enrolled} · ${seen} · version ${a.version ?? 'unknown'} · ${a.actionsRun} action(s) run · ${lease}`;
+  return `${a.name} · ${a.status}${source} · ${enrolled} · ${seen} · version ${a.version ?? 'unknown'} · ${a.actionsRun} action(s) run · ${lease} · ${describeCapabilities(a)}`;
+}
+
+function describeCapabilities(a: AgentRecord): string {
+  if (a.actions === null) return 'runs: not declared (older agent; offered every job)';
+  const adsync = a.actions.filter((action) => action.startsWith('adsync.'));
+  const others = a.actions.filter((action) => !action.startsWith('adsync.'));
+  const parts = [...others, ...(adsync.length === ADSYNC_ACTIONS.length ? ['adsync.*'] : adsync)];
+  return `runs: ${parts.length > 0 ? parts.join(', ') : 'nothing'}${a.readOnly ? ' (read-only)' : ''}`;
+}
+
+function whoCanRun(action: string): string {
+  if (!action.startsWith('adsync.')) return 'start an agent (/agent list shows when each was last seen).';
+  return MUTATING_ACTIONS.has(action)
+    ? 'it runs on the Connect Sync server (SYNCSHIFT_ADSYNC_EXPORT_DIR set) and must not be read-only.'
+    : 'it runs on the Connect Sync server (SYNCSHIFT_ADSYNC_EXPORT_DIR set).';
 }

@@ -102,6 +102,15 @@ export class VerifyService {
     this.showProgress(verification, job, scanned, 'directory');
   }
 
+  /** The agent holding the scan went quiet and the job is queued again: the card says so instead of counting on. */
+  async onJobRequeued(job: JobRecord, attempts: { used: number; max: number }): Promise<void> {
+    const verification = await this.options.store.verifications.findByJob(job.id);
+    if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
+    // Through the progress pacer: a later progress or the final card replaces it, never the other way round.
+    const state: VerifyCardState = { kind: 'queued', note: `The agent stopped answering (attempt ${attempts.used} of ${attempts.max}); the scan is queued for another agent.` };
+    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, state));
+  }
+
   /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
   async onJobFinished(job: JobRecord): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);

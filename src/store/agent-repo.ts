@@ -1,5 +1,5 @@
 import { toDate, toDateOrNull } from './repositories';
-import { timeParam } from './sql';
+import { jsonParam, timeParam } from './sql';
 import type { Db } from './types';
 
 type Row = Record<string, unknown>;
@@ -17,6 +17,9 @@ export interface AgentRecord {
   lastSeenAt: Date | null;
   version: string | null;
   actionsRun: number;
+  /** The actions its latest lease request said it can run; null when it never said (an older agent). */
+  actions: string[] | null;
+  readOnly: boolean | null;
   /** The job this agent holds right now, if any. */
   lease: { jobId: string; kind: string; expiresAt: Date } | null;
 }
@@ -41,6 +44,8 @@ export interface AgentRepo {
   touch(input: { name: string; version: string | null; now: Date }): Promise<void>;
   /** Counts a delivered result towards "actions run". */
   countResult(name: string): Promise<void>;
+  /** Records what the agent said, in a lease request, it can run. */
+  declareCapabilities(input: { name: string; actions: readonly string[]; readOnly: boolean }): Promise<void>;
   /** Agents with an unspent, unexpired code: shown as "pending" until they enroll. */
   pendingEnrollments(now: Date): Promise<{ agentName: string; expiresAt: Date }[]>;
 }
@@ -54,7 +59,7 @@ export interface ActivityRepo {
   prune(before: Date): Promise<number>;
 }
 
-const AGENT_COLUMNS = `a.name, a.status, a.secret_sha256, a.enrolled_at, a.enrolled_by, a.revoked_at, a.last_seen_at, a.version, a.actions_run,
+const AGENT_COLUMNS = `a.name, a.status, a.secret_sha256, a.enrolled_at, a.enrolled_by, a.revoked_at, a.last_seen_at, a.version, a.actions_run, a.actions, a.read_only,
   l.id AS lease_job_id, l.kind AS lease_kind, l.lease_expires_at AS lease_expires_at`;
 const AGENT_FROM = `agents a LEFT JOIN LATERAL (
     SELECT id, kind, lease_expires_at FROM jobs j WHERE j.agent_id = a.name AND j.state = 'leased' ORDER BY j.seq DESC LIMIT 1) l ON true`;
@@ -70,6 +75,8 @@ function mapAgent(row: Row): AgentRecord {
     lastSeenAt: toDateOrNull(row.last_seen_at),
     version: row.version === null || row.version === undefined ? null : String(row.version),
     actionsRun: Number(row.actions_run),
+    actions: Array.isArray(row.actions) ? row.actions.map(String) : null,
+    readOnly: row.read_only === null || row.read_only === undefined ? null : Boolean(row.read_only),
     lease: row.lease_job_id ? { jobId: String(row.lease_job_id), kind: String(row.lease_kind), expiresAt: toDate(row.lease_expires_at) } : null,
   };
 }
@@ -138,6 +145,14 @@ export function createAgentRepo(db: Db): AgentRepo {
     },
     async countResult(name) {
       await db.query(`UPDATE agents SET actions_run = actions_run + 1 WHERE name = $1`, [name]);
+    },
+    async declareCapabilities({ name, actions, readOnly }) {
+      // Only when it changed: lease requests arrive every few seconds per agent.
+      await db.query(
+        `UPDATE agents SET actions = $2::jsonb, read_only = $3
+          WHERE name = $1 AND (actions IS DISTINCT FROM $2::jsonb OR read_only IS DISTINCT FROM $3)`,
+        [name, jsonParam([...actions]), readOnly],
+      );
     },
     async pendingEnrollments(now) {
       const rows = await db.query(

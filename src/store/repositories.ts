@@ -50,6 +50,7 @@ function mapJob(row: Row): JobRecord {
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     finishedAt: toDateOrNull(row.finished_at),
+    appliedAt: toDateOrNull(row.applied_at),
   };
 }
 
@@ -88,18 +89,46 @@ function assertLimit(limit: number, what: string): void {
   }
 }
 
+/** Leases one read-only job may lose before it fails instead of going back to the queue. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+/** How long an instance may apply a result before another instance presumes it gone and takes over. */
+export const DEFAULT_APPLY_CLAIM_MS = 2 * 60_000;
+
+/**
+ * A lease that ran out is up for grabs again only when nothing may have changed: a read-only job,
+ * or a mutating one its agent never confirmed starting. Shared by lease() and the sweep, so both
+ * agree on which jobs are retried.
+ */
+const RETRYABLE_LEASE = `state = 'leased' AND (NOT mutating OR started_at IS NULL)`;
+
 function assertLeaseMs(leaseMs: number): void {
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
     throw new AppError('STORE.ERROR', `A job lease of ${leaseMs} ms was requested.`, { hint: 'Pass a positive lease duration in milliseconds.' });
   }
 }
 
-const JOB_COLUMN_NAMES = ['id', 'kind', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at'];
+const JOB_COLUMN_NAMES = ['id', 'kind', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
 const JOB_COLUMNS = JOB_COLUMN_NAMES.join(', ');
 // finish() already holds the result it stores; reading a 100,000-user scan back would give the bot a second copy of it.
 const JOB_COLUMNS_BUT_RESULT = JOB_COLUMN_NAMES.filter((c) => c !== 'result').join(', ');
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
+
+/** A started mutating job whose lease ran out is never retried: it fails as "outcome unknown" for a person to check. */
+async function expireStartedMutating(db: Db, now: Date, claimMs: number): Promise<JobRecord[]> {
+  const rows = await db.query(
+    `UPDATE jobs SET state = 'failed', finished_at = $1::timestamptz, updated_at = $1::timestamptz, lease_expires_at = NULL,
+            apply_claimed_until = $2::timestamptz,
+            error = jsonb_build_object(
+              'code', 'RELAY.OUTCOME_UNKNOWN',
+              'message', 'The agent stopped reporting while it ran ' || kind || ', so whether it changed anything is unknown.',
+              'hint', 'Check Connect Sync by hand (Get-ADSyncScheduler, Get-ADSyncRule, Get-Service ADSync), then run the step again or undo it.')
+      WHERE state = 'leased' AND mutating AND started_at IS NOT NULL AND lease_expires_at <= $1::timestamptz
+     RETURNING ${JOB_COLUMNS}`,
+    [timeParam(now), timeParam(new Date(now.getTime() + claimMs))],
+  );
+  return rows.map(mapJob);
+}
 
 export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook' | 'waves' | 'agents' | 'activities'> {
   return {
@@ -163,40 +192,61 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         }
       },
 
-      async lease({ agentId, leaseMs, now }) {
+      async lease({ agentId, leaseMs, now, maxAttempts = DEFAULT_MAX_ATTEMPTS, actions = null }) {
         assertLeaseMs(leaseMs);
         // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
-        // taking it too. A read-only job whose lease ran out counts as queued again (the agent holding it
-        // is presumed gone); so does a mutating one its agent never confirmed starting, since nothing
-        // ran. A started mutating one never does (see expireMutating).
+        // taking it too. A retryable job whose lease ran out (see RETRYABLE_LEASE) counts as queued
+        // again until it has used up its attempts; a started mutating one never does (expireMutating).
+        // Only jobs the agent said it can run; an agent that never said (null) is offered everything.
+        // The agent's row is read FOR SHARE in the same statement: a revocation either commits first
+        // (and this lease sees 'revoked' and takes nothing) or waits for this lease and then releases it.
         const rows = await db.query(
           `UPDATE jobs
               SET state = 'leased', agent_id = $1, lease_expires_at = $2::timestamptz,
                   attempts = attempts + 1, updated_at = $3::timestamptz
             WHERE id = (
               SELECT id FROM jobs
-               WHERE state = 'queued' OR (state = 'leased' AND (NOT mutating OR started_at IS NULL) AND lease_expires_at <= $3::timestamptz)
+               WHERE (state = 'queued' OR (${RETRYABLE_LEASE} AND lease_expires_at <= $3::timestamptz))
+                 AND attempts < $4
+                 AND ($5::text[] IS NULL OR payload->>'action' = ANY($5::text[]))
+                 AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $1 FOR SHARE), 'active') = 'active'
                ORDER BY seq
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
            RETURNING ${JOB_COLUMNS}`,
-          [agentId, timeParam(new Date(now.getTime() + leaseMs)), timeParam(now)],
+          [agentId, timeParam(new Date(now.getTime() + leaseMs)), timeParam(now), maxAttempts, actions === null ? null : [...actions]],
         );
         return rows[0] ? mapJob(rows[0]) : null;
       },
 
-      async expireMutating({ now }) {
-        const rows = await db.query(
+      expireMutating: ({ now, claimMs = DEFAULT_APPLY_CLAIM_MS }) => expireStartedMutating(db, now, claimMs),
+
+      async expireLeases({ now, maxAttempts = DEFAULT_MAX_ATTEMPTS, claimMs = DEFAULT_APPLY_CLAIM_MS }) {
+        const outcomeUnknown = await expireStartedMutating(db, now, claimMs);
+        // Each UPDATE re-checks its WHERE on the rows it locks, so when two instances sweep at once,
+        // every job is returned to exactly one of them.
+        const exhausted = await db.query(
           `UPDATE jobs SET state = 'failed', finished_at = $1::timestamptz, updated_at = $1::timestamptz, lease_expires_at = NULL,
+                  apply_claimed_until = $3::timestamptz,
                   error = jsonb_build_object(
-                    'code', 'RELAY.OUTCOME_UNKNOWN',
-                    'message', 'The agent stopped reporting while it ran ' || kind || ', so whether it changed anything is unknown.',
-                    'hint', 'Check Connect Sync by hand (Get-ADSyncScheduler, Get-ADSyncRule, Get-Service ADSync), then run the step again or undo it.')
-            WHERE state = 'leased' AND mutating AND started_at IS NOT NULL AND lease_expires_at <= $1::timestamptz
+                    'code', 'RELAY.AGENT_LOST',
+                    'message', CASE WHEN mutating
+                      THEN 'The agent stopped answering ' || attempts || ' times before it started ' || kind || ', so it was not tried again. Nothing was changed.'
+                      ELSE 'The agent stopped answering ' || attempts || ' times while running this (' || kind || '), so it was not tried again.' END,
+                    'hint', 'Check the agent host: is syncshift-agent running, and can it reach the bot and the domain controller? /agent list shows when each agent was last seen. Then run it again.')
+            WHERE ${RETRYABLE_LEASE} AND lease_expires_at <= $1::timestamptz AND attempts >= $2
            RETURNING ${JOB_COLUMNS}`,
-          [timeParam(now)],
+          [timeParam(now), maxAttempts, timeParam(new Date(now.getTime() + claimMs))],
         );
-        return rows.map(mapJob);
+        // Back in the queue, for any agent. agent_id stays as the last holder: if that agent was only
+        // slow, its result is still accepted until another agent takes the job (see finish).
+        const requeued = await db.query(
+          `UPDATE jobs SET state = 'queued', lease_expires_at = NULL, updated_at = $1::timestamptz
+            WHERE ${RETRYABLE_LEASE} AND lease_expires_at <= $1::timestamptz AND attempts < $2
+           RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
+          [timeParam(now), maxAttempts],
+        );
+        return { outcomeUnknown, exhausted: exhausted.map(mapJob), requeued: requeued.map((row) => mapJob({ ...row, result: null })) };
       },
 
       async reportProgress({ jobId, agentId, progress, leaseMs, now, starting }) {
@@ -212,17 +262,84 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         return rows.length === 1;
       },
 
-      async finish({ jobId, agentId, outcome, result, error, now }) {
+      async finish({ jobId, agentId, outcome, result, error, now, claimMs = DEFAULT_APPLY_CLAIM_MS }) {
         if (!isUuid(jobId)) return null;
-        // state = 'leased' in the WHERE makes a second finish (a retried HTTP call) match nothing.
+        // Only the agent holding the lease, or the last holder of a job the sweep put back in the
+        // queue (it was slow, not gone) while nobody else has taken it. A finished job matches
+        // nothing, so a retried HTTP call or a replay changes nothing; so does a revoked agent. The
+        // finisher claims applying the result, so no other instance starts on it at the same time.
         const rows = await db.query(
           `UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL,
-                  updated_at = $6::timestamptz, finished_at = $6::timestamptz
-            WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
+                  updated_at = $6::timestamptz, finished_at = $6::timestamptz, apply_claimed_until = $7::timestamptz
+            WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0))
+              AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $2 FOR SHARE), 'active') = 'active'
            RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
-          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now)],
+          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now), timeParam(new Date(now.getTime() + claimMs))],
         );
         return rows[0] ? { ...mapJob({ ...rows[0], result: null }), result: result ?? null } : null;
+      },
+
+      async claimUnapplied({ now, claimMs = DEFAULT_APPLY_CLAIM_MS, limit }) {
+        assertLimit(limit, 'jobs.claimUnapplied');
+        const rows = await db.query<{ id: string }>(
+          `UPDATE jobs SET apply_claimed_until = $2::timestamptz
+            WHERE id IN (
+              SELECT id FROM jobs
+               WHERE applied_at IS NULL AND state IN ('succeeded', 'failed')
+                 AND (apply_claimed_until IS NULL OR apply_claimed_until <= $1::timestamptz)
+               ORDER BY seq
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id`,
+          [timeParam(now), timeParam(new Date(now.getTime() + claimMs)), limit],
+        );
+        return rows.map((row) => String(row.id));
+      },
+
+      async renewApplyClaim({ jobId, now, claimMs = DEFAULT_APPLY_CLAIM_MS }) {
+        if (!isUuid(jobId)) return false;
+        const rows = await db.query(
+          `UPDATE jobs SET apply_claimed_until = $2::timestamptz WHERE id = $1::uuid AND applied_at IS NULL RETURNING id`,
+          [jobId, timeParam(new Date(now.getTime() + claimMs))],
+        );
+        return rows.length === 1;
+      },
+
+      async markApplied({ jobId, now }) {
+        if (!isUuid(jobId)) return;
+        await db.query(`UPDATE jobs SET applied_at = $2::timestamptz, apply_claimed_until = NULL WHERE id = $1::uuid AND applied_at IS NULL`, [jobId, timeParam(now)]);
+      },
+
+      async releaseApplyClaim({ jobId, now, retryAfterMs, maxFailures }) {
+        if (!isUuid(jobId)) return 'gave-up';
+        // Retried after a pause, not at once: a consumer that fails on this result will likely fail
+        // again right away. After maxFailures the result is left as it is (logged by the caller).
+        const rows = await db.query<{ gave_up: boolean }>(
+          `UPDATE jobs SET apply_failures = apply_failures + 1,
+                  apply_claimed_until = $2::timestamptz,
+                  applied_at = CASE WHEN apply_failures + 1 >= $3 THEN $4::timestamptz ELSE NULL END
+            WHERE id = $1::uuid AND applied_at IS NULL
+           RETURNING applied_at IS NOT NULL AS gave_up`,
+          [jobId, timeParam(new Date(now.getTime() + retryAfterMs)), maxFailures, timeParam(now)],
+        );
+        return rows[0]?.gave_up === false ? 'retry' : 'gave-up';
+      },
+
+      async waitingForCapableAgent({ onlineSince }) {
+        // Queued work that no active agent heard from since onlineSince has said it can run. An
+        // agent that never declared its actions (an older version) counts as able to run anything.
+        const rows = await db.query<{ action: string | null; jobs: number; since: unknown }>(
+          `SELECT j.payload->>'action' AS action, count(*)::int AS jobs, min(j.created_at) AS since
+             FROM jobs j
+            WHERE j.state = 'queued'
+              AND NOT EXISTS (
+                SELECT 1 FROM agents a
+                 WHERE a.status = 'active' AND a.last_seen_at >= $1::timestamptz
+                   AND (a.actions IS NULL OR a.actions ? (j.payload->>'action')))
+            GROUP BY 1 ORDER BY 1`,
+          [timeParam(onlineSince)],
+        );
+        return rows.map((row) => ({ action: row.action ?? '(none)', jobs: Number(row.jobs), since: toDate(row.since) }));
       },
 
       async get(jobId) {
@@ -233,9 +350,10 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
       async cancelQueued({ jobIds, reason, now }) {
         const ids = jobIds.filter(isUuid);
         if (ids.length === 0) return 0;
-        // Only still-queued jobs: one an agent has leased is left to finish and report.
+        // Only still-queued jobs: one an agent has leased is left to finish and report. The caller is
+        // the consumer that gave up on them, so there is nothing left to apply.
         const rows = await db.query(
-          `UPDATE jobs SET state = 'failed', error = $2::jsonb, updated_at = $3::timestamptz, finished_at = $3::timestamptz
+          `UPDATE jobs SET state = 'failed', error = $2::jsonb, updated_at = $3::timestamptz, finished_at = $3::timestamptz, applied_at = $3::timestamptz
             WHERE id::text = ANY($1::text[]) AND state = 'queued' RETURNING id`,
           [ids, jsonParam({ code: 'JOB.CANCELLED', message: reason }), timeParam(now)],
         );

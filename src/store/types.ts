@@ -40,6 +40,18 @@ export interface JobRecord {
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
+  /** When the consumer (runbook, wave count, verify) finished with the result; null until then. */
+  appliedAt: Date | null;
+}
+
+/** Leases that ran out, as the sweep found them; each job is in at most one list, on one instance. */
+export interface ExpiredLeases {
+  /** Started mutating jobs, failed with RELAY.OUTCOME_UNKNOWN. */
+  outcomeUnknown: JobRecord[];
+  /** Retryable jobs that used up their attempts, failed with RELAY.AGENT_LOST. */
+  exhausted: JobRecord[];
+  /** Retryable jobs back in the queue (result not included). */
+  requeued: JobRecord[];
 }
 
 export interface VerificationRecord {
@@ -92,17 +104,39 @@ export interface Store {
   jobs: {
     /** `mutating`: the job changes something, so it is never handed out twice (see expireMutating). */
     enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
-    /** Atomically hands the oldest queued job to `agentId` (FOR UPDATE SKIP LOCKED), or returns null. */
-    lease(input: { agentId: string; leaseMs: number; now: Date }): Promise<JobRecord | null>;
+    /**
+     * Atomically hands the oldest job `agentId` can run to it (FOR UPDATE SKIP LOCKED), or returns
+     * null. `actions`: what the agent declared it runs (null: anything). A revoked agent gets nothing.
+     * A job that has been leased `maxAttempts` times is not handed out again.
+     */
+    lease(input: { agentId: string; leaseMs: number; now: Date; maxAttempts?: number; actions?: readonly string[] | null }): Promise<JobRecord | null>;
     /** Fails started mutating jobs whose lease ran out with RELAY.OUTCOME_UNKNOWN, and returns them. */
-    expireMutating(input: { now: Date }): Promise<JobRecord[]>;
+    expireMutating(input: { now: Date; claimMs?: number }): Promise<JobRecord[]>;
+    /**
+     * Everything that happens to leases that ran out: started mutating jobs become outcome unknown,
+     * retryable ones go back to the queue, or fail once they have used up `maxAttempts`.
+     */
+    expireLeases(input: { now: Date; maxAttempts?: number; claimMs?: number }): Promise<ExpiredLeases>;
     /**
      * Stores progress only while `agentId` holds the lease; returns false otherwise. `starting`
      * records that the agent is about to act: from then on a mutating job is never handed out again.
      */
     reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date; starting?: boolean }): Promise<boolean>;
-    /** Finishes a job leased by `agentId`; returns null (and changes nothing) when it is not leased by that agent. */
-    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date }): Promise<JobRecord | null>;
+    /**
+     * Finishes a job leased by `agentId` (or last leased by it and not taken by another agent since);
+     * returns null and changes nothing otherwise. The caller holds the claim to apply the result.
+     */
+    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date; claimMs?: number }): Promise<JobRecord | null>;
+    /** Claims up to `limit` finished jobs whose result was never applied and nobody is applying; returns their ids. */
+    claimUnapplied(input: { now: Date; claimMs?: number; limit: number }): Promise<string[]>;
+    /** Extends the claim while a consumer is still working on the result. */
+    renewApplyClaim(input: { jobId: string; now: Date; claimMs?: number }): Promise<boolean>;
+    /** The consumer is done with the result: it is never handed out again. */
+    markApplied(input: { jobId: string; now: Date }): Promise<void>;
+    /** The consumer failed: try again after `retryAfterMs`, or stop after `maxFailures` failures. */
+    releaseApplyClaim(input: { jobId: string; now: Date; retryAfterMs: number; maxFailures: number }): Promise<'retry' | 'gave-up'>;
+    /** Queued jobs, by action, that no active agent seen since `onlineSince` has said it can run. */
+    waitingForCapableAgent(input: { onlineSince: Date }): Promise<{ action: string; jobs: number; since: Date }[]>;
     get(jobId: string): Promise<JobRecord | null>;
     /** Fails jobs that no agent has taken yet (their requester gave up waiting); returns how many. */
     cancelQueued(input: { jobIds: string[]; reason: string; now: Date }): Promise<number>;

@@ -134,6 +134,25 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(cardText(firstCard(await h.say('/agent list')))).toContain('1 action(s) run · no lease');
   });
 
+  it('routing: an agent is offered only what it declared it can run; /agent list shows that, and work no online agent can run', async () => {
+    const ldapOnly = clientFor('dc-1', secret);
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test', mutating: true });
+    await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu'], readOnly: false })).resolves.toBeNull();
+    // Read-only wins over the list: the bot drops the changes from it.
+    await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.getScheduler', 'adsync.stopScheduler'], readOnly: true })).resolves.toBeNull();
+    expect(await h.store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    const text = cardText(firstCard(await h.say('/agent list')));
+    expect(text.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.getScheduler (read-only)');
+    expect(text).toMatch(/Waiting: 1 adsync\.stopScheduler job\(s\) since 20\S+, for an agent that can run adsync\.stopScheduler; it runs on the Connect Sync server \(SYNCSHIFT_ADSYNC_EXPORT_DIR set\) and must not be read-only\./);
+    // An agent on the Connect Sync server takes it.
+    const leased = await ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
+    expect(leased?.id).toBe(job.id);
+    await ldapOnly.result(job.id, { outcome: 'failed', error: { code: 'ADSYNC.NOT_AVAILABLE', message: 'test' } });
+    const after = cardText(firstCard(await h.say('/agent list')));
+    expect(after).not.toContain('Waiting:');
+    expect(after.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.stopScheduler');
+  });
+
   it('revoke: the next request is refused and the job it held goes to another agent', async () => {
     await h.say('/verify pilot OU=Sales');
     const held = await clientFor('dc-1', secret).lease(0);
@@ -147,7 +166,8 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     // Its late result is refused too: authentication fails before the job is looked at.
     const late = await clientFor('dc-1', secret).result(held!.id, { outcome: 'failed', error: { code: 'X', message: 'late' } }).catch((err: unknown) => err);
     expect((late as RelayHttpError).status).toBe(403);
-    expect((await h.store.jobs.get(held!.id))!.state).toBe('leased');
+    // Not finished by the late result; the revocation put the read-only job back in the queue.
+    expect(await h.store.jobs.get(held!.id)).toMatchObject({ state: 'queued', result: null, finishedAt: null });
     const taken = await clientFor(AGENT_ID, AGENT_SECRET).lease(0);
     expect(taken?.id).toBe(held!.id);
     expect((await h.store.jobs.get(held!.id))!.agentId).toBe(AGENT_ID);
@@ -188,6 +208,36 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const err = await clientFor(AGENT_ID, AGENT_SECRET).lease(0).catch((e: unknown) => e);
     expect((err as RelayHttpError).status).toBe(401);
     await expect(clientFor(AGENT_ID, newSecret).lease(0)).resolves.toBeDefined();
+  });
+
+  it('a /verify whose reply failed after its job was queued is not queued again when Teams redelivers it', async () => {
+    const conversationId = '19:reply-fails@thread.tacv2';
+    const activity = messageActivity({ text: '/verify pilot OU=Sales', from: ADELE, conversationId, serviceUrl: h.connector.url });
+    // The card reply and the error card after it both fail: the bot answers 500 and Teams retries.
+    // 400: botbuilder's connector client does not retry it, so the reply fails at once.
+    h.connector.failPosts(2, { status: 400 });
+    const first = await postActivity(h.bot.url, activity);
+    expect(first.status).toBe(500);
+    const retry = await postActivity(h.bot.url, activity);
+    expect(retry.status).toBe(200);
+    const jobs = await h.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE conversation_id = $1', [conversationId]);
+    expect(jobs[0]!.n).toBe(1);
+    // The job's verify is still there; its card follows once the agent reports (verify posts a new one when the first never arrived).
+    expect(await h.store.verifications.listByConversation(conversationId, 10)).toHaveLength(1);
+    await h.store.jobs.cancelQueued({ jobIds: [(await h.store.verifications.listByConversation(conversationId, 1))[0]!.jobId], reason: 'test over', now: new Date() });
+  });
+
+  it('a read-only command whose reply failed is answered again when Teams redelivers it', async () => {
+    const conversationId = '19:help-fails@thread.tacv2';
+    const activity = messageActivity({ text: '/help', from: ADELE, conversationId, serviceUrl: h.connector.url });
+    // 400: botbuilder's connector client does not retry it, so the reply fails at once.
+    h.connector.failPosts(2, { status: 400 });
+    const first = await postActivity(h.bot.url, activity);
+    expect(first.status).toBe(500);
+    expect((await postActivity(h.bot.url, activity)).status).toBe(200);
+    const replies = h.connector.calls.filter((c) => c.conversationId === conversationId);
+    expect(replies).toHaveLength(1);
+    expect(cardText(firstCard(replies))).toContain('/verify pilot');
   });
 
   it('a redelivered activity (same id) is handled once', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { messageActivity, ADELE } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { OpenIdStub } from '../helpers/openid-stub';
@@ -20,6 +21,11 @@ async function snapshot(h: BotHarness): Promise<string> {
     codes: await q('SELECT code_sha256, used_at FROM agent_enrollment_codes ORDER BY code_sha256'),
     seen: await q('SELECT activity_key FROM seen_activities ORDER BY activity_key'),
   });
+}
+
+function compress(how: 'gzip' | 'deflate' | 'br', text: string): Uint8Array<ArrayBuffer> {
+  const raw = Buffer.from(text, 'utf8');
+  return new Uint8Array(how === 'gzip' ? gzipSync(raw) : how === 'deflate' ? deflateSync(raw) : brotliCompressSync(raw));
 }
 
 describe('forged and malformed requests change nothing', () => {
@@ -114,11 +120,12 @@ describe('forged and malformed requests change nothing', () => {
   async function send(input: BadInput): Promise<Response> {
     const h = input.bot === 'local' ? local : production;
     const activity = messageActivity({ text: '/migration start "forged"', from: ADELE, conversationId: `19:forged-${randomUUID()}@thread.tacv2`, serviceUrl: h.connector.url });
-    const body = input.body === 'activity' ? JSON.stringify(activity) : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+    const text = input.body === 'activity' ? JSON.stringify(activity) : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
     const method = input.method ?? 'POST';
+    const body = input.encoding ? compress(input.encoding.with, text.padEnd(input.inflatedBytes ?? 0, ' ')) : text;
     return fetch(h.bot.url + input.path.replace('{leased}', leasedJobId), {
       method,
-      headers: { 'content-type': input.contentType ?? 'application/json', ...headersFor(input.credential, h.connector.url) },
+      headers: { 'content-type': input.contentType ?? 'application/json', ...(input.encoding ? { 'content-encoding': input.encoding.header } : {}), ...headersFor(input.credential, h.connector.url) },
       ...(method === 'GET' ? {} : { body }),
     });
   }
@@ -141,6 +148,26 @@ describe('forged and malformed requests change nothing', () => {
     expect(h.connector.calls.length).toBe(connectorCalls);
     const health = await fetch(`${h.bot.url}/healthz`);
     expect(health.status).toBe(200);
+  });
+
+  it('a 1 MB gzip bomb without a token (about 1 GB inflated) is refused before it is read, and the bot stays up', async () => {
+    // Sixteen gzip members of 64 MB of zeros each: gunzip reads concatenated members as one stream.
+    const member = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const bomb = new Uint8Array(Buffer.concat(Array.from({ length: 16 }, () => member)));
+    expect(bomb.length).toBeLessThan(1.1 * 1024 * 1024);
+    for (const path of ['/api/messages', '/relay/v1/agents/enroll', '/relay/v1/jobs/lease']) {
+      const res = await fetch(`${production.bot.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb });
+      expect(`${path} ${res.status}`).toBe(`${path} 415`);
+      expect(res.headers.get('accept-encoding')).toBe('identity');
+      expect(await res.json()).toMatchObject({ code: 'HTTP.UNSUPPORTED_ENCODING' });
+    }
+    expect((await fetch(`${production.bot.url}/healthz`)).status).toBe(200);
+  });
+
+  it('Content-Encoding: identity is an uncompressed body and is handled as usual', async () => {
+    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ job: null });
   });
 
   it('production mode: a correctly signed token is accepted, the keys came from the local stub, and forged ones were refused', async () => {

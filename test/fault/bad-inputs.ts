@@ -35,6 +35,10 @@ export interface BadInput {
   contentType?: string;
   /** A string is sent as is; an object is JSON-encoded; `activity` builds a valid message activity. */
   body: string | Record<string, unknown> | unknown[] | 'activity';
+  /** Compress the body and say so in Content-Encoding (the raw header value, e.g. `GZIP` or `gzip, identity`). */
+  encoding?: { header: string; with: 'gzip' | 'deflate' | 'br' };
+  /** Pad the body with spaces (valid JSON whitespace) to this many bytes before compressing: a small upload that inflates. */
+  inflatedBytes?: number;
   status: number;
 }
 
@@ -102,4 +106,17 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'a token from another issuer', bot: 'production', path: '/api/messages', credential: 'token:wrong-issuer', body: 'activity', status: 401 },
   { name: 'an unsigned token (alg none)', bot: 'production', path: '/api/messages', credential: 'token:alg-none', body: 'activity', status: 401 },
   { name: 'a valid token issued for another serviceUrl', bot: 'production', path: '/api/messages', credential: 'token:other-service-url', body: 'activity', status: 401 },
+  // Compressed bodies: restify inflates gzip but counts only the compressed bytes against the limit,
+  // so every route refuses any Content-Encoding but identity before authentication or parsing.
+  { name: 'a gzip activity without a token', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'gzip', with: 'gzip' }, status: 415 },
+  { name: 'a gzip activity in local mode', bot: 'local', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'gzip', with: 'gzip' }, status: 415 },
+  { name: 'a deflate activity without a token', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'deflate', with: 'deflate' }, status: 415 },
+  { name: 'a brotli activity without a token', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'br', with: 'br' }, status: 415 },
+  { name: 'a gzip activity labelled GZIP', bot: 'local', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'GZIP', with: 'gzip' }, status: 415 },
+  { name: 'a gzip activity labelled "gzip, identity"', bot: 'local', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'gzip, identity', with: 'gzip' }, status: 415 },
+  { name: 'an enrollment gzip bomb (64 KB inflating to 64 MB)', bot: 'local', path: '/relay/v1/agents/enroll', credential: 'none', body: { code: 'AAAA-BBBB-CCCC-DDDD-EEEE' }, encoding: { header: 'gzip', with: 'gzip' }, inflatedBytes: 64 * 1024 * 1024, status: 415 },
+  { name: 'a gzip lease from a valid agent', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: ok, encoding: { header: 'gzip', with: 'gzip' }, status: 415 },
+  { name: 'a deflate lease from a valid agent', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: ok, encoding: { header: 'deflate', with: 'deflate' }, status: 415 },
+  { name: 'a gzip result from a stranger', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'none', body: failed, encoding: { header: 'gzip', with: 'gzip' }, status: 415 },
+  { name: 'a brotli result from the agent holding the job', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: failed, encoding: { header: 'br', with: 'br' }, status: 415 },
 ];

@@ -45,6 +45,11 @@ export interface BotHarnessOptions {
   /** 0 (the default here) leaves summary ticks to the test. */
   summaryIntervalMs?: number;
   summaryScanTimeoutMs?: number;
+  /** Lease sweep period; 0 leaves sweeps to the test (bot.relay.sweep()). Default: the config's. */
+  leaseSweepMs?: number;
+  /** The relay's clock (lease expiry, result claims). */
+  relayNow?: () => Date;
+  timers?: import('../../src/relay/result-applier').Timers;
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -63,6 +68,9 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.now ? { now: options.now } : {}),
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { summaryScanTimeoutMs: options.summaryScanTimeoutMs } : {}),
+    ...(options.leaseSweepMs !== undefined ? { leaseSweepMs: options.leaseSweepMs } : {}),
+    ...(options.relayNow ? { relayNow: options.relayNow } : {}),
+    ...(options.timers ? { timers: options.timers } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';

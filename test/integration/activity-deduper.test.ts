@@ -1,4 +1,4 @@
-import { ActivityDeduper } from '../../src/bot/activity-deduper';
+import { ActivityDeduper, type TurnWork } from '../../src/bot/activity-deduper';
 import { createLogger } from '../../src/shared/logger';
 import { pgliteBackend, useStore } from '../helpers/store-backends';
 
@@ -26,6 +26,19 @@ describe('activity deduper on a real store', () => {
     // Once handled, a further redelivery is skipped as before.
     await deduper.handleOnce(activity('a-1'), handle);
     expect(handled).toEqual(['run']);
+  });
+
+  it('a message whose handling failed after it started changing state is not handled again on redelivery', async () => {
+    const deduper = new ActivityDeduper(store(), createLogger('test', 'silent'));
+    const queued: string[] = [];
+    const handle = async (work: TurnWork): Promise<void> => {
+      work.changingState();
+      queued.push('job');
+      throw new Error('the reply could not be sent');
+    };
+    await expect(deduper.handleOnce(activity('a-3'), handle)).rejects.toThrow('the reply could not be sent');
+    await deduper.handleOnce(activity('a-3'), handle);
+    expect(queued).toEqual(['job']);
   });
 
   it('a redelivery that arrives while the first delivery is still running is skipped', async () => {

@@ -14,7 +14,7 @@ import {
   stopService,
 } from '../../src/agent/actions/adsync';
 import { AdsyncError, runPowerShellScript } from '../../src/agent/powershell/executor';
-import { getSchedulerScript } from '../../src/agent/powershell/scripts';
+import { getSchedulerScript, setRulesDisabledScript } from '../../src/agent/powershell/scripts';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
 import { FAKE_AD_CONNECTOR_ID, FAKE_CUSTOM_RULE_ID, FAKE_ENTRA_CONNECTOR_ID, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 
@@ -199,6 +199,32 @@ describe('rules', () => {
     expect(err.message).toContain('built-in rule');
     // Checked before changing anything: the first rule was not touched either.
     expect(fake.readState().rules.find((r) => r.Identifier === ids[0])!.Disabled).toBe(false);
+  });
+
+  it('refuses a custom rule SyncShift did not create (another admin\'s), before any rule is changed', async () => {
+    const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99], objectTypes: ['user'] });
+    const { created } = await createNoFlowRules(plan, { env: fake.env });
+    const ours = created[0]!.identifier;
+    const theirs = fake.readState().rules.find((r) => r.Identifier === FAKE_CUSTOM_RULE_ID)!;
+    expect(theirs).toMatchObject({ ImmutableTag: '', Disabled: false });
+    const err = await setRulesDisabled([ours, FAKE_CUSTOM_RULE_ID.toUpperCase()], true, { env: fake.env }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string; hint?: string },
+    );
+    expect(err?.code).toBe('POLICY.FOREIGN_RULE');
+    expect(err?.message).toContain(`"${theirs.Name}": SyncShift did not create it. Nothing was changed.`);
+    expect(err?.hint).toContain('(SyncShift)');
+    const state = fake.readState();
+    expect(state.rules.find((r) => r.Identifier === FAKE_CUSTOM_RULE_ID)!.Disabled).toBe(false);
+    expect(state.rules.find((r) => r.Identifier === ours)!.Disabled).toBe(false);
+    // The agent only read the rules; the script that changes them never ran.
+    expect(state.scriptsRun.filter((s) => s === 'adsync.setRulesDisabled')).toEqual([]);
+  });
+
+  it('the script itself refuses a rule without SyncShift\'s marker, for a caller that skipped the agent\'s check', async () => {
+    const err = await rejection(runPowerShellScript({ script: setRulesDisabledScript, params: { identifiers: [FAKE_CUSTOM_RULE_ID], disabled: true }, resultSchema: z.unknown(), env: fake.env }));
+    expect(err.message).toContain('was not created by SyncShift');
+    expect(fake.readState().rules.find((r) => r.Identifier === FAKE_CUSTOM_RULE_ID)!.Disabled).toBe(false);
   });
 });
 

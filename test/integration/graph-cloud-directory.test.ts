@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
+import { createGraphCloudDirectory, isRetryableGraphAnswer } from '../../src/cloud/graph-cloud-directory';
 import type { CloudUser } from '../../src/cloud/types';
 import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
@@ -191,16 +191,51 @@ describe('Graph cloud directory against the simulator', () => {
     expect(sim.requests).toHaveLength(4);
   });
 
-  it('gives up with CLOUD.UNAVAILABLE when 503 persists, and does not retry 500', async () => {
+  it('gives up with CLOUD.UNAVAILABLE when 503 persists; a GET is idempotent, so a lasting 500 is retried the same bounded number of times', async () => {
     const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 2 });
     sim.failNext(3, 503);
     expect((await expectAppError(collect(dir))).code).toBe('CLOUD.UNAVAILABLE');
 
     sim.reset();
-    sim.failNext(1, 500);
+    sim.failNext(3, 500);
     const err = await expectAppError(collect(dir));
-    expect(err.code).toBe('CLOUD.ERROR');
-    expect(sim.requests).toHaveLength(1);
+    expect(err.code).toBe('CLOUD.UNAVAILABLE');
+    expect(err.message).toContain('500');
+    expect(err.message).toContain('still failing after 2 retries');
+    expect(sim.requests.map((r) => r.status)).toEqual([500, 500, 500]);
+  });
+
+  it('a GET answered 500 and then 502 is retried with backoff and succeeds (5xx on a read is transient)', async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls += 1;
+      if (calls <= 2) {
+        res.writeHead(calls === 1 ? 500 : 502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: calls === 1 ? 'generalException' : 'badGateway', message: 'try later' } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ value: [{ id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const dir = createGraphCloudDirectory({ baseUrl, staticToken: TOKEN, sleep: fakeSleep, baseBackoffMs: 250 });
+      expect((await collect(dir)).total).toBe(1);
+      expect(calls).toBe(3);
+      expect(waits).toEqual([250, 500]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('only GETs are retried on 500, 502 and 504; other methods only when Graph says it did not process them (429, 503)', () => {
+    for (const status of [429, 500, 502, 503, 504]) expect(isRetryableGraphAnswer('GET', status)).toBe(true);
+    for (const status of [400, 401, 403, 404, 409, 501]) expect(isRetryableGraphAnswer('GET', status)).toBe(false);
+    for (const method of ['POST', 'PATCH', 'DELETE', 'PUT']) {
+      expect([429, 500, 502, 503, 504].filter((status) => isRetryableGraphAnswer(method, status))).toEqual([429, 503]);
+    }
   });
 
   it('maps a wrong token to CLOUD.ERROR with a permission hint and no token in the message', async () => {

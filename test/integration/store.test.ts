@@ -32,10 +32,12 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     if (!store) return;
     const farFuture = new Date('2999-01-01T00:00:00.000Z');
     for (;;) {
-      const job = await store.jobs.lease({ agentId: 'janitor', leaseMs: 1, now: farFuture });
+      const job = await store.jobs.lease({ agentId: 'janitor', leaseMs: 1, now: farFuture, maxAttempts: 1_000_000 });
       if (!job) break;
       await store.jobs.finish({ jobId: job.id, agentId: 'janitor', outcome: 'failed', result: null, error: { cleanedUp: true }, now: farFuture });
     }
+    // Results of earlier tests count as applied, so the claim tests see only their own.
+    await store.db.query('UPDATE jobs SET applied_at = now() WHERE applied_at IS NULL AND finished_at IS NOT NULL');
   });
 
   const enqueue = (conversationId = unique('conv'), payload: unknown = { n: 1 }): Promise<JobRecord> =>
@@ -152,6 +154,156 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(5_001) })).toBeNull();
   });
 
+  test('a revoked agent can never lease, whatever is queued: the check is part of the lease UPDATE', async () => {
+    const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    await store.agents.touch({ name, version: '1', now: at(0) });
+    const job = await enqueue();
+    await store.agents.revoke({ name, by: 'approver-1', now: at(0) });
+    // No relay-side check runs here: the store alone must refuse.
+    expect(await store.jobs.lease({ agentId: name, leaseMs: 1_000, now: at(1) })).toBeNull();
+    expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', agentId: null, attempts: 0 });
+    expect(await store.jobs.lease({ agentId: 'agent-ok', leaseMs: 1_000, now: at(1) })).toMatchObject({ id: job.id, agentId: 'agent-ok' });
+    // Nor can it report on a job it held before the revocation.
+    const held = await enqueue();
+    const other = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    await store.agents.touch({ name: other, version: '1', now: at(0) });
+    expect(await store.jobs.lease({ agentId: other, leaseMs: 60_000, now: at(2) })).toMatchObject({ id: held.id });
+    await store.agents.revoke({ name: other, by: 'approver-1', now: at(3) });
+    expect(await store.jobs.finish({ jobId: held.id, agentId: other, outcome: 'succeeded', result: 1, error: null, now: at(4) })).toBeNull();
+  });
+
+  if (backend.name === 'PostgreSQL') {
+    test('a lease racing a revocation that has not committed yet waits for it, and then takes nothing', async () => {
+      const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+      await store.agents.touch({ name, version: '1', now: at(0) });
+      const job = await enqueue();
+      const other = await backend.open();
+      try {
+        let lease: Promise<JobRecord | null> | undefined;
+        await other.db.transaction(async (tx) => {
+          await tx.query(`UPDATE agents SET status = 'revoked' WHERE name = $1`, [name]);
+          // The revocation is not committed yet; a lease that only read the committed status would win here.
+          lease = store.jobs.lease({ agentId: name, leaseMs: 1_000, now: at(1) });
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        });
+        expect(await lease).toBeNull();
+        expect(await store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      } finally {
+        await other.close();
+      }
+    });
+  }
+
+  test('lease hands out only jobs the agent declared it can run, and skips past the ones it cannot', async () => {
+    const adsync = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const scan = await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
+    const ldapOnly = ['directory.scanOu'];
+    expect(await store.jobs.lease({ agentId: 'ldap-agent', leaseMs: 1_000, now: at(0), actions: ldapOnly })).toMatchObject({ id: scan.id, agentId: 'ldap-agent' });
+    expect(await store.jobs.lease({ agentId: 'ldap-agent', leaseMs: 1_000, now: at(0), actions: ldapOnly })).toBeNull();
+    expect(await store.jobs.lease({ agentId: 'nothing-agent', leaseMs: 1_000, now: at(0), actions: [] })).toBeNull();
+    expect(await store.jobs.get(adsync.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(await store.jobs.lease({ agentId: 'adsync-agent', leaseMs: 1_000, now: at(0), actions: ['directory.scanOu', 'adsync.stopScheduler'] })).toMatchObject({ id: adsync.id, agentId: 'adsync-agent' });
+  });
+
+  test('the sweep puts an expired read-only lease back in the queue; its slow holder may still report until someone else takes it', async () => {
+    const job = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    expect(await store.jobs.expireLeases({ now: at(999) })).toEqual({ outcomeUnknown: [], exhausted: [], requeued: [] });
+    const swept = await store.jobs.expireLeases({ now: at(1_000) });
+    expect(swept.requeued.map((j) => [j.id, j.state, j.attempts])).toEqual([[job.id, 'queued', 1]]);
+    expect(await store.jobs.expireLeases({ now: at(2_000) })).toEqual({ outcomeUnknown: [], exhausted: [], requeued: [] });
+    // Progress is refused (it holds no lease), but a result is still welcome.
+    expect(await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: {}, leaseMs: 1_000, now: at(1_500) })).toBe(false);
+    expect(await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { late: true }, error: null, now: at(1_500) })).toMatchObject({ state: 'succeeded', attempts: 1, result: { late: true } });
+
+    const second = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    await store.jobs.expireLeases({ now: at(1_000) });
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(1_000) })).toMatchObject({ id: second.id, agentId: 'agent-2', attempts: 2 });
+    expect(await store.jobs.finish({ jobId: second.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(1_100) })).toBeNull();
+    // A job nobody ever leased cannot be finished by anyone.
+    const fresh = await enqueue();
+    expect(await store.jobs.finish({ jobId: fresh.id, agentId: 'agent-1', outcome: 'succeeded', result: 1, error: null, now: at(1) })).toBeNull();
+  });
+
+  test('a read-only job is retried at most maxAttempts times, then fails with RELAY.AGENT_LOST', async () => {
+    const job = await enqueue();
+    for (let i = 0; i < 3; i += 1) {
+      expect(await store.jobs.lease({ agentId: `agent-${i}`, leaseMs: 1_000, now: at(i * 1_000), maxAttempts: 3 })).toMatchObject({ id: job.id, attempts: i + 1 });
+    }
+    // The third lease ran out: lease() no longer offers it, even before the sweep has run.
+    expect(await store.jobs.lease({ agentId: 'agent-9', leaseMs: 1_000, now: at(5_000), maxAttempts: 3 })).toBeNull();
+    const swept = await store.jobs.expireLeases({ now: at(5_000), maxAttempts: 3 });
+    expect(swept.requeued).toEqual([]);
+    expect(swept.exhausted).toHaveLength(1);
+    expect(swept.exhausted[0]).toMatchObject({ id: job.id, state: 'failed', attempts: 3, agentId: 'agent-2', error: { code: 'RELAY.AGENT_LOST' } });
+    expect((swept.exhausted[0]!.error as { message: string }).message).toBe('The agent stopped answering 3 times while running this (verify), so it was not tried again.');
+    expect((swept.exhausted[0]!.error as { hint: string }).hint).toContain('Check the agent host');
+
+    // An unconfirmed mutating job is bounded the same way, and says that nothing changed.
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.startService', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0), maxAttempts: 1 });
+    const unstarted = await store.jobs.expireLeases({ now: at(1_000), maxAttempts: 1 });
+    expect(unstarted.exhausted.map((j) => j.id)).toEqual([mutating.id]);
+    expect((unstarted.exhausted[0]!.error as { message: string }).message).toBe('The agent stopped answering 1 times before it started adsync.startService, so it was not tried again. Nothing was changed.');
+  });
+
+  test('the sweep turns a started mutating job into outcome unknown, and never requeues it', async () => {
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopService', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true });
+    const swept = await store.jobs.expireLeases({ now: at(1_000) });
+    expect(swept.requeued).toEqual([]);
+    expect(swept.exhausted).toEqual([]);
+    expect(swept.outcomeUnknown.map((j) => [j.id, j.state, (j.error as { code: string }).code])).toEqual([[job.id, 'failed', 'RELAY.OUTCOME_UNKNOWN']]);
+  });
+
+  test('a finished result is claimed by one applier at a time, renewed while it works, and never handed out again once applied', async () => {
+    const job = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 10_000, now: at(0) });
+    // The finisher holds the claim: nobody else may start on it.
+    const finished = await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { n: 1 }, error: null, now: at(0), claimMs: 1_000 });
+    expect(finished).toMatchObject({ state: 'succeeded', appliedAt: null });
+    expect(await store.jobs.claimUnapplied({ now: at(500), claimMs: 1_000, limit: 10 })).toEqual([]);
+    expect(await store.jobs.renewApplyClaim({ jobId: job.id, now: at(900), claimMs: 1_000 })).toBe(true);
+    expect(await store.jobs.claimUnapplied({ now: at(1_500), claimMs: 1_000, limit: 10 })).toEqual([]);
+    // The finisher died: its claim runs out and the job is handed to exactly one claimant.
+    const [first, second] = await Promise.all([store.jobs.claimUnapplied({ now: at(2_000), claimMs: 1_000, limit: 10 }), store.jobs.claimUnapplied({ now: at(2_000), claimMs: 1_000, limit: 10 })]);
+    expect([...first!, ...second!]).toEqual([job.id]);
+    await store.jobs.markApplied({ jobId: job.id, now: at(2_100) });
+    expect(await store.jobs.get(job.id)).toMatchObject({ appliedAt: at(2_100) });
+    expect(await store.jobs.claimUnapplied({ now: at(99_000), claimMs: 1_000, limit: 10 })).toEqual([]);
+    expect(await store.jobs.renewApplyClaim({ jobId: job.id, now: at(99_000) })).toBe(false);
+  });
+
+  test('a consumer that keeps failing on a result is retried after a pause, then given up on', async () => {
+    const job = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 10_000, now: at(0) });
+    await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'failed', result: null, error: { code: 'X' }, now: at(0), claimMs: 1_000 });
+    expect(await store.jobs.releaseApplyClaim({ jobId: job.id, now: at(100), retryAfterMs: 5_000, maxFailures: 2 })).toBe('retry');
+    expect(await store.jobs.claimUnapplied({ now: at(4_000), limit: 10 })).toEqual([]);
+    expect(await store.jobs.claimUnapplied({ now: at(5_100), limit: 10 })).toEqual([job.id]);
+    expect(await store.jobs.releaseApplyClaim({ jobId: job.id, now: at(5_200), retryAfterMs: 5_000, maxFailures: 2 })).toBe('gave-up');
+    expect(await store.jobs.get(job.id)).toMatchObject({ appliedAt: at(5_200) });
+    expect(await store.jobs.claimUnapplied({ now: at(99_000), limit: 10 })).toEqual([]);
+  });
+
+  test('queued work that no online agent can run is reported by action', async () => {
+    const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
+    const stopping = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
+    const waitingFor = async (since: Date): Promise<string[]> => (await store.jobs.waitingForCapableAgent({ onlineSince: since })).filter((w) => w.action !== '(none)').map((w) => `${w.action}:${w.jobs}`);
+    await store.agents.touch({ name, version: '1', now: at(10_000) });
+    await store.agents.declareCapabilities({ name, actions: ['directory.scanOu'], readOnly: true });
+    expect(await store.agents.get(name)).toMatchObject({ actions: ['directory.scanOu'], readOnly: true });
+    expect(await waitingFor(at(5_000))).toEqual(['adsync.stopScheduler:1']);
+    // The same agent, but not heard from since: nothing can run anything.
+    expect(await waitingFor(at(20_000))).toEqual(['adsync.stopScheduler:1', 'directory.scanOu:1']);
+    await store.agents.declareCapabilities({ name, actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
+    expect(await waitingFor(at(5_000))).toEqual([]);
+    expect((await store.jobs.waitingForCapableAgent({ onlineSince: at(20_000) })).find((w) => w.action === 'adsync.stopScheduler')).toMatchObject({ jobs: 1, since: stopping.createdAt });
+  });
+
   test('finish by an agent that does not hold the lease is refused and changes nothing', async () => {
     const job = await enqueue();
     const leased = await store.jobs.lease({ agentId: 'agent-1', leaseMs: 10_000, now: at(0) });
@@ -184,6 +336,24 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       expect(won).toHaveLength(5);
       expect(new Set(won.map((job) => job.id))).toEqual(new Set(jobs.map((job) => job.id)));
       for (const job of won) expect((await store.jobs.get(job.id))?.agentId).toBe(job.agentId);
+    } finally {
+      if (other !== store) await other.close();
+    }
+  });
+
+  test('two instances sweeping at once: every expired lease is handled by exactly one of them', async () => {
+    const jobs = [];
+    for (let i = 0; i < 6; i += 1) jobs.push(await enqueue(unique('conv'), { i }));
+    for (let i = 0; i < 6; i += 1) await store.jobs.lease({ agentId: `agent-${i}`, leaseMs: 1_000, now: at(0), maxAttempts: 3 });
+    // Two of them have used up their attempts.
+    await store.db.query('UPDATE jobs SET attempts = 3 WHERE id = ANY($1::uuid[])', [[jobs[0]!.id, jobs[1]!.id]]);
+    const other = backend.name === 'PostgreSQL' ? await backend.open() : store;
+    try {
+      const results = await Promise.all([store, other, store, other].map((s) => s.jobs.expireLeases({ now: at(1_000), maxAttempts: 3 })));
+      const exhausted = results.flatMap((r) => r.exhausted.map((j) => j.id));
+      const requeued = results.flatMap((r) => r.requeued.map((j) => j.id));
+      expect(exhausted.sort()).toEqual([jobs[0]!.id, jobs[1]!.id].sort());
+      expect(requeued.sort()).toEqual(jobs.slice(2).map((j) => j.id).sort());
     } finally {
       if (other !== store) await other.close();
     }

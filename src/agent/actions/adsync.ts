@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isDnWithin } from '../../runbook/dn';
 import { AppError } from '../../shared/errors';
-import { AdsyncError, rulePlanListSchema, type RulePlan } from '../../runbook/sync-rules';
+import { AdsyncError, rulePlanListSchema, SYNCSHIFT_RULE_MARKER, type RulePlan } from '../../runbook/sync-rules';
 import { runPowerShellScript } from '../powershell/executor';
 import {
   createRuleScript,
@@ -289,10 +289,22 @@ function partialFailure(err: unknown, rule: RulePlan, created: CreatedRule[], to
   });
 }
 
-/** Rollback and re-enable for rules SyncShift created; built-in rules are refused by the script. */
-export function setRulesDisabled(identifiers: string[], disabled: boolean, options: AdsyncRunOptions = {}): Promise<SetRulesDisabledResult> {
-  const ids = z.array(guid).min(1).max(64).parse(identifiers);
-  return run(setRulesDisabledScript, { identifiers: [...new Set(ids.map((i) => i.toLowerCase()))], disabled }, setRulesDisabledResult, options, 180_000);
+/**
+ * Rollback and re-enable, for rules SyncShift created only: the agent reads the live rules first and
+ * refuses any custom rule without SyncShift's name marker, whichever identifiers the bot sent. The
+ * script checks the marker again (and refuses built-in rules) in the run that changes them.
+ */
+export async function setRulesDisabled(identifiers: string[], disabled: boolean, options: AdsyncRunOptions = {}): Promise<SetRulesDisabledResult> {
+  const ids = [...new Set(z.array(guid).min(1).max(64).parse(identifiers).map((i) => i.toLowerCase()))];
+  const live = new Map((await listRules(options)).rules.map((r) => [r.identifier.toLowerCase(), r]));
+  const foreign = ids.map((id) => live.get(id)).filter((r): r is SyncRuleSummary => r !== undefined && r.immutableTag === '' && !r.name.includes(SYNCSHIFT_RULE_MARKER));
+  if (foreign.length > 0) {
+    throw new AppError('POLICY.FOREIGN_RULE', `The agent refused to ${disabled ? 'disable' : 'enable'} ${foreign.map((r) => `"${r.name}"`).join(', ')}: SyncShift did not create ${foreign.length === 1 ? 'it' : 'them'}. Nothing was changed.`, {
+      hint: `SyncShift only changes rules whose name carries ${SYNCSHIFT_RULE_MARKER}. Change other rules in the Synchronization Rules Editor; if the bot asked for this, check its audit log.`,
+      details: { refused: foreign.map((r) => ({ identifier: r.identifier, name: r.name })) },
+    });
+  }
+  return run(setRulesDisabledScript, { identifiers: ids, disabled }, setRulesDisabledResult, options, 180_000);
 }
 
 /** Final cutover: stops ADSync and sets it Disabled so a reboot does not bring Connect Sync back. */

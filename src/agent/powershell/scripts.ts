@@ -229,6 +229,8 @@ export const createRuleScript = defineScript('adsync.createRule', { importAdsync
 /**
  * Looks every rule up before changing any, so a wrong identifier changes nothing. Refuses built-in
  * rules (non-empty ImmutableTag): disabling those is unsupported and SyncShift never created them.
+ * Refuses custom rules without SyncShift's name marker too: another admin's rule is not ours to
+ * switch off, whatever identifier the bot sends (checked here, in the same run as the change).
  */
 export const setRulesDisabledScript = defineScript('adsync.setRulesDisabled', { importAdsync: true }, [
   '$disabled = [bool]$p.disabled',
@@ -237,6 +239,7 @@ export const setRulesDisabledScript = defineScript('adsync.setRulesDisabled', { 
   '  try { $rule = Get-ADSyncRule -Identifier ([guid][string]$id) } catch { $rule = $null }',
   "  if (-not $rule) { Stop-SyncShift 'NOT_FOUND' ('No sync rule has the identifier ' + [string]$id + '.') }",
   "  if ([string]$rule.ImmutableTag) { Stop-SyncShift 'REFUSED' ('The rule ' + [string]$rule.Name + ' is a built-in rule; SyncShift only changes rules it created.') }",
+  "  if (-not ([string]$rule.Name).Contains('(SyncShift)')) { Stop-SyncShift 'REFUSED' ('The rule ' + [string]$rule.Name + ' was not created by SyncShift; SyncShift only changes rules it created.') }",
   '  $rule',
   '})',
   '$changed = @(foreach ($rule in $found) {',

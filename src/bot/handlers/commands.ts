@@ -1,7 +1,7 @@
 import { TurnContext } from 'botbuilder';
 import type { Application } from '@microsoft/teams-ai';
 import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
-import { parseCommand } from '../../runbook/commands';
+import { parseCommand, type Command } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
 import type { AgentService } from '../../services/agent-service';
@@ -11,6 +11,7 @@ import type { SummaryService } from '../../services/summary-service';
 import type { WaveService } from '../../services/wave-service';
 import type { VerifyService } from '../../services/verify-service';
 import type { Store } from '../../store/types';
+import { markChangingState } from '../activity-deduper';
 import { cardActivity } from '../card-sink';
 import { sendPrivately } from '../private-message';
 
@@ -29,6 +30,12 @@ export interface CommandDeps {
   jobQueued: () => void;
 }
 
+/**
+ * Commands that only read and reply. Running one again on Teams' retry repeats only the reply (and
+ * the audit line of the attempt); every other command changes something and must not run twice.
+ */
+const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set(['help', 'unknown', 'invalid', 'migration.status', 'step', 'audit', 'verify.list', 'wave.list', 'agent.list']);
+
 /** Every text message is a command; anything else gets the help card rather than silence. */
 export function registerCommands(app: Application, deps: CommandDeps): void {
   app.activity('message', async (context) => {
@@ -40,6 +47,8 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
     const command = parseCommand(stripHtml(activity.text ?? ''));
     // Every command is on the record, including the ones that fail or are not understood.
     await deps.store.audit.append({ actor, action: `command.${command.kind}`, target: truncate(stripHtml(activity.text ?? ''), 500), outcome: 'received', details: { by: actorName, activityId: activity.id }, conversationId });
+    // Past this point a command that changes something is not run again if the turn fails (see ActivityDeduper).
+    if (!READ_ONLY_COMMANDS.has(command.kind)) markChangingState(context);
 
     switch (command.kind) {
       case 'help':
