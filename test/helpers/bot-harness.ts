@@ -50,6 +50,8 @@ export interface BotHarnessOptions {
   /** The relay's clock (lease expiry, result claims). */
   relayNow?: () => Date;
   timers?: import('../../src/relay/result-applier').Timers;
+  /** Graph client retry settings, e.g. a short backoff for tests that make Graph fail for good. */
+  graphRetry?: { maxRetries?: number; baseBackoffMs?: number };
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -60,7 +62,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
   const connector = options.connector ?? (await new FakeConnector().start());
   const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`, GRAPH_BASE_URL: graph.url, GRAPH_STATIC_TOKEN: GRAPH_TOKEN, ...options.env });
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
-  const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger });
+  const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger, ...options.graphRetry });
   const botOptions = {
     cloud,
     logger,

@@ -96,11 +96,12 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
   });
 
   test('any other failure is not mistaken for an expired token', async () => {
+    // A 500 that outlasts the retries is Graph being unavailable, not the token being too old.
     const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, maxRetries: 0 });
     const migrationId = await migration();
     await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
     graph.failNext(1, 500);
-    await expect(refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).rejects.toMatchObject({ code: 'CLOUD.ERROR', details: expect.objectContaining({ status: 500 }) });
+    await expect(refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE', details: expect.objectContaining({ status: 500 }) });
     expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
   });
 });
