@@ -1,6 +1,6 @@
 import type { CloudDirectory } from '../cloud/types';
 import type { ScanOuResult } from '../relay/protocol';
-import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
+import { namesAt, OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
 
 /**
  * The cloud half of a verify: page Graph's synced users into a comparison with the agent's scan.
@@ -15,5 +15,5 @@ export async function compareOuWithCloud(scan: ScanOuResult, cloud: CloudDirecto
     read += page.length;
     onCloudPage?.(read);
   });
-  return comparison.report();
+  return comparison.report(namesAt(scan.users, comparison.positionsToName()));
 }

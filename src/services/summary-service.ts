@@ -367,12 +367,12 @@ export class SummaryService {
         const comparison = new OuComparison(scan.baseDn);
         for (const user of scan.users) comparison.addOnPrem(user);
         for (const { user } of cloudKeyed) comparison.addCloud(user);
-        const report = comparison.report();
-        if (numbers.expected !== null) numbers.expected += report.onPrem.users;
-        numbers.inCloud += report.cloud.users;
-        numbers.provisioned += report.matched - report.mismatched.length;
-        numbers.missing += report.missing.length;
-        numbers.mismatched += report.mismatched.length;
+        const tally = comparison.tally();
+        if (numbers.expected !== null) numbers.expected += tally.onPrem.users;
+        numbers.inCloud += tally.cloud.users;
+        numbers.provisioned += tally.matched - tally.mismatched;
+        numbers.missing += tally.missing;
+        numbers.mismatched += tally.mismatched;
         if (confirmed && numbers.confirmed !== null) {
           const base = canonicalDn(scan.baseDn)!;
           numbers.confirmed += cloudKeyed.filter((c) => confirmed.has(c.user.id) && isWithin(c.keys, base)).length;
