@@ -13,7 +13,7 @@ export interface NdjsonLimits {
  * held, never the body: that is the point of sending a 100,000-user scan this way. Empty lines are
  * skipped. A body over a limit ends with RELAY.TOO_LARGE before more of it is read.
  */
-export async function* ndjsonLines(body: AsyncIterable<Buffer | Uint8Array | string>, limits: NdjsonLimits): AsyncGenerator<string> {
+export async function* ndjsonLines(body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, limits: NdjsonLimits): AsyncGenerator<string> {
   let parts: Buffer[] = [];
   let partBytes = 0;
   let total = 0;
