@@ -1,5 +1,5 @@
 import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
-import { resultBodyStream } from './result-body';
+import { resultBody } from './result-body';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -80,24 +80,26 @@ export class RelayClient {
   }
 
   async result(jobId: string, result: ResultRequest): Promise<void> {
-    // Streamed (chunked), so a large scan is never held as one JSON string; same JSON as before.
-    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body: resultBodyStream(result), duplex: 'half' });
+    // A scan goes line by line (chunked), so it is never held as one JSON string on either side.
+    const { contentType, body } = resultBody(result);
+    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body, contentType, ...(typeof body === 'string' ? {} : { duplex: 'half' as const }) });
   }
 
   private post(path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
     return this.send(path, { body: JSON.stringify(payload), ...(signal ? { signal } : {}) });
   }
 
-  private async send(path: string, init: { body: string | ReadableStream<Uint8Array>; duplex?: 'half'; signal?: AbortSignal }): Promise<unknown> {
+  private async send(path: string, init: { body: string | ReadableStream<Uint8Array>; contentType?: string; duplex?: 'half'; signal?: AbortSignal }): Promise<unknown> {
+    const { contentType = 'application/json', ...rest } = init;
     const res = await this.fetchImpl(this.base + path, {
       method: 'POST',
       headers: {
-        'content-type': 'application/json',
+        'content-type': contentType,
         authorization: `Bearer ${this.options.secret}`,
         [AGENT_ID_HEADER]: this.options.agentId,
         [AGENT_VERSION_HEADER]: this.options.agentVersion,
       },
-      ...init,
+      ...rest,
     } as RequestInit);
     const text = await res.text();
     if (!res.ok) {

@@ -2,11 +2,12 @@ import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard } from '../cards/message-cards';
 import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
-import { scanOuResult, type JobError } from '../relay/protocol';
+import type { JobError } from '../relay/protocol';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
 import { compareOuWithCloud } from './compare-ou';
+import { readStoredScan } from './stored-scan';
 import type { LimiterClock } from './rate-limited-sink';
 import { parseOuInput } from '../runbook/ou-input';
 import { asAppError } from '../shared/errors';
@@ -174,24 +175,23 @@ export class VerifyService {
     }
     // Jobs of other kinds (runbook steps) are not this service's to report.
     if (job.kind !== 'directory.scanOu') return;
-    const parsed = scanOuResult.safeParse(job.result);
-    if (!parsed.success) {
+    const scan = readStoredScan(this.options.store, job);
+    if (!scan) {
       await this.fail(verification, job, { code: 'RELAY.BAD_REQUEST', message: 'The agent\'s result could not be read.', hint: 'Update the agent to the bot\'s version.' });
       return;
     }
-    const scan = parsed.data;
     try {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
       const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'));
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
-        baseDn: scan.baseDn,
+        baseDn: scan.head.baseDn,
         summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length },
         report,
         now: this.now(),
       });
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
       await this.deliver(verification, job, { kind: 'done', report });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {

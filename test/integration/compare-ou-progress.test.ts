@@ -1,3 +1,4 @@
+import { scanInMemory } from '../../src/services/stored-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
@@ -31,7 +32,7 @@ describe('the cloud scan and its progress reports', () => {
       reports.push(read);
       return new Promise<never>(() => undefined);
     };
-    const report = await compareOuWithCloud(scan, cloud, stuck);
+    const report = await compareOuWithCloud(scanInMemory(scan), cloud, stuck);
     expect(report.onPrem.users).toBe(EXPECTED.sales.users);
     expect(report.missing).toHaveLength(3);
     const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;

@@ -1,5 +1,5 @@
-import { resultBodyStream, resultJsonPieces } from '../../src/agent/result-body';
-import { resultRequest, type ResultRequest, type ScannedUser } from '../../src/relay/protocol';
+import { resultBody, scanResultLines } from '../../src/agent/result-body';
+import { resultRequest, SCAN_STREAM_CONTENT_TYPE, scannedUsersProblem, scanStreamEnd, scanStreamHead, type ResultRequest, type ScannedUser } from '../../src/relay/protocol';
 
 function scanResult(users: ScannedUser[]): ResultRequest {
   return {
@@ -30,36 +30,48 @@ async function readStream(stream: ReadableStream<Uint8Array>): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-describe('resultJsonPieces', () => {
-  it.each([0, 1, 7, 1000, 2501])('a scan of %i users parses back to the same result, and the bot schema accepts it', (n) => {
-    const result = scanResult(usersOf(n));
-    const text = [...resultJsonPieces(result, 1000)].join('');
-    const parsed: unknown = JSON.parse(text);
-    expect(parsed).toEqual(result);
-    expect(resultRequest.parse(parsed)).toEqual(result);
-  });
+type ScanSucceeded = Parameters<typeof scanResultLines>[0];
 
-  it('splits a scan into pieces of at most the given number of users', () => {
-    const pieces = [...resultJsonPieces(scanResult(usersOf(25)), 10)];
-    // head, three batches (10, 10, 5), closing brackets
-    expect(pieces).toHaveLength(5);
-    expect(pieces[1]!.match(/"anchor"/g)).toHaveLength(10);
-    expect(pieces[3]!.match(/"anchor"/g)).toHaveLength(5);
-  });
-
-  it('sends failures and Connect Sync results as one piece', () => {
-    const failed: ResultRequest = { outcome: 'failed', error: { code: 'DIRECTORY.ERROR', message: 'no "such" OU' } };
-    const adsync: ResultRequest = { outcome: 'succeeded', result: { action: 'adsync.getScheduler', data: { syncCycleEnabled: true } } };
-    for (const r of [failed, adsync]) {
-      const pieces = [...resultJsonPieces(r)];
-      expect(pieces).toEqual([JSON.stringify(r)]);
+describe('scanResultLines', () => {
+  it.each([0, 1, 7, 1000, 2501])('a scan of %i users is a head line, user lines the bot accepts, and an end line that counts them', (n) => {
+    const result = scanResult(usersOf(n)) as ScanSucceeded;
+    const lines = [...scanResultLines(result, 1000)];
+    for (const line of lines) {
+      expect(line.endsWith('\n')).toBe(true);
+      expect(line.slice(0, -1)).not.toContain('\n');
     }
+    const values = lines.map((l) => JSON.parse(l) as unknown);
+    const { users, ...head } = result.result;
+    expect(scanStreamHead.parse(values[0])).toEqual({ outcome: 'succeeded', result: head });
+    expect(scanStreamEnd.parse(values[values.length - 1])).toEqual({ end: true, users: n });
+    const middle = values.slice(1, -1);
+    for (const v of middle) expect(scannedUsersProblem(v)).toBeNull();
+    expect(middle.flat()).toEqual(users);
+    expect(middle).toHaveLength(Math.ceil(n / 1000));
+  });
+
+  it('puts at most the given number of users on a line', () => {
+    const lines = [...scanResultLines(scanResult(usersOf(25)) as ScanSucceeded, 10)];
+    // head, three user lines (10, 10, 5), end
+    expect(lines.map((l) => { const v = JSON.parse(l) as unknown; return Array.isArray(v) ? v.length : null; })).toEqual([null, 10, 10, 5, null]);
   });
 });
 
-describe('resultBodyStream', () => {
-  it('streams UTF-8 bytes of the same JSON', async () => {
+describe('resultBody', () => {
+  it('streams a scan as UTF-8 lines with the stream content type', async () => {
     const result = scanResult(usersOf(2100));
-    expect(JSON.parse(await readStream(resultBodyStream(result)))).toEqual(result);
+    const { contentType, body } = resultBody(result);
+    expect(contentType).toBe(SCAN_STREAM_CONTENT_TYPE);
+    expect(typeof body).not.toBe('string');
+    expect(await readStream(body as ReadableStream<Uint8Array>)).toBe([...scanResultLines(result as ScanSucceeded)].join(''));
+  });
+
+  it('sends failures and Connect Sync results as one JSON document', () => {
+    const failed: ResultRequest = { outcome: 'failed', error: { code: 'DIRECTORY.ERROR', message: 'no "such" OU' } };
+    const adsync: ResultRequest = { outcome: 'succeeded', result: { action: 'adsync.getScheduler', data: { syncCycleEnabled: true } } };
+    for (const r of [failed, adsync]) {
+      expect(resultBody(r)).toEqual({ contentType: 'application/json', body: JSON.stringify(r) });
+      expect(resultRequest.parse(JSON.parse(resultBody(r).body as string))).toEqual(r);
+    }
   });
 });
