@@ -130,6 +130,9 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
       pending?.catch(() => undefined);
       total += page.value.length;
       deltaLink = page['@odata.deltaLink'];
+      // The request for the next page is only written to its socket once the event loop turns;
+      // handing this page on first would keep Graph idle while it is compared.
+      await new Promise((resolve) => setImmediate(resolve));
       await onPage(page.value);
       options.logger?.debug({ page: pages, items: page.value.length, total, operation: operation.doing }, 'graph page');
     }

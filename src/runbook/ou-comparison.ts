@@ -53,7 +53,6 @@ export interface ComparisonTally {
 }
 
 const SEEN = 1;
-const MISMATCHED = 2;
 
 interface PendingMismatch {
   member: number;
@@ -67,10 +66,9 @@ interface PendingMismatch {
  *
  * On-premises users are added first, then cloud users page by page. Neither side is held as
  * entries: per on-premises user the comparison keeps a 16-byte hash of its DN key, its 16-byte
- * anchor and a flag byte, in typed arrays with an open-addressing table over them (about 45 bytes a
- * user, under 5 MB for 100,000). The DNs of the few users a report must name, the missing and the
- * mismatched, are looked up afterwards by their position in the on-premises sequence
- * (`positionsToName`), from wherever the caller keeps that sequence.
+ * anchor, a flag byte and its DN as UTF-8 in one shared buffer (for the few a report names), in
+ * typed arrays with an open-addressing table over them: about 110 bytes a user, 11 MB for 100,000,
+ * where objects with strings took about 200 bytes and most of the bot's garbage.
  *
  * Matching is by DN (component-wise, case-insensitive, escapes resolved: dnKey) because that is what
  * both sides carry; the anchor is then compared, since a wrong onPremisesImmutableId is what breaks
@@ -78,13 +76,14 @@ interface PendingMismatch {
  */
 export class OuComparison {
   private readonly baseKey: string;
-  /** Calls to addOnPrem so far, inside the base or not: a user's position in the caller's sequence. */
-  private positionCount = 0;
   private members = 0;
   private lanes = new Uint32Array(4 * 256);
   private anchors = new Uint8Array(16 * 256);
   private flags = new Uint8Array(256);
-  private positions = new Int32Array(256);
+  /** Where each member's DN starts in `dnText`; it ends where the next one starts. */
+  private dnStarts = new Int32Array(256);
+  private dnText = Buffer.alloc(64 * 256);
+  private dnUsed = 0;
   /** Anchors that are not base64 of 16 bytes, kept as text so they still compare exactly. */
   private readonly oddAnchors = new Map<number, string>();
   /** Open addressing over members: member + 1, 0 for an empty slot. */
@@ -105,7 +104,6 @@ export class OuComparison {
   }
 
   addOnPrem(user: OnPremUser): void {
-    const position = this.positionCount++;
     const key = dnKey(user.dn);
     // The agent read this DN from AD, so it parses; a failure here is a bug worth surfacing loudly.
     if (key === null) throw new Error(`The directory returned a DN that cannot be parsed: ${user.dn}`);
@@ -117,7 +115,7 @@ export class OuComparison {
     if (m === this.flags.length) this.grow();
     this.lanes.set(this.hash, 4 * m);
     if (!decodeAnchor(user.anchor, this.anchors, 16 * m)) this.oddAnchors.set(m, user.anchor);
-    this.positions[m] = position;
+    this.keepDn(m, user.dn);
     if (user.disabled) this.onPremDisabled++;
     if (2 * this.members > this.slots.length) this.rehash(2 * this.slots.length);
     else this.insert(m);
@@ -142,16 +140,8 @@ export class OuComparison {
     this.flags[m]! |= SEEN;
     this.matched++;
     if (!this.anchorMatches(m, user.onPremisesImmutableId)) {
-      this.flags[m]! |= MISMATCHED;
       this.mismatches.push({ member: m, cloudId: user.id, userPrincipalName: user.userPrincipalName, cloudImmutableId: user.onPremisesImmutableId });
     }
-  }
-
-  /** Positions (in addOnPrem order) of the users a report names: missing in the cloud, or with a wrong anchor. */
-  positionsToName(): number[] {
-    const out: number[] = [];
-    for (let m = 0; m < this.members; m++) if ((this.flags[m]! & SEEN) === 0 || (this.flags[m]! & MISMATCHED) !== 0) out.push(this.positions[m]!);
-    return out;
   }
 
   tally(): ComparisonTally {
@@ -165,13 +155,8 @@ export class OuComparison {
     };
   }
 
-  /** The full report; `names` maps every position from positionsToName to its on-premises DN. */
-  report(names: ReadonlyMap<number, string>): ComparisonReport {
-    const nameOf = (m: number): string => {
-      const dn = names.get(this.positions[m]!);
-      if (dn === undefined) throw new Error(`OuComparison.report: no DN for on-premises position ${this.positions[m]}; pass every position from positionsToName().`);
-      return dn;
-    };
+  report(): ComparisonReport {
+    const nameOf = (m: number): string => this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
     const missing: string[] = [];
     for (let m = 0; m < this.members; m++) if ((this.flags[m]! & SEEN) === 0) missing.push(nameOf(m));
     const mismatched: MismatchedUser[] = this.mismatches.map((x) => ({
@@ -192,6 +177,17 @@ export class OuComparison {
       mismatched: mismatched.sort(byDn),
       unparsableCloudDns: this.unparsable,
     };
+  }
+
+  private keepDn(m: number, dn: string): void {
+    const bytes = Buffer.byteLength(dn, 'utf8');
+    if (this.dnUsed + bytes > this.dnText.length) {
+      const bigger = Buffer.alloc(Math.max(2 * this.dnText.length, this.dnUsed + bytes));
+      this.dnText.copy(bigger, 0, 0, this.dnUsed);
+      this.dnText = bigger;
+    }
+    this.dnStarts[m] = this.dnUsed;
+    this.dnUsed += this.dnText.write(dn, this.dnUsed, 'utf8');
   }
 
   private anchorMatches(m: number, cloud: string | null): boolean {
@@ -233,25 +229,13 @@ export class OuComparison {
     this.lanes = copyInto(new Uint32Array(4 * size), this.lanes);
     this.anchors = copyInto(new Uint8Array(16 * size), this.anchors);
     this.flags = copyInto(new Uint8Array(size), this.flags);
-    this.positions = copyInto(new Int32Array(size), this.positions);
+    this.dnStarts = copyInto(new Int32Array(size), this.dnStarts);
   }
 }
 
 function copyInto<T extends Uint8Array | Uint32Array | Int32Array>(target: T, source: T): T {
   target.set(source as never);
   return target;
-}
-
-/** The DNs at the given positions of an on-premises sequence held in memory, for OuComparison.report. */
-export function namesAt(users: Iterable<OnPremUser>, positions: readonly number[]): Map<number, string> {
-  const wanted = new Set(positions);
-  const names = new Map<number, string>();
-  let position = 0;
-  for (const user of users) {
-    if (wanted.has(position)) names.set(position, user.dn);
-    position++;
-  }
-  return names;
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -1,20 +1,40 @@
-import type { CloudDirectory } from '../cloud/types';
+import type { CloudDirectory, CloudUser } from '../cloud/types';
 import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
-import { storedNamesAt, type StoredScan } from './stored-scan';
+import type { StoredScan } from './stored-scan';
+
+/** Cloud pages kept while the on-premises side is still being read; then paging waits for it. */
+const MAX_EARLY_PAGES = 16;
 
 /**
- * The cloud half of a verify: the stored scan into a comparison, then Graph's synced users page by
- * page, then a second pass over the scan for the DNs of the users the report names.
+ * The cloud half of a verify: the stored scan into a comparison, and Graph's synced users page by
+ * page. Both start at once: reading 100,000 stored users takes about as long as a third of the
+ * Graph pages, so the first pages are kept (up to MAX_EARLY_PAGES) and compared once the scan is
+ * in, instead of Graph waiting for the store.
  * `onCloudPage` only hears how far the paging got; it cannot hold the paging up.
  */
 export async function compareOuWithCloud(scan: StoredScan, cloud: CloudDirectory, onCloudPage?: (read: number) => void): Promise<ComparisonReport> {
   const comparison = new OuComparison(scan.head.baseDn);
-  for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
+  const early: CloudUser[][] = [];
+  let onPremReady = false;
+  const onPrem = (async () => {
+    for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
+    onPremReady = true;
+    for (const page of early.splice(0)) for (const user of page) comparison.addCloud(user);
+  })();
+  // Awaited below; until then a failure must not count as unhandled while Graph is paged.
+  onPrem.catch(() => undefined);
   let read = 0;
-  await cloud.listSyncedUsers((page) => {
-    for (const user of page) comparison.addCloud(user);
+  await cloud.listSyncedUsers(async (page) => {
     read += page.length;
     onCloudPage?.(read);
+    if (!onPremReady) {
+      early.push(page);
+      if (early.length < MAX_EARLY_PAGES) return;
+      await onPrem;
+      return;
+    }
+    for (const user of page) comparison.addCloud(user);
   });
-  return comparison.report(await storedNamesAt(scan, comparison.positionsToName()));
+  await onPrem;
+  return comparison.report();
 }

@@ -16,22 +16,6 @@ export function readStoredScan(store: Store, job: JobRecord): StoredScan | null 
   return { head: parsed.data, users: () => store.jobs.resultUsers(job.id) };
 }
 
-/** The DNs at the given positions of a stored scan (a second pass), for OuComparison.report. */
-export async function storedNamesAt(scan: StoredScan, positions: readonly number[]): Promise<Map<number, string>> {
-  const names = new Map<number, string>();
-  if (positions.length === 0) return names;
-  const wanted = new Set(positions);
-  let position = 0;
-  for await (const piece of scan.users()) {
-    for (const user of piece) {
-      if (wanted.has(position)) names.set(position, user.dn);
-      position++;
-    }
-    if (names.size === wanted.size) break;
-  }
-  return names;
-}
-
 /** A scan held in memory (the agent's own result, a test's) in the shape readers of stored scans take. */
 export function scanInMemory(result: ScanOuResult): StoredScan {
   const { users, ...head } = result;

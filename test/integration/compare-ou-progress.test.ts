@@ -1,4 +1,4 @@
-import { scanInMemory } from '../../src/services/stored-scan';
+import { scanInMemory, type StoredScan } from '../../src/services/stored-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
@@ -38,5 +38,48 @@ describe('the cloud scan and its progress reports', () => {
     const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;
     expect(reports).toHaveLength(Math.ceil(synced / 100));
     expect(reports.at(-1)).toBe(synced);
+  }, 20_000);
+
+  /** The scan as the store hands it out, but slow (or failing) between pieces. */
+  function slowScan(scan: Awaited<ReturnType<typeof scanOu>>, delayMs: number, failAfter?: number): StoredScan {
+    const inMemory = scanInMemory(scan);
+    return {
+      head: inMemory.head,
+      async *users() {
+        for (let i = 0; i < scan.users.length; i += 100) {
+          if (failAfter !== undefined && i >= failAfter) throw new Error('the store went away');
+          await new Promise((r) => setTimeout(r, delayMs));
+          yield scan.users.slice(i, i + 100);
+        }
+      },
+    };
+  }
+
+  it('pages Graph while the stored scan is still being read, and reports the same as when it was read first', async () => {
+    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 50 });
+    const fast = await compareOuWithCloud(scanInMemory(scan), cloud);
+    graph.reset();
+    let pagesWhileReading = 0;
+    let reading = true;
+    const slow = compareOuWithCloud(slowScan(scan, 15), cloud, () => {
+      if (reading) pagesWhileReading++;
+    });
+    const report = await slow;
+    reading = false;
+    expect(report).toEqual(fast);
+    expect(report.missing).toHaveLength(3);
+    // Graph did not wait for the scan: pages arrived while it was read (at most 16 are kept before paging waits).
+    expect(pagesWhileReading).toBeGreaterThan(1);
+  }, 20_000);
+
+  it('stops paging Graph when the stored scan cannot be read, with that error', async () => {
+    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 10 });
+    graph.reset();
+    await expect(compareOuWithCloud(slowScan(scan, 30, 200), cloud)).rejects.toThrow('the store went away');
+    const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;
+    const fetched = graph.requests.filter((r) => r.path === '/v1.0/users').length;
+    expect(fetched).toBeLessThan(Math.ceil(synced / 10) / 2);
   }, 20_000);
 });

@@ -1,5 +1,5 @@
 import { canonicalDn, isWithin } from '../../src/runbook/dn';
-import { namesAt, OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
+import { OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
 
 const base = 'OU=Sales,DC=contoso,DC=com';
 const guid = (n: number): Buffer => Buffer.alloc(16, n);
@@ -13,9 +13,6 @@ const onPrem: OnPremUser[] = [
   { dn: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com', anchor: 'x', disabled: false },
 ];
 
-function report(c: OuComparison, users: readonly OnPremUser[] = onPrem): ReturnType<OuComparison['report']> {
-  return c.report(namesAt(users, c.positionsToName()));
-}
 
 describe('OuComparison', () => {
   function build(): OuComparison {
@@ -35,9 +32,7 @@ describe('OuComparison', () => {
     c.addCloud({ id: 'c6', userPrincipalName: 'co@x', onPremisesDistinguishedName: 'CN=Ann,OU=Sales,DC=contoso,DC=company', onPremisesImmutableId: 'x' });
     c.addCloud({ id: 'c7', userPrincipalName: 'nodn@x', onPremisesDistinguishedName: null, onPremisesImmutableId: null });
     c.addCloud({ id: 'c8', userPrincipalName: 'bad@x', onPremisesDistinguishedName: 'garbage', onPremisesImmutableId: null });
-    // Only the missing and the mismatched need their DN looked up again: positions 3 and 2.
-    expect(c.positionsToName()).toEqual([2, 3]);
-    const r = report(c);
+    const r = c.report();
     expect(r.onPrem).toEqual({ users: 4, disabled: 1 });
     expect(r.cloud).toEqual({ users: 4 });
     expect(r.matched).toBe(3);
@@ -54,7 +49,7 @@ describe('OuComparison', () => {
     const dn = 'CN=Ann,OU=Sales,DC=contoso,DC=com';
     c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
     c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
-    expect(report(c)).toMatchObject({ matched: 1, extra: [{ cloudId: 'b' }] });
+    expect(c.report()).toMatchObject({ matched: 1, extra: [{ cloudId: 'b' }] });
   });
 
   it('compares anchors exactly: a non-canonical base64 of the same bytes is a mismatch, odd anchor text still matches itself', () => {
@@ -72,7 +67,7 @@ describe('OuComparison', () => {
     c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: users[0]!.dn, onPremisesImmutableId: variant });
     c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: users[1]!.dn, onPremisesImmutableId: 'not-base64' });
     c.addCloud({ id: 'c', userPrincipalName: null, onPremisesDistinguishedName: users[2]!.dn, onPremisesImmutableId: null });
-    const r = report(c, users);
+    const r = c.report();
     expect(r.mismatched.map((m) => [m.cloudId, m.expectedImmutableId])).toEqual([
       ['a', canonical],
       ['c', guid(6).toString('base64')],
@@ -87,9 +82,11 @@ describe('OuComparison', () => {
     expect(c.tally().onPrem.users).toBe(1);
   });
 
-  it('needs the DN of every position it names', () => {
-    const c = build();
-    expect(() => c.report(new Map())).toThrow(/no DN for on-premises position/);
+  it('names users by the DN the directory gave, non-ASCII and escapes included, across buffer growth', () => {
+    const c = new OuComparison(base);
+    const dns = Array.from({ length: 3000 }, (_, i) => `CN=Zürich \\, Ünïcødé ${i} ${'x'.repeat(i % 40)},OU=Sales,DC=contoso,DC=com`);
+    for (const dn of dns) c.addOnPrem({ dn, anchor: guid(1).toString('base64'), disabled: false });
+    expect(c.report().missing).toEqual([...dns].sort((a, b) => a.localeCompare(b)));
   });
 
   it('agrees with a plain map of canonical components on 20,000 users with drift, across table growth', () => {
@@ -107,7 +104,7 @@ describe('OuComparison', () => {
     const c = new OuComparison(base);
     for (const u of users) c.addOnPrem(u);
     for (const u of cloud) c.addCloud(u);
-    const r = report(c, users);
+    const r = c.report();
 
     // Reference: the straightforward comparison on canonicalDn components.
     const baseKeys = canonicalDn(base)!;
