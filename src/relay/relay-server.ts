@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
+import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { ndjsonLines } from './ndjson-lines';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob } from './protocol';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
 
 /**
@@ -22,8 +23,20 @@ const USERS_PER_PIECE = 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
 
+/** Sees a streamed scan's users as they arrive, after each line is stored. */
+export interface ScanLineSink {
+  users(users: OnPremUser[]): void;
+  /** `complete`: the end line came and the job is being finished; otherwise the upload was refused or cut. */
+  end(complete: boolean): void;
+}
+
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
+  /**
+   * A scan for `jobId` is arriving as lines. Return a sink to see its users as they come (a verify
+   * indexes them while the agent is still sending), or null. The stored pieces stay the record.
+   */
+  onScanArriving?(jobId: string, head: ScanOuHead): Promise<ScanLineSink | null>;
   /**
    * Applies a finished job's result. Throwing means "not applied": the result is offered again
    * later, so it must be safe to call twice for one job.
@@ -339,8 +352,11 @@ export class RelayServer {
     const jobId = String(req.params.id);
     let head: z.infer<typeof scanStreamHead> | null = null;
     let seq = 0;
+    let sink: ScanLineSink | null = null;
     // A refused upload leaves nothing behind: only a complete one counts, and the job stays leased.
     const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
+      sink?.end(false);
+      sink = null;
       if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 });
       this.refuseStream(req, res, status, body);
     };
@@ -364,17 +380,20 @@ export class RelayServer {
           const parsed = scanStreamHead.safeParse(value);
           if (!parsed.success) return invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
           head = parsed.data;
+          sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
           continue;
         }
         if (Array.isArray(value)) {
           const problem = scannedUsersProblem(value);
           if (problem) return invalid(`line ${lineNo}: ${problem}`);
           if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq, usersJson: line }))) {
+            (sink as ScanLineSink | null)?.end(false);
             this.refuseStream(req, res, 409, NOT_LEASED);
             return;
           }
           seq++;
           users += value.length;
+          sink?.users(value as OnPremUser[]);
           continue;
         }
         const end = scanStreamEnd.safeParse(value);
@@ -384,11 +403,13 @@ export class RelayServer {
       }
     } catch (err) {
       if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
+      sink?.end(false);
       throw err;
     }
     if (head === null) return invalid('the body is empty');
     if (!ended) return invalid('the body ended before its end line, so it was cut short');
     await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: seq });
+    (sink as ScanLineSink | null)?.end(true);
     await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result: { ...head.result, storedUsers: users }, error: null });
   }
 

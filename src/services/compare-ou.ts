@@ -10,14 +10,17 @@ const MAX_EARLY_PAGES = 16;
  * page. Both start at once: reading 100,000 stored users takes about as long as a third of the
  * Graph pages, so the first pages are kept (up to MAX_EARLY_PAGES) and compared once the scan is
  * in, instead of Graph waiting for the store.
- * `onCloudPage` only hears how far the paging got; it cannot hold the paging up.
+ * `onCloudPage` only hears how far the paging got; it cannot hold the paging up. `indexed`, when
+ * given, already holds the scan's users and nothing is read from the store.
  */
-export async function compareOuWithCloud(scan: StoredScan, cloud: CloudDirectory, onCloudPage?: (read: number) => void): Promise<ComparisonReport> {
-  const comparison = new OuComparison(scan.head.baseDn);
+export async function compareOuWithCloud(scan: StoredScan, cloud: CloudDirectory, onCloudPage?: (read: number) => void, indexed?: OuComparison | null): Promise<ComparisonReport> {
+  // An index built while the scan arrived (IncomingScans) already holds the on-premises half.
+  const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
+  const comparison = ready ?? new OuComparison(scan.head.baseDn);
   const early: CloudUser[][] = [];
   let onPremReady = false;
   const onPrem = (async () => {
-    for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
+    if (!ready) for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
     onPremReady = true;
     for (const page of early.splice(0)) for (const user of page) comparison.addCloud(user);
   })();

@@ -2,11 +2,13 @@ import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard } from '../cards/message-cards';
 import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
-import type { JobError } from '../relay/protocol';
+import type { JobError, ScanOuHead } from '../relay/protocol';
+import type { ScanLineSink } from '../relay/relay-server';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
 import { compareOuWithCloud } from './compare-ou';
+import { IncomingScans } from './incoming-scans';
 import { readStoredScan } from './stored-scan';
 import type { LimiterClock } from './rate-limited-sink';
 import { parseOuInput } from '../runbook/ou-input';
@@ -48,6 +50,7 @@ export function shortId(id: string): string {
 export class VerifyService {
   private readonly now: () => Date;
   private readonly inFlight = new Set<string>();
+  private readonly incoming = new IncomingScans();
   private readonly progress: CardProgress;
 
   constructor(private readonly options: VerifyServiceOptions) {
@@ -101,6 +104,13 @@ export class VerifyService {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
     this.showProgress(verification, job, scanned, 'directory');
+  }
+
+  /** A verify's scan is arriving: index it as it comes, so the cloud side can start at once. */
+  async onScanArriving(jobId: string, head: ScanOuHead): Promise<ScanLineSink | null> {
+    const verification = await this.options.store.verifications.findByJob(jobId);
+    if (!verification || verification.status !== 'running') return null;
+    return this.incoming.sink(jobId, head.baseDn);
   }
 
   /** The agent holding the scan went quiet and the job is queued again: the card says so instead of counting on. */
@@ -182,7 +192,7 @@ export class VerifyService {
     }
     try {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
-      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'));
+      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'), this.incoming.take(job.id));
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',

@@ -2,6 +2,7 @@ import { scanInMemory, type StoredScan } from '../../src/services/stored-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
+import { OuComparison } from '../../src/runbook/ou-comparison';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
 import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
@@ -71,6 +72,24 @@ describe('the cloud scan and its progress reports', () => {
     expect(report.missing).toHaveLength(3);
     // Graph did not wait for the scan: pages arrived while it was read (at most 16 are kept before paging waits).
     expect(pagesWhileReading).toBeGreaterThan(1);
+  }, 20_000);
+
+  it('takes an index built while the scan arrived instead of reading the store, with the same report', async () => {
+    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 200 });
+    const expected = await compareOuWithCloud(scanInMemory(scan), cloud);
+    const index = new OuComparison(scan.baseDn);
+    for (const user of scan.users) index.addOnPrem(user);
+    const unreadable: StoredScan = {
+      head: scanInMemory(scan).head,
+      users: () => {
+        throw new Error('the store must not be read');
+      },
+    };
+    expect(await compareOuWithCloud(unreadable, cloud, undefined, index)).toEqual(expected);
+    // An index of another OU is not taken for this one.
+    const other = new OuComparison(OU.salesOps);
+    await expect(compareOuWithCloud(unreadable, cloud, undefined, other)).rejects.toThrow('the store must not be read');
   }, 20_000);
 
   it('stops paging Graph when the stored scan cannot be read, with that error', async () => {
