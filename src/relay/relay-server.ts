@@ -386,14 +386,18 @@ export class RelayServer {
         if (Array.isArray(value)) {
           const problem = scannedUsersProblem(value);
           if (problem) return invalid(`line ${lineNo}: ${problem}`);
+          // Indexed before the store is awaited, so the parsed users die young instead of being
+          // promoted while the insert runs: 100,000 of them in the old generation cost the cloud
+          // side's paging a major collection later.
+          sink?.users(value as OnPremUser[]);
+          users += value.length;
+          value = undefined;
           if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq, usersJson: line }))) {
             (sink as ScanLineSink | null)?.end(false);
             this.refuseStream(req, res, 409, NOT_LEASED);
             return;
           }
           seq++;
-          users += value.length;
-          sink?.users(value as OnPremUser[]);
           continue;
         }
         const end = scanStreamEnd.safeParse(value);
