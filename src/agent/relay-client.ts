@@ -1,5 +1,4 @@
-import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
-import { resultBody } from './result-body';
+import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, SCAN_STREAM_CONTENT_TYPE, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -79,10 +78,14 @@ export class RelayClient {
     await this.post(`/relay/v1/jobs/${encodeURIComponent(jobId)}/progress`, progress);
   }
 
+  /** A result as one JSON document: failures, Connect Sync results and counts (a full scan goes through streamResult). */
   async result(jobId: string, result: ResultRequest): Promise<void> {
-    // A scan goes line by line (chunked), so it is never held as one JSON string on either side.
-    const { contentType, body } = resultBody(result);
-    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body, contentType, ...(typeof body === 'string' ? {} : { duplex: 'half' as const }) });
+    await this.post(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, result);
+  }
+
+  /** A scan written into `body` while it is read (SCAN_STREAM_CONTENT_TYPE); resolves once the bot has stored it. */
+  async streamResult(jobId: string, body: ReadableStream<Uint8Array>): Promise<void> {
+    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body, contentType: SCAN_STREAM_CONTENT_TYPE, duplex: 'half' });
   }
 
   private post(path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {

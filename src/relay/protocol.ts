@@ -136,14 +136,16 @@ export const storedScanOu = scanOuHead.extend({ storedUsers: z.number().int().mi
 export type StoredScanOu = z.infer<typeof storedScanOu>;
 
 /**
- * A scan result can also come as newline-delimited JSON: a head line `{"outcome":"succeeded",
- * "result":<scanOuHead>}`, then lines that are each a JSON array of users, then an end line
- * `{"end":true,"users":<count>}`. The bot reads and stores it one line at a time; the end line
- * tells a complete body from one cut short.
+ * A scan result can also come as newline-delimited JSON, sent while the agent is still reading the
+ * directory: a head line `{"outcome":"succeeded","result":{action, baseDn, defaultNamingContext}}`,
+ * then lines that are each a JSON array of users, then an end line
+ * `{"end":true,"users":<count>,"totals":{users, disabled}}`. The bot reads and stores it one line at
+ * a time; the end line tells a complete scan from one cut short (the directory failed, the
+ * connection broke), which the bot refuses.
  */
 export const SCAN_STREAM_CONTENT_TYPE = 'application/x-ndjson';
-export const scanStreamHead = z.object({ outcome: z.literal('succeeded'), result: scanOuHead });
-export const scanStreamEnd = z.object({ end: z.literal(true), users: z.number().int().min(0) });
+export const scanStreamHead = z.object({ outcome: z.literal('succeeded'), result: scanOuHead.omit({ totals: true }) });
+export const scanStreamEnd = z.object({ end: z.literal(true), users: z.number().int().min(0), totals: scanOuHead.shape.totals });
 export const MAX_USERS_PER_LINE = 5000;
 
 /**

@@ -36,7 +36,7 @@ export interface RelayListener {
    * A scan for `jobId` is arriving as lines. Return a sink to see its users as they come (a verify
    * indexes them while the agent is still sending), or null. The stored pieces stay the record.
    */
-  onScanArriving?(jobId: string, head: ScanOuHead): Promise<ScanLineSink | null>;
+  onScanArriving?(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null>;
   /**
    * Applies a finished job's result. Throwing means "not applied": the result is offered again
    * later, so it must be safe to call twice for one job.
@@ -363,6 +363,7 @@ export class RelayServer {
     const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
     let users = 0;
     let ended = false;
+    let totals: ScanOuHead['totals'] | null = null;
     let lineNo = 0;
     try {
       // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
@@ -403,6 +404,8 @@ export class RelayServer {
         const end = scanStreamEnd.safeParse(value);
         if (!end.success) return invalid(`line ${lineNo} is neither users nor the end line`);
         if (end.data.users !== users) return invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
+        if (end.data.totals.users !== users) return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
+        totals = end.data.totals;
         ended = true;
       }
     } catch (err) {
@@ -411,10 +414,10 @@ export class RelayServer {
       throw err;
     }
     if (head === null) return invalid('the body is empty');
-    if (!ended) return invalid('the body ended before its end line, so it was cut short');
+    if (!ended || !totals) return invalid('the body ended before its end line, so it was cut short');
     await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: seq });
     (sink as ScanLineSink | null)?.end(true);
-    await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result: { ...head.result, storedUsers: users }, error: null });
+    await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result: { ...head.result, totals, storedUsers: users }, error: null });
   }
 
   /** Answers before the body has been read to its end, and stops reading it. */

@@ -107,7 +107,7 @@ export class VerifyService {
   }
 
   /** A verify's scan is arriving: index it as it comes, so the cloud side can start at once. */
-  async onScanArriving(jobId: string, head: ScanOuHead): Promise<ScanLineSink | null> {
+  async onScanArriving(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null> {
     const verification = await this.options.store.verifications.findByJob(jobId);
     if (!verification || verification.status !== 'running') return null;
     return this.incoming.sink(jobId, head.baseDn);

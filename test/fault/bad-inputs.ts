@@ -47,9 +47,9 @@ const failed = { outcome: 'failed', error: { code: 'X', message: 'y' } };
 const UNKNOWN_JOB = '00000000-0000-4000-8000-00000000dead';
 // A scan streamed as lines (application/x-ndjson): head, user lines, end line.
 const NDJSON = 'application/x-ndjson';
-const streamHead = JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=x', defaultNamingContext: 'DC=x', totals: { users: 1, disabled: 0 } } });
+const streamHead = JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=x', defaultNamingContext: 'DC=x' } });
 const streamUser = JSON.stringify([{ dn: 'CN=a,OU=x,DC=x', anchor: 'AAAAAAAAAAAAAAAAAAAAAA==', disabled: false }]);
-const streamEnd = JSON.stringify({ end: true, users: 1 });
+const streamEnd = JSON.stringify({ end: true, users: 1, totals: { users: 1, disabled: 0 } });
 const lines = (...l: string[]): string => l.map((x) => `${x}\n`).join('');
 
 export const BAD_INPUTS: readonly BadInput[] = [
@@ -90,7 +90,8 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'a streamed scan for a job leased by another agent', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent-two', contentType: NDJSON, body: lines(streamHead, streamUser, streamEnd), status: 409 },
   { name: 'a streamed scan with an empty body', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: '', status: 400 },
   { name: 'a streamed scan cut off before its end line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser), status: 400 },
-  { name: 'a streamed scan whose end line counts more users than came', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, JSON.stringify({ end: true, users: 2 })), status: 400 },
+  { name: 'a streamed scan whose end line counts more users than came', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, JSON.stringify({ end: true, users: 2, totals: { users: 2, disabled: 0 } })), status: 400 },
+  { name: 'a streamed scan whose totals disagree with the users that came', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, JSON.stringify({ end: true, users: 1, totals: { users: 5, disabled: 0 } })), status: 400 },
   { name: 'a streamed scan with a line after its end line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, streamEnd, streamUser), status: 400 },
   { name: 'a streamed scan that starts with users, not its head', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamUser, streamEnd), status: 400 },
   { name: 'a streamed scan with a user whose DN is a number', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, JSON.stringify([{ dn: 42, anchor: 'x', disabled: false }]), streamEnd), status: 400 },
