@@ -410,8 +410,12 @@ export class RelayServer {
       }
     } catch (err) {
       if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
+      // The connection broke, most often because the agent's directory read failed and it cut the
+      // upload off on purpose; it reports that failure next. Nothing of this upload is kept.
       sink?.end(false);
-      throw err;
+      if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 }).catch(() => undefined);
+      this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+      return;
     }
     if (head === null) return invalid('the body is empty');
     if (!ended || !totals) return invalid('the body ended before its end line, so it was cut short');

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
 
@@ -59,5 +60,26 @@ describe('the relay receiving a scan as lines', () => {
     expect(await h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).toEqual([]);
     // The agent can still send the scan whole afterwards.
     expect((await send(jobId, body(head, users(0, 2), { end: true, users: 2, totals: { users: 2, disabled: 1 } }))).status).toBe(200);
+  });
+
+  it('keeps nothing of an upload whose connection breaks after some users, and the job stays leased', async () => {
+    const jobId = await leasedJob();
+    const req = request(`${h.bot.url}/relay/v1/jobs/${jobId}/result`, {
+      method: 'POST',
+      headers: { 'content-type': SCAN_STREAM_CONTENT_TYPE, 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` },
+    });
+    req.on('error', () => undefined);
+    req.write(body(head, users(0, 1000), users(1000, 10)));
+    const pieces = (): Promise<unknown[]> => h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId]);
+    for (let i = 0; (await pieces()).length < 2; i++) {
+      if (i > 100) throw new Error('the first lines were never stored');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    req.destroy();
+    for (let i = 0; (await pieces()).length > 0; i++) {
+      if (i > 100) throw new Error('the pieces of the broken upload were kept');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
   });
 });
