@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { USERS_SELECT } from '../../src/cloud/graph-cloud-directory';
 import type { FakeConnector } from '../../test/helpers/fake-connector';
 import { benchDc, cardNumber, freshSchema, queryPg, startAgentProcess, startBotProcess, verifyOu, type BenchDc } from '../lib/harness';
 
@@ -108,7 +109,7 @@ export async function timeLdapsearch(dc: BenchDc, baseDn: string, pageSize = AGE
 
 /** Plain fetch of the same Graph pages the bot reads ($filter, $select, $top=999), following @odata.nextLink. */
 export async function timeGraphPages(graphUrl: string, token: string): Promise<{ ms: number; users: number; pages: number }> {
-  const select = 'id,userPrincipalName,onPremisesDistinguishedName,onPremisesImmutableId,onPremisesLastSyncDateTime';
+  const select = USERS_SELECT.join(',');
   let next: string | undefined = `${graphUrl}/v1.0/users?$filter=${encodeURIComponent('onPremisesSyncEnabled eq true')}&$select=${select}&$top=999`;
   let users = 0;
   let pages = 0;

@@ -6,6 +6,9 @@ import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
 import { assertActionAllowed, assertDnAllowed, assertRulePlanAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
 import { scanOu } from './actions/scan-ou';
+import { streamScan } from './actions/stream-scan';
+import { createLineStream, LineStreamCancelled, type LineStream } from './line-stream';
+import { resolveOu } from './resolve-ou';
 import { RelayClient, RelayHttpError, UnreadableJobError, type AgentCapabilities } from './relay-client';
 
 export interface AgentOptions {
@@ -67,7 +70,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     log.info({ jobId: job.id, action: job.payload.action }, 'job leased');
     if (MUTATING_ACTIONS.has(job.payload.action) && !(await confirmStart(options, job))) continue;
     const outcome = await executeJob(job, options);
-    await deliverResult(options, job.id, outcome, sleep);
+    if (outcome !== 'delivered') await deliverResult(options, job.id, outcome, sleep);
     done++;
   }
 }
@@ -83,7 +86,8 @@ export function agentCapabilities(options: Pick<AgentOptions, 'adsync' | 'policy
   return { actions, readOnly: policy.readOnly };
 }
 
-async function executeJob(job: LeasedJob, options: AgentOptions): Promise<ResultRequest> {
+/** The job's outcome to report, or 'delivered' when it already reached the bot (a streamed scan). */
+async function executeJob(job: LeasedJob, options: AgentOptions): Promise<ResultRequest | 'delivered'> {
   const interval = options.progressIntervalMs ?? 1000;
   let lastProgress = 0;
   let directory: Directory | undefined;
@@ -100,14 +104,20 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
     if (payload.action === 'adsync.createNoFlowRules') assertRulePlanAllowed(policy, payload.plan);
     if (payload.action === 'directory.scanOu') {
       directory = await options.connectDirectory();
-      const result = await scanOu(directory, payload, async (scanned) => {
+      const onProgress = async (scanned: number): Promise<void> => {
         scannedSoFar = scanned;
         const now = Date.now();
         if (now - lastProgress < interval) return;
         lastProgress = now;
         // Progress is best effort: a lost update must not fail the scan.
         await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
-      }, (baseDn) => assertDnAllowed(policy, baseDn));
+      };
+      if (!payload.countOnly) {
+        const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
+        assertDnAllowed(policy, baseDn);
+        return await uploadScan(options, job.id, (out) => streamScan(directory!, { baseDn, defaultNamingContext, ...(payload.pageSize ? { pageSize: payload.pageSize } : {}) }, out, onProgress));
+      }
+      const result = await scanOu(directory, payload, onProgress, (baseDn) => assertDnAllowed(policy, baseDn));
       return { outcome: 'succeeded', result };
     }
     if (!options.adsync) {
@@ -145,6 +155,58 @@ async function confirmStart(options: AgentOptions, job: LeasedJob): Promise<bool
 function heartbeatInterval(leaseExpiresAt: string): number {
   const left = Date.parse(leaseExpiresAt) - Date.now();
   return Number.isFinite(left) ? Math.min(30_000, Math.max(500, Math.floor(left / 3))) : 30_000;
+}
+
+/**
+ * A scan sent while it is read. A directory failure becomes the job's failure, reported as usual.
+ * When the bot cannot take the upload (it is restarting, the connection broke), the scan is read
+ * again and sent again after a pause: nothing of it was kept to resend, which is what keeps the
+ * agent's memory flat, and a read-only scan can always be repeated.
+ */
+async function uploadScan(options: AgentOptions, jobId: string, scan: (out: LineStream) => Promise<void>): Promise<ResultRequest | 'delivered'> {
+  const sleep = options.sleep ?? defaultSleep;
+  let backoffMs = 1000;
+  for (;;) {
+    const out = createLineStream();
+    const upload = options.relay.streamResult(jobId, out.body);
+    // Awaited below. If the request ends first (refused, or the bot cannot be reached at all), the
+    // scan must not wait for a reader that is gone.
+    upload.then(
+      () => out.stop('answered'),
+      (err: unknown) => out.stop(err),
+    );
+    let scanError: unknown;
+    try {
+      await scan(out);
+    } catch (err) {
+      if (!(err instanceof LineStreamCancelled)) scanError = err;
+    }
+    let uploadError: unknown;
+    try {
+      await upload;
+    } catch (err) {
+      uploadError = err;
+    }
+    if (scanError !== undefined) {
+      const error = asAppError(scanError).toJSON();
+      options.logger.warn({ jobId, code: error.code, err: error.message }, 'job failed');
+      return { outcome: 'failed', error };
+    }
+    if (uploadError === undefined) {
+      options.logger.info({ jobId, outcome: 'succeeded' }, 'result delivered');
+      return 'delivered';
+    }
+    // 4xx other than 429 means the bot has decided (job no longer ours, or invalid): sending again cannot help.
+    if (uploadError instanceof RelayHttpError && uploadError.status >= 400 && uploadError.status < 500 && uploadError.status !== 429) {
+      options.logger.error({ jobId, status: uploadError.status, err: uploadError.message }, 'the bot refused the result');
+      return 'delivered';
+    }
+    if (options.signal?.aborted) return 'delivered';
+    // Same words as deliverResult's: to a person reading the log it is the same situation.
+    options.logger.warn({ jobId, err: (uploadError as Error).message, retryInMs: backoffMs, scanAgain: true }, 'result not delivered yet; retrying');
+    await sleep(backoffMs);
+    backoffMs = Math.min(backoffMs * 2, 30_000);
+  }
 }
 
 async function deliverResult(options: AgentOptions, jobId: string, outcome: ResultRequest, sleep: (ms: number) => Promise<void>): Promise<void> {

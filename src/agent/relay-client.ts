@@ -1,5 +1,5 @@
-import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
-import { resultBodyStream } from './result-body';
+import { postStream } from './stream-upload';
+import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, SCAN_STREAM_CONTENT_TYPE, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -79,36 +79,47 @@ export class RelayClient {
     await this.post(`/relay/v1/jobs/${encodeURIComponent(jobId)}/progress`, progress);
   }
 
+  /** A result as one JSON document: failures, Connect Sync results and counts (a full scan goes through streamResult). */
   async result(jobId: string, result: ResultRequest): Promise<void> {
-    // Streamed (chunked), so a large scan is never held as one JSON string; same JSON as before.
-    await this.send(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, { body: resultBodyStream(result), duplex: 'half' });
+    await this.post(`/relay/v1/jobs/${encodeURIComponent(jobId)}/result`, result);
+  }
+
+  /** A scan written into `body` while it is read (SCAN_STREAM_CONTENT_TYPE); resolves once the bot has stored it. */
+  async streamResult(jobId: string, body: ReadableStream<Uint8Array>): Promise<void> {
+    const path = `/relay/v1/jobs/${encodeURIComponent(jobId)}/result`;
+    const res = await postStream(this.base + path, this.headers(SCAN_STREAM_CONTENT_TYPE), body);
+    answer(path, res.status, res.text);
   }
 
   private post(path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
     return this.send(path, { body: JSON.stringify(payload), ...(signal ? { signal } : {}) });
   }
 
-  private async send(path: string, init: { body: string | ReadableStream<Uint8Array>; duplex?: 'half'; signal?: AbortSignal }): Promise<unknown> {
-    const res = await this.fetchImpl(this.base + path, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${this.options.secret}`,
-        [AGENT_ID_HEADER]: this.options.agentId,
-        [AGENT_VERSION_HEADER]: this.options.agentVersion,
-      },
-      ...init,
-    } as RequestInit);
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text.slice(0, 500);
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? message;
-      } catch {
-        // not JSON: keep the raw text
-      }
-      throw new RelayHttpError(res.status, `Relay ${path} answered ${res.status}: ${message}`);
-    }
-    return text === '' ? null : (JSON.parse(text) as unknown);
+  private async send(path: string, init: { body: string; signal?: AbortSignal }): Promise<unknown> {
+    const res = await this.fetchImpl(this.base + path, { method: 'POST', headers: this.headers('application/json'), ...init });
+    return answer(path, res.status, await res.text());
   }
+
+  private headers(contentType: string): Record<string, string> {
+    return {
+      'content-type': contentType,
+      authorization: `Bearer ${this.options.secret}`,
+      [AGENT_ID_HEADER]: this.options.agentId,
+      [AGENT_VERSION_HEADER]: this.options.agentVersion,
+    };
+  }
+}
+
+/** The bot's answer: its JSON on success, a RelayHttpError with the bot's own message otherwise. */
+function answer(path: string, status: number, text: string): unknown {
+  if (status < 200 || status >= 300) {
+    let message = text.slice(0, 500);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    throw new RelayHttpError(status, `Relay ${path} answered ${status}: ${message}`);
+  }
+  return text === '' ? null : (JSON.parse(text) as unknown);
 }

@@ -88,6 +88,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     ...(options.relayNow ? { now: options.relayNow } : {}),
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
+      onScanArriving: (jobId, head) => verify.onScanArriving(jobId, head),
       // Each consumer is safe to run twice for one job: a result is offered again after a crash.
       onJobFinished: async (job) => {
         if (await runbook.onJobFinished(job)) return;

@@ -1,4 +1,6 @@
-import { Application, type TeamsAdapter } from '@microsoft/teams-ai';
+// Deep imports: the package index also loads its AI planners (see activity-endpoint.ts).
+import { Application } from '@microsoft/teams-ai/lib/Application';
+import type { TeamsAdapter } from '@microsoft/teams-ai/lib/TeamsAdapter';
 import { ActivityTypes, MemoryStorage } from 'botbuilder';
 import { CertificateServiceClientCredentialsFactory } from 'botframework-connector';
 import { renderMessageCard } from '../cards/message-cards';

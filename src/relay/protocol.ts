@@ -19,6 +19,8 @@ export const scanOuPayload = z.object({
   /** The OU exactly as the person typed it; the agent parses and resolves it itself. */
   ou: z.string().min(1).max(2048),
   pageSize: z.number().int().min(1).max(1000).optional(),
+  /** Only the totals are wanted (a wave's count): the agent counts page by page and keeps no users. */
+  countOnly: z.boolean().optional(),
 });
 export type ScanOuPayload = z.infer<typeof scanOuPayload>;
 
@@ -113,14 +115,55 @@ export const scannedUser = z.object({
 });
 export type ScannedUser = z.infer<typeof scannedUser>;
 
-export const scanOuResult = z.object({
+/** What a scan found, without the users themselves. */
+export const scanOuHead = z.object({
   action: z.literal('directory.scanOu'),
   baseDn: dnString,
   defaultNamingContext: dnString,
   totals: z.object({ users: z.number().int().min(0), disabled: z.number().int().min(0) }),
-  users: z.array(scannedUser),
 });
+export type ScanOuHead = z.infer<typeof scanOuHead>;
+
+/** A scan with its users inline, as one JSON body (small scans, and the shape the agent builds). */
+export const scanOuResult = scanOuHead.extend({ users: z.array(scannedUser) });
 export type ScanOuResult = z.infer<typeof scanOuResult>;
+
+/**
+ * A scan as the bot stores it: the head in the job's result, the users in pieces of their own
+ * (store.jobs.resultUsers), so no step ever has to hold a 100,000-user result as one value.
+ */
+export const storedScanOu = scanOuHead.extend({ storedUsers: z.number().int().min(0) });
+export type StoredScanOu = z.infer<typeof storedScanOu>;
+
+/**
+ * A scan result can also come as newline-delimited JSON, sent while the agent is still reading the
+ * directory: a head line `{"outcome":"succeeded","result":{action, baseDn, defaultNamingContext}}`,
+ * then lines that are each a JSON array of users, then an end line
+ * `{"end":true,"users":<count>,"totals":{users, disabled}}`. The bot reads and stores it one line at
+ * a time; the end line tells a complete scan from one cut short (the directory failed, the
+ * connection broke), which the bot refuses.
+ */
+export const SCAN_STREAM_CONTENT_TYPE = 'application/x-ndjson';
+export const scanStreamHead = z.object({ outcome: z.literal('succeeded'), result: scanOuHead.omit({ totals: true }) });
+export const scanStreamEnd = z.object({ end: z.literal(true), users: z.number().int().min(0), totals: scanOuHead.shape.totals });
+export const MAX_USERS_PER_LINE = 5000;
+
+/**
+ * Checks one line's users in place (the scannedUser schema, without zod's copy of each object):
+ * a 100,000-user scan is 100 such lines. Returns the problem, or null.
+ */
+export function scannedUsersProblem(value: unknown): string | null {
+  if (!Array.isArray(value)) return 'expected an array of users';
+  if (value.length > MAX_USERS_PER_LINE) return `more than ${MAX_USERS_PER_LINE} users on one line`;
+  for (let i = 0; i < value.length; i++) {
+    const u = value[i] as Record<string, unknown> | null;
+    if (typeof u !== 'object' || u === null) return `user ${i}: expected an object`;
+    if (typeof u.dn !== 'string' || u.dn.length === 0 || u.dn.length > 4096) return `user ${i}: dn must be a string of 1 to 4096 characters`;
+    if (typeof u.anchor !== 'string' || u.anchor.length > 64) return `user ${i}: anchor must be a string of at most 64 characters`;
+    if (typeof u.disabled !== 'boolean') return `user ${i}: disabled must be true or false`;
+  }
+  return null;
+}
 
 export const jobError = z.object({
   code: z.string().max(64),

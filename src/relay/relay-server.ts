@@ -2,19 +2,41 @@ import { EventEmitter } from 'node:events';
 import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
 import type { Logger } from '../shared/logger';
+import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, type EnrollResponse, type LeasedJob } from './protocol';
+import { ndjsonLines } from './ndjson-lines';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
 
-/** A scan result carries every user of an OU (about 200 bytes each); 256 MB is over a million users. */
-const MAX_RESULT_BYTES = 256 * 1024 * 1024;
+/**
+ * A scan streamed as lines (SCAN_STREAM_CONTENT_TYPE) carries every user of an OU, about 120 bytes
+ * each: 256 MB is two million users, and only one line of it is held at a time. A result sent as
+ * one JSON document is parsed whole, so it gets much less room.
+ */
+const MAX_STREAMED_RESULT_BYTES = 256 * 1024 * 1024;
+const MAX_RESULT_LINE_BYTES = 8 * 1024 * 1024;
+const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
+/** Users per stored piece when a scan arrives as one JSON document. */
+const USERS_PER_PIECE = 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
 
+/** Sees a streamed scan's users as they arrive, after each line is stored. */
+export interface ScanLineSink {
+  users(users: OnPremUser[]): void;
+  /** `complete`: the end line came and the job is being finished; otherwise the upload was refused or cut. */
+  end(complete: boolean): void;
+}
+
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
+  /**
+   * A scan for `jobId` is arriving as lines. Return a sink to see its users as they come (a verify
+   * indexes them while the agent is still sending), or null. The stored pieces stay the record.
+   */
+  onScanArriving?(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null>;
   /**
    * Applies a finished job's result. Throwing means "not applied": the result is offered again
    * later, so it must be safe to call twice for one job.
@@ -92,7 +114,8 @@ export class RelayServer {
     // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
     server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
     server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
-    server.post('/relay/v1/jobs/:id/result', this.authenticated(), plugins.bodyParser({ maxBodySize: MAX_RESULT_BYTES, mapParams: false }), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    // A streamed scan is read line by line in result(); everything else is one small JSON document.
+    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(plugins.bodyParser({ maxBodySize: MAX_JSON_RESULT_BYTES, mapParams: false })), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private authenticated(): RequestHandler {
@@ -294,25 +317,133 @@ export class RelayServer {
   }
 
   private async result(req: Request, res: Response): Promise<void> {
+    if (isStreamed(req)) {
+      await this.streamedResult(req, res);
+      return;
+    }
     const body = this.parse(resultRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
-    const job = await this.options.store.jobs.finish({
-      jobId,
-      agentId,
-      outcome: body.outcome,
-      result: body.outcome === 'succeeded' ? body.result : null,
-      error: body.outcome === 'failed' ? body.error : null,
-      now: this.now(),
-      claimMs: this.applyClaimMs,
-    });
+    let result: unknown = body.outcome === 'succeeded' ? body.result : null;
+    if (body.outcome === 'succeeded' && body.result.action === 'directory.scanOu') {
+      // Stored like a streamed scan, so every reader finds the users in one place.
+      const { users, ...head } = body.result;
+      for (let i = 0; i < users.length; i += USERS_PER_PIECE) {
+        if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq: i / USERS_PER_PIECE, usersJson: JSON.stringify(users.slice(i, i + USERS_PER_PIECE)) }))) {
+          this.notLeased(res);
+          return;
+        }
+      }
+      await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: Math.ceil(users.length / USERS_PER_PIECE) });
+      result = { ...head, storedUsers: users.length };
+    }
+    const error = body.outcome === 'failed' ? body.error : null;
+    await this.finishJob(res, { jobId, agentId, outcome: body.outcome, result, error });
+  }
+
+  /**
+   * A scan sent as lines: the head, then arrays of users, then the end line. Each user line is
+   * checked and stored as it arrives, so the bot never holds more than one line of the body; the
+   * job is finished only after the end line, whose count proves nothing was cut off.
+   */
+  private async streamedResult(req: Request, res: Response): Promise<void> {
+    const agentId = agentOf(req);
+    const jobId = String(req.params.id);
+    let head: z.infer<typeof scanStreamHead> | null = null;
+    let seq = 0;
+    let sink: ScanLineSink | null = null;
+    // A refused upload leaves nothing behind: only a complete one counts, and the job stays leased.
+    const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
+      sink?.end(false);
+      sink = null;
+      if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 });
+      this.refuseStream(req, res, status, body);
+    };
+    const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
+    let users = 0;
+    let ended = false;
+    let totals: ScanOuHead['totals'] | null = null;
+    let lineNo = 0;
+    try {
+      // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
+      const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+      for await (const line of ndjsonLines(body, { maxLineBytes: MAX_RESULT_LINE_BYTES, maxTotalBytes: MAX_STREAMED_RESULT_BYTES })) {
+        lineNo++;
+        if (ended) return invalid(`line ${lineNo} comes after the end line`);
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          return invalid(`line ${lineNo} is not JSON`);
+        }
+        if (head === null) {
+          const parsed = scanStreamHead.safeParse(value);
+          if (!parsed.success) return invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
+          head = parsed.data;
+          sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
+          continue;
+        }
+        if (Array.isArray(value)) {
+          const problem = scannedUsersProblem(value);
+          if (problem) return invalid(`line ${lineNo}: ${problem}`);
+          // Indexed before the store is awaited, so the parsed users die young instead of being
+          // promoted while the insert runs: 100,000 of them in the old generation cost the cloud
+          // side's paging a major collection later.
+          sink?.users(value as OnPremUser[]);
+          users += value.length;
+          value = undefined;
+          if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq, usersJson: line }))) {
+            (sink as ScanLineSink | null)?.end(false);
+            this.refuseStream(req, res, 409, NOT_LEASED);
+            return;
+          }
+          seq++;
+          continue;
+        }
+        const end = scanStreamEnd.safeParse(value);
+        if (!end.success) return invalid(`line ${lineNo} is neither users nor the end line`);
+        if (end.data.users !== users) return invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
+        if (end.data.totals.users !== users) return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
+        totals = end.data.totals;
+        ended = true;
+      }
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
+      // The connection broke, most often because the agent's directory read failed and it cut the
+      // upload off on purpose; it reports that failure next. Nothing of this upload is kept.
+      sink?.end(false);
+      if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 }).catch(() => undefined);
+      this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+      return;
+    }
+    if (head === null) return invalid('the body is empty');
+    if (!ended || !totals) return invalid('the body ended before its end line, so it was cut short');
+    await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: seq });
+    (sink as ScanLineSink | null)?.end(true);
+    await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result: { ...head.result, totals, storedUsers: users }, error: null });
+  }
+
+  /** Answers before the body has been read to its end, and stops reading it. */
+  private refuseStream(req: Request, res: Response, status: number, body: { code: string; message: string }): void {
+    res.header('connection', 'close');
+    res.send(status, body);
+    res.once('finish', () => req.destroy());
+  }
+
+  private notLeased(res: Response): void {
+    res.send(409, NOT_LEASED);
+  }
+
+  private async finishJob(res: Response, input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: { code: string } | null }): Promise<void> {
+    const { jobId, agentId, outcome } = input;
+    const job = await this.options.store.jobs.finish({ ...input, now: this.now(), claimMs: this.applyClaimMs });
     if (!job) {
-      res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' });
+      this.notLeased(res);
       return;
     }
     await this.options.store.agents.countResult(agentId);
-    await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome: body.outcome, details: body.outcome === 'failed' ? { code: body.error.code } : {}, conversationId: job.conversationId });
+    await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
     res.send(200, { ok: true });
     // The agent is answered first; the cloud read and card update can take a while. The result is
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
@@ -328,6 +459,32 @@ export class RelayServer {
     }
     return parsed.data as z.infer<T>;
   }
+}
+
+const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' };
+
+function isStreamed(req: Request): boolean {
+  return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === SCAN_STREAM_CONTENT_TYPE;
+}
+
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || 'line'}: ${issue.message}` : 'invalid';
+}
+
+/** Runs `handlers` (a body parser) in turn, except for a streamed scan, which result() reads itself. */
+function unlessStreamed(handlers: RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    if (isStreamed(req)) return next();
+    let i = 0;
+    const step = (err?: unknown): void => {
+      if (err !== undefined && err !== null) return void next(err as Error);
+      const handler = handlers[i++];
+      if (!handler) return void next();
+      void handler(req, res, step as never);
+    };
+    step();
+  };
 }
 
 function agentOf(req: Request): string {

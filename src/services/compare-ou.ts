@@ -1,19 +1,43 @@
-import type { CloudDirectory } from '../cloud/types';
-import type { ScanOuResult } from '../relay/protocol';
+import type { CloudDirectory, CloudUser } from '../cloud/types';
 import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
+import type { StoredScan } from './stored-scan';
+
+/** Cloud pages kept while the on-premises side is still being read; then paging waits for it. */
+const MAX_EARLY_PAGES = 16;
 
 /**
- * The cloud half of a verify: page Graph's synced users into a comparison with the agent's scan.
- * `onCloudPage` only hears how far the paging got; it cannot hold the paging up.
+ * The cloud half of a verify: the stored scan into a comparison, and Graph's synced users page by
+ * page. Both start at once: reading 100,000 stored users takes about as long as a third of the
+ * Graph pages, so the first pages are kept (up to MAX_EARLY_PAGES) and compared once the scan is
+ * in, instead of Graph waiting for the store.
+ * `onCloudPage` only hears how far the paging got; it cannot hold the paging up. `indexed`, when
+ * given, already holds the scan's users and nothing is read from the store.
  */
-export async function compareOuWithCloud(scan: ScanOuResult, cloud: CloudDirectory, onCloudPage?: (read: number) => void): Promise<ComparisonReport> {
-  const comparison = new OuComparison(scan.baseDn);
-  for (const user of scan.users) comparison.addOnPrem(user);
+export async function compareOuWithCloud(scan: StoredScan, cloud: CloudDirectory, onCloudPage?: (read: number) => void, indexed?: OuComparison | null): Promise<ComparisonReport> {
+  // An index built while the scan arrived (IncomingScans) already holds the on-premises half.
+  const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
+  const comparison = ready ?? new OuComparison(scan.head.baseDn);
+  const early: CloudUser[][] = [];
+  let onPremReady = false;
+  const onPrem = (async () => {
+    if (!ready) for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
+    onPremReady = true;
+    for (const page of early.splice(0)) for (const user of page) comparison.addCloud(user);
+  })();
+  // Awaited below; until then a failure must not count as unhandled while Graph is paged.
+  onPrem.catch(() => undefined);
   let read = 0;
-  await cloud.listSyncedUsers((page) => {
-    for (const user of page) comparison.addCloud(user);
+  await cloud.listSyncedUsers(async (page) => {
     read += page.length;
     onCloudPage?.(read);
+    if (!onPremReady) {
+      early.push(page);
+      if (early.length < MAX_EARLY_PAGES) return;
+      await onPrem;
+      return;
+    }
+    for (const user of page) comparison.addCloud(user);
   });
+  await onPrem;
   return comparison.report();
 }

@@ -3,17 +3,18 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
-import { adsyncResult, MUTATING_ACTIONS, scanOuResult, type JobPayload } from '../relay/protocol';
+import { adsyncResult, MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { parseOuInput } from '../runbook/ou-input';
 import { applyEvent, readySteps, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { stepDefinition, type StepDefinition } from '../runbook/steps';
 import { planNoFlowRules, renderRulesScriptPreview } from '../runbook/sync-rules';
-import { asAppError } from '../shared/errors';
+import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import { compareOuWithCloud } from './compare-ou';
+import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './verify-service';
 
 export interface RunbookServiceOptions {
@@ -224,12 +225,11 @@ export class RunbookService {
     const { def, steps } = loaded;
     switch (def.check.kind) {
       case 'pilotOu': {
-        const scan = scanOuResult.parse(job.result);
-        return { ok: true, evidence: { pilotOu: scan.baseDn, users: scan.totals.users, disabled: scan.totals.disabled, job: shortJob(job) }, reason: '' };
+        const { head } = storedScanOf(this.options.store, job);
+        return { ok: true, evidence: { pilotOu: head.baseDn, users: head.totals.users, disabled: head.totals.disabled, job: shortJob(job) }, reason: '' };
       }
       case 'verify': {
-        const scan = scanOuResult.parse(job.result);
-        const report = await compareOuWithCloud(scan, this.options.cloud);
+        const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
         const evidence = {
           ou: report.baseDn,
           onPremUsers: report.onPrem.users,
@@ -441,6 +441,12 @@ export class RunbookService {
     const step = steps.find((s) => s.n === n);
     return step ? { migration, steps, step, def } : null;
   }
+}
+
+function storedScanOf(store: Store, job: JobRecord): StoredScan {
+  const scan = readStoredScan(store, job);
+  if (!scan) throw new AppError('RELAY.BAD_REQUEST', 'The agent\'s scan result could not be read.', { hint: 'Update the agent to the bot\'s version and run the step again.' });
+  return scan;
 }
 
 function precheckFor(def: StepDefinition): JobPayload | null {

@@ -4,7 +4,7 @@ import type { CloudDirectory, CloudUser } from '../cloud/types';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
-import { scanOuResult, type JobError, type ScanOuResult } from '../relay/protocol';
+import type { JobError } from '../relay/protocol';
 import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';
@@ -18,6 +18,7 @@ import type { MigrationRecord, Store } from '../store/types';
 import { refreshCloudSnapshot } from './cloud-snapshot';
 import { classifyPostFailure } from './post-outcome';
 import { readProvisioningWindow } from './provisioning-window';
+import { readStoredScan, type StoredScan } from './stored-scan';
 import { shortId, type CardSink } from './verify-service';
 import type { WaveService } from './wave-service';
 
@@ -347,7 +348,8 @@ export class SummaryService {
       return keys ? [{ user: u, keys }] : [];
     });
 
-    const waves: WaveNumbers[] = views.map(({ wave, warnings }) => {
+    const waves: WaveNumbers[] = [];
+    for (const { wave, warnings } of views) {
       const numbers: WaveNumbers = {
         name: wave.name, scheduledFor: wave.scheduledFor, ous: [], expected: 0, inCloud: 0, provisioned: 0, missing: 0, mismatched: 0, confirmed: confirmed ? 0 : null, scanError: null,
         // Limits and overlaps must reach the channel before the wave moves; a passed date is in "what is
@@ -363,25 +365,25 @@ export class SummaryService {
           failedCounts.set(scan.error, [...(failedCounts.get(scan.error) ?? []), ou.baseDn ?? ou.input]);
           continue;
         }
-        numbers.ous.push(scan.baseDn);
-        const comparison = new OuComparison(scan.baseDn);
-        for (const user of scan.users) comparison.addOnPrem(user);
+        numbers.ous.push(scan.head.baseDn);
+        const comparison = new OuComparison(scan.head.baseDn);
+        for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
         for (const { user } of cloudKeyed) comparison.addCloud(user);
-        const report = comparison.report();
-        if (numbers.expected !== null) numbers.expected += report.onPrem.users;
-        numbers.inCloud += report.cloud.users;
-        numbers.provisioned += report.matched - report.mismatched.length;
-        numbers.missing += report.missing.length;
-        numbers.mismatched += report.mismatched.length;
+        const tally = comparison.tally();
+        if (numbers.expected !== null) numbers.expected += tally.onPrem.users;
+        numbers.inCloud += tally.cloud.users;
+        numbers.provisioned += tally.matched - tally.mismatched;
+        numbers.missing += tally.missing;
+        numbers.mismatched += tally.mismatched;
         if (confirmed && numbers.confirmed !== null) {
-          const base = canonicalDn(scan.baseDn)!;
+          const base = canonicalDn(scan.head.baseDn)!;
           numbers.confirmed += cloudKeyed.filter((c) => confirmed.has(c.user.id) && isWithin(c.keys, base)).length;
         }
       }
       // One line per reason, not one per OU: a wave of 30 OUs and no agent is one problem.
       if (failedCounts.size > 0) numbers.scanError = [...failedCounts].map(([error, ous]) => `${ous.length <= 3 ? ous.join(', ') : `${ous.length} OUs`}: ${error}`).join('; ');
-      return numbers;
-    });
+      waves.push(numbers);
+    }
 
     // Compared with the daily summaries only: a daily one with the day before's (or the latest before
     // it), one on request with the latest daily one, including today's.
@@ -420,7 +422,7 @@ export class SummaryService {
   }
 
   /** Queues one agent scan per OU and waits for all of them, up to the timeout. */
-  private async scanAll(migration: MigrationRecord, targets: { key: string; ou: string }[]): Promise<Map<string, ScanOuResult | { error: string }>> {
+  private async scanAll(migration: MigrationRecord, targets: { key: string; ou: string }[]): Promise<Map<string, StoredScan | { error: string }>> {
     const { store } = this.options;
     const jobs: { key: string; jobId: string }[] = [];
     for (const t of targets) {
@@ -428,7 +430,7 @@ export class SummaryService {
       jobs.push({ key: t.key, jobId: job.id });
     }
     if (jobs.length > 0) this.options.jobQueued();
-    const results = new Map<string, ScanOuResult | { error: string }>();
+    const results = new Map<string, StoredScan | { error: string }>();
     // On the service's clock, like everything else here, so a test can move past the deadline.
     const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);
     while (results.size < jobs.length) {
@@ -436,8 +438,7 @@ export class SummaryService {
         if (results.has(key)) continue;
         const job = await store.jobs.get(jobId);
         if (job?.state === 'succeeded') {
-          const parsed = scanOuResult.safeParse(job.result);
-          results.set(key, parsed.success ? parsed.data : { error: 'the agent\'s result could not be read' });
+          results.set(key, readStoredScan(store, job) ?? { error: 'the agent\'s result could not be read' });
         } else if (job?.state === 'failed') {
           results.set(key, { error: (job.error as JobError | null)?.message ?? 'the agent could not count it' });
         }

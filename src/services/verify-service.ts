@@ -2,11 +2,14 @@ import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard } from '../cards/message-cards';
 import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
-import { scanOuResult, type JobError } from '../relay/protocol';
+import type { JobError, ScanOuHead } from '../relay/protocol';
+import type { ScanLineSink } from '../relay/relay-server';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
 import { compareOuWithCloud } from './compare-ou';
+import { IncomingScans } from './incoming-scans';
+import { readStoredScan } from './stored-scan';
 import type { LimiterClock } from './rate-limited-sink';
 import { parseOuInput } from '../runbook/ou-input';
 import { asAppError } from '../shared/errors';
@@ -47,6 +50,7 @@ export function shortId(id: string): string {
 export class VerifyService {
   private readonly now: () => Date;
   private readonly inFlight = new Set<string>();
+  private readonly incoming = new IncomingScans();
   private readonly progress: CardProgress;
 
   constructor(private readonly options: VerifyServiceOptions) {
@@ -100,6 +104,13 @@ export class VerifyService {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
     this.showProgress(verification, job, scanned, 'directory');
+  }
+
+  /** A verify's scan is arriving: index it as it comes, so the cloud side can start at once. */
+  async onScanArriving(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null> {
+    const verification = await this.options.store.verifications.findByJob(jobId);
+    if (!verification || verification.status !== 'running') return null;
+    return this.incoming.sink(jobId, head.baseDn);
   }
 
   /** The agent holding the scan went quiet and the job is queued again: the card says so instead of counting on. */
@@ -174,24 +185,23 @@ export class VerifyService {
     }
     // Jobs of other kinds (runbook steps) are not this service's to report.
     if (job.kind !== 'directory.scanOu') return;
-    const parsed = scanOuResult.safeParse(job.result);
-    if (!parsed.success) {
+    const scan = readStoredScan(this.options.store, job);
+    if (!scan) {
       await this.fail(verification, job, { code: 'RELAY.BAD_REQUEST', message: 'The agent\'s result could not be read.', hint: 'Update the agent to the bot\'s version.' });
       return;
     }
-    const scan = parsed.data;
     try {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
-      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'));
+      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'), this.incoming.take(job.id));
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
-        baseDn: scan.baseDn,
+        baseDn: scan.head.baseDn,
         summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length },
         report,
         now: this.now(),
       });
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
       await this.deliver(verification, job, { kind: 'done', report });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {

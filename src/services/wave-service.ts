@@ -1,7 +1,7 @@
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
-import { scanOuResult, type JobError } from '../relay/protocol';
+import { storedScanOu, type JobError } from '../relay/protocol';
 import { parseOuInput } from '../runbook/ou-input';
 import { localDateOf } from '../runbook/summary-schedule';
 import { checkWave, domainOf, type WavePlan } from '../runbook/waves';
@@ -47,7 +47,7 @@ export class WaveService {
       return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
     }
     for (const ou of wave.ous) {
-      const job = await this.options.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: ou.input }, conversationId: input.conversationId, migrationId: migration.id, requestedBy: input.actor });
+      const job = await this.options.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: ou.input, countOnly: true }, conversationId: input.conversationId, migrationId: migration.id, requestedBy: input.actor });
       await this.options.store.waves.setOuCountJob(wave.id, ou.position, job.id);
       ou.countJobId = job.id;
     }
@@ -133,7 +133,7 @@ export class WaveService {
       await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: error?.message ?? 'The agent could not count this OU.', now });
       return;
     }
-    const parsed = scanOuResult.safeParse(job.result);
+    const parsed = storedScanOu.safeParse(job.result);
     if (!parsed.success) {
       await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: 'The agent\'s result could not be read; update the agent to the bot\'s version.', now });
       return;

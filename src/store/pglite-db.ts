@@ -39,7 +39,6 @@ function loadPglite(): typeof import('@electric-sql/pglite') {
   const load = nodeModule ? nodeModule.createRequire(__filename) : createRequire(__filename);
   return load('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
 }
-const { PGlite } = loadPglite();
 type PGlite = PGliteInstance;
 
 interface TxScope {
@@ -117,6 +116,8 @@ export class PgliteDb implements ScriptDb {
     const lock = inMemory ? null : DirLock.acquire(options.dataDir as string);
     let pg: PGlite;
     try {
+      // Loaded here, not at import: a bot on PostgreSQL never needs PGlite in memory.
+      const { PGlite } = loadPglite();
       pg = inMemory ? await PGlite.create() : await PGlite.create(path.resolve(options.dataDir as string));
     } catch (err) {
       lock?.release();

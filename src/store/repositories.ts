@@ -1,6 +1,7 @@
 import { AppError } from '../shared/errors';
 import { jsonParam, sqlState, timeParam } from './sql';
 import type { AuditEntry, Db, JobRecord, JobState, MigrationRecord, Store, VerificationRecord } from './types';
+import type { OnPremUser } from '../runbook/ou-comparison';
 
 type Row = Record<string, unknown>;
 
@@ -260,6 +261,41 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
           [jobId, agentId, jsonParam(progress), timeParam(new Date(now.getTime() + leaseMs)), timeParam(now), starting === true],
         );
         return rows.length === 1;
+      },
+
+      async putResultPiece({ jobId, agentId, seq, usersJson }) {
+        if (!isUuid(jobId)) return false;
+        // Only while this agent may still finish the job (the condition finish uses); a repeated
+        // upload (the agent retrying after a cut connection) overwrites its earlier pieces.
+        const rows = await db.query(
+          `INSERT INTO job_result_pieces (job_id, seq, users)
+           SELECT $1::uuid, $3, $4::jsonb
+            WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0)))
+           ON CONFLICT (job_id, seq) DO UPDATE SET users = EXCLUDED.users
+           RETURNING seq`,
+          [jobId, agentId, seq, usersJson],
+        );
+        return rows.length === 1;
+      },
+
+      async trimResultPieces({ jobId, agentId, keep }) {
+        if (!isUuid(jobId)) return;
+        await db.query(
+          `DELETE FROM job_result_pieces WHERE job_id = $1::uuid AND seq >= $3
+              AND EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0)))`,
+          [jobId, agentId, keep],
+        );
+      },
+
+      async *resultUsers(jobId) {
+        if (!isUuid(jobId)) return;
+        // One piece per query: a reader holds about 1,000 users at a time, whatever the scan's size.
+        for (let seq = 0; ; seq++) {
+          const rows = await db.query<{ users: unknown }>(`SELECT users FROM job_result_pieces WHERE job_id = $1::uuid AND seq = $2`, [jobId, seq]);
+          if (rows.length === 0) return;
+          const users = typeof rows[0]!.users === 'string' ? (JSON.parse(rows[0]!.users) as unknown) : rows[0]!.users;
+          yield users as OnPremUser[];
+        }
       },
 
       async finish({ jobId, agentId, outcome, result, error, now, claimMs = DEFAULT_APPLY_CLAIM_MS }) {

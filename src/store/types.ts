@@ -3,6 +3,8 @@
  * Every write that the bot relies on after a crash goes through here.
  */
 
+import type { OnPremUser } from '../runbook/ou-comparison';
+
 export interface SqlClient {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
 }
@@ -126,6 +128,15 @@ export interface Store {
      * Finishes a job leased by `agentId` (or last leased by it and not taken by another agent since);
      * returns null and changes nothing otherwise. The caller holds the claim to apply the result.
      */
+    /**
+     * Stores piece `seq` of a scan's users (a JSON array, already checked) while `agentId` may still
+     * finish the job; returns false otherwise. A piece sent again replaces the earlier one.
+     */
+    putResultPiece(input: { jobId: string; agentId: string; seq: number; usersJson: string }): Promise<boolean>;
+    /** Drops pieces from `keep` on, left by an earlier, longer upload of the same job (same condition as putResultPiece). */
+    trimResultPieces(input: { jobId: string; agentId: string; keep: number }): Promise<void>;
+    /** A stored scan's users, piece by piece, in the order the agent sent them. */
+    resultUsers(jobId: string): AsyncIterable<OnPremUser[]>;
     finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date; claimMs?: number }): Promise<JobRecord | null>;
     /** Claims up to `limit` finished jobs whose result was never applied and nobody is applying; returns their ids. */
     claimUnapplied(input: { now: Date; claimMs?: number; limit: number }): Promise<string[]>;

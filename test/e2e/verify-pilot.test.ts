@@ -56,7 +56,11 @@ describe('/verify pilot end to end against Samba AD', () => {
     expect((await h.say('/migration start "Contoso pilot"')).length).toBe(3);
     h.graph.reset();
     h.graph.failNext(1, 429, { retryAfterSeconds: 1 });
+    const readBack = jest.spyOn(h.store.jobs, 'resultUsers');
     const { text } = await verify('OU=Sales');
+    // The bot indexed the scan while the agent sent it, so the cloud side read nothing back from the store.
+    expect(readBack).not.toHaveBeenCalled();
+    readBack.mockRestore();
 
     const onPrem = EXPECTED.sales.users;
     expect(text).toContain(`Verify pilot: OU=Sales,DC=contoso,DC=com`);
@@ -82,8 +86,13 @@ describe('/verify pilot end to end against Samba AD', () => {
       expect(r.query.$select).toContain('onPremisesImmutableId');
     }
 
-    const job = (await h.store.db.query<{ state: string; agent_id: string }>("SELECT state, agent_id FROM jobs WHERE kind = 'directory.scanOu' ORDER BY created_at DESC LIMIT 1"))[0];
-    expect(job).toEqual({ state: 'succeeded', agent_id: AGENT_ID });
+    const job = (await h.store.db.query<{ id: string; state: string; agent_id: string; result: Record<string, unknown> }>("SELECT id, state, agent_id, result FROM jobs WHERE kind = 'directory.scanOu' ORDER BY created_at DESC LIMIT 1"))[0]!;
+    expect(job).toMatchObject({ state: 'succeeded', agent_id: AGENT_ID });
+    // The agent streamed the scan as lines; the job keeps the head, the users sit in pieces of 1,000.
+    expect(job.result).toMatchObject({ baseDn: OU.sales, storedUsers: onPrem, totals: { users: onPrem } });
+    expect(job.result).not.toHaveProperty('users');
+    const pieces = await h.store.db.query<{ seq: number; n: number }>('SELECT seq, jsonb_array_length(users) AS n FROM job_result_pieces WHERE job_id = $1 ORDER BY seq', [job.id]);
+    expect(pieces.map((p) => [Number(p.seq), Number(p.n)])).toEqual([[0, 1000], [1, onPrem - 1000]]);
   });
 
   it('the full list behind the card is one command away', async () => {

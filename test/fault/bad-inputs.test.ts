@@ -20,6 +20,7 @@ async function snapshot(h: BotHarness): Promise<string> {
     agents: await q('SELECT name, status, secret_sha256, actions_run FROM agents ORDER BY name'),
     codes: await q('SELECT code_sha256, used_at FROM agent_enrollment_codes ORDER BY code_sha256'),
     seen: await q('SELECT activity_key FROM seen_activities ORDER BY activity_key'),
+    resultPieces: await q('SELECT job_id, seq, users FROM job_result_pieces ORDER BY job_id, seq'),
   });
 }
 

@@ -45,6 +45,12 @@ export interface BadInput {
 const ok = { agentVersion: 't', waitMs: 0 };
 const failed = { outcome: 'failed', error: { code: 'X', message: 'y' } };
 const UNKNOWN_JOB = '00000000-0000-4000-8000-00000000dead';
+// A scan streamed as lines (application/x-ndjson): head, user lines, end line.
+const NDJSON = 'application/x-ndjson';
+const streamHead = JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=x', defaultNamingContext: 'DC=x' } });
+const streamUser = JSON.stringify([{ dn: 'CN=a,OU=x,DC=x', anchor: 'AAAAAAAAAAAAAAAAAAAAAA==', disabled: false }]);
+const streamEnd = JSON.stringify({ end: true, users: 1, totals: { users: 1, disabled: 0 } });
+const lines = (...l: string[]): string => l.map((x) => `${x}\n`).join('');
 
 export const BAD_INPUTS: readonly BadInput[] = [
   // Relay: who is asking.
@@ -79,6 +85,19 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'result as a JSON array', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: [failed], status: 400 },
   { name: 'result as JSON null', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: 'null', status: 400 },
   { name: 'a failure with a 5,000-character message', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'failed', error: { code: 'X', message: 'm'.repeat(5000) } }, status: 400 },
+  // Relay: scans streamed as lines. A refused stream leaves no stored piece behind and the job leased.
+  { name: 'a streamed scan from a stranger', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'none', contentType: NDJSON, body: lines(streamHead, streamUser, streamEnd), status: 401 },
+  { name: 'a streamed scan for a job leased by another agent', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent-two', contentType: NDJSON, body: lines(streamHead, streamUser, streamEnd), status: 409 },
+  { name: 'a streamed scan with an empty body', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: '', status: 400 },
+  { name: 'a streamed scan cut off before its end line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser), status: 400 },
+  { name: 'a streamed scan whose end line counts more users than came', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, JSON.stringify({ end: true, users: 2, totals: { users: 2, disabled: 0 } })), status: 400 },
+  { name: 'a streamed scan whose totals disagree with the users that came', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, JSON.stringify({ end: true, users: 1, totals: { users: 5, disabled: 0 } })), status: 400 },
+  { name: 'a streamed scan with a line after its end line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, streamUser, streamEnd, streamUser), status: 400 },
+  { name: 'a streamed scan that starts with users, not its head', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamUser, streamEnd), status: 400 },
+  { name: 'a streamed scan with a user whose DN is a number', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, JSON.stringify([{ dn: 42, anchor: 'x', disabled: false }]), streamEnd), status: 400 },
+  { name: 'a streamed scan with a line that is not JSON', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, '[{"dn": "CN=a"', streamEnd), status: 400 },
+  { name: 'a streamed scan with 5,001 users on one line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, JSON.stringify(Array.from({ length: 5001 }, (_, i) => ({ dn: `CN=u${i},OU=x,DC=x`, anchor: '', disabled: false }))), streamEnd), status: 400 },
+  { name: 'a streamed scan with one 9 MB line', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', contentType: NDJSON, body: lines(streamHead, `["${'x'.repeat(9 * 1024 * 1024)}"]`, streamEnd), status: 413 },
   { name: 'progress with a negative count', bot: 'local', path: '/relay/v1/jobs/{leased}/progress', credential: 'agent', body: { scanned: -1 }, status: 400 },
   { name: 'progress with a count that is a word', bot: 'local', path: '/relay/v1/jobs/{leased}/progress', credential: 'agent', body: { scanned: 'many' }, status: 400 },
   { name: 'progress for a job leased by another agent', bot: 'local', path: '/relay/v1/jobs/{leased}/progress', credential: 'agent-two', body: { scanned: 5 }, status: 409 },

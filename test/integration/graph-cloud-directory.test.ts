@@ -6,7 +6,7 @@ import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
 
 const TOKEN = 'cloud-directory-test-token';
-const EXPECTED_SELECT = 'id,userPrincipalName,onPremisesDistinguishedName,onPremisesImmutableId,onPremisesLastSyncDateTime';
+const EXPECTED_SELECT = 'id,userPrincipalName,onPremisesDistinguishedName,onPremisesImmutableId';
 
 function makeUsers(count: number, synced: boolean, prefix: string): SimUser[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -263,6 +263,22 @@ describe('Graph cloud directory against the simulator', () => {
       const err = await expectAppError(collect(dir));
       expect(err.code).toBe('CLOUD.ERROR');
       expect(err.message).toContain('unexpected shape');
+    } finally {
+      sim.setUsers([...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')]);
+    }
+  });
+
+  it('names the field when a user in a page has the wrong type, and fills absent fields with null', async () => {
+    const [user] = makeUsers(1, true, 'typed');
+    sim.setUsers([{ ...user!, onPremisesImmutableId: 42 as unknown as string }]);
+    try {
+      const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+      const err = await expectAppError(collect(dir));
+      expect(err.message).toContain('value.0.onPremisesImmutableId: expected a string or null');
+      const { userPrincipalName: _dropped, ...withoutUpn } = user!;
+      sim.setUsers([withoutUpn as typeof user & object]);
+      const { pages } = await collect(createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep }));
+      expect(pages[0]![0]!.userPrincipalName).toBeNull();
     } finally {
       sim.setUsers([...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')]);
     }

@@ -1,3 +1,4 @@
+import { scanInMemory } from '../../src/services/stored-scan';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +63,7 @@ describe('simulated Cloud Sync provisioning', () => {
 
   async function verify(baseDn: string): Promise<ComparisonReport> {
     const scan = await scanOu(await connectDirectory(), { action: 'directory.scanOu', ou: baseDn }, () => undefined);
-    return compareOuWithCloud(scan, createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger }));
+    return compareOuWithCloud(scanInMemory(scan), createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger }));
   }
 
   it('provisions the pilot OU only after step 11 is done and the delay has passed, with matching anchors', async () => {
@@ -188,7 +189,7 @@ describe('simulated Cloud Sync provisioning', () => {
       expect(await forUser()).toEqual([expect.objectContaining({ provisioningAction: 'create', provisioningStatusInfo: expect.objectContaining({ status: 'success' }) })]);
       // A verify of the OU now finds the new user on both sides.
       const scan = await scanOu(await readOwnForest(), { action: 'directory.scanOu', ou: OU.salesOps }, () => undefined);
-      const after = await compareOuWithCloud(scan, createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger }));
+      const after = await compareOuWithCloud(scanInMemory(scan), createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger }));
       expect(after.onPrem.users).toBe(EXPECTED.salesOps.users + 1);
       expect(after.missing).toEqual([]);
 

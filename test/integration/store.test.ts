@@ -109,6 +109,34 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.reportProgress({ jobId: queued.id, agentId: 'agent-1', progress: {}, leaseMs: 1_000, now: at(3_000) })).toBe(false);
   });
 
+  test('a scan\'s users are stored in pieces only by the agent holding the job, replaced when sent again, trimmed, and read back in order', async () => {
+    const job = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 30_000, now: at(0) });
+    const piece = (from: number, n: number): string => JSON.stringify(Array.from({ length: n }, (_, i) => ({ dn: `CN=u${from + i},OU=x,DC=x`, anchor: `a${from + i}`, disabled: false })));
+    const read = async (): Promise<string[]> => {
+      const dns: string[] = [];
+      for await (const users of store.jobs.resultUsers(job.id)) dns.push(...users.map((u) => u.dn));
+      return dns;
+    };
+    // A first upload of three pieces, cut short; the agent then sends two pieces again, differently split.
+    for (const [seq, from, n] of [[0, 0, 2], [1, 2, 2], [2, 4, 2]] as const) expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq, usersJson: piece(from, n) })).toBe(true);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-2', seq: 3, usersJson: piece(9, 1) })).toBe(false);
+    expect(await store.jobs.putResultPiece({ jobId: 'not-a-uuid', agentId: 'agent-1', seq: 0, usersJson: piece(0, 1) })).toBe(false);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 0, usersJson: piece(0, 3) })).toBe(true);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 1, usersJson: piece(3, 3) })).toBe(true);
+    // Another agent cannot trim it; the holder drops what the earlier upload left beyond the new end.
+    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-2', keep: 0 });
+    expect(await read()).toHaveLength(3 + 3 + 2);
+    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-1', keep: 2 });
+    expect(await read()).toEqual(['CN=u0,OU=x,DC=x', 'CN=u1,OU=x,DC=x', 'CN=u2,OU=x,DC=x', 'CN=u3,OU=x,DC=x', 'CN=u4,OU=x,DC=x', 'CN=u5,OU=x,DC=x']);
+    await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { storedUsers: 6 }, error: null, now: at(1_000) });
+    // Finished: nobody can change the pieces any more, and they stay readable.
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 2, usersJson: piece(7, 1) })).toBe(false);
+    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-1', keep: 0 });
+    expect(await read()).toHaveLength(6);
+    expect([]).toEqual(await (async () => { const out: unknown[] = []; for await (const p of store.jobs.resultUsers('not-a-uuid')) out.push(p); return out; })());
+  });
+
   test('lease returns null when nothing is queued, and hands out the oldest job first', async () => {
     expect(await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) })).toBeNull();
     const first = await enqueue();

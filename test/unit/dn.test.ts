@@ -1,4 +1,4 @@
-import { canonicalDn, canonicalDnFull, canonicalPlainDn, escapeDnValue, escapeFilterValue, formatDn, isDnWithin, parseDn } from '../../src/runbook/dn';
+import { canonicalDn, canonicalDnFull, canonicalPlainDn, dnKey, escapeDnValue, escapeFilterValue, formatDn, isDnWithin, keyWithin, parseDn } from '../../src/runbook/dn';
 
 describe('parseDn', () => {
   it('parses plain components', () => {
@@ -151,6 +151,36 @@ describe('canonicalDn fast path for plain DNs', () => {
     for (const dn of ['CN=a\\2CSales,DC=x', 'CN=a+UID=b,DC=x', 'CN=a#b,DC=x', 'CN="quoted",DC=x', 'OU=Sales,', 'OU=   ,DC=x']) {
       expect(canonicalPlainDn(dn)).toBeUndefined();
     }
+  });
+
+  it('dnKey makes two DNs equal exactly when the full parser gives them the same components', () => {
+    const all = [...tricky, 'CN=a,OU=b,DC=x', 'CN=a\\,OU=b,DC=x', 'CN=a\\+UID=b,DC=x', 'CN=a+UID=b,DC=x', 'CN=a\\\\,DC=x', 'cn=SMITH\\2c john,ou=sales,dc=contoso,dc=com', 'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com', 'uid=b+cn=a,dc=x'];
+    for (const a of all) {
+      expect([a, dnKey(a) === null]).toEqual([a, canonicalDnFull(a) === null]);
+      for (const b of all) {
+        const same = canonicalDnFull(a) !== null && JSON.stringify(canonicalDnFull(a)) === JSON.stringify(canonicalDnFull(b));
+        expect([a, b, dnKey(a) !== null && dnKey(a) === dnKey(b)]).toEqual([a, b, same]);
+      }
+    }
+    expect(dnKey('CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com')).toBe('cn=bench user 000001,ou=dept001,ou=bench100k,dc=contoso,dc=com');
+    expect(dnKey('CN=a\\,OU=b,DC=x')).toBe('cn=a\\,ou=b,dc=x');
+  });
+
+  it('keyWithin tests whole components: Sales is not SalesOps, an escaped comma does not split', () => {
+    const sales = dnKey('OU=Sales,DC=contoso,DC=com')!;
+    const within = (dn: string): boolean => keyWithin(dnKey(dn)!, sales);
+    expect(within('OU=Sales,DC=contoso,DC=com')).toBe(true);
+    expect(within('CN=a,OU=EMEA,OU=Sales,DC=contoso,DC=com')).toBe(true);
+    expect(within('cn=a,ou=SALES,dc=Contoso,dc=COM')).toBe(true);
+    expect(within('CN=a,OU=SalesOps,DC=contoso,DC=com')).toBe(false);
+    expect(within('CN=a,OU=Sales,DC=contoso,DC=company')).toBe(false);
+    expect(within('CN=a,OU=Big Sales,DC=contoso,DC=com')).toBe(false);
+    // One component "CN=x,OU=Sales" under DC=contoso,DC=com: not inside OU=Sales.
+    expect(within('CN=x\\,OU=Sales,DC=contoso,DC=com')).toBe(false);
+    expect(keyWithin(dnKey('CN=x\\,OU=Sales,DC=contoso,DC=com')!, dnKey('DC=contoso,DC=com')!)).toBe(true);
+    // A value ending in a backslash: the comma after the escaped backslash does separate.
+    expect(within('CN=a\\\\,OU=Sales,DC=contoso,DC=com')).toBe(true);
+    expect(keyWithin(sales, dnKey('CN=a,OU=Sales,DC=contoso,DC=com')!)).toBe(false);
   });
 
   it('keeps Sales and SalesOps apart and an escaped comma inside the value', () => {

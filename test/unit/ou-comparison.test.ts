@@ -1,17 +1,23 @@
-import { OuComparison, sourceAnchor } from '../../src/runbook/ou-comparison';
+import { canonicalDn, isWithin } from '../../src/runbook/dn';
+import { OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
 
 const base = 'OU=Sales,DC=contoso,DC=com';
 const guid = (n: number): Buffer => Buffer.alloc(16, n);
 
+const onPrem: OnPremUser[] = [
+  { dn: 'CN=Ann,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(1), null), disabled: false },
+  { dn: 'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(2), null), disabled: true },
+  { dn: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(3), guid(9)), disabled: false },
+  { dn: 'CN=Gone,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(4), null), disabled: false },
+  // outside the base: ignored
+  { dn: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com', anchor: 'x', disabled: false },
+];
+
+
 describe('OuComparison', () => {
   function build(): OuComparison {
     const c = new OuComparison(base);
-    c.addOnPrem({ dn: 'CN=Ann,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(1), null), disabled: false });
-    c.addOnPrem({ dn: 'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(2), null), disabled: true });
-    c.addOnPrem({ dn: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(3), guid(9)), disabled: false });
-    c.addOnPrem({ dn: 'CN=Gone,OU=Sales,DC=contoso,DC=com', anchor: sourceAnchor(guid(4), null), disabled: false });
-    // outside the base: ignored
-    c.addOnPrem({ dn: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com', anchor: 'x', disabled: false });
+    for (const user of onPrem) c.addOnPrem(user);
     return c;
   }
 
@@ -35,6 +41,7 @@ describe('OuComparison', () => {
     expect(r.mismatched).toHaveLength(1);
     expect(r.mismatched[0]).toMatchObject({ dn: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com', expectedImmutableId: guid(9).toString('base64'), cloudImmutableId: guid(3).toString('base64') });
     expect(r.unparsableCloudDns).toBe(1);
+    expect(c.tally()).toEqual({ onPrem: { users: 4, disabled: 1 }, cloud: { users: 4 }, matched: 3, missing: 1, mismatched: 1, extra: 1 });
   });
 
   it('counts a second cloud user with the same DN as extra, not as a second match', () => {
@@ -43,6 +50,91 @@ describe('OuComparison', () => {
     c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
     c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
     expect(c.report()).toMatchObject({ matched: 1, extra: [{ cloudId: 'b' }] });
+  });
+
+  it('compares anchors exactly: a non-canonical base64 of the same bytes is a mismatch, odd anchor text still matches itself', () => {
+    const c = new OuComparison(base);
+    const users: OnPremUser[] = [
+      { dn: 'CN=A,OU=Sales,DC=contoso,DC=com', anchor: guid(5).toString('base64'), disabled: false },
+      { dn: 'CN=B,OU=Sales,DC=contoso,DC=com', anchor: 'not-base64', disabled: false },
+      { dn: 'CN=C,OU=Sales,DC=contoso,DC=com', anchor: guid(6).toString('base64'), disabled: false },
+    ];
+    for (const u of users) c.addOnPrem(u);
+    // Same 16 bytes, but the unused low bits of the last character are not zero.
+    const canonical = guid(5).toString('base64');
+    const variant = canonical.slice(0, 21) + String.fromCharCode(canonical.charCodeAt(21) + 1) + '==';
+    expect(Buffer.from(variant, 'base64')).toEqual(guid(5));
+    c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: users[0]!.dn, onPremisesImmutableId: variant });
+    c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: users[1]!.dn, onPremisesImmutableId: 'not-base64' });
+    c.addCloud({ id: 'c', userPrincipalName: null, onPremisesDistinguishedName: users[2]!.dn, onPremisesImmutableId: null });
+    const r = c.report();
+    expect(r.mismatched.map((m) => [m.cloudId, m.expectedImmutableId])).toEqual([
+      ['a', canonical],
+      ['c', guid(6).toString('base64')],
+    ]);
+    expect(r.matched).toBe(3);
+  });
+
+  it('counts a DN the scan reported twice once', () => {
+    const c = new OuComparison(base);
+    c.addOnPrem(onPrem[0]!);
+    c.addOnPrem({ ...onPrem[0]!, dn: 'cn=ann,ou=sales,dc=contoso,dc=com' });
+    expect(c.tally().onPrem.users).toBe(1);
+  });
+
+  it('names users by the DN the directory gave, non-ASCII and escapes included, across buffer growth', () => {
+    const c = new OuComparison(base);
+    const dns = Array.from({ length: 3000 }, (_, i) => `CN=Zürich \\, Ünïcødé ${i} ${'x'.repeat(i % 40)},OU=Sales,DC=contoso,DC=com`);
+    for (const dn of dns) c.addOnPrem({ dn, anchor: guid(1).toString('base64'), disabled: false });
+    expect(c.report().missing).toEqual([...dns].sort((a, b) => a.localeCompare(b)));
+  });
+
+  it('agrees with a plain map of canonical components on 20,000 users with drift, across table growth', () => {
+    const users: OnPremUser[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const ou = i % 3 === 0 ? 'OU=EMEA,OU=Sales' : i % 3 === 1 ? 'OU=Sales' : 'OU=SalesOps';
+      const cn = i % 97 === 0 ? `Lee\\, Ann ${i}` : `User ${i}`;
+      users.push({ dn: `CN=${cn},${ou},DC=contoso,DC=com`, anchor: guid(i % 251).toString('base64'), disabled: i % 20 === 0 });
+    }
+    const cloud: CloudUserRef[] = users
+      .filter((_, i) => i % 50 !== 7)
+      .map((u, i) => ({ id: `c${i}`, userPrincipalName: null, onPremisesDistinguishedName: i % 41 === 0 ? u.dn.toUpperCase() : u.dn, onPremisesImmutableId: i % 333 === 0 ? guid(255).toString('base64') : u.anchor }));
+    for (let i = 0; i < 300; i++) cloud.push({ id: `x${i}`, userPrincipalName: null, onPremisesDistinguishedName: `CN=Extra ${i},OU=Sales,DC=contoso,DC=com`, onPremisesImmutableId: null });
+
+    const c = new OuComparison(base);
+    for (const u of users) c.addOnPrem(u);
+    for (const u of cloud) c.addCloud(u);
+    const r = c.report();
+
+    // Reference: the straightforward comparison on canonicalDn components.
+    const baseKeys = canonicalDn(base)!;
+    const inBase = users.filter((u) => isWithin(canonicalDn(u.dn)!, baseKeys));
+    const byKey = new Map(inBase.map((u) => [canonicalDn(u.dn)!.join('|'), u]));
+    const seen = new Set<string>();
+    let mismatched = 0;
+    let extra = 0;
+    for (const u of cloud) {
+      const keys = canonicalDn(u.onPremisesDistinguishedName!)!;
+      if (!isWithin(keys, baseKeys)) continue;
+      const k = keys.join('|');
+      const match = byKey.get(k);
+      if (!match || seen.has(k)) {
+        extra++;
+        continue;
+      }
+      seen.add(k);
+      if (match.anchor !== u.onPremisesImmutableId) mismatched++;
+    }
+    const missing = inBase.filter((u) => !seen.has(canonicalDn(u.dn)!.join('|'))).map((u) => u.dn).sort((a, b) => a.localeCompare(b));
+
+    expect(r.onPrem.users).toBe(inBase.length);
+    expect(r.onPrem.disabled).toBe(inBase.filter((u) => u.disabled).length);
+    expect(r.matched).toBe(seen.size);
+    expect(r.missing).toEqual(missing);
+    expect(r.mismatched).toHaveLength(mismatched);
+    expect(r.extra).toHaveLength(extra);
+    expect(missing.length).toBeGreaterThan(100);
+    expect(mismatched).toBeGreaterThan(10);
   });
 
   it('refuses an unparsable base', () => {

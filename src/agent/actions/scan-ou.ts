@@ -8,6 +8,7 @@ export type ProgressFn = (scanned: number) => void | Promise<void>;
 /**
  * Resolves the OU and lists its users; the bot does the cloud side and the comparison.
  * `checkBase` sees the resolved DN before anything under it is read, and throws to refuse it.
+ * With `countOnly` the pages are counted and dropped, so a count of any size holds one page.
  */
 export async function scanOu(directory: Directory, payload: ScanOuPayload, onProgress: ProgressFn, checkBase: (baseDn: string) => void = () => undefined): Promise<ScanOuResult> {
   const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
@@ -16,7 +17,7 @@ export async function scanOu(directory: Directory, payload: ScanOuPayload, onPro
   const totals = await directory.scanUsers(baseDn, {
     ...(payload.pageSize ? { pageSize: payload.pageSize } : {}),
     onPage: async (page, scannedSoFar) => {
-      for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled });
+      if (!payload.countOnly) for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled });
       await onProgress(scannedSoFar);
     },
   });

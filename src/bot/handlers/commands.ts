@@ -1,5 +1,5 @@
 import { TurnContext } from 'botbuilder';
-import type { Application } from '@microsoft/teams-ai';
+import type { Application } from '@microsoft/teams-ai/lib/Application';
 import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
 import { parseCommand, type Command } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';

@@ -1,0 +1,85 @@
+import { request } from 'node:http';
+import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
+
+/**
+ * A scan sent as lines while the agent reads the directory: what the relay stores, and what it
+ * refuses and why. The agent's side is in line-stream.test.ts; the whole path in verify-pilot.
+ */
+describe('the relay receiving a scan as lines', () => {
+  let h: BotHarness;
+  beforeAll(async () => {
+    h = await startBotHarness();
+  });
+  afterAll(async () => h?.close());
+
+  async function leasedJob(): Promise<string> {
+    const job = await h.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=x' }, conversationId: `19:stream-${Date.now()}@thread.tacv2`, migrationId: null, requestedBy: 'test' });
+    const leased = await h.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() });
+    expect(leased?.id).toBe(job.id);
+    return job.id;
+  }
+
+  const head = { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=contoso,DC=com', defaultNamingContext: 'DC=contoso,DC=com' } };
+  const users = (from: number, n: number): { dn: string; anchor: string; disabled: boolean }[] => Array.from({ length: n }, (_, i) => ({ dn: `CN=u${from + i},OU=x,DC=contoso,DC=com`, anchor: Buffer.alloc(16, i).toString('base64'), disabled: (from + i) % 4 === 0 }));
+  const body = (...values: unknown[]): string => values.map((v) => `${JSON.stringify(v)}\n`).join('');
+
+  function send(jobId: string, text: string): Promise<Response> {
+    return fetch(`${h.bot.url}/relay/v1/jobs/${jobId}/result`, {
+      method: 'POST',
+      headers: { 'content-type': `${SCAN_STREAM_CONTENT_TYPE}; charset=utf-8`, 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` },
+      body: text,
+    });
+  }
+
+  it('stores the head with the totals and the users in pieces, finishes the job once, and refuses a replay', async () => {
+    const jobId = await leasedJob();
+    const res = await send(jobId, body(head, users(0, 1000), users(1000, 500), { end: true, users: 1500, totals: { users: 1500, disabled: 375 } }));
+    expect(res.status).toBe(200);
+    const job = await h.store.jobs.get(jobId);
+    expect(job).toMatchObject({ state: 'succeeded', result: { ...head.result, totals: { users: 1500, disabled: 375 }, storedUsers: 1500 } });
+    const read: string[] = [];
+    for await (const piece of h.store.jobs.resultUsers(jobId)) read.push(...piece.map((u) => u.dn));
+    expect(read).toEqual(users(0, 1500).map((u) => u.dn));
+    const replay = await send(jobId, body(head, users(0, 1), { end: true, users: 1, totals: { users: 1, disabled: 1 } }));
+    expect(replay.status).toBe(409);
+    expect((await h.store.jobs.get(jobId))?.result).toMatchObject({ storedUsers: 1500 });
+  });
+
+  it.each([
+    ['a body cut off after some users', () => body(head, users(0, 3)), 'the body ended before its end line, so it was cut short'],
+    ['an end line that counts other users than came', () => body(head, users(0, 3), { end: true, users: 4, totals: { users: 4, disabled: 0 } }), 'the end line counts 4 users but 3 arrived'],
+    ['a head that is not a scan', () => body({ outcome: 'succeeded', result: { action: 'adsync.getScheduler' } }, { end: true, users: 0, totals: { users: 0, disabled: 0 } }), "the first line must be the scan's head"],
+    ['a user without its anchor', () => body(head, [{ dn: 'CN=a,OU=x', disabled: false }], { end: true, users: 1, totals: { users: 1, disabled: 0 } }), 'line 2: user 0: anchor must be a string of at most 64 characters'],
+  ])('refuses %s, says why, keeps the job leased and stores nothing', async (_name, make, why) => {
+    const jobId = await leasedJob();
+    const res = await send(jobId, make());
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toContain(why);
+    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
+    expect(await h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).toEqual([]);
+    // The agent can still send the scan whole afterwards.
+    expect((await send(jobId, body(head, users(0, 2), { end: true, users: 2, totals: { users: 2, disabled: 1 } }))).status).toBe(200);
+  });
+
+  it('keeps nothing of an upload whose connection breaks after some users, and the job stays leased', async () => {
+    const jobId = await leasedJob();
+    const req = request(`${h.bot.url}/relay/v1/jobs/${jobId}/result`, {
+      method: 'POST',
+      headers: { 'content-type': SCAN_STREAM_CONTENT_TYPE, 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` },
+    });
+    req.on('error', () => undefined);
+    req.write(body(head, users(0, 1000), users(1000, 10)));
+    const pieces = (): Promise<unknown[]> => h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId]);
+    for (let i = 0; (await pieces()).length < 2; i++) {
+      if (i > 100) throw new Error('the first lines were never stored');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    req.destroy();
+    for (let i = 0; (await pieces()).length > 0; i++) {
+      if (i > 100) throw new Error('the pieces of the broken upload were kept');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
+  });
+});

@@ -1,0 +1,96 @@
+import { streamScan } from '../../src/agent/actions/stream-scan';
+import { scanOu } from '../../src/agent/actions/scan-ou';
+import { createLineStream, LineStreamCancelled } from '../../src/agent/line-stream';
+import type { Directory } from '../../src/directory/types';
+import { scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
+import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+
+async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) parts.push(chunk);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('createLineStream', () => {
+  it('holds the writer while two lines wait, and lets it go on as the reader reads', async () => {
+    const out = createLineStream(2);
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; i < 5; i++) {
+        await out.write(`line ${i}\n`);
+        written++;
+      }
+      out.close();
+    })();
+    await tick();
+    expect(written).toBe(2);
+    const reader = out.body.getReader();
+    expect(Buffer.from((await reader.read()).value!).toString()).toBe('line 0\n');
+    await tick();
+    expect(written).toBe(3);
+    const rest: string[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest.push(Buffer.from(value).toString());
+    }
+    await writer;
+    expect(rest).toEqual(['line 1\n', 'line 2\n', 'line 3\n', 'line 4\n']);
+  });
+
+  it('releases a waiting writer with LineStreamCancelled when the reader cancels or the request ends', async () => {
+    const cancelledByReader = createLineStream(1);
+    await cancelledByReader.write('a\n');
+    const waiting = cancelledByReader.write('b\n');
+    await cancelledByReader.body.cancel('the bot answered');
+    await expect(waiting).rejects.toBeInstanceOf(LineStreamCancelled);
+
+    const stopped = createLineStream(1);
+    await stopped.write('a\n');
+    const blocked = stopped.write('b\n');
+    stopped.stop(new Error('connect ECONNREFUSED'));
+    await expect(blocked).rejects.toMatchObject({ reason: new Error('connect ECONNREFUSED') });
+    await expect(stopped.write('c\n')).rejects.toBeInstanceOf(LineStreamCancelled);
+  });
+});
+
+describe('streamScan', () => {
+  const forest = buildSeededForest();
+
+  it('writes the head, lines of at most 1,000 users and an end line whose totals match the scan', async () => {
+    const directory = new SimulatedDirectory(forest);
+    const expected = await scanOu(directory, { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    const out = createLineStream();
+    const [, text] = await Promise.all([streamScan(directory, { baseDn: expected.baseDn, defaultNamingContext: expected.defaultNamingContext, pageSize: 300 }, out, () => undefined), readAll(out.body)]);
+    const values = text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(scanStreamHead.parse(values[0])).toEqual({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: expected.baseDn, defaultNamingContext: expected.defaultNamingContext } });
+    const lines = values.slice(1, -1) as unknown[][];
+    for (const line of lines) expect(scannedUsersProblem(line)).toBeNull();
+    expect(lines.map((l) => l.length)).toEqual([1000, EXPECTED.sales.users - 1000]);
+    expect(lines.flat()).toEqual(expected.users);
+    expect(scanStreamEnd.parse(values.at(-1))).toEqual({ end: true, users: EXPECTED.sales.users, totals: expected.totals });
+  });
+
+  it('ends the body with the directory\'s error, without an end line, and throws it', async () => {
+    const real = new SimulatedDirectory(forest);
+    let pages = 0;
+    const failing: Directory = Object.assign(Object.create(real) as Directory, {
+      scanUsers: (baseDn: string, options: Parameters<Directory['scanUsers']>[1]) =>
+        real.scanUsers(baseDn, {
+          ...options,
+          pageSize: 100,
+          onPage: async (page, n) => {
+            if (++pages === 12) throw new Error('LDAP connection lost');
+            await options?.onPage?.(page, n);
+          },
+        }),
+    });
+    const out = createLineStream();
+    const reading = readAll(out.body);
+    await expect(streamScan(failing, { baseDn: OU.sales, defaultNamingContext: 'DC=contoso,DC=com' }, out, () => undefined)).rejects.toThrow('LDAP connection lost');
+    await expect(reading).rejects.toThrow('LDAP connection lost');
+  });
+});
