@@ -33,12 +33,15 @@ describe('postStream', () => {
     const { url, server } = await serve(async (req, res) => {
       let bytes = 0;
       for await (const c of req) bytes += (c as Buffer).length;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes, type: req.headers['content-type'] }));
+      // Not chained: restify (loaded by other suites in this worker) patches ServerResponse.writeHead to return undefined.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ bytes, type: req.headers['content-type'] }));
     });
     try {
       const { body } = chunks(50, 10_000);
       expect(await postStream(url, { 'content-type': 'application/x-ndjson' }, body)).toEqual({ status: 200, text: JSON.stringify({ bytes: 500_000, type: 'application/x-ndjson' }) });
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -62,6 +65,7 @@ describe('postStream', () => {
       expect((await upload).status).toBe(200);
       expect(body.pulled()).toBe(2_000);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -69,7 +73,8 @@ describe('postStream', () => {
   it('returns an early refusal as the answer and stops reading the body', async () => {
     const { url, server } = await serve((req, res) => {
       req.once('data', () => {
-        res.writeHead(409, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ message: 'not leased' }));
+        res.writeHead(409, { 'content-type': 'application/json', connection: 'close' });
+        res.end(JSON.stringify({ message: 'not leased' }));
         res.once('finish', () => req.destroy());
       });
     });
@@ -79,6 +84,7 @@ describe('postStream', () => {
       expect(body.cancelled()).toBe('answered');
       expect(body.pulled()).toBeLessThan(10_000);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -109,6 +115,7 @@ describe('postStream', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(serverSaw).toBe('cut off');
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
