@@ -27,7 +27,9 @@ export interface ResultApplierOptions {
 }
 
 /**
- * Applies finished jobs' results exactly once across restarts and instances. The relay stores a
+ * Applies finished jobs' results at least once across restarts and instances (a crash between the
+ * consumer finishing and applied_at being set applies it again, so consumers must be idempotent;
+ * a holder stalled past its claim can overlap the next claimant). The relay stores a
  * result and answers the agent before anything is done with it; a crash then would lose it. So
  * every result is applied under a claim in the jobs row and marked applied when its consumer is
  * done. A result left unapplied (the instance died, or the consumer failed) is claimed again by
