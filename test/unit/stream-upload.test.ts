@@ -2,10 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { postStream } from '../../src/agent/stream-upload';
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; stop: () => void }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/upload`, server };
+  // Connections too: a test that failed mid-upload must not leave a socket holding jest open.
+  const stop = (): void => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/upload`, server, stop };
 }
 
 /** A body of `count` chunks of `size` bytes, counting how many were pulled and whether it was cancelled. */
@@ -30,7 +35,7 @@ function chunks(count: number, size: number): { body: ReadableStream<Uint8Array>
 
 describe('postStream', () => {
   it('sends the whole body and returns the answer', async () => {
-    const { url, server } = await serve(async (req, res) => {
+    const { url, stop } = await serve(async (req, res) => {
       let bytes = 0;
       for await (const c of req) bytes += (c as Buffer).length;
       // Not chained: restify (loaded by other suites in this worker) patches ServerResponse.writeHead to return undefined.
@@ -41,15 +46,14 @@ describe('postStream', () => {
       const { body } = chunks(50, 10_000);
       expect(await postStream(url, { 'content-type': 'application/x-ndjson' }, body)).toEqual({ status: 200, text: JSON.stringify({ bytes: 500_000, type: 'application/x-ndjson' }) });
     } finally {
-      server.closeAllConnections();
-      server.close();
+      stop();
     }
   });
 
   it('does not read the body faster than the server takes it', async () => {
     let release: () => void = () => undefined;
     const stalled = new Promise<void>((resolve) => (release = resolve));
-    const { url, server } = await serve(async (req, res) => {
+    const { url, stop } = await serve(async (req, res) => {
       // Reads nothing until told to: the socket and its buffers fill, then the body must wait.
       await stalled;
       for await (const _ of req) void _;
@@ -65,13 +69,12 @@ describe('postStream', () => {
       expect((await upload).status).toBe(200);
       expect(body.pulled()).toBe(2_000);
     } finally {
-      server.closeAllConnections();
-      server.close();
+      stop();
     }
   });
 
   it('returns an early refusal as the answer and stops reading the body', async () => {
-    const { url, server } = await serve((req, res) => {
+    const { url, stop } = await serve((req, res) => {
       req.once('data', () => {
         res.writeHead(409, { 'content-type': 'application/json', connection: 'close' });
         res.end(JSON.stringify({ message: 'not leased' }));
@@ -84,14 +87,13 @@ describe('postStream', () => {
       expect(body.cancelled()).toBe('answered');
       expect(body.pulled()).toBeLessThan(10_000);
     } finally {
-      server.closeAllConnections();
-      server.close();
+      stop();
     }
   });
 
   it('cuts the request off when the body fails, so the server sees no complete body, and rejects', async () => {
     let serverSaw = '';
-    const { url, server } = await serve((req, res) => {
+    const { url, stop } = await serve((req, res) => {
       req.on('data', () => undefined);
       req.on('end', () => {
         serverSaw = 'complete';
@@ -115,8 +117,7 @@ describe('postStream', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(serverSaw).toBe('cut off');
     } finally {
-      server.closeAllConnections();
-      server.close();
+      stop();
     }
   });
 
