@@ -8,10 +8,16 @@ export interface RelayClientOptions {
   secret: string;
   agentVersion: string;
   fetchImpl?: typeof fetch;
+  /** How long a streamed upload may see no traffic at all before it is given up and sent again; default 5 minutes. */
+  streamIdleMs?: number;
 }
 
 export class RelayHttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  /**
+   * `code` and `reason` are the bot's own (RELAY.TOO_LARGE, "The body is over 256 MB."); both are
+   * undefined when something else answered, a proxy's HTML error page, say.
+   */
+  constructor(readonly status: number, message: string, readonly code?: string, readonly reason?: string) {
     super(message);
     this.name = 'RelayHttpError';
   }
@@ -87,7 +93,7 @@ export class RelayClient {
   /** A scan written into `body` while it is read (SCAN_STREAM_CONTENT_TYPE); resolves once the bot has stored it. */
   async streamResult(jobId: string, body: ReadableStream<Uint8Array>): Promise<void> {
     const path = `/relay/v1/jobs/${encodeURIComponent(jobId)}/result`;
-    const res = await postStream(this.base + path, this.headers(SCAN_STREAM_CONTENT_TYPE), body);
+    const res = await postStream(this.base + path, this.headers(SCAN_STREAM_CONTENT_TYPE), body, this.options.streamIdleMs ? { idleMs: this.options.streamIdleMs } : {});
     answer(path, res.status, res.text);
   }
 
@@ -113,13 +119,16 @@ export class RelayClient {
 /** The bot's answer: its JSON on success, a RelayHttpError with the bot's own message otherwise. */
 function answer(path: string, status: number, text: string): unknown {
   if (status < 200 || status >= 300) {
-    let message = text.slice(0, 500);
+    let code: string | undefined;
+    let reason: string | undefined;
     try {
-      message = (JSON.parse(text) as { message?: string }).message ?? message;
+      const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+      if (typeof body.code === 'string') code = body.code.slice(0, 64);
+      if (typeof body.message === 'string') reason = body.message.slice(0, 1000);
     } catch {
       // not JSON: keep the raw text
     }
-    throw new RelayHttpError(status, `Relay ${path} answered ${status}: ${message}`);
+    throw new RelayHttpError(status, `Relay ${path} answered ${status}: ${reason ?? text.slice(0, 500)}`, code, reason);
   }
   return text === '' ? null : (JSON.parse(text) as unknown);
 }

@@ -7,8 +7,12 @@ import https from 'node:https';
  * of the agent's memory in flight. Here a bot that reads slowly holds the directory scan up instead.
  * An answer that comes before the body is sent (a refusal) stops reading `body`.
  */
+/** Longer than any pause a healthy bot makes while it stores a piece; the bot's own limit is the same. */
+const DEFAULT_IDLE_MS = 5 * 60_000;
+
 // Errors are passed on as they are: Node's carry a `code` (ECONNREFUSED) that callers log.
-export function postStream(url: string, headers: Record<string, string>, body: ReadableStream<Uint8Array>): Promise<{ status: number; text: string }> {
+export function postStream(url: string, headers: Record<string, string>, body: ReadableStream<Uint8Array>, options: { idleMs?: number } = {}): Promise<{ status: number; text: string }> {
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const reader = body.getReader();
@@ -34,6 +38,9 @@ export function postStream(url: string, headers: Record<string, string>, body: R
       if (!answered) reject(err);
     };
     request.on('error', fail);
+    // A bot that stops reading and never answers (hung, or a network that drops packets silently)
+    // would otherwise hold the job here for good while the heartbeat keeps its lease.
+    request.setTimeout(idleMs, () => request.destroy(new Error(`Nothing moved on the upload for ${idleMs >= 1000 ? `${Math.round(idleMs / 1000)} s` : `${idleMs} ms`}: the bot neither read the scan nor answered.`)));
     const room = (): Promise<void> =>
       new Promise((ready) => {
         const done = (): void => {

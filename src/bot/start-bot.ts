@@ -2,7 +2,7 @@ import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
-import { RelayServer } from '../relay/relay-server';
+import { isStreamedResult, RelayServer } from '../relay/relay-server';
 import { REAL_TIMERS, type Timers } from '../relay/result-applier';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
@@ -15,6 +15,7 @@ import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
 import { ActivityDeduper, attachTurnWork } from './activity-deduper';
+import { bodyDeadline } from './body-deadline';
 import { refuseEncodedBodies } from './refuse-encoded-bodies';
 import { createAdapter, createTeamsApp } from './teams-app';
 
@@ -51,6 +52,10 @@ export interface StartBotOptions {
   /** The relay's clock (leases, result claims); separate from `now`, which tests move across days. */
   relayNow?: () => Date;
   timers?: Timers;
+  /** How long any request but a streamed scan may take to send its body; default 300 s (Node's own default). */
+  bodyDeadlineMs?: number;
+  /** How long a streamed scan may send nothing before the bot gives up on it; default 5 minutes. */
+  streamIdleMs?: number;
 }
 
 /** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
@@ -86,6 +91,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'relay' }),
     timers,
     ...(options.relayNow ? { now: options.relayNow } : {}),
+    ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
       onScanArriving: (jobId, head) => verify.onScanArriving(jobId, head),
@@ -116,6 +122,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
   // Before routing: no route, the relay's included, may inflate a compressed body.
   server.pre(refuseEncodedBodies);
+  server.server.requestTimeout = 0;
+  server.pre(bodyDeadline(options.bodyDeadlineMs ?? 300_000, isStreamedResult));
   // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
   const turnLogger = logger.child({ part: 'activities' });

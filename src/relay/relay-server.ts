@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
@@ -68,6 +69,12 @@ export interface RelayServerOptions {
   timers?: Timers;
   /** Refused enrollment codes allowed per client address and window before it gets 429; default 10 per minute. */
   enrollFailures?: { max: number; windowMs: number };
+  /**
+   * How long a streamed scan may send nothing before it is dropped as cut off; default 5 minutes.
+   * The agent sends a page of users as soon as the directory returns it, so only a stalled agent
+   * or network is silent that long.
+   */
+  streamIdleMs?: number;
 }
 
 /**
@@ -122,16 +129,22 @@ export class RelayServer {
     return (req, res, next) => {
       this.authenticate(req).then(
         (auth) => {
+          if (auth !== null && auth !== 'revoked') {
+            (req as Request & { agentId?: string }).agentId = auth;
+            return next();
+          }
+          // A refused request's body is never read: close the connection rather than let Node
+          // drain a stranger's upload (a streamed one has no deadline) to keep it alive.
+          if (!req.complete) {
+            res.header('connection', 'close');
+            res.once('finish', () => req.destroy());
+          }
           if (auth === 'revoked') {
             res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
             return next(false);
           }
-          if (auth === null) {
-            res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
-            return next(false);
-          }
-          (req as Request & { agentId?: string }).agentId = auth;
-          return next();
+          res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
+          return next(false);
         },
         (err: Error) => {
           this.failed(err, req, res);
@@ -326,38 +339,48 @@ export class RelayServer {
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
     let result: unknown = body.outcome === 'succeeded' ? body.result : null;
+    let resultUpload: string | null = null;
     if (body.outcome === 'succeeded' && body.result.action === 'directory.scanOu') {
       // Stored like a streamed scan, so every reader finds the users in one place.
       const { users, ...head } = body.result;
+      const upload = randomUUID();
       for (let i = 0; i < users.length; i += USERS_PER_PIECE) {
-        if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq: i / USERS_PER_PIECE, usersJson: JSON.stringify(users.slice(i, i + USERS_PER_PIECE)) }))) {
+        if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq: i / USERS_PER_PIECE, usersJson: JSON.stringify(users.slice(i, i + USERS_PER_PIECE)) }))) {
+          await this.options.store.jobs.dropResultUpload({ jobId, upload });
           this.notLeased(res);
           return;
         }
       }
-      await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: Math.ceil(users.length / USERS_PER_PIECE) });
       result = { ...head, storedUsers: users.length };
+      resultUpload = upload;
     }
     const error = body.outcome === 'failed' ? body.error : null;
-    await this.finishJob(res, { jobId, agentId, outcome: body.outcome, result, error });
+    await this.finishJob(res, { jobId, agentId, outcome: body.outcome, result, error, resultUpload });
   }
 
   /**
    * A scan sent as lines: the head, then arrays of users, then the end line. Each user line is
    * checked and stored as it arrives, so the bot never holds more than one line of the body; the
-   * job is finished only after the end line, whose count proves nothing was cut off.
+   * job is finished only after the end line, whose count proves nothing was cut off. The pieces are
+   * stored under an id of this upload alone: an agent retrying before the bot noticed that its
+   * first connection broke sends a second upload beside the first, never into it.
    */
   private async streamedResult(req: Request, res: Response): Promise<void> {
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
+    const upload = randomUUID();
     let head: z.infer<typeof scanStreamHead> | null = null;
     let seq = 0;
     let sink: ScanLineSink | null = null;
-    // A refused upload leaves nothing behind: only a complete one counts, and the job stays leased.
-    const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
+    // Whatever happens to an upload that does not finish its job, nothing of it is kept.
+    const discard = async (): Promise<void> => {
       sink?.end(false);
       sink = null;
-      if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 });
+      if (seq > 0) await this.options.store.jobs.dropResultUpload({ jobId, upload });
+    };
+    // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
+    const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
+      await discard();
       this.refuseStream(req, res, status, body);
     };
     const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
@@ -365,63 +388,69 @@ export class RelayServer {
     let ended = false;
     let totals: ScanOuHead['totals'] | null = null;
     let lineNo = 0;
+    req.setTimeout(this.options.streamIdleMs ?? 5 * 60_000, () => req.destroy(new Error('the agent sent nothing for too long')));
     try {
       // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
       const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
       for await (const line of ndjsonLines(body, { maxLineBytes: MAX_RESULT_LINE_BYTES, maxTotalBytes: MAX_STREAMED_RESULT_BYTES })) {
         lineNo++;
-        if (ended) return invalid(`line ${lineNo} comes after the end line`);
+        if (ended) return await invalid(`line ${lineNo} comes after the end line`);
         let value: unknown;
         try {
           value = JSON.parse(line);
         } catch {
-          return invalid(`line ${lineNo} is not JSON`);
+          return await invalid(`line ${lineNo} is not JSON`);
         }
         if (head === null) {
           const parsed = scanStreamHead.safeParse(value);
-          if (!parsed.success) return invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
+          if (!parsed.success) return await invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
           head = parsed.data;
           sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
           continue;
         }
         if (Array.isArray(value)) {
           const problem = scannedUsersProblem(value);
-          if (problem) return invalid(`line ${lineNo}: ${problem}`);
+          if (problem) return await invalid(`line ${lineNo}: ${problem}`);
           // Indexed before the store is awaited, so the parsed users die young instead of being
           // promoted while the insert runs: 100,000 of them in the old generation cost the cloud
           // side's paging a major collection later.
-          sink?.users(value as OnPremUser[]);
+          (sink as ScanLineSink | null)?.users(value as OnPremUser[]);
           users += value.length;
           value = undefined;
-          if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, seq, usersJson: line }))) {
-            (sink as ScanLineSink | null)?.end(false);
-            this.refuseStream(req, res, 409, NOT_LEASED);
-            return;
-          }
+          if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line }))) return await refuse(409, NOT_LEASED);
           seq++;
           continue;
         }
         const end = scanStreamEnd.safeParse(value);
-        if (!end.success) return invalid(`line ${lineNo} is neither users nor the end line`);
-        if (end.data.users !== users) return invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
-        if (end.data.totals.users !== users) return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
+        if (!end.success) return await invalid(`line ${lineNo} is neither users nor the end line`);
+        if (end.data.users !== users) return await invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
+        if (end.data.totals.users !== users) return await invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
         totals = end.data.totals;
         ended = true;
       }
+      if (head === null) return await invalid('the body is empty');
+      if (!ended || !totals) return await invalid('the body ended before its end line, so it was cut short');
+      const result = { ...head.result, totals, storedUsers: users };
+      // The index is declared complete only once the job is really finished with this upload, and
+      // before the result is applied (which takes it); a refused finish must not leave it behind.
+      await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result, error: null, resultUpload: upload }, (finished) => {
+        (sink as ScanLineSink | null)?.end(finished);
+        sink = null;
+      });
     } catch (err) {
       if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
-      // The connection broke, most often because the agent's directory read failed and it cut the
-      // upload off on purpose; it reports that failure next. Nothing of this upload is kept.
-      sink?.end(false);
-      if (seq > 0) await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: 0 }).catch(() => undefined);
-      this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
-      return;
+      await discard().catch((dropErr: Error) => this.options.logger.warn({ jobId, err: dropErr.message }, 'the pieces of an unfinished upload could not be dropped; the job\'s finish drops them'));
+      if (connectionGone(req, res)) {
+        // Most often the agent's directory read failed and it cut the upload off on purpose; it
+        // reports that failure next.
+        this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+        return;
+      }
+      // The bot's own failure (the store, say) while the agent is still connected: it must hear so,
+      // or it waits for an answer that never comes while its heartbeat keeps the lease.
+      this.options.logger.error({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan could not be stored');
+      if (!res.headersSent) this.refuseStream(req, res, 500, { code: 'INTERNAL', message: 'The bot could not store this scan; it has been logged. Nothing of this upload was kept, and the job is still leased to this agent.' });
     }
-    if (head === null) return invalid('the body is empty');
-    if (!ended || !totals) return invalid('the body ended before its end line, so it was cut short');
-    await this.options.store.jobs.trimResultPieces({ jobId, agentId, keep: seq });
-    (sink as ScanLineSink | null)?.end(true);
-    await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result: { ...head.result, totals, storedUsers: users }, error: null });
   }
 
   /** Answers before the body has been read to its end, and stops reading it. */
@@ -435,10 +464,22 @@ export class RelayServer {
     res.send(409, NOT_LEASED);
   }
 
-  private async finishJob(res: Response, input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: { code: string } | null }): Promise<void> {
+  /**
+   * `settled` hears whether the job was finished, before its result is applied: a streamed scan's
+   * live index must be complete (or gone) by then.
+   */
+  private async finishJob(res: Response, input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: { code: string } | null; resultUpload?: string | null }, settled?: (finished: boolean) => void): Promise<void> {
     const { jobId, agentId, outcome } = input;
-    const job = await this.options.store.jobs.finish({ ...input, now: this.now(), claimMs: this.applyClaimMs });
+    let job: JobRecord | null;
+    try {
+      job = await this.options.store.jobs.finish({ ...input, now: this.now(), claimMs: this.applyClaimMs });
+    } catch (err) {
+      settled?.(false);
+      throw err;
+    }
+    settled?.(job !== null);
     if (!job) {
+      if (input.resultUpload) await this.options.store.jobs.dropResultUpload({ jobId, upload: input.resultUpload });
       this.notLeased(res);
       return;
     }
@@ -462,6 +503,19 @@ export class RelayServer {
 }
 
 const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' };
+
+/** The agent hung up or the answer is already out: nothing more can reach it on this request. */
+function connectionGone(req: Request, res: Response): boolean {
+  return res.writableEnded || res.destroyed || req.socket === null || req.socket.destroyed;
+}
+
+/**
+ * A scan streamed to the result route: exempt from the bot's body deadline (start-bot), since it
+ * is as long as the directory read. Authenticated before its body is read, and idle-limited.
+ */
+export function isStreamedResult(req: Request): boolean {
+  return req.method === 'POST' && /^\/relay\/v1\/jobs\/[^/]+\/result\/?$/.test((req.url ?? '').split('?')[0]!) && isStreamed(req);
+}
 
 function isStreamed(req: Request): boolean {
   return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === SCAN_STREAM_CONTENT_TYPE;

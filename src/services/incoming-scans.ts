@@ -46,6 +46,9 @@ export class IncomingScans {
 
   /** The index of a scan that arrived whole, once; null when there is none. */
   take(jobId: string): OuComparison | null {
+    // Also here, not only when a scan starts: an instance that stops receiving scans must not keep
+    // the indexes of jobs applied elsewhere (another instance claimed them) for ever.
+    this.forgetStale();
     const entry = this.entries.get(jobId);
     this.entries.delete(jobId);
     return entry?.complete ? entry.comparison : null;

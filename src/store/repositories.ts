@@ -226,8 +226,10 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         const outcomeUnknown = await expireStartedMutating(db, now, claimMs);
         // Each UPDATE re-checks its WHERE on the rows it locks, so when two instances sweep at once,
         // every job is returned to exactly one of them.
+        // Pieces left by uploads a crashed bot never finished reading go with the job's failure.
         const exhausted = await db.query(
-          `UPDATE jobs SET state = 'failed', finished_at = $1::timestamptz, updated_at = $1::timestamptz, lease_expires_at = NULL,
+          `WITH failed AS (
+           UPDATE jobs SET state = 'failed', finished_at = $1::timestamptz, updated_at = $1::timestamptz, lease_expires_at = NULL,
                   apply_claimed_until = $3::timestamptz,
                   error = jsonb_build_object(
                     'code', 'RELAY.AGENT_LOST',
@@ -236,7 +238,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
                       ELSE 'The agent stopped answering ' || attempts || ' times while running this (' || kind || '), so it was not tried again.' END,
                     'hint', 'Check the agent host: is syncshift-agent running, and can it reach the bot and the domain controller? /agent list shows when each agent was last seen. Then run it again.')
             WHERE ${RETRYABLE_LEASE} AND lease_expires_at <= $1::timestamptz AND attempts >= $2
-           RETURNING ${JOB_COLUMNS}`,
+           RETURNING ${JOB_COLUMNS}),
+           dropped AS (DELETE FROM job_result_pieces p USING failed f WHERE p.job_id = f.id)
+           SELECT * FROM failed`,
           [timeParam(now), maxAttempts, timeParam(new Date(now.getTime() + claimMs))],
         );
         // Back in the queue, for any agent. agent_id stays as the last holder: if that agent was only
@@ -263,27 +267,27 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         return rows.length === 1;
       },
 
-      async putResultPiece({ jobId, agentId, seq, usersJson }) {
-        if (!isUuid(jobId)) return false;
-        // Only while this agent may still finish the job (the condition finish uses); a repeated
-        // upload (the agent retrying after a cut connection) overwrites its earlier pieces.
+      async putResultPiece({ jobId, agentId, upload, seq, usersJson }) {
+        if (!isUuid(jobId) || !isUuid(upload)) return false;
+        // Only while this agent may still finish the job (the condition finish uses).
         const rows = await db.query(
-          `INSERT INTO job_result_pieces (job_id, seq, users)
-           SELECT $1::uuid, $3, $4::jsonb
+          `INSERT INTO job_result_pieces (job_id, upload, seq, users)
+           SELECT $1::uuid, $3::uuid, $4, $5::jsonb
             WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0)))
-           ON CONFLICT (job_id, seq) DO UPDATE SET users = EXCLUDED.users
+           ON CONFLICT (job_id, upload, seq) DO UPDATE SET users = EXCLUDED.users
            RETURNING seq`,
-          [jobId, agentId, seq, usersJson],
+          [jobId, agentId, upload, seq, usersJson],
         );
         return rows.length === 1;
       },
 
-      async trimResultPieces({ jobId, agentId, keep }) {
-        if (!isUuid(jobId)) return;
+      async dropResultUpload({ jobId, upload }) {
+        if (!isUuid(jobId) || !isUuid(upload)) return;
+        // Never the upload a job finished with: that one is the record.
         await db.query(
-          `DELETE FROM job_result_pieces WHERE job_id = $1::uuid AND seq >= $3
-              AND EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0)))`,
-          [jobId, agentId, keep],
+          `DELETE FROM job_result_pieces p WHERE p.job_id = $1::uuid AND p.upload = $2::uuid
+              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1::uuid AND j.result_upload = $2::uuid)`,
+          [jobId, upload],
         );
       },
 
@@ -291,26 +295,37 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         if (!isUuid(jobId)) return;
         // One piece per query: a reader holds about 1,000 users at a time, whatever the scan's size.
         for (let seq = 0; ; seq++) {
-          const rows = await db.query<{ users: unknown }>(`SELECT users FROM job_result_pieces WHERE job_id = $1::uuid AND seq = $2`, [jobId, seq]);
+          const rows = await db.query<{ users: unknown }>(
+            `SELECT p.users FROM jobs j JOIN job_result_pieces p ON p.job_id = j.id AND p.upload = j.result_upload AND p.seq = $2
+              WHERE j.id = $1::uuid`,
+            [jobId, seq],
+          );
           if (rows.length === 0) return;
           const users = typeof rows[0]!.users === 'string' ? (JSON.parse(rows[0]!.users) as unknown) : rows[0]!.users;
           yield users as OnPremUser[];
         }
       },
 
-      async finish({ jobId, agentId, outcome, result, error, now, claimMs = DEFAULT_APPLY_CLAIM_MS }) {
-        if (!isUuid(jobId)) return null;
+      async finish({ jobId, agentId, outcome, result, error, now, claimMs = DEFAULT_APPLY_CLAIM_MS, resultUpload = null }) {
+        if (!isUuid(jobId) || (resultUpload !== null && !isUuid(resultUpload))) return null;
         // Only the agent holding the lease, or the last holder of a job the sweep put back in the
         // queue (it was slow, not gone) while nobody else has taken it. A finished job matches
         // nothing, so a retried HTTP call or a replay changes nothing; so does a revoked agent. The
         // finisher claims applying the result, so no other instance starts on it at the same time.
+        // Pieces of any other upload of this job (cut off, refused, or another agent's) go in the
+        // same statement: from now on nothing can add to them.
         const rows = await db.query(
-          `UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL,
-                  updated_at = $6::timestamptz, finished_at = $6::timestamptz, apply_claimed_until = $7::timestamptz
-            WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0))
-              AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $2 FOR SHARE), 'active') = 'active'
-           RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
-          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now), timeParam(new Date(now.getTime() + claimMs))],
+          `WITH finished AS (
+             UPDATE jobs SET state = $3, result = $4::jsonb, error = $5::jsonb, lease_expires_at = NULL, result_upload = $8::uuid,
+                    updated_at = $6::timestamptz, finished_at = $6::timestamptz, apply_claimed_until = $7::timestamptz
+              WHERE id = $1::uuid AND agent_id = $2 AND (state = 'leased' OR (state = 'queued' AND attempts > 0))
+                AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $2 FOR SHARE), 'active') = 'active'
+             RETURNING ${JOB_COLUMNS_BUT_RESULT}),
+           dropped AS (
+             DELETE FROM job_result_pieces p USING finished f
+              WHERE p.job_id = f.id AND p.upload IS DISTINCT FROM $8::uuid)
+           SELECT * FROM finished`,
+          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now), timeParam(new Date(now.getTime() + claimMs)), resultUpload],
         );
         return rows[0] ? { ...mapJob({ ...rows[0], result: null }), result: result ?? null } : null;
       },

@@ -125,19 +125,21 @@ export interface Store {
      */
     reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date; starting?: boolean }): Promise<boolean>;
     /**
+     * Stores piece `seq` of upload `upload` (an id the bot gives each upload of a scan) of a scan's
+     * users (a JSON array, already checked) while `agentId` may still finish the job; returns false
+     * otherwise. Two uploads of one job never touch each other's pieces.
+     */
+    putResultPiece(input: { jobId: string; agentId: string; upload: string; seq: number; usersJson: string }): Promise<boolean>;
+    /** Drops the pieces of an upload that was refused or cut off; never those of the upload the job finished with. */
+    dropResultUpload(input: { jobId: string; upload: string }): Promise<void>;
+    /** A stored scan's users, piece by piece, in the order the agent sent them: the pieces of the upload the job finished with. */
+    resultUsers(jobId: string): AsyncIterable<OnPremUser[]>;
+    /**
      * Finishes a job leased by `agentId` (or last leased by it and not taken by another agent since);
      * returns null and changes nothing otherwise. The caller holds the claim to apply the result.
+     * `resultUpload` names the upload whose pieces hold the scan's users; every other upload's pieces are dropped.
      */
-    /**
-     * Stores piece `seq` of a scan's users (a JSON array, already checked) while `agentId` may still
-     * finish the job; returns false otherwise. A piece sent again replaces the earlier one.
-     */
-    putResultPiece(input: { jobId: string; agentId: string; seq: number; usersJson: string }): Promise<boolean>;
-    /** Drops pieces from `keep` on, left by an earlier, longer upload of the same job (same condition as putResultPiece). */
-    trimResultPieces(input: { jobId: string; agentId: string; keep: number }): Promise<void>;
-    /** A stored scan's users, piece by piece, in the order the agent sent them. */
-    resultUsers(jobId: string): AsyncIterable<OnPremUser[]>;
-    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date; claimMs?: number }): Promise<JobRecord | null>;
+    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date; claimMs?: number; resultUpload?: string | null }): Promise<JobRecord | null>;
     /** Claims up to `limit` finished jobs whose result was never applied and nobody is applying; returns their ids. */
     claimUnapplied(input: { now: Date; claimMs?: number; limit: number }): Promise<string[]>;
     /** Extends the claim while a consumer is still working on the result. */

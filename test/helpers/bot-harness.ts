@@ -52,6 +52,8 @@ export interface BotHarnessOptions {
   timers?: import('../../src/relay/result-applier').Timers;
   /** Graph client retry settings, e.g. a short backoff for tests that make Graph fail for good. */
   graphRetry?: { maxRetries?: number; baseBackoffMs?: number };
+  bodyDeadlineMs?: number;
+  streamIdleMs?: number;
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -73,6 +75,8 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.leaseSweepMs !== undefined ? { leaseSweepMs: options.leaseSweepMs } : {}),
     ...(options.relayNow ? { relayNow: options.relayNow } : {}),
     ...(options.timers ? { timers: options.timers } : {}),
+    ...(options.bodyDeadlineMs ? { bodyDeadlineMs: options.bodyDeadlineMs } : {}),
+    ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { migrate, readMigrationFiles } from '../../src/store/migrate';
 import type { ScriptDb } from '../../src/store/sql';
 import type { JobRecord, Store } from '../../src/store/types';
@@ -109,7 +110,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.reportProgress({ jobId: queued.id, agentId: 'agent-1', progress: {}, leaseMs: 1_000, now: at(3_000) })).toBe(false);
   });
 
-  test('a scan\'s users are stored in pieces only by the agent holding the job, replaced when sent again, trimmed, and read back in order', async () => {
+  test('a scan\'s users are stored in pieces per upload, only by the agent holding the job; the finished upload is read back in order and the others are dropped', async () => {
     const job = await enqueue();
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 30_000, now: at(0) });
     const piece = (from: number, n: number): string => JSON.stringify(Array.from({ length: n }, (_, i) => ({ dn: `CN=u${from + i},OU=x,DC=x`, anchor: `a${from + i}`, disabled: false })));
@@ -118,23 +119,39 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       for await (const users of store.jobs.resultUsers(job.id)) dns.push(...users.map((u) => u.dn));
       return dns;
     };
-    // A first upload of three pieces, cut short; the agent then sends two pieces again, differently split.
-    for (const [seq, from, n] of [[0, 0, 2], [1, 2, 2], [2, 4, 2]] as const) expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq, usersJson: piece(from, n) })).toBe(true);
-    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-2', seq: 3, usersJson: piece(9, 1) })).toBe(false);
-    expect(await store.jobs.putResultPiece({ jobId: 'not-a-uuid', agentId: 'agent-1', seq: 0, usersJson: piece(0, 1) })).toBe(false);
-    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 0, usersJson: piece(0, 3) })).toBe(true);
-    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 1, usersJson: piece(3, 3) })).toBe(true);
-    // Another agent cannot trim it; the holder drops what the earlier upload left beyond the new end.
-    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-2', keep: 0 });
-    expect(await read()).toHaveLength(3 + 3 + 2);
-    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-1', keep: 2 });
+    const stored = async (upload: string): Promise<number> => (await store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1 AND upload = $2', [job.id, upload])).length;
+    const [cut, retry, late] = [randomUUID(), randomUUID(), randomUUID()];
+    // A first upload of three pieces that the bot has not yet noticed is cut off, and the agent's
+    // retry beside it, split differently: neither overwrites the other.
+    for (const [seq, from, n] of [[0, 0, 2], [1, 2, 2], [2, 4, 2]] as const) expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: cut, seq, usersJson: piece(from, n) })).toBe(true);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: retry, seq: 0, usersJson: piece(0, 3) })).toBe(true);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-2', upload: retry, seq: 1, usersJson: piece(9, 1) })).toBe(false);
+    expect(await store.jobs.putResultPiece({ jobId: 'not-a-uuid', agentId: 'agent-1', upload: retry, seq: 0, usersJson: piece(0, 1) })).toBe(false);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: 'not-a-uuid', seq: 0, usersJson: piece(0, 1) })).toBe(false);
+    // The cut upload is noticed late, while the retry is under way: dropping it leaves the retry whole.
+    await store.jobs.dropResultUpload({ jobId: job.id, upload: cut });
+    expect(await stored(cut)).toBe(0);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: retry, seq: 1, usersJson: piece(3, 3) })).toBe(true);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: late, seq: 0, usersJson: piece(7, 1) })).toBe(true);
+    // Nothing is a result before the job finishes with an upload.
+    expect(await read()).toEqual([]);
+    await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { storedUsers: 6 }, error: null, now: at(1_000), resultUpload: retry });
     expect(await read()).toEqual(['CN=u0,OU=x,DC=x', 'CN=u1,OU=x,DC=x', 'CN=u2,OU=x,DC=x', 'CN=u3,OU=x,DC=x', 'CN=u4,OU=x,DC=x', 'CN=u5,OU=x,DC=x']);
-    await store.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { storedUsers: 6 }, error: null, now: at(1_000) });
-    // Finished: nobody can change the pieces any more, and they stay readable.
-    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', seq: 2, usersJson: piece(7, 1) })).toBe(false);
-    await store.jobs.trimResultPieces({ jobId: job.id, agentId: 'agent-1', keep: 0 });
+    // Finishing dropped every other upload; nobody can add to the pieces or drop the record any more.
+    expect(await stored(late)).toBe(0);
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: late, seq: 0, usersJson: piece(7, 1) })).toBe(false);
+    await store.jobs.dropResultUpload({ jobId: job.id, upload: retry });
     expect(await read()).toHaveLength(6);
     expect([]).toEqual(await (async () => { const out: unknown[] = []; for await (const p of store.jobs.resultUsers('not-a-uuid')) out.push(p); return out; })());
+  });
+
+  test('a job that fails because its agent was lost keeps none of the pieces its cut-off uploads left', async () => {
+    const job = await enqueue();
+    await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
+    expect(await store.jobs.putResultPiece({ jobId: job.id, agentId: 'agent-1', upload: randomUUID(), seq: 0, usersJson: '[]' })).toBe(true);
+    const { exhausted } = await store.jobs.expireLeases({ now: at(5_000), maxAttempts: 1 });
+    expect(exhausted.map((j) => j.id)).toEqual([job.id]);
+    expect(await store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [job.id])).toEqual([]);
   });
 
   test('lease returns null when nothing is queued, and hands out the oldest job first', async () => {

@@ -83,3 +83,92 @@ describe('the relay receiving a scan as lines', () => {
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
   });
 });
+
+/**
+ * Time limits: a streamed scan lasts as long as the directory read, so it is exempt from the body
+ * deadline every other request has (Node's 300 s requestTimeout would cut it), and has an idle
+ * limit instead. Both are shortened here.
+ */
+describe('how long the bot waits for a request body', () => {
+  let h: BotHarness;
+  beforeAll(async () => {
+    h = await startBotHarness({ bodyDeadlineMs: 300, streamIdleMs: 400 });
+  });
+  afterAll(async () => h?.close());
+
+  const line = (v: unknown): string => `${JSON.stringify(v)}\n`;
+  const head = { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=contoso,DC=com', defaultNamingContext: 'DC=contoso,DC=com' } };
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  function open(path: string, headers: Record<string, string>): { req: ReturnType<typeof request>; outcome: Promise<string> } {
+    const req = request(`${h.bot.url}${path}`, { method: 'POST', headers });
+    const outcome = new Promise<string>((resolve) => {
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(`answered ${res.statusCode}`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(`cut off (${err.code ?? err.message})`));
+    });
+    return { req, outcome };
+  }
+
+  async function leasedJob(): Promise<string> {
+    const job = await h.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=x' }, conversationId: `19:slow-${Date.now()}@thread.tacv2`, migrationId: null, requestedBy: 'test' });
+    expect((await h.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() }))?.id).toBe(job.id);
+    return job.id;
+  }
+  const agentHeaders = { 'content-type': SCAN_STREAM_CONTENT_TYPE, 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` };
+
+  it('takes a streamed scan that goes on well past the body deadline, as long as it keeps sending', async () => {
+    const jobId = await leasedJob();
+    const upload = open(`/relay/v1/jobs/${jobId}/result`, agentHeaders);
+    upload.req.write(line(head));
+    for (let i = 0; i < 6; i++) {
+      await pause(150);
+      upload.req.write(line([{ dn: `CN=u${i},OU=x,DC=contoso,DC=com`, anchor: `a${i}`, disabled: false }]));
+    }
+    upload.req.end(line({ end: true, users: 6, totals: { users: 6, disabled: 0 } }));
+    expect(await upload.outcome).toBe('answered 200');
+    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'succeeded', result: { storedUsers: 6 } });
+  });
+
+  it('drops a streamed scan that sends nothing for longer than its idle limit, and the job stays leased', async () => {
+    const jobId = await leasedJob();
+    const upload = open(`/relay/v1/jobs/${jobId}/result`, agentHeaders);
+    upload.req.write(line(head) + line([{ dn: 'CN=a,OU=x,DC=contoso,DC=com', anchor: 'a', disabled: false }]));
+    expect(await upload.outcome).toMatch(/^cut off/);
+    const pieces = async (): Promise<number> => (await h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
+    for (let i = 0; (await pieces()) > 0; i++) {
+      if (i > 100) throw new Error('the pieces of the idle upload were kept');
+      await pause(20);
+    }
+    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', result: null });
+  });
+
+  it('cuts off any other request whose body is still arriving at the deadline', async () => {
+    const body = JSON.stringify({ type: 'message', text: 'hello' });
+    const slow = open('/api/messages', { 'content-type': 'application/json', 'content-length': String(body.length) });
+    slow.req.write(body.slice(0, 10));
+    const started = Date.now();
+    expect(await slow.outcome).toMatch(/^cut off/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('closes the connection of a streamed scan with a wrong credential instead of reading its body', async () => {
+    const jobId = await leasedJob();
+    const stranger = open(`/relay/v1/jobs/${jobId}/result`, { ...agentHeaders, authorization: 'Bearer wrong-secret-wrong-secret-wrong' });
+    stranger.req.write(line(head));
+    expect(await stranger.outcome).toBe('answered 401');
+    // The agent's side never ended its body; the bot hung up all the same.
+    const socket = stranger.req.socket!;
+    await new Promise<void>((resolve, reject) => {
+      if (socket.destroyed) return resolve();
+      const timer = setTimeout(() => reject(new Error('the bot kept the refused upload\'s connection open')), 2_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    expect(stranger.req.writableEnded).toBe(false);
+  });
+});

@@ -52,4 +52,15 @@ describe('IncomingScans', () => {
     expect(scans.take('job-1')).toBeNull();
     expect(scans.size).toBe(1);
   });
+
+  it('forgets stale indexes when one is taken too, not only when a scan starts', () => {
+    let now = 0;
+    const scans = new IncomingScans(() => now);
+    scans.sink('applied-elsewhere', base).end(true);
+    now = 5 * 60_000;
+    scans.sink('job-2', base).end(true);
+    now = 10 * 60_000 + 1;
+    expect(scans.take('job-2')?.tally().onPrem.users).toBe(0);
+    expect(scans.size).toBe(0);
+  });
 });

@@ -121,6 +121,23 @@ describe('postStream', () => {
     }
   });
 
+  it('gives up, and says why, when the bot takes the whole body and then never answers', async () => {
+    let serverSaw = '';
+    const { url, stop } = await serve(async (req) => {
+      for await (const _ of req) void _;
+      serverSaw = 'whole body';
+      // ...and no answer: a hung bot.
+    });
+    try {
+      const started = Date.now();
+      await expect(postStream(url, {}, chunks(3, 1000).body, { idleMs: 300 })).rejects.toThrow('Nothing moved on the upload for 300 ms: the bot neither read the scan nor answered.');
+      expect(serverSaw).toBe('whole body');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    } finally {
+      stop();
+    }
+  });
+
   it('rejects when nothing listens', async () => {
     const { url, server } = await serve(() => undefined);
     await new Promise<void>((resolve) => server.close(() => resolve()));
