@@ -29,10 +29,11 @@ export class SlidingWindowLimiter {
   }
 
   /**
-   * Resolves true once the caller holds a slot. With `stillWanted`, a caller whose message became
-   * pointless while it waited (a newer card replaced it) gets false and takes no slot.
+   * Resolves once the caller holds a slot. With `stillWanted`, a caller whose message became
+   * pointless while it waited (a newer card replaced it) gets null and takes no slot. A slot taken
+   * and then not used (the message was replaced while it waited for another limiter) is given back.
    */
-  acquire(key: string, stillWanted: () => boolean = () => true): Promise<boolean> {
+  acquire(key: string, stillWanted: () => boolean = () => true): Promise<Slot | null> {
     const next = (this.tails.get(key) ?? Promise.resolve()).then(() => this.take(key, stillWanted));
     const tail = next.then(
       () => undefined,
@@ -46,9 +47,9 @@ export class SlidingWindowLimiter {
     return next;
   }
 
-  private async take(key: string, stillWanted: () => boolean): Promise<boolean> {
+  private async take(key: string, stillWanted: () => boolean): Promise<Slot | null> {
     for (;;) {
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return null;
       const now = this.clock.now();
       const stamps = (this.stamps.get(key) ?? []).filter((t) => t > now - this.longestWindow);
       let wait = 0;
@@ -59,11 +60,21 @@ export class SlidingWindowLimiter {
       if (wait <= 0) {
         stamps.push(now);
         this.stamps.set(key, stamps);
-        return true;
+        return { giveBack: () => this.giveBack(key, now) };
       }
       await this.clock.sleep(wait);
     }
   }
+
+  private giveBack(key: string, stamp: number): void {
+    const stamps = this.stamps.get(key);
+    const at = stamps?.indexOf(stamp) ?? -1;
+    if (at >= 0) stamps!.splice(at, 1);
+  }
+}
+
+export interface Slot {
+  giveBack(): void;
 }
 
 /**
@@ -169,8 +180,13 @@ export class RateLimitedCardSink implements CardSink {
     const maxRetries = this.options.maxRetries ?? 3;
     const wanted = (): boolean => !superseded();
     for (let attempt = 0; ; attempt++) {
-      if (!(await this.perConversation.acquire(conversationId, wanted))) return { superseded: true };
-      if (!(await this.perApp.acquire('app', wanted))) return { superseded: true };
+      const conversationSlot = await this.perConversation.acquire(conversationId, wanted);
+      if (!conversationSlot) return { superseded: true };
+      if (!(await this.perApp.acquire('app', wanted))) {
+        // Replaced while it waited for the app-wide limit: nothing went to this conversation.
+        conversationSlot.giveBack();
+        return { superseded: true };
+      }
       try {
         return { value: await fn(), superseded: false };
       } catch (err) {

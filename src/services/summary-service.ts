@@ -11,7 +11,7 @@ import { readySteps } from '../runbook/runbook';
 import { stepDefinition } from '../runbook/steps';
 import { addDays, datesBetween, latestDueSlot, localDateOf, slotInstant, type SummarySlot } from '../runbook/summary-schedule';
 import { buildWaveSummary, lateNote, missedDaysNote, type CloudRead, type LastVerify, type MissedReason, type PartFailure, type ProvisioningFindings, type WaveNumbers, type WaveSummary } from '../runbook/wave-summary';
-import { AppError, asAppError } from '../shared/errors';
+import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
 import type { MigrationRecord, Store } from '../store/types';
@@ -268,6 +268,9 @@ export class SummaryService {
   private async afterFailure(claim: SummaryRecord, migration: MigrationRecord, stage: 'building' | 'sending' | 'sent' | 'recorded', err: unknown, log: Logger): Promise<boolean> {
     const { store } = this.options;
     const appError = asAppError(err);
+    // What the channel and later notes may see: a raw exception's text (a SQL error, a stack frame)
+    // stays in the log, where the summary id leads to it.
+    const shown = channelMessage(err, `summary id ${claim.id}`);
     const audit = (outcome: string, details: Record<string, unknown>) => store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome, details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details }, conversationId: migration.conversationId });
     if (stage === 'recorded') {
       log.error({ err: appError.message }, 'the summary was posted and recorded, but the provisioning log position or the audit entry could not be saved');
@@ -276,10 +279,10 @@ export class SummaryService {
     if (stage === 'sent') {
       // Teams has the card; the row stays out of every retry ('sending', or 'outcome_unknown' if this works).
       log.error({ err: appError.message }, 'the summary was posted but could not be recorded; it is not posted again');
-      await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: `posted, but not recorded: ${appError.message}` });
+      await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: `posted, but not recorded: ${shown}` });
       return true;
     }
-    let error = `${appError.code}: ${appError.message}`;
+    let error = `${appError.code}: ${shown}`;
     if (stage === 'sending') {
       const failure = classifyPostFailure(err);
       if (failure.outcome === 'unknown') {
@@ -290,24 +293,25 @@ export class SummaryService {
       }
       error = failure.reason;
     }
-    log.error({ code: appError.code, err: error }, 'wave summary failed');
+    log.error({ code: appError.code, err: stage === 'sending' ? error : appError.message }, 'wave summary failed');
     if (claim.kind === 'on_demand') {
       await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt: null });
       await audit('failed', { error });
       await this.options.cards
-        .post(migration.conversationId, renderMessageCard({ title: 'The wave summary could not be built', text: stage === 'sending' ? `It could not be posted: ${error}.` : appError.message, ...(appError.hint ? { hint: appError.hint } : {}), tone: 'attention' }))
+        .post(migration.conversationId, renderMessageCard({ title: 'The wave summary could not be built', text: stage === 'sending' ? `It could not be posted: ${error}.` : shown, ...(appError.hint ? { hint: appError.hint } : {}), tone: 'attention' }))
         .catch(() => undefined);
       return false;
     }
-    // A shutdown is not the summary's fault: it is taken up again at once by whoever runs next.
+    // A shutdown is not the summary's fault: it is taken up again at once by whoever runs next, and
+    // does not count as one of the day's attempts.
     const giveUp = !this.stopped && claim.attempts >= MAX_ATTEMPTS;
     const retryAt = giveUp ? null : new Date(this.now().getTime() + (this.stopped ? 0 : FAILED_RETRY_MS));
-    await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt });
+    await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt, countsAsAttempt: !this.stopped });
     await audit(giveUp ? 'gave_up' : 'failed', { error, attempt: claim.attempts });
     if (giveUp && (await store.waves.claimNotice({ id: claim.id, now: this.now() }))) {
       const card = renderMessageCard({
         title: `No wave summary for ${claim.localDate}`,
-        text: `The daily summary could not be built after ${claim.attempts} attempts: ${stage === 'sending' ? error : appError.message}. It is not tried again today.`,
+        text: `The daily summary could not be built after ${claim.attempts} attempts: ${stage === 'sending' ? error : shown}. It is not tried again today.`,
         hint: `${appError.hint ? `${appError.hint} ` : ''}/summary now tries again at once.`,
         tone: 'attention',
       });
@@ -338,7 +342,7 @@ export class SummaryService {
       } catch (err) {
         const appError = asAppError(err);
         log.warn({ code: appError.code, err: appError.message }, 'provisioning logs could not be read; the summary goes out without them');
-        provisioningError = { message: appError.message, hint: appError.hint ?? null };
+        provisioningError = { message: channelMessage(err, `migration ${migration.id}, provisioning logs`), hint: appError.hint ?? null };
       }
     }
     // Users confirmed by earlier reads stay confirmed when today's read fails.
@@ -417,7 +421,7 @@ export class SummaryService {
       const appError = asAppError(err);
       log.warn({ code: appError.code, err: appError.message }, 'synced users could not be read from Graph; the summary uses the stored copy');
       const users = await store.waves.cloudUsers(migrationId);
-      return { users, info: { mode: 'stored', changesApplied: 0, syncedUsers: users.length, readAt: stored.refreshedAt.toISOString(), error: { message: appError.message, hint: appError.hint ?? null } } };
+      return { users, info: { mode: 'stored', changesApplied: 0, syncedUsers: users.length, readAt: stored.refreshedAt.toISOString(), error: { message: channelMessage(err, `migration ${migrationId}, synced users`), hint: appError.hint ?? null } } };
     }
   }
 
@@ -481,3 +485,4 @@ export function startSummaryTimer(service: SummaryService, logger: Logger, inter
   timer.unref();
   return () => clearInterval(timer);
 }
+

@@ -68,3 +68,12 @@ export function asAppError(err: unknown): AppError {
   const message = err instanceof Error ? err.message : String(err);
   return new AppError('INTERNAL', message, { cause: err });
 }
+
+/**
+ * What a card may say about `err`: an AppError's own message, written for people; for anything
+ * else (a driver's or a library's exception, whose text can hold SQL, paths or internals) a fixed
+ * sentence pointing at the log entry `logRef` names.
+ */
+export function channelMessage(err: unknown, logRef: string): string {
+  return err instanceof AppError ? err.message : `An unexpected error stopped it; the details are in the bot's log (${logRef})`;
+}

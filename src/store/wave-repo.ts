@@ -120,7 +120,8 @@ export interface WaveRepo {
    * The attempt failed before the card was sent, or Teams proved it did not take it. With a
    * `retryAt` the row can be claimed again from then on; with null it is given up for good.
    */
-  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date | null }): Promise<void>;
+  /** `countsAsAttempt: false` (a shutdown) gives back the attempt its claim counted. */
+  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date | null; countsAsAttempt?: boolean }): Promise<void>;
   /** Teams may or may not have the card: never posted again. */
   markOutcomeUnknown(input: { id: string; claimedBy: string; error: string }): Promise<void>;
   /**
@@ -288,10 +289,12 @@ export function createWaveRepo(db: Db): WaveRepo {
       return rows.length === 1;
     },
     async markFailed(input) {
+      // The claim counted the attempt; one that was not the summary's fault (a shutdown) is taken back.
       await db.query(
-        `UPDATE summaries SET status = CASE WHEN $4::timestamptz IS NULL THEN 'gave_up' ELSE 'failed' END, error = $3, retry_at = $4
+        `UPDATE summaries SET status = CASE WHEN $4::timestamptz IS NULL THEN 'gave_up' ELSE 'failed' END, error = $3, retry_at = $4,
+                attempts = CASE WHEN $5::boolean THEN attempts ELSE GREATEST(attempts - 1, 0) END
          WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')`,
-        [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt)],
+        [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt), input.countsAsAttempt !== false],
       );
     },
     async markOutcomeUnknown(input) {

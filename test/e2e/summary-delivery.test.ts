@@ -427,3 +427,53 @@ describe('the change since yesterday is measured from the daily summaries (agent
     expect(text).toContain("Daily summary · Europe/Berlin · change since 2026-03-28's daily summary");
   });
 });
+
+describe('a summary stopped by a restart, and one stopped by an unexpected error', () => {
+  let h: BotHarness;
+  let clock = new Date('2026-03-27T12:00:00Z');
+
+  beforeAll(async () => {
+    h = await startBotHarness({ now: () => clock, instanceId: 'bot-restart' });
+    expect((await h.say('/migration start "Restarted"')).length).toBe(3);
+    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
+    // No agent runs: the summary waits for this count, which is where the restart finds it.
+    expect(cardText(firstCard(await h.say('/wave add W OU=Sales,DC=contoso,DC=com on 2026-04-10')))).toContain('Wave W planned');
+  });
+  afterAll(async () => h?.close());
+
+  it('a restart while the summary waits for counts does not use up one of the day\'s three attempts', async () => {
+    clock = new Date('2026-03-28T07:00:00Z');
+    expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
+    expect((await rows(h)).map((r) => [r.localDate, r.status, r.attempts])).toEqual([['2026-03-28', 'claimed', 1]]);
+    await h.restart();
+    // Failed by the shutdown, with its attempt given back, and due again at once.
+    expect((await rows(h)).map((r) => [r.localDate, r.status, r.attempts])).toEqual([['2026-03-28', 'failed', 0]]);
+    const from = h.connector.calls.length;
+    expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
+    expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['claimed', 1]]);
+    // Once it waits for its own count (its deadline is set then), move past the 10-minute wait.
+    const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by = 'syncshift:summary'`))[0]!.n;
+    for (let i = 0; (await countsAsked()) < 2; i++) {
+      if (i > 200) throw new Error('the summary never asked for its count after the restart');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    clock = new Date('2026-03-28T07:11:00Z');
+    const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
+    expect(text).toContain('the agent did not answer in time');
+    await h.bot.summaries.idle();
+    expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['posted', 1]]);
+  });
+
+  it('an unexpected error\'s own text stays in the log: the card and the stored error say where to look', async () => {
+    const views = jest.spyOn(h.bot.waves, 'views').mockRejectedValueOnce(new Error('relation "wave_ous" does not exist at character 42'));
+    const from = h.connector.calls.length;
+    expect(cardText(firstCard(await h.say('/summary now')))).toContain('Building the wave summary');
+    const text = await waitForText(h, 'The wave summary could not be built', from);
+    await h.bot.summaries.idle();
+    views.mockRestore();
+    const failed = (await h.store.waves.listSummaries((await h.store.migrations.findByConversation(h.conversationId))!.id)).find((r) => r.kind === 'on_demand')!;
+    expect(text).toContain(`An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})`);
+    expect(text).not.toContain('wave_ous');
+    expect(failed).toMatchObject({ status: 'gave_up', error: `INTERNAL: An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})` });
+  });
+});

@@ -181,6 +181,23 @@ describe('updates of one message: the newest card wins', () => {
     expect(teams.attempts.map((a) => a.t)).toEqual([0, 1000, 2000]);
   });
 
+  test('a card replaced while it waited for the app-wide limit gives its conversation slot back', async () => {
+    const clock = manualClock();
+    const teams = recordingTeams(clock);
+    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock, conversationRules: [{ limit: 1, windowMs: 1000 }], appRules: [{ limit: 1, windowMs: 500 }] });
+    const a = sink.update('conv-a', 'card-a', { text: 'a1' });
+    await clock.advance(0);
+    // conv-b's slot is free, the app's is not (a1 took it): b1 holds conv-b's slot while it waits.
+    const b1 = sink.update('conv-b', 'card-b', { text: 'b1' });
+    await clock.advance(100);
+    const b2 = sink.update('conv-b', 'card-b', { text: 'b2' });
+    await clock.advance(5_000);
+    await Promise.all([a, b1, b2]);
+    expect(teams.attempts.map((x) => x.text)).toEqual(['a1', 'b2']);
+    // As soon as the app slot opens, not a second later when b1's unused conversation slot would have run out.
+    expect(teams.attempts.map((x) => x.t)).toEqual([0, 500]);
+  });
+
   test('a failure that is not retried reaches the caller of that card only', async () => {
     const clock = manualClock();
     const teams = recordingTeams(clock, (card) => (card.text === 'bad' ? Object.assign(new Error('Forbidden'), { statusCode: 403 }) : undefined));
