@@ -197,14 +197,10 @@ async function uploadScan(options: AgentOptions, jobId: string, scan: (out: Line
       return 'delivered';
     }
     const refused = refusal(uploadError);
-    if (refused === 'job-gone') {
-      options.logger.error({ jobId, status: (uploadError as RelayHttpError).status, err: (uploadError as Error).message }, 'the bot refused the result');
-      return 'delivered';
-    }
     if (refused) {
-      // Sending the same scan again would be refused the same way; the job fails with the bot's reason.
-      options.logger.error({ jobId, status: (uploadError as RelayHttpError).status, err: (uploadError as Error).message }, 'the bot refused the scan; reporting the job as failed');
-      return refused;
+      // Sending the same scan again would be refused the same way: stop, or fail the job with the bot's reason.
+      options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, refused.failed ? 'the bot refused the scan; reporting the job as failed' : 'the bot refused the result');
+      return refused.failed ?? 'delivered';
     }
     if (options.signal?.aborted) return 'delivered';
     // Same words as deliverResult's: to a person reading the log it is the same situation.
@@ -224,15 +220,15 @@ async function deliverResult(options: AgentOptions, jobId: string, result: Resul
       return;
     } catch (err) {
       const refused = refusal(err);
-      if (refused && refused !== 'job-gone' && outcome.outcome === 'succeeded') {
+      if (refused?.failed && outcome.outcome === 'succeeded') {
         // A result the bot will not take (too large, unreadable): it hears the job failed, and why,
         // instead of waiting for a lease that would only run out as "agent lost".
-        options.logger.error({ jobId, status: (err as RelayHttpError).status, err: (err as Error).message }, 'the bot refused the result; reporting the job as failed');
-        outcome = refused;
+        options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, 'the bot refused the result; reporting the job as failed');
+        outcome = refused.failed;
         continue;
       }
       if (refused) {
-        options.logger.error({ jobId, status: (err as RelayHttpError).status, err: (err as Error).message }, 'the bot refused the result');
+        options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, 'the bot refused the result');
         return;
       }
       if (options.signal?.aborted) return;
@@ -246,24 +242,19 @@ async function deliverResult(options: AgentOptions, jobId: string, result: Resul
 /**
  * What a 4xx answer to a result means. 409: the job is no longer this agent's (finished, or taken
  * by another agent), and 401/403: this agent's credential is refused; either way nothing more can
- * be reported. Any other 4xx but 429 refuses this result itself (413 too large, 400 unreadable):
- * the job fails with the bot's reason. Anything else (5xx, 429, no answer) is worth retrying: null.
+ * be reported (no `failed`). Any other 4xx but 429 refuses this result itself (413 too large, 400
+ * unreadable): `failed` is the job's failure with the bot's reason. Anything else (5xx, 429, no
+ * answer) is worth retrying: null.
  */
-function refusal(err: unknown): ResultRequest | 'job-gone' | null {
+function refusal(err: unknown): { err: RelayHttpError; failed?: ResultRequest } | null {
   if (!(err instanceof RelayHttpError) || err.status < 400 || err.status >= 500 || err.status === 429) return null;
-  if (err.status === 409 || err.status === 401 || err.status === 403) return 'job-gone';
+  if (err.status === 409 || err.status === 401 || err.status === 403) return { err };
   const said = err.reason ?? `the answer was HTTP ${err.status}, not from SyncShift (a proxy between the agent and the bot?)`;
-  return {
-    outcome: 'failed',
-    error: {
-      code: err.code && err.code !== 'INTERNAL' ? err.code : 'RELAY.RESULT_REFUSED',
-      message: `The bot did not accept this job's result: ${said}`.slice(0, 4000),
-      hint:
-        err.status === 413
-          ? 'The result is larger than the bot (or a proxy in front of it) accepts. Verify the OU\'s child OUs one at a time, or raise the proxy\'s request body limit.'
-          : 'Check that syncshift-agent and the bot run the same version; the agent log has the full answer.',
-    },
-  };
+  const hint =
+    err.status === 413
+      ? 'The result is larger than the bot (or a proxy in front of it) accepts. Verify the OU\'s child OUs one at a time, or raise the proxy\'s request body limit.'
+      : 'Check that syncshift-agent and the bot run the same version; the agent log has the full answer.';
+  return { err, failed: { outcome: 'failed', error: { code: err.code ?? 'RELAY.RESULT_REFUSED', message: `The bot did not accept this job's result: ${said}`.slice(0, 4000), hint } } };
 }
 
 async function runAdsync(payload: Exclude<LeasedJob['payload'], { action: 'directory.scanOu' }>, run: adsync.AdsyncRunOptions, exportDir: string): Promise<unknown> {

@@ -1,15 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/** Longer than any pause a healthy bot makes while it stores a piece; the bot's own limit is the same. */
+const DEFAULT_IDLE_MS = 5 * 60_000;
+
 /**
  * POSTs a body read from `body`, writing each chunk only when the socket has room for it. fetch
  * (undici) reads a request stream ahead of the socket: at 100,000 users that kept about 16 MB more
  * of the agent's memory in flight. Here a bot that reads slowly holds the directory scan up instead.
  * An answer that comes before the body is sent (a refusal) stops reading `body`.
  */
-/** Longer than any pause a healthy bot makes while it stores a piece; the bot's own limit is the same. */
-const DEFAULT_IDLE_MS = 5 * 60_000;
-
 // Errors are passed on as they are: Node's carry a `code` (ECONNREFUSED) that callers log.
 export function postStream(url: string, headers: Record<string, string>, body: ReadableStream<Uint8Array>, options: { idleMs?: number } = {}): Promise<{ status: number; text: string }> {
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;

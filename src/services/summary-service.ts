@@ -485,4 +485,3 @@ export function startSummaryTimer(service: SummaryService, logger: Logger, inter
   timer.unref();
   return () => clearInterval(timer);
 }
-

@@ -119,8 +119,8 @@ export interface WaveRepo {
   /**
    * The attempt failed before the card was sent, or Teams proved it did not take it. With a
    * `retryAt` the row can be claimed again from then on; with null it is given up for good.
+   * `countsAsAttempt: false` (a shutdown) gives back the attempt its claim counted.
    */
-  /** `countsAsAttempt: false` (a shutdown) gives back the attempt its claim counted. */
   markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date | null; countsAsAttempt?: boolean }): Promise<void>;
   /** Teams may or may not have the card: never posted again. */
   markOutcomeUnknown(input: { id: string; claimedBy: string; error: string }): Promise<void>;

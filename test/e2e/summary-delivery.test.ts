@@ -11,6 +11,7 @@ import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
+import { waitUntil } from '../helpers/scan-stream';
 import { PG_URL, postgresBackend } from '../helpers/store-backends';
 
 /**
@@ -453,10 +454,7 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['claimed', 1]]);
     // Once it waits for its own count (its deadline is set then), move past the 10-minute wait.
     const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by = 'syncshift:summary'`))[0]!.n;
-    for (let i = 0; (await countsAsked()) < 2; i++) {
-      if (i > 200) throw new Error('the summary never asked for its count after the restart');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(async () => (await countsAsked()) >= 2, 'the summary never asked for its count after the restart', 200);
     clock = new Date('2026-03-28T07:11:00Z');
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
     expect(text).toContain('the agent did not answer in time');

@@ -6,6 +6,7 @@ import { openStore } from '../../src/store/open-store';
 import type { Store } from '../../src/store/types';
 import { RelayServer, type ScanLineSink } from '../../src/relay/relay-server';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
+import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
 
 /**
  * A streamed scan when the bot itself fails or the job moves on while the scan arrives: the agent
@@ -60,15 +61,10 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     await store?.close();
   });
 
-  async function leasedJob(agentId = AGENT): Promise<string> {
-    const job = await store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=x' }, conversationId: `19:faults-${Date.now()}@thread.tacv2`, migrationId: null, requestedBy: 'test' });
-    expect((await store.jobs.lease({ agentId, leaseMs: 3_600_000, now: new Date() }))?.id).toBe(job.id);
-    return job.id;
-  }
-
-  const head = { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=contoso,DC=com', defaultNamingContext: 'DC=contoso,DC=com' } };
+  const leasedJob = (): Promise<string> => leasedScanJob(store, AGENT, 'faults');
+  const head = SCAN_HEAD;
   const users = (from: number, n: number, tag = 'u'): { dn: string; anchor: string; disabled: boolean }[] => Array.from({ length: n }, (_, i) => ({ dn: `CN=${tag}${from + i},OU=x,DC=contoso,DC=com`, anchor: `a${from + i}`, disabled: false }));
-  const line = (v: unknown): string => `${JSON.stringify(v)}\n`;
+  const line = ndjsonLine;
   const endLine = (n: number): string => line({ end: true, users: n, totals: { users: n, disabled: 0 } });
   const pieces = async (jobId: string): Promise<number> => (await store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
   const readBack = async (jobId: string): Promise<string[]> => {
@@ -76,12 +72,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     for await (const piece of store.jobs.resultUsers(jobId)) dns.push(...piece.map((u) => u.dn));
     return dns;
   };
-  async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-    for (let i = 0; !(await check()); i++) {
-      if (i > 200) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<void> => waitUntil(check, `timed out waiting until ${what}`, 200);
 
   /** An upload written by hand, so a test can pause it between lines. */
   function openUpload(jobId: string, agentId = AGENT): { req: ClientRequest; answer: Promise<{ status: number; body: { code?: string; message?: string } }> } {

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
+import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
 
 /**
  * A scan sent as lines while the agent reads the directory: what the relay stores, and what it
@@ -13,14 +14,8 @@ describe('the relay receiving a scan as lines', () => {
   });
   afterAll(async () => h?.close());
 
-  async function leasedJob(): Promise<string> {
-    const job = await h.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=x' }, conversationId: `19:stream-${Date.now()}@thread.tacv2`, migrationId: null, requestedBy: 'test' });
-    const leased = await h.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() });
-    expect(leased?.id).toBe(job.id);
-    return job.id;
-  }
-
-  const head = { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=contoso,DC=com', defaultNamingContext: 'DC=contoso,DC=com' } };
+  const leasedJob = (): Promise<string> => leasedScanJob(h.store, AGENT_ID, 'stream');
+  const head = SCAN_HEAD;
   const users = (from: number, n: number): { dn: string; anchor: string; disabled: boolean }[] => Array.from({ length: n }, (_, i) => ({ dn: `CN=u${from + i},OU=x,DC=contoso,DC=com`, anchor: Buffer.alloc(16, i).toString('base64'), disabled: (from + i) % 4 === 0 }));
   const body = (...values: unknown[]): string => values.map((v) => `${JSON.stringify(v)}\n`).join('');
 
@@ -71,15 +66,9 @@ describe('the relay receiving a scan as lines', () => {
     req.on('error', () => undefined);
     req.write(body(head, users(0, 1000), users(1000, 10)));
     const pieces = (): Promise<unknown[]> => h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId]);
-    for (let i = 0; (await pieces()).length < 2; i++) {
-      if (i > 100) throw new Error('the first lines were never stored');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(async () => (await pieces()).length >= 2, 'the first lines were never stored');
     req.destroy();
-    for (let i = 0; (await pieces()).length > 0; i++) {
-      if (i > 100) throw new Error('the pieces of the broken upload were kept');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(async () => (await pieces()).length === 0, 'the pieces of the broken upload were kept');
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
   });
 });
@@ -96,8 +85,8 @@ describe('how long the bot waits for a request body', () => {
   });
   afterAll(async () => h?.close());
 
-  const line = (v: unknown): string => `${JSON.stringify(v)}\n`;
-  const head = { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=contoso,DC=com', defaultNamingContext: 'DC=contoso,DC=com' } };
+  const line = ndjsonLine;
+  const head = SCAN_HEAD;
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   function open(path: string, headers: Record<string, string>): { req: ReturnType<typeof request>; outcome: Promise<string> } {
@@ -112,11 +101,7 @@ describe('how long the bot waits for a request body', () => {
     return { req, outcome };
   }
 
-  async function leasedJob(): Promise<string> {
-    const job = await h.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=x' }, conversationId: `19:slow-${Date.now()}@thread.tacv2`, migrationId: null, requestedBy: 'test' });
-    expect((await h.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() }))?.id).toBe(job.id);
-    return job.id;
-  }
+  const leasedJob = (): Promise<string> => leasedScanJob(h.store, AGENT_ID, 'slow');
   const agentHeaders = { 'content-type': SCAN_STREAM_CONTENT_TYPE, 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` };
 
   it('takes a streamed scan that goes on well past the body deadline, as long as it keeps sending', async () => {
@@ -138,10 +123,7 @@ describe('how long the bot waits for a request body', () => {
     upload.req.write(line(head) + line([{ dn: 'CN=a,OU=x,DC=contoso,DC=com', anchor: 'a', disabled: false }]));
     expect(await upload.outcome).toMatch(/^cut off/);
     const pieces = async (): Promise<number> => (await h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
-    for (let i = 0; (await pieces()) > 0; i++) {
-      if (i > 100) throw new Error('the pieces of the idle upload were kept');
-      await pause(20);
-    }
+    await waitUntil(async () => (await pieces()) === 0, 'the pieces of the idle upload were kept');
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', result: null });
   });
 
