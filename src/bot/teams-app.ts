@@ -56,10 +56,11 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
   registerCommands(app, deps);
   // Step card buttons (Universal Actions). The answer is the card as this person should now see it;
   // the shared copy is updated by the runbook service for everyone else.
-  app.adaptiveCards.actionExecute<Record<string, unknown>>(/^step\./, async (context, _state, data) => {
+  app.adaptiveCards.actionExecute<unknown>(/^step\./, async (context, _state, data) => {
     const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
     const from = context.activity.from;
-    const card = await deps.runbook.handleAction({ verb, data: data ?? {}, actor: { id: actorId(from), name: from.name ?? from.id } });
+    // The conversation the click came from decides which migration it may act on (never the card's data).
+    const card = await deps.runbook.handleAction({ verb, data, conversationId: context.activity.conversation.id, actor: { id: actorId(from), name: from.name ?? from.id } });
     // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
     // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
     await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } } });

@@ -1,19 +1,10 @@
 import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
-import { dependenciesMet, describe, type StepState } from '../runbook/runbook';
-import { STEPS, type StepDefinition } from '../runbook/steps';
+import { dependenciesMet, describe, undoAllowed, type StepState } from '../runbook/runbook';
+import { STEP_VERBS, type StepVerb } from '../runbook/step-actions';
+import type { StepDefinition } from '../runbook/steps';
 import { expandTemplate, type AdaptiveCardJson } from './render';
 
-export const STEP_VERBS = {
-  refresh: 'step.refresh',
-  confirm: 'step.confirm',
-  skip: 'step.skip',
-  run: 'step.run',
-  requestApproval: 'step.requestApproval',
-  approve: 'step.approve',
-  reject: 'step.reject',
-  undo: 'step.undo',
-} as const;
-export type StepVerb = (typeof STEP_VERBS)[keyof typeof STEP_VERBS];
+export { STEP_VERBS, type StepVerb };
 
 export interface StepCardInput {
   migrationId: string;
@@ -61,8 +52,8 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
       actions.push({ title: input.viewer === liveApproval.requestedBy ? 'Withdraw request' : 'Reject', verb: STEP_VERBS.reject, data: data({ approvalId: liveApproval.id }), style: 'destructive' });
     }
   }
-  const laterDone = STEPS.some((d) => d.dependsOn.includes(def.n) && ['done', 'skipped'].includes(input.steps.find((s) => s.n === d.n)?.status ?? ''));
-  if (def.undo && (step.status === 'done' || step.status === 'failed') && !liveApproval && !laterDone) {
+  // The card only shows what the service would accept: both ask the same rule.
+  if (undoAllowed(input.steps, def.n, liveApproval).ok) {
     actions.push({ title: 'Undo (needs approval)', verb: STEP_VERBS.undo, data: data(), style: 'destructive' });
   }
 

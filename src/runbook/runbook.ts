@@ -1,3 +1,4 @@
+import type { Approval } from './approvals';
 import { STEPS, stepDefinition, type StepDefinition } from './steps';
 
 /**
@@ -100,13 +101,40 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
       if (step.status !== 'in_progress') return { ok: false, reason: `Step ${def.n} is not running.` };
       return next('failed', { at: event.at, reason: event.reason, ...(event.evidence !== undefined ? { evidence: event.evidence } : {}) });
     case 'undone': {
-      if (!def.undo) return { ok: false, reason: `Step ${def.n} changed nothing that can be undone.` };
-      if (step.status !== 'done' && step.status !== 'failed') return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}; only a done or failed step can be undone.` };
-      const later = STEPS.filter((d) => d.dependsOn.includes(def.n) && FINISHED.has(statusOf(steps, d.n))).map((d) => d.n);
-      if (later.length > 0) return { ok: false, reason: `Step ${later.join(', ')} already builds on step ${def.n}; undo that first.` };
+      // The undo's own approval has ended by now, so only the steps are asked.
+      const allowed = undoAllowed(steps, def.n, null);
+      if (!allowed.ok) return allowed;
       return next('pending', { at: event.at, by: event.by, reason: 'undone', evidence: event.evidence });
     }
   }
+}
+
+export type UndoAction = NonNullable<StepDefinition['undo']>;
+export type UndoCheck = { ok: true; undo: UndoAction } | { ok: false; reason: string };
+
+/** Statuses in which a later step is using what an earlier step did. */
+const BUILDING: ReadonlySet<StepStatus> = new Set(['in_progress', 'waiting_approval']);
+
+/**
+ * May step `n` be undone now, and with what? The one rule behind the card's Undo button and the
+ * service's acceptance of an undo (so a button that was never shown cannot be pressed anyway).
+ * `liveApproval` is the step's pending, approved or executing request, if any.
+ */
+export function undoAllowed(steps: readonly StepState[], n: number, liveApproval: Pick<Approval, 'action' | 'status'> | null): UndoCheck {
+  const def = stepDefinition(n);
+  if (!def) return { ok: false, reason: `There is no step ${n}; the runbook has steps 1 to ${STEPS.length}.` };
+  if (!def.undo) return { ok: false, reason: `Step ${n} changed nothing that can be undone.` };
+  const status = statusOf(steps, n);
+  if (status !== 'done' && status !== 'failed') return { ok: false, reason: `Step ${n} is ${describe(status)}; only a done or failed step can be undone.` };
+  if (liveApproval) {
+    return { ok: false, reason: liveApproval.action.startsWith('undo:') ? `An undo of step ${n} is already requested.` : `Step ${n} has an open approval request; settle it first.` };
+  }
+  const dependants = STEPS.filter((d) => d.dependsOn.includes(n));
+  const finished = dependants.filter((d) => FINISHED.has(statusOf(steps, d.n))).map((d) => d.n);
+  if (finished.length > 0) return { ok: false, reason: `Step ${finished.join(', ')} already builds on step ${n}; undo that first.` };
+  const building = dependants.filter((d) => BUILDING.has(statusOf(steps, d.n)));
+  if (building.length > 0) return { ok: false, reason: building.map((d) => `Step ${d.n} is ${describe(statusOf(steps, d.n))}`).join('; ') + ` and builds on step ${n}; let it finish first.` };
+  return { ok: true, undo: def.undo };
 }
 
 export function describe(status: StepStatus): string {

@@ -6,9 +6,11 @@ import type { CloudDirectory } from '../cloud/types';
 import { adsyncResult, MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { parseOuInput } from '../runbook/ou-input';
-import { applyEvent, readySteps, type RunbookEvent, type StepState } from '../runbook/runbook';
+import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
+import { parseStepAction } from '../runbook/step-actions';
 import { stepDefinition, type StepDefinition } from '../runbook/steps';
 import { planNoFlowRules, renderRulesScriptPreview } from '../runbook/sync-rules';
+import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StoredStep } from '../store/runbook-repo';
@@ -82,55 +84,71 @@ export class RunbookService {
     return { card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null), migrationId: migration.id };
   }
 
-  /** A click on a step card (Action.Execute). Returns the card the clicker sees; others get the shared card updated. */
-  async handleAction(input: { verb: string; data: Record<string, unknown>; actor: Actor }): Promise<AdaptiveCardJson> {
-    const migrationId = typeof input.data.migrationId === 'string' ? input.data.migrationId : '';
-    const n = Number(input.data.n);
-    const loaded = await this.load(migrationId, n);
+  /**
+   * A click on a step card (Action.Execute). Returns the card the clicker sees; others get the shared
+   * card updated. The card's data only names records: the migration is the one stored for the
+   * conversation the click came from, the approval is loaded by its id, and a card whose data
+   * disagrees with them is refused and audited as tampered before anything else happens.
+   */
+  async handleAction(input: { verb: string; data: unknown; conversationId: string; actor: Actor }): Promise<AdaptiveCardJson> {
+    const { actor } = input;
+    const parsed = parseStepAction(input.verb, input.data);
+    if (!parsed.ok) return this.refuseTampered(input, parsed.fields, parsed.problem);
+    const action = parsed.action;
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    if (!migration) return this.refuseTampered(input, ['conversation'], 'This conversation holds no migration, so no step card can act from here.', action.migrationId);
+    if (action.migrationId !== migration.id) {
+      return this.refuseTampered(input, ['migrationId'], `The button names a different migration from this conversation's ("${migration.name}").`, action.migrationId);
+    }
+    const n = action.n;
+    const loaded = await this.load(migration.id, n);
     if (!loaded) return renderMessageCard({ title: 'This card is out of date', text: 'The migration or step it belongs to no longer exists.', hint: 'Type /migration status.', tone: 'warning' });
-    const { migration, step, def } = loaded;
-    const actor = input.actor;
-    const audit = (action: string, outcome: string, details: unknown = {}): Promise<void> =>
-      this.options.store.audit.append({ actor: actor.id, action, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
+    const { step, def } = loaded;
+    const audit = (verb: string, outcome: string, details: unknown = {}): Promise<void> =>
+      this.options.store.audit.append({ actor: actor.id, action: verb, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
+    /** The step card with why this click did nothing; the refusal is on the record. */
+    const refuse = async (verb: string, reason: string): Promise<AdaptiveCardJson> => {
+      await audit(verb, 'refused', { reason });
+      return this.render(migration, loaded.steps, n, actor.id, reason);
+    };
 
-    switch (input.verb) {
+    switch (action.verb) {
       case STEP_VERBS.refresh:
         return this.render(migration, loaded.steps, n, actor.id);
       case STEP_VERBS.confirm:
       case STEP_VERBS.skip: {
-        const event: RunbookEvent =
-          input.verb === STEP_VERBS.confirm ? { type: 'confirm', n, by: actor.name, at: this.now() } : { type: 'skip', n, by: actor.name, at: this.now(), reason: String(input.data.reason ?? '') };
+        const event: RunbookEvent = action.verb === STEP_VERBS.skip ? { type: 'skip', n, by: actor.name, at: this.now(), reason: action.reason } : { type: 'confirm', n, by: actor.name, at: this.now() };
         const refused = await this.transition(loaded, event);
-        await audit(input.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
+        await audit(action.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.run: {
         let payload: JobPayload;
         if (def.check.kind === 'pilotOu') {
-          const parsed = parseOuInput(String(input.data.ou ?? ''));
-          if (!parsed.ok) return this.render(migration, loaded.steps, n, actor.id, `${parsed.reason} ${parsed.hint}`);
-          payload = { action: 'directory.scanOu', ou: parsed.target.text };
+          const parsedOu = parseOuInput(action.ou);
+          if (!parsedOu.ok) return refuse('step.run', `${parsedOu.reason} ${parsedOu.hint}`);
+          payload = { action: 'directory.scanOu', ou: parsedOu.target.text };
         } else if (def.check.kind === 'verify') {
           const pilot = pilotOu(loaded.steps);
-          if (!pilot) return this.render(migration, loaded.steps, n, actor.id, 'Set the pilot OU in step 5 first.');
+          if (!pilot) return refuse('step.run', 'Set the pilot OU in step 5 first.');
           payload = { action: 'directory.scanOu', ou: pilot };
         } else if (def.check.kind === 'exportConfig') {
           payload = { action: 'adsync.exportConfig' };
         } else {
-          return this.render(migration, loaded.steps, n, actor.id, 'This step is not run this way.');
+          return refuse('step.run', 'This step is not run this way.');
         }
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
         if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
-        await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action });
+        await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action, ...(refused ? { reason: refused } : {}) });
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.requestApproval: {
-        if (!def.mutating) return this.render(migration, loaded.steps, n, actor.id, 'This step needs no approval.');
+        if (!def.mutating) return refuse('approval.request', 'This step needs no approval.');
         if (this.options.policy.approvers.length === 0) {
-          return this.render(migration, loaded.steps, n, actor.id, 'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).');
+          return refuse('approval.request', 'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).');
         }
-        if (!(step.status === 'pending' || step.status === 'failed')) return this.render(migration, loaded.steps, n, actor.id, `Step ${n} is not ready for a request.`);
-        const pre = precheckFor(def);
+        if (!(step.status === 'pending' || step.status === 'failed')) return refuse('approval.request', `Step ${n} is not ready for a request.`);
+        const pre = precheckFor(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
           // The approval is created from what the agent reads now, so approvers see current evidence.
@@ -141,18 +159,52 @@ export class RunbookService {
         return this.afterChange(migration, n, actor.id);
       }
       case STEP_VERBS.approve:
-      case STEP_VERBS.reject:
-        return this.vote(loaded, String(input.data.approvalId ?? ''), input.verb === STEP_VERBS.approve ? 'approve' : 'reject', actor);
+      case STEP_VERBS.reject: {
+        // The step, the migration and what runs all come from the stored approval.
+        const approval = await this.options.store.runbook.getApproval(action.approvalId);
+        if (!approval || approval.migrationId !== migration.id) {
+          return this.refuseTampered(input, ['approvalId'], approval ? 'The button names an approval request of another migration.' : 'The button names an approval request SyncShift never made.', approval?.migrationId);
+        }
+        if (approval.step !== n) return this.refuseTampered(input, ['n'], `The button names step ${n}, but its approval request is for step ${approval.step}.`);
+        if (approval.status === 'pending') {
+          const live = await this.options.store.runbook.liveApproval(migration.id, approval.step);
+          if (live?.id !== approval.id) return this.refuseTampered(input, ['approvalId'], `The button names an approval request that is not step ${n}'s open one.`);
+        }
+        return this.vote(loaded, approval, action.verb === STEP_VERBS.approve ? 'approve' : 'reject', actor);
+      }
       case STEP_VERBS.undo: {
-        if (!def.undo) return this.render(migration, loaded.steps, n, actor.id, 'This step has nothing to undo.');
-        if (this.options.policy.approvers.length === 0) return this.render(migration, loaded.steps, n, actor.id, 'No approvers are configured (SYNCSHIFT_APPROVERS).');
-        const created = await this.openApproval(loaded, actor, `undo:${def.undo}`, step.evidence, false);
+        const allowed = undoAllowed(loaded.steps, n, await this.options.store.runbook.liveApproval(migration.id, n));
+        if (!allowed.ok) return refuse('undo.request', allowed.reason);
+        if (this.options.policy.approvers.length === 0) return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
+        const created = await this.openApproval(loaded, actor, `undo:${allowed.undo}`, step.evidence, false);
         await audit('undo.request', created ? 'requested' : 'exists');
         return this.afterChange(migration, n, actor.id, created ? undefined : 'An undo or approval request is already open for this step.');
       }
       default:
-        return this.render(migration, loaded.steps, n, actor.id, `"${input.verb}" is not something this card can do.`);
+        return assertNever(action);
     }
+  }
+
+  /**
+   * A click whose data disagrees with the stored records, or is not what a card sends. Nothing runs;
+   * the refusal is audited in the conversation it came from and in that of the migration it named.
+   */
+  private async refuseTampered(input: { verb: string; data: unknown; conversationId: string; actor: Actor }, fields: string[], why: string, namedMigrationId?: string): Promise<AdaptiveCardJson> {
+    const { actor } = input;
+    const claimed = claimedFields(input.data);
+    const named = namedMigrationId ? await this.options.store.runbook.getMigration(namedMigrationId) : null;
+    const details = { by: actor.name, verb: input.verb.slice(0, 60), fields, why, card: claimed, fromConversation: input.conversationId };
+    const target = typeof claimed.n === 'number' ? `step ${claimed.n}` : 'step card';
+    for (const conversationId of new Set([input.conversationId, ...(named ? [named.conversationId] : [])])) {
+      await this.options.store.audit.append({ actor: actor.id, action: 'card.tampered', target, outcome: 'refused', details, conversationId });
+    }
+    this.options.logger.warn({ actor: actor.id, verb: details.verb, fields, conversationId: input.conversationId }, 'step card action refused: its data does not match the stored records');
+    return renderMessageCard({
+      title: 'Refused: this button does not match what SyncShift stored',
+      text: `Nothing was done. ${why}`,
+      hint: 'Use the buttons on the step card in the migration\'s own conversation; /step <n> there posts a fresh copy. This refusal is in the audit log.',
+      tone: 'attention',
+    });
   }
 
   /** A job linked to a step finished. Returns false for jobs that are not runbook jobs. */
@@ -319,10 +371,11 @@ export class RunbookService {
     return true;
   }
 
-  private async vote(loaded: Loaded, approvalId: string, decision: 'approve' | 'reject', actor: Actor): Promise<AdaptiveCardJson> {
+  private async vote(loaded: Loaded, approval: Approval, decision: 'approve' | 'reject', actor: Actor): Promise<AdaptiveCardJson> {
     const { migration, def } = loaded;
-    const result = await this.options.store.runbook.vote(approvalId, (approval) =>
-      vote(approval, { by: actor.id, byName: actor.name, decision, now: this.now(), currentEvidenceHash: approval.evidenceHash, policy: this.options.policy }),
+    const approvalId = approval.id;
+    const result = await this.options.store.runbook.vote(approvalId, (current) =>
+      vote(current, { by: actor.id, byName: actor.name, decision, now: this.now(), currentEvidenceHash: current.evidenceHash, policy: this.options.policy }),
     );
     if (!result) return this.render(migration, loaded.steps, def.n, actor.id, 'That approval request no longer exists.');
     await this.options.store.audit.append({
@@ -337,39 +390,65 @@ export class RunbookService {
       if (result.code === 'EXPIRED' || result.code === 'EVIDENCE_CHANGED') {
         await this.options.store.runbook.setApprovalStatus(approvalId, ['pending'], result.approval.status);
         const fresh = (await this.load(migration.id, def.n))!;
-        if (fresh.step.status === 'waiting_approval') await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: result.code === 'EXPIRED' ? 'approval expired' : 'approval void' });
+        if (fresh.step.status === 'waiting_approval' && !isUndo(result.approval)) await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: result.code === 'EXPIRED' ? 'approval expired' : 'approval void' });
         await this.publish(migration, def.n);
       }
       return this.render(migration, (await this.options.store.runbook.listSteps(migration.id)), def.n, actor.id, result.message);
     }
-    const approval = result.approval;
+    const decided = result.approval;
     if (result.outcome === 'rejected') {
       const fresh = (await this.load(migration.id, def.n))!;
-      if (fresh.step.status === 'waiting_approval') await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `rejected by ${actor.name}` });
+      if (fresh.step.status === 'waiting_approval' && !isUndo(decided)) await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `rejected by ${actor.name}` });
     } else if (result.outcome === 'approved') {
-      const pre = approval.action.startsWith('undo:') ? null : precheckFor(def);
+      const pre = isUndo(decided) ? null : precheckFor(decided.action);
       if (pre) {
-        const job = await this.enqueueJob(migration, def.n, pre, { id: approval.requestedBy, name: approval.requestedByName }, 'precheck', approval.id);
-        this.options.logger.info({ jobId: job.id, approvalId: approval.id }, 'approved; re-reading state before running');
+        const job = await this.enqueueJob(migration, def.n, pre, { id: decided.requestedBy, name: decided.requestedByName }, 'precheck', decided.id);
+        this.options.logger.info({ jobId: job.id, approvalId: decided.id }, 'approved; re-reading state before running');
       } else {
-        await this.execute((await this.load(migration.id, def.n))!, approval);
+        await this.execute((await this.load(migration.id, def.n))!, decided);
       }
     }
     await this.publish(migration, def.n);
     return this.render(migration, await this.options.store.runbook.listSteps(migration.id), def.n, actor.id);
   }
 
-  /** Runs an approved action exactly once: only the caller that moves the approval to "executing" enqueues the job. */
+  /**
+   * Runs an approved action exactly once: only the caller that moves the approval to "executing"
+   * enqueues the job. What runs is derived from the stored approval, and only on the step it was
+   * made for, while the stored state still allows it.
+   */
   private async execute(loaded: Loaded, approval: Approval): Promise<void> {
+    const { migration, def } = loaded;
+    const undo = isUndo(approval);
+    const allowedActions = [def.check.kind, ...(def.undo ? [`undo:${def.undo}`] : [])];
+    if (approval.migrationId !== migration.id || approval.step !== def.n || !allowedActions.includes(approval.action)) {
+      this.options.logger.error({ approvalId: approval.id, migrationId: migration.id, step: def.n }, 'an approval was about to run on a step it was not made for; refused');
+      await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused:mismatch', details: { approvalId: approval.id, approvalStep: approval.step, approvalAction: approval.action }, conversationId: migration.conversationId });
+      return;
+    }
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
-    const undo = approval.action.startsWith('undo:');
-    const payload = undo ? undoPayload(approval) : actionPayload(loaded.def, approval);
+    const payload = undo ? undoPayload(approval) : actionPayload(approval);
     if (!payload) {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
       return;
     }
-    if (!undo && loaded.step.status === 'waiting_approval') await this.transition(loaded, { type: 'approved', n: loaded.def.n, at: this.now() });
-    const job = await this.enqueueJob(loaded.migration, loaded.def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
+    const fresh = (await this.load(migration.id, def.n))!;
+    let refusal: string | undefined;
+    if (undo) {
+      // The approval itself is executing now, so only the steps are asked.
+      const allowed = undoAllowed(fresh.steps, def.n, null);
+      if (!allowed.ok) refusal = allowed.reason;
+    } else {
+      refusal = await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() });
+    }
+    if (refusal) {
+      await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'void');
+      await this.note((await this.load(migration.id, def.n))!, `Approval void, nothing ran: ${refusal}`);
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused', details: { approvalId: approval.id, reason: refusal }, conversationId: migration.conversationId });
+      return;
+    }
+    const job = await this.enqueueJob(migration, def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
   }
 
@@ -449,8 +528,9 @@ function storedScanOf(store: Store, job: JobRecord): StoredScan {
   return scan;
 }
 
-function precheckFor(def: StepDefinition): JobPayload | null {
-  switch (def.check.kind) {
+/** The read that precedes (and, after approval, re-checks) an approval of this action. */
+function precheckFor(action: string): JobPayload | null {
+  switch (action) {
     case 'schedulerStop':
     case 'schedulerStart':
       return { action: 'adsync.getScheduler' };
@@ -461,8 +541,9 @@ function precheckFor(def: StepDefinition): JobPayload | null {
   }
 }
 
-function actionPayload(def: StepDefinition, approval: Approval): JobPayload | null {
-  switch (def.check.kind) {
+/** What an approved step action runs, from the stored approval alone. */
+function actionPayload(approval: Approval): JobPayload | null {
+  switch (approval.action) {
     case 'schedulerStop':
       return { action: 'adsync.stopScheduler' };
     case 'schedulerStart':
@@ -475,6 +556,10 @@ function actionPayload(def: StepDefinition, approval: Approval): JobPayload | nu
     default:
       return null;
   }
+}
+
+function isUndo(approval: Approval): boolean {
+  return approval.action.startsWith('undo:');
 }
 
 function undoPayload(approval: Approval): JobPayload | null {
@@ -492,6 +577,18 @@ function undoPayload(approval: Approval): JobPayload | null {
     default:
       return null;
   }
+}
+
+/** The card's own claims, cut short, for the audit of a refused click. */
+function claimedFields(data: unknown): Record<string, unknown> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { data: typeof data };
+  const out: Record<string, unknown> = {};
+  for (const key of ['migrationId', 'n', 'approvalId'] as const) {
+    const value = (data as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    out[key] = typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value)?.slice(0, 80) ?? String(value);
+  }
+  return out;
 }
 
 function pilotOu(steps: readonly StepState[]): string | null {

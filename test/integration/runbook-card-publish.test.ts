@@ -63,11 +63,11 @@ describe('runbook step cards under paced posting', () => {
     const adele = { id: '29:adele', name: 'Adele Vance' };
 
     sink.holdNextPost();
-    const confirm1 = service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 1 }, actor: adele });
+    const confirm1 = service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 1 }, conversationId: migration.conversationId, actor: adele });
     while (!sink.holding) await new Promise((r) => setTimeout(r, 5));
     // Step 2's card is rendered ("Not started") but not yet posted; step 2 is confirmed meanwhile.
     expect((await store().runbook.listSteps(migration.id))[1]!.cardActivityId).toBeNull();
-    await service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 2 }, actor: adele });
+    await service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 2 }, conversationId: migration.conversationId, actor: adele });
     sink.release();
     await confirm1;
 

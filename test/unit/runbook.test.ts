@@ -1,4 +1,4 @@
-import { applyEvent, currentStep, initialSteps, readySteps, type StepState } from '../../src/runbook/runbook';
+import { applyEvent, currentStep, initialSteps, readySteps, undoAllowed, type StepState, type StepStatus } from '../../src/runbook/runbook';
 import { STEPS } from '../../src/runbook/steps';
 
 const at = new Date('2026-11-25T10:00:00Z');
@@ -65,5 +65,51 @@ describe('runbook state machine', () => {
     expect(applyEvent(s, { type: 'confirm', n: 19, by: 'a', at })).toEqual({ ok: false, reason: 'There is no step 19; the runbook has steps 1 to 18.' });
     expect(applyEvent(s, { type: 'succeeded', n: 3, at, evidence: null })).toMatchObject({ ok: false, reason: 'Step 3 is not running.' });
     expect(applyEvent(s, { type: 'approved', n: 8, at })).toMatchObject({ ok: false });
+  });
+});
+
+describe('undoAllowed: the one rule behind the Undo button and the undo the bot accepts', () => {
+  const upTo8 = (status8: StepStatus, status9: StepStatus = 'pending'): StepState[] =>
+    initialSteps().map((x) => (x.n < 8 ? { ...x, status: 'done' as const } : x.n === 8 ? { ...x, status: status8 } : x.n === 9 ? { ...x, status: status9 } : x));
+
+  it.each([
+    ['pending', 'Step 8 is not started; only a done or failed step can be undone.'],
+    ['in_progress', 'Step 8 is in progress; only a done or failed step can be undone.'],
+    ['waiting_approval', 'Step 8 is waiting for approval; only a done or failed step can be undone.'],
+    ['skipped', 'Step 8 is skipped; only a done or failed step can be undone.'],
+  ] as const)('refuses a step that is %s', (status, reason) => {
+    expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: false, reason });
+  });
+
+  it.each(['done', 'failed'] as const)('allows a %s step that changed something, with the step\'s own undo', (status) => {
+    expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: true, undo: 'schedulerStart' });
+  });
+
+  it('refuses a step that changed nothing, and a step that does not exist', () => {
+    expect(undoAllowed(upTo8('done'), 7, null)).toEqual({ ok: false, reason: 'Step 7 changed nothing that can be undone.' });
+    expect(undoAllowed(upTo8('done'), 19, null)).toEqual({ ok: false, reason: 'There is no step 19; the runbook has steps 1 to 18.' });
+  });
+
+  it('refuses while the step has an open request, naming which kind', () => {
+    expect(undoAllowed(upTo8('done'), 8, { action: 'undo:schedulerStart', status: 'pending' })).toEqual({ ok: false, reason: 'An undo of step 8 is already requested.' });
+    expect(undoAllowed(upTo8('failed'), 8, { action: 'schedulerStop', status: 'approved' })).toEqual({ ok: false, reason: 'Step 8 has an open approval request; settle it first.' });
+  });
+
+  it.each([
+    ['done', 'Step 9 already builds on step 8; undo that first.'],
+    ['skipped', 'Step 9 already builds on step 8; undo that first.'],
+    ['in_progress', 'Step 9 is in progress and builds on step 8; let it finish first.'],
+    ['waiting_approval', 'Step 9 is waiting for approval and builds on step 8; let it finish first.'],
+  ] as const)('refuses when the later step that builds on it is %s', (status9, reason) => {
+    expect(undoAllowed(upTo8('done', status9), 8, null)).toEqual({ ok: false, reason });
+  });
+
+  it('allows when the later step is pending or failed (it built nothing that stays)', () => {
+    expect(undoAllowed(upTo8('done', 'failed'), 8, null)).toMatchObject({ ok: true });
+    expect(undoAllowed(upTo8('done', 'pending'), 8, null)).toMatchObject({ ok: true });
+  });
+
+  it('is what the undone event applies too', () => {
+    expect(applyEvent(upTo8('done', 'waiting_approval'), { type: 'undone', n: 8, by: 'a', at, evidence: null })).toEqual(undoAllowed(upTo8('done', 'waiting_approval'), 8, null));
   });
 });

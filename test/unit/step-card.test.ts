@@ -1,7 +1,7 @@
 import { renderOverviewCard } from '../../src/cards/overview-card';
 import { renderStepCard } from '../../src/cards/step-card';
 import { evidenceHash, type Approval, type ApprovalPolicy } from '../../src/runbook/approvals';
-import { initialSteps, type StepState } from '../../src/runbook/runbook';
+import { initialSteps, undoAllowed, type StepState, type StepStatus } from '../../src/runbook/runbook';
 import { STEPS } from '../../src/runbook/steps';
 import { cardProblems } from '../helpers/card-check';
 import { cardText } from '../helpers/fake-connector';
@@ -47,6 +47,27 @@ describe('step cards', () => {
     expect(actions(renderStepCard({ ...base, def: STEPS[0]!, step: pending[0]!, steps: pending, approval: null, viewer: null }))).toEqual(['step.confirm:Mark done']);
     const at6 = stepsUpTo(6);
     expect(actions(renderStepCard({ ...base, def: STEPS[5]!, step: at6[5]!, steps: at6, approval: null, viewer: null }))).toEqual(['step.confirm:Mark done', 'step.skip:Skip']);
+  });
+
+  it('shows Undo exactly where the stored state allows an undo (the rule the bot applies to the click)', () => {
+    const statuses: StepStatus[] = ['pending', 'in_progress', 'waiting_approval', 'done', 'skipped', 'failed'];
+    let shown = 0;
+    for (const def of STEPS.filter((d) => d.undo)) {
+      const later = STEPS.find((d) => d.dependsOn.includes(def.n))!;
+      for (const status of statuses) {
+        for (const laterStatus of statuses) {
+          for (const live of [null, { ...approval, step: def.n, action: `undo:${def.undo}` }, { ...approval, step: def.n, status: 'approved' as const }]) {
+            const steps = stepsUpTo(def.n).map((s) => (s.n === def.n ? { ...s, status } : s.n === later.n ? { ...s, status: laterStatus } : s));
+            const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def, step: steps[def.n - 1]!, steps, approval: live, policy, viewer: 'megan', now });
+            const hasUndo = actions(card).includes('step.undo:Undo (needs approval)');
+            expect([def.n, status, laterStatus, live?.status, hasUndo]).toEqual([def.n, status, laterStatus, live?.status, undoAllowed(steps, def.n, live).ok]);
+            if (hasUndo) shown++;
+          }
+        }
+      }
+    }
+    // done or failed, no open request, the later step pending or failed: 2 x 2 per undoable step
+    expect(shown).toBe(4 * 2 * 2);
   });
 
   it('the overview shows every step and the current one', () => {
