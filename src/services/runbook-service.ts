@@ -148,6 +148,9 @@ export class RunbookService {
           return refuse('approval.request', 'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).');
         }
         if (!(step.status === 'pending' || step.status === 'failed')) return refuse('approval.request', `Step ${n} is not ready for a request.`);
+        // Asked before anything is read or stored: a request for a step whose earlier steps are open is refused here.
+        const waiting = applyEvent(loaded.steps, { type: 'awaitApproval', n, by: actor.name, at: this.now() });
+        if (!waiting.ok) return refuse('approval.request', waiting.reason);
         const pre = precheckFor(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
@@ -366,7 +369,13 @@ export class RunbookService {
     if (!created) return false;
     if (moveStep) {
       const fresh = (await this.load(loaded.migration.id, loaded.def.n))!;
-      await this.transition(fresh, { type: 'awaitApproval', n: loaded.def.n, by: actor.name, at: now }, evidence);
+      const refused = await this.transition(fresh, { type: 'awaitApproval', n: loaded.def.n, by: actor.name, at: now }, evidence);
+      if (refused) {
+        // The step moved on since the request was asked for: a request it is not waiting on must not be approvable.
+        await this.options.store.runbook.setApprovalStatus(created.id, ['pending'], 'void');
+        await this.note((await this.load(loaded.migration.id, loaded.def.n))!, `Not requested: ${refused}`);
+        return false;
+      }
     }
     return true;
   }
