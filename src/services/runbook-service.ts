@@ -453,7 +453,10 @@ export class RunbookService {
     }
     if (refusal) {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'void');
-      await this.note((await this.load(migration.id, def.n))!, `Approval void, nothing ran: ${refusal}`);
+      const now = (await this.load(migration.id, def.n))!;
+      // A step left waiting on a void approval would wait for good.
+      if (now.step.status === 'waiting_approval') await this.transition(now, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `approval void, nothing ran: ${refusal}` });
+      else await this.note(now, `Approval void, nothing ran: ${refusal}`);
       await this.options.store.audit.append({ actor: 'syncshift', action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused', details: { approvalId: approval.id, reason: refusal }, conversationId: migration.conversationId });
       return;
     }
