@@ -55,7 +55,7 @@ describe('forged and malformed requests change nothing', () => {
     // Each agent's first authenticated call records it (last seen, version); do that now, so the
     // cases below can demand that nothing at all changes.
     for (const [id, secret] of [[AGENT_ID, AGENT_SECRET], [AGENT_TWO, AGENT_TWO_SECRET]] as const) {
-      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
       expect(await res.json()).toEqual({ job: null });
     }
   });
@@ -166,7 +166,7 @@ describe('forged and malformed requests change nothing', () => {
   });
 
   it('Content-Encoding: identity is an uncompressed body and is handled as usual', async () => {
-    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ job: null });
   });
