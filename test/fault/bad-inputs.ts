@@ -19,6 +19,10 @@ export type Credential =
   | 'token:garbage'
   | 'token:forged-signature'
   | 'token:expired'
+  | 'token:no-exp'
+  | 'token:expired-beyond-skew'
+  | 'token:nbf-beyond-skew'
+  | 'token:iat-beyond-skew'
   | 'token:wrong-audience'
   | 'token:wrong-issuer'
   | 'token:alg-none'
@@ -39,6 +43,8 @@ export interface BadInput {
   encoding?: { header: string; with: 'gzip' | 'deflate' | 'br' };
   /** Pad the body with spaces (valid JSON whitespace) to this many bytes before compressing: a small upload that inflates. */
   inflatedBytes?: number;
+  /** Announce the whole body's length but send only its first bytes, then nothing: a client that holds the request open. */
+  stallAfterBytes?: number;
   status: number;
 }
 
@@ -131,6 +137,20 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'a token from another issuer', bot: 'production', path: '/api/messages', credential: 'token:wrong-issuer', body: 'activity', status: 401 },
   { name: 'an unsigned token (alg none)', bot: 'production', path: '/api/messages', credential: 'token:alg-none', body: 'activity', status: 401 },
   { name: 'a valid token issued for another serviceUrl', bot: 'production', path: '/api/messages', credential: 'token:other-service-url', body: 'activity', status: 401 },
+  // Correctly signed, but wrong in time: botbuilder took a token without exp as one that never expires.
+  { name: 'a correctly signed token without exp, nbf or iat', bot: 'production', path: '/api/messages', credential: 'token:no-exp', body: 'activity', status: 401 },
+  { name: 'a token expired 6 minutes ago (beyond the 5-minute clock skew)', bot: 'production', path: '/api/messages', credential: 'token:expired-beyond-skew', body: 'activity', status: 401 },
+  { name: 'a token not valid before 6 minutes from now', bot: 'production', path: '/api/messages', credential: 'token:nbf-beyond-skew', body: 'activity', status: 401 },
+  { name: 'a token issued 6 minutes in the future', bot: 'production', path: '/api/messages', credential: 'token:iat-beyond-skew', body: 'activity', status: 401 },
+  // Slow bodies: refused before they are read when there is no credential, cut with 408 when they stop arriving.
+  { name: 'an activity without a token that stops after its first byte', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', stallAfterBytes: 1, status: 401 },
+  { name: 'an activity whose token has no exp, stopping after its first byte', bot: 'production', path: '/api/messages', credential: 'token:no-exp', body: 'activity', stallAfterBytes: 1, status: 401 },
+  { name: 'an activity with a valid token that stops sending', bot: 'production', path: '/api/messages', credential: 'token:valid', body: 'activity', stallAfterBytes: 20, status: 408 },
+  { name: 'an activity in local mode that stops sending', bot: 'local', path: '/api/messages', credential: 'none', body: 'activity', stallAfterBytes: 20, status: 408 },
+  { name: 'a lease from a stranger that stops sending', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'none', body: { ...ok, actions: ['directory.scanOu'] }, stallAfterBytes: 5, status: 401 },
+  { name: 'a lease from a valid agent that stops sending', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { ...ok, actions: ['directory.scanOu'] }, stallAfterBytes: 5, status: 408 },
+  { name: 'a result from the agent holding the job that stops sending', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: failed, stallAfterBytes: 5, status: 408 },
+  { name: 'an enrollment that stops sending', bot: 'local', path: '/relay/v1/agents/enroll', credential: 'none', body: { code: 'AAAA-BBBB-CCCC-DDDD-EEEE' }, stallAfterBytes: 5, status: 408 },
   // Compressed bodies: restify inflates gzip but counts only the compressed bytes against the limit,
   // so every route refuses any Content-Encoding but identity before authentication or parsing.
   { name: 'a gzip activity without a token', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'gzip', with: 'gzip' }, status: 415 },
