@@ -42,6 +42,8 @@ export interface BotConfig {
   jobMaxAttempts: number;
   /** How often the bot looks for expired leases and for finished jobs whose result was never applied. */
   leaseSweepMs: number;
+  /** How long a request body (other than a streamed scan) may send nothing before it is cut with 408. */
+  bodyIdleMs: number;
   cardListLimit: number;
   /** Smallest gap between two progress updates of one card (a verify's count of objects scanned). */
   progressIntervalMs: number;
@@ -83,6 +85,7 @@ const schema = z.object({
   SYNCSHIFT_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
   SYNCSHIFT_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   SYNCSHIFT_LEASE_SWEEP_SECONDS: z.coerce.number().int().min(1).max(600).default(15),
+  SYNCSHIFT_BODY_IDLE_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
   SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   SYNCSHIFT_APPROVERS: z.string().default(''),
@@ -143,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     jobLeaseMs: e.SYNCSHIFT_JOB_LEASE_SECONDS * 1000,
     jobMaxAttempts: e.SYNCSHIFT_JOB_MAX_ATTEMPTS,
     leaseSweepMs: e.SYNCSHIFT_LEASE_SWEEP_SECONDS * 1000,
+    bodyIdleMs: e.SYNCSHIFT_BODY_IDLE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
     approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },

@@ -27,7 +27,7 @@ export async function measureLatency(input: { graphUrl: string; connector: FakeC
   const agentLoop = (async () => {
     while (!stop.signal.aborted) {
       waiting();
-      const job = await relay.lease(20_000, stop.signal).catch((err: Error) => {
+      const job = await relay.lease(20_000, stop.signal, { actions: ['directory.scanOu'], readOnly: true }).catch((err: Error) => {
         if (stop.signal.aborted) return null;
         throw err;
       });

@@ -55,8 +55,8 @@ export class RelayClient {
    * a payload this agent cannot read still names the job: UnreadableJobError carries its id and the
    * failure to report for it.
    */
-  async lease(waitMs: number, signal?: AbortSignal, capabilities?: AgentCapabilities): Promise<LeasedJob | null> {
-    const request = { agentVersion: this.options.agentVersion, waitMs, ...(capabilities ? { actions: [...capabilities.actions], readOnly: capabilities.readOnly } : {}) };
+  async lease(waitMs: number, signal: AbortSignal | undefined, capabilities: AgentCapabilities): Promise<LeasedJob | null> {
+    const request = { agentVersion: this.options.agentVersion, waitMs, actions: [...capabilities.actions], readOnly: capabilities.readOnly };
     const body = await this.post('/relay/v1/jobs/lease', request, signal);
     const envelope = leaseEnvelope.safeParse(body);
     if (!envelope.success) throw new RelayHttpError(0, `The bot's answer to a lease request is not one this agent can read: ${envelope.error.issues[0]?.message ?? 'invalid'}. Check that SYNCSHIFT_RELAY_URL points at the SyncShift bot.`);

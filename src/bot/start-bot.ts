@@ -15,8 +15,9 @@ import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import { ProactiveCardSink } from './card-sink';
 import { ActivityDeduper, attachTurnWork } from './activity-deduper';
-import { bodyDeadline } from './body-deadline';
+import { bodyDeadline, bodyIdleLimit } from './body-deadline';
 import { refuseEncodedBodies } from './refuse-encoded-bodies';
+import { requireBotToken } from './require-bot-token';
 import { createAdapter, createTeamsApp } from './teams-app';
 
 export interface RunningBot {
@@ -54,6 +55,8 @@ export interface StartBotOptions {
   timers?: Timers;
   /** How long any request but a streamed scan may take to send its body; default 300 s (Node's own default). */
   bodyDeadlineMs?: number;
+  /** How long such a body may send nothing before it is cut with 408; default: SYNCSHIFT_BODY_IDLE_SECONDS. */
+  bodyIdleMs?: number;
   /** How long a streamed scan may send nothing before the bot gives up on it; default 5 minutes. */
   streamIdleMs?: number;
 }
@@ -124,10 +127,13 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   server.pre(refuseEncodedBodies);
   server.server.requestTimeout = 0;
   server.pre(bodyDeadline(options.bodyDeadlineMs ?? 300_000, isStreamedResult));
+  server.pre(bodyIdleLimit(options.bodyIdleMs ?? config.bodyIdleMs, isStreamedResult));
   // Body limits are per route: agent results can be large, nothing else may be.
   server.use(restify.plugins.queryParser({ mapParams: false }));
   const turnLogger = logger.child({ part: 'activities' });
-  server.post('/api/messages', restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
+  // In production mode a request without a token that could be valid is refused before its body is read.
+  const tokenGate: restify.RequestHandler[] = config.botAuth ? [requireBotToken(turnLogger)] : [];
+  server.post('/api/messages', ...tokenGate, restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
     await adapter.handleRequest(
       req,
       res,

@@ -76,13 +76,22 @@ export const leaseRequest = z.object({
   waitMs: z.number().int().min(0).max(30_000).default(20_000),
   /**
    * The actions this agent can run (its configuration decides: Connect Sync actions only on the
-   * Connect Sync server, none that change anything when read-only). The bot hands it nothing else.
-   * Absent from older agents, which are offered every job.
+   * Connect Sync server, none that change anything when read-only). The bot hands it nothing else,
+   * and takes its result only for a job of one of these. Optional in the schema only so that an
+   * older agent, which never says, is told to update instead of getting a bare 400: it is offered nothing.
    */
   actions: z.array(z.string().min(1).max(64)).max(64).optional(),
   readOnly: z.boolean().optional(),
 });
 export type LeaseRequest = z.infer<typeof leaseRequest>;
+
+/**
+ * What a lease request lets the agent be offered: the actions it declared that this bot knows,
+ * less those that change anything when it says it is read-only. Empty: it is offered nothing.
+ */
+export function runnableActions(request: Pick<LeaseRequest, 'actions' | 'readOnly'>): string[] {
+  return (request.actions ?? []).filter((action) => KNOWN_ACTIONS.includes(action) && !(request.readOnly === true && MUTATING_ACTIONS.has(action)));
+}
 
 export const leaseResponse = z.object({ job: leasedJob.nullable() });
 export type LeaseResponse = z.infer<typeof leaseResponse>;

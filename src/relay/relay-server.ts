@@ -8,7 +8,7 @@ import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { ndjsonLines } from './ndjson-lines';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
 
 /**
@@ -226,9 +226,15 @@ export class RelayServer {
     const body = this.parse(leaseRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
-    // What the agent says it can run; read-only is enforced here too, whatever the list says.
-    const actions = body.actions === undefined ? null : body.actions.filter((action) => !(body.readOnly === true && MUTATING_ACTIONS.has(action)));
-    if (actions !== null) await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
+    // What the agent says it can run; read-only is enforced here too, whatever the list says. An
+    // agent that says nothing runs nothing: offered every job, it could "finish" step 8 unrun.
+    const actions = runnableActions(body);
+    if (actions.length === 0) {
+      this.options.logger.warn({ agentId, declared: body.actions?.slice(0, 8) ?? null, agentVersion: body.agentVersion }, 'refused a lease request that declares no action this bot knows');
+      res.send(400, NO_ACTIONS_DECLARED);
+      return;
+    }
+    await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -319,6 +325,12 @@ export class RelayServer {
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
+    // Before a change starts: an agent that holds a job it never said it runs must not make it.
+    const refused = body.phase === STARTING_PHASE ? await this.undeclaredJob(agentId, jobId) : null;
+    if (refused) {
+      res.send(refused.status, refused.body);
+      return;
+    }
     const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), starting: body.phase === STARTING_PHASE });
     if (!ok) {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent.' });
@@ -338,6 +350,11 @@ export class RelayServer {
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
+    const refused = await this.undeclaredJob(agentId, jobId, body.outcome === 'succeeded' ? body.result.action : null);
+    if (refused) {
+      res.send(refused.status, refused.body);
+      return;
+    }
     let result: unknown = body.outcome === 'succeeded' ? body.result : null;
     let resultUpload: string | null = null;
     if (body.outcome === 'succeeded' && body.result.action === 'directory.scanOu') {
@@ -384,6 +401,8 @@ export class RelayServer {
       this.refuseStream(req, res, status, body);
     };
     const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
+    const undeclared = await this.undeclaredJob(agentId, jobId, 'directory.scanOu');
+    if (undeclared) return this.refuseStream(req, res, undeclared.status, undeclared.body);
     let users = 0;
     let ended = false;
     let totals: ScanOuHead['totals'] | null = null;
@@ -453,6 +472,23 @@ export class RelayServer {
     }
   }
 
+  /**
+   * Why `agentId` may not report on `jobId`: the job was not last leased to it, or it is for an
+   * action the agent never declared (leased before the bot checked), or `resultAction` is another
+   * action's result. Null when it may; the store's finish still decides whether it is accepted.
+   */
+  private async undeclaredJob(agentId: string, jobId: string, resultAction: string | null = null): Promise<{ status: number; body: { code: string; message: string; hint?: string } } | null> {
+    const job = await this.options.store.jobs.get(jobId);
+    if (!job || job.agentId !== agentId) return { status: 409, body: NOT_LEASED };
+    const action = String((job.payload as { action?: unknown } | null)?.action ?? job.kind).slice(0, 64);
+    const declared = (await this.options.store.agents.get(agentId))?.actions ?? [];
+    if (!declared.includes(action)) {
+      return { status: 409, body: { code: 'RELAY.ACTION_NOT_DECLARED', message: `This agent has not declared that it runs ${action}, so nothing it reports for this job is taken.`, hint: 'Update syncshift-agent on the agent host to the bot\'s version and check its configuration (SYNCSHIFT_ADSYNC_EXPORT_DIR, SYNCSHIFT_READ_ONLY); the job goes back to the queue or, if a change may have started, is marked "outcome unknown".' } };
+    }
+    if (resultAction !== null && resultAction !== action) return { status: 400, body: { code: 'RELAY.BAD_REQUEST', message: `Invalid request: the result is for ${resultAction} but the job is ${action}.` } };
+    return null;
+  }
+
   /** Answers before the body has been read to its end, and stops reading it. */
   private refuseStream(req: Request, res: Response, status: number, body: { code: string; message: string }): void {
     res.header('connection', 'close');
@@ -503,6 +539,11 @@ export class RelayServer {
 }
 
 const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' };
+const NO_ACTIONS_DECLARED = {
+  code: 'RELAY.NO_ACTIONS_DECLARED',
+  message: 'This agent did not say which actions it runs (or named none this bot knows), so it is offered no job.',
+  hint: 'Update syncshift-agent on the agent host to the bot\'s version: it declares its actions in every lease request.',
+};
 
 /** The agent hung up or the answer is already out: nothing more can reach it on this request. */
 function connectionGone(req: Request, res: Response): boolean {

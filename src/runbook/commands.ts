@@ -82,8 +82,26 @@ const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
 const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched> [page] [#id]';
 const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched']);
 
+/**
+ * C0 control characters other than tab and line breaks, and DEL: PostgreSQL cannot store U+0000 in
+ * text or jsonb, and none of them belongs in a card or a command.
+ */
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/** `text` with each control character written out as \uXXXX, so it can be stored and shown as typed. */
+export function visibleControls(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function parseCommand(input: string): Command {
   const text = input.replace(/\u00a0/g, ' ').trim();
+  const control = text.match(CONTROL_CHARACTERS)?.[0];
+  if (control !== undefined) {
+    const head = text.startsWith('/') ? visibleControls(text.split(/\s+/)[0]!).slice(0, 40) : 'Your message';
+    const known = COMMAND_HELP.find((c) => c.usage.split(' ')[0] === head.toLowerCase());
+    const codePoint = `U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    return { kind: 'invalid', command: head, reason: `The message contains an invisible control character (${codePoint}), so nothing was done.`, usage: `type it again without it${known ? `: ${known.usage}` : ''}` };
+  }
   if (!text.startsWith('/')) return { kind: 'unknown', text };
   const [head = '', ...rest] = text.split(/\s+/);
   const word = head.toLowerCase();

@@ -152,7 +152,7 @@ function describeAgent(a: AgentRecord): string {
 }
 
 function describeCapabilities(a: AgentRecord): string {
-  if (a.actions === null) return 'runs: not declared (older agent; offered every job)';
+  if (a.actions === null) return 'runs: not declared (older agent; offered no job until it is updated)';
   const adsync = a.actions.filter((action) => action.startsWith('adsync.'));
   const others = a.actions.filter((action) => !action.startsWith('adsync.'));
   const parts = [...others, ...(adsync.length === ADSYNC_ACTIONS.length ? ['adsync.*'] : adsync)];

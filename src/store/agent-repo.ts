@@ -17,7 +17,7 @@ export interface AgentRecord {
   lastSeenAt: Date | null;
   version: string | null;
   actionsRun: number;
-  /** The actions its latest lease request said it can run; null when it never said (an older agent). */
+  /** The actions its latest lease request said it can run; null when it never said (an older agent, offered nothing). */
   actions: string[] | null;
   readOnly: boolean | null;
   /** The job this agent holds right now, if any. */

@@ -198,7 +198,8 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
         // taking it too. A retryable job whose lease ran out (see RETRYABLE_LEASE) counts as queued
         // again until it has used up its attempts; a started mutating one never does (expireMutating).
-        // Only jobs the agent said it can run; an agent that never said (null) is offered everything.
+        // Only jobs the agent said it can run. Null (everything) is for tests of the store alone: the
+        // relay always passes the agent's list and refuses an agent that declares nothing.
         // The agent's row is read FOR SHARE in the same statement: a revocation either commits first
         // (and this lease sees 'revoked' and takes nothing) or waits for this lease and then releases it.
         const rows = await db.query(
@@ -378,7 +379,7 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
 
       async waitingForCapableAgent({ onlineSince }) {
         // Queued work that no active agent heard from since onlineSince has said it can run. An
-        // agent that never declared its actions (an older version) counts as able to run anything.
+        // agent that never declared its actions (an older version) is offered nothing, so it counts for nothing.
         const rows = await db.query<{ action: string | null; jobs: number; since: unknown }>(
           `SELECT j.payload->>'action' AS action, count(*)::int AS jobs, min(j.created_at) AS since
              FROM jobs j
@@ -386,7 +387,7 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
               AND NOT EXISTS (
                 SELECT 1 FROM agents a
                  WHERE a.status = 'active' AND a.last_seen_at >= $1::timestamptz
-                   AND (a.actions IS NULL OR a.actions ? (j.payload->>'action')))
+                   AND a.actions ? (j.payload->>'action'))
             GROUP BY 1 ORDER BY 1`,
           [timeParam(onlineSince)],
         );

@@ -50,6 +50,8 @@ describe('agent enrollment, listing, rotation and revocation', () => {
   }
 
   const clientFor = (agentId: string, secret: string): RelayClient => new RelayClient({ url: h.bot.url, agentId, secret, agentVersion: '9.9.9-test' });
+  /** What an LDAP-only agent declares in every lease request. */
+  const SCANS = { actions: ['directory.scanOu'], readOnly: false };
 
   it('a non-approver cannot enroll, rotate or revoke', async () => {
     for (const command of ['/agent enroll dc-1', '/agent rotate agent-test', '/agent revoke agent-test']) {
@@ -88,7 +90,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(second.output).toContain('unknown, already used or expired');
     expect(() => statSync(join(dir, 'again.json'))).toThrow();
 
-    await expect(clientFor('dc-1', secret).lease(0)).resolves.toBeNull();
+    await expect(clientFor('dc-1', secret).lease(0, undefined, SCANS)).resolves.toBeNull();
     expect(await auditActions()).toEqual(expect.arrayContaining(['agent.enroll.code:issued', 'agent.enroll:credential-issued', 'agent.enroll:refused']));
   });
 
@@ -119,7 +121,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
   it('/agent list shows status, enrollment, last seen, version, actions run and the current lease', async () => {
     const calls = await h.say('/verify pilot OU=Sales');
     expect(calls).toHaveLength(1);
-    const job = await clientFor('dc-1', secret).lease(0);
+    const job = await clientFor('dc-1', secret).lease(0, undefined, SCANS);
     expect(job?.payload.action).toBe('directory.scanOu');
     const text = cardText(firstCard(await h.say('/agent list', EVE)));
     const line = text.split('\n').find((l) => l.startsWith('dc-1 '))!;
@@ -155,12 +157,12 @@ describe('agent enrollment, listing, rotation and revocation', () => {
 
   it('revoke: the next request is refused and the job it held goes to another agent', async () => {
     await h.say('/verify pilot OU=Sales');
-    const held = await clientFor('dc-1', secret).lease(0);
+    const held = await clientFor('dc-1', secret).lease(0, undefined, SCANS);
     expect(held).not.toBeNull();
     const text = cardText(firstCard(await h.say('/agent revoke dc-1', MEGAN)));
     expect(text).toContain('Agent dc-1 revoked');
     expect(text).toContain('It held 1 job(s)');
-    const refused = await clientFor('dc-1', secret).lease(0).catch((err: unknown) => err);
+    const refused = await clientFor('dc-1', secret).lease(0, undefined, SCANS).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(RelayHttpError);
     expect((refused as RelayHttpError).status).toBe(403);
     // Its late result is refused too: authentication fails before the job is looked at.
@@ -168,7 +170,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect((late as RelayHttpError).status).toBe(403);
     // Not finished by the late result; the revocation put the read-only job back in the queue.
     expect(await h.store.jobs.get(held!.id)).toMatchObject({ state: 'queued', result: null, finishedAt: null });
-    const taken = await clientFor(AGENT_ID, AGENT_SECRET).lease(0);
+    const taken = await clientFor(AGENT_ID, AGENT_SECRET).lease(0, undefined, SCANS);
     expect(taken?.id).toBe(held!.id);
     expect((await h.store.jobs.get(held!.id))!.agentId).toBe(AGENT_ID);
     expect(cardText(firstCard(await h.say('/agent list')))).toContain('dc-1 · revoked');
@@ -180,7 +182,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect((await enroll(code, credentialFile)).code).toBe(0);
     const oldSecret = secret;
     secret = (JSON.parse(readFileSync(credentialFile, 'utf8')) as { secret: string }).secret;
-    await expect(clientFor('dc-1', secret).lease(0)).resolves.toBeDefined();
+    await expect(clientFor('dc-1', secret).lease(0, undefined, SCANS)).resolves.toBeDefined();
 
     expect(cardText(firstCard(await h.say('/agent enroll dc-1')))).toContain('already enrolled');
     const rotation = await requestCode('/agent rotate dc-1', MEGAN);
@@ -189,25 +191,25 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const newSecret = (JSON.parse(readFileSync(rotated, 'utf8')) as { secret: string }).secret;
     expect(newSecret).not.toBe(secret);
     for (const stale of [secret, oldSecret]) {
-      const err = await clientFor('dc-1', stale).lease(0).catch((e: unknown) => e);
+      const err = await clientFor('dc-1', stale).lease(0, undefined, SCANS).catch((e: unknown) => e);
       expect((err as RelayHttpError).status).toBe(401);
     }
-    await clientFor('dc-1', newSecret).lease(0);
+    await clientFor('dc-1', newSecret).lease(0, undefined, SCANS);
     expect(cardText(firstCard(await h.say('/agent rotate nobody-here')))).toContain('There is no agent called nobody-here');
   });
 
   it('rotate of a static agent (SYNCSHIFT_AGENT_SECRETS): once the new code is used, the static secret stops working', async () => {
     // The static agent authenticates once, so the bot knows it and can rotate it.
-    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0)).resolves.toBeDefined();
+    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0, undefined, SCANS)).resolves.toBeDefined();
     const rotation = await requestCode(`/agent rotate ${AGENT_ID}`, MEGAN);
     // Until the code is used the static secret still works: rotating must not lock the agent out early.
-    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0)).resolves.toBeDefined();
+    await expect(clientFor(AGENT_ID, AGENT_SECRET).lease(0, undefined, SCANS)).resolves.toBeDefined();
     const rotated = join(dir, 'static-rotated.json');
     expect((await enroll(rotation, rotated)).code).toBe(0);
     const newSecret = (JSON.parse(readFileSync(rotated, 'utf8')) as { secret: string }).secret;
-    const err = await clientFor(AGENT_ID, AGENT_SECRET).lease(0).catch((e: unknown) => e);
+    const err = await clientFor(AGENT_ID, AGENT_SECRET).lease(0, undefined, SCANS).catch((e: unknown) => e);
     expect((err as RelayHttpError).status).toBe(401);
-    await expect(clientFor(AGENT_ID, newSecret).lease(0)).resolves.toBeDefined();
+    await expect(clientFor(AGENT_ID, newSecret).lease(0, undefined, SCANS)).resolves.toBeDefined();
   });
 
   it('a /verify whose reply failed after its job was queued is not queued again when Teams redelivers it', async () => {

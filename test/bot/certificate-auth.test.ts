@@ -57,6 +57,23 @@ describe('bot signed in with a certificate', () => {
     expect(h.connector.calls).toHaveLength(0);
   });
 
+  it('refuses a correctly signed token without exp, or wrong in time by more than 5 minutes of clock skew, before reading the body', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: 'https://api.botframework.com', aud: APP_ID, iat: now - 60, nbf: now - 60, exp: now + 3600, serviceurl: h.connector.url };
+    const activity = messageActivity({ text: '/migration start "timeless"', from: ADELE, conversationId: '19:cert-time@thread.tacv2', serviceUrl: h.connector.url });
+    const { exp: _exp, nbf: _nbf, iat: _iat, ...timeless } = claims;
+    for (const refused of [timeless, { ...claims, exp: now - 301 - 60, nbf: now - 3600, iat: now - 3600 }, { ...claims, nbf: now + 301 + 60 }, { ...claims, iat: now + 301 + 60 }]) {
+      const res = await post(activity, { authorization: `Bearer ${openId.sign(refused)}` });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ code: 'BOT.UNAUTHORIZED', message: 'The Bot Framework token is missing or not valid for this bot.' });
+    }
+    expect(await h.store.migrations.findByConversation('19:cert-time@thread.tacv2')).toBeNull();
+    // Within the skew a clock slightly behind or ahead is no reason to refuse.
+    const typing = { ...activity, type: 'typing', text: '' };
+    expect((await post(typing, { authorization: `Bearer ${openId.sign({ ...claims, exp: now - 120 })}` })).status).toBe(200);
+    expect((await post(typing, { authorization: `Bearer ${openId.sign({ ...claims, nbf: now + 120, iat: now + 120 })}` })).status).toBe(200);
+  });
+
   it('accepts a token signed with the published key for this app id', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = openId.sign({ iss: 'https://api.botframework.com', aud: APP_ID, iat: now - 60, nbf: now - 60, exp: now + 3600, serviceurl: h.connector.url });

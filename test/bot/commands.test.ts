@@ -34,6 +34,20 @@ describe('bot commands over HTTP', () => {
     expect(await card('hello there')).toContain('is not a command I know');
   });
 
+  it('a NUL in a command gets a card saying so and an audit row, not "Something went wrong"', async () => {
+    const conversationId = '19:nul-input@thread.tacv2';
+    const calls = await h.say('/migration start "a\u0000b"', undefined, conversationId);
+    expect(calls).toHaveLength(1);
+    expect(cardProblems(firstCard(calls))).toEqual([]);
+    const text = cardText(firstCard(calls));
+    expect(text).toContain('/migration: The message contains an invisible control character (U+0000), so nothing was done.');
+    expect(text).toContain('Usage: type it again without it: /migration start "<name>"');
+    expect(text).not.toContain('Something went wrong');
+    expect(await h.store.migrations.findByConversation(conversationId)).toBeNull();
+    const rows = await h.store.db.query<{ action: string; target: string }>('SELECT action, target FROM audit_log WHERE conversation_id = $1', [conversationId]);
+    expect(rows).toEqual([{ action: 'command.invalid', target: '/migration start "a\\u0000b"' }]);
+  });
+
   it('/migration start creates one durable migration per conversation', async () => {
     const started = await h.say('/migration start "Contoso pilot"');
     // The confirmation, the runbook overview and the first step's card.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { messageActivity, ADELE } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -8,6 +9,7 @@ import { BAD_INPUTS, type BadInput, type Credential } from './bad-inputs';
 const APP_ID = '5b7e0b4c-0000-4000-8000-00000000b07a';
 const AGENT_TWO = 'agent-two';
 const AGENT_TWO_SECRET = 'second-agent-secret-0123456789-xyz';
+const IDLE_MS = 2000;
 
 /** Everything a forged or malformed request could have changed. */
 async function snapshot(h: BotHarness): Promise<string> {
@@ -37,8 +39,10 @@ describe('forged and malformed requests change nothing', () => {
 
   beforeAll(async () => {
     openId = await new OpenIdStub().start();
-    local = await startBotHarness({ env: { SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET},${AGENT_TWO}:${AGENT_TWO_SECRET}` } });
+    // Bodies that stop arriving are cut after 2 s here (15 s by default), so the slow cases take seconds.
+    local = await startBotHarness({ env: { SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET},${AGENT_TWO}:${AGENT_TWO_SECRET}` }, bodyIdleMs: IDLE_MS });
     production = await startBotHarness({
+      bodyIdleMs: IDLE_MS,
       env: {
         HOST: '127.0.0.1',
         MICROSOFT_APP_ID: APP_ID,
@@ -55,7 +59,7 @@ describe('forged and malformed requests change nothing', () => {
     // Each agent's first authenticated call records it (last seen, version); do that now, so the
     // cases below can demand that nothing at all changes.
     for (const [id, secret] of [[AGENT_ID, AGENT_SECRET], [AGENT_TWO, AGENT_TWO_SECRET]] as const) {
-      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
       expect(await res.json()).toEqual({ job: null });
     }
   });
@@ -78,6 +82,16 @@ describe('forged and malformed requests change nothing', () => {
         return openId.sign(claims, { key: openId.forgerKey });
       case 'token:expired':
         return openId.sign({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 });
+      case 'token:no-exp': {
+        const { exp: _exp, nbf: _nbf, iat: _iat, ...timeless } = claims;
+        return openId.sign(timeless);
+      }
+      case 'token:expired-beyond-skew':
+        return openId.sign({ ...claims, iat: now - 3600, nbf: now - 3600, exp: now - 360 });
+      case 'token:nbf-beyond-skew':
+        return openId.sign({ ...claims, nbf: now + 360 });
+      case 'token:iat-beyond-skew':
+        return openId.sign({ ...claims, iat: now + 360 });
       case 'token:wrong-audience':
         return openId.sign({ ...claims, aud: '00000000-0000-4000-8000-000000000bad' });
       case 'token:wrong-issuer':
@@ -124,12 +138,79 @@ describe('forged and malformed requests change nothing', () => {
     const text = input.body === 'activity' ? JSON.stringify(activity) : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
     const method = input.method ?? 'POST';
     const body = input.encoding ? compress(input.encoding.with, text.padEnd(input.inflatedBytes ?? 0, ' ')) : text;
+    const headers = { 'content-type': input.contentType ?? 'application/json', ...(input.encoding ? { 'content-encoding': input.encoding.header } : {}), ...headersFor(input.credential, h.connector.url) };
+    if (input.stallAfterBytes !== undefined) return stalled(h.bot.url + input.path.replace('{leased}', leasedJobId), headers, Buffer.from(text), input.stallAfterBytes);
     return fetch(h.bot.url + input.path.replace('{leased}', leasedJobId), {
       method,
-      headers: { 'content-type': input.contentType ?? 'application/json', ...(input.encoding ? { 'content-encoding': input.encoding.header } : {}), ...headersFor(input.credential, h.connector.url) },
+      headers,
       ...(method === 'GET' ? {} : { body }),
     });
   }
+
+  /** Sends the headers (with the whole body's length) and the first `bytes` of it, then waits for the answer. */
+  function stalled(url: string, headers: Record<string, string>, body: Buffer, bytes: number): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          req.destroy();
+          resolve(new Response(Buffer.concat(chunks).toString('utf8'), { status: res.statusCode ?? 0 }));
+        });
+      });
+      req.on('error', reject);
+      req.write(body.subarray(0, bytes));
+    });
+  }
+
+  /** Sends `pieces` of a body one at a time, `gapMs` apart, stopping once the bot has answered. */
+  function dribble(url: string, headers: Record<string, string>, pieces: string[], gapMs: number): Promise<{ status: number; body: string; piecesSent: number }> {
+    return new Promise((resolve, reject) => {
+      const length = pieces.reduce((n, p) => n + Buffer.byteLength(p), 0);
+      const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(length) } });
+      let sent = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const next = (): void => {
+        req.write(pieces[sent++]!);
+        if (sent < pieces.length) timer = setTimeout(next, gapMs);
+      };
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), piecesSent: sent });
+        });
+      });
+      req.on('error', reject);
+      next();
+    });
+  }
+
+  const agentHeaders = { 'content-type': 'application/json', 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` };
+
+  it(`a valid agent sending its lease a byte every ${(IDLE_MS * 1.5) / 1000} s is cut with 408 at the first gap, and the lease is never taken`, async () => {
+    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: 'OU=Slow' }, conversationId: local.conversationId, migrationId: null, requestedBy: 'test' });
+    try {
+      // A complete lease request, then trailing spaces: a route handed what had arrived would lease the job.
+      const answer = await dribble(`${local.bot.url}/relay/v1/jobs/lease`, agentHeaders, [JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }), ' ', ' ', ' '], IDLE_MS * 1.5);
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toMatchObject({ code: 'HTTP.BODY_IDLE', message: expect.stringContaining(`nothing came for ${IDLE_MS / 1000} s`) as unknown });
+      expect(answer.piecesSent).toBe(1);
+      expect(await local.store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0, agentId: null });
+    } finally {
+      await local.store.jobs.cancelQueued({ jobIds: [job.id], reason: 'test over', now: new Date() });
+    }
+  });
+
+  it(`a body that keeps arriving, a piece every ${IDLE_MS / 4000} s, is read to its end however slow`, async () => {
+    const text = JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] });
+    const pieces = Array.from({ length: 8 }, (_, i) => text.slice((i * text.length) / 8, ((i + 1) * text.length) / 8));
+    const answer = await dribble(`${local.bot.url}/relay/v1/jobs/lease`, agentHeaders, pieces, IDLE_MS / 4);
+    expect(answer).toEqual({ status: 200, body: JSON.stringify({ job: null }), piecesSent: 8 });
+  });
 
   it('the list holds at least 30 cases with distinct names', () => {
     expect(BAD_INPUTS.length).toBeGreaterThanOrEqual(30);
@@ -166,7 +247,7 @@ describe('forged and malformed requests change nothing', () => {
   });
 
   it('Content-Encoding: identity is an uncompressed body and is handled as usual', async () => {
-    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ job: null });
   });

@@ -19,6 +19,10 @@ export type Credential =
   | 'token:garbage'
   | 'token:forged-signature'
   | 'token:expired'
+  | 'token:no-exp'
+  | 'token:expired-beyond-skew'
+  | 'token:nbf-beyond-skew'
+  | 'token:iat-beyond-skew'
   | 'token:wrong-audience'
   | 'token:wrong-issuer'
   | 'token:alg-none'
@@ -39,6 +43,8 @@ export interface BadInput {
   encoding?: { header: string; with: 'gzip' | 'deflate' | 'br' };
   /** Pad the body with spaces (valid JSON whitespace) to this many bytes before compressing: a small upload that inflates. */
   inflatedBytes?: number;
+  /** Announce the whole body's length but send only its first bytes, then nothing: a client that holds the request open. */
+  stallAfterBytes?: number;
   status: number;
 }
 
@@ -72,6 +78,11 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'lease asking to hold the request for 11 days', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { agentVersion: 't', waitMs: 1e9 }, status: 400 },
   { name: 'lease with a 10,000-character version', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { agentVersion: 'v'.repeat(10_000), waitMs: 0 }, status: 400 },
   { name: 'lease with a 100 KB body', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { agentVersion: 't', waitMs: 0, pad: 'p'.repeat(100 * 1024) }, status: 413 },
+  // An agent that does not say what it runs is offered nothing (before, every job, Connect Sync changes included).
+  { name: 'lease that declares no actions (an older agent)', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: ok, status: 400 },
+  { name: 'lease that declares an empty list of actions', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { ...ok, actions: [] }, status: 400 },
+  { name: 'lease that declares only actions this bot does not know', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { ...ok, actions: ['adsync.formatDisk'] }, status: 400 },
+  { name: 'lease by a read-only agent that declares only changes', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { ...ok, actions: ['adsync.stopScheduler'], readOnly: true }, status: 400 },
   { name: 'lease with GET', bot: 'local', method: 'GET', path: '/relay/v1/jobs/lease', credential: 'agent', body: '', status: 405 },
   { name: 'result for a job that does not exist', bot: 'local', path: `/relay/v1/jobs/${UNKNOWN_JOB}/result`, credential: 'agent', body: failed, status: 409 },
   { name: 'result for a job id that is not a uuid', bot: 'local', path: '/relay/v1/jobs/not-a-uuid/result', credential: 'agent', body: failed, status: 409 },
@@ -82,6 +93,7 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'result with an unknown outcome', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'maybe' }, status: 400 },
   { name: 'a success without its result', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'succeeded' }, status: 400 },
   { name: 'a scan result with a negative count', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x', defaultNamingContext: 'DC=x', totals: { users: -1, disabled: 0 }, users: [] } }, status: 400 },
+  { name: 'a Connect Sync result ("step 8 done") for a scan job', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'succeeded', result: { action: 'adsync.stopScheduler', data: { syncCycleEnabled: false } } }, status: 400 },
   { name: 'result as a JSON array', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: [failed], status: 400 },
   { name: 'result as JSON null', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: 'null', status: 400 },
   { name: 'a failure with a 5,000-character message', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: { outcome: 'failed', error: { code: 'X', message: 'm'.repeat(5000) } }, status: 400 },
@@ -125,6 +137,20 @@ export const BAD_INPUTS: readonly BadInput[] = [
   { name: 'a token from another issuer', bot: 'production', path: '/api/messages', credential: 'token:wrong-issuer', body: 'activity', status: 401 },
   { name: 'an unsigned token (alg none)', bot: 'production', path: '/api/messages', credential: 'token:alg-none', body: 'activity', status: 401 },
   { name: 'a valid token issued for another serviceUrl', bot: 'production', path: '/api/messages', credential: 'token:other-service-url', body: 'activity', status: 401 },
+  // Correctly signed, but wrong in time: botbuilder took a token without exp as one that never expires.
+  { name: 'a correctly signed token without exp, nbf or iat', bot: 'production', path: '/api/messages', credential: 'token:no-exp', body: 'activity', status: 401 },
+  { name: 'a token expired 6 minutes ago (beyond the 5-minute clock skew)', bot: 'production', path: '/api/messages', credential: 'token:expired-beyond-skew', body: 'activity', status: 401 },
+  { name: 'a token not valid before 6 minutes from now', bot: 'production', path: '/api/messages', credential: 'token:nbf-beyond-skew', body: 'activity', status: 401 },
+  { name: 'a token issued 6 minutes in the future', bot: 'production', path: '/api/messages', credential: 'token:iat-beyond-skew', body: 'activity', status: 401 },
+  // Slow bodies: refused before they are read when there is no credential, cut with 408 when they stop arriving.
+  { name: 'an activity without a token that stops after its first byte', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', stallAfterBytes: 1, status: 401 },
+  { name: 'an activity whose token has no exp, stopping after its first byte', bot: 'production', path: '/api/messages', credential: 'token:no-exp', body: 'activity', stallAfterBytes: 1, status: 401 },
+  { name: 'an activity with a valid token that stops sending', bot: 'production', path: '/api/messages', credential: 'token:valid', body: 'activity', stallAfterBytes: 20, status: 408 },
+  { name: 'an activity in local mode that stops sending', bot: 'local', path: '/api/messages', credential: 'none', body: 'activity', stallAfterBytes: 20, status: 408 },
+  { name: 'a lease from a stranger that stops sending', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'none', body: { ...ok, actions: ['directory.scanOu'] }, stallAfterBytes: 5, status: 401 },
+  { name: 'a lease from a valid agent that stops sending', bot: 'local', path: '/relay/v1/jobs/lease', credential: 'agent', body: { ...ok, actions: ['directory.scanOu'] }, stallAfterBytes: 5, status: 408 },
+  { name: 'a result from the agent holding the job that stops sending', bot: 'local', path: '/relay/v1/jobs/{leased}/result', credential: 'agent', body: failed, stallAfterBytes: 5, status: 408 },
+  { name: 'an enrollment that stops sending', bot: 'local', path: '/relay/v1/agents/enroll', credential: 'none', body: { code: 'AAAA-BBBB-CCCC-DDDD-EEEE' }, stallAfterBytes: 5, status: 408 },
   // Compressed bodies: restify inflates gzip but counts only the compressed bytes against the limit,
   // so every route refuses any Content-Encoding but identity before authentication or parsing.
   { name: 'a gzip activity without a token', bot: 'production', path: '/api/messages', credential: 'none', body: 'activity', encoding: { header: 'gzip', with: 'gzip' }, status: 415 },

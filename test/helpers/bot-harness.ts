@@ -53,6 +53,7 @@ export interface BotHarnessOptions {
   /** Graph client retry settings, e.g. a short backoff for tests that make Graph fail for good. */
   graphRetry?: { maxRetries?: number; baseBackoffMs?: number };
   bodyDeadlineMs?: number;
+  bodyIdleMs?: number;
   streamIdleMs?: number;
 }
 
@@ -76,6 +77,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.relayNow ? { relayNow: options.relayNow } : {}),
     ...(options.timers ? { timers: options.timers } : {}),
     ...(options.bodyDeadlineMs ? { bodyDeadlineMs: options.bodyDeadlineMs } : {}),
+    ...(options.bodyIdleMs ? { bodyIdleMs: options.bodyIdleMs } : {}),
     ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });

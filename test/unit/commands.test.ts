@@ -1,4 +1,4 @@
-import { COMMAND_HELP, parseCommand } from '../../src/runbook/commands';
+import { COMMAND_HELP, parseCommand, visibleControls } from '../../src/runbook/commands';
 
 describe('parseCommand', () => {
   it('parses the commands', () => {
@@ -17,6 +17,26 @@ describe('parseCommand', () => {
     expect(parseCommand('/verify pilot')).toMatchObject({ kind: 'invalid', reason: 'Say which OU to verify.' });
     expect(parseCommand('/verify list nope')).toMatchObject({ kind: 'invalid' });
     expect(parseCommand('/verify list missing x')).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('refuses a message with a control character, whatever the command, and says which one', () => {
+    expect(parseCommand('/migration start "a\u0000b"')).toEqual({
+      kind: 'invalid',
+      command: '/migration',
+      reason: 'The message contains an invisible control character (U+0000), so nothing was done.',
+      usage: 'type it again without it: /migration start "<name>"',
+    });
+    expect(parseCommand('/verify pilot OU=Sa\u001bles')).toMatchObject({ kind: 'invalid', command: '/verify', reason: expect.stringContaining('(U+001B)') as unknown });
+    expect(parseCommand('/wave add W1 OU=A\u007f')).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('(U+007F)') as unknown });
+    expect(parseCommand('/fro\u0000b')).toMatchObject({ kind: 'invalid', command: '/fro\\u0000b', usage: 'type it again without it' });
+    expect(parseCommand('hello\u0007')).toMatchObject({ kind: 'invalid', command: 'Your message' });
+    // Tabs and line breaks are text, not controls.
+    expect(parseCommand('/migration start "a\tb"')).toEqual({ kind: 'migration.start', name: 'a\tb' });
+    expect(parseCommand('/verify pilot\r\nOU=Sales')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales' });
+  });
+
+  it('writes control characters out, so they can be stored and shown as typed', () => {
+    expect(visibleControls('a\u0000b\u001f\u007f\tc\n')).toBe('a\\u0000b\\u001f\\u007f\tc\n');
   });
 
   it('parses the agent commands and refuses names that could not be agent ids', () => {

@@ -139,6 +139,15 @@ describe('bot configuration', () => {
       expect(refusal({ SYNCSHIFT_JOB_MAX_ATTEMPTS: '0' })).toContain('SYNCSHIFT_JOB_MAX_ATTEMPTS');
     });
   });
+
+  describe('request bodies', () => {
+    it('a body that sends nothing for 15 s is cut by default; the limit is configurable from 1 s to 300 s', () => {
+      expect(loadConfig({})).toMatchObject({ bodyIdleMs: 15_000 });
+      expect(loadConfig({ SYNCSHIFT_BODY_IDLE_SECONDS: '5' })).toMatchObject({ bodyIdleMs: 5000 });
+      expect(refusal({ SYNCSHIFT_BODY_IDLE_SECONDS: '0' })).toContain('SYNCSHIFT_BODY_IDLE_SECONDS');
+      expect(refusal({ SYNCSHIFT_BODY_IDLE_SECONDS: '301' })).toContain('SYNCSHIFT_BODY_IDLE_SECONDS');
+    });
+  });
 });
 
 describe('agent relay URL (TLS rule)', () => {

@@ -1,7 +1,7 @@
 import { TurnContext } from 'botbuilder';
 import type { Application } from '@microsoft/teams-ai/lib/Application';
 import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
-import { parseCommand, type Command } from '../../runbook/commands';
+import { parseCommand, visibleControls, type Command } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
 import type { AgentService } from '../../services/agent-service';
@@ -45,8 +45,9 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
     const actor = actorId(activity.from);
     const actorName = activity.from.name ?? actor;
     const command = parseCommand(stripHtml(activity.text ?? ''));
-    // Every command is on the record, including the ones that fail or are not understood.
-    await deps.store.audit.append({ actor, action: `command.${command.kind}`, target: truncate(stripHtml(activity.text ?? ''), 500), outcome: 'received', details: { by: actorName, activityId: activity.id }, conversationId });
+    // Every command is on the record, including the ones that fail or are not understood; control
+    // characters written out, since PostgreSQL refuses U+0000 and the row must still be written.
+    await deps.store.audit.append({ actor, action: `command.${command.kind}`, target: truncate(visibleControls(stripHtml(activity.text ?? '')), 500), outcome: 'received', details: { by: visibleControls(actorName), activityId: activity.id }, conversationId });
     // Past this point a command that changes something is not run again if the turn fails (see ActivityDeduper).
     if (!READ_ONLY_COMMANDS.has(command.kind)) markChangingState(context);
 
