@@ -1,4 +1,5 @@
 import { COMMAND_HELP } from '../runbook/commands';
+import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, type AdaptiveCardJson } from './render';
 
 export interface MessageCardInput {
@@ -14,18 +15,21 @@ const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention
 
 export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
   return expandTemplate('message', {
-    title: input.title,
-    text: input.text,
-    hint: input.hint ?? '',
+    title: literal(input.title),
+    text: literal(input.text),
+    hint: literal(input.hint ?? ''),
     color: COLORS[input.tone ?? 'default'],
-    facts: input.facts ?? [],
-    itemsText: (input.items ?? []).join('\n\n'),
+    facts: literalFacts(input.facts ?? []),
+    items: literalLines(input.items ?? []),
   });
 }
 
 /** `intro` explains why help is shown (an unknown command, say). */
 export function renderHelpCard(intro = ''): AdaptiveCardJson {
-  return expandTemplate('help', { intro, commands: COMMAND_HELP });
+  return expandTemplate('help', {
+    intro: literal(intro),
+    commands: COMMAND_HELP.map((c) => ({ usage: literal(c.usage), description: literal(c.description), example: literal(`Example: ${c.example}`) })),
+  });
 }
 
 /** Commands that need a migration, sent where there is none. */
