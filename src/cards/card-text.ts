@@ -1,6 +1,6 @@
 /**
  * Text of every text element in a card, in order: roughly what a person reads on it. A
- * RichTextBlock is the text of its runs; a table row or fact is "title: value".
+ * RichTextBlock is the text of its runs; a fact (or a ColumnSet row of them) is "title: value".
  */
 export function cardText(card: unknown): string {
   const parts: string[] = [];
@@ -11,8 +11,9 @@ export function cardText(card: unknown): string {
       if (o.type === 'TextBlock' && typeof o.text === 'string') parts.push(o.text);
       if (o.type === 'RichTextBlock') parts.push(inlineText(o));
       if (o.type === 'FactSet' && Array.isArray(o.facts)) for (const f of o.facts as { title: string; value: string }[]) parts.push(`${f.title}: ${f.value}`);
-      if (o.type === 'TableRow') {
-        parts.push(((o.cells ?? []) as { items?: unknown[] }[]).map((c) => (c.items ?? []).map(cellText).join(' ')).join(': '));
+      // A fact row: a column for the title, one for the value.
+      if (o.type === 'ColumnSet') {
+        parts.push(((o.columns ?? []) as { items?: unknown[] }[]).map((c) => (c.items ?? []).map(cellText).join(' ')).join(': '));
         return;
       }
       if (o.type === 'RichTextBlock') return;
