@@ -9,6 +9,8 @@ export interface MessageCardInput {
   tone?: 'default' | 'good' | 'warning' | 'attention';
   facts?: { title: string; value: string }[];
   items?: string[];
+  /** A button that opens a URL the bot made (a download link); the text should show the URL too, for copying. */
+  link?: { title: string; url: string };
 }
 
 const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention: 'Attention' } as const;
@@ -16,11 +18,13 @@ const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention
 export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
   return expandTemplate('message', {
     title: literal(input.title),
-    text: literal(input.text),
+    // Paragraphs as separate blocks: how a TextRun shows a line break differs between clients.
+    paragraphs: literalLines(input.text.split('\n\n')),
     hint: literal(input.hint ?? ''),
     color: COLORS[input.tone ?? 'default'],
     facts: literalFacts(input.facts ?? []),
     items: literalLines(input.items ?? []),
+    links: input.link ? [input.link] : [],
   });
 }
 
