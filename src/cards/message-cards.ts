@@ -1,4 +1,5 @@
 import { COMMAND_HELP } from '../runbook/commands';
+import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, type AdaptiveCardJson } from './render';
 
 export interface MessageCardInput {
@@ -8,24 +9,31 @@ export interface MessageCardInput {
   tone?: 'default' | 'good' | 'warning' | 'attention';
   facts?: { title: string; value: string }[];
   items?: string[];
+  /** A button that opens a URL the bot made (a download link); the text should show the URL too, for copying. */
+  link?: { title: string; url: string };
 }
 
 const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention: 'Attention' } as const;
 
 export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
   return expandTemplate('message', {
-    title: input.title,
-    text: input.text,
-    hint: input.hint ?? '',
+    title: literal(input.title),
+    // Paragraphs as separate blocks: how a TextRun shows a line break differs between clients.
+    paragraphs: literalLines(input.text.split('\n\n')),
+    hint: literal(input.hint ?? ''),
     color: COLORS[input.tone ?? 'default'],
-    facts: input.facts ?? [],
-    itemsText: (input.items ?? []).join('\n\n'),
+    facts: literalFacts(input.facts ?? []),
+    items: literalLines(input.items ?? []),
+    links: input.link ? [input.link] : [],
   });
 }
 
 /** `intro` explains why help is shown (an unknown command, say). */
 export function renderHelpCard(intro = ''): AdaptiveCardJson {
-  return expandTemplate('help', { intro, commands: COMMAND_HELP });
+  return expandTemplate('help', {
+    intro: literal(intro),
+    commands: COMMAND_HELP.map((c) => ({ usage: literal(c.usage), description: literal(c.description), example: literal(`Example: ${c.example}`) })),
+  });
 }
 
 /** Commands that need a migration, sent where there is none. */

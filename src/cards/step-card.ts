@@ -2,6 +2,8 @@ import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approval
 import { dependenciesMet, describe, undoAllowed, type StepState } from '../runbook/runbook';
 import { STEP_VERBS, type StepVerb } from '../runbook/step-actions';
 import type { StepDefinition } from '../runbook/steps';
+import { readableEvidence } from './evidence-text';
+import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, type AdaptiveCardJson } from './render';
 
 export { STEP_VERBS, type StepVerb };
@@ -59,23 +61,38 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
 
   const refreshUserIds = [...new Set([...(liveApproval ? [liveApproval.requestedBy] : []), ...input.policy.approvers])].slice(0, MAX_REFRESH_USERS);
   const evidence = (step.evidence ?? {}) as Record<string, unknown>;
+  const script = typeof evidence.script === 'string' && step.status !== 'done' ? evidence.script : '';
   return expandTemplate('step', {
-    migrationName: input.migrationName,
-    n: def.n,
-    title: def.title,
-    statusText: statusLine(step, liveApproval, ready),
+    migrationName: literal(input.migrationName),
+    heading: literal(`Step ${def.n} of 18 · ${def.title}`),
+    statusText: literal(statusLine(step, liveApproval, ready)),
     statusColor: colorFor(step),
-    notice: input.notice ?? '',
-    guidance: def.guidance,
-    facts: evidenceFacts(evidence),
-    script: typeof evidence.script === 'string' && step.status !== 'done' ? evidence.script : '',
-    history: history(step, approval),
+    notice: literal(input.notice ?? ''),
+    guidance: literal(def.guidance),
+    facts: literalFacts(readableEvidence(evidence)),
+    rawFacts: literalLines(evidenceFacts(evidence).map((f) => `${f.title}: ${f.value}`)),
+    script: scriptLines(script),
+    history: literal(history(step, approval)),
     showOuInput: def.check.kind === 'pilotOu' && startable,
     showReasonInput: def.optional && startable,
     actions,
     refreshData: data(),
     refreshUserIds,
   });
+}
+
+/** One block per script line; a blank line becomes space above the next one. */
+function scriptLines(script: string): { text: string[]; spacing: string }[] {
+  const lines: { text: string[]; spacing: string }[] = [];
+  let gap = false;
+  for (const line of script.split('\n')) {
+    if (line.trim() === '') gap = lines.length > 0;
+    else {
+      lines.push({ text: literal(line), spacing: gap ? 'Medium' : 'None' });
+      gap = false;
+    }
+  }
+  return lines;
 }
 
 function statusLine(step: StepState, approval: Approval | null, ready: boolean): string {
@@ -116,7 +133,7 @@ function history(step: StepState, approval: Approval | null): string {
   return parts.join(' · ');
 }
 
-/** Evidence as facts: primitives and two levels of nesting; long lists are summarised, not dumped. */
+/** Evidence as raw key paths and values: primitives and two levels of nesting; long lists are summarised, not dumped. */
 export function evidenceFacts(evidence: Record<string, unknown>): { title: string; value: string }[] {
   const facts: { title: string; value: string }[] = [];
   const add = (key: string, value: unknown, depth: number): void => {

@@ -1,21 +1,20 @@
 import type { WaveLine, WaveSummary } from '../runbook/wave-summary';
+import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
 const signed = (n: number | null) => (n === null ? 'n/a' : n > 0 ? `+${formatCount(n)}` : n === 0 ? '±0' : `−${formatCount(-n)}`);
 const count = (n: number | null) => (n === null ? 'not counted' : formatCount(n));
 
-/** A plain-text bar per wave, for clients that cannot draw Adaptive Card charts. */
-export function chartText(waves: readonly WaveLine[]): string {
+/** A plain-text bar per wave, one line each, for clients that cannot draw Adaptive Card charts. */
+export function chartLines(waves: readonly WaveLine[]): string[] {
   const max = Math.max(1, ...waves.map((w) => Math.max(w.expected ?? 0, w.provisioned)));
   const width = Math.max(...waves.map((w) => w.name.length), 4);
-  return waves
-    .map((w) => {
-      const filled = Math.round((20 * w.provisioned) / max);
-      const expectedMark = Math.round((20 * (w.expected ?? 0)) / max);
-      const bar = '█'.repeat(filled) + '░'.repeat(Math.max(0, expectedMark - filled));
-      return `${w.name.padEnd(width)} ${bar} ${formatCount(w.provisioned)}/${count(w.expected)}`;
-    })
-    .join('\n\n');
+  return waves.map((w) => {
+    const filled = Math.round((20 * w.provisioned) / max);
+    const expectedMark = Math.round((20 * (w.expected ?? 0)) / max);
+    const bar = '█'.repeat(filled) + '░'.repeat(Math.max(0, expectedMark - filled));
+    return `${w.name.padEnd(width)} ${bar} ${formatCount(w.provisioned)}/${count(w.expected)}`;
+  });
 }
 
 export function renderSummaryCard(summary: WaveSummary, options: { migrationName: string; kind: 'scheduled' | 'on_demand' }): AdaptiveCardJson {
@@ -36,32 +35,35 @@ export function renderSummaryCard(summary: WaveSummary, options: { migrationName
     errors.push(`Last verify #${v.id} of ${v.ou} (${v.at}): ${formatCount(v.missing)} missing, ${formatCount(v.extra)} extra, ${formatCount(v.mismatched)} anchor mismatch(es).`);
   }
   return expandTemplate('summary', {
-    title: `Wave summary for ${summary.localDate}: ${options.migrationName}`,
-    subtitle: `${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone} · ${summary.previousDate ? `change since ${summary.previousDate}'s daily summary` : 'no earlier daily summary to compare with'}`,
-    notes: summary.notes,
-    notesText: summary.notes.join('\n\n'),
-    totals: [
+    title: literal(`Wave summary for ${summary.localDate}: ${options.migrationName}`),
+    subtitle: literal(`${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone} · ${summary.previousDate ? `change since ${summary.previousDate}'s daily summary` : 'no earlier daily summary to compare with'}`),
+    notes: literalLines(summary.notes),
+    totals: literalFacts([
       { title: 'Expected (on-premises)', value: summary.totals.expected === null ? 'incomplete: a count failed (see the waves below)' : formatCount(summary.totals.expected) },
       { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
       { title: summary.previousDate ? `Change since ${summary.previousDate}` : 'Change', value: signed(summary.totals.change) },
       { title: 'Missing / anchor mismatches', value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}` },
-    ],
+    ]),
     waves: summary.waves.map((w) => ({
       name: w.name,
       expectedValue: w.expected ?? 0,
       provisioned: w.provisioned,
-      heading: `${w.name}${w.scheduledFor ? ` (on ${w.scheduledFor})` : ''}`,
-      line: [
-        `${formatCount(w.provisioned)} of ${count(w.expected)} provisioned (${signed(w.change)})`,
-        w.confirmed === null ? null : `${formatCount(w.confirmed)} confirmed by Cloud Sync logs`,
-        `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
-        w.ous.join('; '),
-      ].filter((x) => x !== null).join(' · '),
-      problem: [w.scanError ? `On-premises count failed: ${w.scanError}` : null, ...w.warnings.map((m) => `⚠ ${m}`)].filter((x) => x !== null).join('\n\n'),
+      heading: literal(`${w.name}${w.scheduledFor ? ` (on ${w.scheduledFor})` : ''}`),
+      line: literal(
+        [
+          `${formatCount(w.provisioned)} of ${count(w.expected)} provisioned (${signed(w.change)})`,
+          w.confirmed === null ? null : `${formatCount(w.confirmed)} confirmed by Cloud Sync logs`,
+          `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
+          w.ous.join('; '),
+        ]
+          .filter((x) => x !== null)
+          .join(' · '),
+      ),
+      problems: literalLines([w.scanError ? `On-premises count failed: ${w.scanError}` : '', ...w.warnings.map((m) => `⚠ ${m}`)]),
     })),
-    chartText: chartText(summary.waves),
-    errorsText: errors.join('\n\n'),
-    dueText: summary.dueNext.length > 0 ? summary.dueNext.map((d) => `• ${d}`).join('\n\n') : 'Nothing is due.',
-    footer: `Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
+    chart: literalLines(chartLines(summary.waves)),
+    errors: literalLines(errors),
+    due: literalLines(summary.dueNext.length > 0 ? summary.dueNext.map((d) => `• ${d}`) : ['Nothing is due.']),
+    footer: literal(`Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`),
   });
 }

@@ -1,4 +1,5 @@
 import type { ComparisonReport } from '../runbook/ou-comparison';
+import { literal, literalFacts, literalLines, type Literal } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
 export type VerifyCardState =
@@ -24,7 +25,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
   let statusText: string;
   let statusColor = 'Default';
   let facts: { title: string; value: string }[] = [];
-  let lists: { heading: string; linesText: string; more: string }[] = [];
+  let lists: List[] = [];
   let hint = '';
   let ou = input.ou;
 
@@ -62,7 +63,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
           'mismatched',
           input,
         ),
-      ].filter((l) => l.linesText !== '');
+      ].filter((l) => l.count > 0);
       break;
     }
     case 'failed':
@@ -70,28 +71,36 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       statusColor = 'Attention';
       hint = state.hint ?? '';
       if (state.candidates && state.candidates.length > 0) {
-        lists = [{ heading: 'Matching OUs', linesText: state.candidates.map((c) => `/verify pilot ${c}`).join('\n\n'), more: '' }];
+        lists = [{ heading: 'Matching OUs', lines: state.candidates.map((c) => `/verify pilot ${c}`), more: '', count: state.candidates.length }];
       }
       break;
   }
 
   return expandTemplate('verify', {
-    ou,
-    statusText,
+    heading: literal(`Verify pilot: ${ou}`),
+    statusText: literal(statusText),
     statusColor,
-    facts,
-    lists,
-    hint,
-    footer: `#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    facts: literalFacts(facts),
+    lists: lists.map((l): { heading: Literal; lines: { text: Literal }[]; more: Literal } => ({ heading: literal(l.heading), lines: literalLines(l.lines), more: literal(l.more) })),
+    hint: literal(hint),
+    footer: literal(`#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`),
   });
 }
 
-function list(heading: string, lines: string[], kind: string, input: VerifyCardInput): { heading: string; linesText: string; more: string } {
+interface List {
+  heading: string;
+  lines: string[];
+  more: string;
+  count: number;
+}
+
+function list(heading: string, lines: string[], kind: string, input: VerifyCardInput): List {
   const shown = lines.slice(0, input.listLimit);
   const rest = lines.length - shown.length;
   return {
     heading: `${heading} (${formatCount(lines.length)})`,
-    linesText: shown.join('\n\n'),
+    lines: shown,
+    count: lines.length,
     more: rest > 0 ? `…and ${formatCount(rest)} more. Type /verify list ${kind} #${input.shortId} for all of them.` : '',
   };
 }

@@ -1,5 +1,6 @@
 import type { WaveWarning } from '../runbook/waves';
 import type { StoredWave } from '../store/wave-repo';
+import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
 export interface WaveView {
@@ -9,20 +10,21 @@ export interface WaveView {
 
 export function renderWavesCard(input: { title: string; text?: string; waves: WaveView[]; hint?: string }): AdaptiveCardJson {
   return expandTemplate('waves', {
-    title: input.title,
-    text: input.text ?? '',
-    hint: input.hint ?? '',
+    title: literal(input.title),
+    text: literal(input.text ?? ''),
+    hint: literal(input.hint ?? ''),
     waves: input.waves.map(({ wave, warnings }) => {
       const counted = wave.ous.every((ou) => ou.users !== null);
       const total = wave.ous.reduce((sum, ou) => sum + (ou.users ?? 0), 0);
       return {
-        heading: `${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}${warnings.length > 0 ? ` · ⚠ ${warnings.length} warning(s)` : ''}`,
-        ous: wave.ous.map((ou) => ({
-          title: ou.baseDn ?? ou.input,
-          value: ou.error ? `⚠ ${ou.error}` : ou.users === null ? 'counting…' : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,
-        })),
-        warnings,
-        warningsText: warnings.map((w) => `⚠ ${w.message}`).join('\n\n'),
+        heading: literal(`${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}${warnings.length > 0 ? ` · ⚠ ${warnings.length} warning(s)` : ''}`),
+        ous: literalFacts(
+          wave.ous.map((ou) => ({
+            title: ou.baseDn ?? ou.input,
+            value: ou.error ? `⚠ ${ou.error}` : ou.users === null ? 'counting…' : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,
+          })),
+        ),
+        warnings: literalLines(warnings.map((w) => `⚠ ${w.message}`)),
       };
     }),
   });

@@ -41,6 +41,7 @@ export class AuditService {
     return renderMessageCard({
       title: `Audit export (${format.toUpperCase()})`,
       text: `Download: ${url}`,
+      link: { title: 'Download', url },
       hint: `The link works for ${LINK_TTL_MS / 60_000} minutes and only for this conversation.`,
     });
   }

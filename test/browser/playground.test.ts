@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { STEP_VERBS } from '../../src/cards/step-card';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { EXPECTED, OU, UPN_SUFFIX } from '../../src/sandbox/forest-spec';
 import { PLAYGROUND_GROUP_CHAT, PLAYGROUND_USERS } from '../../src/sandbox/playground-users';
+import { readForestFile, SimulatedDirectory, simulatedObjectGuid, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/start-sandbox';
 import { serviceMissing } from '../helpers/require-service';
 
@@ -196,6 +197,9 @@ describe('Agents Playground in headless Chromium', () => {
     const waitingText = await waiting.innerText();
     expect(waitingText).toContain('Waiting for approval: 0 of 1');
     expect(waitingText).toContain(`Requested by ${PLAYGROUND_USERS.megan.name}`);
+    // What Megan asks to be approved, in words; the raw values wait behind a button.
+    expect(waitingText).toContain('Scheduler: on · Staging mode: off · Sync cycle running: no');
+    expect(waitingText).not.toContain('syncCycleEnabled');
     await shoot('03-approval-requested', waiting);
     await waiting.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
 
@@ -203,8 +207,12 @@ describe('Agents Playground in headless Chromium', () => {
     const text = await done.innerText();
     expect(text).toContain(`Requested by ${PLAYGROUND_USERS.megan.name}`);
     expect(text).toContain(`approved by ${PLAYGROUND_USERS.alex.name}`);
-    expect(text).toMatch(/result\.scheduler\.syncCycleEnabled\s+false/);
+    expect(text).toMatch(/Result · Connect Sync scheduler\s+Scheduler: off · Staging mode: off · Sync cycle running: no/);
+    expect(text).not.toContain('result.scheduler.syncCycleEnabled');
     expect(await done.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await done.getByRole('button', { name: 'Show raw values' }).click({ timeout: UI_TIMEOUT_MS });
+    await done.getByText('result.scheduler.syncCycleEnabled: false', { exact: true }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    expect(await done.innerText()).toContain('result.scheduler.stagingModeEnabled: false');
     await shoot('04-approved-and-done', done);
 
     const connectSync = sandbox.connectSync.readState();
@@ -235,6 +243,48 @@ describe('Agents Playground in headless Chromium', () => {
     // Cloud Sync cannot hard-match a cloud object with another anchor; those stay for a person to fix.
     expect(after('ImmutableId differs')).toBe('2');
     await shoot('05-verify-after-cloud-sync', result);
+  });
+
+  it('a verify card shows DNs exactly as the directory spells them: escaped commas, backslashes, parentheses, non-ASCII', async () => {
+    // Users only this test has, added to the sandbox's own simulated directory (the shared Samba
+    // seed is left alone). The tenant was built at start, so the verify lists them as missing.
+    const forestFile = join(dataDir, 'forest.json');
+    const forest = readForestFile(forestFile);
+    const added = [String.raw`CN=Doe\, Jane,${OU.legacy}`, String.raw`CN=Weird (Temp*) \\ Contractor,${OU.legacy}`, `CN=Zoë Łukasiewicz-Ærøskøbing,${OU.legacy}`].map((dn, i) => ({
+      dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: `browser.dn${i}`, userPrincipalName: `browser.dn${i}@${UPN_SUFFIX}`, disabled: false,
+    }));
+    writeForestFile(forestFile, { ...forest, users: [...forest.users, ...added] });
+    // The DNs as the directory reports them to the agent: what a person must see and copy.
+    const reported: string[] = [];
+    await new SimulatedDirectory(readForestFile(forestFile)).scanUsers(OU.legacy, { onPage: (users) => void reported.push(...users.map((u) => u.dn)) });
+    const expected = reported.filter((dn) => added.some((u) => u.dn === dn));
+    expect(expected).toEqual(added.map((u) => u.dn));
+
+    await type(`/verify pilot ${OU.legacy}`);
+    const result = await card(`Verify pilot: ${OU.legacy}`, 'Missing in the cloud (3)');
+    const lines = (await result.innerText()).split('\n').map((l) => l.trim());
+    expect(lines[0]).toBe(`Verify pilot: ${OU.legacy}`);
+    const missing = lines.slice(lines.indexOf('Missing in the cloud (3)') + 1, lines.indexOf('Missing in the cloud (3)') + 4);
+    expect([...missing].sort()).toEqual([...expected].sort());
+    await shoot('06-verify-literal-dns', result);
+  });
+
+  it('a migration name that looks like markdown shows as typed, with no link on its cards', async () => {
+    const name = String.raw`[Approve here](https://example.invalid/login) **now** _u_ CN=Doe\, Jane \\ Ünïcødé`;
+    await page.locator('button[aria-label="Personal Chat"]').click({ timeout: UI_TIMEOUT_MS });
+    // A one-to-one chat: no mention needed.
+    await page.locator(SELECTORS.chatInput).click();
+    await page.keyboard.type(`/migration start "${name}"`);
+    expect(await page.locator(SELECTORS.chatInput).innerText()).toBe(`/migration start "${name}"`);
+    await page.locator(SELECTORS.sendButton).click();
+    const started = await card('Started by', 'Ünïcødé');
+    const overview = await card('0 of 18 steps finished', 'Ünïcødé');
+    const step1 = await card('Step 1 of 18', 'Ünïcødé');
+    for (const [shown, line] of [[started, `Migration "${name}" started`], [overview, `Migration "${name}"`], [step1, name]] as const) {
+      expect((await shown.innerText()).split('\n').map((l) => l.trim())).toContain(line);
+      expect(await shown.locator('a').count()).toBe(0);
+    }
+    await shoot('07-markdown-name-literal', started);
   });
 
   /**

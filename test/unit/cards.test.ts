@@ -27,6 +27,15 @@ describe('cards', () => {
     expect(cardProblems(renderMessageCard({ title: 't', text: 'x' }))).toEqual([]);
   });
 
+  it('a message card shows each paragraph of its text as its own block, and a link as a button', () => {
+    const card = renderMessageCard({ title: 't', text: 'run:\n\nsyncshift-agent enroll --url <this bot\'s https URL> --code X', link: { title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' } });
+    expect(cardProblems(card)).toEqual([]);
+    const blocks = (card.body as { type: string; inlines?: { text: string }[] }[]).filter((e) => e.type === 'RichTextBlock').map((e) => e.inlines!.map((r) => r.text).join(''));
+    expect(blocks).toEqual(['t', 'run:', "syncshift-agent enroll --url <this bot's https URL> --code X"]);
+    expect(card.actions).toEqual([{ type: 'Action.OpenUrl', title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' }]);
+    expect(renderMessageCard({ title: 't', text: 'x' }).actions).toEqual([]);
+  });
+
   it('help lists every command with its example', () => {
     const text = JSON.stringify(renderHelpCard());
     for (const c of ['/help', '/migration start', '/verify pilot OU=Sales', '/verify list']) expect(text).toContain(c);

@@ -80,6 +80,73 @@ describe('step cards', () => {
   });
 });
 
+/** Text on the card before anyone clicks anything: elements with isVisible false are left out. */
+function visibleText(card: unknown): string {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.filter((n) => (n as { isVisible?: boolean } | null)?.isVisible !== false).map(strip);
+    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, strip(v)]));
+    return node;
+  };
+  return cardText(strip(card));
+}
+
+/** The card elements with the given id. */
+function byId(node: unknown, id: string): Record<string, unknown>[] {
+  if (Array.isArray(node)) return node.flatMap((n) => byId(n, id));
+  if (!node || typeof node !== 'object') return [];
+  const o = node as Record<string, unknown>;
+  return [...(o.id === id ? [o] : []), ...Object.values(o).flatMap((v) => byId(v, id))];
+}
+
+describe('evidence on step cards', () => {
+  const scheduler = { syncCycleEnabled: true, syncCycleInProgress: false, stagingModeEnabled: false };
+  const waiting = stepsUpTo(8).map((s) => (s.n === 8 ? { ...s, status: 'waiting_approval' as const, evidence: { scheduler } } : s));
+
+  it('an approval card shows the scheduler state as a person reads it, not as raw keys', () => {
+    const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def: STEPS[7]!, step: waiting[7]!, steps: waiting, approval, policy, viewer: 'megan', now });
+    expect(cardProblems(card)).toEqual([]);
+    const shown = visibleText(card);
+    expect(shown).toContain('Connect Sync scheduler: Scheduler: on · Staging mode: off · Sync cycle running: no');
+    expect(shown).not.toContain('syncCycleEnabled');
+    expect(shown).not.toContain('true');
+  });
+
+  it('the raw values stay on the card, behind a button that shows them', () => {
+    const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def: STEPS[7]!, step: waiting[7]!, steps: waiting, approval, policy, viewer: 'megan', now });
+    const [raw] = byId(card, 'rawEvidence');
+    expect(raw).toMatchObject({ type: 'Container', isVisible: false });
+    expect(cardText(raw)).toContain('scheduler.syncCycleEnabled: true\nscheduler.syncCycleInProgress: false\nscheduler.stagingModeEnabled: false');
+    expect(JSON.stringify(card.body)).toContain('{"type":"Action.ToggleVisibility","title":"Show raw values","targetElements":["rawEvidence"]}');
+  });
+
+  it('a finished scheduler step reads before and after, who approved and which agent ran it', async () => {
+    const { readableEvidence } = await import('../../src/cards/evidence-text');
+    const after = { ...scheduler, syncCycleEnabled: false, schedulerSuspended: false, maintenanceEnabled: true, nextSyncCyclePolicyType: 'Delta', nextSyncCycleStartTimeInUTC: null, currentlyEffectiveSyncCycleInterval: '00:30:00', runningConnector: null };
+    expect(readableEvidence({ before: { scheduler }, result: { stopped: true, scheduler: after }, job: 'ab12cd34', agent: 'dc-agent-1', approvedBy: 'Alex Wilber' })).toEqual([
+      { title: 'Agent job', value: 'ab12cd34' },
+      { title: 'Agent', value: 'dc-agent-1' },
+      { title: 'Approved by', value: 'Alex Wilber' },
+      { title: 'Before · Connect Sync scheduler', value: 'Scheduler: on · Staging mode: off · Sync cycle running: no' },
+      { title: 'Result', value: 'Stopped: yes' },
+      {
+        title: 'Result · Connect Sync scheduler',
+        value: 'Scheduler: off · Staging mode: off · Sync cycle running: no · Scheduler suspended: no · Maintenance: on · Next cycle type: Delta · Next cycle starts (UTC): not reported · Cycle interval: 00:30:00 · Running connector: none',
+      },
+    ]);
+  });
+
+  it('verify evidence: counts with separators, DN lists set apart with semicolons, unknown keys spelled out', async () => {
+    const { readableEvidence } = await import('../../src/cards/evidence-text');
+    expect(readableEvidence({ ou: 'OU=R\\,D,DC=contoso,DC=com', onPremUsers: 1243, missingSample: ['CN=Doe\\, Jane,OU=Sales', 'CN=B,OU=Sales'], baseline: null, someNewFlag: true, script: 'hidden' })).toEqual([
+      { title: 'OU', value: 'OU=R\\,D,DC=contoso,DC=com' },
+      { title: 'On-premises users', value: '1,243' },
+      { title: 'Missing, first few', value: 'CN=Doe\\, Jane,OU=Sales; CN=B,OU=Sales' },
+      { title: 'Counted in step 7', value: 'not counted' },
+      { title: 'Some new flag', value: 'yes' },
+    ]);
+  });
+});
+
 describe('evidenceFacts', () => {
   it('shows primitives, two levels of nesting, and summarises lists', async () => {
     const { evidenceFacts } = await import('../../src/cards/step-card');

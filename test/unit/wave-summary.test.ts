@@ -60,7 +60,8 @@ describe('wave summary', () => {
       { legend: 'Expected', values: [{ x: 'W1', y: 100 }, { x: 'W2', y: 0 }] },
       { legend: 'Provisioned', values: [{ x: 'W1', y: 80 }, { x: 'W2', y: 0 }] },
     ]);
-    expect((chart.fallback as { text: string }).text).toContain('W1');
+    // One line per wave in the fallback, W1's bar before W2's.
+    expect(cardText(chart.fallback)).toMatch(/^W1 +█+░* 80\/100\nW2 +0\/not counted$/);
     const text = cardText(card);
     expect(text).toContain('Wave summary for 2026-03-29: Contoso');
     expect(text).toContain('Posted late');
