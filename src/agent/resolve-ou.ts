@@ -1,5 +1,5 @@
-import { canonicalDn, formatDn, isWithin, parseDn } from '../runbook/dn';
-import { parseOuInput } from '../runbook/ou-input';
+import { canonicalDn, dnKeys, formatDn, isWithin, parseDn, type Rdn } from '../runbook/dn';
+import { commaNameHint, notASearchBase, parseOuInput } from '../runbook/ou-input';
 import { AppError } from '../shared/errors';
 import type { Directory } from '../directory/types';
 
@@ -29,15 +29,21 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
         hint: `Use an OU under ${defaultNamingContext}, or run an agent in that domain.`,
       });
     }
-    if (!(await directory.exists(target.text))) {
+    const classes = await directory.objectClasses(target.text);
+    if (classes === null) {
       throw new AppError('DIRECTORY.OU_NOT_FOUND', `There is no OU ${target.text}.`, { hint: 'Check the spelling; copy the DN from Active Directory Users and Computers (Attribute Editor → distinguishedName).' });
     }
+    requireSearchBase(target.text, classes, target.rdns, ncKeys);
     return { baseDn: target.text, defaultNamingContext };
   }
 
   if (target.kind === 'relative') {
     const direct = `${target.text},${defaultNamingContext}`;
-    if (await directory.exists(direct)) return { baseDn: direct, defaultNamingContext };
+    const classes = await directory.objectClasses(direct);
+    if (classes !== null) {
+      requireSearchBase(direct, classes, rdnsOf(direct), ncKeys);
+      return { baseDn: direct, defaultNamingContext };
+    }
     // Not directly under the domain: accept it as the tail end of a deeper path (OU=Marketing
     // matches OU=Marketing,OU=EMEA,OU=Regions), and ask when several OUs fit.
     const typedKeys = canonicalDn(target.text)!;
@@ -50,13 +56,38 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
   }
 
   const candidates = await directory.findOusByName(defaultNamingContext, target.name);
-  return pickOne(candidates, target.name, defaultNamingContext);
+  // A name with a comma may be a container's (CN=) rather than an OU's, which only its DN reaches.
+  const notFoundHint = target.name.includes(',') ? `Check the spelling. ${commaNameHint(target.name, defaultNamingContext)}` : undefined;
+  return pickOne(candidates, target.name, defaultNamingContext, notFoundHint);
 }
 
-function pickOne(candidates: string[], typed: string, defaultNamingContext: string): ResolvedOu {
+/**
+ * A verify reads the users under an OU or container; a user, computer or group as the search base
+ * would read that one object or nothing, and report it as if it were the OU.
+ */
+function requireSearchBase(dn: string, objectClasses: readonly string[], rdns: Rdn[], ncKeys: readonly string[]): void {
+  const kind = notASearchBase(objectClasses);
+  if (kind === null) return;
+  const parent = rdns.slice(1);
+  const parentKeys = dnKeys(parent);
+  const inside = parent.length > 0 && parentKeys.length > ncKeys.length;
+  throw new AppError('DIRECTORY.NOT_A_CONTAINER', `${dn} is ${/^[aeio]/i.test(kind) ? 'an' : 'a'} ${kind}, not an OU or container.`, {
+    hint: inside
+      ? `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${formatDn(parent)}`
+      : FULL_DN_HINT,
+    details: { objectClass: [...objectClasses] },
+  });
+}
+
+function rdnsOf(dn: string): Rdn[] {
+  const parsed = parseDn(dn);
+  return parsed.ok ? parsed.rdns : [];
+}
+
+function pickOne(candidates: string[], typed: string, defaultNamingContext: string, notFoundHint?: string): ResolvedOu {
   if (candidates.length === 1) return { baseDn: normalise(candidates[0]!), defaultNamingContext };
   if (candidates.length === 0) {
-    throw new AppError('DIRECTORY.OU_NOT_FOUND', `No OU matches "${typed}" in ${defaultNamingContext}.`, { hint: `Check the spelling. ${FULL_DN_HINT}` });
+    throw new AppError('DIRECTORY.OU_NOT_FOUND', `No OU matches "${typed}" in ${defaultNamingContext}.`, { hint: notFoundHint ?? `Check the spelling. ${FULL_DN_HINT}` });
   }
   const shown = candidates.slice(0, 20).map(normalise).sort();
   throw new AppError('DIRECTORY.OU_AMBIGUOUS', `${candidates.length} OUs match "${typed}".`, {

@@ -41,6 +41,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       break;
     case 'done': {
       const r = state.report;
+      const notSynced = r.notSynced ?? [];
       ou = r.baseDn;
       const clean = r.missing.length === 0 && r.extra.length === 0 && r.mismatched.length === 0;
       statusText = clean ? 'Everything in this OU matches the cloud.' : 'Differences found between this OU and the cloud.';
@@ -54,6 +55,8 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         { title: 'ImmutableId differs', value: formatCount(r.mismatched.length) },
       ];
       if (r.unparsableCloudDns > 0) facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
+      // Counted apart, not as on-premises users: no sync engine syncs them by default, so they are never missing.
+      if (notSynced.length > 0) facts.push({ title: 'Not synced by design', value: formatCount(notSynced.length) });
       lists = [
         list('Missing in the cloud', r.missing, 'missing', input),
         list('Extra in the cloud', r.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`), 'extra', input),
@@ -63,6 +66,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
           'mismatched',
           input,
         ),
+        list('Not synced by design, so not counted as missing', notSynced.map(notSyncedLine), 'notsynced', input),
       ].filter((l) => l.count > 0);
       break;
     }
@@ -85,6 +89,10 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
     hint: literal(hint),
     footer: literal(`#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`),
   });
+}
+
+export function notSyncedLine(u: { dn: string; reason: string }): string {
+  return `${u.dn} (${u.reason})`;
 }
 
 interface List {

@@ -38,7 +38,7 @@ const UF_ACCOUNTDISABLE = 0x2;
 
 const ATTR_GUID = 'objectGUID';
 const ATTR_CONSISTENCY = 'mS-DS-ConsistencyGuid';
-const USER_ATTRIBUTES = [ATTR_GUID, ATTR_CONSISTENCY, 'sAMAccountName', 'userPrincipalName', 'userAccountControl'];
+const USER_ATTRIBUTES = [ATTR_GUID, ATTR_CONSISTENCY, 'sAMAccountName', 'userPrincipalName', 'userAccountControl', 'isCriticalSystemObject'];
 // ldapts matches these names case-sensitively against what the server sends back, and servers
 // differ in the spelling they echo (schema case or the requested case), so list the usual ones.
 const BUFFER_ATTRIBUTES = [
@@ -69,7 +69,7 @@ const RC = {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
-type Operation = 'connect' | 'rootDSE' | 'exists' | 'findOus' | 'scan';
+type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan';
 
 export async function connectLdapDirectory(options: LdapDirectoryOptions): Promise<Directory> {
   const target = parseLdapsUrl(options.url);
@@ -160,6 +160,22 @@ class LdapDirectory implements Directory {
       if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return false;
       throw this.fail(err, 'exists', dn);
     }
+  }
+
+  async objectClasses(dn: string): Promise<string[] | null> {
+    requireDn(dn, 'objectClasses');
+    await this.ready();
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['objectClass'], timeLimit: this.timeLimitSeconds }));
+    } catch (err) {
+      if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
+      throw this.fail(err, 'objectClass', dn);
+    }
+    if (entries.length === 0) return null;
+    const value = attribute(entries[0], 'objectClass');
+    const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
   }
 
   async findOusByName(base: string, name: string): Promise<string[]> {
@@ -455,5 +471,7 @@ function toDirectoryUser(entry: Entry): DirectoryUser {
     samAccountName: firstString(entry, 'sAMAccountName'),
     userPrincipalName: firstString(entry, 'userPrincipalName'),
     disabled: Number.isFinite(uac) && (uac & UF_ACCOUNTDISABLE) !== 0,
+    // A Boolean attribute is "TRUE" or "FALSE" on the wire (RFC 4517 section 3.3.3).
+    criticalSystemObject: firstString(entry, 'isCriticalSystemObject')?.toUpperCase() === 'TRUE',
   };
 }

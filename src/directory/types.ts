@@ -9,6 +9,11 @@ export interface DirectoryUser {
   userPrincipalName: string | null;
   /** userAccountControl has ACCOUNTDISABLE (0x2). */
   disabled: boolean;
+  /**
+   * isCriticalSystemObject is TRUE (Administrator, Guest, krbtgt and the like): neither Connect
+   * Sync's default rules nor Cloud Sync's default scope ever sync such an object.
+   */
+  criticalSystemObject: boolean;
 }
 
 export interface ScanTotals {
@@ -28,6 +33,8 @@ export interface Directory {
   defaultNamingContext(): Promise<string>;
   /** True when an object with exactly this DN exists (base-scope read). */
   exists(dn: string): Promise<boolean>;
+  /** The objectClass values of the object with exactly this DN, or null when there is none. */
+  objectClasses(dn: string): Promise<string[] | null>;
   /** DNs of every organizationalUnit under `base` whose `ou` equals `name` (case-insensitive). */
   findOusByName(base: string, name: string): Promise<string[]>;
   /** Users (objectCategory=person, objectClass=user) in the subtree of `baseDn`, paged. */

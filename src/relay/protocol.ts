@@ -121,6 +121,11 @@ export const scannedUser = z.object({
   /** base64(ms-DS-ConsistencyGuid ?? objectGUID): what onPremisesImmutableId must equal. */
   anchor: z.string().max(64),
   disabled: z.boolean(),
+  /**
+   * isCriticalSystemObject is TRUE: no sync engine syncs it by default. Sent only when true; an
+   * older agent never sends it, and its users count as ordinary ones.
+   */
+  criticalSystemObject: z.boolean().optional(),
 });
 export type ScannedUser = z.infer<typeof scannedUser>;
 
@@ -170,6 +175,7 @@ export function scannedUsersProblem(value: unknown): string | null {
     if (typeof u.dn !== 'string' || u.dn.length === 0 || u.dn.length > 4096) return `user ${i}: dn must be a string of 1 to 4096 characters`;
     if (typeof u.anchor !== 'string' || u.anchor.length > 64) return `user ${i}: anchor must be a string of at most 64 characters`;
     if (typeof u.disabled !== 'boolean') return `user ${i}: disabled must be true or false`;
+    if (u.criticalSystemObject !== undefined && typeof u.criticalSystemObject !== 'boolean') return `user ${i}: criticalSystemObject must be true or false when present`;
   }
   return null;
 }

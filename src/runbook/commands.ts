@@ -7,7 +7,7 @@ import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
 import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate, topLevelOus } from './waves';
 
-export type VerifyListKind = 'missing' | 'extra' | 'mismatched';
+export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced';
 
 export type Command =
   | { kind: 'help' }
@@ -49,7 +49,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     description: 'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
   },
   {
-    usage: '/verify list <missing|extra|mismatched> [page] [#id]',
+    usage: '/verify list <missing|extra|mismatched|notsynced> [page] [#id]',
     example: '/verify list missing 2',
     description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
   },
@@ -79,8 +79,8 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
-const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched> [page] [#id]';
-const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched']);
+const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched|notsynced> [page] [#id]';
+const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched', 'notsynced']);
 
 /**
  * C0 control characters other than tab and line breaks, and DEL: PostgreSQL cannot store U+0000 in
@@ -234,7 +234,7 @@ function parseAgentCommand(args: string[]): Command {
 function parseVerifyList(args: string[]): Command {
   const usage = VERIFY_LIST_USAGE;
   const list = (args[0] ?? '').toLowerCase() as VerifyListKind;
-  if (!LIST_KINDS.has(list)) return { kind: 'invalid', command: '/verify list', reason: 'Say which list: missing, extra or mismatched.', usage };
+  if (!LIST_KINDS.has(list)) return { kind: 'invalid', command: '/verify list', reason: 'Say which list: missing, extra, mismatched or notsynced.', usage };
   let page = 1;
   let verification: string | 'last' = 'last';
   for (const arg of args.slice(1)) {

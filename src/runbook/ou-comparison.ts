@@ -6,6 +6,20 @@ export interface OnPremUser {
   dn: string;
   anchor: string;
   disabled: boolean;
+  /** isCriticalSystemObject is TRUE; absent from older agents' scans. */
+  criticalSystemObject?: boolean;
+}
+
+/**
+ * Why a user is not expected in the cloud. Connect Sync's default "In from AD – User Join" rule
+ * filters isCriticalSystemObject out, and Cloud Sync's default scope leaves it out too.
+ */
+export const NOT_SYNCED_CRITICAL = 'isCriticalSystemObject: not synced by Connect Sync or Cloud Sync';
+
+/** An on-premises user that no sync engine syncs by default, with no cloud user either: not missing. */
+export interface NotSyncedUser {
+  dn: string;
+  reason: string;
 }
 
 /** One synced cloud user; only the fields the comparison needs. */
@@ -32,6 +46,7 @@ export interface ExtraUser {
 
 export interface ComparisonReport {
   baseDn: string;
+  /** Users expected in the cloud: those scanned, less `notSynced`. */
   onPrem: { users: number; disabled: number };
   cloud: { users: number };
   matched: number;
@@ -40,10 +55,13 @@ export interface ComparisonReport {
   mismatched: MismatchedUser[];
   /** Cloud users whose onPremisesDistinguishedName could not be parsed; shown, never silently dropped. */
   unparsableCloudDns: number;
+  /** Users no sync engine syncs by default and that are not in the cloud; absent from reports stored before it existed. */
+  notSynced?: NotSyncedUser[];
 }
 
 /** Counts only, for callers that need no names (the wave summary). */
 export interface ComparisonTally {
+  /** As in ComparisonReport: users expected in the cloud. */
   onPrem: { users: number; disabled: number };
   cloud: { users: number };
   matched: number;
@@ -53,6 +71,8 @@ export interface ComparisonTally {
 }
 
 const SEEN = 1;
+const CRITICAL = 2;
+const DISABLED = 4;
 
 interface PendingMismatch {
   member: number;
@@ -91,6 +111,11 @@ export class OuComparison {
   private readonly hash = new Uint32Array(4);
   private readonly decoded = new Uint8Array(16);
   private onPremDisabled = 0;
+  /** Critical system objects scanned, and how many of them (and of their disabled ones) the cloud has anyway. */
+  private critical = 0;
+  private criticalDisabled = 0;
+  private criticalMatched = 0;
+  private criticalMatchedDisabled = 0;
   private cloudUsers = 0;
   private matched = 0;
   private unparsable = 0;
@@ -116,7 +141,15 @@ export class OuComparison {
     this.lanes.set(this.hash, 4 * m);
     if (!decodeAnchor(user.anchor, this.anchors, 16 * m)) this.oddAnchors.set(m, user.anchor);
     this.keepDn(m, user.dn);
-    if (user.disabled) this.onPremDisabled++;
+    if (user.disabled) {
+      this.onPremDisabled++;
+      this.flags[m]! |= DISABLED;
+    }
+    if (user.criticalSystemObject === true) {
+      this.flags[m]! |= CRITICAL;
+      this.critical++;
+      if (user.disabled) this.criticalDisabled++;
+    }
     if (2 * this.members > this.slots.length) this.rehash(2 * this.slots.length);
     else this.insert(m);
   }
@@ -139,6 +172,11 @@ export class OuComparison {
     }
     this.flags[m]! |= SEEN;
     this.matched++;
+    // Synced all the same (a custom rule does that): then it is an ordinary, matched user.
+    if ((this.flags[m]! & CRITICAL) !== 0) {
+      this.criticalMatched++;
+      if ((this.flags[m]! & DISABLED) !== 0) this.criticalMatchedDisabled++;
+    }
     if (!this.anchorMatches(m, user.onPremisesImmutableId)) {
       this.mismatches.push({ member: m, cloudId: user.id, userPrincipalName: user.userPrincipalName, cloudImmutableId: user.onPremisesImmutableId });
     }
@@ -146,10 +184,10 @@ export class OuComparison {
 
   tally(): ComparisonTally {
     return {
-      onPrem: { users: this.members, disabled: this.onPremDisabled },
+      onPrem: this.expected(),
       cloud: { users: this.cloudUsers },
       matched: this.matched,
-      missing: this.members - this.matched,
+      missing: this.members - this.matched - (this.critical - this.criticalMatched),
       mismatched: this.mismatches.length,
       extra: this.extra.length,
     };
@@ -158,7 +196,13 @@ export class OuComparison {
   report(): ComparisonReport {
     const nameOf = (m: number): string => this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
     const missing: string[] = [];
-    for (let m = 0; m < this.members; m++) if ((this.flags[m]! & SEEN) === 0) missing.push(nameOf(m));
+    const notSynced: NotSyncedUser[] = [];
+    for (let m = 0; m < this.members; m++) {
+      const flags = this.flags[m]!;
+      if ((flags & SEEN) !== 0) continue;
+      if ((flags & CRITICAL) !== 0) notSynced.push({ dn: nameOf(m), reason: NOT_SYNCED_CRITICAL });
+      else missing.push(nameOf(m));
+    }
     const mismatched: MismatchedUser[] = this.mismatches.map((x) => ({
       dn: nameOf(x.member),
       cloudId: x.cloudId,
@@ -169,13 +213,22 @@ export class OuComparison {
     const byDn = (a: { dn: string }, b: { dn: string }): number => a.dn.localeCompare(b.dn);
     return {
       baseDn: this.baseDn,
-      onPrem: { users: this.members, disabled: this.onPremDisabled },
+      onPrem: this.expected(),
       cloud: { users: this.cloudUsers },
       matched: this.matched,
       missing: missing.sort((a, b) => a.localeCompare(b)),
       extra: [...this.extra].sort(byDn),
       mismatched: mismatched.sort(byDn),
       unparsableCloudDns: this.unparsable,
+      notSynced: notSynced.sort(byDn),
+    };
+  }
+
+  /** The on-premises users a sync engine is expected to have put in the cloud. */
+  private expected(): { users: number; disabled: number } {
+    return {
+      users: this.members - (this.critical - this.criticalMatched),
+      disabled: this.onPremDisabled - (this.criticalDisabled - this.criticalMatchedDisabled),
     };
   }
 

@@ -7,7 +7,8 @@
  * Then, like the real service (every 2 minutes or so), it runs a cycle per configured OU on an
  * interval: users that appeared in the OU since are provisioned, users whose DN, UPN or enabled
  * state changed are updated, and each of those gets a log entry; a hard-match failure is logged once.
- * Users that left the OU are not deleted here. Sandbox and tests only: it reads what the bot stored
+ * Users that left the OU are not deleted here. Critical system objects are out of scope, as in
+ * the real service's default scope. Sandbox and tests only: it reads what the bot stored
  * and writes to the simulator.
  */
 import type { Directory } from '../directory/types';
@@ -120,7 +121,8 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       const nc = await directory.defaultNamingContext();
       await directory.scanUsers(baseDn, {
         onPage: (page) => {
-          for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName, disabled: u.disabled });
+          // The default scope leaves critical system objects (Administrator, krbtgt…) out.
+          for (const u of page) if (!u.criticalSystemObject) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName, disabled: u.disabled });
         },
       });
       return { nc, users };

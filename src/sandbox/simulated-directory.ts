@@ -33,15 +33,27 @@ export const simulatedForestSchema = z.object({
       samAccountName: z.string().nullable(),
       userPrincipalName: z.string().nullable(),
       disabled: z.boolean(),
+      /** isCriticalSystemObject TRUE (Administrator, Guest, krbtgt); absent means false. */
+      criticalSystemObject: z.boolean().optional(),
     }),
   ),
-  /** Objects that exist but are not users (computers, contacts): a user scan must skip them. */
-  otherObjects: z.array(dnString),
+  /**
+   * Objects that exist but are not users (computers, contacts): a user scan must skip them, and
+   * they are no search base. With their objectClass values when known.
+   */
+  otherObjects: z.array(z.union([dnString, z.object({ dn: dnString, objectClass: z.array(z.string().min(1)).min(1) })])),
 });
 
 export type SimulatedForest = z.infer<typeof simulatedForestSchema>;
 
 const DEFAULT_PAGE_SIZE = 500;
+// objectClass values as AD returns them: the class chain, most specific last.
+const DOMAIN_CLASSES = ['top', 'domain', 'domainDNS'];
+const OU_CLASSES = ['top', 'organizationalUnit'];
+const CONTAINER_CLASSES = ['top', 'container'];
+const USER_CLASSES = ['top', 'person', 'organizationalPerson', 'user'];
+const COMPUTER_CLASSES = [...USER_CLASSES, 'computer'];
+const CONTACT_CLASSES = ['top', 'person', 'organizationalPerson', 'contact'];
 
 /** A stable objectGUID per DN, shaped like a version 4 GUID, so reruns build the same forest. */
 export function simulatedObjectGuid(dn: string): Buffer {
@@ -64,7 +76,8 @@ export function buildSeededForest(): SimulatedForest {
     { sam: 'krbtgt', disabled: true },
   ].map(({ sam, disabled }) => {
     const dn = `CN=${sam},${builtinContainer}`;
-    return { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null, disabled };
+    // Like AD's: every built-in account is a critical system object, which no sync engine syncs.
+    return { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null, disabled, criticalSystemObject: true };
   });
   const seeded = SEED_USERS.map((u) => {
     const dn = userDn(u);
@@ -82,8 +95,8 @@ export function buildSeededForest(): SimulatedForest {
     containers: [builtinContainer, ...OU_CREATE_ORDER],
     users: [...builtins, ...seeded],
     otherObjects: [
-      ...SEED_COMPUTERS.map((c) => `CN=${escapeDnValue(c.cn)},${OU.sales}`),
-      ...SEED_CONTACTS.map((cn) => `CN=${escapeDnValue(cn)},${OU.sales}`),
+      ...SEED_COMPUTERS.map((c) => ({ dn: `CN=${escapeDnValue(c.cn)},${OU.sales}`, objectClass: COMPUTER_CLASSES })),
+      ...SEED_CONTACTS.map((cn) => ({ dn: `CN=${escapeDnValue(cn)},${OU.sales}`, objectClass: CONTACT_CLASSES })),
     ],
   };
 }
@@ -147,7 +160,8 @@ interface IndexedUser {
 /** Answers the agent's questions the way the LDAP implementation does, including its errors. */
 export class SimulatedDirectory implements Directory {
   private readonly ncKeys: string[];
-  private readonly existing = new Set<string>();
+  /** Every object by its DN key, with its objectClass values. */
+  private readonly existing = new Map<string, string[]>();
   private readonly ous: { dn: string; keys: string[]; name: string }[] = [];
   private readonly users: IndexedUser[] = [];
   private closed = false;
@@ -157,17 +171,21 @@ export class SimulatedDirectory implements Directory {
     private readonly defaultPageSize = DEFAULT_PAGE_SIZE,
   ) {
     this.ncKeys = keysOf(forest.defaultNamingContext);
-    this.existing.add(this.ncKeys.join(','));
+    this.existing.set(this.ncKeys.join(','), DOMAIN_CLASSES);
     for (const dn of forest.containers) {
       const keys = keysOf(dn);
-      this.existing.add(keys.join(','));
       const first = parseDn(dn);
-      if (first.ok && first.rdns[0]![0]!.type.toLowerCase() === 'ou') this.ous.push({ dn, keys, name: first.rdns[0]![0]!.value.toLowerCase() });
+      const isOu = first.ok && first.rdns[0]![0]!.type.toLowerCase() === 'ou';
+      this.existing.set(keys.join(','), isOu ? OU_CLASSES : CONTAINER_CLASSES);
+      if (isOu) this.ous.push({ dn, keys, name: first.rdns[0]![0]!.value.toLowerCase() });
     }
-    for (const dn of forest.otherObjects) this.existing.add(keysOf(dn).join(','));
+    for (const other of forest.otherObjects) {
+      if (typeof other === 'string') this.existing.set(keysOf(other).join(','), ['top']);
+      else this.existing.set(keysOf(other.dn).join(','), other.objectClass);
+    }
     for (const u of forest.users) {
       const keys = keysOf(u.dn);
-      this.existing.add(keys.join(','));
+      this.existing.set(keys.join(','), USER_CLASSES);
       this.users.push({
         keys,
         user: {
@@ -177,6 +195,7 @@ export class SimulatedDirectory implements Directory {
           samAccountName: u.samAccountName,
           userPrincipalName: u.userPrincipalName,
           disabled: u.disabled,
+          criticalSystemObject: u.criticalSystemObject === true,
         },
       });
     }
@@ -191,6 +210,12 @@ export class SimulatedDirectory implements Directory {
   async exists(dn: string): Promise<boolean> {
     this.ready();
     return this.existing.has(requireKeys(dn, 'exists').join(','));
+  }
+
+  async objectClasses(dn: string): Promise<string[] | null> {
+    this.ready();
+    const classes = this.existing.get(requireKeys(dn, 'objectClasses').join(','));
+    return classes ? [...classes] : null;
   }
 
   async findOusByName(base: string, name: string): Promise<string[]> {

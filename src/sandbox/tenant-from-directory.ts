@@ -29,7 +29,8 @@ export interface BuiltTenant {
 
 /**
  * Builds the tenant Connect Sync would have produced for a directory: one synced cloud user per AD
- * user with the same DN and source anchor, then applies the drift. Also adds cloud-only users and
+ * user with the same DN and source anchor (none for critical system objects, which its default
+ * rules filter out), then applies the drift. Also adds cloud-only users and
  * synced users from another forest whose DNs look confusingly similar.
  */
 export async function buildTenantFromDirectory(directory: Directory, drift: TenantDrift): Promise<BuiltTenant> {
@@ -38,7 +39,8 @@ export async function buildTenantFromDirectory(directory: Directory, drift: Tena
   await directory.scanUsers(nc, {
     pageSize: 1000,
     onPage: (page) => {
-      for (const u of page) entries.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName });
+      // Connect Sync's default rules filter critical system objects (Administrator, krbtgt…) out.
+      for (const u of page) if (!u.criticalSystemObject) entries.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName });
     },
   });
   entries.sort((a, b) => a.dn.localeCompare(b.dn));

@@ -1,7 +1,7 @@
 import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard } from '../cards/message-cards';
-import { renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
+import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
 import type { ScanLineSink } from '../relay/relay-server';
 import type { VerifyListKind } from '../runbook/commands';
@@ -38,6 +38,7 @@ export interface VerifyServiceOptions {
 export type StartVerifyResult = { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
 
 const LIST_PAGE_SIZE = 50;
+const LIST_TITLES: Record<VerifyListKind, string> = { missing: 'Missing', extra: 'Extra', mismatched: 'Mismatched', notsynced: 'Not synced by design' };
 
 export function shortId(id: string): string {
   return id.replace(/-/g, '').slice(0, 8);
@@ -164,12 +165,14 @@ export class VerifyService {
         ? report.missing
         : input.list === 'extra'
           ? report.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`)
-          : report.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`);
+          : input.list === 'notsynced'
+            ? (report.notSynced ?? []).map(notSyncedLine)
+            : report.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`);
     const pages = Math.max(1, Math.ceil(lines.length / LIST_PAGE_SIZE));
     const page = Math.min(input.page, pages);
     const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
     return renderMessageCard({
-      title: `${input.list[0]!.toUpperCase()}${input.list.slice(1)} users: ${report.baseDn}`,
+      title: `${LIST_TITLES[input.list]} users: ${report.baseDn}`,
       text: lines.length === 0 ? 'None.' : `Page ${page} of ${pages} (${lines.length} in all) from verify #${shortId(found.id)}.`,
       ...(page < pages ? { hint: `Next: /verify list ${input.list} ${page + 1} #${shortId(found.id)}` } : {}),
       items: slice,
@@ -197,11 +200,11 @@ export class VerifyService {
         id: verification.id,
         status: 'reported',
         baseDn: scan.head.baseDn,
-        summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length },
+        summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 },
         report,
         now: this.now(),
       });
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length }, conversationId: verification.conversationId });
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 }, conversationId: verification.conversationId });
       await this.deliver(verification, job, { kind: 'done', report });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {

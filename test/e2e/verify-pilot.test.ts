@@ -137,4 +137,42 @@ describe('/verify pilot end to end against Samba AD', () => {
     const failed = await h.store.db.query<{ state: string; error: { code: string } }>("SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1");
     expect(failed[0]).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.OU_NOT_FOUND' } });
   });
+
+  it('built-in accounts of CN=Users are not missing: they are listed apart, with the reason', async () => {
+    const { text } = await verify('CN=Users,DC=contoso,DC=com');
+    expect(text).toContain('Verify pilot: CN=Users,DC=contoso,DC=com');
+    expect(text).toContain('Missing in cloud: 0');
+    expect(text).toContain('Everything in this OU matches the cloud.');
+    expect(text).toMatch(/Not synced by design: [1-9]/);
+    for (const cn of ['Administrator', 'Guest', 'krbtgt']) {
+      expect(text).toContain(`CN=${cn},CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)`);
+    }
+    expect(text).not.toContain('Missing in the cloud');
+    const listed = cardText(firstCard(await h.say('/verify list notsynced')));
+    expect(listed).toContain('Not synced by design users: CN=Users,DC=contoso,DC=com');
+    expect(listed).toContain('CN=krbtgt,CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)');
+    expect(cardText(firstCard(await h.say('/verify list missing')))).toContain('None.');
+  });
+
+  it('a user typed as the OU is refused as a user, with the container to type instead', async () => {
+    const { text } = await verify('CN=Administrator,CN=Users,DC=contoso,DC=com');
+    expect(text).toContain('CN=Administrator,CN=Users,DC=contoso,DC=com is a user, not an OU or container.');
+    expect(text).toContain('/verify pilot CN=Users,DC=contoso,DC=com');
+    const failed = await h.store.db.query<{ state: string; error: { code: string } }>("SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1");
+    expect(failed[0]).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.NOT_A_CONTAINER' } });
+  });
+
+  it('an OU name with a comma, quoted, is looked up by name', async () => {
+    const { text } = await verify('"R,D"');
+    expect(text).toContain('Verify pilot: OU=R\\,D,DC=contoso,DC=com');
+    expect(text).toContain(`On-premises users: ${EXPECTED.rAndD.users} (${EXPECTED.rAndD.disabled} disabled)`);
+  });
+
+  it('an OU name with a comma, unquoted, gets the two ways to type it', async () => {
+    const calls = await h.say('/verify pilot Sales, Inc');
+    const text = cardText(firstCard(calls));
+    expect(text).toContain('That OU name cannot be read');
+    expect(text).toContain('("Sales, Inc")');
+    expect(text).toContain('OU=Sales\\, Inc');
+  });
 });

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { Client } from 'ldapts';
+import { resolveOu } from '../../src/agent/resolve-ou';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
 import type { Directory, DirectoryUser } from '../../src/directory/types';
 import { AppError } from '../../src/shared/errors';
@@ -15,6 +16,7 @@ import {
   EXPECTED,
   OU,
   SALES_DIRECT_USERS,
+  SEED_COMPUTERS,
   SALES_WITH_CONSISTENCY_GUID,
   TRICKY_CNS,
 } from '../fixtures/ad-seed-spec';
@@ -90,6 +92,51 @@ describe('LdapDirectory against Samba AD', () => {
 
     it('refuses text that is not a DN', async () => {
       await expectAppError(dir.exists('Sales'), 'INPUT.BAD_DN');
+    });
+  });
+
+  describe('objectClasses', () => {
+    it.each([
+      ['an OU', OU.sales, 'organizationalUnit'],
+      ['the CN=Users container', `CN=Users,${BASE_DN}`, 'container'],
+      ['CN=Builtin', `CN=Builtin,${BASE_DN}`, 'builtinDomain'],
+      ['the domain', BASE_DN, 'domainDNS'],
+      ['a user', `CN=Administrator,CN=Users,${BASE_DN}`, 'user'],
+      ['a computer', `CN=${SEED_COMPUTERS[0]!.cn},${OU.sales}`, 'computer'],
+    ])('reads those of %s', async (_label, dn, expected) => {
+      expect(await dir.objectClasses(dn)).toContain(expected);
+    });
+
+    it('is null for an object that is not there, and for a DN outside the domain', async () => {
+      expect(await dir.objectClasses(`OU=Nope,${BASE_DN}`)).toBeNull();
+      expect(await dir.objectClasses('OU=Sales,DC=contoso,DC=company')).toBeNull();
+    });
+  });
+
+  describe('resolveOu against AD (what the agent does with the typed OU)', () => {
+    it('refuses a user as the OU, names it a user and says which container holds it', async () => {
+      const admin = `CN=Administrator,CN=Users,${BASE_DN}`;
+      const err = await expectAppError(resolveOu(dir, admin), 'DIRECTORY.NOT_A_CONTAINER');
+      expect(err.message).toBe(`${admin} is a user, not an OU or container.`);
+      expect(err.hint).toContain(`/verify pilot CN=Users,${BASE_DN}`);
+    });
+
+    it('refuses a computer as the OU', async () => {
+      const err = await expectAppError(resolveOu(dir, `CN=${SEED_COMPUTERS[0]!.cn},OU=Sales`), 'DIRECTORY.NOT_A_CONTAINER');
+      expect(err.message).toContain('is a computer, not an OU or container.');
+      expect(err.hint).toContain(`/verify pilot ${OU.sales}`);
+    });
+
+    it('accepts containers: CN=Users, CN=Builtin', async () => {
+      expect(await resolveOu(dir, 'CN=Users')).toMatchObject({ baseDn: `CN=Users,${BASE_DN}` });
+      expect(await resolveOu(dir, `CN=Builtin,${BASE_DN}`)).toMatchObject({ baseDn: `CN=Builtin,${BASE_DN}` });
+    });
+
+    it('looks a quoted name with a comma up by name; one no OU has gets the DN to type', async () => {
+      const found = await resolveOu(dir, '"R,D"');
+      expect(sameDn(found.baseDn, OU.rAndD)).toBe(true);
+      const err = await expectAppError(resolveOu(dir, '"Sales, Nowhere"'), 'DIRECTORY.OU_NOT_FOUND');
+      expect(err.hint).toContain(`OU=Sales\\, Nowhere,${BASE_DN}`);
     });
   });
 
@@ -210,6 +257,19 @@ describe('LdapDirectory against Samba AD', () => {
     it('includes nested OUs', () => {
       expect(byName.has('emea01')).toBe(true);
       expect(byName.has('deep5')).toBe(true);
+    });
+
+    it('reads isCriticalSystemObject: set on none of the seeded users', () => {
+      expect(pages.flat().filter((u) => u.criticalSystemObject)).toEqual([]);
+    });
+
+    it('reads isCriticalSystemObject TRUE on the built-in accounts of CN=Users', async () => {
+      const users: DirectoryUser[] = [];
+      await dir.scanUsers(`CN=Users,${BASE_DN}`, { onPage: (page) => void users.push(...page) });
+      const critical = new Map(users.map((u) => [u.samAccountName, u.criticalSystemObject]));
+      expect(critical.get('Administrator')).toBe(true);
+      expect(critical.get('Guest')).toBe(true);
+      expect(critical.get('krbtgt')).toBe(true);
     });
 
     it('maps userAccountControl to disabled', () => {

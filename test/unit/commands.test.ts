@@ -9,6 +9,7 @@ describe('parseCommand', () => {
     expect(parseCommand('/VERIFY Pilot  OU=Sales (EMEA),DC=x')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales (EMEA),DC=x' });
     expect(parseCommand('/verify list missing')).toEqual({ kind: 'verify.list', verification: 'last', list: 'missing', page: 1 });
     expect(parseCommand('/verify list extra 3 #ABCDEF12')).toEqual({ kind: 'verify.list', verification: 'abcdef12', list: 'extra', page: 3 });
+    expect(parseCommand('/verify list notsynced 2')).toEqual({ kind: 'verify.list', verification: 'last', list: 'notsynced', page: 2 });
   });
 
   it('explains invalid uses', () => {

@@ -3,7 +3,7 @@ import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createLineStream, LineStreamCancelled } from '../../src/agent/line-stream';
 import type { Directory } from '../../src/directory/types';
 import { scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
@@ -72,6 +72,20 @@ describe('streamScan', () => {
     expect(lines.map((l) => l.length)).toEqual([1000, EXPECTED.sales.users - 1000]);
     expect(lines.flat()).toEqual(expected.users);
     expect(scanStreamEnd.parse(values.at(-1))).toEqual({ end: true, users: EXPECTED.sales.users, totals: expected.totals });
+  });
+
+  it('carries isCriticalSystemObject on the built-in accounts\' lines; the bot checks its type', async () => {
+    const directory = new SimulatedDirectory(forest);
+    const out = createLineStream();
+    const base = `CN=Users,${BASE_DN}`;
+    const [, text] = await Promise.all([streamScan(directory, { baseDn: base, defaultNamingContext: BASE_DN }, out, () => undefined), readAll(out.body)]);
+    const users = JSON.parse(text.split('\n')[1]!) as Record<string, unknown>[];
+    expect(scannedUsersProblem(users)).toBeNull();
+    expect(users.map((u) => u.criticalSystemObject)).toEqual([true, true, true]);
+    expect(scannedUsersProblem([{ ...users[0], criticalSystemObject: 'TRUE' }])).toBe('user 0: criticalSystemObject must be true or false when present');
+    // An older agent's line, without the field, is as valid as before.
+    const { criticalSystemObject: _dropped, ...old } = users[0]!;
+    expect(scannedUsersProblem([old])).toBeNull();
   });
 
   it('ends the body with the directory\'s error, without an end line, and throws it', async () => {

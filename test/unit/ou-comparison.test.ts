@@ -1,5 +1,5 @@
 import { canonicalDn, isWithin } from '../../src/runbook/dn';
-import { OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
+import { NOT_SYNCED_CRITICAL, OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
 
 const base = 'OU=Sales,DC=contoso,DC=com';
 const guid = (n: number): Buffer => Buffer.alloc(16, n);
@@ -135,6 +135,41 @@ describe('OuComparison', () => {
     expect(r.extra).toHaveLength(extra);
     expect(missing.length).toBeGreaterThan(100);
     expect(mismatched).toBeGreaterThan(10);
+  });
+
+  it('lists critical system objects without a cloud user apart, with the reason, and never as missing', () => {
+    const users = 'CN=Users,DC=contoso,DC=com';
+    const c = new OuComparison(users);
+    const critical = (cn: string, disabled: boolean, n: number): OnPremUser => ({ dn: `CN=${cn},${users}`, anchor: sourceAnchor(guid(n), null), disabled, criticalSystemObject: true });
+    c.addOnPrem(critical('krbtgt', true, 1));
+    c.addOnPrem(critical('Administrator', false, 2));
+    c.addOnPrem(critical('Guest', true, 3));
+    // A critical object synced all the same (a custom rule) is an ordinary, matched user.
+    c.addOnPrem(critical('Synced Anyway', true, 4));
+    c.addOnPrem({ dn: `CN=Pat,${users}`, anchor: sourceAnchor(guid(5), null), disabled: false });
+    // A scan from an agent that does not send the flag: the user is ordinary, so missing.
+    c.addOnPrem({ dn: `CN=Old Agent,${users}`, anchor: sourceAnchor(guid(6), null), disabled: false });
+    c.addCloud({ id: 's', userPrincipalName: null, onPremisesDistinguishedName: `CN=Synced Anyway,${users}`, onPremisesImmutableId: guid(4).toString('base64') });
+    c.addCloud({ id: 'p', userPrincipalName: null, onPremisesDistinguishedName: `CN=Pat,${users}`, onPremisesImmutableId: guid(5).toString('base64') });
+    const r = c.report();
+    expect(r.missing).toEqual([`CN=Old Agent,${users}`]);
+    expect(r.notSynced).toEqual([
+      { dn: `CN=Administrator,${users}`, reason: NOT_SYNCED_CRITICAL },
+      { dn: `CN=Guest,${users}`, reason: NOT_SYNCED_CRITICAL },
+      { dn: `CN=krbtgt,${users}`, reason: NOT_SYNCED_CRITICAL },
+    ]);
+    expect(NOT_SYNCED_CRITICAL).toBe('isCriticalSystemObject: not synced by Connect Sync or Cloud Sync');
+    // The on-premises count is what the cloud should hold: Synced Anyway, Pat and Old Agent.
+    expect(r.onPrem).toEqual({ users: 3, disabled: 1 });
+    expect(r.matched).toBe(2);
+    expect(c.tally()).toEqual({ onPrem: { users: 3, disabled: 1 }, cloud: { users: 2 }, matched: 2, missing: 1, mismatched: 0, extra: 0 });
+  });
+
+  it('an OU of critical system objects alone has nothing missing', () => {
+    const c = new OuComparison('CN=Users,DC=contoso,DC=com');
+    for (const cn of ['Administrator', 'Guest', 'krbtgt']) c.addOnPrem({ dn: `CN=${cn},CN=Users,DC=contoso,DC=com`, anchor: sourceAnchor(guid(1), null), disabled: false, criticalSystemObject: true });
+    expect(c.report()).toMatchObject({ onPrem: { users: 0, disabled: 0 }, matched: 0, missing: [], notSynced: [{ dn: 'CN=Administrator,CN=Users,DC=contoso,DC=com' }, {}, {}] });
+    expect(c.tally().missing).toBe(0);
   });
 
   it('refuses an unparsable base', () => {

@@ -1,5 +1,5 @@
 import { scanOu } from '../../src/agent/actions/scan-ou';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
 
 describe('the agent scan', () => {
@@ -19,5 +19,18 @@ describe('the agent scan', () => {
     expect(scan.users).toEqual([]);
     expect(progress).toHaveLength(Math.ceil(EXPECTED.sales.users / 100));
     expect(progress.at(-1)).toBe(EXPECTED.sales.users);
+  });
+
+  it('sends isCriticalSystemObject for the built-in accounts, and nothing extra for anyone else', async () => {
+    const users = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: 'CN=Users' }, () => undefined);
+    expect(users.baseDn).toBe(`CN=Users,${BASE_DN}`);
+    expect(users.users.map((u) => [u.dn, u.criticalSystemObject])).toEqual([
+      [`CN=Administrator,CN=Users,${BASE_DN}`, true],
+      [`CN=Guest,CN=Users,${BASE_DN}`, true],
+      [`CN=krbtgt,CN=Users,${BASE_DN}`, true],
+    ]);
+    const sales = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
+    // Absent rather than false: a 100,000-user scan's lines stay as small as before.
+    expect(sales.users.some((u) => 'criticalSystemObject' in u)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { connectConfiguredDirectory } from '../../src/agent/connect-directory';
 import { resolveOu } from '../../src/agent/resolve-ou';
 import type { DirectoryUser } from '../../src/directory/types';
 import { sourceAnchor } from '../../src/runbook/ou-comparison';
-import { BASE_DN, consistencyGuidFor, EXPECTED, OU, SEED_USERS, TRICKY_CNS, trickyUserDn } from '../../src/sandbox/forest-spec';
+import { BASE_DN, consistencyGuidFor, EXPECTED, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, TRICKY_CNS, trickyUserDn } from '../../src/sandbox/forest-spec';
 import { addUserToForest, buildSeededForest, readForestFile, SimulatedDirectory, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { AppError } from '../../src/shared/errors';
 
@@ -47,6 +47,45 @@ describe('simulated directory', () => {
     const { totals, users } = await scan(BASE_DN);
     expect(totals.users).toBe(SEED_USERS.length + 3);
     expect(users.map((u) => u.samAccountName)).toEqual(expect.arrayContaining(['Administrator', 'Guest', 'krbtgt']));
+  });
+
+  it('marks the built-in accounts, and only them, as critical system objects (isCriticalSystemObject TRUE in AD)', async () => {
+    const { users } = await scan(BASE_DN);
+    expect(users.filter((u) => u.criticalSystemObject).map((u) => u.samAccountName).sort()).toEqual(['Administrator', 'Guest', 'krbtgt']);
+    expect(users.filter((u) => !u.criticalSystemObject)).toHaveLength(SEED_USERS.length);
+  });
+
+  it('refuses a user, computer or contact as the OU to verify, names what it is and what holds it', async () => {
+    const refusal = async (input: string): Promise<{ code: string; message: string; hint: string | undefined }> => {
+      const err = await resolveOu(directory, input).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      const { code, message, hint } = err as AppError;
+      return { code, message, hint };
+    };
+    const admin = `CN=Administrator,CN=Users,${BASE_DN}`;
+    expect(await directory.objectClasses(admin)).toEqual(['top', 'person', 'organizationalPerson', 'user']);
+    expect(await refusal(admin)).toEqual({
+      code: 'DIRECTORY.NOT_A_CONTAINER',
+      message: `${admin} is a user, not an OU or container.`,
+      hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot CN=Users,${BASE_DN}`,
+    });
+    // Typed relative to the domain, the same.
+    expect(await refusal('CN=Administrator,CN=Users')).toMatchObject({ code: 'DIRECTORY.NOT_A_CONTAINER', message: `${admin} is a user, not an OU or container.` });
+    const pc = `CN=${SEED_COMPUTERS[0]!.cn},${OU.sales}`;
+    expect(await refusal(pc)).toEqual({ code: 'DIRECTORY.NOT_A_CONTAINER', message: `${pc} is a computer, not an OU or container.`, hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${OU.sales}` });
+    expect((await refusal(`CN=${SEED_CONTACTS[0]!},${OU.sales}`)).message).toContain('is a contact, not an OU or container.');
+    // Containers and OUs still are.
+    await expect(resolveOu(directory, `CN=Users,${BASE_DN}`)).resolves.toMatchObject({ baseDn: `CN=Users,${BASE_DN}` });
+    await expect(resolveOu(directory, 'CN=Users')).resolves.toMatchObject({ baseDn: `CN=Users,${BASE_DN}` });
+    expect(await directory.objectClasses(`OU=Gone,${BASE_DN}`)).toBeNull();
+  });
+
+  it('looks a quoted name with a comma up by name, and says how to type it as a DN when no OU has it', async () => {
+    await expect(resolveOu(directory, '"R,D"')).resolves.toEqual({ baseDn: OU.rAndD, defaultNamingContext: BASE_DN });
+    await expect(resolveOu(directory, '"Sales, Inc"')).rejects.toMatchObject({
+      code: 'DIRECTORY.OU_NOT_FOUND',
+      hint: expect.stringContaining(`OU=Sales\\, Inc,${BASE_DN}`) as unknown,
+    });
   });
 
   it('pages like the LDAP scan: one callback per page with the running count', async () => {

@@ -1,4 +1,4 @@
-import type { Directory } from '../../directory/types';
+import type { Directory, DirectoryUser } from '../../directory/types';
 import type { ScanOuPayload, ScanOuResult, ScannedUser } from '../../relay/protocol';
 import { sourceAnchor } from '../../runbook/ou-comparison';
 import { resolveOu } from '../resolve-ou';
@@ -17,9 +17,16 @@ export async function scanOu(directory: Directory, payload: ScanOuPayload, onPro
   const totals = await directory.scanUsers(baseDn, {
     ...(payload.pageSize ? { pageSize: payload.pageSize } : {}),
     onPage: async (page, scannedSoFar) => {
-      if (!payload.countOnly) for (const u of page) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled });
+      if (!payload.countOnly) for (const u of page) users.push(toScannedUser(u));
       await onProgress(scannedSoFar);
     },
   });
   return { action: 'directory.scanOu', baseDn, defaultNamingContext, totals, users };
+}
+
+/** One user as it goes to the bot; the critical-system flag only when set, so lines stay small. */
+export function toScannedUser(u: DirectoryUser): ScannedUser {
+  const user: ScannedUser = { dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled };
+  if (u.criticalSystemObject) user.criticalSystemObject = true;
+  return user;
 }

@@ -1,7 +1,7 @@
 import type { Directory } from '../../directory/types';
-import { sourceAnchor } from '../../runbook/ou-comparison';
+import type { ScannedUser } from '../../relay/protocol';
 import type { LineStream } from '../line-stream';
-import type { ProgressFn } from './scan-ou';
+import { toScannedUser, type ProgressFn } from './scan-ou';
 
 /** Users per line: big enough that lines are few, small enough that one line is about 120 KB. */
 export const USERS_PER_LINE = 1000;
@@ -17,12 +17,12 @@ export async function streamScan(directory: Directory, target: { baseDn: string;
   const { baseDn, defaultNamingContext } = target;
   try {
     await out.write(`${JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn, defaultNamingContext } })}\n`);
-    let batch: { dn: string; anchor: string; disabled: boolean }[] = [];
+    let batch: ScannedUser[] = [];
     let sent = 0;
     const totals = await directory.scanUsers(baseDn, {
       ...(target.pageSize ? { pageSize: target.pageSize } : {}),
       onPage: async (page, scannedSoFar) => {
-        for (const u of page) batch.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled });
+        for (const u of page) batch.push(toScannedUser(u));
         while (batch.length >= USERS_PER_LINE) {
           const line = batch.slice(0, USERS_PER_LINE);
           batch = batch.slice(USERS_PER_LINE);
