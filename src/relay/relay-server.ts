@@ -89,6 +89,7 @@ export class RelayServer {
   private readonly applier: ResultApplier;
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
+  private stopping = false;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
@@ -112,6 +113,15 @@ export class RelayServer {
 
   /** Wakes waiting lease requests at once instead of at their next poll. */
   jobQueued(): void {
+    this.wake.emit('job');
+  }
+
+  /**
+   * The bot is shutting down: every open long poll is answered "no job" now, and so is any lease
+   * request still to come, instead of holding the shutdown up for the rest of its wait (up to 30 s).
+   */
+  stopLeasing(): void {
+    this.stopping = true;
     this.wake.emit('job');
   }
 
@@ -237,6 +247,12 @@ export class RelayServer {
       // The agent hung up: a job leased now would go to nobody. Node does not always notice a dead
       // client while the response is pending, which is why mutating jobs also need a start confirmation.
       if (closed) return;
+      if (this.stopping) {
+        // The agent polls again at once; the connection closes so that poll finds the bot gone.
+        res.header('connection', 'close');
+        res.send(200, { job: null });
+        return;
+      }
       // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
       if (!(await this.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
@@ -304,6 +320,7 @@ export class RelayServer {
 
   private waitForJob(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.stopping) return resolve();
       const done = (): void => {
         clearTimeout(timer);
         this.wake.off('job', done);
