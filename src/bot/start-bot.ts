@@ -103,7 +103,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
         if (await waves.onJobFinished(job)) return;
         await verify.onJobFinished(job);
       },
-      onJobRequeued: (job, attempts) => verify.onJobRequeued(job, attempts),
+      onJobRequeued: (job, attempts, reason) => verify.onJobRequeued(job, attempts, reason),
     },
   });
   let listenUrl = '';

@@ -7,6 +7,7 @@ import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
+import { LostLeases, type RequeueReason } from './lost-leases';
 import { ndjsonLines } from './ndjson-lines';
 import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, MUTATING_ACTIONS, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
@@ -43,8 +44,8 @@ export interface RelayListener {
    * later, so it must be safe to call twice for one job.
    */
   onJobFinished(job: JobRecord): Promise<void>;
-  /** A job whose agent went quiet is back in the queue for another attempt. */
-  onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }): Promise<void>;
+  /** A job whose agent went quiet (or was lost: `reason`) is back in the queue for another attempt. */
+  onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason): Promise<void>;
 }
 
 export interface RelayServerOptions {
@@ -75,6 +76,8 @@ export interface RelayServerOptions {
    * or network is silent that long.
    */
   streamIdleMs?: number;
+  /** How long an agent whose scan upload was cut off has to show it is alive before its job is taken back; default 5 s. */
+  cutGraceMs?: number;
 }
 
 /**
@@ -90,6 +93,7 @@ export class RelayServer {
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
   private stopping = false;
+  private readonly lostLeases: LostLeases;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
@@ -109,6 +113,7 @@ export class RelayServer {
     this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
     this.wake.setMaxListeners(0);
+    this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
   }
 
   /** Wakes waiting lease requests at once instead of at their next poll. */
@@ -122,6 +127,7 @@ export class RelayServer {
    */
   stopLeasing(): void {
     this.stopping = true;
+    this.lostLeases.stop();
     this.wake.emit('job');
   }
 
@@ -239,6 +245,9 @@ export class RelayServer {
     // What the agent says it can run; read-only is enforced here too, whatever the list says.
     const actions = body.actions === undefined ? null : body.actions.filter((action) => !(body.readOnly === true && MUTATING_ACTIONS.has(action)));
     if (actions !== null) await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
+    // Once, as the request arrives: a poll left open by a process that has since died must not take
+    // back what its successor was given.
+    if (body.holding !== undefined) await this.lostLeases.agentHolds(agentId, body.holding);
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -292,8 +301,9 @@ export class RelayServer {
   async expireLeases(): Promise<void> {
     const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
     for (const job of requeued) {
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: 'lease-expired', details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
-      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
+      const reason = this.lostLeases.reasonFor(job.id);
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
+      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
     if (requeued.length > 0) this.jobQueued();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
@@ -461,6 +471,8 @@ export class RelayServer {
         // Most often the agent's directory read failed and it cut the upload off on purpose; it
         // reports that failure next.
         this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+        // Or the agent died: then nothing more comes, and the job is taken back after a short grace.
+        if (!this.stopping) this.lostLeases.uploadCut(jobId, agentId);
         return;
       }
       // The bot's own failure (the store, say) while the agent is still connected: it must hear so,
