@@ -31,6 +31,8 @@ export interface AgentOptions {
   policy?: AgentPolicy;
 }
 
+const NOTHING_HELD: readonly string[] = [];
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -46,7 +48,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   while (!options.signal?.aborted && (options.maxJobs === undefined || done < options.maxJobs)) {
     let job: LeasedJob | null;
     try {
-      job = await options.relay.lease(options.waitMs ?? 20_000, options.signal, capabilities);
+      // One job at a time, and a lease request only between jobs: this process holds nothing when it
+      // asks. A job still leased to this agent is one an earlier run lost, and the bot takes it back.
+      job = await options.relay.lease(options.waitMs ?? 20_000, options.signal, capabilities, NOTHING_HELD);
       backoffMs = 1000;
     } catch (err) {
       if (options.signal?.aborted) break;

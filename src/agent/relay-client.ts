@@ -53,10 +53,10 @@ export class RelayClient {
   /**
    * Waits up to `waitMs` for a job. The envelope (job id, lease) is read apart from the payload, so
    * a payload this agent cannot read still names the job: UnreadableJobError carries its id and the
-   * failure to report for it.
+   * failure to report for it. `holding`: the jobs this process is still working on (see leaseRequest).
    */
-  async lease(waitMs: number, signal: AbortSignal | undefined, capabilities: AgentCapabilities): Promise<LeasedJob | null> {
-    const request = { agentVersion: this.options.agentVersion, waitMs, actions: [...capabilities.actions], readOnly: capabilities.readOnly };
+  async lease(waitMs: number, signal: AbortSignal | undefined, capabilities: AgentCapabilities, holding?: readonly string[]): Promise<LeasedJob | null> {
+    const request = { agentVersion: this.options.agentVersion, waitMs, actions: [...capabilities.actions], readOnly: capabilities.readOnly, ...(holding ? { holding: [...holding] } : {}) };
     const body = await this.post('/relay/v1/jobs/lease', request, signal);
     const envelope = leaseEnvelope.safeParse(body);
     if (!envelope.success) throw new RelayHttpError(0, `The bot's answer to a lease request is not one this agent can read: ${envelope.error.issues[0]?.message ?? 'invalid'}. Check that SYNCSHIFT_RELAY_URL points at the SyncShift bot.`);

@@ -1,3 +1,5 @@
+// Before restify: keeps restify's unused spdy dependency (and its DEP0111 warning) from loading.
+import './without-spdy';
 import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
@@ -104,7 +106,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
         if (await waves.onJobFinished(job)) return;
         await verify.onJobFinished(job);
       },
-      onJobRequeued: (job, attempts) => verify.onJobRequeued(job, attempts),
+      onJobRequeued: (job, attempts, reason) => verify.onJobRequeued(job, attempts, reason),
     },
   });
   let listenUrl = '';
@@ -195,14 +197,16 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     waves,
     summaries,
     startup,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        stopSummaryTimer();
-        if (sweepTimer !== null) timers.clearInterval(sweepTimer);
-        // Summaries waiting for agent counts give up (and are retried later) before the store closes.
-        void Promise.all([summaries.stop(), startup, sweeping])
-          .catch(() => undefined)
-          .finally(() => server.close(() => resolve()));
-      }),
+    stop: async () => {
+      stopSummaryTimer();
+      if (sweepTimer !== null) timers.clearInterval(sweepTimer);
+      // Open long polls are answered now and no new connection is taken, so a rolling restart takes
+      // seconds, not an agent's whole poll; requests under way (a result, a streamed scan) finish.
+      relay.stopLeasing();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Summaries waiting for agent counts give up (and are retried later) before the store closes.
+      await Promise.all([summaries.stop(), startup, sweeping]).catch(() => undefined);
+      await closed;
+    },
   };
 }

@@ -5,7 +5,8 @@ import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 export type VerifyCardState =
   /** `note`: why it is waiting again (its agent went quiet). */
   | { kind: 'queued'; note?: string }
-  | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud' }
+  /** `note`: the scan had to start again (its first agent was lost). */
+  | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud'; note?: string }
   | { kind: 'done'; report: ComparisonReport }
   | { kind: 'failed'; code: string; message: string; hint?: string; candidates?: string[] };
 
@@ -38,6 +39,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         state.phase === 'directory'
           ? `Verifying… ${formatCount(state.scanned)} on-premises objects scanned so far.`
           : `Verifying… on-premises scan done; ${formatCount(state.scanned)} cloud users read so far.`;
+      if (state.note) statusText += ` ${state.note}`;
       break;
     case 'done': {
       const r = state.report;

@@ -14,6 +14,7 @@ import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-grap
 import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { AppError } from '../shared/errors';
+import { connectionFailure } from './connection-failure';
 import type { Logger } from '../shared/logger';
 import type { CloudDirectory, CloudUser } from './types';
 
@@ -26,7 +27,10 @@ export interface GraphCloudDirectoryOptions {
   staticToken?: string;
   /** $top per page, 1..999. Default 999. */
   pageSize?: number;
-  /** Retries per request (GET: 429 and 5xx; anything else: 429 and 503). Default 5. */
+  /**
+   * Retries per request (GET: 429, 5xx and lost connections; anything else: 429, 503 and connections
+   * that never carried the request). Default 5.
+   */
   maxRetries?: number;
   /** Upper bound for one wait, in ms, whatever Retry-After says. Default 60 000. */
   maxWaitMs?: number;
@@ -48,9 +52,20 @@ export const USERS_SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguished
 const RETRYABLE_IDEMPOTENT = new Set([429, 500, 502, 503, 504]);
 const RETRYABLE_OTHER = new Set([429, 503]);
 
+const isIdempotent = (method: string | undefined): boolean => method === undefined || ['GET', 'HEAD'].includes(method.toUpperCase());
+
 export function isRetryableGraphAnswer(method: string | undefined, status: number): boolean {
-  const idempotent = method === undefined || ['GET', 'HEAD'].includes(method.toUpperCase());
-  return (idempotent ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER).has(status);
+  return (isIdempotent(method) ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER).has(status);
+}
+
+/**
+ * No answer at all (refused, reset, timed out, DNS not answering): a Graph outage of a few seconds
+ * looks like this, so it is retried like a 503, with the same backoff and limit. A misspelt host or
+ * an untrusted certificate is not. Other methods only when the request cannot have reached Graph.
+ */
+export function isRetryableGraphFailure(method: string | undefined, err: unknown): boolean {
+  const failure = connectionFailure(err);
+  return failure !== null && failure.transient && (isIdempotent(method) || failure.notSent);
 }
 const PERMISSION_HINT = 'Check that the app registration has the Microsoft Graph application permission User.Read.All with admin consent, and that the token is for this cloud.';
 
@@ -87,7 +102,7 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     const prefix = base.pathname.replace(/\/+$/, '') + '/';
     if (link.origin !== base.origin || !link.pathname.startsWith(prefix)) {
       throw new AppError('CLOUD.ERROR', `Graph returned a nextLink outside the configured base URL (${link.origin}); stopped paging rather than send the token elsewhere.`, {
-        hint: `Check that baseUrl (${base.origin}) is the Graph endpoint for this tenant's cloud.`,
+        hint: `Check that GRAPH_BASE_URL (${base.origin}) is the Graph endpoint for this tenant's cloud.`,
       });
     }
     const [version = API_VERSION, ...rest] = link.pathname.slice(prefix.length).split('/');
@@ -100,12 +115,12 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     try {
       raw = await request.get();
     } catch (err) {
-      throw toAppError(err, maxRetries, pagesDone, operation);
+      throw toAppError(err, { maxRetries, origin: base.origin }, pagesDone, operation);
     }
     const checked = check(raw);
     if (!checked.ok) {
       throw new AppError('CLOUD.ERROR', `Graph returned a page in an unexpected shape while ${operation.doing} (${checked.path || 'root'}: ${checked.message}).`, {
-        hint: 'Check that baseUrl points at Microsoft Graph (not a proxy or login page) and that the v1.0 endpoint is used.',
+        hint: 'Check that GRAPH_BASE_URL points at Microsoft Graph (not a proxy or login page), without a version such as /v1.0.',
         details: { page: pagesDone + 1 },
       });
     }
@@ -162,7 +177,7 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
         ),
       );
       if (next === undefined) {
-        throw new AppError('CLOUD.ERROR', 'Graph ended a users delta round without a deltaLink.', { hint: 'This should not happen with Microsoft Graph; check that baseUrl points at Graph v1.0.' });
+        throw new AppError('CLOUD.ERROR', 'Graph ended a users delta round without a deltaLink.', { hint: 'This should not happen with Microsoft Graph; check that GRAPH_BASE_URL points at Microsoft Graph.' });
       }
       return { deltaLink: next, changes: total };
     },
@@ -375,7 +390,15 @@ class RetryMiddleware implements Middleware {
 
   async execute(context: Context): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      await this.next?.execute(context);
+      try {
+        await this.next?.execute(context);
+      } catch (err) {
+        if (!isRetryableGraphFailure(context.options?.method, err) || attempt >= this.options.maxRetries) throw err;
+        const waitMs = Math.min(this.options.baseBackoffMs * 2 ** attempt, this.options.maxWaitMs);
+        this.options.logger?.warn({ cause: connectionFailure(err)?.code, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs }, 'Graph could not be reached; retrying');
+        await this.options.sleep(waitMs);
+        continue;
+      }
       const response = context.response;
       if (!response || !isRetryableGraphAnswer(context.options?.method, response.status) || attempt >= this.options.maxRetries) return;
       const waitMs = this.waitFor(response, attempt);
@@ -399,7 +422,7 @@ class RetryMiddleware implements Middleware {
 }
 
 /** Graph/network failures to AppError; messages carry status and Graph's code, never tokens or stacks. */
-function toAppError(err: unknown, maxRetries: number, pagesDone: number, operation: GraphOperation): AppError {
+function toAppError(err: unknown, { maxRetries, origin }: { maxRetries: number; origin: string }, pagesDone: number, operation: GraphOperation): AppError {
   if (err instanceof AppError) return err;
   const details = { pagesDone };
   if (err instanceof GraphError && err.statusCode > 0) {
@@ -427,18 +450,32 @@ function toAppError(err: unknown, maxRetries: number, pagesDone: number, operati
       details: { ...details, status, graphCode, requestId: err.requestId ?? undefined },
     });
   }
-  // No HTTP status: fetch itself failed (DNS, TLS, refused connection) or the token could not be obtained.
-  // Duck-typed: fetch errors come from another realm under some runners, so `instanceof Error` can lie.
+  // No HTTP status: fetch itself failed (refused, reset, DNS, TLS) or the token could not be obtained.
+  const failure = connectionFailure(err);
+  if (failure) {
+    const retried = isRetryableGraphFailure('GET', err) && maxRetries > 0 ? `, still failing after ${maxRetries} retries` : '';
+    const where = `the bot's network, proxy, firewall and DNS`;
+    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${failure.cause} (${failure.code})${retried}.`, {
+      hint:
+        failure.kind === 'tls'
+          ? `Check that GRAPH_BASE_URL (${origin}) is the Graph endpoint, and that the bot trusts its certificate (a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS).`
+          : failure.kind === 'dns' && !failure.transient
+            ? `Check the host name in GRAPH_BASE_URL (${origin}) and ${where}.`
+            : `Graph or the way to it was down; check ${where}, and that GRAPH_BASE_URL (${origin}) is right, then try again.`,
+      details: { ...details, cause: failure.code },
+    });
+  }
+  // Duck-typed: errors come from another realm under some runners, so `instanceof Error` can lie.
   // The graph client wraps such errors in a GraphError with no status; when it does not recognise
   // them as Error (the realm case) the original sits in `body`.
   const original = err instanceof GraphError && typeof err.body === 'object' && err.body !== null ? err.body : err;
-  const { message, cause } = (typeof original === 'object' && original !== null ? original : {}) as { message?: unknown; cause?: unknown };
+  const { message } = (typeof original === 'object' && original !== null ? original : {}) as { message?: unknown };
   const reason = typeof message === 'string' ? sanitize(message) : 'unknown error';
-  const causeCode = typeof cause === 'object' && cause !== null ? String((cause as { code?: unknown }).code ?? '') : '';
-  const isNetwork = /fetch failed|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|certificate/i.test(`${reason} ${causeCode}`);
-  if (isNetwork) {
-    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph: ${reason}${causeCode ? ` (${causeCode})` : ''}.`, {
-      hint: 'Check network access to the Graph endpoint (proxy, firewall, DNS) and that baseUrl is correct.',
+  if (reason === 'fetch failed') {
+    // fetch failed for a reason without a code (a port fetch refuses to use, say): its cause's words.
+    const said = (original as { cause?: { message?: unknown } }).cause?.message;
+    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${typeof said === 'string' ? sanitize(said) : 'the request failed before Graph answered'}.`, {
+      hint: `Check GRAPH_BASE_URL (${origin}) and the bot's network, proxy, firewall and DNS.`,
       details,
     });
   }

@@ -82,6 +82,13 @@ export const leaseRequest = z.object({
    */
   actions: z.array(z.string().min(1).max(64)).max(64).optional(),
   readOnly: z.boolean().optional(),
+  /**
+   * The jobs this agent process is still working on. Any other job leased to this agent is one it
+   * lost (it restarted, or never got the lease's answer), so the bot takes it back at once instead
+   * of waiting for the lease to run out. One process per agent name. Absent from older agents,
+   * whose leases simply run out.
+   */
+  holding: z.array(z.string().uuid()).max(64).optional(),
 });
 export type LeaseRequest = z.infer<typeof leaseRequest>;
 

@@ -7,6 +7,7 @@ import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
+import { LostLeases, type RequeueReason } from './lost-leases';
 import { ndjsonLines } from './ndjson-lines';
 import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
@@ -43,8 +44,8 @@ export interface RelayListener {
    * later, so it must be safe to call twice for one job.
    */
   onJobFinished(job: JobRecord): Promise<void>;
-  /** A job whose agent went quiet is back in the queue for another attempt. */
-  onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }): Promise<void>;
+  /** A job whose agent went quiet (or was lost: `reason`) is back in the queue for another attempt. */
+  onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason): Promise<void>;
 }
 
 export interface RelayServerOptions {
@@ -75,6 +76,8 @@ export interface RelayServerOptions {
    * or network is silent that long.
    */
   streamIdleMs?: number;
+  /** How long an agent whose scan upload was cut off has to show it is alive before its job is taken back; default 5 s. */
+  cutGraceMs?: number;
 }
 
 /**
@@ -89,6 +92,8 @@ export class RelayServer {
   private readonly applier: ResultApplier;
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
+  private stopping = false;
+  private readonly lostLeases: LostLeases;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
@@ -108,10 +113,21 @@ export class RelayServer {
     this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
     this.wake.setMaxListeners(0);
+    this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
   }
 
   /** Wakes waiting lease requests at once instead of at their next poll. */
   jobQueued(): void {
+    this.wake.emit('job');
+  }
+
+  /**
+   * The bot is shutting down: every open long poll is answered "no job" now, and so is any lease
+   * request still to come, instead of holding the shutdown up for the rest of its wait (up to 30 s).
+   */
+  stopLeasing(): void {
+    this.stopping = true;
+    this.lostLeases.stop();
     this.wake.emit('job');
   }
 
@@ -235,6 +251,9 @@ export class RelayServer {
       return;
     }
     await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
+    // Once, as the request arrives: a poll left open by a process that has since died must not take
+    // back what its successor was given.
+    if (body.holding !== undefined) await this.lostLeases.agentHolds(agentId, body.holding);
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -243,6 +262,12 @@ export class RelayServer {
       // The agent hung up: a job leased now would go to nobody. Node does not always notice a dead
       // client while the response is pending, which is why mutating jobs also need a start confirmation.
       if (closed) return;
+      if (this.stopping) {
+        // The agent polls again at once; the connection closes so that poll finds the bot gone.
+        res.header('connection', 'close');
+        res.send(200, { job: null });
+        return;
+      }
       // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
       if (!(await this.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
@@ -282,8 +307,9 @@ export class RelayServer {
   async expireLeases(): Promise<void> {
     const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
     for (const job of requeued) {
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: 'lease-expired', details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
-      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
+      const reason = this.lostLeases.reasonFor(job.id);
+      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
+      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
     if (requeued.length > 0) this.jobQueued();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
@@ -310,6 +336,7 @@ export class RelayServer {
 
   private waitForJob(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.stopping) return resolve();
       const done = (): void => {
         clearTimeout(timer);
         this.wake.off('job', done);
@@ -463,6 +490,8 @@ export class RelayServer {
         // Most often the agent's directory read failed and it cut the upload off on purpose; it
         // reports that failure next.
         this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+        // Or the agent died: then nothing more comes, and the job is taken back after a short grace.
+        if (!this.stopping) this.lostLeases.uploadCut(jobId, agentId);
         return;
       }
       // The bot's own failure (the store, say) while the agent is still connected: it must hear so,

@@ -3,6 +3,7 @@ import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard } from '../cards/message-cards';
 import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
+import type { RequeueReason } from '../relay/lost-leases';
 import type { ScanLineSink } from '../relay/relay-server';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
@@ -40,6 +41,21 @@ export type StartVerifyResult = { ok: true; verification: VerificationRecord; ca
 const LIST_PAGE_SIZE = 50;
 const LIST_TITLES: Record<VerifyListKind, string> = { missing: 'Missing', extra: 'Extra', mismatched: 'Mismatched', notsynced: 'Not synced by design' };
 
+function requeueNote(reason: RequeueReason, attempts: { used: number; max: number }): string {
+  const attempt = `attempt ${attempts.used} of ${attempts.max}`;
+  if (reason === 'lease-expired') return `The agent stopped answering (${attempt}); the scan is queued for another agent.`;
+  return `The agent was lost: ${LOST_BECAUSE[reason]} (${attempt}). The scan restarted and is queued for an agent.`;
+}
+
+const LOST_BECAUSE: Record<RequeueReason, string> = {
+  'agent-restarted': 'it restarted in the middle of the scan',
+  'upload-cut': 'its upload was cut off and it did not come back',
+  'lease-expired': 'it stopped answering',
+};
+
+/** Jobs whose loss is remembered for their progress cards; older ones fall back to a general note. */
+const MAX_REMEMBERED_LOSSES = 1000;
+
 export function shortId(id: string): string {
   return id.replace(/-/g, '').slice(0, 8);
 }
@@ -53,6 +69,8 @@ export class VerifyService {
   private readonly inFlight = new Set<string>();
   private readonly incoming = new IncomingScans();
   private readonly progress: CardProgress;
+  /** Why a job's previous agent was lost, for the progress cards of its next attempt. */
+  private readonly lostBecause = new Map<string, RequeueReason>();
 
   constructor(private readonly options: VerifyServiceOptions) {
     this.now = options.now ?? (() => new Date());
@@ -114,12 +132,15 @@ export class VerifyService {
     return this.incoming.sink(jobId, head.baseDn);
   }
 
-  /** The agent holding the scan went quiet and the job is queued again: the card says so instead of counting on. */
-  async onJobRequeued(job: JobRecord, attempts: { used: number; max: number }): Promise<void> {
+  /** The agent holding the scan went quiet or was lost, and the job is queued again: the card says so instead of counting on. */
+  async onJobRequeued(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason = 'lease-expired'): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
     // Through the progress pacer: a later progress or the final card replaces it, never the other way round.
-    const state: VerifyCardState = { kind: 'queued', note: `The agent stopped answering (attempt ${attempts.used} of ${attempts.max}); the scan is queued for another agent.` };
+    const state: VerifyCardState = { kind: 'queued', note: requeueNote(reason, attempts) };
+    this.lostBecause.delete(job.id);
+    this.lostBecause.set(job.id, reason);
+    if (this.lostBecause.size > MAX_REMEMBERED_LOSSES) this.lostBecause.delete(this.lostBecause.keys().next().value!);
     this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, state));
   }
 
@@ -132,6 +153,7 @@ export class VerifyService {
       await this.finish(verification, job);
     } finally {
       this.inFlight.delete(verification.id);
+      this.lostBecause.delete(job.id);
     }
   }
 
@@ -240,7 +262,9 @@ export class VerifyService {
 
   private showProgress(verification: VerificationRecord, job: JobRecord, scanned: number, phase: 'directory' | 'cloud'): void {
     if (!verification.cardActivityId) return;
-    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, { kind: 'running', scanned, phase }));
+    // A scan on its second attempt keeps saying why: the "agent was lost" card lasts only until the next progress.
+    const note = job.attempts > 1 ? `The agent was lost (${LOST_BECAUSE[this.lostBecause.get(job.id) ?? 'lease-expired']}); the scan restarted (attempt ${job.attempts}).` : undefined;
+    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, { kind: 'running', scanned, phase, ...(note ? { note } : {}) }));
   }
 
   private async waitForCardId(verificationId: string): Promise<string | null> {

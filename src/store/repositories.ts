@@ -255,6 +255,21 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         return { outcomeUnknown, exhausted: exhausted.map(mapJob), requeued: requeued.map((row) => mapJob({ ...row, result: null })) };
       },
 
+      async endLeasesEarly({ agentId, now, except = [], jobIds, quietSince }) {
+        // The same move as a revocation: the lease is made to run out now, and expireLeases decides
+        // (requeued, failed after maxAttempts, or outcome unknown for a started change).
+        const rows = await db.query<{ id: string }>(
+          `UPDATE jobs SET lease_expires_at = $2::timestamptz, updated_at = $2::timestamptz
+            WHERE agent_id = $1 AND state = 'leased' AND lease_expires_at > $2::timestamptz
+              AND NOT (id::text = ANY($3::text[]))
+              AND ($4::text[] IS NULL OR id::text = ANY($4::text[]))
+              AND ($5::timestamptz IS NULL OR updated_at <= $5::timestamptz)
+           RETURNING id`,
+          [agentId, timeParam(now), [...except], jobIds === undefined ? null : [...jobIds], quietSince === undefined ? null : timeParam(quietSince)],
+        );
+        return rows.map((row) => String(row.id));
+      },
+
       async reportProgress({ jobId, agentId, progress, leaseMs, now, starting }) {
         assertLeaseMs(leaseMs);
         if (!isUuid(jobId)) return false;

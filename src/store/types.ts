@@ -120,6 +120,13 @@ export interface Store {
      */
     expireLeases(input: { now: Date; maxAttempts?: number; claimMs?: number }): Promise<ExpiredLeases>;
     /**
+     * Ends the leases `agentId` holds now (so expireLeases takes them at `now`) when the bot knows
+     * the agent is no longer working on them: `except` lists the jobs it says it still holds;
+     * `jobIds` limits it to those jobs, and `quietSince` to jobs with no word from the agent (no
+     * progress, heartbeat or result) since then. Returns the ids of the jobs it ended.
+     */
+    endLeasesEarly(input: { agentId: string; now: Date; except?: readonly string[]; jobIds?: readonly string[]; quietSince?: Date }): Promise<string[]>;
+    /**
      * Stores progress only while `agentId` holds the lease; returns false otherwise. `starting`
      * records that the agent is about to act: from then on a mutating job is never handed out again.
      */

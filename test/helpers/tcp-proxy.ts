@@ -13,6 +13,8 @@ export class TcpProxy {
   private readonly held: (() => void)[] = [];
   /** When set, every connection is cut once the server has sent this many bytes through it. */
   private cutAfter: number | undefined;
+  /** When set, the server's replies are held (as by hold()) once it has sent this many bytes through a connection. */
+  private holdAfter: number | undefined;
   /** Bytes the server sent through connections that were cut. */
   cutAtBytes: number[] = [];
   port = 0;
@@ -36,6 +38,13 @@ export class TcpProxy {
       let fromServer = 0;
       client.on('data', (d) => upstream.write(d));
       upstream.on('data', (d: Buffer) => {
+        if (!this.holding && this.holdAfter !== undefined && fromServer + d.length > this.holdAfter) {
+          const pass = Math.max(0, this.holdAfter - fromServer);
+          fromServer += pass;
+          client.write(d.subarray(0, pass));
+          d = d.subarray(pass);
+          this.holding = true;
+        }
         if (this.holding) {
           upstream.pause();
           this.held.push(() => {
@@ -76,9 +85,16 @@ export class TcpProxy {
     this.holding = true;
   }
 
+  /** Passes on what was held, and holds nothing more (a holdAfterServerBytes limit is dropped too). */
   release(): void {
+    this.holdAfter = undefined;
     this.holding = false;
     for (const flush of this.held.splice(0)) flush();
+  }
+
+  /** Passes `bytes` of the server's replies through a connection, then holds the rest: a DC that stalls in the middle of a scan. */
+  holdAfterServerBytes(bytes: number | undefined): void {
+    this.holdAfter = bytes;
   }
 
   /** Cuts each connection after the server sent `bytes` through it: a DC that dies in the middle of a reply. */

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createGraphCloudDirectory, isRetryableGraphAnswer } from '../../src/cloud/graph-cloud-directory';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createGraphCloudDirectory, isRetryableGraphAnswer, isRetryableGraphFailure } from '../../src/cloud/graph-cloud-directory';
 import type { CloudUser } from '../../src/cloud/types';
 import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
@@ -254,6 +254,110 @@ describe('Graph cloud directory against the simulator', () => {
     await closed.close();
     const dir = createGraphCloudDirectory({ baseUrl: url, staticToken: TOKEN, sleep: fakeSleep });
     expect((await expectAppError(collect(dir))).code).toBe('CLOUD.UNAVAILABLE');
+  });
+
+  /** A port nothing listens on: connecting to it is refused. */
+  async function closedPort(): Promise<number> {
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+
+  /**
+   * A TCP front for the simulator on `port`: the first `resets` connections are reset as soon as
+   * the request arrives (a load balancer dropping them), later ones are passed on.
+   */
+  async function graphFront(port: number, resets: number): Promise<{ port: number; close: () => Promise<void> }> {
+    const sockets = new Set<Socket>();
+    const front = createTcpServer((client) => {
+      sockets.add(client);
+      client.on('error', () => undefined).on('close', () => sockets.delete(client));
+      if (resets-- > 0) {
+        client.once('data', () => client.resetAndDestroy());
+        return;
+      }
+      const target = new URL(sim.url);
+      const upstream = connect(Number(target.port), target.hostname);
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => front.listen(port, '127.0.0.1', resolve));
+    return {
+      port: (front.address() as AddressInfo).port,
+      close: async () => {
+        sockets.forEach((socket) => socket.destroy());
+        await new Promise((resolve) => front.close(resolve));
+      },
+    };
+  }
+
+  it('a Graph outage (connections refused, then reset) is retried with the same backoff, and paging completes', async () => {
+    const port = await closedPort();
+    let front: Awaited<ReturnType<typeof graphFront>> | undefined;
+    const sleep = async (ms: number): Promise<void> => {
+      waits.push(ms);
+      // Graph comes back during the second wait, and drops the first connection it takes.
+      if (waits.length === 2) front = await graphFront(port, 1);
+    };
+    // One page: the simulator's nextLinks name its own address, not the front's.
+    sim.setUsers(makeUsers(40, true, 'outage'));
+    try {
+      const dir = createGraphCloudDirectory({ baseUrl: `http://127.0.0.1:${port}`, staticToken: TOKEN, sleep });
+      const { total, pages } = await collect(dir);
+      expect(total).toBe(40);
+      expect(new Set(pages.flat().map((u) => u.id)).size).toBe(40);
+      expect(waits).toEqual([1000, 2000, 4000]);
+      // The reset request never reached Graph; the one that did was answered once.
+      expect(sim.requests.map((r) => r.status)).toEqual([200]);
+    } finally {
+      await front?.close();
+      sim.setUsers([...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')]);
+    }
+  });
+
+  it('an outage that outlasts the retries ends in CLOUD.UNAVAILABLE naming the cause and GRAPH_BASE_URL', async () => {
+    const port = await closedPort();
+    const dir = createGraphCloudDirectory({ baseUrl: `http://127.0.0.1:${port}`, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 3 });
+    const refused = await expectAppError(collect(dir));
+    expect(refused.code).toBe('CLOUD.UNAVAILABLE');
+    expect(refused.message).toBe(`Could not reach Microsoft Graph at http://127.0.0.1:${port} while listing synced users: the connection was refused (ECONNREFUSED), still failing after 3 retries.`);
+    expect(refused.hint).toContain(`GRAPH_BASE_URL (http://127.0.0.1:${port})`);
+    expect(JSON.stringify(refused.toJSON())).not.toMatch(/fetch failed|baseUrl/);
+    expect(waits).toEqual([1000, 2000, 4000]);
+
+    waits.length = 0;
+    const front = await graphFront(await closedPort(), 100);
+    try {
+      const resetDir = createGraphCloudDirectory({ baseUrl: `http://127.0.0.1:${front.port}`, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 2 });
+      const reset = await expectAppError(collect(resetDir));
+      expect(reset.code).toBe('CLOUD.UNAVAILABLE');
+      expect(reset.message).toMatch(/: the connection was reset \(ECONNRESET\), still failing after 2 retries\.$/);
+      expect(waits).toEqual([1000, 2000]);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a host name that does not exist is not retried, and the message says DNS', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: 'http://graph.syncshift-test.invalid', staticToken: TOKEN, sleep: fakeSleep });
+    const err = await expectAppError(collect(dir));
+    expect(err.code).toBe('CLOUD.UNAVAILABLE');
+    expect(err.message).toContain('the host name could not be resolved (DNS');
+    expect(err.message).not.toContain('retries');
+    expect(err.hint).toContain('Check the host name in GRAPH_BASE_URL');
+    expect(waits).toEqual([]);
+  });
+
+  it('a lost connection is retried for any GET, but for other methods only when the request was never sent', () => {
+    const failed = (code: string): Error => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
+    expect(isRetryableGraphFailure('GET', failed('ECONNRESET'))).toBe(true);
+    expect(isRetryableGraphFailure('GET', failed('UND_ERR_SOCKET'))).toBe(true);
+    expect(isRetryableGraphFailure('POST', failed('ECONNRESET'))).toBe(false);
+    expect(isRetryableGraphFailure('POST', failed('ECONNREFUSED'))).toBe(true);
+    expect(isRetryableGraphFailure('GET', failed('DEPTH_ZERO_SELF_SIGNED_CERT'))).toBe(false);
+    expect(isRetryableGraphFailure('GET', new Error('something else'))).toBe(false);
   });
 
   it('rejects a page whose shape is not what Graph documents', async () => {
