@@ -5,7 +5,11 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 say() { printf '[bench] %s\n' "$*"; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=scripts/use-node.sh
+source "$REPO/scripts/use-node.sh"
+use_node
 [ -d node_modules ] || { say "installing npm packages (npm ci)"; npm ci --no-audit --no-fund >/dev/null; }
 say "bench DC (127.0.0.2): starting it, seeding 110,000 users the first time only"
 bash bench/bench-dc-up.sh

@@ -1,4 +1,4 @@
-// SyncShift in Azure: the bot on a Linux App Service (Node 22 LTS, run from package), an Azure Bot
+// SyncShift in Azure: the bot on a Linux App Service (Node 24 LTS, run from package), an Azure Bot
 // with the Teams channel, PostgreSQL flexible server for the store, Key Vault (RBAC) for every
 // secret, and one user-assigned managed identity that reads Key Vault and calls Microsoft Graph.
 // Deployed by teamsapp.yml (arm/deploy) with infra/azure.parameters.json; outputs land in env/.env.<env>.
@@ -261,9 +261,9 @@ resource postgresMinTls 'Microsoft.DBforPostgreSQL/flexibleServers/configuration
 }
 
 // ---------------------------------------------------------------------------------------------
-// App Service: Linux, Node 22 LTS, HTTPS only, TLS 1.2, settings from Key Vault references.
-// Node 20 reached end of life on 2026-04-30 and App Service offers no end-of-life stack to new apps;
-// the code runs on Node 20 to 24 (package.json engines), so moving to 24-lts later needs no change.
+// App Service: Linux, Node 24 LTS, HTTPS only, TLS 1.2, settings from Key Vault references.
+// Node 24 is the one line the code supports (package.json engines) and the one its tests run on
+// (scripts/use-node.sh); test/unit/infra.test.ts keeps the three in step.
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: planName
@@ -295,7 +295,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
     clientAffinityEnabled: false
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
-      linuxFxVersion: 'NODE|22-lts'
+      linuxFxVersion: 'NODE|24-lts'
       appCommandLine: 'node dist/main.js'
       alwaysOn: true
       http20Enabled: true

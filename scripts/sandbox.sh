@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command (npm run sandbox): sets up what the demo needs on a fresh machine, then
 # starts directory + Graph simulator + bot + relay agent + Agents Playground in one process.
-#   node >= 20 → npm ci (when needed) → [Samba AD up and seeded, with --directory samba]
+#   Node.js 24 (scripts/use-node.sh) → npm ci (when needed) → [Samba AD up and seeded, with --directory samba]
 #   → src/sandbox/run-sandbox.ts
 #
 #   bash scripts/sandbox.sh                     demo on the simulated directory; open http://localhost:56150
@@ -37,12 +37,12 @@ case "$DIRECTORY" in
   *) die "--directory takes simulated or samba, not $DIRECTORY" ;;
 esac
 
-command -v node >/dev/null 2>&1 || die "node is not installed; install Node.js 20 or newer (https://nodejs.org, or apt-get install nodejs from NodeSource) and re-run"
-major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$major" -ge 20 ] || die "Node.js $(node --version) is too old; SyncShift needs Node.js 20 to 24"
+# shellcheck source=scripts/use-node.sh
+source "$REPO/scripts/use-node.sh"
+use_node
 
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  command -v npm >/dev/null 2>&1 || die "npm is not installed; it ships with Node.js, so reinstall Node.js 20+ and re-run"
+  command -v npm >/dev/null 2>&1 || die "npm is not installed; it ships with Node.js, so reinstall Node.js 24 and re-run"
   say "installing dependencies (npm ci)"
   npm ci --no-audit --no-fund >/dev/null || die "npm ci failed (see the output above); check access to the npm registry and re-run"
 fi
@@ -53,21 +53,7 @@ if [ "$DIRECTORY" = samba ]; then
   bash scripts/samba-up.sh || die "Samba AD could not be started (see above); with --directory samba the sandbox's agent reads its users from it"
 fi
 
-# --check waits on the Playground's WebSocket; Node 22+ has a WebSocket client built in, Node 20
-# (from 20.10) only behind a flag.
 NODE_FLAGS=(--require ts-node/register/transpile-only)
-# restify's spdy dependency touches process.binding('http_parser'); the warning is harmless noise
-# in front of the banner.
-if node --disable-warning=DEP0111 -e '' 2>/dev/null; then NODE_FLAGS=(--disable-warning=DEP0111 "${NODE_FLAGS[@]}"); fi
-if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
-  if node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
-    NODE_FLAGS=(--experimental-websocket "${NODE_FLAGS[@]}")
-    # The flag's one-line ExperimentalWarning would land in the middle of the banner.
-    if node --disable-warning=ExperimentalWarning -e '' 2>/dev/null; then NODE_FLAGS=(--disable-warning=ExperimentalWarning "${NODE_FLAGS[@]}"); fi
-  elif printf '%s\n' "$@" | grep -qx -- --check && ! printf '%s\n' "$@" | grep -qx -- --no-playground; then
-    die "this Node.js ($(node --version)) has no WebSocket client, which --check needs to read the Playground; use Node.js 20.10 or newer, or add --no-playground"
-  fi
-fi
 
 say "set-up done in $(elapsed)s; starting the sandbox"
 exec node "${NODE_FLAGS[@]}" src/sandbox/run-sandbox.ts "$@"

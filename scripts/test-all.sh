@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: sets up everything the suite needs, then runs all of it.
-#   npm ci (when needed) → PostgreSQL reachable → Samba AD up and seeded → Chromium installed
+#   Node.js 24 (scripts/use-node.sh) → npm ci (when needed) → PostgreSQL reachable → Samba AD up and seeded → Chromium installed
 #   → typecheck → lint → jest
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,9 +8,9 @@ cd "$REPO"
 say() { printf '[test-all] %s\n' "$*"; }
 die() { printf '[test-all] ERROR: %s\n' "$*" >&2; exit 1; }
 
-command -v node >/dev/null || die "node is not installed; install Node.js 20 or newer"
-major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$major" -ge 20 ] || die "Node.js $major is too old; SyncShift needs Node.js 20 to 24"
+# shellcheck source=scripts/use-node.sh
+source "$REPO/scripts/use-node.sh"
+use_node
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing dependencies (npm ci)"

@@ -108,7 +108,7 @@ interface CheckConversation {
 async function openPlaygroundConversation(playgroundUrl: string): Promise<CheckConversation> {
   const WebSocketCtor = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
   if (!WebSocketCtor) {
-    throw new SandboxError('This Node.js has no WebSocket client; run through scripts/sandbox.sh (it adds --experimental-websocket on Node 20) or use Node.js 22+.');
+    throw new SandboxError(`This Node.js (${process.version}) has no WebSocket client; SyncShift runs on Node.js 24: start it with npm run sandbox, which brings Node.js 24 when this machine's is another.`);
   }
   const configRes = await fetch(`${playgroundUrl}/_internal/v1/config`);
   if (!configRes.ok) throw new SandboxError(`The Playground's config API answered ${configRes.status}; see .data/sandbox/playground.log.`);

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import { AppError } from '../shared/errors';
 import { quoteSchema, type ScriptClient, type ScriptDb } from './sql';
@@ -27,16 +26,13 @@ class Queue {
 /**
  * PGlite loads its wasm and some Node built-ins with import(), which Jest's module sandbox rejects
  * unless node runs with --experimental-vm-modules (electric-sql/pglite#224), and Jest also replaces
- * `module.createRequire`. `process.getBuiltinModule` (Node >= 20.16) still hands out Node's own
- * loader, so PGlite is loaded outside the sandbox; outside Jest this is the same as a plain import.
+ * `module.createRequire`. `process.getBuiltinModule` still hands out Node's own loader, so PGlite is
+ * loaded outside the sandbox; outside Jest this is the same as a plain import.
  * Consequence under Jest: values PGlite returns (Date, Error) come from another realm, so callers
  * must not rely on `instanceof` for them (the repositories normalize Dates).
  */
 function loadPglite(): typeof import('@electric-sql/pglite') {
-  const nodeModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:module') as
-    | typeof import('node:module')
-    | undefined;
-  const load = nodeModule ? nodeModule.createRequire(__filename) : createRequire(__filename);
+  const load = process.getBuiltinModule('node:module').createRequire(__filename);
   return load('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
 }
 type PGlite = PGliteInstance;
@@ -123,9 +119,7 @@ export class PgliteDb implements ScriptDb {
       lock?.release();
       const where = inMemory ? 'in memory' : `in ${options.dataDir}`;
       const reason = String((err as { message?: unknown } | null)?.message ?? err);
-      const hint = reason.includes('experimental-vm-modules')
-        ? 'This is Jest on Node older than 20.16: run it with NODE_OPTIONS=--experimental-vm-modules, or use Node 20.16 or newer.'
-        : 'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.';
+      const hint = 'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.';
       throw new AppError('STORE.ERROR', `Could not open the PGlite database ${where}: ${reason}`, {
         hint,
         cause: err,

@@ -263,6 +263,19 @@ describe('infra/azure.bicep and its parameters', () => {
     expect(major).toBeLessThan(Number(range[2]));
   });
 
+  it('production, package.json, the Node types and the set-up scripts name one Node line, so tests run on what production runs', () => {
+    const production = Number(/linuxFxVersion: 'NODE\|(\d+)-lts'/.exec(BICEP)![1]);
+    const setUp = Number(/^SYNCSHIFT_NODE_MAJOR=(\d+)$/m.exec(read('scripts/use-node.sh'))![1]);
+    const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    expect(setUp).toBe(production);
+    expect(pkg.engines.node).toBe(`>=${production} <${production + 1}`);
+    expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^\\^${production}\\.`));
+    for (const script of ['scripts/test-all.sh', 'scripts/sandbox.sh', 'bench/bench.sh']) {
+      expect({ script, usesNode: /^source "\$REPO\/scripts\/use-node\.sh"\nuse_node$/m.test(read(script)) }).toEqual({ script, usesNode: true });
+    }
+    expect(read('README.md')).toContain(`Node.js ${production}`);
+  });
+
   it('the toolkit downloads a published Bicep CLI of 2025 or later, not the 2022 v0.9.1', () => {
     const arm = toolkitProject('teamsapp.yml').provision.find((a) => a.uses === 'arm/deploy')!;
     const version = /^v0\.(\d+)\.\d+$/.exec(String(arm.with?.bicepCliVersion));
