@@ -1,5 +1,3 @@
-// Before restify: keeps restify's unused spdy dependency (and its DEP0111 warning) from loading.
-import './without-spdy';
 import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
