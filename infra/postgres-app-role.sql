@@ -2,12 +2,14 @@
 -- and create and use its own tables there, and nothing else. No CREATEDB, CREATEROLE or membership in
 -- azure_pg_admin. Run once after the first provision, as the server administrator and connected to the
 -- syncshift database (README.md, "Deploy to Azure"), with psql:
---   psql "host=<POSTGRES_SERVER_FQDN> dbname=syncshift user=syncshiftadmin sslmode=verify-full" \
+--   psql "host=<POSTGRES_SERVER_FQDN> dbname=syncshift user=syncshiftadmin sslmode=require" \
 --     -v app_password='<SECRET_POSTGRES_APP_PASSWORD>' -f infra/postgres-app-role.sql
 -- Running it again sets the password again (after a rotation) and changes nothing else.
 -- The name must match the Bicep parameter postgresAppLogin.
 \set ON_ERROR_STOP on
-SELECT set_config('syncshift.app_password', :'app_password', false);
+-- Into a session setting, because psql does not fill :'variables' inside the DO block's $$ quotes;
+-- \g /dev/null keeps the password off the screen.
+SELECT set_config('syncshift.app_password', :'app_password', false) \g /dev/null
 
 DO $$
 BEGIN
@@ -18,7 +20,7 @@ BEGIN
   END IF;
 END
 $$;
-SELECT set_config('syncshift.app_password', '', false);
+SELECT set_config('syncshift.app_password', '', false) \g /dev/null
 
 -- Only the bot (and the administrator) may connect to this database.
 REVOKE ALL ON DATABASE syncshift FROM PUBLIC;
