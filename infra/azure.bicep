@@ -36,35 +36,52 @@ param webAppSku string = 'B1'
 
 param postgresAdminLogin string = 'syncshiftadmin'
 
-@description('PostgreSQL administrator password. Stored only in Key Vault (inside DATABASE_URL).')
+@description('PostgreSQL administrator password (SECRET_POSTGRES_ADMIN_PASSWORD). Set on the server only: the bot does not use this login.')
 @secure()
 @minLength(12)
 param postgresAdminPassword string
 
-@description('SYNCSHIFT_AGENT_SECRETS: "agent-id:secret" pairs separated by commas, each secret 24+ characters.')
+@description('The login the bot connects as: owner of the syncshift database and nothing else. infra/postgres-app-role.sql creates it.')
+param postgresAppLogin string = 'syncshift_app'
+
+@description('Its password (SECRET_POSTGRES_APP_PASSWORD). Stored only in Key Vault, inside DATABASE_URL.')
 @secure()
-@minLength(26)
-param agentSecrets string
+@minLength(12)
+param postgresAppPassword string
+
+@description('SYNCSHIFT_AGENT_SECRETS for static agents: "agent-id:secret" pairs separated by commas, each secret 24+ characters. Empty (the default) when every agent enrolls with a code; then neither the Key Vault secret nor the setting exists.')
+@secure()
+param agentSecrets string = ''
 
 @description('Microsoft Graph endpoint; change for national clouds, e.g. https://graph.microsoft.us.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
+@description('Who the bot is towards Microsoft Graph (GRAPH_CLIENT_ID in env/.env.<env>): "managed-identity" for the identity below, which gets tokens only in this subscription\'s tenant; or the client id of an app registration in the Microsoft 365 tenant, whose secret an officer puts into this vault as "graph-client-secret" (docs/deploy.md, "When the tenants differ").')
+@minLength(1)
+param graphClientId string
+
+@description('The Microsoft 365 tenant that app registration lives in (BOT_TENANT_ID). Used only with an app registration.')
+param graphTenantId string
+
 @description('SYNCSHIFT_APPROVERS: Entra object ids of the people who may approve mutating steps, comma separated.')
 param approvers string = ''
 
-@description('SYNCSHIFT_REQUIRED_APPROVALS as text (empty: the bot\'s default of 1).')
-param requiredApprovals string = ''
+@description('SYNCSHIFT_REQUIRED_APPROVALS: approvals needed per request; the approver list must hold at least one more.')
+@minLength(1)
+param requiredApprovals string = '1'
 
-@description('SYNCSHIFT_APPROVAL_TTL_MINUTES as text (empty: the bot\'s default of 60).')
-param approvalTtlMinutes string = ''
+@description('SYNCSHIFT_APPROVAL_TTL_MINUTES: how long an approval request stays open.')
+@minLength(1)
+param approvalTtlMinutes string = '60'
 
 @description('HMAC key for export links, shared by every instance. Left out of the parameters file, a new one is made on each provision (old links stop working).')
 @secure()
 @minLength(32)
 param linkSigningKey string = '${newGuid()}${newGuid()}'
 
-@description('Object id of a person or group that may read and rotate the Key Vault secrets; empty for none.')
-param keyVaultSecretsOfficerPrincipalId string = ''
+@description('Object id of the person or group that rotates the Key Vault secrets (the bot\'s client secret expires) and sets graph-client-secret. Required: with RBAC, not even the subscription owner can write secrets without this role.')
+@minLength(36)
+param keyVaultSecretsOfficerPrincipalId string
 
 @description('Purge protection cannot be turned off again; leave it on except for throwaway environments.')
 param keyVaultPurgeProtection bool = true
@@ -82,6 +99,7 @@ var planName = '${take(baseName, 40)}-plan'
 var identityName = '${take(baseName, 40)}-id'
 var botName = '${take(baseName, 40)}-bot-${suffix}'
 var databaseName = 'syncshift'
+var graphUsesManagedIdentity = graphClientId == 'managed-identity'
 var tags = {
   app: 'syncshift'
 }
@@ -134,12 +152,12 @@ resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'database-url'
   properties: {
     // verify-full: TLS is required and the server certificate (a public CA) is checked.
-    value: 'postgres://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=verify-full'
+    value: 'postgres://${postgresAppLogin}:${uriComponent(postgresAppPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=verify-full'
     contentType: 'text/plain'
   }
 }
 
-resource agentSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource agentSecretsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(agentSecrets)) {
   parent: keyVault
   name: 'agent-secrets'
   properties: {
@@ -167,7 +185,7 @@ resource identityReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-resource officerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyVaultSecretsOfficerPrincipalId)) {
+resource officerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(keyVault.id, keyVaultSecretsOfficerPrincipalId, keyVaultSecretsOfficerRoleId)
   scope: keyVault
   properties: {
@@ -303,89 +321,83 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       healthCheckPath: '/healthz'
-      appSettings: [
-        {
-          name: 'WEBSITE_RUN_FROM_PACKAGE'
-          value: '1'
-        }
-        {
-          // The package is built by `npm run build` before zip deploy; no build on the server.
-          name: 'SCM_DO_BUILD_DURING_DEPLOYMENT'
-          value: 'false'
-        }
-        {
-          name: 'NODE_ENV'
-          value: 'production'
-        }
-        {
-          name: 'MICROSOFT_APP_ID'
-          value: botAadAppClientId
-        }
-        {
-          name: 'MICROSOFT_APP_PASSWORD'
-          value: '@Microsoft.KeyVault(SecretUri=${botPasswordSecret.properties.secretUri})'
-        }
-        {
-          // The tenant the bot's app registration lives in; Bot Framework tokens are issued there.
-          name: 'MICROSOFT_APP_TENANT_ID'
-          value: botAadAppTenantId
-        }
-        {
-          name: 'MICROSOFT_APP_TYPE'
-          value: 'SingleTenant'
-        }
-        {
-          name: 'DATABASE_URL'
-          value: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecret.properties.secretUri})'
-        }
-        {
-          name: 'GRAPH_BASE_URL'
-          value: graphBaseUrl
-        }
-        {
-          // A managed identity gets tokens only in its own tenant, the subscription's. When the
-          // Microsoft 365 tenant (botAadAppTenantId) is another one, Graph needs an app registration
-          // there instead: docs/deploy.md, "When the tenants differ".
-          name: 'GRAPH_TENANT_ID'
-          value: tenant().tenantId
-        }
-        {
-          // No GRAPH_CLIENT_SECRET: with only a client id the bot uses this managed identity.
-          name: 'GRAPH_CLIENT_ID'
-          value: identity.properties.clientId
-        }
-        {
-          name: 'SYNCSHIFT_AGENT_SECRETS'
-          value: '@Microsoft.KeyVault(SecretUri=${agentSecretsSecret.properties.secretUri})'
-        }
-        {
-          name: 'SYNCSHIFT_LINK_SIGNING_KEY'
-          value: '@Microsoft.KeyVault(SecretUri=${linkSigningKeySecret.properties.secretUri})'
-        }
-        {
-          // Download links in cards point here. The default host name is <site name>.azurewebsites.net.
-          name: 'PUBLIC_URL'
-          value: 'https://${webAppName}.azurewebsites.net'
-        }
-        {
-          name: 'SYNCSHIFT_APPROVERS'
-          value: approvers
-        }
-        {
-          name: 'SYNCSHIFT_REQUIRED_APPROVALS'
-          value: requiredApprovals
-        }
-        {
-          name: 'SYNCSHIFT_APPROVAL_TTL_MINUTES'
-          value: approvalTtlMinutes
-        }
-      ]
     }
   }
+}
+
+// Deployments sign in with Entra ID (the toolkit's zip deploy sends a bearer token); nobody needs the
+// site's FTP or SCM user name and password, so neither endpoint accepts them.
+resource ftpBasicAuthOff 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: webApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuthOff 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: webApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// The settings are a child resource, not siteConfig.appSettings, so that PUBLIC_URL can take the
+// host name Azure gave the site (webApp.properties.defaultHostName) instead of a guess at it. This
+// resource replaces all settings at each provision: change settings here (or through a parameter),
+// never in the portal.
+var baseSettings = {
+  WEBSITE_RUN_FROM_PACKAGE: '1'
+  // The package is built by `npm run build` before zip deploy; no build on the server.
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'false'
+  NODE_ENV: 'production'
+  MICROSOFT_APP_ID: botAadAppClientId
+  MICROSOFT_APP_PASSWORD: '@Microsoft.KeyVault(SecretUri=${botPasswordSecret.properties.secretUri})'
+  // The tenant the bot's app registration lives in; Bot Framework tokens are issued there.
+  MICROSOFT_APP_TENANT_ID: botAadAppTenantId
+  MICROSOFT_APP_TYPE: 'SingleTenant'
+  DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecret.properties.secretUri})'
+  GRAPH_BASE_URL: graphBaseUrl
+  SYNCSHIFT_LINK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${linkSigningKeySecret.properties.secretUri})'
+  // Download links in cards point here.
+  PUBLIC_URL: 'https://${webApp.properties.defaultHostName}'
+  SYNCSHIFT_APPROVERS: approvers
+  SYNCSHIFT_REQUIRED_APPROVALS: requiredApprovals
+  SYNCSHIFT_APPROVAL_TTL_MINUTES: approvalTtlMinutes
+}
+
+// A managed identity gets tokens only in its own tenant, the subscription's: with no client secret
+// the bot uses it. An app registration in the Microsoft 365 tenant reads that tenant instead; its
+// secret is a Key Vault reference to a secret this template never writes, so a provision keeps it.
+var graphSettings = graphUsesManagedIdentity
+  ? {
+      GRAPH_TENANT_ID: tenant().tenantId
+      GRAPH_CLIENT_ID: identity.properties.clientId
+    }
+  : {
+      GRAPH_TENANT_ID: graphTenantId
+      GRAPH_CLIENT_ID: graphClientId
+      GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/graph-client-secret)'
+    }
+
+// Static agents only when asked for; enrolled agents need no shared secret.
+var agentSettings = empty(agentSecrets)
+  ? {}
+  : {
+      SYNCSHIFT_AGENT_SECRETS: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/agent-secrets)'
+    }
+
+resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
+  parent: webApp
+  name: 'appsettings'
+  properties: union(baseSettings, graphSettings, agentSettings)
   dependsOn: [
     // Key Vault references resolve at start; the role must exist first.
     identityReadsSecrets
     postgresMinTls
+    // Skipped when agentSecrets is empty, and so is this dependency.
+    agentSecretsSecret
   ]
 }
 
@@ -431,3 +443,5 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output KEY_VAULT_NAME string = keyVault.name
 output POSTGRES_SERVER_FQDN string = postgres.properties.fullyQualifiedDomainName
+// The directory the bot reads through Graph: it must be BOT_TENANT_ID's (README.md, "Deploy to Azure").
+output GRAPH_READS_TENANT_ID string = graphUsesManagedIdentity ? tenant().tenantId : graphTenantId

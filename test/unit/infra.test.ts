@@ -174,9 +174,19 @@ function namedResources(): { symbol: string; type: string; nameExpr: string }[] 
   return [...BICEP.matchAll(/^resource (\w+) '([^'@]+)@[^']+' = (?:if \(.*\) )?\{\n {2}name: (.+)$/gm)].map((m) => ({ symbol: m[1]!, type: m[2]!, nameExpr: m[3]!.trim() }));
 }
 
-/** Values of `name: 'X'` / `value: ...` pairs in the Web App's appSettings. */
+/** The Bicep block from `start` (a line) to the line that closes it at the same indentation. */
+function bicepBlock(start: RegExp): string {
+  const m = start.exec(BICEP);
+  if (!m) throw new Error(`infra/azure.bicep has no ${start}`);
+  const rest = BICEP.slice(m.index);
+  const indent = /^ */.exec(rest)![0];
+  const end = rest.search(new RegExp(`\\n${indent}[}\\]]`));
+  return rest.slice(0, end);
+}
+
+/** The value expression of a Web App setting (`NAME: value` in the appsettings variables). */
 function appSetting(name: string): string | undefined {
-  const m = new RegExp(`name: '${name}'\\n\\s+value: (.+)`).exec(BICEP);
+  const m = new RegExp(`^ +${name}: (.+)$`, 'm').exec(BICEP);
   return m?.[1]!.trim();
 }
 
@@ -249,6 +259,69 @@ describe('infra/azure.bicep and its parameters', () => {
     const aad = toolkitProject('teamsapp.yml').provision.find((a) => a.uses === 'aadApp/create')!;
     expect(aad.with?.signInAudience).toBe('AzureADMyOrg');
     expect(aad.writeToEnvironmentFile?.tenantId).toBe('BOT_TENANT_ID');
+  });
+
+  it('the bot connects to PostgreSQL as its own login, which infra/postgres-app-role.sql creates, not as the administrator', () => {
+    const databaseUrl = /name: 'database-url'[\s\S]*?value: '(.+)'/.exec(BICEP)![1]!;
+    expect(databaseUrl).toContain('${postgresAppLogin}:${uriComponent(postgresAppPassword)}@');
+    expect(databaseUrl).not.toMatch(/postgresAdmin/);
+    const appLogin = /^param postgresAppLogin string = '(\w+)'$/m.exec(BICEP)![1]!;
+    const sql = read('infra/postgres-app-role.sql').replace(/--.*$/gm, '');
+    const roles = new Set([...sql.matchAll(/ROLE (\w+)|TO (\w+)|rolname = '(\w+)'/g)].map((m) => m[1] ?? m[2] ?? m[3]));
+    expect([...roles]).toEqual([appLogin]);
+    expect(sql).not.toMatch(/SUPERUSER|CREATEDB|CREATEROLE|azure_pg_admin|GRANT ALL/);
+    expect(sql).toMatch(/REVOKE ALL ON DATABASE syncshift FROM PUBLIC/);
+    expect(parameterFor('SECRET_POSTGRES_APP_PASSWORD')).toBe('postgresAppPassword');
+  });
+
+  it('turns off FTP and SCM basic-auth publishing', () => {
+    for (const endpoint of ['ftp', 'scm']) {
+      const policy = bicepBlock(new RegExp(`^resource \\w+ 'Microsoft\\.Web/sites/basicPublishingCredentialsPolicies@[^']+' = \\{\\n  parent: webApp\\n  name: '${endpoint}'$`, 'm'));
+      expect(policy).toMatch(/allow: false/);
+    }
+    expect(bicepBlock(/^resource webApp /m)).toMatch(/ftpsState: 'Disabled'/);
+  });
+
+  it('sets PUBLIC_URL from the host name Azure gave the site, in settings that replace the portal\'s', () => {
+    expect(appSetting('PUBLIC_URL')).toBe("'https://${webApp.properties.defaultHostName}'");
+    expect(bicepBlock(/^resource webApp /m)).not.toMatch(/appSettings/);
+    expect(bicepBlock(/^resource webAppSettings 'Microsoft\.Web\/sites\/config@[^']+' = \{$/m)).toMatch(/name: 'appsettings'\n {2}properties: union\(baseSettings, graphSettings, agentSettings\)/);
+  });
+
+  it('Graph for another tenant is a parameter: an app registration there, its secret a Key Vault reference no provision overwrites', () => {
+    expect(parameterFor('GRAPH_CLIENT_ID')).toBe('graphClientId');
+    expect(PARAMETERS.parameters.graphTenantId!.value).toBe('${{BOT_TENANT_ID}}');
+    const graph = /^var graphSettings = [\s\S]*?\n {4}\}\n {2}: \{[\s\S]*?\n {4}\}\n/m.exec(BICEP)![0];
+    expect(graph).toMatch(/graphUsesManagedIdentity\n {2}\? \{\n {6}GRAPH_TENANT_ID: tenant\(\)\.tenantId\n {6}GRAPH_CLIENT_ID: identity\.properties\.clientId\n {4}\}/);
+    expect(graph).toMatch(/GRAPH_TENANT_ID: graphTenantId\n {6}GRAPH_CLIENT_ID: graphClientId\n {6}GRAPH_CLIENT_SECRET: '@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.properties\.vaultUri\}secrets\/graph-client-secret\)'/);
+    // The template never writes that secret, so a provision cannot replace what the officer set.
+    expect(BICEP).not.toMatch(/name: 'graph-client-secret'/);
+    expect(/^var graphUsesManagedIdentity = graphClientId == '(.+)'$/m.exec(BICEP)![1]).toBe(read('env/.env.dev').match(/^GRAPH_CLIENT_ID=(.*)$/m)![1]);
+  });
+
+  it('static agent secrets are optional: no parameter passed, no secret and no setting unless given', () => {
+    expect(params.find((p) => p.name === 'agentSecrets')).toMatchObject({ hasDefault: true });
+    expect(PARAMETERS.parameters).not.toHaveProperty('agentSecrets');
+    expect(BICEP).toMatch(/^resource agentSecretsSecret '[^']+' = if \(!empty\(agentSecrets\)\) \{$/m);
+    expect(BICEP).toMatch(/^var agentSettings = empty\(agentSecrets\)\n {2}\? \{\}/m);
+  });
+
+  it('someone can always rotate the secrets: the Key Vault officer is required and always assigned', () => {
+    expect(params.find((p) => p.name === 'keyVaultSecretsOfficerPrincipalId')).toMatchObject({ hasDefault: false });
+    expect(BICEP).toMatch(/^resource officerManagesSecrets '[^']+' = \{$/m);
+  });
+
+  it('every Bicep output lands in the env files under its own name, and none overwrites a setting', () => {
+    const outputs = [...BICEP.matchAll(/^output (\w+) /gm)].map((m) => m[1]!);
+    for (const env of ['env/.env.dev', 'env/.env.prod']) {
+      const text = read(env);
+      const written = text.slice(text.indexOf('# Written by provision'));
+      const settings = text.slice(0, text.indexOf('# Written by provision'));
+      for (const name of outputs) {
+        expect({ env, name, listed: written.includes(`\n${name}=`) }).toEqual({ env, name, listed: true });
+        expect({ env, name, setting: new RegExp(`^${name}=`, 'm').test(settings) }).toEqual({ env, name, setting: false });
+      }
+    }
   });
 
   it('runs on a Node LTS stack App Service still offers (22 or later) that package.json supports', () => {

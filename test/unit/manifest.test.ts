@@ -18,6 +18,9 @@ const SAMPLE_ENV: Record<string, string> = {
   TEAMS_APP_ID: '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
   BOT_ID: '9b2c6f4e-1d7a-4c8e-b5f3-2a6d8e0c4b17',
   APP_NAME_SUFFIX: '-local',
+  DEVELOPER_WEBSITE_URL: 'https://contoso.example/syncshift',
+  DEVELOPER_PRIVACY_URL: 'https://contoso.example/syncshift/privacy',
+  DEVELOPER_TERMS_OF_USE_URL: 'https://contoso.example/syncshift/terms',
 };
 
 interface CommandList {
