@@ -139,8 +139,14 @@ describe('simulated Cloud Sync provisioning', () => {
     const cycle = await cloudSync.cycleFor(migration!.id);
     expect(cycle).toMatchObject({ baseDn: OU.rAndD, created: [], conflicts: [], matched: EXPECTED.rAndD.users });
 
-    const logs = await fetch(`${graph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`, { headers: { authorization: `Bearer ${graph.token}` } });
-    const body = (await logs.json()) as { value: { provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[] };
+    // Every page: the earlier tests' cycles logged more entries for this job than one page holds.
+    const body: { value: { provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[] } = { value: [] };
+    let next: string | undefined = `${graph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`;
+    while (next) {
+      const page = (await (await fetch(next, { headers: { authorization: `Bearer ${graph.token}` } })).json()) as typeof body & { '@odata.nextLink'?: string };
+      body.value.push(...page.value);
+      next = page['@odata.nextLink'];
+    }
     const rAndDIds = new Set(graph.users().filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.rAndD)).map((u) => u.id));
     const forWave = body.value.filter((e) => rAndDIds.has(e.targetIdentity.id));
     expect(forWave).toHaveLength(EXPECTED.rAndD.users);
