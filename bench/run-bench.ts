@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the performance benchmark (issue 7). Prints a table and writes
  * bench/results/latest.md and latest.json. Run through bench/bench.sh, which starts the bench DC and
- * compiles the product first; see README, "Benchmarks".
+ * compiles the product first; see bench/README.md.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 const JOBS = Number(process.env.BENCH_JOBS ?? 300);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
 const MAX_RSS = 150 * 1024 * 1024;
-// BENCH_ONLY=latency,throughput runs a subset (while working on one part); the README table is a full run.
+// BENCH_ONLY=latency,throughput runs a subset (while working on one part); bench/results/latest.md is a full run.
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'verify,latency,throughput').split(',').map((p) => p.trim()));
 
 const started = Date.now();

@@ -109,7 +109,7 @@ var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
 // ---------------------------------------------------------------------------------------------
 // Identity: reads Key Vault references and gets Graph tokens (GRAPH_CLIENT_ID). Graph application
-// permissions are granted to its service principal after provisioning (README.md, "Deploy to Azure").
+// permissions are granted to its service principal after provisioning (docs/deploy.md, "Deploy to Azure").
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: identityName
@@ -443,5 +443,5 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output KEY_VAULT_NAME string = keyVault.name
 output POSTGRES_SERVER_FQDN string = postgres.properties.fullyQualifiedDomainName
-// The directory the bot reads through Graph: it must be BOT_TENANT_ID's (README.md, "Deploy to Azure").
+// The directory the bot reads through Graph: it must be BOT_TENANT_ID's (docs/deploy.md, "Deploy to Azure").
 output GRAPH_READS_TENANT_ID string = graphUsesManagedIdentity ? tenant().tenantId : graphTenantId

@@ -1,7 +1,7 @@
 -- The login the bot connects as (DATABASE_URL in Key Vault): it may connect to the syncshift database
 -- and create and use its own tables there, and nothing else. No CREATEDB, CREATEROLE or membership in
 -- azure_pg_admin. Run once after the first provision, as the server administrator and connected to the
--- syncshift database (README.md, "Deploy to Azure"), with psql:
+-- syncshift database (docs/deploy.md, "Deploy to Azure"), with psql:
 --   psql "host=<POSTGRES_SERVER_FQDN> dbname=syncshift user=syncshiftadmin sslmode=require" \
 --     -v app_password='<SECRET_POSTGRES_APP_PASSWORD>' -f infra/postgres-app-role.sql
 -- Running it again sets the password again (after a rotation) and changes nothing else.

@@ -100,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new AppError('CONFIG.INVALID', `Environment variable ${issue.path.join('.')} is invalid: ${issue.message}.`, {
-      hint: 'Fix it in env/.env.* or the App Service settings; the README lists every variable.',
+      hint: 'Fix it in env/.env.* or the App Service settings; docs/configuration.md lists every variable.',
     });
   }
   const e = parsed.data;

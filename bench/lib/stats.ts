@@ -1,4 +1,4 @@
-/** Latency samples in milliseconds, summarised the way the README table reports them. */
+/** Latency samples in milliseconds, summarised the way bench/results/latest.md reports them. */
 export interface Summary {
   n: number;
   p50: number;

@@ -54,7 +54,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new AppError('CONFIG.INVALID', `Agent setting ${issue.path.join('.')} is missing or invalid: ${issue.message}.`, {
-      hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in the README, for every setting.',
+      hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in docs/configuration.md, for every setting.',
     });
   }
   const e = parsed.data;
@@ -102,7 +102,7 @@ function selectDirectory(e: z.infer<typeof schema>): DirectorySelection {
     return { kind: 'simulated', forestFile: e.SYNCSHIFT_SIMULATED_FOREST, pageSize: e.LDAP_PAGE_SIZE };
   }
   const missing = (name: string): AppError =>
-    new AppError('CONFIG.INVALID', `Agent setting ${name} is missing.`, { hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in the README, for every setting.' });
+    new AppError('CONFIG.INVALID', `Agent setting ${name} is missing.`, { hint: 'See "Install the agent on-premises" in docs/deploy.md, and the agent table in docs/configuration.md, for every setting.' });
   if (!e.LDAP_URL) throw missing('LDAP_URL');
   if (!e.LDAP_BIND_DN) throw missing('LDAP_BIND_DN');
   const password = e.LDAP_PASSWORD ?? readSecret(e.LDAP_PASSWORD_FILE, 'LDAP_PASSWORD');

@@ -14,12 +14,12 @@ import { serviceMissing } from '../helpers/require-service';
  * `${{X}}` just before each action, refusing any X that is empty. test/helpers/agents-toolkit.ts says
  * what runs for real and what stands in for Azure and Microsoft 365.
  *
- * The env files are filled the way README.md's "Deploy to Azure" step 3 tells a person to, read
- * from the README itself, so the steps and this test cannot drift apart.
+ * The env files are filled the way docs/deploy.md's "Deploy to Azure" step 3 tells a person to, read
+ * from that page itself, so the steps and this test cannot drift apart.
  */
 
 const ROOT = join(__dirname, '..', '..');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const DEPLOY_DOC = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
 let corePath = '';
 const workDirs: string[] = [];
 
@@ -35,23 +35,26 @@ afterAll(() => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The `KEY=<hint>` lines of the code block that follows `after` in README's "Deploy to Azure". */
-function readmeLines(after: string): [string, string][] {
-  const section = README.slice(README.indexOf('## Deploy to Azure'), README.indexOf('## Install the agent on-premises'));
+/** The `KEY=<hint>` lines of the code block that follows `after` in docs/deploy.md's "Deploy to Azure". */
+function stepLines(after: string): [string, string][] {
+  const start = DEPLOY_DOC.indexOf('\n## Deploy to Azure\n');
+  if (start < 0) throw new Error('docs/deploy.md has no "## Deploy to Azure" section; update this test with the steps.');
+  const end = DEPLOY_DOC.indexOf('\n## ', start + 1);
+  const section = DEPLOY_DOC.slice(start, end < 0 ? undefined : end);
   const at = section.indexOf(after);
-  if (at < 0) throw new Error(`README's "Deploy to Azure" no longer mentions ${after}; update this test with the steps.`);
+  if (at < 0) throw new Error(`docs/deploy.md's "Deploy to Azure" no longer mentions ${after}; update this test with the steps.`);
   const block = /```\n([\s\S]*?)```/.exec(section.slice(at))![1]!;
   return block.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l);
-    if (!m) throw new Error(`README step 3 line "${l}" is not KEY=value`);
+    if (!m) throw new Error(`Deploy step 3 line "${l}" is not KEY=value`);
     return [m[1]!, m[2]!];
   });
 }
-const README_SECRETS = readmeLines('Create `env/.env.dev.user`');
-const README_SETTINGS = readmeLines('and fill these in `env/.env.dev`');
+const STEP3_SECRETS = stepLines('Create `env/.env.dev.user`');
+const STEP3_SETTINGS = stepLines('and fill these in `env/.env.dev`');
 
 let counter = 0;
-/** What a person types for each hint in the README. */
+/** What a person types for each hint in step 3. */
 function valueFor(hint: string): string {
   counter++;
   const id = (n: number) => `3f2504e0-4f89-41d3-9a0c-${String(n).padStart(12, '0')}`;
@@ -65,25 +68,25 @@ function valueFor(hint: string): string {
     case '<https URL>':
       return `https://contoso.example/syncshift/${counter}`;
     default:
-      throw new Error(`README step 3 has the hint ${hint}, which this test does not know how to fill; add it to valueFor().`);
+      throw new Error(`Deploy step 3 has the hint ${hint}, which this test does not know how to fill; add it to valueFor().`);
   }
 }
 
 function setEnvLine(file: string, key: string, value: string): void {
   const text = readFileSync(file, 'utf8');
   const line = new RegExp(`^${key}=.*$`, 'm');
-  if (!line.test(text)) throw new Error(`${file} has no ${key}= line for README step 3 to fill`);
+  if (!line.test(text)) throw new Error(`${file} has no ${key}= line for deploy step 3 to fill`);
   writeFileSync(file, text.replace(line, `${key}=${value}`));
 }
 
-/** A copy of the project's toolkit files with the env filled as README step 3 says, then `tweak`ed. */
+/** A copy of the project's toolkit files with the env filled as deploy step 3 says, then `tweak`ed. */
 function project(env: string, tweak: (dir: string) => void = () => undefined): string {
   const dir = mkdtempSync(join(tmpdir(), 'syncshift-atk-'));
   workDirs.push(dir);
   for (const path of ['teamsapp.yml', 'teamsapp.local.yml', 'env', 'infra', 'appPackage']) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
   if (env !== 'local') {
-    writeFileSync(join(dir, 'env', `.env.${env}.user`), README_SECRETS.map(([k, hint]) => `${k}=${valueFor(hint)}`).join('\n') + '\n');
-    for (const [key, hint] of README_SETTINGS) setEnvLine(join(dir, 'env', `.env.${env}`), key, valueFor(hint));
+    writeFileSync(join(dir, 'env', `.env.${env}.user`), STEP3_SECRETS.map(([k, hint]) => `${k}=${valueFor(hint)}`).join('\n') + '\n');
+    for (const [key, hint] of STEP3_SETTINGS) setEnvLine(join(dir, 'env', `.env.${env}`), key, valueFor(hint));
   }
   tweak(dir);
   return dir;
@@ -120,9 +123,9 @@ describe('Agents Toolkit on the documented env files', () => {
     setEnvLine(join(dir, 'env', '.env.local'), 'BOT_DOMAIN', 'abc123-3978.euw.devtunnels.ms');
     setEnvLine(join(dir, 'env', '.env.local'), 'GRAPH_BASE_URL', 'http://127.0.0.1:5990');
   });
-  // Every value README step 3 asks for, left empty in turn: the toolkit must refuse each.
-  const blanks = README_SETTINGS.map(([key]) => ({ key, dir: project('dev', (dir) => setEnvLine(join(dir, 'env', '.env.dev'), key, '')) }));
-  const secretBlanks = README_SECRETS.map(([key]) => ({
+  // Every value deploy step 3 asks for, left empty in turn: the toolkit must refuse each.
+  const blanks = STEP3_SETTINGS.map(([key]) => ({ key, dir: project('dev', (dir) => setEnvLine(join(dir, 'env', '.env.dev'), key, '')) }));
+  const secretBlanks = STEP3_SECRETS.map(([key]) => ({
     key,
     dir: project('dev', (dir) => writeFileSync(join(dir, 'env', '.env.dev.user'), readFileSync(join(dir, 'env', '.env.dev.user'), 'utf8').replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=`))),
   }));
@@ -139,15 +142,15 @@ describe('Agents Toolkit on the documented env files', () => {
     ]);
   }, 6 * 60_000);
 
-  it('README step 3 asks for exactly the values env/.env.dev and env/.env.prod leave empty for a person', () => {
+  it('deploy step 3 asks for exactly the values env/.env.dev and env/.env.prod leave empty for a person', () => {
     for (const env of ['dev', 'prod']) {
       const text = readFileSync(join(ROOT, 'env', `.env.${env}`), 'utf8');
       // Above "# Written by provision": built-ins the toolkit fills, then settings.
       const settings = text.slice(text.indexOf('# Settings'), text.indexOf('# Written by provision'));
       const empty = [...settings.matchAll(/^([A-Z][A-Z0-9_]*)=$/gm)].map((m) => m[1]!);
-      expect(empty.sort()).toEqual(README_SETTINGS.map(([k]) => k).sort());
+      expect(empty.sort()).toEqual(STEP3_SETTINGS.map(([k]) => k).sort());
       const secretsAsked = [...text.matchAll(/^#\s+(SECRET_[A-Z0-9_]+)=/gm)].map((m) => m[1]!);
-      expect(secretsAsked.sort()).toEqual(README_SECRETS.map(([k]) => k).sort());
+      expect(secretsAsked.sort()).toEqual(STEP3_SECRETS.map(([k]) => k).sort());
     }
   });
 
@@ -167,7 +170,7 @@ describe('Agents Toolkit on the documented env files', () => {
 
   it('the bot\'s client secret gets the lifetime teamsapp.yml states, not the toolkit\'s unspoken default', () => {
     expect(results[0]![0]!.clientSecrets).toEqual([{ expireDays: 180, description: expect.stringMatching(/rotate/) }]);
-    expect(README).toMatch(/client secret valid for 180 days/);
+    expect(DEPLOY_DOC).toMatch(/client secret valid for 180 days/);
   });
 
   it('the manifest and app package are validated before arm/deploy creates anything', () => {
