@@ -38,7 +38,7 @@ type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredSte
 
 /**
  * The runbook use case: step cards, approvals and the agent jobs behind software-checked steps.
- * Every decision goes through the pure core (runbook.ts, approvals.ts); this class loads, applies,
+ * Every decision goes through the pure core (runbook.ts, approvals.ts, step-jobs.ts, step-evidence.ts); this class loads, applies,
  * stores and tells the channel.
  */
 export class RunbookService {
