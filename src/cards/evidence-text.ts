@@ -1,3 +1,5 @@
+import { stepByCheck } from '../runbook/steps';
+
 /**
  * A step's evidence as a person reads it: "Scheduler: on · Staging mode: off · Sync cycle running:
  * no" rather than `scheduler.syncCycleEnabled true`. The raw key paths and values stay on the card
@@ -34,7 +36,7 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
   onPremUsers: { label: 'On-premises users' },
   disabled: { label: 'Disabled' },
   cloudUsers: { label: 'Cloud users (synced)' },
-  baseline: { label: 'Counted in step 7', format: (v) => (v === null ? 'not counted' : plain(v)) },
+  baseline: { label: `Counted in step ${stepByCheck({ kind: 'verify', mode: 'baseline' }).n}`, format: (v) => (v === null ? 'not counted' : plain(v)) },
   missing: { label: 'Missing in cloud' },
   extra: { label: 'Extra in cloud' },
   immutableIdMismatches: { label: 'ImmutableId differs' },

@@ -195,9 +195,132 @@ export const jobError = z.object({
 });
 export type JobError = z.infer<typeof jobError>;
 
+/**
+ * What each Connect Sync action returns, as `data` of its adsyncResult. The agent validates its
+ * script's output with these before sending it; the bot reads stored results with the same ones.
+ */
+export const adsyncGuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
+
+export const schedulerState = z.object({
+  syncCycleEnabled: z.boolean(),
+  syncCycleInProgress: z.boolean(),
+  stagingModeEnabled: z.boolean(),
+  schedulerSuspended: z.boolean(),
+  maintenanceEnabled: z.boolean(),
+  nextSyncCyclePolicyType: z.string().max(32),
+  nextSyncCycleStartTimeInUTC: z.string().max(64).nullable(),
+  currentlyEffectiveSyncCycleInterval: z.string().max(64).nullable(),
+  /** Name of the connector Get-ADSyncConnectorRunStatus reports as running, or null when idle. */
+  runningConnector: z.string().max(512).nullable(),
+});
+export type SchedulerState = z.infer<typeof schedulerState>;
+
+export const stopSchedulerResult = z.object({ stopped: z.literal(true), scheduler: schedulerState });
+export type StopSchedulerResult = z.infer<typeof stopSchedulerResult>;
+
+export const startSchedulerResult = z.object({
+  started: z.literal(true),
+  policyType: z.enum(['Delta', 'Initial']),
+  /** Start-ADSyncSyncCycle's Result, e.g. "Success" (**unverified** property name). */
+  startResult: z.string().max(256).nullable(),
+  scheduler: schedulerState,
+});
+export type StartSchedulerResult = z.infer<typeof startSchedulerResult>;
+
+export const exportConfigResult = z.object({
+  path: z.string().min(1).max(1024),
+  files: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+export type ExportConfigResult = z.infer<typeof exportConfigResult>;
+
+export const syncRuleSummary = z.object({
+  identifier: z.string().max(64),
+  name: z.string().max(1024),
+  description: z.string().max(4096),
+  direction: z.string().max(32),
+  precedence: z.number().int(),
+  /** Empty for custom rules; built-in rules carry tags such as Microsoft.InfromADUserJoin.003. */
+  immutableTag: z.string().max(256),
+  disabled: z.boolean(),
+  connector: z.string().max(64),
+  sourceObjectType: z.string().max(64),
+  targetObjectType: z.string().max(64),
+  linkType: z.string().max(32),
+});
+export type SyncRuleSummary = z.infer<typeof syncRuleSummary>;
+
+export const connectorSummary = z.object({
+  identifier: z.string().max(64),
+  name: z.string().max(1024),
+  type: z.enum(['AD', 'Entra', 'Other']),
+  connectorTypeName: z.string().max(256),
+  subType: z.string().max(256),
+  /** Partition DNs the connector covers; used to pick the AD connector that holds the pilot OU. */
+  partitions: z.array(z.string().max(2048)).max(1000),
+});
+export type ConnectorSummary = z.infer<typeof connectorSummary>;
+
+export const listRulesResult = z.object({
+  rules: z.array(syncRuleSummary).max(5000),
+  connectors: z.array(connectorSummary).max(100),
+});
+export type ListRulesResult = z.infer<typeof listRulesResult>;
+
+export const createdRule = z.object({
+  key: z.string().max(64),
+  name: z.string().max(1024),
+  identifier: adsyncGuid,
+  precedence: z.number().int(),
+  connectorId: adsyncGuid,
+});
+export type CreatedRule = z.infer<typeof createdRule>;
+
+export const createNoFlowRulesResult = z.object({ created: z.array(createdRule) });
+export type CreateNoFlowRulesResult = z.infer<typeof createNoFlowRulesResult>;
+
+export const setRulesDisabledResult = z.object({
+  rules: z.array(z.object({ identifier: z.string().max(64), name: z.string().max(1024), disabled: z.boolean() })),
+});
+export type SetRulesDisabledResult = z.infer<typeof setRulesDisabledResult>;
+
+export const serviceStateResult = z.object({
+  status: z.string().max(64),
+  startType: z.string().max(64),
+  /** Start type before the change, so a rollback can restore it. */
+  previousStartType: z.string().max(64),
+});
+export type ServiceStateResult = z.infer<typeof serviceStateResult>;
+
 /** The agent validated `data` with the action's own schema; the bot validates it again where it reads it. */
 export const adsyncResult = z.object({ action: z.enum(ADSYNC_ACTIONS), data: z.unknown() });
 export type AdsyncResult = z.infer<typeof adsyncResult>;
+
+/** Each Connect Sync action's result data, by action. */
+export const ADSYNC_RESULT_DATA = {
+  'adsync.getScheduler': schedulerState,
+  'adsync.stopScheduler': stopSchedulerResult,
+  'adsync.startScheduler': startSchedulerResult,
+  'adsync.exportConfig': exportConfigResult,
+  'adsync.listRules': listRulesResult,
+  'adsync.createNoFlowRules': createNoFlowRulesResult,
+  'adsync.setRulesDisabled': setRulesDisabledResult,
+  'adsync.stopService': serviceStateResult,
+  'adsync.startService': serviceStateResult,
+} as const satisfies Record<AdsyncAction, z.ZodTypeAny>;
+export type AdsyncResultData<A extends AdsyncAction> = z.infer<(typeof ADSYNC_RESULT_DATA)[A]>;
+
+/**
+ * A stored job result read as the result of `action`, with the schema the agent wrote it with.
+ * Every agent so far sends these camelCase shapes (its scripts build them), so nothing else is guessed at.
+ */
+export function readAdsyncResult<A extends AdsyncAction>(action: A, result: unknown): { ok: true; data: AdsyncResultData<A> } | { ok: false; problem: string } {
+  const envelope = adsyncResult.safeParse(result);
+  if (!envelope.success || envelope.data.action !== action) return { ok: false, problem: `expected the result of ${action}` };
+  const data = ADSYNC_RESULT_DATA[action].safeParse(envelope.data.data);
+  if (!data.success) return { ok: false, problem: `the result of ${action} is malformed (${data.error.issues.map((i) => `${i.path.join('.') || 'data'}: ${i.message}`).slice(0, 3).join('; ')})` };
+  return { ok: true, data: data.data as AdsyncResultData<A> };
+}
 
 export const resultRequest = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult]) }),

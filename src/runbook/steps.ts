@@ -56,3 +56,16 @@ export const STEPS: readonly StepDefinition[] = [
 export function stepDefinition(n: number): StepDefinition | undefined {
   return STEPS.find((s) => s.n === n);
 }
+
+/** A check that software decides, which exactly one step has. */
+export type SoftwareCheck = Exclude<StepCheck, { kind: 'person' }>;
+
+/**
+ * The step with this check. Code finds steps by what they do, never by number, so the guide's
+ * numbering lives in STEPS alone. Every software check belongs to exactly one step (a unit test says so).
+ */
+export function stepByCheck(check: SoftwareCheck): StepDefinition {
+  const found = STEPS.find((s) => s.check.kind === check.kind && (check.kind !== 'verify' || (s.check.kind === 'verify' && s.check.mode === check.mode)));
+  if (!found) throw new Error(`No runbook step has the check ${JSON.stringify(check)}.`);
+  return found;
+}

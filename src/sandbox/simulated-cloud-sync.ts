@@ -14,6 +14,7 @@
 import type { Directory } from '../directory/types';
 import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
+import { pilotOu } from '../runbook/step-evidence';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import type { GraphSimulator, SimProvisioningEvent, SimUser } from './graph-simulator';
@@ -21,8 +22,6 @@ import { domainOf, idFor } from './tenant-from-directory';
 
 /** The runbook step where a person configures Cloud Sync scoped to the pilot OU. */
 export const CLOUD_SYNC_CONFIGURED_STEP = 11;
-/** The step whose evidence holds the resolved pilot OU. */
-const PILOT_OU_STEP = 5;
 /** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
 export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
 /** About how often the real service runs its cycle. */
@@ -254,8 +253,8 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     );
     for (const { migration_id: migrationId } of rows) {
       const steps = await options.store.runbook.listSteps(migrationId);
-      const baseDn = (steps.find((s) => s.n === PILOT_OU_STEP)?.evidence as { pilotOu?: unknown } | null)?.pilotOu;
-      if (typeof baseDn === 'string') configure(migrationId, baseDn, 'the pilot OU');
+      const pilot = pilotOu(steps);
+      if (pilot) configure(migrationId, pilot.baseDn, 'the pilot OU');
     }
     // A wave's OUs join the scope on the wave's date (in UTC here; the sandbox does not need more).
     const waves = await options.store.db.query<{ migration_id: string; base_dn: string }>(

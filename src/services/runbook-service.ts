@@ -3,13 +3,13 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
-import { adsyncResult, MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
+import { adsyncResult, MUTATING_ACTIONS, readAdsyncResult, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
-import { parseOuInput } from '../runbook/ou-input';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { parseStepAction } from '../runbook/step-actions';
-import { stepDefinition, type StepDefinition } from '../runbook/steps';
-import { planNoFlowRules, renderRulesScriptPreview } from '../runbook/sync-rules';
+import { noFlowRulesApproval, pilotOuEvidence, schedulerApproval, verifyOutcome, type ApprovalBasis, type CheckOutcome } from '../runbook/step-evidence';
+import { actionJob, checkJob, isUndo, precheckJob, undoJob } from '../runbook/step-jobs';
+import { STEPS, stepDefinition, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -34,20 +34,11 @@ export interface Actor {
   name: string;
 }
 
-interface SchedulerState {
-  syncCycleEnabled?: boolean;
-  syncCycleInProgress?: boolean;
-  stagingModeEnabled?: boolean;
-  schedulerSuspended?: boolean;
-  connectorRunStatus?: string | null;
-  [key: string]: unknown;
-}
-
 type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
 
 /**
  * The runbook use case: step cards, approvals and the agent jobs behind software-checked steps.
- * Every decision goes through the pure core (runbook.ts, approvals.ts); this class loads, applies,
+ * Every decision goes through the pure core (runbook.ts, approvals.ts, step-jobs.ts, step-evidence.ts); this class loads, applies,
  * stores and tells the channel.
  */
 export class RunbookService {
@@ -79,7 +70,7 @@ export class RunbookService {
   async stepCard(conversationId: string, n: number): Promise<{ card: AdaptiveCardJson; migrationId: string | null }> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
     if (!migration) return { card: renderNoMigrationCard(), migrationId: null };
-    if (!stepDefinition(n)) return { card: renderMessageCard({ title: `There is no step ${n}`, text: 'The runbook has steps 1 to 18.', hint: 'Type /migration status to see them all.', tone: 'warning' }), migrationId: null };
+    if (!stepDefinition(n)) return { card: renderMessageCard({ title: `There is no step ${n}`, text: `The runbook has steps 1 to ${STEPS.length}.`, hint: 'Type /migration status to see them all.', tone: 'warning' }), migrationId: null };
     await this.options.store.runbook.ensureSteps(migration.id);
     return { card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null), migrationId: migration.id };
   }
@@ -123,20 +114,9 @@ export class RunbookService {
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.run: {
-        let payload: JobPayload;
-        if (def.check.kind === 'pilotOu') {
-          const parsedOu = parseOuInput(action.ou);
-          if (!parsedOu.ok) return refuse('step.run', `${parsedOu.reason} ${parsedOu.hint}`);
-          payload = { action: 'directory.scanOu', ou: parsedOu.target.text };
-        } else if (def.check.kind === 'verify') {
-          const pilot = pilotOu(loaded.steps);
-          if (!pilot) return refuse('step.run', 'Set the pilot OU in step 5 first.');
-          payload = { action: 'directory.scanOu', ou: pilot };
-        } else if (def.check.kind === 'exportConfig') {
-          payload = { action: 'adsync.exportConfig' };
-        } else {
-          return refuse('step.run', 'This step is not run this way.');
-        }
+        const check = checkJob(def.check, loaded.steps, action.ou);
+        if (!check.ok) return refuse('step.run', check.reason);
+        const payload: JobPayload = check.job;
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
         if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
         await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action, ...(refused ? { reason: refused } : {}) });
@@ -151,7 +131,7 @@ export class RunbookService {
         // Asked before anything is read or stored: a request for a step whose earlier steps are open is refused here.
         const waiting = applyEvent(loaded.steps, { type: 'awaitApproval', n, by: actor.name, at: this.now() });
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
-        const pre = precheckFor(def.check.kind);
+        const pre = precheckJob(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
           // The approval is created from what the agent reads now, so approvers see current evidence.
@@ -239,7 +219,7 @@ export class RunbookService {
         case 'precheck': {
           const approval = link.approvalId ? await this.options.store.runbook.getApproval(link.approvalId) : null;
           if (!approval) break;
-          const fresh = failure ? null : await this.approvalEvidence(def, loaded.steps, job);
+          const fresh = failure ? null : this.approvalEvidence(def, loaded.steps, job);
           if (!fresh || 'refusal' in fresh || evidenceHash(fresh.evidence) !== approval.evidenceHash) {
             await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
             const why = failure ? `the state could not be read again (${failure})` : fresh && 'refusal' in fresh ? fresh.refusal : 'the Connect Sync state changed since it was approved';
@@ -276,33 +256,14 @@ export class RunbookService {
     return true;
   }
 
-  private async checkEvidence(loaded: Loaded, job: JobRecord): Promise<{ ok: boolean; evidence: unknown; reason: string }> {
+  private async checkEvidence(loaded: Loaded, job: JobRecord): Promise<CheckOutcome> {
     const { def, steps } = loaded;
     switch (def.check.kind) {
-      case 'pilotOu': {
-        const { head } = storedScanOf(this.options.store, job);
-        return { ok: true, evidence: { pilotOu: head.baseDn, users: head.totals.users, disabled: head.totals.disabled, job: shortJob(job) }, reason: '' };
-      }
+      case 'pilotOu':
+        return { ok: true, evidence: pilotOuEvidence(storedScanOf(this.options.store, job).head, shortJob(job)), reason: '' };
       case 'verify': {
         const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
-        const evidence = {
-          ou: report.baseDn,
-          onPremUsers: report.onPrem.users,
-          disabled: report.onPrem.disabled,
-          cloudUsers: report.cloud.users,
-          missing: report.missing.length,
-          extra: report.extra.length,
-          immutableIdMismatches: report.mismatched.length,
-          missingSample: report.missing.slice(0, 3),
-          job: shortJob(job),
-        };
-        if (def.check.mode === 'baseline') return { ok: true, evidence, reason: '' };
-        const baseline = (steps.find((s) => s.n === 7)?.evidence as { onPremUsers?: number } | null)?.onPremUsers;
-        const problems: string[] = [];
-        if (baseline !== undefined && report.cloud.users < baseline) problems.push(`${report.cloud.users} of the ${baseline} users counted in step 7 are provisioned`);
-        if (report.missing.length > 0) problems.push(`${report.missing.length} missing in the cloud`);
-        if (report.mismatched.length > 0) problems.push(`${report.mismatched.length} with a different onPremisesImmutableId`);
-        return { ok: problems.length === 0, evidence: { ...evidence, baseline: baseline ?? null }, reason: problems.join('; ') };
+        return verifyOutcome(def.check.mode, report, steps, shortJob(job));
       }
       case 'exportConfig':
         return { ok: true, evidence: { export: dataOf(job), job: shortJob(job) }, reason: '' };
@@ -311,28 +272,17 @@ export class RunbookService {
     }
   }
 
-  /** What an approval for this step is based on, read fresh from the agent's job. */
-  private async approvalEvidence(def: StepDefinition, steps: readonly StepState[], job: JobRecord): Promise<{ evidence: Record<string, unknown> } | { refusal: string }> {
-    const data = dataOf(job);
+  /** What an approval for this step is based on, read fresh from the agent's job with the schema the agent wrote it with. */
+  private approvalEvidence(def: StepDefinition, steps: readonly StepState[], job: JobRecord): ApprovalBasis {
     switch (def.check.kind) {
       case 'schedulerStop':
       case 'schedulerStart': {
-        const s = normaliseScheduler(data);
-        if (s.syncCycleInProgress) return { refusal: 'a Connect Sync cycle is in progress; ask again when it has finished' };
-        if (s.stagingModeEnabled) return { refusal: 'this Connect Sync server is in staging mode; use the active server' };
-        return { evidence: { scheduler: { syncCycleEnabled: s.syncCycleEnabled ?? null, syncCycleInProgress: false, stagingModeEnabled: s.stagingModeEnabled ?? null } } };
+        const read = readAdsyncResult('adsync.getScheduler', job.result);
+        return read.ok ? schedulerApproval(read.data) : unreadable(read.problem);
       }
       case 'noFlowRules': {
-        const pilot = pilotOu(steps);
-        if (!pilot) return { refusal: 'the pilot OU is not set (step 5)' };
-        const rules = (data as { rules?: { precedence?: number }[] } | null)?.rules ?? [];
-        const used = rules.map((r) => Number(r.precedence)).filter((p) => Number.isInteger(p)).sort((a, b) => a - b);
-        try {
-          const plan = planNoFlowRules({ ouDn: pilot, usedPrecedences: used });
-          return { evidence: { pilotOu: pilot, usedPrecedences: used.filter((p) => p <= 99), plan, script: renderRulesScriptPreview(plan) } };
-        } catch (err) {
-          return { refusal: (err as Error).message };
-        }
+        const read = readAdsyncResult('adsync.listRules', job.result);
+        return read.ok ? noFlowRulesApproval(steps, read.data.rules) : unreadable(read.problem);
       }
       default:
         return { evidence: {} };
@@ -340,7 +290,7 @@ export class RunbookService {
   }
 
   private async afterPrecheckForRequest(loaded: Loaded, job: JobRecord): Promise<void> {
-    const fresh = await this.approvalEvidence(loaded.def, loaded.steps, job);
+    const fresh = this.approvalEvidence(loaded.def, loaded.steps, job);
     if ('refusal' in fresh) {
       await this.note(loaded, `Not requested: ${fresh.refusal}.`);
       return;
@@ -409,7 +359,7 @@ export class RunbookService {
       const fresh = (await this.load(migration.id, def.n))!;
       if (fresh.step.status === 'waiting_approval' && !isUndo(decided)) await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `rejected by ${actor.name}` });
     } else if (result.outcome === 'approved') {
-      const pre = isUndo(decided) ? null : precheckFor(decided.action);
+      const pre = isUndo(decided) ? null : precheckJob(decided.action);
       if (pre) {
         const job = await this.enqueueJob(migration, def.n, pre, { id: decided.requestedBy, name: decided.requestedByName }, 'precheck', decided.id);
         this.options.logger.info({ jobId: job.id, approvalId: decided.id }, 'approved; re-reading state before running');
@@ -437,7 +387,7 @@ export class RunbookService {
       return;
     }
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
-    const payload = undo ? undoPayload(approval) : actionPayload(approval);
+    const payload = undo ? undoJob(approval) : actionJob(approval);
     if (!payload) {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
       return;
@@ -540,57 +490,6 @@ function storedScanOf(store: Store, job: JobRecord): StoredScan {
   return scan;
 }
 
-/** The read that precedes (and, after approval, re-checks) an approval of this action. */
-function precheckFor(action: string): JobPayload | null {
-  switch (action) {
-    case 'schedulerStop':
-    case 'schedulerStart':
-      return { action: 'adsync.getScheduler' };
-    case 'noFlowRules':
-      return { action: 'adsync.listRules' };
-    default:
-      return null;
-  }
-}
-
-/** What an approved step action runs, from the stored approval alone. */
-function actionPayload(approval: Approval): JobPayload | null {
-  switch (approval.action) {
-    case 'schedulerStop':
-      return { action: 'adsync.stopScheduler' };
-    case 'schedulerStart':
-      // The custom rules changed the configuration: the scheduler doc asks for a full cycle.
-      return { action: 'adsync.startScheduler', policyType: 'Initial' };
-    case 'noFlowRules':
-      return { action: 'adsync.createNoFlowRules', plan: ((approval.evidence as { plan?: Record<string, unknown>[] }).plan ?? []) };
-    case 'adsyncServiceStop':
-      return { action: 'adsync.stopService' };
-    default:
-      return null;
-  }
-}
-
-function isUndo(approval: Approval): boolean {
-  return approval.action.startsWith('undo:');
-}
-
-function undoPayload(approval: Approval): JobPayload | null {
-  switch (approval.action) {
-    case 'undo:schedulerStart':
-      return { action: 'adsync.startScheduler', policyType: 'Delta' };
-    case 'undo:schedulerStop':
-      return { action: 'adsync.stopScheduler' };
-    case 'undo:adsyncServiceStart':
-      return { action: 'adsync.startService' };
-    case 'undo:disableRules': {
-      const created = ((approval.evidence as { result?: { created?: { identifier?: string }[] } } | null)?.result?.created ?? []).map((c) => c.identifier).filter((id): id is string => typeof id === 'string');
-      return created.length > 0 ? { action: 'adsync.setRulesDisabled', identifiers: created, disabled: true } : null;
-    }
-    default:
-      return null;
-  }
-}
-
 /** The card's own claims, cut short, for the audit of a refused click. */
 function claimedFields(data: unknown): Record<string, unknown> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { data: typeof data };
@@ -603,20 +502,9 @@ function claimedFields(data: unknown): Record<string, unknown> {
   return out;
 }
 
-function pilotOu(steps: readonly StepState[]): string | null {
-  const evidence = steps.find((s) => s.n === 5)?.evidence as { pilotOu?: string } | null;
-  return evidence?.pilotOu ?? null;
-}
-
-function normaliseScheduler(data: unknown): SchedulerState {
-  const d = (data ?? {}) as Record<string, unknown>;
-  const s = (d.scheduler ?? d) as Record<string, unknown>;
-  const pick = (...keys: string[]): unknown => keys.map((k) => s[k]).find((v) => v !== undefined);
-  return {
-    syncCycleEnabled: pick('syncCycleEnabled', 'SyncCycleEnabled') as boolean | undefined,
-    syncCycleInProgress: Boolean(pick('syncCycleInProgress', 'SyncCycleInProgress')) || Boolean(d.connectorRunStatus ?? d.runningConnector),
-    stagingModeEnabled: pick('stagingModeEnabled', 'StagingModeEnabled') as boolean | undefined,
-  };
+/** The agent's answer did not have the shape this bot reads: nothing is asked on it. */
+function unreadable(problem: string): ApprovalBasis {
+  return { refusal: `the agent's answer could not be read (${problem}); update the agent to the bot's version and ask again` };
 }
 
 function dataOf(job: JobRecord): unknown {

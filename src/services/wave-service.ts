@@ -3,6 +3,7 @@ import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
 import { storedScanOu, type JobError } from '../relay/protocol';
 import { parseOuInput } from '../runbook/ou-input';
+import { pilotOu, type PilotOu } from '../runbook/step-evidence';
 import { localDateOf } from '../runbook/summary-schedule';
 import { checkWave, domainOf, type WavePlan } from '../runbook/waves';
 import type { Logger } from '../shared/logger';
@@ -141,10 +142,8 @@ export class WaveService {
     await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: parsed.data.baseDn, users: parsed.data.totals.users, disabled: parsed.data.totals.disabled, error: null, now });
   }
 
-  private async pilot(migrationId: string): Promise<{ baseDn: string; users: number | null } | null> {
-    const steps = await this.options.store.runbook.listSteps(migrationId);
-    const evidence = steps.find((s) => s.n === 5)?.evidence as { pilotOu?: string; users?: number } | null | undefined;
-    return evidence?.pilotOu ? { baseDn: evidence.pilotOu, users: typeof evidence.users === 'number' ? evidence.users : null } : null;
+  private async pilot(migrationId: string): Promise<PilotOu | null> {
+    return pilotOu(await this.options.store.runbook.listSteps(migrationId));
   }
 
   private async audit(migration: MigrationRecord, actor: string, action: string, target: string, outcome: string, details: unknown): Promise<void> {

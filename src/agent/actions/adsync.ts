@@ -3,6 +3,26 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isDnWithin } from '../../runbook/dn';
 import { AppError } from '../../shared/errors';
+import {
+  adsyncGuid,
+  schedulerState,
+  startSchedulerResult,
+  exportConfigResult,
+  listRulesResult,
+  setRulesDisabledResult,
+  serviceStateResult,
+  type SchedulerState,
+  type StopSchedulerResult,
+  type StartSchedulerResult,
+  type ExportConfigResult,
+  type SyncRuleSummary,
+  type ConnectorSummary,
+  type ListRulesResult,
+  type CreatedRule,
+  type CreateNoFlowRulesResult,
+  type SetRulesDisabledResult,
+  type ServiceStateResult,
+} from '../../relay/protocol';
 import { AdsyncError, rulePlanListSchema, SYNCSHIFT_RULE_MARKER, type RulePlan } from '../../runbook/sync-rules';
 import { runPowerShellScript } from '../powershell/executor';
 import {
@@ -20,8 +40,8 @@ import {
 
 /**
  * What the agent can do to Connect Sync. Each function runs one fixed script (createNoFlowRules
- * runs several) and returns a result validated against the schema exported next to it, which the
- * relay protocol reuses.
+ * runs several) and returns a result validated against its schema in the relay protocol, the one the
+ * bot reads the result with.
  */
 
 export interface AdsyncRunOptions {
@@ -31,102 +51,10 @@ export interface AdsyncRunOptions {
   timeoutMs?: number;
 }
 
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
-
-export const schedulerState = z.object({
-  syncCycleEnabled: z.boolean(),
-  syncCycleInProgress: z.boolean(),
-  stagingModeEnabled: z.boolean(),
-  schedulerSuspended: z.boolean(),
-  maintenanceEnabled: z.boolean(),
-  nextSyncCyclePolicyType: z.string().max(32),
-  nextSyncCycleStartTimeInUTC: z.string().max(64).nullable(),
-  currentlyEffectiveSyncCycleInterval: z.string().max(64).nullable(),
-  /** Name of the connector Get-ADSyncConnectorRunStatus reports as running, or null when idle. */
-  runningConnector: z.string().max(512).nullable(),
-});
-export type SchedulerState = z.infer<typeof schedulerState>;
-
-export const stopSchedulerResult = z.object({ stopped: z.literal(true), scheduler: schedulerState });
-export type StopSchedulerResult = z.infer<typeof stopSchedulerResult>;
 // What the script may report; stopScheduler turns stopped=false into an error.
 const stopSchedulerScriptResult = z.object({ stopped: z.boolean(), scheduler: schedulerState });
 
-export const startSchedulerResult = z.object({
-  started: z.literal(true),
-  policyType: z.enum(['Delta', 'Initial']),
-  /** Start-ADSyncSyncCycle's Result, e.g. "Success" (**unverified** property name). */
-  startResult: z.string().max(256).nullable(),
-  scheduler: schedulerState,
-});
-export type StartSchedulerResult = z.infer<typeof startSchedulerResult>;
-
-export const exportConfigResult = z.object({
-  path: z.string().min(1).max(1024),
-  files: z.number().int().min(0),
-  bytes: z.number().int().min(0),
-});
-export type ExportConfigResult = z.infer<typeof exportConfigResult>;
-
-export const syncRuleSummary = z.object({
-  identifier: z.string().max(64),
-  name: z.string().max(1024),
-  description: z.string().max(4096),
-  direction: z.string().max(32),
-  precedence: z.number().int(),
-  /** Empty for custom rules; built-in rules carry tags such as Microsoft.InfromADUserJoin.003. */
-  immutableTag: z.string().max(256),
-  disabled: z.boolean(),
-  connector: z.string().max(64),
-  sourceObjectType: z.string().max(64),
-  targetObjectType: z.string().max(64),
-  linkType: z.string().max(32),
-});
-export type SyncRuleSummary = z.infer<typeof syncRuleSummary>;
-
-export const connectorSummary = z.object({
-  identifier: z.string().max(64),
-  name: z.string().max(1024),
-  type: z.enum(['AD', 'Entra', 'Other']),
-  connectorTypeName: z.string().max(256),
-  subType: z.string().max(256),
-  /** Partition DNs the connector covers; used to pick the AD connector that holds the pilot OU. */
-  partitions: z.array(z.string().max(2048)).max(1000),
-});
-export type ConnectorSummary = z.infer<typeof connectorSummary>;
-
-export const listRulesResult = z.object({
-  rules: z.array(syncRuleSummary).max(5000),
-  connectors: z.array(connectorSummary).max(100),
-});
-export type ListRulesResult = z.infer<typeof listRulesResult>;
-
-const createRuleScriptResult = z.object({ identifier: guid, name: z.string(), precedence: z.number().int() });
-
-export const createdRule = z.object({
-  key: z.string().max(64),
-  name: z.string().max(1024),
-  identifier: guid,
-  precedence: z.number().int(),
-  connectorId: guid,
-});
-export type CreatedRule = z.infer<typeof createdRule>;
-
-export const createNoFlowRulesResult = z.object({ created: z.array(createdRule) });
-export type CreateNoFlowRulesResult = z.infer<typeof createNoFlowRulesResult>;
-
-export const setRulesDisabledResult = z.object({
-  rules: z.array(z.object({ identifier: z.string().max(64), name: z.string().max(1024), disabled: z.boolean() })),
-});
-export type SetRulesDisabledResult = z.infer<typeof setRulesDisabledResult>;
-
-export const serviceStateResult = z.object({
-  status: z.string().max(64),
-  startType: z.string().max(64),
-  /** Start type before the change, so a rollback can restore it. */
-  previousStartType: z.string().max(64),
-});
-export type ServiceStateResult = z.infer<typeof serviceStateResult>;
+const createRuleScriptResult = z.object({ identifier: adsyncGuid, name: z.string(), precedence: z.number().int() });
 
 function run<T>(script: FixedScript, params: Record<string, unknown>, schema: z.ZodType<T, z.ZodTypeDef, unknown>, options: AdsyncRunOptions, defaultTimeoutMs: number): Promise<T> {
   return runPowerShellScript({
@@ -295,7 +223,7 @@ function partialFailure(err: unknown, rule: RulePlan, created: CreatedRule[], to
  * script checks the marker again (and refuses built-in rules) in the run that changes them.
  */
 export async function setRulesDisabled(identifiers: string[], disabled: boolean, options: AdsyncRunOptions = {}): Promise<SetRulesDisabledResult> {
-  const ids = [...new Set(z.array(guid).min(1).max(64).parse(identifiers).map((i) => i.toLowerCase()))];
+  const ids = [...new Set(z.array(adsyncGuid).min(1).max(64).parse(identifiers).map((i) => i.toLowerCase()))];
   const live = new Map((await listRules(options)).rules.map((r) => [r.identifier.toLowerCase(), r]));
   const foreign = ids.map((id) => live.get(id)).filter((r): r is SyncRuleSummary => r !== undefined && r.immutableTag === '' && !r.name.includes(SYNCSHIFT_RULE_MARKER));
   if (foreign.length > 0) {
