@@ -107,7 +107,7 @@ export class WaveService {
   }
 
   /** Waves with their warnings; counts whose job finished while the bot was down are filled in first. */
-  async views(migration: MigrationRecord): Promise<WaveView[]> {
+  async views(migration: MigrationRecord): Promise<WaveView<StoredWave>[]> {
     let waves = await this.options.store.waves.listWaves(migration.id);
     let caughtUp = false;
     for (const ou of waves.flatMap((w) => w.ous)) {
