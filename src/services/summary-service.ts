@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CloudDirectory, CloudUser } from '../cloud/types';
+import type { CloudDirectory } from '../cloud/types';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
 import type { JobError } from '../relay/protocol';
+import type { CloudUser } from '../runbook/cloud-users';
 import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';

@@ -1,4 +1,4 @@
-import type { CloudUser, CloudUserChange } from '../cloud/types';
+import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
 import type { WaveOu } from '../runbook/waves';
 import { toDate, toDateOrNull } from './repositories';
 import { jsonParam, sqlState, timeParam } from './sql';
