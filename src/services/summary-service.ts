@@ -16,11 +16,12 @@ import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
 import type { MigrationRecord, Store } from '../store/types';
+import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot } from './cloud-snapshot';
 import { classifyPostFailure } from './post-outcome';
 import { readProvisioningWindow } from './provisioning-window';
 import { readStoredScan, type StoredScan } from './stored-scan';
-import { shortId, type CardSink } from './verify-service';
+import { shortId } from './verify-service';
 import type { WaveService } from './wave-service';
 
 export interface SummaryServiceOptions {

@@ -8,7 +8,7 @@ import { checkWave, domainOf, type WavePlan } from '../runbook/waves';
 import type { Logger } from '../shared/logger';
 import type { StoredWave } from '../store/wave-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
-import type { CardSink } from './verify-service';
+import type { CardSink } from './card-sink';
 
 export interface WaveServiceOptions {
   store: Store;
