@@ -1,4 +1,5 @@
-// Type-aware linting; rules are errors, not warnings.
+// Type-aware linting; rules are errors, not warnings. Which folder may import which (and which
+// folder alone uses each SDK) is checked by dependency-cruiser: .dependency-cruiser.js.
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
@@ -12,21 +13,6 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-control-regex': 'off',
-    },
-  },
-  {
-    // The core stays free of I/O and SDKs so it can be tested alone and the SDK can be replaced.
-    files: ['src/runbook/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/*', '@azure/*', 'pg', '@electric-sql/*', 'ldapts', 'restify', 'node:fs', 'node:http', 'node:net', 'fs', 'http', '../store/*', '../bot/*', '../directory/*', '../cloud/*', '../relay/*', '../agent/*'] }],
-    },
-  },
-  {
-    // botbuilder and teams-ai stay under src/bot.
-    files: ['src/**/*.ts'],
-    ignores: ['src/bot/**', 'src/runbook/**'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/teams-ai'] }],
     },
   },
 );

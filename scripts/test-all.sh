@@ -52,8 +52,8 @@ fi
 
 say "typecheck"
 npx tsc --noEmit -p tsconfig.json
-say "lint"
-npx eslint --no-error-on-unmatched-pattern src test scripts bench
+say "lint (ESLint, then the layer rules of .dependency-cruiser.js)"
+npm run --silent lint
 say "jest"
 # --forceExit: a handle a failing test leaves open must not keep CI waiting for hours after the
 # results are in (it did once); --detectOpenHandles would name it but slows every suite.

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AGENT_NAME } from './runbook/agent-name';
 import { AppError } from './shared/errors';
+import { isLoopback } from './shared/loopback';
 
 /**
  * Bot configuration, read once at start from the environment and validated; entry points pass
@@ -153,10 +154,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     linkSigningKey: e.SYNCSHIFT_LINK_SIGNING_KEY,
   };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
 }
 
 /**

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { isLoopback } from '../config';
 import { AGENT_NAME } from '../runbook/agent-name';
 import { AppError } from '../shared/errors';
+import { isLoopback } from '../shared/loopback';
 import { parseAllowedBaseDns, type AgentPolicy } from './agent-policy';
 import { readCredentialFile } from './credential-file';
 

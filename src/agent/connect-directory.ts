@@ -9,8 +9,8 @@ export async function connectConfiguredDirectory(selection: DirectorySelection):
     case 'ldap':
       return connectLdapDirectory({ url: selection.url, bindDn: selection.bindDn, password: selection.password, ...(selection.caPath ? { caPath: selection.caPath } : {}), pageSize: selection.pageSize });
     case 'simulated': {
-      // Loaded only when asked for, so a production agent never even reads the sandbox's code.
-      const { openSimulatedDirectory } = await import('../sandbox/simulated-directory');
+      // Loaded only when asked for: an agent reading a real directory never loads the in-memory one.
+      const { openSimulatedDirectory } = await import('../directory/simulated-directory');
       return openSimulatedDirectory(selection.forestFile, selection.pageSize);
     }
     default:

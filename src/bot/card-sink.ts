@@ -1,7 +1,7 @@
 import { CardFactory, MessageFactory, type ConversationReference, type TurnContext } from 'botbuilder';
 import type { CloudAdapter } from 'botbuilder';
 import type { AdaptiveCardJson } from '../cards/render';
-import type { CardSink } from '../services/verify-service';
+import type { CardSink } from '../services/card-sink';
 import { AppError } from '../shared/errors';
 import type { Store } from '../store/types';
 

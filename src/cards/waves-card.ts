@@ -1,10 +1,15 @@
-import type { WaveWarning } from '../runbook/waves';
-import type { StoredWave } from '../store/wave-repo';
+import type { WaveOu, WavePlan, WaveWarning } from '../runbook/waves';
 import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
-export interface WaveView {
-  wave: StoredWave;
+/** A wave as the card shows it: the plan, with how many of each OU's users are disabled. */
+export interface ShownWave extends WavePlan {
+  ous: (WaveOu & { disabled: number | null })[];
+}
+
+/** `W`: the caller's own wave record, which the card reads only as a ShownWave. */
+export interface WaveView<W extends ShownWave = ShownWave> {
+  wave: W;
   warnings: WaveWarning[];
 }
 

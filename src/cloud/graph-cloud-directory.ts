@@ -16,7 +16,8 @@ import { z } from 'zod';
 import { AppError } from '../shared/errors';
 import { connectionFailure } from './connection-failure';
 import type { Logger } from '../shared/logger';
-import type { CloudDirectory, CloudUser } from './types';
+import type { CloudUser } from '../runbook/cloud-users';
+import type { CloudDirectory } from './types';
 
 export interface GraphCloudDirectoryOptions {
   /** Graph service root without version: https://graph.microsoft.com, a national cloud, or a simulator URL. */

@@ -1,10 +1,4 @@
-/** A synced user as Graph returns it with the $select the verify needs. */
-export interface CloudUser {
-  id: string;
-  userPrincipalName: string | null;
-  onPremisesDistinguishedName: string | null;
-  onPremisesImmutableId: string | null;
-}
+import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
 
 export interface CloudDirectory extends CloudChangeTracking {
   /**
@@ -12,20 +6,6 @@ export interface CloudDirectory extends CloudChangeTracking {
    * @odata.nextLink), calling onPage per page. Returns the number of users seen.
    */
   listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number>;
-}
-
-/**
- * One entry of a /users/delta page. After the first full round Graph sends only the properties
- * that changed, so an absent property (undefined) means "unchanged", while null means "cleared".
- */
-export interface CloudUserChange {
-  id: string;
-  /** "@removed" was present: the user was deleted (or soft-deleted). */
-  removed: boolean;
-  userPrincipalName?: string | null;
-  onPremisesDistinguishedName?: string | null;
-  onPremisesImmutableId?: string | null;
-  onPremisesSyncEnabled?: boolean | null;
 }
 
 /** One Cloud Sync provisioning log entry (GET /auditLogs/provisioning), reduced to what summaries use. */

@@ -7,8 +7,9 @@
  */
 import { join, resolve } from 'node:path';
 import { resolveOu } from '../agent/resolve-ou';
+import { readForestFile, SimulatedDirectory, writeForestFile } from '../directory/simulated-directory';
 import { asAppError } from '../shared/errors';
-import { addUserToForest, readForestFile, SimulatedDirectory, writeForestFile } from './simulated-directory';
+import { addUserToForest } from './seeded-forest';
 
 const USAGE = `Usage: npm run sandbox:add-user -- <OU> "<name>"
   e.g. npm run sandbox:add-user -- OU=SalesOps "Pat Newhire"

@@ -1,6 +1,6 @@
 /**
  * The seeded forest: what scripts/seed-ad.ts puts into the test Samba DC, what the sandbox's
- * simulated directory holds (src/sandbox/simulated-directory.ts), and what tests may therefore assert.
+ * simulated directory holds (src/sandbox/seeded-forest.ts), and what tests may therefore assert.
  *
  * Everything is derived from constants so the seed and the assertions cannot drift apart: change a
  * number here, bump SEED_VERSION, and `bash scripts/samba-down.sh --purge && bash scripts/samba-up.sh`.

@@ -17,6 +17,7 @@ import { RelayClient } from '../agent/relay-client';
 import { startBot, type RunningBot } from '../bot/start-bot';
 import { createGraphCloudDirectory } from '../cloud/graph-cloud-directory';
 import { loadConfig } from '../config';
+import { writeForestFile } from '../directory/simulated-directory';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { openStore } from '../store/open-store';
@@ -27,7 +28,7 @@ import { SANDBOX_APPROVERS, writePlaygroundConfig } from './playground-users';
 import { sambaEnvFile } from './samba-location';
 import { DEFAULT_CYCLE_INTERVAL_MS, startSimulatedCloudSync, type SimulatedCloudSync } from './simulated-cloud-sync';
 import { installFakePowerShell, type FakePowerShell } from './simulated-connect-sync';
-import { buildSeededForest, writeForestFile } from './simulated-directory';
+import { buildSeededForest } from './seeded-forest';
 import { buildTenantFromDirectory, type TenantDrift } from './tenant-from-directory';
 
 export class SandboxError extends Error {}

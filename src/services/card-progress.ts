@@ -1,7 +1,7 @@
 import type { AdaptiveCardJson } from '../cards/render';
 import type { Logger } from '../shared/logger';
 import type { LimiterClock } from './rate-limited-sink';
-import type { CardSink } from './verify-service';
+import type { CardSink } from './card-sink';
 
 /**
  * Five seconds between two progress cards of one message. Teams allows 60 messages per 30 s per

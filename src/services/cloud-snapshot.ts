@@ -1,4 +1,5 @@
-import type { CloudDirectory, CloudUser, CloudUserChange } from '../cloud/types';
+import type { CloudDirectory } from '../cloud/types';
+import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
 import { AppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';

@@ -1,4 +1,5 @@
-import type { CloudDirectory, CloudUser } from '../cloud/types';
+import type { CloudDirectory } from '../cloud/types';
+import type { CloudUser } from '../runbook/cloud-users';
 import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
 import type { StoredScan } from './stored-scan';
 

@@ -1,6 +1,6 @@
 import type { AdaptiveCardJson } from '../cards/render';
 import type { Logger } from '../shared/logger';
-import type { CardSink } from './verify-service';
+import type { CardSink } from './card-sink';
 
 export interface WindowRule {
   limit: number;

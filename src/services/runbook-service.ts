@@ -17,7 +17,7 @@ import type { StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
-import type { CardSink } from './verify-service';
+import type { CardSink } from './card-sink';
 
 export interface RunbookServiceOptions {
   store: Store;

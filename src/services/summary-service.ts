@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { CloudDirectory, CloudUser } from '../cloud/types';
+import type { CloudDirectory } from '../cloud/types';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
 import type { JobError } from '../relay/protocol';
+import type { CloudUser } from '../runbook/cloud-users';
 import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';
@@ -15,11 +16,12 @@ import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
 import type { MigrationRecord, Store } from '../store/types';
+import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot } from './cloud-snapshot';
 import { classifyPostFailure } from './post-outcome';
 import { readProvisioningWindow } from './provisioning-window';
 import { readStoredScan, type StoredScan } from './stored-scan';
-import { shortId, type CardSink } from './verify-service';
+import { shortId } from './verify-service';
 import type { WaveService } from './wave-service';
 
 export interface SummaryServiceOptions {

@@ -8,6 +8,7 @@ import type { ScanLineSink } from '../relay/relay-server';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
+import type { CardSink } from './card-sink';
 import { compareOuWithCloud } from './compare-ou';
 import { IncomingScans } from './incoming-scans';
 import { readStoredScan } from './stored-scan';
@@ -16,12 +17,6 @@ import { parseOuInput } from '../runbook/ou-input';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store, VerificationRecord } from '../store/types';
-
-/** Where cards go. The bot implements it with Bot Framework; tests can capture. */
-export interface CardSink {
-  update(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void>;
-  post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined>;
-}
 
 export interface VerifyServiceOptions {
   store: Store;

@@ -9,7 +9,7 @@ import { checkWave, domainOf, type WavePlan } from '../runbook/waves';
 import type { Logger } from '../shared/logger';
 import type { StoredWave } from '../store/wave-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
-import type { CardSink } from './verify-service';
+import type { CardSink } from './card-sink';
 
 export interface WaveServiceOptions {
   store: Store;
@@ -108,7 +108,7 @@ export class WaveService {
   }
 
   /** Waves with their warnings; counts whose job finished while the bot was down are filled in first. */
-  async views(migration: MigrationRecord): Promise<WaveView[]> {
+  async views(migration: MigrationRecord): Promise<WaveView<StoredWave>[]> {
     let waves = await this.options.store.waves.listWaves(migration.id);
     let caughtUp = false;
     for (const ou of waves.flatMap((w) => w.ous)) {

@@ -1,6 +1,4 @@
-import { toDate, toDateOrNull } from './repositories';
-import { jsonParam, timeParam } from './sql';
-import type { Db } from './types';
+import { jsonParam, timeParam, toDate, toDateOrNull, type Db } from './sql';
 
 type Row = Record<string, unknown>;
 

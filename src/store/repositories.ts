@@ -1,6 +1,7 @@
 import { AppError } from '../shared/errors';
-import { jsonParam, sqlState, timeParam } from './sql';
-import type { AuditEntry, Db, JobRecord, JobState, MigrationRecord, Store, VerificationRecord } from './types';
+import { mapMigration } from './migration-record';
+import { jsonParam, sqlState, timeParam, toDate, toDateOrNull, type Db } from './sql';
+import type { AuditEntry, JobRecord, JobState, Store, VerificationRecord } from './types';
 import type { OnPremUser } from '../runbook/ou-comparison';
 
 type Row = Record<string, unknown>;
@@ -12,26 +13,9 @@ type Row = Record<string, unknown>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (id: string): boolean => UUID.test(id);
 
-export function toDate(value: unknown): Date {
-  // Not `instanceof`: under Jest, PGlite's Dates come from another realm (see pglite-db.ts).
-  if (Object.prototype.toString.call(value) === '[object Date]') return new Date((value as Date).getTime());
-  if (typeof value === 'string' || typeof value === 'number') return new Date(value);
-  throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
-}
-export const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
 const toStringOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 /** Both drivers parse jsonb; SQL NULL becomes null. */
 const toJson = (value: unknown): unknown => (value === undefined ? null : value);
-
-export function mapMigration(row: Row): MigrationRecord {
-  return {
-    id: String(row.id),
-    name: String(row.name),
-    conversationId: String(row.conversation_id),
-    createdBy: String(row.created_by),
-    createdAt: toDate(row.created_at),
-  };
-}
 
 function mapJob(row: Row): JobRecord {
   return {

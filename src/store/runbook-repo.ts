@@ -1,8 +1,7 @@
 import type { Approval, ApprovalStatus, ApprovalVote, VoteResult } from '../runbook/approvals';
 import { initialSteps, type StepState, type StepStatus } from '../runbook/runbook';
-import { mapMigration, toDate, toDateOrNull } from './repositories';
-import { jsonParam } from './sql';
-import type { Db, MigrationRecord, SqlClient } from './types';
+import { mapMigration, type MigrationRecord } from './migration-record';
+import { jsonParam, toDate, toDateOrNull, type Db, type SqlClient } from './sql';
 
 type Row = Record<string, unknown>;
 

@@ -1,5 +1,15 @@
 import { AppError } from '../shared/errors';
-import type { Db, SqlClient } from './types';
+
+/** The two backends (PGlite, PostgreSQL) as the repositories see them. */
+export interface SqlClient {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Db extends SqlClient {
+  readonly kind: 'pglite' | 'postgres';
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
 
 /**
  * Both backends can run a parameterless multi-statement script, but `SqlClient.query` cannot:
@@ -48,6 +58,15 @@ export function timeParam(value: Date | null | undefined): string | null {
   }
   return value.toISOString();
 }
+
+/** Timestamps read back, whichever driver and realm produced them. */
+export function toDate(value: unknown): Date {
+  // Not `instanceof`: under Jest, PGlite's Dates come from another realm (see pglite-db.ts).
+  if (Object.prototype.toString.call(value) === '[object Date]') return new Date((value as Date).getTime());
+  if (typeof value === 'string' || typeof value === 'number') return new Date(value);
+  throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
+}
+export const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
 
 /** PostgreSQL error code (SQLSTATE) of a driver error, if it has one. */
 export function sqlState(err: unknown): string | undefined {

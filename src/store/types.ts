@@ -4,24 +4,11 @@
  */
 
 import type { OnPremUser } from '../runbook/ou-comparison';
+import type { MigrationRecord } from './migration-record';
+import type { Db } from './sql';
 
-export interface SqlClient {
-  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
-}
-
-export interface Db extends SqlClient {
-  readonly kind: 'pglite' | 'postgres';
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
-
-export interface MigrationRecord {
-  id: string;
-  name: string;
-  conversationId: string;
-  createdBy: string;
-  createdAt: Date;
-}
+// Defined beside its row mapping (which the runbook repository shares); callers take it from here.
+export type { MigrationRecord };
 
 export type JobState = 'queued' | 'leased' | 'succeeded' | 'failed';
 

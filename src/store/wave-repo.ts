@@ -1,8 +1,6 @@
-import type { CloudUser, CloudUserChange } from '../cloud/types';
+import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
 import type { WaveOu } from '../runbook/waves';
-import { toDate, toDateOrNull } from './repositories';
-import { jsonParam, sqlState, timeParam } from './sql';
-import type { Db } from './types';
+import { jsonParam, sqlState, timeParam, toDate, toDateOrNull, type Db } from './sql';
 
 type Row = Record<string, unknown>;
 

@@ -1,3 +1,4 @@
+import { readForestFile, SimulatedDirectory, simulatedObjectGuid, writeForestFile } from '../../src/directory/simulated-directory';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { STEP_VERBS } from '../../src/cards/step-card';
 import { EXPECTED, OU, UPN_SUFFIX } from '../../src/sandbox/forest-spec';
 import { PLAYGROUND_GROUP_CHAT, PLAYGROUND_USERS } from '../../src/sandbox/playground-users';
-import { readForestFile, SimulatedDirectory, simulatedObjectGuid, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/start-sandbox';
 import { serviceMissing } from '../helpers/require-service';
 

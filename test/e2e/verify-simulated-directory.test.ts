@@ -1,8 +1,9 @@
+import { SimulatedDirectory, writeForestFile } from '../../src/directory/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
-import { buildSeededForest, SimulatedDirectory, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { OU } from '../../src/sandbox/forest-spec';
-import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { SimulatedDirectory } from '../../src/directory/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness';

@@ -1,3 +1,5 @@
+import { SimulatedDirectory } from '../../src/directory/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { scanInMemory, type StoredScan } from '../../src/services/stored-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
@@ -5,7 +7,6 @@ import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { OuComparison } from '../../src/runbook/ou-comparison';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
-import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
 import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
 

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createGraphCloudDirectory, isRetryableGraphAnswer, isRetryableGraphFailure } from '../../src/cloud/graph-cloud-directory';
-import type { CloudUser } from '../../src/cloud/types';
+import type { CloudUser } from '../../src/runbook/cloud-users';
 import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
 

@@ -1,5 +1,6 @@
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
-import type { CloudUserChange, ProvisioningEvent } from '../../src/cloud/types';
+import type { ProvisioningEvent } from '../../src/cloud/types';
+import type { CloudUserChange } from '../../src/runbook/cloud-users';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
 
 const user = (i: number, synced = true): SimUser => ({

@@ -2,7 +2,7 @@ import type { AdaptiveCardJson } from '../../src/cards/render';
 import { cardText } from '../../src/cards/card-text';
 import type { CloudDirectory } from '../../src/cloud/types';
 import { RunbookService } from '../../src/services/runbook-service';
-import type { CardSink } from '../../src/services/verify-service';
+import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
 import { pgliteBackend, useStore } from '../helpers/store-backends';
 

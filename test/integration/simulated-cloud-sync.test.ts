@@ -1,3 +1,5 @@
+import { SimulatedDirectory, type SimulatedForest } from '../../src/directory/simulated-directory';
+import { addUserToForest, buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { scanInMemory } from '../../src/services/stored-scan';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,6 @@ import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
 import { SIMULATED_CLOUD_SYNC_JOB_ID, startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
-import { addUserToForest, buildSeededForest, SimulatedDirectory, type SimulatedForest } from '../../src/sandbox/simulated-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';

@@ -1,6 +1,6 @@
 import { CardProgress, DEFAULT_PROGRESS_INTERVAL_MS } from '../../src/services/card-progress';
 import { RateLimitedCardSink } from '../../src/services/rate-limited-sink';
-import type { CardSink } from '../../src/services/verify-service';
+import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
 import { manualClock, type ManualClock } from '../helpers/virtual-clock';
 

@@ -1,10 +1,11 @@
 import { streamScan } from '../../src/agent/actions/stream-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createLineStream, LineStreamCancelled } from '../../src/agent/line-stream';
+import { SimulatedDirectory } from '../../src/directory/simulated-directory';
 import type { Directory } from '../../src/directory/types';
 import { scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
 import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
-import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
   const parts: Uint8Array[] = [];

@@ -1,5 +1,5 @@
 import { RateLimitedCardSink, SlidingWindowLimiter, TEAMS_CONVERSATION_RULES, type LimiterClock } from '../../src/services/rate-limited-sink';
-import type { CardSink } from '../../src/services/verify-service';
+import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
 import { manualClock } from '../helpers/virtual-clock';
 

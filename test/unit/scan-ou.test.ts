@@ -1,6 +1,7 @@
 import { scanOu } from '../../src/agent/actions/scan-ou';
+import { SimulatedDirectory } from '../../src/directory/simulated-directory';
 import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
-import { buildSeededForest, SimulatedDirectory } from '../../src/sandbox/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 
 describe('the agent scan', () => {
   const forest = buildSeededForest();

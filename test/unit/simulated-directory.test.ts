@@ -1,3 +1,5 @@
+import { readForestFile, SimulatedDirectory, writeForestFile } from '../../src/directory/simulated-directory';
+import { addUserToForest, buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,6 @@ import { resolveOu } from '../../src/agent/resolve-ou';
 import type { DirectoryUser } from '../../src/directory/types';
 import { sourceAnchor } from '../../src/runbook/ou-comparison';
 import { BASE_DN, consistencyGuidFor, EXPECTED, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, TRICKY_CNS, trickyUserDn } from '../../src/sandbox/forest-spec';
-import { addUserToForest, buildSeededForest, readForestFile, SimulatedDirectory, writeForestFile } from '../../src/sandbox/simulated-directory';
 import { AppError } from '../../src/shared/errors';
 
 /** The simulated directory must answer the agent's questions as the seeded Samba DC does. */

@@ -1,7 +1,8 @@
 /**
  * A directory held in memory, for the sandbox and tests that need no Samba: the same `Directory`
- * interface the agent's resolve and scan use, over a forest built from the seed spec (the one the
- * test Samba DC is seeded from), so both modes report the same counts.
+ * interface the agent's resolve and scan use, over a forest given as data. The sandbox builds it
+ * from the seed spec the test Samba DC is seeded from (src/sandbox/seeded-forest.ts), so both
+ * modes report the same counts.
  *
  * The forest crosses a process boundary (the sandbox writes it, an agent process reads it), so it
  * travels as JSON and is validated with zod when loaded.
@@ -9,10 +10,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from '../directory/types';
-import { canonicalDn, escapeDnValue, isWithin, parseDn } from '../runbook/dn';
+import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from './types';
+import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
-import { BASE_DN, OU_CREATE_ORDER, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, UPN_SUFFIX, userDn } from './forest-spec';
 
 const base64Of16Bytes = z
   .string()
@@ -52,8 +52,8 @@ const DOMAIN_CLASSES = ['top', 'domain', 'domainDNS'];
 const OU_CLASSES = ['top', 'organizationalUnit'];
 const CONTAINER_CLASSES = ['top', 'container'];
 const USER_CLASSES = ['top', 'person', 'organizationalPerson', 'user'];
-const COMPUTER_CLASSES = [...USER_CLASSES, 'computer'];
-const CONTACT_CLASSES = ['top', 'person', 'organizationalPerson', 'contact'];
+export const COMPUTER_CLASSES = [...USER_CLASSES, 'computer'];
+export const CONTACT_CLASSES = ['top', 'person', 'organizationalPerson', 'contact'];
 
 /** A stable objectGUID per DN, shaped like a version 4 GUID, so reruns build the same forest. */
 export function simulatedObjectGuid(dn: string): Buffer {
@@ -64,73 +64,11 @@ export function simulatedObjectGuid(dn: string): Buffer {
   return bytes;
 }
 
-/**
- * The seeded forest (src/sandbox/forest-spec.ts) plus what every AD domain has: CN=Users with
- * Administrator, Guest and krbtgt.
- */
-export function buildSeededForest(): SimulatedForest {
-  const builtinContainer = `CN=Users,${BASE_DN}`;
-  const builtins = [
-    { sam: 'Administrator', disabled: false },
-    { sam: 'Guest', disabled: true },
-    { sam: 'krbtgt', disabled: true },
-  ].map(({ sam, disabled }) => {
-    const dn = `CN=${sam},${builtinContainer}`;
-    // Like AD's: every built-in account is a critical system object, which no sync engine syncs.
-    return { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null, disabled, criticalSystemObject: true };
-  });
-  const seeded = SEED_USERS.map((u) => {
-    const dn = userDn(u);
-    return {
-      dn,
-      objectGuid: simulatedObjectGuid(dn).toString('base64'),
-      consistencyGuid: u.consistencyGuid ? u.consistencyGuid.toString('base64') : null,
-      samAccountName: u.samAccountName,
-      userPrincipalName: u.userPrincipalName,
-      disabled: u.disabled,
-    };
-  });
-  return {
-    defaultNamingContext: BASE_DN,
-    containers: [builtinContainer, ...OU_CREATE_ORDER],
-    users: [...builtins, ...seeded],
-    otherObjects: [
-      ...SEED_COMPUTERS.map((c) => ({ dn: `CN=${escapeDnValue(c.cn)},${OU.sales}`, objectClass: COMPUTER_CLASSES })),
-      ...SEED_CONTACTS.map((cn) => ({ dn: `CN=${escapeDnValue(cn)},${OU.sales}`, objectClass: CONTACT_CLASSES })),
-    ],
-  };
-}
-
 export function writeForestFile(path: string, forest: SimulatedForest): void {
   // Written next to the target and renamed, so an agent reading it meanwhile never sees half a file.
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(forest));
   renameSync(temporary, path);
-}
-
-/**
- * A new, enabled user in an existing OU of the forest (for rehearsing runbook step 12: "a new object
- * in the OU gets provisioned"). Its objectGUID is derived from its DN like the seeded ones'; it has
- * no ms-DS-ConsistencyGuid, so objectGUID is its source anchor.
- */
-export function addUserToForest(forest: SimulatedForest, ouDn: string, name: string): { forest: SimulatedForest; user: SimulatedForest['users'][number] } {
-  const trimmed = name.trim();
-  if (trimmed === '' || trimmed.length > 64) throw new AppError('INPUT.BAD_DN', `A user name must be 1 to 64 characters, got "${name}".`, { hint: 'For example: "Pat Newhire".' });
-  const ouKeys = keysOf(ouDn).join(',');
-  if (!forest.containers.some((c) => keysOf(c).join(',') === ouKeys)) {
-    throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${ouDn}" is not an OU of the simulated directory.`, { hint: 'Use an OU the sandbox has, e.g. OU=SalesOps or OU=EMEA,OU=Sales.' });
-  }
-  const dn = `CN=${escapeDnValue(trimmed)},${ouDn}`;
-  const dnKeys = keysOf(dn).join(',');
-  if (forest.users.some((u) => keysOf(u.dn).join(',') === dnKeys)) {
-    throw new AppError('INPUT.BAD_DN', `${dn} already exists.`, { hint: 'Pick another name.' });
-  }
-  const base = trimmed.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.+|\.+$/g, '').slice(0, 20) || 'user';
-  const taken = new Set(forest.users.map((u) => u.samAccountName?.toLowerCase()));
-  let sam = base;
-  for (let i = 2; taken.has(sam); i++) sam = `${base.slice(0, 20 - String(i).length)}${i}`;
-  const user = { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: `${sam}@${UPN_SUFFIX}`, disabled: false };
-  return { forest: { ...forest, users: [...forest.users, user] }, user };
 }
 
 export function readForestFile(path: string): SimulatedForest {
@@ -265,7 +203,8 @@ export async function openSimulatedDirectory(forestFile: string, pageSize?: numb
   return new SimulatedDirectory(readForestFile(forestFile), pageSize);
 }
 
-function keysOf(dn: string): string[] {
+/** The canonical keys of a DN the forest holds; a DN that does not parse means the forest is corrupt. */
+export function keysOf(dn: string): string[] {
   const keys = canonicalDn(dn);
   if (keys === null) throw new AppError('CONFIG.INVALID', `The simulated forest holds "${dn}", which is not a distinguished name.`);
   return keys;

@@ -1,0 +1,27 @@
+/**
+ * Entra users as the bot reads them from Microsoft Graph. They live in the core, not beside the
+ * Graph client, because the store keeps them (the users-delta snapshot) and the services compare
+ * them, and neither may depend on how they were fetched.
+ */
+
+/** A synced user as Graph returns it with the $select the verify needs. */
+export interface CloudUser {
+  id: string;
+  userPrincipalName: string | null;
+  onPremisesDistinguishedName: string | null;
+  onPremisesImmutableId: string | null;
+}
+
+/**
+ * One entry of a /users/delta page. After the first full round Graph sends only the properties
+ * that changed, so an absent property (undefined) means "unchanged", while null means "cleared".
+ */
+export interface CloudUserChange {
+  id: string;
+  /** "@removed" was present: the user was deleted (or soft-deleted). */
+  removed: boolean;
+  userPrincipalName?: string | null;
+  onPremisesDistinguishedName?: string | null;
+  onPremisesImmutableId?: string | null;
+  onPremisesSyncEnabled?: boolean | null;
+}
