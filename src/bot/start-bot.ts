@@ -133,7 +133,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const turnLogger = logger.child({ part: 'activities' });
   // In production mode a request without a token that could be valid is refused before its body is read.
   const tokenGate: restify.RequestHandler[] = config.botAuth ? [requireBotToken(turnLogger)] : [];
-  server.post('/api/messages', ...tokenGate, restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
+  // JSON only: the combined bodyParser would write a multipart upload's files to the temp folder and keep them.
+  server.post('/api/messages', ...tokenGate, restify.plugins.jsonBodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
     await adapter.handleRequest(
       req,
       res,

@@ -23,7 +23,9 @@ const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
 /** Users per stored piece when a scan arrives as one JSON document. */
 const USERS_PER_PIECE = 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
-const smallBody = (): RequestHandler[] => plugins.bodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
+// JSON only: restify's bodyParser also takes multipart uploads and writes their files to the temp folder,
+// never removed, before any credential is checked (the enrollment route has none).
+const smallBody = (): RequestHandler[] => plugins.jsonBodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
 
 /** Sees a streamed scan's users as they arrive, after each line is stored. */
 export interface ScanLineSink {
@@ -138,7 +140,7 @@ export class RelayServer {
     server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
     server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
     // A streamed scan is read line by line in result(); everything else is one small JSON document.
-    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(plugins.bodyParser({ maxBodySize: MAX_JSON_RESULT_BYTES, mapParams: false })), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(plugins.jsonBodyParser({ maxBodySize: MAX_JSON_RESULT_BYTES, mapParams: false })), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private authenticated(): RequestHandler {
