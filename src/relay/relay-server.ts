@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
+import type { JobQueue } from '../jobs/job-queue';
 import type { Logger } from '../shared/logger';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
@@ -50,6 +50,8 @@ export interface RelayListener {
 
 export interface RelayServerOptions {
   store: Store;
+  /** Where lease requests wait for work, and are woken when a job is queued or requeued. */
+  jobs: JobQueue;
   /**
    * Static agents from SYNCSHIFT_AGENT_SECRETS: agent id → shared secret; compared in constant time,
    * never logged. Enrolled agents are checked against the digests in the store instead.
@@ -85,7 +87,6 @@ export interface RelayServerOptions {
  * endpoint that works without an agent credential.
  */
 export class RelayServer {
-  private readonly wake = new EventEmitter();
   private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
   private readonly enrollLimiter: FailedAttemptLimiter;
@@ -112,13 +113,7 @@ export class RelayServer {
     const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
     this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
-    this.wake.setMaxListeners(0);
     this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
-  }
-
-  /** Wakes waiting lease requests at once instead of at their next poll. */
-  jobQueued(): void {
-    this.wake.emit('job');
   }
 
   /**
@@ -128,7 +123,7 @@ export class RelayServer {
   stopLeasing(): void {
     this.stopping = true;
     this.lostLeases.stop();
-    this.wake.emit('job');
+    this.options.jobs.wakeAgents();
   }
 
   register(server: Server): void {
@@ -311,7 +306,7 @@ export class RelayServer {
       await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
       void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
-    if (requeued.length > 0) this.jobQueued();
+    if (requeued.length > 0) this.options.jobs.wakeAgents();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
       for (const job of jobs) {
         await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
@@ -334,17 +329,9 @@ export class RelayServer {
     return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
   }
 
-  private waitForJob(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopping) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake.off('job', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake.once('job', done);
-    });
+  private async waitForJob(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await this.options.jobs.waitForWork(ms);
   }
 
   private async progress(req: Request, res: Response): Promise<void> {

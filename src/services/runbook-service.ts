@@ -3,7 +3,8 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
-import { adsyncResult, MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
+import type { JobQueue } from '../jobs/job-queue';
+import { adsyncResult, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { parseOuInput } from '../runbook/ou-input';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
@@ -13,7 +14,7 @@ import { planNoFlowRules, renderRulesScriptPreview } from '../runbook/sync-rules
 import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { StoredStep } from '../store/runbook-repo';
+import type { StepJobPurpose, StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
@@ -25,7 +26,7 @@ export interface RunbookServiceOptions {
   cards: CardSink;
   logger: Logger;
   policy: ApprovalPolicy;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
 }
 
@@ -464,12 +465,16 @@ export class RunbookService {
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
   }
 
-  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check' | 'precheck' | 'action' | 'undo', approvalId?: string): Promise<JobRecord> {
-    const job = await this.options.store.jobs.enqueue({ kind: payload.action, payload, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: `${actor.id}|${actor.name}`, mutating: MUTATING_ACTIONS.has(payload.action) });
-    await this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId);
-    await this.options.store.audit.append({ actor: actor.id, action: 'job.queued', target: `step ${n}`, outcome: 'queued', details: { jobId: job.id, action: payload.action, purpose }, conversationId: migration.conversationId });
-    this.options.jobQueued();
-    return job;
+  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: StepJobPurpose, approvalId?: string): Promise<JobRecord> {
+    return this.options.jobs.enqueue({
+      purpose: `step.${purpose}`,
+      payload,
+      conversationId: migration.conversationId,
+      migrationId: migration.id,
+      requestedBy: `${actor.id}|${actor.name}`,
+      attach: (job) => this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId),
+      audit: { actor: actor.id, target: `step ${n}`, details: { purpose } },
+    });
   }
 
   /** Applies an event and stores it; returns the refusal reason, if any. Retries once on a concurrent write. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CloudDirectory, CloudUser } from '../cloud/types';
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
@@ -28,7 +29,7 @@ export interface SummaryServiceOptions {
   cards: CardSink;
   waves: WaveService;
   logger: Logger;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
   /** Names this bot instance in claims; two instances must differ. */
   instanceId?: string;
@@ -430,10 +431,10 @@ export class SummaryService {
     const { store } = this.options;
     const jobs: { key: string; jobId: string }[] = [];
     for (const t of targets) {
-      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: 'syncshift:summary' });
+      const job = await this.options.jobs.enqueue({ purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: 'syncshift:summary', wake: false });
       jobs.push({ key: t.key, jobId: job.id });
     }
-    if (jobs.length > 0) this.options.jobQueued();
+    if (jobs.length > 0) this.options.jobs.wakeAgents();
     const results = new Map<string, StoredScan | { error: string }>();
     // On the service's clock, like everything else here, so a test can move past the deadline.
     const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);

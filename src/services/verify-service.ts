@@ -1,5 +1,6 @@
 import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard } from '../cards/message-cards';
 import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
@@ -25,6 +26,7 @@ export interface CardSink {
 
 export interface VerifyServiceOptions {
   store: Store;
+  jobs: JobQueue;
   cloud: CloudDirectory;
   cards: CardSink;
   logger: Logger;
@@ -97,12 +99,14 @@ export class VerifyService {
       };
     }
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    const job = await this.options.store.jobs.enqueue({
-      kind: 'directory.scanOu',
+    // Agents are woken once the card is posted (cardPosted), so its id is usually stored before the result comes.
+    const job = await this.options.jobs.enqueue({
+      purpose: 'verify',
       payload: { action: 'directory.scanOu', ou: parsed.target.text },
       conversationId: input.conversationId,
       migrationId: migration?.id ?? null,
       requestedBy: input.requestedBy,
+      wake: false,
     });
     const verification = await this.options.store.verifications.create({
       jobId: job.id,
@@ -114,8 +118,10 @@ export class VerifyService {
     return { ok: true, verification, card: this.card(verification, job, { kind: 'queued' }) };
   }
 
-  async cardPosted(verificationId: string, activityId: string): Promise<void> {
-    await this.options.store.verifications.setCardActivityId(verificationId, activityId);
+  /** The verify's card went out (`activityId` undefined: Teams did not say its id); its scan may start now. */
+  async cardPosted(verificationId: string, activityId: string | undefined): Promise<void> {
+    if (activityId) await this.options.store.verifications.setCardActivityId(verificationId, activityId);
+    this.options.jobs.wakeAgents();
   }
 
   /** The agent reported progress; the card shows it soon (CardProgress paces and coalesces), nothing waits for Teams. */

@@ -1,3 +1,4 @@
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
@@ -14,7 +15,7 @@ export interface WaveServiceOptions {
   store: Store;
   cards: CardSink;
   logger: Logger;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
 }
 
@@ -47,11 +48,19 @@ export class WaveService {
       return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
     }
     for (const ou of wave.ous) {
-      const job = await this.options.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: ou.input, countOnly: true }, conversationId: input.conversationId, migrationId: migration.id, requestedBy: input.actor });
-      await this.options.store.waves.setOuCountJob(wave.id, ou.position, job.id);
+      // Agents are woken once every OU's job is queued, as one batch.
+      const job = await this.options.jobs.enqueue({
+        purpose: 'wave.count',
+        payload: { action: 'directory.scanOu', ou: ou.input, countOnly: true },
+        conversationId: input.conversationId,
+        migrationId: migration.id,
+        requestedBy: input.actor,
+        attach: (queued) => this.options.store.waves.setOuCountJob(wave.id, ou.position, queued.id),
+        wake: false,
+      });
       ou.countJobId = job.id;
     }
-    this.options.jobQueued();
+    this.options.jobs.wakeAgents();
     await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', { ous, scheduledFor: input.scheduledFor });
     // What can be checked before the counts arrive (a past date; overlaps and the OU limit for OUs
     // typed as full DNs) is shown at once; "not counted yet" is what this card already says.

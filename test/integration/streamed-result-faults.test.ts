@@ -4,6 +4,7 @@ import restify from 'restify';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';
 import type { Store } from '../../src/store/types';
+import { JobQueue } from '../../src/jobs/job-queue';
 import { RelayServer, type ScanLineSink } from '../../src/relay/relay-server';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
 import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
@@ -30,6 +31,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     server = restify.createServer({ handleUncaughtExceptions: false });
     const relay = new RelayServer({
       store,
+      jobs: new JobQueue({ store }),
       agentSecrets: new Map([[AGENT, SECRET], [OTHER, SECRET]]),
       logger: createLogger('test', 'silent'),
       listener: {
