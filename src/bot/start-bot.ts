@@ -92,6 +92,16 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const relay = new RelayServer({
     store,
     jobs,
+    // Each consumer is safe to run twice for one job: a result is offered again after a crash.
+    consumers: {
+      verify: (job) => verify.scanFinished(job),
+      'step.check': (job) => runbook.stepJobFinished(job),
+      'step.precheck': (job) => runbook.stepJobFinished(job),
+      'step.action': (job) => runbook.stepJobFinished(job),
+      'step.undo': (job) => runbook.stepJobFinished(job),
+      'wave.count': (job) => waves.countFinished(job),
+      'summary.count': (job) => summaries.countFinished(job),
+    },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
     maxAttempts: config.jobMaxAttempts,
@@ -102,12 +112,6 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
       onScanArriving: (jobId, head) => verify.onScanArriving(jobId, head),
-      // Each consumer is safe to run twice for one job: a result is offered again after a crash.
-      onJobFinished: async (job) => {
-        if (await runbook.onJobFinished(job)) return;
-        if (await waves.onJobFinished(job)) return;
-        await verify.onJobFinished(job);
-      },
       onJobRequeued: (job, attempts, reason) => verify.onJobRequeued(job, attempts, reason),
     },
   });

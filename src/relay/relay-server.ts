@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
+import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
 import type { Logger } from '../shared/logger';
 import type { OnPremUser } from '../runbook/ou-comparison';
@@ -39,11 +40,6 @@ export interface RelayListener {
    * indexes them while the agent is still sending), or null. The stored pieces stay the record.
    */
   onScanArriving?(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null>;
-  /**
-   * Applies a finished job's result. Throwing means "not applied": the result is offered again
-   * later, so it must be safe to call twice for one job.
-   */
-  onJobFinished(job: JobRecord): Promise<void>;
   /** A job whose agent went quiet (or was lost: `reason`) is back in the queue for another attempt. */
   onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason): Promise<void>;
 }
@@ -52,6 +48,8 @@ export interface RelayServerOptions {
   store: Store;
   /** Where lease requests wait for work, and are woken when a job is queued or requeued. */
   jobs: JobQueue;
+  /** Who applies a finished job's result, by the job's purpose. */
+  consumers: JobConsumers;
   /**
    * Static agents from SYNCSHIFT_AGENT_SECRETS: agent id → shared secret; compared in constant time,
    * never logged. Enrolled agents are checked against the digests in the store instead.
@@ -102,7 +100,7 @@ export class RelayServer {
     this.applyClaimMs = options.applyClaimMs ?? 2 * 60_000;
     this.applier = new ResultApplier({
       store: options.store,
-      consume: (job) => options.listener.onJobFinished(job),
+      consume: dispatchByPurpose(options.consumers),
       logger: options.logger,
       now: this.now,
       claimMs: this.applyClaimMs,

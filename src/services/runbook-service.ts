@@ -211,12 +211,13 @@ export class RunbookService {
     });
   }
 
-  /** A job linked to a step finished. Returns false for jobs that are not runbook jobs. */
-  async onJobFinished(job: JobRecord): Promise<boolean> {
+  /** A step's job (purpose step.*) finished. Safe to call twice for one job. */
+  async stepJobFinished(job: JobRecord): Promise<void> {
+    // No link: the bot stopped between queuing the job and linking it, so no step waits for it.
     const link = await this.options.store.runbook.findJobLink(job.id);
-    if (!link) return false;
+    if (!link) return;
     const loaded = await this.load(link.migrationId, link.step);
-    if (!loaded) return true;
+    if (!loaded) return;
     const { migration, def, step } = loaded;
     const failure = job.state === 'failed' ? errorText(job.error) : null;
     const log = this.options.logger.child({ migrationId: migration.id, step: def.n, jobId: job.id, purpose: link.purpose });
@@ -274,7 +275,6 @@ export class RunbookService {
       if (fresh?.step.status === 'in_progress') await this.transition(fresh, { type: 'failed', n: def.n, at: this.now(), reason: e.message });
     }
     await this.publish(migration, def.n);
-    return true;
   }
 
   private async checkEvidence(loaded: Loaded, job: JobRecord): Promise<{ ok: boolean; evidence: unknown; reason: string }> {

@@ -150,8 +150,8 @@ export class VerifyService {
     this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, state));
   }
 
-  /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
-  async onJobFinished(job: JobRecord): Promise<void> {
+  /** The agent finished (or failed) a verify's scan. Safe to call twice: the second call finds the verification reported. */
+  async scanFinished(job: JobRecord): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || this.inFlight.has(verification.id)) return;
     this.inFlight.add(verification.id);
@@ -168,7 +168,7 @@ export class VerifyService {
     const pending = await this.options.store.verifications.listUnreported();
     for (const verification of pending) {
       const job = await this.options.store.jobs.get(verification.jobId);
-      if (job) await this.onJobFinished(job);
+      if (job) await this.scanFinished(job);
     }
     return pending.length;
   }

@@ -22,7 +22,7 @@ export interface WaveServiceOptions {
 
 /**
  * Planning waves: store them, have the agent count every OU, and warn against Cloud Sync limits
- * once the counts are in. Counting is the agent's job; results arrive through onJobFinished.
+ * once the counts are in. Counting is the agent's job; results arrive through countFinished.
  */
 export class WaveService {
   private readonly now: () => Date;
@@ -90,13 +90,13 @@ export class WaveService {
     return renderMessageCard({ title: `Wave ${removed.name} removed`, text: `The wave is no longer planned; summaries stop listing it.`, tone: 'good' });
   }
 
-  /** Records an agent's count of a wave OU; true when the job was one of ours. */
-  async onJobFinished(job: JobRecord): Promise<boolean> {
+  /** Records an agent's count of a wave OU (a wave.count job). */
+  async countFinished(job: JobRecord): Promise<void> {
     const link = await this.options.store.waves.findOuByJob(job.id);
-    if (!link) return false;
+    if (!link) return;
     await this.record(job);
     const migration = await this.options.store.runbook.getMigration(link.migrationId);
-    if (!migration) return true;
+    if (!migration) return;
     const views = await this.views(migration);
     const view = views.find((v) => v.wave.id === link.waveId);
     // One card per wave once every OU of it is counted, not one per OU.
@@ -112,7 +112,6 @@ export class WaveService {
         this.options.logger.warn({ err: (err as Error).message, waveId: view.wave.id }, 'wave count card not delivered; /wave list shows it');
       }
     }
-    return true;
   }
 
   /** Waves with their warnings; counts whose job finished while the bot was down are filled in first. */
