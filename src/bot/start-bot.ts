@@ -2,6 +2,8 @@ import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
+import { JobQueue } from '../jobs/job-queue';
+import { jsonBody } from '../relay/json-body';
 import { isStreamedResult, RelayServer } from '../relay/relay-server';
 import { REAL_TIMERS, type Timers } from '../relay/result-applier';
 import { AgentService } from '../services/agent-service';
@@ -26,6 +28,8 @@ export interface RunningBot {
   verify: VerifyService;
   runbook: RunbookService;
   relay: RelayServer;
+  /** Where jobs are queued; tests that store a job by hand wake agents through it. */
+  jobs: JobQueue;
   waves: WaveService;
   summaries: SummaryService;
   /** The start-up sweep and resume of unreported verifications; resolves when both are done. */
@@ -70,17 +74,17 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const adapter = createAdapter(config);
   // Every proactive card waits for room under Teams' per-conversation and per-app limits.
   const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), { logger: logger.child({ part: 'cards' }) });
-  const verify = new VerifyService({ store, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit, progressIntervalMs: config.progressIntervalMs });
-  // Services wake waiting agents through the relay, which is created just below; the closure runs only later.
-  const runbook: RunbookService = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobQueued: () => relay.jobQueued(), now });
-  const waves: WaveService = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobQueued: () => relay.jobQueued(), now });
-  const summaries: SummaryService = new SummaryService({
+  const jobs = new JobQueue({ store });
+  const verify = new VerifyService({ store, jobs, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit, progressIntervalMs: config.progressIntervalMs });
+  const runbook = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobs, now });
+  const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
+  const summaries = new SummaryService({
     store,
     cloud,
     cards,
     waves,
     logger: logger.child({ part: 'summary' }),
-    jobQueued: () => relay.jobQueued(),
+    jobs,
     now,
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { scanTimeoutMs: options.summaryScanTimeoutMs } : {}),
@@ -88,6 +92,17 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const timers = options.timers ?? REAL_TIMERS;
   const relay = new RelayServer({
     store,
+    jobs,
+    // Each consumer is safe to run twice for one job: a result is offered again after a crash.
+    consumers: {
+      verify: (job) => verify.scanFinished(job),
+      'step.check': (job) => runbook.stepJobFinished(job),
+      'step.precheck': (job) => runbook.stepJobFinished(job),
+      'step.action': (job) => runbook.stepJobFinished(job),
+      'step.undo': (job) => runbook.stepJobFinished(job),
+      'wave.count': (job) => waves.countFinished(job),
+      'summary.count': (job) => summaries.countFinished(job),
+    },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
     maxAttempts: config.jobMaxAttempts,
@@ -98,12 +113,6 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listener: {
       onProgress: (job, scanned) => verify.onProgress(job, scanned),
       onScanArriving: (jobId, head) => verify.onScanArriving(jobId, head),
-      // Each consumer is safe to run twice for one job: a result is offered again after a crash.
-      onJobFinished: async (job) => {
-        if (await runbook.onJobFinished(job)) return;
-        if (await waves.onJobFinished(job)) return;
-        await verify.onJobFinished(job);
-      },
       onJobRequeued: (job, attempts, reason) => verify.onJobRequeued(job, attempts, reason),
     },
   });
@@ -116,10 +125,10 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     enrollmentTtlMs: config.enrollmentTtlMs,
     leasesReleased: async () => {
       await relay.expireLeases();
-      relay.jobQueued();
+      jobs.wakeAgents();
     },
   });
-  const app = createTeamsApp(adapter, { store, verify, runbook, audit, agents, waves, summaries, botAppId: config.botAuth?.appId ?? '', logger, jobQueued: () => relay.jobQueued() });
+  const app = createTeamsApp(adapter, { store, verify, runbook, audit, agents, waves, summaries, botAppId: config.botAuth?.appId ?? '', logger });
   const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
@@ -133,8 +142,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const turnLogger = logger.child({ part: 'activities' });
   // In production mode a request without a token that could be valid is refused before its body is read.
   const tokenGate: restify.RequestHandler[] = config.botAuth ? [requireBotToken(turnLogger)] : [];
-  // JSON only: the combined bodyParser would write a multipart upload's files to the temp folder and keep them.
-  server.post('/api/messages', ...tokenGate, restify.plugins.jsonBodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false }), async (req: restify.Request, res: restify.Response) => {
+  server.post('/api/messages', ...tokenGate, ...jsonBody(MAX_ACTIVITY_BYTES), async (req: restify.Request, res: restify.Response) => {
     await adapter.handleRequest(
       req,
       res,
@@ -193,6 +201,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     verify,
     runbook,
     relay,
+    jobs,
     waves,
     summaries,
     startup,

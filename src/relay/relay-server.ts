@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { plugins, type Request, type RequestHandler, type Response, type Server } from 'restify';
+import { type Request, type RequestHandler, type Response, type Server } from 'restify';
 import type { z } from 'zod';
+import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
+import type { JobQueue } from '../jobs/job-queue';
 import type { Logger } from '../shared/logger';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { LostLeases, type RequeueReason } from './lost-leases';
+import { jsonBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
 import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
@@ -23,9 +25,7 @@ const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
 /** Users per stored piece when a scan arrives as one JSON document. */
 const USERS_PER_PIECE = 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
-// JSON only: restify's bodyParser also takes multipart uploads and writes their files to the temp folder,
-// never removed, before any credential is checked (the enrollment route has none).
-const smallBody = (): RequestHandler[] => plugins.jsonBodyParser({ maxBodySize: MAX_REQUEST_BYTES, mapParams: false });
+const smallBody = (): RequestHandler[] => jsonBody(MAX_REQUEST_BYTES);
 
 /** Sees a streamed scan's users as they arrive, after each line is stored. */
 export interface ScanLineSink {
@@ -41,17 +41,16 @@ export interface RelayListener {
    * indexes them while the agent is still sending), or null. The stored pieces stay the record.
    */
   onScanArriving?(jobId: string, head: Pick<ScanOuHead, 'baseDn'>): Promise<ScanLineSink | null>;
-  /**
-   * Applies a finished job's result. Throwing means "not applied": the result is offered again
-   * later, so it must be safe to call twice for one job.
-   */
-  onJobFinished(job: JobRecord): Promise<void>;
   /** A job whose agent went quiet (or was lost: `reason`) is back in the queue for another attempt. */
   onJobRequeued?(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason): Promise<void>;
 }
 
 export interface RelayServerOptions {
   store: Store;
+  /** Where lease requests wait for work, and are woken when a job is queued or requeued. */
+  jobs: JobQueue;
+  /** Who applies a finished job's result, by the job's purpose. */
+  consumers: JobConsumers;
   /**
    * Static agents from SYNCSHIFT_AGENT_SECRETS: agent id → shared secret; compared in constant time,
    * never logged. Enrolled agents are checked against the digests in the store instead.
@@ -87,7 +86,6 @@ export interface RelayServerOptions {
  * endpoint that works without an agent credential.
  */
 export class RelayServer {
-  private readonly wake = new EventEmitter();
   private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
   private readonly enrollLimiter: FailedAttemptLimiter;
@@ -103,7 +101,7 @@ export class RelayServer {
     this.applyClaimMs = options.applyClaimMs ?? 2 * 60_000;
     this.applier = new ResultApplier({
       store: options.store,
-      consume: (job) => options.listener.onJobFinished(job),
+      consume: dispatchByPurpose(options.consumers),
       logger: options.logger,
       now: this.now,
       claimMs: this.applyClaimMs,
@@ -114,13 +112,7 @@ export class RelayServer {
     const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
     this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
     this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
-    this.wake.setMaxListeners(0);
     this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
-  }
-
-  /** Wakes waiting lease requests at once instead of at their next poll. */
-  jobQueued(): void {
-    this.wake.emit('job');
   }
 
   /**
@@ -130,7 +122,7 @@ export class RelayServer {
   stopLeasing(): void {
     this.stopping = true;
     this.lostLeases.stop();
-    this.wake.emit('job');
+    this.options.jobs.wakeAgents();
   }
 
   register(server: Server): void {
@@ -140,7 +132,7 @@ export class RelayServer {
     server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
     server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
     // A streamed scan is read line by line in result(); everything else is one small JSON document.
-    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(plugins.jsonBodyParser({ maxBodySize: MAX_JSON_RESULT_BYTES, mapParams: false })), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private authenticated(): RequestHandler {
@@ -313,7 +305,7 @@ export class RelayServer {
       await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
       void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
-    if (requeued.length > 0) this.jobQueued();
+    if (requeued.length > 0) this.options.jobs.wakeAgents();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
       for (const job of jobs) {
         await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
@@ -336,17 +328,9 @@ export class RelayServer {
     return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
   }
 
-  private waitForJob(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopping) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake.off('job', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake.once('job', done);
-    });
+  private async waitForJob(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await this.options.jobs.waitForWork(ms);
   }
 
   private async progress(req: Request, res: Response): Promise<void> {

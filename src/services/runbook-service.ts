@@ -3,7 +3,8 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
-import { adsyncResult, MUTATING_ACTIONS, readAdsyncResult, type JobPayload } from '../relay/protocol';
+import type { JobQueue } from '../jobs/job-queue';
+import { adsyncResult, readAdsyncResult, type JobPayload } from '../relay/protocol';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { parseStepAction } from '../runbook/step-actions';
@@ -13,7 +14,7 @@ import { STEPS, stepDefinition, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { StoredStep } from '../store/runbook-repo';
+import type { StepJobPurpose, StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
@@ -25,7 +26,7 @@ export interface RunbookServiceOptions {
   cards: CardSink;
   logger: Logger;
   policy: ApprovalPolicy;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
 }
 
@@ -190,12 +191,13 @@ export class RunbookService {
     });
   }
 
-  /** A job linked to a step finished. Returns false for jobs that are not runbook jobs. */
-  async onJobFinished(job: JobRecord): Promise<boolean> {
+  /** A step's job (purpose step.*) finished. Safe to call twice for one job. */
+  async stepJobFinished(job: JobRecord): Promise<void> {
+    // No link: the bot stopped between queuing the job and linking it, so no step waits for it.
     const link = await this.options.store.runbook.findJobLink(job.id);
-    if (!link) return false;
+    if (!link) return;
     const loaded = await this.load(link.migrationId, link.step);
-    if (!loaded) return true;
+    if (!loaded) return;
     const { migration, def, step } = loaded;
     const failure = job.state === 'failed' ? errorText(job.error) : null;
     const log = this.options.logger.child({ migrationId: migration.id, step: def.n, jobId: job.id, purpose: link.purpose });
@@ -253,7 +255,6 @@ export class RunbookService {
       if (fresh?.step.status === 'in_progress') await this.transition(fresh, { type: 'failed', n: def.n, at: this.now(), reason: e.message });
     }
     await this.publish(migration, def.n);
-    return true;
   }
 
   private async checkEvidence(loaded: Loaded, job: JobRecord): Promise<CheckOutcome> {
@@ -414,12 +415,16 @@ export class RunbookService {
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
   }
 
-  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: 'check' | 'precheck' | 'action' | 'undo', approvalId?: string): Promise<JobRecord> {
-    const job = await this.options.store.jobs.enqueue({ kind: payload.action, payload, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: `${actor.id}|${actor.name}`, mutating: MUTATING_ACTIONS.has(payload.action) });
-    await this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId);
-    await this.options.store.audit.append({ actor: actor.id, action: 'job.queued', target: `step ${n}`, outcome: 'queued', details: { jobId: job.id, action: payload.action, purpose }, conversationId: migration.conversationId });
-    this.options.jobQueued();
-    return job;
+  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: StepJobPurpose, approvalId?: string): Promise<JobRecord> {
+    return this.options.jobs.enqueue({
+      purpose: `step.${purpose}`,
+      payload,
+      conversationId: migration.conversationId,
+      migrationId: migration.id,
+      requestedBy: `${actor.id}|${actor.name}`,
+      attach: (job) => this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId),
+      audit: { actor: actor.id, target: `step ${n}`, details: { purpose } },
+    });
   }
 
   /** Applies an event and stores it; returns the refusal reason, if any. Retries once on a concurrent write. */

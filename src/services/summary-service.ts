@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CloudDirectory } from '../cloud/types';
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
@@ -15,7 +16,7 @@ import { buildWaveSummary, lateNote, missedDaysNote, type CloudRead, type LastVe
 import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
-import type { MigrationRecord, Store } from '../store/types';
+import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot } from './cloud-snapshot';
 import { classifyPostFailure } from './post-outcome';
@@ -30,13 +31,17 @@ export interface SummaryServiceOptions {
   cards: CardSink;
   waves: WaveService;
   logger: Logger;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
   /** Names this bot instance in claims; two instances must differ. */
   instanceId?: string;
   /** How long the summary waits for the agent's counts before posting without them. Default 10 min. */
   scanTimeoutMs?: number;
-  /** How often a waiting summary looks at its agent jobs. Default 500 ms. */
+  /**
+   * How often a waiting summary checks its deadline and reads the counts it has not been handed:
+   * one applied by another bot instance reaches that instance's countFinished, not this one's.
+   * Default 500 ms.
+   */
   pollMs?: number;
   /**
    * How long a claim lasts without renewal. The holder renews it while it works, so only a dead
@@ -71,6 +76,8 @@ export class SummaryService {
   private readonly now: () => Date;
   private readonly instanceId: string;
   private readonly running = new Set<Promise<unknown>>();
+  /** Summaries waiting for their count jobs, by job id. */
+  private readonly countWaiters = new Map<string, (job: JobRecord) => void>();
   private stopped = false;
 
   constructor(private readonly options: SummaryServiceOptions) {
@@ -427,40 +434,65 @@ export class SummaryService {
     }
   }
 
+  /** A summary's count (a summary.count job) finished: the summary waiting for it goes on at once. */
+  async countFinished(job: JobRecord): Promise<void> {
+    this.countWaiters.get(job.id)?.(job);
+  }
+
   /** Queues one agent scan per OU and waits for all of them, up to the timeout. */
   private async scanAll(migration: MigrationRecord, targets: { key: string; ou: string }[]): Promise<Map<string, StoredScan | { error: string }>> {
     const { store } = this.options;
     const jobs: { key: string; jobId: string }[] = [];
     for (const t of targets) {
-      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: 'syncshift:summary' });
+      const job = await this.options.jobs.enqueue({ purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: 'syncshift:summary', wake: false });
       jobs.push({ key: t.key, jobId: job.id });
     }
-    if (jobs.length > 0) this.options.jobQueued();
-    const results = new Map<string, StoredScan | { error: string }>();
-    // On the service's clock, like everything else here, so a test can move past the deadline.
-    const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);
-    while (results.size < jobs.length) {
-      for (const { key, jobId } of jobs) {
-        if (results.has(key)) continue;
-        const job = await store.jobs.get(jobId);
-        if (job?.state === 'succeeded') {
-          results.set(key, readStoredScan(store, job) ?? { error: 'the agent\'s result could not be read' });
-        } else if (job?.state === 'failed') {
-          results.set(key, { error: (job.error as JobError | null)?.message ?? 'the agent could not count it' });
-        }
-      }
-      if (results.size === jobs.length) break;
-      if (this.stopped) throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', { hint: 'It is retried when SyncShift runs again.' });
-      if (this.now().getTime() > deadline) {
-        const waiting = jobs.filter(({ key }) => !results.has(key));
-        for (const { key } of waiting) results.set(key, { error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)' });
-        // Jobs nobody took would otherwise run whenever an agent comes back, for a summary that is gone.
-        await store.jobs.cancelQueued({ jobIds: waiting.map((w) => w.jobId), reason: 'The wave summary stopped waiting for this count.', now: this.now() });
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 500));
+    const handed = new Map<string, JobRecord>();
+    // Counts handed over by countFinished; `arrived` ends the current wait early.
+    let arrived = (): void => undefined;
+    for (const { jobId } of jobs) {
+      this.countWaiters.set(jobId, (job) => {
+        handed.set(job.id, job);
+        arrived();
+      });
     }
-    return results;
+    try {
+      if (jobs.length > 0) this.options.jobs.wakeAgents();
+      const results = new Map<string, StoredScan | { error: string }>();
+      // On the service's clock, like everything else here, so a test can move past the deadline.
+      const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);
+      while (results.size < jobs.length) {
+        for (const { key, jobId } of jobs) {
+          if (results.has(key)) continue;
+          const job = handed.get(jobId) ?? (await store.jobs.get(jobId));
+          if (job?.state === 'succeeded') {
+            results.set(key, readStoredScan(store, job) ?? { error: 'the agent\'s result could not be read' });
+          } else if (job?.state === 'failed') {
+            results.set(key, { error: (job.error as JobError | null)?.message ?? 'the agent could not count it' });
+          }
+        }
+        if (results.size === jobs.length) break;
+        if (this.stopped) throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', { hint: 'It is retried when SyncShift runs again.' });
+        if (this.now().getTime() > deadline) {
+          const waiting = jobs.filter(({ key }) => !results.has(key));
+          for (const { key } of waiting) results.set(key, { error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)' });
+          // Jobs nobody took would otherwise run whenever an agent comes back, for a summary that is gone.
+          await store.jobs.cancelQueued({ jobIds: waiting.map((w) => w.jobId), reason: 'The wave summary stopped waiting for this count.', now: this.now() });
+          break;
+        }
+        // Until a count is handed over, or the next check of the deadline.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs ?? 500);
+          arrived = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      return results;
+    } finally {
+      for (const { jobId } of jobs) this.countWaiters.delete(jobId);
+    }
   }
 
   private async lastVerify(conversationId: string): Promise<LastVerify | null> {

@@ -1,5 +1,6 @@
 import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard } from '../cards/message-cards';
 import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
@@ -20,6 +21,7 @@ import type { JobRecord, Store, VerificationRecord } from '../store/types';
 
 export interface VerifyServiceOptions {
   store: Store;
+  jobs: JobQueue;
   cloud: CloudDirectory;
   cards: CardSink;
   logger: Logger;
@@ -92,12 +94,14 @@ export class VerifyService {
       };
     }
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    const job = await this.options.store.jobs.enqueue({
-      kind: 'directory.scanOu',
+    // Agents are woken once the card is posted (cardPosted), so its id is usually stored before the result comes.
+    const job = await this.options.jobs.enqueue({
+      purpose: 'verify',
       payload: { action: 'directory.scanOu', ou: parsed.target.text },
       conversationId: input.conversationId,
       migrationId: migration?.id ?? null,
       requestedBy: input.requestedBy,
+      wake: false,
     });
     const verification = await this.options.store.verifications.create({
       jobId: job.id,
@@ -109,8 +113,10 @@ export class VerifyService {
     return { ok: true, verification, card: this.card(verification, job, { kind: 'queued' }) };
   }
 
-  async cardPosted(verificationId: string, activityId: string): Promise<void> {
-    await this.options.store.verifications.setCardActivityId(verificationId, activityId);
+  /** The verify's card went out (`activityId` undefined: Teams did not say its id); its scan may start now. */
+  async cardPosted(verificationId: string, activityId: string | undefined): Promise<void> {
+    if (activityId) await this.options.store.verifications.setCardActivityId(verificationId, activityId);
+    this.options.jobs.wakeAgents();
   }
 
   /** The agent reported progress; the card shows it soon (CardProgress paces and coalesces), nothing waits for Teams. */
@@ -139,8 +145,8 @@ export class VerifyService {
     this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, state));
   }
 
-  /** The agent finished (or failed). Safe to call twice: the second call finds the verification reported. */
-  async onJobFinished(job: JobRecord): Promise<void> {
+  /** The agent finished (or failed) a verify's scan. Safe to call twice: the second call finds the verification reported. */
+  async scanFinished(job: JobRecord): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || this.inFlight.has(verification.id)) return;
     this.inFlight.add(verification.id);
@@ -157,7 +163,7 @@ export class VerifyService {
     const pending = await this.options.store.verifications.listUnreported();
     for (const verification of pending) {
       const job = await this.options.store.jobs.get(verification.jobId);
-      if (job) await this.onJobFinished(job);
+      if (job) await this.scanFinished(job);
     }
     return pending.length;
   }

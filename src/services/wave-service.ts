@@ -1,3 +1,4 @@
+import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
@@ -15,14 +16,14 @@ export interface WaveServiceOptions {
   store: Store;
   cards: CardSink;
   logger: Logger;
-  jobQueued: () => void;
+  jobs: JobQueue;
   now?: () => Date;
 }
 
 
 /**
  * Planning waves: store them, have the agent count every OU, and warn against Cloud Sync limits
- * once the counts are in. Counting is the agent's job; results arrive through onJobFinished.
+ * once the counts are in. Counting is the agent's job; results arrive through countFinished.
  */
 export class WaveService {
   private readonly now: () => Date;
@@ -48,11 +49,19 @@ export class WaveService {
       return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
     }
     for (const ou of wave.ous) {
-      const job = await this.options.store.jobs.enqueue({ kind: 'directory.scanOu', payload: { action: 'directory.scanOu', ou: ou.input, countOnly: true }, conversationId: input.conversationId, migrationId: migration.id, requestedBy: input.actor });
-      await this.options.store.waves.setOuCountJob(wave.id, ou.position, job.id);
+      // Agents are woken once every OU's job is queued, as one batch.
+      const job = await this.options.jobs.enqueue({
+        purpose: 'wave.count',
+        payload: { action: 'directory.scanOu', ou: ou.input, countOnly: true },
+        conversationId: input.conversationId,
+        migrationId: migration.id,
+        requestedBy: input.actor,
+        attach: (queued) => this.options.store.waves.setOuCountJob(wave.id, ou.position, queued.id),
+        wake: false,
+      });
       ou.countJobId = job.id;
     }
-    this.options.jobQueued();
+    this.options.jobs.wakeAgents();
     await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', { ous, scheduledFor: input.scheduledFor });
     // What can be checked before the counts arrive (a past date; overlaps and the OU limit for OUs
     // typed as full DNs) is shown at once; "not counted yet" is what this card already says.
@@ -82,13 +91,13 @@ export class WaveService {
     return renderMessageCard({ title: `Wave ${removed.name} removed`, text: `The wave is no longer planned; summaries stop listing it.`, tone: 'good' });
   }
 
-  /** Records an agent's count of a wave OU; true when the job was one of ours. */
-  async onJobFinished(job: JobRecord): Promise<boolean> {
+  /** Records an agent's count of a wave OU (a wave.count job). */
+  async countFinished(job: JobRecord): Promise<void> {
     const link = await this.options.store.waves.findOuByJob(job.id);
-    if (!link) return false;
+    if (!link) return;
     await this.record(job);
     const migration = await this.options.store.runbook.getMigration(link.migrationId);
-    if (!migration) return true;
+    if (!migration) return;
     const views = await this.views(migration);
     const view = views.find((v) => v.wave.id === link.waveId);
     // One card per wave once every OU of it is counted, not one per OU.
@@ -104,7 +113,6 @@ export class WaveService {
         this.options.logger.warn({ err: (err as Error).message, waveId: view.wave.id }, 'wave count card not delivered; /wave list shows it');
       }
     }
-    return true;
   }
 
   /** Waves with their warnings; counts whose job finished while the bot was down are filled in first. */

@@ -3,6 +3,7 @@ import { mapMigration } from './migration-record';
 import { jsonParam, sqlState, timeParam, toDate, toDateOrNull, type Db } from './sql';
 import type { AuditEntry, JobRecord, JobState, Store, VerificationRecord } from './types';
 import type { OnPremUser } from '../runbook/ou-comparison';
+import type { JobPurpose } from './job-purpose';
 
 type Row = Record<string, unknown>;
 
@@ -21,6 +22,7 @@ function mapJob(row: Row): JobRecord {
   return {
     id: String(row.id),
     kind: String(row.kind),
+    purpose: row.purpose as JobPurpose,
     payload: toJson(row.payload),
     state: row.state as JobState,
     conversationId: String(row.conversation_id),
@@ -92,7 +94,7 @@ function assertLeaseMs(leaseMs: number): void {
   }
 }
 
-const JOB_COLUMN_NAMES = ['id', 'kind', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
+const JOB_COLUMN_NAMES = ['id', 'kind', 'purpose', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
 const JOB_COLUMNS = JOB_COLUMN_NAMES.join(', ');
 // finish() already holds the result it stores; reading a 100,000-user scan back would give the bot a second copy of it.
 const JOB_COLUMNS_BUT_RESULT = JOB_COLUMN_NAMES.filter((c) => c !== 'result').join(', ');
@@ -161,9 +163,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
       async enqueue(input) {
         try {
           const rows = await db.query(
-            `INSERT INTO jobs (kind, payload, conversation_id, migration_id, requested_by, mutating)
-             VALUES ($1, $2::jsonb, $3, $4::uuid, $5, $6) RETURNING ${JOB_COLUMNS}`,
-            [input.kind, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy, input.mutating ?? false],
+            `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by, mutating)
+             VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7) RETURNING ${JOB_COLUMNS}`,
+            [input.kind, input.purpose, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy, input.mutating ?? false],
           );
           return mapJob(rows[0] as Row);
         } catch (err) {

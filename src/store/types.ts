@@ -4,6 +4,7 @@
  */
 
 import type { OnPremUser } from '../runbook/ou-comparison';
+import type { JobPurpose } from './job-purpose';
 import type { MigrationRecord } from './migration-record';
 import type { Db } from './sql';
 
@@ -15,6 +16,8 @@ export type JobState = 'queued' | 'leased' | 'succeeded' | 'failed';
 export interface JobRecord {
   id: string;
   kind: string;
+  /** Which consumer the finished job goes to. */
+  purpose: JobPurpose;
   payload: unknown;
   state: JobState;
   conversationId: string;
@@ -91,8 +94,11 @@ export interface Store {
     getReference(conversationId: string): Promise<unknown | null>;
   };
   jobs: {
-    /** `mutating`: the job changes something, so it is never handed out twice (see expireMutating). */
-    enqueue(input: { kind: string; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
+    /**
+     * Stores a job only; services queue through src/jobs (JobQueue), which also audits and wakes agents.
+     * `mutating`: the job changes something, so it is never handed out twice (see expireMutating).
+     */
+    enqueue(input: { kind: string; purpose: JobPurpose; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
     /**
      * Atomically hands the oldest job `agentId` can run to it (FOR UPDATE SKIP LOCKED), or returns
      * null. `actions`: what the agent declared it runs (null: anything). A revoked agent gets nothing.

@@ -19,7 +19,7 @@ describe('multipart uploads leave nothing on disk', () => {
   });
 
   afterAll(async () => {
-    await h.stop();
+    await h.close();
   });
 
   function multipart(): FormData {

@@ -1,6 +1,7 @@
 import type { AdaptiveCardJson } from '../../src/cards/render';
 import { cardText } from '../../src/cards/card-text';
 import type { CloudDirectory } from '../../src/cloud/types';
+import { JobQueue } from '../../src/jobs/job-queue';
 import { RunbookService } from '../../src/services/runbook-service';
 import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
@@ -55,7 +56,7 @@ describe('runbook step cards under paced posting', () => {
       cards: sink,
       logger: createLogger('test', 'silent'),
       policy: { approvers: [], required: 1, ttlMs: 3_600_000 },
-      jobQueued: () => undefined,
+      jobs: new JobQueue({ store: store() }),
     });
     const migration = (await store().migrations.create({ name: 'Paced', conversationId: '19:paced@thread.tacv2', createdBy: '29:adele' }))!;
     await service.started(migration);

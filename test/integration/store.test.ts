@@ -42,7 +42,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   const enqueue = (conversationId = unique('conv'), payload: unknown = { n: 1 }): Promise<JobRecord> =>
-    store.jobs.enqueue({ kind: 'verify', payload, conversationId, migrationId: null, requestedBy: 'alice' });
+    store.jobs.enqueue({ kind: 'verify', purpose: 'verify', payload, conversationId, migrationId: null, requestedBy: 'alice' });
 
   test('migrations are recorded once and running them again applies nothing', async () => {
     const files = readMigrationFiles();
@@ -87,12 +87,13 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     const migration = await store.migrations.create({ name: 'm', conversationId: unique('conv'), createdBy: 'alice' });
     const queued = await store.jobs.enqueue({
       kind: 'verify',
+      purpose: 'wave.count',
       payload: { ou: 'OU=Sales,DC=contoso,DC=com', tags: ['a', 'b'] },
       conversationId: migration!.conversationId,
       migrationId: migration!.id,
       requestedBy: 'alice',
     });
-    expect(queued).toMatchObject({ state: 'queued', agentId: null, leaseExpiresAt: null, attempts: 0, progress: null, finishedAt: null, migrationId: migration!.id });
+    expect(queued).toMatchObject({ state: 'queued', purpose: 'wave.count', agentId: null, leaseExpiresAt: null, attempts: 0, progress: null, finishedAt: null, migrationId: migration!.id });
     expect(queued.payload).toEqual({ ou: 'OU=Sales,DC=contoso,DC=com', tags: ['a', 'b'] });
 
     const leased = await store.jobs.lease({ agentId: 'agent-1', leaseMs: 30_000, now: at(0) });
@@ -174,7 +175,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('a mutating job whose lease ran out is never handed out again; it fails as outcome unknown', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // The agent says it is about to act; from here on the job can only end as reported or unknown.
     expect(await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true })).toBe(true);
@@ -190,7 +191,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('a mutating job whose agent never confirmed starting changed nothing, so it goes to the next agent', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // Heartbeats alone do not count as starting.
     await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'heartbeat' }, leaseMs: 1_000, now: at(500) });
@@ -240,7 +241,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   }
 
   test('lease hands out only jobs the agent declared it can run, and skips past the ones it cannot', async () => {
-    const adsync = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const adsync = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     const scan = await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const ldapOnly = ['directory.scanOu'];
     expect(await store.jobs.lease({ agentId: 'ldap-agent', leaseMs: 1_000, now: at(0), actions: ldapOnly })).toMatchObject({ id: scan.id, agentId: 'ldap-agent' });
@@ -286,7 +287,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect((swept.exhausted[0]!.error as { hint: string }).hint).toContain('Check the agent host');
 
     // An unconfirmed mutating job is bounded the same way, and says that nothing changed.
-    const mutating = await store.jobs.enqueue({ kind: 'adsync.startService', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.startService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0), maxAttempts: 1 });
     const unstarted = await store.jobs.expireLeases({ now: at(1_000), maxAttempts: 1 });
     expect(unstarted.exhausted.map((j) => j.id)).toEqual([mutating.id]);
@@ -294,7 +295,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('the sweep turns a started mutating job into outcome unknown, and never requeues it', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.stopService', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true });
     const swept = await store.jobs.expireLeases({ now: at(1_000) });
@@ -335,7 +336,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
 
   test('queued work that no online agent can run is reported by action', async () => {
     const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
-    const stopping = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const stopping = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const waitingFor = async (since: Date): Promise<string[]> => (await store.jobs.waitingForCapableAgent({ onlineSince: since })).filter((w) => w.action !== '(none)').map((w) => `${w.action}:${w.jobs}`);
     await store.agents.touch({ name, version: '1', now: at(10_000) });
@@ -511,7 +512,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
     await store.agents.touch({ name, version: '1.2.3', now: at(0) });
     const readOnly = await enqueue();
-    const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.reportProgress({ jobId: mutating.id, agentId: name, progress: {}, leaseMs: 600_000, now: at(0), starting: true });

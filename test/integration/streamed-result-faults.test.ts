@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import restify from 'restify';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';
-import type { Store } from '../../src/store/types';
+import { JOB_PURPOSES } from '../../src/store/job-purpose';
+import type { JobRecord, Store } from '../../src/store/types';
+import type { JobConsumers } from '../../src/jobs/job-consumers';
+import { JobQueue } from '../../src/jobs/job-queue';
 import { RelayServer, type ScanLineSink } from '../../src/relay/relay-server';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
 import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
@@ -30,6 +33,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     server = restify.createServer({ handleUncaughtExceptions: false });
     const relay = new RelayServer({
       store,
+      jobs: new JobQueue({ store }),
       agentSecrets: new Map([[AGENT, SECRET], [OTHER, SECRET]]),
       logger: createLogger('test', 'silent'),
       listener: {
@@ -43,8 +47,8 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
           events.push(`sink ${n}`);
           return { users: (users) => events.push(`sink ${n} +${users.length}`), end: (complete) => events.push(`sink ${n} end ${complete}`) };
         },
-        onJobFinished: async (job) => void events.push(`applied ${job.id}`),
       },
+      consumers: Object.fromEntries(JOB_PURPOSES.map((purpose) => [purpose, async (job: JobRecord) => void events.push(`applied ${job.id}`)])) as JobConsumers,
     });
     relay.register(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -26,8 +26,6 @@ export interface CommandDeps {
   /** Needed to open a 1:1 chat for an enrollment code. */
   botAppId: string;
   logger: Logger;
-  /** Called after a job is queued, so waiting agents are woken at once. */
-  jobQueued: () => void;
 }
 
 /**
@@ -102,10 +100,7 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
       case 'verify.pilot': {
         const started = await deps.verify.start({ conversationId, ou: command.ou, requestedBy: actorName });
         const sent = await context.sendActivity(cardActivity(started.card));
-        if (started.ok) {
-          if (sent?.id) await deps.verify.cardPosted(started.verification.id, sent.id);
-          deps.jobQueued();
-        }
+        if (started.ok) await deps.verify.cardPosted(started.verification.id, sent?.id);
         return;
       }
       case 'verify.list':

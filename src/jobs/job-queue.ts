@@ -1,0 +1,76 @@
+import { EventEmitter } from 'node:events';
+import { MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
+import type { JobPurpose } from '../store/job-purpose';
+import type { JobRecord, Store } from '../store/types';
+
+export interface EnqueueInput {
+  purpose: JobPurpose;
+  payload: JobPayload;
+  conversationId: string;
+  migrationId: string | null;
+  requestedBy: string;
+  /**
+   * Writes the row that ties the job to what it is for (a step, a wave OU), before any agent is
+   * woken for it.
+   */
+  attach?: (job: JobRecord) => Promise<void>;
+  /**
+   * The job.queued audit entry: who queued it, and for what. Left out where the caller's own entry
+   * (verify.pilot, wave.add) already records the request.
+   */
+  audit?: { actor: string; target: string; details?: Record<string, unknown> };
+  /**
+   * False: the caller wakes agents itself (wakeAgents) once what the result needs is in place, as a
+   * verify does after its card is posted. Agents polling meanwhile still find the job.
+   */
+  wake?: boolean;
+}
+
+/**
+ * Where every agent job starts: it is stored, tied to its consumer, audited, and agents waiting
+ * in a long poll are woken, in that order.
+ */
+export class JobQueue {
+  private readonly wake = new EventEmitter();
+
+  constructor(private readonly options: { store: Store }) {
+    this.wake.setMaxListeners(0);
+  }
+
+  async enqueue(input: EnqueueInput): Promise<JobRecord> {
+    const { store } = this.options;
+    const job = await store.jobs.enqueue({
+      kind: input.payload.action,
+      purpose: input.purpose,
+      payload: input.payload,
+      conversationId: input.conversationId,
+      migrationId: input.migrationId,
+      requestedBy: input.requestedBy,
+      mutating: MUTATING_ACTIONS.has(input.payload.action),
+    });
+    await input.attach?.(job);
+    if (input.audit) {
+      await store.audit.append({ actor: input.audit.actor, action: 'job.queued', target: input.audit.target, outcome: 'queued', details: { jobId: job.id, action: input.payload.action, ...input.audit.details }, conversationId: input.conversationId });
+    }
+    if (input.wake !== false) this.wakeAgents();
+    return job;
+  }
+
+  /** Wakes waiting lease requests at once instead of at their next poll. */
+  wakeAgents(): void {
+    this.wake.emit('job');
+  }
+
+  /** Resolves on the next wakeAgents() or after `ms`, whichever comes first. */
+  waitForWork(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake.off('job', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake.once('job', done);
+    });
+  }
+}
