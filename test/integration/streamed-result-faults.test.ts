@@ -6,7 +6,8 @@ import { openStore } from '../../src/store/open-store';
 import type { Store } from '../../src/store/types';
 import { RelayServer, type ScanLineSink } from '../../src/relay/relay-server';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
-import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
+import { eventually } from '../helpers/eventually';
+import { leasedScanJob, ndjsonLine, SCAN_HEAD } from '../helpers/scan-stream';
 
 /**
  * A streamed scan when the bot itself fails or the job moves on while the scan arrives: the agent
@@ -72,7 +73,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     for await (const piece of store.jobs.resultUsers(jobId)) dns.push(...piece.map((u) => u.dn));
     return dns;
   };
-  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<void> => waitUntil(check, `timed out waiting until ${what}`, 200);
+  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<true> => eventually(check, { what, timeoutMs: 4_000, intervalMs: 20 });
 
   /** An upload written by hand, so a test can pause it between lines. */
   function openUpload(jobId: string, agentId = AGENT): { req: ClientRequest; answer: Promise<{ status: number; body: { code?: string; message?: string } }> } {
