@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ADSYNC_SCRIPTS } from '../agent/powershell/scripts';
 
-/** The stand-in's state file (see src/sandbox/fake-powershell/powershell). */
+/** The stand-in's state file (see src/sandbox/fake-powershell/powershell.js). */
 export interface FakeAdsyncState {
   scheduler: {
     SyncCycleEnabled: boolean;
@@ -70,6 +70,7 @@ export const FAKE_ENTRA_CONNECTOR_ID = 'b891884f-051e-4a83-95af-2544101c9083';
 export const FAKE_CUSTOM_RULE_ID = '0d7c5e1a-4b3f-4e2d-8a9b-1c2d3e4f5a6b';
 
 // The stand-in is plain JavaScript, run from the source tree (tests and the sandbox run from src).
+// PATH finds it as `powershell`, a symlink to powershell.js (the .js name is what lint covers).
 const BIN_DIR = path.resolve(__dirname, 'fake-powershell');
 
 /**

@@ -10,6 +10,7 @@ import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { sambaEnv } from '../helpers/samba';
@@ -84,24 +85,38 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   }
 
   async function waitForStep(n: number, statuses: string[], timeoutMs = 30_000): Promise<StoredStep> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await step(n);
-      if (statuses.includes(s.status)) return s;
-      if (Date.now() > deadline) throw new Error(`Step ${n} is ${s.status} (${s.reason ?? ''}), expected ${statuses.join('/')}.\nAgent log:\n${agent.log().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return eventually(
+      async () => {
+        const s = await step(n);
+        return statuses.includes(s.status) ? s : null;
+      },
+      {
+        what: `step ${n} to be ${statuses.join('/')}`,
+        timeoutMs,
+        detail: async () => {
+          const s = await step(n);
+          return `Step ${n} is ${s.status} (${s.reason ?? ''}).\nAgent log:\n${agent.log().slice(-3000)}`;
+        },
+      },
+    );
   }
 
   async function waitForApproval(n: number, status: string): Promise<string> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const a = await h.store.runbook.latestApproval(migrationId, n);
-      if (a?.status === status) return a.id;
-      const s = await step(n);
-      if (Date.now() > deadline) throw new Error(`Approval for step ${n} is ${a?.status ?? 'missing'} (step ${s.status}: ${s.reason ?? ''}).\nAgent log:\n${agent.log().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return eventually(
+      async () => {
+        const a = await h.store.runbook.latestApproval(migrationId, n);
+        return a?.status === status ? a.id : null;
+      },
+      {
+        what: `step ${n}'s approval to be ${status}`,
+        timeoutMs: 30_000,
+        detail: async () => {
+          const a = await h.store.runbook.latestApproval(migrationId, n);
+          const s = await step(n);
+          return `Approval for step ${n} is ${a?.status ?? 'missing'} (step ${s.status}: ${s.reason ?? ''}).\nAgent log:\n${agent.log().slice(-3000)}`;
+        },
+      },
+    );
   }
 
   /**
@@ -112,18 +127,24 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
    * so its activity id is read again on every try.
    */
   async function sharedCard(s: StoredStep, expected: string | RegExp): Promise<string> {
-    const deadline = Date.now() + 45_000;
-    for (;;) {
-      const activityId = (await step(s.n)).cardActivityId;
-      const card = activityId ? h.connector.cards(h.conversationId).get(activityId) : undefined;
-      const text = card ? cardText(card) : '';
-      if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) {
-        expect(cardProblems(card)).toEqual([]);
-        return text;
-      }
-      if (Date.now() > deadline) throw new Error(`Step ${s.n}'s card (${activityId ?? 'not posted'}) does not show ${String(expected)}:\n${text}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    let seen = { activityId: null as string | null, text: '' };
+    const shown = await eventually(
+      async () => {
+        const activityId = (await step(s.n)).cardActivityId;
+        const card = activityId ? h.connector.cards(h.conversationId).get(activityId) : undefined;
+        const text = card ? cardText(card) : '';
+        seen = { activityId, text };
+        return (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) ? { card, text } : null;
+      },
+      {
+        what: `step ${s.n}'s card to show ${String(expected)}`,
+        timeoutMs: 45_000,
+        intervalMs: 50,
+        detail: () => `Step ${s.n}'s card (${seen.activityId ?? 'not posted'}) shows:\n${seen.text}`,
+      },
+    );
+    expect(cardProblems(shown.card)).toEqual([]);
+    return shown.text;
   }
 
   it('walks the runbook', async () => {
@@ -169,7 +190,11 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     // 8: stop the scheduler. Refused while a cycle runs; then four eyes.
     ps.writeState({ syncCycleInProgress: true });
     expect(await click(ADELE, 'step.requestApproval', 8)).toContain('Reading the current Connect Sync state');
-    await waitFor(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agent.log().slice(-2000)}`);
+    await eventually(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), {
+      what: 'step 8 to wait for the Connect Sync cycle',
+      timeoutMs: 30_000,
+      detail: async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agent.log().slice(-2000)}`,
+    });
     await sharedCard(await step(8), 'a Connect Sync cycle is in progress');
     ps.writeState({ syncCycleInProgress: false });
     await click(ADELE, 'step.requestApproval', 8);
@@ -287,11 +312,3 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await sharedCard(s16, 'result.startType: Disabled');
   });
 });
-
-async function waitFor(predicate: () => Promise<boolean>, explain: () => Promise<string>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in time: ${await explain()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -11,8 +11,8 @@ import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-director
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
-import { waitUntil } from '../helpers/scan-stream';
 import { PG_URL, postgresBackend } from '../helpers/store-backends';
 
 /**
@@ -455,7 +455,7 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['claimed', 1]]);
     // Once it waits for its own count (its deadline is set then), move past the 10-minute wait.
     const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by = 'syncshift:summary'`))[0]!.n;
-    await waitUntil(async () => (await countsAsked()) >= 2, 'the summary never asked for its count after the restart', 200);
+    await eventually(async () => (await countsAsked()) >= 2, { what: 'the summary to ask for its count after the restart', timeoutMs: 4_000, intervalMs: 20 });
     clock = new Date('2026-03-28T07:11:00Z');
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
     expect(text).toContain('the agent did not answer in time');

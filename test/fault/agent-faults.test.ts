@@ -10,6 +10,7 @@ import { ADELE, MEGAN } from '../helpers/activities';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 import { sambaEnv, type SambaEnv } from '../helpers/samba';
 import { TcpProxy } from '../helpers/tcp-proxy';
@@ -76,15 +77,8 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     return started;
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}. Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<Exclude<T, false | null | undefined | 0 | ''>> =>
+    eventually(probe, { what, timeoutMs, detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}` });
 
   const jobRow = async (id: string): Promise<{ id: string; state: string; agent_id: string | null; attempts: number; error: { code?: string; message?: string } | null }> =>
     (await h.store.db.query<{ id: string; state: string; agent_id: string | null; attempts: number; error: { code?: string } | null }>('SELECT id, state, agent_id, attempts, error FROM jobs WHERE id = $1', [id]))[0]!;

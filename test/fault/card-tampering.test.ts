@@ -10,6 +10,7 @@ import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 import { sambaEnv } from '../helpers/samba';
 
@@ -161,11 +162,7 @@ describe('card tampering: a click is authorised by the stored records, never by 
   }
 
   async function waitFor(predicate: () => Promise<boolean>, what: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.\nAgent log:\n${agent.log().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(predicate, { what, timeoutMs: 30_000, detail: () => `Agent log:\n${agent.log().slice(-3000)}` });
   }
 
   /** Sends one altered click and checks: refused, nothing ran, on the audit log. */

@@ -3,15 +3,10 @@ import type { Timers } from '../../src/relay/result-applier';
 import { ADELE, MEGAN } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = (what: string, probe: () => Promise<boolean>): Promise<true> => eventually(probe, { what, timeoutMs: 10_000, intervalMs: 50 });
 
 /**
  * Leases whose agent went quiet, noticed by the bot itself: with one agent that dies there is no

@@ -18,11 +18,3 @@ export async function leasedScanJob(store: Store, agentId: string, label: string
   if (leased?.id !== job.id) throw new Error(`job ${job.id} was queued, but the lease for ${agentId} got ${leased?.id ?? 'nothing'}; an earlier test left a job queued`);
   return job.id;
 }
-
-/** Checks every 20 ms until `check` holds; after `tries` checks it fails with `message`. */
-export async function waitUntil(check: () => Promise<boolean> | boolean, message: string, tries = 100): Promise<void> {
-  for (let i = 0; !(await check()); i++) {
-    if (i > tries) throw new Error(message);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

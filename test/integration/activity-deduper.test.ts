@@ -1,5 +1,6 @@
 import { ActivityDeduper, type TurnWork } from '../../src/bot/activity-deduper';
 import { createLogger } from '../../src/shared/logger';
+import { eventually } from '../helpers/eventually';
 import { pgliteBackend, useStore } from '../helpers/store-backends';
 
 describe('activity deduper on a real store', () => {
@@ -50,7 +51,7 @@ describe('activity deduper on a real store', () => {
       await new Promise<void>((resolve) => (finish = resolve));
     });
     // Let the first delivery claim its key before the second arrives.
-    while (runs === 0) await new Promise((resolve) => setImmediate(resolve));
+    await eventually(() => runs > 0, { what: 'the first delivery to start', timeoutMs: 5_000, intervalMs: 0 });
     await deduper.handleOnce(activity('a-2'), async () => {
       runs++;
     });

@@ -4,6 +4,7 @@ import { createGraphCloudDirectory, isRetryableGraphAnswer, isRetryableGraphFail
 import type { CloudUser } from '../../src/runbook/cloud-users';
 import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
+import { eventually } from '../helpers/eventually';
 
 const TOKEN = 'cloud-directory-test-token';
 const EXPECTED_SELECT = 'id,userPrincipalName,onPremisesDistinguishedName,onPremisesImmutableId';
@@ -88,8 +89,7 @@ describe('Graph cloud directory against the simulator', () => {
     await dir.listSyncedUsers(async () => {
       // Without the prefetch the next request is never made while this handler waits.
       const expected = Math.min(requestsSeenInPage.length + 2, 3);
-      const deadline = Date.now() + 5_000;
-      while (sim.requests.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await eventually(() => sim.requests.length >= expected, { what: `request ${expected} to the simulator`, timeoutMs: 5_000, intervalMs: 5 });
       requestsSeenInPage.push(sim.requests.length);
     });
     expect(requestsSeenInPage).toEqual([2, 3, 3]);

@@ -5,6 +5,7 @@ import { JobQueue } from '../../src/jobs/job-queue';
 import { RunbookService } from '../../src/services/runbook-service';
 import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
+import { eventually } from '../helpers/eventually';
 import { pgliteBackend, useStore } from '../helpers/store-backends';
 
 /**
@@ -65,7 +66,7 @@ describe('runbook step cards under paced posting', () => {
 
     sink.holdNextPost();
     const confirm1 = service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 1 }, conversationId: migration.conversationId, actor: adele });
-    while (!sink.holding) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => sink.holding, { what: "step 1's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
     // Step 2's card is rendered ("Not started") but not yet posted; step 2 is confirmed meanwhile.
     expect((await store().runbook.listSteps(migration.id))[1]!.cardActivityId).toBeNull();
     await service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 2 }, conversationId: migration.conversationId, actor: adele });

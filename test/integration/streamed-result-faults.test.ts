@@ -9,7 +9,8 @@ import type { JobConsumers } from '../../src/jobs/job-consumers';
 import { JobQueue } from '../../src/jobs/job-queue';
 import { RelayServer, type ScanLineSink } from '../../src/relay/relay-server';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
-import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
+import { eventually } from '../helpers/eventually';
+import { leasedScanJob, ndjsonLine, SCAN_HEAD } from '../helpers/scan-stream';
 
 /**
  * A streamed scan when the bot itself fails or the job moves on while the scan arrives: the agent
@@ -76,7 +77,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     for await (const piece of store.jobs.resultUsers(jobId)) dns.push(...piece.map((u) => u.dn));
     return dns;
   };
-  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<void> => waitUntil(check, `timed out waiting until ${what}`, 200);
+  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<true> => eventually(check, { what, timeoutMs: 4_000, intervalMs: 20 });
 
   /** An upload written by hand, so a test can pause it between lines. */
   function openUpload(jobId: string, agentId = AGENT): { req: ClientRequest; answer: Promise<{ status: number; body: { code?: string; message?: string } }> } {

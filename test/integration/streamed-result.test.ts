@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { SCAN_STREAM_CONTENT_TYPE } from '../../src/relay/protocol';
-import { leasedScanJob, ndjsonLine, SCAN_HEAD, waitUntil } from '../helpers/scan-stream';
+import { eventually } from '../helpers/eventually';
+import { leasedScanJob, ndjsonLine, SCAN_HEAD } from '../helpers/scan-stream';
 
 /**
  * A scan sent as lines while the agent reads the directory: what the relay stores, and what it
@@ -66,9 +67,9 @@ describe('the relay receiving a scan as lines', () => {
     req.on('error', () => undefined);
     req.write(body(head, users(0, 1000), users(1000, 10)));
     const pieces = (): Promise<unknown[]> => h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId]);
-    await waitUntil(async () => (await pieces()).length >= 2, 'the first lines were never stored');
+    await eventually(async () => (await pieces()).length >= 2, { what: 'the first lines to be stored', timeoutMs: 2_000, intervalMs: 20 });
     req.destroy();
-    await waitUntil(async () => (await pieces()).length === 0, 'the pieces of the broken upload were kept');
+    await eventually(async () => (await pieces()).length === 0, { what: 'the pieces of the broken upload to be dropped', timeoutMs: 2_000, intervalMs: 20 });
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', agentId: AGENT_ID, result: null });
   });
 });
@@ -123,7 +124,7 @@ describe('how long the bot waits for a request body', () => {
     upload.req.write(line(head) + line([{ dn: 'CN=a,OU=x,DC=contoso,DC=com', anchor: 'a', disabled: false }]));
     expect(await upload.outcome).toMatch(/^cut off/);
     const pieces = async (): Promise<number> => (await h.store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
-    await waitUntil(async () => (await pieces()) === 0, 'the pieces of the idle upload were kept');
+    await eventually(async () => (await pieces()) === 0, { what: 'the pieces of the idle upload to be dropped', timeoutMs: 2_000, intervalMs: 20 });
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'leased', result: null });
   });
 

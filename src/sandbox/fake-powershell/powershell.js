@@ -1,0 +1,312 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Stand-in for Windows PowerShell + the ADSync module, for tests on Linux.
+ *
+ * It does not interpret PowerShell. It checks that it was called the way the executor calls the
+ * real thing, that the script on stdin is byte-identical to one of the fixed scripts (sha256 from
+ * FAKE_PWSH_SCRIPT_HASHES, so user data cannot have been spliced into the text), reads the
+ * parameters from SYNCSHIFT_PARAMS, and emulates what that script would do against the JSON state
+ * file at FAKE_ADSYNC_STATE. It answers with the same one-line JSON envelope.
+ *
+ * Knobs in the state file: syncCycleInProgress, cycleStuck, failCmdlet {"<Cmdlet>": "message" or
+ * {"message", "after": n}}, slowMs, output ("garbage" | "wrongShape"), adsyncModuleMissing,
+ * service: null (ADSync not installed).
+ */
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const EXPECTED_ARGS = ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', '-'];
+
+function die(message, exitCode) {
+  process.stderr.write(`fake-powershell: ${message}\n`);
+  process.exit(exitCode);
+}
+
+class CmdletError extends Error {
+  constructor(message, cmdlet, code) {
+    super(message);
+    this.cmdlet = cmdlet;
+    this.code = code;
+  }
+}
+
+function fail(code, message) {
+  throw new CmdletError(message, null, code);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (JSON.stringify(args) !== JSON.stringify(EXPECTED_ARGS)) die(`unexpected arguments ${JSON.stringify(args)}`, 64);
+
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const marker = /^# syncshift-script: (\S+)\n/.exec(text);
+  if (!marker) die('the script does not start with a syncshift-script marker line', 65);
+  const id = marker[1];
+  const hashes = JSON.parse(process.env.FAKE_PWSH_SCRIPT_HASHES || '{}');
+  const actual = crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+  if (!hashes[id]) die(`unknown script id ${id}`, 65);
+  if (hashes[id] !== actual) die(`script ${id} differs from the fixed constant (sha256 ${actual})`, 65);
+
+  const statePath = process.env.FAKE_ADSYNC_STATE;
+  if (!statePath) die('FAKE_ADSYNC_STATE is not set', 66);
+  const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+  state.calls = state.calls || [];
+  state.scriptsRun = state.scriptsRun || [];
+  state.scriptsRun.push(id);
+  if (process.env.SYNCSHIFT_PARAMS === undefined) die('SYNCSHIFT_PARAMS is not set', 66);
+  const params = JSON.parse(process.env.SYNCSHIFT_PARAMS);
+  // Names only, so tests can check what the child inherited without the stand-in storing values.
+  state.envNames = Object.keys(process.env).sort();
+
+  if (state.slowMs) await new Promise((r) => setTimeout(r, state.slowMs));
+  // Real PowerShell prints warnings and banners before the result; the executor must skip them.
+  process.stdout.write('WARNING: fake PowerShell: output before the result line\n');
+  if (state.output === 'garbage') {
+    process.stdout.write('this is not JSON\n{"half":\n');
+    save(statePath, state);
+    return;
+  }
+
+  let envelope;
+  try {
+    const handler = SCRIPTS[id];
+    if (!handler) die(`no emulation for ${id}`, 70);
+    const result = handler(state, params);
+    envelope = { ok: true, result: state.output === 'wrongShape' ? { unexpected: true } : result };
+  } catch (err) {
+    if (!(err instanceof CmdletError)) throw err;
+    envelope = { ok: false, error: { message: err.message, type: 'System.InvalidOperationException', cmdlet: err.cmdlet, code: err.code } };
+  }
+  save(statePath, state);
+  process.stdout.write(JSON.stringify(envelope) + '\n');
+}
+
+function save(statePath, state) {
+  fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
+}
+
+/** Runs one emulated cmdlet: logs it and honours failCmdlet. */
+function cmdlet(state, name, args, fn) {
+  const earlier = state.calls.filter((c) => c.cmdlet === name).length;
+  state.calls.push(args === undefined ? { cmdlet: name } : { cmdlet: name, args });
+  // "message", or {"message", "after": n} to let the first n calls through.
+  const failure = state.failCmdlet && state.failCmdlet[name];
+  if (typeof failure === 'string') throw new CmdletError(failure, name, null);
+  if (failure && earlier >= (failure.after || 0)) throw new CmdletError(failure.message, name, null);
+  return fn ? fn() : undefined;
+}
+
+function importAdsync(state) {
+  if (state.adsyncModuleMissing) fail('NOT_AVAILABLE', "The ADSync PowerShell module could not be loaded: The specified module 'ADSync' was not loaded because no valid module file was found in any module directory.");
+  cmdlet(state, 'Import-Module', { name: 'ADSync' });
+}
+
+function schedulerState(state) {
+  const s = cmdlet(state, 'Get-ADSyncScheduler', undefined, () => state.scheduler);
+  const running = cmdlet(state, 'Get-ADSyncConnectorRunStatus', undefined, () => state.runningConnector || null);
+  return {
+    syncCycleEnabled: !!s.SyncCycleEnabled,
+    syncCycleInProgress: !!state.syncCycleInProgress,
+    stagingModeEnabled: !!s.StagingModeEnabled,
+    schedulerSuspended: !!s.SchedulerSuspended,
+    maintenanceEnabled: !!s.MaintenanceEnabled,
+    nextSyncCyclePolicyType: String(s.NextSyncCyclePolicyType),
+    nextSyncCycleStartTimeInUTC: s.NextSyncCycleStartTimeInUTC || null,
+    currentlyEffectiveSyncCycleInterval: s.CurrentlyEffectiveSyncCycleInterval || null,
+    runningConnector: running,
+  };
+}
+
+const busy = (s) => s.syncCycleInProgress || !!s.runningConnector;
+
+function serviceOrFail(state) {
+  if (!state.service) fail('NOT_AVAILABLE', 'The ADSync service is not installed on this server.');
+  return state.service;
+}
+
+const SCRIPTS = {
+  'adsync.getScheduler'(state) {
+    importAdsync(state);
+    return schedulerState(state);
+  },
+
+  'adsync.stopScheduler'(state) {
+    importAdsync(state);
+    cmdlet(state, 'Set-ADSyncScheduler', { SyncCycleEnabled: false }, () => {
+      state.scheduler.SyncCycleEnabled = false;
+    });
+    let s = schedulerState(state);
+    if (s.syncCycleInProgress || s.runningConnector) {
+      cmdlet(state, 'Stop-ADSyncSyncCycle', undefined, () => {
+        if (!state.cycleStuck) {
+          state.syncCycleInProgress = false;
+          state.runningConnector = null;
+        }
+      });
+    }
+    s = schedulerState(state);
+    return { stopped: !(s.syncCycleInProgress || s.runningConnector), scheduler: s };
+  },
+
+  'adsync.startScheduler'(state, p) {
+    importAdsync(state);
+    if (p.policyType !== 'Delta' && p.policyType !== 'Initial') fail('INVALID_PARAMS', 'policyType must be Delta or Initial.');
+    if (busy(state)) fail('SYNC_IN_PROGRESS', 'A sync cycle is still running, so a new one was not started.');
+    cmdlet(state, 'Set-ADSyncScheduler', { SyncCycleEnabled: true }, () => {
+      state.scheduler.SyncCycleEnabled = true;
+    });
+    cmdlet(state, 'Start-ADSyncSyncCycle', { PolicyType: p.policyType }, () => {
+      state.syncCycleInProgress = true;
+      state.runningConnector = state.connectors[0] ? state.connectors[0].Name : null;
+      state.lastStartedPolicy = p.policyType;
+    });
+    return { started: true, policyType: p.policyType, startResult: 'Success', scheduler: schedulerState(state) };
+  },
+
+  'adsync.exportConfig'(state, p) {
+    importAdsync(state);
+    if (!fs.existsSync(p.baseDir) || !fs.statSync(p.baseDir).isDirectory()) fail('INVALID_PARAMS', `The backup folder ${p.baseDir} does not exist on this server.`);
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(p.folderName)) fail('INVALID_PARAMS', 'The backup subfolder name is not a plain folder name.');
+    const dir = path.join(p.baseDir, p.folderName);
+    if (fs.existsSync(dir)) fail('REFUSED', `The backup folder ${dir} already exists; nothing was written.`);
+    fs.mkdirSync(dir);
+    cmdlet(state, 'Get-ADSyncServerConfiguration', { Path: dir }, () => {
+      const files = { 'GlobalSettings/GlobalSettings.xml': '<globalSettings/>' };
+      for (const c of state.connectors) files[`Connectors/Connector_{${c.Identifier}}.xml`] = `<connector name="${c.Name}"/>`;
+      for (const r of state.rules) files[`SynchronizationRules/SynchronizationRule_{${r.Identifier}}.xml`] = `<rule precedence="${r.Precedence}"/>`;
+      for (const [rel, content] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), content);
+      }
+    });
+    let files = 0;
+    let bytes = 0;
+    const walk = (d) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const full = path.join(d, e.name);
+        if (e.isDirectory()) walk(full);
+        else {
+          files++;
+          bytes += fs.statSync(full).size;
+        }
+      }
+    };
+    walk(dir);
+    return { path: dir, files, bytes };
+  },
+
+  'adsync.listRules'(state) {
+    importAdsync(state);
+    const rules = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).map((r) => ({
+      identifier: r.Identifier,
+      name: r.Name,
+      description: r.Description || '',
+      direction: r.Direction,
+      precedence: r.Precedence,
+      immutableTag: r.ImmutableTag || '',
+      disabled: !!r.Disabled,
+      connector: r.Connector,
+      sourceObjectType: r.SourceObjectType,
+      targetObjectType: r.TargetObjectType,
+      linkType: r.LinkType,
+    }));
+    const connectors = cmdlet(state, 'Get-ADSyncConnector', undefined, () => state.connectors).map((c) => ({
+      identifier: c.Identifier,
+      name: c.Name,
+      type: c.ConnectorTypeName === 'AD' ? 'AD' : /Azure Active Directory|Entra/.test(c.SubType || '') ? 'Entra' : 'Other',
+      connectorTypeName: c.ConnectorTypeName,
+      subType: c.SubType || '',
+      partitions: c.Partitions || [],
+    }));
+    return { rules, connectors };
+  },
+
+  'adsync.createRule'(state, p) {
+    importAdsync(state);
+    const r = p.rule;
+    const clash = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).find((x) => x.Precedence === r.precedence);
+    if (clash) fail('RULE_CONFLICT', `Precedence ${r.precedence} is already used by the rule ${clash.Name}.`);
+    if (!state.connectors.some((c) => c.Identifier === p.connectorId)) {
+      cmdlet(state, 'New-ADSyncRule', undefined, () => {
+        throw new CmdletError(`Connector ${p.connectorId} was not found.`, 'New-ADSyncRule', null);
+      });
+    }
+    const rule = cmdlet(state, 'New-ADSyncRule', { Name: r.name, Precedence: r.precedence, Direction: r.direction }, () => ({
+      Identifier: p.identifier,
+      Name: r.name,
+      Description: r.description,
+      Direction: r.direction,
+      Precedence: r.precedence,
+      ImmutableTag: '',
+      Disabled: false,
+      Connector: p.connectorId,
+      SourceObjectType: r.sourceObjectType,
+      TargetObjectType: r.targetObjectType,
+      LinkType: r.linkType,
+      AttributeFlowMappings: [],
+      ScopeFilter: [],
+    }));
+    for (const f of r.attributeFlows) {
+      cmdlet(state, 'Add-ADSyncAttributeFlowMapping', { Destination: f.destination }, () => {
+        rule.AttributeFlowMappings.push({ Source: [f.source], Destination: f.destination, FlowType: f.flowType, ValueMergeType: f.valueMergeType });
+      });
+    }
+    const conditions = r.scope.map((c) => ({ Attribute: c.attribute, ComparisonValue: c.value, ComparisonOperator: c.operator }));
+    cmdlet(state, 'Add-ADSyncScopeConditionGroup', undefined, () => {
+      rule.ScopeFilter.push(conditions);
+    });
+    cmdlet(state, 'Add-ADSyncRule', { Identifier: rule.Identifier }, () => {
+      state.rules.push(rule);
+    });
+    return { identifier: rule.Identifier, name: rule.Name, precedence: rule.Precedence };
+  },
+
+  'adsync.setRulesDisabled'(state, p) {
+    importAdsync(state);
+    const found = p.identifiers.map((id) => {
+      const rule = cmdlet(state, 'Get-ADSyncRule', { Identifier: id }, () => state.rules.find((r) => r.Identifier.toLowerCase() === String(id).toLowerCase()));
+      if (!rule) fail('NOT_FOUND', `No sync rule has the identifier ${id}.`);
+      if (rule.ImmutableTag) fail('REFUSED', `The rule ${rule.Name} is a built-in rule; SyncShift only changes rules it created.`);
+      if (!String(rule.Name).includes('(SyncShift)')) fail('REFUSED', `The rule ${rule.Name} was not created by SyncShift; SyncShift only changes rules it created.`);
+      return rule;
+    });
+    return {
+      rules: found.map((rule) => {
+        rule.Disabled = !!p.disabled;
+        cmdlet(state, 'Add-ADSyncRule', { Identifier: rule.Identifier });
+        return { identifier: rule.Identifier, name: rule.Name, disabled: !!p.disabled };
+      }),
+    };
+  },
+
+  'adsync.stopService'(state) {
+    const svc = serviceOrFail(state);
+    const previous = svc.StartType;
+    cmdlet(state, 'Stop-Service', { Name: 'ADSync' }, () => {
+      svc.Status = 'Stopped';
+    });
+    cmdlet(state, 'Set-Service', { Name: 'ADSync', StartupType: 'Disabled' }, () => {
+      svc.StartType = 'Disabled';
+    });
+    return { status: svc.Status, startType: svc.StartType, previousStartType: previous };
+  },
+
+  'adsync.startService'(state, p) {
+    const svc = serviceOrFail(state);
+    const previous = svc.StartType;
+    if (p.startType !== 'Automatic' && p.startType !== 'Manual') fail('INVALID_PARAMS', 'startType must be Automatic or Manual.');
+    cmdlet(state, 'Set-Service', { Name: 'ADSync', StartupType: p.startType }, () => {
+      svc.StartType = p.startType;
+    });
+    cmdlet(state, 'Start-Service', { Name: 'ADSync' }, () => {
+      svc.Status = 'Running';
+    });
+    return { status: svc.Status, startType: svc.StartType, previousStartType: previous };
+  },
+};
+
+main().catch((err) => die(err && err.stack ? err.stack : String(err), 70));
