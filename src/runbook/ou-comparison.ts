@@ -7,7 +7,7 @@ export interface OnPremUser {
   anchor: string;
   disabled: boolean;
   /** isCriticalSystemObject is TRUE; absent from older agents' scans. */
-  criticalSystemObject?: boolean;
+  criticalSystemObject?: boolean | undefined;
 }
 
 /**

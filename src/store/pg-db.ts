@@ -7,7 +7,7 @@ import { quoteSchema, sqlState, type ScriptClient, type ScriptDb } from './sql';
 export interface PgDbOptions {
   connectionString: string;
   /** Schema to create if missing and to use as the only search_path entry on every pooled connection. */
-  schema?: string;
+  schema?: string | undefined;
   /** Pool size; defaults to pg's own default (10). */
   max?: number;
 }

@@ -7,9 +7,9 @@ import { quoteSchema, type ScriptClient, type ScriptDb } from './sql';
 
 export interface PgliteDbOptions {
   /** Directory for the database files; undefined or 'memory://' keeps everything in memory. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Optional schema to create and put first on the search_path (mirrors the PostgreSQL option). */
-  schema?: string;
+  schema?: string | undefined;
 }
 
 /** Runs callbacks one at a time in call order; a failed callback does not block the next one. */

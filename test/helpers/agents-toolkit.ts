@@ -48,7 +48,7 @@ export interface CommandReport {
   ok: boolean;
   /** The action the lifecycle stopped at, and why. */
   failedAction?: string;
-  unresolvedPlaceholders?: string[];
+  unresolvedPlaceholders?: string[] | undefined;
   error?: { name: string; message: string };
   /** Values the command wrote to env/.env.<env> (SECRET_* masked). */
   written: Record<string, string>;
