@@ -7,7 +7,7 @@ import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-director
 import type { SimUser } from '../../src/sandbox/graph-simulator';
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
-import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
+import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
@@ -61,22 +61,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   /** Clicks a button on a step card the way Teams does: an adaptiveCard/action invoke, answered in the HTTP response. */
   async function click(user: TestUser, verb: string, n: number, extra: Record<string, unknown> = {}): Promise<string> {
     const s = await step(n);
-    const res = await fetch(`${h.bot.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'invoke',
-        name: 'adaptiveCard/action',
-        id: randomUUID(),
-        channelId: 'msteams',
-        serviceUrl: h.connector.url,
-        from: { id: user.id, name: user.name, aadObjectId: user.aadObjectId },
-        recipient: { id: '28:syncshift', name: 'SyncShift' },
-        conversation: { id: h.conversationId, conversationType: 'channel', tenantId: 'tenant-1' },
-        replyToId: s.cardActivityId,
-        value: { action: { type: 'Action.Execute', verb, data: { migrationId, n, ...extra } }, trigger: 'manual' },
-      }),
-    });
+    const res = await postActivity(h.bot.url, cardActionActivity({ verb, data: { migrationId, n, ...extra }, from: user, conversationId: h.conversationId, serviceUrl: h.connector.url, replyToId: s.cardActivityId }));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { statusCode: number; type: string; value: Record<string, unknown> };
     expect(body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });

@@ -6,7 +6,7 @@ import type { StepStatus } from '../../src/runbook/runbook';
 import { STEP_VERBS, type StepVerb } from '../../src/runbook/step-actions';
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import type { StoredStep } from '../../src/store/runbook-repo';
-import { ADELE, MEGAN, type TestUser } from '../helpers/activities';
+import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
@@ -105,21 +105,7 @@ describe('card tampering: a click is authorised by the stored records, never by 
 
   /** An Action.Execute invoke as Teams sends it; the answer (the card this person sees) comes in the HTTP response. */
   async function click(user: TestUser, verb: string, data: unknown, from: Origin = convA): Promise<string> {
-    const res = await fetch(`${h.bot.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'invoke',
-        name: 'adaptiveCard/action',
-        id: randomUUID(),
-        channelId: 'msteams',
-        serviceUrl: h.connector.url,
-        from: { id: user.id, name: user.name, aadObjectId: user.aadObjectId },
-        recipient: { id: '28:syncshift', name: 'SyncShift' },
-        conversation: { id: from.id, conversationType: from.type, tenantId: 'tenant-1' },
-        value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
-      }),
-    });
+    const res = await postActivity(h.bot.url, cardActionActivity({ verb, data, from: user, conversationId: from.id, conversationType: from.type, serviceUrl: h.connector.url }));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { statusCode: number; type: string; value: Record<string, unknown> };
     expect(body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });

@@ -30,6 +30,25 @@ export function messageActivity(input: { text: string; from: TestUser; conversat
   };
 }
 
+/**
+ * A click on an Adaptive Card button (Action.Execute) as Teams delivers it: an adaptiveCard/action
+ * invoke, whose answer (the card this person now sees) comes back in the HTTP response.
+ */
+export function cardActionActivity(input: { verb: string; data: unknown; from: TestUser; conversationId: string; serviceUrl: string; conversationType?: 'channel' | 'personal' | 'groupChat'; replyToId?: string | null }): Record<string, unknown> {
+  return {
+    type: 'invoke',
+    name: 'adaptiveCard/action',
+    id: randomUUID(),
+    channelId: 'msteams',
+    serviceUrl: input.serviceUrl,
+    from: { id: input.from.id, name: input.from.name, aadObjectId: input.from.aadObjectId },
+    recipient: { id: '28:syncshift', name: 'SyncShift' },
+    conversation: { id: input.conversationId, conversationType: input.conversationType ?? 'channel', tenantId: 'tenant-1' },
+    ...(input.replyToId !== undefined ? { replyToId: input.replyToId } : {}),
+    value: { action: { type: 'Action.Execute', verb: input.verb, data: input.data }, trigger: 'manual' },
+  };
+}
+
 export async function postActivity(botUrl: string, activity: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${botUrl}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(activity) });
 }
