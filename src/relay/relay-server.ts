@@ -4,35 +4,22 @@ import type { z } from 'zod';
 import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
 import type { Logger } from '../shared/logger';
-import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
 import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { LostLeases, type RequeueReason } from './lost-leases';
 import { jsonBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
+import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
+import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } from './scan-stream-reader';
 
-/**
- * A scan streamed as lines (SCAN_STREAM_CONTENT_TYPE) carries every user of an OU, about 120 bytes
- * each: 256 MB is two million users, and only one line of it is held at a time. A result sent as
- * one JSON document is parsed whole, so it gets much less room.
- */
-const MAX_STREAMED_RESULT_BYTES = 256 * 1024 * 1024;
-const MAX_RESULT_LINE_BYTES = 8 * 1024 * 1024;
+/** A result sent as one JSON document is parsed whole, so it gets much less room than a streamed scan (SCAN_STREAM_LIMITS). */
 const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
 /** Users per stored piece when a scan arrives as one JSON document. */
 const USERS_PER_PIECE = 1000;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const smallBody = (): RequestHandler[] => jsonBody(MAX_REQUEST_BYTES);
-
-/** Sees a streamed scan's users as they arrive, after each line is stored. */
-export interface ScanLineSink {
-  users(users: OnPremUser[]): void;
-  /** `complete`: the end line came and the job is being finished; otherwise the upload was refused or cut. */
-  end(complete: boolean): void;
-}
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
@@ -389,80 +376,48 @@ export class RelayServer {
   }
 
   /**
-   * A scan sent as lines: the head, then arrays of users, then the end line. Each user line is
-   * checked and stored as it arrives, so the bot never holds more than one line of the body; the
-   * job is finished only after the end line, whose count proves nothing was cut off. The pieces are
-   * stored under an id of this upload alone: an agent retrying before the bot noticed that its
-   * first connection broke sends a second upload beside the first, never into it.
+   * A scan sent as lines, read by readScanStream: the bot never holds more than one line of the
+   * body, and the job is finished only after the end line. The pieces are stored under an id of
+   * this upload alone: an agent retrying before the bot noticed that its first connection broke
+   * sends a second upload beside the first, never into it.
    */
   private async streamedResult(req: Request, res: Response): Promise<void> {
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
     const upload = randomUUID();
-    let head: z.infer<typeof scanStreamHead> | null = null;
-    let seq = 0;
+    let stored = 0;
     let sink: ScanLineSink | null = null;
     // Whatever happens to an upload that does not finish its job, nothing of it is kept.
     const discard = async (): Promise<void> => {
       sink?.end(false);
       sink = null;
-      if (seq > 0) await this.options.store.jobs.dropResultUpload({ jobId, upload });
+      if (stored > 0) await this.options.store.jobs.dropResultUpload({ jobId, upload });
     };
-    // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
-    const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
-      await discard();
-      this.refuseStream(req, res, status, body);
-    };
-    const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
     const undeclared = await this.undeclaredJob(agentId, jobId, 'directory.scanOu');
     if (undeclared) return this.refuseStream(req, res, undeclared.status, undeclared.body);
-    let users = 0;
-    let ended = false;
-    let totals: ScanOuHead['totals'] | null = null;
     let lineNo = 0;
     req.setTimeout(this.options.streamIdleMs ?? 5 * 60_000, () => req.destroy(new Error('the agent sent nothing for too long')));
     try {
       // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
       const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-      for await (const line of ndjsonLines(body, { maxLineBytes: MAX_RESULT_LINE_BYTES, maxTotalBytes: MAX_STREAMED_RESULT_BYTES })) {
-        lineNo++;
-        if (ended) return await invalid(`line ${lineNo} comes after the end line`);
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          return await invalid(`line ${lineNo} is not JSON`);
-        }
-        if (head === null) {
-          const parsed = scanStreamHead.safeParse(value);
-          if (!parsed.success) return await invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
-          head = parsed.data;
+      const lines = ndjsonLines(body, SCAN_STREAM_LIMITS);
+      const outcome = await readScanStream(counted(lines, () => lineNo++), {
+        head: async (head) => {
           sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
-          continue;
-        }
-        if (Array.isArray(value)) {
-          const problem = scannedUsersProblem(value);
-          if (problem) return await invalid(`line ${lineNo}: ${problem}`);
-          // Indexed before the store is awaited, so the parsed users die young instead of being
-          // promoted while the insert runs: 100,000 of them in the old generation cost the cloud
-          // side's paging a major collection later.
-          (sink as ScanLineSink | null)?.users(value as OnPremUser[]);
-          users += value.length;
-          value = undefined;
-          if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line }))) return await refuse(409, NOT_LEASED);
-          seq++;
-          continue;
-        }
-        const end = scanStreamEnd.safeParse(value);
-        if (!end.success) return await invalid(`line ${lineNo} is neither users nor the end line`);
-        if (end.data.users !== users) return await invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
-        if (end.data.totals.users !== users) return await invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
-        totals = end.data.totals;
-        ended = true;
+        },
+        users: (users) => (sink as ScanLineSink | null)?.users(users),
+        storePiece: async (line, seq) => {
+          const ok = await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line });
+          if (ok) stored = seq + 1;
+          return ok;
+        },
+      });
+      if (!outcome.ok) {
+        // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
+        await discard();
+        return this.refuseStream(req, res, outcome.status, { code: outcome.code, message: outcome.message });
       }
-      if (head === null) return await invalid('the body is empty');
-      if (!ended || !totals) return await invalid('the body ended before its end line, so it was cut short');
-      const result = { ...head.result, totals, storedUsers: users };
+      const result = { ...outcome.head.result, totals: outcome.totals, storedUsers: outcome.users };
       // The index is declared complete only once the job is really finished with this upload, and
       // before the result is applied (which takes it); a refused finish must not leave it behind.
       await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result, error: null, resultUpload: upload }, (finished) => {
@@ -470,7 +425,6 @@ export class RelayServer {
         sink = null;
       });
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
       await discard().catch((dropErr: Error) => this.options.logger.warn({ jobId, err: dropErr.message }, 'the pieces of an unfinished upload could not be dropped; the job\'s finish drops them'));
       if (connectionGone(req, res)) {
         // Most often the agent's directory read failed and it cut the upload off on purpose; it
@@ -553,7 +507,6 @@ export class RelayServer {
   }
 }
 
-const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' };
 const NO_ACTIONS_DECLARED = {
   code: 'RELAY.NO_ACTIONS_DECLARED',
   message: 'This agent did not say which actions it runs (or named none this bot knows), so it is offered no job.',
@@ -577,9 +530,12 @@ function isStreamed(req: Request): boolean {
   return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === SCAN_STREAM_CONTENT_TYPE;
 }
 
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'line'}: ${issue.message}` : 'invalid';
+/** `lines` as they are, telling `seen` of each: for the log of a scan cut off part way. */
+async function* counted(lines: AsyncIterable<string>, seen: () => void): AsyncGenerator<string> {
+  for await (const line of lines) {
+    seen();
+    yield line;
+  }
 }
 
 /** Runs `handlers` (a body parser) in turn, except for a streamed scan, which result() reads itself. */

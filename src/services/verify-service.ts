@@ -5,7 +5,7 @@ import { renderMessageCard } from '../cards/message-cards';
 import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
 import type { RequeueReason } from '../relay/lost-leases';
-import type { ScanLineSink } from '../relay/relay-server';
+import type { ScanLineSink } from '../relay/scan-stream-reader';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
