@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type Request, type RequestHandler, type Response, type Server } from 'restify';
-import type { z } from 'zod';
 import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
-import { FailedAttemptLimiter } from './failed-attempt-limiter';
-import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
+import { AgentAuth, agentOf } from './agent-auth';
+import { Enrollment } from './enrollment';
 import { LostLeases, type RequeueReason } from './lost-leases';
-import { jsonBody } from './json-body';
+import { jsonBody, parseBody, smallBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
+import { SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type LeasedJob, type ScanOuHead } from './protocol';
 import { ResultApplier, type Timers } from './result-applier';
 import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } from './scan-stream-reader';
 
@@ -18,8 +17,6 @@ import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } fro
 const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
 /** Users per stored piece when a scan arrives as one JSON document. */
 const USERS_PER_PIECE = 1000;
-const MAX_REQUEST_BYTES = 64 * 1024;
-const smallBody = (): RequestHandler[] => jsonBody(MAX_REQUEST_BYTES);
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
@@ -73,9 +70,9 @@ export interface RelayServerOptions {
  * endpoint that works without an agent credential.
  */
 export class RelayServer {
-  private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
-  private readonly enrollLimiter: FailedAttemptLimiter;
+  private readonly auth: AgentAuth;
+  private readonly enrollment: Enrollment;
   private readonly applier: ResultApplier;
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
@@ -96,9 +93,8 @@ export class RelayServer {
       maxFailures: 5,
       ...(options.timers ? { timers: options.timers } : {}),
     });
-    const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
-    this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
-    this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
+    this.auth = new AgentAuth({ store: options.store, agentSecrets: options.agentSecrets, now: this.now });
+    this.enrollment = new Enrollment({ store: options.store, now: this.now, ...(options.enrollFailures ? { enrollFailures: options.enrollFailures } : {}) });
     this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
   }
 
@@ -114,41 +110,13 @@ export class RelayServer {
 
   register(server: Server): void {
     // The one endpoint without an agent credential: the one-time code is the credential.
-    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
+    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enrollment.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
     // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
-    server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    const authenticated = (): RequestHandler => this.auth.required((err, req, res) => this.failed(err, req, res));
+    server.post('/relay/v1/jobs/lease', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
     // A streamed scan is read line by line in result(); everything else is one small JSON document.
-    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
-  }
-
-  private authenticated(): RequestHandler {
-    return (req, res, next) => {
-      this.authenticate(req).then(
-        (auth) => {
-          if (auth !== null && auth !== 'revoked') {
-            (req as Request & { agentId?: string }).agentId = auth;
-            return next();
-          }
-          // A refused request's body is never read: close the connection rather than let Node
-          // drain a stranger's upload (a streamed one has no deadline) to keep it alive.
-          if (!req.complete) {
-            res.header('connection', 'close');
-            res.once('finish', () => req.destroy());
-          }
-          if (auth === 'revoked') {
-            res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
-            return next(false);
-          }
-          res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
-          return next(false);
-        },
-        (err: Error) => {
-          this.failed(err, req, res);
-          next(false);
-        },
-      );
-    };
+    server.post('/relay/v1/jobs/:id/result', authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
@@ -164,63 +132,8 @@ export class RelayServer {
     if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
   }
 
-  /**
-   * Enrolled credential (digest in the store) or, for an agent that never enrolled or rotated, its
-   * static secret (SYNCSHIFT_AGENT_SECRETS); a revoked agent is refused on its very next request.
-   */
-  private async authenticate(req: Request): Promise<string | 'revoked' | null> {
-    const agentId = req.header(AGENT_ID_HEADER);
-    const auth = req.header('authorization');
-    if (!agentId || !AGENT_NAME.test(agentId) || !auth?.startsWith('Bearer ')) return null;
-    const presented = sha256Hex(auth.slice('Bearer '.length));
-    const stored = await this.options.store.agents.get(agentId);
-    const staticDigest = this.secretDigests.get(agentId);
-    // Once an agent holds an enrolled credential (enrolled or rotated), that is its only one: a
-    // static secret left in SYNCSHIFT_AGENT_SECRETS must not outlive a rotation.
-    const expected = stored?.secretSha256 ?? staticDigest;
-    const matches = expected ? digestsEqual(expected, presented) : false;
-    if (!matches) return null;
-    if (stored?.status === 'revoked') return 'revoked';
-    const version = req.header(AGENT_VERSION_HEADER);
-    await this.options.store.agents.touch({ name: agentId, version: version ? version.slice(0, 64) : null, now: this.now() });
-    return agentId;
-  }
-
-  private async stillActive(agentId: string): Promise<boolean> {
-    return (await this.options.store.agents.get(agentId))?.status !== 'revoked';
-  }
-
-  private async enroll(req: Request, res: Response): Promise<void> {
-    // The socket's address, not X-Forwarded-For: a header would let the guesser pick a new address per try.
-    const client = req.socket.remoteAddress ?? 'unknown';
-    const waitMs = this.enrollLimiter.retryAfterMs(client, Date.now());
-    if (waitMs > 0) {
-      res.header('Retry-After', String(Math.ceil(waitMs / 1000)));
-      res.send(429, { code: 'RELAY.ENROLLMENT_RATE_LIMITED', message: 'Too many refused enrollment codes from this address.', hint: `Wait ${Math.ceil(waitMs / 1000)} s, then run syncshift-agent enroll again with a code from /agent enroll <name>.` });
-      return;
-    }
-    const body = this.parse(enrollRequest, req, res);
-    if (!body) return;
-    const secret = newAgentSecret();
-    const redeemed = await this.options.store.agents.redeemEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(body.code)), secretSha256: sha256Hex(secret), now: this.now() });
-    if (!redeemed) {
-      // One audit row for the first refusal and one when the limit is hit, per address and window:
-      // enough to see a guessing attempt, without letting a stranger fill the audit log.
-      const failure = this.enrollLimiter.recordFailure(client, Date.now());
-      if (failure.first || failure.limitReached) {
-        const reason = failure.limitReached ? 'too many refused codes; further tries from this address get 429 until the window ends' : 'unknown, used or expired code';
-        await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
-      }
-      res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
-      return;
-    }
-    await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
-    const response: EnrollResponse = { agentId: redeemed.agentName, secret };
-    res.send(200, response);
-  }
-
   private async lease(req: Request, res: Response): Promise<void> {
-    const body = this.parse(leaseRequest, req, res);
+    const body = parseBody(leaseRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     // What the agent says it can run; read-only is enforced here too, whatever the list says. An
@@ -250,7 +163,7 @@ export class RelayServer {
         return;
       }
       // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
-      if (!(await this.stillActive(agentId))) {
+      if (!(await this.auth.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
         return;
       }
@@ -321,7 +234,7 @@ export class RelayServer {
   }
 
   private async progress(req: Request, res: Response): Promise<void> {
-    const body = this.parse(progressRequest, req, res);
+    const body = parseBody(progressRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
@@ -346,7 +259,7 @@ export class RelayServer {
       await this.streamedResult(req, res);
       return;
     }
-    const body = this.parse(resultRequest, req, res);
+    const body = parseBody(resultRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
@@ -495,16 +408,6 @@ export class RelayServer {
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
     void this.apply(job);
   }
-
-  private parse<T extends z.ZodTypeAny>(schema: T, req: Request, res: Response): z.infer<T> | null {
-    const parsed = schema.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      res.send(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid request: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unreadable body'}.` });
-      return null;
-    }
-    return parsed.data as z.infer<T>;
-  }
 }
 
 const NO_ACTIONS_DECLARED = {
@@ -551,8 +454,4 @@ function unlessStreamed(handlers: RequestHandler[]): RequestHandler {
     };
     step();
   };
-}
-
-function agentOf(req: Request): string {
-  return (req as Request & { agentId: string }).agentId;
 }
