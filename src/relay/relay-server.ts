@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Request, type RequestHandler, type Response, type Server } from 'restify';
-import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
+import type { JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
+import { Leases } from '../jobs/leases';
+import type { RequeueReason } from '../jobs/lost-leases';
+import type { Timers } from '../jobs/result-applier';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { AgentAuth, agentOf } from './agent-auth';
 import { Enrollment } from './enrollment';
-import { LostLeases, type RequeueReason } from './lost-leases';
 import { jsonBody, parseBody, smallBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
 import { SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type LeasedJob, type ScanOuHead } from './protocol';
-import { ResultApplier, type Timers } from './result-applier';
 import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } from './scan-stream-reader';
 
 /** A result sent as one JSON document is parsed whole, so it gets much less room than a streamed scan (SCAN_STREAM_LIMITS). */
@@ -73,29 +74,30 @@ export class RelayServer {
   private readonly now: () => Date;
   private readonly auth: AgentAuth;
   private readonly enrollment: Enrollment;
-  private readonly applier: ResultApplier;
+  private readonly leases: Leases;
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
   private stopping = false;
-  private readonly lostLeases: LostLeases;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
     this.maxAttempts = options.maxAttempts ?? 3;
     this.applyClaimMs = options.applyClaimMs ?? 2 * 60_000;
-    this.applier = new ResultApplier({
+    this.leases = new Leases({
       store: options.store,
-      consume: dispatchByPurpose(options.consumers),
+      jobs: options.jobs,
+      consumers: options.consumers,
       logger: options.logger,
       now: this.now,
-      claimMs: this.applyClaimMs,
-      retryAfterMs: options.applyRetryMs ?? 60_000,
-      maxFailures: 5,
+      maxAttempts: this.maxAttempts,
+      applyClaimMs: this.applyClaimMs,
+      ...(options.applyRetryMs !== undefined ? { applyRetryMs: options.applyRetryMs } : {}),
       ...(options.timers ? { timers: options.timers } : {}),
+      ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}),
+      onJobRequeued: async (job, attempts, reason) => options.listener.onJobRequeued?.(job, attempts, reason),
     });
     this.auth = new AgentAuth({ store: options.store, agentSecrets: options.agentSecrets, now: this.now });
     this.enrollment = new Enrollment({ store: options.store, now: this.now, ...(options.enrollFailures ? { enrollFailures: options.enrollFailures } : {}) });
-    this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
   }
 
   /**
@@ -104,7 +106,7 @@ export class RelayServer {
    */
   stopLeasing(): void {
     this.stopping = true;
-    this.lostLeases.stop();
+    this.leases.lost.stop();
     this.options.jobs.wakeAgents();
   }
 
@@ -147,7 +149,7 @@ export class RelayServer {
     await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
     // Once, as the request arrives: a poll left open by a process that has since died must not take
     // back what its successor was given.
-    if (body.holding !== undefined) await this.lostLeases.agentHolds(agentId, body.holding);
+    if (body.holding !== undefined) await this.leases.lost.agentHolds(agentId, body.holding);
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -191,41 +193,18 @@ export class RelayServer {
     }
   }
 
-  /**
-   * Leases that ran out. A started mutating job is not retried: it fails as "outcome unknown" and
-   * its card asks a person to check. A read-only one (or a mutating one never started) goes back to
-   * the queue, until it has been leased maxAttempts times; then it fails with RELAY.AGENT_LOST. Run
-   * on every lease poll and by the bot's sweep timer, on any number of instances: the store's UPDATEs
-   * hand each expired job to exactly one caller.
-   */
-  async expireLeases(): Promise<void> {
-    const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
-    for (const job of requeued) {
-      const reason = this.lostLeases.reasonFor(job.id);
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
-      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
-    }
-    if (requeued.length > 0) this.options.jobs.wakeAgents();
-    for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
-      for (const job of jobs) {
-        await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
-        void this.apply(job);
-      }
-    }
+  /** Leases that ran out are taken back (Leases.expire); the bot's other instances and its sweep do this too. */
+  expireLeases(): Promise<void> {
+    return this.leases.expire();
   }
 
-  /**
-   * The bot's periodic check, also run at start: expired leases, then every finished job whose
-   * result was never applied (the bot stopped between storing it and acting on it, or a consumer failed).
-   */
-  async sweep(): Promise<void> {
-    await this.expireLeases();
-    await this.applier.applyPending();
+  /** Expired leases, then results stored but never applied (Leases.sweep). */
+  sweep(): Promise<void> {
+    return this.leases.sweep();
   }
 
-  /** Hands a finished job (claimed by this instance) to its consumer; never throws. */
   private apply(job: JobRecord): Promise<void> {
-    return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
+    return this.leases.apply(job);
   }
 
   private async waitForJob(ms: number): Promise<void> {
@@ -344,7 +323,7 @@ export class RelayServer {
         // reports that failure next.
         this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
         // Or the agent died: then nothing more comes, and the job is taken back after a short grace.
-        if (!this.stopping) this.lostLeases.uploadCut(jobId, agentId);
+        if (!this.stopping) this.leases.lost.uploadCut(jobId, agentId);
         return;
       }
       // The bot's own failure (the store, say) while the agent is still connected: it must hear so,

@@ -4,7 +4,7 @@ import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard } from '../cards/message-cards';
 import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
-import type { RequeueReason } from '../relay/lost-leases';
+import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
