@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
+import { startLeaseSweeper } from '../jobs/lease-sweeper';
+import { REAL_TIMERS, type Timers } from '../jobs/result-applier';
 import { jsonBody } from '../relay/json-body';
 import { isStreamedResult, RelayServer } from '../relay/relay-server';
-import { REAL_TIMERS, type Timers } from '../relay/result-applier';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
@@ -181,19 +182,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     .catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
   const interval = options.summaryIntervalMs ?? 30_000;
   const stopSummaryTimer = interval > 0 ? startSummaryTimer(summaries, logger, interval) : () => undefined;
-  const sweepMs = options.leaseSweepMs ?? config.leaseSweepMs;
-  let sweeping: Promise<void> | null = null;
-  const sweepTimer =
-    sweepMs > 0
-      ? timers.setInterval(() => {
-          // One sweep at a time per instance; other instances may sweep at once (the store decides).
-          if (sweeping) return;
-          sweeping = relay
-            .sweep()
-            .catch((err: Error) => relayLog.error({ err: err.message }, 'lease sweep failed'))
-            .finally(() => (sweeping = null));
-        }, sweepMs)
-      : null;
+  const sweeper = startLeaseSweeper({ sweep: () => relay.sweep(), intervalMs: options.leaseSweepMs ?? config.leaseSweepMs, timers, logger: relayLog });
 
   return {
     url: `http://${host}:${address.port}`,
@@ -207,13 +196,13 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     startup,
     stop: async () => {
       stopSummaryTimer();
-      if (sweepTimer !== null) timers.clearInterval(sweepTimer);
+      sweeper.stop();
       // Open long polls are answered now and no new connection is taken, so a rolling restart takes
       // seconds, not an agent's whole poll; requests under way (a result, a streamed scan) finish.
       relay.stopLeasing();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Summaries waiting for agent counts give up (and are retried later) before the store closes.
-      await Promise.all([summaries.stop(), startup, sweeping]).catch(() => undefined);
+      await Promise.all([summaries.stop(), startup, sweeper.running()]).catch(() => undefined);
       await closed;
     },
   };

@@ -1,38 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { type Request, type RequestHandler, type Response, type Server } from 'restify';
-import type { z } from 'zod';
-import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
+import type { JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
+import { Leases } from '../jobs/leases';
+import type { RequeueReason } from '../jobs/lost-leases';
+import type { Timers } from '../jobs/result-applier';
 import type { Logger } from '../shared/logger';
-import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
-import { FailedAttemptLimiter } from './failed-attempt-limiter';
-import { digestsEqual, newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
-import { LostLeases, type RequeueReason } from './lost-leases';
-import { jsonBody } from './json-body';
+import { AgentAuth, agentOf } from './agent-auth';
+import { Enrollment } from './enrollment';
+import { jsonBody, parseBody, smallBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
-import { AGENT_ID_HEADER, AGENT_NAME, AGENT_VERSION_HEADER, SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, enrollRequest, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, scanStreamEnd, scanStreamHead, scannedUsersProblem, type EnrollResponse, type LeasedJob, type ScanOuHead } from './protocol';
-import { ResultApplier, type Timers } from './result-applier';
+import { SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type LeasedJob, type ScanOuHead } from './protocol';
+import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } from './scan-stream-reader';
 
-/**
- * A scan streamed as lines (SCAN_STREAM_CONTENT_TYPE) carries every user of an OU, about 120 bytes
- * each: 256 MB is two million users, and only one line of it is held at a time. A result sent as
- * one JSON document is parsed whole, so it gets much less room.
- */
-const MAX_STREAMED_RESULT_BYTES = 256 * 1024 * 1024;
-const MAX_RESULT_LINE_BYTES = 8 * 1024 * 1024;
+/** A result sent as one JSON document is parsed whole, so it gets much less room than a streamed scan (SCAN_STREAM_LIMITS). */
 const MAX_JSON_RESULT_BYTES = 16 * 1024 * 1024;
 /** Users per stored piece when a scan arrives as one JSON document. */
 const USERS_PER_PIECE = 1000;
-const MAX_REQUEST_BYTES = 64 * 1024;
-const smallBody = (): RequestHandler[] => jsonBody(MAX_REQUEST_BYTES);
-
-/** Sees a streamed scan's users as they arrive, after each line is stored. */
-export interface ScanLineSink {
-  users(users: OnPremUser[]): void;
-  /** `complete`: the end line came and the job is being finished; otherwise the upload was refused or cut. */
-  end(complete: boolean): void;
-}
 
 export interface RelayListener {
   onProgress(job: JobRecord, scanned: number): Promise<void>;
@@ -86,33 +71,33 @@ export interface RelayServerOptions {
  * endpoint that works without an agent credential.
  */
 export class RelayServer {
-  private readonly secretDigests: Map<string, string>;
   private readonly now: () => Date;
-  private readonly enrollLimiter: FailedAttemptLimiter;
-  private readonly applier: ResultApplier;
+  private readonly auth: AgentAuth;
+  private readonly enrollment: Enrollment;
+  private readonly leases: Leases;
   private readonly maxAttempts: number;
   private readonly applyClaimMs: number;
   private stopping = false;
-  private readonly lostLeases: LostLeases;
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? (() => new Date());
     this.maxAttempts = options.maxAttempts ?? 3;
     this.applyClaimMs = options.applyClaimMs ?? 2 * 60_000;
-    this.applier = new ResultApplier({
+    this.leases = new Leases({
       store: options.store,
-      consume: dispatchByPurpose(options.consumers),
+      jobs: options.jobs,
+      consumers: options.consumers,
       logger: options.logger,
       now: this.now,
-      claimMs: this.applyClaimMs,
-      retryAfterMs: options.applyRetryMs ?? 60_000,
-      maxFailures: 5,
+      maxAttempts: this.maxAttempts,
+      applyClaimMs: this.applyClaimMs,
+      ...(options.applyRetryMs !== undefined ? { applyRetryMs: options.applyRetryMs } : {}),
       ...(options.timers ? { timers: options.timers } : {}),
+      ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}),
+      onJobRequeued: async (job, attempts, reason) => options.listener.onJobRequeued?.(job, attempts, reason),
     });
-    const limit = options.enrollFailures ?? { max: 10, windowMs: 60_000 };
-    this.enrollLimiter = new FailedAttemptLimiter({ maxFailures: limit.max, windowMs: limit.windowMs });
-    this.secretDigests = new Map([...options.agentSecrets].map(([id, secret]) => [id, sha256Hex(secret)]));
-    this.lostLeases = new LostLeases({ store: options.store, logger: options.logger, now: this.now, expire: () => this.expireLeases(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
+    this.auth = new AgentAuth({ store: options.store, agentSecrets: options.agentSecrets, now: this.now });
+    this.enrollment = new Enrollment({ store: options.store, now: this.now, ...(options.enrollFailures ? { enrollFailures: options.enrollFailures } : {}) });
   }
 
   /**
@@ -121,47 +106,19 @@ export class RelayServer {
    */
   stopLeasing(): void {
     this.stopping = true;
-    this.lostLeases.stop();
+    this.leases.lost.stop();
     this.options.jobs.wakeAgents();
   }
 
   register(server: Server): void {
     // The one endpoint without an agent credential: the one-time code is the credential.
-    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
+    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enrollment.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
     // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
-    server.post('/relay/v1/jobs/lease', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', this.authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    const authenticated = (): RequestHandler => this.auth.required((err, req, res) => this.failed(err, req, res));
+    server.post('/relay/v1/jobs/lease', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
+    server.post('/relay/v1/jobs/:id/progress', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
     // A streamed scan is read line by line in result(); everything else is one small JSON document.
-    server.post('/relay/v1/jobs/:id/result', this.authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
-  }
-
-  private authenticated(): RequestHandler {
-    return (req, res, next) => {
-      this.authenticate(req).then(
-        (auth) => {
-          if (auth !== null && auth !== 'revoked') {
-            (req as Request & { agentId?: string }).agentId = auth;
-            return next();
-          }
-          // A refused request's body is never read: close the connection rather than let Node
-          // drain a stranger's upload (a streamed one has no deadline) to keep it alive.
-          if (!req.complete) {
-            res.header('connection', 'close');
-            res.once('finish', () => req.destroy());
-          }
-          if (auth === 'revoked') {
-            res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
-            return next(false);
-          }
-          res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
-          return next(false);
-        },
-        (err: Error) => {
-          this.failed(err, req, res);
-          next(false);
-        },
-      );
-    };
+    server.post('/relay/v1/jobs/:id/result', authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
@@ -177,63 +134,8 @@ export class RelayServer {
     if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
   }
 
-  /**
-   * Enrolled credential (digest in the store) or, for an agent that never enrolled or rotated, its
-   * static secret (SYNCSHIFT_AGENT_SECRETS); a revoked agent is refused on its very next request.
-   */
-  private async authenticate(req: Request): Promise<string | 'revoked' | null> {
-    const agentId = req.header(AGENT_ID_HEADER);
-    const auth = req.header('authorization');
-    if (!agentId || !AGENT_NAME.test(agentId) || !auth?.startsWith('Bearer ')) return null;
-    const presented = sha256Hex(auth.slice('Bearer '.length));
-    const stored = await this.options.store.agents.get(agentId);
-    const staticDigest = this.secretDigests.get(agentId);
-    // Once an agent holds an enrolled credential (enrolled or rotated), that is its only one: a
-    // static secret left in SYNCSHIFT_AGENT_SECRETS must not outlive a rotation.
-    const expected = stored?.secretSha256 ?? staticDigest;
-    const matches = expected ? digestsEqual(expected, presented) : false;
-    if (!matches) return null;
-    if (stored?.status === 'revoked') return 'revoked';
-    const version = req.header(AGENT_VERSION_HEADER);
-    await this.options.store.agents.touch({ name: agentId, version: version ? version.slice(0, 64) : null, now: this.now() });
-    return agentId;
-  }
-
-  private async stillActive(agentId: string): Promise<boolean> {
-    return (await this.options.store.agents.get(agentId))?.status !== 'revoked';
-  }
-
-  private async enroll(req: Request, res: Response): Promise<void> {
-    // The socket's address, not X-Forwarded-For: a header would let the guesser pick a new address per try.
-    const client = req.socket.remoteAddress ?? 'unknown';
-    const waitMs = this.enrollLimiter.retryAfterMs(client, Date.now());
-    if (waitMs > 0) {
-      res.header('Retry-After', String(Math.ceil(waitMs / 1000)));
-      res.send(429, { code: 'RELAY.ENROLLMENT_RATE_LIMITED', message: 'Too many refused enrollment codes from this address.', hint: `Wait ${Math.ceil(waitMs / 1000)} s, then run syncshift-agent enroll again with a code from /agent enroll <name>.` });
-      return;
-    }
-    const body = this.parse(enrollRequest, req, res);
-    if (!body) return;
-    const secret = newAgentSecret();
-    const redeemed = await this.options.store.agents.redeemEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(body.code)), secretSha256: sha256Hex(secret), now: this.now() });
-    if (!redeemed) {
-      // One audit row for the first refusal and one when the limit is hit, per address and window:
-      // enough to see a guessing attempt, without letting a stranger fill the audit log.
-      const failure = this.enrollLimiter.recordFailure(client, Date.now());
-      if (failure.first || failure.limitReached) {
-        const reason = failure.limitReached ? 'too many refused codes; further tries from this address get 429 until the window ends' : 'unknown, used or expired code';
-        await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
-      }
-      res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
-      return;
-    }
-    await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
-    const response: EnrollResponse = { agentId: redeemed.agentName, secret };
-    res.send(200, response);
-  }
-
   private async lease(req: Request, res: Response): Promise<void> {
-    const body = this.parse(leaseRequest, req, res);
+    const body = parseBody(leaseRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     // What the agent says it can run; read-only is enforced here too, whatever the list says. An
@@ -247,7 +149,7 @@ export class RelayServer {
     await this.options.store.agents.declareCapabilities({ name: agentId, actions, readOnly: body.readOnly ?? false });
     // Once, as the request arrives: a poll left open by a process that has since died must not take
     // back what its successor was given.
-    if (body.holding !== undefined) await this.lostLeases.agentHolds(agentId, body.holding);
+    if (body.holding !== undefined) await this.leases.lost.agentHolds(agentId, body.holding);
     const deadline = Date.now() + body.waitMs;
     let closed = false;
     // The response, not the request: a request's 'close' fires as soon as its body has been read.
@@ -263,7 +165,7 @@ export class RelayServer {
         return;
       }
       // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
-      if (!(await this.stillActive(agentId))) {
+      if (!(await this.auth.stillActive(agentId))) {
         res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
         return;
       }
@@ -291,41 +193,18 @@ export class RelayServer {
     }
   }
 
-  /**
-   * Leases that ran out. A started mutating job is not retried: it fails as "outcome unknown" and
-   * its card asks a person to check. A read-only one (or a mutating one never started) goes back to
-   * the queue, until it has been leased maxAttempts times; then it fails with RELAY.AGENT_LOST. Run
-   * on every lease poll and by the bot's sweep timer, on any number of instances: the store's UPDATEs
-   * hand each expired job to exactly one caller.
-   */
-  async expireLeases(): Promise<void> {
-    const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
-    for (const job of requeued) {
-      const reason = this.lostLeases.reasonFor(job.id);
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
-      void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
-    }
-    if (requeued.length > 0) this.options.jobs.wakeAgents();
-    for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
-      for (const job of jobs) {
-        await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
-        void this.apply(job);
-      }
-    }
+  /** Leases that ran out are taken back (Leases.expire); the bot's other instances and its sweep do this too. */
+  expireLeases(): Promise<void> {
+    return this.leases.expire();
   }
 
-  /**
-   * The bot's periodic check, also run at start: expired leases, then every finished job whose
-   * result was never applied (the bot stopped between storing it and acting on it, or a consumer failed).
-   */
-  async sweep(): Promise<void> {
-    await this.expireLeases();
-    await this.applier.applyPending();
+  /** Expired leases, then results stored but never applied (Leases.sweep). */
+  sweep(): Promise<void> {
+    return this.leases.sweep();
   }
 
-  /** Hands a finished job (claimed by this instance) to its consumer; never throws. */
   private apply(job: JobRecord): Promise<void> {
-    return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
+    return this.leases.apply(job);
   }
 
   private async waitForJob(ms: number): Promise<void> {
@@ -334,7 +213,7 @@ export class RelayServer {
   }
 
   private async progress(req: Request, res: Response): Promise<void> {
-    const body = this.parse(progressRequest, req, res);
+    const body = parseBody(progressRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
@@ -359,7 +238,7 @@ export class RelayServer {
       await this.streamedResult(req, res);
       return;
     }
-    const body = this.parse(resultRequest, req, res);
+    const body = parseBody(resultRequest, req, res);
     if (!body) return;
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
@@ -389,80 +268,48 @@ export class RelayServer {
   }
 
   /**
-   * A scan sent as lines: the head, then arrays of users, then the end line. Each user line is
-   * checked and stored as it arrives, so the bot never holds more than one line of the body; the
-   * job is finished only after the end line, whose count proves nothing was cut off. The pieces are
-   * stored under an id of this upload alone: an agent retrying before the bot noticed that its
-   * first connection broke sends a second upload beside the first, never into it.
+   * A scan sent as lines, read by readScanStream: the bot never holds more than one line of the
+   * body, and the job is finished only after the end line. The pieces are stored under an id of
+   * this upload alone: an agent retrying before the bot noticed that its first connection broke
+   * sends a second upload beside the first, never into it.
    */
   private async streamedResult(req: Request, res: Response): Promise<void> {
     const agentId = agentOf(req);
     const jobId = String(req.params.id);
     const upload = randomUUID();
-    let head: z.infer<typeof scanStreamHead> | null = null;
-    let seq = 0;
+    let stored = 0;
     let sink: ScanLineSink | null = null;
     // Whatever happens to an upload that does not finish its job, nothing of it is kept.
     const discard = async (): Promise<void> => {
       sink?.end(false);
       sink = null;
-      if (seq > 0) await this.options.store.jobs.dropResultUpload({ jobId, upload });
+      if (stored > 0) await this.options.store.jobs.dropResultUpload({ jobId, upload });
     };
-    // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
-    const refuse = async (status: number, body: { code: string; message: string }): Promise<void> => {
-      await discard();
-      this.refuseStream(req, res, status, body);
-    };
-    const invalid = (message: string): Promise<void> => refuse(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
     const undeclared = await this.undeclaredJob(agentId, jobId, 'directory.scanOu');
     if (undeclared) return this.refuseStream(req, res, undeclared.status, undeclared.body);
-    let users = 0;
-    let ended = false;
-    let totals: ScanOuHead['totals'] | null = null;
     let lineNo = 0;
     req.setTimeout(this.options.streamIdleMs ?? 5 * 60_000, () => req.destroy(new Error('the agent sent nothing for too long')));
     try {
       // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
       const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-      for await (const line of ndjsonLines(body, { maxLineBytes: MAX_RESULT_LINE_BYTES, maxTotalBytes: MAX_STREAMED_RESULT_BYTES })) {
-        lineNo++;
-        if (ended) return await invalid(`line ${lineNo} comes after the end line`);
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          return await invalid(`line ${lineNo} is not JSON`);
-        }
-        if (head === null) {
-          const parsed = scanStreamHead.safeParse(value);
-          if (!parsed.success) return await invalid(`the first line must be the scan's head (${describeIssue(parsed.error)})`);
-          head = parsed.data;
+      const lines = ndjsonLines(body, SCAN_STREAM_LIMITS);
+      const outcome = await readScanStream(counted(lines, () => lineNo++), {
+        head: async (head) => {
           sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
-          continue;
-        }
-        if (Array.isArray(value)) {
-          const problem = scannedUsersProblem(value);
-          if (problem) return await invalid(`line ${lineNo}: ${problem}`);
-          // Indexed before the store is awaited, so the parsed users die young instead of being
-          // promoted while the insert runs: 100,000 of them in the old generation cost the cloud
-          // side's paging a major collection later.
-          (sink as ScanLineSink | null)?.users(value as OnPremUser[]);
-          users += value.length;
-          value = undefined;
-          if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line }))) return await refuse(409, NOT_LEASED);
-          seq++;
-          continue;
-        }
-        const end = scanStreamEnd.safeParse(value);
-        if (!end.success) return await invalid(`line ${lineNo} is neither users nor the end line`);
-        if (end.data.users !== users) return await invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
-        if (end.data.totals.users !== users) return await invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
-        totals = end.data.totals;
-        ended = true;
+        },
+        users: (users) => (sink as ScanLineSink | null)?.users(users),
+        storePiece: async (line, seq) => {
+          const ok = await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line });
+          if (ok) stored = seq + 1;
+          return ok;
+        },
+      });
+      if (!outcome.ok) {
+        // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
+        await discard();
+        return this.refuseStream(req, res, outcome.status, { code: outcome.code, message: outcome.message });
       }
-      if (head === null) return await invalid('the body is empty');
-      if (!ended || !totals) return await invalid('the body ended before its end line, so it was cut short');
-      const result = { ...head.result, totals, storedUsers: users };
+      const result = { ...outcome.head.result, totals: outcome.totals, storedUsers: outcome.users };
       // The index is declared complete only once the job is really finished with this upload, and
       // before the result is applied (which takes it); a refused finish must not leave it behind.
       await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result, error: null, resultUpload: upload }, (finished) => {
@@ -470,14 +317,13 @@ export class RelayServer {
         sink = null;
       });
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return refuse(413, { code: 'RELAY.TOO_LARGE', message: (err as Error).message });
       await discard().catch((dropErr: Error) => this.options.logger.warn({ jobId, err: dropErr.message }, 'the pieces of an unfinished upload could not be dropped; the job\'s finish drops them'));
       if (connectionGone(req, res)) {
         // Most often the agent's directory read failed and it cut the upload off on purpose; it
         // reports that failure next.
         this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
         // Or the agent died: then nothing more comes, and the job is taken back after a short grace.
-        if (!this.stopping) this.lostLeases.uploadCut(jobId, agentId);
+        if (!this.stopping) this.leases.lost.uploadCut(jobId, agentId);
         return;
       }
       // The bot's own failure (the store, say) while the agent is still connected: it must hear so,
@@ -541,19 +387,8 @@ export class RelayServer {
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
     void this.apply(job);
   }
-
-  private parse<T extends z.ZodTypeAny>(schema: T, req: Request, res: Response): z.infer<T> | null {
-    const parsed = schema.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      res.send(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid request: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unreadable body'}.` });
-      return null;
-    }
-    return parsed.data as z.infer<T>;
-  }
 }
 
-const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' };
 const NO_ACTIONS_DECLARED = {
   code: 'RELAY.NO_ACTIONS_DECLARED',
   message: 'This agent did not say which actions it runs (or named none this bot knows), so it is offered no job.',
@@ -577,9 +412,12 @@ function isStreamed(req: Request): boolean {
   return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === SCAN_STREAM_CONTENT_TYPE;
 }
 
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'line'}: ${issue.message}` : 'invalid';
+/** `lines` as they are, telling `seen` of each: for the log of a scan cut off part way. */
+async function* counted(lines: AsyncIterable<string>, seen: () => void): AsyncGenerator<string> {
+  for await (const line of lines) {
+    seen();
+    yield line;
+  }
 }
 
 /** Runs `handlers` (a body parser) in turn, except for a streamed scan, which result() reads itself. */
@@ -595,8 +433,4 @@ function unlessStreamed(handlers: RequestHandler[]): RequestHandler {
     };
     step();
   };
-}
-
-function agentOf(req: Request): string {
-  return (req as Request & { agentId: string }).agentId;
 }

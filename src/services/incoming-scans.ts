@@ -1,4 +1,4 @@
-import type { ScanLineSink } from '../relay/relay-server';
+import type { ScanLineSink } from '../relay/scan-stream-reader';
 import { OuComparison } from '../runbook/ou-comparison';
 
 /** How long an index of an arrived scan waits to be taken (its job applied on this instance). */

@@ -1,5 +1,5 @@
 import { RelayClient } from '../../src/agent/relay-client';
-import type { Timers } from '../../src/relay/result-applier';
+import type { Timers } from '../../src/jobs/result-applier';
 import { ADELE, MEGAN } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';

@@ -49,7 +49,7 @@ export interface BotHarnessOptions {
   leaseSweepMs?: number;
   /** The relay's clock (lease expiry, result claims). */
   relayNow?: () => Date;
-  timers?: import('../../src/relay/result-applier').Timers;
+  timers?: import('../../src/jobs/result-applier').Timers;
   /** Graph client retry settings, e.g. a short backoff for tests that make Graph fail for good. */
   graphRetry?: { maxRetries?: number; baseBackoffMs?: number };
   bodyDeadlineMs?: number;

@@ -1,4 +1,4 @@
-import { ResultApplier, type Timers } from '../../src/relay/result-applier';
+import { ResultApplier, type Timers } from '../../src/jobs/result-applier';
 import { createLogger } from '../../src/shared/logger';
 import type { JobRecord, Store } from '../../src/store/types';
 import { pgliteBackend, postgresBackend, useStore } from '../helpers/store-backends';

@@ -8,7 +8,7 @@ export interface LostLeasesOptions {
   store: Store;
   logger: Logger;
   now: () => Date;
-  /** Takes the ended leases (RelayServer.expireLeases). */
+  /** Takes the ended leases (Leases.expire). */
   expire: () => Promise<void>;
   /** How long an agent whose scan upload was cut off has to show it is alive; default 5 s. */
   cutGraceMs?: number;
@@ -26,7 +26,7 @@ const REASON_MEMORY_MS = 10 * 60_000;
  *   agent whose directory read failed cuts its own upload and reports the failure right after, and
  *   one whose connection broke reads the OU again and reports progress. Taking the job back at once
  *   would let another agent take it and refuse that report.
- * What happens to a lost lease is expireLeases' decision, as for one that ran out.
+ * What happens to a lost lease is Leases.expire's decision, as for one that ran out.
  */
 export class LostLeases {
   private readonly reasons = new Map<string, { reason: RequeueReason; at: number }>();
