@@ -3,6 +3,7 @@ import { type Request, type RequestHandler, type Response, type Server } from 'r
 import type { z } from 'zod';
 import { dispatchByPurpose, type JobConsumers } from '../jobs/job-consumers';
 import type { JobQueue } from '../jobs/job-queue';
+import { agentActor, ANONYMOUS_ACTOR, SYSTEM_ACTOR } from '../runbook/actor';
 import type { Logger } from '../shared/logger';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobRecord, Store } from '../store/types';
@@ -222,12 +223,12 @@ export class RelayServer {
       const failure = this.enrollLimiter.recordFailure(client, Date.now());
       if (failure.first || failure.limitReached) {
         const reason = failure.limitReached ? 'too many refused codes; further tries from this address get 429 until the window ends' : 'unknown, used or expired code';
-        await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
+        await this.options.store.audit.record(ANONYMOUS_ACTOR, { action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
       }
       res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
       return;
     }
-    await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
+    await this.options.store.audit.record(agentActor(redeemed.agentName), { action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
     const response: EnrollResponse = { agentId: redeemed.agentName, secret };
     res.send(200, response);
   }
@@ -278,7 +279,7 @@ export class RelayServer {
           continue;
         }
         const leased: LeasedJob = { id: job.id, payload: payload.data, leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString() };
-        await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
+        await this.options.store.audit.record(agentActor(agentId), { action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
         res.send(200, { job: leased });
         return;
       }
@@ -302,13 +303,13 @@ export class RelayServer {
     const { outcomeUnknown, exhausted, requeued } = await this.options.store.jobs.expireLeases({ now: this.now(), maxAttempts: this.maxAttempts, claimMs: this.applyClaimMs });
     for (const job of requeued) {
       const reason = this.lostLeases.reasonFor(job.id);
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts: this.maxAttempts }, conversationId: job.conversationId });
       void this.options.listener.onJobRequeued?.(job, { used: job.attempts, max: this.maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
     if (requeued.length > 0) this.options.jobs.wakeAgents();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
       for (const job of jobs) {
-        await this.options.store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
+        await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
         void this.apply(job);
       }
     }
@@ -535,7 +536,7 @@ export class RelayServer {
       return;
     }
     await this.options.store.agents.countResult(agentId);
-    await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
+    await this.options.store.audit.record(agentActor(agentId), { action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
     res.send(200, { ok: true });
     // The agent is answered first; the cloud read and card update can take a while. The result is
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
