@@ -9,7 +9,7 @@ import type { Logger } from '../shared/logger';
 import { SyncShiftAdapter } from './activity-endpoint';
 import { PUBLIC_CLOUD } from './bot-framework-cloud';
 import { cardActivity } from './card-sink';
-import { actorId, registerCommands, type CommandDeps } from './handlers/commands';
+import { actorOf, registerCommands, type CommandDeps } from './handlers/commands';
 
 /**
  * The adapter validates Bot Framework tokens when app credentials are configured; with none it
@@ -60,7 +60,7 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
     const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
     const from = context.activity.from;
     // The conversation the click came from decides which migration it may act on (never the card's data).
-    const card = await deps.runbook.handleAction({ verb, data, conversationId: context.activity.conversation.id, actor: { id: actorId(from), name: from.name ?? from.id } });
+    const card = await deps.runbook.handleAction({ verb, data, conversationId: context.activity.conversation.id, actor: actorOf(from) });
     // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
     // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
     await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } } });

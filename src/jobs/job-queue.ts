@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
+import type { Actor } from '../runbook/actor';
 import type { JobPurpose } from '../store/job-purpose';
 import type { JobRecord, Store } from '../store/types';
 
@@ -8,17 +9,17 @@ export interface EnqueueInput {
   payload: JobPayload;
   conversationId: string;
   migrationId: string | null;
-  requestedBy: string;
+  requestedBy: Actor;
   /**
    * Writes the row that ties the job to what it is for (a step, a wave OU), before any agent is
    * woken for it.
    */
   attach?: (job: JobRecord) => Promise<void>;
   /**
-   * The job.queued audit entry: who queued it, and for what. Left out where the caller's own entry
-   * (verify.pilot, wave.add) already records the request.
+   * The job.queued audit entry (on the requester's name): for what it was queued. Left out where the
+   * caller's own entry (verify.pilot, wave.add) already records the request.
    */
-  audit?: { actor: string; target: string; details?: Record<string, unknown> };
+  audit?: { target: string; details?: Record<string, unknown> };
   /**
    * False: the caller wakes agents itself (wakeAgents) once what the result needs is in place, as a
    * verify does after its card is posted. Agents polling meanwhile still find the job.
@@ -50,7 +51,7 @@ export class JobQueue {
     });
     await input.attach?.(job);
     if (input.audit) {
-      await store.audit.append({ actor: input.audit.actor, action: 'job.queued', target: input.audit.target, outcome: 'queued', details: { jobId: job.id, action: input.payload.action, ...input.audit.details }, conversationId: input.conversationId });
+      await store.audit.record(input.requestedBy, { action: 'job.queued', target: input.audit.target, outcome: 'queued', details: { jobId: job.id, action: input.payload.action, ...input.audit.details }, conversationId: input.conversationId });
     }
     if (input.wake !== false) this.wakeAgents();
     return job;

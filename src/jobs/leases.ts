@@ -1,3 +1,4 @@
+import { SYSTEM_ACTOR } from '../runbook/actor';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { dispatchByPurpose, type JobConsumers } from './job-consumers';
@@ -62,13 +63,13 @@ export class Leases {
     const { outcomeUnknown, exhausted, requeued } = await store.jobs.expireLeases({ now: this.options.now(), maxAttempts, claimMs: this.options.applyClaimMs });
     for (const job of requeued) {
       const reason = this.lost.reasonFor(job.id);
-      await store.audit.append({ actor: 'syncshift', action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts }, conversationId: job.conversationId });
+      await store.audit.record(SYSTEM_ACTOR, { action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts }, conversationId: job.conversationId });
       void this.options.onJobRequeued?.(job, { used: job.attempts, max: maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
     }
     if (requeued.length > 0) this.options.jobs.wakeAgents();
     for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
       for (const job of jobs) {
-        await store.audit.append({ actor: 'syncshift', action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
+        await store.audit.record(SYSTEM_ACTOR, { action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
         void this.apply(job);
       }
     }

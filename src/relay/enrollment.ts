@@ -1,4 +1,5 @@
 import type { Request, Response } from 'restify';
+import { agentActor, ANONYMOUS_ACTOR } from '../runbook/actor';
 import type { Store } from '../store/types';
 import { newAgentSecret, normalizeEnrollmentCode, sha256Hex } from './agent-credentials';
 import { FailedAttemptLimiter } from './failed-attempt-limiter';
@@ -43,12 +44,12 @@ export class Enrollment {
       const failure = this.limiter.recordFailure(client, Date.now());
       if (failure.first || failure.limitReached) {
         const reason = failure.limitReached ? 'too many refused codes; further tries from this address get 429 until the window ends' : 'unknown, used or expired code';
-        await this.options.store.audit.append({ actor: 'anonymous', action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
+        await this.options.store.audit.record(ANONYMOUS_ACTOR, { action: 'agent.enroll', target: null, outcome: failure.limitReached ? 'rate-limited' : 'refused', details: { reason, client }, conversationId: null });
       }
       res.send(401, { code: 'RELAY.ENROLLMENT_REFUSED', message: 'The enrollment code is unknown, already used or expired.', hint: 'Ask an approver to type /agent enroll <name> for a new code; a code works once, for a few minutes (10 by default).' });
       return;
     }
-    await this.options.store.audit.append({ actor: `agent:${redeemed.agentName}`, action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
+    await this.options.store.audit.record(agentActor(redeemed.agentName), { action: `agent.${redeemed.purpose}`, target: redeemed.agentName, outcome: 'credential-issued', details: { codeFrom: redeemed.createdBy, agentVersion: body.agentVersion ?? null }, conversationId: null });
     const response: EnrollResponse = { agentId: redeemed.agentName, secret };
     res.send(200, response);
   }

@@ -5,6 +5,7 @@ import type { JobQueue } from '../jobs/job-queue';
 import { Leases } from '../jobs/leases';
 import type { RequeueReason } from '../jobs/lost-leases';
 import type { Timers } from '../jobs/result-applier';
+import { agentActor } from '../runbook/actor';
 import type { Logger } from '../shared/logger';
 import type { JobRecord, Store } from '../store/types';
 import { AgentAuth, agentOf } from './agent-auth';
@@ -180,7 +181,7 @@ export class RelayServer {
           continue;
         }
         const leased: LeasedJob = { id: job.id, payload: payload.data, leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString() };
-        await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
+        await this.options.store.audit.record(agentActor(agentId), { action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
         res.send(200, { job: leased });
         return;
       }
@@ -381,7 +382,7 @@ export class RelayServer {
       return;
     }
     await this.options.store.agents.countResult(agentId);
-    await this.options.store.audit.append({ actor: `agent:${agentId}`, action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
+    await this.options.store.audit.record(agentActor(agentId), { action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
     res.send(200, { ok: true });
     // The agent is answered first; the cloud read and card update can take a while. The result is
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.

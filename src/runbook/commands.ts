@@ -14,7 +14,8 @@ export type Command =
   | { kind: 'migration.start'; name: string }
   | { kind: 'migration.status' }
   | { kind: 'step'; n: number }
-  | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number }
+  /** `person`: an export of one person's rows only, matched by Entra object id or display name. */
+  | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number; person?: string }
   | { kind: 'verify.pilot'; ou: string }
   | { kind: 'verify.list'; verification: string | 'last'; list: VerifyListKind; page: number }
   | { kind: 'wave.add'; name: string; ous: string[]; scheduledFor: string | null }
@@ -67,7 +68,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   },
   { usage: '/summary job <Cloud Sync job id>', example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f', description: 'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.' },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
-  { usage: '/audit [export csv|json]', example: '/audit export csv', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them.' },
+  { usage: '/audit [export csv|json [person]]', example: '/audit export csv Adele Vance', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them, or for one person\'s (by name or Entra object id).' },
   { usage: '/agent list', example: '/agent list', description: 'Show every relay agent: status, when it enrolled and was last seen, its version, actions run and the job it holds.' },
   {
     usage: '/agent enroll <name>',
@@ -130,8 +131,11 @@ export function parseCommand(input: string): Command {
     case '/audit': {
       if (rest.length === 0) return { kind: 'audit', export: null, limit: 20 };
       const format = (rest[1] ?? 'csv').toLowerCase();
-      if ((rest[0] ?? '').toLowerCase() === 'export' && (format === 'csv' || format === 'json')) return { kind: 'audit', export: format, limit: 0 };
-      return { kind: 'invalid', command: '/audit', reason: 'Use /audit, /audit export csv or /audit export json.', usage: '/audit [export csv|json]' };
+      if ((rest[0] ?? '').toLowerCase() === 'export' && (format === 'csv' || format === 'json')) {
+        const person = rest.slice(2).join(' ').replace(/^["\u201c]|["\u201d]$/g, '').trim();
+        return person ? { kind: 'audit', export: format, limit: 0, person } : { kind: 'audit', export: format, limit: 0 };
+      }
+      return { kind: 'invalid', command: '/audit', reason: 'Use /audit, /audit export csv or /audit export json, optionally followed by a person.', usage: '/audit [export csv|json [person]]' };
     }
     case '/verify': {
       const sub = (rest[0] ?? '').toLowerCase();

@@ -2,6 +2,7 @@ import { renderMessageCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { newEnrollmentCode, normalizeEnrollmentCode, sha256Hex } from '../relay/agent-credentials';
 import { ADSYNC_ACTIONS, MUTATING_ACTIONS } from '../relay/protocol';
+import type { Actor } from '../runbook/actor';
 import type { AgentRecord, EnrollmentPurpose } from '../store/agent-repo';
 import type { Store } from '../store/types';
 
@@ -15,11 +16,6 @@ export interface AgentServiceOptions {
   /** Called after a revocation released leases, so mutating jobs become "outcome unknown" at once. */
   leasesReleased: () => Promise<void>;
   now?: () => Date;
-}
-
-export interface Actor {
-  id: string;
-  name: string;
 }
 
 /** What the bot must send for an enrollment: the code goes privately, the channel only learns that it was sent. */
@@ -133,7 +129,7 @@ export class AgentService {
   }
 
   private audit(actor: Actor, action: string, target: string, outcome: string, details: Record<string, unknown>, conversationId: string): Promise<void> {
-    return this.options.store.audit.append({ actor: actor.id, action, target, outcome, details: { by: actor.name, ...details }, conversationId });
+    return this.options.store.audit.record(actor, { action, target, outcome, details: { by: actor.name, ...details }, conversationId });
   }
 }
 

@@ -5,6 +5,7 @@ import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
 import type { JobQueue } from '../jobs/job-queue';
 import { adsyncResult, readAdsyncResult, type JobPayload } from '../relay/protocol';
+import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { parseStepAction } from '../runbook/step-actions';
@@ -28,11 +29,6 @@ export interface RunbookServiceOptions {
   policy: ApprovalPolicy;
   jobs: JobQueue;
   now?: () => Date;
-}
-
-export interface Actor {
-  id: string;
-  name: string;
 }
 
 type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
@@ -97,7 +93,7 @@ export class RunbookService {
     if (!loaded) return renderMessageCard({ title: 'This card is out of date', text: 'The migration or step it belongs to no longer exists.', hint: 'Type /migration status.', tone: 'warning' });
     const { step, def } = loaded;
     const audit = (verb: string, outcome: string, details: unknown = {}): Promise<void> =>
-      this.options.store.audit.append({ actor: actor.id, action: verb, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
+      this.options.store.audit.record(actor, { action: verb, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
     /** The step card with why this click did nothing; the refusal is on the record. */
     const refuse = async (verb: string, reason: string): Promise<AdaptiveCardJson> => {
       await audit(verb, 'refused', { reason });
@@ -180,7 +176,7 @@ export class RunbookService {
     const details = { by: actor.name, verb: input.verb.slice(0, 60), fields, why, card: claimed, fromConversation: input.conversationId };
     const target = typeof claimed.n === 'number' ? `step ${claimed.n}` : 'step card';
     for (const conversationId of new Set([input.conversationId, ...(named ? [named.conversationId] : [])])) {
-      await this.options.store.audit.append({ actor: actor.id, action: 'card.tampered', target, outcome: 'refused', details, conversationId });
+      await this.options.store.audit.record(actor, { action: 'card.tampered', target, outcome: 'refused', details, conversationId });
     }
     this.options.logger.warn({ actor: actor.id, verb: details.verb, fields, conversationId: input.conversationId }, 'step card action refused: its data does not match the stored records');
     return renderMessageCard({
@@ -296,11 +292,8 @@ export class RunbookService {
       await this.note(loaded, `Not requested: ${fresh.refusal}.`);
       return;
     }
-    const requester = await this.options.store.jobs.get(job.id);
-    const by = requester?.requestedBy ?? 'unknown';
-    const bar = by.indexOf('|');
-    const [id, name] = bar >= 0 ? [by.slice(0, bar), by.slice(bar + 1)] : [by, by];
-    await this.openApproval(loaded, { id, name }, loaded.def.check.kind, fresh.evidence);
+    const requester = (await this.options.store.jobs.get(job.id))?.requestedBy ?? { id: 'unknown', name: 'unknown' };
+    await this.openApproval(loaded, requester, loaded.def.check.kind, fresh.evidence);
   }
 
   private async openApproval(loaded: Loaded, actor: Actor, action: string, evidence: unknown, moveStep = true): Promise<boolean> {
@@ -338,8 +331,7 @@ export class RunbookService {
       vote(current, { by: actor.id, byName: actor.name, decision, now: this.now(), currentEvidenceHash: current.evidenceHash, policy: this.options.policy }),
     );
     if (!result) return this.render(migration, loaded.steps, def.n, actor.id, 'That approval request no longer exists.');
-    await this.options.store.audit.append({
-      actor: actor.id,
+    await this.options.store.audit.record(actor, {
       action: `approval.${decision}`,
       target: `step ${def.n}`,
       outcome: result.ok ? result.outcome : `refused:${result.code}`,
@@ -384,7 +376,7 @@ export class RunbookService {
     if (approval.migrationId !== migration.id || approval.step !== def.n || !allowedActions.includes(approval.action)) {
       this.options.logger.error({ approvalId: approval.id, migrationId: migration.id, step: def.n }, 'an approval was about to run on a step it was not made for; refused');
       await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused:mismatch', details: { approvalId: approval.id, approvalStep: approval.step, approvalAction: approval.action }, conversationId: migration.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused:mismatch', details: { approvalId: approval.id, approvalStep: approval.step, approvalAction: approval.action }, conversationId: migration.conversationId });
       return;
     }
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
@@ -408,7 +400,7 @@ export class RunbookService {
       // A step left waiting on a void approval would wait for good.
       if (now.step.status === 'waiting_approval') await this.transition(now, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `approval void, nothing ran: ${refusal}` });
       else await this.note(now, `Approval void, nothing ran: ${refusal}`);
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused', details: { approvalId: approval.id, reason: refusal }, conversationId: migration.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused', details: { approvalId: approval.id, reason: refusal }, conversationId: migration.conversationId });
       return;
     }
     const job = await this.enqueueJob(migration, def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
@@ -421,9 +413,9 @@ export class RunbookService {
       payload,
       conversationId: migration.conversationId,
       migrationId: migration.id,
-      requestedBy: `${actor.id}|${actor.name}`,
+      requestedBy: actor,
       attach: (job) => this.options.store.runbook.linkJob(job.id, migration.id, n, purpose, approvalId),
-      audit: { actor: actor.id, target: `step ${n}`, details: { purpose } },
+      audit: { target: `step ${n}`, details: { purpose } },
     });
   }
 

@@ -6,6 +6,7 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
 import type { JobError } from '../relay/protocol';
+import { SUMMARY_ACTOR, SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { CloudUser } from '../runbook/cloud-users';
 import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
@@ -85,11 +86,11 @@ export class SummaryService {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
-  async setSchedule(input: { conversationId: string; localTime: string; timeZone: string; actor: string }): Promise<AdaptiveCardJson> {
+  async setSchedule(input: { conversationId: string; localTime: string; timeZone: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setSchedule({ migrationId: migration.id, localTime: input.localTime, timeZone: input.timeZone, setBy: input.actor, now: this.now() });
-    await this.options.store.audit.append({ actor: input.actor, action: 'summary.schedule', target: migration.name, outcome: 'set', details: { localTime: input.localTime, timeZone: input.timeZone }, conversationId: input.conversationId });
+    await this.options.store.waves.setSchedule({ migrationId: migration.id, localTime: input.localTime, timeZone: input.timeZone, setBy: input.actor.name, now: this.now() });
+    await this.options.store.audit.record(input.actor, { action: 'summary.schedule', target: migration.name, outcome: 'set', details: { localTime: input.localTime, timeZone: input.timeZone }, conversationId: input.conversationId });
     return renderMessageCard({
       title: 'Daily wave summary scheduled',
       text: `The wave summary will be posted here every day at ${input.localTime} ${input.timeZone} (daylight saving followed), starting with the next ${input.localTime}.`,
@@ -98,22 +99,22 @@ export class SummaryService {
     });
   }
 
-  async setJob(input: { conversationId: string; jobId: string; actor: string }): Promise<AdaptiveCardJson> {
+  async setJob(input: { conversationId: string; jobId: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setProvisioningJob({ migrationId: migration.id, jobId: input.jobId, setBy: input.actor, now: this.now() });
-    await this.options.store.audit.append({ actor: input.actor, action: 'summary.job', target: migration.name, outcome: 'set', details: { jobId: input.jobId }, conversationId: input.conversationId });
+    await this.options.store.waves.setProvisioningJob({ migrationId: migration.id, jobId: input.jobId, setBy: input.actor.name, now: this.now() });
+    await this.options.store.audit.record(input.actor, { action: 'summary.job', target: migration.name, outcome: 'set', details: { jobId: input.jobId }, conversationId: input.conversationId });
     return renderMessageCard({ title: 'Cloud Sync job set', text: `Summaries read the provisioning logs of ${input.jobId}: its errors, and which users Cloud Sync has provisioned.`, tone: 'good' });
   }
 
   /** Starts a summary on request and answers at once; the summary card follows when the agent has counted. */
-  async requestNow(input: { conversationId: string; actor: string }): Promise<AdaptiveCardJson> {
+  async requestNow(input: { conversationId: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
     const settings = await this.options.store.waves.getSettings(migration.id);
     const now = this.now();
     const claim = await this.options.store.waves.createOnDemand({ migrationId: migration.id, localDate: localDateOf(now, settings?.timeZone ?? 'UTC'), claimedBy: this.instanceId, now, claimMs: this.claimMs() });
-    await this.options.store.audit.append({ actor: input.actor, action: 'summary.now', target: migration.name, outcome: 'started', details: { summaryId: claim.id }, conversationId: input.conversationId });
+    await this.options.store.audit.record(input.actor, { action: 'summary.now', target: migration.name, outcome: 'started', details: { summaryId: claim.id }, conversationId: input.conversationId });
     this.track(this.run(claim, migration, settings, []));
     const waves = await this.options.store.waves.listWaves(migration.id);
     return renderMessageCard({ title: 'Building the wave summary', text: `The agent is counting ${waves.reduce((n, w) => n + w.ous.length, 0)} OU(s) of ${waves.length} wave(s); the summary follows here.` });
@@ -206,7 +207,7 @@ export class SummaryService {
       this.track(
         this.options.cards
           .post(migration.conversationId, card)
-          .then(() => this.options.store.audit.append({ actor: 'syncshift', action: 'summary.notice', target: migration.name, outcome: 'may_be_missing', details: { summaryId: row.id, localDate: row.localDate }, conversationId: migration.conversationId }))
+          .then(() => this.options.store.audit.record(SYSTEM_ACTOR, { action: 'summary.notice', target: migration.name, outcome: 'may_be_missing', details: { summaryId: row.id, localDate: row.localDate }, conversationId: migration.conversationId }))
           // At most one note: one that does not arrive either is only logged.
           .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: row.id }, 'the note about a possibly missing summary was not delivered; it is not retried')),
       );
@@ -265,7 +266,7 @@ export class SummaryService {
         // Only a posted daily summary moves the read position: one on request, or one that may not have
         // arrived, leaves the errors for the next daily summary to show.
         if (claim.kind === 'scheduled' && logWindow) await store.waves.commitLogWindow(logWindow);
-        await store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
+        await store.audit.record(SYSTEM_ACTOR, { action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
         log.info({ waves: summary.waves.length, provisioned: summary.totals.provisioned }, 'wave summary posted');
         return true;
       });
@@ -280,7 +281,7 @@ export class SummaryService {
     // What the channel and later notes may see: a raw exception's text (a SQL error, a stack frame)
     // stays in the log, where the summary id leads to it.
     const shown = channelMessage(err, `summary id ${claim.id}`);
-    const audit = (outcome: string, details: Record<string, unknown>) => store.audit.append({ actor: 'syncshift', action: 'summary.post', target: migration.name, outcome, details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details }, conversationId: migration.conversationId });
+    const audit = (outcome: string, details: Record<string, unknown>) => store.audit.record(SYSTEM_ACTOR, { action: 'summary.post', target: migration.name, outcome, details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details }, conversationId: migration.conversationId });
     if (stage === 'recorded') {
       log.error({ err: appError.message }, 'the summary was posted and recorded, but the provisioning log position or the audit entry could not be saved');
       return true;
@@ -444,7 +445,7 @@ export class SummaryService {
     const { store } = this.options;
     const jobs: { key: string; jobId: string }[] = [];
     for (const t of targets) {
-      const job = await this.options.jobs.enqueue({ purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: 'syncshift:summary', wake: false });
+      const job = await this.options.jobs.enqueue({ purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: SUMMARY_ACTOR, wake: false });
       jobs.push({ key: t.key, jobId: job.id });
     }
     const handed = new Map<string, JobRecord>();

@@ -6,6 +6,7 @@ import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/
 import type { JobError, ScanOuHead } from '../relay/protocol';
 import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
+import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
@@ -78,10 +79,10 @@ export class VerifyService {
     });
   }
 
-  async start(input: { conversationId: string; ou: string; requestedBy: string }): Promise<StartVerifyResult> {
+  async start(input: { conversationId: string; ou: string; actor: Actor }): Promise<StartVerifyResult> {
     const parsed = parseOuInput(input.ou);
     if (!parsed.ok) {
-      await this.options.store.audit.append({ actor: input.requestedBy, action: 'verify.pilot', target: input.ou, outcome: 'rejected', details: { code: parsed.code, reason: parsed.reason }, conversationId: input.conversationId });
+      await this.options.store.audit.record(input.actor, { action: 'verify.pilot', target: input.ou, outcome: 'rejected', details: { code: parsed.code, reason: parsed.reason }, conversationId: input.conversationId });
       return {
         ok: false,
         card: renderMessageCard({
@@ -100,7 +101,7 @@ export class VerifyService {
       payload: { action: 'directory.scanOu', ou: parsed.target.text },
       conversationId: input.conversationId,
       migrationId: migration?.id ?? null,
-      requestedBy: input.requestedBy,
+      requestedBy: input.actor,
       wake: false,
     });
     const verification = await this.options.store.verifications.create({
@@ -109,7 +110,7 @@ export class VerifyService {
       migrationId: migration?.id ?? null,
       ouInput: parsed.target.text,
     });
-    await this.options.store.audit.append({ actor: input.requestedBy, action: 'verify.pilot', target: parsed.target.text, outcome: 'queued', details: { jobId: job.id, verificationId: verification.id }, conversationId: input.conversationId });
+    await this.options.store.audit.record(input.actor, { action: 'verify.pilot', target: parsed.target.text, outcome: 'queued', details: { jobId: job.id, verificationId: verification.id }, conversationId: input.conversationId });
     return { ok: true, verification, card: this.card(verification, job, { kind: 'queued' }) };
   }
 
@@ -227,7 +228,7 @@ export class VerifyService {
         report,
         now: this.now(),
       });
-      await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 }, conversationId: verification.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 }, conversationId: verification.conversationId });
       await this.deliver(verification, job, { kind: 'done', report });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {
@@ -239,7 +240,7 @@ export class VerifyService {
 
   private async fail(verification: VerificationRecord, job: JobRecord, error: JobError): Promise<void> {
     await this.options.store.verifications.complete({ id: verification.id, status: 'failed', baseDn: null, summary: { error }, report: null, now: this.now() });
-    await this.options.store.audit.append({ actor: 'syncshift', action: 'verify.report', target: verification.ouInput, outcome: 'failed', details: { jobId: job.id, code: error.code }, conversationId: verification.conversationId });
+    await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'verify.report', target: verification.ouInput, outcome: 'failed', details: { jobId: job.id, code: error.code }, conversationId: verification.conversationId });
     const candidates = Array.isArray(error.details?.candidates) ? (error.details.candidates as string[]) : undefined;
     await this.deliver(verification, job, {
       kind: 'failed',
@@ -282,7 +283,7 @@ export class VerifyService {
     return renderVerifyCard({
       ou: verification.baseDn ?? verification.ouInput,
       shortId: shortId(verification.id),
-      requestedBy: job.requestedBy,
+      requestedBy: job.requestedBy.name,
       requestedAt: verification.createdAt,
       state,
       listLimit: this.options.listLimit,

@@ -3,6 +3,7 @@ import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
 import { storedScanOu, type JobError } from '../relay/protocol';
+import type { Actor } from '../runbook/actor';
 import { parseOuInput } from '../runbook/ou-input';
 import { pilotOu, type PilotOu } from '../runbook/step-evidence';
 import { localDateOf } from '../runbook/summary-schedule';
@@ -32,7 +33,7 @@ export class WaveService {
     this.now = options.now ?? (() => new Date());
   }
 
-  async add(input: { conversationId: string; name: string; ous: string[]; scheduledFor: string | null; actor: string }): Promise<AdaptiveCardJson> {
+  async add(input: { conversationId: string; name: string; ous: string[]; scheduledFor: string | null; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
     const ous: string[] = [];
@@ -44,7 +45,7 @@ export class WaveService {
       }
       ous.push(parsed.target.text);
     }
-    const wave = await this.options.store.waves.createWave({ migrationId: migration.id, name: input.name, scheduledFor: input.scheduledFor, createdBy: input.actor, ous, now: this.now() });
+    const wave = await this.options.store.waves.createWave({ migrationId: migration.id, name: input.name, scheduledFor: input.scheduledFor, createdBy: input.actor.name, ous, now: this.now() });
     if (!wave) {
       return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
     }
@@ -82,7 +83,7 @@ export class WaveService {
     return renderWavesCard({ title: `Waves of ${migration.name}`, waves: views });
   }
 
-  async remove(input: { conversationId: string; name: string; actor: string }): Promise<AdaptiveCardJson> {
+  async remove(input: { conversationId: string; name: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
     const removed = await this.options.store.waves.removeWave({ migrationId: migration.id, name: input.name, now: this.now() });
@@ -154,8 +155,8 @@ export class WaveService {
     return pilotOu(await this.options.store.runbook.listSteps(migrationId));
   }
 
-  private async audit(migration: MigrationRecord, actor: string, action: string, target: string, outcome: string, details: unknown): Promise<void> {
-    await this.options.store.audit.append({ actor, action, target, outcome, details, conversationId: migration.conversationId });
+  private async audit(migration: MigrationRecord, actor: Actor, action: string, target: string, outcome: string, details: unknown): Promise<void> {
+    await this.options.store.audit.record(actor, { action, target, outcome, details, conversationId: migration.conversationId });
   }
 }
 

@@ -27,7 +27,7 @@ function mapJob(row: Row): JobRecord {
     state: row.state as JobState,
     conversationId: String(row.conversation_id),
     migrationId: toStringOrNull(row.migration_id),
-    requestedBy: String(row.requested_by),
+    requestedBy: { id: String(row.requested_by_id), name: String(row.requested_by_name) },
     agentId: toStringOrNull(row.agent_id),
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),
     attempts: Number(row.attempts),
@@ -62,6 +62,7 @@ function mapAudit(row: Row): AuditEntry {
   return {
     at: toDate(row.at),
     actor: String(row.actor),
+    actorName: String(row.actor_name),
     action: String(row.action),
     target: toStringOrNull(row.target),
     outcome: String(row.outcome),
@@ -94,10 +95,12 @@ function assertLeaseMs(leaseMs: number): void {
   }
 }
 
-const JOB_COLUMN_NAMES = ['id', 'kind', 'purpose', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
+const JOB_COLUMN_NAMES = ['id', 'kind', 'purpose', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by_id', 'requested_by_name', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
 const JOB_COLUMNS = JOB_COLUMN_NAMES.join(', ');
 // finish() already holds the result it stores; reading a 100,000-user scan back would give the bot a second copy of it.
 const JOB_COLUMNS_BUT_RESULT = JOB_COLUMN_NAMES.filter((c) => c !== 'result').join(', ');
+/** Read from the audit_entries view, which names the actor of rows written before actor_name existed. */
+const AUDIT_COLUMNS = 'at, actor, actor_name, action, target, outcome, details, conversation_id';
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
@@ -163,9 +166,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
       async enqueue(input) {
         try {
           const rows = await db.query(
-            `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by, mutating)
-             VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7) RETURNING ${JOB_COLUMNS}`,
-            [input.kind, input.purpose, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy, input.mutating ?? false],
+            `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by_id, requested_by_name, mutating)
+             VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7, $8) RETURNING ${JOB_COLUMNS}`,
+            [input.kind, input.purpose, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy.id, input.requestedBy.name, input.mutating ?? false],
           );
           return mapJob(rows[0] as Row);
         } catch (err) {
@@ -503,28 +506,27 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
     },
 
     audit: {
-      async append(entry) {
+      async record(actor, event) {
         await db.query(
-          `INSERT INTO audit_log (at, actor, action, target, outcome, details, conversation_id)
-           VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6::jsonb, $7)`,
-          [timeParam(entry.at), entry.actor, entry.action, entry.target ?? null, entry.outcome, jsonParam(entry.details), entry.conversationId ?? null],
+          `INSERT INTO audit_log (at, actor, actor_name, action, target, outcome, details, conversation_id)
+           VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6, $7::jsonb, $8)`,
+          [timeParam(event.at), actor.id, actor.name, event.action, event.target ?? null, event.outcome, jsonParam(event.details), event.conversationId ?? null],
         );
       },
       async latest(limit) {
         assertLimit(limit, 'audit.latest');
-        const rows = await db.query(
-          `SELECT at, actor, action, target, outcome, details, conversation_id FROM audit_log ORDER BY at DESC, seq DESC LIMIT $1`,
-          [limit],
-        );
+        const rows = await db.query(`SELECT ${AUDIT_COLUMNS} FROM audit_entries ORDER BY at DESC, seq DESC LIMIT $1`, [limit]);
         return rows.map(mapAudit);
       },
-      async forConversation(conversationId, limit) {
-        // Oldest first: an export reads as a timeline.
+      async forConversation(conversationId, limit, person) {
+        // Oldest first: an export reads as a timeline. A person is matched by id or by name, since
+        // people know each other by name and older rows hold only a name.
+        const byPerson = person === undefined ? '' : 'AND (lower(actor) = lower($3) OR lower(actor_name) = lower($3))';
         const rows = await db.query(
-          `SELECT at, actor, action, target, outcome, details, conversation_id FROM (
-             SELECT seq, at, actor, action, target, outcome, details, conversation_id FROM audit_log
-             WHERE conversation_id = $1 ORDER BY at DESC, seq DESC LIMIT $2) latest ORDER BY at, seq`,
-          [conversationId, limit],
+          `SELECT ${AUDIT_COLUMNS} FROM (
+             SELECT seq, ${AUDIT_COLUMNS} FROM audit_entries
+             WHERE conversation_id = $1 ${byPerson} ORDER BY at DESC, seq DESC LIMIT $2) latest ORDER BY at, seq`,
+          person === undefined ? [conversationId, limit] : [conversationId, limit, person],
         );
         return rows.map(mapAudit);
       },

@@ -3,6 +3,7 @@
  * Every write that the bot relies on after a crash goes through here.
  */
 
+import type { Actor } from '../runbook/actor';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobPurpose } from './job-purpose';
 import type { MigrationRecord } from './migration-record';
@@ -22,7 +23,7 @@ export interface JobRecord {
   state: JobState;
   conversationId: string;
   migrationId: string | null;
-  requestedBy: string;
+  requestedBy: Actor;
   agentId: string | null;
   leaseExpiresAt: Date | null;
   attempts: number;
@@ -65,9 +66,23 @@ export interface VerificationRecord {
   reportedAt: Date | null;
 }
 
+/** What happened, as a caller records it; who did it is passed beside it (see Store.audit.record). */
+export interface AuditEvent {
+  action: string;
+  target: string | null;
+  outcome: string;
+  details?: unknown;
+  conversationId: string | null;
+  /** Defaults to the database's now(). */
+  at?: Date;
+}
+
 export interface AuditEntry {
   at: Date;
+  /** The actor's id: an Entra object id for a person, `syncshift`, `agent:<name>` (older rows may hold a display name). */
   actor: string;
+  /** The actor's name as people read it. */
+  actorName: string;
   action: string;
   target: string | null;
   outcome: string;
@@ -98,7 +113,7 @@ export interface Store {
      * Stores a job only; services queue through src/jobs (JobQueue), which also audits and wakes agents.
      * `mutating`: the job changes something, so it is never handed out twice (see expireMutating).
      */
-    enqueue(input: { kind: string; purpose: JobPurpose; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: string; mutating?: boolean }): Promise<JobRecord>;
+    enqueue(input: { kind: string; purpose: JobPurpose; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: Actor; mutating?: boolean }): Promise<JobRecord>;
     /**
      * Atomically hands the oldest job `agentId` can run to it (FOR UPDATE SKIP LOCKED), or returns
      * null. `actions`: what the agent declared it runs (null: anything). A revoked agent gets nothing.
@@ -166,11 +181,11 @@ export interface Store {
     listUnreported(): Promise<VerificationRecord[]>;
   };
   audit: {
-    /** Append-only: there is no update or delete. */
-    append(entry: Omit<AuditEntry, 'at'> & { at?: Date }): Promise<void>;
+    /** The one way anything is put on the record. Append-only: there is no update or delete. */
+    record(actor: Actor, event: AuditEvent): Promise<void>;
     latest(limit: number): Promise<AuditEntry[]>;
-    /** The newest `limit` entries of one conversation, oldest first. */
-    forConversation(conversationId: string, limit: number): Promise<AuditEntry[]>;
+    /** The newest `limit` entries of one conversation, oldest first; `person` keeps only the rows of the actor with that id or name (any case). */
+    forConversation(conversationId: string, limit: number, person?: string): Promise<AuditEntry[]>;
   };
   close(): Promise<void>;
 }

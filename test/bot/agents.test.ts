@@ -138,7 +138,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
 
   it('routing: an agent is offered only what it declared it can run; /agent list shows that, and work no online agent can run', async () => {
     const ldapOnly = clientFor('dc-1', secret);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test', mutating: true });
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' }, mutating: true });
     await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu'], readOnly: false })).resolves.toBeNull();
     // Read-only wins over the list: the bot drops the changes from it.
     await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.getScheduler', 'adsync.stopScheduler'], readOnly: true })).resolves.toBeNull();

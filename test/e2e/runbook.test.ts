@@ -268,9 +268,23 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     const exportCard = cardText((await h.say('/audit export csv', MEGAN))[0]!.activity.attachments![0]!.content);
     const url = /Download: (\S+)/.exec(exportCard)![1]!;
     const csv = await (await fetch(url)).text();
-    expect(csv.split('\r\n')[0]).toBe('at,actor,action,target,outcome,details,conversation_id');
+    expect(csv.split('\r\n')[0]).toBe('at,actor,action,target,outcome,details,conversation_id,actor_name');
     expect(csv).toContain('approval.approve');
     expect((await fetch(url.replace(/sig=[^&]+/, 'sig=forged'))).status).toBe(403);
+
+    // One person's rows, by name: each names Megan by her Entra object id and her name, whichever part of the bot wrote it.
+    const meganCard = cardText((await h.say('/audit export json Megan Bowen', MEGAN))[0]!.activity.attachments![0]!.content);
+    const meganUrl = /Download: (\S+)/.exec(meganCard)![1]!;
+    const meganRows = (await (await fetch(meganUrl)).json()) as { actor: string; actorName: string; action: string }[];
+    expect(meganRows.length).toBeGreaterThan(0);
+    expect(new Set(meganRows.map((r) => `${r.actor}|${r.actorName}`))).toEqual(new Set([`${MEGAN.aadObjectId}|Megan Bowen`]));
+    expect(meganRows.map((r) => r.action)).toEqual(expect.arrayContaining(['command.audit', 'approval.approve']));
+    // Widening a one-person link to everyone's rows breaks its signature.
+    expect((await fetch(meganUrl.replace(/&person=[^&]+/, ''))).status).toBe(403);
+    // Jobs queued for a step are on the record under the person who asked, not under a "id|name" string.
+    const queued = audit.filter((a) => a.action === 'job.queued');
+    expect(queued.length).toBeGreaterThan(0);
+    for (const row of queued) expect([ADELE, MEGAN, LYNNE].map((u) => `${u.aadObjectId}|${u.name}`)).toContain(`${row.actor}|${row.actorName}`);
   });
 
   it('undo of step 13 needs approval and stops the scheduler again', async () => {

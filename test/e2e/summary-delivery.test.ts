@@ -454,7 +454,7 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
     expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['claimed', 1]]);
     // Once it waits for its own count (its deadline is set then), move past the 10-minute wait.
-    const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by = 'syncshift:summary'`))[0]!.n;
+    const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by_id = 'syncshift:summary'`))[0]!.n;
     await eventually(async () => (await countsAsked()) >= 2, { what: 'the summary to ask for its count after the restart', timeoutMs: 4_000, intervalMs: 20 });
     clock = new Date('2026-03-28T07:11:00Z');
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);

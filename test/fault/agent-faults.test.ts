@@ -137,7 +137,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       const stepCard = (await h.say('/step 8'))[0]!;
       const step8 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!;
       expect(await h.store.runbook.saveStep(migration.id, { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step8.version)).toBe(true);
-      const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test', mutating: true });
+      const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
       await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
       h.bot.jobs.wakeAgents();
       await until('agent-c to lease the job', async () => (await jobRow(job.id)).agent_id === 'agent-c').catch(async (err: Error) => {
@@ -267,7 +267,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
     const step = (await h.store.runbook.listSteps(migration.id)).find((s) => s.n === 13)!;
     expect(await h.store.runbook.saveStep(migration.id, { ...step, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: { action: 'adsync.startScheduler', policyType: 'Initial' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test', mutating: true });
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: { action: 'adsync.startScheduler', policyType: 'Initial' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
     await h.store.runbook.linkJob(job.id, migration.id, 13, 'action');
     agent('agent-b', samba, { SYNCSHIFT_READ_ONLY: 'true', SYNCSHIFT_ADSYNC_EXPORT_DIR: join(tmp, 'exports'), SYNCSHIFT_POWERSHELL: '/nonexistent/powershell' });
     h.bot.jobs.wakeAgents();

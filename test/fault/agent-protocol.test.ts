@@ -74,7 +74,7 @@ describe('an agent that declares no actions', () => {
   });
 
   it('is offered nothing, and is told to update', async () => {
-    const stop = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test', mutating: true });
+    const stop = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' }, mutating: true });
     for (const declared of [{}, { actions: [] }, { actions: ['adsync.formatDisk'] }, { actions: ['adsync.stopScheduler'], readOnly: true }]) {
       const res = await post('/relay/v1/jobs/lease', { agentVersion: '0.0.9', waitMs: 0, ...declared });
       expect(res).toEqual({ status: 400, body: { code: 'RELAY.NO_ACTIONS_DECLARED', message: expect.stringContaining('so it is offered no job') as unknown, hint: expect.stringContaining('Update syncshift-agent on the agent host') as unknown } });
@@ -86,7 +86,7 @@ describe('an agent that declares no actions', () => {
   });
 
   it('cannot start or finish a job of an action it never declared, even one it holds (leased before the bot checked)', async () => {
-    const stop = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test', mutating: true });
+    const stop = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' }, mutating: true });
     // What the bot used to do for an agent that declared nothing: hand it anything.
     expect((await h.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() }))?.id).toBe(stop.id);
     const starting = await post(`/relay/v1/jobs/${stop.id}/progress`, { scanned: 0, phase: 'starting' });
@@ -99,7 +99,7 @@ describe('an agent that declares no actions', () => {
   });
 
   it('a result must be for the job\'s own action', async () => {
-    await h.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Sales' }, conversationId: h.conversationId, migrationId: null, requestedBy: 'test' });
+    await h.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Sales' }, conversationId: h.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
     const leased = await post('/relay/v1/jobs/lease', { agentVersion: '1', waitMs: 0, actions: ['directory.scanOu'] });
     const jobId = (leased.body.job as { id: string }).id;
     const wrong = await post(`/relay/v1/jobs/${jobId}/result`, { outcome: 'succeeded', result: { action: 'adsync.stopScheduler', data: {} } });

@@ -53,7 +53,7 @@ describe('forged and malformed requests change nothing', () => {
       },
     });
     // A job held by agent-test, for the "another agent" and "bad result" cases.
-    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Sales' }, conversationId: local.conversationId, migrationId: null, requestedBy: 'test' });
+    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Sales' }, conversationId: local.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
     await local.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() });
     leasedJobId = job.id;
     // Each agent's first authenticated call records it (last seen, version); do that now, so the
@@ -192,7 +192,7 @@ describe('forged and malformed requests change nothing', () => {
   const agentHeaders = { 'content-type': 'application/json', 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` };
 
   it(`a valid agent sending its lease a byte every ${(IDLE_MS * 1.5) / 1000} s is cut with 408 at the first gap, and the lease is never taken`, async () => {
-    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Slow' }, conversationId: local.conversationId, migrationId: null, requestedBy: 'test' });
+    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Slow' }, conversationId: local.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
     try {
       // A complete lease request, then trailing spaces: a route handed what had arrived would lease the job.
       const answer = await dribble(`${local.bot.url}/relay/v1/jobs/lease`, agentHeaders, [JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }), ' ', ' ', ' '], IDLE_MS * 1.5);

@@ -74,7 +74,7 @@ describe('the bot notices dead agents on its own', () => {
     const from = h.connector.calls.length;
     const step8 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!;
     expect(await h.store.runbook.saveStep(migration.id, { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step8.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test', mutating: true });
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
     await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
     const leased = await lone().lease(0, undefined, { actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
     expect(leased?.id).toBe(job.id);
@@ -157,7 +157,7 @@ describe('a result stored just before the bot stopped is applied when it starts 
     const stepCard = (await h.say('/step 3'))[0]!;
     const step3 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 3)!;
     expect(await h.store.runbook.saveStep(migration.id, { ...step3, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step3.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.exportConfig', purpose: 'step.check', payload: { action: 'adsync.exportConfig' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: 'fault-test' });
+    const job = await h.store.jobs.enqueue({ kind: 'adsync.exportConfig', purpose: 'step.check', payload: { action: 'adsync.exportConfig' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' } });
     await h.store.runbook.linkJob(job.id, migration.id, 3, 'check');
     const agent = new RelayClient({ url: h.bot.url, agentId: AGENT_ID, secret: AGENT_SECRET, agentVersion: '0.1.0-test' });
     expect((await agent.lease(0, undefined, { actions: ['adsync.exportConfig'], readOnly: false }))?.id).toBe(job.id);

@@ -20,7 +20,7 @@ describe.each([pgliteBackend(), postgresBackend()])('result applier on $name', (
 
   async function finishedJob(s: Store = store()): Promise<JobRecord> {
     seq += 1;
-    const job = await s.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: `OU=T${seq}` }, conversationId: `conv-${process.pid}-${seq}`, migrationId: null, requestedBy: 'test' });
+    const job = await s.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: `OU=T${seq}` }, conversationId: `conv-${process.pid}-${seq}`, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
     await s.jobs.lease({ agentId: 'agent-1', leaseMs: 60_000, now: now(), actions: ['directory.scanOu'] });
     const finished = await s.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { n: seq }, error: null, now: now(), claimMs: 1_000 });
     expect(finished).not.toBeNull();

@@ -129,7 +129,7 @@ describe('simulated Cloud Sync provisioning', () => {
     const later = await store.waves.createWave({ migrationId: migration!.id, name: 'Later', scheduledFor: '2999-01-01', createdBy: 'test', ous: ['OU=Legacy (2019)'], now: new Date() });
     const due = await store.waves.createWave({ migrationId: migration!.id, name: 'Due', scheduledFor: today, createdBy: 'test', ous: ['OU=R\\,D'], now: new Date() });
     for (const [wave, baseDn, users] of [[later!, OU.legacy, EXPECTED.legacy.users], [due!, OU.rAndD, EXPECTED.rAndD.users]] as const) {
-      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: {}, conversationId: '19:waves@thread', migrationId: migration!.id, requestedBy: 'test' });
+      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: {}, conversationId: '19:waves@thread', migrationId: migration!.id, requestedBy: { id: 'test', name: 'test' } });
       await store.waves.setOuCountJob(wave.id, 0, job.id);
       await store.waves.recordOuCount({ jobId: job.id, baseDn, users, disabled: 0, error: null, now: new Date() });
     }

@@ -42,7 +42,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   const enqueue = (conversationId = unique('conv'), payload: unknown = { n: 1 }): Promise<JobRecord> =>
-    store.jobs.enqueue({ kind: 'verify', purpose: 'verify', payload, conversationId, migrationId: null, requestedBy: 'alice' });
+    store.jobs.enqueue({ kind: 'verify', purpose: 'verify', payload, conversationId, migrationId: null, requestedBy: { id: 'alice', name: 'alice' } });
 
   test('migrations are recorded once and running them again applies nothing', async () => {
     const files = readMigrationFiles();
@@ -91,10 +91,11 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       payload: { ou: 'OU=Sales,DC=contoso,DC=com', tags: ['a', 'b'] },
       conversationId: migration!.conversationId,
       migrationId: migration!.id,
-      requestedBy: 'alice',
+      requestedBy: { id: 'alice', name: 'Alice' },
     });
     expect(queued).toMatchObject({ state: 'queued', purpose: 'wave.count', agentId: null, leaseExpiresAt: null, attempts: 0, progress: null, finishedAt: null, migrationId: migration!.id });
     expect(queued.payload).toEqual({ ou: 'OU=Sales,DC=contoso,DC=com', tags: ['a', 'b'] });
+    expect(queued.requestedBy).toEqual({ id: 'alice', name: 'Alice' });
 
     const leased = await store.jobs.lease({ agentId: 'agent-1', leaseMs: 30_000, now: at(0) });
     expect(leased).toMatchObject({ id: queued.id, state: 'leased', agentId: 'agent-1', attempts: 1 });
@@ -175,7 +176,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('a mutating job whose lease ran out is never handed out again; it fails as outcome unknown', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // The agent says it is about to act; from here on the job can only end as reported or unknown.
     expect(await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true })).toBe(true);
@@ -191,7 +192,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('a mutating job whose agent never confirmed starting changed nothing, so it goes to the next agent', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // Heartbeats alone do not count as starting.
     await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'heartbeat' }, leaseMs: 1_000, now: at(500) });
@@ -241,7 +242,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   }
 
   test('lease hands out only jobs the agent declared it can run, and skips past the ones it cannot', async () => {
-    const adsync = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const adsync = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     const scan = await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const ldapOnly = ['directory.scanOu'];
     expect(await store.jobs.lease({ agentId: 'ldap-agent', leaseMs: 1_000, now: at(0), actions: ldapOnly })).toMatchObject({ id: scan.id, agentId: 'ldap-agent' });
@@ -287,7 +288,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect((swept.exhausted[0]!.error as { hint: string }).hint).toContain('Check the agent host');
 
     // An unconfirmed mutating job is bounded the same way, and says that nothing changed.
-    const mutating = await store.jobs.enqueue({ kind: 'adsync.startService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.startService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0), maxAttempts: 1 });
     const unstarted = await store.jobs.expireLeases({ now: at(1_000), maxAttempts: 1 });
     expect(unstarted.exhausted.map((j) => j.id)).toEqual([mutating.id]);
@@ -295,7 +296,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
   });
 
   test('the sweep turns a started mutating job into outcome unknown, and never requeues it', async () => {
-    const job = await store.jobs.enqueue({ kind: 'adsync.stopService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const job = await store.jobs.enqueue({ kind: 'adsync.stopService', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     await store.jobs.reportProgress({ jobId: job.id, agentId: 'agent-1', progress: { phase: 'starting' }, leaseMs: 1_000, now: at(0), starting: true });
     const swept = await store.jobs.expireLeases({ now: at(1_000) });
@@ -336,7 +337,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
 
   test('queued work that no online agent can run is reported by action', async () => {
     const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
-    const stopping = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const stopping = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const waitingFor = async (since: Date): Promise<string[]> => (await store.jobs.waitingForCapableAgent({ onlineSince: since })).filter((w) => w.action !== '(none)').map((w) => `${w.action}:${w.jobs}`);
     await store.agents.touch({ name, version: '1', now: at(10_000) });
@@ -440,14 +441,15 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
 
   test('audit log appends, lists latest first, and refuses UPDATE, DELETE and TRUNCATE', async () => {
     const actor = unique('actor');
-    await store.audit.append({ at: at(10), actor, action: 'migration.create', target: 'm1', outcome: 'ok', details: { a: 1 }, conversationId: 'c1' });
-    await store.audit.append({ at: at(30), actor, action: 'verify.start', target: null, outcome: 'ok', details: null, conversationId: null });
-    await store.audit.append({ at: at(20), actor, action: 'job.finish', target: 'j1', outcome: 'failed', details: ['x'], conversationId: 'c1' });
+    const who = { id: actor, name: 'Adele Vance' };
+    await store.audit.record(who, { at: at(10), action: 'migration.create', target: 'm1', outcome: 'ok', details: { a: 1 }, conversationId: 'c1' });
+    await store.audit.record(who, { at: at(30), action: 'verify.start', target: null, outcome: 'ok', details: null, conversationId: null });
+    await store.audit.record(who, { at: at(20), action: 'job.finish', target: 'j1', outcome: 'failed', details: ['x'], conversationId: 'c1' });
     const latest = (await store.audit.latest(100)).filter((entry) => entry.actor === actor);
     expect(latest.map((entry) => entry.action)).toEqual(['verify.start', 'job.finish', 'migration.create']);
-    expect(latest[2]).toEqual({ at: at(10), actor, action: 'migration.create', target: 'm1', outcome: 'ok', details: { a: 1 }, conversationId: 'c1' });
+    expect(latest[2]).toEqual({ at: at(10), actor, actorName: 'Adele Vance', action: 'migration.create', target: 'm1', outcome: 'ok', details: { a: 1 }, conversationId: 'c1' });
 
-    await store.audit.append({ actor, action: 'defaulted', target: null, outcome: 'ok', details: undefined, conversationId: null });
+    await store.audit.record(who, { action: 'defaulted', target: null, outcome: 'ok', details: undefined, conversationId: null });
     const [newest] = await store.audit.latest(1);
     expect(newest).toMatchObject({ actor, action: 'defaulted', details: null });
     expect(Math.abs(newest!.at.getTime() - Date.now())).toBeLessThan(60_000);
@@ -456,6 +458,28 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     await expect(store.db.query('DELETE FROM audit_log WHERE actor = $1', [actor])).rejects.toThrow(/append-only/);
     await expect(store.db.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/);
     expect((await store.audit.latest(100)).filter((entry) => entry.actor === actor)).toHaveLength(4);
+  });
+
+  test("audit rows carry the actor's id and name, and one person's rows are found by either", async () => {
+    const conversationId = unique('conv');
+    const adele = { id: unique('adele-oid'), name: 'Adele Vance' };
+    const megan = { id: unique('megan-oid'), name: 'Megan Bowen' };
+    await store.audit.record(adele, { at: at(1), action: 'step.confirm', target: 'step 1', outcome: 'done', conversationId });
+    await store.audit.record(megan, { at: at(2), action: 'approval.approve', target: 'step 8', outcome: 'approved', conversationId });
+    await store.audit.record({ id: 'syncshift', name: 'SyncShift' }, { at: at(3), action: 'verify.report', target: 'OU=Sales', outcome: 'reported', conversationId });
+    await store.audit.record(adele, { at: at(4), action: 'step.run', target: 'step 2', outcome: 'started', conversationId: unique('other-conv') });
+
+    expect((await store.audit.forConversation(conversationId, 10)).map((e) => [e.actor, e.actorName, e.action])).toEqual([
+      [adele.id, 'Adele Vance', 'step.confirm'],
+      [megan.id, 'Megan Bowen', 'approval.approve'],
+      ['syncshift', 'SyncShift', 'verify.report'],
+    ]);
+    const actions = async (person: string): Promise<string[]> => (await store.audit.forConversation(conversationId, 10, person)).map((e) => e.action);
+    expect(await actions(adele.id)).toEqual(['step.confirm']);
+    expect(await actions(adele.id.toUpperCase())).toEqual(['step.confirm']);
+    expect(await actions('adele vance')).toEqual(['step.confirm']);
+    expect(await actions('Megan Bowen')).toEqual(['approval.approve']);
+    expect(await actions('Adele')).toEqual([]);
   });
 
   test('transactions roll back on error and db.query inside a transaction fails instead of hanging', async () => {
@@ -512,7 +536,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     const name = unique('agent').replace(/[^A-Za-z0-9._-]/g, '');
     await store.agents.touch({ name, version: '1.2.3', now: at(0) });
     const readOnly = await enqueue();
-    const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: 'alice', mutating: true });
+    const mutating = await store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: {}, conversationId: unique('conv'), migrationId: null, requestedBy: { id: 'alice', name: 'alice' }, mutating: true });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.reportProgress({ jobId: mutating.id, agentId: name, progress: {}, leaseMs: 600_000, now: at(0), starting: true });

@@ -165,7 +165,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
   });
 
   test('count jobs a summary gave up on are cancelled while queued, never once an agent has them', async () => {
-    const enqueue = () => store().jobs.enqueue({ kind: 'directory.scanOu', purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: 'OU=X' }, conversationId: unique('conv'), migrationId, requestedBy: 'syncshift:summary' });
+    const enqueue = () => store().jobs.enqueue({ kind: 'directory.scanOu', purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: 'OU=X' }, conversationId: unique('conv'), migrationId, requestedBy: { id: 'syncshift:summary', name: 'syncshift:summary' } });
     const leasedJob = await enqueue();
     expect((await store().jobs.lease({ agentId: 'agent-x', leaseMs: 60_000, now: new Date() }))?.id).toBe(leasedJob.id);
     const queued = await enqueue();

@@ -12,6 +12,16 @@ describe('parseCommand', () => {
     expect(parseCommand('/verify list notsynced 2')).toEqual({ kind: 'verify.list', verification: 'last', list: 'notsynced', page: 2 });
   });
 
+  it('parses /audit, with an export optionally narrowed to one person', () => {
+    expect(parseCommand('/audit')).toEqual({ kind: 'audit', export: null, limit: 20 });
+    expect(parseCommand('/audit export csv')).toEqual({ kind: 'audit', export: 'csv', limit: 0 });
+    expect(parseCommand('/audit export JSON Adele Vance')).toEqual({ kind: 'audit', export: 'json', limit: 0, person: 'Adele Vance' });
+    expect(parseCommand('/audit export csv "Adele Vance"')).toEqual({ kind: 'audit', export: 'csv', limit: 0, person: 'Adele Vance' });
+    expect(parseCommand('/audit export csv 00000000-0000-0000-0000-00000000AD01')).toEqual({ kind: 'audit', export: 'csv', limit: 0, person: '00000000-0000-0000-0000-00000000AD01' });
+    expect(parseCommand('/audit export xml Adele')).toMatchObject({ kind: 'invalid', usage: '/audit [export csv|json [person]]' });
+    expect(COMMAND_HELP.find((c) => c.usage.startsWith('/audit'))!.usage).toBe('/audit [export csv|json [person]]');
+  });
+
   it('explains invalid uses', () => {
     expect(parseCommand('/migration start')).toMatchObject({ kind: 'invalid', reason: 'The migration needs a name.' });
     expect(parseCommand('/migration stop')).toMatchObject({ kind: 'invalid' });

@@ -10,7 +10,7 @@ const finishedJob = (purpose: JobPurpose): JobRecord => ({
   state: 'succeeded',
   conversationId: 'conv',
   migrationId: null,
-  requestedBy: 'alice',
+  requestedBy: { id: 'alice', name: 'alice' },
   agentId: 'agent-1',
   leaseExpiresAt: null,
   attempts: 1,

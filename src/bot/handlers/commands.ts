@@ -1,6 +1,7 @@
 import { TurnContext } from 'botbuilder';
 import type { Application } from '@microsoft/teams-ai/lib/Application';
 import { renderHelpCard, renderMessageCard } from '../../cards/message-cards';
+import type { Actor } from '../../runbook/actor';
 import { parseCommand, visibleControls, type Command } from '../../runbook/commands';
 import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
@@ -40,12 +41,11 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
     const activity = context.activity;
     const conversationId = activity.conversation.id;
     await deps.store.conversations.saveReference(conversationId, TurnContext.getConversationReference(activity));
-    const actor = actorId(activity.from);
-    const actorName = activity.from.name ?? actor;
+    const actor = actorOf(activity.from);
     const command = parseCommand(stripHtml(activity.text ?? ''));
     // Every command is on the record, including the ones that fail or are not understood; control
     // characters written out, since PostgreSQL refuses U+0000 and the row must still be written.
-    await deps.store.audit.append({ actor, action: `command.${command.kind}`, target: truncate(visibleControls(stripHtml(activity.text ?? '')), 500), outcome: 'received', details: { by: visibleControls(actorName), activityId: activity.id }, conversationId });
+    await deps.store.audit.record(actor, { action: `command.${command.kind}`, target: truncate(visibleControls(stripHtml(activity.text ?? '')), 500), outcome: 'received', details: { by: actor.name, activityId: activity.id }, conversationId });
     // Past this point a command that changes something is not run again if the turn fails (see ActivityDeduper).
     if (!READ_ONLY_COMMANDS.has(command.kind)) markChangingState(context);
 
@@ -60,8 +60,8 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         await context.sendActivity(cardActivity(renderMessageCard({ title: `${command.command}: ${command.reason}`, text: `Usage: ${command.usage}`, hint: 'Type /help for every command with an example.', tone: 'warning' })));
         return;
       case 'migration.start': {
-        const migration = await deps.store.migrations.create({ name: command.name, conversationId, createdBy: actor });
-        await deps.store.audit.append({ actor, action: 'migration.start', target: command.name, outcome: migration ? 'created' : 'exists', details: {}, conversationId });
+        const migration = await deps.store.migrations.create({ name: command.name, conversationId, createdBy: actor.id });
+        await deps.store.audit.record(actor, { action: 'migration.start', target: command.name, outcome: migration ? 'created' : 'exists', details: {}, conversationId });
         if (!migration) {
           const existing = await deps.store.migrations.findByConversation(conversationId);
           await context.sendActivity(cardActivity(renderMessageCard({ title: 'This conversation already has a migration', text: `"${existing?.name ?? '?'}" was started here by ${existing?.createdBy ?? 'someone'}. One conversation holds one migration.`, hint: 'Start a new migration in another channel thread or chat.', tone: 'warning' })));
@@ -71,7 +71,7 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
           cardActivity(
             renderMessageCard({
               title: `Migration "${migration.name}" started`,
-              text: `Started by ${actorName}. This conversation now holds the migration from Entra Connect Sync to Entra Cloud Sync: 18 steps, each with its own card below as it becomes current.`,
+              text: `Started by ${actor.name}. This conversation now holds the migration from Entra Connect Sync to Entra Cloud Sync: 18 steps, each with its own card below as it becomes current.`,
               hint: 'Type /migration status at any time; /verify pilot OU=<OU> compares an OU with the cloud.',
               tone: 'good',
               facts: [{ title: 'Started', value: migration.createdAt.toISOString() }],
@@ -95,10 +95,10 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       }
       case 'audit':
-        await context.sendActivity(cardActivity(command.export ? deps.audit.exportCard(conversationId, command.export) : await deps.audit.latestCard(conversationId, command.limit)));
+        await context.sendActivity(cardActivity(command.export ? deps.audit.exportCard(conversationId, command.export, command.person) : await deps.audit.latestCard(conversationId, command.limit)));
         return;
       case 'verify.pilot': {
-        const started = await deps.verify.start({ conversationId, ou: command.ou, requestedBy: actorName });
+        const started = await deps.verify.start({ conversationId, ou: command.ou, actor });
         const sent = await context.sendActivity(cardActivity(started.card));
         if (started.ok) await deps.verify.cardPosted(started.verification.id, sent?.id);
         return;
@@ -107,29 +107,29 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         await context.sendActivity(cardActivity(await deps.verify.list({ conversationId, verification: command.verification, list: command.list, page: command.page })));
         return;
       case 'wave.add':
-        await context.sendActivity(cardActivity(await deps.waves.add({ conversationId, name: command.name, ous: command.ous, scheduledFor: command.scheduledFor, actor: actorName })));
+        await context.sendActivity(cardActivity(await deps.waves.add({ conversationId, name: command.name, ous: command.ous, scheduledFor: command.scheduledFor, actor })));
         return;
       case 'wave.list':
         await context.sendActivity(cardActivity(await deps.waves.list(conversationId)));
         return;
       case 'wave.remove':
-        await context.sendActivity(cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor: actorName })));
+        await context.sendActivity(cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor })));
         return;
       case 'summary.now':
-        await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor: actorName })));
+        await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor })));
         return;
       case 'summary.schedule':
-        await context.sendActivity(cardActivity(await deps.summaries.setSchedule({ conversationId, localTime: command.localTime, timeZone: command.timeZone, actor: actorName })));
+        await context.sendActivity(cardActivity(await deps.summaries.setSchedule({ conversationId, localTime: command.localTime, timeZone: command.timeZone, actor })));
         return;
       case 'summary.job':
-        await context.sendActivity(cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor: actorName })));
+        await context.sendActivity(cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor })));
         return;
       case 'agent.list':
         await context.sendActivity(cardActivity(await deps.agents.listCard()));
         return;
       case 'agent.enroll':
       case 'agent.rotate': {
-        const issued = await deps.agents.issueCode({ name: command.name, purpose: command.kind === 'agent.enroll' ? 'enroll' : 'rotate', actor: { id: actor, name: actorName }, conversationId });
+        const issued = await deps.agents.issueCode({ name: command.name, purpose: command.kind === 'agent.enroll' ? 'enroll' : 'rotate', actor, conversationId });
         if (!issued.ok) {
           await context.sendActivity(cardActivity(issued.card));
           return;
@@ -155,7 +155,7 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       }
       case 'agent.revoke':
-        await context.sendActivity(cardActivity(await deps.agents.revoke({ name: command.name, actor: { id: actor, name: actorName }, conversationId })));
+        await context.sendActivity(cardActivity(await deps.agents.revoke({ name: command.name, actor, conversationId })));
         return;
       default:
         assertNever(command, 'command');
@@ -166,6 +166,15 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
 /** Entra object id when Teams sends one (it does for every signed-in user), lower-cased to compare with the approver list. */
 export function actorId(from: { id: string; aadObjectId?: string }): string {
   return (from.aadObjectId ?? from.id).toLowerCase();
+}
+
+/**
+ * Who sent an activity, as the audit trail and jobs record them. The name is Teams' display name
+ * with control characters written out, since PostgreSQL refuses U+0000 and the row must still be written.
+ */
+export function actorOf(from: { id: string; aadObjectId?: string; name?: string }): Actor {
+  const id = actorId(from);
+  return { id, name: visibleControls(from.name ?? id) };
 }
 
 /** Teams may deliver formatted text as HTML; commands are plain text. */
