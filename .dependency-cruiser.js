@@ -41,7 +41,8 @@ module.exports = {
     {
       name: 'directory-reads-ad-only',
       severity: 'error',
-      comment: 'The directory (LDAP, simulated) is what the agent reads: it knows the core and shared, nothing of the bot or the sandbox.',
+      comment:
+        'The directory (LDAP, simulated) is what the agent reads: it knows the core and shared, nothing of the bot or the sandbox.',
       from: { path: '^src/directory/' },
       to: { path: ONLY(['directory', 'runbook', 'shared']) },
     },
@@ -55,7 +56,8 @@ module.exports = {
     {
       name: 'store-below-cloud',
       severity: 'error',
-      comment: 'The store keeps what the services hand it; the shapes it keeps come from the core, not from the Graph client.',
+      comment:
+        'The store keeps what the services hand it; the shapes it keeps come from the core, not from the Graph client.',
       from: { path: '^src/store/' },
       to: { path: ONLY(['store', 'runbook', 'shared']) },
     },
@@ -85,7 +87,7 @@ module.exports = {
       name: 'jobs-below-the-relay',
       severity: 'error',
       comment:
-        'The job queue, leases and result applier: what a job is and what becomes of it. They know the store, the core, shared and the wire protocol\'s job shapes; the relay server, the services and the bot call them, never the other way round.',
+        "The job queue, leases and result applier: what a job is and what becomes of it. They know the store, the core, shared and the wire protocol's job shapes; the relay server, the services and the bot call them, never the other way round.",
       from: { path: '^src/jobs/' },
       to: { path: ONLY(['jobs', 'store', 'runbook', 'shared']), pathNot: '^src/relay/protocol\\.ts$' },
     },
@@ -165,7 +167,11 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     moduleSystems: ['cjs', 'es6'],
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.json'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

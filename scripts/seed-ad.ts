@@ -49,7 +49,8 @@ function loadEnv(): SeedEnv {
   }
   const env = JSON.parse(raw) as Partial<SeedEnv>;
   for (const key of ['url', 'bindDn', 'password', 'caPath'] as const) {
-    if (typeof env[key] !== 'string' || env[key] === '') throw new Error(`${file} has no "${key}"; re-run bash scripts/samba-up.sh`);
+    if (typeof env[key] !== 'string' || env[key] === '')
+      throw new Error(`${file} has no "${key}"; re-run bash scripts/samba-up.sh`);
   }
   return env as SeedEnv;
 }
@@ -67,7 +68,8 @@ function checkSpec(): void {
     }
   }
   for (const u of SEED_USERS) {
-    if (!parseDn(userDn(u)).ok) throw new Error(`spec user "${u.cn}" does not form a valid DN; fix src/sandbox/forest-spec.ts`);
+    if (!parseDn(userDn(u)).ok)
+      throw new Error(`spec user "${u.cn}" does not form a valid DN; fix src/sandbox/forest-spec.ts`);
   }
 }
 
@@ -128,7 +130,9 @@ function jobs(): { ous: Job[]; rest: Job[] } {
 }
 
 function groupJob(): Job {
-  const members = SEED_USERS.filter((u) => u.ou === OU.sales).slice(0, SALES_GROUP_MEMBERS).map(userDn);
+  const members = SEED_USERS.filter((u) => u.ou === OU.sales)
+    .slice(0, SALES_GROUP_MEMBERS)
+    .map(userDn);
   return {
     dn: `CN=${escapeDnValue(SALES_GROUP_CN)},${OU.sales}`,
     attributes: [attr('objectClass', 'top', 'group'), attr('sAMAccountName', 'SalesTeam'), attr('member', ...members)],
@@ -152,7 +156,9 @@ async function addAll(client: Client, list: Job[], label: string, concurrency: n
         added++;
       } catch (err) {
         if (!(err instanceof AlreadyExistsError)) {
-          throw new Error(`adding ${job.dn} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw new Error(`adding ${job.dn} failed: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          });
         }
         skipped++;
       }
@@ -190,7 +196,10 @@ async function main(): Promise<void> {
     await addAll(client, ous, 'OUs', 1);
     await addAll(client, rest, 'users, computers, contacts', CONCURRENCY);
     await addAll(client, [groupJob()], 'group', 1);
-    await client.add(SEED_MARKER_DN, [attr('objectClass', 'top', 'container'), attr('description', `complete; version ${SEED_VERSION}`)]);
+    await client.add(SEED_MARKER_DN, [
+      attr('objectClass', 'top', 'container'),
+      attr('description', `complete; version ${SEED_VERSION}`),
+    ]);
     console.log(
       `[seed] done in ${((Date.now() - started) / 1000).toFixed(1)}s: ${SEED_USERS.length} users, ` +
         `${SEED_COMPUTERS.length} computers, ${SEED_CONTACTS.length} contacts, 1 group, ${ous.length} OUs`,

@@ -31,10 +31,23 @@ if (installedVersion() !== VERSION) {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   try {
     // --ignore-scripts: nothing it needs offline is built by an install script.
-    execFileSync(npm, ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `@microsoft/teamsfx-core@${VERSION}`], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      timeout: 15 * 60_000,
-    });
+    execFileSync(
+      npm,
+      [
+        'install',
+        '--prefix',
+        prefix,
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        '--loglevel=error',
+        `@microsoft/teamsfx-core@${VERSION}`,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        timeout: 15 * 60_000,
+      },
+    );
   } catch (error) {
     rmSync(prefix, { recursive: true, force: true });
     process.stderr.write(`npm could not install @microsoft/teamsfx-core@${VERSION} into ${prefix}: ${error.message}\n`);

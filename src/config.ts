@@ -82,7 +82,12 @@ const schema = z.object({
   GRAPH_CLIENT_SECRET: z.string().optional(),
   GRAPH_STATIC_TOKEN: z.string().optional(),
   SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
-  SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
+  SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(10),
   SYNCSHIFT_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(300),
   SYNCSHIFT_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   SYNCSHIFT_LEASE_SWEEP_SECONDS: z.coerce.number().int().min(1).max(600).default(15),
@@ -91,7 +96,12 @@ const schema = z.object({
   SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
-  SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
+  SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
   PUBLIC_URL: z.string().url().optional(),
   SYNCSHIFT_LINK_SIGNING_KEY: z.string().min(32).optional(),
 });
@@ -112,22 +122,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
         appType: e.MICROSOFT_APP_TYPE,
         credential: botCredential(e),
         openIdMetadataUrl: metadataUrl('MICROSOFT_BOT_OPENID_METADATA_URL', e.MICROSOFT_BOT_OPENID_METADATA_URL),
-        emulatorOpenIdMetadataUrl: metadataUrl('MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL', e.MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL),
+        emulatorOpenIdMetadataUrl: metadataUrl(
+          'MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL',
+          e.MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL,
+        ),
       }
     : null;
   if (!botAuth) {
-    const stray = (['MICROSOFT_APP_PASSWORD', 'MICROSOFT_APP_CERTIFICATE_PATH', 'MICROSOFT_APP_CERTIFICATE_KEY_PATH'] as const).find((name) => e[name] !== undefined);
+    const stray = (
+      ['MICROSOFT_APP_PASSWORD', 'MICROSOFT_APP_CERTIFICATE_PATH', 'MICROSOFT_APP_CERTIFICATE_KEY_PATH'] as const
+    ).find((name) => e[name] !== undefined);
     if (stray) {
-      throw new AppError('CONFIG.INVALID', `${stray} is set but MICROSOFT_APP_ID is not, so the bot would run unauthenticated in local mode.`, {
-        hint: 'Set MICROSOFT_APP_ID to the bot registration\'s application (client) id, or remove the credential to run locally.',
-      });
+      throw new AppError(
+        'CONFIG.INVALID',
+        `${stray} is set but MICROSOFT_APP_ID is not, so the bot would run unauthenticated in local mode.`,
+        {
+          hint: "Set MICROSOFT_APP_ID to the bot registration's application (client) id, or remove the credential to run locally.",
+        },
+      );
     }
   }
   const host = e.HOST ?? (botAuth ? '0.0.0.0' : '127.0.0.1');
   if (!botAuth && !isLoopback(host)) {
-    throw new AppError('CONFIG.INVALID', `HOST=${host} without Bot Framework credentials would accept unauthenticated activities from the network.`, {
-      hint: 'Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or leave HOST unset to stay on loopback.',
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `HOST=${host} without Bot Framework credentials would accept unauthenticated activities from the network.`,
+      {
+        hint: 'Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or leave HOST unset to stay on loopback.',
+      },
+    );
   }
   return {
     port: e.PORT,
@@ -150,7 +173,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     bodyIdleMs: e.SYNCSHIFT_BODY_IDLE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
-    approvals: { approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS), required: e.SYNCSHIFT_REQUIRED_APPROVALS, ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000 },
+    approvals: {
+      approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS),
+      required: e.SYNCSHIFT_REQUIRED_APPROVALS,
+      ttlMs: e.SYNCSHIFT_APPROVAL_TTL_MINUTES * 60_000,
+    },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     linkSigningKey: e.SYNCSHIFT_LINK_SIGNING_KEY,
   };
@@ -164,15 +191,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
 export function startupWarnings(config: BotConfig, listenUrl: string): string[] {
   const auth = config.botAuth;
   if (!auth) {
-    return [`LOCAL MODE: no MICROSOFT_APP_ID, so Bot Framework tokens are NOT checked. Listening on loopback only (${listenUrl}). Configure the bot's credentials (password, certificate or managed identity) before exposing it.`];
+    return [
+      `LOCAL MODE: no MICROSOFT_APP_ID, so Bot Framework tokens are NOT checked. Listening on loopback only (${listenUrl}). Configure the bot's credentials (password, certificate or managed identity) before exposing it.`,
+    ];
   }
   const warnings: string[] = [];
-  for (const [name, url] of [['MICROSOFT_BOT_OPENID_METADATA_URL', auth.openIdMetadataUrl], ['MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL', auth.emulatorOpenIdMetadataUrl]] as const) {
-    if (url) warnings.push(`OPENID METADATA OVERRIDDEN: ${name}=${url}. Incoming activities are accepted when signed by keys published there, not only by Microsoft's public cloud. Unset it unless this is a sovereign cloud or a test.`);
+  for (const [name, url] of [
+    ['MICROSOFT_BOT_OPENID_METADATA_URL', auth.openIdMetadataUrl],
+    ['MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL', auth.emulatorOpenIdMetadataUrl],
+  ] as const) {
+    if (url)
+      warnings.push(
+        `OPENID METADATA OVERRIDDEN: ${name}=${url}. Incoming activities are accepted when signed by keys published there, not only by Microsoft's public cloud. Unset it unless this is a sovereign cloud or a test.`,
+      );
   }
   if (auth.credential.kind === 'certificate') {
     const days = Math.floor((auth.credential.notAfter.getTime() - Date.now()) / 86_400_000);
-    if (days < 30) warnings.push(`The bot certificate (thumbprint ${auth.credential.thumbprint}) expires in ${days} day(s), on ${auth.credential.notAfter.toISOString()}. Upload a new one to the app registration and point MICROSOFT_APP_CERTIFICATE_PATH at it.`);
+    if (days < 30)
+      warnings.push(
+        `The bot certificate (thumbprint ${auth.credential.thumbprint}) expires in ${days} day(s), on ${auth.credential.notAfter.toISOString()}. Upload a new one to the app registration and point MICROSOFT_APP_CERTIFICATE_PATH at it.`,
+      );
   }
   return warnings;
 }
@@ -180,9 +218,13 @@ export function startupWarnings(config: BotConfig, listenUrl: string): string[] 
 /** botbuilder asserts a tenant for these two app types and crashes at the first activity without one. */
 function requireTenantFor(appType: BotAppType, tenantId: string | undefined): string | undefined {
   if ((appType === 'SingleTenant' || appType === 'UserAssignedMSI') && !tenantId) {
-    throw new AppError('CONFIG.INVALID', `MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=${appType} needs it${appType === 'SingleTenant' ? ' (SingleTenant is the default)' : ''}.`, {
-      hint: 'Set MICROSOFT_APP_TENANT_ID to the Entra tenant id of the bot registration, or MICROSOFT_APP_TYPE=MultiTenant for a multi-tenant registration.',
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=${appType} needs it${appType === 'SingleTenant' ? ' (SingleTenant is the default)' : ''}.`,
+      {
+        hint: 'Set MICROSOFT_APP_TENANT_ID to the Entra tenant id of the bot registration, or MICROSOFT_APP_TYPE=MultiTenant for a multi-tenant registration.',
+      },
+    );
   }
   return tenantId;
 }
@@ -191,25 +233,44 @@ function requireTenantFor(appType: BotAppType, tenantId: string | undefined): st
 function botCredential(e: z.infer<typeof schema>): BotCredential {
   const certificate = e.MICROSOFT_APP_CERTIFICATE_PATH;
   if (e.MICROSOFT_APP_TYPE === 'UserAssignedMSI') {
-    const extra = e.MICROSOFT_APP_PASSWORD !== undefined ? 'MICROSOFT_APP_PASSWORD' : certificate !== undefined ? 'MICROSOFT_APP_CERTIFICATE_PATH' : null;
+    const extra =
+      e.MICROSOFT_APP_PASSWORD !== undefined
+        ? 'MICROSOFT_APP_PASSWORD'
+        : certificate !== undefined
+          ? 'MICROSOFT_APP_CERTIFICATE_PATH'
+          : null;
     if (extra) {
-      throw new AppError('CONFIG.INVALID', `${extra} is set, but MICROSOFT_APP_TYPE=UserAssignedMSI signs in with the managed identity and would ignore it.`, {
-        hint: `Remove ${extra}, or pick MICROSOFT_APP_TYPE=SingleTenant or MultiTenant to use it.`,
-      });
+      throw new AppError(
+        'CONFIG.INVALID',
+        `${extra} is set, but MICROSOFT_APP_TYPE=UserAssignedMSI signs in with the managed identity and would ignore it.`,
+        {
+          hint: `Remove ${extra}, or pick MICROSOFT_APP_TYPE=SingleTenant or MultiTenant to use it.`,
+        },
+      );
     }
     return { kind: 'managedIdentity' };
   }
   if (certificate !== undefined && e.MICROSOFT_APP_PASSWORD !== undefined) {
-    throw new AppError('CONFIG.INVALID', 'Both MICROSOFT_APP_PASSWORD and MICROSOFT_APP_CERTIFICATE_PATH are set.', { hint: 'Configure one credential for the bot: remove the password to use the certificate, or the other way round.' });
+    throw new AppError('CONFIG.INVALID', 'Both MICROSOFT_APP_PASSWORD and MICROSOFT_APP_CERTIFICATE_PATH are set.', {
+      hint: 'Configure one credential for the bot: remove the password to use the certificate, or the other way round.',
+    });
   }
   if (certificate !== undefined) return loadCertificate(certificate, e.MICROSOFT_APP_CERTIFICATE_KEY_PATH);
   if (e.MICROSOFT_APP_CERTIFICATE_KEY_PATH !== undefined) {
-    throw new AppError('CONFIG.INVALID', 'MICROSOFT_APP_CERTIFICATE_KEY_PATH is set without MICROSOFT_APP_CERTIFICATE_PATH.', { hint: 'Point MICROSOFT_APP_CERTIFICATE_PATH at the PEM certificate uploaded to the app registration.' });
+    throw new AppError(
+      'CONFIG.INVALID',
+      'MICROSOFT_APP_CERTIFICATE_KEY_PATH is set without MICROSOFT_APP_CERTIFICATE_PATH.',
+      { hint: 'Point MICROSOFT_APP_CERTIFICATE_PATH at the PEM certificate uploaded to the app registration.' },
+    );
   }
   if (e.MICROSOFT_APP_PASSWORD === undefined) {
-    throw new AppError('CONFIG.INVALID', 'MICROSOFT_APP_ID is set but no credential is: neither MICROSOFT_APP_PASSWORD nor MICROSOFT_APP_CERTIFICATE_PATH.', {
-      hint: 'Set the bot registration\'s client secret (MICROSOFT_APP_PASSWORD), its certificate (MICROSOFT_APP_CERTIFICATE_PATH), or MICROSOFT_APP_TYPE=UserAssignedMSI for a managed identity.',
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      'MICROSOFT_APP_ID is set but no credential is: neither MICROSOFT_APP_PASSWORD nor MICROSOFT_APP_CERTIFICATE_PATH.',
+      {
+        hint: "Set the bot registration's client secret (MICROSOFT_APP_PASSWORD), its certificate (MICROSOFT_APP_CERTIFICATE_PATH), or MICROSOFT_APP_TYPE=UserAssignedMSI for a managed identity.",
+      },
+    );
   }
   return { kind: 'password', password: e.MICROSOFT_APP_PASSWORD };
 }
@@ -220,25 +281,42 @@ function loadCertificate(certPath: string, keyPath: string | undefined): BotCred
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
-      throw new AppError('CONFIG.INVALID', `${name} ${path} cannot be read: ${(err as Error).message}.`, { hint: 'Check the path and that the bot\'s account may read the file.' });
+      throw new AppError('CONFIG.INVALID', `${name} ${path} cannot be read: ${(err as Error).message}.`, {
+        hint: "Check the path and that the bot's account may read the file.",
+      });
     }
   };
   const certText = read('MICROSOFT_APP_CERTIFICATE_PATH', certPath);
   const keyText = keyPath === undefined ? certText : read('MICROSOFT_APP_CERTIFICATE_KEY_PATH', keyPath);
   const certificatePem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certText)?.[0];
-  const privateKeyPem = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(keyText)?.[0];
+  const privateKeyPem = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(
+    keyText,
+  )?.[0];
   if (!certificatePem) {
-    throw new AppError('CONFIG.INVALID', `MICROSOFT_APP_CERTIFICATE_PATH ${certPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`, { hint: 'Export the certificate as PEM, e.g. openssl pkcs12 -in bot.pfx -out bot.pem -nodes.' });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `MICROSOFT_APP_CERTIFICATE_PATH ${certPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`,
+      { hint: 'Export the certificate as PEM, e.g. openssl pkcs12 -in bot.pfx -out bot.pem -nodes.' },
+    );
   }
   if (!privateKeyPem) {
-    const where = keyPath === undefined ? `MICROSOFT_APP_CERTIFICATE_PATH ${certPath}` : `MICROSOFT_APP_CERTIFICATE_KEY_PATH ${keyPath}`;
-    throw new AppError('CONFIG.INVALID', `${where} holds no unencrypted PEM private key.`, { hint: 'Put the private key (-----BEGIN PRIVATE KEY-----) in the same file, or set MICROSOFT_APP_CERTIFICATE_KEY_PATH to a file that holds it.' });
+    const where =
+      keyPath === undefined
+        ? `MICROSOFT_APP_CERTIFICATE_PATH ${certPath}`
+        : `MICROSOFT_APP_CERTIFICATE_KEY_PATH ${keyPath}`;
+    throw new AppError('CONFIG.INVALID', `${where} holds no unencrypted PEM private key.`, {
+      hint: 'Put the private key (-----BEGIN PRIVATE KEY-----) in the same file, or set MICROSOFT_APP_CERTIFICATE_KEY_PATH to a file that holds it.',
+    });
   }
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certificatePem);
   } catch (err) {
-    throw new AppError('CONFIG.INVALID', `MICROSOFT_APP_CERTIFICATE_PATH ${certPath} is not a readable X.509 certificate: ${(err as Error).message}.`, { hint: 'Export the certificate as PEM again.' });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `MICROSOFT_APP_CERTIFICATE_PATH ${certPath} is not a readable X.509 certificate: ${(err as Error).message}.`,
+      { hint: 'Export the certificate as PEM again.' },
+    );
   }
   let matches = false;
   try {
@@ -247,24 +325,47 @@ function loadCertificate(certPath: string, keyPath: string | undefined): BotCred
     matches = false;
   }
   if (!matches) {
-    throw new AppError('CONFIG.INVALID', `The private key does not belong to the certificate in MICROSOFT_APP_CERTIFICATE_PATH ${certPath}.`, { hint: 'Use the key the certificate was issued for; both come from the same .pfx.' });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `The private key does not belong to the certificate in MICROSOFT_APP_CERTIFICATE_PATH ${certPath}.`,
+      { hint: 'Use the key the certificate was issued for; both come from the same .pfx.' },
+    );
   }
   const notAfter = new Date(cert.validTo);
   if (notAfter.getTime() <= Date.now()) {
-    throw new AppError('CONFIG.INVALID', `The certificate in MICROSOFT_APP_CERTIFICATE_PATH ${certPath} expired on ${notAfter.toISOString()}.`, { hint: 'Upload a new certificate to the bot\'s app registration and point MICROSOFT_APP_CERTIFICATE_PATH at it.' });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `The certificate in MICROSOFT_APP_CERTIFICATE_PATH ${certPath} expired on ${notAfter.toISOString()}.`,
+      {
+        hint: "Upload a new certificate to the bot's app registration and point MICROSOFT_APP_CERTIFICATE_PATH at it.",
+      },
+    );
   }
   // SHA-1 thumbprint, hex without colons: what Entra shows and what the SDK sends as x5t.
-  return { kind: 'certificate', thumbprint: cert.fingerprint.replace(/:/g, ''), privateKeyPem, certificatePem, notAfter };
+  return {
+    kind: 'certificate',
+    thumbprint: cert.fingerprint.replace(/:/g, ''),
+    privateKeyPem,
+    certificatePem,
+    notAfter,
+  };
 }
 
 /** Token keys decide who may sign activities: only over HTTPS, or from this machine. */
 function metadataUrl(name: string, url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
   const parsed = new URL(url);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname.replace(/^\[|\]$/g, '')))) {
-    throw new AppError('CONFIG.INVALID', `${name} ${url} is not HTTPS; whoever can change that response in transit could sign activities the bot accepts.`, {
-      hint: 'Use the https:// metadata URL of your cloud, or unset it for Microsoft\'s public cloud. Plain http is accepted only for loopback (tests).',
-    });
+  if (
+    parsed.protocol !== 'https:' &&
+    !(parsed.protocol === 'http:' && isLoopback(parsed.hostname.replace(/^\[|\]$/g, '')))
+  ) {
+    throw new AppError(
+      'CONFIG.INVALID',
+      `${name} ${url} is not HTTPS; whoever can change that response in transit could sign activities the bot accepts.`,
+      {
+        hint: "Use the https:// metadata URL of your cloud, or unset it for Microsoft's public cloud. Plain http is accepted only for loopback (tests).",
+      },
+    );
   }
   return url;
 }
@@ -272,14 +373,21 @@ function metadataUrl(name: string, url: string | undefined): string | undefined 
 /** "agent-a:secret1,agent-b:secret2". Secrets shorter than 24 characters are refused: they are the only lock on the relay. */
 export function parseAgentSecrets(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const colon = part.indexOf(':');
     const id = colon > 0 ? part.slice(0, colon) : '';
     const secret = colon > 0 ? part.slice(colon + 1) : '';
     if (!AGENT_NAME.test(id) || secret.length < 24) {
-      throw new AppError('CONFIG.INVALID', 'SYNCSHIFT_AGENT_SECRETS must be "agent-id:secret" pairs separated by commas, each secret at least 24 characters.', {
-        hint: 'Generate a secret with: openssl rand -base64 32',
-      });
+      throw new AppError(
+        'CONFIG.INVALID',
+        'SYNCSHIFT_AGENT_SECRETS must be "agent-id:secret" pairs separated by commas, each secret at least 24 characters.',
+        {
+          hint: 'Generate a secret with: openssl rand -base64 32',
+        },
+      );
     }
     out.set(id, secret);
   }
@@ -290,7 +398,10 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Entra object ids, comma separated. Enough of them must exist for the required count, counting that the requester cannot approve. */
 export function parseApprovers(text: string, required: number): string[] {
-  const ids = text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const ids = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
   const bad = ids.find((id) => !GUID.test(id));
   if (bad) {
     throw new AppError('CONFIG.INVALID', `SYNCSHIFT_APPROVERS contains "${bad}", which is not an Entra object id.`, {
@@ -298,9 +409,13 @@ export function parseApprovers(text: string, required: number): string[] {
     });
   }
   if (ids.length > 0 && ids.length < required + 1) {
-    throw new AppError('CONFIG.INVALID', `SYNCSHIFT_REQUIRED_APPROVALS is ${required} but only ${ids.length} approver(s) are listed; a requester who is an approver could never get enough approvals.`, {
-      hint: `List at least ${required + 1} approvers or lower SYNCSHIFT_REQUIRED_APPROVALS.`,
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `SYNCSHIFT_REQUIRED_APPROVALS is ${required} but only ${ids.length} approver(s) are listed; a requester who is an approver could never get enough approvals.`,
+      {
+        hint: `List at least ${required + 1} approvers or lower SYNCSHIFT_REQUIRED_APPROVALS.`,
+      },
+    );
   }
   return [...new Set(ids)];
 }

@@ -12,10 +12,23 @@ async function main(): Promise<void> {
   const cloud = createCloudDirectoryFromConfig(config.graph, logger.child({ part: 'cloud' }));
   const bot = await startBot({ config, store, cloud, logger });
   for (const warning of startupWarnings(config, bot.url)) logger.warn(warning);
-  if (config.agentSecrets.size === 0 && (await store.agents.list()).every((agent) => agent.status !== 'active' || agent.secretSha256 === null)) {
-    logger.warn('No agent is enrolled or configured: /verify jobs will wait until one is. An approver types /agent enroll <name> to add one.');
+  if (
+    config.agentSecrets.size === 0 &&
+    (await store.agents.list()).every((agent) => agent.status !== 'active' || agent.secretSha256 === null)
+  ) {
+    logger.warn(
+      'No agent is enrolled or configured: /verify jobs will wait until one is. An approver types /agent enroll <name> to add one.',
+    );
   }
-  logger.info({ url: bot.url, store: store.db.kind, graph: config.graph.baseUrl, mode: config.botAuth ? `production (${config.botAuth.credential.kind})` : 'local' }, 'SyncShift bot listening');
+  logger.info(
+    {
+      url: bot.url,
+      store: store.db.kind,
+      graph: config.graph.baseUrl,
+      mode: config.botAuth ? `production (${config.botAuth.credential.kind})` : 'local',
+    },
+    'SyncShift bot listening',
+  );
   const shutdown = async (): Promise<void> => {
     await bot.stop();
     await store.close();

@@ -8,7 +8,11 @@ import { spawnNode, waitForOutput, type NodeProcess } from './processes';
 export const AGENT_ID = 'agent-bench';
 export const AGENT_SECRET = 'bench-secret-0123456789-abcdefghij';
 export const GRAPH_TOKEN = 'bench-token';
-export const BENCH_USER: TestUser = { id: '29:bench', name: 'Bench Person', aadObjectId: '00000000-0000-0000-0000-0000000be0c1' };
+export const BENCH_USER: TestUser = {
+  id: '29:bench',
+  name: 'Bench Person',
+  aadObjectId: '00000000-0000-0000-0000-0000000be0c1',
+};
 
 export interface BenchDc {
   url: string;
@@ -24,7 +28,9 @@ export function benchDc(): BenchDc {
   try {
     return JSON.parse(readFileSync(`${dir}/env.json`, 'utf8')) as BenchDc;
   } catch (err) {
-    throw new Error(`${dir}/env.json is missing (${(err as Error).message}); run bash bench/bench-dc-up.sh (npm run bench does).`);
+    throw new Error(
+      `${dir}/env.json is missing (${(err as Error).message}); run bash bench/bench-dc-up.sh (npm run bench does).`,
+    );
   }
 }
 
@@ -60,7 +66,11 @@ export interface BotProcess extends NodeProcess {
 }
 
 /** The bot exactly as `npm start` runs it (dist/main.js), on PostgreSQL or PGlite. */
-export async function startBotProcess(env: { graphUrl: string; databaseUrl?: string; dataDir?: string }): Promise<BotProcess> {
+export async function startBotProcess(env: {
+  graphUrl: string;
+  databaseUrl?: string;
+  dataDir?: string;
+}): Promise<BotProcess> {
   const proc = spawnNode('src/main.js', [], {
     PORT: '0',
     LOG_LEVEL: 'info',
@@ -95,7 +105,12 @@ export interface Sent {
   sentAt: number;
 }
 
-export async function send(botUrl: string, connector: FakeConnector, conversationId: string, text: string): Promise<Sent> {
+export async function send(
+  botUrl: string,
+  connector: FakeConnector,
+  conversationId: string,
+  text: string,
+): Promise<Sent> {
   const activity = messageActivity({ text, from: BENCH_USER, conversationId, serviceUrl: connector.url });
   const sentAt = performance.now();
   const res = await postActivity(botUrl, activity);
@@ -115,10 +130,22 @@ export interface VerifyOutcome {
 }
 
 /** `/verify pilot <ou>` and the final version of its card. */
-export async function verifyOu(botUrl: string, connector: FakeConnector, ou: string, timeoutMs: number, conversationId = `19:bench-${randomUUID()}@thread.tacv2`): Promise<VerifyOutcome> {
+export async function verifyOu(
+  botUrl: string,
+  connector: FakeConnector,
+  ou: string,
+  timeoutMs: number,
+  conversationId = `19:bench-${randomUUID()}@thread.tacv2`,
+): Promise<VerifyOutcome> {
   const sent = await send(botUrl, connector, conversationId, `/verify pilot ${ou}`);
   const initial = await firstReply(connector, sent);
-  const final = await connector.waitFor((c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments?.[0]?.content).includes('Verifying…'), { timeoutMs });
+  const final = await connector.waitFor(
+    (c) =>
+      c.method === 'PUT' &&
+      c.id === initial.id &&
+      !cardText(c.activity.attachments?.[0]?.content).includes('Verifying…'),
+    { timeoutMs },
+  );
   return { sentAt: sent.sentAt, doneAt: final.receivedAt, text: cardText(final.activity.attachments?.[0]?.content) };
 }
 

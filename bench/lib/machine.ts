@@ -28,5 +28,7 @@ export function describeMachine(): MachineInfo {
 }
 
 export function loadAverage(): string {
-  return loadavg().map((l) => l.toFixed(1)).join(' / ');
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
 }

@@ -18,7 +18,10 @@ export interface NodeProcess {
 
 export function spawnNode(script: string, args: string[], env: Record<string, string>): NodeProcess {
   let log = '';
-  const child = spawn(process.execPath, [join(BUILD_DIR, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(BUILD_DIR, script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const keep = (d: Buffer): void => {
     // Only the tail matters for failure messages; a long run must not grow this process's memory.
     log = (log + d.toString()).slice(-200_000);
@@ -55,7 +58,10 @@ export async function waitForOutput(proc: NodeProcess, pattern: RegExp, timeoutM
   for (;;) {
     const match = pattern.exec(proc.log());
     if (match) return match;
-    if (proc.child.exitCode !== null) throw new Error(`The process exited (code ${proc.child.exitCode}) before printing ${pattern}:\n${proc.log().slice(-3000)}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(
+        `The process exited (code ${proc.child.exitCode}) before printing ${pattern}:\n${proc.log().slice(-3000)}`,
+      );
     if (Date.now() > deadline) throw new Error(`No ${pattern} within ${timeoutMs} ms:\n${proc.log().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

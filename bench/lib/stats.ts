@@ -9,7 +9,8 @@ export interface Summary {
 
 /** Nearest-rank percentile (the value below which p% of the samples fall); p in (0, 100]. */
 export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) throw new Error('percentile of no samples: the measurement produced nothing; check the log above.');
+  if (samples.length === 0)
+    throw new Error('percentile of no samples: the measurement produced nothing; check the log above.');
   if (!(p > 0 && p <= 100)) throw new Error(`percentile ${p} is out of range; use a number in (0, 100].`);
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = Math.ceil((p / 100) * sorted.length);

@@ -13,7 +13,9 @@ export function formatTable(rows: readonly ResultRow[]): string {
   const lines = ['| section | metric | value | target | result |', '| --- | --- | --- | --- | --- |'];
   for (const row of rows) {
     const result = row.pass === undefined ? '' : row.pass ? 'PASS' : 'FAIL';
-    lines.push(`| ${cell(row.section)} | ${cell(row.metric)} | ${cell(row.value)} | ${cell(row.target ?? '')} | ${result} |`);
+    lines.push(
+      `| ${cell(row.section)} | ${cell(row.metric)} | ${cell(row.value)} | ${cell(row.target ?? '')} | ${result} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -35,7 +37,19 @@ export function mb(bytes: number): string {
 }
 
 /** Ratio of a measured time to its baseline, against a "within X times" target. */
-export function ratioRow(section: string, metric: string, measuredMs: number, baselineMs: number, limit: number): ResultRow {
+export function ratioRow(
+  section: string,
+  metric: string,
+  measuredMs: number,
+  baselineMs: number,
+  limit: number,
+): ResultRow {
   const ratio = measuredMs / baselineMs;
-  return { section, metric, value: `${ratio.toFixed(2)}x (${seconds(measuredMs)} vs ${seconds(baselineMs)})`, target: `≤ ${limit}x`, pass: ratio <= limit };
+  return {
+    section,
+    metric,
+    value: `${ratio.toFixed(2)}x (${seconds(measuredMs)} vs ${seconds(baselineMs)})`,
+    target: `≤ ${limit}x`,
+    pass: ratio <= limit,
+  };
 }

@@ -16,7 +16,13 @@ export interface LatencyMeasurement {
  * waiting in a long poll (same machine clock). The agent here only leases and answers "failed" at
  * once, so what is timed is the relay, not LDAP.
  */
-export async function measureLatency(input: { graphUrl: string; connector: FakeConnector; commands: number; jobs: number; progress: (text: string) => void }): Promise<LatencyMeasurement> {
+export async function measureLatency(input: {
+  graphUrl: string;
+  connector: FakeConnector;
+  commands: number;
+  jobs: number;
+  progress: (text: string) => void;
+}): Promise<LatencyMeasurement> {
   const databaseUrl = await freshSchema('bench_latency');
   const bot = await startBotProcess({ graphUrl: input.graphUrl, databaseUrl });
   const stop = new AbortController();
@@ -27,15 +33,20 @@ export async function measureLatency(input: { graphUrl: string; connector: FakeC
   const agentLoop = (async () => {
     while (!stop.signal.aborted) {
       waiting();
-      const job = await relay.lease(20_000, stop.signal, { actions: ['directory.scanOu'], readOnly: true }).catch((err: Error) => {
-        if (stop.signal.aborted) return null;
-        throw err;
-      });
+      const job = await relay
+        .lease(20_000, stop.signal, { actions: ['directory.scanOu'], readOnly: true })
+        .catch((err: Error) => {
+          if (stop.signal.aborted) return null;
+          throw err;
+        });
       if (!job) continue;
       const at = Date.now();
       inLongPoll = new Promise<void>((r) => (waiting = r));
       leasedAt.set(job.id, at);
-      await relay.result(job.id, { outcome: 'failed', error: { code: 'BENCH.SKIPPED', message: 'The latency benchmark does not scan.' } });
+      await relay.result(job.id, {
+        outcome: 'failed',
+        error: { code: 'BENCH.SKIPPED', message: 'The latency benchmark does not scan.' },
+      });
     }
   })();
   try {
@@ -63,7 +74,10 @@ export async function measureLatency(input: { graphUrl: string; connector: FakeC
     // The last lease may still be on its way back.
     const deadline = Date.now() + 10_000;
     while (leasedAt.size < input.jobs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const rows = await queryPg<{ id: string; created: Date }>(databaseUrl, `SELECT id, created_at AS created FROM jobs WHERE kind = 'directory.scanOu'`);
+    const rows = await queryPg<{ id: string; created: Date }>(
+      databaseUrl,
+      `SELECT id, created_at AS created FROM jobs WHERE kind = 'directory.scanOu'`,
+    );
     const dispatch = rows.map((row) => {
       const at = leasedAt.get(row.id);
       if (at === undefined) throw new Error(`Job ${row.id} was never leased to the waiting agent.`);

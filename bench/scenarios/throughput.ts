@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { FakeConnector } from '../../test/helpers/fake-connector';
-import { benchDc, cardNumber, freshSchema, queryPg, send, firstReply, startAgentProcess, startBotProcess, verifyOu, type BotProcess } from '../lib/harness';
+import {
+  benchDc,
+  cardNumber,
+  freshSchema,
+  queryPg,
+  send,
+  firstReply,
+  startAgentProcess,
+  startBotProcess,
+  verifyOu,
+  type BotProcess,
+} from '../lib/harness';
 
 export interface ThroughputMeasurement {
   label: string;
@@ -18,7 +29,14 @@ export interface ThroughputMeasurement {
  * them while the agent talks to the first only: jobs queued by the second are leased through the
  * first via PostgreSQL.
  */
-export async function measureThroughput(input: { label: string; bots: 1 | 2; count: number; graphUrl: string; connector: FakeConnector; usersPerOu: number }): Promise<ThroughputMeasurement> {
+export async function measureThroughput(input: {
+  label: string;
+  bots: 1 | 2;
+  count: number;
+  graphUrl: string;
+  connector: FakeConnector;
+  usersPerOu: number;
+}): Promise<ThroughputMeasurement> {
   const databaseUrl = await freshSchema(`bench_throughput_${input.label}`);
   const bots: BotProcess[] = [];
   for (let i = 0; i < input.bots; i++) bots.push(await startBotProcess({ graphUrl: input.graphUrl, databaseUrl }));
@@ -35,8 +53,10 @@ export async function measureThroughput(input: { label: string; bots: 1 | 2; cou
         const ou = `OU=Dept${String((i % 10) + 1).padStart(3, '0')},OU=Bench10k`;
         const { text } = await verifyOu(bot.url, input.connector, ou, 10 * 60_000, conversationId);
         const onPrem = cardNumber(text, 'On-premises users');
-        if (onPrem !== input.usersPerOu) throw new Error(`${ou}: the card says ${onPrem} on-premises users, expected ${input.usersPerOu}`);
-        if (cardNumber(text, 'Missing in cloud') !== 0) throw new Error(`${ou}: users reported missing in a tenant that has them all`);
+        if (onPrem !== input.usersPerOu)
+          throw new Error(`${ou}: the card says ${onPrem} on-premises users, expected ${input.usersPerOu}`);
+        if (cardNumber(text, 'Missing in cloud') !== 0)
+          throw new Error(`${ou}: users reported missing in a tenant that has them all`);
       }),
     );
     const wallMs = performance.now() - start;

@@ -2,7 +2,16 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { USERS_SELECT } from '../../src/cloud/graph-cloud-directory';
 import type { FakeConnector } from '../../test/helpers/fake-connector';
-import { benchDc, cardNumber, freshSchema, queryPg, startAgentProcess, startBotProcess, verifyOu, type BenchDc } from '../lib/harness';
+import {
+  benchDc,
+  cardNumber,
+  freshSchema,
+  queryPg,
+  startAgentProcess,
+  startBotProcess,
+  verifyOu,
+  type BenchDc,
+} from '../lib/harness';
 
 export interface ExpectedCounts {
   onPrem: number;
@@ -34,7 +43,14 @@ const AGENT_PAGE_SIZE = 500;
  * → relay → agent process (dist/agent/cli.js) → LDAPS → bot → Graph simulator → card.
  * Fresh processes per measurement, so VmHWM is this verify's peak.
  */
-export async function measureVerify(input: { label: string; ou: string; graphUrl: string; cloudUsersRead: number; connector: FakeConnector; expected: ExpectedCounts }): Promise<VerifyMeasurement> {
+export async function measureVerify(input: {
+  label: string;
+  ou: string;
+  graphUrl: string;
+  cloudUsersRead: number;
+  connector: FakeConnector;
+  expected: ExpectedCounts;
+}): Promise<VerifyMeasurement> {
   const dc = benchDc();
   const databaseUrl = await freshSchema(`bench_verify_${input.label}`);
   const bot = await startBotProcess({ graphUrl: input.graphUrl, databaseUrl });
@@ -61,7 +77,9 @@ export async function measureVerify(input: { label: string; ou: string; graphUrl
       extra: cardNumber(text, 'Extra in cloud'),
       mismatched: cardNumber(text, 'ImmutableId differs'),
     };
-    const wrong = (Object.keys(got) as (keyof ExpectedCounts)[]).filter((k) => got[k] !== input.expected[k]).map((k) => `${k}: card ${got[k]}, expected ${input.expected[k]}`);
+    const wrong = (Object.keys(got) as (keyof ExpectedCounts)[])
+      .filter((k) => got[k] !== input.expected[k])
+      .map((k) => `${k}: card ${got[k]}, expected ${input.expected[k]}`);
     return {
       label: input.label,
       totalMs: outcome.doneAt - outcome.sentAt,
@@ -82,16 +100,44 @@ export async function measureVerify(input: { label: string; ou: string; graphUrl
 }
 
 export const USER_FILTER = '(&(objectCategory=person)(objectClass=user))';
-export const USER_ATTRIBUTES = ['objectGUID', 'mS-DS-ConsistencyGuid', 'sAMAccountName', 'userPrincipalName', 'userAccountControl'];
+export const USER_ATTRIBUTES = [
+  'objectGUID',
+  'mS-DS-ConsistencyGuid',
+  'sAMAccountName',
+  'userPrincipalName',
+  'userAccountControl',
+];
 
 /** Raw ldapsearch of the same base, filter, attributes and page size over LDAPS with the CA, output discarded. */
-export async function timeLdapsearch(dc: BenchDc, baseDn: string, pageSize = AGENT_PAGE_SIZE): Promise<{ ms: number; entries: number }> {
-  const args = ['-LLL', '-H', dc.url, '-x', '-D', dc.bindDn, '-w', dc.password, '-b', baseDn, '-E', `pr=${pageSize}/noprompt`, USER_FILTER, ...USER_ATTRIBUTES];
+export async function timeLdapsearch(
+  dc: BenchDc,
+  baseDn: string,
+  pageSize = AGENT_PAGE_SIZE,
+): Promise<{ ms: number; entries: number }> {
+  const args = [
+    '-LLL',
+    '-H',
+    dc.url,
+    '-x',
+    '-D',
+    dc.bindDn,
+    '-w',
+    dc.password,
+    '-b',
+    baseDn,
+    '-E',
+    `pr=${pageSize}/noprompt`,
+    USER_FILTER,
+    ...USER_ATTRIBUTES,
+  ];
   const start = performance.now();
   let entries = 0;
   let tail = '';
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('ldapsearch', args, { env: { ...process.env, LDAPTLS_CACERT: dc.caPath, LDAPTLS_REQCERT: 'demand' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ldapsearch', args, {
+      env: { ...process.env, LDAPTLS_CACERT: dc.caPath, LDAPTLS_REQCERT: 'demand' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     // Count entries as they stream by; holding the output would cost this process, not ldapsearch.
     child.stdout.on('data', (d: Buffer) => {
       const text = tail + d.toString('latin1');
@@ -102,15 +148,21 @@ export async function timeLdapsearch(dc: BenchDc, baseDn: string, pageSize = AGE
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => reject(new Error(`ldapsearch could not start (${e.message}); install ldap-utils.`)));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ldapsearch exited ${code}: ${err.slice(0, 500)}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ldapsearch exited ${code}: ${err.slice(0, 500)}`)),
+    );
   });
   return { ms: performance.now() - start, entries };
 }
 
 /** Plain fetch of the same Graph pages the bot reads ($filter, $select, $top=999), following @odata.nextLink. */
-export async function timeGraphPages(graphUrl: string, token: string): Promise<{ ms: number; users: number; pages: number }> {
+export async function timeGraphPages(
+  graphUrl: string,
+  token: string,
+): Promise<{ ms: number; users: number; pages: number }> {
   const select = USERS_SELECT.join(',');
-  let next: string | undefined = `${graphUrl}/v1.0/users?$filter=${encodeURIComponent('onPremisesSyncEnabled eq true')}&$select=${select}&$top=999`;
+  let next: string | undefined =
+    `${graphUrl}/v1.0/users?$filter=${encodeURIComponent('onPremisesSyncEnabled eq true')}&$select=${select}&$top=999`;
   let users = 0;
   let pages = 0;
   const start = performance.now();
@@ -128,4 +180,3 @@ export async function timeGraphPages(graphUrl: string, token: string): Promise<{
 export function graphSimulatorScript(): string {
   return join('bench', 'graph-sim-process.js');
 }
-

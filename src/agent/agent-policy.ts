@@ -22,9 +22,13 @@ export function parseAllowedBaseDns(text: string): string[] {
     .map((dn) => {
       const parsed = parseDn(dn, { strict: true });
       if (!parsed.ok) {
-        throw new AppError('CONFIG.INVALID', `SYNCSHIFT_ALLOWED_BASE_DNS contains "${dn}", which is not a DN: ${parsed.reason}`, {
-          hint: 'List full DNs separated by semicolons, e.g. OU=Sales,DC=contoso,DC=com;OU=Pilot,DC=contoso,DC=com',
-        });
+        throw new AppError(
+          'CONFIG.INVALID',
+          `SYNCSHIFT_ALLOWED_BASE_DNS contains "${dn}", which is not a DN: ${parsed.reason}`,
+          {
+            hint: 'List full DNs separated by semicolons, e.g. OU=Sales,DC=contoso,DC=com;OU=Pilot,DC=contoso,DC=com',
+          },
+        );
       }
       return formatDn(parsed.rdns);
     });
@@ -42,10 +46,14 @@ export function assertActionAllowed(policy: AgentPolicy, action: string): void {
 export function assertDnAllowed(policy: AgentPolicy, dn: string): void {
   if (policy.allowedBaseDns.length === 0) return;
   if (policy.allowedBaseDns.some((base) => isDnWithin(dn, base))) return;
-  throw new AppError('POLICY.DN_NOT_ALLOWED', `${dn} is outside the base DNs this agent may touch. Nothing was read or changed.`, {
-    hint: `The agent allows: ${policy.allowedBaseDns.join('; ')}. Change SYNCSHIFT_ALLOWED_BASE_DNS on the agent's server if this OU should be included.`,
-    details: { allowed: [...policy.allowedBaseDns] },
-  });
+  throw new AppError(
+    'POLICY.DN_NOT_ALLOWED',
+    `${dn} is outside the base DNs this agent may touch. Nothing was read or changed.`,
+    {
+      hint: `The agent allows: ${policy.allowedBaseDns.join('; ')}. Change SYNCSHIFT_ALLOWED_BASE_DNS on the agent's server if this OU should be included.`,
+      details: { allowed: [...policy.allowedBaseDns] },
+    },
+  );
 }
 
 /**
@@ -60,17 +68,27 @@ export function assertRulePlanAllowed(policy: AgentPolicy, plan: readonly Record
     if (ouDn !== undefined) assertDnAllowed(policy, ouDn);
     const scope: unknown[] = Array.isArray(rule.scope) ? rule.scope : [];
     const label = typeof rule.key === 'string' ? rule.key : String(rule.name ?? 'a rule');
-    if (rule.direction === 'Inbound' && scope.length === 0) refuseScope(label, 'it has no dn scope condition, so it would apply to the whole domain');
+    if (rule.direction === 'Inbound' && scope.length === 0)
+      refuseScope(label, 'it has no dn scope condition, so it would apply to the whole domain');
     for (const raw of scope) {
       const c = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
       const value = typeof c.value === 'string' ? c.value : '';
       if (rule.direction === 'Inbound' && c.attribute === 'dn' && c.operator === 'ENDSWITH') {
         assertDnAllowed(policy, value);
-        if (ouDn === undefined || !sameDn(value, ouDn)) refuseScope(label, `its scope dn ENDSWITH ${value} is not its pilot OU ${ouDn ?? '(none)'}`);
-      } else if (rule.direction === 'Outbound' && c.attribute === 'cloudNoFlow' && c.operator === 'EQUAL' && value.toLowerCase() === 'true') {
+        if (ouDn === undefined || !sameDn(value, ouDn))
+          refuseScope(label, `its scope dn ENDSWITH ${value} is not its pilot OU ${ouDn ?? '(none)'}`);
+      } else if (
+        rule.direction === 'Outbound' &&
+        c.attribute === 'cloudNoFlow' &&
+        c.operator === 'EQUAL' &&
+        value.toLowerCase() === 'true'
+      ) {
         // The outbound half only follows the flag the inbound half sets; nothing DN-shaped to check.
       } else {
-        refuseScope(label, `its scope condition ${String(c.attribute)} ${String(c.operator)} ${value} is not one SyncShift plans for a ${String(rule.direction)} rule`);
+        refuseScope(
+          label,
+          `its scope condition ${String(c.attribute)} ${String(c.operator)} ${value} is not one SyncShift plans for a ${String(rule.direction)} rule`,
+        );
       }
     }
   }
@@ -83,8 +101,12 @@ function sameDn(a: string, b: string): boolean {
 }
 
 function refuseScope(rule: string, why: string): never {
-  throw new AppError('POLICY.RULE_SCOPE_REFUSED', `The agent refused the no-flow rules because ${rule} is not scoped as planned: ${why}. Nothing was changed.`, {
-    hint: 'Plan the rules again on the runbook step card and approve the new plan; if this repeats, treat the bot host as compromised and check its audit log.',
-    details: { rule },
-  });
+  throw new AppError(
+    'POLICY.RULE_SCOPE_REFUSED',
+    `The agent refused the no-flow rules because ${rule} is not scoped as planned: ${why}. Nothing was changed.`,
+    {
+      hint: 'Plan the rules again on the runbook step card and approve the new plan; if this repeats, treat the bot host as compromised and check its audit log.',
+      details: { rule },
+    },
+  );
 }

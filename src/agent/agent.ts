@@ -1,10 +1,22 @@
 import type { Directory } from '../directory/types';
-import { ADSYNC_ACTIONS, MUTATING_ACTIONS, STARTING_PHASE, type LeasedJob, type ResultRequest } from '../relay/protocol';
+import {
+  ADSYNC_ACTIONS,
+  MUTATING_ACTIONS,
+  STARTING_PHASE,
+  type LeasedJob,
+  type ResultRequest,
+} from '../relay/protocol';
 import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
-import { assertActionAllowed, assertDnAllowed, assertRulePlanAllowed, OPEN_POLICY, type AgentPolicy } from './agent-policy';
+import {
+  assertActionAllowed,
+  assertDnAllowed,
+  assertRulePlanAllowed,
+  OPEN_POLICY,
+  type AgentPolicy,
+} from './agent-policy';
 import { scanOu } from './actions/scan-ou';
 import { streamScan } from './actions/stream-scan';
 import { createLineStream, LineStreamCancelled, type LineStream } from './line-stream';
@@ -56,13 +68,19 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       if (options.signal?.aborted) break;
       if (err instanceof UnreadableJobError) {
         // The bot is reachable and leased us a job we cannot run: answer for it, so the card says why.
-        log.error({ jobId: err.jobId, code: err.error.code, err: err.message }, 'leased a job this agent cannot read; reporting it as failed');
+        log.error(
+          { jobId: err.jobId, code: err.error.code, err: err.message },
+          'leased a job this agent cannot read; reporting it as failed',
+        );
         await deliverResult(options, err.jobId, { outcome: 'failed', error: err.error }, sleep);
         done++;
         continue;
       }
       if (err instanceof RelayHttpError && (err.status === 401 || err.status === 403)) {
-        log.error({ status: err.status }, 'The bot refused this agent\'s credentials; check SYNCSHIFT_AGENT_ID and SYNCSHIFT_AGENT_SECRET.');
+        log.error(
+          { status: err.status },
+          "The bot refused this agent's credentials; check SYNCSHIFT_AGENT_ID and SYNCSHIFT_AGENT_SECRET.",
+        );
       } else {
         log.warn({ err: (err as Error).message, retryInMs: backoffMs }, 'cannot reach the bot; retrying');
       }
@@ -86,7 +104,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
  */
 export function agentCapabilities(options: Pick<AgentOptions, 'adsync' | 'policy'>): AgentCapabilities {
   const policy = options.policy ?? OPEN_POLICY;
-  const actions = ['directory.scanOu', ...(options.adsync ? ADSYNC_ACTIONS : [])].filter((action) => !(policy.readOnly && MUTATING_ACTIONS.has(action)));
+  const actions = ['directory.scanOu', ...(options.adsync ? ADSYNC_ACTIONS : [])].filter(
+    (action) => !(policy.readOnly && MUTATING_ACTIONS.has(action)),
+  );
   return { actions, readOnly: policy.readOnly };
 }
 
@@ -99,9 +119,14 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
   let scannedSoFar = 0;
   // The lease lasts minutes; a long Connect Sync action must keep it, or a mutating job would be
   // declared "outcome unknown" while it is still running.
-  const heartbeat = setInterval(() => {
-    options.relay.progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
-  }, options.heartbeatMs ?? heartbeatInterval(job.leaseExpiresAt));
+  const heartbeat = setInterval(
+    () => {
+      options.relay
+        .progress(job.id, { scanned: scannedSoFar, phase: 'heartbeat' })
+        .catch((err: Error) => options.logger.warn({ err: err.message }, 'heartbeat not delivered'));
+    },
+    options.heartbeatMs ?? heartbeatInterval(job.leaseExpiresAt),
+  );
   const policy = options.policy ?? OPEN_POLICY;
   try {
     assertActionAllowed(policy, payload.action);
@@ -114,20 +139,39 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
         if (now - lastProgress < interval) return;
         lastProgress = now;
         // Progress is best effort: a lost update must not fail the scan.
-        await options.relay.progress(job.id, { scanned, phase: 'directory' }).catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
+        await options.relay
+          .progress(job.id, { scanned, phase: 'directory' })
+          .catch((err: Error) => options.logger.warn({ err: err.message }, 'progress not delivered'));
       };
       if (!payload.countOnly) {
         const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
         assertDnAllowed(policy, baseDn);
-        return await uploadScan(options, job.id, (out) => streamScan(directory!, { baseDn, defaultNamingContext, ...(payload.pageSize ? { pageSize: payload.pageSize } : {}) }, out, onProgress));
+        return await uploadScan(options, job.id, (out) =>
+          streamScan(
+            directory!,
+            { baseDn, defaultNamingContext, ...(payload.pageSize ? { pageSize: payload.pageSize } : {}) },
+            out,
+            onProgress,
+          ),
+        );
       }
       const result = await scanOu(directory, payload, onProgress, (baseDn) => assertDnAllowed(policy, baseDn));
       return { outcome: 'succeeded', result };
     }
     if (!options.adsync) {
-      return { outcome: 'failed', error: { code: 'ADSYNC.NOT_AVAILABLE', message: 'This agent is not set up for Connect Sync actions.', hint: 'Run the agent on the Connect Sync server with SYNCSHIFT_ADSYNC_EXPORT_DIR set.' } };
+      return {
+        outcome: 'failed',
+        error: {
+          code: 'ADSYNC.NOT_AVAILABLE',
+          message: 'This agent is not set up for Connect Sync actions.',
+          hint: 'Run the agent on the Connect Sync server with SYNCSHIFT_ADSYNC_EXPORT_DIR set.',
+        },
+      };
     }
-    const run = { ...(options.adsync.executable ? { executable: options.adsync.executable } : {}), ...(options.adsync.env ? { env: options.adsync.env } : {}) };
+    const run = {
+      ...(options.adsync.executable ? { executable: options.adsync.executable } : {}),
+      ...(options.adsync.env ? { env: options.adsync.env } : {}),
+    };
     const data = await runAdsync(payload, run, options.adsync.exportDir);
     return { outcome: 'succeeded', result: { action: payload.action, data } };
   } catch (err) {
@@ -150,7 +194,10 @@ async function confirmStart(options: AgentOptions, job: LeasedJob): Promise<bool
     await options.relay.progress(job.id, { scanned: 0, phase: STARTING_PHASE });
     return true;
   } catch (err) {
-    options.logger.warn({ jobId: job.id, err: (err as Error).message }, 'could not tell the bot a change is starting; leaving the job for another attempt');
+    options.logger.warn(
+      { jobId: job.id, err: (err as Error).message },
+      'could not tell the bot a change is starting; leaving the job for another attempt',
+    );
     return false;
   }
 }
@@ -167,7 +214,11 @@ function heartbeatInterval(leaseExpiresAt: string): number {
  * again and sent again after a pause: nothing of it was kept to resend, which is what keeps the
  * agent's memory flat, and a read-only scan can always be repeated.
  */
-async function uploadScan(options: AgentOptions, jobId: string, scan: (out: LineStream) => Promise<void>): Promise<ResultRequest | 'delivered'> {
+async function uploadScan(
+  options: AgentOptions,
+  jobId: string,
+  scan: (out: LineStream) => Promise<void>,
+): Promise<ResultRequest | 'delivered'> {
   const sleep = options.sleep ?? defaultSleep;
   let backoffMs = 1000;
   for (;;) {
@@ -203,18 +254,29 @@ async function uploadScan(options: AgentOptions, jobId: string, scan: (out: Line
     const refused = refusal(uploadError);
     if (refused) {
       // Sending the same scan again would be refused the same way: stop, or fail the job with the bot's reason.
-      options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, refused.failed ? 'the bot refused the scan; reporting the job as failed' : 'the bot refused the result');
+      options.logger.error(
+        { jobId, status: refused.err.status, err: refused.err.message },
+        refused.failed ? 'the bot refused the scan; reporting the job as failed' : 'the bot refused the result',
+      );
       return refused.failed ?? 'delivered';
     }
     if (options.signal?.aborted) return 'delivered';
     // Same words as deliverResult's: to a person reading the log it is the same situation.
-    options.logger.warn({ jobId, err: (uploadError as Error).message, retryInMs: backoffMs, scanAgain: true }, 'result not delivered yet; retrying');
+    options.logger.warn(
+      { jobId, err: (uploadError as Error).message, retryInMs: backoffMs, scanAgain: true },
+      'result not delivered yet; retrying',
+    );
     await sleep(backoffMs);
     backoffMs = Math.min(backoffMs * 2, 30_000);
   }
 }
 
-async function deliverResult(options: AgentOptions, jobId: string, result: ResultRequest, sleep: (ms: number) => Promise<void>): Promise<void> {
+async function deliverResult(
+  options: AgentOptions,
+  jobId: string,
+  result: ResultRequest,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
   let outcome = result;
   let backoffMs = 1000;
   for (;;) {
@@ -227,16 +289,25 @@ async function deliverResult(options: AgentOptions, jobId: string, result: Resul
       if (refused?.failed && outcome.outcome === 'succeeded') {
         // A result the bot will not take (too large, unreadable): it hears the job failed, and why,
         // instead of waiting for a lease that would only run out as "agent lost".
-        options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, 'the bot refused the result; reporting the job as failed');
+        options.logger.error(
+          { jobId, status: refused.err.status, err: refused.err.message },
+          'the bot refused the result; reporting the job as failed',
+        );
         outcome = refused.failed;
         continue;
       }
       if (refused) {
-        options.logger.error({ jobId, status: refused.err.status, err: refused.err.message }, 'the bot refused the result');
+        options.logger.error(
+          { jobId, status: refused.err.status, err: refused.err.message },
+          'the bot refused the result',
+        );
         return;
       }
       if (options.signal?.aborted) return;
-      options.logger.warn({ jobId, err: (err as Error).message, retryInMs: backoffMs }, 'result not delivered yet; retrying');
+      options.logger.warn(
+        { jobId, err: (err as Error).message, retryInMs: backoffMs },
+        'result not delivered yet; retrying',
+      );
       await sleep(backoffMs);
       backoffMs = Math.min(backoffMs * 2, 30_000);
     }
@@ -253,15 +324,30 @@ async function deliverResult(options: AgentOptions, jobId: string, result: Resul
 function refusal(err: unknown): { err: RelayHttpError; failed?: ResultRequest } | null {
   if (!(err instanceof RelayHttpError) || err.status < 400 || err.status >= 500 || err.status === 429) return null;
   if (err.status === 409 || err.status === 401 || err.status === 403) return { err };
-  const said = err.reason ?? `the answer was HTTP ${err.status}, not from SyncShift (a proxy between the agent and the bot?)`;
+  const said =
+    err.reason ?? `the answer was HTTP ${err.status}, not from SyncShift (a proxy between the agent and the bot?)`;
   const hint =
     err.status === 413
-      ? 'The result is larger than the bot (or a proxy in front of it) accepts. Verify the OU\'s child OUs one at a time, or raise the proxy\'s request body limit.'
+      ? "The result is larger than the bot (or a proxy in front of it) accepts. Verify the OU's child OUs one at a time, or raise the proxy's request body limit."
       : 'Check that syncshift-agent and the bot run the same version; the agent log has the full answer.';
-  return { err, failed: { outcome: 'failed', error: { code: err.code ?? 'RELAY.RESULT_REFUSED', message: `The bot did not accept this job's result: ${said}`.slice(0, 4000), hint } } };
+  return {
+    err,
+    failed: {
+      outcome: 'failed',
+      error: {
+        code: err.code ?? 'RELAY.RESULT_REFUSED',
+        message: `The bot did not accept this job's result: ${said}`.slice(0, 4000),
+        hint,
+      },
+    },
+  };
 }
 
-async function runAdsync(payload: Exclude<LeasedJob['payload'], { action: 'directory.scanOu' }>, run: adsync.AdsyncRunOptions, exportDir: string): Promise<unknown> {
+async function runAdsync(
+  payload: Exclude<LeasedJob['payload'], { action: 'directory.scanOu' }>,
+  run: adsync.AdsyncRunOptions,
+  exportDir: string,
+): Promise<unknown> {
   switch (payload.action) {
     case 'adsync.getScheduler':
       return adsync.getScheduler(run);

@@ -42,11 +42,28 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger('syncshift-agent');
   const config = loadAgentConfig();
-  const relay = new RelayClient({ url: config.relayUrl, agentId: config.agentId, secret: config.secret, agentVersion: AGENT_VERSION });
+  const relay = new RelayClient({
+    url: config.relayUrl,
+    agentId: config.agentId,
+    secret: config.secret,
+    agentVersion: AGENT_VERSION,
+  });
   const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
-  logger.info({ relay: config.relayUrl, agentId: config.agentId, directory: config.directory.kind, allowedBaseDns: config.policy.allowedBaseDns, readOnly: config.policy.readOnly }, 'agent started');
-  if (config.policy.allowedBaseDns.length === 0) logger.warn('SYNCSHIFT_ALLOWED_BASE_DNS is empty: this agent accepts jobs for any OU its LDAP account can read. Set it to limit the agent.');
+  logger.info(
+    {
+      relay: config.relayUrl,
+      agentId: config.agentId,
+      directory: config.directory.kind,
+      allowedBaseDns: config.policy.allowedBaseDns,
+      readOnly: config.policy.readOnly,
+    },
+    'agent started',
+  );
+  if (config.policy.allowedBaseDns.length === 0)
+    logger.warn(
+      'SYNCSHIFT_ALLOWED_BASE_DNS is empty: this agent accepts jobs for any OU its LDAP account can read. Set it to limit the agent.',
+    );
   await runAgent({
     relay,
     logger,
@@ -54,7 +71,14 @@ async function main(argv: string[]): Promise<number> {
     ...(argv.includes('--once') ? { maxJobs: 1 } : {}),
     policy: config.policy,
     progressIntervalMs: config.progressIntervalMs,
-    ...(config.adsync ? { adsync: { exportDir: config.adsync.exportDir, ...(config.adsync.executable ? { executable: config.adsync.executable } : {}) } } : {}),
+    ...(config.adsync
+      ? {
+          adsync: {
+            exportDir: config.adsync.exportDir,
+            ...(config.adsync.executable ? { executable: config.adsync.executable } : {}),
+          },
+        }
+      : {}),
     connectDirectory: () => connectConfiguredDirectory(config.directory),
   });
   return 0;
@@ -63,7 +87,11 @@ async function main(argv: string[]): Promise<number> {
 async function enroll(args: string[]): Promise<number> {
   let values: { url?: string; code?: string; out?: string };
   try {
-    ({ values } = parseArgs({ args, options: { url: { type: 'string' }, code: { type: 'string' }, out: { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({
+      args,
+      options: { url: { type: 'string' }, code: { type: 'string' }, out: { type: 'string' } },
+      strict: true,
+    }));
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -74,7 +102,9 @@ async function enroll(args: string[]): Promise<number> {
   }
   const out = resolve(values.out ?? 'syncshift-agent.credential.json');
   const credential = await enrollAgent({ url: values.url, code: values.code, out, agentVersion: AGENT_VERSION });
-  console.log(`Enrolled as agent "${credential.agentId}". Credential written to ${out} (owner read/write only).\nStart the agent with SYNCSHIFT_AGENT_CREDENTIAL_FILE=${out}.`);
+  console.log(
+    `Enrolled as agent "${credential.agentId}". Credential written to ${out} (owner read/write only).\nStart the agent with SYNCSHIFT_AGENT_CREDENTIAL_FILE=${out}.`,
+  );
   return 0;
 }
 

@@ -7,7 +7,13 @@ import type { DirectorySelection } from './agent-config';
 export async function connectConfiguredDirectory(selection: DirectorySelection): Promise<Directory> {
   switch (selection.kind) {
     case 'ldap':
-      return connectLdapDirectory({ url: selection.url, bindDn: selection.bindDn, password: selection.password, ...(selection.caPath ? { caPath: selection.caPath } : {}), pageSize: selection.pageSize });
+      return connectLdapDirectory({
+        url: selection.url,
+        bindDn: selection.bindDn,
+        password: selection.password,
+        ...(selection.caPath ? { caPath: selection.caPath } : {}),
+        pageSize: selection.pageSize,
+      });
     case 'simulated': {
       // Loaded only when asked for: an agent reading a real directory never loads the in-memory one.
       const { openSimulatedDirectory } = await import('../directory/simulated-directory');

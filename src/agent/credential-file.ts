@@ -37,9 +37,13 @@ export function readCredentialFile(path: string): AgentCredential {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new AppError('CONFIG.INVALID', `SYNCSHIFT_AGENT_CREDENTIAL_FILE ${path} cannot be read: ${(err as Error).message}.`, {
-      hint: 'Check the path and that the agent\'s account may read it; syncshift-agent enroll writes it.',
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `SYNCSHIFT_AGENT_CREDENTIAL_FILE ${path} cannot be read: ${(err as Error).message}.`,
+      {
+        hint: "Check the path and that the agent's account may read it; syncshift-agent enroll writes it.",
+      },
+    );
   }
   let json: unknown;
   try {
@@ -49,7 +53,9 @@ export function readCredentialFile(path: string): AgentCredential {
   }
   const parsed = agentCredential.safeParse(json);
   if (!parsed.success) {
-    throw new AppError('CONFIG.INVALID', `${path} is not an agent credential written by syncshift-agent enroll.`, { hint: 'Enroll again with a new code from /agent enroll <name>.' });
+    throw new AppError('CONFIG.INVALID', `${path} is not an agent credential written by syncshift-agent enroll.`, {
+      hint: 'Enroll again with a new code from /agent enroll <name>.',
+    });
   }
   return parsed.data;
 }

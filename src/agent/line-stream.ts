@@ -49,7 +49,8 @@ export function createLineStream(highWaterMark = 2): LineStream {
   return {
     body,
     async write(line) {
-      while (cancelled === undefined && (controller.desiredSize ?? 0) <= 0) await new Promise<void>((resolve) => (wake = resolve));
+      while (cancelled === undefined && (controller.desiredSize ?? 0) <= 0)
+        await new Promise<void>((resolve) => (wake = resolve));
       if (cancelled) throw cancelled;
       controller.enqueue(encoder.encode(line));
     },

@@ -1,5 +1,16 @@
 import { postStream } from './stream-upload';
-import { AGENT_ID_HEADER, AGENT_VERSION_HEADER, KNOWN_ACTIONS, SCAN_STREAM_CONTENT_TYPE, jobPayload, leaseEnvelope, type JobError, type LeasedJob, type ProgressRequest, type ResultRequest } from '../relay/protocol';
+import {
+  AGENT_ID_HEADER,
+  AGENT_VERSION_HEADER,
+  KNOWN_ACTIONS,
+  SCAN_STREAM_CONTENT_TYPE,
+  jobPayload,
+  leaseEnvelope,
+  type JobError,
+  type LeasedJob,
+  type ProgressRequest,
+  type ResultRequest,
+} from '../relay/protocol';
 
 export interface RelayClientOptions {
   /** Bot base URL, e.g. https://syncshift.example.com; the agent only ever connects outward to it. */
@@ -17,7 +28,12 @@ export class RelayHttpError extends Error {
    * `code` and `reason` are the bot's own (RELAY.TOO_LARGE, "The body is over 256 MB."); both are
    * undefined when something else answered, a proxy's HTML error page, say.
    */
-  constructor(readonly status: number, message: string, readonly code?: string, readonly reason?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly reason?: string,
+  ) {
     super(message);
     this.name = 'RelayHttpError';
   }
@@ -28,7 +44,10 @@ export class RelayHttpError extends Error {
  * parameters its schema refuses. The lease is real, so the agent answers it with `error`.
  */
 export class UnreadableJobError extends Error {
-  constructor(readonly jobId: string, readonly error: JobError) {
+  constructor(
+    readonly jobId: string,
+    readonly error: JobError,
+  ) {
     super(error.message);
     this.name = 'UnreadableJobError';
   }
@@ -55,11 +74,26 @@ export class RelayClient {
    * a payload this agent cannot read still names the job: UnreadableJobError carries its id and the
    * failure to report for it. `holding`: the jobs this process is still working on (see leaseRequest).
    */
-  async lease(waitMs: number, signal: AbortSignal | undefined, capabilities: AgentCapabilities, holding?: readonly string[]): Promise<LeasedJob | null> {
-    const request = { agentVersion: this.options.agentVersion, waitMs, actions: [...capabilities.actions], readOnly: capabilities.readOnly, ...(holding ? { holding: [...holding] } : {}) };
+  async lease(
+    waitMs: number,
+    signal: AbortSignal | undefined,
+    capabilities: AgentCapabilities,
+    holding?: readonly string[],
+  ): Promise<LeasedJob | null> {
+    const request = {
+      agentVersion: this.options.agentVersion,
+      waitMs,
+      actions: [...capabilities.actions],
+      readOnly: capabilities.readOnly,
+      ...(holding ? { holding: [...holding] } : {}),
+    };
     const body = await this.post('/relay/v1/jobs/lease', request, signal);
     const envelope = leaseEnvelope.safeParse(body);
-    if (!envelope.success) throw new RelayHttpError(0, `The bot's answer to a lease request is not one this agent can read: ${envelope.error.issues[0]?.message ?? 'invalid'}. Check that SYNCSHIFT_RELAY_URL points at the SyncShift bot.`);
+    if (!envelope.success)
+      throw new RelayHttpError(
+        0,
+        `The bot's answer to a lease request is not one this agent can read: ${envelope.error.issues[0]?.message ?? 'invalid'}. Check that SYNCSHIFT_RELAY_URL points at the SyncShift bot.`,
+      );
     const job = envelope.data.job;
     if (job === null) return null;
     const payload = jobPayload.safeParse(job.payload);
@@ -70,14 +104,14 @@ export class RelayClient {
       throw new UnreadableJobError(job.id, {
         code: 'AGENT.UNKNOWN_ACTION',
         message: `This agent (version ${version}) does not know the action ${action.slice(0, 64)}, so it did nothing.`,
-        hint: 'Update syncshift-agent on the agent host to the bot\'s version, then run it again.',
+        hint: "Update syncshift-agent on the agent host to the bot's version, then run it again.",
       });
     }
     const issue = payload.error.issues[0];
     throw new UnreadableJobError(job.id, {
       code: 'AGENT.BAD_PARAMETERS',
       message: `This agent (version ${version}) cannot read the parameters of ${typeof action === 'string' ? action.slice(0, 64) : 'the job'} (${issue ? `${issue.path.join('.') || 'payload'}: ${issue.message}` : 'invalid'}), so it did nothing.`,
-      hint: 'Update syncshift-agent on the agent host to the bot\'s version; if it is current, report this as a bug.',
+      hint: "Update syncshift-agent on the agent host to the bot's version; if it is current, report this as a bug.",
     });
   }
 
@@ -93,7 +127,12 @@ export class RelayClient {
   /** A scan written into `body` while it is read (SCAN_STREAM_CONTENT_TYPE); resolves once the bot has stored it. */
   async streamResult(jobId: string, body: ReadableStream<Uint8Array>): Promise<void> {
     const path = `/relay/v1/jobs/${encodeURIComponent(jobId)}/result`;
-    const res = await postStream(this.base + path, this.headers(SCAN_STREAM_CONTENT_TYPE), body, this.options.streamIdleMs ? { idleMs: this.options.streamIdleMs } : {});
+    const res = await postStream(
+      this.base + path,
+      this.headers(SCAN_STREAM_CONTENT_TYPE),
+      body,
+      this.options.streamIdleMs ? { idleMs: this.options.streamIdleMs } : {},
+    );
     answer(path, res.status, res.text);
   }
 
@@ -102,7 +141,11 @@ export class RelayClient {
   }
 
   private async send(path: string, init: { body: string; signal?: AbortSignal }): Promise<unknown> {
-    const res = await this.fetchImpl(this.base + path, { method: 'POST', headers: this.headers('application/json'), ...init });
+    const res = await this.fetchImpl(this.base + path, {
+      method: 'POST',
+      headers: this.headers('application/json'),
+      ...init,
+    });
     return answer(path, res.status, await res.text());
   }
 

@@ -19,19 +19,29 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
   if (!parsed.ok) throw new AppError(parsed.code, parsed.reason, { hint: parsed.hint });
   const defaultNamingContext = await directory.defaultNamingContext();
   const ncKeys = canonicalDn(defaultNamingContext);
-  if (ncKeys === null) throw new AppError('DIRECTORY.ERROR', `rootDSE returned an unreadable defaultNamingContext: ${defaultNamingContext}`);
+  if (ncKeys === null)
+    throw new AppError(
+      'DIRECTORY.ERROR',
+      `rootDSE returned an unreadable defaultNamingContext: ${defaultNamingContext}`,
+    );
   const target = parsed.target;
 
   if (target.kind === 'absolute') {
     const keys = canonicalDn(target.text)!;
     if (!isWithin(keys, ncKeys)) {
-      throw new AppError('DIRECTORY.OUTSIDE_BASE', `${target.text} is not in this agent's domain (${defaultNamingContext}).`, {
-        hint: `Use an OU under ${defaultNamingContext}, or run an agent in that domain.`,
-      });
+      throw new AppError(
+        'DIRECTORY.OUTSIDE_BASE',
+        `${target.text} is not in this agent's domain (${defaultNamingContext}).`,
+        {
+          hint: `Use an OU under ${defaultNamingContext}, or run an agent in that domain.`,
+        },
+      );
     }
     const classes = await directory.objectClasses(target.text);
     if (classes === null) {
-      throw new AppError('DIRECTORY.OU_NOT_FOUND', `There is no OU ${target.text}.`, { hint: 'Check the spelling; copy the DN from Active Directory Users and Computers (Attribute Editor → distinguishedName).' });
+      throw new AppError('DIRECTORY.OU_NOT_FOUND', `There is no OU ${target.text}.`, {
+        hint: 'Check the spelling; copy the DN from Active Directory Users and Computers (Attribute Editor → distinguishedName).',
+      });
     }
     requireSearchBase(target.text, classes, target.rdns, ncKeys);
     return { baseDn: target.text, defaultNamingContext };
@@ -57,7 +67,9 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
 
   const candidates = await directory.findOusByName(defaultNamingContext, target.name);
   // A name with a comma may be a container's (CN=) rather than an OU's, which only its DN reaches.
-  const notFoundHint = target.name.includes(',') ? `Check the spelling. ${commaNameHint(target.name, defaultNamingContext)}` : undefined;
+  const notFoundHint = target.name.includes(',')
+    ? `Check the spelling. ${commaNameHint(target.name, defaultNamingContext)}`
+    : undefined;
   return pickOne(candidates, target.name, defaultNamingContext, notFoundHint);
 }
 
@@ -71,12 +83,16 @@ function requireSearchBase(dn: string, objectClasses: readonly string[], rdns: R
   const parent = rdns.slice(1);
   const parentKeys = dnKeys(parent);
   const inside = parent.length > 0 && parentKeys.length > ncKeys.length;
-  throw new AppError('DIRECTORY.NOT_A_CONTAINER', `${dn} is ${/^[aeio]/i.test(kind) ? 'an' : 'a'} ${kind}, not an OU or container.`, {
-    hint: inside
-      ? `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${formatDn(parent)}`
-      : FULL_DN_HINT,
-    details: { objectClass: [...objectClasses] },
-  });
+  throw new AppError(
+    'DIRECTORY.NOT_A_CONTAINER',
+    `${dn} is ${/^[aeio]/i.test(kind) ? 'an' : 'a'} ${kind}, not an OU or container.`,
+    {
+      hint: inside
+        ? `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${formatDn(parent)}`
+        : FULL_DN_HINT,
+      details: { objectClass: [...objectClasses] },
+    },
+  );
 }
 
 function rdnsOf(dn: string): Rdn[] {
@@ -87,7 +103,9 @@ function rdnsOf(dn: string): Rdn[] {
 function pickOne(candidates: string[], typed: string, defaultNamingContext: string, notFoundHint?: string): ResolvedOu {
   if (candidates.length === 1) return { baseDn: normalise(candidates[0]!), defaultNamingContext };
   if (candidates.length === 0) {
-    throw new AppError('DIRECTORY.OU_NOT_FOUND', `No OU matches "${typed}" in ${defaultNamingContext}.`, { hint: notFoundHint ?? `Check the spelling. ${FULL_DN_HINT}` });
+    throw new AppError('DIRECTORY.OU_NOT_FOUND', `No OU matches "${typed}" in ${defaultNamingContext}.`, {
+      hint: notFoundHint ?? `Check the spelling. ${FULL_DN_HINT}`,
+    });
   }
   const shown = candidates.slice(0, 20).map(normalise).sort();
   throw new AppError('DIRECTORY.OU_AMBIGUOUS', `${candidates.length} OUs match "${typed}".`, {

@@ -57,7 +57,9 @@ export class ActivityDeduper {
     const now = this.now();
     if (now.getTime() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now.getTime();
-      void this.store.activities.prune(new Date(now.getTime() - KEEP_MS)).catch((err: Error) => this.logger.warn({ err: err.message }, 'pruning seen activities failed'));
+      void this.store.activities
+        .prune(new Date(now.getTime() - KEEP_MS))
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'pruning seen activities failed'));
     }
     if (!(await this.store.activities.markSeen(key, now))) {
       this.logger.info({ activityId: activity.id }, 'ignored a redelivered activity');
@@ -67,9 +69,19 @@ export class ActivityDeduper {
       await handle(work);
     } catch (err) {
       if (changing) {
-        this.logger.warn({ activityId: activity.id, err: (err as Error).message }, 'a command failed after it started changing state; its redelivery will be ignored so nothing runs twice');
+        this.logger.warn(
+          { activityId: activity.id, err: (err as Error).message },
+          'a command failed after it started changing state; its redelivery will be ignored so nothing runs twice',
+        );
       } else {
-        await this.store.activities.forget(key).catch((forgetErr: Error) => this.logger.error({ err: forgetErr.message, activityId: activity.id }, 'could not release a failed activity; its redelivery will be ignored'));
+        await this.store.activities
+          .forget(key)
+          .catch((forgetErr: Error) =>
+            this.logger.error(
+              { err: forgetErr.message, activityId: activity.id },
+              'could not release a failed activity; its redelivery will be ignored',
+            ),
+          );
       }
       throw err;
     }

@@ -35,11 +35,19 @@ function isTokenRejection(err: unknown): boolean {
  * answer: 400 for a malformed activity, 401 for any token that was not accepted, 500 without detail.
  */
 export class SyncShiftAdapter extends TeamsAdapter {
-  async handleRequest(req: Request, res: Response, logic: (context: TurnContext) => Promise<void>, logger: Logger): Promise<void> {
+  async handleRequest(
+    req: Request,
+    res: Response,
+    logic: (context: TurnContext) => Promise<void>,
+    logger: Logger,
+  ): Promise<void> {
     const parsed = incomingActivity.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      res.send(400, { code: 'BOT.BAD_ACTIVITY', message: `Not a Bot Framework activity: ${issue ? `${issue.path.join('.') || 'body'} ${issue.message}` : 'unreadable body'}.` });
+      res.send(400, {
+        code: 'BOT.BAD_ACTIVITY',
+        message: `Not a Bot Framework activity: ${issue ? `${issue.path.join('.') || 'body'} ${issue.message}` : 'unreadable body'}.`,
+      });
       return;
     }
     const activity = withDates(parsed.data) as unknown as Activity;
@@ -53,8 +61,14 @@ export class SyncShiftAdapter extends TeamsAdapter {
       });
     } catch (err) {
       if (!turnStarted && isTokenRejection(err)) {
-        logger.warn({ err: (err as Error).message, activityId: activity.id }, 'refused an activity whose Bot Framework token was not valid');
-        res.send(401, { code: 'BOT.UNAUTHORIZED', message: 'The Bot Framework token is missing or not valid for this bot.' });
+        logger.warn(
+          { err: (err as Error).message, activityId: activity.id },
+          'refused an activity whose Bot Framework token was not valid',
+        );
+        res.send(401, {
+          code: 'BOT.UNAUTHORIZED',
+          message: 'The Bot Framework token is missing or not valid for this bot.',
+        });
         return;
       }
       logger.error({ err: (err as Error).message, activityId: activity.id }, 'activity failed');
@@ -69,7 +83,11 @@ export class SyncShiftAdapter extends TeamsAdapter {
 /** What botbuilder's own request path does to timestamps (handlers expect Dates). */
 function withDates(activity: Record<string, unknown>): Record<string, unknown> {
   const out = { ...activity };
-  for (const [field, raw] of [['timestamp', 'rawTimestamp'], ['localTimestamp', 'rawLocalTimestamp'], ['expiration', 'rawExpiration']] as const) {
+  for (const [field, raw] of [
+    ['timestamp', 'rawTimestamp'],
+    ['localTimestamp', 'rawLocalTimestamp'],
+    ['expiration', 'rawExpiration'],
+  ] as const) {
     if (typeof out[field] === 'string') {
       out[raw] = out[field];
       out[field] = new Date(out[field] as string);

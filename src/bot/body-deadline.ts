@@ -32,21 +32,28 @@ export function bodyIdleLimit(ms: number, exempt: (req: Request) => boolean): Re
     const socket = req.socket;
     let seen = socket.bytesRead;
     let quietSince = Date.now();
-    const check = setInterval(() => {
-      if (req.complete) return stop();
-      if (socket.bytesRead !== seen) {
-        seen = socket.bytesRead;
-        quietSince = Date.now();
-        return;
-      }
-      if (Date.now() - quietSince < ms) return;
-      stop();
-      if (res.headersSent) return void req.destroy();
-      res.header('connection', 'close');
-      res.send(408, { code: 'HTTP.BODY_IDLE', message: `The request body stopped arriving: nothing came for ${ms / 1000} s, so it was cut off and nothing was done.`, hint: 'Send the body without pausing; check the network between the client and the bot.' });
-      // Destroying the unfinished request also stops restify's chain: the route never sees a partial body.
-      res.once('finish', () => req.destroy());
-    }, Math.max(10, Math.floor(ms / 4)));
+    const check = setInterval(
+      () => {
+        if (req.complete) return stop();
+        if (socket.bytesRead !== seen) {
+          seen = socket.bytesRead;
+          quietSince = Date.now();
+          return;
+        }
+        if (Date.now() - quietSince < ms) return;
+        stop();
+        if (res.headersSent) return void req.destroy();
+        res.header('connection', 'close');
+        res.send(408, {
+          code: 'HTTP.BODY_IDLE',
+          message: `The request body stopped arriving: nothing came for ${ms / 1000} s, so it was cut off and nothing was done.`,
+          hint: 'Send the body without pausing; check the network between the client and the bot.',
+        });
+        // Destroying the unfinished request also stops restify's chain: the route never sees a partial body.
+        res.once('finish', () => req.destroy());
+      },
+      Math.max(10, Math.floor(ms / 4)),
+    );
     const stop = (): void => clearInterval(check);
     req.once('end', stop);
     req.once('close', stop);

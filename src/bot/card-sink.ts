@@ -40,20 +40,29 @@ export class ProactiveCardSink implements CardSink {
    */
   private async proactive(conversationId: string, logic: (context: TurnContext) => Promise<void>): Promise<void> {
     let failure: { error: unknown } | undefined;
-    await this.adapter.continueConversationAsync(this.botAppId, await this.reference(conversationId), async (context) => {
-      try {
-        await logic(context);
-      } catch (error) {
-        failure = { error };
-      }
-    });
+    await this.adapter.continueConversationAsync(
+      this.botAppId,
+      await this.reference(conversationId),
+      async (context) => {
+        try {
+          await logic(context);
+        } catch (error) {
+          failure = { error };
+        }
+      },
+    );
     if (failure) throw failure.error;
   }
 
   private async reference(conversationId: string): Promise<Partial<ConversationReference>> {
     const ref = (await this.store.conversations.getReference(conversationId)) as Partial<ConversationReference> | null;
     // An AppError: nothing was sent, so a caller may try again later without risking a duplicate.
-    if (!ref) throw new AppError('TEAMS.NOT_SENT', `No conversation reference is stored for ${conversationId}; the bot must receive a message there first.`, { hint: 'Send the bot a message in that conversation (or reinstall the app there).' });
+    if (!ref)
+      throw new AppError(
+        'TEAMS.NOT_SENT',
+        `No conversation reference is stored for ${conversationId}; the bot must receive a message there first.`,
+        { hint: 'Send the bot a message in that conversation (or reinstall the app there).' },
+      );
     return ref;
   }
 }
@@ -65,12 +74,19 @@ export class ProactiveCardSink implements CardSink {
  * out once; the card sink above retries only the answers that say Teams did not take it (429, 503).
  */
 function sendOnce(connectorClient: unknown): void {
-  const pipeline = (connectorClient as { client?: { pipeline?: { removePolicy?: (options: { phase: 'Retry' }) => unknown } } } | undefined)?.client?.pipeline;
+  const pipeline = (
+    connectorClient as
+      { client?: { pipeline?: { removePolicy?: (options: { phase: 'Retry' }) => unknown } } } | undefined
+  )?.client?.pipeline;
   if (typeof pipeline?.removePolicy !== 'function') {
     // Failing closed: without this the bot could post a card twice, and nothing has been sent yet.
-    throw new AppError('TEAMS.NOT_SENT', 'The Bot Framework connector client does not expose its request pipeline, so SyncShift cannot post without automatic resends.', {
-      hint: 'botbuilder changed its internals; use the botbuilder version in package-lock.json or update ProactiveCardSink.',
-    });
+    throw new AppError(
+      'TEAMS.NOT_SENT',
+      'The Bot Framework connector client does not expose its request pipeline, so SyncShift cannot post without automatic resends.',
+      {
+        hint: 'botbuilder changed its internals; use the botbuilder version in package-lock.json or update ProactiveCardSink.',
+      },
+    );
   }
   pipeline.removePolicy({ phase: 'Retry' });
 }

@@ -15,7 +15,8 @@ export async function sendPrivately(context: TurnContext, botAppId: string, card
     await context.sendActivity(cardActivity(card));
     return;
   }
-  const tenantId = activity.conversation.tenantId ?? (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
+  const tenantId =
+    activity.conversation.tenantId ?? (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
   const parameters = {
     isGroup: false,
     bot: activity.recipient,
@@ -23,7 +24,14 @@ export async function sendPrivately(context: TurnContext, botAppId: string, card
     ...(tenantId ? { tenantId, channelData: { tenant: { id: tenantId } } } : {}),
   } as ConversationParameters;
   const adapter = context.adapter as CloudAdapter;
-  await adapter.createConversationAsync(botAppId, activity.channelId, activity.serviceUrl, PUBLIC_CLOUD.botFrameworkScope, parameters, async (privateContext) => {
-    await privateContext.sendActivity(cardActivity(card));
-  });
+  await adapter.createConversationAsync(
+    botAppId,
+    activity.channelId,
+    activity.serviceUrl,
+    PUBLIC_CLOUD.botFrameworkScope,
+    parameters,
+    async (privateContext) => {
+      await privateContext.sendActivity(cardActivity(card));
+    },
+  );
 }

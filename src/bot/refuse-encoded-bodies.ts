@@ -21,6 +21,10 @@ export function refuseEncodedBodies(req: Request, res: Response, next: Next): vo
   // RFC 7694: say which coding is accepted. Closing the connection stops the client sending the rest.
   res.header('Accept-Encoding', 'identity');
   res.header('Connection', 'close');
-  res.send(415, { code: 'HTTP.UNSUPPORTED_ENCODING', message: `Content-Encoding ${codings.join(', ')} is not accepted.`, hint: 'Send the body uncompressed (no Content-Encoding header).' });
+  res.send(415, {
+    code: 'HTTP.UNSUPPORTED_ENCODING',
+    message: `Content-Encoding ${codings.join(', ')} is not accepted.`,
+    hint: 'Send the body uncompressed (no Content-Encoding header).',
+  });
   next(false);
 }

@@ -10,7 +10,11 @@ export const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
  * never expires, and never looks at `iat`; this refuses both. The signature, issuer, audience and
  * serviceUrl stay botbuilder's to check, once the body is read: this runs before it is.
  */
-export function tokenTimeProblem(authorization: string | undefined, nowSeconds: number, skewSeconds = MAX_CLOCK_SKEW_SECONDS): string | null {
+export function tokenTimeProblem(
+  authorization: string | undefined,
+  nowSeconds: number,
+  skewSeconds = MAX_CLOCK_SKEW_SECONDS,
+): string | null {
   if (!authorization) return 'no Authorization header';
   const jwt = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/.exec(authorization);
   if (!jwt) return 'not a bearer JWT';
@@ -24,10 +28,14 @@ export function tokenTimeProblem(authorization: string | undefined, nowSeconds: 
   const { exp, nbf, iat } = claims as Record<string, unknown>;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return 'it has no exp (expiry) claim';
   if (nowSeconds > exp + skewSeconds) return `it expired ${Math.round(nowSeconds - exp)} s ago`;
-  for (const [name, value] of [['nbf', nbf], ['iat', iat]] as const) {
+  for (const [name, value] of [
+    ['nbf', nbf],
+    ['iat', iat],
+  ] as const) {
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value)) return `its ${name} claim is not a number`;
-    if (value > nowSeconds + skewSeconds) return `its ${name} claim is ${Math.round(value - nowSeconds)} s in the future`;
+    if (value > nowSeconds + skewSeconds)
+      return `its ${name} claim is ${Math.round(value - nowSeconds)} s in the future`;
   }
   return null;
 }
@@ -46,7 +54,10 @@ export function requireBotToken(logger: Logger, nowMs: () => number = Date.now):
       res.header('connection', 'close');
       res.once('finish', () => req.destroy());
     }
-    res.send(401, { code: 'BOT.UNAUTHORIZED', message: 'The Bot Framework token is missing or not valid for this bot.' });
+    res.send(401, {
+      code: 'BOT.UNAUTHORIZED',
+      message: 'The Bot Framework token is missing or not valid for this bot.',
+    });
     return next(false);
   };
 }

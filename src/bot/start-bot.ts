@@ -74,10 +74,28 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const now = options.now ?? (() => new Date());
   const adapter = createAdapter(config);
   // Every proactive card waits for room under Teams' per-conversation and per-app limits.
-  const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), { logger: logger.child({ part: 'cards' }) });
+  const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), {
+    logger: logger.child({ part: 'cards' }),
+  });
   const jobs = new JobQueue({ store });
-  const verify = new VerifyService({ store, jobs, cloud, cards, logger: logger.child({ part: 'verify' }), listLimit: config.cardListLimit, progressIntervalMs: config.progressIntervalMs });
-  const runbook = new RunbookService({ store, cloud, cards, logger: logger.child({ part: 'runbook' }), policy: config.approvals, jobs, now });
+  const verify = new VerifyService({
+    store,
+    jobs,
+    cloud,
+    cards,
+    logger: logger.child({ part: 'verify' }),
+    listLimit: config.cardListLimit,
+    progressIntervalMs: config.progressIntervalMs,
+  });
+  const runbook = new RunbookService({
+    store,
+    cloud,
+    cards,
+    logger: logger.child({ part: 'runbook' }),
+    policy: config.approvals,
+    jobs,
+    now,
+  });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
@@ -129,7 +147,17 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       jobs.wakeAgents();
     },
   });
-  const app = createTeamsApp(adapter, { store, verify, runbook, audit, agents, waves, summaries, botAppId: config.botAuth?.appId ?? '', logger });
+  const app = createTeamsApp(adapter, {
+    store,
+    verify,
+    runbook,
+    audit,
+    agents,
+    waves,
+    summaries,
+    botAppId: config.botAuth?.appId ?? '',
+    logger,
+  });
   const deduper = new ActivityDeduper(store, logger.child({ part: 'dedupe' }));
 
   const server = restify.createServer({ name: 'syncshift', handleUncaughtExceptions: false });
@@ -143,20 +171,25 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const turnLogger = logger.child({ part: 'activities' });
   // In production mode a request without a token that could be valid is refused before its body is read.
   const tokenGate: restify.RequestHandler[] = config.botAuth ? [requireBotToken(turnLogger)] : [];
-  server.post('/api/messages', ...tokenGate, ...jsonBody(MAX_ACTIVITY_BYTES), async (req: restify.Request, res: restify.Response) => {
-    await adapter.handleRequest(
-      req,
-      res,
-      async (context) => {
-        // Runs only after the token was validated, so a forged request cannot burn a real activity id.
-        await deduper.handleOnce(context.activity, async (work) => {
-          attachTurnWork(context, work);
-          await app.run(context);
-        });
-      },
-      turnLogger,
-    );
-  });
+  server.post(
+    '/api/messages',
+    ...tokenGate,
+    ...jsonBody(MAX_ACTIVITY_BYTES),
+    async (req: restify.Request, res: restify.Response) => {
+      await adapter.handleRequest(
+        req,
+        res,
+        async (context) => {
+          // Runs only after the token was validated, so a forged request cannot burn a real activity id.
+          await deduper.handleOnce(context.activity, async (work) => {
+            attachTurnWork(context, work);
+            await app.run(context);
+          });
+        },
+        turnLogger,
+      );
+    },
+  );
   server.get('/healthz', (_req, res, next) => {
     res.send(200, { ok: true, mode: config.botAuth ? 'production' : 'local' });
     next();
@@ -164,7 +197,11 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   relay.register(server);
   server.get('/exports/audit', async (req, res) => {
     const result = await audit.download(req.query as Record<string, string | undefined>);
-    res.writeHead(result.status, { 'content-type': result.contentType, 'content-disposition': result.status === 200 ? `attachment; filename="syncshift-audit.${req.query.format}"` : 'inline' });
+    res.writeHead(result.status, {
+      'content-type': result.contentType,
+      'content-disposition':
+        result.status === 200 ? `attachment; filename="syncshift-audit.${req.query.format}"` : 'inline',
+    });
     res.end(result.body);
   });
 
@@ -177,12 +214,22 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const relayLog = logger.child({ part: 'relay' });
   const startup = relay
     .sweep()
-    .catch((err: Error) => relayLog.error({ err: err.message }, 'the start-up sweep of leases and unapplied results failed; the timer tries again'))
+    .catch((err: Error) =>
+      relayLog.error(
+        { err: err.message },
+        'the start-up sweep of leases and unapplied results failed; the timer tries again',
+      ),
+    )
     .then(async () => void (await verify.resumeUnreported()))
     .catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
   const interval = options.summaryIntervalMs ?? 30_000;
   const stopSummaryTimer = interval > 0 ? startSummaryTimer(summaries, logger, interval) : () => undefined;
-  const sweeper = startLeaseSweeper({ sweep: () => relay.sweep(), intervalMs: options.leaseSweepMs ?? config.leaseSweepMs, timers, logger: relayLog });
+  const sweeper = startLeaseSweeper({
+    sweep: () => relay.sweep(),
+    intervalMs: options.leaseSweepMs ?? config.leaseSweepMs,
+    timers,
+    logger: relayLog,
+  });
 
   return {
     url: `http://${host}:${address.port}`,

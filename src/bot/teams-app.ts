@@ -27,7 +27,15 @@ export function createAdapter(config: BotConfig): SyncShiftAdapter {
   };
   // Inbound tokens are validated from `settings` either way; the factory only changes how the bot signs in.
   if (auth.credential.kind === 'certificate') {
-    return new SyncShiftAdapter(settings, new CertificateServiceClientCredentialsFactory(auth.appId, auth.credential.thumbprint, auth.credential.privateKeyPem, auth.tenantId));
+    return new SyncShiftAdapter(
+      settings,
+      new CertificateServiceClientCredentialsFactory(
+        auth.appId,
+        auth.credential.thumbprint,
+        auth.credential.privateKeyPem,
+        auth.tenantId,
+      ),
+    );
   }
   return new SyncShiftAdapter(settings);
 }
@@ -36,7 +44,10 @@ export function createAdapter(config: BotConfig): SyncShiftAdapter {
  * botbuilder switches to fully explicit settings as soon as one metadata URL is given, so the
  * public-cloud values of the others must come along or outbound calls would lose their login URL.
  */
-function metadataOverrides(channel: string | undefined, emulator: string | undefined): Record<string, string | boolean> {
+function metadataOverrides(
+  channel: string | undefined,
+  emulator: string | undefined,
+): Record<string, string | boolean> {
   if (!channel && !emulator) return {};
   return {
     ValidateAuthority: true,
@@ -60,10 +71,18 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
     const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
     const from = context.activity.from;
     // The conversation the click came from decides which migration it may act on (never the card's data).
-    const card = await deps.runbook.handleAction({ verb, data, conversationId: context.activity.conversation.id, actor: actorOf(from) });
+    const card = await deps.runbook.handleAction({
+      verb,
+      data,
+      conversationId: context.activity.conversation.id,
+      actor: actorOf(from),
+    });
     // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
     // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
-    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } } });
+    await context.sendActivity({
+      type: ActivityTypes.InvokeResponse,
+      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
+    });
     return card as never;
   });
   app.error(async (context, error) => {

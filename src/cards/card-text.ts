@@ -10,10 +10,13 @@ export function cardText(card: unknown): string {
       const o = node as Record<string, unknown>;
       if (o.type === 'TextBlock' && typeof o.text === 'string') parts.push(o.text);
       if (o.type === 'RichTextBlock') parts.push(inlineText(o));
-      if (o.type === 'FactSet' && Array.isArray(o.facts)) for (const f of o.facts as { title: string; value: string }[]) parts.push(`${f.title}: ${f.value}`);
+      if (o.type === 'FactSet' && Array.isArray(o.facts))
+        for (const f of o.facts as { title: string; value: string }[]) parts.push(`${f.title}: ${f.value}`);
       // A fact row: a column for the title, one for the value.
       if (o.type === 'ColumnSet') {
-        parts.push(((o.columns ?? []) as { items?: unknown[] }[]).map((c) => (c.items ?? []).map(cellText).join(' ')).join(': '));
+        parts.push(
+          ((o.columns ?? []) as { items?: unknown[] }[]).map((c) => (c.items ?? []).map(cellText).join(' ')).join(': '),
+        );
         return;
       }
       if (o.type === 'RichTextBlock') return;
@@ -25,7 +28,9 @@ export function cardText(card: unknown): string {
 }
 
 function inlineText(block: Record<string, unknown>): string {
-  return ((block.inlines ?? []) as unknown[]).map((i) => (typeof i === 'string' ? i : String((i as { text?: unknown }).text ?? ''))).join('');
+  return ((block.inlines ?? []) as unknown[])
+    .map((i) => (typeof i === 'string' ? i : String((i as { text?: unknown }).text ?? '')))
+    .join('');
 }
 
 function cellText(item: unknown): string {

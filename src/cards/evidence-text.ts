@@ -36,12 +36,18 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
   onPremUsers: { label: 'On-premises users' },
   disabled: { label: 'Disabled' },
   cloudUsers: { label: 'Cloud users (synced)' },
-  baseline: { label: `Counted in step ${stepByCheck({ kind: 'verify', mode: 'baseline' }).n}`, format: (v) => (v === null ? 'not counted' : plain(v)) },
+  baseline: {
+    label: `Counted in step ${stepByCheck({ kind: 'verify', mode: 'baseline' }).n}`,
+    format: (v) => (v === null ? 'not counted' : plain(v)),
+  },
   missing: { label: 'Missing in cloud' },
   extra: { label: 'Extra in cloud' },
   immutableIdMismatches: { label: 'ImmutableId differs' },
   missingSample: { label: 'Missing, first few' },
-  usedPrecedences: { label: 'Precedences in use (0–99)', format: (v) => (Array.isArray(v) && v.length === 0 ? 'none' : plain(v)) },
+  usedPrecedences: {
+    label: 'Precedences in use (0–99)',
+    format: (v) => (Array.isArray(v) && v.length === 0 ? 'none' : plain(v)),
+  },
   plan: { label: 'Rules planned', format: (v) => (Array.isArray(v) ? String(v.length) : plain(v)) },
   created: { label: 'Rules created', format: (v) => (Array.isArray(v) ? String(v.length) : plain(v)) },
   rules: { label: 'Rules', format: (v) => (Array.isArray(v) ? String(v.length) : plain(v)) },
@@ -74,7 +80,13 @@ export function readableEvidence(evidence: Record<string, unknown>): { title: st
     const entries = Object.entries(obj).filter(([k, v]) => v !== undefined && k !== 'script');
     const leaves = entries.filter(([, v]) => !isGroup(v));
     if (path.length === 0) for (const [k, v] of leaves) rows.push({ title: label(k), value: format(k, v) });
-    else if (leaves.length > 0) rows.push({ title: path.join(' · '), value: sortKeys(leaves).map(([k, v]) => `${label(k)}: ${format(k, v)}`).join(' · ') });
+    else if (leaves.length > 0)
+      rows.push({
+        title: path.join(' · '),
+        value: sortKeys(leaves)
+          .map(([k, v]) => `${label(k)}: ${format(k, v)}`)
+          .join(' · '),
+      });
     if (depth < 2) for (const [k, v] of entries) if (isGroup(v)) visit([...path, GROUPS[k] ?? label(k)], v, depth + 1);
   };
   visit([], evidence, 0);
@@ -107,7 +119,12 @@ function plain(value: unknown): string {
   if (value === false) return 'no';
   if (typeof value === 'number') return value.toLocaleString('en-US');
   // DNs contain commas, so list items are set apart with semicolons.
-  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.every((v) => typeof v !== 'object' || v === null) ? value.map(plain).join('; ') : `${value.length} items`;
+  if (Array.isArray(value))
+    return value.length === 0
+      ? 'none'
+      : value.every((v) => typeof v !== 'object' || v === null)
+        ? value.map(plain).join('; ')
+        : `${value.length} items`;
   if (typeof value === 'object') return 'see raw values';
   return String(value);
 }

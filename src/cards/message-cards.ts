@@ -32,11 +32,20 @@ export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
 export function renderHelpCard(intro = ''): AdaptiveCardJson {
   return expandTemplate('help', {
     intro: literal(intro),
-    commands: COMMAND_HELP.map((c) => ({ usage: literal(c.usage), description: literal(c.description), example: literal(`Example: ${c.example}`) })),
+    commands: COMMAND_HELP.map((c) => ({
+      usage: literal(c.usage),
+      description: literal(c.description),
+      example: literal(`Example: ${c.example}`),
+    })),
   });
 }
 
 /** Commands that need a migration, sent where there is none. */
 export function renderNoMigrationCard(): AdaptiveCardJson {
-  return renderMessageCard({ title: 'No migration here yet', text: 'This conversation has no migration.', hint: 'Start one with /migration start "<name>".', tone: 'warning' });
+  return renderMessageCard({
+    title: 'No migration here yet',
+    text: 'This conversation has no migration.',
+    hint: 'Start one with /migration start "<name>".',
+    tone: 'warning',
+  });
 }

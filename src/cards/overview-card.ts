@@ -8,7 +8,11 @@ export function renderOverviewCard(input: { name: string; steps: readonly StepSt
   const done = input.steps.filter((s) => s.status === 'done' || s.status === 'skipped').length;
   return expandTemplate('overview', {
     name: literal(`Migration "${input.name}"`),
-    summary: literal(current === null ? 'All 18 steps are finished.' : `${done} of 18 steps finished · current: step ${current}, ${STEPS[current - 1]!.title}.`),
+    summary: literal(
+      current === null
+        ? 'All 18 steps are finished.'
+        : `${done} of 18 steps finished · current: step ${current}, ${STEPS[current - 1]!.title}.`,
+    ),
     steps: literalFacts(
       STEPS.map((d) => {
         const s = input.steps.find((x) => x.n === d.n);
@@ -16,6 +20,6 @@ export function renderOverviewCard(input: { name: string; steps: readonly StepSt
         return { title: `${d.n === current ? '▶ ' : ''}${d.n}. ${d.title}`, value: status };
       }),
     ),
-    hint: literal('Type /step <n> to show a step\'s card again.'),
+    hint: literal("Type /step <n> to show a step's card again."),
   });
 }

@@ -28,11 +28,18 @@ const MAX_REFRESH_USERS = 60;
 
 export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
   const { def, step, approval } = input;
-  const data = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ migrationId: input.migrationId, n: def.n, ...extra });
+  const data = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    migrationId: input.migrationId,
+    n: def.n,
+    ...extra,
+  });
   const actions: { title: string; verb: StepVerb; data: Record<string, unknown>; style: string }[] = [];
   const ready = dependenciesMet(input.steps, def);
   const startable = (step.status === 'pending' || step.status === 'failed') && ready;
-  const liveApproval = approval && (approval.status === 'pending' || approval.status === 'approved' || approval.status === 'executing') ? approval : null;
+  const liveApproval =
+    approval && (approval.status === 'pending' || approval.status === 'approved' || approval.status === 'executing')
+      ? approval
+      : null;
 
   if (startable && !liveApproval) {
     switch (def.check.kind) {
@@ -43,15 +50,30 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
         actions.push({ title: 'Set pilot OU', verb: STEP_VERBS.run, data: data(), style: 'positive' });
         break;
       default:
-        actions.push(def.mutating ? { title: 'Request approval', verb: STEP_VERBS.requestApproval, data: data(), style: 'positive' } : { title: 'Run check', verb: STEP_VERBS.run, data: data(), style: 'positive' });
+        actions.push(
+          def.mutating
+            ? { title: 'Request approval', verb: STEP_VERBS.requestApproval, data: data(), style: 'positive' }
+            : { title: 'Run check', verb: STEP_VERBS.run, data: data(), style: 'positive' },
+        );
     }
     if (def.optional) actions.push({ title: 'Skip', verb: STEP_VERBS.skip, data: data(), style: 'default' });
   }
   if (liveApproval?.status === 'pending') {
     const eligible = input.viewer === null || canVote(liveApproval, input.viewer, input.policy, input.now);
-    if (eligible) actions.push({ title: 'Approve', verb: STEP_VERBS.approve, data: data({ approvalId: liveApproval.id }), style: 'positive' });
+    if (eligible)
+      actions.push({
+        title: 'Approve',
+        verb: STEP_VERBS.approve,
+        data: data({ approvalId: liveApproval.id }),
+        style: 'positive',
+      });
     if (eligible || input.viewer === liveApproval.requestedBy) {
-      actions.push({ title: input.viewer === liveApproval.requestedBy ? 'Withdraw request' : 'Reject', verb: STEP_VERBS.reject, data: data({ approvalId: liveApproval.id }), style: 'destructive' });
+      actions.push({
+        title: input.viewer === liveApproval.requestedBy ? 'Withdraw request' : 'Reject',
+        verb: STEP_VERBS.reject,
+        data: data({ approvalId: liveApproval.id }),
+        style: 'destructive',
+      });
     }
   }
   // The card only shows what the service would accept: both ask the same rule.
@@ -59,7 +81,9 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     actions.push({ title: 'Undo (needs approval)', verb: STEP_VERBS.undo, data: data(), style: 'destructive' });
   }
 
-  const refreshUserIds = [...new Set([...(liveApproval ? [liveApproval.requestedBy] : []), ...input.policy.approvers])].slice(0, MAX_REFRESH_USERS);
+  const refreshUserIds = [
+    ...new Set([...(liveApproval ? [liveApproval.requestedBy] : []), ...input.policy.approvers]),
+  ].slice(0, MAX_REFRESH_USERS);
   const evidence = (step.evidence ?? {}) as Record<string, unknown>;
   const script = typeof evidence.script === 'string' && step.status !== 'done' ? evidence.script : '';
   return expandTemplate('step', {
@@ -125,11 +149,17 @@ function colorFor(step: StepState): string {
 function history(step: StepState, approval: Approval | null): string {
   const parts: string[] = [];
   if (approval) {
-    parts.push(`${approval.action.startsWith('undo:') ? 'Undo requested' : 'Requested'} by ${approval.requestedByName} at ${iso(approval.requestedAt)}`);
-    for (const v of approval.votes) parts.push(`${v.decision === 'approve' ? 'approved' : 'rejected'} by ${v.byName} at ${iso(v.at)}`);
+    parts.push(
+      `${approval.action.startsWith('undo:') ? 'Undo requested' : 'Requested'} by ${approval.requestedByName} at ${iso(approval.requestedAt)}`,
+    );
+    for (const v of approval.votes)
+      parts.push(`${v.decision === 'approve' ? 'approved' : 'rejected'} by ${v.byName} at ${iso(v.at)}`);
     if (['expired', 'void', 'rejected'].includes(approval.status)) parts.push(`request ${approval.status}`);
   }
-  if (step.updatedAt) parts.push(`${describe(step.status)} · last change ${step.updatedBy ? `by ${step.updatedBy} ` : ''}at ${iso(step.updatedAt)}`);
+  if (step.updatedAt)
+    parts.push(
+      `${describe(step.status)} · last change ${step.updatedBy ? `by ${step.updatedBy} ` : ''}at ${iso(step.updatedAt)}`,
+    );
   return parts.join(' · ');
 }
 
@@ -140,9 +170,15 @@ export function evidenceFacts(evidence: Record<string, unknown>): { title: strin
     // The script has its own block on the card; as a fact it would be unreadable.
     if (key === 'script' || key.endsWith('.script') || value === undefined) return;
     if (value === null) facts.push({ title: key, value: '—' });
-    else if (Array.isArray(value)) facts.push({ title: key, value: value.length <= 3 && value.every((v) => typeof v !== 'object') ? value.join(', ') : `${value.length} items` });
+    else if (Array.isArray(value))
+      facts.push({
+        title: key,
+        value:
+          value.length <= 3 && value.every((v) => typeof v !== 'object') ? value.join(', ') : `${value.length} items`,
+      });
     else if (typeof value === 'object') {
-      if (depth < 2) for (const [k, v] of Object.entries(value as Record<string, unknown>)) add(`${key}.${k}`, v, depth + 1);
+      if (depth < 2)
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) add(`${key}.${k}`, v, depth + 1);
     } else facts.push({ title: key, value: typeof value === 'number' ? value.toLocaleString('en-US') : String(value) });
   };
   for (const [k, v] of Object.entries(evidence)) add(k, v, 0);

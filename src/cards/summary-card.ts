@@ -2,7 +2,8 @@ import type { WaveLine, WaveSummary } from '../runbook/wave-summary';
 import { literal, literalFacts, literalLines } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
-const signed = (n: number | null) => (n === null ? 'n/a' : n > 0 ? `+${formatCount(n)}` : n === 0 ? '±0' : `−${formatCount(-n)}`);
+const signed = (n: number | null) =>
+  n === null ? 'n/a' : n > 0 ? `+${formatCount(n)}` : n === 0 ? '±0' : `−${formatCount(-n)}`;
 const count = (n: number | null) => (n === null ? 'not counted' : formatCount(n));
 
 /** A plain-text bar per wave, one line each, for clients that cannot draw Adaptive Card charts. */
@@ -17,32 +18,65 @@ export function chartLines(waves: readonly WaveLine[]): string[] {
   });
 }
 
-export function renderSummaryCard(summary: WaveSummary, options: { migrationName: string; kind: 'scheduled' | 'on_demand' }): AdaptiveCardJson {
+export function renderSummaryCard(
+  summary: WaveSummary,
+  options: { migrationName: string; kind: 'scheduled' | 'on_demand' },
+): AdaptiveCardJson {
   const errors: string[] = [];
-  const failure = (what: string, f: { message: string; hint: string | null }) => `${what}: ${f.message}${f.hint ? ` ${f.hint}` : ''}`;
+  const failure = (what: string, f: { message: string; hint: string | null }) =>
+    `${what}: ${f.message}${f.hint ? ` ${f.hint}` : ''}`;
   if (summary.provisioning) {
     const p = summary.provisioning;
-    errors.push(`Cloud Sync provisioning logs since ${p.since}: ${formatCount(p.failures)} failure(s), ${formatCount(p.successes)} success(es).`);
+    errors.push(
+      `Cloud Sync provisioning logs since ${p.since}: ${formatCount(p.failures)} failure(s), ${formatCount(p.successes)} success(es).`,
+    );
     for (const r of p.topFailureReasons) errors.push(`• ${r.count}× ${r.reason}`);
   } else if (summary.provisioningError) {
-    errors.push(failure('⚠ Cloud Sync provisioning logs could not be read, so this summary has no provisioning errors', summary.provisioningError));
+    errors.push(
+      failure(
+        '⚠ Cloud Sync provisioning logs could not be read, so this summary has no provisioning errors',
+        summary.provisioningError,
+      ),
+    );
   } else {
     errors.push('No Cloud Sync job is set, so provisioning logs were not read: /summary job <job id>.');
   }
-  if (summary.cloud.error) errors.push(failure(`⚠ Microsoft Graph users could not be read, so the Entra numbers are from ${summary.cloud.readAt ?? 'the last copy'}`, summary.cloud.error));
+  if (summary.cloud.error)
+    errors.push(
+      failure(
+        `⚠ Microsoft Graph users could not be read, so the Entra numbers are from ${summary.cloud.readAt ?? 'the last copy'}`,
+        summary.cloud.error,
+      ),
+    );
   if (summary.lastVerify) {
     const v = summary.lastVerify;
-    errors.push(`Last verify #${v.id} of ${v.ou} (${v.at}): ${formatCount(v.missing)} missing, ${formatCount(v.extra)} extra, ${formatCount(v.mismatched)} anchor mismatch(es).`);
+    errors.push(
+      `Last verify #${v.id} of ${v.ou} (${v.at}): ${formatCount(v.missing)} missing, ${formatCount(v.extra)} extra, ${formatCount(v.mismatched)} anchor mismatch(es).`,
+    );
   }
   return expandTemplate('summary', {
     title: literal(`Wave summary for ${summary.localDate}: ${options.migrationName}`),
-    subtitle: literal(`${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone} · ${summary.previousDate ? `change since ${summary.previousDate}'s daily summary` : 'no earlier daily summary to compare with'}`),
+    subtitle: literal(
+      `${options.kind === 'scheduled' ? 'Daily summary' : 'Summary on request'} · ${summary.timeZone} · ${summary.previousDate ? `change since ${summary.previousDate}'s daily summary` : 'no earlier daily summary to compare with'}`,
+    ),
     notes: literalLines(summary.notes),
     totals: literalFacts([
-      { title: 'Expected (on-premises)', value: summary.totals.expected === null ? 'incomplete: a count failed (see the waves below)' : formatCount(summary.totals.expected) },
+      {
+        title: 'Expected (on-premises)',
+        value:
+          summary.totals.expected === null
+            ? 'incomplete: a count failed (see the waves below)'
+            : formatCount(summary.totals.expected),
+      },
       { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
-      { title: summary.previousDate ? `Change since ${summary.previousDate}` : 'Change', value: signed(summary.totals.change) },
-      { title: 'Missing / anchor mismatches', value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}` },
+      {
+        title: summary.previousDate ? `Change since ${summary.previousDate}` : 'Change',
+        value: signed(summary.totals.change),
+      },
+      {
+        title: 'Missing / anchor mismatches',
+        value: `${formatCount(summary.totals.missing)} / ${formatCount(summary.totals.mismatched)}`,
+      },
     ]),
     waves: summary.waves.map((w) => ({
       name: w.name,
@@ -59,11 +93,16 @@ export function renderSummaryCard(summary: WaveSummary, options: { migrationName
           .filter((x) => x !== null)
           .join(' · '),
       ),
-      problems: literalLines([w.scanError ? `On-premises count failed: ${w.scanError}` : '', ...w.warnings.map((m) => `⚠ ${m}`)]),
+      problems: literalLines([
+        w.scanError ? `On-premises count failed: ${w.scanError}` : '',
+        ...w.warnings.map((m) => `⚠ ${m}`),
+      ]),
     })),
     chart: literalLines(chartLines(summary.waves)),
     errors: literalLines(errors),
     due: literalLines(summary.dueNext.length > 0 ? summary.dueNext.map((d) => `• ${d}`) : ['Nothing is due.']),
-    footer: literal(`Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`),
+    footer: literal(
+      `Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
+    ),
   });
 }

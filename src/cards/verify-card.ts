@@ -32,7 +32,9 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
 
   switch (state.kind) {
     case 'queued':
-      statusText = state.note ? `Verifying… ${state.note}` : 'Verifying… waiting for the on-premises agent to pick up the job.';
+      statusText = state.note
+        ? `Verifying… ${state.note}`
+        : 'Verifying… waiting for the on-premises agent to pick up the job.';
       break;
     case 'running':
       statusText =
@@ -46,25 +48,38 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       const notSynced = r.notSynced ?? [];
       ou = r.baseDn;
       const clean = r.missing.length === 0 && r.extra.length === 0 && r.mismatched.length === 0;
-      statusText = clean ? 'Everything in this OU matches the cloud.' : 'Differences found between this OU and the cloud.';
+      statusText = clean
+        ? 'Everything in this OU matches the cloud.'
+        : 'Differences found between this OU and the cloud.';
       statusColor = clean ? 'Good' : 'Warning';
       facts = [
-        { title: 'On-premises users', value: `${formatCount(r.onPrem.users)} (${formatCount(r.onPrem.disabled)} disabled)` },
+        {
+          title: 'On-premises users',
+          value: `${formatCount(r.onPrem.users)} (${formatCount(r.onPrem.disabled)} disabled)`,
+        },
         { title: 'Cloud users (synced)', value: formatCount(r.cloud.users) },
         { title: 'Matched', value: formatCount(r.matched) },
         { title: 'Missing in cloud', value: formatCount(r.missing.length) },
         { title: 'Extra in cloud', value: formatCount(r.extra.length) },
         { title: 'ImmutableId differs', value: formatCount(r.mismatched.length) },
       ];
-      if (r.unparsableCloudDns > 0) facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
+      if (r.unparsableCloudDns > 0)
+        facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
       // Counted apart, not as on-premises users: no sync engine syncs them by default, so they are never missing.
       if (notSynced.length > 0) facts.push({ title: 'Not synced by design', value: formatCount(notSynced.length) });
       lists = [
         list('Missing in the cloud', r.missing, 'missing', input),
-        list('Extra in the cloud', r.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`), 'extra', input),
+        list(
+          'Extra in the cloud',
+          r.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`),
+          'extra',
+          input,
+        ),
         list(
           'onPremisesImmutableId differs from base64(ms-DS-ConsistencyGuid ?? objectGUID)',
-          r.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`),
+          r.mismatched.map(
+            (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
+          ),
           'mismatched',
           input,
         ),
@@ -77,7 +92,14 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       statusColor = 'Attention';
       hint = state.hint ?? '';
       if (state.candidates && state.candidates.length > 0) {
-        lists = [{ heading: 'Matching OUs', lines: state.candidates.map((c) => `/verify pilot ${c}`), more: '', count: state.candidates.length }];
+        lists = [
+          {
+            heading: 'Matching OUs',
+            lines: state.candidates.map((c) => `/verify pilot ${c}`),
+            more: '',
+            count: state.candidates.length,
+          },
+        ];
       }
       break;
   }
@@ -87,9 +109,15 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
     statusText: literal(statusText),
     statusColor,
     facts: literalFacts(facts),
-    lists: lists.map((l): { heading: Literal; lines: { text: Literal }[]; more: Literal } => ({ heading: literal(l.heading), lines: literalLines(l.lines), more: literal(l.more) })),
+    lists: lists.map((l): { heading: Literal; lines: { text: Literal }[]; more: Literal } => ({
+      heading: literal(l.heading),
+      lines: literalLines(l.lines),
+      more: literal(l.more),
+    })),
     hint: literal(hint),
-    footer: literal(`#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`),
+    footer: literal(
+      `#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    ),
   });
 }
 
@@ -111,6 +139,7 @@ function list(heading: string, lines: string[], kind: string, input: VerifyCardI
     heading: `${heading} (${formatCount(lines.length)})`,
     lines: shown,
     count: lines.length,
-    more: rest > 0 ? `…and ${formatCount(rest)} more. Type /verify list ${kind} #${input.shortId} for all of them.` : '',
+    more:
+      rest > 0 ? `…and ${formatCount(rest)} more. Type /verify list ${kind} #${input.shortId} for all of them.` : '',
   };
 }

@@ -13,7 +13,12 @@ export interface WaveView<W extends ShownWave = ShownWave> {
   warnings: WaveWarning[];
 }
 
-export function renderWavesCard(input: { title: string; text?: string; waves: WaveView[]; hint?: string }): AdaptiveCardJson {
+export function renderWavesCard(input: {
+  title: string;
+  text?: string;
+  waves: WaveView[];
+  hint?: string;
+}): AdaptiveCardJson {
   return expandTemplate('waves', {
     title: literal(input.title),
     text: literal(input.text ?? ''),
@@ -22,11 +27,17 @@ export function renderWavesCard(input: { title: string; text?: string; waves: Wa
       const counted = wave.ous.every((ou) => ou.users !== null);
       const total = wave.ous.reduce((sum, ou) => sum + (ou.users ?? 0), 0);
       return {
-        heading: literal(`${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}${warnings.length > 0 ? ` · ⚠ ${warnings.length} warning(s)` : ''}`),
+        heading: literal(
+          `${wave.name} · ${wave.scheduledFor ? `on ${wave.scheduledFor}` : 'no date'} · ${counted ? `${formatCount(total)} users` : 'counting…'}${warnings.length > 0 ? ` · ⚠ ${warnings.length} warning(s)` : ''}`,
+        ),
         ous: literalFacts(
           wave.ous.map((ou) => ({
             title: ou.baseDn ?? ou.input,
-            value: ou.error ? `⚠ ${ou.error}` : ou.users === null ? 'counting…' : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,
+            value: ou.error
+              ? `⚠ ${ou.error}`
+              : ou.users === null
+                ? 'counting…'
+                : `${formatCount(ou.users)} users${ou.disabled ? ` (${formatCount(ou.disabled)} disabled)` : ''}`,
           })),
         ),
         warnings: literalLines(warnings.map((w) => `⚠ ${w.message}`)),

@@ -20,7 +20,12 @@ const KINDS: Record<string, Pick<ConnectionFailure, 'cause' | 'kind' | 'notSent'
   ECONNRESET: { kind: 'reset', cause: 'the connection was reset', notSent: false, transient: true },
   EPIPE: { kind: 'reset', cause: 'the connection was reset', notSent: false, transient: true },
   ECONNABORTED: { kind: 'reset', cause: 'the connection was reset', notSent: false, transient: true },
-  UND_ERR_SOCKET: { kind: 'reset', cause: 'the connection was closed before Graph answered', notSent: false, transient: true },
+  UND_ERR_SOCKET: {
+    kind: 'reset',
+    cause: 'the connection was closed before Graph answered',
+    notSent: false,
+    transient: true,
+  },
   ETIMEDOUT: { kind: 'timeout', cause: 'the connection timed out', notSent: false, transient: true },
   UND_ERR_CONNECT_TIMEOUT: { kind: 'timeout', cause: 'the connection timed out', notSent: true, transient: true },
   UND_ERR_HEADERS_TIMEOUT: { kind: 'timeout', cause: 'Graph did not answer in time', notSent: false, transient: true },
@@ -28,9 +33,19 @@ const KINDS: Record<string, Pick<ConnectionFailure, 'cause' | 'kind' | 'notSent'
   ENETUNREACH: { kind: 'unreachable', cause: 'the network is unreachable', notSent: true, transient: true },
   EHOSTUNREACH: { kind: 'unreachable', cause: 'the host is unreachable', notSent: true, transient: true },
   ENETDOWN: { kind: 'unreachable', cause: 'the network is down', notSent: true, transient: true },
-  EAI_AGAIN: { kind: 'dns', cause: 'the host name could not be resolved (DNS did not answer)', notSent: true, transient: true },
+  EAI_AGAIN: {
+    kind: 'dns',
+    cause: 'the host name could not be resolved (DNS did not answer)',
+    notSent: true,
+    transient: true,
+  },
   // The name does not exist: a typo in the setting, which waiting does not fix.
-  ENOTFOUND: { kind: 'dns', cause: 'the host name could not be resolved (DNS: no such host)', notSent: true, transient: false },
+  ENOTFOUND: {
+    kind: 'dns',
+    cause: 'the host name could not be resolved (DNS: no such host)',
+    notSent: true,
+    transient: false,
+  },
 };
 
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/;
@@ -39,7 +54,14 @@ export function connectionFailure(err: unknown): ConnectionFailure | null {
   for (const code of codesOf(err)) {
     const known = KINDS[code];
     if (known) return { code, ...known };
-    if (TLS_CODE.test(code)) return { code, kind: 'tls', cause: 'the TLS connection failed (the certificate or the protocol was refused)', notSent: true, transient: false };
+    if (TLS_CODE.test(code))
+      return {
+        code,
+        kind: 'tls',
+        cause: 'the TLS connection failed (the certificate or the protocol was refused)',
+        notSent: true,
+        transient: false,
+      };
   }
   return null;
 }

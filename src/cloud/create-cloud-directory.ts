@@ -12,7 +12,15 @@ export function createCloudDirectoryFromConfig(graph: BotConfig['graph'], logger
   const base = { baseUrl: graph.baseUrl, logger };
   if (graph.staticToken) return createGraphCloudDirectory({ ...base, staticToken: graph.staticToken });
   if (graph.tenantId && graph.clientId && graph.clientSecret) {
-    return createGraphCloudDirectory({ ...base, credential: new ClientSecretCredential(graph.tenantId, graph.clientId, graph.clientSecret) });
+    return createGraphCloudDirectory({
+      ...base,
+      credential: new ClientSecretCredential(graph.tenantId, graph.clientId, graph.clientSecret),
+    });
   }
-  return createGraphCloudDirectory({ ...base, credential: graph.clientId ? new ManagedIdentityCredential({ clientId: graph.clientId }) : new ManagedIdentityCredential() });
+  return createGraphCloudDirectory({
+    ...base,
+    credential: graph.clientId
+      ? new ManagedIdentityCredential({ clientId: graph.clientId })
+      : new ManagedIdentityCredential(),
+  });
 }

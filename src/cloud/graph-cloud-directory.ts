@@ -9,7 +9,14 @@
  * Our chain is Retry -> Auth -> HTTPMessageHandler: the token is fetched per attempt, so a long
  * Retry-After wait cannot leave us retrying with an expired token.
  */
-import { Client, GraphError, HTTPMessageHandler, type AuthenticationProvider, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
+import {
+  Client,
+  GraphError,
+  HTTPMessageHandler,
+  type AuthenticationProvider,
+  type Context,
+  type Middleware,
+} from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
@@ -53,7 +60,8 @@ export const USERS_SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguished
 const RETRYABLE_IDEMPOTENT = new Set([429, 500, 502, 503, 504]);
 const RETRYABLE_OTHER = new Set([429, 503]);
 
-const isIdempotent = (method: string | undefined): boolean => method === undefined || ['GET', 'HEAD'].includes(method.toUpperCase());
+const isIdempotent = (method: string | undefined): boolean =>
+  method === undefined || ['GET', 'HEAD'].includes(method.toUpperCase());
 
 export function isRetryableGraphAnswer(method: string | undefined, status: number): boolean {
   return (isIdempotent(method) ? RETRYABLE_IDEMPOTENT : RETRYABLE_OTHER).has(status);
@@ -68,17 +76,22 @@ export function isRetryableGraphFailure(method: string | undefined, err: unknown
   const failure = connectionFailure(err);
   return failure !== null && failure.transient && (isIdempotent(method) || failure.notSent);
 }
-const PERMISSION_HINT = 'Check that the app registration has the Microsoft Graph application permission User.Read.All with admin consent, and that the token is for this cloud.';
+const PERMISSION_HINT =
+  'Check that the app registration has the Microsoft Graph application permission User.Read.All with admin consent, and that the token is for this cloud.';
 
 export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): CloudDirectory {
   const base = parseBaseUrl(options.baseUrl);
   const pageSize = options.pageSize ?? 999;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 999) {
-    throw new AppError('CONFIG.INVALID', `Graph page size ${pageSize} is out of range.`, { hint: 'Use a whole number from 1 to 999; Graph rejects anything else for /users.' });
+    throw new AppError('CONFIG.INVALID', `Graph page size ${pageSize} is out of range.`, {
+      hint: 'Use a whole number from 1 to 999; Graph rejects anything else for /users.',
+    });
   }
   const maxRetries = options.maxRetries ?? 5;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    throw new AppError('CONFIG.INVALID', `Graph maxRetries ${maxRetries} is not a non-negative whole number.`, { hint: 'Use 0 to disable retries, or a small number such as 5.' });
+    throw new AppError('CONFIG.INVALID', `Graph maxRetries ${maxRetries} is not a non-negative whole number.`, {
+      hint: 'Use 0 to disable retries, or a small number such as 5.',
+    });
   }
   const authProvider = createAuthProvider(options, base);
   const retry = new RetryMiddleware({
@@ -102,16 +115,25 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     const link = new URL(nextLink);
     const prefix = base.pathname.replace(/\/+$/, '') + '/';
     if (link.origin !== base.origin || !link.pathname.startsWith(prefix)) {
-      throw new AppError('CLOUD.ERROR', `Graph returned a nextLink outside the configured base URL (${link.origin}); stopped paging rather than send the token elsewhere.`, {
-        hint: `Check that GRAPH_BASE_URL (${base.origin}) is the Graph endpoint for this tenant's cloud.`,
-      });
+      throw new AppError(
+        'CLOUD.ERROR',
+        `Graph returned a nextLink outside the configured base URL (${link.origin}); stopped paging rather than send the token elsewhere.`,
+        {
+          hint: `Check that GRAPH_BASE_URL (${base.origin}) is the Graph endpoint for this tenant's cloud.`,
+        },
+      );
     }
     const [version = API_VERSION, ...rest] = link.pathname.slice(prefix.length).split('/');
     return client.api(`/${rest.join('/')}${link.search}`).version(version);
   };
 
   /** One page: fetched, checked with the operation's page check, failures turned into AppErrors. */
-  const readPage = async <T>(request: ReturnType<typeof client.api>, operation: GraphOperation, check: PageCheck<T>, pagesDone: number): Promise<GraphPage<T>> => {
+  const readPage = async <T>(
+    request: ReturnType<typeof client.api>,
+    operation: GraphOperation,
+    check: PageCheck<T>,
+    pagesDone: number,
+  ): Promise<GraphPage<T>> => {
     let raw: unknown;
     try {
       raw = await request.get();
@@ -120,16 +142,25 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     }
     const checked = check(raw);
     if (!checked.ok) {
-      throw new AppError('CLOUD.ERROR', `Graph returned a page in an unexpected shape while ${operation.doing} (${checked.path || 'root'}: ${checked.message}).`, {
-        hint: 'Check that GRAPH_BASE_URL points at Microsoft Graph (not a proxy or login page), without a version such as /v1.0.',
-        details: { page: pagesDone + 1 },
-      });
+      throw new AppError(
+        'CLOUD.ERROR',
+        `Graph returned a page in an unexpected shape while ${operation.doing} (${checked.path || 'root'}: ${checked.message}).`,
+        {
+          hint: 'Check that GRAPH_BASE_URL points at Microsoft Graph (not a proxy or login page), without a version such as /v1.0.',
+          details: { page: pagesDone + 1 },
+        },
+      );
     }
     return checked.page;
   };
 
   /** Follows @odata.nextLink until the last page; returns the count and the deltaLink when Graph sends one. */
-  const follow = async <T>(first: ReturnType<typeof client.api>, operation: GraphOperation, check: PageCheck<T>, onPage: (items: T[]) => void | Promise<void>): Promise<{ total: number; deltaLink: string | undefined }> => {
+  const follow = async <T>(
+    first: ReturnType<typeof client.api>,
+    operation: GraphOperation,
+    check: PageCheck<T>,
+    onPage: (items: T[]) => void | Promise<void>,
+  ): Promise<{ total: number; deltaLink: string | undefined }> => {
     let total = 0;
     let pages = 0;
     let deltaLink: string | undefined;
@@ -164,21 +195,28 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
 
     async usersDelta(deltaLink, onPage) {
       // /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered here.
-      const first = deltaLink === null ? client.api('/users/delta').select([...USERS_SELECT, 'onPremisesSyncEnabled']) : requestForNextLink(deltaLink);
+      const first =
+        deltaLink === null
+          ? client.api('/users/delta').select([...USERS_SELECT, 'onPremisesSyncEnabled'])
+          : requestForNextLink(deltaLink);
       const { total, deltaLink: next } = await follow(first, DELTA_OPERATION, zodPage(deltaPageSchema), (value) =>
         onPage(
           value.map((u) => ({
             id: u.id,
             removed: u['@removed'] !== undefined,
             ...(u.userPrincipalName !== undefined ? { userPrincipalName: u.userPrincipalName } : {}),
-            ...(u.onPremisesDistinguishedName !== undefined ? { onPremisesDistinguishedName: u.onPremisesDistinguishedName } : {}),
+            ...(u.onPremisesDistinguishedName !== undefined
+              ? { onPremisesDistinguishedName: u.onPremisesDistinguishedName }
+              : {}),
             ...(u.onPremisesImmutableId !== undefined ? { onPremisesImmutableId: u.onPremisesImmutableId } : {}),
             ...(u.onPremisesSyncEnabled !== undefined ? { onPremisesSyncEnabled: u.onPremisesSyncEnabled } : {}),
           })),
         ),
       );
       if (next === undefined) {
-        throw new AppError('CLOUD.ERROR', 'Graph ended a users delta round without a deltaLink.', { hint: 'This should not happen with Microsoft Graph; check that GRAPH_BASE_URL points at Microsoft Graph.' });
+        throw new AppError('CLOUD.ERROR', 'Graph ended a users delta round without a deltaLink.', {
+          hint: 'This should not happen with Microsoft Graph; check that GRAPH_BASE_URL points at Microsoft Graph.',
+        });
       }
       return { deltaLink: next, changes: total };
     },
@@ -235,20 +273,25 @@ const USER_TEXT_FIELDS = ['userPrincipalName', 'onPremisesDistinguishedName', 'o
  * shape in place and fills absent fields with null, so the page itself is what the caller gets.
  */
 function checkUsersPage(raw: unknown): PageCheckResult<CloudUser> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, path: '', message: 'expected an object' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, path: '', message: 'expected an object' };
   const page = raw as Record<string, unknown>;
   const next = page['@odata.nextLink'];
-  if (next !== undefined && (typeof next !== 'string' || !URL.canParse(next))) return { ok: false, path: '@odata.nextLink', message: 'expected a URL' };
+  if (next !== undefined && (typeof next !== 'string' || !URL.canParse(next)))
+    return { ok: false, path: '@odata.nextLink', message: 'expected a URL' };
   const value = page.value;
   if (!Array.isArray(value)) return { ok: false, path: 'value', message: 'expected an array' };
   for (let i = 0; i < value.length; i++) {
     const user = value[i] as Record<string, unknown> | null;
-    if (typeof user !== 'object' || user === null) return { ok: false, path: `value.${i}`, message: 'expected an object' };
-    if (typeof user.id !== 'string' || user.id === '') return { ok: false, path: `value.${i}.id`, message: 'expected a non-empty string' };
+    if (typeof user !== 'object' || user === null)
+      return { ok: false, path: `value.${i}`, message: 'expected an object' };
+    if (typeof user.id !== 'string' || user.id === '')
+      return { ok: false, path: `value.${i}.id`, message: 'expected a non-empty string' };
     for (const field of USER_TEXT_FIELDS) {
       const v = user[field];
       if (v === undefined) user[field] = null;
-      else if (v !== null && typeof v !== 'string') return { ok: false, path: `value.${i}.${field}`, message: 'expected a string or null' };
+      else if (v !== null && typeof v !== 'string')
+        return { ok: false, path: `value.${i}.${field}`, message: 'expected a string or null' };
     }
   }
   return { ok: true, page: page as unknown as GraphPage<CloudUser> };
@@ -260,10 +303,14 @@ interface GraphOperation {
 }
 
 const USERS_OPERATION: GraphOperation = { doing: 'listing synced users', permissionHint: PERMISSION_HINT };
-const DELTA_OPERATION: GraphOperation = { doing: 'reading user changes (delta query)', permissionHint: PERMISSION_HINT };
+const DELTA_OPERATION: GraphOperation = {
+  doing: 'reading user changes (delta query)',
+  permissionHint: PERMISSION_HINT,
+};
 const PROVISIONING_OPERATION: GraphOperation = {
   doing: 'reading Cloud Sync provisioning logs',
-  permissionHint: 'Check that the app registration has the Microsoft Graph application permission ProvisioningLog.Read.All (or AuditLog.Read.All) with admin consent, and that the tenant has Entra ID P1 or P2 (provisioning logs need it).',
+  permissionHint:
+    'Check that the app registration has the Microsoft Graph application permission ProvisioningLog.Read.All (or AuditLog.Read.All) with admin consent, and that the tenant has Entra ID P1 or P2 (provisioning logs need it).',
 };
 
 const nullableString = z.string().nullable().optional();
@@ -283,11 +330,22 @@ const deltaPageSchema = z.object({
 });
 
 const statusInfoSchema = z
-  .object({ status: z.string(), errorInformation: z.object({ errorCode: nullableString, reason: nullableString }).passthrough().nullable().optional() })
+  .object({
+    status: z.string(),
+    errorInformation: z
+      .object({ errorCode: nullableString, reason: nullableString })
+      .passthrough()
+      .nullable()
+      .optional(),
+  })
   .passthrough()
   .nullable()
   .optional();
-const identitySchema = z.object({ id: nullableString, displayName: nullableString }).passthrough().nullable().optional();
+const identitySchema = z
+  .object({ id: nullableString, displayName: nullableString })
+  .passthrough()
+  .nullable()
+  .optional();
 const provisioningPageSchema = z.object({
   '@odata.nextLink': z.string().url().optional(),
   value: z.array(
@@ -310,10 +368,14 @@ function parseBaseUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' is not a valid URL.`, { hint: 'Use the service root, e.g. https://graph.microsoft.com (no /v1.0).' });
+    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' is not a valid URL.`, {
+      hint: 'Use the service root, e.g. https://graph.microsoft.com (no /v1.0).',
+    });
   }
   if (/\/(v1\.0|beta)\/?$/.test(url.pathname)) {
-    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' includes an API version.`, { hint: 'Drop the /v1.0 or /beta suffix; the version is added per request.' });
+    throw new AppError('CONFIG.INVALID', `Graph baseUrl '${raw}' includes an API version.`, {
+      hint: 'Drop the /v1.0 or /beta suffix; the version is added per request.',
+    });
   }
   if (!url.pathname.endsWith('/')) url.pathname += '/';
   return url;
@@ -321,7 +383,9 @@ function parseBaseUrl(raw: string): URL {
 
 function createAuthProvider(options: GraphCloudDirectoryOptions, base: URL): AuthenticationProvider {
   if (options.credential && options.staticToken) {
-    throw new AppError('CONFIG.INVALID', 'Both a credential and a static Graph token were given.', { hint: 'Pass credential for real tenants, or staticToken for the simulator, not both.' });
+    throw new AppError('CONFIG.INVALID', 'Both a credential and a static Graph token were given.', {
+      hint: 'Pass credential for real tenants, or staticToken for the simulator, not both.',
+    });
   }
   if (options.credential) {
     return new TokenCredentialAuthenticationProvider(options.credential, { scopes: [`${base.origin}/.default`] });
@@ -330,14 +394,19 @@ function createAuthProvider(options: GraphCloudDirectoryOptions, base: URL): Aut
     const token = options.staticToken;
     return { getAccessToken: async () => token };
   }
-  throw new AppError('CONFIG.INVALID', 'No way to authenticate to Microsoft Graph was configured.', { hint: 'Pass a TokenCredential from @azure/identity (or staticToken for the simulator).' });
+  throw new AppError('CONFIG.INVALID', 'No way to authenticate to Microsoft Graph was configured.', {
+    hint: 'Pass a TokenCredential from @azure/identity (or staticToken for the simulator).',
+  });
 }
 
 /** Sets (never appends) the bearer token, and only for our own origin. */
 class AuthMiddleware implements Middleware {
   private next: Middleware | undefined;
 
-  constructor(private readonly provider: AuthenticationProvider, private readonly origin: string) {}
+  constructor(
+    private readonly provider: AuthenticationProvider,
+    private readonly origin: string,
+  ) {}
 
   setNext(next: Middleware): void {
     this.next = next;
@@ -349,7 +418,10 @@ class AuthMiddleware implements Middleware {
       const token = await this.provider.getAccessToken();
       // Lower-case key on purpose: the header names are normalised to lower case, and a retry must
       // replace the previous attempt's value, not send "Bearer a, Bearer a".
-      context.options = { ...context.options, headers: { ...toPlainHeaders(context.options?.headers), authorization: `Bearer ${token}` } };
+      context.options = {
+        ...context.options,
+        headers: { ...toPlainHeaders(context.options?.headers), authorization: `Bearer ${token}` },
+      };
     }
     await this.next?.execute(context);
   }
@@ -396,16 +468,27 @@ class RetryMiddleware implements Middleware {
       } catch (err) {
         if (!isRetryableGraphFailure(context.options?.method, err) || attempt >= this.options.maxRetries) throw err;
         const waitMs = Math.min(this.options.baseBackoffMs * 2 ** attempt, this.options.maxWaitMs);
-        this.options.logger?.warn({ cause: connectionFailure(err)?.code, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs }, 'Graph could not be reached; retrying');
+        this.options.logger?.warn(
+          { cause: connectionFailure(err)?.code, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs },
+          'Graph could not be reached; retrying',
+        );
         await this.options.sleep(waitMs);
         continue;
       }
       const response = context.response;
-      if (!response || !isRetryableGraphAnswer(context.options?.method, response.status) || attempt >= this.options.maxRetries) return;
+      if (
+        !response ||
+        !isRetryableGraphAnswer(context.options?.method, response.status) ||
+        attempt >= this.options.maxRetries
+      )
+        return;
       const waitMs = this.waitFor(response, attempt);
       // Drain the failed body so keep-alive sockets are reused rather than leaked.
       await response.arrayBuffer().catch(() => undefined);
-      this.options.logger?.warn({ status: response.status, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs }, 'Graph asked us to back off; retrying');
+      this.options.logger?.warn(
+        { status: response.status, attempt: attempt + 1, maxRetries: this.options.maxRetries, waitMs },
+        'Graph asked us to back off; retrying',
+      );
       await this.options.sleep(waitMs);
     }
   }
@@ -423,7 +506,12 @@ class RetryMiddleware implements Middleware {
 }
 
 /** Graph/network failures to AppError; messages carry status and Graph's code, never tokens or stacks. */
-function toAppError(err: unknown, { maxRetries, origin }: { maxRetries: number; origin: string }, pagesDone: number, operation: GraphOperation): AppError {
+function toAppError(
+  err: unknown,
+  { maxRetries, origin }: { maxRetries: number; origin: string },
+  pagesDone: number,
+  operation: GraphOperation,
+): AppError {
   if (err instanceof AppError) return err;
   const details = { pagesDone };
   if (err instanceof GraphError && err.statusCode > 0) {
@@ -444,27 +532,38 @@ function toAppError(err: unknown, { maxRetries, origin }: { maxRetries: number; 
       });
     }
     if (status === 401 || status === 403) {
-      return new AppError('CLOUD.ERROR', `${what}: the app is not allowed to read this.`, { hint: operation.permissionHint, details: { ...details, status, graphCode } });
+      return new AppError('CLOUD.ERROR', `${what}: the app is not allowed to read this.`, {
+        hint: operation.permissionHint,
+        details: { ...details, status, graphCode },
+      });
     }
     return new AppError('CLOUD.ERROR', `${what}: ${sanitize(err.message)}`, {
-      hint: status >= 500 ? 'Graph failed on its side; try again later, and report the request-id if it persists.' : 'The request was rejected; this is likely a bug in SyncShift, please report it with this message.',
+      hint:
+        status >= 500
+          ? 'Graph failed on its side; try again later, and report the request-id if it persists.'
+          : 'The request was rejected; this is likely a bug in SyncShift, please report it with this message.',
       details: { ...details, status, graphCode, requestId: err.requestId ?? undefined },
     });
   }
   // No HTTP status: fetch itself failed (refused, reset, DNS, TLS) or the token could not be obtained.
   const failure = connectionFailure(err);
   if (failure) {
-    const retried = isRetryableGraphFailure('GET', err) && maxRetries > 0 ? `, still failing after ${maxRetries} retries` : '';
+    const retried =
+      isRetryableGraphFailure('GET', err) && maxRetries > 0 ? `, still failing after ${maxRetries} retries` : '';
     const where = `the bot's network, proxy, firewall and DNS`;
-    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${failure.cause} (${failure.code})${retried}.`, {
-      hint:
-        failure.kind === 'tls'
-          ? `Check that GRAPH_BASE_URL (${origin}) is the Graph endpoint, and that the bot trusts its certificate (a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS).`
-          : failure.kind === 'dns' && !failure.transient
-            ? `Check the host name in GRAPH_BASE_URL (${origin}) and ${where}.`
-            : `Graph or the way to it was down; check ${where}, and that GRAPH_BASE_URL (${origin}) is right, then try again.`,
-      details: { ...details, cause: failure.code },
-    });
+    return new AppError(
+      'CLOUD.UNAVAILABLE',
+      `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${failure.cause} (${failure.code})${retried}.`,
+      {
+        hint:
+          failure.kind === 'tls'
+            ? `Check that GRAPH_BASE_URL (${origin}) is the Graph endpoint, and that the bot trusts its certificate (a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS).`
+            : failure.kind === 'dns' && !failure.transient
+              ? `Check the host name in GRAPH_BASE_URL (${origin}) and ${where}.`
+              : `Graph or the way to it was down; check ${where}, and that GRAPH_BASE_URL (${origin}) is right, then try again.`,
+        details: { ...details, cause: failure.code },
+      },
+    );
   }
   // Duck-typed: errors come from another realm under some runners, so `instanceof Error` can lie.
   // The graph client wraps such errors in a GraphError with no status; when it does not recognise
@@ -475,10 +574,14 @@ function toAppError(err: unknown, { maxRetries, origin }: { maxRetries: number; 
   if (reason === 'fetch failed') {
     // fetch failed for a reason without a code (a port fetch refuses to use, say): its cause's words.
     const said = (original as { cause?: { message?: unknown } }).cause?.message;
-    return new AppError('CLOUD.UNAVAILABLE', `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${typeof said === 'string' ? sanitize(said) : 'the request failed before Graph answered'}.`, {
-      hint: `Check GRAPH_BASE_URL (${origin}) and the bot's network, proxy, firewall and DNS.`,
-      details,
-    });
+    return new AppError(
+      'CLOUD.UNAVAILABLE',
+      `Could not reach Microsoft Graph at ${origin} while ${operation.doing}: ${typeof said === 'string' ? sanitize(said) : 'the request failed before Graph answered'}.`,
+      {
+        hint: `Check GRAPH_BASE_URL (${origin}) and the bot's network, proxy, firewall and DNS.`,
+        details,
+      },
+    );
   }
   return new AppError('CLOUD.ERROR', `Could not call Microsoft Graph: ${reason}.`, {
     hint: 'If this is a sign-in failure, check the tenant id, client id and secret/certificate of the app registration.',
@@ -488,5 +591,8 @@ function toAppError(err: unknown, { maxRetries, origin }: { maxRetries: number; 
 
 /** Graph messages are safe, but credential errors can echo secrets; strip anything token-like. */
 function sanitize(message: string): string {
-  return message.replace(/Bearer\s+\S+/gi, 'Bearer [redacted]').replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted-jwt]').slice(0, 300);
+  return message
+    .replace(/Bearer\s+\S+/gi, 'Bearer [redacted]')
+    .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted-jwt]')
+    .slice(0, 300);
 }

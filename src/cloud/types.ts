@@ -25,7 +25,13 @@ export interface CloudChangeTracking {
    * Follows a users delta round: from scratch when `deltaLink` is null (a full read, paged), or from
    * the stored deltaLink (only what changed since). Returns the new deltaLink.
    */
-  usersDelta(deltaLink: string | null, onPage: (changes: CloudUserChange[]) => void | Promise<void>): Promise<{ deltaLink: string; changes: number }>;
+  usersDelta(
+    deltaLink: string | null,
+    onPage: (changes: CloudUserChange[]) => void | Promise<void>,
+  ): Promise<{ deltaLink: string; changes: number }>;
   /** Provisioning log entries of one Cloud Sync job since an instant, paged. */
-  provisioningEvents(input: { jobId: string; since: Date }, onPage: (events: ProvisioningEvent[]) => void | Promise<void>): Promise<number>;
+  provisioningEvents(
+    input: { jobId: string; since: Date },
+    onPage: (events: ProvisioningEvent[]) => void | Promise<void>,
+  ): Promise<number>;
 }

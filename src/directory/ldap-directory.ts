@@ -38,7 +38,14 @@ const UF_ACCOUNTDISABLE = 0x2;
 
 const ATTR_GUID = 'objectGUID';
 const ATTR_CONSISTENCY = 'mS-DS-ConsistencyGuid';
-const USER_ATTRIBUTES = [ATTR_GUID, ATTR_CONSISTENCY, 'sAMAccountName', 'userPrincipalName', 'userAccountControl', 'isCriticalSystemObject'];
+const USER_ATTRIBUTES = [
+  ATTR_GUID,
+  ATTR_CONSISTENCY,
+  'sAMAccountName',
+  'userPrincipalName',
+  'userAccountControl',
+  'isCriticalSystemObject',
+];
 // ldapts matches these names case-sensitively against what the server sends back, and servers
 // differ in the spelling they echo (schema case or the requested case), so list the usual ones.
 const BUFFER_ATTRIBUTES = [
@@ -66,8 +73,20 @@ const RC = {
   unavailable: 52,
 } as const;
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+const TLS_CODE =
+  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
 type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan';
 
@@ -75,7 +94,10 @@ export async function connectLdapDirectory(options: LdapDirectoryOptions): Promi
   const target = parseLdapsUrl(options.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new AppError('CONFIG.INVALID', `timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`);
+    throw new AppError(
+      'CONFIG.INVALID',
+      `timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`,
+    );
   }
   const defaultPageSize = checkPageSize(options.pageSize ?? DEFAULT_PAGE_SIZE);
   const tlsOptions: ConnectionOptions = {
@@ -88,7 +110,14 @@ export async function connectLdapDirectory(options: LdapDirectoryOptions): Promi
   // whole result set before the first page: about 10 s for 100,000 users on Samba, which then fails
   // the search with "Operations error". The server gets the same budget as the client instead.
   const timeLimitSeconds = Math.ceil(timeoutMs / 1000);
-  const directory = new LdapDirectory(client, target, options.bindDn, options.password, defaultPageSize, timeLimitSeconds);
+  const directory = new LdapDirectory(
+    client,
+    target,
+    options.bindDn,
+    options.password,
+    defaultPageSize,
+    timeLimitSeconds,
+  );
   try {
     await directory.bind();
   } catch (err) {
@@ -125,7 +154,10 @@ class LdapDirectory implements Directory {
   // AD and Samba drop idle connections; ldapts then reconnects on the next request but does not
   // bind again, and an anonymous search on AD returns an error or nothing. Re-bind first instead.
   private async ready(): Promise<void> {
-    if (this.closed) throw new AppError('DIRECTORY.ERROR', 'the directory connection was already closed', { hint: 'Open a new connection with connectLdapDirectory.' });
+    if (this.closed)
+      throw new AppError('DIRECTORY.ERROR', 'the directory connection was already closed', {
+        hint: 'Open a new connection with connectLdapDirectory.',
+      });
     if (!this.client.isConnected) this.binding = null;
     await this.bind();
   }
@@ -135,7 +167,12 @@ class LdapDirectory implements Directory {
     await this.ready();
     let entries: Entry[];
     try {
-      ({ searchEntries: entries } = await this.client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['defaultNamingContext'], timeLimit: this.timeLimitSeconds }));
+      ({ searchEntries: entries } = await this.client.search('', {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['defaultNamingContext'],
+        timeLimit: this.timeLimitSeconds,
+      }));
     } catch (err) {
       throw this.fail(err, 'rootDSE');
     }
@@ -153,7 +190,12 @@ class LdapDirectory implements Directory {
     requireDn(dn, 'exists');
     await this.ready();
     try {
-      const { searchEntries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'], timeLimit: this.timeLimitSeconds });
+      const { searchEntries } = await this.client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['1.1'],
+        timeLimit: this.timeLimitSeconds,
+      });
       return searchEntries.length > 0;
     } catch (err) {
       // A referral means the DN lies outside every naming context this DC holds, so not here.
@@ -167,7 +209,12 @@ class LdapDirectory implements Directory {
     await this.ready();
     let entries: Entry[];
     try {
-      ({ searchEntries: entries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['objectClass'], timeLimit: this.timeLimitSeconds }));
+      ({ searchEntries: entries } = await this.client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['objectClass'],
+        timeLimit: this.timeLimitSeconds,
+      }));
     } catch (err) {
       if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
       throw this.fail(err, 'objectClass', dn);
@@ -185,7 +232,13 @@ class LdapDirectory implements Directory {
     const filter = `(&(objectClass=organizationalUnit)(ou=${escapeFilterValue(name)}))`;
     const found: string[] = [];
     try {
-      for await (const page of this.client.searchPaginated(base, { scope: 'sub', filter, attributes: ['1.1'], paged: { pageSize: DEFAULT_PAGE_SIZE }, timeLimit: this.timeLimitSeconds })) {
+      for await (const page of this.client.searchPaginated(base, {
+        scope: 'sub',
+        filter,
+        attributes: ['1.1'],
+        paged: { pageSize: DEFAULT_PAGE_SIZE },
+        timeLimit: this.timeLimitSeconds,
+      })) {
         for (const entry of page.searchEntries) found.push(entry.dn);
       }
     } catch (err) {
@@ -249,7 +302,12 @@ class LdapDirectory implements Directory {
     const scrub = (text: string) => (this.password ? text.split(this.password).join('***') : text);
     return new AppError(mapped.code, scrub(mapped.message), {
       hint: mapped.hint,
-      details: { url: this.url, operation: op, ...(dn === undefined ? {} : { dn }), ...(mapped.detail ? { server: scrub(mapped.detail) } : {}) },
+      details: {
+        url: this.url,
+        operation: op,
+        ...(dn === undefined ? {} : { dn }),
+        ...(mapped.detail ? { server: scrub(mapped.detail) } : {}),
+      },
       cause: err,
     });
   }
@@ -262,7 +320,11 @@ interface Classified {
   detail?: string;
 }
 
-function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: string; dn: string | undefined }): Classified {
+function classify(
+  err: unknown,
+  op: Operation,
+  ctx: { url: string; bindDn: string; dn: string | undefined },
+): Classified {
   const text = err instanceof Error ? err.message : String(err);
   const where = ctx.dn === undefined ? ctx.url : `"${ctx.dn}" on ${ctx.url}`;
 
@@ -287,11 +349,16 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
         };
       case RC.noSuchObject:
         return op === 'connect' || op === 'rootDSE'
-          ? { code: 'DIRECTORY.ERROR', message: `the domain controller at ${ctx.url} reported "no such object" while connecting`, hint: 'Check the bind DN.', detail: text }
+          ? {
+              code: 'DIRECTORY.ERROR',
+              message: `the domain controller at ${ctx.url} reported "no such object" while connecting`,
+              hint: 'Check the bind DN.',
+              detail: text,
+            }
           : {
               code: 'DIRECTORY.OU_NOT_FOUND',
               message: `${ctx.dn === undefined ? 'the search base' : `"${ctx.dn}"`} does not exist in the directory at ${ctx.url}`,
-              hint: 'Check the OU distinguished name (copy it from the OU\'s distinguishedName attribute in ADUC or Get-ADOrganizationalUnit) and that it lies under this domain.',
+              hint: "Check the OU distinguished name (copy it from the OU's distinguishedName attribute in ADUC or Get-ADOrganizationalUnit) and that it lies under this domain.",
               detail: text,
             };
       case RC.invalidDnSyntax:
@@ -305,7 +372,7 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
         return {
           code: 'DIRECTORY.ERROR',
           message: `"${ctx.bindDn}" is not allowed to read ${where}`,
-          hint: 'Give the service account read access to the OU (Authenticated Users has it by default unless the OU\'s permissions were tightened).',
+          hint: "Give the service account read access to the OU (Authenticated Users has it by default unless the OU's permissions were tightened).",
           detail: text,
         };
       case RC.busy:
@@ -327,7 +394,7 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
         return {
           code: 'DIRECTORY.ERROR',
           message: `the domain controller at ${ctx.url} returned LDAP result ${rc} for ${op} of ${where}`,
-          hint: 'See details.server for the server\'s explanation; check the domain controller\'s event log if it is not clear.',
+          hint: "See details.server for the server's explanation; check the domain controller's event log if it is not clear.",
           detail: text,
         };
     }
@@ -338,12 +405,16 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
     return {
       code: 'DIRECTORY.TLS',
       message: `the TLS connection to ${ctx.url} failed: ${code} (${text})`,
-      hint: code.includes('SSL') || code === 'EPROTO'
-        ? 'The port did not speak TLS: use the LDAPS port (636, or 3269 for a global catalog), not 389.'
-        : 'Give the agent the PEM certificate of the CA that issued the domain controller\'s certificate (caPath), and connect with a host name that the certificate names.',
+      hint:
+        code.includes('SSL') || code === 'EPROTO'
+          ? 'The port did not speak TLS: use the LDAPS port (636, or 3269 for a global catalog), not 389.'
+          : "Give the agent the PEM certificate of the CA that issued the domain controller's certificate (caPath), and connect with a host name that the certificate names.",
     };
   }
-  if ((code && NETWORK_CODES.has(code)) || /Connection timeout|timed out|Connection closed|Socket error|socket disconnected/i.test(text)) {
+  if (
+    (code && NETWORK_CODES.has(code)) ||
+    /Connection timeout|timed out|Connection closed|Socket error|socket disconnected/i.test(text)
+  ) {
     // A reset while connecting is what a plain-LDAP port (389, 3268) does with a TLS handshake.
     const notTls = /before secure TLS connection/i.test(text) || (op === 'connect' && code === 'ECONNRESET');
     return {
@@ -352,7 +423,7 @@ function classify(err: unknown, op: Operation, ctx: { url: string; bindDn: strin
       hint: notTls
         ? 'The server dropped the connection during the TLS handshake: check that the URL uses the LDAPS port (636, not 389) and that the domain controller has a certificate enrolled for LDAPS.'
         : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'Check the host name in the URL and the agent machine\'s DNS.'
+          ? "Check the host name in the URL and the agent machine's DNS."
           : 'Check the host and port (LDAPS is 636), that the domain controller is running, and that a firewall allows this machine to reach it.',
     };
   }
@@ -391,7 +462,9 @@ function parseLdapsUrl(url: string): string {
     });
   }
   if (parsed.pathname !== '' && parsed.pathname !== '/') {
-    throw new AppError('CONFIG.INVALID', `the directory URL must not carry a path or base DN ("${parsed.pathname}")`, { hint: 'Use only ldaps://host:port.' });
+    throw new AppError('CONFIG.INVALID', `the directory URL must not carry a path or base DN ("${parsed.pathname}")`, {
+      hint: 'Use only ldaps://host:port.',
+    });
   }
   return `ldaps://${parsed.host}`;
 }
@@ -401,18 +474,26 @@ function readCa(caPath: string | undefined): Buffer | undefined {
   try {
     return readFileSync(caPath);
   } catch (err) {
-    throw new AppError('DIRECTORY.TLS', `cannot read the CA certificate file ${caPath}: ${errorCode(err) ?? String(err)}`, {
-      hint: 'Point caPath at a readable PEM file holding the CA certificate that issued the domain controller\'s LDAPS certificate.',
-      cause: err,
-    });
+    throw new AppError(
+      'DIRECTORY.TLS',
+      `cannot read the CA certificate file ${caPath}: ${errorCode(err) ?? String(err)}`,
+      {
+        hint: "Point caPath at a readable PEM file holding the CA certificate that issued the domain controller's LDAPS certificate.",
+        cause: err,
+      },
+    );
   }
 }
 
 function checkPageSize(size: number): number {
   if (!Number.isInteger(size) || size < 1) {
-    throw new AppError('CONFIG.INVALID', `page size must be a whole number from 1 to ${MAX_PAGE_SIZE}, got ${String(size)}`, {
-      hint: `Use ${DEFAULT_PAGE_SIZE}, or up to ${MAX_PAGE_SIZE} (AD's MaxPageSize).`,
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `page size must be a whole number from 1 to ${MAX_PAGE_SIZE}, got ${String(size)}`,
+      {
+        hint: `Use ${DEFAULT_PAGE_SIZE}, or up to ${MAX_PAGE_SIZE} (AD's MaxPageSize).`,
+      },
+    );
   }
   return Math.min(size, MAX_PAGE_SIZE);
 }
@@ -459,7 +540,7 @@ function toDirectoryUser(entry: Entry): DirectoryUser {
   const objectGuid = firstBuffer(entry, ATTR_GUID);
   if (!objectGuid || objectGuid.length !== 16) {
     throw new AppError('DIRECTORY.ERROR', `"${entry.dn}" came back without a 16-byte objectGUID`, {
-      hint: 'The service account may lack read access to objectGUID on this object; check the OU\'s permissions.',
+      hint: "The service account may lack read access to objectGUID on this object; check the OU's permissions.",
       details: { dn: entry.dn },
     });
   }

@@ -41,7 +41,9 @@ export const simulatedForestSchema = z.object({
    * Objects that exist but are not users (computers, contacts): a user scan must skip them, and
    * they are no search base. With their objectClass values when known.
    */
-  otherObjects: z.array(z.union([dnString, z.object({ dn: dnString, objectClass: z.array(z.string().min(1)).min(1) })])),
+  otherObjects: z.array(
+    z.union([dnString, z.object({ dn: dnString, objectClass: z.array(z.string().min(1)).min(1) })]),
+  ),
 });
 
 export type SimulatedForest = z.infer<typeof simulatedForestSchema>;
@@ -83,9 +85,13 @@ export function readForestFile(path: string): SimulatedForest {
   const parsed = simulatedForestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new AppError('CONFIG.INVALID', `The simulated forest ${path} is malformed at ${issue.path.join('.') || '(root)'}: ${issue.message}.`, {
-      hint: 'Delete it and start the sandbox again; it is regenerated from src/sandbox/forest-spec.ts.',
-    });
+    throw new AppError(
+      'CONFIG.INVALID',
+      `The simulated forest ${path} is malformed at ${issue.path.join('.') || '(root)'}: ${issue.message}.`,
+      {
+        hint: 'Delete it and start the sandbox again; it is regenerated from src/sandbox/forest-spec.ts.',
+      },
+    );
   }
   return parsed.data;
 }
@@ -194,7 +200,10 @@ export class SimulatedDirectory implements Directory {
   }
 
   private ready(): void {
-    if (this.closed) throw new AppError('DIRECTORY.ERROR', 'the simulated directory was already closed', { hint: 'Open a new one with openSimulatedDirectory.' });
+    if (this.closed)
+      throw new AppError('DIRECTORY.ERROR', 'the simulated directory was already closed', {
+        hint: 'Open a new one with openSimulatedDirectory.',
+      });
   }
 }
 
@@ -206,12 +215,16 @@ export async function openSimulatedDirectory(forestFile: string, pageSize?: numb
 /** The canonical keys of a DN the forest holds; a DN that does not parse means the forest is corrupt. */
 export function keysOf(dn: string): string[] {
   const keys = canonicalDn(dn);
-  if (keys === null) throw new AppError('CONFIG.INVALID', `The simulated forest holds "${dn}", which is not a distinguished name.`);
+  if (keys === null)
+    throw new AppError('CONFIG.INVALID', `The simulated forest holds "${dn}", which is not a distinguished name.`);
   return keys;
 }
 
 function requireKeys(dn: string, what: string): string[] {
   const keys = canonicalDn(dn);
-  if (keys === null) throw new AppError('INPUT.BAD_DN', `${what}: "${dn}" is not a valid distinguished name`, { hint: 'Pass an RFC 4514 DN such as OU=Sales,DC=contoso,DC=com.' });
+  if (keys === null)
+    throw new AppError('INPUT.BAD_DN', `${what}: "${dn}" is not a valid distinguished name`, {
+      hint: 'Pass an RFC 4514 DN such as OU=Sales,DC=contoso,DC=com.',
+    });
   return keys;
 }

@@ -51,7 +51,13 @@ export class JobQueue {
     });
     await input.attach?.(job);
     if (input.audit) {
-      await store.audit.record(input.requestedBy, { action: 'job.queued', target: input.audit.target, outcome: 'queued', details: { jobId: job.id, action: input.payload.action, ...input.audit.details }, conversationId: input.conversationId });
+      await store.audit.record(input.requestedBy, {
+        action: 'job.queued',
+        target: input.audit.target,
+        outcome: 'queued',
+        details: { jobId: job.id, action: input.payload.action, ...input.audit.details },
+        conversationId: input.conversationId,
+      });
     }
     if (input.wake !== false) this.wakeAgents();
     return job;

@@ -13,7 +13,12 @@ export interface LeaseSweeper {
  * (tests sweep by hand). One sweep at a time per instance; other instances may sweep at once (the
  * store decides who takes each job).
  */
-export function startLeaseSweeper(options: { sweep: () => Promise<void>; intervalMs: number; timers: Timers; logger: Logger }): LeaseSweeper {
+export function startLeaseSweeper(options: {
+  sweep: () => Promise<void>;
+  intervalMs: number;
+  timers: Timers;
+  logger: Logger;
+}): LeaseSweeper {
   const { timers, logger } = options;
   let sweeping: Promise<void> | null = null;
   const timer =

@@ -48,7 +48,13 @@ export class Leases {
       maxFailures: 5,
       ...(options.timers ? { timers: options.timers } : {}),
     });
-    this.lost = new LostLeases({ store: options.store, logger: options.logger, now: options.now, expire: () => this.expire(), ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}) });
+    this.lost = new LostLeases({
+      store: options.store,
+      logger: options.logger,
+      now: options.now,
+      expire: () => this.expire(),
+      ...(options.cutGraceMs !== undefined ? { cutGraceMs: options.cutGraceMs } : {}),
+    });
   }
 
   /**
@@ -60,16 +66,39 @@ export class Leases {
    */
   async expire(): Promise<void> {
     const { store, maxAttempts } = this.options;
-    const { outcomeUnknown, exhausted, requeued } = await store.jobs.expireLeases({ now: this.options.now(), maxAttempts, claimMs: this.options.applyClaimMs });
+    const { outcomeUnknown, exhausted, requeued } = await store.jobs.expireLeases({
+      now: this.options.now(),
+      maxAttempts,
+      claimMs: this.options.applyClaimMs,
+    });
     for (const job of requeued) {
       const reason = this.lost.reasonFor(job.id);
-      await store.audit.record(SYSTEM_ACTOR, { action: 'job.requeued', target: job.id, outcome: reason, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts }, conversationId: job.conversationId });
-      void this.options.onJobRequeued?.(job, { used: job.attempts, max: maxAttempts }, reason).catch((err: Error) => this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'));
+      await store.audit.record(SYSTEM_ACTOR, {
+        action: 'job.requeued',
+        target: job.id,
+        outcome: reason,
+        details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts, maxAttempts },
+        conversationId: job.conversationId,
+      });
+      void this.options
+        .onJobRequeued?.(job, { used: job.attempts, max: maxAttempts }, reason)
+        .catch((err: Error) =>
+          this.options.logger.warn({ err: err.message, jobId: job.id }, 'reporting a requeued job failed'),
+        );
     }
     if (requeued.length > 0) this.options.jobs.wakeAgents();
-    for (const [jobs, outcome] of [[outcomeUnknown, 'outcome-unknown'], [exhausted, 'agent-lost']] as const) {
+    for (const [jobs, outcome] of [
+      [outcomeUnknown, 'outcome-unknown'],
+      [exhausted, 'agent-lost'],
+    ] as const) {
       for (const job of jobs) {
-        await store.audit.record(SYSTEM_ACTOR, { action: 'job.expired', target: job.id, outcome, details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts }, conversationId: job.conversationId });
+        await store.audit.record(SYSTEM_ACTOR, {
+          action: 'job.expired',
+          target: job.id,
+          outcome,
+          details: { kind: job.kind, agentId: job.agentId, attempts: job.attempts },
+          conversationId: job.conversationId,
+        });
         void this.apply(job);
       }
     }
@@ -86,6 +115,13 @@ export class Leases {
 
   /** Hands a finished job (claimed by this instance) to its consumer; never throws. */
   apply(job: JobRecord): Promise<void> {
-    return this.applier.apply(job).catch((err: Error) => this.options.logger.error({ err: err.message, jobId: job.id }, 'applying the job result failed; the sweep tries again'));
+    return this.applier
+      .apply(job)
+      .catch((err: Error) =>
+        this.options.logger.error(
+          { err: err.message, jobId: job.id },
+          'applying the job result failed; the sweep tries again',
+        ),
+      );
   }
 }

@@ -39,7 +39,10 @@ export class LostLeases {
   async agentHolds(agentId: string, holding: readonly string[]): Promise<void> {
     const lost = await this.options.store.jobs.endLeasesEarly({ agentId, now: this.options.now(), except: holding });
     if (lost.length === 0) return;
-    this.options.logger.warn({ agentId, jobIds: lost }, 'the agent asked for work without the jobs leased to it (it restarted?); taking them back');
+    this.options.logger.warn(
+      { agentId, jobIds: lost },
+      'the agent asked for work without the jobs leased to it (it restarted?); taking them back',
+    );
     this.remember(lost, 'agent-restarted');
     await this.options.expire();
   }
@@ -73,14 +76,25 @@ export class LostLeases {
   private async checkAfterCut(jobId: string, agentId: string, cutAt: Date): Promise<void> {
     if (this.stopped) return;
     try {
-      const lost = await this.options.store.jobs.endLeasesEarly({ agentId, now: this.options.now(), jobIds: [jobId], quietSince: cutAt });
+      const lost = await this.options.store.jobs.endLeasesEarly({
+        agentId,
+        now: this.options.now(),
+        jobIds: [jobId],
+        quietSince: cutAt,
+      });
       if (lost.length === 0) return;
-      this.options.logger.warn({ agentId, jobId }, 'the agent said nothing after its scan upload was cut off; taking the job back');
+      this.options.logger.warn(
+        { agentId, jobId },
+        'the agent said nothing after its scan upload was cut off; taking the job back',
+      );
       this.remember(lost, 'upload-cut');
       await this.options.expire();
     } catch (err) {
       // The sweep still takes the lease when it runs out.
-      this.options.logger.warn({ jobId, err: (err as Error).message }, 'could not take back the lease of a cut-off scan');
+      this.options.logger.warn(
+        { jobId, err: (err as Error).message },
+        'could not take back the lease of a cut-off scan',
+      );
     }
   }
 

@@ -45,17 +45,37 @@ export class ResultApplier {
   /** The caller holds the claim (finish and the expiry UPDATEs take it, and so does applyPending). */
   async apply(job: JobRecord): Promise<void> {
     const { store, logger } = this.options;
-    const renew = this.timers.setInterval(() => {
-      void store.jobs.renewApplyClaim({ jobId: job.id, now: this.options.now(), claimMs: this.options.claimMs }).catch((err: Error) => logger.warn({ err: err.message, jobId: job.id }, 'could not renew the claim on a result'));
-    }, Math.max(1, Math.floor(this.options.claimMs / 3)));
+    const renew = this.timers.setInterval(
+      () => {
+        void store.jobs
+          .renewApplyClaim({ jobId: job.id, now: this.options.now(), claimMs: this.options.claimMs })
+          .catch((err: Error) =>
+            logger.warn({ err: err.message, jobId: job.id }, 'could not renew the claim on a result'),
+          );
+      },
+      Math.max(1, Math.floor(this.options.claimMs / 3)),
+    );
     try {
       await this.options.consume(job);
     } catch (err) {
       const outcome = await store.jobs
-        .releaseApplyClaim({ jobId: job.id, now: this.options.now(), retryAfterMs: this.options.retryAfterMs, maxFailures: this.options.maxFailures })
+        .releaseApplyClaim({
+          jobId: job.id,
+          now: this.options.now(),
+          retryAfterMs: this.options.retryAfterMs,
+          maxFailures: this.options.maxFailures,
+        })
         .catch(() => 'retry' as const);
-      if (outcome === 'gave-up') logger.error({ err: (err as Error).message, jobId: job.id, kind: job.kind }, `applying this job's result failed ${this.options.maxFailures} times; giving up on it (the job row keeps the result)`);
-      else logger.error({ err: (err as Error).message, jobId: job.id, kind: job.kind, retryInMs: this.options.retryAfterMs }, "applying this job's result failed; it will be tried again");
+      if (outcome === 'gave-up')
+        logger.error(
+          { err: (err as Error).message, jobId: job.id, kind: job.kind },
+          `applying this job's result failed ${this.options.maxFailures} times; giving up on it (the job row keeps the result)`,
+        );
+      else
+        logger.error(
+          { err: (err as Error).message, jobId: job.id, kind: job.kind, retryInMs: this.options.retryAfterMs },
+          "applying this job's result failed; it will be tried again",
+        );
       return;
     } finally {
       this.timers.clearInterval(renew);
@@ -67,11 +87,18 @@ export class ResultApplier {
   async applyPending(): Promise<number> {
     let applied = 0;
     for (;;) {
-      const [id] = await this.options.store.jobs.claimUnapplied({ now: this.options.now(), claimMs: this.options.claimMs, limit: 1 });
+      const [id] = await this.options.store.jobs.claimUnapplied({
+        now: this.options.now(),
+        claimMs: this.options.claimMs,
+        limit: 1,
+      });
       if (!id) return applied;
       const job = await this.options.store.jobs.get(id);
       if (job) {
-        this.options.logger.info({ jobId: id, kind: job.kind, state: job.state }, 'applying a result that was stored but never applied');
+        this.options.logger.info(
+          { jobId: id, kind: job.kind, state: job.state },
+          'applying a result that was stored but never applied',
+        );
         await this.apply(job);
       }
       applied++;

@@ -37,7 +37,11 @@ export class AgentAuth {
             res.once('finish', () => req.destroy());
           }
           if (auth === 'revoked') {
-            res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.', hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.' });
+            res.send(403, {
+              code: 'RELAY.AGENT_REVOKED',
+              message: "This agent's credential was revoked.",
+              hint: 'Ask an approver for /agent enroll <name> and run syncshift-agent enroll again.',
+            });
             return next(false);
           }
           res.send(401, { code: 'RELAY.UNAUTHORIZED', message: 'Unknown agent or wrong secret.' });
@@ -69,7 +73,11 @@ export class AgentAuth {
     if (!matches) return null;
     if (stored?.status === 'revoked') return 'revoked';
     const version = req.header(AGENT_VERSION_HEADER);
-    await this.options.store.agents.touch({ name: agentId, version: version ? version.slice(0, 64) : null, now: this.options.now() });
+    await this.options.store.agents.touch({
+      name: agentId,
+      version: version ? version.slice(0, 64) : null,
+      now: this.options.now(),
+    });
     return agentId;
   }
 

@@ -22,7 +22,10 @@ export function parseBody<T extends z.ZodTypeAny>(schema: T, req: Request, res: 
   const parsed = schema.safeParse(req.body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    res.send(400, { code: 'RELAY.BAD_REQUEST', message: `Invalid request: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unreadable body'}.` });
+    res.send(400, {
+      code: 'RELAY.BAD_REQUEST',
+      message: `Invalid request: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unreadable body'}.`,
+    });
     return null;
   }
   return parsed.data as z.infer<T>;

@@ -42,7 +42,14 @@ export const ADSYNC_ACTIONS = [
 export type AdsyncAction = (typeof ADSYNC_ACTIONS)[number];
 
 /** Actions that change Connect Sync: never retried automatically, whatever happens to the agent. */
-export const MUTATING_ACTIONS: ReadonlySet<string> = new Set(['adsync.stopScheduler', 'adsync.startScheduler', 'adsync.createNoFlowRules', 'adsync.setRulesDisabled', 'adsync.stopService', 'adsync.startService']);
+export const MUTATING_ACTIONS: ReadonlySet<string> = new Set([
+  'adsync.stopScheduler',
+  'adsync.startScheduler',
+  'adsync.createNoFlowRules',
+  'adsync.setRulesDisabled',
+  'adsync.stopService',
+  'adsync.startService',
+]);
 
 export const adsyncPayload = z.discriminatedUnion('action', [
   z.object({ action: z.literal('adsync.getScheduler') }),
@@ -51,7 +58,11 @@ export const adsyncPayload = z.discriminatedUnion('action', [
   z.object({ action: z.literal('adsync.exportConfig') }),
   z.object({ action: z.literal('adsync.listRules') }),
   z.object({ action: z.literal('adsync.createNoFlowRules'), plan: z.array(z.record(z.unknown())).min(1).max(16) }),
-  z.object({ action: z.literal('adsync.setRulesDisabled'), identifiers: z.array(z.string().uuid()).min(1).max(64), disabled: z.boolean() }),
+  z.object({
+    action: z.literal('adsync.setRulesDisabled'),
+    identifiers: z.array(z.string().uuid()).min(1).max(64),
+    disabled: z.boolean(),
+  }),
   z.object({ action: z.literal('adsync.stopService') }),
   z.object({ action: z.literal('adsync.startService') }),
 ]);
@@ -97,7 +108,9 @@ export type LeaseRequest = z.infer<typeof leaseRequest>;
  * less those that change anything when it says it is read-only. Empty: it is offered nothing.
  */
 export function runnableActions(request: Pick<LeaseRequest, 'actions' | 'readOnly'>): string[] {
-  return (request.actions ?? []).filter((action) => KNOWN_ACTIONS.includes(action) && !(request.readOnly === true && MUTATING_ACTIONS.has(action)));
+  return (request.actions ?? []).filter(
+    (action) => KNOWN_ACTIONS.includes(action) && !(request.readOnly === true && MUTATING_ACTIONS.has(action)),
+  );
 }
 
 export const leaseResponse = z.object({ job: leasedJob.nullable() });
@@ -166,7 +179,11 @@ export type StoredScanOu = z.infer<typeof storedScanOu>;
  */
 export const SCAN_STREAM_CONTENT_TYPE = 'application/x-ndjson';
 export const scanStreamHead = z.object({ outcome: z.literal('succeeded'), result: scanOuHead.omit({ totals: true }) });
-export const scanStreamEnd = z.object({ end: z.literal(true), users: z.number().int().min(0), totals: scanOuHead.shape.totals });
+export const scanStreamEnd = z.object({
+  end: z.literal(true),
+  users: z.number().int().min(0),
+  totals: scanOuHead.shape.totals,
+});
 export const MAX_USERS_PER_LINE = 5000;
 
 /**
@@ -179,10 +196,13 @@ export function scannedUsersProblem(value: unknown): string | null {
   for (let i = 0; i < value.length; i++) {
     const u = value[i] as Record<string, unknown> | null;
     if (typeof u !== 'object' || u === null) return `user ${i}: expected an object`;
-    if (typeof u.dn !== 'string' || u.dn.length === 0 || u.dn.length > 4096) return `user ${i}: dn must be a string of 1 to 4096 characters`;
-    if (typeof u.anchor !== 'string' || u.anchor.length > 64) return `user ${i}: anchor must be a string of at most 64 characters`;
+    if (typeof u.dn !== 'string' || u.dn.length === 0 || u.dn.length > 4096)
+      return `user ${i}: dn must be a string of 1 to 4096 characters`;
+    if (typeof u.anchor !== 'string' || u.anchor.length > 64)
+      return `user ${i}: anchor must be a string of at most 64 characters`;
     if (typeof u.disabled !== 'boolean') return `user ${i}: disabled must be true or false`;
-    if (u.criticalSystemObject !== undefined && typeof u.criticalSystemObject !== 'boolean') return `user ${i}: criticalSystemObject must be true or false when present`;
+    if (u.criticalSystemObject !== undefined && typeof u.criticalSystemObject !== 'boolean')
+      return `user ${i}: criticalSystemObject must be true or false when present`;
   }
   return null;
 }
@@ -199,7 +219,9 @@ export type JobError = z.infer<typeof jobError>;
  * What each Connect Sync action returns, as `data` of its adsyncResult. The agent validates its
  * script's output with these before sending it; the bot reads stored results with the same ones.
  */
-export const adsyncGuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
+export const adsyncGuid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
 
 export const schedulerState = z.object({
   syncCycleEnabled: z.boolean(),
@@ -314,11 +336,22 @@ export type AdsyncResultData<A extends AdsyncAction> = z.infer<(typeof ADSYNC_RE
  * A stored job result read as the result of `action`, with the schema the agent wrote it with.
  * Every agent so far sends these camelCase shapes (its scripts build them), so nothing else is guessed at.
  */
-export function readAdsyncResult<A extends AdsyncAction>(action: A, result: unknown): { ok: true; data: AdsyncResultData<A> } | { ok: false; problem: string } {
+export function readAdsyncResult<A extends AdsyncAction>(
+  action: A,
+  result: unknown,
+): { ok: true; data: AdsyncResultData<A> } | { ok: false; problem: string } {
   const envelope = adsyncResult.safeParse(result);
-  if (!envelope.success || envelope.data.action !== action) return { ok: false, problem: `expected the result of ${action}` };
+  if (!envelope.success || envelope.data.action !== action)
+    return { ok: false, problem: `expected the result of ${action}` };
   const data = ADSYNC_RESULT_DATA[action].safeParse(envelope.data.data);
-  if (!data.success) return { ok: false, problem: `the result of ${action} is malformed (${data.error.issues.map((i) => `${i.path.join('.') || 'data'}: ${i.message}`).slice(0, 3).join('; ')})` };
+  if (!data.success)
+    return {
+      ok: false,
+      problem: `the result of ${action} is malformed (${data.error.issues
+        .map((i) => `${i.path.join('.') || 'data'}: ${i.message}`)
+        .slice(0, 3)
+        .join('; ')})`,
+    };
   return { ok: true, data: data.data as AdsyncResultData<A> };
 }
 

@@ -12,7 +12,17 @@ import { AgentAuth, agentOf } from './agent-auth';
 import { Enrollment } from './enrollment';
 import { jsonBody, parseBody, smallBody } from './json-body';
 import { ndjsonLines } from './ndjson-lines';
-import { SCAN_STREAM_CONTENT_TYPE, STARTING_PHASE, jobPayload, leaseRequest, progressRequest, resultRequest, runnableActions, type LeasedJob, type ScanOuHead } from './protocol';
+import {
+  SCAN_STREAM_CONTENT_TYPE,
+  STARTING_PHASE,
+  jobPayload,
+  leaseRequest,
+  progressRequest,
+  resultRequest,
+  runnableActions,
+  type LeasedJob,
+  type ScanOuHead,
+} from './protocol';
 import { NOT_LEASED, readScanStream, SCAN_STREAM_LIMITS, type ScanLineSink } from './scan-stream-reader';
 
 /** A result sent as one JSON document is parsed whole, so it gets much less room than a streamed scan (SCAN_STREAM_LIMITS). */
@@ -98,7 +108,11 @@ export class RelayServer {
       onJobRequeued: async (job, attempts, reason) => options.listener.onJobRequeued?.(job, attempts, reason),
     });
     this.auth = new AgentAuth({ store: options.store, agentSecrets: options.agentSecrets, now: this.now });
-    this.enrollment = new Enrollment({ store: options.store, now: this.now, ...(options.enrollFailures ? { enrollFailures: options.enrollFailures } : {}) });
+    this.enrollment = new Enrollment({
+      store: options.store,
+      now: this.now,
+      ...(options.enrollFailures ? { enrollFailures: options.enrollFailures } : {}),
+    });
   }
 
   /**
@@ -113,13 +127,24 @@ export class RelayServer {
 
   register(server: Server): void {
     // The one endpoint without an agent credential: the one-time code is the credential.
-    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) => this.enrollment.enroll(req, res).catch((err: Error) => this.failed(err, req, res)));
+    server.post('/relay/v1/agents/enroll', smallBody(), async (req: Request, res: Response) =>
+      this.enrollment.enroll(req, res).catch((err: Error) => this.failed(err, req, res)),
+    );
     // Authentication comes before the body is read: a stranger cannot make the bot buffer 256 MB.
     const authenticated = (): RequestHandler => this.auth.required((err, req, res) => this.failed(err, req, res));
-    server.post('/relay/v1/jobs/lease', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.lease(req, res)));
-    server.post('/relay/v1/jobs/:id/progress', authenticated(), smallBody(), async (req: Request, res: Response) => this.handle(req, res, () => this.progress(req, res)));
+    server.post('/relay/v1/jobs/lease', authenticated(), smallBody(), async (req: Request, res: Response) =>
+      this.handle(req, res, () => this.lease(req, res)),
+    );
+    server.post('/relay/v1/jobs/:id/progress', authenticated(), smallBody(), async (req: Request, res: Response) =>
+      this.handle(req, res, () => this.progress(req, res)),
+    );
     // A streamed scan is read line by line in result(); everything else is one small JSON document.
-    server.post('/relay/v1/jobs/:id/result', authenticated(), unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)), async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)));
+    server.post(
+      '/relay/v1/jobs/:id/result',
+      authenticated(),
+      unlessStreamed(jsonBody(MAX_JSON_RESULT_BYTES)),
+      async (req: Request, res: Response) => this.handle(req, res, () => this.result(req, res)),
+    );
   }
 
   private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
@@ -132,7 +157,8 @@ export class RelayServer {
 
   private failed(err: Error, req: Request, res: Response): void {
     this.options.logger.error({ err: err.message, path: req.path() }, 'relay request failed');
-    if (!res.headersSent) res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
+    if (!res.headersSent)
+      res.send(500, { code: 'INTERNAL', message: 'The bot could not handle this request; it has been logged.' });
   }
 
   private async lease(req: Request, res: Response): Promise<void> {
@@ -143,7 +169,10 @@ export class RelayServer {
     // agent that says nothing runs nothing: offered every job, it could "finish" step 8 unrun.
     const actions = runnableActions(body);
     if (actions.length === 0) {
-      this.options.logger.warn({ agentId, declared: body.actions?.slice(0, 8) ?? null, agentVersion: body.agentVersion }, 'refused a lease request that declares no action this bot knows');
+      this.options.logger.warn(
+        { agentId, declared: body.actions?.slice(0, 8) ?? null, agentVersion: body.agentVersion },
+        'refused a lease request that declares no action this bot knows',
+      );
       res.send(400, NO_ACTIONS_DECLARED);
       return;
     }
@@ -167,21 +196,45 @@ export class RelayServer {
       }
       // Revoked while this request waited: say so. (The lease UPDATE itself refuses a revoked agent too.)
       if (!(await this.auth.stillActive(agentId))) {
-        res.send(403, { code: 'RELAY.AGENT_REVOKED', message: 'This agent\'s credential was revoked.' });
+        res.send(403, { code: 'RELAY.AGENT_REVOKED', message: "This agent's credential was revoked." });
         return;
       }
       await this.expireLeases();
-      const job = await this.options.store.jobs.lease({ agentId, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), maxAttempts: this.maxAttempts, actions });
+      const job = await this.options.store.jobs.lease({
+        agentId,
+        leaseMs: this.options.leaseMs ?? 5 * 60_000,
+        now: this.now(),
+        maxAttempts: this.maxAttempts,
+        actions,
+      });
       if (job) {
         const payload = jobPayload.safeParse(job.payload);
         if (!payload.success) {
           // A job the protocol cannot express would be refused by every agent; fail it here, visibly.
-          const failed = await this.options.store.jobs.finish({ jobId: job.id, agentId, outcome: 'failed', result: null, error: { code: 'RELAY.BAD_REQUEST', message: 'The job could not be encoded for the agent.' }, now: this.now(), claimMs: this.applyClaimMs });
+          const failed = await this.options.store.jobs.finish({
+            jobId: job.id,
+            agentId,
+            outcome: 'failed',
+            result: null,
+            error: { code: 'RELAY.BAD_REQUEST', message: 'The job could not be encoded for the agent.' },
+            now: this.now(),
+            claimMs: this.applyClaimMs,
+          });
           if (failed) void this.apply(failed);
           continue;
         }
-        const leased: LeasedJob = { id: job.id, payload: payload.data, leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString() };
-        await this.options.store.audit.record(agentActor(agentId), { action: 'job.leased', target: job.id, outcome: 'leased', details: { action: payload.data.action, attempt: job.attempts }, conversationId: job.conversationId });
+        const leased: LeasedJob = {
+          id: job.id,
+          payload: payload.data,
+          leaseExpiresAt: (job.leaseExpiresAt ?? this.now()).toISOString(),
+        };
+        await this.options.store.audit.record(agentActor(agentId), {
+          action: 'job.leased',
+          target: job.id,
+          outcome: 'leased',
+          details: { action: payload.data.action, attempt: job.attempts },
+          conversationId: job.conversationId,
+        });
         res.send(200, { job: leased });
         return;
       }
@@ -224,14 +277,24 @@ export class RelayServer {
       res.send(refused.status, refused.body);
       return;
     }
-    const ok = await this.options.store.jobs.reportProgress({ jobId, agentId, progress: body, leaseMs: this.options.leaseMs ?? 5 * 60_000, now: this.now(), starting: body.phase === STARTING_PHASE });
+    const ok = await this.options.store.jobs.reportProgress({
+      jobId,
+      agentId,
+      progress: body,
+      leaseMs: this.options.leaseMs ?? 5 * 60_000,
+      now: this.now(),
+      starting: body.phase === STARTING_PHASE,
+    });
     if (!ok) {
       res.send(409, { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent.' });
       return;
     }
     res.send(200, { ok: true });
     const job = await this.options.store.jobs.get(jobId);
-    if (job) void this.options.listener.onProgress(job, body.scanned).catch((err: Error) => this.options.logger.warn({ err: err.message }, 'progress handler failed'));
+    if (job)
+      void this.options.listener
+        .onProgress(job, body.scanned)
+        .catch((err: Error) => this.options.logger.warn({ err: err.message }, 'progress handler failed'));
   }
 
   private async result(req: Request, res: Response): Promise<void> {
@@ -255,7 +318,15 @@ export class RelayServer {
       const { users, ...head } = body.result;
       const upload = randomUUID();
       for (let i = 0; i < users.length; i += USERS_PER_PIECE) {
-        if (!(await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq: i / USERS_PER_PIECE, usersJson: JSON.stringify(users.slice(i, i + USERS_PER_PIECE)) }))) {
+        if (
+          !(await this.options.store.jobs.putResultPiece({
+            jobId,
+            agentId,
+            upload,
+            seq: i / USERS_PER_PIECE,
+            usersJson: JSON.stringify(users.slice(i, i + USERS_PER_PIECE)),
+          }))
+        ) {
           await this.options.store.jobs.dropResultUpload({ jobId, upload });
           this.notLeased(res);
           return;
@@ -289,22 +360,27 @@ export class RelayServer {
     const undeclared = await this.undeclaredJob(agentId, jobId, 'directory.scanOu');
     if (undeclared) return this.refuseStream(req, res, undeclared.status, undeclared.body);
     let lineNo = 0;
-    req.setTimeout(this.options.streamIdleMs ?? 5 * 60_000, () => req.destroy(new Error('the agent sent nothing for too long')));
+    req.setTimeout(this.options.streamIdleMs ?? 5 * 60_000, () =>
+      req.destroy(new Error('the agent sent nothing for too long')),
+    );
     try {
       // Not destroyed on an early stop: a refusal must reach the agent before the connection closes.
       const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
       const lines = ndjsonLines(body, SCAN_STREAM_LIMITS);
-      const outcome = await readScanStream(counted(lines, () => lineNo++), {
-        head: async (head) => {
-          sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
+      const outcome = await readScanStream(
+        counted(lines, () => lineNo++),
+        {
+          head: async (head) => {
+            sink = (await this.options.listener.onScanArriving?.(jobId, head.result)) ?? null;
+          },
+          users: (users) => (sink as ScanLineSink | null)?.users(users),
+          storePiece: async (line, seq) => {
+            const ok = await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line });
+            if (ok) stored = seq + 1;
+            return ok;
+          },
         },
-        users: (users) => (sink as ScanLineSink | null)?.users(users),
-        storePiece: async (line, seq) => {
-          const ok = await this.options.store.jobs.putResultPiece({ jobId, agentId, upload, seq, usersJson: line });
-          if (ok) stored = seq + 1;
-          return ok;
-        },
-      });
+      );
       if (!outcome.ok) {
         // A refused upload leaves nothing behind, and the job stays leased for the agent to send again.
         await discard();
@@ -313,24 +389,44 @@ export class RelayServer {
       const result = { ...outcome.head.result, totals: outcome.totals, storedUsers: outcome.users };
       // The index is declared complete only once the job is really finished with this upload, and
       // before the result is applied (which takes it); a refused finish must not leave it behind.
-      await this.finishJob(res, { jobId, agentId, outcome: 'succeeded', result, error: null, resultUpload: upload }, (finished) => {
-        (sink as ScanLineSink | null)?.end(finished);
-        sink = null;
-      });
+      await this.finishJob(
+        res,
+        { jobId, agentId, outcome: 'succeeded', result, error: null, resultUpload: upload },
+        (finished) => {
+          (sink as ScanLineSink | null)?.end(finished);
+          sink = null;
+        },
+      );
     } catch (err) {
-      await discard().catch((dropErr: Error) => this.options.logger.warn({ jobId, err: dropErr.message }, 'the pieces of an unfinished upload could not be dropped; the job\'s finish drops them'));
+      await discard().catch((dropErr: Error) =>
+        this.options.logger.warn(
+          { jobId, err: dropErr.message },
+          "the pieces of an unfinished upload could not be dropped; the job's finish drops them",
+        ),
+      );
       if (connectionGone(req, res)) {
         // Most often the agent's directory read failed and it cut the upload off on purpose; it
         // reports that failure next.
-        this.options.logger.warn({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan was cut off before its end line');
+        this.options.logger.warn(
+          { jobId, agentId, err: (err as Error).message, lines: lineNo },
+          'a streamed scan was cut off before its end line',
+        );
         // Or the agent died: then nothing more comes, and the job is taken back after a short grace.
         if (!this.stopping) this.leases.lost.uploadCut(jobId, agentId);
         return;
       }
       // The bot's own failure (the store, say) while the agent is still connected: it must hear so,
       // or it waits for an answer that never comes while its heartbeat keeps the lease.
-      this.options.logger.error({ jobId, agentId, err: (err as Error).message, lines: lineNo }, 'a streamed scan could not be stored');
-      if (!res.headersSent) this.refuseStream(req, res, 500, { code: 'INTERNAL', message: 'The bot could not store this scan; it has been logged. Nothing of this upload was kept, and the job is still leased to this agent.' });
+      this.options.logger.error(
+        { jobId, agentId, err: (err as Error).message, lines: lineNo },
+        'a streamed scan could not be stored',
+      );
+      if (!res.headersSent)
+        this.refuseStream(req, res, 500, {
+          code: 'INTERNAL',
+          message:
+            'The bot could not store this scan; it has been logged. Nothing of this upload was kept, and the job is still leased to this agent.',
+        });
     }
   }
 
@@ -339,15 +435,33 @@ export class RelayServer {
    * action the agent never declared (leased before the bot checked), or `resultAction` is another
    * action's result. Null when it may; the store's finish still decides whether it is accepted.
    */
-  private async undeclaredJob(agentId: string, jobId: string, resultAction: string | null = null): Promise<{ status: number; body: { code: string; message: string; hint?: string } } | null> {
+  private async undeclaredJob(
+    agentId: string,
+    jobId: string,
+    resultAction: string | null = null,
+  ): Promise<{ status: number; body: { code: string; message: string; hint?: string } } | null> {
     const job = await this.options.store.jobs.get(jobId);
     if (!job || job.agentId !== agentId) return { status: 409, body: NOT_LEASED };
     const action = String((job.payload as { action?: unknown } | null)?.action ?? job.kind).slice(0, 64);
     const declared = (await this.options.store.agents.get(agentId))?.actions ?? [];
     if (!declared.includes(action)) {
-      return { status: 409, body: { code: 'RELAY.ACTION_NOT_DECLARED', message: `This agent has not declared that it runs ${action}, so nothing it reports for this job is taken.`, hint: 'Update syncshift-agent on the agent host to the bot\'s version and check its configuration (SYNCSHIFT_ADSYNC_EXPORT_DIR, SYNCSHIFT_READ_ONLY); the job goes back to the queue or, if a change may have started, is marked "outcome unknown".' } };
+      return {
+        status: 409,
+        body: {
+          code: 'RELAY.ACTION_NOT_DECLARED',
+          message: `This agent has not declared that it runs ${action}, so nothing it reports for this job is taken.`,
+          hint: 'Update syncshift-agent on the agent host to the bot\'s version and check its configuration (SYNCSHIFT_ADSYNC_EXPORT_DIR, SYNCSHIFT_READ_ONLY); the job goes back to the queue or, if a change may have started, is marked "outcome unknown".',
+        },
+      };
     }
-    if (resultAction !== null && resultAction !== action) return { status: 400, body: { code: 'RELAY.BAD_REQUEST', message: `Invalid request: the result is for ${resultAction} but the job is ${action}.` } };
+    if (resultAction !== null && resultAction !== action)
+      return {
+        status: 400,
+        body: {
+          code: 'RELAY.BAD_REQUEST',
+          message: `Invalid request: the result is for ${resultAction} but the job is ${action}.`,
+        },
+      };
     return null;
   }
 
@@ -366,7 +480,18 @@ export class RelayServer {
    * `settled` hears whether the job was finished, before its result is applied: a streamed scan's
    * live index must be complete (or gone) by then.
    */
-  private async finishJob(res: Response, input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: { code: string } | null; resultUpload?: string | null }, settled?: (finished: boolean) => void): Promise<void> {
+  private async finishJob(
+    res: Response,
+    input: {
+      jobId: string;
+      agentId: string;
+      outcome: 'succeeded' | 'failed';
+      result: unknown;
+      error: { code: string } | null;
+      resultUpload?: string | null;
+    },
+    settled?: (finished: boolean) => void,
+  ): Promise<void> {
     const { jobId, agentId, outcome } = input;
     let job: JobRecord | null;
     try {
@@ -382,7 +507,13 @@ export class RelayServer {
       return;
     }
     await this.options.store.agents.countResult(agentId);
-    await this.options.store.audit.record(agentActor(agentId), { action: 'job.result', target: jobId, outcome, details: input.error ? { code: input.error.code } : {}, conversationId: job.conversationId });
+    await this.options.store.audit.record(agentActor(agentId), {
+      action: 'job.result',
+      target: jobId,
+      outcome,
+      details: input.error ? { code: input.error.code } : {},
+      conversationId: job.conversationId,
+    });
     res.send(200, { ok: true });
     // The agent is answered first; the cloud read and card update can take a while. The result is
     // stored, so if this instance stops before it is applied, the next sweep (here or elsewhere) applies it.
@@ -393,7 +524,7 @@ export class RelayServer {
 const NO_ACTIONS_DECLARED = {
   code: 'RELAY.NO_ACTIONS_DECLARED',
   message: 'This agent did not say which actions it runs (or named none this bot knows), so it is offered no job.',
-  hint: 'Update syncshift-agent on the agent host to the bot\'s version: it declares its actions in every lease request.',
+  hint: "Update syncshift-agent on the agent host to the bot's version: it declares its actions in every lease request.",
 };
 
 /** The agent hung up or the answer is already out: nothing more can reach it on this request. */
@@ -406,7 +537,11 @@ function connectionGone(req: Request, res: Response): boolean {
  * is as long as the directory read. Authenticated before its body is read, and idle-limited.
  */
 export function isStreamedResult(req: Request): boolean {
-  return req.method === 'POST' && /^\/relay\/v1\/jobs\/[^/]+\/result\/?$/.test((req.url ?? '').split('?')[0]!) && isStreamed(req);
+  return (
+    req.method === 'POST' &&
+    /^\/relay\/v1\/jobs\/[^/]+\/result\/?$/.test((req.url ?? '').split('?')[0]!) &&
+    isStreamed(req)
+  );
 }
 
 function isStreamed(req: Request): boolean {

@@ -32,12 +32,21 @@ export interface ScanStreamPieces {
   storePiece(line: string, seq: number): Promise<boolean>;
 }
 
-export type ScanStreamRefusal = { ok: false; status: 400 | 409 | 413; code: 'RELAY.BAD_REQUEST' | 'RELAY.NOT_LEASED' | 'RELAY.TOO_LARGE'; message: string };
+export type ScanStreamRefusal = {
+  ok: false;
+  status: 400 | 409 | 413;
+  code: 'RELAY.BAD_REQUEST' | 'RELAY.NOT_LEASED' | 'RELAY.TOO_LARGE';
+  message: string;
+};
 
 /** Refused: any piece already stored is the caller's to drop. */
-export type ScanStreamOutcome = { ok: true; head: ScanStreamHead; users: number; totals: ScanOuHead['totals'] } | ScanStreamRefusal;
+export type ScanStreamOutcome =
+  { ok: true; head: ScanStreamHead; users: number; totals: ScanOuHead['totals'] } | ScanStreamRefusal;
 
-export const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not leased by this agent, or its result was already recorded.' } as const;
+export const NOT_LEASED = {
+  code: 'RELAY.NOT_LEASED',
+  message: 'This job is not leased by this agent, or its result was already recorded.',
+} as const;
 
 /**
  * Reads a scan sent as lines: the head, then arrays of users, then the end line. Each user line is
@@ -46,13 +55,21 @@ export const NOT_LEASED = { code: 'RELAY.NOT_LEASED', message: 'This job is not 
  * refusal for a body that breaks the protocol or a limit (RELAY.TOO_LARGE from `lines`); any other
  * failure of `lines` or `pieces` (the connection broke, the store failed) is thrown.
  */
-export async function readScanStream(lines: AsyncIterable<string>, pieces: ScanStreamPieces): Promise<ScanStreamOutcome> {
+export async function readScanStream(
+  lines: AsyncIterable<string>,
+  pieces: ScanStreamPieces,
+): Promise<ScanStreamOutcome> {
   let head: ScanStreamHead | null = null;
   let seq = 0;
   let users = 0;
   let totals: ScanOuHead['totals'] | null = null;
   let lineNo = 0;
-  const invalid = (message: string): ScanStreamOutcome => ({ ok: false, status: 400, code: 'RELAY.BAD_REQUEST', message: `Invalid scan stream: ${message}.` });
+  const invalid = (message: string): ScanStreamOutcome => ({
+    ok: false,
+    status: 400,
+    code: 'RELAY.BAD_REQUEST',
+    message: `Invalid scan stream: ${message}.`,
+  });
   try {
     for await (const line of lines) {
       lineNo++;
@@ -83,11 +100,13 @@ export async function readScanStream(lines: AsyncIterable<string>, pieces: ScanS
       const end = scanStreamEnd.safeParse(value);
       if (!end.success) return invalid(`line ${lineNo} is neither users nor the end line`);
       if (end.data.users !== users) return invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
-      if (end.data.totals.users !== users) return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
+      if (end.data.totals.users !== users)
+        return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
       totals = end.data.totals;
     }
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE') return { ok: false, status: 413, code: 'RELAY.TOO_LARGE', message: (err as Error).message };
+    if ((err as { code?: unknown }).code === 'RELAY.TOO_LARGE')
+      return { ok: false, status: 413, code: 'RELAY.TOO_LARGE', message: (err as Error).message };
     throw err;
   }
   if (head === null) return invalid('the body is empty');

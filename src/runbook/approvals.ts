@@ -38,7 +38,8 @@ export interface ApprovalPolicy {
   ttlMs: number;
 }
 
-export type VoteRefusal = 'SELF_APPROVAL' | 'NOT_APPROVER' | 'EXPIRED' | 'ALREADY_VOTED' | 'NOT_PENDING' | 'EVIDENCE_CHANGED';
+export type VoteRefusal =
+  'SELF_APPROVAL' | 'NOT_APPROVER' | 'EXPIRED' | 'ALREADY_VOTED' | 'NOT_PENDING' | 'EVIDENCE_CHANGED';
 
 export type VoteResult =
   | { ok: true; approval: Approval; outcome: 'recorded' | 'approved' | 'rejected' }
@@ -46,27 +47,52 @@ export type VoteResult =
 
 export function vote(
   approval: Approval,
-  input: { by: string; byName: string; decision: 'approve' | 'reject'; now: Date; currentEvidenceHash: string; policy: ApprovalPolicy },
+  input: {
+    by: string;
+    byName: string;
+    decision: 'approve' | 'reject';
+    now: Date;
+    currentEvidenceHash: string;
+    policy: ApprovalPolicy;
+  },
 ): VoteResult {
-  const refuse = (code: VoteRefusal, message: string, changed?: Partial<Approval>): VoteResult => ({ ok: false, code, message, approval: { ...approval, ...changed } });
-  if (approval.status !== 'pending') return refuse('NOT_PENDING', `This request is already ${approval.status}; nothing was changed.`);
+  const refuse = (code: VoteRefusal, message: string, changed?: Partial<Approval>): VoteResult => ({
+    ok: false,
+    code,
+    message,
+    approval: { ...approval, ...changed },
+  });
+  if (approval.status !== 'pending')
+    return refuse('NOT_PENDING', `This request is already ${approval.status}; nothing was changed.`);
   if (input.now.getTime() >= approval.expiresAt.getTime()) {
-    return refuse('EXPIRED', `This request expired at ${approval.expiresAt.toISOString()}. Ask for approval again.`, { status: 'expired' });
+    return refuse('EXPIRED', `This request expired at ${approval.expiresAt.toISOString()}. Ask for approval again.`, {
+      status: 'expired',
+    });
   }
   if (input.currentEvidenceHash !== approval.evidenceHash) {
-    return refuse('EVIDENCE_CHANGED', 'What this request was based on has changed since it was made, so it is void. Review the new state and ask again.', { status: 'void' });
+    return refuse(
+      'EVIDENCE_CHANGED',
+      'What this request was based on has changed since it was made, so it is void. Review the new state and ask again.',
+      { status: 'void' },
+    );
   }
   if (input.by === approval.requestedBy && input.decision === 'approve') {
     return refuse('SELF_APPROVAL', 'You asked for this change, so someone else has to approve it.');
   }
   if (!input.policy.approvers.includes(input.by)) {
-    return refuse('NOT_APPROVER', 'You are not on the approver list for this migration. Ask an approver, or an administrator to add you (SYNCSHIFT_APPROVERS).');
+    return refuse(
+      'NOT_APPROVER',
+      'You are not on the approver list for this migration. Ask an approver, or an administrator to add you (SYNCSHIFT_APPROVERS).',
+    );
   }
-  if (approval.votes.some((v) => v.by === input.by)) return refuse('ALREADY_VOTED', 'You have already answered this request.');
+  if (approval.votes.some((v) => v.by === input.by))
+    return refuse('ALREADY_VOTED', 'You have already answered this request.');
   const votes = [...approval.votes, { by: input.by, byName: input.byName, decision: input.decision, at: input.now }];
-  if (input.decision === 'reject') return { ok: true, approval: { ...approval, votes, status: 'rejected' }, outcome: 'rejected' };
+  if (input.decision === 'reject')
+    return { ok: true, approval: { ...approval, votes, status: 'rejected' }, outcome: 'rejected' };
   const approvals = votes.filter((v) => v.decision === 'approve').length;
-  if (approvals >= approval.required) return { ok: true, approval: { ...approval, votes, status: 'approved' }, outcome: 'approved' };
+  if (approvals >= approval.required)
+    return { ok: true, approval: { ...approval, votes, status: 'approved' }, outcome: 'approved' };
   return { ok: true, approval: { ...approval, votes }, outcome: 'recorded' };
 }
 

@@ -42,41 +42,87 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/migration start "Contoso pilot"',
     description: 'Open a migration tied to this conversation. The runbook and approvals live here.',
   },
-  { usage: '/migration status', example: '/migration status', description: 'Show all 18 runbook steps and where this migration stands.' },
-  { usage: '/step <n>', example: '/step 8', description: 'Post the card of runbook step n again, with its buttons and evidence.' },
+  {
+    usage: '/migration status',
+    example: '/migration status',
+    description: 'Show all 18 runbook steps and where this migration stands.',
+  },
+  {
+    usage: '/step <n>',
+    example: '/step 8',
+    description: 'Post the card of runbook step n again, with its buttons and evidence.',
+  },
   {
     usage: '/verify pilot <OU>',
     example: '/verify pilot OU=Sales',
-    description: 'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
+    description:
+      'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
   },
   {
     usage: '/verify list <missing|extra|mismatched|notsynced> [page] [#id]',
     example: '/verify list missing 2',
-    description: 'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
+    description:
+      'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
   },
   {
     usage: '/wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]',
     example: '/wave add Wave1 OU=Marketing OU=Finance on 2026-12-07',
-    description: 'Plan a wave: OUs that move to Cloud Sync together. The agent counts each OU and the card warns when Cloud Sync limits (objects per domain, OUs per configuration) or another wave get in the way. Quote names and OUs with spaces.',
+    description:
+      'Plan a wave: OUs that move to Cloud Sync together. The agent counts each OU and the card warns when Cloud Sync limits (objects per domain, OUs per configuration) or another wave get in the way. Quote names and OUs with spaces.',
   },
-  { usage: '/wave list', example: '/wave list', description: 'Show the planned waves with their counts, dates and warnings.' },
-  { usage: '/wave remove <name>', example: '/wave remove Wave1', description: 'Take a wave out of the plan (kept in the audit log).' },
+  {
+    usage: '/wave list',
+    example: '/wave list',
+    description: 'Show the planned waves with their counts, dates and warnings.',
+  },
+  {
+    usage: '/wave remove <name>',
+    example: '/wave remove Wave1',
+    description: 'Take a wave out of the plan (kept in the audit log).',
+  },
   {
     usage: '/summary at <HH:MM> <time zone>',
     example: '/summary at 08:00 Europe/Berlin',
-    description: 'Post the wave summary here every day at that local time (IANA time zone; daylight saving is followed).',
+    description:
+      'Post the wave summary here every day at that local time (IANA time zone; daylight saving is followed).',
   },
-  { usage: '/summary job <Cloud Sync job id>', example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f', description: 'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.' },
+  {
+    usage: '/summary job <Cloud Sync job id>',
+    example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f',
+    description:
+      'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.',
+  },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
-  { usage: '/audit [export csv|json [person]]', example: '/audit export csv Adele Vance', description: 'Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them, or for one person\'s (by name or Entra object id).' },
-  { usage: '/agent list', example: '/agent list', description: 'Show every relay agent: status, when it enrolled and was last seen, its version, actions run and the job it holds.' },
+  {
+    usage: '/audit [export csv|json [person]]',
+    example: '/audit export csv Adele Vance',
+    description:
+      "Show the latest audit entries (who did what, when, with what outcome), or a download link for all of them, or for one person's (by name or Entra object id).",
+  },
+  {
+    usage: '/agent list',
+    example: '/agent list',
+    description:
+      'Show every relay agent: status, when it enrolled and was last seen, its version, actions run and the job it holds.',
+  },
   {
     usage: '/agent enroll <name>',
     example: '/agent enroll dc-agent-1',
-    description: 'Approvers: get a one-time enrollment code (valid 10 minutes by default) in a private chat, for syncshift-agent enroll on the agent\'s server.',
+    description:
+      "Approvers: get a one-time enrollment code (valid 10 minutes by default) in a private chat, for syncshift-agent enroll on the agent's server.",
   },
-  { usage: '/agent rotate <name>', example: '/agent rotate dc-agent-1', description: 'Approvers: a new enrollment code for an existing agent; its old credential stops working once the code is used.' },
-  { usage: '/agent revoke <name>', example: '/agent revoke dc-agent-1', description: 'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".' },
+  {
+    usage: '/agent rotate <name>',
+    example: '/agent rotate dc-agent-1',
+    description:
+      'Approvers: a new enrollment code for an existing agent; its old credential stops working once the code is used.',
+  },
+  {
+    usage: '/agent revoke <name>',
+    example: '/agent revoke dc-agent-1',
+    description:
+      'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".',
+  },
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
@@ -101,7 +147,12 @@ export function parseCommand(input: string): Command {
     const head = text.startsWith('/') ? visibleControls(text.split(/\s+/)[0]!).slice(0, 40) : 'Your message';
     const known = COMMAND_HELP.find((c) => c.usage.split(' ')[0] === head.toLowerCase());
     const codePoint = `U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
-    return { kind: 'invalid', command: head, reason: `The message contains an invisible control character (${codePoint}), so nothing was done.`, usage: `type it again without it${known ? `: ${known.usage}` : ''}` };
+    return {
+      kind: 'invalid',
+      command: head,
+      reason: `The message contains an invisible control character (${codePoint}), so nothing was done.`,
+      usage: `type it again without it${known ? `: ${known.usage}` : ''}`,
+    };
   }
   if (!text.startsWith('/')) return { kind: 'unknown', text };
   const [head = '', ...rest] = text.split(/\s+/);
@@ -116,36 +167,75 @@ export function parseCommand(input: string): Command {
       const usage = COMMAND_HELP[1]!.usage;
       if ((rest[0] ?? '').toLowerCase() === 'status') return { kind: 'migration.status' };
       if ((rest[0] ?? '').toLowerCase() !== 'start') {
-        return { kind: 'invalid', command: '/migration', reason: '"/migration start" and "/migration status" are available.', usage: `${usage} or /migration status` };
+        return {
+          kind: 'invalid',
+          command: '/migration',
+          reason: '"/migration start" and "/migration status" are available.',
+          usage: `${usage} or /migration status`,
+        };
       }
-      const name = args.slice(rest[0]!.length).trim().replace(/^["\u201c]|["\u201d]$/g, '').trim();
-      if (name === '') return { kind: 'invalid', command: '/migration start', reason: 'The migration needs a name.', usage };
-      if (name.length > 200) return { kind: 'invalid', command: '/migration start', reason: 'The name is longer than 200 characters.', usage };
+      const name = args
+        .slice(rest[0]!.length)
+        .trim()
+        .replace(/^["\u201c]|["\u201d]$/g, '')
+        .trim();
+      if (name === '')
+        return { kind: 'invalid', command: '/migration start', reason: 'The migration needs a name.', usage };
+      if (name.length > 200)
+        return {
+          kind: 'invalid',
+          command: '/migration start',
+          reason: 'The name is longer than 200 characters.',
+          usage,
+        };
       return { kind: 'migration.start', name };
     }
     case '/step': {
       const n = Number(rest[0]);
-      if (!Number.isInteger(n) || n < 1 || n > 18) return { kind: 'invalid', command: '/step', reason: 'Give a step number from 1 to 18.', usage: '/step <n>' };
+      if (!Number.isInteger(n) || n < 1 || n > 18)
+        return { kind: 'invalid', command: '/step', reason: 'Give a step number from 1 to 18.', usage: '/step <n>' };
       return { kind: 'step', n };
     }
     case '/audit': {
       if (rest.length === 0) return { kind: 'audit', export: null, limit: 20 };
       const format = (rest[1] ?? 'csv').toLowerCase();
       if ((rest[0] ?? '').toLowerCase() === 'export' && (format === 'csv' || format === 'json')) {
-        const person = rest.slice(2).join(' ').replace(/^["\u201c]|["\u201d]$/g, '').trim();
-        return person ? { kind: 'audit', export: format, limit: 0, person } : { kind: 'audit', export: format, limit: 0 };
+        const person = rest
+          .slice(2)
+          .join(' ')
+          .replace(/^["\u201c]|["\u201d]$/g, '')
+          .trim();
+        return person
+          ? { kind: 'audit', export: format, limit: 0, person }
+          : { kind: 'audit', export: format, limit: 0 };
       }
-      return { kind: 'invalid', command: '/audit', reason: 'Use /audit, /audit export csv or /audit export json, optionally followed by a person.', usage: '/audit [export csv|json [person]]' };
+      return {
+        kind: 'invalid',
+        command: '/audit',
+        reason: 'Use /audit, /audit export csv or /audit export json, optionally followed by a person.',
+        usage: '/audit [export csv|json [person]]',
+      };
     }
     case '/verify': {
       const sub = (rest[0] ?? '').toLowerCase();
       if (sub === 'pilot') {
         const ou = args.slice(rest[0]!.length).trim();
-        if (ou === '') return { kind: 'invalid', command: '/verify pilot', reason: 'Say which OU to verify.', usage: VERIFY_PILOT_USAGE };
+        if (ou === '')
+          return {
+            kind: 'invalid',
+            command: '/verify pilot',
+            reason: 'Say which OU to verify.',
+            usage: VERIFY_PILOT_USAGE,
+          };
         return { kind: 'verify.pilot', ou };
       }
       if (sub === 'list') return parseVerifyList(rest.slice(1));
-      return { kind: 'invalid', command: '/verify', reason: `"${rest[0] ?? ''}" is not a verify command.`, usage: `${VERIFY_PILOT_USAGE} or ${VERIFY_LIST_USAGE}` };
+      return {
+        kind: 'invalid',
+        command: '/verify',
+        reason: `"${rest[0] ?? ''}" is not a verify command.`,
+        usage: `${VERIFY_PILOT_USAGE} or ${VERIFY_LIST_USAGE}`,
+      };
     }
     case '/wave':
       return parseWave(text.slice(head.length));
@@ -174,27 +264,64 @@ function parseWave(argText: string): Command {
   const sub = (args[0] ?? '').toLowerCase();
   if (sub === 'list' && args.length === 1) return { kind: 'wave.list' };
   if (sub === 'remove') {
-    if (args.length !== 2) return { kind: 'invalid', command: '/wave remove', reason: 'Name one wave to remove.', usage: '/wave remove <name>' };
+    if (args.length !== 2)
+      return {
+        kind: 'invalid',
+        command: '/wave remove',
+        reason: 'Name one wave to remove.',
+        usage: '/wave remove <name>',
+      };
     return { kind: 'wave.remove', name: args[1]! };
   }
-  if (sub !== 'add') return { kind: 'invalid', command: '/wave', reason: `"${args[0] ?? ''}" is not a wave command.`, usage: `${WAVE_ADD_USAGE}, /wave list or /wave remove <name>` };
+  if (sub !== 'add')
+    return {
+      kind: 'invalid',
+      command: '/wave',
+      reason: `"${args[0] ?? ''}" is not a wave command.`,
+      usage: `${WAVE_ADD_USAGE}, /wave list or /wave remove <name>`,
+    };
   const name = args[1] ?? '';
   if (!WAVE_NAME_PATTERN.test(name)) {
-    return { kind: 'invalid', command: '/wave add', reason: name === '' ? 'The wave needs a name.' : `"${name}" is not a usable wave name: up to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.`, usage: WAVE_ADD_USAGE };
+    return {
+      kind: 'invalid',
+      command: '/wave add',
+      reason:
+        name === ''
+          ? 'The wave needs a name.'
+          : `"${name}" is not a usable wave name: up to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.`,
+      usage: WAVE_ADD_USAGE,
+    };
   }
   let ous = args.slice(2);
   let scheduledFor: string | null = null;
   if (ous.length >= 2 && ous[ous.length - 2]!.toLowerCase() === 'on') {
     const date = ous[ous.length - 1]!;
-    if (!isCalendarDate(date)) return { kind: 'invalid', command: '/wave add', reason: `"${date}" is not a date; write it as YYYY-MM-DD.`, usage: WAVE_ADD_USAGE };
+    if (!isCalendarDate(date))
+      return {
+        kind: 'invalid',
+        command: '/wave add',
+        reason: `"${date}" is not a date; write it as YYYY-MM-DD.`,
+        usage: WAVE_ADD_USAGE,
+      };
     scheduledFor = date;
     ous = ous.slice(0, -2);
   }
-  if (ous.length === 0) return { kind: 'invalid', command: '/wave add', reason: 'Name at least one OU for the wave.', usage: WAVE_ADD_USAGE };
+  if (ous.length === 0)
+    return {
+      kind: 'invalid',
+      command: '/wave add',
+      reason: 'Name at least one OU for the wave.',
+      usage: WAVE_ADD_USAGE,
+    };
   // Nested OUs ride along with their parent, so only the separate ones count.
   const separate = topLevelOus(ous).length;
   if (separate > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
-    return { kind: 'invalid', command: '/wave add', reason: `A wave of ${separate} separate OUs is more than one Cloud Sync configuration can scope (about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}); split it or select parent OUs.`, usage: WAVE_ADD_USAGE };
+    return {
+      kind: 'invalid',
+      command: '/wave add',
+      reason: `A wave of ${separate} separate OUs is more than one Cloud Sync configuration can scope (about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}); split it or select parent OUs.`,
+      usage: WAVE_ADD_USAGE,
+    };
   }
   return { kind: 'wave.add', name, ous, scheduledFor };
 }
@@ -204,20 +331,42 @@ function parseSummary(args: string[]): Command {
   if (sub === 'now' && args.length === 1) return { kind: 'summary.now' };
   if (sub === 'at') {
     const [localTime = '', timeZone = ''] = args.slice(1);
-    if (!isLocalTime(localTime)) return { kind: 'invalid', command: '/summary at', reason: `"${localTime}" is not a time; write it as HH:MM in 24-hour form, e.g. 08:00.`, usage: '/summary at <HH:MM> <time zone>' };
+    if (!isLocalTime(localTime))
+      return {
+        kind: 'invalid',
+        command: '/summary at',
+        reason: `"${localTime}" is not a time; write it as HH:MM in 24-hour form, e.g. 08:00.`,
+        usage: '/summary at <HH:MM> <time zone>',
+      };
     if (args.length !== 3 || !isTimeZone(timeZone)) {
-      return { kind: 'invalid', command: '/summary at', reason: `"${timeZone}" is not an IANA time zone.`, usage: '/summary at 08:00 Europe/Berlin (or America/New_York, Asia/Tokyo, UTC…)' };
+      return {
+        kind: 'invalid',
+        command: '/summary at',
+        reason: `"${timeZone}" is not an IANA time zone.`,
+        usage: '/summary at 08:00 Europe/Berlin (or America/New_York, Asia/Tokyo, UTC…)',
+      };
     }
     return { kind: 'summary.schedule', localTime, timeZone };
   }
   if (sub === 'job') {
     const jobId = args[1] ?? '';
     if (args.length !== 2 || !/^[A-Za-z0-9][A-Za-z0-9._-]{2,199}$/.test(jobId)) {
-      return { kind: 'invalid', command: '/summary job', reason: 'Give the Cloud Sync job id, e.g. AD2AADProvisioning.<hex>.<guid> (Entra admin center → Cloud Sync → the configuration).', usage: '/summary job <job id>' };
+      return {
+        kind: 'invalid',
+        command: '/summary job',
+        reason:
+          'Give the Cloud Sync job id, e.g. AD2AADProvisioning.<hex>.<guid> (Entra admin center → Cloud Sync → the configuration).',
+        usage: '/summary job <job id>',
+      };
     }
     return { kind: 'summary.job', jobId };
   }
-  return { kind: 'invalid', command: '/summary', reason: `"${args[0] ?? ''}" is not a summary command.`, usage: SUMMARY_USAGE };
+  return {
+    kind: 'invalid',
+    command: '/summary',
+    reason: `"${args[0] ?? ''}" is not a summary command.`,
+    usage: SUMMARY_USAGE,
+  };
 }
 
 const AGENT_USAGE = '/agent list | enroll <name> | rotate <name> | revoke <name>';
@@ -226,11 +375,21 @@ function parseAgentCommand(args: string[]): Command {
   const sub = (args[0] ?? '').toLowerCase();
   if (sub === 'list' && args.length === 1) return { kind: 'agent.list' };
   if (sub !== 'enroll' && sub !== 'rotate' && sub !== 'revoke') {
-    return { kind: 'invalid', command: '/agent', reason: `"${args[0] ?? ''}" is not an agent command.`, usage: AGENT_USAGE };
+    return {
+      kind: 'invalid',
+      command: '/agent',
+      reason: `"${args[0] ?? ''}" is not an agent command.`,
+      usage: AGENT_USAGE,
+    };
   }
   const name = args[1] ?? '';
   if (args.length !== 2 || !AGENT_NAME.test(name)) {
-    return { kind: 'invalid', command: `/agent ${sub}`, reason: 'Give one agent name: letters, digits, dot, dash or underscore, at most 64 characters.', usage: `/agent ${sub} <name>` };
+    return {
+      kind: 'invalid',
+      command: `/agent ${sub}`,
+      reason: 'Give one agent name: letters, digits, dot, dash or underscore, at most 64 characters.',
+      usage: `/agent ${sub} <name>`,
+    };
   }
   return { kind: `agent.${sub}`, name };
 }
@@ -238,13 +397,25 @@ function parseAgentCommand(args: string[]): Command {
 function parseVerifyList(args: string[]): Command {
   const usage = VERIFY_LIST_USAGE;
   const list = (args[0] ?? '').toLowerCase() as VerifyListKind;
-  if (!LIST_KINDS.has(list)) return { kind: 'invalid', command: '/verify list', reason: 'Say which list: missing, extra, mismatched or notsynced.', usage };
+  if (!LIST_KINDS.has(list))
+    return {
+      kind: 'invalid',
+      command: '/verify list',
+      reason: 'Say which list: missing, extra, mismatched or notsynced.',
+      usage,
+    };
   let page = 1;
   let verification: string | 'last' = 'last';
   for (const arg of args.slice(1)) {
     if (/^#[0-9a-f]{6,36}$/i.test(arg)) verification = arg.slice(1).toLowerCase();
     else if (/^\d+$/.test(arg) && Number(arg) >= 1) page = Number(arg);
-    else return { kind: 'invalid', command: '/verify list', reason: `"${arg}" is neither a page number nor a #id.`, usage };
+    else
+      return {
+        kind: 'invalid',
+        command: '/verify list',
+        reason: `"${arg}" is neither a page number nor a #id.`,
+        usage,
+      };
   }
   return { kind: 'verify.list', verification, list, page };
 }

@@ -37,7 +37,8 @@ export function parseDn(input: string, options: { strict?: boolean } = {}): DnPa
   while (i <= text.length) {
     // attribute type
     const eq = text.indexOf('=', i);
-    if (eq < 0) return { ok: false, reason: `"${text.slice(i).trim()}" has no "=": expected TYPE=value, e.g. OU=Sales` };
+    if (eq < 0)
+      return { ok: false, reason: `"${text.slice(i).trim()}" has no "=": expected TYPE=value, e.g. OU=Sales` };
     const type = text.slice(i, eq).trim();
     if (!TYPE_DESCRIPTOR.test(type) && !TYPE_OID.test(type)) {
       return { ok: false, reason: `"${type}" is not an attribute type (expected OU, CN or DC)` };
@@ -77,7 +78,10 @@ export function parseDn(input: string, options: { strict?: boolean } = {}): DnPa
           value += next;
           i++;
         } else {
-          return { ok: false, reason: `"\\${next}" is not a valid escape; escape only special characters or use \\XX hex` };
+          return {
+            ok: false,
+            reason: `"\\${next}" is not a valid escape; escape only special characters or use \\XX hex`,
+          };
         }
         trailingSpaces = 0;
         started = true;
@@ -102,7 +106,10 @@ export function parseDn(input: string, options: { strict?: boolean } = {}): DnPa
     }
     if (trailingSpaces > 0) value = value.slice(0, value.length - trailingSpaces);
     if (options.strict && sawParen && /\)\s*\(/.test(value)) {
-      return { ok: false, reason: 'the value contains ")(" which looks like an LDAP filter rather than a distinguished name' };
+      return {
+        ok: false,
+        reason: 'the value contains ")(" which looks like an LDAP filter rather than a distinguished name',
+      };
     }
     if (value === '') return { ok: false, reason: `${type}= has an empty value` };
     rdn.push({ type, value });
@@ -207,7 +214,14 @@ export function dnKey(dn: string): string | null {
   if (plain !== undefined) return plain.map(lowerType).join(',');
   const parsed = parseDn(dn);
   if (!parsed.ok) return null;
-  return parsed.rdns.map((rdn) => rdn.map((a) => `${a.type.toLowerCase()}=${escapeKeyValue(a.value.toLowerCase())}`).sort().join('+')).join(',');
+  return parsed.rdns
+    .map((rdn) =>
+      rdn
+        .map((a) => `${a.type.toLowerCase()}=${escapeKeyValue(a.value.toLowerCase())}`)
+        .sort()
+        .join('+'),
+    )
+    .join(',');
 }
 
 function lowerType(component: string): string {

@@ -178,7 +178,12 @@ export class OuComparison {
       if ((this.flags[m]! & DISABLED) !== 0) this.criticalMatchedDisabled++;
     }
     if (!this.anchorMatches(m, user.onPremisesImmutableId)) {
-      this.mismatches.push({ member: m, cloudId: user.id, userPrincipalName: user.userPrincipalName, cloudImmutableId: user.onPremisesImmutableId });
+      this.mismatches.push({
+        member: m,
+        cloudId: user.id,
+        userPrincipalName: user.userPrincipalName,
+        cloudImmutableId: user.onPremisesImmutableId,
+      });
     }
   }
 
@@ -194,7 +199,8 @@ export class OuComparison {
   }
 
   report(): ComparisonReport {
-    const nameOf = (m: number): string => this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
+    const nameOf = (m: number): string =>
+      this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
     const missing: string[] = [];
     const notSynced: NotSyncedUser[] = [];
     for (let m = 0; m < this.members; m++) {
@@ -252,7 +258,10 @@ export class OuComparison {
   }
 
   private anchorText(m: number): string {
-    return this.oddAnchors.get(m) ?? Buffer.from(this.anchors.buffer, this.anchors.byteOffset + 16 * m, 16).toString('base64');
+    return (
+      this.oddAnchors.get(m) ??
+      Buffer.from(this.anchors.buffer, this.anchors.byteOffset + 16 * m, 16).toString('base64')
+    );
   }
 
   private find(hash: Uint32Array): number {
@@ -261,7 +270,13 @@ export class OuComparison {
       const entry = this.slots[slot]!;
       if (entry === 0) return -1;
       const at = 4 * (entry - 1);
-      if (this.lanes[at] === hash[0] && this.lanes[at + 1] === hash[1] && this.lanes[at + 2] === hash[2] && this.lanes[at + 3] === hash[3]) return entry - 1;
+      if (
+        this.lanes[at] === hash[0] &&
+        this.lanes[at + 1] === hash[1] &&
+        this.lanes[at + 2] === hash[2] &&
+        this.lanes[at + 3] === hash[3]
+      )
+        return entry - 1;
     }
   }
 

@@ -33,7 +33,14 @@ export type RunbookEvent =
 export type ApplyResult = { ok: true; step: StepState } | { ok: false; reason: string };
 
 export function initialSteps(): StepState[] {
-  return STEPS.map((s) => ({ n: s.n, status: 'pending', reason: null, evidence: null, updatedBy: null, updatedAt: null }));
+  return STEPS.map((s) => ({
+    n: s.n,
+    status: 'pending',
+    reason: null,
+    evidence: null,
+    updatedBy: null,
+    updatedAt: null,
+  }));
 }
 
 const FINISHED: ReadonlySet<StepStatus> = new Set(['done', 'skipped']);
@@ -66,19 +73,32 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
   };
   const next = (status: StepStatus, extra: Partial<StepState> & { at: Date; by?: string | null }): ApplyResult => ({
     ok: true,
-    step: { ...step, status, reason: extra.reason ?? null, evidence: extra.evidence !== undefined ? extra.evidence : step.evidence, updatedBy: extra.by ?? step.updatedBy, updatedAt: extra.at },
+    step: {
+      ...step,
+      status,
+      reason: extra.reason ?? null,
+      evidence: extra.evidence !== undefined ? extra.evidence : step.evidence,
+      updatedBy: extra.by ?? step.updatedBy,
+      updatedAt: extra.at,
+    },
   });
 
   switch (event.type) {
     case 'confirm':
       if (!isPerson) return { ok: false, reason: `Step ${def.n} is checked by SyncShift, not confirmed by hand.` };
-      if (!startable && step.status !== 'in_progress') return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
-      return needDeps() ? { ok: false, reason: needDeps()! } : next('done', { at: event.at, by: event.by, evidence: { confirmedBy: event.by } });
+      if (!startable && step.status !== 'in_progress')
+        return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
+      return needDeps()
+        ? { ok: false, reason: needDeps()! }
+        : next('done', { at: event.at, by: event.by, evidence: { confirmedBy: event.by } });
     case 'skip':
-      if (!def.optional) return { ok: false, reason: `Step ${def.n} cannot be skipped; it is part of every migration.` };
+      if (!def.optional)
+        return { ok: false, reason: `Step ${def.n} cannot be skipped; it is part of every migration.` };
       if (!startable) return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
       if (event.reason.trim() === '') return { ok: false, reason: 'Say why the step is skipped.' };
-      return needDeps() ? { ok: false, reason: needDeps()! } : next('skipped', { at: event.at, by: event.by, reason: event.reason.trim() });
+      return needDeps()
+        ? { ok: false, reason: needDeps()! }
+        : next('skipped', { at: event.at, by: event.by, reason: event.reason.trim() });
     case 'start':
       if (isPerson) return { ok: false, reason: `Step ${def.n} is confirmed by a person on its card.` };
       if (def.mutating) return { ok: false, reason: `Step ${def.n} changes Connect Sync and needs approval first.` };
@@ -89,17 +109,23 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
       if (!startable) return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
       return needDeps() ? { ok: false, reason: needDeps()! } : next('waiting_approval', { at: event.at, by: event.by });
     case 'approved':
-      if (step.status !== 'waiting_approval') return { ok: false, reason: `Step ${def.n} is not waiting for approval.` };
+      if (step.status !== 'waiting_approval')
+        return { ok: false, reason: `Step ${def.n} is not waiting for approval.` };
       return next('in_progress', { at: event.at });
     case 'approvalEnded':
-      if (step.status !== 'waiting_approval') return { ok: false, reason: `Step ${def.n} is not waiting for approval.` };
+      if (step.status !== 'waiting_approval')
+        return { ok: false, reason: `Step ${def.n} is not waiting for approval.` };
       return next('pending', { at: event.at, reason: event.reason });
     case 'succeeded':
       if (step.status !== 'in_progress') return { ok: false, reason: `Step ${def.n} is not running.` };
       return next('done', { at: event.at, evidence: event.evidence });
     case 'failed':
       if (step.status !== 'in_progress') return { ok: false, reason: `Step ${def.n} is not running.` };
-      return next('failed', { at: event.at, reason: event.reason, ...(event.evidence !== undefined ? { evidence: event.evidence } : {}) });
+      return next('failed', {
+        at: event.at,
+        reason: event.reason,
+        ...(event.evidence !== undefined ? { evidence: event.evidence } : {}),
+      });
     case 'undone': {
       // The undo's own approval has ended by now, so only the steps are asked.
       const allowed = undoAllowed(steps, def.n, null);
@@ -120,20 +146,37 @@ const BUILDING: ReadonlySet<StepStatus> = new Set(['in_progress', 'waiting_appro
  * service's acceptance of an undo (so a button that was never shown cannot be pressed anyway).
  * `liveApproval` is the step's pending, approved or executing request, if any.
  */
-export function undoAllowed(steps: readonly StepState[], n: number, liveApproval: Pick<Approval, 'action' | 'status'> | null): UndoCheck {
+export function undoAllowed(
+  steps: readonly StepState[],
+  n: number,
+  liveApproval: Pick<Approval, 'action' | 'status'> | null,
+): UndoCheck {
   const def = stepDefinition(n);
   if (!def) return { ok: false, reason: `There is no step ${n}; the runbook has steps 1 to ${STEPS.length}.` };
   if (!def.undo) return { ok: false, reason: `Step ${n} changed nothing that can be undone.` };
   const status = statusOf(steps, n);
-  if (status !== 'done' && status !== 'failed') return { ok: false, reason: `Step ${n} is ${describe(status)}; only a done or failed step can be undone.` };
+  if (status !== 'done' && status !== 'failed')
+    return { ok: false, reason: `Step ${n} is ${describe(status)}; only a done or failed step can be undone.` };
   if (liveApproval) {
-    return { ok: false, reason: liveApproval.action.startsWith('undo:') ? `An undo of step ${n} is already requested.` : `Step ${n} has an open approval request; settle it first.` };
+    return {
+      ok: false,
+      reason: liveApproval.action.startsWith('undo:')
+        ? `An undo of step ${n} is already requested.`
+        : `Step ${n} has an open approval request; settle it first.`,
+    };
   }
   const dependants = STEPS.filter((d) => d.dependsOn.includes(n));
   const finished = dependants.filter((d) => FINISHED.has(statusOf(steps, d.n))).map((d) => d.n);
-  if (finished.length > 0) return { ok: false, reason: `Step ${finished.join(', ')} already builds on step ${n}; undo that first.` };
+  if (finished.length > 0)
+    return { ok: false, reason: `Step ${finished.join(', ')} already builds on step ${n}; undo that first.` };
   const building = dependants.filter((d) => BUILDING.has(statusOf(steps, d.n)));
-  if (building.length > 0) return { ok: false, reason: building.map((d) => `Step ${d.n} is ${describe(statusOf(steps, d.n))}`).join('; ') + ` and builds on step ${n}; let it finish first.` };
+  if (building.length > 0)
+    return {
+      ok: false,
+      reason:
+        building.map((d) => `Step ${d.n} is ${describe(statusOf(steps, d.n))}`).join('; ') +
+        ` and builds on step ${n}; let it finish first.`,
+    };
   return { ok: true, undo: def.undo };
 }
 

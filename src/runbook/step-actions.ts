@@ -34,7 +34,15 @@ export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
   | { verb: typeof STEP_VERBS.skip; migrationId: string; n: number; reason: string }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
-  | { verb: typeof STEP_VERBS.refresh | typeof STEP_VERBS.confirm | typeof STEP_VERBS.requestApproval | typeof STEP_VERBS.undo; migrationId: string; n: number };
+  | {
+      verb:
+        | typeof STEP_VERBS.refresh
+        | typeof STEP_VERBS.confirm
+        | typeof STEP_VERBS.requestApproval
+        | typeof STEP_VERBS.undo;
+      migrationId: string;
+      n: number;
+    };
 
 /** `fields` names what was missing or malformed, for the refusal and the audit. */
 export type ParsedStepAction = { ok: true; action: StepAction } | { ok: false; fields: string[]; problem: string };
@@ -47,7 +55,8 @@ export function isStepVerb(verb: string): verb is StepVerb {
 
 /** Checks an invoke's verb and data against what the card can send. */
 export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
-  if (!isStepVerb(verb)) return { ok: false, fields: ['verb'], problem: `"${verb.slice(0, 40)}" is not a button of a step card.` };
+  if (!isStepVerb(verb))
+    return { ok: false, fields: ['verb'], problem: `"${verb.slice(0, 40)}" is not a button of a step card.` };
   const vote = verb === STEP_VERBS.approve || verb === STEP_VERBS.reject;
   const parsed = (vote ? voteData : stepData).safeParse(data);
   if (!parsed.success) {
@@ -58,7 +67,10 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
   switch (verb) {
     case STEP_VERBS.approve:
     case STEP_VERBS.reject:
-      return { ok: true, action: { verb, migrationId, n, approvalId: (parsed.data as z.infer<typeof voteData>).approvalId } };
+      return {
+        ok: true,
+        action: { verb, migrationId, n, approvalId: (parsed.data as z.infer<typeof voteData>).approvalId },
+      };
     case STEP_VERBS.skip:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.run:

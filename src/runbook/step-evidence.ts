@@ -25,7 +25,10 @@ export function pilotOu(steps: readonly StepState[]): PilotOu | null {
 }
 
 /** What the pilot OU step records from the agent's scan of the OU the person typed. */
-export function pilotOuEvidence(head: { baseDn: string; totals: { users: number; disabled: number } }, job: string): Record<string, unknown> {
+export function pilotOuEvidence(
+  head: { baseDn: string; totals: { users: number; disabled: number } },
+  job: string,
+): Record<string, unknown> {
   return { pilotOu: head.baseDn, users: head.totals.users, disabled: head.totals.disabled, job };
 }
 
@@ -36,7 +39,12 @@ export type CheckOutcome = { ok: boolean; evidence: unknown; reason: string };
  * provisioned check passes only with every baseline user in the cloud, none missing and every
  * onPremisesImmutableId matching.
  */
-export function verifyOutcome(mode: 'baseline' | 'provisioned', report: ComparisonReport, steps: readonly StepState[], job: string): CheckOutcome {
+export function verifyOutcome(
+  mode: 'baseline' | 'provisioned',
+  report: ComparisonReport,
+  steps: readonly StepState[],
+  job: string,
+): CheckOutcome {
   const evidence = {
     ou: report.baseDn,
     onPremUsers: report.onPrem.users,
@@ -52,10 +60,15 @@ export function verifyOutcome(mode: 'baseline' | 'provisioned', report: Comparis
   const baselineStep = stepByCheck({ kind: 'verify', mode: 'baseline' }).n;
   const baseline = (steps.find((s) => s.n === baselineStep)?.evidence as { onPremUsers?: number } | null)?.onPremUsers;
   const problems: string[] = [];
-  if (baseline !== undefined && report.cloud.users < baseline) problems.push(`${report.cloud.users} of the ${baseline} users counted in step ${baselineStep} are provisioned`);
+  if (baseline !== undefined && report.cloud.users < baseline)
+    problems.push(`${report.cloud.users} of the ${baseline} users counted in step ${baselineStep} are provisioned`);
   if (report.missing.length > 0) problems.push(`${report.missing.length} missing in the cloud`);
   if (report.mismatched.length > 0) problems.push(`${report.mismatched.length} with a different onPremisesImmutableId`);
-  return { ok: problems.length === 0, evidence: { ...evidence, baseline: baseline ?? null }, reason: problems.join('; ') };
+  return {
+    ok: problems.length === 0,
+    evidence: { ...evidence, baseline: baseline ?? null },
+    reason: problems.join('; '),
+  };
 }
 
 /** What an approval is based on, or why it may not be asked for (or run) now. */
@@ -75,19 +88,41 @@ export interface SchedulerReading {
  * change before the approved action runs.
  */
 export function schedulerApproval(s: SchedulerReading): ApprovalBasis {
-  if (s.syncCycleInProgress || Boolean(s.runningConnector)) return { refusal: 'a Connect Sync cycle is in progress; ask again when it has finished' };
+  if (s.syncCycleInProgress || Boolean(s.runningConnector))
+    return { refusal: 'a Connect Sync cycle is in progress; ask again when it has finished' };
   if (s.stagingModeEnabled) return { refusal: 'this Connect Sync server is in staging mode; use the active server' };
-  return { evidence: { scheduler: { syncCycleEnabled: s.syncCycleEnabled, syncCycleInProgress: false, stagingModeEnabled: s.stagingModeEnabled } } };
+  return {
+    evidence: {
+      scheduler: {
+        syncCycleEnabled: s.syncCycleEnabled,
+        syncCycleInProgress: false,
+        stagingModeEnabled: s.stagingModeEnabled,
+      },
+    },
+  };
 }
 
 /** The no-flow rules plan for the pilot OU, at precedences the live rules leave free. */
-export function noFlowRulesApproval(steps: readonly StepState[], liveRules: readonly { precedence: number }[]): ApprovalBasis {
+export function noFlowRulesApproval(
+  steps: readonly StepState[],
+  liveRules: readonly { precedence: number }[],
+): ApprovalBasis {
   const pilot = pilotOu(steps);
   if (!pilot) return { refusal: `the pilot OU is not set (step ${stepByCheck({ kind: 'pilotOu' }).n})` };
-  const used = liveRules.map((r) => r.precedence).filter((p) => Number.isInteger(p)).sort((a, b) => a - b);
+  const used = liveRules
+    .map((r) => r.precedence)
+    .filter((p) => Number.isInteger(p))
+    .sort((a, b) => a - b);
   try {
     const plan = planNoFlowRules({ ouDn: pilot.baseDn, usedPrecedences: used });
-    return { evidence: { pilotOu: pilot.baseDn, usedPrecedences: used.filter((p) => p <= 99), plan, script: renderRulesScriptPreview(plan) } };
+    return {
+      evidence: {
+        pilotOu: pilot.baseDn,
+        usedPrecedences: used.filter((p) => p <= 99),
+        plan,
+        script: renderRulesScriptPreview(plan),
+      },
+    };
   } catch (err) {
     return { refusal: (err as Error).message };
   }

@@ -71,7 +71,10 @@ export function actionJob(approval: Pick<Approval, 'action' | 'evidence'>): Step
       // The custom rules changed the configuration: the scheduler doc asks for a full cycle.
       return { action: 'adsync.startScheduler', policyType: 'Initial' };
     case 'noFlowRules':
-      return { action: 'adsync.createNoFlowRules', plan: (approval.evidence as { plan?: Record<string, unknown>[] }).plan ?? [] };
+      return {
+        action: 'adsync.createNoFlowRules',
+        plan: (approval.evidence as { plan?: Record<string, unknown>[] }).plan ?? [],
+      };
     case 'adsyncServiceStop':
       return { action: 'adsync.stopService' };
     default:
@@ -92,7 +95,11 @@ export function undoJob(approval: Pick<Approval, 'action' | 'evidence'>): StepJo
     case 'undo:adsyncServiceStart':
       return { action: 'adsync.startService' };
     case 'undo:disableRules': {
-      const created = ((approval.evidence as { result?: { created?: { identifier?: string }[] } } | null)?.result?.created ?? []).map((c) => c.identifier).filter((id): id is string => typeof id === 'string');
+      const created = (
+        (approval.evidence as { result?: { created?: { identifier?: string }[] } } | null)?.result?.created ?? []
+      )
+        .map((c) => c.identifier)
+        .filter((id): id is string => typeof id === 'string');
       return created.length > 0 ? { action: 'adsync.setRulesDisabled', identifiers: created, disabled: true } : null;
     }
     default:

@@ -39,7 +39,10 @@ export function isTimeZone(zone: string): boolean {
  */
 export function slotInstant(localDate: string, localTime: string, timeZone: string): Date {
   const dt = DateTime.fromISO(`${localDate}T${localTime}`, { zone: timeZone });
-  if (!dt.isValid) throw new Error(`Cannot place ${localDate} ${localTime} in ${timeZone}: ${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'}`);
+  if (!dt.isValid)
+    throw new Error(
+      `Cannot place ${localDate} ${localTime} in ${timeZone}: ${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'}`,
+    );
   return dt.toJSDate();
 }
 

@@ -20,7 +20,11 @@ export type { AdsyncErrorCode };
 export class AdsyncError extends AppError {
   declare readonly code: AdsyncErrorCode;
 
-  constructor(code: AdsyncErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: AdsyncErrorCode,
+    message: string,
+    options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(code, message, options);
     this.name = 'AdsyncError';
   }
@@ -95,7 +99,9 @@ export function planNoFlowRules(input: PlanNoFlowRulesInput): RulePlan[] {
   const shortName = ouShortName(ouDn);
   const types = uniqueInOrder(input.objectTypes ?? [...NO_FLOW_OBJECT_TYPES]);
   if (types.length === 0) {
-    throw new AppError('INPUT.BAD_COMMAND', 'No object types were chosen for the no-flow rules.', { hint: 'Choose at least one of user, group or contact.' });
+    throw new AppError('INPUT.BAD_COMMAND', 'No object types were chosen for the no-flow rules.', {
+      hint: 'Choose at least one of user, group or contact.',
+    });
   }
   const precedences = freePrecedences(input.usedPrecedences, types.length * 2);
   const description = truncate(`Created by SyncShift for the Cloud Sync pilot of ${ouDn}. Disable to roll back.`, 1024);
@@ -150,10 +156,14 @@ export function freePrecedences(used: readonly number[], count: number): number[
     if (!taken.has(p)) out.push(p);
   }
   if (out.length < count) {
-    throw new AdsyncError('ADSYNC.PRECEDENCE_EXHAUSTED', `Only ${out.length} of the ${count} precedence values needed are free in the custom range ${CUSTOM_PRECEDENCE_MIN}-${CUSTOM_PRECEDENCE_MAX}.`, {
-      hint: 'Delete or renumber unused custom sync rules in the Synchronization Rules Editor, or plan fewer object types, then plan again.',
-      details: { needed: count, free: out.length },
-    });
+    throw new AdsyncError(
+      'ADSYNC.PRECEDENCE_EXHAUSTED',
+      `Only ${out.length} of the ${count} precedence values needed are free in the custom range ${CUSTOM_PRECEDENCE_MIN}-${CUSTOM_PRECEDENCE_MAX}.`,
+      {
+        hint: 'Delete or renumber unused custom sync rules in the Synchronization Rules Editor, or plan fewer object types, then plan again.',
+        details: { needed: count, free: out.length },
+      },
+    );
   }
   return out;
 }
@@ -161,18 +171,26 @@ export function freePrecedences(used: readonly number[], count: number): number[
 /** The first RDN's value: enough to tell rules for different pilot OUs apart in the editor. */
 function ouShortName(ouDn: string): string {
   if (ouDn === '' || ouDn.length > 2048) {
-    throw new AppError('INPUT.BAD_DN', 'The pilot OU must be a distinguished name of at most 2048 characters.', { hint: 'Use the OU DN the agent resolved, e.g. OU=Pilot,DC=contoso,DC=com.' });
+    throw new AppError('INPUT.BAD_DN', 'The pilot OU must be a distinguished name of at most 2048 characters.', {
+      hint: 'Use the OU DN the agent resolved, e.g. OU=Pilot,DC=contoso,DC=com.',
+    });
   }
   if (/[\u0000-\u001f\u007f]/.test(ouDn)) {
-    throw new AppError('INPUT.BAD_DN', 'The pilot OU contains control characters.', { hint: 'Use the OU DN exactly as AD returns it.' });
+    throw new AppError('INPUT.BAD_DN', 'The pilot OU contains control characters.', {
+      hint: 'Use the OU DN exactly as AD returns it.',
+    });
   }
   const parsed = parseDn(ouDn);
   if (!parsed.ok) {
-    throw new AppError('INPUT.BAD_DN', `The pilot OU is not a valid distinguished name: ${parsed.reason}.`, { hint: 'Use the OU DN exactly as AD returns it, e.g. OU=Pilot,DC=contoso,DC=com.' });
+    throw new AppError('INPUT.BAD_DN', `The pilot OU is not a valid distinguished name: ${parsed.reason}.`, {
+      hint: 'Use the OU DN exactly as AD returns it, e.g. OU=Pilot,DC=contoso,DC=com.',
+    });
   }
   const first = parsed.rdns[0]?.[0];
   if (!first || parsed.rdns.length < 2) {
-    throw new AppError('INPUT.BAD_DN', 'The pilot OU must be a full DN with its domain components.', { hint: 'e.g. OU=Pilot,DC=contoso,DC=com.' });
+    throw new AppError('INPUT.BAD_DN', 'The pilot OU must be a full DN with its domain components.', {
+      hint: 'e.g. OU=Pilot,DC=contoso,DC=com.',
+    });
   }
   return first.value;
 }
@@ -236,7 +254,8 @@ export function renderRulesScriptPreview(plan: readonly RulePlan[], connectors: 
       );
     }
     const conditions = rule.scope.map(
-      (c, i) => `$c${i} = New-Object -TypeName 'Microsoft.IdentityManagement.PowerShell.ObjectModel.ScopeCondition' -ArgumentList ${psQuote(c.attribute)}, ${psQuote(c.value)}, '${c.operator}'`,
+      (c, i) =>
+        `$c${i} = New-Object -TypeName 'Microsoft.IdentityManagement.PowerShell.ObjectModel.ScopeCondition' -ArgumentList ${psQuote(c.attribute)}, ${psQuote(c.value)}, '${c.operator}'`,
     );
     lines.push(
       ...conditions,

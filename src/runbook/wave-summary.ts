@@ -115,15 +115,29 @@ export function buildWaveSummary(input: SummaryInput): WaveSummary {
   const provisioningError = input.provisioningError ?? null;
   // Said first, so nobody reads a partial summary as complete.
   const partNotes = [
-    ...(input.cloud.error ? [`The Entra numbers are from the copy read at ${input.cloud.readAt ?? 'the last summary'}: Microsoft Graph could not be read now (see Errors).`] : []),
-    ...(provisioningError ? ['Incomplete: the Cloud Sync provisioning logs could not be read, so their errors and successes are left out (see Errors).'] : []),
+    ...(input.cloud.error
+      ? [
+          `The Entra numbers are from the copy read at ${input.cloud.readAt ?? 'the last summary'}: Microsoft Graph could not be read now (see Errors).`,
+        ]
+      : []),
+    ...(provisioningError
+      ? [
+          'Incomplete: the Cloud Sync provisioning logs could not be read, so their errors and successes are left out (see Errors).',
+        ]
+      : []),
   ];
   return {
     localDate: input.localDate,
     timeZone: input.timeZone,
     previousDate: input.previous?.localDate ?? null,
     waves,
-    totals: { expected, provisioned: sum((w) => w.provisioned), change, missing: sum((w) => w.missing), mismatched: sum((w) => w.mismatched) },
+    totals: {
+      expected,
+      provisioned: sum((w) => w.provisioned),
+      change,
+      missing: sum((w) => w.missing),
+      mismatched: sum((w) => w.mismatched),
+    },
     provisioning: input.provisioning,
     provisioningError,
     lastVerify: input.lastVerify,
@@ -140,39 +154,70 @@ export type MissedReason = { kind: 'not_running' } | { kind: 'failed'; error: st
  * The catch-up note: which days have no summary and why, grouped by reason, and the date the
  * change is measured from (which is the previous daily summary's, not the missed days').
  */
-export function missedDaysNote(input: { missed: { localDate: string; reason: MissedReason }[]; localTime: string; timeZone: string; comparedWith: string | null }): string | null {
+export function missedDaysNote(input: {
+  missed: { localDate: string; reason: MissedReason }[];
+  localTime: string;
+  timeZone: string;
+  comparedWith: string | null;
+}): string | null {
   if (input.missed.length === 0) return null;
   const groups = new Map<string, string[]>();
   for (const { localDate, reason } of input.missed) {
     const why =
-      reason.kind === 'not_running' ? `no SyncShift instance was running at ${input.localTime} ${input.timeZone}`
-        : reason.kind === 'interrupted' ? 'SyncShift stopped while building it'
+      reason.kind === 'not_running'
+        ? `no SyncShift instance was running at ${input.localTime} ${input.timeZone}`
+        : reason.kind === 'interrupted'
+          ? 'SyncShift stopped while building it'
           : `it could not be built${reason.error ? ` (${reason.error})` : ''}`;
     groups.set(why, [...(groups.get(why) ?? []), localDate]);
   }
   const parts = [...groups].map(([why, dates]) => `No summary was posted for ${dates.join(', ')}: ${why}.`);
-  parts.push(input.comparedWith ? `The change below is since the daily summary of ${input.comparedWith}.` : 'There is no earlier daily summary to compare with.');
+  parts.push(
+    input.comparedWith
+      ? `The change below is since the daily summary of ${input.comparedWith}.`
+      : 'There is no earlier daily summary to compare with.',
+  );
   return parts.join(' ');
 }
 
 /** Why a summary comes more than a few minutes after its time. */
-export function lateNote(input: { localDate: string; localTime: string; timeZone: string; attempt: number; maxAttempts: number; previousError: string | null }): string {
+export function lateNote(input: {
+  localDate: string;
+  localTime: string;
+  timeZone: string;
+  attempt: number;
+  maxAttempts: number;
+  previousError: string | null;
+}): string {
   const slot = `${input.localTime} ${input.timeZone} on ${input.localDate}`;
   if (input.attempt <= 1) return `Posted late: no SyncShift instance was running at ${slot}.`;
-  if (input.previousError) return `Posted late: the earlier attempt after ${slot} failed (${input.previousError}); this is attempt ${input.attempt} of ${input.maxAttempts}.`;
+  if (input.previousError)
+    return `Posted late: the earlier attempt after ${slot} failed (${input.previousError}); this is attempt ${input.attempt} of ${input.maxAttempts}.`;
   return `Posted late: SyncShift stopped while building it after ${slot}; this is attempt ${input.attempt}.`;
 }
 
 function dueNext(input: SummaryInput, waves: WaveLine[]): string[] {
   const out: string[] = input.readySteps.slice(0, 3).map((s) => `Runbook step ${s.n}: ${s.title} (/step ${s.n})`);
   for (const w of waves) {
-    if (w.scheduledFor !== null && w.scheduledFor <= input.localDate && w.expected !== null && w.provisioned < w.expected) {
-      out.push(`Wave ${w.name} (due ${w.scheduledFor}): ${(w.expected - w.provisioned).toLocaleString('en-US')} of ${w.expected.toLocaleString('en-US')} users not provisioned yet`);
+    if (
+      w.scheduledFor !== null &&
+      w.scheduledFor <= input.localDate &&
+      w.expected !== null &&
+      w.provisioned < w.expected
+    ) {
+      out.push(
+        `Wave ${w.name} (due ${w.scheduledFor}): ${(w.expected - w.provisioned).toLocaleString('en-US')} of ${w.expected.toLocaleString('en-US')} users not provisioned yet`,
+      );
     }
   }
-  const upcoming = waves.filter((w) => w.scheduledFor !== null && w.scheduledFor > input.localDate).sort((a, b) => a.scheduledFor!.localeCompare(b.scheduledFor!));
+  const upcoming = waves
+    .filter((w) => w.scheduledFor !== null && w.scheduledFor > input.localDate)
+    .sort((a, b) => a.scheduledFor!.localeCompare(b.scheduledFor!));
   const next = upcoming[0];
-  if (next) out.push(`Next wave: ${next.name} on ${next.scheduledFor} (${next.expected === null ? 'not counted' : `${next.expected.toLocaleString('en-US')} users`})`);
+  if (next)
+    out.push(
+      `Next wave: ${next.name} on ${next.scheduledFor} (${next.expected === null ? 'not counted' : `${next.expected.toLocaleString('en-US')} users`})`,
+    );
   if (waves.length === 0) out.push('No waves planned yet: /wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]');
   return out;
 }

@@ -31,7 +31,8 @@ export interface WavePlan {
   ous: WaveOu[];
 }
 
-export type WaveWarningCode = 'OBJECTS_PER_DOMAIN' | 'OUS_PER_CONFIGURATION' | 'OVERLAP' | 'NOT_COUNTED' | 'DATE_IN_PAST';
+export type WaveWarningCode =
+  'OBJECTS_PER_DOMAIN' | 'OUS_PER_CONFIGURATION' | 'OVERLAP' | 'NOT_COUNTED' | 'DATE_IN_PAST';
 
 export interface WaveWarning {
   code: WaveWarningCode;
@@ -60,14 +61,18 @@ export function topLevelOus(dns: readonly string[]): string[] {
     if (!unique.has(id)) unique.set(id, { dn, keys });
   }
   const all = [...unique.values()];
-  return all.filter((a) => !a.keys || !all.some((b) => b !== a && b.keys !== null && isWithin(a.keys!, b.keys))).map((a) => a.dn);
+  return all
+    .filter((a) => !a.keys || !all.some((b) => b !== a && b.keys !== null && isWithin(a.keys!, b.keys)))
+    .map((a) => a.dn);
 }
 
 /** The domain part (the DC= components) of a DN, lower-cased, e.g. "dc=contoso,dc=com". */
 export function domainOf(dn: string): string | null {
   const parsed = parseDn(dn);
   if (!parsed.ok) return null;
-  const dcs = parsed.rdns.filter((rdn) => rdn.length === 1 && rdn[0]!.type.toLowerCase() === 'dc').map((rdn) => `dc=${rdn[0]!.value.toLowerCase()}`);
+  const dcs = parsed.rdns
+    .filter((rdn) => rdn.length === 1 && rdn[0]!.type.toLowerCase() === 'dc')
+    .map((rdn) => `dc=${rdn[0]!.value.toLowerCase()}`);
   return dcs.length === 0 ? null : dcs.join(',');
 }
 
@@ -79,17 +84,24 @@ export function checkWave(wave: WavePlan, context: WaveCheckContext): WaveWarnin
   const warnings: WaveWarning[] = [];
   const uncounted = wave.ous.filter((ou) => ou.users === null);
   if (uncounted.length > 0) {
-    warnings.push({ code: 'NOT_COUNTED', message: `${uncounted.length} OU(s) not counted yet (${uncounted.map((ou) => ou.error ? `${ou.input}: ${ou.error}` : ou.input).join('; ')}); the limits below leave them out.` });
+    warnings.push({
+      code: 'NOT_COUNTED',
+      message: `${uncounted.length} OU(s) not counted yet (${uncounted.map((ou) => (ou.error ? `${ou.input}: ${ou.error}` : ou.input)).join('; ')}); the limits below leave them out.`,
+    });
   }
   if (wave.scheduledFor !== null && wave.scheduledFor < context.today) {
-    warnings.push({ code: 'DATE_IN_PAST', message: `The wave is scheduled for ${wave.scheduledFor}, which has passed (today is ${context.today}).` });
+    warnings.push({
+      code: 'DATE_IN_PAST',
+      message: `The wave is scheduled for ${wave.scheduledFor}, which has passed (today is ${context.today}).`,
+    });
   }
 
   // Everything that will sit in the Cloud Sync configuration of each domain this wave touches.
   const scopes: { label: string; baseDn: string; users: number | null }[] = [];
   if (context.pilot) scopes.push({ label: 'the pilot', ...context.pilot });
   for (const other of context.otherWaves) {
-    for (const ou of other.ous) if (ou.baseDn) scopes.push({ label: `wave ${other.name}`, baseDn: ou.baseDn, users: ou.users });
+    for (const ou of other.ous)
+      if (ou.baseDn) scopes.push({ label: `wave ${other.name}`, baseDn: ou.baseDn, users: ou.users });
   }
   const own = wave.ous.filter((ou): ou is WaveOu & { baseDn: string } => ou.baseDn !== null);
 
@@ -100,35 +112,53 @@ export function checkWave(wave: WavePlan, context: WaveCheckContext): WaveWarnin
     for (const other of own.slice(i + 1)) {
       const otherKeys = canonicalDn(other.baseDn);
       if (otherKeys && (isWithin(keys, otherKeys) || isWithin(otherKeys, keys))) {
-        warnings.push({ code: 'OVERLAP', message: `${ou.baseDn} and ${other.baseDn} of this wave overlap: one holds the other, so its users would be counted twice.` });
+        warnings.push({
+          code: 'OVERLAP',
+          message: `${ou.baseDn} and ${other.baseDn} of this wave overlap: one holds the other, so its users would be counted twice.`,
+        });
       }
     }
     for (const scope of scopes) {
       const scopeKeys = canonicalDn(scope.baseDn);
       if (!scopeKeys) continue;
       if (isWithin(keys, scopeKeys) || isWithin(scopeKeys, keys)) {
-        warnings.push({ code: 'OVERLAP', message: `${ou.baseDn} overlaps ${scope.baseDn} of ${scope.label}: its users would be counted, and moved, twice.` });
+        warnings.push({
+          code: 'OVERLAP',
+          message: `${ou.baseDn} overlaps ${scope.baseDn} of ${scope.label}: its users would be counted, and moved, twice.`,
+        });
       }
     }
   }
 
   const domains = new Set(own.map((ou) => domainOf(ou.baseDn)).filter((d): d is string => d !== null));
   for (const domain of domains) {
-    const inDomain = [...scopes, ...own.map((ou) => ({ label: `wave ${wave.name}`, baseDn: ou.baseDn, users: ou.users }))].filter((s) => domainOf(s.baseDn) === domain);
+    const inDomain = [
+      ...scopes,
+      ...own.map((ou) => ({ label: `wave ${wave.name}`, baseDn: ou.baseDn, users: ou.users })),
+    ].filter((s) => domainOf(s.baseDn) === domain);
     // A nested OU is in its parent's subtree: neither listed in the configuration nor counted twice.
     const listed = new Set(topLevelOus(inDomain.map((s) => s.baseDn)));
     const topLevel = inDomain.filter((s) => listed.delete(s.baseDn));
     if (topLevel.length > CLOUD_SYNC_LIMITS.ousPerConfiguration) {
-      warnings.push({ code: 'OUS_PER_CONFIGURATION', message: `With this wave the Cloud Sync configuration for ${domain} would scope ${topLevel.length} separate OUs (nested OUs not counted); a configuration holds about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}. Select parent OUs instead (nested OUs are included), or split the domain's OUs over more than one configuration.` });
+      warnings.push({
+        code: 'OUS_PER_CONFIGURATION',
+        message: `With this wave the Cloud Sync configuration for ${domain} would scope ${topLevel.length} separate OUs (nested OUs not counted); a configuration holds about ${CLOUD_SYNC_LIMITS.ousPerConfiguration}. Select parent OUs instead (nested OUs are included), or split the domain's OUs over more than one configuration.`,
+      });
     }
     const users = topLevel.reduce((sum, s) => sum + (s.users ?? 0), 0);
     const limit = CLOUD_SYNC_LIMITS.objectsPerDomain.toLocaleString('en-US');
     // The agent counts users only; saying so keeps a near-limit domain from looking safe.
     const counted = `Users counted: ${users.toLocaleString('en-US')}; groups and contacts are not counted (the agent counts users only) and add to this.`;
     if (users > CLOUD_SYNC_LIMITS.objectsPerDomain) {
-      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope; Cloud Sync supports ${limit} objects per domain. ${counted}` });
+      warnings.push({
+        code: 'OBJECTS_PER_DOMAIN',
+        message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope; Cloud Sync supports ${limit} objects per domain. ${counted}`,
+      });
     } else if (users > CLOUD_SYNC_LIMITS.objectsPerDomain * 0.9) {
-      warnings.push({ code: 'OBJECTS_PER_DOMAIN', message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope, over 90% of the ${limit} objects a domain supports. ${counted}` });
+      warnings.push({
+        code: 'OBJECTS_PER_DOMAIN',
+        message: `With this wave ${users.toLocaleString('en-US')} users of ${domain} would be in Cloud Sync scope, over 90% of the ${limit} objects a domain supports. ${counted}`,
+      });
     }
   }
   return warnings;

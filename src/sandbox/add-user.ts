@@ -22,14 +22,18 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 2 ? 0 : 2;
   }
   const [ouInput, name] = argv as [string, string];
-  const dataDir = process.env.SANDBOX_DATA_DIR ? resolve(process.env.SANDBOX_DATA_DIR) : join(__dirname, '..', '..', '.data', 'sandbox');
+  const dataDir = process.env.SANDBOX_DATA_DIR
+    ? resolve(process.env.SANDBOX_DATA_DIR)
+    : join(__dirname, '..', '..', '.data', 'sandbox');
   const file = join(dataDir, 'forest.json');
   const forest = readForestFile(file);
   const { baseDn } = await resolveOu(new SimulatedDirectory(forest), ouInput);
   const { forest: updated, user } = addUserToForest(forest, baseDn, name);
   writeForestFile(file, updated);
   console.log(`Added ${user.dn} (${user.userPrincipalName}, source anchor ${user.objectGuid}) to ${file}.`);
-  console.log('A verify of the OU counts it now; simulated Cloud Sync provisions it at its next cycle if the OU is in scope (step 11 done, or a due wave).');
+  console.log(
+    'A verify of the OU counts it now; simulated Cloud Sync provisions it at its next cycle if the OU is in scope (step 11 done, or a due wave).',
+  );
   return 0;
 }
 

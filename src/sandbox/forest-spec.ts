@@ -119,16 +119,26 @@ function buildUsers(): SeedUser[] {
   for (let i = 1; i <= SALES_DIRECT_USERS; i++) {
     const sam = `sales${pad(i)}`;
     users.push(
-      user(`Sales User ${pad(i)}`, OU.sales, sam, i % SALES_DISABLED_EVERY === 0, i <= SALES_WITH_CONSISTENCY_GUID ? consistencyGuidFor(sam) : null),
+      user(
+        `Sales User ${pad(i)}`,
+        OU.sales,
+        sam,
+        i % SALES_DISABLED_EVERY === 0,
+        i <= SALES_WITH_CONSISTENCY_GUID ? consistencyGuidFor(sam) : null,
+      ),
     );
   }
   TRICKY_CNS.forEach((cn, idx) => users.push(user(cn, OU.sales, `tricky${idx + 1}`, false)));
-  for (let i = 1; i <= SALES_EMEA_USERS; i++) users.push(user(`EMEA User ${pad(i, 2)}`, OU.salesEmea, `emea${pad(i, 2)}`, i === SALES_EMEA_DISABLED_INDEX));
+  for (let i = 1; i <= SALES_EMEA_USERS; i++)
+    users.push(user(`EMEA User ${pad(i, 2)}`, OU.salesEmea, `emea${pad(i, 2)}`, i === SALES_EMEA_DISABLED_INDEX));
   for (let i = 1; i <= SALES_DEEP_USERS; i++) users.push(user(`Deep User ${i}`, OU.salesEmeaDeep, `deep${i}`, false));
   for (let i = 1; i <= SALES_OPS_USERS; i++) {
-    users.push(user(`SalesOps User ${pad(i, 2)}`, OU.salesOps, `salesops${pad(i, 2)}`, i % SALES_OPS_DISABLED_EVERY === 0));
+    users.push(
+      user(`SalesOps User ${pad(i, 2)}`, OU.salesOps, `salesops${pad(i, 2)}`, i % SALES_OPS_DISABLED_EVERY === 0),
+    );
   }
-  for (let i = 1; i <= R_AND_D_USERS; i++) users.push(user(`RD User ${i}`, OU.rAndD, `rd${i}`, i === R_AND_D_DISABLED_INDEX));
+  for (let i = 1; i <= R_AND_D_USERS; i++)
+    users.push(user(`RD User ${i}`, OU.rAndD, `rd${i}`, i === R_AND_D_DISABLED_INDEX));
   for (let i = 1; i <= MARKETING_USERS_EACH; i++) {
     users.push(user(`Marketing EMEA ${i}`, OU.marketingEmea, `mkt-emea${i}`, false));
     users.push(user(`Marketing APAC ${i}`, OU.marketingApac, `mkt-apac${i}`, false));
@@ -147,7 +157,10 @@ export const SEED_COMPUTERS: readonly SeedComputer[] = Array.from({ length: SALE
   cn: `SALES-PC${pad(i + 1, 2)}`,
   samAccountName: `SALES-PC${pad(i + 1, 2)}$`,
 }));
-export const SEED_CONTACTS: readonly string[] = Array.from({ length: SALES_CONTACTS }, (_, i) => `Sales Contact ${pad(i + 1, 2)}`);
+export const SEED_CONTACTS: readonly string[] = Array.from(
+  { length: SALES_CONTACTS },
+  (_, i) => `Sales Contact ${pad(i + 1, 2)}`,
+);
 
 /** The DN of a seeded tricky-name user, as AD spells it. */
 export function trickyUserDn(cn: string): string {

@@ -87,8 +87,17 @@ const MAX_PAGE_SIZE = 999;
 
 /** What GET /users returns without $select (user resource doc, "default properties"). */
 const DEFAULT_PROPERTIES = [
-  'businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone',
-  'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id',
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
 ] as const;
 
 /**
@@ -97,9 +106,17 @@ const DEFAULT_PROPERTIES = [
  */
 const SELECTABLE = new Set<string>([
   ...DEFAULT_PROPERTIES,
-  'accountEnabled', 'onPremisesSyncEnabled', 'onPremisesDistinguishedName', 'onPremisesImmutableId',
-  'onPremisesSamAccountName', 'onPremisesLastSyncDateTime', 'onPremisesSecurityIdentifier',
-  'onPremisesDomainName', 'onPremisesUserPrincipalName', 'mailNickname', 'createdDateTime',
+  'accountEnabled',
+  'onPremisesSyncEnabled',
+  'onPremisesDistinguishedName',
+  'onPremisesImmutableId',
+  'onPremisesSamAccountName',
+  'onPremisesLastSyncDateTime',
+  'onPremisesSecurityIdentifier',
+  'onPremisesDomainName',
+  'onPremisesUserPrincipalName',
+  'mailNickname',
+  'createdDateTime',
 ]);
 
 type Operator = 'eq' | 'ne';
@@ -113,10 +130,20 @@ const FILTERABLE: Record<string, { plain: Operator[]; advanced: Operator[] }> = 
 };
 
 type Literal = string | boolean | null;
-interface Filter { property: string; operator: Operator; value: Literal; negated: boolean }
+interface Filter {
+  property: string;
+  operator: Operator;
+  value: Literal;
+  negated: boolean;
+}
 
 class GraphHttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -142,7 +169,10 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       status = 200;
       send(res, 200, result.body, result.headers);
     } catch (err) {
-      const e = err instanceof GraphHttpError ? err : new GraphHttpError(500, 'generalException', `Simulator fault: ${String(err)}`);
+      const e =
+        err instanceof GraphHttpError
+          ? err
+          : new GraphHttpError(500, 'generalException', `Simulator fault: ${String(err)}`);
       status = e.status;
       send(res, e.status, graphError(e.code, e.message), e.headers);
     }
@@ -164,17 +194,36 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
-    if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta') return changes.delta(parsed.searchParams, `${url}/v1.0`);
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta')
+      return changes.delta(parsed.searchParams, `${url}/v1.0`);
     if (req.method === 'GET' && segments.join('/') === 'v1.0/auditLogs/provisioning') {
-      if (provisioningDenied === 'permission') throw new GraphHttpError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
-      if (provisioningDenied === 'licence') throw new GraphHttpError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license");
+      if (provisioningDenied === 'permission')
+        throw new GraphHttpError(
+          403,
+          'Authorization_RequestDenied',
+          'Insufficient privileges to complete the operation.',
+        );
+      if (provisioningDenied === 'licence')
+        throw new GraphHttpError(
+          403,
+          'Authentication_RequestFromNonPremiumTenantOrB2CTenant',
+          "Neither tenant is B2C or tenant doesn't have premium license",
+        );
       return provisioningLogs(parsed.searchParams, `${url}/v1.0`, events);
     }
     if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
-      throw new GraphHttpError(404, 'Request_ResourceNotFound', `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta and /v1.0/auditLogs/provisioning exist here.`);
+      throw new GraphHttpError(
+        404,
+        'Request_ResourceNotFound',
+        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta and /v1.0/auditLogs/provisioning exist here.`,
+      );
     }
     if (req.method !== 'GET') {
-      throw new GraphHttpError(405, 'Request_BadRequest', `The simulator is read-only; ${req.method ?? 'this method'} is not supported on ${parsed.pathname}.`);
+      throw new GraphHttpError(
+        405,
+        'Request_BadRequest',
+        `The simulator is read-only; ${req.method ?? 'this method'} is not supported on ${parsed.pathname}.`,
+      );
     }
     const params = parsed.searchParams;
     const advanced = isAdvancedQuery(req, params);
@@ -182,7 +231,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
 
     if (segments[2] === '$count') {
       if (!hasEventualConsistency(req)) {
-        throw new GraphHttpError(400, 'Request_BadRequest', 'Count is not currently supported without the ConsistencyLevel header set to eventual.');
+        throw new GraphHttpError(
+          400,
+          'Request_BadRequest',
+          'Count is not currently supported without the ConsistencyLevel header set to eventual.',
+        );
       }
       const matched = applyFilter(directory, parseFilter(params.get('$filter'), advanced.header && advanced.count));
       return { body: String(matched.length), headers: { 'content-type': 'text/plain' } };
@@ -192,13 +245,23 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     if (segments[2] !== undefined) {
       const user = directory.find((u) => u.id === decodeURIComponent(segments[2] ?? ''));
       if (!user) {
-        throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${segments[2]}' does not exist or one of its queried reference-property objects are not present.`);
+        throw new GraphHttpError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${segments[2]}' does not exist or one of its queried reference-property objects are not present.`,
+        );
       }
-      return { body: { '@odata.context': `${root}/$metadata#users${contextSelect(select)}/$entity`, ...project(user, select) } };
+      return {
+        body: { '@odata.context': `${root}/$metadata#users${contextSelect(select)}/$entity`, ...project(user, select) },
+      };
     }
 
     if (params.has('$count') && params.get('$count') !== 'false' && !advanced.header) {
-      throw new GraphHttpError(400, 'Request_BadRequest', '$count is not currently supported without the ConsistencyLevel header set to eventual.');
+      throw new GraphHttpError(
+        400,
+        'Request_BadRequest',
+        '$count is not currently supported without the ConsistencyLevel header set to eventual.',
+      );
     }
     const top = parseTop(params.get('$top'));
     const filter = parseFilter(params.get('$filter'), advanced.header && advanced.count);
@@ -247,22 +310,34 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return true;
     },
     addProvisioningEvents: (added) => {
-      for (const e of added) events.push({ id: e.id ?? randomUUID(), errorCode: e.errorCode ?? '', reason: e.reason ?? '', action: e.action ?? 'create', ...e } as Required<SimProvisioningEvent>);
+      for (const e of added)
+        events.push({
+          id: e.id ?? randomUUID(),
+          errorCode: e.errorCode ?? '',
+          reason: e.reason ?? '',
+          action: e.action ?? 'create',
+          ...e,
+        } as Required<SimProvisioningEvent>);
     },
     denyProvisioningLogs: (reason) => {
       provisioningDenied = reason;
     },
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
-      for (let i = 0; i < count; i++) pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
+      for (let i = 0; i < count; i++)
+        pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
     },
     requests,
-    reset: () => { requests.length = 0; pendingFailures.length = 0; },
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      // fetch keeps sockets alive; without this close() waits for them to time out.
-      server.closeAllConnections();
-    }),
+    reset: () => {
+      requests.length = 0;
+      pendingFailures.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // fetch keeps sockets alive; without this close() waits for them to time out.
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -277,7 +352,10 @@ class ChangeTracker {
   private readonly propChangedAt = new Map<string, Map<string, number>>();
   private readonly removedAt = new Map<string, number>();
   /** Results of a round being paged, by round id: Graph's nextLinks hold the state, ours point here. */
-  private readonly rounds = new Map<string, { items: Record<string, unknown>[]; endVersion: number; select: string[] | undefined }>();
+  private readonly rounds = new Map<
+    string,
+    { items: Record<string, unknown>[]; endVersion: number; select: string[] | undefined }
+  >();
 
   constructor(private readonly current: () => SimUser[]) {}
 
@@ -310,19 +388,29 @@ class ChangeTracker {
         continue;
       }
       const keys = new Set([...Object.keys(prev), ...Object.keys(u)]);
-      const diff = [...keys].filter((k) => JSON.stringify((prev as unknown as Record<string, unknown>)[k]) !== JSON.stringify((u as unknown as Record<string, unknown>)[k]));
+      const diff = [...keys].filter(
+        (k) =>
+          JSON.stringify((prev as unknown as Record<string, unknown>)[k]) !==
+          JSON.stringify((u as unknown as Record<string, unknown>)[k]),
+      );
       if (diff.length > 0) this.changed(u.id, diff);
     }
   }
 
   delta(params: URLSearchParams, root: string): { body: unknown } {
-    if (params.has('$filter')) throw new GraphHttpError(400, 'Request_BadRequest', 'The simulator does not implement $filter on users delta (Graph allows only id eq there).');
+    if (params.has('$filter'))
+      throw new GraphHttpError(
+        400,
+        'Request_BadRequest',
+        'The simulator does not implement $filter on users delta (Graph allows only id eq there).',
+      );
     const skip = params.get('$skiptoken');
     let roundId: string;
     let offset = 0;
     if (skip) {
       const [id = '', off = ''] = skip.split('.');
-      if (!this.rounds.has(id) || !/^\d+$/.test(off)) throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
+      if (!this.rounds.has(id) || !/^\d+$/.test(off))
+        throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
       roundId = id;
       offset = Number(off);
     } else {
@@ -339,11 +427,15 @@ class ChangeTracker {
     }
     const round = this.rounds.get(roundId)!;
     const page = round.items.slice(offset, offset + DEFAULT_PAGE_SIZE);
-    const body: Record<string, unknown> = { '@odata.context': `${root}/$metadata#users${contextSelect(round.select)}`, value: page };
+    const body: Record<string, unknown> = {
+      '@odata.context': `${root}/$metadata#users${contextSelect(round.select)}`,
+      value: page,
+    };
     if (offset + DEFAULT_PAGE_SIZE < round.items.length) {
       body['@odata.nextLink'] = `${root}/users/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
     } else {
-      body['@odata.deltaLink'] = `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select })}`;
+      body['@odata.deltaLink'] =
+        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select })}`;
       this.rounds.delete(roundId);
     }
     return { body };
@@ -356,14 +448,17 @@ class ChangeTracker {
         out.push(project(user, select));
         continue;
       }
-      const changed = [...(this.propChangedAt.get(user.id) ?? new Map<string, number>())].filter(([p, v]) => v > since && (select === undefined || select.includes(p))).map(([p]) => p);
+      const changed = [...(this.propChangedAt.get(user.id) ?? new Map<string, number>())]
+        .filter(([p, v]) => v > since && (select === undefined || select.includes(p)))
+        .map(([p]) => p);
       if (changed.length === 0) continue;
       const full = project(user, select);
       out.push(Object.fromEntries([['id', user.id], ...changed.map((p) => [p, full[p] ?? null])]));
     }
     if (since >= 0) {
       const live = new Set(this.current().map((u) => u.id));
-      for (const [id, v] of this.removedAt) if (v > since && !live.has(id)) out.push({ id, '@removed': { reason: 'changed' } });
+      for (const [id, v] of this.removedAt)
+        if (v > since && !live.has(id)) out.push({ id, '@removed': { reason: 'changed' } });
     }
     return out;
   }
@@ -379,25 +474,44 @@ function decodeDeltaToken(token: string): { v: number; select: string[] | undefi
     if (typeof state.v !== 'number') throw new Error('no version');
     return { v: state.v, select: Array.isArray(state.select) ? (state.select as string[]) : undefined };
   } catch {
-    throw new GraphHttpError(400, 'Request_BadRequest', 'The $deltatoken is not valid; start a new delta round without it.');
+    throw new GraphHttpError(
+      400,
+      'Request_BadRequest',
+      'The $deltatoken is not valid; start a new delta round without it.',
+    );
   }
 }
 
-const PROVISIONING_FILTER_CLAUSE = /^(jobId) eq '((?:[^']|'')*)'$|^(activityDateTime) (eq|gt|lt) (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$|^(statusInfo\/status|provisioningStatusInfo\/status) eq '(success|failure|skipped|warning)'$/;
+const PROVISIONING_FILTER_CLAUSE =
+  /^(jobId) eq '((?:[^']|'')*)'$|^(activityDateTime) (eq|gt|lt) (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$|^(statusInfo\/status|provisioningStatusInfo\/status) eq '(success|failure|skipped|warning)'$/;
 /** Provisioning logs take eq/contains/gt/lt (list provisioningObjectSummary doc); Graph refuses ge and le on dates. */
 const UNSUPPORTED_DATE_OPERATOR = /^activityDateTime (ge|le) /;
 
 /** GET /auditLogs/provisioning with the filters summaries use (jobId, activityDateTime, status), newest first. */
-function provisioningLogs(params: URLSearchParams, root: string, events: Required<SimProvisioningEvent>[]): { body: unknown } {
+function provisioningLogs(
+  params: URLSearchParams,
+  root: string,
+  events: Required<SimProvisioningEvent>[],
+): { body: unknown } {
   const filter = params.get('$filter');
   let matches = (_e: Required<SimProvisioningEvent>) => true;
   if (filter) {
     const tests: Array<(e: Required<SimProvisioningEvent>) => boolean> = [];
     for (const clause of filter.split(/\s+and\s+/)) {
       const unsupported = UNSUPPORTED_DATE_OPERATOR.exec(clause.trim());
-      if (unsupported) throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: the operator '${unsupported[1]}' is not supported for property 'activityDateTime'; use eq, gt or lt.`);
+      if (unsupported)
+        throw new GraphHttpError(
+          400,
+          'BadRequest',
+          `Invalid filter clause: the operator '${unsupported[1]}' is not supported for property 'activityDateTime'; use eq, gt or lt.`,
+        );
       const m = PROVISIONING_FILTER_CLAUSE.exec(clause.trim());
-      if (!m) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Invalid filter clause: '${clause}'. The simulator supports jobId eq, activityDateTime eq/gt/lt and statusInfo/status eq.`);
+      if (!m)
+        throw new GraphHttpError(
+          400,
+          'Request_UnsupportedQuery',
+          `Invalid filter clause: '${clause}'. The simulator supports jobId eq, activityDateTime eq/gt/lt and statusInfo/status eq.`,
+        );
       if (m[1]) {
         const jobId = m[2]!.replace(/''/g, "'");
         tests.push((e) => e.jobId === jobId);
@@ -416,9 +530,15 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
     matches = (e) => tests.every((t) => t(e));
   }
   const top = params.has('$top') ? Number(params.get('$top')) : 50;
-  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size ${params.get('$top')}: $top must be between 1 and 1000.`);
+  if (!Number.isInteger(top) || top < 1 || top > 1000)
+    throw new GraphHttpError(
+      400,
+      'Request_BadRequest',
+      `Invalid page size ${params.get('$top')}: $top must be between 1 and 1000.`,
+    );
   const offset = params.has('$skiptoken') ? Number(params.get('$skiptoken')) : 0;
-  if (!Number.isInteger(offset) || offset < 0) throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
   const all = events.filter(matches).sort((a, b) => b.activityDateTime.localeCompare(a.activityDateTime));
   const page = all.slice(offset, offset + top);
   const body: Record<string, unknown> = {
@@ -428,7 +548,10 @@ function provisioningLogs(params: URLSearchParams, root: string, events: Require
       activityDateTime: e.activityDateTime,
       jobId: e.jobId,
       provisioningAction: e.action,
-      provisioningStatusInfo: { status: e.status, errorInformation: e.status === 'failure' ? { errorCode: e.errorCode, reason: e.reason } : null },
+      provisioningStatusInfo: {
+        status: e.status,
+        errorInformation: e.status === 'failure' ? { errorCode: e.errorCode, reason: e.reason } : null,
+      },
       sourceIdentity: { id: null, displayName: e.sourceDisplayName, identityType: 'user' },
       targetIdentity: { id: e.targetId, displayName: e.sourceDisplayName, identityType: 'User' },
     })),
@@ -452,7 +575,8 @@ function nextLink(base: string, params: URLSearchParams, skipToken: string): str
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
-    'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
+    'content-type':
+      'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
     'request-id': randomUUID(),
     ...headers,
   });
@@ -460,18 +584,40 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 function graphError(code: string, message: string): unknown {
-  return { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': randomUUID(), 'client-request-id': randomUUID() } } };
+  return {
+    error: {
+      code,
+      message,
+      innerError: {
+        date: new Date().toISOString().slice(0, 19),
+        'request-id': randomUUID(),
+        'client-request-id': randomUUID(),
+      },
+    },
+  };
 }
 
 function injectedFailure(status: SimFailureStatus, retryAfterSeconds: number | undefined): GraphHttpError {
-  if (status === 500) return new GraphHttpError(500, 'generalException', 'An unspecified error occurred (injected by the simulator).');
+  if (status === 500)
+    return new GraphHttpError(500, 'generalException', 'An unspecified error occurred (injected by the simulator).');
   const headers = { 'Retry-After': String(retryAfterSeconds ?? (status === 429 ? 2 : 1)) };
   if (status === 429) {
-    return new GraphHttpError(429, 'TooManyRequests', 'Too many requests; wait for the Retry-After interval (injected by the simulator).', {
-      ...headers, 'x-ms-throttle-scope': 'Tenant_Application/ReadOnly/simulator-app/simulator-tenant',
-    });
+    return new GraphHttpError(
+      429,
+      'TooManyRequests',
+      'Too many requests; wait for the Retry-After interval (injected by the simulator).',
+      {
+        ...headers,
+        'x-ms-throttle-scope': 'Tenant_Application/ReadOnly/simulator-app/simulator-tenant',
+      },
+    );
   }
-  return new GraphHttpError(503, 'serviceNotAvailable', 'The service is temporarily unavailable (injected by the simulator).', headers);
+  return new GraphHttpError(
+    503,
+    'serviceNotAvailable',
+    'The service is temporarily unavailable (injected by the simulator).',
+    headers,
+  );
 }
 
 function hasEventualConsistency(req: IncomingMessage): boolean {
@@ -486,7 +632,11 @@ function parseTop(raw: string | null): number {
   if (raw === null) return DEFAULT_PAGE_SIZE;
   const top = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE) {
-    throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size specified: '${raw}'. Must be between 1 and ${MAX_PAGE_SIZE} inclusive.`);
+    throw new GraphHttpError(
+      400,
+      'Request_BadRequest',
+      `Invalid page size specified: '${raw}'. Must be between 1 and ${MAX_PAGE_SIZE} inclusive.`,
+    );
   }
   return top;
 }
@@ -496,7 +646,11 @@ function parseSelect(raw: string | null): string[] | undefined {
   const names = raw.split(',').map((s) => s.trim());
   for (const name of names) {
     if (!SELECTABLE.has(name)) {
-      throw new GraphHttpError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.user'.`);
+      throw new GraphHttpError(
+        400,
+        'BadRequest',
+        `Could not find a property named '${name}' on type 'microsoft.graph.user'.`,
+      );
     }
   }
   return names;
@@ -552,7 +706,11 @@ function parseFilter(raw: string | null, advancedQuery: boolean): Filter | undef
   const [, property = '', operator = '', literalText = ''] = clause;
   if (operator !== 'eq' && operator !== 'ne') {
     if (['gt', 'ge', 'lt', 'le', 'in', 'and', 'or'].includes(operator)) {
-      throw new GraphHttpError(400, 'BadRequest', `The simulator supports only 'eq' and 'ne' in $filter; '${operator}' is valid Graph syntax but not simulated.`);
+      throw new GraphHttpError(
+        400,
+        'BadRequest',
+        `The simulator supports only 'eq' and 'ne' in $filter; '${operator}' is valid Graph syntax but not simulated.`,
+      );
     }
     throw new GraphHttpError(400, 'BadRequest', `Invalid filter clause: unknown operator '${operator}'.`);
   }
@@ -560,12 +718,19 @@ function parseFilter(raw: string | null, advancedQuery: boolean): Filter | undef
 
   const rules = FILTERABLE[property];
   if (!rules || (!rules.plain.includes(operator) && !rules.advanced.includes(operator))) {
-    throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`);
+    throw new GraphHttpError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`,
+    );
   }
   const needsAdvanced = negated || !rules.plain.includes(operator);
   if (needsAdvanced && !advancedQuery) {
-    throw new GraphHttpError(400, 'Request_UnsupportedQuery',
-      `Unsupported filter '${raw}' without advanced query parameters; send header 'ConsistencyLevel: eventual' and '$count=true'.`);
+    throw new GraphHttpError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported filter '${raw}' without advanced query parameters; send header 'ConsistencyLevel: eventual' and '$count=true'.`,
+    );
   }
   return { property, operator, value, negated };
 }
@@ -599,11 +764,16 @@ function parseSkipToken(raw: string | null, filter: string | null): number {
   if (raw === null) return 0;
   try {
     const decoded = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { o?: unknown; f?: unknown };
-    if (typeof decoded.o === 'number' && Number.isInteger(decoded.o) && decoded.o >= 0 && decoded.f === (filter ?? '')) return decoded.o;
+    if (typeof decoded.o === 'number' && Number.isInteger(decoded.o) && decoded.o >= 0 && decoded.f === (filter ?? ''))
+      return decoded.o;
   } catch {
     // fall through to the error below
   }
-  throw new GraphHttpError(400, 'Request_BadRequest', 'Invalid $skiptoken; follow @odata.nextLink exactly as returned instead of building or editing it.');
+  throw new GraphHttpError(
+    400,
+    'Request_BadRequest',
+    'Invalid $skiptoken; follow @odata.nextLink exactly as returned instead of building or editing it.',
+  );
 }
 
 /** GET users costs 2 units; $select and $top < 20 each take one off (throttling-limits doc). */

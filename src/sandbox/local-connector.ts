@@ -62,11 +62,14 @@ export class LocalConnector {
       return { status: 200, body: { id: `a:${randomUUID()}` } };
     }
     const match = /^\/v3\/conversations\/([^/]+)\/activities(?:\/([^/]+))?$/.exec(path);
-    if (!match || (req.method !== 'POST' && req.method !== 'PUT')) return { status: 404, body: { error: { code: 'NotFound', message: `${req.method} ${path}` } } };
+    if (!match || (req.method !== 'POST' && req.method !== 'PUT'))
+      return { status: 404, body: { error: { code: 'NotFound', message: `${req.method} ${path}` } } };
     const activity = activityBody.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
     const conversationId = decodeURIComponent(match[1]!);
     const id = req.method === 'PUT' ? decodeURIComponent(match[2]!) : `sandbox-${++this.counter}`;
-    const cards = (activity.attachments ?? []).filter((a) => a.contentType === 'application/vnd.microsoft.card.adaptive').map((a) => a.content);
+    const cards = (activity.attachments ?? [])
+      .filter((a) => a.contentType === 'application/vnd.microsoft.card.adaptive')
+      .map((a) => a.content);
     this.versions.push({ id, conversationId, cards });
     return { status: 200, body: { id } };
   }

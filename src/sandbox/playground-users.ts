@@ -17,19 +17,52 @@ export interface PlaygroundUser {
 }
 
 export const PLAYGROUND_USERS = {
-  alex: { id: 'user-id-0', name: 'Alex Wilber', upn: 'alexw@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000020' },
-  megan: { id: 'user-id-1', name: 'Megan Bowen', upn: 'meganb@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000021' },
-  adele: { id: 'user-id-2', name: 'Adele Vance', upn: 'adelev@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000022' },
-  isaiah: { id: 'user-id-3', name: 'Isaiah Langer', upn: 'isaiahl@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000023' },
-  patti: { id: 'user-id-4', name: 'Patti Fernandez', upn: 'pattif@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000024' },
-  lynne: { id: 'user-id-5', name: 'Lynne Robbins', upn: 'lynner@contoso.com', aadObjectId: '6e1f0a20-0000-4000-8000-000000000025' },
+  alex: {
+    id: 'user-id-0',
+    name: 'Alex Wilber',
+    upn: 'alexw@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000020',
+  },
+  megan: {
+    id: 'user-id-1',
+    name: 'Megan Bowen',
+    upn: 'meganb@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000021',
+  },
+  adele: {
+    id: 'user-id-2',
+    name: 'Adele Vance',
+    upn: 'adelev@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000022',
+  },
+  isaiah: {
+    id: 'user-id-3',
+    name: 'Isaiah Langer',
+    upn: 'isaiahl@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000023',
+  },
+  patti: {
+    id: 'user-id-4',
+    name: 'Patti Fernandez',
+    upn: 'pattif@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000024',
+  },
+  lynne: {
+    id: 'user-id-5',
+    name: 'Lynne Robbins',
+    upn: 'lynner@contoso.com',
+    aadObjectId: '6e1f0a20-0000-4000-8000-000000000025',
+  },
 } as const satisfies Record<string, PlaygroundUser>;
 
 /** The chat where several people meet the bot; the Playground labels its button with this name. */
 export const PLAYGROUND_GROUP_CHAT = { name: 'Identity team' } as const;
 
 /** Alex and Megan may approve; one approval is needed, and nobody approves their own request. */
-export const SANDBOX_APPROVERS: readonly string[] = [PLAYGROUND_USERS.alex.aadObjectId, PLAYGROUND_USERS.megan.aadObjectId];
+export const SANDBOX_APPROVERS: readonly string[] = [
+  PLAYGROUND_USERS.alex.aadObjectId,
+  PLAYGROUND_USERS.megan.aadObjectId,
+];
 
 const CONFIG_FILE = '.m365agentsplayground.yml';
 
@@ -60,7 +93,9 @@ bot:
 currentUser:
   ${userYaml(alex, '  ')}
 users:
-${Object.values(others).map((u) => `  - ${userYaml(u, '    ')}`).join('\n')}
+${Object.values(others)
+  .map((u) => `  - ${userYaml(u, '    ')}`)
+  .join('\n')}
 personalChat:
   id: __PERSONAL_CHAT_ID__
 groupChat:

@@ -19,7 +19,14 @@ import { EXPECTED } from './forest-spec';
 import { LocalConnector } from './local-connector';
 import { PLAYGROUND_USERS } from './playground-users';
 import { SIMULATED_CLOUD_SYNC_JOB_ID } from './simulated-cloud-sync';
-import { killPlaygroundsNow, SandboxError, startSandbox, waitFor, type RunningSandbox, type SandboxDirectoryMode } from './start-sandbox';
+import {
+  killPlaygroundsNow,
+  SandboxError,
+  startSandbox,
+  waitFor,
+  type RunningSandbox,
+  type SandboxDirectoryMode,
+} from './start-sandbox';
 import { asAppError } from '../shared/errors';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -71,7 +78,10 @@ function parseOptions(argv: string[]): Options | 'help' {
     else if (arg === '--reset') options.reset = true;
     else if (arg === '--directory' || arg.startsWith('--directory=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (value !== 'simulated' && value !== 'samba') throw new SandboxError(`--directory takes "simulated" or "samba", not ${value === undefined ? 'nothing' : `"${value}"`}.\n\n${USAGE}`);
+      if (value !== 'simulated' && value !== 'samba')
+        throw new SandboxError(
+          `--directory takes "simulated" or "samba", not ${value === undefined ? 'nothing' : `"${value}"`}.\n\n${USAGE}`,
+        );
       options.directory = value;
     } else throw new SandboxError(`Unknown option ${arg}.\n\n${USAGE}`);
   }
@@ -82,7 +92,8 @@ function numberFromEnv(name: string, fallback: number, max: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new SandboxError(`${name}=${raw} is not a whole number from 0 to ${max}; fix it or leave it unset.`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new SandboxError(`${name}=${raw} is not a whole number from 0 to ${max}; fix it or leave it unset.`);
   return value;
 }
 
@@ -108,32 +119,50 @@ interface CheckConversation {
 async function openPlaygroundConversation(playgroundUrl: string): Promise<CheckConversation> {
   const WebSocketCtor = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
   if (!WebSocketCtor) {
-    throw new SandboxError(`This Node.js (${process.version}) has no WebSocket client; SyncShift runs on Node.js 24: start it with npm run sandbox, which brings Node.js 24 when this machine's is another.`);
+    throw new SandboxError(
+      `This Node.js (${process.version}) has no WebSocket client; SyncShift runs on Node.js 24: start it with npm run sandbox, which brings Node.js 24 when this machine's is another.`,
+    );
   }
   const configRes = await fetch(`${playgroundUrl}/_internal/v1/config`);
-  if (!configRes.ok) throw new SandboxError(`The Playground's config API answered ${configRes.status}; see .data/sandbox/playground.log.`);
-  const { config } = (await configRes.json()) as { config: { currentUser: { id: string; aadObjectId?: string }; personalChat: { id: string } } };
+  if (!configRes.ok)
+    throw new SandboxError(
+      `The Playground's config API answered ${configRes.status}; see .data/sandbox/playground.log.`,
+    );
+  const { config } = (await configRes.json()) as {
+    config: { currentUser: { id: string; aadObjectId?: string }; personalChat: { id: string } };
+  };
   if (config.currentUser.aadObjectId !== PLAYGROUND_USERS.alex.aadObjectId) {
-    throw new SandboxError(`The Playground did not load the sandbox's users (its current user has object id ${String(config.currentUser.aadObjectId)}); see .data/sandbox/.m365agentsplayground.yml and playground.log.`);
+    throw new SandboxError(
+      `The Playground did not load the sandbox's users (its current user has object id ${String(config.currentUser.aadObjectId)}); see .data/sandbox/.m365agentsplayground.yml and playground.log.`,
+    );
   }
   const conversationId = config.personalChat.id;
   const ws = new WebSocketCtor(`${playgroundUrl.replace(/^http/, 'ws')}/_ws_conversation/v1/conversations/stream`);
   const frames: string[] = [];
   await new Promise<void>((resolveOpen, reject) => {
     ws.addEventListener('open', () => resolveOpen(), { once: true });
-    ws.addEventListener('error', () => reject(new SandboxError('Could not open the Playground\'s conversation WebSocket.')), { once: true });
+    ws.addEventListener(
+      'error',
+      () => reject(new SandboxError("Could not open the Playground's conversation WebSocket.")),
+      { once: true },
+    );
   });
-  ws.addEventListener('message', (event: MessageEvent) => frames.push(typeof event.data === 'string' ? event.data : String(event.data)));
+  ws.addEventListener('message', (event: MessageEvent) =>
+    frames.push(typeof event.data === 'string' ? event.data : String(event.data)),
+  );
   let from = 0;
   return {
     via: 'the Playground',
     send: async (text) => {
       from = frames.length;
-      const sent = await fetch(`${playgroundUrl}/_conversation/v1/conversations/${encodeURIComponent(conversationId)}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ from: { id: config.currentUser.id }, text, textFormat: 'plain' }),
-      });
+      const sent = await fetch(
+        `${playgroundUrl}/_conversation/v1/conversations/${encodeURIComponent(conversationId)}/messages`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ from: { id: config.currentUser.id }, text, textFormat: 'plain' }),
+        },
+      );
       if (!sent.ok) throw new SandboxError(`The Playground refused "${text}": ${sent.status} ${await sent.text()}`);
     },
     waitForCard: (what, pick) =>
@@ -159,7 +188,7 @@ async function openDirectConversation(botUrl: string): Promise<CheckConversation
   const alex = PLAYGROUND_USERS.alex;
   let from = 0;
   return {
-    via: 'the bot\'s HTTP endpoint (no Playground)',
+    via: "the bot's HTTP endpoint (no Playground)",
     send: async (text) => {
       from = connector.versions.length;
       const activity = {
@@ -176,7 +205,11 @@ async function openDirectConversation(botUrl: string): Promise<CheckConversation
         textFormat: 'plain',
         locale: 'en-US',
       };
-      const res = await fetch(`${botUrl}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
+      const res = await fetch(`${botUrl}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(activity),
+      });
       if (res.status >= 300) throw new SandboxError(`The bot refused "${text}": ${res.status} ${await res.text()}`);
     },
     waitForCard: (what, pick) =>
@@ -195,28 +228,47 @@ async function openDirectConversation(botUrl: string): Promise<CheckConversation
 
 /** What --check proves: the chat reaches the bot, a verify goes through agent, directory and Graph, and a wave is counted and summarised. */
 async function check(sandbox: RunningSandbox): Promise<string[]> {
-  const chat = sandbox.playgroundUrl ? await openPlaygroundConversation(sandbox.playgroundUrl) : await openDirectConversation(sandbox.botUrl);
+  const chat = sandbox.playgroundUrl
+    ? await openPlaygroundConversation(sandbox.playgroundUrl)
+    : await openDirectConversation(sandbox.botUrl);
   try {
     await chat.send('/help');
-    const help = await chat.waitForCard('The bot\'s reply to /help reaching the Playground', (f) => f.includes('/migration start'));
-    if (!help.includes('/verify pilot')) throw new SandboxError(`The help card does not list /verify pilot: ${help.slice(0, 400)}`);
+    const help = await chat.waitForCard("The bot's reply to /help reaching the Playground", (f) =>
+      f.includes('/migration start'),
+    );
+    if (!help.includes('/verify pilot'))
+      throw new SandboxError(`The help card does not list /verify pilot: ${help.slice(0, 400)}`);
 
     await chat.send('/verify pilot OU=Sales');
     const onPrem = `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`;
-    const verify = await chat.waitForCard('The finished verify card for OU=Sales reaching the Playground', (f) => f.includes('Verify pilot') && f.includes('Missing in cloud'));
-    if (!verify.includes(onPrem)) throw new SandboxError(`The verify card does not say "${onPrem}": ${verify.slice(0, 600)}`);
+    const verify = await chat.waitForCard(
+      'The finished verify card for OU=Sales reaching the Playground',
+      (f) => f.includes('Verify pilot') && f.includes('Missing in cloud'),
+    );
+    if (!verify.includes(onPrem))
+      throw new SandboxError(`The verify card does not say "${onPrem}": ${verify.slice(0, 600)}`);
 
     // A migration (new, or the one this Playground chat already has), a wave counted by the agent, and a summary.
     await chat.send('/migration start "Sandbox check"');
-    await chat.waitForCard('The reply to /migration start', (f) => f.includes('Migration "Sandbox check" started') || f.includes('already has a migration'));
+    await chat.waitForCard(
+      'The reply to /migration start',
+      (f) => f.includes('Migration "Sandbox check" started') || f.includes('already has a migration'),
+    );
     const wave = `Check${Date.now().toString(36)}`;
     await chat.send(`/wave add ${wave} OU=SalesOps`);
-    const counted = await chat.waitForCard(`The card saying wave ${wave} was counted`, (f) => f.includes(`Wave ${wave} counted`));
+    const counted = await chat.waitForCard(`The card saying wave ${wave} was counted`, (f) =>
+      f.includes(`Wave ${wave} counted`),
+    );
     const salesOps = `${EXPECTED.salesOps.users} users`;
-    if (!counted.includes(salesOps)) throw new SandboxError(`The wave card does not say "${salesOps}": ${counted.slice(0, 600)}`);
+    if (!counted.includes(salesOps))
+      throw new SandboxError(`The wave card does not say "${salesOps}": ${counted.slice(0, 600)}`);
     await chat.send('/summary now');
-    const summary = await chat.waitForCard('The wave summary', (f) => f.startsWith('Wave summary for') && f.includes(wave));
-    if (!summary.includes(`of ${EXPECTED.salesOps.users} provisioned`)) throw new SandboxError(`The summary does not count wave ${wave}: ${summary.slice(0, 600)}`);
+    const summary = await chat.waitForCard(
+      'The wave summary',
+      (f) => f.startsWith('Wave summary for') && f.includes(wave),
+    );
+    if (!summary.includes(`of ${EXPECTED.salesOps.users} provisioned`))
+      throw new SandboxError(`The summary does not count wave ${wave}: ${summary.slice(0, 600)}`);
     // The check's wave must not stay in the rehearsal someone runs later on the same data.
     await chat.send(`/wave remove ${wave}`);
     await chat.waitForCard(`The card saying wave ${wave} was removed`, (f) => f.includes(`Wave ${wave} removed`));
@@ -236,7 +288,9 @@ function banner(sandbox: RunningSandbox, delayMs: number, cycleMs: number): void
     '',
     'SyncShift sandbox is running.',
     '',
-    ...(sandbox.playgroundUrl ? [`  Playground (open this):  ${sandbox.playgroundUrl}`] : ['  Playground:              off (--no-playground)']),
+    ...(sandbox.playgroundUrl
+      ? [`  Playground (open this):  ${sandbox.playgroundUrl}`]
+      : ['  Playground:              off (--no-playground)']),
     `  Bot endpoint:            ${sandbox.botUrl}/api/messages`,
     `  Graph simulator:         ${sandbox.graphUrl}  (${sandbox.graph.users().length} users; drift on ${d.baseDn}: ${d.missing} missing, ${d.extra} extra, ${d.mismatched} mismatched)`,
     `  Active Directory:        ${sandbox.directoryDescription}`,
@@ -249,7 +303,9 @@ function banner(sandbox: RunningSandbox, delayMs: number, cycleMs: number): void
     `  Approvers:               ${PLAYGROUND_USERS.alex.name} (you, in the Playground) and ${PLAYGROUND_USERS.megan.name}; nobody approves their own request`,
     `  Logs:                    .data/sandbox/sandbox.log, .data/sandbox/playground.log`,
     '',
-    sandbox.playgroundUrl ? '  Type these in the Playground chat:' : '  Send these as Bot Framework message activities to the bot endpoint:',
+    sandbox.playgroundUrl
+      ? '  Type these in the Playground chat:'
+      : '  Send these as Bot Framework message activities to the bot endpoint:',
     ...TRY_THESE.map((t) => `    ${t}`),
     '',
     '  Ctrl-C stops everything.',
@@ -324,7 +380,10 @@ async function main(argv: string[]): Promise<number> {
     await new Promise<never>(() => undefined);
     return 0;
   } catch (err) {
-    const message = err instanceof SandboxError ? err.message : `${asAppError(err).message}${asAppError(err).hint ? `\n${asAppError(err).hint}` : ''}`;
+    const message =
+      err instanceof SandboxError
+        ? err.message
+        : `${asAppError(err).message}${asAppError(err).hint ? `\n${asAppError(err).hint}` : ''}`;
     await shutdown('failed');
     // Last, so the reason is what stays on screen.
     console.error(`\n${options.check ? 'sandbox check: FAILED' : 'sandbox: FAILED'}: ${message}`);

@@ -4,8 +4,23 @@
  */
 import { escapeDnValue } from '../runbook/dn';
 import { AppError } from '../shared/errors';
-import { COMPUTER_CLASSES, CONTACT_CLASSES, keysOf, simulatedObjectGuid, type SimulatedForest } from '../directory/simulated-directory';
-import { BASE_DN, OU_CREATE_ORDER, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, UPN_SUFFIX, userDn } from './forest-spec';
+import {
+  COMPUTER_CLASSES,
+  CONTACT_CLASSES,
+  keysOf,
+  simulatedObjectGuid,
+  type SimulatedForest,
+} from '../directory/simulated-directory';
+import {
+  BASE_DN,
+  OU_CREATE_ORDER,
+  OU,
+  SEED_COMPUTERS,
+  SEED_CONTACTS,
+  SEED_USERS,
+  UPN_SUFFIX,
+  userDn,
+} from './forest-spec';
 
 /**
  * The seeded forest (src/sandbox/forest-spec.ts) plus what every AD domain has: CN=Users with
@@ -20,7 +35,15 @@ export function buildSeededForest(): SimulatedForest {
   ].map(({ sam, disabled }) => {
     const dn = `CN=${sam},${builtinContainer}`;
     // Like AD's: every built-in account is a critical system object, which no sync engine syncs.
-    return { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null, disabled, criticalSystemObject: true };
+    return {
+      dn,
+      objectGuid: simulatedObjectGuid(dn).toString('base64'),
+      consistencyGuid: null,
+      samAccountName: sam,
+      userPrincipalName: sam === 'Administrator' ? `administrator@${UPN_SUFFIX}` : null,
+      disabled,
+      criticalSystemObject: true,
+    };
   });
   const seeded = SEED_USERS.map((u) => {
     const dn = userDn(u);
@@ -49,22 +72,43 @@ export function buildSeededForest(): SimulatedForest {
  * in the OU gets provisioned"). Its objectGUID is derived from its DN like the seeded ones'; it has
  * no ms-DS-ConsistencyGuid, so objectGUID is its source anchor.
  */
-export function addUserToForest(forest: SimulatedForest, ouDn: string, name: string): { forest: SimulatedForest; user: SimulatedForest['users'][number] } {
+export function addUserToForest(
+  forest: SimulatedForest,
+  ouDn: string,
+  name: string,
+): { forest: SimulatedForest; user: SimulatedForest['users'][number] } {
   const trimmed = name.trim();
-  if (trimmed === '' || trimmed.length > 64) throw new AppError('INPUT.BAD_DN', `A user name must be 1 to 64 characters, got "${name}".`, { hint: 'For example: "Pat Newhire".' });
+  if (trimmed === '' || trimmed.length > 64)
+    throw new AppError('INPUT.BAD_DN', `A user name must be 1 to 64 characters, got "${name}".`, {
+      hint: 'For example: "Pat Newhire".',
+    });
   const ouKeys = keysOf(ouDn).join(',');
   if (!forest.containers.some((c) => keysOf(c).join(',') === ouKeys)) {
-    throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${ouDn}" is not an OU of the simulated directory.`, { hint: 'Use an OU the sandbox has, e.g. OU=SalesOps or OU=EMEA,OU=Sales.' });
+    throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${ouDn}" is not an OU of the simulated directory.`, {
+      hint: 'Use an OU the sandbox has, e.g. OU=SalesOps or OU=EMEA,OU=Sales.',
+    });
   }
   const dn = `CN=${escapeDnValue(trimmed)},${ouDn}`;
   const dnKeys = keysOf(dn).join(',');
   if (forest.users.some((u) => keysOf(u.dn).join(',') === dnKeys)) {
     throw new AppError('INPUT.BAD_DN', `${dn} already exists.`, { hint: 'Pick another name.' });
   }
-  const base = trimmed.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.+|\.+$/g, '').slice(0, 20) || 'user';
+  const base =
+    trimmed
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '.')
+      .replace(/^\.+|\.+$/g, '')
+      .slice(0, 20) || 'user';
   const taken = new Set(forest.users.map((u) => u.samAccountName?.toLowerCase()));
   let sam = base;
   for (let i = 2; taken.has(sam); i++) sam = `${base.slice(0, 20 - String(i).length)}${i}`;
-  const user = { dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: sam, userPrincipalName: `${sam}@${UPN_SUFFIX}`, disabled: false };
+  const user = {
+    dn,
+    objectGuid: simulatedObjectGuid(dn).toString('base64'),
+    consistencyGuid: null,
+    samAccountName: sam,
+    userPrincipalName: `${sam}@${UPN_SUFFIX}`,
+    disabled: false,
+  };
   return { forest: { ...forest, users: [...forest.users, user] }, user };
 }

@@ -121,7 +121,15 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       await directory.scanUsers(baseDn, {
         onPage: (page) => {
           // The default scope leaves critical system objects (Administrator, krbtgt…) out.
-          for (const u of page) if (!u.criticalSystemObject) users.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName, disabled: u.disabled });
+          for (const u of page)
+            if (!u.criticalSystemObject)
+              users.push({
+                dn: u.dn,
+                anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
+                sam: u.samAccountName,
+                upn: u.userPrincipalName,
+                disabled: u.disabled,
+              });
         },
       });
       return { nc, users };
@@ -152,8 +160,20 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       if (existing) {
         matched.add(existing.id);
         const upn = u.upn ?? existing.userPrincipalName;
-        if (existing.onPremisesDistinguishedName !== u.dn || existing.userPrincipalName !== upn || existing.accountEnabled !== !u.disabled || existing.onPremisesSamAccountName !== u.sam) {
-          changed.set(existing.id, { ...existing, onPremisesDistinguishedName: u.dn, userPrincipalName: upn, accountEnabled: !u.disabled, onPremisesSamAccountName: u.sam, onPremisesLastSyncDateTime: syncedAt });
+        if (
+          existing.onPremisesDistinguishedName !== u.dn ||
+          existing.userPrincipalName !== upn ||
+          existing.accountEnabled !== !u.disabled ||
+          existing.onPremisesSamAccountName !== u.sam
+        ) {
+          changed.set(existing.id, {
+            ...existing,
+            onPremisesDistinguishedName: u.dn,
+            userPrincipalName: upn,
+            accountEnabled: !u.disabled,
+            onPremisesSamAccountName: u.sam,
+            onPremisesLastSyncDateTime: syncedAt,
+          });
         }
         continue;
       }
@@ -176,15 +196,33 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     // The initial cycle touches every matched object; a later one only what changed.
     const touched = new Set(kind === 'initial' ? matched : changed.keys());
     options.graph.setUsers([
-      ...tenant.map((u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)),
+      ...tenant.map(
+        (u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u),
+      ),
       ...created,
     ]);
     const newConflicts = conflicts.filter((dn) => !config.reportedConflicts.has(dn));
     for (const dn of newConflicts) config.reportedConflicts.add(dn);
     const byId = new Map(tenant.map((u) => [u.id, changed.get(u.id) ?? u]));
     const events: SimProvisioningEvent[] = [
-      ...created.map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, action: 'create' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
-      ...[...touched].map((id) => byId.get(id)!).map((u) => ({ activityDateTime: syncedAt, jobId: SIMULATED_CLOUD_SYNC_JOB_ID, status: 'success' as const, action: 'update' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
+      ...created.map((u) => ({
+        activityDateTime: syncedAt,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        status: 'success' as const,
+        action: 'create' as const,
+        targetId: u.id,
+        sourceDisplayName: u.userPrincipalName,
+      })),
+      ...[...touched]
+        .map((id) => byId.get(id)!)
+        .map((u) => ({
+          activityDateTime: syncedAt,
+          jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+          status: 'success' as const,
+          action: 'update' as const,
+          targetId: u.id,
+          sourceDisplayName: u.userPrincipalName,
+        })),
       ...newConflicts.map((dn) => ({
         activityDateTime: syncedAt,
         jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
@@ -192,7 +230,8 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         targetId: null,
         sourceDisplayName: dn,
         errorCode: 'SimulatedHardMatchConflict',
-        reason: 'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
+        reason:
+          'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
       })),
     ];
     options.graph.addProvisioningEvents(events);
@@ -209,9 +248,21 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     };
     cycles.push(cycle);
     if (kind === 'initial' || created.length > 0 || changed.size > 0) {
-      options.logger?.info({ migrationId: config.migrationId, baseDn: config.baseDn, kind, created: created.length, updated: changed.size, matched: matched.size, conflicts: conflicts.length }, 'simulated Cloud Sync ran a provisioning cycle');
+      options.logger?.info(
+        {
+          migrationId: config.migrationId,
+          baseDn: config.baseDn,
+          kind,
+          created: created.length,
+          updated: changed.size,
+          matched: matched.size,
+          conflicts: conflicts.length,
+        },
+        'simulated Cloud Sync ran a provisioning cycle',
+      );
     }
-    const due = (w: Waiter): boolean => w.migrationId === config.migrationId && (w.after === undefined ? kind === 'initial' : startedAs > w.after);
+    const due = (w: Waiter): boolean =>
+      w.migrationId === config.migrationId && (w.after === undefined ? kind === 'initial' : startedAs > w.after);
     for (const waiters of [firstWaiters, nextWaiters]) {
       for (const w of waiters.filter(due)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -227,7 +278,12 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       timers.delete(timer);
       if (stopped) return;
       const run = runCycle(config)
-        .catch((err: Error) => options.logger?.error({ migrationId: config.migrationId, baseDn: config.baseDn, err: err.message }, 'simulated Cloud Sync could not run its cycle'))
+        .catch((err: Error) =>
+          options.logger?.error(
+            { migrationId: config.migrationId, baseDn: config.baseDn, err: err.message },
+            'simulated Cloud Sync could not run its cycle',
+          ),
+        )
         .finally(() => {
           inFlight.delete(run);
           schedule(config, cycleIntervalMs);
@@ -242,7 +298,10 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     if (configurations.has(key)) return;
     const config: Configuration = { migrationId, baseDn, cycles: 0, reportedConflicts: new Set() };
     configurations.set(key, config);
-    options.logger?.info({ migrationId, baseDn, delayMs: options.delayMs, cycleIntervalMs }, `simulated Cloud Sync: configured for ${why}; first cycle after the delay`);
+    options.logger?.info(
+      { migrationId, baseDn, delayMs: options.delayMs, cycleIntervalMs },
+      `simulated Cloud Sync: configured for ${why}; first cycle after the delay`,
+    );
     schedule(config, options.delayMs);
   };
 
@@ -267,18 +326,22 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
 
   let polling: Promise<void> = Promise.resolve();
   // One poll at a time: a slow store must not pile them up.
-  const enqueuePoll = (): Promise<void> => (polling = polling.catch(() => undefined).then(() => (stopped ? undefined : poll())));
+  const enqueuePoll = (): Promise<void> =>
+    (polling = polling.catch(() => undefined).then(() => (stopped ? undefined : poll())));
   const interval = setInterval(() => {
-    enqueuePoll().catch((err: Error) => options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'));
+    enqueuePoll().catch((err: Error) =>
+      options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'),
+    );
   }, pollMs);
-
 
   return {
     cycles: () => [...cycles],
     configured: () => [...configurations.keys()],
     cycleFor: (migrationId) => {
       const done = cycles.find((c) => c.migrationId === migrationId);
-      return done ? Promise.resolve(done) : new Promise((resolve) => firstWaiters.push({ migrationId, after: undefined, resolve }));
+      return done
+        ? Promise.resolve(done)
+        : new Promise((resolve) => firstWaiters.push({ migrationId, after: undefined, resolve }));
     },
     nextCycleFor: (migrationId) => new Promise((resolve) => nextWaiters.push({ migrationId, after: started, resolve })),
     pollNow: () => enqueuePoll(),

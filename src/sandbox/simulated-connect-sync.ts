@@ -83,8 +83,11 @@ export function installFakePowerShell(overrides: Partial<FakeAdsyncState> = {}, 
   mkdirSync(dir, { recursive: true });
   const statePath = path.join(dir, 'state.json');
   // A sandbox keeps its Connect Sync state across restarts; tests always start fresh.
-  if (!stateDir || !existsSync(statePath)) writeFileSync(statePath, JSON.stringify({ ...defaultState(), ...overrides }, null, 2));
-  const hashes = Object.fromEntries(ADSYNC_SCRIPTS.map((s) => [s.id, createHash('sha256').update(s.text, 'utf8').digest('hex')]));
+  if (!stateDir || !existsSync(statePath))
+    writeFileSync(statePath, JSON.stringify({ ...defaultState(), ...overrides }, null, 2));
+  const hashes = Object.fromEntries(
+    ADSYNC_SCRIPTS.map((s) => [s.id, createHash('sha256').update(s.text, 'utf8').digest('hex')]),
+  );
   const env = {
     PATH: `${BIN_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
     FAKE_ADSYNC_STATE: statePath,
@@ -108,15 +111,39 @@ export function defaultState(): FakeAdsyncState {
   const builtIn: [string, 'Inbound' | 'Outbound', string, string, string, string, string][] = [
     // name, direction, connector, source, target, link, tag
     ['In from AD - User Join', 'Inbound', ad, 'user', 'person', 'Provision', 'Microsoft.InfromADUserJoin.003'],
-    ['In from AD - User AccountEnabled', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserAccountEnabled.003'],
+    [
+      'In from AD - User AccountEnabled',
+      'Inbound',
+      ad,
+      'user',
+      'person',
+      'Join',
+      'Microsoft.InfromADUserAccountEnabled.003',
+    ],
     ['In from AD - User Common', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserCommon.003'],
     ['In from AD - User Identity', 'Inbound', ad, 'user', 'person', 'Join', 'Microsoft.InfromADUserIdentity.003'],
-    ['In from AD - InetOrgPerson Join', 'Inbound', ad, 'inetOrgPerson', 'person', 'Provision', 'Microsoft.InfromADInetOrgPersonJoin.003'],
+    [
+      'In from AD - InetOrgPerson Join',
+      'Inbound',
+      ad,
+      'inetOrgPerson',
+      'person',
+      'Provision',
+      'Microsoft.InfromADInetOrgPersonJoin.003',
+    ],
     ['In from AD - Group Join', 'Inbound', ad, 'group', 'group', 'Provision', 'Microsoft.InfromADGroupJoin.003'],
     ['In from AD - Group Common', 'Inbound', ad, 'group', 'group', 'Join', 'Microsoft.InfromADGroupCommon.003'],
     ['In from AD - Contact Join', 'Inbound', ad, 'contact', 'person', 'Provision', 'Microsoft.InfromADContactJoin.003'],
     ['In from AD - Contact Common', 'Inbound', ad, 'contact', 'person', 'Join', 'Microsoft.InfromADContactCommon.003'],
-    ['In from AD - ForeignSecurityPrincipal Join', 'Inbound', ad, 'foreignSecurityPrincipal', 'person', 'Join', 'Microsoft.InfromADForeignSecurityPrincipalJoin.003'],
+    [
+      'In from AD - ForeignSecurityPrincipal Join',
+      'Inbound',
+      ad,
+      'foreignSecurityPrincipal',
+      'person',
+      'Join',
+      'Microsoft.InfromADForeignSecurityPrincipalJoin.003',
+    ],
     ['In from AAD - User Join', 'Inbound', aad, 'user', 'person', 'Join', 'Microsoft.InfromAADUserJoin.003'],
     ['In from AAD - Group Join', 'Inbound', aad, 'group', 'group', 'Join', 'Microsoft.InfromAADGroupJoin.003'],
     ['In from AAD - Contact Join', 'Inbound', aad, 'contact', 'person', 'Join', 'Microsoft.InfromAADContactJoin.003'],
@@ -124,23 +151,41 @@ export function defaultState(): FakeAdsyncState {
     ['Out to AAD - User Identity', 'Outbound', aad, 'person', 'user', 'Join', 'Microsoft.OuttoAADUserIdentity.003'],
     ['Out to AAD - Group Join', 'Outbound', aad, 'group', 'group', 'Provision', 'Microsoft.OuttoAADGroupJoin.003'],
     ['Out to AAD - Group Identity', 'Outbound', aad, 'group', 'group', 'Join', 'Microsoft.OuttoAADGroupIdentity.003'],
-    ['Out to AAD - Contact Join', 'Outbound', aad, 'person', 'contact', 'Provision', 'Microsoft.OuttoAADContactJoin.003'],
-    ['Out to AAD - Contact Identity', 'Outbound', aad, 'person', 'contact', 'Join', 'Microsoft.OuttoAADContactIdentity.003'],
+    [
+      'Out to AAD - Contact Join',
+      'Outbound',
+      aad,
+      'person',
+      'contact',
+      'Provision',
+      'Microsoft.OuttoAADContactJoin.003',
+    ],
+    [
+      'Out to AAD - Contact Identity',
+      'Outbound',
+      aad,
+      'person',
+      'contact',
+      'Join',
+      'Microsoft.OuttoAADContactIdentity.003',
+    ],
     ['Out to AD - User ImmutableId', 'Outbound', ad, 'person', 'user', 'Join', 'Microsoft.OuttoADUserImmutableId.003'],
   ];
-  const rules: FakeRule[] = builtIn.map(([Name, Direction, Connector, SourceObjectType, TargetObjectType, LinkType, ImmutableTag], i) => ({
-    Identifier: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
-    Name,
-    Description: '',
-    Direction,
-    Precedence: 100 + i,
-    ImmutableTag,
-    Disabled: false,
-    Connector,
-    SourceObjectType,
-    TargetObjectType,
-    LinkType,
-  }));
+  const rules: FakeRule[] = builtIn.map(
+    ([Name, Direction, Connector, SourceObjectType, TargetObjectType, LinkType, ImmutableTag], i) => ({
+      Identifier: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+      Name,
+      Description: '',
+      Direction,
+      Precedence: 100 + i,
+      ImmutableTag,
+      Disabled: false,
+      Connector,
+      SourceObjectType,
+      TargetObjectType,
+      LinkType,
+    }),
+  );
   rules.push({
     Identifier: FAKE_CUSTOM_RULE_ID,
     Name: 'In from AD - User extensionAttribute10 (Contoso)',
@@ -168,7 +213,13 @@ export function defaultState(): FakeAdsyncState {
     runningConnector: null,
     connectors: [
       { Identifier: ad, Name: 'contoso.com', ConnectorTypeName: 'AD', SubType: '', Partitions: ['DC=contoso,DC=com'] },
-      { Identifier: aad, Name: 'contoso.onmicrosoft.com - AAD', ConnectorTypeName: 'Extensible2', SubType: 'Windows Azure Active Directory (Microsoft)', Partitions: ['default'] },
+      {
+        Identifier: aad,
+        Name: 'contoso.onmicrosoft.com - AAD',
+        ConnectorTypeName: 'Extensible2',
+        SubType: 'Windows Azure Active Directory (Microsoft)',
+        Partitions: ['default'],
+      },
     ],
     rules,
     service: { Status: 'Running', StartType: 'Automatic' },

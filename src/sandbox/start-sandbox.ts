@@ -101,7 +101,8 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   try {
     await assertPortFree(options.ports.bot, 'bot', 'PORT');
     await assertPortFree(options.ports.graph, 'Graph simulator', 'SANDBOX_GRAPH_PORT');
-    if (options.playground) await assertPortFree(options.ports.playground, 'Agents Playground', 'SANDBOX_PLAYGROUND_PORT');
+    if (options.playground)
+      await assertPortFree(options.ports.playground, 'Agents Playground', 'SANDBOX_PLAYGROUND_PORT');
 
     if (options.reset) {
       rmSync(storeDir, { recursive: true, force: true });
@@ -114,7 +115,9 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       (err: unknown) => {
         const e = asAppError(err);
         // The store's own hint is written for production databases; here the data is disposable.
-        throw new SandboxError(`The sandbox database in ${storeDir} could not be opened: ${e.message} Its data is disposable: run npm run sandbox -- --reset to start from an empty one.`);
+        throw new SandboxError(
+          `The sandbox database in ${storeDir} could not be opened: ${e.message} Its data is disposable: run npm run sandbox -- --reset to start from an empty one.`,
+        );
       },
     );
     storeReady.catch(() => undefined);
@@ -124,19 +127,33 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     const { env: directoryEnv, description } = directoryEnvFor(options.directory, dataDir);
     // The agent is configured through the same validated settings a real agent reads, so the
     // sandbox exercises the agent's own directory selection.
-    const agentConfig = loadAgentConfig({ SYNCSHIFT_RELAY_URL: botUrl, SYNCSHIFT_AGENT_ID: AGENT_ID, SYNCSHIFT_AGENT_SECRET: agentSecret, ...directoryEnv });
+    const agentConfig = loadAgentConfig({
+      SYNCSHIFT_RELAY_URL: botUrl,
+      SYNCSHIFT_AGENT_ID: AGENT_ID,
+      SYNCSHIFT_AGENT_SECRET: agentSecret,
+      ...directoryEnv,
+    });
     const connectDirectory = (): ReturnType<typeof connectConfiguredDirectory> =>
       connectConfiguredDirectory(agentConfig.directory).catch((err: unknown) => {
         const e = asAppError(err);
-        throw new SandboxError(`Cannot read ${description}: ${e.message}${e.hint ? ` ${e.hint}` : ''}${options.directory === 'samba' ? ' Is it running? bash scripts/samba-up.sh starts it.' : ''}`);
+        throw new SandboxError(
+          `Cannot read ${description}: ${e.message}${e.hint ? ` ${e.hint}` : ''}${options.directory === 'samba' ? ' Is it running? bash scripts/samba-up.sh starts it.' : ''}`,
+        );
       });
 
     say(`reading ${description} to build the simulated tenant`);
     const directory = await connectDirectory();
-    const tenant = await buildTenantFromDirectory(directory, SANDBOX_DRIFT).finally(() => directory.close().catch(() => undefined));
+    const tenant = await buildTenantFromDirectory(directory, SANDBOX_DRIFT).finally(() =>
+      directory.close().catch(() => undefined),
+    );
 
     const graphToken = randomBytes(18).toString('base64url');
-    parts.graph = await startGraphSimulator({ port: options.ports.graph, token: graphToken, users: tenant.users, logger: logger.child({ part: 'graph-simulator' }) });
+    parts.graph = await startGraphSimulator({
+      port: options.ports.graph,
+      token: graphToken,
+      users: tenant.users,
+      logger: logger.child({ part: 'graph-simulator' }),
+    });
     say(`Graph simulator on ${parts.graph.url} with ${tenant.users.length} users`);
 
     const store = await storeReady;
@@ -152,7 +169,11 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       SYNCSHIFT_APPROVERS: SANDBOX_APPROVERS.join(','),
       SYNCSHIFT_REQUIRED_APPROVALS: '1',
     });
-    const cloud = createGraphCloudDirectory({ baseUrl: parts.graph.url, staticToken: graphToken, logger: logger.child({ part: 'graph' }) });
+    const cloud = createGraphCloudDirectory({
+      baseUrl: parts.graph.url,
+      staticToken: graphToken,
+      logger: logger.child({ part: 'graph' }),
+    });
     // No child binding here: the bot adds its own `part` to its loggers.
     parts.bot = await startBot({ config, store, cloud, logger });
     say(`bot on ${parts.bot.url}/api/messages (PGlite in ${storeDir})`);
@@ -165,7 +186,9 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       ...(options.cloudSyncIntervalMs !== undefined ? { cycleIntervalMs: options.cloudSyncIntervalMs } : {}),
       logger: logger.child({ part: 'cloud-sync' }),
     });
-    say(`simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done, then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`);
+    say(
+      `simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done, then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`,
+    );
 
     const connectSync = installFakePowerShell({}, join(dataDir, 'connect-sync'));
     // Step 3 refuses a backup folder that does not exist, as it would on a real server.
@@ -174,7 +197,12 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     parts.agentAbort = new AbortController();
     const agentLogger = logger.child({ part: 'agent' });
     parts.agentDone = runAgent({
-      relay: new RelayClient({ url: agentConfig.relayUrl, agentId: agentConfig.agentId, secret: agentConfig.secret, agentVersion: AGENT_VERSION }),
+      relay: new RelayClient({
+        url: agentConfig.relayUrl,
+        agentId: agentConfig.agentId,
+        secret: agentConfig.secret,
+        agentVersion: AGENT_VERSION,
+      }),
       logger: agentLogger,
       signal: parts.agentAbort.signal,
       connectDirectory,
@@ -190,14 +218,21 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       parts.playground = child;
       playgroundExited = new Promise<never>((_, reject) =>
         child.once('exit', (code, signal) => {
-          if (!stopping) reject(new SandboxError(`The Agents Playground exited (${signal ?? `code ${code}`}); see ${join(dataDir, 'playground.log')}.`));
+          if (!stopping)
+            reject(
+              new SandboxError(
+                `The Agents Playground exited (${signal ?? `code ${code}`}); see ${join(dataDir, 'playground.log')}.`,
+              ),
+            );
         }),
       );
       playgroundExited.catch(() => undefined);
       const url = `http://localhost:${options.ports.playground}`;
       await Promise.race([
         playgroundExited,
-        waitFor('The Agents Playground answering on its port', PLAYGROUND_START_TIMEOUT_MS, async () => ((await fetch(`${url}/_debug/ping`)).ok ? true : undefined)),
+        waitFor('The Agents Playground answering on its port', PLAYGROUND_START_TIMEOUT_MS, async () =>
+          (await fetch(`${url}/_debug/ping`)).ok ? true : undefined,
+        ),
       ]);
       playgroundUrl = url;
       say(`Agents Playground on ${playgroundUrl}`);
@@ -223,27 +258,43 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
 }
 
 /** The agent settings that select the directory; the simulated forest is written for it first. */
-function directoryEnvFor(mode: SandboxDirectoryMode, dataDir: string): { env: Record<string, string>; description: string } {
+function directoryEnvFor(
+  mode: SandboxDirectoryMode,
+  dataDir: string,
+): { env: Record<string, string>; description: string } {
   if (mode === 'simulated') {
     const forestFile = join(dataDir, 'forest.json');
     const forest = buildSeededForest();
     writeForestFile(forestFile, forest);
-    return { env: { SYNCSHIFT_DIRECTORY: 'simulated', SYNCSHIFT_SIMULATED_FOREST: forestFile }, description: `the simulated directory (${forest.users.length} users, ${forestFile})` };
+    return {
+      env: { SYNCSHIFT_DIRECTORY: 'simulated', SYNCSHIFT_SIMULATED_FOREST: forestFile },
+      description: `the simulated directory (${forest.users.length} users, ${forestFile})`,
+    };
   }
   const envFile = sambaEnvFile();
   let samba: Record<string, unknown>;
   try {
     samba = JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new SandboxError(`${envFile} is missing or unreadable (${(err as Error).message}). Run bash scripts/samba-up.sh first, or start the sandbox with npm run sandbox -- --directory samba, which does.`);
+    throw new SandboxError(
+      `${envFile} is missing or unreadable (${(err as Error).message}). Run bash scripts/samba-up.sh first, or start the sandbox with npm run sandbox -- --directory samba, which does.`,
+    );
   }
   for (const key of ['url', 'bindDn', 'password', 'caPath'] as const) {
-    if (typeof samba[key] !== 'string' || samba[key] === '') throw new SandboxError(`${envFile} has no "${key}". Re-run bash scripts/samba-up.sh.`);
+    if (typeof samba[key] !== 'string' || samba[key] === '')
+      throw new SandboxError(`${envFile} has no "${key}". Re-run bash scripts/samba-up.sh.`);
   }
   const caPath = samba.caPath as string;
-  if (!existsSync(caPath)) throw new SandboxError(`The Samba CA ${caPath} is missing. Re-run bash scripts/samba-up.sh.`);
+  if (!existsSync(caPath))
+    throw new SandboxError(`The Samba CA ${caPath} is missing. Re-run bash scripts/samba-up.sh.`);
   return {
-    env: { SYNCSHIFT_DIRECTORY: 'ldap', LDAP_URL: samba.url as string, LDAP_BIND_DN: samba.bindDn as string, LDAP_PASSWORD: samba.password as string, LDAP_CA_PATH: caPath },
+    env: {
+      SYNCSHIFT_DIRECTORY: 'ldap',
+      LDAP_URL: samba.url as string,
+      LDAP_BIND_DN: samba.bindDn as string,
+      LDAP_PASSWORD: samba.password as string,
+      LDAP_CA_PATH: caPath,
+    },
     description: `Samba AD at ${samba.url as string}`,
   };
 }
@@ -269,7 +320,11 @@ async function assertPortFree(port: number, what: string, envName: string): Prom
 /** Logs go to a file: the terminal is for the banner and progress lines. */
 function fileLogger(path: string, level: string): Logger {
   return pino(
-    { name: 'sandbox', level, redact: ['password', 'secret', 'token', '*.password', '*.secret', '*.token', 'headers.authorization'] },
+    {
+      name: 'sandbox',
+      level,
+      redact: ['password', 'secret', 'token', '*.password', '*.secret', '*.token', 'headers.authorization'],
+    },
     pino.destination({ dest: path, sync: true, mkdir: true }),
   );
 }
@@ -287,7 +342,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, attempt: () =>
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new SandboxError(`${what} did not happen within ${timeoutMs / 1000}s${lastError ? ` (last error: ${lastError})` : ''}.`);
+  throw new SandboxError(
+    `${what} did not happen within ${timeoutMs / 1000}s${lastError ? ` (last error: ${lastError})` : ''}.`,
+  );
 }
 
 function startPlayground(botEndpoint: string, port: number, dataDir: string, parts: Parts): ChildProcess {
@@ -295,17 +352,21 @@ function startPlayground(botEndpoint: string, port: number, dataDir: string, par
   writePlaygroundConfig(dataDir);
   const log = createWriteStream(join(dataDir, 'playground.log'), { flags: 'a' });
   parts.playgroundLog = log;
-  const child = spawn(process.execPath, [cli, '-e', botEndpoint, '-c', 'msteams', '-p', String(port), '--disable-telemetry'], {
-    // Its cwd is where it reads .m365agentsplayground.yml (written above) and writes devTools/.
-    cwd: dataDir,
-    env: {
-      ...process.env,
-      // Otherwise it tries to open a desktop browser, which on a server fails or hangs.
-      TEAMSAPPTESTER_BROWSER: 'none',
-      M365_AGENTS_PLAYGROUND_LOGFILE: join(dataDir, 'playground-internal.log'),
+  const child = spawn(
+    process.execPath,
+    [cli, '-e', botEndpoint, '-c', 'msteams', '-p', String(port), '--disable-telemetry'],
+    {
+      // Its cwd is where it reads .m365agentsplayground.yml (written above) and writes devTools/.
+      cwd: dataDir,
+      env: {
+        ...process.env,
+        // Otherwise it tries to open a desktop browser, which on a server fails or hangs.
+        TEAMSAPPTESTER_BROWSER: 'none',
+        M365_AGENTS_PLAYGROUND_LOGFILE: join(dataDir, 'playground-internal.log'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   liveChildren.add(child);

@@ -40,14 +40,24 @@ export async function buildTenantFromDirectory(directory: Directory, drift: Tena
     pageSize: 1000,
     onPage: (page) => {
       // Connect Sync's default rules filter critical system objects (Administrator, krbtgt…) out.
-      for (const u of page) if (!u.criticalSystemObject) entries.push({ dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), sam: u.samAccountName, upn: u.userPrincipalName });
+      for (const u of page)
+        if (!u.criticalSystemObject)
+          entries.push({
+            dn: u.dn,
+            anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
+            sam: u.samAccountName,
+            upn: u.userPrincipalName,
+          });
     },
   });
   entries.sort((a, b) => a.dn.localeCompare(b.dn));
   const baseKeys = canonicalDn(drift.baseDn);
   if (!baseKeys) throw new Error(`Drift base ${drift.baseDn} is not a DN.`);
   const inBase = entries.filter((e) => isWithin(canonicalDn(e.dn) ?? [], baseKeys));
-  if (inBase.length < drift.missing + drift.mismatched) throw new Error(`${drift.baseDn} has only ${inBase.length} users; cannot drift ${drift.missing} + ${drift.mismatched}.`);
+  if (inBase.length < drift.missing + drift.mismatched)
+    throw new Error(
+      `${drift.baseDn} has only ${inBase.length} users; cannot drift ${drift.missing} + ${drift.mismatched}.`,
+    );
   // Spread the picks through the OU rather than taking the first few, so they are not all on one page.
   const step = Math.max(1, Math.floor(inBase.length / (drift.missing + drift.mismatched + 1)));
   const picked = Array.from({ length: drift.missing + drift.mismatched }, (_, i) => inBase[(i + 1) * step]!);
@@ -64,21 +74,47 @@ export async function buildTenantFromDirectory(directory: Directory, drift: Tena
       accountEnabled: true,
       onPremisesSyncEnabled: true,
       onPremisesDistinguishedName: e.dn,
-      onPremisesImmutableId: mismatched.has(e.dn) ? Buffer.from(createHash('md5').update(`wrong:${e.dn}`).digest()).toString('base64') : e.anchor,
+      onPremisesImmutableId: mismatched.has(e.dn)
+        ? Buffer.from(createHash('md5').update(`wrong:${e.dn}`).digest()).toString('base64')
+        : e.anchor,
       onPremisesSamAccountName: e.sam,
       onPremisesLastSyncDateTime: '2026-11-24T06:00:00Z',
     });
   }
   const extraDns = Array.from({ length: drift.extra }, (_, i) => `CN=Departed User ${i + 1},${drift.baseDn}`);
   for (const dn of extraDns) {
-    users.push({ id: idFor(dn), userPrincipalName: `departed${extraDns.indexOf(dn) + 1}@${domain}`, onPremisesSyncEnabled: true, onPremisesDistinguishedName: dn, onPremisesImmutableId: Buffer.from(createHash('md5').update(dn).digest()).toString('base64') });
+    users.push({
+      id: idFor(dn),
+      userPrincipalName: `departed${extraDns.indexOf(dn) + 1}@${domain}`,
+      onPremisesSyncEnabled: true,
+      onPremisesDistinguishedName: dn,
+      onPremisesImmutableId: Buffer.from(createHash('md5').update(dn).digest()).toString('base64'),
+    });
   }
   // Look-alikes that a substring or regex match would wrongly count.
   const firstRdn = drift.baseDn.split(',')[0] ?? '';
   users.push(
-    { id: idFor('lookalike-1'), userPrincipalName: `lookalike1@${domain}`, onPremisesSyncEnabled: true, onPremisesDistinguishedName: `CN=Look Alike,${drift.baseDn}pany`, onPremisesImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==' },
-    { id: idFor('lookalike-2'), userPrincipalName: `lookalike2@${domain}`, onPremisesSyncEnabled: true, onPremisesDistinguishedName: `CN=Look Alike,${firstRdn}Ops,${nc}`, onPremisesImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==' },
-    { id: idFor('cloud-only-1'), userPrincipalName: `cloudonly1@${domain}`, onPremisesSyncEnabled: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null },
+    {
+      id: idFor('lookalike-1'),
+      userPrincipalName: `lookalike1@${domain}`,
+      onPremisesSyncEnabled: true,
+      onPremisesDistinguishedName: `CN=Look Alike,${drift.baseDn}pany`,
+      onPremisesImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==',
+    },
+    {
+      id: idFor('lookalike-2'),
+      userPrincipalName: `lookalike2@${domain}`,
+      onPremisesSyncEnabled: true,
+      onPremisesDistinguishedName: `CN=Look Alike,${firstRdn}Ops,${nc}`,
+      onPremisesImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==',
+    },
+    {
+      id: idFor('cloud-only-1'),
+      userPrincipalName: `cloudonly1@${domain}`,
+      onPremisesSyncEnabled: null,
+      onPremisesDistinguishedName: null,
+      onPremisesImmutableId: null,
+    },
   );
   return { users, missingDns: [...missing], extraDns, mismatchedDns: [...mismatched] };
 }

@@ -19,7 +19,9 @@ export interface AgentServiceOptions {
 }
 
 /** What the bot must send for an enrollment: the code goes privately, the channel only learns that it was sent. */
-export type EnrollmentResult = { ok: true; agentName: string; privateCard: AdaptiveCardJson; publicCard: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
+export type EnrollmentResult =
+  | { ok: true; agentName: string; privateCard: AdaptiveCardJson; publicCard: AdaptiveCardJson }
+  | { ok: false; card: AdaptiveCardJson };
 
 /** `/agent ...`: enrollment codes, the agent list, revocation. Teams-free; the bot delivers the cards. */
 export class AgentService {
@@ -30,7 +32,12 @@ export class AgentService {
   }
 
   /** `/agent enroll` (a new or revoked agent) and `/agent rotate` (an existing one). */
-  async issueCode(input: { name: string; purpose: EnrollmentPurpose; actor: Actor; conversationId: string }): Promise<EnrollmentResult> {
+  async issueCode(input: {
+    name: string;
+    purpose: EnrollmentPurpose;
+    actor: Actor;
+    conversationId: string;
+  }): Promise<EnrollmentResult> {
     const { name, purpose, actor } = input;
     const verb = purpose === 'enroll' ? 'enroll' : 'rotate';
     const refused = this.refuseNonApprover(actor, `/agent ${verb}`);
@@ -41,15 +48,44 @@ export class AgentService {
     const existing = await this.options.store.agents.get(name);
     const known = existing !== null || this.options.staticAgents.includes(name);
     if (purpose === 'enroll' && existing?.status === 'active' && existing.secretSha256 !== null) {
-      return { ok: false, card: renderMessageCard({ title: `Agent ${name} is already enrolled`, text: 'Enrolling again would replace its credential.', hint: `To give it a new credential on purpose, type /agent rotate ${name}.`, tone: 'warning' }) };
+      return {
+        ok: false,
+        card: renderMessageCard({
+          title: `Agent ${name} is already enrolled`,
+          text: 'Enrolling again would replace its credential.',
+          hint: `To give it a new credential on purpose, type /agent rotate ${name}.`,
+          tone: 'warning',
+        }),
+      };
     }
     if (purpose === 'rotate' && !known) {
-      return { ok: false, card: renderMessageCard({ title: `There is no agent called ${name}`, text: 'Only an existing agent can be rotated.', hint: `Type /agent list to see the agents, or /agent enroll ${name} to add it.`, tone: 'warning' }) };
+      return {
+        ok: false,
+        card: renderMessageCard({
+          title: `There is no agent called ${name}`,
+          text: 'Only an existing agent can be rotated.',
+          hint: `Type /agent list to see the agents, or /agent enroll ${name} to add it.`,
+          tone: 'warning',
+        }),
+      };
     }
     const code = newEnrollmentCode();
     const expiresAt = new Date(this.now().getTime() + this.options.enrollmentTtlMs);
-    await this.options.store.agents.addEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(code)), agentName: name, purpose, createdBy: actor.id, expiresAt });
-    await this.audit(actor, `agent.${verb}.code`, name, 'issued', { expiresAt: expiresAt.toISOString() }, input.conversationId);
+    await this.options.store.agents.addEnrollmentCode({
+      codeSha256: sha256Hex(normalizeEnrollmentCode(code)),
+      agentName: name,
+      purpose,
+      createdBy: actor.id,
+      expiresAt,
+    });
+    await this.audit(
+      actor,
+      `agent.${verb}.code`,
+      name,
+      'issued',
+      { expiresAt: expiresAt.toISOString() },
+      input.conversationId,
+    );
     const minutes = Math.round(this.options.enrollmentTtlMs / 60_000);
     return {
       ok: true,
@@ -80,15 +116,26 @@ export class AgentService {
       if (!names.has(name)) lines.push(`${name} · active (SYNCSHIFT_AGENT_SECRETS) · never seen`);
     }
     for (const pending of await this.options.store.agents.pendingEnrollments(this.now())) {
-      if (!names.has(pending.agentName)) lines.push(`${pending.agentName} · waiting for enrollment (code valid until ${pending.expiresAt.toISOString()})`);
+      if (!names.has(pending.agentName))
+        lines.push(
+          `${pending.agentName} · waiting for enrollment (code valid until ${pending.expiresAt.toISOString()})`,
+        );
     }
     // Work the routing holds back: no agent that can run it has been heard from lately.
-    const waiting = (await this.options.store.jobs.waitingForCapableAgent({ onlineSince: new Date(this.now().getTime() - ONLINE_WINDOW_MS) })).map(
-      (w) => `Waiting: ${w.jobs} ${w.action} job(s) since ${w.since.toISOString()}, for an agent that can run ${w.action}; ${whoCanRun(w.action)}`,
+    const waiting = (
+      await this.options.store.jobs.waitingForCapableAgent({
+        onlineSince: new Date(this.now().getTime() - ONLINE_WINDOW_MS),
+      })
+    ).map(
+      (w) =>
+        `Waiting: ${w.jobs} ${w.action} job(s) since ${w.since.toISOString()}, for an agent that can run ${w.action}; ${whoCanRun(w.action)}`,
     );
     return renderMessageCard({
       title: `Agents: ${lines.length}`,
-      text: lines.length === 0 ? 'No agent is enrolled or configured yet.' : 'name · status · enrolled · last seen · version · actions run · current lease · what it runs',
+      text:
+        lines.length === 0
+          ? 'No agent is enrolled or configured yet.'
+          : 'name · status · enrolled · last seen · version · actions run · current lease · what it runs',
       hint: 'Approvers: /agent enroll <name> adds one, /agent rotate <name> replaces a credential, /agent revoke <name> locks one out.',
       items: [...lines.sort(), ...waiting],
     });
@@ -103,7 +150,12 @@ export class AgentService {
     }
     const existing = await this.options.store.agents.get(name);
     if (!existing && !this.options.staticAgents.includes(name)) {
-      return renderMessageCard({ title: `There is no agent called ${name}`, text: 'Nothing was revoked.', hint: 'Type /agent list to see the agents.', tone: 'warning' });
+      return renderMessageCard({
+        title: `There is no agent called ${name}`,
+        text: 'Nothing was revoked.',
+        hint: 'Type /agent list to see the agents.',
+        tone: 'warning',
+      });
     }
     const { releasedJobs } = await this.options.store.agents.revoke({ name, by: actor.id, now: this.now() });
     await this.audit(actor, 'agent.revoke', name, 'revoked', { releasedJobs }, input.conversationId);
@@ -128,8 +180,21 @@ export class AgentService {
     });
   }
 
-  private audit(actor: Actor, action: string, target: string, outcome: string, details: Record<string, unknown>, conversationId: string): Promise<void> {
-    return this.options.store.audit.record(actor, { action, target, outcome, details: { by: actor.name, ...details }, conversationId });
+  private audit(
+    actor: Actor,
+    action: string,
+    target: string,
+    outcome: string,
+    details: Record<string, unknown>,
+    conversationId: string,
+  ): Promise<void> {
+    return this.options.store.audit.record(actor, {
+      action,
+      target,
+      outcome,
+      details: { by: actor.name, ...details },
+      conversationId,
+    });
   }
 }
 
@@ -143,7 +208,9 @@ function describeAgent(a: AgentRecord): string {
   const source = a.secretSha256 ? '' : ' (SYNCSHIFT_AGENT_SECRETS)';
   const enrolled = a.enrolledAt ? `enrolled ${a.enrolledAt.toISOString()}` : 'not enrolled';
   const seen = a.lastSeenAt ? `last seen ${a.lastSeenAt.toISOString()}` : 'never seen';
-  const lease = a.lease ? `holds ${a.lease.kind} ${a.lease.jobId.slice(0, 8)} until ${a.lease.expiresAt.toISOString()}` : 'no lease';
+  const lease = a.lease
+    ? `holds ${a.lease.kind} ${a.lease.jobId.slice(0, 8)} until ${a.lease.expiresAt.toISOString()}`
+    : 'no lease';
   return `${a.name} · ${a.status}${source} · ${enrolled} · ${seen} · version ${a.version ?? 'unknown'} · ${a.actionsRun} action(s) run · ${lease} · ${describeCapabilities(a)}`;
 }
 

@@ -30,9 +30,14 @@ export class AuditService {
     const entries = await this.store.audit.forConversation(conversationId, limit);
     return renderMessageCard({
       title: `Audit: latest ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
-      text: entries.length === 0 ? 'Nothing has been recorded in this conversation yet.' : 'Oldest first. Entries are append-only; the database refuses to change or delete them.',
+      text:
+        entries.length === 0
+          ? 'Nothing has been recorded in this conversation yet.'
+          : 'Oldest first. Entries are append-only; the database refuses to change or delete them.',
       hint: 'Type /audit export csv (or json) for all entries.',
-      items: entries.map((e) => `${e.at.toISOString()} · ${e.actorName} · ${e.action}${e.target ? ` ${e.target}` : ''} → ${e.outcome}`),
+      items: entries.map(
+        (e) => `${e.at.toISOString()} · ${e.actorName} · ${e.action}${e.target ? ` ${e.target}` : ''} → ${e.outcome}`,
+      ),
     });
   }
 
@@ -55,14 +60,23 @@ export class AuditService {
   }
 
   /** Checks a download request; returns the body to send or an error status with a reason. */
-  async download(query: Record<string, string | undefined>): Promise<{ status: number; contentType: string; body: string }> {
+  async download(
+    query: Record<string, string | undefined>,
+  ): Promise<{ status: number; contentType: string; body: string }> {
     const { conversation, format, person, expires, sig } = query;
-    const fail = (status: number, message: string): { status: number; contentType: string; body: string } => ({ status, contentType: 'application/json', body: JSON.stringify({ message }) });
-    if (!conversation || (format !== 'csv' && format !== 'json') || !expires || !sig || !/^\d+$/.test(expires)) return fail(400, 'The export link is incomplete; ask for a new one with /audit export csv.');
+    const fail = (status: number, message: string): { status: number; contentType: string; body: string } => ({
+      status,
+      contentType: 'application/json',
+      body: JSON.stringify({ message }),
+    });
+    if (!conversation || (format !== 'csv' && format !== 'json') || !expires || !sig || !/^\d+$/.test(expires))
+      return fail(400, 'The export link is incomplete; ask for a new one with /audit export csv.');
     const expected = Buffer.from(this.sign(conversation, format, Number(expires), person), 'utf8');
     const given = Buffer.from(sig, 'utf8');
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return fail(403, 'The export link is not valid.');
-    if (Number(expires) < this.now().getTime()) return fail(410, 'The export link has expired; ask for a new one with /audit export csv.');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      return fail(403, 'The export link is not valid.');
+    if (Number(expires) < this.now().getTime())
+      return fail(410, 'The export link has expired; ask for a new one with /audit export csv.');
     const entries = await this.store.audit.forConversation(conversation, MAX_EXPORT_ROWS, person);
     return format === 'json'
       ? { status: 200, contentType: 'application/json', body: JSON.stringify(entries, null, 2) }
@@ -79,7 +93,16 @@ export class AuditService {
 export function toCsv(entries: AuditEntry[]): string {
   // actor_name goes last so the columns a spreadsheet already reads keep their places.
   const header = ['at', 'actor', 'action', 'target', 'outcome', 'details', 'conversation_id', 'actor_name'];
-  const rows = entries.map((e) => [e.at.toISOString(), e.actor, e.action, e.target ?? '', e.outcome, JSON.stringify(e.details ?? null), e.conversationId ?? '', e.actorName]);
+  const rows = entries.map((e) => [
+    e.at.toISOString(),
+    e.actor,
+    e.action,
+    e.target ?? '',
+    e.outcome,
+    JSON.stringify(e.details ?? null),
+    e.conversationId ?? '',
+    e.actorName,
+  ]);
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 

@@ -98,7 +98,8 @@ export class CardProgress {
     for (const [key, state] of this.messages) {
       const finishedLongAgo = state.finishedAt !== undefined && now - state.finishedAt > FINISHED_MEMORY_MS;
       // Work that never finished (its job was lost) must not keep its entry forever either.
-      const idleLongAgo = !state.scheduled && state.pending === undefined && now - state.lastSentAt > FINISHED_MEMORY_MS;
+      const idleLongAgo =
+        !state.scheduled && state.pending === undefined && now - state.lastSentAt > FINISHED_MEMORY_MS;
       if (finishedLongAgo || (state.finishedAt === undefined && idleLongAgo)) this.messages.delete(key);
     }
   }

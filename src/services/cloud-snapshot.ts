@@ -15,7 +15,13 @@ export interface SnapshotRefresh {
  * one full read the first time, then only what changed since the stored deltaLink. A daily summary
  * then costs a handful of requests instead of paging every user of the tenant again.
  */
-export async function refreshCloudSnapshot(input: { store: Store; cloud: CloudDirectory; migrationId: string; now: Date; logger: Logger }): Promise<SnapshotRefresh> {
+export async function refreshCloudSnapshot(input: {
+  store: Store;
+  cloud: CloudDirectory;
+  migrationId: string;
+  now: Date;
+  logger: Logger;
+}): Promise<SnapshotRefresh> {
   const { store, cloud, migrationId, now, logger } = input;
   const snapshot = await store.waves.getSnapshot(migrationId);
   const read = async (deltaLink: string | null) => {
@@ -38,7 +44,13 @@ export async function refreshCloudSnapshot(input: { store: Store; cloud: CloudDi
     round = await read(null);
   }
   // A full round replaces the copy; a delta round is applied on top, in one transaction either way.
-  await store.waves.applyCloudChanges({ migrationId, changes: round.changes, deltaLink: round.deltaLink, full: mode === 'full', now });
+  await store.waves.applyCloudChanges({
+    migrationId,
+    changes: round.changes,
+    deltaLink: round.deltaLink,
+    full: mode === 'full',
+    now,
+  });
   return { mode, changesApplied: round.changes.length, users: await store.waves.cloudUsers(migrationId) };
 }
 

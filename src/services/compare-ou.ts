@@ -14,7 +14,12 @@ const MAX_EARLY_PAGES = 16;
  * `onCloudPage` only hears how far the paging got; it cannot hold the paging up. `indexed`, when
  * given, already holds the scan's users and nothing is read from the store.
  */
-export async function compareOuWithCloud(scan: StoredScan, cloud: CloudDirectory, onCloudPage?: (read: number) => void, indexed?: OuComparison | null): Promise<ComparisonReport> {
+export async function compareOuWithCloud(
+  scan: StoredScan,
+  cloud: CloudDirectory,
+  onCloudPage?: (read: number) => void,
+  indexed?: OuComparison | null,
+): Promise<ComparisonReport> {
   // An index built while the scan arrived (IncomingScans) already holds the on-premises half.
   const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
   const comparison = ready ?? new OuComparison(scan.head.baseDn);

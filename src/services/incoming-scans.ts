@@ -25,7 +25,12 @@ export class IncomingScans {
   /** Starts indexing a scan of `baseDn` for `jobId`; a new upload of the same job starts over. */
   sink(jobId: string, baseDn: string): ScanLineSink {
     this.forgetStale();
-    const entry: Entry = { comparison: new OuComparison(baseDn), complete: false, broken: false, startedAt: this.now() };
+    const entry: Entry = {
+      comparison: new OuComparison(baseDn),
+      complete: false,
+      broken: false,
+      startedAt: this.now(),
+    };
     this.entries.set(jobId, entry);
     return {
       users: (users) => {

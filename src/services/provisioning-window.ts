@@ -20,7 +20,14 @@ const LOG_OVERLAP_MS = 30 * 60_000;
  * Sync's successes, which are recorded at once as proof of ownership. The returned window is what a
  * posted daily summary commits; nothing else moves the position.
  */
-export async function readProvisioningWindow(input: { store: Store; cloud: CloudDirectory; migrationId: string; jobId: string; readUntil: Date | null; now: Date }): Promise<{ findings: ProvisioningFindings; window: LogWindowCommit }> {
+export async function readProvisioningWindow(input: {
+  store: Store;
+  cloud: CloudDirectory;
+  migrationId: string;
+  jobId: string;
+  readUntil: Date | null;
+  now: Date;
+}): Promise<{ findings: ProvisioningFindings; window: LogWindowCommit }> {
   const { store, cloud, migrationId, jobId, readUntil, now } = input;
   const windowStart = readUntil ? new Date(readUntil.getTime() - LOG_OVERLAP_MS) : new Date(now.getTime() - DAY_MS);
   const since = readUntil ? windowStart : new Date(now.getTime() - LOG_RETENTION_MS);
@@ -53,9 +60,17 @@ export async function readProvisioningWindow(input: { store: Store; cloud: Cloud
       since: (readUntil ?? windowStart).toISOString(),
       successes,
       failures,
-      topFailureReasons: [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3).map(([reason, count]) => ({ reason, count })),
+      topFailureReasons: [...reasons]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .slice(0, 3)
+        .map(([reason, count]) => ({ reason, count })),
     },
     // Only entries the next read can return again (inside its overlap) need remembering.
-    window: { migrationId, readUntil: now, entries: [...counted].filter(([, at]) => at > forgetBefore).map(([id, at]) => ({ id, at })), forgetBefore },
+    window: {
+      migrationId,
+      readUntil: now,
+      entries: [...counted].filter(([, at]) => at > forgetBefore).map(([id, at]) => ({ id, at })),
+      forgetBefore,
+    },
   };
 }

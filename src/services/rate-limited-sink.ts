@@ -12,7 +12,10 @@ export interface LimiterClock {
   sleep(ms: number): Promise<void>;
 }
 
-const realClock: LimiterClock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+const realClock: LimiterClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 /**
  * Sliding-window limits per key: a caller waits until every rule has room, then takes a slot.
@@ -24,7 +27,10 @@ export class SlidingWindowLimiter {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly longestWindow: number;
 
-  constructor(private readonly rules: readonly WindowRule[], private readonly clock: LimiterClock = realClock) {
+  constructor(
+    private readonly rules: readonly WindowRule[],
+    private readonly clock: LimiterClock = realClock,
+  ) {
     this.longestWindow = Math.max(...rules.map((r) => r.windowMs));
   }
 
@@ -55,7 +61,8 @@ export class SlidingWindowLimiter {
       let wait = 0;
       for (const rule of this.rules) {
         const inWindow = stamps.filter((t) => t > now - rule.windowMs);
-        if (inWindow.length >= rule.limit) wait = Math.max(wait, inWindow[inWindow.length - rule.limit]! + rule.windowMs - now);
+        if (inWindow.length >= rule.limit)
+          wait = Math.max(wait, inWindow[inWindow.length - rule.limit]! + rule.windowMs - now);
       }
       if (wait <= 0) {
         stamps.push(now);
@@ -126,14 +133,28 @@ export class RateLimitedCardSink implements CardSink {
 
   constructor(
     private readonly inner: CardSink,
-    private readonly options: { logger: Logger; clock?: LimiterClock; conversationRules?: readonly WindowRule[]; appRules?: readonly WindowRule[]; maxRetries?: number },
+    private readonly options: {
+      logger: Logger;
+      clock?: LimiterClock;
+      conversationRules?: readonly WindowRule[];
+      appRules?: readonly WindowRule[];
+      maxRetries?: number;
+    },
   ) {
-    this.perConversation = new SlidingWindowLimiter(options.conversationRules ?? TEAMS_CONVERSATION_RULES, options.clock);
+    this.perConversation = new SlidingWindowLimiter(
+      options.conversationRules ?? TEAMS_CONVERSATION_RULES,
+      options.clock,
+    );
     this.perApp = new SlidingWindowLimiter(options.appRules ?? TEAMS_APP_RULES, options.clock);
   }
 
   async post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
-    const sent = await this.send(conversationId, RETRYABLE_POST, () => this.inner.post(conversationId, card), () => false);
+    const sent = await this.send(
+      conversationId,
+      RETRYABLE_POST,
+      () => this.inner.post(conversationId, card),
+      () => false,
+    );
     return sent.value;
   }
 
@@ -160,8 +181,17 @@ export class RateLimitedCardSink implements CardSink {
         queue.waiting = undefined;
         const current = next;
         try {
-          const sent = await this.send(conversationId, RETRYABLE_UPDATE, () => this.inner.update(conversationId, activityId, current.card), () => queue.waiting !== undefined);
-          if (sent.superseded) this.options.logger.debug({ conversationId, activityId }, 'card update replaced by a newer one before it was sent');
+          const sent = await this.send(
+            conversationId,
+            RETRYABLE_UPDATE,
+            () => this.inner.update(conversationId, activityId, current.card),
+            () => queue.waiting !== undefined,
+          );
+          if (sent.superseded)
+            this.options.logger.debug(
+              { conversationId, activityId },
+              'card update replaced by a newer one before it was sent',
+            );
           current.resolve();
         } catch (err) {
           // A newer card already waiting gets its own try; this caller learns why its card failed.
@@ -175,7 +205,12 @@ export class RateLimitedCardSink implements CardSink {
   }
 
   /** `superseded` is asked before every attempt; once true, nothing more is sent for this call. */
-  private async send<T>(conversationId: string, retryable: ReadonlySet<number>, fn: () => Promise<T>, superseded: () => boolean): Promise<{ value?: T; superseded: boolean }> {
+  private async send<T>(
+    conversationId: string,
+    retryable: ReadonlySet<number>,
+    fn: () => Promise<T>,
+    superseded: () => boolean,
+  ): Promise<{ value?: T; superseded: boolean }> {
     const clock = this.options.clock ?? realClock;
     const maxRetries = this.options.maxRetries ?? 3;
     const wanted = (): boolean => !superseded();
@@ -192,9 +227,16 @@ export class RateLimitedCardSink implements CardSink {
       } catch (err) {
         const status = (err as { statusCode?: unknown }).statusCode;
         if (typeof status !== 'number' || !retryable.has(status) || attempt >= maxRetries) throw err;
-        const retryAfter = Number((err as { response?: { headers?: { get?: (n: string) => string | null } } }).response?.headers?.get?.('retry-after'));
+        const retryAfter = Number(
+          (err as { response?: { headers?: { get?: (n: string) => string | null } } }).response?.headers?.get?.(
+            'retry-after',
+          ),
+        );
         const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000 * 2 ** attempt;
-        this.options.logger.warn({ status, attempt: attempt + 1, waitMs, conversationId }, 'Teams asked us to slow down; retrying');
+        this.options.logger.warn(
+          { status, attempt: attempt + 1, waitMs, conversationId },
+          'Teams asked us to slow down; retrying',
+        );
         // Teams' wait applies to whatever is sent next, so a newer card waits it out as well.
         await clock.sleep(Math.min(waitMs, 60_000));
       }

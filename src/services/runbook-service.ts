@@ -9,7 +9,14 @@ import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { parseStepAction } from '../runbook/step-actions';
-import { noFlowRulesApproval, pilotOuEvidence, schedulerApproval, verifyOutcome, type ApprovalBasis, type CheckOutcome } from '../runbook/step-evidence';
+import {
+  noFlowRulesApproval,
+  pilotOuEvidence,
+  schedulerApproval,
+  verifyOutcome,
+  type ApprovalBasis,
+  type CheckOutcome,
+} from '../runbook/step-evidence';
 import { actionJob, checkJob, isUndo, precheckJob, undoJob } from '../runbook/step-jobs';
 import { STEPS, stepDefinition, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
@@ -49,7 +56,10 @@ export class RunbookService {
   async started(migration: MigrationRecord): Promise<{ overview: AdaptiveCardJson; first: AdaptiveCardJson }> {
     await this.options.store.runbook.ensureSteps(migration.id);
     const steps = await this.options.store.runbook.listSteps(migration.id);
-    return { overview: renderOverviewCard({ name: migration.name, steps }), first: await this.render(migration, steps, 1, null) };
+    return {
+      overview: renderOverviewCard({ name: migration.name, steps }),
+      first: await this.render(migration, steps, 1, null),
+    };
   }
 
   async stepCardPosted(migrationId: string, n: number, activityId: string): Promise<void> {
@@ -60,16 +70,31 @@ export class RunbookService {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
     if (!migration) return renderNoMigrationCard();
     await this.options.store.runbook.ensureSteps(migration.id);
-    return renderOverviewCard({ name: migration.name, steps: await this.options.store.runbook.listSteps(migration.id) });
+    return renderOverviewCard({
+      name: migration.name,
+      steps: await this.options.store.runbook.listSteps(migration.id),
+    });
   }
 
   /** `/step <n>`: the card to post again; the caller records its new activity id. */
   async stepCard(conversationId: string, n: number): Promise<{ card: AdaptiveCardJson; migrationId: string | null }> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
     if (!migration) return { card: renderNoMigrationCard(), migrationId: null };
-    if (!stepDefinition(n)) return { card: renderMessageCard({ title: `There is no step ${n}`, text: `The runbook has steps 1 to ${STEPS.length}.`, hint: 'Type /migration status to see them all.', tone: 'warning' }), migrationId: null };
+    if (!stepDefinition(n))
+      return {
+        card: renderMessageCard({
+          title: `There is no step ${n}`,
+          text: `The runbook has steps 1 to ${STEPS.length}.`,
+          hint: 'Type /migration status to see them all.',
+          tone: 'warning',
+        }),
+        migrationId: null,
+      };
     await this.options.store.runbook.ensureSteps(migration.id);
-    return { card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null), migrationId: migration.id };
+    return {
+      card: await this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, null),
+      migrationId: migration.id,
+    };
   }
 
   /**
@@ -78,22 +103,50 @@ export class RunbookService {
    * conversation the click came from, the approval is loaded by its id, and a card whose data
    * disagrees with them is refused and audited as tampered before anything else happens.
    */
-  async handleAction(input: { verb: string; data: unknown; conversationId: string; actor: Actor }): Promise<AdaptiveCardJson> {
+  async handleAction(input: {
+    verb: string;
+    data: unknown;
+    conversationId: string;
+    actor: Actor;
+  }): Promise<AdaptiveCardJson> {
     const { actor } = input;
     const parsed = parseStepAction(input.verb, input.data);
     if (!parsed.ok) return this.refuseTampered(input, parsed.fields, parsed.problem);
     const action = parsed.action;
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
-    if (!migration) return this.refuseTampered(input, ['conversation'], 'This conversation holds no migration, so no step card can act from here.', action.migrationId);
+    if (!migration)
+      return this.refuseTampered(
+        input,
+        ['conversation'],
+        'This conversation holds no migration, so no step card can act from here.',
+        action.migrationId,
+      );
     if (action.migrationId !== migration.id) {
-      return this.refuseTampered(input, ['migrationId'], `The button names a different migration from this conversation's ("${migration.name}").`, action.migrationId);
+      return this.refuseTampered(
+        input,
+        ['migrationId'],
+        `The button names a different migration from this conversation's ("${migration.name}").`,
+        action.migrationId,
+      );
     }
     const n = action.n;
     const loaded = await this.load(migration.id, n);
-    if (!loaded) return renderMessageCard({ title: 'This card is out of date', text: 'The migration or step it belongs to no longer exists.', hint: 'Type /migration status.', tone: 'warning' });
+    if (!loaded)
+      return renderMessageCard({
+        title: 'This card is out of date',
+        text: 'The migration or step it belongs to no longer exists.',
+        hint: 'Type /migration status.',
+        tone: 'warning',
+      });
     const { step, def } = loaded;
     const audit = (verb: string, outcome: string, details: unknown = {}): Promise<void> =>
-      this.options.store.audit.record(actor, { action: verb, target: `step ${n}`, outcome, details: { by: actor.name, ...(details as object) }, conversationId: migration.conversationId });
+      this.options.store.audit.record(actor, {
+        action: verb,
+        target: `step ${n}`,
+        outcome,
+        details: { by: actor.name, ...(details as object) },
+        conversationId: migration.conversationId,
+      });
     /** The step card with why this click did nothing; the refusal is on the record. */
     const refuse = async (verb: string, reason: string): Promise<AdaptiveCardJson> => {
       await audit(verb, 'refused', { reason });
@@ -105,7 +158,10 @@ export class RunbookService {
         return this.render(migration, loaded.steps, n, actor.id);
       case STEP_VERBS.confirm:
       case STEP_VERBS.skip: {
-        const event: RunbookEvent = action.verb === STEP_VERBS.skip ? { type: 'skip', n, by: actor.name, at: this.now(), reason: action.reason } : { type: 'confirm', n, by: actor.name, at: this.now() };
+        const event: RunbookEvent =
+          action.verb === STEP_VERBS.skip
+            ? { type: 'skip', n, by: actor.name, at: this.now(), reason: action.reason }
+            : { type: 'confirm', n, by: actor.name, at: this.now() };
         const refused = await this.transition(loaded, event);
         await audit(action.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
         return this.afterChange(migration, n, actor.id, refused);
@@ -116,15 +172,22 @@ export class RunbookService {
         const payload: JobPayload = check.job;
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
         if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
-        await audit('step.run', refused ? 'refused' : 'queued', { action: payload.action, ...(refused ? { reason: refused } : {}) });
+        await audit('step.run', refused ? 'refused' : 'queued', {
+          action: payload.action,
+          ...(refused ? { reason: refused } : {}),
+        });
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.requestApproval: {
         if (!def.mutating) return refuse('approval.request', 'This step needs no approval.');
         if (this.options.policy.approvers.length === 0) {
-          return refuse('approval.request', 'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).');
+          return refuse(
+            'approval.request',
+            'No approvers are configured, so nothing can be approved. An administrator sets SYNCSHIFT_APPROVERS (Entra object ids).',
+          );
         }
-        if (!(step.status === 'pending' || step.status === 'failed')) return refuse('approval.request', `Step ${n} is not ready for a request.`);
+        if (!(step.status === 'pending' || step.status === 'failed'))
+          return refuse('approval.request', `Step ${n} is not ready for a request.`);
         // Asked before anything is read or stored: a request for a step whose earlier steps are open is refused here.
         const waiting = applyEvent(loaded.steps, { type: 'awaitApproval', n, by: actor.name, at: this.now() });
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
@@ -133,7 +196,13 @@ export class RunbookService {
         if (pre) {
           // The approval is created from what the agent reads now, so approvers see current evidence.
           await this.enqueueJob(migration, n, pre, actor, 'check');
-          return this.render(migration, loaded.steps, n, actor.id, 'Reading the current Connect Sync state through the agent; the approval request follows on this card.');
+          return this.render(
+            migration,
+            loaded.steps,
+            n,
+            actor.id,
+            'Reading the current Connect Sync state through the agent; the approval request follows on this card.',
+          );
         }
         await this.openApproval(loaded, actor, def.check.kind, { requestedAfter: n - 1 });
         return this.afterChange(migration, n, actor.id);
@@ -143,22 +212,45 @@ export class RunbookService {
         // The step, the migration and what runs all come from the stored approval.
         const approval = await this.options.store.runbook.getApproval(action.approvalId);
         if (!approval || approval.migrationId !== migration.id) {
-          return this.refuseTampered(input, ['approvalId'], approval ? 'The button names an approval request of another migration.' : 'The button names an approval request SyncShift never made.', approval?.migrationId);
+          return this.refuseTampered(
+            input,
+            ['approvalId'],
+            approval
+              ? 'The button names an approval request of another migration.'
+              : 'The button names an approval request SyncShift never made.',
+            approval?.migrationId,
+          );
         }
-        if (approval.step !== n) return this.refuseTampered(input, ['n'], `The button names step ${n}, but its approval request is for step ${approval.step}.`);
+        if (approval.step !== n)
+          return this.refuseTampered(
+            input,
+            ['n'],
+            `The button names step ${n}, but its approval request is for step ${approval.step}.`,
+          );
         if (approval.status === 'pending') {
           const live = await this.options.store.runbook.liveApproval(migration.id, approval.step);
-          if (live?.id !== approval.id) return this.refuseTampered(input, ['approvalId'], `The button names an approval request that is not step ${n}'s open one.`);
+          if (live?.id !== approval.id)
+            return this.refuseTampered(
+              input,
+              ['approvalId'],
+              `The button names an approval request that is not step ${n}'s open one.`,
+            );
         }
         return this.vote(loaded, approval, action.verb === STEP_VERBS.approve ? 'approve' : 'reject', actor);
       }
       case STEP_VERBS.undo: {
         const allowed = undoAllowed(loaded.steps, n, await this.options.store.runbook.liveApproval(migration.id, n));
         if (!allowed.ok) return refuse('undo.request', allowed.reason);
-        if (this.options.policy.approvers.length === 0) return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
+        if (this.options.policy.approvers.length === 0)
+          return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
         const created = await this.openApproval(loaded, actor, `undo:${allowed.undo}`, step.evidence, false);
         await audit('undo.request', created ? 'requested' : 'exists');
-        return this.afterChange(migration, n, actor.id, created ? undefined : 'An undo or approval request is already open for this step.');
+        return this.afterChange(
+          migration,
+          n,
+          actor.id,
+          created ? undefined : 'An undo or approval request is already open for this step.',
+        );
       }
       default:
         return assertNever(action);
@@ -169,20 +261,41 @@ export class RunbookService {
    * A click whose data disagrees with the stored records, or is not what a card sends. Nothing runs;
    * the refusal is audited in the conversation it came from and in that of the migration it named.
    */
-  private async refuseTampered(input: { verb: string; data: unknown; conversationId: string; actor: Actor }, fields: string[], why: string, namedMigrationId?: string): Promise<AdaptiveCardJson> {
+  private async refuseTampered(
+    input: { verb: string; data: unknown; conversationId: string; actor: Actor },
+    fields: string[],
+    why: string,
+    namedMigrationId?: string,
+  ): Promise<AdaptiveCardJson> {
     const { actor } = input;
     const claimed = claimedFields(input.data);
     const named = namedMigrationId ? await this.options.store.runbook.getMigration(namedMigrationId) : null;
-    const details = { by: actor.name, verb: input.verb.slice(0, 60), fields, why, card: claimed, fromConversation: input.conversationId };
+    const details = {
+      by: actor.name,
+      verb: input.verb.slice(0, 60),
+      fields,
+      why,
+      card: claimed,
+      fromConversation: input.conversationId,
+    };
     const target = typeof claimed.n === 'number' ? `step ${claimed.n}` : 'step card';
     for (const conversationId of new Set([input.conversationId, ...(named ? [named.conversationId] : [])])) {
-      await this.options.store.audit.record(actor, { action: 'card.tampered', target, outcome: 'refused', details, conversationId });
+      await this.options.store.audit.record(actor, {
+        action: 'card.tampered',
+        target,
+        outcome: 'refused',
+        details,
+        conversationId,
+      });
     }
-    this.options.logger.warn({ actor: actor.id, verb: details.verb, fields, conversationId: input.conversationId }, 'step card action refused: its data does not match the stored records');
+    this.options.logger.warn(
+      { actor: actor.id, verb: details.verb, fields, conversationId: input.conversationId },
+      'step card action refused: its data does not match the stored records',
+    );
     return renderMessageCard({
       title: 'Refused: this button does not match what SyncShift stored',
       text: `Nothing was done. ${why}`,
-      hint: 'Use the buttons on the step card in the migration\'s own conversation; /step <n> there posts a fresh copy. This refusal is in the audit log.',
+      hint: "Use the buttons on the step card in the migration's own conversation; /step <n> there posts a fresh copy. This refusal is in the audit log.",
       tone: 'attention',
     });
   }
@@ -196,7 +309,12 @@ export class RunbookService {
     if (!loaded) return;
     const { migration, def, step } = loaded;
     const failure = job.state === 'failed' ? errorText(job.error) : null;
-    const log = this.options.logger.child({ migrationId: migration.id, step: def.n, jobId: job.id, purpose: link.purpose });
+    const log = this.options.logger.child({
+      migrationId: migration.id,
+      step: def.n,
+      jobId: job.id,
+      purpose: link.purpose,
+    });
     try {
       switch (link.purpose) {
         case 'check': {
@@ -207,11 +325,22 @@ export class RunbookService {
             break;
           }
           if (failure) {
-            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { job: shortJob(job) } });
+            await this.transition(loaded, {
+              type: 'failed',
+              n: def.n,
+              at: this.now(),
+              reason: failure,
+              evidence: { job: shortJob(job) },
+            });
             break;
           }
           const outcome = await this.checkEvidence(loaded, job);
-          await this.transition(loaded, outcome.ok ? { type: 'succeeded', n: def.n, at: this.now(), evidence: outcome.evidence } : { type: 'failed', n: def.n, at: this.now(), reason: outcome.reason, evidence: outcome.evidence });
+          await this.transition(
+            loaded,
+            outcome.ok
+              ? { type: 'succeeded', n: def.n, at: this.now(), evidence: outcome.evidence }
+              : { type: 'failed', n: def.n, at: this.now(), reason: outcome.reason, evidence: outcome.evidence },
+          );
           break;
         }
         case 'precheck': {
@@ -220,8 +349,18 @@ export class RunbookService {
           const fresh = failure ? null : this.approvalEvidence(def, loaded.steps, job);
           if (!fresh || 'refusal' in fresh || evidenceHash(fresh.evidence) !== approval.evidenceHash) {
             await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
-            const why = failure ? `the state could not be read again (${failure})` : fresh && 'refusal' in fresh ? fresh.refusal : 'the Connect Sync state changed since it was approved';
-            if (step.status === 'waiting_approval') await this.transition(loaded, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `approval void: ${why}` });
+            const why = failure
+              ? `the state could not be read again (${failure})`
+              : fresh && 'refusal' in fresh
+                ? fresh.refusal
+                : 'the Connect Sync state changed since it was approved';
+            if (step.status === 'waiting_approval')
+              await this.transition(loaded, {
+                type: 'approvalEnded',
+                n: def.n,
+                at: this.now(),
+                reason: `approval void: ${why}`,
+              });
             else await this.note(loaded, `Approval void: ${why}.`);
             break;
           }
@@ -232,14 +371,40 @@ export class RunbookService {
         case 'undo': {
           const approval = link.approvalId ? await this.options.store.runbook.getApproval(link.approvalId) : null;
           if (approval) await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
-          const ran = { job: shortJob(job), agent: job.agentId, approvedBy: approval?.votes.filter((v) => v.decision === 'approve').map((v) => v.byName).join(', ') ?? null };
+          const ran = {
+            job: shortJob(job),
+            agent: job.agentId,
+            approvedBy:
+              approval?.votes
+                .filter((v) => v.decision === 'approve')
+                .map((v) => v.byName)
+                .join(', ') ?? null,
+          };
           if (link.purpose === 'undo') {
             if (failure) await this.note(loaded, `Undo failed: ${failure}`);
-            else await this.transition(loaded, { type: 'undone', n: def.n, by: approval?.requestedByName ?? 'syncshift', at: this.now(), evidence: { undo: dataOf(job), ...ran } });
+            else
+              await this.transition(loaded, {
+                type: 'undone',
+                n: def.n,
+                by: approval?.requestedByName ?? 'syncshift',
+                at: this.now(),
+                evidence: { undo: dataOf(job), ...ran },
+              });
           } else if (failure) {
-            await this.transition(loaded, { type: 'failed', n: def.n, at: this.now(), reason: failure, evidence: { before: step.evidence, ...ran } });
+            await this.transition(loaded, {
+              type: 'failed',
+              n: def.n,
+              at: this.now(),
+              reason: failure,
+              evidence: { before: step.evidence, ...ran },
+            });
           } else {
-            await this.transition(loaded, { type: 'succeeded', n: def.n, at: this.now(), evidence: { before: step.evidence, result: dataOf(job), ...ran } });
+            await this.transition(loaded, {
+              type: 'succeeded',
+              n: def.n,
+              at: this.now(),
+              evidence: { before: step.evidence, result: dataOf(job), ...ran },
+            });
           }
           break;
         }
@@ -248,7 +413,8 @@ export class RunbookService {
       const e = asAppError(err);
       log.error({ code: e.code, err: e.message }, 'step job handling failed');
       const fresh = await this.load(link.migrationId, link.step);
-      if (fresh?.step.status === 'in_progress') await this.transition(fresh, { type: 'failed', n: def.n, at: this.now(), reason: e.message });
+      if (fresh?.step.status === 'in_progress')
+        await this.transition(fresh, { type: 'failed', n: def.n, at: this.now(), reason: e.message });
     }
     await this.publish(migration, def.n);
   }
@@ -257,7 +423,11 @@ export class RunbookService {
     const { def, steps } = loaded;
     switch (def.check.kind) {
       case 'pilotOu':
-        return { ok: true, evidence: pilotOuEvidence(storedScanOf(this.options.store, job).head, shortJob(job)), reason: '' };
+        return {
+          ok: true,
+          evidence: pilotOuEvidence(storedScanOf(this.options.store, job).head, shortJob(job)),
+          reason: '',
+        };
       case 'verify': {
         const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
         return verifyOutcome(def.check.mode, report, steps, shortJob(job));
@@ -296,7 +466,13 @@ export class RunbookService {
     await this.openApproval(loaded, requester, loaded.def.check.kind, fresh.evidence);
   }
 
-  private async openApproval(loaded: Loaded, actor: Actor, action: string, evidence: unknown, moveStep = true): Promise<boolean> {
+  private async openApproval(
+    loaded: Loaded,
+    actor: Actor,
+    action: string,
+    evidence: unknown,
+    moveStep = true,
+  ): Promise<boolean> {
     const now = this.now();
     const created = await this.options.store.runbook.createApproval({
       migrationId: loaded.migration.id,
@@ -313,7 +489,11 @@ export class RunbookService {
     if (!created) return false;
     if (moveStep) {
       const fresh = (await this.load(loaded.migration.id, loaded.def.n))!;
-      const refused = await this.transition(fresh, { type: 'awaitApproval', n: loaded.def.n, by: actor.name, at: now }, evidence);
+      const refused = await this.transition(
+        fresh,
+        { type: 'awaitApproval', n: loaded.def.n, by: actor.name, at: now },
+        evidence,
+      );
       if (refused) {
         // The step moved on since the request was asked for: a request it is not waiting on must not be approvable.
         await this.options.store.runbook.setApprovalStatus(created.id, ['pending'], 'void');
@@ -324,13 +504,26 @@ export class RunbookService {
     return true;
   }
 
-  private async vote(loaded: Loaded, approval: Approval, decision: 'approve' | 'reject', actor: Actor): Promise<AdaptiveCardJson> {
+  private async vote(
+    loaded: Loaded,
+    approval: Approval,
+    decision: 'approve' | 'reject',
+    actor: Actor,
+  ): Promise<AdaptiveCardJson> {
     const { migration, def } = loaded;
     const approvalId = approval.id;
     const result = await this.options.store.runbook.vote(approvalId, (current) =>
-      vote(current, { by: actor.id, byName: actor.name, decision, now: this.now(), currentEvidenceHash: current.evidenceHash, policy: this.options.policy }),
+      vote(current, {
+        by: actor.id,
+        byName: actor.name,
+        decision,
+        now: this.now(),
+        currentEvidenceHash: current.evidenceHash,
+        policy: this.options.policy,
+      }),
     );
-    if (!result) return this.render(migration, loaded.steps, def.n, actor.id, 'That approval request no longer exists.');
+    if (!result)
+      return this.render(migration, loaded.steps, def.n, actor.id, 'That approval request no longer exists.');
     await this.options.store.audit.record(actor, {
       action: `approval.${decision}`,
       target: `step ${def.n}`,
@@ -342,20 +535,48 @@ export class RunbookService {
       if (result.code === 'EXPIRED' || result.code === 'EVIDENCE_CHANGED') {
         await this.options.store.runbook.setApprovalStatus(approvalId, ['pending'], result.approval.status);
         const fresh = (await this.load(migration.id, def.n))!;
-        if (fresh.step.status === 'waiting_approval' && !isUndo(result.approval)) await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: result.code === 'EXPIRED' ? 'approval expired' : 'approval void' });
+        if (fresh.step.status === 'waiting_approval' && !isUndo(result.approval))
+          await this.transition(fresh, {
+            type: 'approvalEnded',
+            n: def.n,
+            at: this.now(),
+            reason: result.code === 'EXPIRED' ? 'approval expired' : 'approval void',
+          });
         await this.publish(migration, def.n);
       }
-      return this.render(migration, (await this.options.store.runbook.listSteps(migration.id)), def.n, actor.id, result.message);
+      return this.render(
+        migration,
+        await this.options.store.runbook.listSteps(migration.id),
+        def.n,
+        actor.id,
+        result.message,
+      );
     }
     const decided = result.approval;
     if (result.outcome === 'rejected') {
       const fresh = (await this.load(migration.id, def.n))!;
-      if (fresh.step.status === 'waiting_approval' && !isUndo(decided)) await this.transition(fresh, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `rejected by ${actor.name}` });
+      if (fresh.step.status === 'waiting_approval' && !isUndo(decided))
+        await this.transition(fresh, {
+          type: 'approvalEnded',
+          n: def.n,
+          at: this.now(),
+          reason: `rejected by ${actor.name}`,
+        });
     } else if (result.outcome === 'approved') {
       const pre = isUndo(decided) ? null : precheckJob(decided.action);
       if (pre) {
-        const job = await this.enqueueJob(migration, def.n, pre, { id: decided.requestedBy, name: decided.requestedByName }, 'precheck', decided.id);
-        this.options.logger.info({ jobId: job.id, approvalId: decided.id }, 'approved; re-reading state before running');
+        const job = await this.enqueueJob(
+          migration,
+          def.n,
+          pre,
+          { id: decided.requestedBy, name: decided.requestedByName },
+          'precheck',
+          decided.id,
+        );
+        this.options.logger.info(
+          { jobId: job.id, approvalId: decided.id },
+          'approved; re-reading state before running',
+        );
       } else {
         await this.execute((await this.load(migration.id, def.n))!, decided);
       }
@@ -374,9 +595,18 @@ export class RunbookService {
     const undo = isUndo(approval);
     const allowedActions = [def.check.kind, ...(def.undo ? [`undo:${def.undo}`] : [])];
     if (approval.migrationId !== migration.id || approval.step !== def.n || !allowedActions.includes(approval.action)) {
-      this.options.logger.error({ approvalId: approval.id, migrationId: migration.id, step: def.n }, 'an approval was about to run on a step it was not made for; refused');
+      this.options.logger.error(
+        { approvalId: approval.id, migrationId: migration.id, step: def.n },
+        'an approval was about to run on a step it was not made for; refused',
+      );
       await this.options.store.runbook.setApprovalStatus(approval.id, ['approved'], 'void');
-      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused:mismatch', details: { approvalId: approval.id, approvalStep: approval.step, approvalAction: approval.action }, conversationId: migration.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, {
+        action: 'approval.execute',
+        target: `step ${def.n}`,
+        outcome: 'refused:mismatch',
+        details: { approvalId: approval.id, approvalStep: approval.step, approvalAction: approval.action },
+        conversationId: migration.conversationId,
+      });
       return;
     }
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
@@ -398,16 +628,42 @@ export class RunbookService {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'void');
       const now = (await this.load(migration.id, def.n))!;
       // A step left waiting on a void approval would wait for good.
-      if (now.step.status === 'waiting_approval') await this.transition(now, { type: 'approvalEnded', n: def.n, at: this.now(), reason: `approval void, nothing ran: ${refusal}` });
+      if (now.step.status === 'waiting_approval')
+        await this.transition(now, {
+          type: 'approvalEnded',
+          n: def.n,
+          at: this.now(),
+          reason: `approval void, nothing ran: ${refusal}`,
+        });
       else await this.note(now, `Approval void, nothing ran: ${refusal}`);
-      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'approval.execute', target: `step ${def.n}`, outcome: 'refused', details: { approvalId: approval.id, reason: refusal }, conversationId: migration.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, {
+        action: 'approval.execute',
+        target: `step ${def.n}`,
+        outcome: 'refused',
+        details: { approvalId: approval.id, reason: refusal },
+        conversationId: migration.conversationId,
+      });
       return;
     }
-    const job = await this.enqueueJob(migration, def.n, payload, { id: approval.requestedBy, name: approval.requestedByName }, undo ? 'undo' : 'action', approval.id);
+    const job = await this.enqueueJob(
+      migration,
+      def.n,
+      payload,
+      { id: approval.requestedBy, name: approval.requestedByName },
+      undo ? 'undo' : 'action',
+      approval.id,
+    );
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
   }
 
-  private async enqueueJob(migration: MigrationRecord, n: number, payload: JobPayload, actor: Actor, purpose: StepJobPurpose, approvalId?: string): Promise<JobRecord> {
+  private async enqueueJob(
+    migration: MigrationRecord,
+    n: number,
+    payload: JobPayload,
+    actor: Actor,
+    purpose: StepJobPurpose,
+    approvalId?: string,
+  ): Promise<JobRecord> {
     return this.options.jobs.enqueue({
       purpose: `step.${purpose}`,
       payload,
@@ -433,10 +689,19 @@ export class RunbookService {
 
   /** Records a reason on a step without changing its status (a refused request, a failed read). */
   private async note(loaded: Loaded, reason: string): Promise<void> {
-    await this.options.store.runbook.saveStep(loaded.migration.id, { ...loaded.step, reason, updatedAt: this.now() }, loaded.step.version);
+    await this.options.store.runbook.saveStep(
+      loaded.migration.id,
+      { ...loaded.step, reason, updatedAt: this.now() },
+      loaded.step.version,
+    );
   }
 
-  private async afterChange(migration: MigrationRecord, n: number, viewer: string, notice?: string): Promise<AdaptiveCardJson> {
+  private async afterChange(
+    migration: MigrationRecord,
+    n: number,
+    viewer: string,
+    notice?: string,
+  ): Promise<AdaptiveCardJson> {
     await this.publish(migration, n);
     return this.render(migration, await this.options.store.runbook.listSteps(migration.id), n, viewer, notice);
   }
@@ -446,7 +711,12 @@ export class RunbookService {
     const steps = await this.options.store.runbook.listSteps(migration.id);
     const step = steps.find((s) => s.n === n);
     try {
-      if (step?.cardActivityId) await this.options.cards.update(migration.conversationId, step.cardActivityId, await this.render(migration, steps, n, null));
+      if (step?.cardActivityId)
+        await this.options.cards.update(
+          migration.conversationId,
+          step.cardActivityId,
+          await this.render(migration, steps, n, null),
+        );
       for (const ready of readySteps(steps)) {
         const s = steps.find((x) => x.n === ready)!;
         if (s.cardActivityId || ready === n) continue;
@@ -456,18 +726,41 @@ export class RunbookService {
         await this.options.store.runbook.setStepCard(migration.id, ready, id);
         // The post may have waited for room under Teams' rate limits; a change to this step in that
         // time found no card to update, so the shared copy is brought up to date here.
-        const latest = await this.render(migration, await this.options.store.runbook.listSteps(migration.id), ready, null);
-        if (JSON.stringify(latest) !== JSON.stringify(posted)) await this.options.cards.update(migration.conversationId, id, latest);
+        const latest = await this.render(
+          migration,
+          await this.options.store.runbook.listSteps(migration.id),
+          ready,
+          null,
+        );
+        if (JSON.stringify(latest) !== JSON.stringify(posted))
+          await this.options.cards.update(migration.conversationId, id, latest);
       }
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message, step: n }, 'card not delivered; /step shows it again');
     }
   }
 
-  private async render(migration: MigrationRecord, steps: readonly StepState[], n: number, viewer: string | null, notice?: string): Promise<AdaptiveCardJson> {
+  private async render(
+    migration: MigrationRecord,
+    steps: readonly StepState[],
+    n: number,
+    viewer: string | null,
+    notice?: string,
+  ): Promise<AdaptiveCardJson> {
     const def = stepDefinition(n)!;
     const approval = await this.options.store.runbook.latestApproval(migration.id, n);
-    return renderStepCard({ migrationId: migration.id, migrationName: migration.name, def, step: steps.find((s) => s.n === n)!, steps, approval, policy: this.options.policy, viewer, ...(notice ? { notice } : {}), now: this.now() });
+    return renderStepCard({
+      migrationId: migration.id,
+      migrationName: migration.name,
+      def,
+      step: steps.find((s) => s.n === n)!,
+      steps,
+      approval,
+      policy: this.options.policy,
+      viewer,
+      ...(notice ? { notice } : {}),
+      now: this.now(),
+    });
   }
 
   private async load(migrationId: string, n: number): Promise<Loaded | null> {
@@ -483,7 +776,10 @@ export class RunbookService {
 
 function storedScanOf(store: Store, job: JobRecord): StoredScan {
   const scan = readStoredScan(store, job);
-  if (!scan) throw new AppError('RELAY.BAD_REQUEST', 'The agent\'s scan result could not be read.', { hint: 'Update the agent to the bot\'s version and run the step again.' });
+  if (!scan)
+    throw new AppError('RELAY.BAD_REQUEST', "The agent's scan result could not be read.", {
+      hint: "Update the agent to the bot's version and run the step again.",
+    });
   return scan;
 }
 
@@ -494,14 +790,19 @@ function claimedFields(data: unknown): Record<string, unknown> {
   for (const key of ['migrationId', 'n', 'approvalId'] as const) {
     const value = (data as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    out[key] = typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value)?.slice(0, 80) ?? String(value);
+    out[key] =
+      typeof value === 'number' || typeof value === 'boolean'
+        ? value
+        : (JSON.stringify(value)?.slice(0, 80) ?? String(value));
   }
   return out;
 }
 
 /** The agent's answer did not have the shape this bot reads: nothing is asked on it. */
 function unreadable(problem: string): ApprovalBasis {
-  return { refusal: `the agent's answer could not be read (${problem}); update the agent to the bot's version and ask again` };
+  return {
+    refusal: `the agent's answer could not be read (${problem}); update the agent to the bot's version and ask again`,
+  };
 }
 
 function dataOf(job: JobRecord): unknown {

@@ -12,8 +12,26 @@ import { canonicalDn, isWithin } from '../runbook/dn';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';
 import { stepDefinition } from '../runbook/steps';
-import { addDays, datesBetween, latestDueSlot, localDateOf, slotInstant, type SummarySlot } from '../runbook/summary-schedule';
-import { buildWaveSummary, lateNote, missedDaysNote, type CloudRead, type LastVerify, type MissedReason, type PartFailure, type ProvisioningFindings, type WaveNumbers, type WaveSummary } from '../runbook/wave-summary';
+import {
+  addDays,
+  datesBetween,
+  latestDueSlot,
+  localDateOf,
+  slotInstant,
+  type SummarySlot,
+} from '../runbook/summary-schedule';
+import {
+  buildWaveSummary,
+  lateNote,
+  missedDaysNote,
+  type CloudRead,
+  type LastVerify,
+  type MissedReason,
+  type PartFailure,
+  type ProvisioningFindings,
+  type WaveNumbers,
+  type WaveSummary,
+} from '../runbook/wave-summary';
 import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
@@ -86,11 +104,28 @@ export class SummaryService {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
-  async setSchedule(input: { conversationId: string; localTime: string; timeZone: string; actor: Actor }): Promise<AdaptiveCardJson> {
+  async setSchedule(input: {
+    conversationId: string;
+    localTime: string;
+    timeZone: string;
+    actor: Actor;
+  }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setSchedule({ migrationId: migration.id, localTime: input.localTime, timeZone: input.timeZone, setBy: input.actor.name, now: this.now() });
-    await this.options.store.audit.record(input.actor, { action: 'summary.schedule', target: migration.name, outcome: 'set', details: { localTime: input.localTime, timeZone: input.timeZone }, conversationId: input.conversationId });
+    await this.options.store.waves.setSchedule({
+      migrationId: migration.id,
+      localTime: input.localTime,
+      timeZone: input.timeZone,
+      setBy: input.actor.name,
+      now: this.now(),
+    });
+    await this.options.store.audit.record(input.actor, {
+      action: 'summary.schedule',
+      target: migration.name,
+      outcome: 'set',
+      details: { localTime: input.localTime, timeZone: input.timeZone },
+      conversationId: input.conversationId,
+    });
     return renderMessageCard({
       title: 'Daily wave summary scheduled',
       text: `The wave summary will be posted here every day at ${input.localTime} ${input.timeZone} (daylight saving followed), starting with the next ${input.localTime}.`,
@@ -102,9 +137,24 @@ export class SummaryService {
   async setJob(input: { conversationId: string; jobId: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setProvisioningJob({ migrationId: migration.id, jobId: input.jobId, setBy: input.actor.name, now: this.now() });
-    await this.options.store.audit.record(input.actor, { action: 'summary.job', target: migration.name, outcome: 'set', details: { jobId: input.jobId }, conversationId: input.conversationId });
-    return renderMessageCard({ title: 'Cloud Sync job set', text: `Summaries read the provisioning logs of ${input.jobId}: its errors, and which users Cloud Sync has provisioned.`, tone: 'good' });
+    await this.options.store.waves.setProvisioningJob({
+      migrationId: migration.id,
+      jobId: input.jobId,
+      setBy: input.actor.name,
+      now: this.now(),
+    });
+    await this.options.store.audit.record(input.actor, {
+      action: 'summary.job',
+      target: migration.name,
+      outcome: 'set',
+      details: { jobId: input.jobId },
+      conversationId: input.conversationId,
+    });
+    return renderMessageCard({
+      title: 'Cloud Sync job set',
+      text: `Summaries read the provisioning logs of ${input.jobId}: its errors, and which users Cloud Sync has provisioned.`,
+      tone: 'good',
+    });
   }
 
   /** Starts a summary on request and answers at once; the summary card follows when the agent has counted. */
@@ -113,11 +163,26 @@ export class SummaryService {
     if (!migration) return renderNoMigrationCard();
     const settings = await this.options.store.waves.getSettings(migration.id);
     const now = this.now();
-    const claim = await this.options.store.waves.createOnDemand({ migrationId: migration.id, localDate: localDateOf(now, settings?.timeZone ?? 'UTC'), claimedBy: this.instanceId, now, claimMs: this.claimMs() });
-    await this.options.store.audit.record(input.actor, { action: 'summary.now', target: migration.name, outcome: 'started', details: { summaryId: claim.id }, conversationId: input.conversationId });
+    const claim = await this.options.store.waves.createOnDemand({
+      migrationId: migration.id,
+      localDate: localDateOf(now, settings?.timeZone ?? 'UTC'),
+      claimedBy: this.instanceId,
+      now,
+      claimMs: this.claimMs(),
+    });
+    await this.options.store.audit.record(input.actor, {
+      action: 'summary.now',
+      target: migration.name,
+      outcome: 'started',
+      details: { summaryId: claim.id },
+      conversationId: input.conversationId,
+    });
     this.track(this.run(claim, migration, settings, []));
     const waves = await this.options.store.waves.listWaves(migration.id);
-    return renderMessageCard({ title: 'Building the wave summary', text: `The agent is counting ${waves.reduce((n, w) => n + w.ous.length, 0)} OU(s) of ${waves.length} wave(s); the summary follows here.` });
+    return renderMessageCard({
+      title: 'Building the wave summary',
+      text: `The agent is counting ${waves.reduce((n, w) => n + w.ous.length, 0)} OU(s) of ${waves.length} wave(s); the summary follows here.`,
+    });
   }
 
   /**
@@ -137,7 +202,10 @@ export class SummaryService {
       } catch (err) {
         // One migration's problem (a zone luxon cannot place, a database error) must not hold up the others.
         const appError = asAppError(err);
-        this.options.logger.error({ migrationId: settings.migrationId, code: appError.code, err: appError.message }, 'the daily summary of this migration could not be checked; the other migrations go on');
+        this.options.logger.error(
+          { migrationId: settings.migrationId, code: appError.code, err: appError.message },
+          'the daily summary of this migration could not be checked; the other migrations go on',
+        );
       }
     }
     if (options.wait === false) return started.length;
@@ -157,12 +225,21 @@ export class SummaryService {
 
   /** Returns the summary run it started, wrapped so awaiting this does not wait for the run. */
   private async tickMigration(settings: SummarySettings, now: Date): Promise<{ run: Promise<boolean> } | null> {
-    const slot = latestDueSlot({ localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt }, now);
+    const slot = latestDueSlot(
+      { localTime: settings.localTime!, timeZone: settings.timeZone!, since: settings.setAt },
+      now,
+    );
     if (!slot) return null;
     const migration = await this.options.store.runbook.getMigration(settings.migrationId);
     if (!migration) return null;
     await this.noteUncertainDeliveries(migration, now);
-    const claim = await this.options.store.waves.claimScheduled({ migrationId: settings.migrationId, localDate: slot.localDate, claimedBy: this.instanceId, now, claimMs: this.claimMs() });
+    const claim = await this.options.store.waves.claimScheduled({
+      migrationId: settings.migrationId,
+      localDate: slot.localDate,
+      claimedBy: this.instanceId,
+      now,
+      claimMs: this.claimMs(),
+    });
     if (!claim) return null;
     const notes = await this.catchUpNotes(settings, slot, claim, now);
     // Posting is paced by the rate-limited card sink, so many migrations due at once do not burst.
@@ -172,22 +249,47 @@ export class SummaryService {
   }
 
   /** What the card says about days without a summary and about coming late, from what the database knows. */
-  private async catchUpNotes(settings: SummarySettings, slot: SummarySlot, claim: SummaryRecord, now: Date): Promise<string[]> {
+  private async catchUpNotes(
+    settings: SummarySettings,
+    slot: SummarySlot,
+    claim: SummaryRecord,
+    now: Date,
+  ): Promise<string[]> {
     const { localTime, timeZone } = settings as { localTime: string; timeZone: string };
     const notes: string[] = [];
     const previous = await this.options.store.waves.previousScheduled(settings.migrationId, slot.localDate);
     const from = previous ? addDays(previous.localDate, 1) : localDateOf(settings.setAt, timeZone);
-    const rows = new Map((await this.options.store.waves.scheduledBetween(settings.migrationId, from, slot.localDate)).map((r) => [r.localDate, r]));
-    const owed = [from, ...datesBetween(from, slot.localDate)].filter((d) => d < slot.localDate && slotInstant(d, localTime, timeZone).getTime() >= settings.setAt.getTime());
+    const rows = new Map(
+      (await this.options.store.waves.scheduledBetween(settings.migrationId, from, slot.localDate)).map((r) => [
+        r.localDate,
+        r,
+      ]),
+    );
+    const owed = [from, ...datesBetween(from, slot.localDate)].filter(
+      (d) => d < slot.localDate && slotInstant(d, localTime, timeZone).getTime() >= settings.setAt.getTime(),
+    );
     const missed = owed.map((localDate) => {
       const row = rows.get(localDate);
-      const reason: MissedReason = !row ? { kind: 'not_running' } : row.status === 'claimed' ? { kind: 'interrupted' } : { kind: 'failed', error: row.error };
+      const reason: MissedReason = !row
+        ? { kind: 'not_running' }
+        : row.status === 'claimed'
+          ? { kind: 'interrupted' }
+          : { kind: 'failed', error: row.error };
       return { localDate, reason };
     });
     const missedNote = missedDaysNote({ missed, localTime, timeZone, comparedWith: previous?.localDate ?? null });
     if (missedNote) notes.push(missedNote);
     if (now.getTime() - slot.at.getTime() > LATE_AFTER_MS) {
-      notes.push(lateNote({ localDate: slot.localDate, localTime, timeZone, attempt: claim.attempts, maxAttempts: MAX_ATTEMPTS, previousError: claim.lastError }));
+      notes.push(
+        lateNote({
+          localDate: slot.localDate,
+          localTime,
+          timeZone,
+          attempt: claim.attempts,
+          maxAttempts: MAX_ATTEMPTS,
+          previousError: claim.lastError,
+        }),
+      );
     }
     return notes;
   }
@@ -197,7 +299,11 @@ export class SummaryService {
    * or nothing, or the instance sending it died. The summary itself is never sent again.
    */
   private async noteUncertainDeliveries(migration: MigrationRecord, now: Date): Promise<void> {
-    const rows = await this.options.store.waves.claimDeliveryNotices({ migrationId: migration.id, sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS), now });
+    const rows = await this.options.store.waves.claimDeliveryNotices({
+      migrationId: migration.id,
+      sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS),
+      now,
+    });
     for (const row of rows) {
       const card = renderMessageCard({
         title: `The wave summary for ${row.localDate} may be missing`,
@@ -207,9 +313,22 @@ export class SummaryService {
       this.track(
         this.options.cards
           .post(migration.conversationId, card)
-          .then(() => this.options.store.audit.record(SYSTEM_ACTOR, { action: 'summary.notice', target: migration.name, outcome: 'may_be_missing', details: { summaryId: row.id, localDate: row.localDate }, conversationId: migration.conversationId }))
+          .then(() =>
+            this.options.store.audit.record(SYSTEM_ACTOR, {
+              action: 'summary.notice',
+              target: migration.name,
+              outcome: 'may_be_missing',
+              details: { summaryId: row.id, localDate: row.localDate },
+              conversationId: migration.conversationId,
+            }),
+          )
           // At most one note: one that does not arrive either is only logged.
-          .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: row.id }, 'the note about a possibly missing summary was not delivered; it is not retried')),
+          .catch((err: Error) =>
+            this.options.logger.warn(
+              { err: err.message, summaryId: row.id },
+              'the note about a possibly missing summary was not delivered; it is not retried',
+            ),
+          ),
       );
     }
   }
@@ -231,11 +350,16 @@ export class SummaryService {
    * runs out and another instance takes over that soon.
    */
   private async holdingClaim<T>(claim: SummaryRecord, work: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => {
-      this.options.store.waves
-        .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
-        .catch((err: Error) => this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'));
-    }, Math.max(1_000, Math.floor(this.claimMs() / 3)));
+    const timer = setInterval(
+      () => {
+        this.options.store.waves
+          .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
+          .catch((err: Error) =>
+            this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'),
+          );
+      },
+      Math.max(1_000, Math.floor(this.claimMs() / 3)),
+    );
     timer.unref();
     try {
       return await work();
@@ -244,9 +368,19 @@ export class SummaryService {
     }
   }
 
-  private async run(claim: SummaryRecord, migration: MigrationRecord, settings: SummarySettings | null, notes: string[]): Promise<boolean> {
+  private async run(
+    claim: SummaryRecord,
+    migration: MigrationRecord,
+    settings: SummarySettings | null,
+    notes: string[],
+  ): Promise<boolean> {
     const { store } = this.options;
-    const log = this.options.logger.child({ migrationId: migration.id, summaryId: claim.id, kind: claim.kind, localDate: claim.localDate });
+    const log = this.options.logger.child({
+      migrationId: migration.id,
+      summaryId: claim.id,
+      kind: claim.kind,
+      localDate: claim.localDate,
+    });
     // How far this attempt got decides what a failure means: before 'sending' nothing was sent.
     let stage: 'building' | 'sending' | 'sent' | 'recorded' = 'building';
     try {
@@ -254,19 +388,43 @@ export class SummaryService {
         const { summary, logWindow } = await this.build(migration, settings, claim.localDate, notes, claim.kind);
         const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
         // The database guards the one step that cannot be taken back: after this nobody claims the row again.
-        if (!(await store.waves.markSending({ id: claim.id, claimedBy: this.instanceId, content: summary, now: this.now() }))) {
+        if (
+          !(await store.waves.markSending({
+            id: claim.id,
+            claimedBy: this.instanceId,
+            content: summary,
+            now: this.now(),
+          }))
+        ) {
           log.warn('another instance took over this summary; not posting it');
           return false;
         }
         stage = 'sending';
         const activityId = await this.options.cards.post(migration.conversationId, card);
         stage = 'sent';
-        await store.waves.markPosted({ id: claim.id, claimedBy: this.instanceId, activityId: activityId ?? null, now: this.now() });
+        await store.waves.markPosted({
+          id: claim.id,
+          claimedBy: this.instanceId,
+          activityId: activityId ?? null,
+          now: this.now(),
+        });
         stage = 'recorded';
         // Only a posted daily summary moves the read position: one on request, or one that may not have
         // arrived, leaves the errors for the next daily summary to show.
         if (claim.kind === 'scheduled' && logWindow) await store.waves.commitLogWindow(logWindow);
-        await store.audit.record(SYSTEM_ACTOR, { action: 'summary.post', target: migration.name, outcome: 'posted', details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, expected: summary.totals.expected, provisioned: summary.totals.provisioned }, conversationId: migration.conversationId });
+        await store.audit.record(SYSTEM_ACTOR, {
+          action: 'summary.post',
+          target: migration.name,
+          outcome: 'posted',
+          details: {
+            summaryId: claim.id,
+            kind: claim.kind,
+            localDate: claim.localDate,
+            expected: summary.totals.expected,
+            provisioned: summary.totals.provisioned,
+          },
+          conversationId: migration.conversationId,
+        });
         log.info({ waves: summary.waves.length, provisioned: summary.totals.provisioned }, 'wave summary posted');
         return true;
       });
@@ -275,28 +433,51 @@ export class SummaryService {
     }
   }
 
-  private async afterFailure(claim: SummaryRecord, migration: MigrationRecord, stage: 'building' | 'sending' | 'sent' | 'recorded', err: unknown, log: Logger): Promise<boolean> {
+  private async afterFailure(
+    claim: SummaryRecord,
+    migration: MigrationRecord,
+    stage: 'building' | 'sending' | 'sent' | 'recorded',
+    err: unknown,
+    log: Logger,
+  ): Promise<boolean> {
     const { store } = this.options;
     const appError = asAppError(err);
     // What the channel and later notes may see: a raw exception's text (a SQL error, a stack frame)
     // stays in the log, where the summary id leads to it.
     const shown = channelMessage(err, `summary id ${claim.id}`);
-    const audit = (outcome: string, details: Record<string, unknown>) => store.audit.record(SYSTEM_ACTOR, { action: 'summary.post', target: migration.name, outcome, details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details }, conversationId: migration.conversationId });
+    const audit = (outcome: string, details: Record<string, unknown>) =>
+      store.audit.record(SYSTEM_ACTOR, {
+        action: 'summary.post',
+        target: migration.name,
+        outcome,
+        details: { summaryId: claim.id, kind: claim.kind, localDate: claim.localDate, ...details },
+        conversationId: migration.conversationId,
+      });
     if (stage === 'recorded') {
-      log.error({ err: appError.message }, 'the summary was posted and recorded, but the provisioning log position or the audit entry could not be saved');
+      log.error(
+        { err: appError.message },
+        'the summary was posted and recorded, but the provisioning log position or the audit entry could not be saved',
+      );
       return true;
     }
     if (stage === 'sent') {
       // Teams has the card; the row stays out of every retry ('sending', or 'outcome_unknown' if this works).
       log.error({ err: appError.message }, 'the summary was posted but could not be recorded; it is not posted again');
-      await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: `posted, but not recorded: ${shown}` });
+      await store.waves.markOutcomeUnknown({
+        id: claim.id,
+        claimedBy: this.instanceId,
+        error: `posted, but not recorded: ${shown}`,
+      });
       return true;
     }
     let error = `${appError.code}: ${shown}`;
     if (stage === 'sending') {
       const failure = classifyPostFailure(err);
       if (failure.outcome === 'unknown') {
-        log.warn({ reason: failure.reason }, 'Teams did not confirm the summary; it is not posted again (a note follows later)');
+        log.warn(
+          { reason: failure.reason },
+          'Teams did not confirm the summary; it is not posted again (a note follows later)',
+        );
         await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: failure.reason });
         await audit('outcome_unknown', { reason: failure.reason });
         return false;
@@ -308,7 +489,15 @@ export class SummaryService {
       await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt: null });
       await audit('failed', { error });
       await this.options.cards
-        .post(migration.conversationId, renderMessageCard({ title: 'The wave summary could not be built', text: stage === 'sending' ? `It could not be posted: ${error}.` : shown, ...(appError.hint ? { hint: appError.hint } : {}), tone: 'attention' }))
+        .post(
+          migration.conversationId,
+          renderMessageCard({
+            title: 'The wave summary could not be built',
+            text: stage === 'sending' ? `It could not be posted: ${error}.` : shown,
+            ...(appError.hint ? { hint: appError.hint } : {}),
+            tone: 'attention',
+          }),
+        )
         .catch(() => undefined);
       return false;
     }
@@ -316,7 +505,13 @@ export class SummaryService {
     // does not count as one of the day's attempts.
     const giveUp = !this.stopped && claim.attempts >= MAX_ATTEMPTS;
     const retryAt = giveUp ? null : new Date(this.now().getTime() + (this.stopped ? 0 : FAILED_RETRY_MS));
-    await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt, countsAsAttempt: !this.stopped });
+    await store.waves.markFailed({
+      id: claim.id,
+      claimedBy: this.instanceId,
+      error,
+      retryAt,
+      countsAsAttempt: !this.stopped,
+    });
     await audit(giveUp ? 'gave_up' : 'failed', { error, attempt: claim.attempts });
     if (giveUp && (await store.waves.claimNotice({ id: claim.id, now: this.now() }))) {
       const card = renderMessageCard({
@@ -326,7 +521,11 @@ export class SummaryService {
         tone: 'attention',
       });
       // One card for the day; if it does not arrive either, the log says so.
-      await this.options.cards.post(migration.conversationId, card).catch((postErr: Error) => log.warn({ err: postErr.message }, 'the card about the missing summary was not delivered'));
+      await this.options.cards
+        .post(migration.conversationId, card)
+        .catch((postErr: Error) =>
+          log.warn({ err: postErr.message }, 'the card about the missing summary was not delivered'),
+        );
     }
     return false;
   }
@@ -336,11 +535,20 @@ export class SummaryService {
    * copy. A part Graph will not give (no permission, no licence, an outage) is left out with a line
    * that says so, rather than costing the whole summary.
    */
-  async build(migration: MigrationRecord, settings: SummarySettings | null, localDate: string, notes: string[], kind: SummaryKind = 'scheduled'): Promise<BuiltSummary> {
+  async build(
+    migration: MigrationRecord,
+    settings: SummarySettings | null,
+    localDate: string,
+    notes: string[],
+    kind: SummaryKind = 'scheduled',
+  ): Promise<BuiltSummary> {
     const { store } = this.options;
     const log = this.options.logger.child({ migrationId: migration.id, localDate });
     const views = await this.options.waves.views(migration);
-    const scans = await this.scanAll(migration, views.flatMap((v) => v.wave.ous.map((ou) => ({ key: `${v.wave.id}:${ou.position}`, ou: ou.baseDn ?? ou.input }))));
+    const scans = await this.scanAll(
+      migration,
+      views.flatMap((v) => v.wave.ous.map((ou) => ({ key: `${v.wave.id}:${ou.position}`, ou: ou.baseDn ?? ou.input }))),
+    );
     const now = this.now();
     const cloud = await this.readCloud(migration.id, now, log);
     let provisioning: ProvisioningFindings | null = null;
@@ -348,11 +556,24 @@ export class SummaryService {
     let logWindow: LogWindowCommit | null = null;
     if (settings?.provisioningJobId) {
       try {
-        ({ findings: provisioning, window: logWindow } = await readProvisioningWindow({ store, cloud: this.options.cloud, migrationId: migration.id, jobId: settings.provisioningJobId, readUntil: settings.logsReadUntil, now }));
+        ({ findings: provisioning, window: logWindow } = await readProvisioningWindow({
+          store,
+          cloud: this.options.cloud,
+          migrationId: migration.id,
+          jobId: settings.provisioningJobId,
+          readUntil: settings.logsReadUntil,
+          now,
+        }));
       } catch (err) {
         const appError = asAppError(err);
-        log.warn({ code: appError.code, err: appError.message }, 'provisioning logs could not be read; the summary goes out without them');
-        provisioningError = { message: channelMessage(err, `migration ${migration.id}, provisioning logs`), hint: appError.hint ?? null };
+        log.warn(
+          { code: appError.code, err: appError.message },
+          'provisioning logs could not be read; the summary goes out without them',
+        );
+        provisioningError = {
+          message: channelMessage(err, `migration ${migration.id}, provisioning logs`),
+          hint: appError.hint ?? null,
+        };
       }
     }
     // Users confirmed by earlier reads stay confirmed when today's read fails.
@@ -365,7 +586,16 @@ export class SummaryService {
     const waves: WaveNumbers[] = [];
     for (const { wave, warnings } of views) {
       const numbers: WaveNumbers = {
-        name: wave.name, scheduledFor: wave.scheduledFor, ous: [], expected: 0, inCloud: 0, provisioned: 0, missing: 0, mismatched: 0, confirmed: confirmed ? 0 : null, scanError: null,
+        name: wave.name,
+        scheduledFor: wave.scheduledFor,
+        ous: [],
+        expected: 0,
+        inCloud: 0,
+        provisioned: 0,
+        missing: 0,
+        mismatched: 0,
+        confirmed: confirmed ? 0 : null,
+        scanError: null,
         // Limits and overlaps must reach the channel before the wave moves; a passed date is in "what is
         // due next", and today's counts replace the planning-time "not counted yet".
         warnings: warnings.filter((w) => w.code !== 'DATE_IN_PAST' && w.code !== 'NOT_COUNTED').map((w) => w.message),
@@ -395,13 +625,19 @@ export class SummaryService {
         }
       }
       // One line per reason, not one per OU: a wave of 30 OUs and no agent is one problem.
-      if (failedCounts.size > 0) numbers.scanError = [...failedCounts].map(([error, ous]) => `${ous.length <= 3 ? ous.join(', ') : `${ous.length} OUs`}: ${error}`).join('; ');
+      if (failedCounts.size > 0)
+        numbers.scanError = [...failedCounts]
+          .map(([error, ous]) => `${ous.length <= 3 ? ous.join(', ') : `${ous.length} OUs`}: ${error}`)
+          .join('; ');
       waves.push(numbers);
     }
 
     // Compared with the daily summaries only: a daily one with the day before's (or the latest before
     // it), one on request with the latest daily one, including today's.
-    const previous = await store.waves.previousScheduled(migration.id, kind === 'scheduled' ? localDate : addDays(localDate, 1));
+    const previous = await store.waves.previousScheduled(
+      migration.id,
+      kind === 'scheduled' ? localDate : addDays(localDate, 1),
+    );
     const steps = await store.runbook.listSteps(migration.id);
     const summary = buildWaveSummary({
       localDate,
@@ -419,19 +655,47 @@ export class SummaryService {
   }
 
   /** Today's synced users through the delta query; when Graph fails, the stored copy, said so on the card. */
-  private async readCloud(migrationId: string, now: Date, log: Logger): Promise<{ users: CloudUser[]; info: CloudRead }> {
+  private async readCloud(
+    migrationId: string,
+    now: Date,
+    log: Logger,
+  ): Promise<{ users: CloudUser[]; info: CloudRead }> {
     const { store } = this.options;
     try {
-      const snapshot = await refreshCloudSnapshot({ store, cloud: this.options.cloud, migrationId, now, logger: this.options.logger });
-      return { users: snapshot.users, info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length } };
+      const snapshot = await refreshCloudSnapshot({
+        store,
+        cloud: this.options.cloud,
+        migrationId,
+        now,
+        logger: this.options.logger,
+      });
+      return {
+        users: snapshot.users,
+        info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length },
+      };
     } catch (err) {
       const stored = await store.waves.getSnapshot(migrationId);
       // Without any copy there are no Entra numbers at all, and that is not a summary worth posting.
       if (!stored) throw err;
       const appError = asAppError(err);
-      log.warn({ code: appError.code, err: appError.message }, 'synced users could not be read from Graph; the summary uses the stored copy');
+      log.warn(
+        { code: appError.code, err: appError.message },
+        'synced users could not be read from Graph; the summary uses the stored copy',
+      );
       const users = await store.waves.cloudUsers(migrationId);
-      return { users, info: { mode: 'stored', changesApplied: 0, syncedUsers: users.length, readAt: stored.refreshedAt.toISOString(), error: { message: channelMessage(err, `migration ${migrationId}, synced users`), hint: appError.hint ?? null } } };
+      return {
+        users,
+        info: {
+          mode: 'stored',
+          changesApplied: 0,
+          syncedUsers: users.length,
+          readAt: stored.refreshedAt.toISOString(),
+          error: {
+            message: channelMessage(err, `migration ${migrationId}, synced users`),
+            hint: appError.hint ?? null,
+          },
+        },
+      };
     }
   }
 
@@ -441,11 +705,21 @@ export class SummaryService {
   }
 
   /** Queues one agent scan per OU and waits for all of them, up to the timeout. */
-  private async scanAll(migration: MigrationRecord, targets: { key: string; ou: string }[]): Promise<Map<string, StoredScan | { error: string }>> {
+  private async scanAll(
+    migration: MigrationRecord,
+    targets: { key: string; ou: string }[],
+  ): Promise<Map<string, StoredScan | { error: string }>> {
     const { store } = this.options;
     const jobs: { key: string; jobId: string }[] = [];
     for (const t of targets) {
-      const job = await this.options.jobs.enqueue({ purpose: 'summary.count', payload: { action: 'directory.scanOu', ou: t.ou }, conversationId: migration.conversationId, migrationId: migration.id, requestedBy: SUMMARY_ACTOR, wake: false });
+      const job = await this.options.jobs.enqueue({
+        purpose: 'summary.count',
+        payload: { action: 'directory.scanOu', ou: t.ou },
+        conversationId: migration.conversationId,
+        migrationId: migration.id,
+        requestedBy: SUMMARY_ACTOR,
+        wake: false,
+      });
       jobs.push({ key: t.key, jobId: job.id });
     }
     const handed = new Map<string, JobRecord>();
@@ -467,18 +741,28 @@ export class SummaryService {
           if (results.has(key)) continue;
           const job = handed.get(jobId) ?? (await store.jobs.get(jobId));
           if (job?.state === 'succeeded') {
-            results.set(key, readStoredScan(store, job) ?? { error: 'the agent\'s result could not be read' });
+            results.set(key, readStoredScan(store, job) ?? { error: "the agent's result could not be read" });
           } else if (job?.state === 'failed') {
             results.set(key, { error: (job.error as JobError | null)?.message ?? 'the agent could not count it' });
           }
         }
         if (results.size === jobs.length) break;
-        if (this.stopped) throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', { hint: 'It is retried when SyncShift runs again.' });
+        if (this.stopped)
+          throw new AppError('INTERNAL', 'SyncShift is shutting down; the summary was not finished.', {
+            hint: 'It is retried when SyncShift runs again.',
+          });
         if (this.now().getTime() > deadline) {
           const waiting = jobs.filter(({ key }) => !results.has(key));
-          for (const { key } of waiting) results.set(key, { error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)' });
+          for (const { key } of waiting)
+            results.set(key, {
+              error: 'the agent did not answer in time; is it running? (/agent list shows when it was last seen)',
+            });
           // Jobs nobody took would otherwise run whenever an agent comes back, for a summary that is gone.
-          await store.jobs.cancelQueued({ jobIds: waiting.map((w) => w.jobId), reason: 'The wave summary stopped waiting for this count.', now: this.now() });
+          await store.jobs.cancelQueued({
+            jobIds: waiting.map((w) => w.jobId),
+            reason: 'The wave summary stopped waiting for this count.',
+            now: this.now(),
+          });
           break;
         }
         // Until a count is handed over, or the next check of the deadline.
@@ -497,10 +781,27 @@ export class SummaryService {
   }
 
   private async lastVerify(conversationId: string): Promise<LastVerify | null> {
-    const latest = (await this.options.store.verifications.listByConversation(conversationId, 20)).find((v) => v.status === 'reported');
+    const latest = (await this.options.store.verifications.listByConversation(conversationId, 20)).find(
+      (v) => v.status === 'reported',
+    );
     if (!latest) return null;
-    const s = latest.summary as { onPrem: { users: number }; cloud: { users: number }; missing: number; extra: number; mismatched: number };
-    return { id: shortId(latest.id), ou: latest.baseDn ?? latest.ouInput, at: (latest.reportedAt ?? latest.createdAt).toISOString(), onPrem: s.onPrem.users, cloud: s.cloud.users, missing: s.missing, extra: s.extra, mismatched: s.mismatched };
+    const s = latest.summary as {
+      onPrem: { users: number };
+      cloud: { users: number };
+      missing: number;
+      extra: number;
+      mismatched: number;
+    };
+    return {
+      id: shortId(latest.id),
+      ou: latest.baseDn ?? latest.ouInput,
+      at: (latest.reportedAt ?? latest.createdAt).toISOString(),
+      onPrem: s.onPrem.users,
+      cloud: s.cloud.users,
+      missing: s.missing,
+      extra: s.extra,
+      mismatched: s.mismatched,
+    };
   }
 }
 

@@ -34,14 +34,21 @@ export interface VerifyServiceOptions {
   progressClock?: LimiterClock;
 }
 
-export type StartVerifyResult = { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
+export type StartVerifyResult =
+  { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
 
 const LIST_PAGE_SIZE = 50;
-const LIST_TITLES: Record<VerifyListKind, string> = { missing: 'Missing', extra: 'Extra', mismatched: 'Mismatched', notsynced: 'Not synced by design' };
+const LIST_TITLES: Record<VerifyListKind, string> = {
+  missing: 'Missing',
+  extra: 'Extra',
+  mismatched: 'Mismatched',
+  notsynced: 'Not synced by design',
+};
 
 function requeueNote(reason: RequeueReason, attempts: { used: number; max: number }): string {
   const attempt = `attempt ${attempts.used} of ${attempts.max}`;
-  if (reason === 'lease-expired') return `The agent stopped answering (${attempt}); the scan is queued for another agent.`;
+  if (reason === 'lease-expired')
+    return `The agent stopped answering (${attempt}); the scan is queued for another agent.`;
   return `The agent was lost: ${LOST_BECAUSE[reason]} (${attempt}). The scan restarted and is queued for an agent.`;
 }
 
@@ -82,7 +89,13 @@ export class VerifyService {
   async start(input: { conversationId: string; ou: string; actor: Actor }): Promise<StartVerifyResult> {
     const parsed = parseOuInput(input.ou);
     if (!parsed.ok) {
-      await this.options.store.audit.record(input.actor, { action: 'verify.pilot', target: input.ou, outcome: 'rejected', details: { code: parsed.code, reason: parsed.reason }, conversationId: input.conversationId });
+      await this.options.store.audit.record(input.actor, {
+        action: 'verify.pilot',
+        target: input.ou,
+        outcome: 'rejected',
+        details: { code: parsed.code, reason: parsed.reason },
+        conversationId: input.conversationId,
+      });
       return {
         ok: false,
         card: renderMessageCard({
@@ -110,7 +123,13 @@ export class VerifyService {
       migrationId: migration?.id ?? null,
       ouInput: parsed.target.text,
     });
-    await this.options.store.audit.record(input.actor, { action: 'verify.pilot', target: parsed.target.text, outcome: 'queued', details: { jobId: job.id, verificationId: verification.id }, conversationId: input.conversationId });
+    await this.options.store.audit.record(input.actor, {
+      action: 'verify.pilot',
+      target: parsed.target.text,
+      outcome: 'queued',
+      details: { jobId: job.id, verificationId: verification.id },
+      conversationId: input.conversationId,
+    });
     return { ok: true, verification, card: this.card(verification, job, { kind: 'queued' }) };
   }
 
@@ -135,7 +154,11 @@ export class VerifyService {
   }
 
   /** The agent holding the scan went quiet or was lost, and the job is queued again: the card says so instead of counting on. */
-  async onJobRequeued(job: JobRecord, attempts: { used: number; max: number }, reason: RequeueReason = 'lease-expired'): Promise<void> {
+  async onJobRequeued(
+    job: JobRecord,
+    attempts: { used: number; max: number },
+    reason: RequeueReason = 'lease-expired',
+  ): Promise<void> {
     const verification = await this.options.store.verifications.findByJob(job.id);
     if (!verification || verification.status !== 'running' || !verification.cardActivityId) return;
     // Through the progress pacer: a later progress or the final card replaces it, never the other way round.
@@ -143,7 +166,9 @@ export class VerifyService {
     this.lostBecause.delete(job.id);
     this.lostBecause.set(job.id, reason);
     if (this.lostBecause.size > MAX_REMEMBERED_LOSSES) this.lostBecause.delete(this.lostBecause.keys().next().value!);
-    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, state));
+    this.progress.progress(verification.conversationId, verification.cardActivityId, () =>
+      this.card(verification, job, state),
+    );
   }
 
   /** The agent finished (or failed) a verify's scan. Safe to call twice: the second call finds the verification reported. */
@@ -169,7 +194,12 @@ export class VerifyService {
     return pending.length;
   }
 
-  async list(input: { conversationId: string; verification: string | 'last'; list: VerifyListKind; page: number }): Promise<AdaptiveCardJson> {
+  async list(input: {
+    conversationId: string;
+    verification: string | 'last';
+    list: VerifyListKind;
+    page: number;
+  }): Promise<AdaptiveCardJson> {
     const candidates = await this.options.store.verifications.listByConversation(input.conversationId, 200);
     const found =
       input.verification === 'last'
@@ -178,7 +208,10 @@ export class VerifyService {
     if (!found || found.status !== 'reported' || !found.report) {
       return renderMessageCard({
         title: 'No verify result to list',
-        text: input.verification === 'last' ? 'No verify has finished in this conversation yet.' : `There is no finished verify #${input.verification} in this conversation.`,
+        text:
+          input.verification === 'last'
+            ? 'No verify has finished in this conversation yet.'
+            : `There is no finished verify #${input.verification} in this conversation.`,
         hint: 'Run /verify pilot OU=Sales first, then /verify list missing.',
         tone: 'warning',
       });
@@ -191,13 +224,18 @@ export class VerifyService {
           ? report.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`)
           : input.list === 'notsynced'
             ? (report.notSynced ?? []).map(notSyncedLine)
-            : report.mismatched.map((u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`);
+            : report.mismatched.map(
+                (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
+              );
     const pages = Math.max(1, Math.ceil(lines.length / LIST_PAGE_SIZE));
     const page = Math.min(input.page, pages);
     const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
     return renderMessageCard({
       title: `${LIST_TITLES[input.list]} users: ${report.baseDn}`,
-      text: lines.length === 0 ? 'None.' : `Page ${page} of ${pages} (${lines.length} in all) from verify #${shortId(found.id)}.`,
+      text:
+        lines.length === 0
+          ? 'None.'
+          : `Page ${page} of ${pages} (${lines.length} in all) from verify #${shortId(found.id)}.`,
       ...(page < pages ? { hint: `Next: /verify list ${input.list} ${page + 1} #${shortId(found.id)}` } : {}),
       items: slice,
     });
@@ -206,7 +244,10 @@ export class VerifyService {
   private async finish(verification: VerificationRecord, job: JobRecord): Promise<void> {
     const log = this.options.logger.child({ verificationId: verification.id, jobId: job.id });
     if (job.state === 'failed') {
-      const error = (job.error ?? { code: 'INTERNAL', message: 'The agent reported a failure without details.' }) as JobError;
+      const error = (job.error ?? {
+        code: 'INTERNAL',
+        message: 'The agent reported a failure without details.',
+      }) as JobError;
       await this.fail(verification, job, error);
       return;
     }
@@ -214,21 +255,52 @@ export class VerifyService {
     if (job.kind !== 'directory.scanOu') return;
     const scan = readStoredScan(this.options.store, job);
     if (!scan) {
-      await this.fail(verification, job, { code: 'RELAY.BAD_REQUEST', message: 'The agent\'s result could not be read.', hint: 'Update the agent to the bot\'s version.' });
+      await this.fail(verification, job, {
+        code: 'RELAY.BAD_REQUEST',
+        message: "The agent's result could not be read.",
+        hint: "Update the agent to the bot's version.",
+      });
       return;
     }
     try {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
-      const report = await compareOuWithCloud(scan, this.options.cloud, (read) => this.showProgress(verification, job, read, 'cloud'), this.incoming.take(job.id));
+      const report = await compareOuWithCloud(
+        scan,
+        this.options.cloud,
+        (read) => this.showProgress(verification, job, read, 'cloud'),
+        this.incoming.take(job.id),
+      );
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
         baseDn: scan.head.baseDn,
-        summary: { onPrem: report.onPrem, cloud: report.cloud, matched: report.matched, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 },
+        summary: {
+          onPrem: report.onPrem,
+          cloud: report.cloud,
+          matched: report.matched,
+          missing: report.missing.length,
+          extra: report.extra.length,
+          mismatched: report.mismatched.length,
+          notSynced: report.notSynced?.length ?? 0,
+        },
         report,
         now: this.now(),
       });
-      await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'verify.report', target: scan.head.baseDn, outcome: 'reported', details: { jobId: job.id, onPrem: report.onPrem.users, cloud: report.cloud.users, missing: report.missing.length, extra: report.extra.length, mismatched: report.mismatched.length, notSynced: report.notSynced?.length ?? 0 }, conversationId: verification.conversationId });
+      await this.options.store.audit.record(SYSTEM_ACTOR, {
+        action: 'verify.report',
+        target: scan.head.baseDn,
+        outcome: 'reported',
+        details: {
+          jobId: job.id,
+          onPrem: report.onPrem.users,
+          cloud: report.cloud.users,
+          missing: report.missing.length,
+          extra: report.extra.length,
+          mismatched: report.mismatched.length,
+          notSynced: report.notSynced?.length ?? 0,
+        },
+        conversationId: verification.conversationId,
+      });
       await this.deliver(verification, job, { kind: 'done', report });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {
@@ -239,8 +311,21 @@ export class VerifyService {
   }
 
   private async fail(verification: VerificationRecord, job: JobRecord, error: JobError): Promise<void> {
-    await this.options.store.verifications.complete({ id: verification.id, status: 'failed', baseDn: null, summary: { error }, report: null, now: this.now() });
-    await this.options.store.audit.record(SYSTEM_ACTOR, { action: 'verify.report', target: verification.ouInput, outcome: 'failed', details: { jobId: job.id, code: error.code }, conversationId: verification.conversationId });
+    await this.options.store.verifications.complete({
+      id: verification.id,
+      status: 'failed',
+      baseDn: null,
+      summary: { error },
+      report: null,
+      now: this.now(),
+    });
+    await this.options.store.audit.record(SYSTEM_ACTOR, {
+      action: 'verify.report',
+      target: verification.ouInput,
+      outcome: 'failed',
+      details: { jobId: job.id, code: error.code },
+      conversationId: verification.conversationId,
+    });
     const candidates = Array.isArray(error.details?.candidates) ? (error.details.candidates as string[]) : undefined;
     await this.deliver(verification, job, {
       kind: 'failed',
@@ -262,11 +347,21 @@ export class VerifyService {
     }
   }
 
-  private showProgress(verification: VerificationRecord, job: JobRecord, scanned: number, phase: 'directory' | 'cloud'): void {
+  private showProgress(
+    verification: VerificationRecord,
+    job: JobRecord,
+    scanned: number,
+    phase: 'directory' | 'cloud',
+  ): void {
     if (!verification.cardActivityId) return;
     // A scan on its second attempt keeps saying why: the "agent was lost" card lasts only until the next progress.
-    const note = job.attempts > 1 ? `The agent was lost (${LOST_BECAUSE[this.lostBecause.get(job.id) ?? 'lease-expired']}); the scan restarted (attempt ${job.attempts}).` : undefined;
-    this.progress.progress(verification.conversationId, verification.cardActivityId, () => this.card(verification, job, { kind: 'running', scanned, phase, ...(note ? { note } : {}) }));
+    const note =
+      job.attempts > 1
+        ? `The agent was lost (${LOST_BECAUSE[this.lostBecause.get(job.id) ?? 'lease-expired']}); the scan restarted (attempt ${job.attempts}).`
+        : undefined;
+    this.progress.progress(verification.conversationId, verification.cardActivityId, () =>
+      this.card(verification, job, { kind: 'running', scanned, phase, ...(note ? { note } : {}) }),
+    );
   }
 
   private async waitForCardId(verificationId: string): Promise<string | null> {

@@ -21,7 +21,6 @@ export interface WaveServiceOptions {
   now?: () => Date;
 }
 
-
 /**
  * Planning waves: store them, have the agent count every OU, and warn against Cloud Sync limits
  * once the counts are in. Counting is the agent's job; results arrive through countFinished.
@@ -33,7 +32,13 @@ export class WaveService {
     this.now = options.now ?? (() => new Date());
   }
 
-  async add(input: { conversationId: string; name: string; ous: string[]; scheduledFor: string | null; actor: Actor }): Promise<AdaptiveCardJson> {
+  async add(input: {
+    conversationId: string;
+    name: string;
+    ous: string[];
+    scheduledFor: string | null;
+    actor: Actor;
+  }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
     const ous: string[] = [];
@@ -41,13 +46,31 @@ export class WaveService {
       const parsed = parseOuInput(raw);
       if (!parsed.ok) {
         await this.audit(migration, input.actor, 'wave.add', input.name, 'rejected', { ou: raw, code: parsed.code });
-        return renderMessageCard({ title: `"${raw}" is not an OU`, text: parsed.reason, hint: parsed.hint, tone: 'attention', items: ['/wave add Wave1 OU=Marketing OU=Finance on 2026-12-07'] });
+        return renderMessageCard({
+          title: `"${raw}" is not an OU`,
+          text: parsed.reason,
+          hint: parsed.hint,
+          tone: 'attention',
+          items: ['/wave add Wave1 OU=Marketing OU=Finance on 2026-12-07'],
+        });
       }
       ous.push(parsed.target.text);
     }
-    const wave = await this.options.store.waves.createWave({ migrationId: migration.id, name: input.name, scheduledFor: input.scheduledFor, createdBy: input.actor.name, ous, now: this.now() });
+    const wave = await this.options.store.waves.createWave({
+      migrationId: migration.id,
+      name: input.name,
+      scheduledFor: input.scheduledFor,
+      createdBy: input.actor.name,
+      ous,
+      now: this.now(),
+    });
     if (!wave) {
-      return renderMessageCard({ title: `Wave ${input.name} exists`, text: `This migration already has a wave called ${input.name}.`, hint: `Pick another name, or /wave remove ${input.name} first.`, tone: 'warning' });
+      return renderMessageCard({
+        title: `Wave ${input.name} exists`,
+        text: `This migration already has a wave called ${input.name}.`,
+        hint: `Pick another name, or /wave remove ${input.name} first.`,
+        tone: 'warning',
+      });
     }
     for (const ou of wave.ous) {
       // Agents are woken once every OU's job is queued, as one batch.
@@ -63,12 +86,20 @@ export class WaveService {
       ou.countJobId = job.id;
     }
     this.options.jobs.wakeAgents();
-    await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', { ous, scheduledFor: input.scheduledFor });
+    await this.audit(migration, input.actor, 'wave.add', wave.name, 'planned', {
+      ous,
+      scheduledFor: input.scheduledFor,
+    });
     // What can be checked before the counts arrive (a past date; overlaps and the OU limit for OUs
     // typed as full DNs) is shown at once; "not counted yet" is what this card already says.
-    const early = ((await this.views(migration)).find((v) => v.wave.id === wave.id)?.warnings ?? []).filter((w) => w.code !== 'NOT_COUNTED');
+    const early = ((await this.views(migration)).find((v) => v.wave.id === wave.id)?.warnings ?? []).filter(
+      (w) => w.code !== 'NOT_COUNTED',
+    );
     return renderWavesCard({
-      title: early.length === 0 ? `Wave ${wave.name} planned` : `Wave ${wave.name} planned: ⚠ ${early.length} warning(s) already`,
+      title:
+        early.length === 0
+          ? `Wave ${wave.name} planned`
+          : `Wave ${wave.name} planned: ⚠ ${early.length} warning(s) already`,
       text: `The agent is counting ${ous.length} OU(s); a card with the counts and any Cloud Sync limit warnings follows.`,
       waves: [{ wave, warnings: early }],
       hint: 'Objects stay in Connect Sync scope with the no-flow rules applied until the wave is verified.',
@@ -79,17 +110,39 @@ export class WaveService {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
     if (!migration) return renderNoMigrationCard();
     const views = await this.views(migration);
-    if (views.length === 0) return renderMessageCard({ title: 'No waves planned', text: 'This migration has no waves yet.', hint: 'Plan one: /wave add Wave1 OU=Marketing on 2026-12-07', tone: 'default' });
+    if (views.length === 0)
+      return renderMessageCard({
+        title: 'No waves planned',
+        text: 'This migration has no waves yet.',
+        hint: 'Plan one: /wave add Wave1 OU=Marketing on 2026-12-07',
+        tone: 'default',
+      });
     return renderWavesCard({ title: `Waves of ${migration.name}`, waves: views });
   }
 
   async remove(input: { conversationId: string; name: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    const removed = await this.options.store.waves.removeWave({ migrationId: migration.id, name: input.name, now: this.now() });
-    if (!removed) return renderMessageCard({ title: `No wave ${input.name}`, text: `This migration has no wave called ${input.name}.`, hint: 'See the planned waves with /wave list.', tone: 'warning' });
-    await this.audit(migration, input.actor, 'wave.remove', removed.name, 'removed', { ous: removed.ous.map((o) => o.baseDn ?? o.input) });
-    return renderMessageCard({ title: `Wave ${removed.name} removed`, text: `The wave is no longer planned; summaries stop listing it.`, tone: 'good' });
+    const removed = await this.options.store.waves.removeWave({
+      migrationId: migration.id,
+      name: input.name,
+      now: this.now(),
+    });
+    if (!removed)
+      return renderMessageCard({
+        title: `No wave ${input.name}`,
+        text: `This migration has no wave called ${input.name}.`,
+        hint: 'See the planned waves with /wave list.',
+        tone: 'warning',
+      });
+    await this.audit(migration, input.actor, 'wave.remove', removed.name, 'removed', {
+      ous: removed.ous.map((o) => o.baseDn ?? o.input),
+    });
+    return renderMessageCard({
+      title: `Wave ${removed.name} removed`,
+      text: `The wave is no longer planned; summaries stop listing it.`,
+      tone: 'good',
+    });
   }
 
   /** Records an agent's count of a wave OU (a wave.count job). */
@@ -104,14 +157,23 @@ export class WaveService {
     // One card per wave once every OU of it is counted, not one per OU.
     if (view && view.wave.ous.every((ou) => ou.countedAt !== null)) {
       const card = renderWavesCard({
-        title: view.warnings.length === 0 ? `Wave ${view.wave.name} counted: within Cloud Sync limits` : `Wave ${view.wave.name} counted: ${view.warnings.length} warning(s)`,
+        title:
+          view.warnings.length === 0
+            ? `Wave ${view.wave.name} counted: within Cloud Sync limits`
+            : `Wave ${view.wave.name} counted: ${view.warnings.length} warning(s)`,
         waves: [view],
-        hint: view.warnings.length === 0 ? '' : 'Resolve the warnings before the wave\'s date, or change the plan with /wave remove and /wave add.',
+        hint:
+          view.warnings.length === 0
+            ? ''
+            : "Resolve the warnings before the wave's date, or change the plan with /wave remove and /wave add.",
       });
       try {
         await this.options.cards.post(migration.conversationId, card);
       } catch (err) {
-        this.options.logger.warn({ err: (err as Error).message, waveId: view.wave.id }, 'wave count card not delivered; /wave list shows it');
+        this.options.logger.warn(
+          { err: (err as Error).message, waveId: view.wave.id },
+          'wave count card not delivered; /wave list shows it',
+        );
       }
     }
   }
@@ -133,30 +195,67 @@ export class WaveService {
     const settings = await this.options.store.waves.getSettings(migration.id);
     const today = localDateOf(this.now(), settings?.timeZone ?? 'UTC');
     const plans = waves.map(toPlan);
-    return waves.map((wave, i) => ({ wave, warnings: checkWave(plans[i]!, { otherWaves: plans.filter((_, j) => j !== i), pilot, today }) }));
+    return waves.map((wave, i) => ({
+      wave,
+      warnings: checkWave(plans[i]!, { otherWaves: plans.filter((_, j) => j !== i), pilot, today }),
+    }));
   }
 
   private async record(job: JobRecord): Promise<void> {
     const now = this.now();
     if (job.state === 'failed') {
       const error = job.error as JobError | null;
-      await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: error?.message ?? 'The agent could not count this OU.', now });
+      await this.options.store.waves.recordOuCount({
+        jobId: job.id,
+        baseDn: null,
+        users: null,
+        disabled: null,
+        error: error?.message ?? 'The agent could not count this OU.',
+        now,
+      });
       return;
     }
     const parsed = storedScanOu.safeParse(job.result);
     if (!parsed.success) {
-      await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: null, users: null, disabled: null, error: 'The agent\'s result could not be read; update the agent to the bot\'s version.', now });
+      await this.options.store.waves.recordOuCount({
+        jobId: job.id,
+        baseDn: null,
+        users: null,
+        disabled: null,
+        error: "The agent's result could not be read; update the agent to the bot's version.",
+        now,
+      });
       return;
     }
-    await this.options.store.waves.recordOuCount({ jobId: job.id, baseDn: parsed.data.baseDn, users: parsed.data.totals.users, disabled: parsed.data.totals.disabled, error: null, now });
+    await this.options.store.waves.recordOuCount({
+      jobId: job.id,
+      baseDn: parsed.data.baseDn,
+      users: parsed.data.totals.users,
+      disabled: parsed.data.totals.disabled,
+      error: null,
+      now,
+    });
   }
 
   private async pilot(migrationId: string): Promise<PilotOu | null> {
     return pilotOu(await this.options.store.runbook.listSteps(migrationId));
   }
 
-  private async audit(migration: MigrationRecord, actor: Actor, action: string, target: string, outcome: string, details: unknown): Promise<void> {
-    await this.options.store.audit.record(actor, { action, target, outcome, details, conversationId: migration.conversationId });
+  private async audit(
+    migration: MigrationRecord,
+    actor: Actor,
+    action: string,
+    target: string,
+    outcome: string,
+    details: unknown,
+  ): Promise<void> {
+    await this.options.store.audit.record(actor, {
+      action,
+      target,
+      outcome,
+      details,
+      conversationId: migration.conversationId,
+    });
   }
 }
 
@@ -165,6 +264,11 @@ export class WaveService {
  * so overlaps and the OU limit can be checked before the counts arrive.
  */
 function toPlan(wave: StoredWave): WavePlan {
-  const placed = (ou: StoredWave['ous'][number]) => ou.baseDn ?? (ou.error === null && domainOf(ou.input) !== null ? ou.input : null);
-  return { name: wave.name, scheduledFor: wave.scheduledFor, ous: wave.ous.map((ou) => ({ input: ou.input, baseDn: placed(ou), users: ou.users, error: ou.error })) };
+  const placed = (ou: StoredWave['ous'][number]) =>
+    ou.baseDn ?? (ou.error === null && domainOf(ou.input) !== null ? ou.input : null);
+  return {
+    name: wave.name,
+    scheduledFor: wave.scheduledFor,
+    ous: wave.ous.map((ou) => ({ input: ou.input, baseDn: placed(ou), users: ou.users, error: ou.error })),
+  };
 }

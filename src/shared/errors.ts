@@ -53,7 +53,11 @@ export class AppError extends Error {
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
@@ -62,7 +66,12 @@ export class AppError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; hint?: string; details?: Record<string, unknown> } {
-    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), ...(this.details ? { details: this.details } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 }
 
@@ -78,5 +87,7 @@ export function asAppError(err: unknown): AppError {
  * sentence pointing at the log entry `logRef` names.
  */
 export function channelMessage(err: unknown, logRef: string): string {
-  return err instanceof AppError ? err.message : `An unexpected error stopped it; the details are in the bot's log (${logRef})`;
+  return err instanceof AppError
+    ? err.message
+    : `An unexpected error stopped it; the details are in the bot's log (${logRef})`;
 }

@@ -27,12 +27,22 @@ export type EnrollmentPurpose = 'enroll' | 'rotate';
 export interface AgentRepo {
   get(name: string): Promise<AgentRecord | null>;
   list(): Promise<AgentRecord[]>;
-  addEnrollmentCode(input: { codeSha256: string; agentName: string; purpose: EnrollmentPurpose; createdBy: string; expiresAt: Date }): Promise<void>;
+  addEnrollmentCode(input: {
+    codeSha256: string;
+    agentName: string;
+    purpose: EnrollmentPurpose;
+    createdBy: string;
+    expiresAt: Date;
+  }): Promise<void>;
   /**
    * Spends a code and gives its agent the new credential, atomically. Null when the code is unknown,
    * already used or expired; nothing changes then.
    */
-  redeemEnrollmentCode(input: { codeSha256: string; secretSha256: string; now: Date }): Promise<{ agentName: string; purpose: EnrollmentPurpose; createdBy: string } | null>;
+  redeemEnrollmentCode(input: {
+    codeSha256: string;
+    secretSha256: string;
+    now: Date;
+  }): Promise<{ agentName: string; purpose: EnrollmentPurpose; createdBy: string } | null>;
   /**
    * Revokes an agent and ends its leases at `now`, so its jobs are handled as if the agent had
    * vanished: read-only ones go to the next agent, mutating ones become "outcome unknown".
@@ -75,7 +85,9 @@ function mapAgent(row: Row): AgentRecord {
     actionsRun: Number(row.actions_run),
     actions: Array.isArray(row.actions) ? row.actions.map(String) : null,
     readOnly: row.read_only === null || row.read_only === undefined ? null : Boolean(row.read_only),
-    lease: row.lease_job_id ? { jobId: String(row.lease_job_id), kind: String(row.lease_kind), expiresAt: toDate(row.lease_expires_at) } : null,
+    lease: row.lease_job_id
+      ? { jobId: String(row.lease_job_id), kind: String(row.lease_kind), expiresAt: toDate(row.lease_expires_at) }
+      : null,
   };
 }
 
@@ -113,7 +125,10 @@ export function createAgentRepo(db: Db): AgentRepo {
           [agentName, secretSha256, timeParam(now), String(code.created_by)],
         );
         // Other codes for this agent are void: one credential at a time.
-        await tx.query(`UPDATE agent_enrollment_codes SET used_at = $2::timestamptz WHERE agent_name = $1 AND used_at IS NULL`, [agentName, timeParam(now)]);
+        await tx.query(
+          `UPDATE agent_enrollment_codes SET used_at = $2::timestamptz WHERE agent_name = $1 AND used_at IS NULL`,
+          [agentName, timeParam(now)],
+        );
         return { agentName, purpose: code.purpose as EnrollmentPurpose, createdBy: String(code.created_by) };
       });
     },
@@ -125,7 +140,10 @@ export function createAgentRepo(db: Db): AgentRepo {
           [name, timeParam(now), by],
         );
         // Unspent codes would let the revoked agent straight back in.
-        await tx.query(`UPDATE agent_enrollment_codes SET used_at = $2::timestamptz WHERE agent_name = $1 AND used_at IS NULL`, [name, timeParam(now)]);
+        await tx.query(
+          `UPDATE agent_enrollment_codes SET used_at = $2::timestamptz WHERE agent_name = $1 AND used_at IS NULL`,
+          [name, timeParam(now)],
+        );
         const released = await tx.query(
           `UPDATE jobs SET lease_expires_at = $2::timestamptz, updated_at = $2::timestamptz
             WHERE agent_id = $1 AND state = 'leased' RETURNING id`,
@@ -176,7 +194,10 @@ export function createActivityRepo(db: Db): ActivityRepo {
       await db.query(`DELETE FROM seen_activities WHERE activity_key = $1`, [key]);
     },
     async prune(before) {
-      const rows = await db.query(`DELETE FROM seen_activities WHERE seen_at < $1::timestamptz RETURNING activity_key`, [timeParam(before)]);
+      const rows = await db.query(
+        `DELETE FROM seen_activities WHERE seen_at < $1::timestamptz RETURNING activity_key`,
+        [timeParam(before)],
+      );
       return rows.length;
     },
   };

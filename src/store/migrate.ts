@@ -23,10 +23,14 @@ export function readMigrationFiles(dir: string = DEFAULT_MIGRATIONS_DIR): Migrat
   try {
     entries = fs.readdirSync(dir);
   } catch (err) {
-    throw new AppError('STORE.ERROR', `The database migrations folder ${dir} cannot be read: ${err instanceof Error ? err.message : String(err)}`, {
-      hint: 'The build must copy src/store/migrations/*.sql next to the compiled store code (dist/store/migrations).',
-      cause: err,
-    });
+    throw new AppError(
+      'STORE.ERROR',
+      `The database migrations folder ${dir} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        hint: 'The build must copy src/store/migrations/*.sql next to the compiled store code (dist/store/migrations).',
+        cause: err,
+      },
+    );
   }
   const files = entries.filter((name) => FILE_NAME.test(name)).sort();
   if (files.length === 0) {
@@ -75,9 +79,13 @@ export async function migrate(db: ScriptDb, options: { dir?: string } = {}): Pro
     for (const file of files) {
       const recorded = doneByName.get(file.name);
       if (recorded !== undefined && recorded !== file.checksum) {
-        throw new AppError('STORE.ERROR', `Migration ${file.name} was changed after it had been applied to this database.`, {
-          hint: 'Restore the original file and put the change in a new, higher-numbered migration.',
-        });
+        throw new AppError(
+          'STORE.ERROR',
+          `Migration ${file.name} was changed after it had been applied to this database.`,
+          {
+            hint: 'Restore the original file and put the change in a new, higher-numbered migration.',
+          },
+        );
       }
     }
     // Names recorded here but missing from the folder are left alone: they come from a newer build,
@@ -88,10 +96,14 @@ export async function migrate(db: ScriptDb, options: { dir?: string } = {}): Pro
       try {
         await tx.exec(file.sql);
       } catch (err) {
-        throw new AppError('STORE.ERROR', `Database migration ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`, {
-          hint: 'Nothing was changed (the migration runs in a transaction). Fix the migration or the database and start again.',
-          cause: err,
-        });
+        throw new AppError(
+          'STORE.ERROR',
+          `Database migration ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+          {
+            hint: 'Nothing was changed (the migration runs in a transaction). Fix the migration or the database and start again.',
+            cause: err,
+          },
+        );
       }
       await tx.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
       applied.push(file.name);

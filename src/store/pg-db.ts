@@ -53,10 +53,14 @@ export class PgDb implements ScriptDb {
       }
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw new AppError('STORE.ERROR', `Could not connect to PostgreSQL at ${redact(options.connectionString)}: ${err instanceof Error ? err.message : String(err)}`, {
-        hint: 'Check DATABASE_URL (host, port, database, user, password) and that the server accepts connections from here.',
-        cause: err,
-      });
+      throw new AppError(
+        'STORE.ERROR',
+        `Could not connect to PostgreSQL at ${redact(options.connectionString)}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          hint: 'Check DATABASE_URL (host, port, database, user, password) and that the server accepts connections from here.',
+          cause: err,
+        },
+      );
     }
     return db;
   }
@@ -110,9 +114,13 @@ export class PgDb implements ScriptDb {
     }
     const scope = txScope.getStore();
     if (scope && scope.owner === this && scope.open) {
-      throw new AppError('STORE.ERROR', `db.${what} was called inside db.transaction; it would run outside the transaction on another connection.`, {
-        hint: 'Use the tx client passed to the transaction callback for every statement inside the transaction.',
-      });
+      throw new AppError(
+        'STORE.ERROR',
+        `db.${what} was called inside db.transaction; it would run outside the transaction on another connection.`,
+        {
+          hint: 'Use the tx client passed to the transaction callback for every statement inside the transaction.',
+        },
+      );
     }
   }
 }

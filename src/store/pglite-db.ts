@@ -119,7 +119,8 @@ export class PgliteDb implements ScriptDb {
       lock?.release();
       const where = inMemory ? 'in memory' : `in ${options.dataDir}`;
       const reason = String((err as { message?: unknown } | null)?.message ?? err);
-      const hint = 'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.';
+      const hint =
+        'Check that the data directory is writable and holds a PGlite database (or is empty); set DATABASE_URL to use PostgreSQL instead.';
       throw new AppError('STORE.ERROR', `Could not open the PGlite database ${where}: ${reason}`, {
         hint,
         cause: err,
@@ -187,9 +188,13 @@ export class PgliteDb implements ScriptDb {
     }
     const scope = txScope.getStore();
     if (scope && scope.owner === this && scope.open) {
-      throw new AppError('STORE.ERROR', `db.${what} was called inside db.transaction; PGlite has one connection, so this would wait forever.`, {
-        hint: 'Use the tx client passed to the transaction callback for every statement inside the transaction.',
-      });
+      throw new AppError(
+        'STORE.ERROR',
+        `db.${what} was called inside db.transaction; PGlite has one connection, so this would wait forever.`,
+        {
+          hint: 'Use the tx client passed to the transaction callback for every statement inside the transaction.',
+        },
+      );
     }
   }
 }

@@ -14,7 +14,8 @@ type Row = Record<string, unknown>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (id: string): boolean => UUID.test(id);
 
-const toStringOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+const toStringOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
 /** Both drivers parse jsonb; SQL NULL becomes null. */
 const toJson = (value: unknown): unknown => (value === undefined ? null : value);
 
@@ -73,7 +74,9 @@ function mapAudit(row: Row): AuditEntry {
 
 function assertLimit(limit: number, what: string): void {
   if (!Number.isInteger(limit) || limit < 0) {
-    throw new AppError('STORE.ERROR', `${what} was called with limit ${limit}.`, { hint: 'Pass a whole number of rows, 0 or more.' });
+    throw new AppError('STORE.ERROR', `${what} was called with limit ${limit}.`, {
+      hint: 'Pass a whole number of rows, 0 or more.',
+    });
   }
 }
 
@@ -91,11 +94,33 @@ const RETRYABLE_LEASE = `state = 'leased' AND (NOT mutating OR started_at IS NUL
 
 function assertLeaseMs(leaseMs: number): void {
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw new AppError('STORE.ERROR', `A job lease of ${leaseMs} ms was requested.`, { hint: 'Pass a positive lease duration in milliseconds.' });
+    throw new AppError('STORE.ERROR', `A job lease of ${leaseMs} ms was requested.`, {
+      hint: 'Pass a positive lease duration in milliseconds.',
+    });
   }
 }
 
-const JOB_COLUMN_NAMES = ['id', 'kind', 'purpose', 'payload', 'state', 'conversation_id', 'migration_id', 'requested_by_id', 'requested_by_name', 'agent_id', 'lease_expires_at', 'attempts', 'progress', 'result', 'error', 'created_at', 'updated_at', 'finished_at', 'applied_at'];
+const JOB_COLUMN_NAMES = [
+  'id',
+  'kind',
+  'purpose',
+  'payload',
+  'state',
+  'conversation_id',
+  'migration_id',
+  'requested_by_id',
+  'requested_by_name',
+  'agent_id',
+  'lease_expires_at',
+  'attempts',
+  'progress',
+  'result',
+  'error',
+  'created_at',
+  'updated_at',
+  'finished_at',
+  'applied_at',
+];
 const JOB_COLUMNS = JOB_COLUMN_NAMES.join(', ');
 // finish() already holds the result it stores; reading a 100,000-user scan back would give the bot a second copy of it.
 const JOB_COLUMNS_BUT_RESULT = JOB_COLUMN_NAMES.filter((c) => c !== 'result').join(', ');
@@ -120,7 +145,9 @@ async function expireStartedMutating(db: Db, now: Date, claimMs: number): Promis
   return rows.map(mapJob);
 }
 
-export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runbook' | 'waves' | 'agents' | 'activities'> {
+export function createRepositories(
+  db: Db,
+): Omit<Store, 'db' | 'close' | 'runbook' | 'waves' | 'agents' | 'activities'> {
   return {
     migrations: {
       async create(input) {
@@ -157,7 +184,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         );
       },
       async getReference(conversationId) {
-        const rows = await db.query('SELECT reference FROM conversation_refs WHERE conversation_id = $1', [conversationId]);
+        const rows = await db.query('SELECT reference FROM conversation_refs WHERE conversation_id = $1', [
+          conversationId,
+        ]);
         return rows[0] ? toJson(rows[0].reference) : null;
       },
     },
@@ -168,15 +197,28 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
           const rows = await db.query(
             `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by_id, requested_by_name, mutating)
              VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7, $8) RETURNING ${JOB_COLUMNS}`,
-            [input.kind, input.purpose, jsonParam(input.payload), input.conversationId, input.migrationId, input.requestedBy.id, input.requestedBy.name, input.mutating ?? false],
+            [
+              input.kind,
+              input.purpose,
+              jsonParam(input.payload),
+              input.conversationId,
+              input.migrationId,
+              input.requestedBy.id,
+              input.requestedBy.name,
+              input.mutating ?? false,
+            ],
           );
           return mapJob(rows[0] as Row);
         } catch (err) {
           if (sqlState(err) === '23503' || sqlState(err) === '22P02') {
-            throw new AppError('STORE.ERROR', `Cannot queue a ${input.kind} job: migration ${String(input.migrationId)} does not exist.`, {
-              hint: 'Pass the id of an existing migration, or null for a job outside any migration.',
-              cause: err,
-            });
+            throw new AppError(
+              'STORE.ERROR',
+              `Cannot queue a ${input.kind} job: migration ${String(input.migrationId)} does not exist.`,
+              {
+                hint: 'Pass the id of an existing migration, or null for a job outside any migration.',
+                cause: err,
+              },
+            );
           }
           throw err;
         }
@@ -205,7 +247,13 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
            RETURNING ${JOB_COLUMNS}`,
-          [agentId, timeParam(new Date(now.getTime() + leaseMs)), timeParam(now), maxAttempts, actions === null ? null : [...actions]],
+          [
+            agentId,
+            timeParam(new Date(now.getTime() + leaseMs)),
+            timeParam(now),
+            maxAttempts,
+            actions === null ? null : [...actions],
+          ],
         );
         return rows[0] ? mapJob(rows[0]) : null;
       },
@@ -241,7 +289,11 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
            RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
           [timeParam(now), maxAttempts],
         );
-        return { outcomeUnknown, exhausted: exhausted.map(mapJob), requeued: requeued.map((row) => mapJob({ ...row, result: null })) };
+        return {
+          outcomeUnknown,
+          exhausted: exhausted.map(mapJob),
+          requeued: requeued.map((row) => mapJob({ ...row, result: null })),
+        };
       },
 
       async endLeasesEarly({ agentId, now, except = [], jobIds, quietSince }) {
@@ -254,7 +306,13 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
               AND ($4::text[] IS NULL OR id::text = ANY($4::text[]))
               AND ($5::timestamptz IS NULL OR updated_at <= $5::timestamptz)
            RETURNING id`,
-          [agentId, timeParam(now), [...except], jobIds === undefined ? null : [...jobIds], quietSince === undefined ? null : timeParam(quietSince)],
+          [
+            agentId,
+            timeParam(now),
+            [...except],
+            jobIds === undefined ? null : [...jobIds],
+            quietSince === undefined ? null : timeParam(quietSince),
+          ],
         );
         return rows.map((row) => String(row.id));
       },
@@ -267,7 +325,14 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
                   started_at = CASE WHEN $6::boolean THEN COALESCE(started_at, $5::timestamptz) ELSE started_at END
             WHERE id = $1::uuid AND agent_id = $2 AND state = 'leased'
            RETURNING id`,
-          [jobId, agentId, jsonParam(progress), timeParam(new Date(now.getTime() + leaseMs)), timeParam(now), starting === true],
+          [
+            jobId,
+            agentId,
+            jsonParam(progress),
+            timeParam(new Date(now.getTime() + leaseMs)),
+            timeParam(now),
+            starting === true,
+          ],
         );
         return rows.length === 1;
       },
@@ -311,7 +376,16 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         }
       },
 
-      async finish({ jobId, agentId, outcome, result, error, now, claimMs = DEFAULT_APPLY_CLAIM_MS, resultUpload = null }) {
+      async finish({
+        jobId,
+        agentId,
+        outcome,
+        result,
+        error,
+        now,
+        claimMs = DEFAULT_APPLY_CLAIM_MS,
+        resultUpload = null,
+      }) {
         if (!isUuid(jobId) || (resultUpload !== null && !isUuid(resultUpload))) return null;
         // Only the agent holding the lease, or the last holder of a job the sweep put back in the
         // queue (it was slow, not gone) while nobody else has taken it. A finished job matches
@@ -330,7 +404,16 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
              DELETE FROM job_result_pieces p USING finished f
               WHERE p.job_id = f.id AND p.upload IS DISTINCT FROM $8::uuid)
            SELECT * FROM finished`,
-          [jobId, agentId, outcome, jsonParam(result), jsonParam(error), timeParam(now), timeParam(new Date(now.getTime() + claimMs)), resultUpload],
+          [
+            jobId,
+            agentId,
+            outcome,
+            jsonParam(result),
+            jsonParam(error),
+            timeParam(now),
+            timeParam(new Date(now.getTime() + claimMs)),
+            resultUpload,
+          ],
         );
         return rows[0] ? { ...mapJob({ ...rows[0], result: null }), result: result ?? null } : null;
       },
@@ -363,7 +446,10 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
 
       async markApplied({ jobId, now }) {
         if (!isUuid(jobId)) return;
-        await db.query(`UPDATE jobs SET applied_at = $2::timestamptz, apply_claimed_until = NULL WHERE id = $1::uuid AND applied_at IS NULL`, [jobId, timeParam(now)]);
+        await db.query(
+          `UPDATE jobs SET applied_at = $2::timestamptz, apply_claimed_until = NULL WHERE id = $1::uuid AND applied_at IS NULL`,
+          [jobId, timeParam(now)],
+        );
       },
 
       async releaseApplyClaim({ jobId, now, retryAfterMs, maxFailures }) {
@@ -395,7 +481,11 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
             GROUP BY 1 ORDER BY 1`,
           [timeParam(onlineSince)],
         );
-        return rows.map((row) => ({ action: row.action ?? '(none)', jobs: Number(row.jobs), since: toDate(row.since) }));
+        return rows.map((row) => ({
+          action: row.action ?? '(none)',
+          jobs: Number(row.jobs),
+          since: toDate(row.since),
+        }));
       },
 
       async get(jobId) {
@@ -435,17 +525,26 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
             });
           }
           if (state === '23503' || state === '22P02') {
-            throw new AppError('STORE.ERROR', `Cannot record a verification: job ${input.jobId} or migration ${String(input.migrationId)} does not exist.`, {
-              hint: 'Queue the job first and pass its id (and an existing migration id or null).',
-              cause: err,
-            });
+            throw new AppError(
+              'STORE.ERROR',
+              `Cannot record a verification: job ${input.jobId} or migration ${String(input.migrationId)} does not exist.`,
+              {
+                hint: 'Queue the job first and pass its id (and an existing migration id or null).',
+                cause: err,
+              },
+            );
           }
           throw err;
         }
       },
 
       async setCardActivityId(id, activityId) {
-        const rows = isUuid(id) ? await db.query('UPDATE verifications SET card_activity_id = $2 WHERE id = $1::uuid RETURNING id', [id, activityId]) : [];
+        const rows = isUuid(id)
+          ? await db.query('UPDATE verifications SET card_activity_id = $2 WHERE id = $1::uuid RETURNING id', [
+              id,
+              activityId,
+            ])
+          : [];
         if (rows.length === 0) {
           throw new AppError('STORE.ERROR', `Verification ${id} does not exist, so its card id cannot be stored.`, {
             hint: 'Pass the id returned by verifications.create.',
@@ -455,7 +554,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
 
       async findByJob(jobId) {
         if (!isUuid(jobId)) return null;
-        const rows = await db.query(`SELECT ${VERIFICATION_COLUMNS} FROM verifications WHERE job_id = $1::uuid`, [jobId]);
+        const rows = await db.query(`SELECT ${VERIFICATION_COLUMNS} FROM verifications WHERE job_id = $1::uuid`, [
+          jobId,
+        ]);
         return rows[0] ? mapVerification(rows[0]) : null;
       },
 
@@ -496,7 +597,9 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
 
       async listUnreported() {
         const rows = await db.query(
-          `SELECT ${VERIFICATION_COLUMNS.split(',').map((column) => `v.${column.trim()}`).join(', ')}
+          `SELECT ${VERIFICATION_COLUMNS.split(',')
+            .map((column) => `v.${column.trim()}`)
+            .join(', ')}
              FROM verifications v JOIN jobs j ON j.id = v.job_id
             WHERE v.status = 'running' AND j.state IN ('succeeded', 'failed')
             ORDER BY v.seq`,
@@ -510,12 +613,23 @@ export function createRepositories(db: Db): Omit<Store, 'db' | 'close' | 'runboo
         await db.query(
           `INSERT INTO audit_log (at, actor, actor_name, action, target, outcome, details, conversation_id)
            VALUES (COALESCE($1::timestamptz, now()), $2, $3, $4, $5, $6, $7::jsonb, $8)`,
-          [timeParam(event.at), actor.id, actor.name, event.action, event.target ?? null, event.outcome, jsonParam(event.details), event.conversationId ?? null],
+          [
+            timeParam(event.at),
+            actor.id,
+            actor.name,
+            event.action,
+            event.target ?? null,
+            event.outcome,
+            jsonParam(event.details),
+            event.conversationId ?? null,
+          ],
         );
       },
       async latest(limit) {
         assertLimit(limit, 'audit.latest');
-        const rows = await db.query(`SELECT ${AUDIT_COLUMNS} FROM audit_entries ORDER BY at DESC, seq DESC LIMIT $1`, [limit]);
+        const rows = await db.query(`SELECT ${AUDIT_COLUMNS} FROM audit_entries ORDER BY at DESC, seq DESC LIMIT $1`, [
+          limit,
+        ]);
         return rows.map(mapAudit);
       },
       async forConversation(conversationId, limit, person) {

@@ -31,32 +31,60 @@ export interface RunbookRepo {
   /** approved → executing for exactly one caller: two approvers clicking at once cannot run the action twice. */
   claimExecution(id: string): Promise<boolean>;
   setApprovalJob(id: string, jobId: string): Promise<void>;
-  linkJob(jobId: string, migrationId: string, step: number, purpose: StepJobPurpose, approvalId?: string): Promise<void>;
-  findJobLink(jobId: string): Promise<{ migrationId: string; step: number; purpose: StepJobPurpose; approvalId: string | null } | null>;
+  linkJob(
+    jobId: string,
+    migrationId: string,
+    step: number,
+    purpose: StepJobPurpose,
+    approvalId?: string,
+  ): Promise<void>;
+  findJobLink(
+    jobId: string,
+  ): Promise<{ migrationId: string; step: number; purpose: StepJobPurpose; approvalId: string | null } | null>;
 }
 
 const APPROVAL_COLUMNS = `id, migration_id, step, action, requested_by, requested_by_name, requested_at, expires_at, required, evidence_hash, evidence, status`;
 
 export function createRunbookRepo(db: Db): RunbookRepo {
-  const loadApproval = async (client: SqlClient, where: string, params: unknown[], lock = false): Promise<Approval | null> => {
-    const rows = await client.query(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE ${where} ORDER BY requested_at DESC LIMIT 1${lock ? ' FOR UPDATE' : ''}`, params);
+  const loadApproval = async (
+    client: SqlClient,
+    where: string,
+    params: unknown[],
+    lock = false,
+  ): Promise<Approval | null> => {
+    const rows = await client.query(
+      `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE ${where} ORDER BY requested_at DESC LIMIT 1${lock ? ' FOR UPDATE' : ''}`,
+      params,
+    );
     if (!rows[0]) return null;
-    const votes = await client.query(`SELECT voter, voter_name, decision, at FROM approval_votes WHERE approval_id = $1 ORDER BY at, voter`, [rows[0].id]);
+    const votes = await client.query(
+      `SELECT voter, voter_name, decision, at FROM approval_votes WHERE approval_id = $1 ORDER BY at, voter`,
+      [rows[0].id],
+    );
     return mapApproval(rows[0], votes);
   };
 
   return {
     async getMigration(id) {
-      const rows = await db.query(`SELECT id, name, conversation_id, created_by, created_at FROM migrations WHERE id::text = $1`, [id]);
+      const rows = await db.query(
+        `SELECT id, name, conversation_id, created_by, created_at FROM migrations WHERE id::text = $1`,
+        [id],
+      );
       return rows[0] ? mapMigration(rows[0]) : null;
     },
     async ensureSteps(migrationId) {
       for (const s of initialSteps()) {
-        await db.query(`INSERT INTO runbook_steps (migration_id, n, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [migrationId, s.n, s.status]);
+        await db.query(
+          `INSERT INTO runbook_steps (migration_id, n, status) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+          [migrationId, s.n, s.status],
+        );
       }
     },
     async listSteps(migrationId) {
-      const rows = await db.query(`SELECT n, status, reason, evidence, updated_by, updated_at, card_activity_id, version FROM runbook_steps WHERE migration_id = $1 ORDER BY n`, [migrationId]);
+      const rows = await db.query(
+        `SELECT n, status, reason, evidence, updated_by, updated_at, card_activity_id, version FROM runbook_steps WHERE migration_id = $1 ORDER BY n`,
+        [migrationId],
+      );
       return rows.map((r) => ({
         n: Number(r.n),
         status: r.status as StepStatus,
@@ -72,12 +100,25 @@ export function createRunbookRepo(db: Db): RunbookRepo {
       const rows = await db.query(
         `UPDATE runbook_steps SET status = $3, reason = $4, evidence = $5::jsonb, updated_by = $6, updated_at = $7, version = version + 1
          WHERE migration_id = $1 AND n = $2 AND version = $8 RETURNING n`,
-        [migrationId, step.n, step.status, step.reason, jsonParam(step.evidence), step.updatedBy, step.updatedAt?.toISOString() ?? null, version],
+        [
+          migrationId,
+          step.n,
+          step.status,
+          step.reason,
+          jsonParam(step.evidence),
+          step.updatedBy,
+          step.updatedAt?.toISOString() ?? null,
+          version,
+        ],
       );
       return rows.length === 1;
     },
     async setStepCard(migrationId, n, activityId) {
-      await db.query(`UPDATE runbook_steps SET card_activity_id = $3 WHERE migration_id = $1 AND n = $2`, [migrationId, n, activityId]);
+      await db.query(`UPDATE runbook_steps SET card_activity_id = $3 WHERE migration_id = $1 AND n = $2`, [
+        migrationId,
+        n,
+        activityId,
+      ]);
     },
     async createApproval(a) {
       const rows = await db.query(
@@ -85,12 +126,27 @@ export function createRunbookRepo(db: Db): RunbookRepo {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
          ON CONFLICT (migration_id, step) WHERE status IN ('pending', 'approved', 'executing') DO NOTHING
          RETURNING ${APPROVAL_COLUMNS}`,
-        [a.migrationId, a.step, a.action, a.requestedBy, a.requestedByName, a.requestedAt.toISOString(), a.expiresAt.toISOString(), a.required, a.evidenceHash, jsonParam(a.evidence)],
+        [
+          a.migrationId,
+          a.step,
+          a.action,
+          a.requestedBy,
+          a.requestedByName,
+          a.requestedAt.toISOString(),
+          a.expiresAt.toISOString(),
+          a.required,
+          a.evidenceHash,
+          jsonParam(a.evidence),
+        ],
       );
       return rows[0] ? mapApproval(rows[0], []) : null;
     },
     getApproval: (id) => loadApproval(db, 'id::text = $1', [id]),
-    liveApproval: (migrationId, step) => loadApproval(db, `migration_id = $1 AND step = $2 AND status IN ('pending', 'approved', 'executing')`, [migrationId, step]),
+    liveApproval: (migrationId, step) =>
+      loadApproval(db, `migration_id = $1 AND step = $2 AND status IN ('pending', 'approved', 'executing')`, [
+        migrationId,
+        step,
+      ]),
     latestApproval: (migrationId, step) => loadApproval(db, 'migration_id = $1 AND step = $2', [migrationId, step]),
     async vote(id, decide) {
       return db.transaction(async (tx) => {
@@ -100,30 +156,53 @@ export function createRunbookRepo(db: Db): RunbookRepo {
         const next = result.approval;
         const added = next.votes.filter((v) => !current.votes.some((c) => c.by === v.by));
         for (const v of added) {
-          await tx.query(`INSERT INTO approval_votes (approval_id, voter, voter_name, decision, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [id, v.by, v.byName, v.decision, v.at.toISOString()]);
+          await tx.query(
+            `INSERT INTO approval_votes (approval_id, voter, voter_name, decision, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+            [id, v.by, v.byName, v.decision, v.at.toISOString()],
+          );
         }
-        if (next.status !== current.status) await tx.query(`UPDATE approvals SET status = $2 WHERE id = $1`, [id, next.status]);
+        if (next.status !== current.status)
+          await tx.query(`UPDATE approvals SET status = $2 WHERE id = $1`, [id, next.status]);
         return result;
       });
     },
     async setApprovalStatus(id, from, to) {
-      const rows = await db.query(`UPDATE approvals SET status = $2 WHERE id::text = $1 AND status = ANY($3::text[]) RETURNING id`, [id, to, `{${from.join(',')}}`]);
+      const rows = await db.query(
+        `UPDATE approvals SET status = $2 WHERE id::text = $1 AND status = ANY($3::text[]) RETURNING id`,
+        [id, to, `{${from.join(',')}}`],
+      );
       return rows.length === 1;
     },
     async claimExecution(id) {
-      const rows = await db.query(`UPDATE approvals SET status = 'executing' WHERE id::text = $1 AND status = 'approved' RETURNING id`, [id]);
+      const rows = await db.query(
+        `UPDATE approvals SET status = 'executing' WHERE id::text = $1 AND status = 'approved' RETURNING id`,
+        [id],
+      );
       return rows.length === 1;
     },
     async setApprovalJob(id, jobId) {
       await db.query(`UPDATE approvals SET job_id = $2 WHERE id::text = $1`, [id, jobId]);
     },
     async linkJob(jobId, migrationId, step, purpose, approvalId) {
-      await db.query(`INSERT INTO step_jobs (job_id, migration_id, step, purpose, approval_id) VALUES ($1, $2, $3, $4, $5)`, [jobId, migrationId, step, purpose, approvalId ?? null]);
+      await db.query(
+        `INSERT INTO step_jobs (job_id, migration_id, step, purpose, approval_id) VALUES ($1, $2, $3, $4, $5)`,
+        [jobId, migrationId, step, purpose, approvalId ?? null],
+      );
     },
     async findJobLink(jobId) {
-      const rows = await db.query(`SELECT migration_id, step, purpose, approval_id FROM step_jobs WHERE job_id::text = $1`, [jobId]);
+      const rows = await db.query(
+        `SELECT migration_id, step, purpose, approval_id FROM step_jobs WHERE job_id::text = $1`,
+        [jobId],
+      );
       const r = rows[0];
-      return r ? { migrationId: String(r.migration_id), step: Number(r.step), purpose: r.purpose as StepJobPurpose, approvalId: r.approval_id ? String(r.approval_id) : null } : null;
+      return r
+        ? {
+            migrationId: String(r.migration_id),
+            step: Number(r.step),
+            purpose: r.purpose as StepJobPurpose,
+            approvalId: r.approval_id ? String(r.approval_id) : null,
+          }
+        : null;
     },
   };
 }
@@ -142,6 +221,11 @@ function mapApproval(r: Row, votes: Row[]): Approval {
     evidenceHash: String(r.evidence_hash),
     evidence: r.evidence ?? null,
     status: r.status as ApprovalStatus,
-    votes: votes.map((v): ApprovalVote => ({ by: String(v.voter), byName: String(v.voter_name), decision: v.decision as 'approve' | 'reject', at: toDate(v.at) })),
+    votes: votes.map((v): ApprovalVote => ({
+      by: String(v.voter),
+      byName: String(v.voter_name),
+      decision: v.decision as 'approve' | 'reject',
+      at: toDate(v.at),
+    })),
   };
 }

@@ -54,7 +54,9 @@ export function jsonParam(value: unknown): string | null {
 export function timeParam(value: Date | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   if (Number.isNaN(value.getTime())) {
-    throw new AppError('STORE.ERROR', 'An invalid Date was passed to the store.', { hint: 'Pass a valid Date (check how the time was computed).' });
+    throw new AppError('STORE.ERROR', 'An invalid Date was passed to the store.', {
+      hint: 'Pass a valid Date (check how the time was computed).',
+    });
   }
   return value.toISOString();
 }
@@ -64,9 +66,12 @@ export function toDate(value: unknown): Date {
   // Not `instanceof`: under Jest, PGlite's Dates come from another realm (see pglite-db.ts).
   if (Object.prototype.toString.call(value) === '[object Date]') return new Date((value as Date).getTime());
   if (typeof value === 'string' || typeof value === 'number') return new Date(value);
-  throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, { hint: 'Check that the schema migrations have run.' });
+  throw new AppError('STORE.ERROR', `Expected a timestamp from the database, got ${typeof value}.`, {
+    hint: 'Check that the schema migrations have run.',
+  });
 }
-export const toDateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : toDate(value));
+export const toDateOrNull = (value: unknown): Date | null =>
+  value === null || value === undefined ? null : toDate(value);
 
 /** PostgreSQL error code (SQLSTATE) of a driver error, if it has one. */
 export function sqlState(err: unknown): string | undefined {

@@ -113,13 +113,27 @@ export interface Store {
      * Stores a job only; services queue through src/jobs (JobQueue), which also audits and wakes agents.
      * `mutating`: the job changes something, so it is never handed out twice (see expireMutating).
      */
-    enqueue(input: { kind: string; purpose: JobPurpose; payload: unknown; conversationId: string; migrationId: string | null; requestedBy: Actor; mutating?: boolean }): Promise<JobRecord>;
+    enqueue(input: {
+      kind: string;
+      purpose: JobPurpose;
+      payload: unknown;
+      conversationId: string;
+      migrationId: string | null;
+      requestedBy: Actor;
+      mutating?: boolean;
+    }): Promise<JobRecord>;
     /**
      * Atomically hands the oldest job `agentId` can run to it (FOR UPDATE SKIP LOCKED), or returns
      * null. `actions`: what the agent declared it runs (null: anything). A revoked agent gets nothing.
      * A job that has been leased `maxAttempts` times is not handed out again.
      */
-    lease(input: { agentId: string; leaseMs: number; now: Date; maxAttempts?: number; actions?: readonly string[] | null }): Promise<JobRecord | null>;
+    lease(input: {
+      agentId: string;
+      leaseMs: number;
+      now: Date;
+      maxAttempts?: number;
+      actions?: readonly string[] | null;
+    }): Promise<JobRecord | null>;
     /** Fails started mutating jobs whose lease ran out with RELAY.OUTCOME_UNKNOWN, and returns them. */
     expireMutating(input: { now: Date; claimMs?: number }): Promise<JobRecord[]>;
     /**
@@ -133,18 +147,37 @@ export interface Store {
      * `jobIds` limits it to those jobs, and `quietSince` to jobs with no word from the agent (no
      * progress, heartbeat or result) since then. Returns the ids of the jobs it ended.
      */
-    endLeasesEarly(input: { agentId: string; now: Date; except?: readonly string[]; jobIds?: readonly string[]; quietSince?: Date }): Promise<string[]>;
+    endLeasesEarly(input: {
+      agentId: string;
+      now: Date;
+      except?: readonly string[];
+      jobIds?: readonly string[];
+      quietSince?: Date;
+    }): Promise<string[]>;
     /**
      * Stores progress only while `agentId` holds the lease; returns false otherwise. `starting`
      * records that the agent is about to act: from then on a mutating job is never handed out again.
      */
-    reportProgress(input: { jobId: string; agentId: string; progress: unknown; leaseMs: number; now: Date; starting?: boolean }): Promise<boolean>;
+    reportProgress(input: {
+      jobId: string;
+      agentId: string;
+      progress: unknown;
+      leaseMs: number;
+      now: Date;
+      starting?: boolean;
+    }): Promise<boolean>;
     /**
      * Stores piece `seq` of upload `upload` (an id the bot gives each upload of a scan) of a scan's
      * users (a JSON array, already checked) while `agentId` may still finish the job; returns false
      * otherwise. Two uploads of one job never touch each other's pieces.
      */
-    putResultPiece(input: { jobId: string; agentId: string; upload: string; seq: number; usersJson: string }): Promise<boolean>;
+    putResultPiece(input: {
+      jobId: string;
+      agentId: string;
+      upload: string;
+      seq: number;
+      usersJson: string;
+    }): Promise<boolean>;
     /** Drops the pieces of an upload that was refused or cut off; never those of the upload the job finished with. */
     dropResultUpload(input: { jobId: string; upload: string }): Promise<void>;
     /** A stored scan's users, piece by piece, in the order the agent sent them: the pieces of the upload the job finished with. */
@@ -154,7 +187,16 @@ export interface Store {
      * returns null and changes nothing otherwise. The caller holds the claim to apply the result.
      * `resultUpload` names the upload whose pieces hold the scan's users; every other upload's pieces are dropped.
      */
-    finish(input: { jobId: string; agentId: string; outcome: 'succeeded' | 'failed'; result: unknown; error: unknown; now: Date; claimMs?: number; resultUpload?: string | null }): Promise<JobRecord | null>;
+    finish(input: {
+      jobId: string;
+      agentId: string;
+      outcome: 'succeeded' | 'failed';
+      result: unknown;
+      error: unknown;
+      now: Date;
+      claimMs?: number;
+      resultUpload?: string | null;
+    }): Promise<JobRecord | null>;
     /** Claims up to `limit` finished jobs whose result was never applied and nobody is applying; returns their ids. */
     claimUnapplied(input: { now: Date; claimMs?: number; limit: number }): Promise<string[]>;
     /** Extends the claim while a consumer is still working on the result. */
@@ -162,7 +204,12 @@ export interface Store {
     /** The consumer is done with the result: it is never handed out again. */
     markApplied(input: { jobId: string; now: Date }): Promise<void>;
     /** The consumer failed: try again after `retryAfterMs`, or stop after `maxFailures` failures. */
-    releaseApplyClaim(input: { jobId: string; now: Date; retryAfterMs: number; maxFailures: number }): Promise<'retry' | 'gave-up'>;
+    releaseApplyClaim(input: {
+      jobId: string;
+      now: Date;
+      retryAfterMs: number;
+      maxFailures: number;
+    }): Promise<'retry' | 'gave-up'>;
     /** Queued jobs, by action, that no active agent seen since `onlineSince` has said it can run. */
     waitingForCapableAgent(input: { onlineSince: Date }): Promise<{ action: string; jobs: number; since: Date }[]>;
     get(jobId: string): Promise<JobRecord | null>;
@@ -170,13 +217,25 @@ export interface Store {
     cancelQueued(input: { jobIds: string[]; reason: string; now: Date }): Promise<number>;
   };
   verifications: {
-    create(input: { jobId: string; conversationId: string; migrationId: string | null; ouInput: string }): Promise<VerificationRecord>;
+    create(input: {
+      jobId: string;
+      conversationId: string;
+      migrationId: string | null;
+      ouInput: string;
+    }): Promise<VerificationRecord>;
     setCardActivityId(id: string, activityId: string): Promise<void>;
     findByJob(jobId: string): Promise<VerificationRecord | null>;
     get(id: string): Promise<VerificationRecord | null>;
     /** Latest first. */
     listByConversation(conversationId: string, limit: number): Promise<VerificationRecord[]>;
-    complete(input: { id: string; status: 'reported' | 'failed'; baseDn: string | null; summary: unknown; report: unknown; now: Date }): Promise<void>;
+    complete(input: {
+      id: string;
+      status: 'reported' | 'failed';
+      baseDn: string | null;
+      summary: unknown;
+      report: unknown;
+      now: Date;
+    }): Promise<void>;
     /** Verifications whose job finished but whose card was never updated (the bot stopped in between). */
     listUnreported(): Promise<VerificationRecord[]>;
   };

@@ -79,15 +79,35 @@ export interface CloudSnapshot {
 
 export interface WaveRepo {
   /** Null when the migration already has a live wave of that name (the unique index decides). */
-  createWave(input: { migrationId: string; name: string; scheduledFor: string | null; createdBy: string; ous: string[]; now: Date }): Promise<StoredWave | null>;
+  createWave(input: {
+    migrationId: string;
+    name: string;
+    scheduledFor: string | null;
+    createdBy: string;
+    ous: string[];
+    now: Date;
+  }): Promise<StoredWave | null>;
   listWaves(migrationId: string): Promise<StoredWave[]>;
   removeWave(input: { migrationId: string; name: string; now: Date }): Promise<StoredWave | null>;
   setOuCountJob(waveId: string, position: number, jobId: string): Promise<void>;
   findOuByJob(jobId: string): Promise<{ waveId: string; migrationId: string; position: number } | null>;
-  recordOuCount(input: { jobId: string; baseDn: string | null; users: number | null; disabled: number | null; error: string | null; now: Date }): Promise<void>;
+  recordOuCount(input: {
+    jobId: string;
+    baseDn: string | null;
+    users: number | null;
+    disabled: number | null;
+    error: string | null;
+    now: Date;
+  }): Promise<void>;
 
   getSettings(migrationId: string): Promise<SummarySettings | null>;
-  setSchedule(input: { migrationId: string; localTime: string; timeZone: string; setBy: string; now: Date }): Promise<SummarySettings>;
+  setSchedule(input: {
+    migrationId: string;
+    localTime: string;
+    timeZone: string;
+    setBy: string;
+    now: Date;
+  }): Promise<SummarySettings>;
   setProvisioningJob(input: { migrationId: string; jobId: string; setBy: string; now: Date }): Promise<SummarySettings>;
   /** Moves the scheduled read position and remembers what was counted, in one transaction. */
   commitLogWindow(input: LogWindowCommit): Promise<void>;
@@ -103,8 +123,20 @@ export interface WaveRepo {
    * database's time, so an instance whose clock runs ahead cannot take a live claim. A failed
    * attempt can be taken over from its retry time on, judged by `now` (the schedule's clock).
    */
-  claimScheduled(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord | null>;
-  createOnDemand(input: { migrationId: string; localDate: string; claimedBy: string; now: Date; claimMs: number }): Promise<SummaryRecord>;
+  claimScheduled(input: {
+    migrationId: string;
+    localDate: string;
+    claimedBy: string;
+    now: Date;
+    claimMs: number;
+  }): Promise<SummaryRecord | null>;
+  createOnDemand(input: {
+    migrationId: string;
+    localDate: string;
+    claimedBy: string;
+    now: Date;
+    claimMs: number;
+  }): Promise<SummaryRecord>;
   /** Renews the lease (while claimed or sending) to `claimMs` from the database's now; false when the claim was lost. */
   extendClaim(input: { id: string; claimedBy: string; claimMs: number }): Promise<boolean>;
   /**
@@ -119,7 +151,13 @@ export interface WaveRepo {
    * `retryAt` the row can be claimed again from then on; with null it is given up for good.
    * `countsAsAttempt: false` (a shutdown) gives back the attempt its claim counted.
    */
-  markFailed(input: { id: string; claimedBy: string; error: string; retryAt: Date | null; countsAsAttempt?: boolean }): Promise<void>;
+  markFailed(input: {
+    id: string;
+    claimedBy: string;
+    error: string;
+    retryAt: Date | null;
+    countsAsAttempt?: boolean;
+  }): Promise<void>;
   /** Teams may or may not have the card: never posted again. */
   markOutcomeUnknown(input: { id: string; claimedBy: string; error: string }): Promise<void>;
   /**
@@ -141,7 +179,13 @@ export interface WaveRepo {
 
   getSnapshot(migrationId: string): Promise<CloudSnapshot | null>;
   /** Applies one delta round (or a full read when `full`) and the new deltaLink atomically. */
-  applyCloudChanges(input: { migrationId: string; changes: CloudUserChange[]; deltaLink: string; full: boolean; now: Date }): Promise<void>;
+  applyCloudChanges(input: {
+    migrationId: string;
+    changes: CloudUserChange[];
+    deltaLink: string;
+    full: boolean;
+    now: Date;
+  }): Promise<void>;
   /** Synced users of the snapshot. */
   cloudUsers(migrationId: string): Promise<CloudUser[]>;
   addConfirmed(migrationId: string, userIds: string[], now: Date): Promise<void>;
@@ -151,7 +195,8 @@ export interface WaveRepo {
 const WAVE_COLUMNS = 'id, migration_id, name, scheduled_for::text AS scheduled_for, created_by, created_at';
 /** Rows per statement when applying cloud changes: one round trip per batch, not per user. */
 const CHANGE_BATCH = 1000;
-const SUMMARY_COLUMNS = 'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, attempts, sending_at, posted_at, activity_id, content, error, last_error, notice_at';
+const SUMMARY_COLUMNS =
+  'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, attempts, sending_at, posted_at, activity_id, content, error, last_error, notice_at';
 /** A lease of $n milliseconds from the database's clock, never from the caller's. */
 const leaseFromNow = (param: string) => `now() + ${param}::integer * interval '1 millisecond'`;
 const SETTINGS_COLUMNS = 'migration_id, local_time, time_zone, provisioning_job_id, logs_read_until, set_by, set_at';
@@ -160,7 +205,10 @@ export function createWaveRepo(db: Db): WaveRepo {
   const ousOf = async (waveIds: string[]): Promise<Map<string, StoredWaveOu[]>> => {
     const byWave = new Map<string, StoredWaveOu[]>();
     if (waveIds.length === 0) return byWave;
-    const rows = await db.query(`SELECT wave_id, position, ou_input, base_dn, users, disabled, error, count_job_id, counted_at FROM wave_ous WHERE wave_id::text = ANY($1::text[]) ORDER BY wave_id, position`, [waveIds]);
+    const rows = await db.query(
+      `SELECT wave_id, position, ou_input, base_dn, users, disabled, error, count_job_id, counted_at FROM wave_ous WHERE wave_id::text = ANY($1::text[]) ORDER BY wave_id, position`,
+      [waveIds],
+    );
     for (const r of rows) {
       const list = byWave.get(String(r.wave_id)) ?? [];
       list.push(mapOu(r));
@@ -173,9 +221,21 @@ export function createWaveRepo(db: Db): WaveRepo {
     return rows.map((r) => ({ ...mapWave(r), ous: ous.get(String(r.id)) ?? [] }));
   };
   /** `set` is applied to the migration's settings row, created first if missing. */
-  const updateSettings = async (migrationId: string, set: string, params: unknown[], setBy: string, now: Date): Promise<SummarySettings> => {
-    await db.query(`INSERT INTO summary_settings (migration_id, set_by, set_at) VALUES ($1, $2, $3) ON CONFLICT (migration_id) DO NOTHING`, [migrationId, setBy, timeParam(now)]);
-    const updated = await db.query(`UPDATE summary_settings SET ${set} WHERE migration_id = $1 RETURNING ${SETTINGS_COLUMNS}`, [migrationId, ...params]);
+  const updateSettings = async (
+    migrationId: string,
+    set: string,
+    params: unknown[],
+    setBy: string,
+    now: Date,
+  ): Promise<SummarySettings> => {
+    await db.query(
+      `INSERT INTO summary_settings (migration_id, set_by, set_at) VALUES ($1, $2, $3) ON CONFLICT (migration_id) DO NOTHING`,
+      [migrationId, setBy, timeParam(now)],
+    );
+    const updated = await db.query(
+      `UPDATE summary_settings SET ${set} WHERE migration_id = $1 RETURNING ${SETTINGS_COLUMNS}`,
+      [migrationId, ...params],
+    );
     return mapSettings(updated[0]!);
   };
 
@@ -183,12 +243,28 @@ export function createWaveRepo(db: Db): WaveRepo {
     async createWave(input) {
       try {
         return await db.transaction(async (tx) => {
-          const rows = await tx.query(`INSERT INTO waves (migration_id, name, scheduled_for, created_by, created_at) VALUES ($1, $2, $3::date, $4, $5) RETURNING ${WAVE_COLUMNS}`, [input.migrationId, input.name, input.scheduledFor, input.createdBy, timeParam(input.now)]);
+          const rows = await tx.query(
+            `INSERT INTO waves (migration_id, name, scheduled_for, created_by, created_at) VALUES ($1, $2, $3::date, $4, $5) RETURNING ${WAVE_COLUMNS}`,
+            [input.migrationId, input.name, input.scheduledFor, input.createdBy, timeParam(input.now)],
+          );
           const wave = mapWave(rows[0]!);
           const ous: StoredWaveOu[] = [];
           for (const [position, ou] of input.ous.entries()) {
-            await tx.query(`INSERT INTO wave_ous (wave_id, position, ou_input) VALUES ($1, $2, $3)`, [wave.id, position, ou]);
-            ous.push({ position, input: ou, baseDn: null, users: null, disabled: null, error: null, countJobId: null, countedAt: null });
+            await tx.query(`INSERT INTO wave_ous (wave_id, position, ou_input) VALUES ($1, $2, $3)`, [
+              wave.id,
+              position,
+              ou,
+            ]);
+            ous.push({
+              position,
+              input: ou,
+              baseDn: null,
+              users: null,
+              disabled: null,
+              error: null,
+              countJobId: null,
+              countedAt: null,
+            });
           }
           return { ...wave, ous };
         });
@@ -198,34 +274,75 @@ export function createWaveRepo(db: Db): WaveRepo {
       }
     },
     async listWaves(migrationId) {
-      const rows = await db.query(`SELECT ${WAVE_COLUMNS} FROM waves WHERE migration_id = $1 AND removed_at IS NULL ORDER BY scheduled_for NULLS LAST, created_at`, [migrationId]);
+      const rows = await db.query(
+        `SELECT ${WAVE_COLUMNS} FROM waves WHERE migration_id = $1 AND removed_at IS NULL ORDER BY scheduled_for NULLS LAST, created_at`,
+        [migrationId],
+      );
       return withOus(rows);
     },
     async removeWave(input) {
-      const rows = await db.query(`UPDATE waves SET removed_at = $3 WHERE migration_id = $1 AND lower(name) = lower($2) AND removed_at IS NULL RETURNING ${WAVE_COLUMNS}`, [input.migrationId, input.name, timeParam(input.now)]);
+      const rows = await db.query(
+        `UPDATE waves SET removed_at = $3 WHERE migration_id = $1 AND lower(name) = lower($2) AND removed_at IS NULL RETURNING ${WAVE_COLUMNS}`,
+        [input.migrationId, input.name, timeParam(input.now)],
+      );
       return rows[0] ? (await withOus(rows))[0]! : null;
     },
     async setOuCountJob(waveId, position, jobId) {
-      await db.query(`UPDATE wave_ous SET count_job_id = $3 WHERE wave_id = $1 AND position = $2`, [waveId, position, jobId]);
+      await db.query(`UPDATE wave_ous SET count_job_id = $3 WHERE wave_id = $1 AND position = $2`, [
+        waveId,
+        position,
+        jobId,
+      ]);
     },
     async findOuByJob(jobId) {
-      const rows = await db.query(`SELECT o.wave_id, o.position, w.migration_id FROM wave_ous o JOIN waves w ON w.id = o.wave_id WHERE o.count_job_id::text = $1`, [jobId]);
-      return rows[0] ? { waveId: String(rows[0].wave_id), migrationId: String(rows[0].migration_id), position: Number(rows[0].position) } : null;
+      const rows = await db.query(
+        `SELECT o.wave_id, o.position, w.migration_id FROM wave_ous o JOIN waves w ON w.id = o.wave_id WHERE o.count_job_id::text = $1`,
+        [jobId],
+      );
+      return rows[0]
+        ? {
+            waveId: String(rows[0].wave_id),
+            migrationId: String(rows[0].migration_id),
+            position: Number(rows[0].position),
+          }
+        : null;
     },
     async recordOuCount(input) {
-      await db.query(`UPDATE wave_ous SET base_dn = COALESCE($2, base_dn), users = $3, disabled = $4, error = $5, counted_at = $6 WHERE count_job_id::text = $1`, [input.jobId, input.baseDn, input.users, input.disabled, input.error, timeParam(input.now)]);
+      await db.query(
+        `UPDATE wave_ous SET base_dn = COALESCE($2, base_dn), users = $3, disabled = $4, error = $5, counted_at = $6 WHERE count_job_id::text = $1`,
+        [input.jobId, input.baseDn, input.users, input.disabled, input.error, timeParam(input.now)],
+      );
     },
 
     async getSettings(migrationId) {
-      const rows = await db.query(`SELECT ${SETTINGS_COLUMNS} FROM summary_settings WHERE migration_id = $1`, [migrationId]);
+      const rows = await db.query(`SELECT ${SETTINGS_COLUMNS} FROM summary_settings WHERE migration_id = $1`, [
+        migrationId,
+      ]);
       return rows[0] ? mapSettings(rows[0]) : null;
     },
     // A new time restarts the schedule: set_at is when summaries start being owed.
-    setSchedule: (input) => updateSettings(input.migrationId, 'local_time = $2, time_zone = $3, set_by = $4, set_at = $5', [input.localTime, input.timeZone, input.setBy, timeParam(input.now)], input.setBy, input.now),
-    setProvisioningJob: (input) => updateSettings(input.migrationId, 'provisioning_job_id = $2, logs_read_until = NULL', [input.jobId], input.setBy, input.now),
+    setSchedule: (input) =>
+      updateSettings(
+        input.migrationId,
+        'local_time = $2, time_zone = $3, set_by = $4, set_at = $5',
+        [input.localTime, input.timeZone, input.setBy, timeParam(input.now)],
+        input.setBy,
+        input.now,
+      ),
+    setProvisioningJob: (input) =>
+      updateSettings(
+        input.migrationId,
+        'provisioning_job_id = $2, logs_read_until = NULL',
+        [input.jobId],
+        input.setBy,
+        input.now,
+      ),
     async commitLogWindow(input) {
       await db.transaction(async (tx) => {
-        await tx.query(`UPDATE summary_settings SET logs_read_until = $2 WHERE migration_id = $1`, [input.migrationId, timeParam(input.readUntil)]);
+        await tx.query(`UPDATE summary_settings SET logs_read_until = $2 WHERE migration_id = $1`, [
+          input.migrationId,
+          timeParam(input.readUntil),
+        ]);
         for (let i = 0; i < input.entries.length; i += CHANGE_BATCH) {
           const batch = input.entries.slice(i, i + CHANGE_BATCH);
           await tx.query(
@@ -233,7 +350,10 @@ export function createWaveRepo(db: Db): WaveRepo {
             [input.migrationId, batch.map((e) => e.id), batch.map((e) => timeParam(e.at))],
           );
         }
-        await tx.query(`DELETE FROM provisioning_log_seen WHERE migration_id = $1 AND activity_at <= $2`, [input.migrationId, timeParam(input.forgetBefore)]);
+        await tx.query(`DELETE FROM provisioning_log_seen WHERE migration_id = $1 AND activity_at <= $2`, [
+          input.migrationId,
+          timeParam(input.forgetBefore),
+        ]);
       });
     },
     async seenLogEntries(migrationId) {
@@ -241,7 +361,13 @@ export function createWaveRepo(db: Db): WaveRepo {
       return new Set(rows.map((r) => String(r.entry_id)));
     },
     async listScheduled() {
-      const rows = await db.query(`SELECT ${SETTINGS_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')} FROM summary_settings s JOIN migrations m ON m.id = s.migration_id WHERE s.local_time IS NOT NULL AND m.status = 'active' ORDER BY s.migration_id`);
+      const rows = await db.query(
+        `SELECT ${SETTINGS_COLUMNS.split(', ')
+          .map((c) => `s.${c}`)
+          .join(
+            ', ',
+          )} FROM summary_settings s JOIN migrations m ON m.id = s.migration_id WHERE s.local_time IS NOT NULL AND m.status = 'active' ORDER BY s.migration_id`,
+      );
       return rows.map(mapSettings);
     },
 
@@ -269,7 +395,10 @@ export function createWaveRepo(db: Db): WaveRepo {
     async extendClaim(input) {
       // A sending row is renewed too: a live holder whose card waits for room under Teams' limits
       // must not look dead, or another instance would say the summary may be missing.
-      const rows = await db.query(`UPDATE summaries SET claim_expires_at = ${leaseFromNow('$3')} WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending') RETURNING id`, [input.id, input.claimedBy, input.claimMs]);
+      const rows = await db.query(
+        `UPDATE summaries SET claim_expires_at = ${leaseFromNow('$3')} WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending') RETURNING id`,
+        [input.id, input.claimedBy, input.claimMs],
+      );
       return rows.length === 1;
     },
     async markSending(input) {
@@ -292,11 +421,20 @@ export function createWaveRepo(db: Db): WaveRepo {
         `UPDATE summaries SET status = CASE WHEN $4::timestamptz IS NULL THEN 'gave_up' ELSE 'failed' END, error = $3, retry_at = $4,
                 attempts = CASE WHEN $5::boolean THEN attempts ELSE GREATEST(attempts - 1, 0) END
          WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')`,
-        [input.id, input.claimedBy, input.error.slice(0, 2000), timeParam(input.retryAt), input.countsAsAttempt !== false],
+        [
+          input.id,
+          input.claimedBy,
+          input.error.slice(0, 2000),
+          timeParam(input.retryAt),
+          input.countsAsAttempt !== false,
+        ],
       );
     },
     async markOutcomeUnknown(input) {
-      await db.query(`UPDATE summaries SET status = 'outcome_unknown', error = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'sending'`, [input.id, input.claimedBy, input.error.slice(0, 2000)]);
+      await db.query(
+        `UPDATE summaries SET status = 'outcome_unknown', error = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'sending'`,
+        [input.id, input.claimedBy, input.error.slice(0, 2000)],
+      );
     },
     async claimDeliveryNotices(input) {
       // The row lock makes a second instance re-check notice_at after the first set it, so it gets nothing.
@@ -310,7 +448,10 @@ export function createWaveRepo(db: Db): WaveRepo {
       return rows.map(mapSummary);
     },
     async claimNotice(input) {
-      const rows = await db.query(`UPDATE summaries SET notice_at = $2 WHERE id = $1 AND notice_at IS NULL RETURNING id`, [input.id, timeParam(input.now)]);
+      const rows = await db.query(
+        `UPDATE summaries SET notice_at = $2 WHERE id = $1 AND notice_at IS NULL RETURNING id`,
+        [input.id, timeParam(input.now)],
+      );
       return rows.length === 1;
     },
     async previousScheduled(migrationId, beforeDate) {
@@ -323,40 +464,70 @@ export function createWaveRepo(db: Db): WaveRepo {
       return rows[0] ? mapSummary(rows[0]) : null;
     },
     async scheduledBetween(migrationId, fromDate, beforeDate) {
-      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND kind = 'scheduled' AND local_date >= $2::date AND local_date < $3::date ORDER BY local_date`, [migrationId, fromDate, beforeDate]);
+      const rows = await db.query(
+        `SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 AND kind = 'scheduled' AND local_date >= $2::date AND local_date < $3::date ORDER BY local_date`,
+        [migrationId, fromDate, beforeDate],
+      );
       return rows.map(mapSummary);
     },
     async listSummaries(migrationId) {
-      const rows = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 ORDER BY claimed_at, local_date`, [migrationId]);
+      const rows = await db.query(
+        `SELECT ${SUMMARY_COLUMNS} FROM summaries WHERE migration_id = $1 ORDER BY claimed_at, local_date`,
+        [migrationId],
+      );
       return rows.map(mapSummary);
     },
 
     async getSnapshot(migrationId) {
-      const rows = await db.query(`SELECT delta_link, full_reads, delta_reads, refreshed_at FROM cloud_snapshots WHERE migration_id = $1`, [migrationId]);
+      const rows = await db.query(
+        `SELECT delta_link, full_reads, delta_reads, refreshed_at FROM cloud_snapshots WHERE migration_id = $1`,
+        [migrationId],
+      );
       const r = rows[0];
-      return r ? { deltaLink: String(r.delta_link), fullReads: Number(r.full_reads), deltaReads: Number(r.delta_reads), refreshedAt: toDate(r.refreshed_at) } : null;
+      return r
+        ? {
+            deltaLink: String(r.delta_link),
+            fullReads: Number(r.full_reads),
+            deltaReads: Number(r.delta_reads),
+            refreshedAt: toDate(r.refreshed_at),
+          }
+        : null;
     },
     async applyCloudChanges(input) {
       await db.transaction(async (tx) => {
         if (input.full) await tx.query(`DELETE FROM cloud_users WHERE migration_id = $1`, [input.migrationId]);
         const removed = input.changes.filter((c) => c.removed).map((c) => c.id);
         for (let i = 0; i < removed.length; i += CHANGE_BATCH) {
-          await tx.query(`DELETE FROM cloud_users WHERE migration_id = $1 AND id = ANY($2::text[])`, [input.migrationId, removed.slice(i, i + CHANGE_BATCH)]);
+          await tx.query(`DELETE FROM cloud_users WHERE migration_id = $1 AND id = ANY($2::text[])`, [
+            input.migrationId,
+            removed.slice(i, i + CHANGE_BATCH),
+          ]);
         }
         const upserts = input.changes.filter((c) => !c.removed);
         for (let i = 0; i < upserts.length; i += CHANGE_BATCH) {
           const batch = upserts.slice(i, i + CHANGE_BATCH);
-          const column = (pick: (c: CloudUserChange) => string | boolean | null | undefined) => batch.map((c) => pick(c) ?? null);
+          const column = (pick: (c: CloudUserChange) => string | boolean | null | undefined) =>
+            batch.map((c) => pick(c) ?? null);
           const has = (pick: (c: CloudUserChange) => unknown) => batch.map((c) => pick(c) !== undefined);
           // Delta rounds carry only the properties that changed; absent ones keep their stored value.
           const params = [
             input.migrationId,
-            column((c) => c.id), column((c) => c.userPrincipalName), column((c) => c.onPremisesDistinguishedName), column((c) => c.onPremisesImmutableId), column((c) => c.onPremisesSyncEnabled),
-            has((c) => c.userPrincipalName), has((c) => c.onPremisesDistinguishedName), has((c) => c.onPremisesImmutableId), has((c) => c.onPremisesSyncEnabled),
+            column((c) => c.id),
+            column((c) => c.userPrincipalName),
+            column((c) => c.onPremisesDistinguishedName),
+            column((c) => c.onPremisesImmutableId),
+            column((c) => c.onPremisesSyncEnabled),
+            has((c) => c.userPrincipalName),
+            has((c) => c.onPremisesDistinguishedName),
+            has((c) => c.onPremisesImmutableId),
+            has((c) => c.onPremisesSyncEnabled),
           ];
           const changes = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::boolean[], $8::boolean[], $9::boolean[], $10::boolean[])
                  AS c(id, upn, dn, immutable_id, synced, has_upn, has_dn, has_immutable_id, has_synced)`;
-          await tx.query(`INSERT INTO cloud_users (migration_id, id, upn, dn, immutable_id, synced) SELECT $1, c.id, c.upn, c.dn, c.immutable_id, COALESCE(c.synced, false) FROM ${changes} ON CONFLICT DO NOTHING`, params);
+          await tx.query(
+            `INSERT INTO cloud_users (migration_id, id, upn, dn, immutable_id, synced) SELECT $1, c.id, c.upn, c.dn, c.immutable_id, COALESCE(c.synced, false) FROM ${changes} ON CONFLICT DO NOTHING`,
+            params,
+          );
           // Delta rounds carry only the properties that changed; absent ones keep their stored value.
           await tx.query(
             `UPDATE cloud_users u SET
@@ -378,12 +549,23 @@ export function createWaveRepo(db: Db): WaveRepo {
       });
     },
     async cloudUsers(migrationId) {
-      const rows = await db.query(`SELECT id, upn, dn, immutable_id FROM cloud_users WHERE migration_id = $1 AND synced`, [migrationId]);
-      return rows.map((r) => ({ id: String(r.id), userPrincipalName: strOrNull(r.upn), onPremisesDistinguishedName: strOrNull(r.dn), onPremisesImmutableId: strOrNull(r.immutable_id) }));
+      const rows = await db.query(
+        `SELECT id, upn, dn, immutable_id FROM cloud_users WHERE migration_id = $1 AND synced`,
+        [migrationId],
+      );
+      return rows.map((r) => ({
+        id: String(r.id),
+        userPrincipalName: strOrNull(r.upn),
+        onPremisesDistinguishedName: strOrNull(r.dn),
+        onPremisesImmutableId: strOrNull(r.immutable_id),
+      }));
     },
     async addConfirmed(migrationId, userIds, now) {
       if (userIds.length === 0) return;
-      await db.query(`INSERT INTO cloud_sync_confirmed (migration_id, user_id, first_seen) SELECT $1, u, $3 FROM unnest($2::text[]) AS u ON CONFLICT DO NOTHING`, [migrationId, userIds, timeParam(now)]);
+      await db.query(
+        `INSERT INTO cloud_sync_confirmed (migration_id, user_id, first_seen) SELECT $1, u, $3 FROM unnest($2::text[]) AS u ON CONFLICT DO NOTHING`,
+        [migrationId, userIds, timeParam(now)],
+      );
     },
     async confirmedIds(migrationId) {
       const rows = await db.query(`SELECT user_id FROM cloud_sync_confirmed WHERE migration_id = $1`, [migrationId]);
@@ -402,16 +584,40 @@ function dateText(value: unknown): string {
 }
 
 function mapWave(r: Row): Omit<StoredWave, 'ous'> {
-  return { id: String(r.id), migrationId: String(r.migration_id), name: String(r.name), scheduledFor: r.scheduled_for === null ? null : dateText(r.scheduled_for), createdBy: String(r.created_by), createdAt: toDate(r.created_at) };
+  return {
+    id: String(r.id),
+    migrationId: String(r.migration_id),
+    name: String(r.name),
+    scheduledFor: r.scheduled_for === null ? null : dateText(r.scheduled_for),
+    createdBy: String(r.created_by),
+    createdAt: toDate(r.created_at),
+  };
 }
 
 function mapOu(r: Row): StoredWaveOu {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return { position: Number(r.position), input: String(r.ou_input), baseDn: strOrNull(r.base_dn), users: num(r.users), disabled: num(r.disabled), error: strOrNull(r.error), countJobId: strOrNull(r.count_job_id), countedAt: toDateOrNull(r.counted_at) };
+  return {
+    position: Number(r.position),
+    input: String(r.ou_input),
+    baseDn: strOrNull(r.base_dn),
+    users: num(r.users),
+    disabled: num(r.disabled),
+    error: strOrNull(r.error),
+    countJobId: strOrNull(r.count_job_id),
+    countedAt: toDateOrNull(r.counted_at),
+  };
 }
 
 function mapSettings(r: Row): SummarySettings {
-  return { migrationId: String(r.migration_id), localTime: strOrNull(r.local_time), timeZone: strOrNull(r.time_zone), provisioningJobId: strOrNull(r.provisioning_job_id), logsReadUntil: toDateOrNull(r.logs_read_until), setBy: String(r.set_by), setAt: toDate(r.set_at) };
+  return {
+    migrationId: String(r.migration_id),
+    localTime: strOrNull(r.local_time),
+    timeZone: strOrNull(r.time_zone),
+    provisioningJobId: strOrNull(r.provisioning_job_id),
+    logsReadUntil: toDateOrNull(r.logs_read_until),
+    setBy: String(r.set_by),
+    setAt: toDate(r.set_at),
+  };
 }
 
 function mapSummary(r: Row): SummaryRecord {

@@ -24,9 +24,11 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const privateCalls = (user: TestUser): ConnectorCall[] => h.connector.calls.filter((c) => c.conversationId === `a:personal-${user.id}`);
+  const privateCalls = (user: TestUser): ConnectorCall[] =>
+    h.connector.calls.filter((c) => c.conversationId === `a:personal-${user.id}`);
   const textOf = (call: ConnectorCall): string => cardText(call.activity.attachments![0]!.content);
-  const auditActions = async (): Promise<string[]> => (await h.store.audit.latest(500)).map((e) => `${e.action}:${e.outcome}`);
+  const auditActions = async (): Promise<string[]> =>
+    (await h.store.audit.latest(500)).map((e) => `${e.action}:${e.outcome}`);
 
   /** Asks for a code in the channel; returns it from the private chat, after checking the channel never saw it. */
   async function requestCode(command: string, user: TestUser = ADELE): Promise<string> {
@@ -41,7 +43,8 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const code = /Code: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){4})/.exec(textOf(sent[0]!))?.[1];
     expect(code).toBeDefined();
     // The code is a credential: it must not appear anywhere in the channel.
-    for (const call of h.connector.calls.filter((c) => c.conversationId === h.conversationId)) expect(JSON.stringify(call.activity)).not.toContain(code!);
+    for (const call of h.connector.calls.filter((c) => c.conversationId === h.conversationId))
+      expect(JSON.stringify(call.activity)).not.toContain(code!);
     return code!;
   }
 
@@ -49,7 +52,8 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     return runAgentCommand(['enroll', '--url', h.bot.url, '--code', code, '--out', out]);
   }
 
-  const clientFor = (agentId: string, secret: string): RelayClient => new RelayClient({ url: h.bot.url, agentId, secret, agentVersion: '9.9.9-test' });
+  const clientFor = (agentId: string, secret: string): RelayClient =>
+    new RelayClient({ url: h.bot.url, agentId, secret, agentVersion: '9.9.9-test' });
   /** What an LDAP-only agent declares in every lease request. */
   const SCANS = { actions: ['directory.scanOu'], readOnly: false };
 
@@ -68,7 +72,11 @@ describe('agent enrollment, listing, rotation and revocation', () => {
 
   it('enroll: the code goes to the approver in a 1:1 chat; the agent exchanges it once for a 0600 credential file', async () => {
     const code = await requestCode('/agent enroll dc-1');
-    expect(h.connector.createdConversations[0]!.parameters).toMatchObject({ isGroup: false, members: [{ id: ADELE.id }], tenantId: 'tenant-1' });
+    expect(h.connector.createdConversations[0]!.parameters).toMatchObject({
+      isGroup: false,
+      members: [{ id: ADELE.id }],
+      tenantId: 'tenant-1',
+    });
     // Only a digest of the code is stored.
     const stored = await h.store.db.query<{ code_sha256: string }>('SELECT code_sha256 FROM agent_enrollment_codes');
     expect(JSON.stringify(stored)).not.toContain(code);
@@ -78,10 +86,16 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(first.output).toContain('Enrolled as agent "dc-1"');
     expect(first.code).toBe(0);
     expect(statSync(credentialFile).mode & 0o777).toBe(0o600);
-    const credential = JSON.parse(readFileSync(credentialFile, 'utf8')) as { agentId: string; secret: string; relayUrl: string };
+    const credential = JSON.parse(readFileSync(credentialFile, 'utf8')) as {
+      agentId: string;
+      secret: string;
+      relayUrl: string;
+    };
     expect(credential).toMatchObject({ agentId: 'dc-1', relayUrl: h.bot.url });
     secret = credential.secret;
-    const agentRow = await h.store.db.query<{ secret_sha256: string }>("SELECT secret_sha256 FROM agents WHERE name = 'dc-1'");
+    const agentRow = await h.store.db.query<{ secret_sha256: string }>(
+      "SELECT secret_sha256 FROM agents WHERE name = 'dc-1'",
+    );
     expect(agentRow[0]!.secret_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(agentRow)).not.toContain(secret);
 
@@ -91,17 +105,29 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(() => statSync(join(dir, 'again.json'))).toThrow();
 
     await expect(clientFor('dc-1', secret).lease(0, undefined, SCANS)).resolves.toBeNull();
-    expect(await auditActions()).toEqual(expect.arrayContaining(['agent.enroll.code:issued', 'agent.enroll:credential-issued', 'agent.enroll:refused']));
+    expect(await auditActions()).toEqual(
+      expect.arrayContaining(['agent.enroll.code:issued', 'agent.enroll:credential-issued', 'agent.enroll:refused']),
+    );
   });
 
   it('/agent enroll in a personal chat answers with the code in the turn', async () => {
     const personal = 'a:personal-29:megan';
-    const activity = messageActivity({ text: '/agent enroll dc-2', from: MEGAN, conversationId: personal, serviceUrl: h.connector.url, conversationType: 'personal' });
+    const activity = messageActivity({
+      text: '/agent enroll dc-2',
+      from: MEGAN,
+      conversationId: personal,
+      serviceUrl: h.connector.url,
+      conversationType: 'personal',
+    });
     expect((await postActivity(h.bot.url, activity)).status).toBe(200);
     const replies = h.connector.calls.filter((c) => c.activityId === activity.id);
     expect(replies).toHaveLength(1);
     expect(cardText(firstCard(replies))).toMatch(/Code: [0-9A-Z-]{24}/);
-    expect(h.connector.createdConversations.filter((c) => c.parameters.members && JSON.stringify(c.parameters.members).includes(MEGAN.id))).toHaveLength(0);
+    expect(
+      h.connector.createdConversations.filter(
+        (c) => c.parameters.members && JSON.stringify(c.parameters.members).includes(MEGAN.id),
+      ),
+    ).toHaveLength(0);
   });
 
   it('when Teams refuses the 1:1 chat, the channel is told so and still never sees a code', async () => {
@@ -132,27 +158,52 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(line).toContain(`holds directory.scanOu ${job!.id.slice(0, 8)}`);
     expect(text).toContain(`${AGENT_ID} · active (SYNCSHIFT_AGENT_SECRETS) · never seen`);
     expect(text).toContain('dc-2 · waiting for enrollment (code valid until 20');
-    await clientFor('dc-1', secret).result(job!.id, { outcome: 'failed', error: { code: 'DIRECTORY.UNAVAILABLE', message: 'test' } });
+    await clientFor('dc-1', secret).result(job!.id, {
+      outcome: 'failed',
+      error: { code: 'DIRECTORY.UNAVAILABLE', message: 'test' },
+    });
     expect(cardText(firstCard(await h.say('/agent list')))).toContain('1 action(s) run · no lease');
   });
 
   it('routing: an agent is offered only what it declared it can run; /agent list shows that, and work no online agent can run', async () => {
     const ldapOnly = clientFor('dc-1', secret);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' }, mutating: true });
+    const job = await h.store.jobs.enqueue({
+      kind: 'adsync.stopScheduler',
+      purpose: 'step.action',
+      payload: { action: 'adsync.stopScheduler' },
+      conversationId: h.conversationId,
+      migrationId: null,
+      requestedBy: { id: 'test', name: 'test' },
+      mutating: true,
+    });
     await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu'], readOnly: false })).resolves.toBeNull();
     // Read-only wins over the list: the bot drops the changes from it.
-    await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.getScheduler', 'adsync.stopScheduler'], readOnly: true })).resolves.toBeNull();
+    await expect(
+      ldapOnly.lease(0, undefined, {
+        actions: ['directory.scanOu', 'adsync.getScheduler', 'adsync.stopScheduler'],
+        readOnly: true,
+      }),
+    ).resolves.toBeNull();
     expect(await h.store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
     const text = cardText(firstCard(await h.say('/agent list')));
-    expect(text.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.getScheduler (read-only)');
-    expect(text).toMatch(/Waiting: 1 adsync\.stopScheduler job\(s\) since 20\S+, for an agent that can run adsync\.stopScheduler; it runs on the Connect Sync server \(SYNCSHIFT_ADSYNC_EXPORT_DIR set\) and must not be read-only\./);
+    expect(text.split('\n').find((l) => l.startsWith('dc-1 '))).toContain(
+      'runs: directory.scanOu, adsync.getScheduler (read-only)',
+    );
+    expect(text).toMatch(
+      /Waiting: 1 adsync\.stopScheduler job\(s\) since 20\S+, for an agent that can run adsync\.stopScheduler; it runs on the Connect Sync server \(SYNCSHIFT_ADSYNC_EXPORT_DIR set\) and must not be read-only\./,
+    );
     // An agent on the Connect Sync server takes it.
-    const leased = await ldapOnly.lease(0, undefined, { actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
+    const leased = await ldapOnly.lease(0, undefined, {
+      actions: ['directory.scanOu', 'adsync.stopScheduler'],
+      readOnly: false,
+    });
     expect(leased?.id).toBe(job.id);
     await ldapOnly.result(job.id, { outcome: 'failed', error: { code: 'ADSYNC.NOT_AVAILABLE', message: 'test' } });
     const after = cardText(firstCard(await h.say('/agent list')));
     expect(after).not.toContain('Waiting:');
-    expect(after.split('\n').find((l) => l.startsWith('dc-1 '))).toContain('runs: directory.scanOu, adsync.stopScheduler');
+    expect(after.split('\n').find((l) => l.startsWith('dc-1 '))).toContain(
+      'runs: directory.scanOu, adsync.stopScheduler',
+    );
   });
 
   it('revoke: the next request is refused and the job it held goes to another agent', async () => {
@@ -162,11 +213,15 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const text = cardText(firstCard(await h.say('/agent revoke dc-1', MEGAN)));
     expect(text).toContain('Agent dc-1 revoked');
     expect(text).toContain('It held 1 job(s)');
-    const refused = await clientFor('dc-1', secret).lease(0, undefined, SCANS).catch((err: unknown) => err);
+    const refused = await clientFor('dc-1', secret)
+      .lease(0, undefined, SCANS)
+      .catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(RelayHttpError);
     expect((refused as RelayHttpError).status).toBe(403);
     // Its late result is refused too: authentication fails before the job is looked at.
-    const late = await clientFor('dc-1', secret).result(held!.id, { outcome: 'failed', error: { code: 'X', message: 'late' } }).catch((err: unknown) => err);
+    const late = await clientFor('dc-1', secret)
+      .result(held!.id, { outcome: 'failed', error: { code: 'X', message: 'late' } })
+      .catch((err: unknown) => err);
     expect((late as RelayHttpError).status).toBe(403);
     // Not finished by the late result; the revocation put the read-only job back in the queue.
     expect(await h.store.jobs.get(held!.id)).toMatchObject({ state: 'queued', result: null, finishedAt: null });
@@ -191,11 +246,15 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const newSecret = (JSON.parse(readFileSync(rotated, 'utf8')) as { secret: string }).secret;
     expect(newSecret).not.toBe(secret);
     for (const stale of [secret, oldSecret]) {
-      const err = await clientFor('dc-1', stale).lease(0, undefined, SCANS).catch((e: unknown) => e);
+      const err = await clientFor('dc-1', stale)
+        .lease(0, undefined, SCANS)
+        .catch((e: unknown) => e);
       expect((err as RelayHttpError).status).toBe(401);
     }
     await clientFor('dc-1', newSecret).lease(0, undefined, SCANS);
-    expect(cardText(firstCard(await h.say('/agent rotate nobody-here')))).toContain('There is no agent called nobody-here');
+    expect(cardText(firstCard(await h.say('/agent rotate nobody-here')))).toContain(
+      'There is no agent called nobody-here',
+    );
   });
 
   it('rotate of a static agent (SYNCSHIFT_AGENT_SECRETS): once the new code is used, the static secret stops working', async () => {
@@ -207,14 +266,21 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     const rotated = join(dir, 'static-rotated.json');
     expect((await enroll(rotation, rotated)).code).toBe(0);
     const newSecret = (JSON.parse(readFileSync(rotated, 'utf8')) as { secret: string }).secret;
-    const err = await clientFor(AGENT_ID, AGENT_SECRET).lease(0, undefined, SCANS).catch((e: unknown) => e);
+    const err = await clientFor(AGENT_ID, AGENT_SECRET)
+      .lease(0, undefined, SCANS)
+      .catch((e: unknown) => e);
     expect((err as RelayHttpError).status).toBe(401);
     await expect(clientFor(AGENT_ID, newSecret).lease(0, undefined, SCANS)).resolves.toBeDefined();
   });
 
   it('a /verify whose reply failed after its job was queued is not queued again when Teams redelivers it', async () => {
     const conversationId = '19:reply-fails@thread.tacv2';
-    const activity = messageActivity({ text: '/verify pilot OU=Sales', from: ADELE, conversationId, serviceUrl: h.connector.url });
+    const activity = messageActivity({
+      text: '/verify pilot OU=Sales',
+      from: ADELE,
+      conversationId,
+      serviceUrl: h.connector.url,
+    });
     // The card reply and the error card after it both fail: the bot answers 500 and Teams retries.
     // 400: botbuilder's connector client does not retry it, so the reply fails at once.
     h.connector.failPosts(2, { status: 400 });
@@ -222,11 +288,18 @@ describe('agent enrollment, listing, rotation and revocation', () => {
     expect(first.status).toBe(500);
     const retry = await postActivity(h.bot.url, activity);
     expect(retry.status).toBe(200);
-    const jobs = await h.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE conversation_id = $1', [conversationId]);
+    const jobs = await h.store.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM jobs WHERE conversation_id = $1',
+      [conversationId],
+    );
     expect(jobs[0]!.n).toBe(1);
     // The job's verify is still there; its card follows once the agent reports (verify posts a new one when the first never arrived).
     expect(await h.store.verifications.listByConversation(conversationId, 10)).toHaveLength(1);
-    await h.store.jobs.cancelQueued({ jobIds: [(await h.store.verifications.listByConversation(conversationId, 1))[0]!.jobId], reason: 'test over', now: new Date() });
+    await h.store.jobs.cancelQueued({
+      jobIds: [(await h.store.verifications.listByConversation(conversationId, 1))[0]!.jobId],
+      reason: 'test over',
+      now: new Date(),
+    });
   });
 
   it('a read-only command whose reply failed is answered again when Teams redelivers it', async () => {
@@ -243,14 +316,23 @@ describe('agent enrollment, listing, rotation and revocation', () => {
   });
 
   it('a redelivered activity (same id) is handled once', async () => {
-    const activity = messageActivity({ text: '/migration start "Dedupe"', from: ADELE, conversationId: '19:dedupe@thread.tacv2', serviceUrl: h.connector.url });
+    const activity = messageActivity({
+      text: '/migration start "Dedupe"',
+      from: ADELE,
+      conversationId: '19:dedupe@thread.tacv2',
+      serviceUrl: h.connector.url,
+    });
     const first = await postActivity(h.bot.url, activity);
     const second = await postActivity(h.bot.url, activity);
     expect([first.status, second.status]).toEqual([200, 200]);
     const replies = h.connector.calls.filter((c) => c.conversationId === '19:dedupe@thread.tacv2');
     expect(replies).toHaveLength(3);
-    const commands = (await h.store.audit.forConversation('19:dedupe@thread.tacv2', 100)).filter((e) => e.action === 'command.migration.start');
+    const commands = (await h.store.audit.forConversation('19:dedupe@thread.tacv2', 100)).filter(
+      (e) => e.action === 'command.migration.start',
+    );
     expect(commands).toHaveLength(1);
-    expect((await h.store.db.query<{ n: number }>("SELECT count(*)::int AS n FROM migrations WHERE name = 'Dedupe'"))[0]!.n).toBe(1);
+    expect(
+      (await h.store.db.query<{ n: number }>("SELECT count(*)::int AS n FROM migrations WHERE name = 'Dedupe'"))[0]!.n,
+    ).toBe(1);
   });
 });

@@ -40,11 +40,16 @@ describe('bot commands over HTTP', () => {
     expect(calls).toHaveLength(1);
     expect(cardProblems(firstCard(calls))).toEqual([]);
     const text = cardText(firstCard(calls));
-    expect(text).toContain('/migration: The message contains an invisible control character (U+0000), so nothing was done.');
+    expect(text).toContain(
+      '/migration: The message contains an invisible control character (U+0000), so nothing was done.',
+    );
     expect(text).toContain('Usage: type it again without it: /migration start "<name>"');
     expect(text).not.toContain('Something went wrong');
     expect(await h.store.migrations.findByConversation(conversationId)).toBeNull();
-    const rows = await h.store.db.query<{ action: string; target: string }>('SELECT action, target FROM audit_log WHERE conversation_id = $1', [conversationId]);
+    const rows = await h.store.db.query<{ action: string; target: string }>(
+      'SELECT action, target FROM audit_log WHERE conversation_id = $1',
+      [conversationId],
+    );
     expect(rows).toEqual([{ action: 'command.invalid', target: '/migration start "a\\u0000b"' }]);
   });
 
@@ -80,14 +85,29 @@ describe('bot commands over HTTP', () => {
     const shown = await card('/verify pilot OU=Sales', undefined);
     expect(shown).toContain('Verify pilot: OU=Sales');
     expect(shown).toContain('waiting for the on-premises agent');
-    const jobs = await h.store.db.query<{ kind: string; state: string; payload: unknown }>('SELECT kind, state, payload FROM jobs ORDER BY created_at DESC LIMIT 1');
-    expect(jobs[0]).toMatchObject({ kind: 'directory.scanOu', state: 'queued', payload: { action: 'directory.scanOu', ou: 'OU=Sales' } });
+    const jobs = await h.store.db.query<{ kind: string; state: string; payload: unknown }>(
+      'SELECT kind, state, payload FROM jobs ORDER BY created_at DESC LIMIT 1',
+    );
+    expect(jobs[0]).toMatchObject({
+      kind: 'directory.scanOu',
+      state: 'queued',
+      payload: { action: 'directory.scanOu', ou: 'OU=Sales' },
+    });
   });
 
   it('strips the @mention Teams puts in channel messages', async () => {
     const { messageActivity, postActivity } = await import('../helpers/activities');
     const before = h.connector.calls.length;
-    await postActivity(h.bot.url, messageActivity({ text: '/help', from: MEGAN, conversationId: h.conversationId, serviceUrl: h.connector.url, mentionBot: true }));
+    await postActivity(
+      h.bot.url,
+      messageActivity({
+        text: '/help',
+        from: MEGAN,
+        conversationId: h.conversationId,
+        serviceUrl: h.connector.url,
+        mentionBot: true,
+      }),
+    );
     expect(cardText(firstCard(h.connector.calls.slice(before)))).toContain('SyncShift commands');
   });
 
@@ -97,11 +117,25 @@ describe('bot commands over HTTP', () => {
 
   it('the relay refuses requests without a valid agent credential', async () => {
     const lease = (headers: Record<string, string>): Promise<Response> =>
-      fetch(`${h.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ agentVersion: 't', waitMs: 0 }) });
+      fetch(`${h.bot.url}/relay/v1/jobs/lease`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ agentVersion: 't', waitMs: 0 }),
+      });
     expect((await lease({})).status).toBe(401);
-    expect((await lease({ 'x-syncshift-agent': 'agent-test', authorization: 'Bearer wrong-secret-wrong-secret-wrong' })).status).toBe(401);
-    expect((await lease({ 'x-syncshift-agent': 'nobody', authorization: 'Bearer test-secret-0123456789-abcdefghij' })).status).toBe(401);
-    const result = await fetch(`${h.bot.url}/relay/v1/jobs/00000000-0000-0000-0000-000000000000/result`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"failed","error":{"code":"x","message":"y"}}' });
+    expect(
+      (await lease({ 'x-syncshift-agent': 'agent-test', authorization: 'Bearer wrong-secret-wrong-secret-wrong' }))
+        .status,
+    ).toBe(401);
+    expect(
+      (await lease({ 'x-syncshift-agent': 'nobody', authorization: 'Bearer test-secret-0123456789-abcdefghij' }))
+        .status,
+    ).toBe(401);
+    const result = await fetch(`${h.bot.url}/relay/v1/jobs/00000000-0000-0000-0000-000000000000/result`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"outcome":"failed","error":{"code":"x","message":"y"}}',
+    });
     expect(result.status).toBe(401);
   });
 });

@@ -1,4 +1,9 @@
-import { readForestFile, SimulatedDirectory, simulatedObjectGuid, writeForestFile } from '../../src/directory/simulated-directory';
+import {
+  readForestFile,
+  SimulatedDirectory,
+  simulatedObjectGuid,
+  writeForestFile,
+} from '../../src/directory/simulated-directory';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +64,11 @@ describe('Agents Playground in headless Chromium', () => {
   const frames: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) serviceMissing('Chromium', `${CHROMIUM} does not exist. Install it with apt-get install -y chromium (scripts/test-all.sh does), or set CHROMIUM_PATH.`);
+    if (!existsSync(CHROMIUM))
+      serviceMissing(
+        'Chromium',
+        `${CHROMIUM} does not exist. Install it with apt-get install -y chromium (scripts/test-all.sh does), or set CHROMIUM_PATH.`,
+      );
     mkdirSync(ARTIFACTS, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'syncshift-browser-'));
     sandbox = await startSandbox({
@@ -75,12 +84,24 @@ describe('Agents Playground in headless Chromium', () => {
       context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
         // Tall enough that a verify card with its DN lists fits in one screenshot.
         viewport: { width: 1400, height: 1600 },
       });
     } catch (err) {
-      serviceMissing('Chromium', `${CHROMIUM} could not be launched by playwright-core. Reinstall it with apt-get install -y chromium.`, err);
+      serviceMissing(
+        'Chromium',
+        `${CHROMIUM} could not be launched by playwright-core. Reinstall it with apt-get install -y chromium.`,
+        err,
+      );
     }
     page = context.pages()[0] ?? (await context.newPage());
     page.on('websocket', (ws) => ws.on('framereceived', (f) => void frames.push(String(f.payload))));
@@ -93,7 +114,8 @@ describe('Agents Playground in headless Chromium', () => {
     await context?.close();
     await sandbox?.stop();
     // The sandbox's own logs sit next to the screenshots, for reading a failure afterwards.
-    for (const log of ['sandbox.log', 'playground.log']) if (dataDir && existsSync(join(dataDir, log))) copyFileSync(join(dataDir, log), join(ARTIFACTS, log));
+    for (const log of ['sandbox.log', 'playground.log'])
+      if (dataDir && existsSync(join(dataDir, log))) copyFileSync(join(dataDir, log), join(ARTIFACTS, log));
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -116,7 +138,10 @@ describe('Agents Playground in headless Chromium', () => {
     const candidates = page.getByText('SyncShift', { exact: true }).filter({ visible: true });
     const inputBox = await page.locator(SELECTORS.chatInput).boundingBox();
     await page.waitForFunction(
-      ({ inputTop }) => Array.from(document.querySelectorAll('span')).some((s) => s.textContent === 'SyncShift' && Math.abs(s.getBoundingClientRect().bottom - inputTop) < 80),
+      ({ inputTop }) =>
+        Array.from(document.querySelectorAll('span')).some(
+          (s) => s.textContent === 'SyncShift' && Math.abs(s.getBoundingClientRect().bottom - inputTop) < 80,
+        ),
       { inputTop: inputBox!.y },
       { timeout: UI_TIMEOUT_MS },
     );
@@ -138,9 +163,13 @@ describe('Agents Playground in headless Chromium', () => {
       await last.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     } catch (err) {
       // Say what the person would have seen instead.
-      await page.screenshot({ path: join(ARTIFACTS, `failed-${texts[0]!.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}.png`) });
+      await page.screenshot({
+        path: join(ARTIFACTS, `failed-${texts[0]!.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}.png`),
+      });
       const shown = await page.locator(SELECTORS.card).allInnerTexts();
-      throw new Error(`No card showing ${texts.map((t) => `"${t}"`).join(' and ')}. The last cards on the page:\n${shown.slice(-3).join('\n---\n')}\n${(err as Error).message}`);
+      throw new Error(
+        `No card showing ${texts.map((t) => `"${t}"`).join(' and ')}. The last cards on the page:\n${shown.slice(-3).join('\n---\n')}\n${(err as Error).message}`,
+      );
     }
     return last;
   }
@@ -173,9 +202,14 @@ describe('Agents Playground in headless Chromium', () => {
     const result = await card(`Verify pilot: ${OU.sales}`, 'Missing in cloud');
     const text = await result.innerText();
     expect(text).not.toContain('Verifying…');
-    const facts = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const facts = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
-    expect(after('On-premises users')).toBe(`${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(after('On-premises users')).toBe(
+      `${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(after('Missing in cloud')).toBe('3');
     expect(after('Extra in cloud')).toBe('2');
     expect(after('ImmutableId differs')).toBe('2');
@@ -207,11 +241,15 @@ describe('Agents Playground in headless Chromium', () => {
     const text = await done.innerText();
     expect(text).toContain(`Requested by ${PLAYGROUND_USERS.megan.name}`);
     expect(text).toContain(`approved by ${PLAYGROUND_USERS.alex.name}`);
-    expect(text).toMatch(/Result · Connect Sync scheduler\s+Scheduler: off · Staging mode: off · Sync cycle running: no/);
+    expect(text).toMatch(
+      /Result · Connect Sync scheduler\s+Scheduler: off · Staging mode: off · Sync cycle running: no/,
+    );
     expect(text).not.toContain('result.scheduler.syncCycleEnabled');
     expect(await done.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await done.getByRole('button', { name: 'Show raw values' }).click({ timeout: UI_TIMEOUT_MS });
-    await done.getByText('result.scheduler.syncCycleEnabled: false', { exact: true }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await done
+      .getByText('result.scheduler.syncCycleEnabled: false', { exact: true })
+      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     expect(await done.innerText()).toContain('result.scheduler.stagingModeEnabled: false');
     await shoot('04-approved-and-done', done);
 
@@ -231,12 +269,18 @@ describe('Agents Playground in headless Chromium', () => {
     expect(cycle.created).toHaveLength(3);
 
     // Finished verify cards so far, so the wait below is for a new one, not the one from before.
-    const finished = page.locator(SELECTORS.card).filter({ hasText: `Verify pilot: ${OU.sales}` }).filter({ hasText: 'Missing in cloud' });
+    const finished = page
+      .locator(SELECTORS.card)
+      .filter({ hasText: `Verify pilot: ${OU.sales}` })
+      .filter({ hasText: 'Missing in cloud' });
     const earlier = await finished.count();
     await type('/verify pilot OU=Sales');
     const result = finished.nth(earlier);
     await result.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    const facts = (await result.innerText()).split('\n').map((l) => l.trim()).filter(Boolean);
+    const facts = (await result.innerText())
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
     expect(after('Missing in cloud')).toBe('0');
     expect(after('Matched')).toBe(EXPECTED.sales.users.toLocaleString('en-US'));
@@ -250,13 +294,24 @@ describe('Agents Playground in headless Chromium', () => {
     // seed is left alone). The tenant was built at start, so the verify lists them as missing.
     const forestFile = join(dataDir, 'forest.json');
     const forest = readForestFile(forestFile);
-    const added = [String.raw`CN=Doe\, Jane,${OU.legacy}`, String.raw`CN=Weird (Temp*) \\ Contractor,${OU.legacy}`, `CN=Zoë Łukasiewicz-Ærøskøbing,${OU.legacy}`].map((dn, i) => ({
-      dn, objectGuid: simulatedObjectGuid(dn).toString('base64'), consistencyGuid: null, samAccountName: `browser.dn${i}`, userPrincipalName: `browser.dn${i}@${UPN_SUFFIX}`, disabled: false,
+    const added = [
+      String.raw`CN=Doe\, Jane,${OU.legacy}`,
+      String.raw`CN=Weird (Temp*) \\ Contractor,${OU.legacy}`,
+      `CN=Zoë Łukasiewicz-Ærøskøbing,${OU.legacy}`,
+    ].map((dn, i) => ({
+      dn,
+      objectGuid: simulatedObjectGuid(dn).toString('base64'),
+      consistencyGuid: null,
+      samAccountName: `browser.dn${i}`,
+      userPrincipalName: `browser.dn${i}@${UPN_SUFFIX}`,
+      disabled: false,
     }));
     writeForestFile(forestFile, { ...forest, users: [...forest.users, ...added] });
     // The DNs as the directory reports them to the agent: what a person must see and copy.
     const reported: string[] = [];
-    await new SimulatedDirectory(readForestFile(forestFile)).scanUsers(OU.legacy, { onPage: (users) => void reported.push(...users.map((u) => u.dn)) });
+    await new SimulatedDirectory(readForestFile(forestFile)).scanUsers(OU.legacy, {
+      onPage: (users) => void reported.push(...users.map((u) => u.dn)),
+    });
     const expected = reported.filter((dn) => added.some((u) => u.dn === dn));
     expect(expected).toEqual(added.map((u) => u.dn));
 
@@ -264,7 +319,10 @@ describe('Agents Playground in headless Chromium', () => {
     const result = await card(`Verify pilot: ${OU.legacy}`, 'Missing in the cloud (3)');
     const lines = (await result.innerText()).split('\n').map((l) => l.trim());
     expect(lines[0]).toBe(`Verify pilot: ${OU.legacy}`);
-    const missing = lines.slice(lines.indexOf('Missing in the cloud (3)') + 1, lines.indexOf('Missing in the cloud (3)') + 4);
+    const missing = lines.slice(
+      lines.indexOf('Missing in the cloud (3)') + 1,
+      lines.indexOf('Missing in the cloud (3)') + 4,
+    );
     expect([...missing].sort()).toEqual([...expected].sort());
     await shoot('06-verify-literal-dns', result);
   });
@@ -280,7 +338,11 @@ describe('Agents Playground in headless Chromium', () => {
     const started = await card('Started by', 'Ünïcødé');
     const overview = await card('0 of 18 steps finished', 'Ünïcødé');
     const step1 = await card('Step 1 of 18', 'Ünïcødé');
-    for (const [shown, line] of [[started, `Migration "${name}" started`], [overview, `Migration "${name}"`], [step1, name]] as const) {
+    for (const [shown, line] of [
+      [started, `Migration "${name}" started`],
+      [overview, `Migration "${name}"`],
+      [step1, name],
+    ] as const) {
       expect((await shown.innerText()).split('\n').map((l) => l.trim())).toContain(line);
       expect(await shown.locator('a').count()).toBe(0);
     }
@@ -301,7 +363,14 @@ describe('Agents Playground in headless Chromium', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         name: 'adaptiveCard/action',
-        value: { action: { type: 'Action.Execute', title: 'Request approval', verb: STEP_VERBS.requestApproval, data: { migrationId: posted.migrationId, n } } },
+        value: {
+          action: {
+            type: 'Action.Execute',
+            title: 'Request approval',
+            verb: STEP_VERBS.requestApproval,
+            data: { migrationId: posted.migrationId, n },
+          },
+        },
         from: { id: PLAYGROUND_USERS.megan.id },
         conversation: { id: posted.conversationId },
         replyToId: posted.messageId,
@@ -317,7 +386,8 @@ describe('Agents Playground in headless Chromium', () => {
       if (!frame.includes('"createMessage"') || !frame.includes(`Step ${n} of 18`)) continue;
       const parsed = JSON.parse(frame) as { actionConversationId: string; message: { messageId: string } };
       const migrationId = /"migrationId":"([0-9a-f-]{36})"/.exec(frame)?.[1];
-      if (migrationId) return { messageId: parsed.message.messageId, conversationId: parsed.actionConversationId, migrationId };
+      if (migrationId)
+        return { messageId: parsed.message.messageId, conversationId: parsed.actionConversationId, migrationId };
     }
     throw new Error(`The Playground never received the card of step ${n}; frames seen: ${frames.length}.`);
   }

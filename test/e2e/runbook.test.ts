@@ -33,11 +33,26 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   let rdUsers: SimUser[];
 
   beforeAll(async () => {
-    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
-    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 }).finally(() => directory.close());
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
+    const tenant = await buildTenantFromDirectory(directory, {
+      baseDn: OU.sales,
+      missing: 3,
+      extra: 2,
+      mismatched: 2,
+    }).finally(() => directory.close());
     ps = installFakePowerShell();
     exportDir = mkdtempSync(join(tmpdir(), 'syncshift-export-'));
-    h = await startBotHarness({ env: { SYNCSHIFT_APPROVERS: [ADELE, MEGAN, LYNNE].map((u) => u.aadObjectId).join(','), SYNCSHIFT_REQUIRED_APPROVALS: '1' } });
+    h = await startBotHarness({
+      env: {
+        SYNCSHIFT_APPROVERS: [ADELE, MEGAN, LYNNE].map((u) => u.aadObjectId).join(','),
+        SYNCSHIFT_REQUIRED_APPROVALS: '1',
+      },
+    });
     h.graph.setUsers(tenant.users);
     rdUsers = tenant.users.filter((u) => u.onPremisesDistinguishedName?.endsWith('OU=R\\,D,DC=contoso,DC=com'));
     agent = spawnAgent(h.bot.url, samba, { ...ps.env, SYNCSHIFT_ADSYNC_EXPORT_DIR: exportDir });
@@ -61,7 +76,17 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   /** Clicks a button on a step card the way Teams does: an adaptiveCard/action invoke, answered in the HTTP response. */
   async function click(user: TestUser, verb: string, n: number, extra: Record<string, unknown> = {}): Promise<string> {
     const s = await step(n);
-    const res = await postActivity(h.bot.url, cardActionActivity({ verb, data: { migrationId, n, ...extra }, from: user, conversationId: h.conversationId, serviceUrl: h.connector.url, replyToId: s.cardActivityId }));
+    const res = await postActivity(
+      h.bot.url,
+      cardActionActivity({
+        verb,
+        data: { migrationId, n, ...extra },
+        from: user,
+        conversationId: h.conversationId,
+        serviceUrl: h.connector.url,
+        replyToId: s.cardActivityId,
+      }),
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { statusCode: number; type: string; value: Record<string, unknown> };
     expect(body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });
@@ -136,7 +161,9 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     const started = await h.say('/migration start "Contoso pilot"', ADELE);
     expect(started).toHaveLength(3);
     for (const c of started) expect(cardProblems(c.activity.attachments![0]!.content)).toEqual([]);
-    expect(cardText(started[1]!.activity.attachments![0]!.content)).toContain('0 of 18 steps finished · current: step 1');
+    expect(cardText(started[1]!.activity.attachments![0]!.content)).toContain(
+      '0 of 18 steps finished · current: step 1',
+    );
     migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
     expect((await step(1)).cardActivityId).toBe(started[2]!.id);
 
@@ -164,12 +191,18 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
 
     // 6: optional, skipped with a reason; 7 cannot be skipped.
     expect(await click(ADELE, 'step.skip', 7, { reason: 'no' })).toContain('cannot be skipped');
-    expect(await click(ADELE, 'step.skip', 6, { reason: 'Pilot users already live in OU=R,D' })).toContain('Skipped: Pilot users already live in OU=R,D');
+    expect(await click(ADELE, 'step.skip', 6, { reason: 'Pilot users already live in OU=R,D' })).toContain(
+      'Skipped: Pilot users already live in OU=R,D',
+    );
 
     // 7: baseline count through the verify slice.
     await click(ADELE, 'step.run', 7);
     const s7 = await waitForStep(7, ['done']);
-    expect(s7.evidence).toMatchObject({ onPremUsers: EXPECTED.rAndD.users, cloudUsers: EXPECTED.rAndD.users, missing: 0 });
+    expect(s7.evidence).toMatchObject({
+      onPremUsers: EXPECTED.rAndD.users,
+      cloudUsers: EXPECTED.rAndD.users,
+      missing: 0,
+    });
     await sharedCard(s7, `onPremUsers: ${EXPECTED.rAndD.users}`);
 
     // 8: stop the scheduler. Refused while a cycle runs; then four eyes.
@@ -178,19 +211,26 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await eventually(async () => ((await step(8)).reason ?? '').includes('Connect Sync cycle is in progress'), {
       what: 'step 8 to wait for the Connect Sync cycle',
       timeoutMs: 30_000,
-      detail: async () => `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agent.log().slice(-2000)}`,
+      detail: async () =>
+        `step 8: ${JSON.stringify(await step(8))}; jobs: ${JSON.stringify(await h.store.db.query('SELECT kind, state, error FROM jobs ORDER BY seq DESC LIMIT 2'))}\n${agent.log().slice(-2000)}`,
     });
     await sharedCard(await step(8), 'a Connect Sync cycle is in progress');
     ps.writeState({ syncCycleInProgress: false });
     await click(ADELE, 'step.requestApproval', 8);
     const ap8 = await waitForApproval(8, 'pending');
     expect((await step(8)).status).toBe('waiting_approval');
-    expect(await click(ADELE, 'step.approve', 8, { approvalId: ap8 })).toContain('You asked for this change, so someone else has to approve it.');
+    expect(await click(ADELE, 'step.approve', 8, { approvalId: ap8 })).toContain(
+      'You asked for this change, so someone else has to approve it.',
+    );
     expect(await click(MALLORY, 'step.approve', 8, { approvalId: ap8 })).toContain('You are not on the approver list');
     // Megan's view has the buttons; Adele's refreshed view does not.
     expect(await click(MEGAN, 'step.refresh', 8)).toContain('Waiting for approval: 0 of 1');
     // Two approvers at once, one of them double-clicking: the action runs once.
-    const clicks = await Promise.all([click(MEGAN, 'step.approve', 8, { approvalId: ap8 }), click(LYNNE, 'step.approve', 8, { approvalId: ap8 }), click(MEGAN, 'step.approve', 8, { approvalId: ap8 })]);
+    const clicks = await Promise.all([
+      click(MEGAN, 'step.approve', 8, { approvalId: ap8 }),
+      click(LYNNE, 'step.approve', 8, { approvalId: ap8 }),
+      click(MEGAN, 'step.approve', 8, { approvalId: ap8 }),
+    ]);
     expect(clicks.filter((t) => /already (approved|executing|executed)|already answered/.test(t)).length).toBe(2);
     const s8 = await waitForStep(8, ['done']);
     expect(ps.readState().scheduler.SyncCycleEnabled).toBe(false);
@@ -208,9 +248,21 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(card9).toContain('Script that will run after approval');
     expect(card9).toContain('ENDSWITH');
     expect(card9).toContain('cloudNoFlow');
-    const planned = ((await h.store.runbook.getApproval(ap9))!.evidence as { plan: { precedence: number }[] }).plan.map((p) => p.precedence);
+    const planned = ((await h.store.runbook.getApproval(ap9))!.evidence as { plan: { precedence: number }[] }).plan.map(
+      (p) => p.precedence,
+    );
     const state = ps.readState();
-    ps.writeState({ rules: [...state.rules, { ...state.rules.find((r) => r.ImmutableTag === '')!, Identifier: randomUUID(), Name: 'Someone else', Precedence: planned[0]! }] });
+    ps.writeState({
+      rules: [
+        ...state.rules,
+        {
+          ...state.rules.find((r) => r.ImmutableTag === '')!,
+          Identifier: randomUUID(),
+          Name: 'Someone else',
+          Precedence: planned[0]!,
+        },
+      ],
+    });
     await click(MEGAN, 'step.approve', 9, { approvalId: ap9 });
     await waitForApproval(9, 'void');
     expect((await waitForStep(9, ['pending'])).reason).toContain('approval void');
@@ -220,7 +272,11 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     const s9 = await waitForStep(9, ['done']);
     const created = ps.readState().rules.filter((r) => r.Name.includes('(SyncShift)'));
     expect(created).toHaveLength(6);
-    expect(created.filter((r) => r.Direction === 'Inbound').every((r) => JSON.stringify(r.ScopeFilter).includes('OU=R\\\\,D,DC=contoso,DC=com'))).toBe(true);
+    expect(
+      created
+        .filter((r) => r.Direction === 'Inbound')
+        .every((r) => JSON.stringify(r.ScopeFilter).includes('OU=R\\\\,D,DC=contoso,DC=com')),
+    ).toBe(true);
     expect(created.every((r) => r.Precedence >= 0 && r.Precedence <= 99)).toBe(true);
     await sharedCard(s9, 'Done');
 
@@ -252,13 +308,25 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
 
     const status = cardText((await h.say('/migration status', MEGAN))[0]!.activity.attachments![0]!.content);
     expect(status).toContain('13 of 18 steps finished · current: step 14');
-    expect(status).toContain('6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)');
+    expect(status).toContain(
+      '6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)',
+    );
   });
 
   it('the audit log has every command, approval, job and result, and exports as CSV', async () => {
     const audit = await h.store.audit.forConversation(h.conversationId, 1000);
     const actions = new Set(audit.map((a) => a.action));
-    for (const a of ['command.migration.start', 'step.confirm', 'step.run', 'approval.request', 'approval.approve', 'job.queued', 'job.leased', 'job.result']) expect(actions).toContain(a);
+    for (const a of [
+      'command.migration.start',
+      'step.confirm',
+      'step.run',
+      'approval.request',
+      'approval.approve',
+      'job.queued',
+      'job.leased',
+      'job.result',
+    ])
+      expect(actions).toContain(a);
     expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:SELF_APPROVAL')).toBe(true);
     expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:EXPIRED')).toBe(true);
     await expect(h.store.db.query(`UPDATE audit_log SET outcome = 'x'`)).rejects.toThrow();
@@ -273,18 +341,23 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect((await fetch(url.replace(/sig=[^&]+/, 'sig=forged'))).status).toBe(403);
 
     // One person's rows, by name: each names Megan by her Entra object id and her name, whichever part of the bot wrote it.
-    const meganCard = cardText((await h.say('/audit export json Megan Bowen', MEGAN))[0]!.activity.attachments![0]!.content);
+    const meganCard = cardText(
+      (await h.say('/audit export json Megan Bowen', MEGAN))[0]!.activity.attachments![0]!.content,
+    );
     const meganUrl = /Download: (\S+)/.exec(meganCard)![1]!;
     const meganRows = (await (await fetch(meganUrl)).json()) as { actor: string; actorName: string; action: string }[];
     expect(meganRows.length).toBeGreaterThan(0);
-    expect(new Set(meganRows.map((r) => `${r.actor}|${r.actorName}`))).toEqual(new Set([`${MEGAN.aadObjectId}|Megan Bowen`]));
+    expect(new Set(meganRows.map((r) => `${r.actor}|${r.actorName}`))).toEqual(
+      new Set([`${MEGAN.aadObjectId}|Megan Bowen`]),
+    );
     expect(meganRows.map((r) => r.action)).toEqual(expect.arrayContaining(['command.audit', 'approval.approve']));
     // Widening a one-person link to everyone's rows breaks its signature.
     expect((await fetch(meganUrl.replace(/&person=[^&]+/, ''))).status).toBe(403);
     // Jobs queued for a step are on the record under the person who asked, not under a "id|name" string.
     const queued = audit.filter((a) => a.action === 'job.queued');
     expect(queued.length).toBeGreaterThan(0);
-    for (const row of queued) expect([ADELE, MEGAN, LYNNE].map((u) => `${u.aadObjectId}|${u.name}`)).toContain(`${row.actor}|${row.actorName}`);
+    for (const row of queued)
+      expect([ADELE, MEGAN, LYNNE].map((u) => `${u.aadObjectId}|${u.name}`)).toContain(`${row.actor}|${row.actorName}`);
   });
 
   it('undo of step 13 needs approval and stops the scheduler again', async () => {

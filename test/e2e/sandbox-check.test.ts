@@ -34,16 +34,29 @@ describe('the sandbox check without the Playground', () => {
         SANDBOX_PLAYGROUND_PORT: String(await freePort()),
         SANDBOX_DATA_DIR: dataDir,
       };
-      const child = spawn('bash', ['scripts/sandbox.sh', '--check', '--no-playground'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', ['scripts/sandbox.sh', '--check', '--no-playground'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
 
-      expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('sandbox check: OK (simulated directory') });
+      expect({ code, output }).toEqual({
+        code: 0,
+        output: expect.stringContaining('sandbox check: OK (simulated directory'),
+      });
       expect(output).toContain("help card with every command arrived through the bot's HTTP endpoint (no Playground)");
-      expect(output).toContain(`On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
-      expect(output).toMatch(new RegExp(`wave Check\\w+ counted by the agent \\(${EXPECTED.salesOps.users} users\\) and the wave summary posted`));
+      expect(output).toContain(
+        `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      );
+      expect(output).toMatch(
+        new RegExp(
+          `wave Check\\w+ counted by the agent \\(${EXPECTED.salesOps.users} users\\) and the wave summary posted`,
+        ),
+      );
       // Nothing was started that would need a browser.
       expect(output).not.toContain('Agents Playground on');
     } finally {

@@ -24,10 +24,14 @@ import { PG_URL, postgresBackend } from '../helpers/store-backends';
 
 const JOB_ID = 'AD2AADProvisioning.5e1f.0a1b2c3d-0000-4000-8000-000000000009';
 
-const isSummary = (activity: ConnectorCall['activity']) => cardText(activity.attachments?.[0]?.content ?? {}).startsWith('Wave summary for');
+const isSummary = (activity: ConnectorCall['activity']) =>
+  cardText(activity.attachments?.[0]?.content ?? {}).startsWith('Wave summary for');
 
 function texts(h: BotHarness, from = 0): string[] {
-  return h.connector.calls.slice(from).filter((c) => c.method === 'POST').map((c) => cardText(c.activity.attachments?.[0]?.content ?? {}));
+  return h.connector.calls
+    .slice(from)
+    .filter((c) => c.method === 'POST')
+    .map((c) => cardText(c.activity.attachments?.[0]?.content ?? {}));
 }
 
 function summaries(h: BotHarness, from = 0): string[] {
@@ -35,7 +39,10 @@ function summaries(h: BotHarness, from = 0): string[] {
 }
 
 async function waitForText(h: BotHarness, text: string, from: number, timeoutMs = 30_000): Promise<string> {
-  const call = await h.connector.waitFor((c) => c.method === 'POST' && cardText(c.activity.attachments?.[0]?.content ?? {}).includes(text), { from, timeoutMs });
+  const call = await h.connector.waitFor(
+    (c) => c.method === 'POST' && cardText(c.activity.attachments?.[0]?.content ?? {}).includes(text),
+    { from, timeoutMs },
+  );
   const card = call.activity.attachments![0]!.content;
   expect(cardProblems(card)).toEqual([]);
   return cardText(card);
@@ -45,7 +52,12 @@ const at = (iso: string, minutes = 0) => new Date(Date.parse(iso) + minutes * 60
 
 async function rows(h: BotHarness, conversationId = h.conversationId) {
   const migration = await h.store.migrations.findByConversation(conversationId);
-  return (await h.store.waves.listSummaries(migration!.id)).map((r) => ({ kind: r.kind, localDate: r.localDate, status: r.status, attempts: r.attempts }));
+  return (await h.store.waves.listSummaries(migration!.id)).map((r) => ({
+    kind: r.kind,
+    localDate: r.localDate,
+    status: r.status,
+    attempts: r.attempts,
+  }));
 }
 
 describe('a summary whose post may have reached Teams is never posted again', () => {
@@ -64,7 +76,9 @@ describe('a summary whose post may have reached Teams is never posted again', ()
     const from = h.connector.calls.length;
     clock = new Date('2026-03-28T07:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(0);
-    expect(await rows(h)).toEqual([{ kind: 'scheduled', localDate: '2026-03-28', status: 'outcome_unknown', attempts: 1 }]);
+    expect(await rows(h)).toEqual([
+      { kind: 'scheduled', localDate: '2026-03-28', status: 'outcome_unknown', attempts: 1 },
+    ]);
     // Later ticks, past any retry back-off: no second copy.
     for (const minutes of [1, 16, 31, 60]) {
       clock = new Date(Date.parse('2026-03-28T07:00:00Z') + minutes * 60_000);
@@ -89,7 +103,10 @@ describe('a summary whose post may have reached Teams is never posted again', ()
     expect(await h.bot.summaries.tick()).toBe(0);
     await h.bot.summaries.idle();
     expect(summaries(h, from)).toHaveLength(1);
-    expect((await rows(h)).find((r) => r.localDate === '2026-03-29')).toMatchObject({ status: 'outcome_unknown', attempts: 1 });
+    expect((await rows(h)).find((r) => r.localDate === '2026-03-29')).toMatchObject({
+      status: 'outcome_unknown',
+      attempts: 1,
+    });
     expect(texts(h, from).filter((t) => t.includes('The wave summary for 2026-03-29 may be missing'))).toHaveLength(1);
   });
 
@@ -105,7 +122,9 @@ describe('a summary whose post may have reached Teams is never posted again', ()
     expect(await h.bot.summaries.tick()).toBe(1);
     const posted = summaries(h, from);
     expect(posted).toHaveLength(1);
-    expect(posted[0]).toContain('Posted late: the earlier attempt after 08:00 Europe/Berlin on 2026-03-30 failed (Teams refused the card with 403');
+    expect(posted[0]).toContain(
+      'Posted late: the earlier attempt after 08:00 Europe/Berlin on 2026-03-30 failed (Teams refused the card with 403',
+    );
     expect(posted[0]).toContain('this is attempt 2 of 3');
     // The change is measured from the previous day's summary, which may or may not have arrived.
     expect(posted[0]).toContain("change since 2026-03-29's daily summary");
@@ -119,7 +138,9 @@ describe('a summary whose post may have reached Teams is never posted again', ()
     clock = new Date('2026-03-31T06:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(0);
     // One post and the card sink's three retries, all answered 503.
-    expect(h.connector.postAttempts.slice(attemptsBefore).filter((a) => a.failed && isSummary(a.activity))).toHaveLength(4);
+    expect(
+      h.connector.postAttempts.slice(attemptsBefore).filter((a) => a.failed && isSummary(a.activity)),
+    ).toHaveLength(4);
     expect((await rows(h)).find((r) => r.localDate === '2026-03-31')).toMatchObject({ status: 'failed', attempts: 1 });
     clock = at('2026-03-31T06:00:00Z', 15);
     expect(await h.bot.summaries.tick()).toBe(1);
@@ -140,8 +161,12 @@ describe('a summary Teams took while the database failed to record it is not pos
     await sql.connect();
     const schema = backend.schemaFor!('main');
     // A real database error, raised by PostgreSQL itself, exactly when the summary is marked posted.
-    await sql.query(`CREATE FUNCTION "${schema}".refuse_posted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.status = 'posted' THEN RAISE EXCEPTION 'simulated database outage'; END IF; RETURN NEW; END $$`);
-    await sql.query(`CREATE TRIGGER refuse_posted BEFORE UPDATE ON "${schema}".summaries FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_posted()`);
+    await sql.query(
+      `CREATE FUNCTION "${schema}".refuse_posted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.status = 'posted' THEN RAISE EXCEPTION 'simulated database outage'; END IF; RETURN NEW; END $$`,
+    );
+    await sql.query(
+      `CREATE TRIGGER refuse_posted BEFORE UPDATE ON "${schema}".summaries FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_posted()`,
+    );
     expect((await h.say('/migration start "Unrecorded"')).length).toBe(3);
     expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
   });
@@ -155,7 +180,9 @@ describe('a summary Teams took while the database failed to record it is not pos
     const from = h.connector.calls.length;
     clock = new Date('2026-03-28T07:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
-    expect(await rows(h)).toEqual([{ kind: 'scheduled', localDate: '2026-03-28', status: 'outcome_unknown', attempts: 1 }]);
+    expect(await rows(h)).toEqual([
+      { kind: 'scheduled', localDate: '2026-03-28', status: 'outcome_unknown', attempts: 1 },
+    ]);
     await sql.query(`DROP TRIGGER refuse_posted ON "${backend.schemaFor!('main')}".summaries`);
     for (const minutes of [16, 31, 46, 120]) {
       clock = at('2026-03-28T07:00:00Z', minutes);
@@ -172,7 +199,11 @@ describe('a part Graph will not give is left out with a line that says so; a sum
 
   beforeAll(async () => {
     // Graph GETs are retried on 5xx; a short backoff keeps a Graph that stays down quick to test.
-    h = await startBotHarness({ now: () => clock, instanceId: 'bot-degrade', graphRetry: { maxRetries: 2, baseBackoffMs: 5 } });
+    h = await startBotHarness({
+      now: () => clock,
+      instanceId: 'bot-degrade',
+      graphRetry: { maxRetries: 2, baseBackoffMs: 5 },
+    });
     expect((await h.say('/migration start "Degraded"')).length).toBe(3);
     expect(cardText(firstCard(await h.say(`/summary job ${JOB_ID}`)))).toContain('Cloud Sync job set');
     expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
@@ -189,7 +220,9 @@ describe('a part Graph will not give is left out with a line that says so; a sum
     expect(await h.bot.summaries.tick()).toBe(1);
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from);
     expect(text).toContain('Incomplete: the Cloud Sync provisioning logs could not be read');
-    expect(text).toContain('Microsoft Graph answered 403 (Authentication_RequestFromNonPremiumTenantOrB2CTenant) while reading Cloud Sync provisioning logs');
+    expect(text).toContain(
+      'Microsoft Graph answered 403 (Authentication_RequestFromNonPremiumTenantOrB2CTenant) while reading Cloud Sync provisioning logs',
+    );
     expect(text).toContain('ProvisioningLog.Read.All (or AuditLog.Read.All)');
     expect(text).toContain('Entra ID P1 or P2');
     // The logs were not read, so the next daily summary starts where this one would have.
@@ -199,7 +232,16 @@ describe('a part Graph will not give is left out with a line that says so; a sum
 
   it('the next day reads the logs again, including what the refused day would have shown', async () => {
     h.graph.denyProvisioningLogs(null);
-    h.graph.addProvisioningEvents([{ activityDateTime: '2026-03-28T10:00:00Z', jobId: JOB_ID, status: 'failure', targetId: null, sourceDisplayName: 'dup', reason: 'Another object has this UPN' }]);
+    h.graph.addProvisioningEvents([
+      {
+        activityDateTime: '2026-03-28T10:00:00Z',
+        jobId: JOB_ID,
+        status: 'failure',
+        targetId: null,
+        sourceDisplayName: 'dup',
+        reason: 'Another object has this UPN',
+      },
+    ]);
     const from = h.connector.calls.length;
     clock = new Date('2026-03-29T06:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
@@ -218,14 +260,18 @@ describe('a part Graph will not give is left out with a line that says so; a sum
     expect(await h.bot.summaries.tick()).toBe(1);
     const text = await waitForText(h, 'Wave summary for 2026-03-30', from);
     expect(text).toContain('The Entra numbers are from the copy read at 2026-03-29T06:00:00.000Z');
-    expect(text).toContain('Microsoft Graph users could not be read, so the Entra numbers are from 2026-03-29T06:00:00.000Z: Microsoft Graph answered 500');
+    expect(text).toContain(
+      'Microsoft Graph users could not be read, so the Entra numbers are from 2026-03-29T06:00:00.000Z: Microsoft Graph answered 500',
+    );
     expect(text).toContain('Cloud numbers from the copy read at 2026-03-29T06:00:00.000Z');
   });
 
   it('with no stored copy and Graph down, three attempts 15 minutes apart, then one card for the day and silence', async () => {
     const conv = '19:never-built@thread.tacv2';
     expect((await h.say('/migration start "Never built"', undefined, conv)).length).toBe(3);
-    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin', undefined, conv)))).toContain('every day at 08:00');
+    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin', undefined, conv)))).toContain(
+      'every day at 08:00',
+    );
     const from = h.connector.calls.length;
     clock = new Date('2026-03-31T06:00:00Z');
     // The other migration of this bot has a stored copy and is due too; it uses that copy.
@@ -235,8 +281,13 @@ describe('a part Graph will not give is left out with a line that says so; a sum
       await h.bot.summaries.tick();
     }
     await h.bot.summaries.idle();
-    expect((await rows(h, conv)).map((r) => [r.localDate, r.status, r.attempts])).toEqual([['2026-03-31', 'gave_up', 3]]);
-    const cards = h.connector.calls.slice(from).filter((c) => c.conversationId === conv && c.method === 'POST').map((c) => cardText(c.activity.attachments?.[0]?.content ?? {}));
+    expect((await rows(h, conv)).map((r) => [r.localDate, r.status, r.attempts])).toEqual([
+      ['2026-03-31', 'gave_up', 3],
+    ]);
+    const cards = h.connector.calls
+      .slice(from)
+      .filter((c) => c.conversationId === conv && c.method === 'POST')
+      .map((c) => cardText(c.activity.attachments?.[0]?.content ?? {}));
     expect(cards).toHaveLength(1);
     expect(cards[0]).toContain('No wave summary for 2026-03-31');
     expect(cards[0]).toContain('could not be built after 3 attempts: Microsoft Graph answered 500');
@@ -247,7 +298,9 @@ describe('a part Graph will not give is left out with a line that says so; a sum
     clock = new Date('2026-04-01T06:00:00Z');
     await h.bot.summaries.tick();
     const text = await waitForText(h, 'Wave summary for 2026-04-01: Never built', next);
-    expect(text).toContain('No summary was posted for 2026-03-31: it could not be built (CLOUD.UNAVAILABLE: Microsoft Graph answered 500');
+    expect(text).toContain(
+      'No summary was posted for 2026-03-31: it could not be built (CLOUD.UNAVAILABLE: Microsoft Graph answered 500',
+    );
     expect(text).toContain('There is no earlier daily summary to compare with.');
     expect(text).not.toContain('not running');
   });
@@ -256,7 +309,15 @@ describe('a part Graph will not give is left out with a line that says so; a sum
 describe('late provisioning log entries and summaries on request', () => {
   let h: BotHarness;
   let clock = new Date('2026-03-27T12:00:00Z');
-  const failure = (id: string, activityDateTime: string, reason: string) => ({ id, activityDateTime, jobId: JOB_ID, status: 'failure' as const, targetId: null, sourceDisplayName: id, reason });
+  const failure = (id: string, activityDateTime: string, reason: string) => ({
+    id,
+    activityDateTime,
+    jobId: JOB_ID,
+    status: 'failure' as const,
+    targetId: null,
+    sourceDisplayName: id,
+    reason,
+  });
 
   beforeAll(async () => {
     h = await startBotHarness({ now: () => clock, instanceId: 'bot-logs' });
@@ -274,7 +335,10 @@ describe('late provisioning log entries and summaries on request', () => {
     expect(await waitForText(h, 'Wave summary for 2026-03-28', from)).toContain('1× Reason early');
 
     // Graph lists an entry from 06:55 only after the 07:00 read, and a new one comes at 09:00.
-    h.graph.addProvisioningEvents([failure('e-late', '2026-03-28T06:55:00Z', 'Reason late'), failure('e-new', '2026-03-28T09:00:00Z', 'Reason new')]);
+    h.graph.addProvisioningEvents([
+      failure('e-late', '2026-03-28T06:55:00Z', 'Reason late'),
+      failure('e-new', '2026-03-28T09:00:00Z', 'Reason new'),
+    ]);
     clock = new Date('2026-03-28T11:00:00Z');
     from = h.connector.calls.length;
     await h.say('/summary now');
@@ -313,7 +377,13 @@ describe('one migration that breaks the tick does not hold up the others', () =>
     expect((await h.say('/migration start "Broken zone"', undefined, broken)).length).toBe(3);
     const brokenMigration = await h.store.migrations.findByConversation(broken);
     // /summary at refuses such a zone; a row written by an older version or by hand can still hold one.
-    await h.store.waves.setSchedule({ migrationId: brokenMigration!.id, localTime: '08:00', timeZone: 'Mars/Olympus_Mons', setBy: 'adele', now: clock });
+    await h.store.waves.setSchedule({
+      migrationId: brokenMigration!.id,
+      localTime: '08:00',
+      timeZone: 'Mars/Olympus_Mons',
+      setBy: 'adele',
+      now: clock,
+    });
     expect((await h.say('/migration start "Healthy"')).length).toBe(3);
     expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
     const from = h.connector.calls.length;
@@ -329,7 +399,8 @@ describe('one migration that breaks the tick does not hold up the others', () =>
 describe('waves whose Cloud Sync limits are exceeded, and an agent that never answers (no agent runs here)', () => {
   let h: BotHarness;
   let clock = new Date('2026-03-27T12:00:00Z');
-  const dns = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `OU=${prefix}${i},DC=contoso,DC=com`).join(' ');
+  const dns = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => `OU=${prefix}${i},DC=contoso,DC=com`).join(' ');
 
   beforeAll(async () => {
     h = await startBotHarness({ now: () => clock, instanceId: 'bot-limits' });
@@ -342,7 +413,9 @@ describe('waves whose Cloud Sync limits are exceeded, and an agent that never an
     expect(cardText(firstCard(await h.say(`/wave add A ${dns('A', 30)} on 2026-04-10`)))).toContain('Wave A planned');
     expect(cardText(firstCard(await h.say(`/wave add B ${dns('B', 20)} on 2026-04-17`)))).not.toContain('warning(s)');
     // Nested under A's OUs: not separate OUs of the configuration.
-    expect(cardText(firstCard(await h.say(`/wave add Nested OU=Team,OU=A1,DC=contoso,DC=com on 2026-04-20`)))).not.toContain('separate OUs');
+    expect(
+      cardText(firstCard(await h.say(`/wave add Nested OU=Team,OU=A1,DC=contoso,DC=com on 2026-04-20`))),
+    ).not.toContain('separate OUs');
     const added = cardText(firstCard(await h.say('/wave add C OU=C0,DC=contoso,DC=com on 2026-04-24')));
     expect(added).toContain('Wave C planned: ⚠ 1 warning(s) already');
     expect(added).toContain('would scope 51 separate OUs (nested OUs not counted)');
@@ -350,7 +423,9 @@ describe('waves whose Cloud Sync limits are exceeded, and an agent that never an
     // Every wave of the domain is marked (besides "not counted yet", and A's overlap with Nested).
     expect(list).toContain('C · on 2026-04-24 · counting… · ⚠ 2 warning(s)');
     expect(list).toContain('A · on 2026-04-10 · counting… · ⚠ 3 warning(s)');
-    expect(list).toContain('⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs');
+    expect(list).toContain(
+      '⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs',
+    );
   });
 
   it('the daily summary waits for the counts on the injected clock, then posts without them, with the limit warnings', async () => {
@@ -363,7 +438,9 @@ describe('waves whose Cloud Sync limits are exceeded, and an agent that never an
     clock = at('2026-03-28T07:00:00Z', 11);
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
     expect(text).toContain('On-premises count failed: 30 OUs: the agent did not answer in time');
-    expect(text).toContain('⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs');
+    expect(text).toContain(
+      '⚠ With this wave the Cloud Sync configuration for dc=contoso,dc=com would scope 51 separate OUs',
+    );
     await h.bot.summaries.idle();
   });
 });
@@ -381,10 +458,25 @@ describe('the change since yesterday is measured from the daily summaries (agent
     const forest = buildSeededForest();
     writeForestFile(forestFile, forest);
     const directory = new SimulatedDirectory(forest);
-    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.salesOps, missing: 3, extra: 0, mismatched: 0 });
+    const tenant = await buildTenantFromDirectory(directory, {
+      baseDn: OU.salesOps,
+      missing: 3,
+      extra: 0,
+      mismatched: 0,
+    });
     const anchors = new Map<string, string>();
-    await directory.scanUsers(OU.salesOps, { onPage: (page) => page.forEach((u) => anchors.set(u.dn, sourceAnchor(u.objectGuid, u.consistencyGuid))) });
-    late.push(...tenant.missingDns.map((dn, i): SimUser => ({ id: `20000000-0000-4000-8000-00000000000${i}`, userPrincipalName: `late${i}@contoso.com`, onPremisesSyncEnabled: true, onPremisesDistinguishedName: dn, onPremisesImmutableId: anchors.get(dn)! })));
+    await directory.scanUsers(OU.salesOps, {
+      onPage: (page) => page.forEach((u) => anchors.set(u.dn, sourceAnchor(u.objectGuid, u.consistencyGuid))),
+    });
+    late.push(
+      ...tenant.missingDns.map((dn, i): SimUser => ({
+        id: `20000000-0000-4000-8000-00000000000${i}`,
+        userPrincipalName: `late${i}@contoso.com`,
+        onPremisesSyncEnabled: true,
+        onPremisesDistinguishedName: dn,
+        onPremisesImmutableId: anchors.get(dn)!,
+      })),
+    );
     h = await startBotHarness({ now: () => clock, instanceId: 'bot-change' });
     h.graph.setUsers(tenant.users);
     const noLdap = { url: '', bindDn: '', password: '', caPath: '', baseDn: '' };
@@ -409,7 +501,9 @@ describe('the change since yesterday is measured from the daily summaries (agent
     from = h.connector.calls.length;
     clock = new Date('2026-03-28T07:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
-    expect(await waitForText(h, 'Wave summary for 2026-03-28', from)).toContain(`${total - 3} of ${total} provisioned (n/a)`);
+    expect(await waitForText(h, 'Wave summary for 2026-03-28', from)).toContain(
+      `${total - 3} of ${total} provisioned (n/a)`,
+    );
 
     h.graph.addUsers(late);
     from = h.connector.calls.length;
@@ -439,11 +533,13 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect((await h.say('/migration start "Restarted"')).length).toBe(3);
     expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00');
     // No agent runs: the summary waits for this count, which is where the restart finds it.
-    expect(cardText(firstCard(await h.say('/wave add W OU=Sales,DC=contoso,DC=com on 2026-04-10')))).toContain('Wave W planned');
+    expect(cardText(firstCard(await h.say('/wave add W OU=Sales,DC=contoso,DC=com on 2026-04-10')))).toContain(
+      'Wave W planned',
+    );
   });
   afterAll(async () => h?.close());
 
-  it('a restart while the summary waits for counts does not use up one of the day\'s three attempts', async () => {
+  it("a restart while the summary waits for counts does not use up one of the day's three attempts", async () => {
     clock = new Date('2026-03-28T07:00:00Z');
     expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
     expect((await rows(h)).map((r) => [r.localDate, r.status, r.attempts])).toEqual([['2026-03-28', 'claimed', 1]]);
@@ -454,8 +550,17 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect(await h.bot.summaries.tick({ wait: false })).toBe(1);
     expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['claimed', 1]]);
     // Once it waits for its own count (its deadline is set then), move past the 10-minute wait.
-    const countsAsked = async (): Promise<number> => (await h.store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE requested_by_id = 'syncshift:summary'`))[0]!.n;
-    await eventually(async () => (await countsAsked()) >= 2, { what: 'the summary to ask for its count after the restart', timeoutMs: 4_000, intervalMs: 20 });
+    const countsAsked = async (): Promise<number> =>
+      (
+        await h.store.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM jobs WHERE requested_by_id = 'syncshift:summary'`,
+        )
+      )[0]!.n;
+    await eventually(async () => (await countsAsked()) >= 2, {
+      what: 'the summary to ask for its count after the restart',
+      timeoutMs: 4_000,
+      intervalMs: 20,
+    });
     clock = new Date('2026-03-28T07:11:00Z');
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from, 10_000);
     expect(text).toContain('the agent did not answer in time');
@@ -463,16 +568,25 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     expect((await rows(h)).map((r) => [r.status, r.attempts])).toEqual([['posted', 1]]);
   });
 
-  it('an unexpected error\'s own text stays in the log: the card and the stored error say where to look', async () => {
-    const views = jest.spyOn(h.bot.waves, 'views').mockRejectedValueOnce(new Error('relation "wave_ous" does not exist at character 42'));
+  it("an unexpected error's own text stays in the log: the card and the stored error say where to look", async () => {
+    const views = jest
+      .spyOn(h.bot.waves, 'views')
+      .mockRejectedValueOnce(new Error('relation "wave_ous" does not exist at character 42'));
     const from = h.connector.calls.length;
     expect(cardText(firstCard(await h.say('/summary now')))).toContain('Building the wave summary');
     const text = await waitForText(h, 'The wave summary could not be built', from);
     await h.bot.summaries.idle();
     views.mockRestore();
-    const failed = (await h.store.waves.listSummaries((await h.store.migrations.findByConversation(h.conversationId))!.id)).find((r) => r.kind === 'on_demand')!;
-    expect(text).toContain(`An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})`);
+    const failed = (
+      await h.store.waves.listSummaries((await h.store.migrations.findByConversation(h.conversationId))!.id)
+    ).find((r) => r.kind === 'on_demand')!;
+    expect(text).toContain(
+      `An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})`,
+    );
     expect(text).not.toContain('wave_ous');
-    expect(failed).toMatchObject({ status: 'gave_up', error: `INTERNAL: An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})` });
+    expect(failed).toMatchObject({
+      status: 'gave_up',
+      error: `INTERNAL: An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})`,
+    });
   });
 });

@@ -18,7 +18,12 @@ describe('/verify pilot end to end against Samba AD', () => {
   let agent: AgentProcess;
 
   beforeAll(async () => {
-    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
     try {
       tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
     } finally {
@@ -41,12 +46,17 @@ describe('/verify pilot end to end against Samba AD', () => {
     const initial = calls[0]!;
     expect(cardText(firstCard(calls))).toContain('Verifying… waiting for the on-premises agent');
     const from = h.connector.calls.indexOf(initial) + 1;
-    const final = await h.connector.waitFor(
-      (c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
-      { from, timeoutMs: 60_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nAgent log:\n${agent.log().slice(-3000)}`);
-    });
+    const final = await h.connector
+      .waitFor(
+        (c) =>
+          c.method === 'PUT' &&
+          c.id === initial.id &&
+          !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+        { from, timeoutMs: 60_000 },
+      )
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nAgent log:\n${agent.log().slice(-3000)}`);
+      });
     const card = final.activity.attachments![0]!.content;
     expect(cardProblems(card)).toEqual([]);
     return { text: cardText(card), card, initial };
@@ -64,7 +74,9 @@ describe('/verify pilot end to end against Samba AD', () => {
 
     const onPrem = EXPECTED.sales.users;
     expect(text).toContain(`Verify pilot: OU=Sales,DC=contoso,DC=com`);
-    expect(text).toContain(`On-premises users: ${onPrem.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(
+      `On-premises users: ${onPrem.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(text).toContain(`Cloud users (synced): ${(onPrem - 3 + 2).toLocaleString('en-US')}`);
     expect(text).toContain(`Matched: ${(onPrem - 3).toLocaleString('en-US')}`);
     expect(text).toContain('Missing in cloud: 3');
@@ -86,13 +98,23 @@ describe('/verify pilot end to end against Samba AD', () => {
       expect(r.query.$select).toContain('onPremisesImmutableId');
     }
 
-    const job = (await h.store.db.query<{ id: string; state: string; agent_id: string; result: Record<string, unknown> }>("SELECT id, state, agent_id, result FROM jobs WHERE kind = 'directory.scanOu' ORDER BY created_at DESC LIMIT 1"))[0]!;
+    const job = (
+      await h.store.db.query<{ id: string; state: string; agent_id: string; result: Record<string, unknown> }>(
+        "SELECT id, state, agent_id, result FROM jobs WHERE kind = 'directory.scanOu' ORDER BY created_at DESC LIMIT 1",
+      )
+    )[0]!;
     expect(job).toMatchObject({ state: 'succeeded', agent_id: AGENT_ID });
     // The agent streamed the scan as lines; the job keeps the head, the users sit in pieces of 1,000.
     expect(job.result).toMatchObject({ baseDn: OU.sales, storedUsers: onPrem, totals: { users: onPrem } });
     expect(job.result).not.toHaveProperty('users');
-    const pieces = await h.store.db.query<{ seq: number; n: number }>('SELECT seq, jsonb_array_length(users) AS n FROM job_result_pieces WHERE job_id = $1 ORDER BY seq', [job.id]);
-    expect(pieces.map((p) => [Number(p.seq), Number(p.n)])).toEqual([[0, 1000], [1, onPrem - 1000]]);
+    const pieces = await h.store.db.query<{ seq: number; n: number }>(
+      'SELECT seq, jsonb_array_length(users) AS n FROM job_result_pieces WHERE job_id = $1 ORDER BY seq',
+      [job.id],
+    );
+    expect(pieces.map((p) => [Number(p.seq), Number(p.n)])).toEqual([
+      [0, 1000],
+      [1, onPrem - 1000],
+    ]);
   });
 
   it('the full list behind the card is one command away', async () => {
@@ -134,7 +156,9 @@ describe('/verify pilot end to end against Samba AD', () => {
     const { text } = await verify('OU=Nowhere');
     expect(text).toContain('No OU matches "OU=Nowhere"');
     expect(text).toContain('OU=Sales,DC=contoso,DC=com');
-    const failed = await h.store.db.query<{ state: string; error: { code: string } }>("SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1");
+    const failed = await h.store.db.query<{ state: string; error: { code: string } }>(
+      'SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1',
+    );
     expect(failed[0]).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.OU_NOT_FOUND' } });
   });
 
@@ -145,12 +169,16 @@ describe('/verify pilot end to end against Samba AD', () => {
     expect(text).toContain('Everything in this OU matches the cloud.');
     expect(text).toMatch(/Not synced by design: [1-9]/);
     for (const cn of ['Administrator', 'Guest', 'krbtgt']) {
-      expect(text).toContain(`CN=${cn},CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)`);
+      expect(text).toContain(
+        `CN=${cn},CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)`,
+      );
     }
     expect(text).not.toContain('Missing in the cloud');
     const listed = cardText(firstCard(await h.say('/verify list notsynced')));
     expect(listed).toContain('Not synced by design users: CN=Users,DC=contoso,DC=com');
-    expect(listed).toContain('CN=krbtgt,CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)');
+    expect(listed).toContain(
+      'CN=krbtgt,CN=Users,DC=contoso,DC=com (isCriticalSystemObject: not synced by Connect Sync or Cloud Sync)',
+    );
     expect(cardText(firstCard(await h.say('/verify list missing')))).toContain('None.');
   });
 
@@ -158,7 +186,9 @@ describe('/verify pilot end to end against Samba AD', () => {
     const { text } = await verify('CN=Administrator,CN=Users,DC=contoso,DC=com');
     expect(text).toContain('CN=Administrator,CN=Users,DC=contoso,DC=com is a user, not an OU or container.');
     expect(text).toContain('/verify pilot CN=Users,DC=contoso,DC=com');
-    const failed = await h.store.db.query<{ state: string; error: { code: string } }>("SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1");
+    const failed = await h.store.db.query<{ state: string; error: { code: string } }>(
+      'SELECT state, error FROM jobs ORDER BY created_at DESC LIMIT 1',
+    );
     expect(failed[0]).toMatchObject({ state: 'failed', error: { code: 'DIRECTORY.NOT_A_CONTAINER' } });
   });
 

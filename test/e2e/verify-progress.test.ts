@@ -21,8 +21,18 @@ describe('/verify progress on the card', () => {
   let agent: AgentProcess;
 
   beforeAll(async () => {
-    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
-    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 }).finally(() => directory.close());
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
+    const tenant = await buildTenantFromDirectory(directory, {
+      baseDn: OU.sales,
+      missing: 3,
+      extra: 2,
+      mismatched: 2,
+    }).finally(() => directory.close());
     h = await startBotHarness({ env: { SYNCSHIFT_PROGRESS_INTERVAL_MS: '100' } });
     h.graph.setUsers(tenant.users);
     agent = spawnAgent(h.bot.url, samba, { LDAP_PAGE_SIZE: '10', SYNCSHIFT_PROGRESS_INTERVAL_MS: '0' });
@@ -37,9 +47,15 @@ describe('/verify progress on the card', () => {
     const [posted] = await h.say('/verify pilot OU=Sales');
     expect(posted).toBeDefined();
     const isFinal = (text: string): boolean => text.includes('Verify pilot') && text.includes('Missing in cloud');
-    const cardUpdates = () => h.connector.calls.filter((c) => c.method === 'PUT' && c.id === posted!.id).map((c) => cardText(c.activity.attachments![0]!.content));
+    const cardUpdates = () =>
+      h.connector.calls
+        .filter((c) => c.method === 'PUT' && c.id === posted!.id)
+        .map((c) => cardText(c.activity.attachments![0]!.content));
     await h.connector
-      .waitFor((c) => c.method === 'PUT' && c.id === posted!.id && isFinal(cardText(c.activity.attachments![0]!.content)), { timeoutMs: 60_000 })
+      .waitFor(
+        (c) => c.method === 'PUT' && c.id === posted!.id && isFinal(cardText(c.activity.attachments![0]!.content)),
+        { timeoutMs: 60_000 },
+      )
       .catch((err: Error) => {
         throw new Error(`${err.message}\nAgent log:\n${agent.log().slice(-3000)}`);
       });

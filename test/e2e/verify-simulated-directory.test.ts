@@ -23,12 +23,21 @@ describe('/verify pilot through the agent process on the simulated directory', (
     const forestFile = join(dir, 'forest.json');
     const forest = buildSeededForest();
     writeForestFile(forestFile, forest);
-    const tenant = await buildTenantFromDirectory(new SimulatedDirectory(forest), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    const tenant = await buildTenantFromDirectory(new SimulatedDirectory(forest), {
+      baseDn: OU.sales,
+      missing: 3,
+      extra: 2,
+      mismatched: 2,
+    });
     h = await startBotHarness();
     h.graph.setUsers(tenant.users);
     // No LDAP settings at all: the agent must not need them in this mode.
     const noLdap = { url: '', bindDn: '', password: '', caPath: '', baseDn: '' };
-    agent = spawnAgent(h.bot.url, noLdap, { SYNCSHIFT_DIRECTORY: 'simulated', SYNCSHIFT_SIMULATED_FOREST: forestFile, LDAP_PAGE_SIZE: '200' });
+    agent = spawnAgent(h.bot.url, noLdap, {
+      SYNCSHIFT_DIRECTORY: 'simulated',
+      SYNCSHIFT_SIMULATED_FOREST: forestFile,
+      LDAP_PAGE_SIZE: '200',
+    });
   });
 
   afterAll(async () => {
@@ -42,12 +51,20 @@ describe('/verify pilot through the agent process on the simulated directory', (
     const initial = calls[0]!;
     expect(cardText(firstCard(calls))).toContain('Verifying…');
     const final = await h.connector
-      .waitFor((c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'), { timeoutMs: 60_000 })
+      .waitFor(
+        (c) =>
+          c.method === 'PUT' &&
+          c.id === initial.id &&
+          !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+        { timeoutMs: 60_000 },
+      )
       .catch((err: Error) => {
         throw new Error(`${err.message}\nAgent log:\n${agent.log().slice(-3000)}`);
       });
     const text = cardText(final.activity.attachments![0]!.content);
-    expect(text).toContain(`On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(
+      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(text).toContain('Missing in cloud: 3');
     expect(text).toContain('Extra in cloud: 2');
     expect(text).toContain('ImmutableId differs: 2');
@@ -57,7 +74,13 @@ describe('/verify pilot through the agent process on the simulated directory', (
   it('resolves an ambiguous name on the agent side and asks which', async () => {
     const calls = await h.say('/verify pilot Marketing');
     const initial = calls[0]!;
-    const final = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === initial.id && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'), { timeoutMs: 60_000 });
+    const final = await h.connector.waitFor(
+      (c) =>
+        c.method === 'PUT' &&
+        c.id === initial.id &&
+        !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+      { timeoutMs: 60_000 },
+    );
     const text = cardText(final.activity.attachments![0]!.content);
     expect(text).toContain(OU.marketingEmea);
     expect(text).toContain(OU.marketingApac);

@@ -27,11 +27,23 @@ interface Fixture {
 
 async function buildFixture(): Promise<Fixture> {
   const samba = sambaEnv();
-  const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
+  const directory = await connectLdapDirectory({
+    url: samba.url,
+    bindDn: samba.bindDn,
+    password: samba.password,
+    caPath: samba.caPath,
+  });
   try {
-    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.salesOps, missing: 3, extra: 1, mismatched: 2 });
+    const tenant = await buildTenantFromDirectory(directory, {
+      baseDn: OU.salesOps,
+      missing: 3,
+      extra: 1,
+      mismatched: 2,
+    });
     const anchors = new Map<string, string>();
-    await directory.scanUsers(OU.salesOps, { onPage: (page) => page.forEach((u) => anchors.set(u.dn, sourceAnchor(u.objectGuid, u.consistencyGuid))) });
+    await directory.scanUsers(OU.salesOps, {
+      onPage: (page) => page.forEach((u) => anchors.set(u.dn, sourceAnchor(u.objectGuid, u.consistencyGuid))),
+    });
     return { tenant, anchors };
   } finally {
     await directory.close();
@@ -47,7 +59,10 @@ function summaryCards(calls: ConnectorCall[], from = 0): { call: ConnectorCall; 
 }
 
 async function waitForText(h: BotHarness, text: string, from: number, timeoutMs = 60_000): Promise<string> {
-  const call = await h.connector.waitFor((c) => c.method === 'POST' && cardText(c.activity.attachments?.[0]?.content ?? {}).includes(text), { from, timeoutMs });
+  const call = await h.connector.waitFor(
+    (c) => c.method === 'POST' && cardText(c.activity.attachments?.[0]?.content ?? {}).includes(text),
+    { from, timeoutMs },
+  );
   const card = call.activity.attachments![0]!.content;
   expect(cardProblems(card)).toEqual([]);
   return cardText(card);
@@ -100,7 +115,8 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     const missing = await addWave('/wave add Ghost OU=DoesNotExist', 'Ghost');
     expect(missing).toContain('not counted yet');
 
-    for (const name of ['W3', 'Dup', 'Ghost']) expect(cardText(firstCard(await h.say(`/wave remove ${name}`)))).toContain(`Wave ${name} removed`);
+    for (const name of ['W3', 'Dup', 'Ghost'])
+      expect(cardText(firstCard(await h.say(`/wave remove ${name}`)))).toContain(`Wave ${name} removed`);
     expect(cardText(firstCard(await h.say('/wave add W1 OU=Marketing')))).toContain('Wave W1 exists');
     const list = cardText(firstCard(await h.say('/wave list')));
     expect(list).toContain('W1 · on 2026-03-30 · 40 users');
@@ -110,13 +126,44 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
 
   it('posts the summary at 08:00 Berlin time, once, with numbers that match AD and the tenant', async () => {
     expect(cardText(firstCard(await h.say(`/summary job ${JOB_ID}`)))).toContain('Cloud Sync job set');
-    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain('every day at 08:00 Europe/Berlin');
+    expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain(
+      'every day at 08:00 Europe/Berlin',
+    );
     const salesOpsCloud = fixture.tenant.users.filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.salesOps));
     h.graph.addProvisioningEvents([
-      ...salesOpsCloud.slice(0, 30).map((u, i) => ({ activityDateTime: new Date(Date.parse('2026-03-27T20:00:00Z') + i * 1000).toISOString(), jobId: JOB_ID, status: 'success' as const, targetId: u.id, sourceDisplayName: u.userPrincipalName })),
-      { activityDateTime: '2026-03-27T21:00:00Z', jobId: JOB_ID, status: 'failure', targetId: null, sourceDisplayName: 'dup1', errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName', reason: 'Another object has this UPN' },
-      { activityDateTime: '2026-03-27T21:05:00Z', jobId: JOB_ID, status: 'failure', targetId: null, sourceDisplayName: 'dup2', errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName', reason: 'Another object has this UPN' },
-      { activityDateTime: '2026-03-27T21:05:00Z', jobId: 'SomeOtherJob.1.2', status: 'failure', targetId: null, sourceDisplayName: 'not ours', reason: 'must not be counted' },
+      ...salesOpsCloud.slice(0, 30).map((u, i) => ({
+        activityDateTime: new Date(Date.parse('2026-03-27T20:00:00Z') + i * 1000).toISOString(),
+        jobId: JOB_ID,
+        status: 'success' as const,
+        targetId: u.id,
+        sourceDisplayName: u.userPrincipalName,
+      })),
+      {
+        activityDateTime: '2026-03-27T21:00:00Z',
+        jobId: JOB_ID,
+        status: 'failure',
+        targetId: null,
+        sourceDisplayName: 'dup1',
+        errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName',
+        reason: 'Another object has this UPN',
+      },
+      {
+        activityDateTime: '2026-03-27T21:05:00Z',
+        jobId: JOB_ID,
+        status: 'failure',
+        targetId: null,
+        sourceDisplayName: 'dup2',
+        errorCode: 'AzureActiveDirectoryDuplicateUserPrincipalName',
+        reason: 'Another object has this UPN',
+      },
+      {
+        activityDateTime: '2026-03-27T21:05:00Z',
+        jobId: 'SomeOtherJob.1.2',
+        status: 'failure',
+        targetId: null,
+        sourceDisplayName: 'not ours',
+        reason: 'must not be counted',
+      },
     ]);
 
     clock = new Date('2026-03-28T06:59:00Z'); // 07:59 CET
@@ -147,7 +194,13 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
   });
 
   it('the next day comes at 08:00 CEST (06:00 UTC) after the DST change, from a delta query, with the change since yesterday', async () => {
-    const missing = fixture.tenant.missingDns.map((dn, i): SimUser => ({ id: `10000000-0000-4000-8000-00000000000${i}`, userPrincipalName: `late${i}@contoso.com`, onPremisesSyncEnabled: true, onPremisesDistinguishedName: dn, onPremisesImmutableId: fixture.anchors.get(dn)! }));
+    const missing = fixture.tenant.missingDns.map((dn, i): SimUser => ({
+      id: `10000000-0000-4000-8000-00000000000${i}`,
+      userPrincipalName: `late${i}@contoso.com`,
+      onPremisesSyncEnabled: true,
+      onPremisesDistinguishedName: dn,
+      onPremisesImmutableId: fixture.anchors.get(dn)!,
+    }));
     h.graph.addUsers(missing);
     h.graph.reset();
 
@@ -215,7 +268,13 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
     // The second instance opens its own connection pool on the same schema: nothing in memory is shared.
     const storeB = await backend.open();
     a = await startBotHarness({ store: storeA, now: () => clock, instanceId: 'bot-a' });
-    b = await startBotHarness({ store: storeB, graph: a.graph, connector: a.connector, now: () => clock, instanceId: 'bot-b' });
+    b = await startBotHarness({
+      store: storeB,
+      graph: a.graph,
+      connector: a.connector,
+      now: () => clock,
+      instanceId: 'bot-b',
+    });
     const { tenant } = await buildFixture();
     a.graph.setUsers(tenant.users);
     agent = spawnAgent(a.bot.url, samba);
@@ -236,7 +295,12 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
     expect(cardText(firstCard(await a.say('/summary at 09:00 America/New_York')))).toContain('every day at 09:00');
 
     clock = new Date('2026-11-25T14:00:00Z'); // 09:00 EST
-    const posted = await Promise.all([a.bot.summaries.tick(), b.bot.summaries.tick(), a.bot.summaries.tick(), b.bot.summaries.tick()]);
+    const posted = await Promise.all([
+      a.bot.summaries.tick(),
+      b.bot.summaries.tick(),
+      a.bot.summaries.tick(),
+      b.bot.summaries.tick(),
+    ]);
     expect(posted.reduce((x, y) => x + y, 0)).toBe(1);
     await waitForText(a, 'Wave summary for 2026-11-25', from);
     expect(await Promise.all([a.bot.summaries.tick(), b.bot.summaries.tick()])).toEqual([0, 0]);
@@ -249,7 +313,15 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
     // A third instance claimed the 26th and died before posting. Its lease runs on the database's
     // clock, so it is made short here and waited out rather than skipped with the injected clock.
     const claimMs = 3_000;
-    expect(await a.store.waves.claimScheduled({ migrationId: migration!.id, localDate: '2026-11-26', claimedBy: 'bot-dead', now: clock, claimMs })).not.toBeNull();
+    expect(
+      await a.store.waves.claimScheduled({
+        migrationId: migration!.id,
+        localDate: '2026-11-26',
+        claimedBy: 'bot-dead',
+        now: clock,
+        claimMs,
+      }),
+    ).not.toBeNull();
     const claimedAt = Date.now();
     // Moving the instances' clock on does not expire a lease: only the database's time does.
     clock = new Date('2026-11-26T15:00:00Z');
@@ -275,21 +347,28 @@ describe('exactly one summary from two bot processes on one PostgreSQL database'
   let agent: AgentProcess;
   const bots: { child: ChildProcess; url: string; log: () => string }[] = [];
 
-  function spawnBot(instanceId: string, schema: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  function spawnBot(
+    instanceId: string,
+    schema: string,
+  ): Promise<{ child: ChildProcess; url: string; log: () => string }> {
     let log = '';
-    const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../helpers/bot-process.ts')], {
-      env: {
-        ...process.env,
-        TEST_CLOCK_FILE: clockFile,
-        TEST_DATABASE_URL: PG_URL,
-        TEST_SCHEMA: schema,
-        TEST_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
-        TEST_GRAPH_URL: graph.url,
-        TEST_GRAPH_TOKEN: GRAPH_TOKEN,
-        TEST_INSTANCE_ID: instanceId,
+    const child = spawn(
+      process.execPath,
+      ['--require', 'ts-node/register/transpile-only', join(__dirname, '../helpers/bot-process.ts')],
+      {
+        env: {
+          ...process.env,
+          TEST_CLOCK_FILE: clockFile,
+          TEST_DATABASE_URL: PG_URL,
+          TEST_SCHEMA: schema,
+          TEST_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
+          TEST_GRAPH_URL: graph.url,
+          TEST_GRAPH_TOKEN: GRAPH_TOKEN,
+          TEST_INSTANCE_ID: instanceId,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${instanceId} did not start:\n${log}`)), 60_000);
       child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -321,14 +400,23 @@ describe('exactly one summary from two bot processes on one PostgreSQL database'
     graph = await startGraphSimulator({ token: GRAPH_TOKEN });
     graph.setUsers((await buildFixture()).tenant.users);
     connector = await new FakeConnector().start();
-    bots.push(...(await Promise.all([spawnBot('proc-a', backend.schemaFor!('main')), spawnBot('proc-b', backend.schemaFor!('main'))])));
+    bots.push(
+      ...(await Promise.all([
+        spawnBot('proc-a', backend.schemaFor!('main')),
+        spawnBot('proc-b', backend.schemaFor!('main')),
+      ])),
+    );
     agent = spawnAgent(bots[0]!.url, samba);
   });
 
   afterAll(async () => {
     agent?.stop();
     for (const b of bots) b.child.kill('SIGTERM');
-    await Promise.all(bots.map((b) => new Promise((resolve) => (b.child.exitCode !== null ? resolve(null) : b.child.once('exit', resolve)))));
+    await Promise.all(
+      bots.map(
+        (b) => new Promise((resolve) => (b.child.exitCode !== null ? resolve(null) : b.child.once('exit', resolve))),
+      ),
+    );
     await connector?.stop();
     await graph?.close();
     await backend.tearDown();
@@ -340,13 +428,21 @@ describe('exactly one summary from two bot processes on one PostgreSQL database'
     expect(await say(a.url, '/migration start "Two processes"')).toContain('started');
     const from = connector.calls.length;
     expect(await say(b.url, '/wave add W1 OU=SalesOps')).toContain('Wave W1 planned');
-    await connector.waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).includes('Wave W1 counted'), { from, timeoutMs: 60_000 });
+    await connector.waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).includes('Wave W1 counted'), {
+      from,
+      timeoutMs: 60_000,
+    });
     expect(await say(b.url, '/summary at 09:00 America/New_York')).toContain('every day at 09:00');
 
     setClock('2026-11-25T14:00:00Z'); // 09:00 EST: both timers see it within 100 ms
-    await connector.waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).startsWith('Wave summary for 2026-11-25'), { from, timeoutMs: 60_000 }).catch((err: Error) => {
-      throw new Error(`${err.message}\nproc-a:\n${a.log().slice(-1500)}\nproc-b:\n${b.log().slice(-1500)}`);
-    });
+    await connector
+      .waitFor((c) => cardText(c.activity.attachments?.[0]?.content ?? {}).startsWith('Wave summary for 2026-11-25'), {
+        from,
+        timeoutMs: 60_000,
+      })
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nproc-a:\n${a.log().slice(-1500)}\nproc-b:\n${b.log().slice(-1500)}`);
+      });
     // Give both timers many more ticks at the same minute.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const posted = summaryCards(connector.calls);

@@ -36,7 +36,12 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'syncshift-faults-'));
-    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
     try {
       tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
     } finally {
@@ -46,7 +51,9 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       env: {
         SYNCSHIFT_JOB_LEASE_SECONDS: String(LEASE_SECONDS),
         SYNCSHIFT_APPROVERS: `${ADELE.aadObjectId},${MEGAN.aadObjectId}`,
-        SYNCSHIFT_AGENT_SECRETS: [`${AGENT_ID}:${AGENT_SECRET}`, ...AGENTS.map((id) => `${id}:${secretOf(id)}`)].join(','),
+        SYNCSHIFT_AGENT_SECRETS: [`${AGENT_ID}:${AGENT_SECRET}`, ...AGENTS.map((id) => `${id}:${secretOf(id)}`)].join(
+          ',',
+        ),
       },
     });
     h.graph.setUsers(tenant.users);
@@ -72,16 +79,44 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   });
 
   function agent(id: (typeof AGENTS)[number], directory: SambaEnv, env: Record<string, string> = {}): AgentProcess {
-    const started = spawnAgent(h.bot.url, directory, { SYNCSHIFT_AGENT_ID: id, SYNCSHIFT_AGENT_SECRET: secretOf(id), ...env });
+    const started = spawnAgent(h.bot.url, directory, {
+      SYNCSHIFT_AGENT_ID: id,
+      SYNCSHIFT_AGENT_SECRET: secretOf(id),
+      ...env,
+    });
     running.push(started);
     return started;
   }
 
-  const until = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<Exclude<T, false | null | undefined | 0 | ''>> =>
-    eventually(probe, { what, timeoutMs, detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}` });
+  const until = <T>(
+    what: string,
+    probe: () => Promise<T | null | undefined | false>,
+    timeoutMs = 30_000,
+  ): Promise<Exclude<T, false | null | undefined | 0 | ''>> =>
+    eventually(probe, {
+      what,
+      timeoutMs,
+      detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}`,
+    });
 
-  const jobRow = async (id: string): Promise<{ id: string; state: string; agent_id: string | null; attempts: number; error: { code?: string; message?: string } | null }> =>
-    (await h.store.db.query<{ id: string; state: string; agent_id: string | null; attempts: number; error: { code?: string } | null }>('SELECT id, state, agent_id, attempts, error FROM jobs WHERE id = $1', [id]))[0]!;
+  const jobRow = async (
+    id: string,
+  ): Promise<{
+    id: string;
+    state: string;
+    agent_id: string | null;
+    attempts: number;
+    error: { code?: string; message?: string } | null;
+  }> =>
+    (
+      await h.store.db.query<{
+        id: string;
+        state: string;
+        agent_id: string | null;
+        attempts: number;
+        error: { code?: string } | null;
+      }>('SELECT id, state, agent_id, attempts, error FROM jobs WHERE id = $1', [id])
+    )[0]!;
 
   /** `/verify pilot`: returns the card id and the job behind it. */
   async function startVerify(ou: string): Promise<{ cardId: string; jobId: string; from: number }> {
@@ -92,9 +127,17 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   }
 
   async function finalCard(started: { cardId: string; from: number }): Promise<string> {
-    const final = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === started.cardId && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'), { from: started.from, timeoutMs: 90_000 }).catch((err: Error) => {
-      throw new Error(`${err.message}\nAgent logs:\n${running.map((a) => a.log().slice(-3000)).join('\n---\n')}`);
-    });
+    const final = await h.connector
+      .waitFor(
+        (c) =>
+          c.method === 'PUT' &&
+          c.id === started.cardId &&
+          !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+        { from: started.from, timeoutMs: 90_000 },
+      )
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nAgent logs:\n${running.map((a) => a.log().slice(-3000)).join('\n---\n')}`);
+      });
     const card = final.activity.attachments![0]!.content;
     expect(cardProblems(card)).toEqual([]);
     const text = cardText(card);
@@ -104,13 +147,21 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   }
 
   function expectSalesNumbers(text: string): void {
-    expect(text).toContain(`On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(
+      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(text).toContain('Missing in cloud: 3');
     expect(text).toContain('Extra in cloud: 2');
     expect(text).toContain('ImmutableId differs: 2');
   }
 
-  const leases = async (jobId: string): Promise<string[]> => (await h.store.db.query<{ actor: string }>("SELECT actor FROM audit_log WHERE action = 'job.leased' AND target = $1 ORDER BY seq", [jobId])).map((r) => r.actor);
+  const leases = async (jobId: string): Promise<string[]> =>
+    (
+      await h.store.db.query<{ actor: string }>(
+        "SELECT actor FROM audit_log WHERE action = 'job.leased' AND target = $1 ORDER BY seq",
+        [jobId],
+      )
+    ).map((r) => r.actor);
 
   it('an agent killed in the middle of a read-only job: the job is leased again and finished by another agent', async () => {
     proxy.hold();
@@ -136,13 +187,31 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
       const stepCard = (await h.say('/step 8'))[0]!;
       const step8 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!;
-      expect(await h.store.runbook.saveStep(migration.id, { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step8.version)).toBe(true);
-      const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
+      expect(
+        await h.store.runbook.saveStep(
+          migration.id,
+          { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() },
+          step8.version,
+        ),
+      ).toBe(true);
+      const job = await h.store.jobs.enqueue({
+        kind: 'adsync.stopScheduler',
+        purpose: 'step.action',
+        payload: { action: 'adsync.stopScheduler' },
+        conversationId: h.conversationId,
+        migrationId: migration.id,
+        requestedBy: { id: 'fault-test', name: 'fault-test' },
+        mutating: true,
+      });
       await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
       h.bot.jobs.wakeAgents();
-      await until('agent-c to lease the job', async () => (await jobRow(job.id)).agent_id === 'agent-c').catch(async (err: Error) => {
-        throw new Error(`${err.message}\n${JSON.stringify(await jobRow(job.id))} ${JSON.stringify(await leases(job.id))}`);
-      });
+      await until('agent-c to lease the job', async () => (await jobRow(job.id)).agent_id === 'agent-c').catch(
+        async (err: Error) => {
+          throw new Error(
+            `${err.message}\n${JSON.stringify(await jobRow(job.id))} ${JSON.stringify(await leases(job.id))}`,
+          );
+        },
+      );
       await new Promise((resolve) => setTimeout(resolve, 500));
       running[0]!.child.kill('SIGKILL');
       // A healthy agent with Connect Sync access keeps polling; it must not get the job.
@@ -159,12 +228,22 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       await new Promise((resolve) => setTimeout(resolve, LEASE_SECONDS * 1000));
       const holders = await leases(job.id);
       expect(holders[holders.length - 1]).toBe('agent:agent-c');
-      expect(holders.filter((holder) => holder === 'agent:agent-c' || holder === 'agent:agent-d')).toEqual(['agent:agent-c']);
+      expect(holders.filter((holder) => holder === 'agent:agent-c' || holder === 'agent:agent-d')).toEqual([
+        'agent:agent-c',
+      ]);
       expect(await jobRow(job.id)).toMatchObject({ state: 'failed', attempts: holders.length });
-      const [started] = await h.store.db.query<{ started: boolean }>('SELECT started_at IS NOT NULL AS started FROM jobs WHERE id = $1', [job.id]);
+      const [started] = await h.store.db.query<{ started: boolean }>(
+        'SELECT started_at IS NOT NULL AS started FROM jobs WHERE id = $1',
+        [job.id],
+      );
       expect(started).toEqual({ started: true });
       // The step's card now asks a person to check by hand.
-      const updated = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === stepCard.id && cardText(c.activity.attachments![0]!.content).includes('unknown'));
+      const updated = await h.connector.waitFor(
+        (c) =>
+          c.method === 'PUT' &&
+          c.id === stepCard.id &&
+          cardText(c.activity.attachments![0]!.content).includes('unknown'),
+      );
       const text = cardText(updated.activity.attachments![0]!.content);
       expect(text).toContain('whether it changed anything is unknown');
       expect(text).toContain('Check Connect Sync by hand');
@@ -173,7 +252,9 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       await new Promise((resolve) => setTimeout(resolve, 4000));
       const calls = fake.readState().calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler');
       expect(calls.length).toBeLessThanOrEqual(1);
-      expect(await h.store.db.query("SELECT outcome FROM audit_log WHERE action = 'job.expired' AND target = $1", [job.id])).toEqual([{ outcome: 'outcome-unknown' }]);
+      expect(
+        await h.store.db.query("SELECT outcome FROM audit_log WHERE action = 'job.expired' AND target = $1", [job.id]),
+      ).toEqual([{ outcome: 'outcome-unknown' }]);
     } finally {
       fake?.cleanup();
     }
@@ -186,7 +267,9 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     await until('agent-e to lease the job', async () => (await jobRow(started.jobId)).agent_id === 'agent-e');
     await h.restart(async () => {
       proxy.release();
-      await until('the agent to try delivering while the bot is down', async () => agentE.log().includes('result not delivered yet; retrying'));
+      await until('the agent to try delivering while the bot is down', async () =>
+        agentE.log().includes('result not delivered yet; retrying'),
+      );
     });
     expectSalesNumbers(await finalCard(started));
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'succeeded', agent_id: 'agent-e', attempts: 1 });
@@ -208,7 +291,25 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
 
   it('LDAPS with a CA the DC does not use: a clear TLS card', async () => {
     const wrongCa = join(tmp, 'wrong-ca.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tmp, 'wrong-ca.key'), '-out', wrongCa, '-days', '1', '-subj', '/CN=Not the Contoso CA'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(tmp, 'wrong-ca.key'),
+        '-out',
+        wrongCa,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=Not the Contoso CA',
+      ],
+      { stdio: 'ignore' },
+    );
     agent('agent-a', { ...samba, caPath: wrongCa });
     const started = await startVerify('OU=Sales');
     const text = await finalCard(started);
@@ -237,7 +338,11 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     const before = await jobRow(started.jobId);
     const replay = await fetch(`${h.bot.url}/relay/v1/jobs/${started.jobId}/result`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-syncshift-agent': 'agent-b', authorization: `Bearer ${secretOf('agent-b')}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-syncshift-agent': 'agent-b',
+        authorization: `Bearer ${secretOf('agent-b')}`,
+      },
       body: JSON.stringify({ outcome: 'failed', error: { code: 'DIRECTORY.ERROR', message: 'replayed' } }),
     });
     expect(replay.status).toBe(409);
@@ -254,7 +359,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     expect(verification).toMatchObject({ status: 'failed', summary: { error: { code: 'CLOUD.UNAVAILABLE' } } });
   });
 
-  it('an OU outside the agent\'s allow-list is refused by the agent, and the card says why', async () => {
+  it("an OU outside the agent's allow-list is refused by the agent, and the card says why", async () => {
     agent('agent-c', samba, { SYNCSHIFT_ALLOWED_BASE_DNS: OU.sales });
     const started = await startVerify('OU=SalesOps');
     const text = await finalCard(started);
@@ -266,24 +371,49 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   it('a read-only agent is never handed a Connect Sync change: the job waits, and /agent list shows what the agent runs', async () => {
     const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
     const step = (await h.store.runbook.listSteps(migration.id)).find((s) => s.n === 13)!;
-    expect(await h.store.runbook.saveStep(migration.id, { ...step, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.startScheduler', purpose: 'step.action', payload: { action: 'adsync.startScheduler', policyType: 'Initial' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
+    expect(
+      await h.store.runbook.saveStep(
+        migration.id,
+        { ...step, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() },
+        step.version,
+      ),
+    ).toBe(true);
+    const job = await h.store.jobs.enqueue({
+      kind: 'adsync.startScheduler',
+      purpose: 'step.action',
+      payload: { action: 'adsync.startScheduler', policyType: 'Initial' },
+      conversationId: h.conversationId,
+      migrationId: migration.id,
+      requestedBy: { id: 'fault-test', name: 'fault-test' },
+      mutating: true,
+    });
     await h.store.runbook.linkJob(job.id, migration.id, 13, 'action');
-    agent('agent-b', samba, { SYNCSHIFT_READ_ONLY: 'true', SYNCSHIFT_ADSYNC_EXPORT_DIR: join(tmp, 'exports'), SYNCSHIFT_POWERSHELL: '/nonexistent/powershell' });
+    agent('agent-b', samba, {
+      SYNCSHIFT_READ_ONLY: 'true',
+      SYNCSHIFT_ADSYNC_EXPORT_DIR: join(tmp, 'exports'),
+      SYNCSHIFT_POWERSHELL: '/nonexistent/powershell',
+    });
     h.bot.jobs.wakeAgents();
     // The agent says what it runs in its lease requests: the Connect Sync reads, none of the changes.
     const declared = await until('agent-b to declare what it runs', async () => {
       const row = await h.store.agents.get('agent-b');
       return row?.readOnly === true && row.actions?.includes('adsync.listRules') ? row : null;
     });
-    expect(declared.actions).toEqual(['directory.scanOu', 'adsync.getScheduler', 'adsync.exportConfig', 'adsync.listRules']);
+    expect(declared.actions).toEqual([
+      'directory.scanOu',
+      'adsync.getScheduler',
+      'adsync.exportConfig',
+      'adsync.listRules',
+    ]);
     // Several long polls later the change is still queued, untouched: it did not go to the agent that would refuse it.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(await jobRow(job.id)).toMatchObject({ state: 'queued', agent_id: null, attempts: 0 });
     const list = cardText(firstCard(await h.say('/agent list')));
     // (The "Waiting:" line for it is checked in test/bot/agents.test.ts: here agents killed by the
     // earlier tests still count as online for a minute, and they could run it.)
-    expect(list.split('\n').find((l) => l.startsWith('agent-b '))).toContain('runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules (read-only)');
+    expect(list.split('\n').find((l) => l.startsWith('agent-b '))).toContain(
+      'runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules (read-only)',
+    );
     await h.store.jobs.cancelQueued({ jobIds: [job.id], reason: 'fault test over', now: new Date() });
   });
 

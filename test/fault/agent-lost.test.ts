@@ -28,15 +28,27 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
   const running: AgentProcess[] = [];
 
   beforeAll(async () => {
-    const directory = await connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath });
-    const tenant = await buildTenantFromDirectory(directory, { baseDn: OU.sales, missing: 0, extra: 0, mismatched: 0 }).finally(() => directory.close());
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
+    const tenant = await buildTenantFromDirectory(directory, {
+      baseDn: OU.sales,
+      missing: 0,
+      extra: 0,
+      mismatched: 0,
+    }).finally(() => directory.close());
     h = await startBotHarness({
       env: {
         SYNCSHIFT_JOB_LEASE_SECONDS: '300',
         // Every card update goes out, so the test sees each state the card passes through.
         SYNCSHIFT_PROGRESS_INTERVAL_MS: '0',
         SYNCSHIFT_APPROVERS: `${ADELE.aadObjectId},${MEGAN.aadObjectId}`,
-        SYNCSHIFT_AGENT_SECRETS: [`${AGENT_ID}:${AGENT_SECRET}`, ...AGENTS.map((id) => `${id}:${secretOf(id)}`)].join(','),
+        SYNCSHIFT_AGENT_SECRETS: [`${AGENT_ID}:${AGENT_SECRET}`, ...AGENTS.map((id) => `${id}:${secretOf(id)}`)].join(
+          ',',
+        ),
       },
     });
     h.graph.setUsers(tenant.users);
@@ -57,23 +69,54 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
   });
 
   function agent(id: (typeof AGENTS)[number], directory: SambaEnv, env: Record<string, string> = {}): AgentProcess {
-    const started = spawnAgent(h.bot.url, directory, { SYNCSHIFT_AGENT_ID: id, SYNCSHIFT_AGENT_SECRET: secretOf(id), ...env });
+    const started = spawnAgent(h.bot.url, directory, {
+      SYNCSHIFT_AGENT_ID: id,
+      SYNCSHIFT_AGENT_SECRET: secretOf(id),
+      ...env,
+    });
     running.push(started);
     return started;
   }
 
-  const until = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<Exclude<T, false | null | undefined | 0 | ''>> =>
-    eventually(probe, { what, timeoutMs, detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}` });
+  const until = <T>(
+    what: string,
+    probe: () => Promise<T | null | undefined | false>,
+    timeoutMs = 60_000,
+  ): Promise<Exclude<T, false | null | undefined | 0 | ''>> =>
+    eventually(probe, {
+      what,
+      timeoutMs,
+      detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}`,
+    });
 
-  const jobRow = async (id: string): Promise<{ state: string; agent_id: string | null; attempts: number; progress: { scanned?: number } | null }> =>
-    (await h.store.db.query<{ state: string; agent_id: string | null; attempts: number; progress: { scanned?: number } | null }>('SELECT state, agent_id, attempts, progress FROM jobs WHERE id = $1', [id]))[0]!;
+  const jobRow = async (
+    id: string,
+  ): Promise<{ state: string; agent_id: string | null; attempts: number; progress: { scanned?: number } | null }> =>
+    (
+      await h.store.db.query<{
+        state: string;
+        agent_id: string | null;
+        attempts: number;
+        progress: { scanned?: number } | null;
+      }>('SELECT state, agent_id, attempts, progress FROM jobs WHERE id = $1', [id])
+    )[0]!;
   const jobAudit = async (jobId: string): Promise<string[]> =>
-    (await h.store.db.query<{ action: string; outcome: string; actor: string }>("SELECT action, outcome, actor FROM audit_log WHERE target = $1 AND action LIKE 'job.%' ORDER BY seq", [jobId])).map((a) => `${a.action}:${a.outcome}:${a.actor}`);
+    (
+      await h.store.db.query<{ action: string; outcome: string; actor: string }>(
+        "SELECT action, outcome, actor FROM audit_log WHERE target = $1 AND action LIKE 'job.%' ORDER BY seq",
+        [jobId],
+      )
+    ).map((a) => `${a.action}:${a.outcome}:${a.actor}`);
   const cardsOf = (cardId: string, from: number): string[] =>
-    h.connector.calls.slice(from).filter((c) => c.method === 'PUT' && c.id === cardId).map((c) => cardText(c.activity.attachments![0]!.content));
+    h.connector.calls
+      .slice(from)
+      .filter((c) => c.method === 'PUT' && c.id === cardId)
+      .map((c) => cardText(c.activity.attachments![0]!.content));
 
   /** `/verify pilot OU=Sales` with the first agent on the stalling proxy, killed (SIGKILL) once its scan is under way. */
-  async function verifyAndKillMidScan(first: (typeof AGENTS)[number]): Promise<{ cardId: string; jobId: string; from: number }> {
+  async function verifyAndKillMidScan(
+    first: (typeof AGENTS)[number],
+  ): Promise<{ cardId: string; jobId: string; from: number }> {
     // Bind, the OU lookup and the first pages pass; then the DC "stalls" and the scan waits there.
     proxy.holdAfterServerBytes(60_000);
     const victim = agent(first, proxied, { LDAP_PAGE_SIZE: '100' });
@@ -90,7 +133,13 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
   }
 
   async function finalCard(started: { cardId: string; from: number }): Promise<string> {
-    const call = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === started.cardId && !cardText(c.activity.attachments![0]!.content).includes('Verifying…'), { from: started.from, timeoutMs: 90_000 });
+    const call = await h.connector.waitFor(
+      (c) =>
+        c.method === 'PUT' &&
+        c.id === started.cardId &&
+        !cardText(c.activity.attachments![0]!.content).includes('Verifying…'),
+      { from: started.from, timeoutMs: 90_000 },
+    );
     expect(cardProblems(call.activity.attachments![0]!.content)).toEqual([]);
     return cardText(call.activity.attachments![0]!.content);
   }
@@ -101,13 +150,28 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
     // The same agent, started again (the DC answers it directly): it holds nothing.
     agent('agent-lost-a', samba);
     const text = await finalCard(started);
-    expect(text).toContain(`On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(
+      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'succeeded', agent_id: 'agent-lost-a', attempts: 2 });
-    expect(await jobAudit(started.jobId)).toEqual(['job.leased:leased:agent:agent-lost-a', 'job.requeued:agent-restarted:syncshift', 'job.leased:leased:agent:agent-lost-a', 'job.result:succeeded:agent:agent-lost-a']);
+    expect(await jobAudit(started.jobId)).toEqual([
+      'job.leased:leased:agent:agent-lost-a',
+      'job.requeued:agent-restarted:syncshift',
+      'job.leased:leased:agent:agent-lost-a',
+      'job.result:succeeded:agent:agent-lost-a',
+    ]);
     // While it was lost, the card said so instead of counting on; the second attempt's progress keeps saying why.
     const cards = cardsOf(started.cardId, started.from);
-    expect(cards).toContainEqual(expect.stringContaining('Verifying… The agent was lost: it restarted in the middle of the scan (attempt 1 of 3). The scan restarted and is queued for an agent.'));
-    expect(cards).toContainEqual(expect.stringMatching(/Verifying… [\d,]+ on-premises objects scanned so far\. The agent was lost \(it restarted in the middle of the scan\); the scan restarted \(attempt 2\)\./));
+    expect(cards).toContainEqual(
+      expect.stringContaining(
+        'Verifying… The agent was lost: it restarted in the middle of the scan (attempt 1 of 3). The scan restarted and is queued for an agent.',
+      ),
+    );
+    expect(cards).toContainEqual(
+      expect.stringMatching(
+        /Verifying… [\d,]+ on-premises objects scanned so far\. The agent was lost \(it restarted in the middle of the scan\); the scan restarted \(attempt 2\)\./,
+      ),
+    );
   });
 
   it('an agent killed mid-scan that does not come back: after a short grace the job goes to another agent', async () => {
@@ -115,9 +179,20 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
     // Another agent is polling all along; the lost agent's job is not its to take until the bot gives it back.
     agent('agent-lost-c', samba);
     const text = await finalCard(started);
-    expect(text).toContain(`On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`);
+    expect(text).toContain(
+      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+    );
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'succeeded', agent_id: 'agent-lost-c', attempts: 2 });
-    expect(await jobAudit(started.jobId)).toEqual(['job.leased:leased:agent:agent-lost-b', 'job.requeued:upload-cut:syncshift', 'job.leased:leased:agent:agent-lost-c', 'job.result:succeeded:agent:agent-lost-c']);
-    expect(cardsOf(started.cardId, started.from)).toContainEqual(expect.stringContaining('Verifying… The agent was lost: its upload was cut off and it did not come back (attempt 1 of 3). The scan restarted and is queued for an agent.'));
+    expect(await jobAudit(started.jobId)).toEqual([
+      'job.leased:leased:agent:agent-lost-b',
+      'job.requeued:upload-cut:syncshift',
+      'job.leased:leased:agent:agent-lost-c',
+      'job.result:succeeded:agent:agent-lost-c',
+    ]);
+    expect(cardsOf(started.cardId, started.from)).toContainEqual(
+      expect.stringContaining(
+        'Verifying… The agent was lost: its upload was cut off and it did not come back (attempt 1 of 3). The scan restarted and is queued for an agent.',
+      ),
+    );
   });
 });

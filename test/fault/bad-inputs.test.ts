@@ -15,7 +15,9 @@ const IDLE_MS = 2000;
 async function snapshot(h: BotHarness): Promise<string> {
   const q = (sql: string): Promise<unknown[]> => h.store.db.query(sql);
   return JSON.stringify({
-    jobs: await q('SELECT id, state, agent_id, attempts, lease_expires_at, progress, result, error FROM jobs ORDER BY id'),
+    jobs: await q(
+      'SELECT id, state, agent_id, attempts, lease_expires_at, progress, result, error FROM jobs ORDER BY id',
+    ),
     migrations: await q('SELECT id, name FROM migrations ORDER BY id'),
     conversations: await q('SELECT conversation_id, reference FROM conversation_refs ORDER BY conversation_id'),
     verifications: await q('SELECT id, status FROM verifications ORDER BY id'),
@@ -28,7 +30,9 @@ async function snapshot(h: BotHarness): Promise<string> {
 
 function compress(how: 'gzip' | 'deflate' | 'br', text: string): Uint8Array<ArrayBuffer> {
   const raw = Buffer.from(text, 'utf8');
-  return new Uint8Array(how === 'gzip' ? gzipSync(raw) : how === 'deflate' ? deflateSync(raw) : brotliCompressSync(raw));
+  return new Uint8Array(
+    how === 'gzip' ? gzipSync(raw) : how === 'deflate' ? deflateSync(raw) : brotliCompressSync(raw),
+  );
 }
 
 describe('forged and malformed requests change nothing', () => {
@@ -40,7 +44,10 @@ describe('forged and malformed requests change nothing', () => {
   beforeAll(async () => {
     openId = await new OpenIdStub().start();
     // Bodies that stop arriving are cut after 2 s here (15 s by default), so the slow cases take seconds.
-    local = await startBotHarness({ env: { SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET},${AGENT_TWO}:${AGENT_TWO_SECRET}` }, bodyIdleMs: IDLE_MS });
+    local = await startBotHarness({
+      env: { SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET},${AGENT_TWO}:${AGENT_TWO_SECRET}` },
+      bodyIdleMs: IDLE_MS,
+    });
     production = await startBotHarness({
       bodyIdleMs: IDLE_MS,
       env: {
@@ -53,13 +60,27 @@ describe('forged and malformed requests change nothing', () => {
       },
     });
     // A job held by agent-test, for the "another agent" and "bad result" cases.
-    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Sales' }, conversationId: local.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
+    const job = await local.store.jobs.enqueue({
+      kind: 'directory.scanOu',
+      purpose: 'verify',
+      payload: { action: 'directory.scanOu', ou: 'OU=Sales' },
+      conversationId: local.conversationId,
+      migrationId: null,
+      requestedBy: { id: 'test', name: 'test' },
+    });
     await local.store.jobs.lease({ agentId: AGENT_ID, leaseMs: 3_600_000, now: new Date() });
     leasedJobId = job.id;
     // Each agent's first authenticated call records it (last seen, version); do that now, so the
     // cases below can demand that nothing at all changes.
-    for (const [id, secret] of [[AGENT_ID, AGENT_SECRET], [AGENT_TWO, AGENT_TWO_SECRET]] as const) {
-      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
+    for (const [id, secret] of [
+      [AGENT_ID, AGENT_SECRET],
+      [AGENT_TWO, AGENT_TWO_SECRET],
+    ] as const) {
+      const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-syncshift-agent': id, authorization: `Bearer ${secret}` },
+        body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }),
+      });
       expect(await res.json()).toEqual({ job: null });
     }
   });
@@ -72,7 +93,14 @@ describe('forged and malformed requests change nothing', () => {
 
   function token(kind: Credential, serviceUrl: string): string {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: 'https://api.botframework.com', aud: APP_ID, iat: now - 60, nbf: now - 60, exp: now + 3600, serviceurl: serviceUrl };
+    const claims = {
+      iss: 'https://api.botframework.com',
+      aud: APP_ID,
+      iat: now - 60,
+      nbf: now - 60,
+      exp: now + 3600,
+      serviceurl: serviceUrl,
+    };
     switch (kind) {
       case 'token:valid':
         return openId.sign(claims);
@@ -122,7 +150,10 @@ describe('forged and malformed requests change nothing', () => {
       case 'traversal-agent':
         return { 'x-syncshift-agent': '../agent-test', authorization: `Bearer ${AGENT_SECRET}` };
       case 'basic-scheme':
-        return { 'x-syncshift-agent': AGENT_ID, authorization: `Basic ${Buffer.from(`${AGENT_ID}:${AGENT_SECRET}`).toString('base64')}` };
+        return {
+          'x-syncshift-agent': AGENT_ID,
+          authorization: `Basic ${Buffer.from(`${AGENT_ID}:${AGENT_SECRET}`).toString('base64')}`,
+        };
       case 'latin1-agent':
         return { 'x-syncshift-agent': 'agént-test', authorization: `Bearer ${AGENT_SECRET}` };
       case 'huge-bearer':
@@ -134,12 +165,32 @@ describe('forged and malformed requests change nothing', () => {
 
   async function send(input: BadInput): Promise<Response> {
     const h = input.bot === 'local' ? local : production;
-    const activity = messageActivity({ text: '/migration start "forged"', from: ADELE, conversationId: `19:forged-${randomUUID()}@thread.tacv2`, serviceUrl: h.connector.url });
-    const text = input.body === 'activity' ? JSON.stringify(activity) : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+    const activity = messageActivity({
+      text: '/migration start "forged"',
+      from: ADELE,
+      conversationId: `19:forged-${randomUUID()}@thread.tacv2`,
+      serviceUrl: h.connector.url,
+    });
+    const text =
+      input.body === 'activity'
+        ? JSON.stringify(activity)
+        : typeof input.body === 'string'
+          ? input.body
+          : JSON.stringify(input.body);
     const method = input.method ?? 'POST';
     const body = input.encoding ? compress(input.encoding.with, text.padEnd(input.inflatedBytes ?? 0, ' ')) : text;
-    const headers = { 'content-type': input.contentType ?? 'application/json', ...(input.encoding ? { 'content-encoding': input.encoding.header } : {}), ...headersFor(input.credential, h.connector.url) };
-    if (input.stallAfterBytes !== undefined) return stalled(h.bot.url + input.path.replace('{leased}', leasedJobId), headers, Buffer.from(text), input.stallAfterBytes);
+    const headers = {
+      'content-type': input.contentType ?? 'application/json',
+      ...(input.encoding ? { 'content-encoding': input.encoding.header } : {}),
+      ...headersFor(input.credential, h.connector.url),
+    };
+    if (input.stallAfterBytes !== undefined)
+      return stalled(
+        h.bot.url + input.path.replace('{leased}', leasedJobId),
+        headers,
+        Buffer.from(text),
+        input.stallAfterBytes,
+      );
     return fetch(h.bot.url + input.path.replace('{leased}', leasedJobId), {
       method,
       headers,
@@ -165,7 +216,12 @@ describe('forged and malformed requests change nothing', () => {
   }
 
   /** Sends `pieces` of a body one at a time, `gapMs` apart, stopping once the bot has answered. */
-  function dribble(url: string, headers: Record<string, string>, pieces: string[], gapMs: number): Promise<{ status: number; body: string; piecesSent: number }> {
+  function dribble(
+    url: string,
+    headers: Record<string, string>,
+    pieces: string[],
+    gapMs: number,
+  ): Promise<{ status: number; body: string; piecesSent: number }> {
     return new Promise((resolve, reject) => {
       const length = pieces.reduce((n, p) => n + Buffer.byteLength(p), 0);
       const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(length) } });
@@ -189,15 +245,34 @@ describe('forged and malformed requests change nothing', () => {
     });
   }
 
-  const agentHeaders = { 'content-type': 'application/json', 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` };
+  const agentHeaders = {
+    'content-type': 'application/json',
+    'x-syncshift-agent': AGENT_ID,
+    authorization: `Bearer ${AGENT_SECRET}`,
+  };
 
   it(`a valid agent sending its lease a byte every ${(IDLE_MS * 1.5) / 1000} s is cut with 408 at the first gap, and the lease is never taken`, async () => {
-    const job = await local.store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: 'OU=Slow' }, conversationId: local.conversationId, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
+    const job = await local.store.jobs.enqueue({
+      kind: 'directory.scanOu',
+      purpose: 'verify',
+      payload: { action: 'directory.scanOu', ou: 'OU=Slow' },
+      conversationId: local.conversationId,
+      migrationId: null,
+      requestedBy: { id: 'test', name: 'test' },
+    });
     try {
       // A complete lease request, then trailing spaces: a route handed what had arrived would lease the job.
-      const answer = await dribble(`${local.bot.url}/relay/v1/jobs/lease`, agentHeaders, [JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }), ' ', ' ', ' '], IDLE_MS * 1.5);
+      const answer = await dribble(
+        `${local.bot.url}/relay/v1/jobs/lease`,
+        agentHeaders,
+        [JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }), ' ', ' ', ' '],
+        IDLE_MS * 1.5,
+      );
       expect(answer.status).toBe(408);
-      expect(JSON.parse(answer.body)).toMatchObject({ code: 'HTTP.BODY_IDLE', message: expect.stringContaining(`nothing came for ${IDLE_MS / 1000} s`) as unknown });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        code: 'HTTP.BODY_IDLE',
+        message: expect.stringContaining(`nothing came for ${IDLE_MS / 1000} s`) as unknown,
+      });
       expect(answer.piecesSent).toBe(1);
       expect(await local.store.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 0, agentId: null });
     } finally {
@@ -238,7 +313,11 @@ describe('forged and malformed requests change nothing', () => {
     const bomb = new Uint8Array(Buffer.concat(Array.from({ length: 16 }, () => member)));
     expect(bomb.length).toBeLessThan(1.1 * 1024 * 1024);
     for (const path of ['/api/messages', '/relay/v1/agents/enroll', '/relay/v1/jobs/lease']) {
-      const res = await fetch(`${production.bot.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb });
+      const res = await fetch(`${production.bot.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: bomb,
+      });
       expect(`${path} ${res.status}`).toBe(`${path} 415`);
       expect(res.headers.get('accept-encoding')).toBe('identity');
       expect(await res.json()).toMatchObject({ code: 'HTTP.UNSUPPORTED_ENCODING' });
@@ -247,16 +326,36 @@ describe('forged and malformed requests change nothing', () => {
   });
 
   it('Content-Encoding: identity is an uncompressed body and is handled as usual', async () => {
-    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', 'x-syncshift-agent': AGENT_TWO, authorization: `Bearer ${AGENT_TWO_SECRET}` }, body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }) });
+    const res = await fetch(`${local.bot.url}/relay/v1/jobs/lease`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-encoding': 'identity',
+        'x-syncshift-agent': AGENT_TWO,
+        authorization: `Bearer ${AGENT_TWO_SECRET}`,
+      },
+      body: JSON.stringify({ agentVersion: 't', waitMs: 0, actions: ['directory.scanOu'] }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ job: null });
   });
 
   it('production mode: a correctly signed token is accepted, the keys came from the local stub, and forged ones were refused', async () => {
-    const activity = { ...messageActivity({ text: '', from: ADELE, conversationId: '19:typing@thread.tacv2', serviceUrl: production.connector.url }), type: 'typing' };
+    const activity = {
+      ...messageActivity({
+        text: '',
+        from: ADELE,
+        conversationId: '19:typing@thread.tacv2',
+        serviceUrl: production.connector.url,
+      }),
+      type: 'typing',
+    };
     const res = await fetch(`${production.bot.url}/api/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token('token:valid', production.connector.url)}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token('token:valid', production.connector.url)}`,
+      },
       body: JSON.stringify(activity),
     });
     expect(res.status).toBe(200);

@@ -22,20 +22,32 @@ interface BotProcess {
 
 async function startMain(dataDir: string): Promise<BotProcess> {
   const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', MAIN], {
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, GRAPH_BASE_URL: 'http://127.0.0.1:9', GRAPH_STATIC_TOKEN: 'unused', SYNCSHIFT_AGENT_SECRETS: `${AGENT}:${SECRET}`, LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      GRAPH_BASE_URL: 'http://127.0.0.1:9',
+      GRAPH_STATIC_TOKEN: 'unused',
+      SYNCSHIFT_AGENT_SECRETS: `${AGENT}:${SECRET}`,
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       const listening = stdout.split('\n').find((line) => line.includes('SyncShift bot listening'));
       if (listening) resolve((JSON.parse(listening) as { url: string }).url);
     });
-    void exited.then(({ code }) => reject(new Error(`the bot exited (${code}) before listening:\n${stdout}\n${stderr}`)));
+    void exited.then(({ code }) =>
+      reject(new Error(`the bot exited (${code}) before listening:\n${stdout}\n${stderr}`)),
+    );
   });
   return { child, url, stderr: () => stderr, exited };
 }

@@ -13,17 +13,29 @@ describe('refused enrollment codes are rate-limited per client address', () => {
   });
 
   const tryCode = (code: string): Promise<Response> =>
-    fetch(`${h.bot.url}/relay/v1/agents/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
-  const enrollAudit = async (): Promise<string[]> => (await h.store.audit.latest(500)).filter((e) => e.action === 'agent.enroll').map((e) => e.outcome);
+    fetch(`${h.bot.url}/relay/v1/agents/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+  const enrollAudit = async (): Promise<string[]> =>
+    (await h.store.audit.latest(500)).filter((e) => e.action === 'agent.enroll').map((e) => e.outcome);
 
   it('ten refused codes get 401, the eleventh 429 with Retry-After; the audit log gets two rows, not one per guess', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await tryCode(`AAAA-BBBB-CCCC-DDDD-${String(i).padStart(4, '0')}`)).status);
+    for (let i = 0; i < 10; i++)
+      statuses.push((await tryCode(`AAAA-BBBB-CCCC-DDDD-${String(i).padStart(4, '0')}`)).status);
     expect(statuses).toEqual(Array(10).fill(401));
 
     // Also a code that would be valid: a blocked address must not get to test codes at all.
     const valid = 'QQQQ-RRRR-SSSS-TTTT-UUUU';
-    await h.store.agents.addEnrollmentCode({ codeSha256: sha256Hex(normalizeEnrollmentCode(valid)), agentName: 'dc-limited', purpose: 'enroll', createdBy: 'test', expiresAt: new Date(Date.now() + 600_000) });
+    await h.store.agents.addEnrollmentCode({
+      codeSha256: sha256Hex(normalizeEnrollmentCode(valid)),
+      agentName: 'dc-limited',
+      purpose: 'enroll',
+      createdBy: 'test',
+      expiresAt: new Date(Date.now() + 600_000),
+    });
     const limited = await tryCode(valid);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);

@@ -6,7 +6,8 @@ import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
 
-const until = (what: string, probe: () => Promise<boolean>): Promise<true> => eventually(probe, { what, timeoutMs: 10_000, intervalMs: 50 });
+const until = (what: string, probe: () => Promise<boolean>): Promise<true> =>
+  eventually(probe, { what, timeoutMs: 10_000, intervalMs: 50 });
 
 /**
  * Leases whose agent went quiet, noticed by the bot itself: with one agent that dies there is no
@@ -29,7 +30,8 @@ describe('the bot notices dead agents on its own', () => {
     },
     clearInterval: () => undefined,
   };
-  const lone = (): RelayClient => new RelayClient({ url: h.bot.url, agentId: LEADER, secret: LEADER_SECRET, agentVersion: '0.1.0-test' });
+  const lone = (): RelayClient =>
+    new RelayClient({ url: h.bot.url, agentId: LEADER, secret: LEADER_SECRET, agentVersion: '0.1.0-test' });
 
   beforeAll(async () => {
     h = await startBotHarness({
@@ -59,11 +61,31 @@ describe('the bot notices dead agents on its own', () => {
     await h.bot.relay.sweep();
   }
 
-  const jobRow = async (id: string): Promise<{ state: string; attempts: number; agent_id: string | null; error: { code?: string; message?: string; hint?: string } | null; applied_at: unknown }> =>
-    (await h.store.db.query<{ state: string; attempts: number; agent_id: string | null; error: { code?: string; message?: string } | null; applied_at: unknown }>('SELECT state, attempts, agent_id, error, applied_at FROM jobs WHERE id = $1', [id]))[0]!;
+  const jobRow = async (
+    id: string,
+  ): Promise<{
+    state: string;
+    attempts: number;
+    agent_id: string | null;
+    error: { code?: string; message?: string; hint?: string } | null;
+    applied_at: unknown;
+  }> =>
+    (
+      await h.store.db.query<{
+        state: string;
+        attempts: number;
+        agent_id: string | null;
+        error: { code?: string; message?: string } | null;
+        applied_at: unknown;
+      }>('SELECT state, attempts, agent_id, error, applied_at FROM jobs WHERE id = $1', [id])
+    )[0]!;
 
   const latestCard = async (cardId: string, from: number, predicate: (text: string) => boolean): Promise<string> => {
-    const call = await h.connector.waitFor((c: ConnectorCall) => c.method === 'PUT' && c.id === cardId && predicate(cardText(c.activity.attachments![0]!.content)), { from, timeoutMs: 10_000 });
+    const call = await h.connector.waitFor(
+      (c: ConnectorCall) =>
+        c.method === 'PUT' && c.id === cardId && predicate(cardText(c.activity.attachments![0]!.content)),
+      { from, timeoutMs: 10_000 },
+    );
     expect(cardProblems(call.activity.attachments![0]!.content)).toEqual([]);
     return cardText(call.activity.attachments![0]!.content);
   };
@@ -73,10 +95,27 @@ describe('the bot notices dead agents on its own', () => {
     const stepCard = (await h.say('/step 8'))[0]!;
     const from = h.connector.calls.length;
     const step8 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!;
-    expect(await h.store.runbook.saveStep(migration.id, { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step8.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.stopScheduler', purpose: 'step.action', payload: { action: 'adsync.stopScheduler' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' }, mutating: true });
+    expect(
+      await h.store.runbook.saveStep(
+        migration.id,
+        { ...step8, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() },
+        step8.version,
+      ),
+    ).toBe(true);
+    const job = await h.store.jobs.enqueue({
+      kind: 'adsync.stopScheduler',
+      purpose: 'step.action',
+      payload: { action: 'adsync.stopScheduler' },
+      conversationId: h.conversationId,
+      migrationId: migration.id,
+      requestedBy: { id: 'fault-test', name: 'fault-test' },
+      mutating: true,
+    });
     await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
-    const leased = await lone().lease(0, undefined, { actions: ['directory.scanOu', 'adsync.stopScheduler'], readOnly: false });
+    const leased = await lone().lease(0, undefined, {
+      actions: ['directory.scanOu', 'adsync.stopScheduler'],
+      readOnly: false,
+    });
     expect(leased?.id).toBe(job.id);
     await lone().progress(job.id, { scanned: 0, phase: 'starting' });
     // The agent dies here. Nothing else polls. Before the lease runs out the sweep leaves it alone.
@@ -85,14 +124,20 @@ describe('the bot notices dead agents on its own', () => {
     expect((await jobRow(job.id)).state).toBe('leased');
     clock += 2;
     await sweepTimerFires();
-    expect(await jobRow(job.id)).toMatchObject({ state: 'failed', agent_id: LEADER, error: { code: 'RELAY.OUTCOME_UNKNOWN' } });
+    expect(await jobRow(job.id)).toMatchObject({
+      state: 'failed',
+      agent_id: LEADER,
+      error: { code: 'RELAY.OUTCOME_UNKNOWN' },
+    });
     const text = await latestCard(stepCard.id, from, (t) => t.includes('unknown'));
     expect(text).toContain('whether it changed anything is unknown');
     expect(text).toContain('Check Connect Sync by hand');
     expect((await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 8)!.status).toBe('failed');
     await until('the result to be marked applied', async () => (await jobRow(job.id)).applied_at !== null);
     // Its late result is refused: the job ended.
-    await expect(lone().result(job.id, { outcome: 'succeeded', result: { action: 'adsync.stopScheduler', data: {} } })).rejects.toMatchObject({ status: 409 });
+    await expect(
+      lone().result(job.id, { outcome: 'succeeded', result: { action: 'adsync.stopScheduler', data: {} } }),
+    ).rejects.toMatchObject({ status: 409 });
   });
 
   it('a verify whose agent keeps dying goes back to the queue (the card says so) and fails after 3 attempts with a clear card', async () => {
@@ -109,19 +154,33 @@ describe('the bot notices dead agents on its own', () => {
       if (attempt < 3) {
         expect(await jobRow(jobId)).toMatchObject({ state: 'queued', attempts: attempt });
         const text = await latestCard(cardId, from, (t) => t.includes(`attempt ${attempt} of 3`));
-        expect(text).toContain(`Verifying… The agent stopped answering (attempt ${attempt} of 3); the scan is queued for another agent.`);
+        expect(text).toContain(
+          `Verifying… The agent stopped answering (attempt ${attempt} of 3); the scan is queued for another agent.`,
+        );
       }
     }
     const row = await jobRow(jobId);
     expect(row).toMatchObject({ state: 'failed', attempts: 3, error: { code: 'RELAY.AGENT_LOST' } });
     const text = await latestCard(cardId, from, (t) => !t.includes('Verifying…'));
-    expect(text).toContain('The agent stopped answering 3 times while running this (directory.scanOu), so it was not tried again.');
+    expect(text).toContain(
+      'The agent stopped answering 3 times while running this (directory.scanOu), so it was not tried again.',
+    );
     expect(text).toContain('Check the agent host');
     expect((await h.store.verifications.findByJob(jobId))!.status).toBe('failed');
     // Nobody is offered it again.
     await expect(lone().lease(0, undefined, { actions: ['directory.scanOu'], readOnly: true })).resolves.toBeNull();
-    const audit = await h.store.db.query<{ action: string; outcome: string }>("SELECT action, outcome FROM audit_log WHERE target = $1 AND action LIKE 'job.%' ORDER BY seq", [jobId]);
-    expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(['job.leased:leased', 'job.requeued:lease-expired', 'job.leased:leased', 'job.requeued:lease-expired', 'job.leased:leased', 'job.expired:agent-lost']);
+    const audit = await h.store.db.query<{ action: string; outcome: string }>(
+      "SELECT action, outcome FROM audit_log WHERE target = $1 AND action LIKE 'job.%' ORDER BY seq",
+      [jobId],
+    );
+    expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual([
+      'job.leased:leased',
+      'job.requeued:lease-expired',
+      'job.leased:leased',
+      'job.requeued:lease-expired',
+      'job.leased:leased',
+      'job.expired:agent-lost',
+    ]);
   });
 
   it('a slow agent whose lease ran out may still deliver while nobody else has taken the job', async () => {
@@ -132,8 +191,15 @@ describe('the bot notices dead agents on its own', () => {
     clock += LEASE_MS + 1;
     await sweepTimerFires();
     expect(await jobRow(jobId)).toMatchObject({ state: 'queued', attempts: 1 });
-    await lone().result(jobId, { outcome: 'failed', error: { code: 'DIRECTORY.UNAVAILABLE', message: 'The domain controller went away.' } });
-    expect(await jobRow(jobId)).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'DIRECTORY.UNAVAILABLE' } });
+    await lone().result(jobId, {
+      outcome: 'failed',
+      error: { code: 'DIRECTORY.UNAVAILABLE', message: 'The domain controller went away.' },
+    });
+    expect(await jobRow(jobId)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: { code: 'DIRECTORY.UNAVAILABLE' },
+    });
     const text = await latestCard(replies[0]!.id, from, (t) => t.includes('domain controller went away'));
     expect(text).not.toContain('Verifying…');
   });
@@ -152,19 +218,49 @@ describe('a result stored just before the bot stopped is applied when it starts 
     await h?.close();
   });
 
-  it('step 3\'s backup result, accepted but never applied, moves the step once after a restart, and not again after another', async () => {
+  it("step 3's backup result, accepted but never applied, moves the step once after a restart, and not again after another", async () => {
     const migration = (await h.store.migrations.findByConversation(h.conversationId))!;
     const stepCard = (await h.say('/step 3'))[0]!;
     const step3 = (await h.store.runbook.listSteps(migration.id)).find((step) => step.n === 3)!;
-    expect(await h.store.runbook.saveStep(migration.id, { ...step3, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() }, step3.version)).toBe(true);
-    const job = await h.store.jobs.enqueue({ kind: 'adsync.exportConfig', purpose: 'step.check', payload: { action: 'adsync.exportConfig' }, conversationId: h.conversationId, migrationId: migration.id, requestedBy: { id: 'fault-test', name: 'fault-test' } });
+    expect(
+      await h.store.runbook.saveStep(
+        migration.id,
+        { ...step3, status: 'in_progress', updatedBy: 'fault-test', updatedAt: new Date() },
+        step3.version,
+      ),
+    ).toBe(true);
+    const job = await h.store.jobs.enqueue({
+      kind: 'adsync.exportConfig',
+      purpose: 'step.check',
+      payload: { action: 'adsync.exportConfig' },
+      conversationId: h.conversationId,
+      migrationId: migration.id,
+      requestedBy: { id: 'fault-test', name: 'fault-test' },
+    });
     await h.store.runbook.linkJob(job.id, migration.id, 3, 'check');
-    const agent = new RelayClient({ url: h.bot.url, agentId: AGENT_ID, secret: AGENT_SECRET, agentVersion: '0.1.0-test' });
+    const agent = new RelayClient({
+      url: h.bot.url,
+      agentId: AGENT_ID,
+      secret: AGENT_SECRET,
+      agentVersion: '0.1.0-test',
+    });
     expect((await agent.lease(0, undefined, { actions: ['adsync.exportConfig'], readOnly: false }))?.id).toBe(job.id);
-    const result = { action: 'adsync.exportConfig' as const, data: { path: 'C:\\SyncShift\\Backups\\syncshift-1', files: 24, bytes: 4096 } };
+    const result = {
+      action: 'adsync.exportConfig' as const,
+      data: { path: 'C:\\SyncShift\\Backups\\syncshift-1', files: 24, bytes: 4096 },
+    };
     const putsBefore = h.connector.calls.filter((c) => c.method === 'PUT' && c.id === stepCard.id).length;
     // The relay's own UPDATE for an accepted result; the bot stops before anything acts on it.
-    expect(await h.store.jobs.finish({ jobId: job.id, agentId: AGENT_ID, outcome: 'succeeded', result, error: null, now: new Date(clock) })).toMatchObject({ state: 'succeeded', appliedAt: null });
+    expect(
+      await h.store.jobs.finish({
+        jobId: job.id,
+        agentId: AGENT_ID,
+        outcome: 'succeeded',
+        result,
+        error: null,
+        now: new Date(clock),
+      }),
+    ).toMatchObject({ state: 'succeeded', appliedAt: null });
     expect((await h.store.runbook.listSteps(migration.id)).find((s) => s.n === 3)!.status).toBe('in_progress');
     // The stopped instance's claim on the result runs out (2 minutes), then the bot starts again.
     clock += 3 * 60_000;
@@ -174,7 +270,12 @@ describe('a result stored just before the bot stopped is applied when it starts 
     expect(done).toMatchObject({ status: 'done', evidence: { export: result.data } });
     const versionAfter = done.version;
     expect((await h.store.jobs.get(job.id))!.appliedAt).not.toBeNull();
-    const card = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === stepCard.id && cardText(c.activity.attachments![0]!.content).includes('syncshift-1'));
+    const card = await h.connector.waitFor(
+      (c) =>
+        c.method === 'PUT' &&
+        c.id === stepCard.id &&
+        cardText(c.activity.attachments![0]!.content).includes('syncshift-1'),
+    );
     expect(cardProblems(card.activity.attachments![0]!.content)).toEqual([]);
     const putsAfterFirst = h.connector.calls.filter((c) => c.method === 'PUT' && c.id === stepCard.id).length;
     expect(putsAfterFirst).toBeGreaterThan(putsBefore);

@@ -32,7 +32,11 @@ describe('multipart uploads leave nothing on disk', () => {
   it.each([
     ['enrollment, which has no credential but the code in its body', '/relay/v1/agents/enroll', {}],
     ['/api/messages in local mode', '/api/messages', {}],
-    ['a lease from a valid agent', '/relay/v1/jobs/lease', { 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` }],
+    [
+      'a lease from a valid agent',
+      '/relay/v1/jobs/lease',
+      { 'x-syncshift-agent': AGENT_ID, authorization: `Bearer ${AGENT_SECRET}` },
+    ],
   ])('%s: refused with 400, no file written', async (_name, path, headers) => {
     const before = uploads();
     const res = await fetch(`${h.bot.url}${path}`, { method: 'POST', headers, body: multipart() });

@@ -23,7 +23,16 @@ describe('the bot (or a proxy in front of it) refuses a streamed scan', () => {
   beforeAll(async () => {
     const forest = buildSeededForest();
     h = await startBotHarness();
-    h.graph.setUsers((await buildTenantFromDirectory(new SimulatedDirectory(forest), { baseDn: OU.sales, missing: 0, extra: 0, mismatched: 0 })).users);
+    h.graph.setUsers(
+      (
+        await buildTenantFromDirectory(new SimulatedDirectory(forest), {
+          baseDn: OU.sales,
+          missing: 0,
+          extra: 0,
+          mismatched: 0,
+        })
+      ).users,
+    );
     proxy = await startRelayProxy(() => h.bot.url, {
       answer: (req) => {
         if (!(req.headers['content-type'] ?? '').startsWith(SCAN_STREAM_CONTENT_TYPE)) return null;
@@ -47,21 +56,30 @@ describe('the bot (or a proxy in front of it) refuses a streamed scan', () => {
   async function verifyThroughProxy(): Promise<{ text: string; jobId: string; log: string }> {
     uploads = 0;
     const logLines: string[] = [];
-    const { text, jobId } = await verifyThroughAgent(h, { relayUrl: proxy.url, agentVersion: '1.0.0', connectDirectory: async () => new SimulatedDirectory(buildSeededForest()), logLines });
+    const { text, jobId } = await verifyThroughAgent(h, {
+      relayUrl: proxy.url,
+      agentVersion: '1.0.0',
+      connectDirectory: async () => new SimulatedDirectory(buildSeededForest()),
+      logLines,
+    });
     return { text, jobId, log: logLines.join('\n') };
   }
 
-  it('a scan the bot says is too large fails the job with the bot\'s reason and what to do', async () => {
+  it("a scan the bot says is too large fails the job with the bot's reason and what to do", async () => {
     intercept = json(413, { code: 'RELAY.TOO_LARGE', message: 'The body is over 268435456 bytes.' });
     const { text, jobId, log } = await verifyThroughProxy();
-    expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'RELAY.TOO_LARGE' } });
-    expect(text).toContain('The bot did not accept this job\'s result: The body is over 268435456 bytes.');
-    expect(text).toContain('Verify the OU\'s child OUs one at a time');
+    expect(await h.store.jobs.get(jobId)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: { code: 'RELAY.TOO_LARGE' },
+    });
+    expect(text).toContain("The bot did not accept this job's result: The body is over 268435456 bytes.");
+    expect(text).toContain("Verify the OU's child OUs one at a time");
     expect(uploads).toBe(1);
     expect(log).toContain('the bot refused the scan; reporting the job as failed');
   });
 
-  it('a proxy\'s own 413 page fails the job and says the answer did not come from SyncShift', async () => {
+  it("a proxy's own 413 page fails the job and says the answer did not come from SyncShift", async () => {
     intercept = (res) => {
       res.writeHead(413, { 'content-type': 'text/html' });
       res.end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
@@ -69,7 +87,7 @@ describe('the bot (or a proxy in front of it) refuses a streamed scan', () => {
     const { text, jobId } = await verifyThroughProxy();
     expect(await h.store.jobs.get(jobId)).toMatchObject({ state: 'failed', error: { code: 'RELAY.RESULT_REFUSED' } });
     expect(text).toContain('the answer was HTTP 413, not from SyncShift (a proxy between the agent and the bot?)');
-    expect(text).toContain('raise the proxy\'s request body limit');
+    expect(text).toContain("raise the proxy's request body limit");
   });
 
   it('a 500 from the bot makes the agent read the OU again and send it again, and the verify completes', async () => {

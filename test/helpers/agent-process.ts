@@ -13,10 +13,16 @@ export interface AgentProcess {
 const CLI = join(__dirname, '../../src/agent/cli.ts');
 
 /** Runs one `syncshift-agent` command (e.g. `enroll`) to completion. */
-export function runAgentCommand(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+export function runAgentCommand(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     let output = '';
-    const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     child.on('close', (code) => resolve({ code, output }));

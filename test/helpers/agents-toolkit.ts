@@ -59,19 +59,37 @@ export interface CommandReport {
   armParameters?: Record<string, unknown>;
 }
 
-type Result<T> = { isOk(): boolean; isErr(): boolean; value: T; error: { name: string; message: string; displayMessage?: string } };
+type Result<T> = {
+  isOk(): boolean;
+  isErr(): boolean;
+  value: T;
+  error: { name: string; message: string; displayMessage?: string };
+};
 interface Lifecycle {
   driverDefs: { uses: string }[];
   resolvePlaceholders(): string[];
   execute(ctx: unknown): Promise<{
     result: Result<Map<string, string>> & {
-      error: { kind: 'PartialSuccess' | 'Failure'; error?: { name: string; message: string }; reason?: { kind: string; failedDriver: { uses: string; name?: string }; unresolvedPlaceHolders?: string[]; error?: { name: string; message: string } } };
+      error: {
+        kind: 'PartialSuccess' | 'Failure';
+        error?: { name: string; message: string };
+        reason?: {
+          kind: string;
+          failedDriver: { uses: string; name?: string };
+          unresolvedPlaceHolders?: string[];
+          error?: { name: string; message: string };
+        };
+      };
     };
   }>;
 }
 type ProjectModel = Partial<Record<'provision' | 'deploy' | 'publish', Lifecycle>>;
 interface Driver {
-  execute(args: unknown, ctx: unknown, outputs?: Map<string, string>): Promise<{ result: unknown; summaries: string[] }>;
+  execute(
+    args: unknown,
+    ctx: unknown,
+    outputs?: Map<string, string>,
+  ): Promise<{ result: unknown; summaries: string[] }>;
 }
 
 const CLOUD_ONLY_ACTIONS = [
@@ -104,7 +122,10 @@ function bicepDeclarations(source: string): { params: Map<string, BicepParam>; o
       const min = /^@minLength\((\d+)\)/.exec(lines[j]!);
       if (min) param.minLength = Number(min[1]);
       if (lines[j]!.startsWith('@allowed([')) {
-        param.allowed = lines.slice(j + 1, i).filter((l) => /^ {2}'/.test(l)).map((l) => l.trim().slice(1, -1));
+        param.allowed = lines
+          .slice(j + 1, i)
+          .filter((l) => /^ {2}'/.test(l))
+          .map((l) => l.trim().slice(1, -1));
       }
     }
     params.set(m[1]!, param);
@@ -122,12 +143,20 @@ function armParameterProblems(declared: Map<string, BicepParam>, passed: Record<
       problems.push(`parameter ${name} is not declared in the template`);
       continue;
     }
-    const kind = param.type === 'int' ? 'number' : param.type === 'bool' ? 'boolean' : param.type === 'string' ? 'string' : 'object';
+    const kind =
+      param.type === 'int'
+        ? 'number'
+        : param.type === 'bool'
+          ? 'boolean'
+          : param.type === 'string'
+            ? 'string'
+            : 'object';
     if (typeof value !== kind) problems.push(`parameter ${name} is ${typeof value}, the template wants ${param.type}`);
     if (typeof value === 'string' && param.minLength !== undefined && value.length < param.minLength) {
       problems.push(`parameter ${name} is ${value.length} characters, the template wants at least ${param.minLength}`);
     }
-    if (param.allowed && !param.allowed.includes(String(value))) problems.push(`parameter ${name} is "${String(value)}", allowed: ${param.allowed.join(', ')}`);
+    if (param.allowed && !param.allowed.includes(String(value)))
+      problems.push(`parameter ${name} is "${String(value)}", allowed: ${param.allowed.join(', ')}`);
   }
   for (const [name, param] of declared) {
     if (!param.hasDefault && !(name in passed)) problems.push(`parameter ${name} has no default and is not passed`);
@@ -147,20 +176,41 @@ async function main(): Promise<void> {
   const build = (path: string): Record<string, unknown> => load(`./build/${path}`) as Record<string, unknown>;
   const { Container } = load('typedi') as { Container: { get(name: string): Driver; has(name: string): boolean } };
   build('component/driver/index');
-  const { envUtil } = build('component/utils/envUtil') as { envUtil: { readEnv(p: string, e: string): Promise<Result<Record<string, string>>>; writeEnv(p: string, e: string, v: Record<string, string>): Promise<Result<unknown>> } };
-  const { pathUtils } = build('component/utils/pathUtils') as { pathUtils: { getYmlFilePath(p: string, e: string): string } };
-  const { yamlParser } = build('component/configManager/parser') as { yamlParser: { parse(path: string, validateSchema: boolean): Promise<Result<ProjectModel>> } };
-  const { ArmDeployImpl } = build('component/driver/arm/deployImpl') as { ArmDeployImpl: { prototype: Record<string, unknown> } };
+  const { envUtil } = build('component/utils/envUtil') as {
+    envUtil: {
+      readEnv(p: string, e: string): Promise<Result<Record<string, string>>>;
+      writeEnv(p: string, e: string, v: Record<string, string>): Promise<Result<unknown>>;
+    };
+  };
+  const { pathUtils } = build('component/utils/pathUtils') as {
+    pathUtils: { getYmlFilePath(p: string, e: string): string };
+  };
+  const { yamlParser } = build('component/configManager/parser') as {
+    yamlParser: { parse(path: string, validateSchema: boolean): Promise<Result<ProjectModel>> };
+  };
+  const { ArmDeployImpl } = build('component/driver/arm/deployImpl') as {
+    ArmDeployImpl: { prototype: Record<string, unknown> };
+  };
   const { AadAppClient } = build('client/aadAppClient') as { AadAppClient: { prototype: Record<string, unknown> } };
-  const { TeamsDevPortalClient } = build('client/teamsDevPortalClient') as { TeamsDevPortalClient: { prototype: Record<string, unknown> } };
+  const { TeamsDevPortalClient } = build('client/teamsDevPortalClient') as {
+    TeamsDevPortalClient: { prototype: Record<string, unknown> };
+  };
   const { ok } = load('@microsoft/teamsfx-api') as { ok<T>(v: T): unknown };
 
   let report: CommandReport;
   const tenantId = randomUUID();
 
   // aadApp/create runs for real up to its two HTTP calls.
-  TeamsDevPortalClient.prototype.createAADApp = async (_token: string, displayName: string) => ({ appId: randomUUID(), id: randomUUID(), displayName });
-  AadAppClient.prototype.createAadApp = async (displayName: string) => ({ appId: randomUUID(), id: randomUUID(), displayName });
+  TeamsDevPortalClient.prototype.createAADApp = async (_token: string, displayName: string) => ({
+    appId: randomUUID(),
+    id: randomUUID(),
+    displayName,
+  });
+  AadAppClient.prototype.createAadApp = async (displayName: string) => ({
+    appId: randomUUID(),
+    id: randomUUID(),
+    displayName,
+  });
   AadAppClient.prototype.generateClientSecret = async (_objectId: string, expireDays: number, description: string) => {
     report.clientSecrets.push({ expireDays, description });
     return `fake-${randomUUID()}`;
@@ -171,14 +221,26 @@ async function main(): Promise<void> {
   let bicep = { params: new Map<string, BicepParam>(), outputs: [] as string[] };
   ArmDeployImpl.prototype.ensureBicepCli = async () => 'bicep';
   ArmDeployImpl.prototype.compileBicepToJson = async () => ({ $schema: 'template', parameters: {}, resources: [] });
-  ArmDeployImpl.prototype.innerExecuteDeployment = async (_template: unknown, deployment: { properties: { parameters: Record<string, { value: unknown }> | null } }) => {
+  ArmDeployImpl.prototype.innerExecuteDeployment = async (
+    _template: unknown,
+    deployment: { properties: { parameters: Record<string, { value: unknown }> | null } },
+  ) => {
     const parameters = deployment.properties.parameters ?? {};
     report.armParameters = Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, v.value]));
     const problems = armParameterProblems(bicep.params, parameters);
     report.calls.push({ uses: 'arm/deploy (ARM)', with: report.armParameters, problems });
-    if (problems.length > 0) throw Object.assign(new Error(`ARM would refuse the parameters: ${problems.join('; ')}`), { name: 'InvalidTemplateDeployment' });
+    if (problems.length > 0)
+      throw Object.assign(new Error(`ARM would refuse the parameters: ${problems.join('; ')}`), {
+        name: 'InvalidTemplateDeployment',
+      });
     const outputs: Record<string, { type: string; value: string }> = {};
-    for (const name of bicep.outputs) outputs[name] = { type: 'String', value: name.endsWith('_RESOURCE_ID') ? `/subscriptions/${process.env.AZURE_SUBSCRIPTION_ID}/resourceGroups/${process.env.AZURE_RESOURCE_GROUP_NAME}/providers/Microsoft.Web/sites/syncshift` : `fake-${name.toLowerCase()}` };
+    for (const name of bicep.outputs)
+      outputs[name] = {
+        type: 'String',
+        value: name.endsWith('_RESOURCE_ID')
+          ? `/subscriptions/${process.env.AZURE_SUBSCRIPTION_ID}/resourceGroups/${process.env.AZURE_RESOURCE_GROUP_NAME}/providers/Microsoft.Web/sites/syncshift`
+          : `fake-${name.toLowerCase()}`,
+      };
     return ok(outputs);
   };
 
@@ -187,19 +249,36 @@ async function main(): Promise<void> {
     driver.execute = async (args, _ctx, outputNames) => {
       const problems: string[] = [];
       const packagePath = (args as { appPackagePath?: string }).appPackagePath;
-      if (packagePath && !existsSync(join(scenario.projectPath, packagePath))) problems.push(`${packagePath} does not exist`);
-      if (name === 'azureAppService/zipDeploy' && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/.test(String((args as { resourceId?: string }).resourceId))) {
-        problems.push(`resourceId "${String((args as { resourceId?: string }).resourceId)}" is not a Web App's resource id`);
+      if (packagePath && !existsSync(join(scenario.projectPath, packagePath)))
+        problems.push(`${packagePath} does not exist`);
+      if (
+        name === 'azureAppService/zipDeploy' &&
+        !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/.test(
+          String((args as { resourceId?: string }).resourceId),
+        )
+      ) {
+        problems.push(
+          `resourceId "${String((args as { resourceId?: string }).resourceId)}" is not a Web App's resource id`,
+        );
       }
       report.calls.push({ uses: name, with: args, problems });
       const written = new Map<string, string>();
-      for (const envName of outputNames?.values() ?? []) written.set(envName, process.env[envName] || fakeValue(envName));
+      for (const envName of outputNames?.values() ?? [])
+        written.set(envName, process.env[envName] || fakeValue(envName));
       return { result: ok(written), summaries: [] };
     };
   }
 
   const silent = () => undefined;
-  const logProvider = { info: silent, warning: silent, error: silent, debug: silent, verbose: silent, log: silent, trace: silent };
+  const logProvider = {
+    info: silent,
+    warning: silent,
+    error: silent,
+    debug: silent,
+    verbose: silent,
+    log: silent,
+    trace: silent,
+  };
   const ctx = {
     projectPath: '',
     platform: 'cli',
@@ -211,19 +290,27 @@ async function main(): Promise<void> {
       getJsonObject: async () => ok({ tid: tenantId, unique_name: 'admin@contoso.example' }),
     },
     azureAccountProvider: {
-      getIdentityCredentialAsync: async () => ({ getToken: async () => ({ token: 'fake', expiresOnTimestamp: Date.now() + 3_600_000 }) }),
+      getIdentityCredentialAsync: async () => ({
+        getToken: async () => ({ token: 'fake', expiresOnTimestamp: Date.now() + 3_600_000 }),
+      }),
       setSubscription: async () => undefined,
     },
   };
 
   // The toolkit's global tools (FxCore sets them at start): logger, UI, token providers, no telemetry.
   const { setTools } = build('common/globalVars') as { setTools(tools: unknown): void };
-  setTools({ logProvider, ui: undefined, tokenProvider: { m365TokenProvider: ctx.m365TokenProvider, azureAccountProvider: ctx.azureAccountProvider } });
+  setTools({
+    logProvider,
+    ui: undefined,
+    tokenProvider: { m365TokenProvider: ctx.m365TokenProvider, azureAccountProvider: ctx.azureAccountProvider },
+  });
 
   const all: CommandReport[][] = [];
   for (scenario of input.scenarios) {
     const bicepPath = join(scenario.projectPath, 'infra', 'azure.bicep');
-    bicep = existsSync(bicepPath) ? bicepDeclarations(readFileSync(bicepPath, 'utf8')) : { params: new Map(), outputs: [] };
+    bicep = existsSync(bicepPath)
+      ? bicepDeclarations(readFileSync(bicepPath, 'utf8'))
+      : { params: new Map(), outputs: [] };
     ctx.projectPath = scenario.projectPath;
     const reports: CommandReport[] = [];
     all.push(reports);
@@ -237,16 +324,20 @@ async function main(): Promise<void> {
         if (env.isErr()) throw env.error;
         const written: Record<string, string> = {};
         // coordinator.provision: the suffix defaults to the env name only when the file lacks the key.
-        if (command === 'provision' && process.env.APP_NAME_SUFFIX === undefined) written.APP_NAME_SUFFIX = process.env.APP_NAME_SUFFIX = scenario.env;
+        if (command === 'provision' && process.env.APP_NAME_SUFFIX === undefined)
+          written.APP_NAME_SUFFIX = process.env.APP_NAME_SUFFIX = scenario.env;
         const model = await yamlParser.parse(pathUtils.getYmlFilePath(scenario.projectPath, scenario.env), true);
         if (model.isErr()) throw model.error;
         const cycle = model.value[command];
-        if (!cycle) throw Object.assign(new Error(`The yml has no ${command} stage`), { name: 'LifeCycleUndefinedError' });
+        if (!cycle)
+          throw Object.assign(new Error(`The yml has no ${command} stage`), { name: 'LifeCycleUndefinedError' });
         if (command === 'provision' && cycle.driverDefs.some((d) => d.uses === 'arm/deploy')) {
           // What the toolkit asks for when these are empty: a subscription and a resource group.
           const unresolved = cycle.resolvePlaceholders();
-          if (unresolved.includes('AZURE_SUBSCRIPTION_ID')) written.AZURE_SUBSCRIPTION_ID = process.env.AZURE_SUBSCRIPTION_ID = randomUUID();
-          if (unresolved.includes('AZURE_RESOURCE_GROUP_NAME')) written.AZURE_RESOURCE_GROUP_NAME = process.env.AZURE_RESOURCE_GROUP_NAME = `rg-syncshift-${scenario.env}`;
+          if (unresolved.includes('AZURE_SUBSCRIPTION_ID'))
+            written.AZURE_SUBSCRIPTION_ID = process.env.AZURE_SUBSCRIPTION_ID = randomUUID();
+          if (unresolved.includes('AZURE_RESOURCE_GROUP_NAME'))
+            written.AZURE_RESOURCE_GROUP_NAME = process.env.AZURE_RESOURCE_GROUP_NAME = `rg-syncshift-${scenario.env}`;
         }
         const { result } = await cycle.execute(ctx);
         if (result.isOk()) {
@@ -254,15 +345,23 @@ async function main(): Promise<void> {
           report.ok = true;
         } else if (result.error.kind === 'PartialSuccess') {
           const reason = result.error.reason!;
-          report.failedAction = reason.failedDriver.name ? `${reason.failedDriver.uses} (${reason.failedDriver.name})` : reason.failedDriver.uses;
+          report.failedAction = reason.failedDriver.name
+            ? `${reason.failedDriver.uses} (${reason.failedDriver.name})`
+            : reason.failedDriver.uses;
           if (reason.kind === 'UnresolvedPlaceholders') report.unresolvedPlaceholders = reason.unresolvedPlaceHolders;
-          else report.error = { name: reason.error!.name, message: (reason.error as { displayMessage?: string }).displayMessage ?? reason.error!.message };
+          else
+            report.error = {
+              name: reason.error!.name,
+              message: (reason.error as { displayMessage?: string }).displayMessage ?? reason.error!.message,
+            };
         } else {
           report.error = { name: result.error.error!.name, message: result.error.error!.message };
         }
         const res = await envUtil.writeEnv(scenario.projectPath, scenario.env, written);
         if (res.isErr()) throw res.error;
-        report.written = Object.fromEntries(Object.entries(written).map(([k, v]) => [k, k.startsWith('SECRET_') ? '***' : v]));
+        report.written = Object.fromEntries(
+          Object.entries(written).map(([k, v]) => [k, k.startsWith('SECRET_') ? '***' : v]),
+        );
       } catch (error) {
         const e = error as { name?: string; message?: string; displayMessage?: string };
         report.error = { name: e.name ?? 'Error', message: e.displayMessage ?? e.message ?? String(error) };

@@ -63,9 +63,20 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
   let store = options.store ?? (await openStore({ dataDir }));
   const graph = options.graph ?? (await startGraphSimulator({ token: GRAPH_TOKEN }));
   const connector = options.connector ?? (await new FakeConnector().start());
-  const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`, GRAPH_BASE_URL: graph.url, GRAPH_STATIC_TOKEN: GRAPH_TOKEN, ...options.env });
+  const config = loadConfig({
+    PORT: '0',
+    SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
+    GRAPH_BASE_URL: graph.url,
+    GRAPH_STATIC_TOKEN: GRAPH_TOKEN,
+    ...options.env,
+  });
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
-  const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: GRAPH_TOKEN, logger, ...options.graphRetry });
+  const cloud = createGraphCloudDirectory({
+    baseUrl: graph.url,
+    staticToken: GRAPH_TOKEN,
+    logger,
+    ...options.graphRetry,
+  });
   const botOptions = {
     cloud,
     logger,
@@ -95,7 +106,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
       await bot.stop();
       await store.close();
       await whileDown?.();
-      if (options.store) throw new Error('restart() needs the harness\'s own PGlite store; do not pass options.store');
+      if (options.store) throw new Error("restart() needs the harness's own PGlite store; do not pass options.store");
       store = await openStore({ dataDir });
       bot = await startBot({ ...botOptions, config: { ...config, port: Number(port) }, store });
     },
@@ -122,7 +133,12 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
 }
 
 export function firstCard(calls: ConnectorCall[]): Record<string, unknown> {
-  const card = calls.flatMap((c) => c.activity.attachments ?? []).find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive');
-  if (!card) throw new Error(`No card among ${calls.length} calls: ${JSON.stringify(calls.map((c) => c.activity)).slice(0, 500)}`);
+  const card = calls
+    .flatMap((c) => c.activity.attachments ?? [])
+    .find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive');
+  if (!card)
+    throw new Error(
+      `No card among ${calls.length} calls: ${JSON.stringify(calls.map((c) => c.activity)).slice(0, 500)}`,
+    );
   return card.content;
 }

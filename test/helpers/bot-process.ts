@@ -20,12 +20,32 @@ async function main(): Promise<void> {
   const now = (): Date => new Date(readFileSync(clockFile, 'utf8').trim());
   const logger = createLogger('bot-process', process.env.LOG_LEVEL ?? 'warn');
   const store = await openStore({ databaseUrl: env('TEST_DATABASE_URL'), schema: env('TEST_SCHEMA') });
-  const config = loadConfig({ PORT: '0', SYNCSHIFT_AGENT_SECRETS: env('TEST_AGENT_SECRETS'), GRAPH_BASE_URL: env('TEST_GRAPH_URL'), GRAPH_STATIC_TOKEN: env('TEST_GRAPH_TOKEN') });
-  const cloud = createGraphCloudDirectory({ baseUrl: config.graph.baseUrl, staticToken: env('TEST_GRAPH_TOKEN'), logger });
-  const bot = await startBot({ config, store, cloud, logger, now, instanceId: env('TEST_INSTANCE_ID'), summaryIntervalMs: Number(process.env.TEST_SUMMARY_INTERVAL_MS ?? 100) });
+  const config = loadConfig({
+    PORT: '0',
+    SYNCSHIFT_AGENT_SECRETS: env('TEST_AGENT_SECRETS'),
+    GRAPH_BASE_URL: env('TEST_GRAPH_URL'),
+    GRAPH_STATIC_TOKEN: env('TEST_GRAPH_TOKEN'),
+  });
+  const cloud = createGraphCloudDirectory({
+    baseUrl: config.graph.baseUrl,
+    staticToken: env('TEST_GRAPH_TOKEN'),
+    logger,
+  });
+  const bot = await startBot({
+    config,
+    store,
+    cloud,
+    logger,
+    now,
+    instanceId: env('TEST_INSTANCE_ID'),
+    summaryIntervalMs: Number(process.env.TEST_SUMMARY_INTERVAL_MS ?? 100),
+  });
   process.stdout.write(`${JSON.stringify({ ready: bot.url })}\n`);
   process.once('SIGTERM', () => {
-    void bot.stop().then(() => store.close()).finally(() => process.exit(0));
+    void bot
+      .stop()
+      .then(() => store.close())
+      .finally(() => process.exit(0));
   });
 }
 

@@ -16,10 +16,14 @@ export function cardProblems(card: unknown, options: { literalText?: readonly st
   if (json.type !== 'AdaptiveCard') problems.push('type is not AdaptiveCard');
   if (json.version !== '1.5') problems.push(`version is ${json.version}, expected 1.5`);
   const text = JSON.stringify(card);
-  const withoutLiterals = (options.literalText ?? []).reduce((t, l) => t.split(JSON.stringify(l).slice(1, -1)).join(''), text);
+  const withoutLiterals = (options.literalText ?? []).reduce(
+    (t, l) => t.split(JSON.stringify(l).slice(1, -1)).join(''),
+    text,
+  );
   if (withoutLiterals.includes('${')) problems.push('unexpanded template expression');
   const utf16Bytes = text.length * 2;
-  if (utf16Bytes > TEAMS_CARD_BYTES_LIMIT) problems.push(`card is ${utf16Bytes} bytes (UTF-16), over ${TEAMS_CARD_BYTES_LIMIT}`);
+  if (utf16Bytes > TEAMS_CARD_BYTES_LIMIT)
+    problems.push(`card is ${utf16Bytes} bytes (UTF-16), over ${TEAMS_CARD_BYTES_LIMIT}`);
   const ac = new AC.AdaptiveCard();
   const context = new AC.SerializationContext();
   ac.parse(card as object, context);
@@ -29,7 +33,8 @@ export function cardProblems(card: unknown, options: { literalText?: readonly st
     if (/^Unknown element type "Chart\.[A-Za-z.]+"/.test(message)) continue;
     problems.push(`parse: ${message}`);
   }
-  for (const chart of findCharts(card)) if (!chart.fallback) problems.push(`${String(chart.type)} has no fallback for clients without charts`);
+  for (const chart of findCharts(card))
+    if (!chart.fallback) problems.push(`${String(chart.type)} has no fallback for clients without charts`);
   for (const event of ac.validateProperties().validationEvents) problems.push(`validate: ${event.message}`);
   return problems;
 }
@@ -39,5 +44,10 @@ function findCharts(node: unknown): Array<Record<string, unknown>> {
   if (typeof node !== 'object' || node === null) return [];
   const obj = node as Record<string, unknown>;
   const own = typeof obj.type === 'string' && obj.type.startsWith('Chart.') ? [obj] : [];
-  return [...own, ...Object.entries(obj).filter(([k]) => k !== 'fallback').flatMap(([, v]) => findCharts(v))];
+  return [
+    ...own,
+    ...Object.entries(obj)
+      .filter(([k]) => k !== 'fallback')
+      .flatMap(([, v]) => findCharts(v)),
+  ];
 }

@@ -17,7 +17,10 @@ export interface EventuallyOptions {
  * `timeoutMs` has passed without it. The one polling loop the tests share, so every wait says
  * what it waited for when it gives up.
  */
-export async function eventually<T>(check: () => T | Promise<T>, options: EventuallyOptions): Promise<Exclude<T, NotYet>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  options: EventuallyOptions,
+): Promise<Exclude<T, NotYet>> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await check();

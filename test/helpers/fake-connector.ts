@@ -35,14 +35,17 @@ export class FakeConnector {
   /** Answer createConversation with 403, as Teams does when the app is not installed for that user. */
   refuseConversations = false;
   /** Failures for the next new-activity POSTs whose activity matches, in order (see failPosts). */
-  private readonly postFailures: { failure: PostFailure; match: (activity: ConnectorCall['activity']) => boolean }[] = [];
+  private readonly postFailures: { failure: PostFailure; match: (activity: ConnectorCall['activity']) => boolean }[] =
+    [];
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res), () => res.socket?.destroy()));
+    this.server = createServer(
+      (req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res), () => res.socket?.destroy()),
+    );
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
     return this;
@@ -57,7 +60,9 @@ export class FakeConnector {
     const out = new Map<string, Record<string, unknown>>();
     for (const call of this.calls) {
       if (call.conversationId !== conversationId) continue;
-      const content = call.activity.attachments?.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+      const content = call.activity.attachments?.find(
+        (a) => a.contentType === 'application/vnd.microsoft.card.adaptive',
+      )?.content;
       if (content) out.set(call.id, content);
     }
     return out;
@@ -69,19 +74,28 @@ export class FakeConnector {
    * error status, as when Teams' gateway answers 502/504 after handing the message on. `reset`:
    * recorded, then the connection is dropped without an answer.
    */
-  failPosts(count: number, failure: PostFailure, match: (activity: ConnectorCall['activity']) => boolean = () => true): void {
+  failPosts(
+    count: number,
+    failure: PostFailure,
+    match: (activity: ConnectorCall['activity']) => boolean = () => true,
+  ): void {
     for (let i = 0; i < count; i++) this.postFailures.push({ failure, match });
   }
 
   /** Resolves with the first call (after `from`) that satisfies the predicate. */
-  async waitFor(predicate: (call: ConnectorCall) => boolean, options: { timeoutMs?: number; from?: number } = {}): Promise<ConnectorCall> {
+  async waitFor(
+    predicate: (call: ConnectorCall) => boolean,
+    options: { timeoutMs?: number; from?: number } = {},
+  ): Promise<ConnectorCall> {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     for (;;) {
       const found = this.calls.slice(options.from ?? 0).find(predicate);
       if (found) return found;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        const seen = this.calls.map((c) => `${c.method} ${c.id}: ${JSON.stringify(c.activity).slice(0, 300)}`).join('\n');
+        const seen = this.calls
+          .map((c) => `${c.method} ${c.id}: ${JSON.stringify(c.activity).slice(0, 300)}`)
+          .join('\n');
         throw new Error(`No matching connector call within ${options.timeoutMs ?? 30_000} ms. Calls so far:\n${seen}`);
       }
       await new Promise<void>((resolve) => {
@@ -94,7 +108,12 @@ export class FakeConnector {
     }
   }
 
-  private async handle(req: IncomingMessage, writeHead: (s: number, h: Record<string, string>) => unknown, end: (b?: string) => unknown, drop: () => void): Promise<void> {
+  private async handle(
+    req: IncomingMessage,
+    writeHead: (s: number, h: Record<string, string>) => unknown,
+    end: (b?: string) => unknown,
+    drop: () => void,
+  ): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -136,7 +155,10 @@ export class FakeConnector {
       return;
     }
     if (failure !== undefined) {
-      writeHead(failure.status, { 'content-type': 'application/json', ...(failure.retryAfterSeconds !== undefined ? { 'retry-after': String(failure.retryAfterSeconds) } : {}) });
+      writeHead(failure.status, {
+        'content-type': 'application/json',
+        ...(failure.retryAfterSeconds !== undefined ? { 'retry-after': String(failure.retryAfterSeconds) } : {}),
+      });
       end(JSON.stringify({ error: { code: 'ServiceError', message: `injected ${failure.status}` } }));
       return;
     }

@@ -21,8 +21,15 @@ export class OpenIdStub {
       this.requests.push(req.url ?? '');
       const jwk = this.keys.publicKey.export({ format: 'jwk' }) as { n: string; e: string };
       const bodies: Record<string, unknown> = {
-        '/channel/.well-known/openidconfiguration': { issuer: 'https://api.botframework.com', jwks_uri: `${this.url}/keys`, id_token_signing_alg_values_supported: ['RS256'] },
-        '/emulator/.well-known/openid-configuration': { issuer: 'https://login.microsoftonline.com/test/v2.0', jwks_uri: `${this.url}/keys` },
+        '/channel/.well-known/openidconfiguration': {
+          issuer: 'https://api.botframework.com',
+          jwks_uri: `${this.url}/keys`,
+          id_token_signing_alg_values_supported: ['RS256'],
+        },
+        '/emulator/.well-known/openid-configuration': {
+          issuer: 'https://login.microsoftonline.com/test/v2.0',
+          jwks_uri: `${this.url}/keys`,
+        },
         '/keys': { keys: [{ kty: 'RSA', use: 'sig', kid: this.kid, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }] },
       };
       const body = bodies[req.url ?? ''];
@@ -47,7 +54,10 @@ export class OpenIdStub {
     const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const header = options.header ?? { alg: 'RS256', typ: 'JWT', kid: this.kid };
     const input = `${encode(header)}.${encode(claims)}`;
-    const signature = createSign('RSA-SHA256').update(input).sign(options.key ?? this.keys.privateKey).toString('base64url');
+    const signature = createSign('RSA-SHA256')
+      .update(input)
+      .sign(options.key ?? this.keys.privateKey)
+      .toString('base64url');
     return `${input}.${signature}`;
   }
 

@@ -31,8 +31,14 @@ export async function startRelayProxy(botUrl: () => string, hooks: RelayProxyHoo
     const own = hooks.answer?.(req);
     if (own) return own(res);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'transfer-encoding', 'connection'].includes(k)) headers[k] = v;
-    const upstream = await fetch(botUrl() + (req.url ?? ''), { method: req.method ?? 'POST', headers, body: new Uint8Array(Buffer.concat(chunks)) });
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && !['host', 'content-length', 'transfer-encoding', 'connection'].includes(k))
+        headers[k] = v;
+    const upstream = await fetch(botUrl() + (req.url ?? ''), {
+      method: req.method ?? 'POST',
+      headers,
+      body: new Uint8Array(Buffer.concat(chunks)),
+    });
     const text = await upstream.text();
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(hooks.rewrite ? hooks.rewrite(req.url ?? '', upstream.status, text) : text);
@@ -51,7 +57,8 @@ export async function startRelayProxy(botUrl: () => string, hooks: RelayProxyHoo
 /** A silent logger whose error, warn and info lines are pushed onto `lines`, for tests to read. */
 export function capturingLogger(lines: string[]): Logger {
   const logger = createLogger('agent-test', 'silent');
-  const log = (level: string) => (obj: unknown, msg?: string) => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  const log = (level: string) => (obj: unknown, msg?: string) =>
+    void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   Object.assign(logger, { error: log('error'), warn: log('warn'), info: log('info') });
   return logger;
 }
@@ -69,14 +76,25 @@ export async function verifyThroughAgent(
   const from = h.connector.calls.indexOf(replies[0]!) + 1;
   const jobId = (await h.store.verifications.listByConversation(h.conversationId, 1))[0]!.jobId;
   await runAgent({
-    relay: new RelayClient({ url: agent.relayUrl, agentId: AGENT_ID, secret: AGENT_SECRET, agentVersion: agent.agentVersion }),
+    relay: new RelayClient({
+      url: agent.relayUrl,
+      agentId: AGENT_ID,
+      secret: AGENT_SECRET,
+      agentVersion: agent.agentVersion,
+    }),
     logger: capturingLogger(agent.logLines),
     waitMs: 0,
     maxJobs: 1,
     sleep: async () => undefined,
     connectDirectory: agent.connectDirectory,
   });
-  const final = await h.connector.waitFor((c) => c.method === 'PUT' && c.id === cardId && !/Verifying…|Comparing/.test(cardText(c.activity.attachments![0]!.content)), { from, timeoutMs: 20_000 });
+  const final = await h.connector.waitFor(
+    (c) =>
+      c.method === 'PUT' &&
+      c.id === cardId &&
+      !/Verifying…|Comparing/.test(cardText(c.activity.attachments![0]!.content)),
+    { from, timeoutMs: 20_000 },
+  );
   const card = final.activity.attachments![0]!.content as Record<string, unknown>;
   return { jobId, card, text: cardText(card) };
 }

@@ -53,7 +53,10 @@ function probeLdaps(env: SambaEnv): void {
     s.once('timeout', () => { console.error('timed out after 5s'); process.exit(1); });
     s.once('error', (e) => { console.error(e.code || e.message); process.exit(1); });
   `;
-  const result = spawnSync(process.execPath, ['-e', script, env.url, env.caPath], { encoding: 'utf8', timeout: 10_000 });
+  const result = spawnSync(process.execPath, ['-e', script, env.url, env.caPath], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (result.status !== 0) {
     const why = (result.stderr || result.error?.message || 'no answer').trim();
     serviceMissing('Samba AD', `LDAPS at ${env.url} did not answer (${why}). ${HOW_TO_FIX}`);

@@ -14,7 +14,25 @@ export function selfSignedCertificate(dir: string, name: string, days = 30): Sel
   const certPath = join(dir, `${name}.crt.pem`);
   const keyPath = join(dir, `${name}.key.pem`);
   const bundlePath = join(dir, `${name}.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', String(days), '-subj', `/CN=${name}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('sh', ['-c', 'cat "$1" "$2" > "$3"', 'sh', certPath, keyPath, bundlePath]);
   return { certPath, keyPath, bundlePath };
 }

@@ -7,7 +7,10 @@ describe('activity deduper on a real store', () => {
   const backend = pgliteBackend();
   const store = useStore(backend);
 
-  const activity = (id: string): Parameters<ActivityDeduper['handleOnce']>[0] => ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as Parameters<ActivityDeduper['handleOnce']>[0];
+  const activity = (id: string): Parameters<ActivityDeduper['handleOnce']>[0] =>
+    ({ type: 'message', id, channelId: 'msteams', conversation: { id: '19:dedupe@thread.tacv2' } }) as Parameters<
+      ActivityDeduper['handleOnce']
+    >[0];
 
   it('a message whose handling failed is handled when Teams delivers it again', async () => {
     const deduper = new ActivityDeduper(store(), createLogger('test', 'silent'));

@@ -21,8 +21,11 @@ describe.each([pgliteBackend(), postgresBackend()])('migrating actors on $name',
   beforeAll(async () => {
     await backend.setUp();
     before = fs.mkdtempSync(path.join(os.tmpdir(), 'syncshift-migrations-'));
-    for (const file of readMigrationFiles().filter((f) => f.name < '011')) fs.writeFileSync(path.join(before, file.name), file.sql);
-    db = backend.schemaFor ? await openPgDb({ connectionString: PG_URL, schema: backend.schemaFor('actor_migration') }) : await openPgliteDb({});
+    for (const file of readMigrationFiles().filter((f) => f.name < '011'))
+      fs.writeFileSync(path.join(before, file.name), file.sql);
+    db = backend.schemaFor
+      ? await openPgDb({ connectionString: PG_URL, schema: backend.schemaFor('actor_migration') })
+      : await openPgliteDb({});
   });
   afterAll(async () => {
     await db?.close();
@@ -33,7 +36,12 @@ describe.each([pgliteBackend(), postgresBackend()])('migrating actors on $name',
   it('splits job requesters and names the actor of every audit row', async () => {
     await migrate(db, { dir: before });
     const job = async (requestedBy: string): Promise<string> =>
-      (await db.query<{ id: string }>(`INSERT INTO jobs (kind, purpose, payload, conversation_id, requested_by) VALUES ('directory.scanOu', 'verify', '{}', 'conv', $1) RETURNING id`, [requestedBy]))[0]!.id;
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO jobs (kind, purpose, payload, conversation_id, requested_by) VALUES ('directory.scanOu', 'verify', '{}', 'conv', $1) RETURNING id`,
+          [requestedBy],
+        )
+      )[0]!.id;
     const jobs = {
       step: await job('adele-oid|Adele Vance'),
       barInName: await job('lynne-oid|Lynne | Ops'),
@@ -41,7 +49,10 @@ describe.each([pgliteBackend(), postgresBackend()])('migrating actors on $name',
       summary: await job('syncshift:summary'),
     };
     const audit = (seconds: number, actor: string, details: unknown): Promise<unknown> =>
-      db.query(`INSERT INTO audit_log (at, actor, action, target, outcome, details, conversation_id) VALUES ($1, $2, 'a', null, 'ok', $3::jsonb, 'conv')`, [new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)).toISOString(), actor, JSON.stringify(details)]);
+      db.query(
+        `INSERT INTO audit_log (at, actor, action, target, outcome, details, conversation_id) VALUES ($1, $2, 'a', null, 'ok', $3::jsonb, 'conv')`,
+        [new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)).toISOString(), actor, JSON.stringify(details)],
+      );
     await audit(1, 'adele-oid', { by: 'Adele Vance', verb: 'step.confirm' });
     await audit(2, 'Megan Bowen', { jobId: 'j1' });
     await audit(3, 'syncshift', { jobId: 'j1' });
@@ -71,13 +82,27 @@ describe.each([pgliteBackend(), postgresBackend()])('migrating actors on $name',
       ['adele-oid', 'adele-oid'],
     ]);
     // Old rows are named by the view, not rewritten: the log still refuses every change.
-    expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor_name IS NOT NULL`))[0]!.n).toBe(0);
+    expect(
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor_name IS NOT NULL`))[0]!.n,
+    ).toBe(0);
     await expect(db.query(`UPDATE audit_log SET actor_name = 'x'`)).rejects.toThrow(/append-only/);
 
     // New rows name their actor themselves, and a job cannot be stored without a requester.
-    await repos.audit.record({ id: 'adele-oid', name: 'Adele V.' }, { action: 'b', target: null, outcome: 'ok', details: { by: 'someone else' }, conversationId: 'conv' });
-    expect((await repos.audit.forConversation('conv', 1))[0]).toMatchObject({ actor: 'adele-oid', actorName: 'Adele V.' });
-    expect((await repos.audit.forConversation('conv', 10, 'Adele Vance')).map((e) => e.at.getUTCSeconds())).toEqual([1]);
-    await expect(db.query(`INSERT INTO jobs (kind, purpose, payload, conversation_id, requested_by) VALUES ('directory.scanOu', 'verify', '{}', 'conv', 'alice')`)).rejects.toThrow();
+    await repos.audit.record(
+      { id: 'adele-oid', name: 'Adele V.' },
+      { action: 'b', target: null, outcome: 'ok', details: { by: 'someone else' }, conversationId: 'conv' },
+    );
+    expect((await repos.audit.forConversation('conv', 1))[0]).toMatchObject({
+      actor: 'adele-oid',
+      actorName: 'Adele V.',
+    });
+    expect((await repos.audit.forConversation('conv', 10, 'Adele Vance')).map((e) => e.at.getUTCSeconds())).toEqual([
+      1,
+    ]);
+    await expect(
+      db.query(
+        `INSERT INTO jobs (kind, purpose, payload, conversation_id, requested_by) VALUES ('directory.scanOu', 'verify', '{}', 'conv', 'alice')`,
+      ),
+    ).rejects.toThrow();
   });
 });

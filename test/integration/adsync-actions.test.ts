@@ -16,7 +16,13 @@ import {
 import { AdsyncError, runPowerShellScript } from '../../src/agent/powershell/executor';
 import { getSchedulerScript, setRulesDisabledScript } from '../../src/agent/powershell/scripts';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
-import { FAKE_AD_CONNECTOR_ID, FAKE_CUSTOM_RULE_ID, FAKE_ENTRA_CONNECTOR_ID, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
+import {
+  FAKE_AD_CONNECTOR_ID,
+  FAKE_CUSTOM_RULE_ID,
+  FAKE_ENTRA_CONNECTOR_ID,
+  installFakePowerShell,
+  type FakePowerShell,
+} from '../../src/sandbox/simulated-connect-sync';
 
 // An OU name a hostile or merely creative admin could create; AD stores it escaped like this.
 const NASTY_OU = 'OU=O\'Brien $(Remove-Item x) \\; \\"quote\\" `whoami` Z\u00fcrich,DC=contoso,DC=com';
@@ -50,14 +56,23 @@ describe('scheduler', () => {
       runningConnector: null,
     });
     fake.writeState({ syncCycleInProgress: true, runningConnector: 'contoso.com' });
-    expect(await getScheduler({ env: fake.env })).toMatchObject({ syncCycleInProgress: true, runningConnector: 'contoso.com' });
+    expect(await getScheduler({ env: fake.env })).toMatchObject({
+      syncCycleInProgress: true,
+      runningConnector: 'contoso.com',
+    });
   });
 
   it('disables the scheduler, then stops the running cycle', async () => {
     fake.writeState({ syncCycleInProgress: true, runningConnector: 'contoso.com' });
     const result = await stopScheduler({ env: fake.env, waitSeconds: 0 });
-    expect(result).toMatchObject({ stopped: true, scheduler: { syncCycleEnabled: false, syncCycleInProgress: false, runningConnector: null } });
-    const order = fake.readState().calls.map((c) => c.cmdlet).filter((c) => c === 'Set-ADSyncScheduler' || c === 'Stop-ADSyncSyncCycle');
+    expect(result).toMatchObject({
+      stopped: true,
+      scheduler: { syncCycleEnabled: false, syncCycleInProgress: false, runningConnector: null },
+    });
+    const order = fake
+      .readState()
+      .calls.map((c) => c.cmdlet)
+      .filter((c) => c === 'Set-ADSyncScheduler' || c === 'Stop-ADSyncSyncCycle');
     expect(order).toEqual(['Set-ADSyncScheduler', 'Stop-ADSyncSyncCycle']);
   });
 
@@ -71,14 +86,22 @@ describe('scheduler', () => {
   });
 
   it('refuses to start while a cycle runs, and starts otherwise', async () => {
-    fake.writeState({ syncCycleInProgress: true, scheduler: { ...fake.readState().scheduler, SyncCycleEnabled: false } });
+    fake.writeState({
+      syncCycleInProgress: true,
+      scheduler: { ...fake.readState().scheduler, SyncCycleEnabled: false },
+    });
     const err = await rejection(startScheduler('Initial', { env: fake.env }));
     expect(err.code).toBe('ADSYNC.SYNC_IN_PROGRESS');
     expect(fake.readState().calls.some((c) => c.cmdlet === 'Start-ADSyncSyncCycle')).toBe(false);
 
     fake.writeState({ syncCycleInProgress: false });
     const result = await startScheduler('Initial', { env: fake.env });
-    expect(result).toMatchObject({ started: true, policyType: 'Initial', startResult: 'Success', scheduler: { syncCycleEnabled: true, syncCycleInProgress: true } });
+    expect(result).toMatchObject({
+      started: true,
+      policyType: 'Initial',
+      startResult: 'Success',
+      scheduler: { syncCycleEnabled: true, syncCycleInProgress: true },
+    });
     expect(fake.readState().lastStartedPolicy).toBe('Initial');
   });
 });
@@ -113,7 +136,10 @@ describe('rules', () => {
     const { rules, connectors } = await listRules({ env: fake.env });
     expect(rules).toHaveLength(21);
     expect(rules.find((r) => r.precedence === 99)).toMatchObject({ identifier: FAKE_CUSTOM_RULE_ID, immutableTag: '' });
-    expect(rules.find((r) => r.precedence === 100)).toMatchObject({ immutableTag: 'Microsoft.InfromADUserJoin.003', direction: 'Inbound' });
+    expect(rules.find((r) => r.precedence === 100)).toMatchObject({
+      immutableTag: 'Microsoft.InfromADUserJoin.003',
+      direction: 'Inbound',
+    });
     expect(connectors.map((c) => [c.name, c.type])).toEqual([
       ['contoso.com', 'AD'],
       ['contoso.onmicrosoft.com - AAD', 'Entra'],
@@ -138,13 +164,31 @@ describe('rules', () => {
     const state = fake.readState();
     const inbound = state.rules.find((r) => r.Identifier === created[0]!.identifier)!;
     // Exactly the OU string: nothing was evaluated, re-quoted or mangled on the way.
-    expect(inbound.ScopeFilter).toEqual([[{ Attribute: 'dn', ComparisonValue: NASTY_OU, ComparisonOperator: 'ENDSWITH' }]]);
-    expect(inbound.AttributeFlowMappings).toEqual([{ Source: ['true'], Destination: 'cloudNoFlow', FlowType: 'Constant', ValueMergeType: 'Update' }]);
-    expect(inbound).toMatchObject({ Name: plan[0]!.name, Direction: 'Inbound', LinkType: 'Join', SourceObjectType: 'user', TargetObjectType: 'person', ImmutableTag: '' });
+    expect(inbound.ScopeFilter).toEqual([
+      [{ Attribute: 'dn', ComparisonValue: NASTY_OU, ComparisonOperator: 'ENDSWITH' }],
+    ]);
+    expect(inbound.AttributeFlowMappings).toEqual([
+      { Source: ['true'], Destination: 'cloudNoFlow', FlowType: 'Constant', ValueMergeType: 'Update' },
+    ]);
+    expect(inbound).toMatchObject({
+      Name: plan[0]!.name,
+      Direction: 'Inbound',
+      LinkType: 'Join',
+      SourceObjectType: 'user',
+      TargetObjectType: 'person',
+      ImmutableTag: '',
+    });
     const outbound = state.rules.find((r) => r.Identifier === created[1]!.identifier)!;
-    expect(outbound.ScopeFilter).toEqual([[{ Attribute: 'cloudNoFlow', ComparisonValue: 'true', ComparisonOperator: 'EQUAL' }]]);
+    expect(outbound.ScopeFilter).toEqual([
+      [{ Attribute: 'cloudNoFlow', ComparisonValue: 'true', ComparisonOperator: 'EQUAL' }],
+    ]);
     expect(outbound.AttributeFlowMappings).toEqual([]);
-    expect(outbound).toMatchObject({ Direction: 'Outbound', LinkType: 'JoinNoFlow', SourceObjectType: 'person', TargetObjectType: 'user' });
+    expect(outbound).toMatchObject({
+      Direction: 'Outbound',
+      LinkType: 'JoinNoFlow',
+      SourceObjectType: 'person',
+      TargetObjectType: 'user',
+    });
     // The stand-in refuses any script text it does not know byte for byte; six creates ran.
     expect(state.scriptsRun.filter((s) => s === 'adsync.createRule')).toHaveLength(6);
   });
@@ -152,7 +196,13 @@ describe('rules', () => {
   it('refuses a plan whose precedences were taken since it was made', async () => {
     const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99] });
     const state = fake.readState();
-    state.rules.push({ ...state.rules[0]!, Identifier: '11111111-2222-4333-8444-555555555555', Name: 'Someone else', ImmutableTag: '', Precedence: 96 });
+    state.rules.push({
+      ...state.rules[0]!,
+      Identifier: '11111111-2222-4333-8444-555555555555',
+      Name: 'Someone else',
+      ImmutableTag: '',
+      Precedence: 96,
+    });
     fake.writeState({ rules: state.rules });
     const err = await rejection(createNoFlowRules(plan, { env: fake.env }));
     expect(err.code).toBe('ADSYNC.RULE_CONFLICT');
@@ -162,19 +212,29 @@ describe('rules', () => {
 
   it('reports which rules were created when a cmdlet fails midway', async () => {
     const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99], objectTypes: ['user'] });
-    fake.writeState({ failCmdlet: { 'Add-ADSyncScopeConditionGroup': 'Scope condition attribute cloudNoFlow is not in the metaverse schema.' } });
+    fake.writeState({
+      failCmdlet: {
+        'Add-ADSyncScopeConditionGroup': 'Scope condition attribute cloudNoFlow is not in the metaverse schema.',
+      },
+    });
     const err = await rejection(createNoFlowRules(plan, { env: fake.env }));
     expect(err.code).toBe('ADSYNC.CMDLET_FAILED');
-    expect(err.message).toContain('Add-ADSyncScopeConditionGroup failed: Scope condition attribute cloudNoFlow is not in the metaverse schema.');
+    expect(err.message).toContain(
+      'Add-ADSyncScopeConditionGroup failed: Scope condition attribute cloudNoFlow is not in the metaverse schema.',
+    );
     expect(err.details).toMatchObject({ created: [], failedKey: 'inbound-user' });
   });
 
   it('lists the rules created before the failing one', async () => {
     const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99] });
-    fake.writeState({ failCmdlet: { 'Add-ADSyncRule': { message: 'The precedence value is already in use.', after: 2 } } });
+    fake.writeState({
+      failCmdlet: { 'Add-ADSyncRule': { message: 'The precedence value is already in use.', after: 2 } },
+    });
     const err = await rejection(createNoFlowRules(plan, { env: fake.env }));
     expect(err.code).toBe('ADSYNC.CMDLET_FAILED');
-    expect(err.message).toBe('Created 2 of 6 no-flow rules; creating "In from AD - Group cloudNoFlow (SyncShift) Pilot" failed: Add-ADSyncRule failed: The precedence value is already in use.');
+    expect(err.message).toBe(
+      'Created 2 of 6 no-flow rules; creating "In from AD - Group cloudNoFlow (SyncShift) Pilot" failed: Add-ADSyncRule failed: The precedence value is already in use.',
+    );
     const details = err.details as { created: { key: string; identifier: string }[]; failedKey: string };
     expect(details.created.map((c) => c.key)).toEqual(['inbound-user', 'outbound-user']);
     expect(details.failedKey).toBe('inbound-group');
@@ -189,9 +249,19 @@ describe('rules', () => {
     const ids = created.map((c) => c.identifier);
     const off = await setRulesDisabled(ids, true, { env: fake.env });
     expect(off.rules.map((r) => r.disabled)).toEqual([true, true]);
-    expect(fake.readState().rules.filter((r) => ids.includes(r.Identifier)).every((r) => r.Disabled)).toBe(true);
+    expect(
+      fake
+        .readState()
+        .rules.filter((r) => ids.includes(r.Identifier))
+        .every((r) => r.Disabled),
+    ).toBe(true);
     await setRulesDisabled(ids, false, { env: fake.env });
-    expect(fake.readState().rules.filter((r) => ids.includes(r.Identifier)).some((r) => r.Disabled)).toBe(false);
+    expect(
+      fake
+        .readState()
+        .rules.filter((r) => ids.includes(r.Identifier))
+        .some((r) => r.Disabled),
+    ).toBe(false);
 
     const builtIn = fake.readState().rules.find((r) => r.ImmutableTag !== '')!;
     const err = await rejection(setRulesDisabled([ids[0]!, builtIn.Identifier], true, { env: fake.env }));
@@ -201,7 +271,7 @@ describe('rules', () => {
     expect(fake.readState().rules.find((r) => r.Identifier === ids[0])!.Disabled).toBe(false);
   });
 
-  it('refuses a custom rule SyncShift did not create (another admin\'s), before any rule is changed', async () => {
+  it("refuses a custom rule SyncShift did not create (another admin's), before any rule is changed", async () => {
     const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99], objectTypes: ['user'] });
     const { created } = await createNoFlowRules(plan, { env: fake.env });
     const ours = created[0]!.identifier;
@@ -221,8 +291,15 @@ describe('rules', () => {
     expect(state.scriptsRun.filter((s) => s === 'adsync.setRulesDisabled')).toEqual([]);
   });
 
-  it('the script itself refuses a rule without SyncShift\'s marker, for a caller that skipped the agent\'s check', async () => {
-    const err = await rejection(runPowerShellScript({ script: setRulesDisabledScript, params: { identifiers: [FAKE_CUSTOM_RULE_ID], disabled: true }, resultSchema: z.unknown(), env: fake.env }));
+  it("the script itself refuses a rule without SyncShift's marker, for a caller that skipped the agent's check", async () => {
+    const err = await rejection(
+      runPowerShellScript({
+        script: setRulesDisabledScript,
+        params: { identifiers: [FAKE_CUSTOM_RULE_ID], disabled: true },
+        resultSchema: z.unknown(),
+        env: fake.env,
+      }),
+    );
     expect(err.message).toContain('was not created by SyncShift');
     expect(fake.readState().rules.find((r) => r.Identifier === FAKE_CUSTOM_RULE_ID)!.Disabled).toBe(false);
   });
@@ -230,8 +307,16 @@ describe('rules', () => {
 
 describe('service', () => {
   it('stops and disables ADSync, then restores it', async () => {
-    expect(await stopService({ env: fake.env })).toEqual({ status: 'Stopped', startType: 'Disabled', previousStartType: 'Automatic' });
-    expect(await startService('Automatic', { env: fake.env })).toEqual({ status: 'Running', startType: 'Automatic', previousStartType: 'Disabled' });
+    expect(await stopService({ env: fake.env })).toEqual({
+      status: 'Stopped',
+      startType: 'Disabled',
+      previousStartType: 'Automatic',
+    });
+    expect(await startService('Automatic', { env: fake.env })).toEqual({
+      status: 'Running',
+      startType: 'Automatic',
+      previousStartType: 'Disabled',
+    });
   });
 
   it('reports a missing ADSync service as NOT_AVAILABLE', async () => {
@@ -242,10 +327,16 @@ describe('service', () => {
 
 describe('executor failures', () => {
   it('maps a failing cmdlet to CMDLET_FAILED with its message', async () => {
-    fake.writeState({ failCmdlet: { 'Get-ADSyncScheduler': 'Retrieving the COM class factory failed: the ADSync service is not running.' } });
+    fake.writeState({
+      failCmdlet: {
+        'Get-ADSyncScheduler': 'Retrieving the COM class factory failed: the ADSync service is not running.',
+      },
+    });
     const err = await rejection(getScheduler({ env: fake.env }));
     expect(err.code).toBe('ADSYNC.CMDLET_FAILED');
-    expect(err.message).toBe('Get-ADSyncScheduler failed: Retrieving the COM class factory failed: the ADSync service is not running.');
+    expect(err.message).toBe(
+      'Get-ADSyncScheduler failed: Retrieving the COM class factory failed: the ADSync service is not running.',
+    );
     expect(err.toJSON().details).toMatchObject({ scriptId: 'adsync.getScheduler', cmdlet: 'Get-ADSyncScheduler' });
   });
 
@@ -290,7 +381,12 @@ describe('executor failures', () => {
     try {
       // The stand-in dies (non-zero, stderr) when the script text is not a known constant.
       const err = await rejection(
-        runPowerShellScript({ script: { id: 'adsync.getScheduler', text: `${getSchedulerScript.text}# ${secret}\n` }, params: {}, resultSchema: z.unknown(), env: fake.env }),
+        runPowerShellScript({
+          script: { id: 'adsync.getScheduler', text: `${getSchedulerScript.text}# ${secret}\n` },
+          params: {},
+          resultSchema: z.unknown(),
+          env: fake.env,
+        }),
       );
       expect(err.code).toBe('ADSYNC.BAD_OUTPUT');
       expect(JSON.stringify(err.toJSON())).toContain('differs from the fixed constant');

@@ -19,17 +19,29 @@ const user = (i: number): SimUser => ({
  * Gone (what Graph sends for some resources when a delta token can no longer be served). Links in
  * the simulator's answers are rewritten to point here, as they would on the real service.
  */
-async function startGoneProxy(graph: GraphSimulator): Promise<{ url: string; gone: number; close: () => Promise<void> }> {
+async function startGoneProxy(
+  graph: GraphSimulator,
+): Promise<{ url: string; gone: number; close: () => Promise<void> }> {
   const state = { url: '', gone: 0, close: async () => undefined as void };
   const server: Server = createServer((req, res) => {
     void (async () => {
       if ((req.url ?? '').includes('$deltatoken=')) {
         state.gone += 1;
         res.writeHead(410, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'syncStateNotFound', message: 'The sync state generation is not found. The delta token is expired and data must be synchronized again.' } }));
+        res.end(
+          JSON.stringify({
+            error: {
+              code: 'syncStateNotFound',
+              message:
+                'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+            },
+          }),
+        );
         return;
       }
-      const upstream = await fetch(`${graph.url}${req.url ?? '/'}`, { headers: { authorization: req.headers.authorization ?? '' } });
+      const upstream = await fetch(`${graph.url}${req.url ?? '/'}`, {
+        headers: { authorization: req.headers.authorization ?? '' },
+      });
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
       res.end((await upstream.text()).split(graph.url).join(state.url));
     })();
@@ -52,24 +64,49 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
   afterAll(async () => graph?.close());
 
   async function migration(): Promise<string> {
-    const m = await store().migrations.create({ name: 'snapshot', conversationId: `conv-snapshot-${process.pid}-${(counter += 1)}`, createdBy: 'adele' });
+    const m = await store().migrations.create({
+      name: 'snapshot',
+      conversationId: `conv-snapshot-${process.pid}-${(counter += 1)}`,
+      createdBy: 'adele',
+    });
     return m!.id;
   }
 
   test('400 for an expired token (what Graph answers for users): one full read replaces the copy', async () => {
-    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, sleep: async () => undefined });
+    const cloud = createGraphCloudDirectory({
+      baseUrl: graph.url,
+      staticToken: graph.token,
+      sleep: async () => undefined,
+    });
     const migrationId = await migration();
     const first = await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
     expect(first).toMatchObject({ mode: 'full', changesApplied: 150 });
     // The stored link now carries a token the simulator refuses with 400, as Graph does for one past its 7 days.
     const { deltaLink } = (await store().waves.getSnapshot(migrationId))!;
-    await store().waves.applyCloudChanges({ migrationId, changes: [{ id: 'ghost', removed: false, onPremisesSyncEnabled: true, onPremisesDistinguishedName: 'CN=Ghost,OU=Sales,DC=contoso,DC=com' }], deltaLink: deltaLink.replace(/\$deltatoken=.*/, '$deltatoken=expired'), full: false, now: new Date() });
+    await store().waves.applyCloudChanges({
+      migrationId,
+      changes: [
+        {
+          id: 'ghost',
+          removed: false,
+          onPremisesSyncEnabled: true,
+          onPremisesDistinguishedName: 'CN=Ghost,OU=Sales,DC=contoso,DC=com',
+        },
+      ],
+      deltaLink: deltaLink.replace(/\$deltatoken=.*/, '$deltatoken=expired'),
+      full: false,
+      now: new Date(),
+    });
     graph.removeUser(user(0).id);
     graph.reset();
 
     const again = await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
     expect(again.mode).toBe('full');
-    expect(graph.requests.filter((r) => r.path === '/v1.0/users/delta').map((r) => [r.status, r.query.$deltatoken ?? 'none'])[0]).toEqual([400, 'expired']);
+    expect(
+      graph.requests
+        .filter((r) => r.path === '/v1.0/users/delta')
+        .map((r) => [r.status, r.query.$deltatoken ?? 'none'])[0],
+    ).toEqual([400, 'expired']);
     const ids = new Set(again.users.map((u) => u.id));
     // The full read replaced the copy: the user only the stale copy had is gone, and so is the deleted one.
     expect(ids.has('ghost')).toBe(false);
@@ -82,9 +119,15 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
   test('410 Gone on the delta link: the same fallback', async () => {
     const proxy = await startGoneProxy(graph);
     try {
-      const cloud = createGraphCloudDirectory({ baseUrl: proxy.url, staticToken: graph.token, sleep: async () => undefined });
+      const cloud = createGraphCloudDirectory({
+        baseUrl: proxy.url,
+        staticToken: graph.token,
+        sleep: async () => undefined,
+      });
       const migrationId = await migration();
-      expect((await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).mode).toBe('full');
+      expect((await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).mode).toBe(
+        'full',
+      );
       const again = await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
       expect(proxy.gone).toBe(1);
       expect(again).toMatchObject({ mode: 'full', changesApplied: 150 });
@@ -101,7 +144,9 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     const migrationId = await migration();
     await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
     graph.failNext(1, 500);
-    await expect(refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE', details: expect.objectContaining({ status: 500 }) });
+    await expect(
+      refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger }),
+    ).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE', details: expect.objectContaining({ status: 500 }) });
     expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
   });
 });

@@ -20,14 +20,28 @@ describe('the cloud scan and its progress reports', () => {
   const forest = buildSeededForest();
 
   beforeAll(async () => {
-    const tenant = await buildTenantFromDirectory(new SimulatedDirectory(forest), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    const tenant = await buildTenantFromDirectory(new SimulatedDirectory(forest), {
+      baseDn: OU.sales,
+      missing: 3,
+      extra: 2,
+      mismatched: 2,
+    });
     graph = await startGraphSimulator({ users: tenant.users });
   });
   afterAll(async () => graph?.close());
 
   it('pages Graph to the end even when a progress report never settles', async () => {
-    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
-    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 100 });
+    const scan = await scanOu(
+      new SimulatedDirectory(forest),
+      { action: 'directory.scanOu', ou: OU.sales },
+      () => undefined,
+    );
+    const cloud = createGraphCloudDirectory({
+      baseUrl: graph.url,
+      staticToken: graph.token,
+      logger: createLogger('test', 'silent'),
+      pageSize: 100,
+    });
     const reports: number[] = [];
     // What a caller awaiting Teams would hand back while the conversation is out of budget.
     const stuck = (read: number): Promise<never> => {
@@ -58,8 +72,17 @@ describe('the cloud scan and its progress reports', () => {
   }
 
   it('pages Graph while the stored scan is still being read, and reports the same as when it was read first', async () => {
-    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
-    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 50 });
+    const scan = await scanOu(
+      new SimulatedDirectory(forest),
+      { action: 'directory.scanOu', ou: OU.sales },
+      () => undefined,
+    );
+    const cloud = createGraphCloudDirectory({
+      baseUrl: graph.url,
+      staticToken: graph.token,
+      logger: createLogger('test', 'silent'),
+      pageSize: 50,
+    });
     const fast = await compareOuWithCloud(scanInMemory(scan), cloud);
     graph.reset();
     let pagesWhileReading = 0;
@@ -76,8 +99,17 @@ describe('the cloud scan and its progress reports', () => {
   }, 20_000);
 
   it('takes an index built while the scan arrived instead of reading the store, with the same report', async () => {
-    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
-    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 200 });
+    const scan = await scanOu(
+      new SimulatedDirectory(forest),
+      { action: 'directory.scanOu', ou: OU.sales },
+      () => undefined,
+    );
+    const cloud = createGraphCloudDirectory({
+      baseUrl: graph.url,
+      staticToken: graph.token,
+      logger: createLogger('test', 'silent'),
+      pageSize: 200,
+    });
     const expected = await compareOuWithCloud(scanInMemory(scan), cloud);
     const index = new OuComparison(scan.baseDn);
     for (const user of scan.users) index.addOnPrem(user);
@@ -94,8 +126,17 @@ describe('the cloud scan and its progress reports', () => {
   }, 20_000);
 
   it('stops paging Graph when the stored scan cannot be read, with that error', async () => {
-    const scan = await scanOu(new SimulatedDirectory(forest), { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
-    const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger: createLogger('test', 'silent'), pageSize: 10 });
+    const scan = await scanOu(
+      new SimulatedDirectory(forest),
+      { action: 'directory.scanOu', ou: OU.sales },
+      () => undefined,
+    );
+    const cloud = createGraphCloudDirectory({
+      baseUrl: graph.url,
+      staticToken: graph.token,
+      logger: createLogger('test', 'silent'),
+      pageSize: 10,
+    });
     graph.reset();
     await expect(compareOuWithCloud(slowScan(scan, 30, 200), cloud)).rejects.toThrow('the store went away');
     const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;

@@ -1,6 +1,10 @@
 import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { createGraphCloudDirectory, isRetryableGraphAnswer, isRetryableGraphFailure } from '../../src/cloud/graph-cloud-directory';
+import {
+  createGraphCloudDirectory,
+  isRetryableGraphAnswer,
+  isRetryableGraphFailure,
+} from '../../src/cloud/graph-cloud-directory';
 import type { CloudUser } from '../../src/runbook/cloud-users';
 import { AppError } from '../../src/shared/errors';
 import { startGraphSimulator, type GraphSimulator, type SimUser } from '../../src/sandbox/graph-simulator';
@@ -20,7 +24,9 @@ function makeUsers(count: number, synced: boolean, prefix: string): SimUser[] {
   }));
 }
 
-async function collect(dir: ReturnType<typeof createGraphCloudDirectory>): Promise<{ total: number; pages: CloudUser[][] }> {
+async function collect(
+  dir: ReturnType<typeof createGraphCloudDirectory>,
+): Promise<{ total: number; pages: CloudUser[][] }> {
   const pages: CloudUser[][] = [];
   const total = await dir.listSyncedUsers((users) => {
     pages.push(users);
@@ -46,7 +52,10 @@ describe('Graph cloud directory against the simulator', () => {
   };
 
   beforeAll(async () => {
-    sim = await startGraphSimulator({ token: TOKEN, users: [...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')] });
+    sim = await startGraphSimulator({
+      token: TOKEN,
+      users: [...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')],
+    });
   });
   afterAll(async () => {
     await sim.close();
@@ -89,7 +98,11 @@ describe('Graph cloud directory against the simulator', () => {
     await dir.listSyncedUsers(async () => {
       // Without the prefetch the next request is never made while this handler waits.
       const expected = Math.min(requestsSeenInPage.length + 2, 3);
-      await eventually(() => sim.requests.length >= expected, { what: `request ${expected} to the simulator`, timeoutMs: 5_000, intervalMs: 5 });
+      await eventually(() => sim.requests.length >= expected, {
+        what: `request ${expected} to the simulator`,
+        timeoutMs: 5_000,
+        intervalMs: 5,
+      });
       requestsSeenInPage.push(sim.requests.length);
     });
     expect(requestsSeenInPage).toEqual([2, 3, 3]);
@@ -157,7 +170,13 @@ describe('Graph cloud directory against the simulator', () => {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ value: [{ id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null }] }));
+      res.end(
+        JSON.stringify({
+          value: [
+            { id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null },
+          ],
+        }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
@@ -211,11 +230,19 @@ describe('Graph cloud directory against the simulator', () => {
       calls += 1;
       if (calls <= 2) {
         res.writeHead(calls === 1 ? 500 : 502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: calls === 1 ? 'generalException' : 'badGateway', message: 'try later' } }));
+        res.end(
+          JSON.stringify({ error: { code: calls === 1 ? 'generalException' : 'badGateway', message: 'try later' } }),
+        );
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ value: [{ id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null }] }));
+      res.end(
+        JSON.stringify({
+          value: [
+            { id: 'only', userPrincipalName: null, onPremisesDistinguishedName: null, onPremisesImmutableId: null },
+          ],
+        }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
@@ -319,10 +346,17 @@ describe('Graph cloud directory against the simulator', () => {
 
   it('an outage that outlasts the retries ends in CLOUD.UNAVAILABLE naming the cause and GRAPH_BASE_URL', async () => {
     const port = await closedPort();
-    const dir = createGraphCloudDirectory({ baseUrl: `http://127.0.0.1:${port}`, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 3 });
+    const dir = createGraphCloudDirectory({
+      baseUrl: `http://127.0.0.1:${port}`,
+      staticToken: TOKEN,
+      sleep: fakeSleep,
+      maxRetries: 3,
+    });
     const refused = await expectAppError(collect(dir));
     expect(refused.code).toBe('CLOUD.UNAVAILABLE');
-    expect(refused.message).toBe(`Could not reach Microsoft Graph at http://127.0.0.1:${port} while listing synced users: the connection was refused (ECONNREFUSED), still failing after 3 retries.`);
+    expect(refused.message).toBe(
+      `Could not reach Microsoft Graph at http://127.0.0.1:${port} while listing synced users: the connection was refused (ECONNREFUSED), still failing after 3 retries.`,
+    );
     expect(refused.hint).toContain(`GRAPH_BASE_URL (http://127.0.0.1:${port})`);
     expect(JSON.stringify(refused.toJSON())).not.toMatch(/fetch failed|baseUrl/);
     expect(waits).toEqual([1000, 2000, 4000]);
@@ -330,7 +364,12 @@ describe('Graph cloud directory against the simulator', () => {
     waits.length = 0;
     const front = await graphFront(await closedPort(), 100);
     try {
-      const resetDir = createGraphCloudDirectory({ baseUrl: `http://127.0.0.1:${front.port}`, staticToken: TOKEN, sleep: fakeSleep, maxRetries: 2 });
+      const resetDir = createGraphCloudDirectory({
+        baseUrl: `http://127.0.0.1:${front.port}`,
+        staticToken: TOKEN,
+        sleep: fakeSleep,
+        maxRetries: 2,
+      });
       const reset = await expectAppError(collect(resetDir));
       expect(reset.code).toBe('CLOUD.UNAVAILABLE');
       expect(reset.message).toMatch(/: the connection was reset \(ECONNRESET\), still failing after 2 retries\.$/);
@@ -341,7 +380,11 @@ describe('Graph cloud directory against the simulator', () => {
   });
 
   it('a host name that does not exist is not retried, and the message says DNS', async () => {
-    const dir = createGraphCloudDirectory({ baseUrl: 'http://graph.syncshift-test.invalid', staticToken: TOKEN, sleep: fakeSleep });
+    const dir = createGraphCloudDirectory({
+      baseUrl: 'http://graph.syncshift-test.invalid',
+      staticToken: TOKEN,
+      sleep: fakeSleep,
+    });
     const err = await expectAppError(collect(dir));
     expect(err.code).toBe('CLOUD.UNAVAILABLE');
     expect(err.message).toContain('the host name could not be resolved (DNS');
@@ -351,7 +394,8 @@ describe('Graph cloud directory against the simulator', () => {
   });
 
   it('a lost connection is retried for any GET, but for other methods only when the request was never sent', () => {
-    const failed = (code: string): Error => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
+    const failed = (code: string): Error =>
+      Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
     expect(isRetryableGraphFailure('GET', failed('ECONNRESET'))).toBe(true);
     expect(isRetryableGraphFailure('GET', failed('UND_ERR_SOCKET'))).toBe(true);
     expect(isRetryableGraphFailure('POST', failed('ECONNRESET'))).toBe(false);
@@ -381,7 +425,9 @@ describe('Graph cloud directory against the simulator', () => {
       expect(err.message).toContain('value.0.onPremisesImmutableId: expected a string or null');
       const { userPrincipalName: _dropped, ...withoutUpn } = user!;
       sim.setUsers([withoutUpn as typeof user & object]);
-      const { pages } = await collect(createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep }));
+      const { pages } = await collect(
+        createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep }),
+      );
       expect(pages[0]![0]!.userPrincipalName).toBeNull();
     } finally {
       sim.setUsers([...makeUsers(2500, true, 'synced'), ...makeUsers(100, false, 'cloud')]);
@@ -389,7 +435,9 @@ describe('Graph cloud directory against the simulator', () => {
   });
 
   it('rejects configuration Graph would refuse', () => {
-    expect(() => createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, pageSize: 1000 })).toThrow(/page size/);
+    expect(() => createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, pageSize: 1000 })).toThrow(
+      /page size/,
+    );
     expect(() => createGraphCloudDirectory({ baseUrl: `${sim.url}/v1.0`, staticToken: TOKEN })).toThrow(/API version/);
     expect(() => createGraphCloudDirectory({ baseUrl: sim.url })).toThrow(/authenticate/);
   });

@@ -25,14 +25,20 @@ describe('Graph simulator', () => {
   let sim: GraphSimulator;
 
   beforeAll(async () => {
-    sim = await startGraphSimulator({ token: TOKEN, users: [...makeUsers(250, true, 's'), ...makeUsers(30, false, 'c'), ...makeUsers(5, null, 'n')] });
+    sim = await startGraphSimulator({
+      token: TOKEN,
+      users: [...makeUsers(250, true, 's'), ...makeUsers(30, false, 'c'), ...makeUsers(5, null, 'n')],
+    });
   });
   afterAll(async () => {
     await sim.close();
   });
   beforeEach(() => sim.reset());
 
-  async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: GraphBody; headers: Headers }> {
+  async function get(
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: GraphBody; headers: Headers }> {
     const url = path.startsWith('http') ? path : `${sim.url}${path}`;
     const res = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}`, ...headers } });
     return { status: res.status, body: (await res.json()) as GraphBody, headers: res.headers };
@@ -76,8 +82,11 @@ describe('Graph simulator', () => {
 
   it('returns only the $select properties, without adding id', async () => {
     const { body } = await get('/v1.0/users?$select=userPrincipalName,onPremisesDistinguishedName&$top=3');
-    expect(body['@odata.context']).toBe(`${sim.url}/v1.0/$metadata#users(userPrincipalName,onPremisesDistinguishedName)`);
-    for (const user of body.value) expect(Object.keys(user).sort()).toEqual(['onPremisesDistinguishedName', 'userPrincipalName']);
+    expect(body['@odata.context']).toBe(
+      `${sim.url}/v1.0/$metadata#users(userPrincipalName,onPremisesDistinguishedName)`,
+    );
+    for (const user of body.value)
+      expect(Object.keys(user).sort()).toEqual(['onPremisesDistinguishedName', 'userPrincipalName']);
 
     const withId = await get('/v1.0/users?$select=id,onPremisesImmutableId&$top=1');
     expect(Object.keys(withId.body.value[0] ?? {}).sort()).toEqual(['id', 'onPremisesImmutableId']);
@@ -98,7 +107,9 @@ describe('Graph simulator', () => {
   });
 
   it('rejects filtering on onPremisesDistinguishedName', async () => {
-    const { status, body } = await get(`/v1.0/users?$filter=${encodeURIComponent("onPremisesDistinguishedName eq 'CN=s1,OU=Pilot,DC=contoso,DC=example'")}`);
+    const { status, body } = await get(
+      `/v1.0/users?$filter=${encodeURIComponent("onPremisesDistinguishedName eq 'CN=s1,OU=Pilot,DC=contoso,DC=example'")}`,
+    );
     expect(status).toBe(400);
     expect(body.error?.code).toBe('Request_UnsupportedQuery');
     expect(body.error?.message).toContain('onPremisesDistinguishedName');
@@ -179,10 +190,28 @@ describe('Graph simulator', () => {
 
   it('provisioning logs filter activityDateTime with gt/lt/eq and refuse ge/le as Graph does', async () => {
     sim.addProvisioningEvents([
-      { id: 'p-early', activityDateTime: '2026-03-28T06:00:00Z', jobId: 'AD2AADProvisioning.a.b', status: 'success', targetId: 's-00001', sourceDisplayName: 's1' },
-      { id: 'p-late', activityDateTime: '2026-03-28T07:00:00Z', jobId: 'AD2AADProvisioning.a.b', status: 'failure', targetId: null, sourceDisplayName: 's2', reason: 'dup' },
+      {
+        id: 'p-early',
+        activityDateTime: '2026-03-28T06:00:00Z',
+        jobId: 'AD2AADProvisioning.a.b',
+        status: 'success',
+        targetId: 's-00001',
+        sourceDisplayName: 's1',
+      },
+      {
+        id: 'p-late',
+        activityDateTime: '2026-03-28T07:00:00Z',
+        jobId: 'AD2AADProvisioning.a.b',
+        status: 'failure',
+        targetId: null,
+        sourceDisplayName: 's2',
+        reason: 'dup',
+      },
     ]);
-    const logs = (filter: string) => get(`/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq 'AD2AADProvisioning.a.b' and ${filter}`)}`);
+    const logs = (filter: string) =>
+      get(
+        `/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq 'AD2AADProvisioning.a.b' and ${filter}`)}`,
+      );
     const ids = (r: { body: GraphBody }) => r.body.value.map((e) => e.id);
     expect(ids(await logs('activityDateTime gt 2026-03-28T06:00:00Z'))).toEqual(['p-late']);
     expect(ids(await logs('activityDateTime lt 2026-03-28T07:00:00Z'))).toEqual(['p-early']);
@@ -203,7 +232,9 @@ describe('Graph simulator', () => {
       expect(denied.status).toBe(403);
       expect(denied.body.error?.code).toBe('Authorization_RequestDenied');
       sim.denyProvisioningLogs('licence');
-      expect((await get('/v1.0/auditLogs/provisioning')).body.error?.code).toBe('Authentication_RequestFromNonPremiumTenantOrB2CTenant');
+      expect((await get('/v1.0/auditLogs/provisioning')).body.error?.code).toBe(
+        'Authentication_RequestFromNonPremiumTenantOrB2CTenant',
+      );
       sim.denyProvisioningLogs(null);
       expect((await get('/v1.0/auditLogs/provisioning')).status).toBe(200);
     } finally {
@@ -220,7 +251,10 @@ describe('Graph simulator', () => {
 
   it('serves a single user and lets the user list be changed', async () => {
     const one = await get('/v1.0/users/s-00001?$select=id,onPremisesDistinguishedName');
-    expect(one.body).toMatchObject({ id: 's-00001', onPremisesDistinguishedName: 'CN=s1,OU=Pilot,DC=contoso,DC=example' });
+    expect(one.body).toMatchObject({
+      id: 's-00001',
+      onPremisesDistinguishedName: 'CN=s1,OU=Pilot,DC=contoso,DC=example',
+    });
     expect(sim.removeUser('s-00001')).toBe(true);
     expect((await get('/v1.0/users/s-00001')).status).toBe(404);
     sim.addUsers(makeUsers(1, true, 'x'));

@@ -122,7 +122,10 @@ describe('LdapDirectory against Samba AD', () => {
     });
 
     it('refuses a computer as the OU', async () => {
-      const err = await expectAppError(resolveOu(dir, `CN=${SEED_COMPUTERS[0]!.cn},OU=Sales`), 'DIRECTORY.NOT_A_CONTAINER');
+      const err = await expectAppError(
+        resolveOu(dir, `CN=${SEED_COMPUTERS[0]!.cn},OU=Sales`),
+        'DIRECTORY.NOT_A_CONTAINER',
+      );
       expect(err.message).toContain('is a computer, not an OU or container.');
       expect(err.hint).toContain(`/verify pilot ${OU.sales}`);
     });
@@ -185,11 +188,17 @@ describe('LdapDirectory against Samba AD', () => {
     });
   });
 
-  it('asks the server for the same time budget as its own timeout, not ldapts\' 10 s (a DC needs ~10 s before the first page of 100,000 users)', async () => {
+  it("asks the server for the same time budget as its own timeout, not ldapts' 10 s (a DC needs ~10 s before the first page of 100,000 users)", async () => {
     const sent: (number | undefined)[] = [];
     const search = jest.spyOn(Client.prototype, 'search');
     const paginated = jest.spyOn(Client.prototype, 'searchPaginated');
-    const slowDc = await connectLdapDirectory({ url: env.url, bindDn: env.bindDn, password: env.password, caPath: env.caPath, timeoutMs: 95_500 });
+    const slowDc = await connectLdapDirectory({
+      url: env.url,
+      bindDn: env.bindDn,
+      password: env.password,
+      caPath: env.caPath,
+      timeoutMs: 95_500,
+    });
     try {
       await slowDc.defaultNamingContext();
       await slowDc.exists(OU.sales);
@@ -319,9 +328,12 @@ describe('LdapDirectory against Samba AD', () => {
       expect(byName.get('sales0001')?.userPrincipalName).toBe('sales0001@contoso.com');
     });
 
-    it('honours the page size (1,000 gives two pages) and caps it at AD\'s 1,000', async () => {
+    it("honours the page size (1,000 gives two pages) and caps it at AD's 1,000", async () => {
       const sizes: number[] = [];
-      const result = await dir.scanUsers(OU.sales, { pageSize: 1000, onPage: (users) => void sizes.push(users.length) });
+      const result = await dir.scanUsers(OU.sales, {
+        pageSize: 1000,
+        onPage: (users) => void sizes.push(users.length),
+      });
       expect(result).toEqual(EXPECTED.sales);
       expect(sizes.length).toBe(2);
       const capped: number[] = [];
@@ -351,7 +363,13 @@ describe('LdapDirectory against Samba AD', () => {
 
     it('passes an error thrown by onPage through unchanged and stays usable', async () => {
       const mine = new Error('consumer gave up');
-      await expect(dir.scanUsers(OU.sales, { onPage: () => { throw mine; } })).rejects.toBe(mine);
+      await expect(
+        dir.scanUsers(OU.sales, {
+          onPage: () => {
+            throw mine;
+          },
+        }),
+      ).rejects.toBe(mine);
       expect(await dir.scanUsers(OU.salesEmea)).toEqual(EXPECTED.salesEmea);
     });
 
@@ -392,20 +410,35 @@ describe('LdapDirectory against Samba AD', () => {
   });
 
   describe('connection failures', () => {
-    const base = () => ({ url: env.url, bindDn: env.bindDn, password: env.password, caPath: env.caPath, timeoutMs: 5000 });
+    const base = () => ({
+      url: env.url,
+      bindDn: env.bindDn,
+      password: env.password,
+      caPath: env.caPath,
+      timeoutMs: 5000,
+    });
 
     it('maps a wrong password to BIND_FAILED without echoing it', async () => {
-      const err = await expectAppError(connectLdapDirectory({ ...base(), password: 'Wrong-Pa55-word!' }), 'DIRECTORY.BIND_FAILED');
+      const err = await expectAppError(
+        connectLdapDirectory({ ...base(), password: 'Wrong-Pa55-word!' }),
+        'DIRECTORY.BIND_FAILED',
+      );
       expect(JSON.stringify(err.toJSON())).not.toContain('Wrong-Pa55-word!');
     });
 
     it('maps an unknown bind DN to BIND_FAILED', async () => {
-      await expectAppError(connectLdapDirectory({ ...base(), bindDn: `CN=Nobody,CN=Users,${BASE_DN}` }), 'DIRECTORY.BIND_FAILED');
+      await expectAppError(
+        connectLdapDirectory({ ...base(), bindDn: `CN=Nobody,CN=Users,${BASE_DN}` }),
+        'DIRECTORY.BIND_FAILED',
+      );
     });
 
     it('maps a port nobody listens on to UNAVAILABLE', async () => {
       const port = await freePort();
-      await expectAppError(connectLdapDirectory({ ...base(), url: `ldaps://127.0.0.1:${port}` }), 'DIRECTORY.UNAVAILABLE');
+      await expectAppError(
+        connectLdapDirectory({ ...base(), url: `ldaps://127.0.0.1:${port}` }),
+        'DIRECTORY.UNAVAILABLE',
+      );
     });
 
     it('maps the plain LDAP port (389) to a TLS or connection error that names port 636', async () => {

@@ -20,15 +20,39 @@ describe.each([pgliteBackend(), postgresBackend()])('result applier on $name', (
 
   async function finishedJob(s: Store = store()): Promise<JobRecord> {
     seq += 1;
-    const job = await s.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: { action: 'directory.scanOu', ou: `OU=T${seq}` }, conversationId: `conv-${process.pid}-${seq}`, migrationId: null, requestedBy: { id: 'test', name: 'test' } });
+    const job = await s.jobs.enqueue({
+      kind: 'directory.scanOu',
+      purpose: 'verify',
+      payload: { action: 'directory.scanOu', ou: `OU=T${seq}` },
+      conversationId: `conv-${process.pid}-${seq}`,
+      migrationId: null,
+      requestedBy: { id: 'test', name: 'test' },
+    });
     await s.jobs.lease({ agentId: 'agent-1', leaseMs: 60_000, now: now(), actions: ['directory.scanOu'] });
-    const finished = await s.jobs.finish({ jobId: job.id, agentId: 'agent-1', outcome: 'succeeded', result: { n: seq }, error: null, now: now(), claimMs: 1_000 });
+    const finished = await s.jobs.finish({
+      jobId: job.id,
+      agentId: 'agent-1',
+      outcome: 'succeeded',
+      result: { n: seq },
+      error: null,
+      now: now(),
+      claimMs: 1_000,
+    });
     expect(finished).not.toBeNull();
     return finished!;
   }
 
   const applier = (consume: (job: JobRecord) => Promise<void>, s: Store = store(), timers?: Timers): ResultApplier =>
-    new ResultApplier({ store: s, consume, logger, now, claimMs: 1_000, retryAfterMs: 10_000, maxFailures: 3, ...(timers ? { timers } : {}) });
+    new ResultApplier({
+      store: s,
+      consume,
+      logger,
+      now,
+      claimMs: 1_000,
+      retryAfterMs: 10_000,
+      maxFailures: 3,
+      ...(timers ? { timers } : {}),
+    });
 
   it('a consumer that throws is not marked applied; the result is offered again after the pause and applied once', async () => {
     const job = await finishedJob();
@@ -87,7 +111,10 @@ describe.each([pgliteBackend(), postgresBackend()])('result applier on $name', (
       await broken.applyPending();
     }
     expect(calls).toBe(3);
-    expect(await store().jobs.get(job.id)).toMatchObject({ state: 'succeeded', result: { n: expect.any(Number) as number } });
+    expect(await store().jobs.get(job.id)).toMatchObject({
+      state: 'succeeded',
+      result: { n: expect.any(Number) as number },
+    });
     expect((await store().jobs.get(job.id))!.appliedAt).not.toBeNull();
   });
 
@@ -102,7 +129,11 @@ describe.each([pgliteBackend(), postgresBackend()])('result applier on $name', (
           seen.push(j.id);
           await new Promise((resolve) => setTimeout(resolve, 10));
         };
-        await Promise.all([applier(consume).applyPending(), applier(consume, other).applyPending(), applier(consume).applyPending()]);
+        await Promise.all([
+          applier(consume).applyPending(),
+          applier(consume, other).applyPending(),
+          applier(consume).applyPending(),
+        ]);
         expect(seen.sort()).toEqual(jobs.map((j) => j.id).sort());
       } finally {
         await other.close();

@@ -14,7 +14,8 @@ describe('migrating stored scan pieces to per-upload pieces', () => {
   let before: string;
   beforeAll(async () => {
     before = fs.mkdtempSync(path.join(os.tmpdir(), 'syncshift-migrations-'));
-    for (const file of readMigrationFiles().filter((f) => f.name < '009')) fs.writeFileSync(path.join(before, file.name), file.sql);
+    for (const file of readMigrationFiles().filter((f) => f.name < '009'))
+      fs.writeFileSync(path.join(before, file.name), file.sql);
     db = await openPgliteDb({});
   });
   afterAll(async () => {
@@ -22,16 +23,25 @@ describe('migrating stored scan pieces to per-upload pieces', () => {
     fs.rmSync(before, { recursive: true, force: true });
   });
 
-  it('keeps a finished scan\'s users readable, in their order', async () => {
+  it("keeps a finished scan's users readable, in their order", async () => {
     await migrate(db, { dir: before });
     const [job] = await db.query<{ id: string }>(
       `INSERT INTO jobs (kind, payload, state, conversation_id, requested_by, agent_id, finished_at, applied_at)
        VALUES ('directory.scanOu', '{}', 'succeeded', 'conv', 'alice', 'agent-1', now(), now()) RETURNING id`,
     );
-    const users = (from: number): string => JSON.stringify([0, 1].map((i) => ({ dn: `CN=u${from + i},OU=x`, anchor: `a${from + i}`, disabled: false })));
-    await db.query(`INSERT INTO job_result_pieces (job_id, seq, users) VALUES ($1, 0, $2::jsonb), ($1, 1, $3::jsonb)`, [job!.id, users(0), users(2)]);
+    const users = (from: number): string =>
+      JSON.stringify([0, 1].map((i) => ({ dn: `CN=u${from + i},OU=x`, anchor: `a${from + i}`, disabled: false })));
+    await db.query(`INSERT INTO job_result_pieces (job_id, seq, users) VALUES ($1, 0, $2::jsonb), ($1, 1, $3::jsonb)`, [
+      job!.id,
+      users(0),
+      users(2),
+    ]);
 
-    expect(await migrate(db, { dir: DEFAULT_MIGRATIONS_DIR })).toEqual({ applied: readMigrationFiles().filter((f) => f.name >= '009').map((f) => f.name) });
+    expect(await migrate(db, { dir: DEFAULT_MIGRATIONS_DIR })).toEqual({
+      applied: readMigrationFiles()
+        .filter((f) => f.name >= '009')
+        .map((f) => f.name),
+    });
     const jobs = createRepositories(db).jobs;
     const read: string[] = [];
     for await (const piece of jobs.resultUsers(job!.id)) read.push(...piece.map((u) => u.dn));

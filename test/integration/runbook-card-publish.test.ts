@@ -59,17 +59,31 @@ describe('runbook step cards under paced posting', () => {
       policy: { approvers: [], required: 1, ttlMs: 3_600_000 },
       jobs: new JobQueue({ store: store() }),
     });
-    const migration = (await store().migrations.create({ name: 'Paced', conversationId: '19:paced@thread.tacv2', createdBy: '29:adele' }))!;
+    const migration = (await store().migrations.create({
+      name: 'Paced',
+      conversationId: '19:paced@thread.tacv2',
+      createdBy: '29:adele',
+    }))!;
     await service.started(migration);
     await service.stepCardPosted(migration.id, 1, 'card-0');
     const adele = { id: '29:adele', name: 'Adele Vance' };
 
     sink.holdNextPost();
-    const confirm1 = service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 1 }, conversationId: migration.conversationId, actor: adele });
+    const confirm1 = service.handleAction({
+      verb: 'step.confirm',
+      data: { migrationId: migration.id, n: 1 },
+      conversationId: migration.conversationId,
+      actor: adele,
+    });
     await eventually(() => sink.holding, { what: "step 1's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
     // Step 2's card is rendered ("Not started") but not yet posted; step 2 is confirmed meanwhile.
     expect((await store().runbook.listSteps(migration.id))[1]!.cardActivityId).toBeNull();
-    await service.handleAction({ verb: 'step.confirm', data: { migrationId: migration.id, n: 2 }, conversationId: migration.conversationId, actor: adele });
+    await service.handleAction({
+      verb: 'step.confirm',
+      data: { migrationId: migration.id, n: 2 },
+      conversationId: migration.conversationId,
+      actor: adele,
+    });
     sink.release();
     await confirm1;
 

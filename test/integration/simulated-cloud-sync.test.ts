@@ -10,7 +10,11 @@ import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
-import { SIMULATED_CLOUD_SYNC_JOB_ID, startSimulatedCloudSync, type SimulatedCloudSync } from '../../src/sandbox/simulated-cloud-sync';
+import {
+  SIMULATED_CLOUD_SYNC_JOB_ID,
+  startSimulatedCloudSync,
+  type SimulatedCloudSync,
+} from '../../src/sandbox/simulated-cloud-sync';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';
@@ -34,7 +38,12 @@ describe('simulated Cloud Sync provisioning', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'syncshift-cloudsync-'));
     store = await openStore({ dataDir });
-    tenant = await buildTenantFromDirectory(await connectDirectory(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 });
+    tenant = await buildTenantFromDirectory(await connectDirectory(), {
+      baseDn: OU.sales,
+      missing: 3,
+      extra: 2,
+      mismatched: 2,
+    });
     graph = await startGraphSimulator({ users: tenant.users });
   });
 
@@ -56,15 +65,32 @@ describe('simulated Cloud Sync provisioning', () => {
     return migration!.id;
   }
 
-  async function setStep(migrationId: string, n: number, change: { status: 'done' | 'pending'; evidence?: unknown }): Promise<void> {
+  async function setStep(
+    migrationId: string,
+    n: number,
+    change: { status: 'done' | 'pending'; evidence?: unknown },
+  ): Promise<void> {
     const step = (await store.runbook.listSteps(migrationId)).find((s) => s.n === n)!;
-    const saved = await store.runbook.saveStep(migrationId, { ...step, status: change.status, evidence: change.evidence ?? step.evidence, updatedBy: 'Adele Vance', updatedAt: new Date() }, step.version);
+    const saved = await store.runbook.saveStep(
+      migrationId,
+      {
+        ...step,
+        status: change.status,
+        evidence: change.evidence ?? step.evidence,
+        updatedBy: 'Adele Vance',
+        updatedAt: new Date(),
+      },
+      step.version,
+    );
     expect(saved).toBe(true);
   }
 
   async function verify(baseDn: string): Promise<ComparisonReport> {
     const scan = await scanOu(await connectDirectory(), { action: 'directory.scanOu', ou: baseDn }, () => undefined);
-    return compareOuWithCloud(scanInMemory(scan), createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger }));
+    return compareOuWithCloud(
+      scanInMemory(scan),
+      createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, logger }),
+    );
   }
 
   it('provisions the pilot OU only after step 11 is done and the delay has passed, with matching anchors', async () => {
@@ -123,13 +149,41 @@ describe('simulated Cloud Sync provisioning', () => {
     expect(cycle).toMatchObject({ created: [], conflicts: [], matched: EXPECTED.salesOps.users });
   });
 
-  it('adds a wave\'s OUs on the wave\'s date and writes provisioning logs for its job', async () => {
-    const migration = await store.migrations.create({ name: 'waves', conversationId: '19:waves@thread', createdBy: 'test' });
+  it("adds a wave's OUs on the wave's date and writes provisioning logs for its job", async () => {
+    const migration = await store.migrations.create({
+      name: 'waves',
+      conversationId: '19:waves@thread',
+      createdBy: 'test',
+    });
     const today = new Date().toISOString().slice(0, 10);
-    const later = await store.waves.createWave({ migrationId: migration!.id, name: 'Later', scheduledFor: '2999-01-01', createdBy: 'test', ous: ['OU=Legacy (2019)'], now: new Date() });
-    const due = await store.waves.createWave({ migrationId: migration!.id, name: 'Due', scheduledFor: today, createdBy: 'test', ous: ['OU=R\\,D'], now: new Date() });
-    for (const [wave, baseDn, users] of [[later!, OU.legacy, EXPECTED.legacy.users], [due!, OU.rAndD, EXPECTED.rAndD.users]] as const) {
-      const job = await store.jobs.enqueue({ kind: 'directory.scanOu', purpose: 'verify', payload: {}, conversationId: '19:waves@thread', migrationId: migration!.id, requestedBy: { id: 'test', name: 'test' } });
+    const later = await store.waves.createWave({
+      migrationId: migration!.id,
+      name: 'Later',
+      scheduledFor: '2999-01-01',
+      createdBy: 'test',
+      ous: ['OU=Legacy (2019)'],
+      now: new Date(),
+    });
+    const due = await store.waves.createWave({
+      migrationId: migration!.id,
+      name: 'Due',
+      scheduledFor: today,
+      createdBy: 'test',
+      ous: ['OU=R\\,D'],
+      now: new Date(),
+    });
+    for (const [wave, baseDn, users] of [
+      [later!, OU.legacy, EXPECTED.legacy.users],
+      [due!, OU.rAndD, EXPECTED.rAndD.users],
+    ] as const) {
+      const job = await store.jobs.enqueue({
+        kind: 'directory.scanOu',
+        purpose: 'verify',
+        payload: {},
+        conversationId: '19:waves@thread',
+        migrationId: migration!.id,
+        requestedBy: { id: 'test', name: 'test' },
+      });
       await store.waves.setOuCountJob(wave.id, 0, job.id);
       await store.waves.recordOuCount({ jobId: job.id, baseDn, users, disabled: 0, error: null, now: new Date() });
     }
@@ -141,14 +195,24 @@ describe('simulated Cloud Sync provisioning', () => {
     expect(cycle).toMatchObject({ baseDn: OU.rAndD, created: [], conflicts: [], matched: EXPECTED.rAndD.users });
 
     // Every page: the earlier tests' cycles logged more entries for this job than one page holds.
-    const body: { value: { provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[] } = { value: [] };
-    let next: string | undefined = `${graph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`;
+    const body: { value: { provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[] } = {
+      value: [],
+    };
+    let next: string | undefined =
+      `${graph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`;
     while (next) {
-      const page = (await (await fetch(next, { headers: { authorization: `Bearer ${graph.token}` } })).json()) as typeof body & { '@odata.nextLink'?: string };
+      const page = (await (
+        await fetch(next, { headers: { authorization: `Bearer ${graph.token}` } })
+      ).json()) as typeof body & { '@odata.nextLink'?: string };
       body.value.push(...page.value);
       next = page['@odata.nextLink'];
     }
-    const rAndDIds = new Set(graph.users().filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.rAndD)).map((u) => u.id));
+    const rAndDIds = new Set(
+      graph
+        .users()
+        .filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.rAndD))
+        .map((u) => u.id),
+    );
     const forWave = body.value.filter((e) => rAndDIds.has(e.targetIdentity.id));
     expect(forWave).toHaveLength(EXPECTED.rAndD.users);
     expect(forWave.every((e) => e.provisioningStatusInfo.status === 'success')).toBe(true);
@@ -160,30 +224,80 @@ describe('simulated Cloud Sync provisioning', () => {
     let ownForest: SimulatedForest = buildSeededForest();
     const readOwnForest = async (): Promise<SimulatedDirectory> => new SimulatedDirectory(ownForest);
     const ownStore = await openStore({});
-    const ownGraph = await startGraphSimulator({ users: (await buildTenantFromDirectory(await readOwnForest(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 })).users });
+    const ownGraph = await startGraphSimulator({
+      users: (
+        await buildTenantFromDirectory(await readOwnForest(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 })
+      ).users,
+    });
     try {
-      const migration = await ownStore.migrations.create({ name: 'cycles', conversationId: '19:cycles@thread', createdBy: 'test' });
+      const migration = await ownStore.migrations.create({
+        name: 'cycles',
+        conversationId: '19:cycles@thread',
+        createdBy: 'test',
+      });
       await ownStore.runbook.ensureSteps(migration!.id);
-      for (const [n, evidence] of [[5, { pilotOu: OU.salesOps }], [11, undefined]] as const) {
+      for (const [n, evidence] of [
+        [5, { pilotOu: OU.salesOps }],
+        [11, undefined],
+      ] as const) {
         const step = (await ownStore.runbook.listSteps(migration!.id)).find((st) => st.n === n)!;
-        expect(await ownStore.runbook.saveStep(migration!.id, { ...step, status: 'done', evidence: evidence ?? step.evidence, updatedBy: 'Adele Vance', updatedAt: new Date() }, step.version)).toBe(true);
+        expect(
+          await ownStore.runbook.saveStep(
+            migration!.id,
+            {
+              ...step,
+              status: 'done',
+              evidence: evidence ?? step.evidence,
+              updatedBy: 'Adele Vance',
+              updatedAt: new Date(),
+            },
+            step.version,
+          ),
+        ).toBe(true);
       }
       const migrationId = migration!.id;
-      cloudSync = startSimulatedCloudSync({ store: ownStore, graph: ownGraph, connectDirectory: readOwnForest, delayMs: 0, cycleIntervalMs: 200, pollMs: 60_000, logger });
+      cloudSync = startSimulatedCloudSync({
+        store: ownStore,
+        graph: ownGraph,
+        connectDirectory: readOwnForest,
+        delayMs: 0,
+        cycleIntervalMs: 200,
+        pollMs: 60_000,
+        logger,
+      });
       await cloudSync.pollNow();
       const initial = await cloudSync.cycleFor(migrationId);
-      expect(initial).toMatchObject({ kind: 'initial', baseDn: OU.salesOps, created: [], conflicts: [], matched: EXPECTED.salesOps.users });
+      expect(initial).toMatchObject({
+        kind: 'initial',
+        baseDn: OU.salesOps,
+        created: [],
+        conflicts: [],
+        matched: EXPECTED.salesOps.users,
+      });
 
-      type LogEntry = { provisioningAction: string; provisioningStatusInfo: { status: string }; targetIdentity: { id: string } };
+      type LogEntry = {
+        provisioningAction: string;
+        provisioningStatusInfo: { status: string };
+        targetIdentity: { id: string };
+      };
       const logs = async (): Promise<LogEntry[]> => {
-        const res = await fetch(`${ownGraph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`, { headers: { authorization: `Bearer ${ownGraph.token}` } });
+        const res = await fetch(
+          `${ownGraph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=1000`,
+          { headers: { authorization: `Bearer ${ownGraph.token}` } },
+        );
         return ((await res.json()) as { value: LogEntry[] }).value;
       };
       expect(await logs()).toHaveLength(EXPECTED.salesOps.users);
 
       // Nothing changed on-premises: the next cycle touches nothing and writes no log entries.
       const quiet = await cloudSync.nextCycleFor(migrationId);
-      expect(quiet).toMatchObject({ kind: 'incremental', created: [], updated: [], conflicts: [], matched: EXPECTED.salesOps.users });
+      expect(quiet).toMatchObject({
+        kind: 'incremental',
+        created: [],
+        updated: [],
+        conflicts: [],
+        matched: EXPECTED.salesOps.users,
+      });
       expect(await logs()).toHaveLength(EXPECTED.salesOps.users);
 
       const added = addUserToForest(ownForest, OU.salesOps, 'Pat Newhire');
@@ -191,16 +305,37 @@ describe('simulated Cloud Sync provisioning', () => {
       const next = await cloudSync.nextCycleFor(migrationId);
       expect(next).toMatchObject({ kind: 'incremental', created: [added.user.dn], updated: [], conflicts: [] });
       const cloudUser = ownGraph.users().find((u) => u.onPremisesDistinguishedName === added.user.dn);
-      expect(cloudUser).toMatchObject({ onPremisesImmutableId: added.user.objectGuid, onPremisesSyncEnabled: true, accountEnabled: true, userPrincipalName: added.user.userPrincipalName });
-      const forUser = async (): Promise<LogEntry[]> => (await logs()).filter((e) => e.targetIdentity.id === cloudUser!.id);
-      expect(await forUser()).toEqual([expect.objectContaining({ provisioningAction: 'create', provisioningStatusInfo: expect.objectContaining({ status: 'success' }) })]);
+      expect(cloudUser).toMatchObject({
+        onPremisesImmutableId: added.user.objectGuid,
+        onPremisesSyncEnabled: true,
+        accountEnabled: true,
+        userPrincipalName: added.user.userPrincipalName,
+      });
+      const forUser = async (): Promise<LogEntry[]> =>
+        (await logs()).filter((e) => e.targetIdentity.id === cloudUser!.id);
+      expect(await forUser()).toEqual([
+        expect.objectContaining({
+          provisioningAction: 'create',
+          provisioningStatusInfo: expect.objectContaining({ status: 'success' }),
+        }),
+      ]);
       // A verify of the OU now finds the new user on both sides.
-      const scan = await scanOu(await readOwnForest(), { action: 'directory.scanOu', ou: OU.salesOps }, () => undefined);
-      const after = await compareOuWithCloud(scanInMemory(scan), createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger }));
+      const scan = await scanOu(
+        await readOwnForest(),
+        { action: 'directory.scanOu', ou: OU.salesOps },
+        () => undefined,
+      );
+      const after = await compareOuWithCloud(
+        scanInMemory(scan),
+        createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger }),
+      );
       expect(after.onPrem.users).toBe(EXPECTED.salesOps.users + 1);
       expect(after.missing).toEqual([]);
 
-      ownForest = { ...ownForest, users: ownForest.users.map((u) => (u.dn === added.user.dn ? { ...u, disabled: true } : u)) };
+      ownForest = {
+        ...ownForest,
+        users: ownForest.users.map((u) => (u.dn === added.user.dn ? { ...u, disabled: true } : u)),
+      };
       const disabled = await cloudSync.nextCycleFor(migrationId);
       expect(disabled).toMatchObject({ created: [], updated: [added.user.dn] });
       expect(ownGraph.users().find((u) => u.id === cloudUser!.id)?.accountEnabled).toBe(false);

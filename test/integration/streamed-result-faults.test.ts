@@ -36,7 +36,10 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     const relay = new RelayServer({
       store,
       jobs: new JobQueue({ store }),
-      agentSecrets: new Map([[AGENT, SECRET], [OTHER, SECRET]]),
+      agentSecrets: new Map([
+        [AGENT, SECRET],
+        [OTHER, SECRET],
+      ]),
       logger: createLogger('test', 'silent'),
       listener: {
         onProgress: async () => undefined,
@@ -47,10 +50,15 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
           }
           const n = ++uploads;
           events.push(`sink ${n}`);
-          return { users: (users) => events.push(`sink ${n} +${users.length}`), end: (complete) => events.push(`sink ${n} end ${complete}`) };
+          return {
+            users: (users) => events.push(`sink ${n} +${users.length}`),
+            end: (complete) => events.push(`sink ${n} end ${complete}`),
+          };
         },
       },
-      consumers: Object.fromEntries(JOB_PURPOSES.map((purpose) => [purpose, async (job: JobRecord) => void events.push(`applied ${job.id}`)])) as JobConsumers,
+      consumers: Object.fromEntries(
+        JOB_PURPOSES.map((purpose) => [purpose, async (job: JobRecord) => void events.push(`applied ${job.id}`)]),
+      ) as JobConsumers,
     });
     relay.register(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -69,25 +77,47 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
 
   const leasedJob = (): Promise<string> => leasedScanJob(store, AGENT, 'faults');
   const head = SCAN_HEAD;
-  const users = (from: number, n: number, tag = 'u'): { dn: string; anchor: string; disabled: boolean }[] => Array.from({ length: n }, (_, i) => ({ dn: `CN=${tag}${from + i},OU=x,DC=contoso,DC=com`, anchor: `a${from + i}`, disabled: false }));
+  const users = (from: number, n: number, tag = 'u'): { dn: string; anchor: string; disabled: boolean }[] =>
+    Array.from({ length: n }, (_, i) => ({
+      dn: `CN=${tag}${from + i},OU=x,DC=contoso,DC=com`,
+      anchor: `a${from + i}`,
+      disabled: false,
+    }));
   const line = ndjsonLine;
   const endLine = (n: number): string => line({ end: true, users: n, totals: { users: n, disabled: 0 } });
-  const pieces = async (jobId: string): Promise<number> => (await store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
+  const pieces = async (jobId: string): Promise<number> =>
+    (await store.db.query('SELECT seq FROM job_result_pieces WHERE job_id = $1', [jobId])).length;
   const readBack = async (jobId: string): Promise<string[]> => {
     const dns: string[] = [];
     for await (const piece of store.jobs.resultUsers(jobId)) dns.push(...piece.map((u) => u.dn));
     return dns;
   };
-  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<true> => eventually(check, { what, timeoutMs: 4_000, intervalMs: 20 });
+  const until = (what: string, check: () => Promise<boolean> | boolean): Promise<true> =>
+    eventually(check, { what, timeoutMs: 4_000, intervalMs: 20 });
 
   /** An upload written by hand, so a test can pause it between lines. */
-  function openUpload(jobId: string, agentId = AGENT): { req: ClientRequest; answer: Promise<{ status: number; body: { code?: string; message?: string } }> } {
-    const req = request(`${url}/relay/v1/jobs/${jobId}/result`, { method: 'POST', headers: { 'content-type': SCAN_STREAM_CONTENT_TYPE, 'x-syncshift-agent': agentId, authorization: `Bearer ${SECRET}` } });
+  function openUpload(
+    jobId: string,
+    agentId = AGENT,
+  ): { req: ClientRequest; answer: Promise<{ status: number; body: { code?: string; message?: string } }> } {
+    const req = request(`${url}/relay/v1/jobs/${jobId}/result`, {
+      method: 'POST',
+      headers: {
+        'content-type': SCAN_STREAM_CONTENT_TYPE,
+        'x-syncshift-agent': agentId,
+        authorization: `Bearer ${SECRET}`,
+      },
+    });
     const answer = new Promise<{ status: number; body: { code?: string; message?: string } }>((resolve, reject) => {
       req.on('response', (res: IncomingMessage) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { code?: string } }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { code?: string },
+          }),
+        );
       });
       req.on('error', reject);
     });
@@ -126,7 +156,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     expect(await store.jobs.get(jobId)).toMatchObject({ state: 'leased', result: null });
   });
 
-  it('answers 500 when the scan\'s consumer cannot be told it is arriving, before anything is stored', async () => {
+  it("answers 500 when the scan's consumer cannot be told it is arriving, before anything is stored", async () => {
     const jobId = await leasedJob();
     failNextArrival = true;
     const failed = await send(jobId, line(head) + line(users(0, 2)) + endLine(2));
@@ -169,7 +199,7 @@ describe('the relay receiving a scan as lines, when things go wrong on its side'
     await until('the retry stored its two pieces beside them', async () => (await pieces(jobId)) === 4);
     first.req.destroy();
     await until('the cut-off upload is dropped', () => events.includes('sink 1 end false'));
-    await until('only the retry\'s pieces are left', async () => (await pieces(jobId)) === 2);
+    await until("only the retry's pieces are left", async () => (await pieces(jobId)) === 2);
     retry.req.end(line(users(4, 1, 'retry')) + endLine(5));
     expect((await retry.answer).status).toBe(200);
     expect(await readBack(jobId)).toEqual(users(0, 5, 'retry').map((u) => u.dn));

@@ -24,19 +24,30 @@ describe('readAdsyncResult', () => {
     expect(resultRequest.safeParse({ outcome: 'succeeded', result }).success).toBe(true);
     expect(readAdsyncResult('adsync.getScheduler', result)).toEqual({ ok: true, data: scheduler });
     const rules = { rules: [], connectors: [] };
-    expect(readAdsyncResult('adsync.listRules', { action: 'adsync.listRules', data: rules })).toEqual({ ok: true, data: rules });
+    expect(readAdsyncResult('adsync.listRules', { action: 'adsync.listRules', data: rules })).toEqual({
+      ok: true,
+      data: rules,
+    });
   });
 
   it('refuses the result of another action', () => {
-    expect(readAdsyncResult('adsync.listRules', { action: 'adsync.getScheduler', data: scheduler })).toEqual({ ok: false, problem: 'expected the result of adsync.listRules' });
-    expect(readAdsyncResult('adsync.getScheduler', { action: 'directory.scanOu', baseDn: 'OU=P' })).toEqual({ ok: false, problem: 'expected the result of adsync.getScheduler' });
+    expect(readAdsyncResult('adsync.listRules', { action: 'adsync.getScheduler', data: scheduler })).toEqual({
+      ok: false,
+      problem: 'expected the result of adsync.listRules',
+    });
+    expect(readAdsyncResult('adsync.getScheduler', { action: 'directory.scanOu', baseDn: 'OU=P' })).toEqual({
+      ok: false,
+      problem: 'expected the result of adsync.getScheduler',
+    });
     expect(readAdsyncResult('adsync.getScheduler', null)).toMatchObject({ ok: false });
   });
 
-  it('refuses Get-ADSyncScheduler\'s own PascalCase names: the agent\'s script always renames them, so none are guessed at', () => {
+  it("refuses Get-ADSyncScheduler's own PascalCase names: the agent's script always renames them, so none are guessed at", () => {
     const pascal = { SyncCycleEnabled: true, SyncCycleInProgress: true, StagingModeEnabled: false };
     const read = readAdsyncResult('adsync.getScheduler', { action: 'adsync.getScheduler', data: pascal });
     expect(read.ok).toBe(false);
-    expect(read).toMatchObject({ problem: expect.stringContaining('the result of adsync.getScheduler is malformed (syncCycleEnabled: Required') });
+    expect(read).toMatchObject({
+      problem: expect.stringContaining('the result of adsync.getScheduler is malformed (syncCycleEnabled: Required'),
+    });
   });
 });

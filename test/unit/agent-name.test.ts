@@ -5,7 +5,13 @@ import { parseCommand } from '../../src/runbook/commands';
 
 /** The chat command, the relay, the bot's static agents and the agent's settings must agree on agent names. */
 describe('one agent-name rule everywhere', () => {
-  const agentEnv = { SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:1', SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24), LDAP_URL: 'ldaps://dc:636', LDAP_BIND_DN: 'CN=x', LDAP_PASSWORD: 'p' };
+  const agentEnv = {
+    SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:1',
+    SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24),
+    LDAP_URL: 'ldaps://dc:636',
+    LDAP_BIND_DN: 'CN=x',
+    LDAP_PASSWORD: 'p',
+  };
   const accepted = (name: string): boolean[] => [
     parseCommand(`/agent enroll ${name}`).kind === 'agent.enroll',
     enrollResponse.safeParse({ agentId: name, secret: 's'.repeat(40) }).success,

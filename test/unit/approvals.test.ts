@@ -6,8 +6,20 @@ const evidence = { scheduler: { syncCycleEnabled: true, syncCycleInProgress: fal
 
 function request(overrides: Partial<Approval> = {}): Approval {
   return {
-    id: 'r1', migrationId: 'm', step: 8, action: 'schedulerStop', requestedBy: 'adele', requestedByName: 'Adele', requestedAt: now,
-    expiresAt: new Date(now.getTime() + 3_600_000), required: 2, evidenceHash: evidenceHash(evidence), evidence, status: 'pending', votes: [], ...overrides,
+    id: 'r1',
+    migrationId: 'm',
+    step: 8,
+    action: 'schedulerStop',
+    requestedBy: 'adele',
+    requestedByName: 'Adele',
+    requestedAt: now,
+    expiresAt: new Date(now.getTime() + 3_600_000),
+    required: 2,
+    evidenceHash: evidenceHash(evidence),
+    evidence,
+    status: 'pending',
+    votes: [],
+    ...overrides,
   };
 }
 
@@ -27,8 +39,19 @@ describe('approvals', () => {
     expect(v(request(), 'mallory')).toMatchObject({ ok: false, code: 'NOT_APPROVER' });
     const once = (v(request(), 'megan') as { approval: Approval }).approval;
     expect(v(once, 'megan')).toMatchObject({ ok: false, code: 'ALREADY_VOTED' });
-    expect(v(request(), 'megan', { now: new Date(now.getTime() + 3_600_000) })).toMatchObject({ ok: false, code: 'EXPIRED', approval: { status: 'expired' } });
-    expect(v(request(), 'megan', { currentEvidenceHash: evidenceHash({ ...evidence, scheduler: { syncCycleEnabled: true, syncCycleInProgress: true } }) })).toMatchObject({ ok: false, code: 'EVIDENCE_CHANGED', approval: { status: 'void' } });
+    expect(v(request(), 'megan', { now: new Date(now.getTime() + 3_600_000) })).toMatchObject({
+      ok: false,
+      code: 'EXPIRED',
+      approval: { status: 'expired' },
+    });
+    expect(
+      v(request(), 'megan', {
+        currentEvidenceHash: evidenceHash({
+          ...evidence,
+          scheduler: { syncCycleEnabled: true, syncCycleInProgress: true },
+        }),
+      }),
+    ).toMatchObject({ ok: false, code: 'EVIDENCE_CHANGED', approval: { status: 'void' } });
     expect(v(request({ status: 'approved' }), 'megan')).toMatchObject({ ok: false, code: 'NOT_PENDING' });
   });
 

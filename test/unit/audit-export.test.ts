@@ -4,8 +4,26 @@ import type { AuditEntry, Store } from '../../src/store/types';
 
 const at = new Date('2026-03-01T09:00:00.000Z');
 const rows: AuditEntry[] = [
-  { at, actor: '00000000-0000-0000-0000-00000000ad01', actorName: 'Adele Vance', action: 'step.confirm', target: 'step 1', outcome: 'done', details: { by: 'Adele Vance' }, conversationId: 'conv' },
-  { at, actor: 'syncshift', actorName: 'SyncShift', action: 'verify.report', target: 'OU=Sales', outcome: 'reported', details: null, conversationId: 'conv' },
+  {
+    at,
+    actor: '00000000-0000-0000-0000-00000000ad01',
+    actorName: 'Adele Vance',
+    action: 'step.confirm',
+    target: 'step 1',
+    outcome: 'done',
+    details: { by: 'Adele Vance' },
+    conversationId: 'conv',
+  },
+  {
+    at,
+    actor: 'syncshift',
+    actorName: 'SyncShift',
+    action: 'verify.report',
+    target: 'OU=Sales',
+    outcome: 'reported',
+    details: null,
+    conversationId: 'conv',
+  },
 ];
 
 /** Records which person each read asked for; the filtering itself is the store's (store.test.ts). */
@@ -19,7 +37,15 @@ function service(): { audit: AuditService; asked: (string | undefined)[] } {
       },
     },
   } as unknown as Store;
-  return { audit: new AuditService(store, () => 'https://bot.example.invalid', 'key', () => at), asked };
+  return {
+    audit: new AuditService(
+      store,
+      () => 'https://bot.example.invalid',
+      'key',
+      () => at,
+    ),
+    asked,
+  };
 }
 
 const query = (url: string): Record<string, string> => Object.fromEntries(new URL(url).searchParams);
@@ -28,11 +54,13 @@ describe('audit export', () => {
   it('puts the actor id and name in their own columns, the name after the columns that were there before', () => {
     const [header, first, second] = toCsv(rows).split('\r\n');
     expect(header).toBe('at,actor,action,target,outcome,details,conversation_id,actor_name');
-    expect(first).toBe('2026-03-01T09:00:00.000Z,00000000-0000-0000-0000-00000000ad01,step.confirm,step 1,done,"{""by"":""Adele Vance""}",conv,Adele Vance');
+    expect(first).toBe(
+      '2026-03-01T09:00:00.000Z,00000000-0000-0000-0000-00000000ad01,step.confirm,step 1,done,"{""by"":""Adele Vance""}",conv,Adele Vance',
+    );
     expect(second).toBe('2026-03-01T09:00:00.000Z,syncshift,verify.report,OU=Sales,reported,null,conv,SyncShift');
   });
 
-  it("signs the person into a one-person link, so it cannot be widened or pointed at someone else", async () => {
+  it('signs the person into a one-person link, so it cannot be widened or pointed at someone else', async () => {
     const { audit, asked } = service();
     const url = audit.exportUrl('conv', 'json', 'Adele Vance');
     const ok = await audit.download(query(url));
@@ -50,14 +78,18 @@ describe('audit export', () => {
 
   it('names the person on the export card', () => {
     const { audit } = service();
-    expect(JSON.stringify(audit.exportCard('conv', 'csv', 'Adele Vance'))).toContain('Audit export (CSV) of Adele Vance');
+    expect(JSON.stringify(audit.exportCard('conv', 'csv', 'Adele Vance'))).toContain(
+      'Audit export (CSV) of Adele Vance',
+    );
     expect(JSON.stringify(audit.exportCard('conv', 'csv'))).toContain('Audit export (CSV)"');
   });
 });
 
 describe('actorOf', () => {
   it('takes the Entra object id (lower-cased) and the display name, with control characters written out', () => {
-    expect(actorOf({ id: '29:adele', aadObjectId: '00000000-0000-0000-0000-00000000AD01', name: 'Adele Vance' })).toEqual({ id: '00000000-0000-0000-0000-00000000ad01', name: 'Adele Vance' });
+    expect(
+      actorOf({ id: '29:adele', aadObjectId: '00000000-0000-0000-0000-00000000AD01', name: 'Adele Vance' }),
+    ).toEqual({ id: '00000000-0000-0000-0000-00000000ad01', name: 'Adele Vance' });
     expect(actorOf({ id: '29:Bot', name: 'a\u0000b' })).toEqual({ id: '29:bot', name: 'a\\u0000b' });
     expect(actorOf({ id: '29:Anon' })).toEqual({ id: '29:anon', name: '29:anon' });
   });

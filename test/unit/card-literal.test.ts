@@ -43,13 +43,16 @@ function seen(card: AdaptiveCardJson): Seen {
   ac.parse(card as object, new AC.SerializationContext());
   const visit = (el: unknown): void => {
     if (el instanceof AC.RichTextBlock) {
-      const runs = Array.from({ length: el.getInlineCount() }, (_, i) => el.getInlineAt(i)).map((r) => (r instanceof AC.TextRun ? (r.text ?? '') : `<${r.getJsonTypeName()}>`));
+      const runs = Array.from({ length: el.getInlineCount() }, (_, i) => el.getInlineAt(i)).map((r) =>
+        r instanceof AC.TextRun ? (r.text ?? '') : `<${r.getJsonTypeName()}>`,
+      );
       out.runs.push(...runs);
       out.literal.push(runs.join(''));
     } else if (el instanceof AC.TextBlock) out.markdown.push(el.text ?? '');
     else if (el instanceof AC.FactSet) for (const f of el.facts) out.markdown.push(f.name ?? '', f.value ?? '');
     const container = el as { getItemCount?: () => number; getItemAt?: (i: number) => unknown };
-    if (typeof container.getItemCount === 'function') for (let i = 0; i < container.getItemCount(); i++) visit(container.getItemAt!(i));
+    if (typeof container.getItemCount === 'function')
+      for (let i = 0; i < container.getItemCount(); i++) visit(container.getItemAt!(i));
   };
   visit(ac);
   return out;
@@ -82,7 +85,8 @@ describe('text people and directories supplied is shown exactly as stored', () =
       if (Array.isArray(node)) node.forEach((n) => walk(file, n));
       else if (node && typeof node === 'object') {
         const o = node as Record<string, unknown>;
-        if (o.type === 'TextBlock' && String(o.text).includes('${')) offenders.push(`${file}: TextBlock "${String(o.text)}"`);
+        if (o.type === 'TextBlock' && String(o.text).includes('${'))
+          offenders.push(`${file}: TextBlock "${String(o.text)}"`);
         if (o.type === 'FactSet') offenders.push(`${file}: FactSet`);
         Object.values(o).forEach((v) => walk(file, v));
       }
@@ -93,7 +97,14 @@ describe('text people and directories supplied is shown exactly as stored', () =
 
   it('message and help cards', () => {
     expectLiteral(
-      renderMessageCard({ title: h('title'), text: h('text'), hint: h('hint'), tone: 'attention', facts: [{ title: h('fact title'), value: h('fact value') }], items: [h('item 1'), h('item 2')] }),
+      renderMessageCard({
+        title: h('title'),
+        text: h('text'),
+        hint: h('hint'),
+        tone: 'attention',
+        facts: [{ title: h('fact title'), value: h('fact value') }],
+        items: [h('item 1'), h('item 2')],
+      }),
       ['title', 'text', 'hint', 'fact title', 'fact value', 'item 1', 'item 2'],
     );
     expectLiteral(renderHelpCard(`"${h('command')}" is not a command.`), ['command']);
@@ -112,57 +123,205 @@ describe('text people and directories supplied is shown exactly as stored', () =
 
   it('step cards: names, notices, reasons, evidence values and the script', () => {
     const approval: Approval = {
-      id: 'ap1', migrationId: 'm1', step: 9, action: 'noFlowRules', requestedBy: 'adele', requestedByName: h('requester'), requestedAt: now,
-      expiresAt: new Date(now.getTime() + 3_600_000), required: 2, evidenceHash: evidenceHash({}), evidence: {}, status: 'pending',
+      id: 'ap1',
+      migrationId: 'm1',
+      step: 9,
+      action: 'noFlowRules',
+      requestedBy: 'adele',
+      requestedByName: h('requester'),
+      requestedAt: now,
+      expiresAt: new Date(now.getTime() + 3_600_000),
+      required: 2,
+      evidenceHash: evidenceHash({}),
+      evidence: {},
+      status: 'pending',
       votes: [{ by: 'megan', byName: h('voter'), decision: 'approve', at: now }],
     };
-    const evidence = { pilotOu: h('pilot OU'), usedPrecedences: [], missingSample: [h('sample DN')], script: `# ${h('script')}\n\n$rule = '${h('script line')}'` };
+    const evidence = {
+      pilotOu: h('pilot OU'),
+      usedPrecedences: [],
+      missingSample: [h('sample DN')],
+      script: `# ${h('script')}\n\n$rule = '${h('script line')}'`,
+    };
     const waiting = stepsAt(9, { status: 'waiting_approval', evidence, updatedBy: h('updater'), updatedAt: now });
     expectLiteral(
-      renderStepCard({ migrationId: 'm1', migrationName: h('migration'), def: STEPS[8]!, step: waiting[8]!, steps: waiting, approval, policy, viewer: 'adele', notice: h('notice'), now }),
+      renderStepCard({
+        migrationId: 'm1',
+        migrationName: h('migration'),
+        def: STEPS[8]!,
+        step: waiting[8]!,
+        steps: waiting,
+        approval,
+        policy,
+        viewer: 'adele',
+        notice: h('notice'),
+        now,
+      }),
       ['migration', 'notice', 'requester', 'voter', 'updater', 'pilot OU', 'sample DN', 'script', 'script line'],
     );
     const failed = stepsAt(8, { status: 'failed', reason: h('failure'), evidence: { job: h('job') } });
-    expectLiteral(renderStepCard({ migrationId: 'm1', migrationName: 'x', def: STEPS[7]!, step: failed[7]!, steps: failed, approval: null, policy, viewer: null, now }), ['failure', 'job']);
+    expectLiteral(
+      renderStepCard({
+        migrationId: 'm1',
+        migrationName: 'x',
+        def: STEPS[7]!,
+        step: failed[7]!,
+        steps: failed,
+        approval: null,
+        policy,
+        viewer: null,
+        now,
+      }),
+      ['failure', 'job'],
+    );
   });
 
   it('verify cards in every state: OU, DNs, UPNs, anchors, the requester, messages and candidates', () => {
     const base = { shortId: 'abcd1234', requestedBy: h('requester'), requestedAt: now, listLimit: 15 };
-    expectLiteral(renderVerifyCard({ ...base, ou: h('typed OU'), state: { kind: 'queued', note: h('note') } }), ['typed OU', 'requester', 'note']);
+    expectLiteral(renderVerifyCard({ ...base, ou: h('typed OU'), state: { kind: 'queued', note: h('note') } }), [
+      'typed OU',
+      'requester',
+      'note',
+    ]);
     expectLiteral(
-      renderVerifyCard({ ...base, ou: 'x', state: { kind: 'failed', code: 'DIRECTORY.OU_AMBIGUOUS', message: h('message'), hint: h('hint'), candidates: [h('candidate')] } }),
+      renderVerifyCard({
+        ...base,
+        ou: 'x',
+        state: {
+          kind: 'failed',
+          code: 'DIRECTORY.OU_AMBIGUOUS',
+          message: h('message'),
+          hint: h('hint'),
+          candidates: [h('candidate')],
+        },
+      }),
       ['message', 'hint', 'candidate'],
     );
     const report = {
-      baseDn: h('base DN'), onPrem: { users: 3, disabled: 0 }, cloud: { users: 2 }, matched: 1, unparsableCloudDns: 0,
+      baseDn: h('base DN'),
+      onPrem: { users: 3, disabled: 0 },
+      cloud: { users: 2 },
+      matched: 1,
+      unparsableCloudDns: 0,
       missing: [h('missing DN')],
       extra: [{ dn: h('extra DN'), cloudId: 'c1', userPrincipalName: h('UPN') }],
-      mismatched: [{ dn: h('mismatched DN'), cloudId: 'c2', userPrincipalName: null, expectedImmutableId: h('expected anchor'), cloudImmutableId: h('cloud anchor') }],
+      mismatched: [
+        {
+          dn: h('mismatched DN'),
+          cloudId: 'c2',
+          userPrincipalName: null,
+          expectedImmutableId: h('expected anchor'),
+          cloudImmutableId: h('cloud anchor'),
+        },
+      ],
     };
-    expectLiteral(renderVerifyCard({ ...base, ou: 'x', state: { kind: 'done', report } }), ['base DN', 'missing DN', 'extra DN', 'UPN', 'mismatched DN', 'expected anchor', 'cloud anchor']);
+    expectLiteral(renderVerifyCard({ ...base, ou: 'x', state: { kind: 'done', report } }), [
+      'base DN',
+      'missing DN',
+      'extra DN',
+      'UPN',
+      'mismatched DN',
+      'expected anchor',
+      'cloud anchor',
+    ]);
   });
 
   it('waves and wave summary cards: wave names, OUs as typed and as resolved, errors, warnings, notes', () => {
     const wave = {
-      id: 'w1', migrationId: 'm1', name: h('wave'), scheduledFor: '2026-12-07', createdBy: 'a', createdAt: now,
+      id: 'w1',
+      migrationId: 'm1',
+      name: h('wave'),
+      scheduledFor: '2026-12-07',
+      createdBy: 'a',
+      createdAt: now,
       ous: [
-        { input: h('typed OU'), baseDn: null, users: null, disabled: null, error: h('OU error'), position: 0, countJobId: null, countedAt: null },
-        { input: 'x', baseDn: h('resolved OU'), users: 3, disabled: 1, error: null, position: 1, countJobId: null, countedAt: null },
+        {
+          input: h('typed OU'),
+          baseDn: null,
+          users: null,
+          disabled: null,
+          error: h('OU error'),
+          position: 0,
+          countJobId: null,
+          countedAt: null,
+        },
+        {
+          input: 'x',
+          baseDn: h('resolved OU'),
+          users: 3,
+          disabled: 1,
+          error: null,
+          position: 1,
+          countJobId: null,
+          countedAt: null,
+        },
       ],
     };
     expectLiteral(
-      renderWavesCard({ title: h('title'), text: h('text'), hint: h('hint'), waves: [{ wave, warnings: [{ code: 'OVERLAP', message: h('warning') }] }] }),
+      renderWavesCard({
+        title: h('title'),
+        text: h('text'),
+        hint: h('hint'),
+        waves: [{ wave, warnings: [{ code: 'OVERLAP', message: h('warning') }] }],
+      }),
       ['title', 'text', 'hint', 'wave', 'typed OU', 'OU error', 'resolved OU', 'warning'],
     );
     const summary = buildWaveSummary({
-      localDate: '2026-03-29', timeZone: 'Europe/Berlin', previous: null, readySteps: [], notes: [h('note')],
-      waves: [{ name: h('summary wave'), scheduledFor: null, ous: [h('wave OU')], expected: null, inCloud: 0, provisioned: 0, missing: 0, mismatched: 0, confirmed: null, scanError: h('scan error'), warnings: [h('wave warning')] }],
-      provisioning: { jobId: 'j', since: '2026-03-28T06:00:00Z', successes: 1, failures: 1, topFailureReasons: [{ reason: h('provisioning reason'), count: 1 }] },
-      lastVerify: { id: 'v1', ou: h('verified OU'), at: '2026-03-28', onPrem: 1, cloud: 1, missing: 0, extra: 0, mismatched: 0 },
-      cloud: { mode: 'stored', changesApplied: 0, syncedUsers: 1, readAt: '2026-03-28', error: { message: h('graph error'), hint: null } },
+      localDate: '2026-03-29',
+      timeZone: 'Europe/Berlin',
+      previous: null,
+      readySteps: [],
+      notes: [h('note')],
+      waves: [
+        {
+          name: h('summary wave'),
+          scheduledFor: null,
+          ous: [h('wave OU')],
+          expected: null,
+          inCloud: 0,
+          provisioned: 0,
+          missing: 0,
+          mismatched: 0,
+          confirmed: null,
+          scanError: h('scan error'),
+          warnings: [h('wave warning')],
+        },
+      ],
+      provisioning: {
+        jobId: 'j',
+        since: '2026-03-28T06:00:00Z',
+        successes: 1,
+        failures: 1,
+        topFailureReasons: [{ reason: h('provisioning reason'), count: 1 }],
+      },
+      lastVerify: {
+        id: 'v1',
+        ou: h('verified OU'),
+        at: '2026-03-28',
+        onPrem: 1,
+        cloud: 1,
+        missing: 0,
+        extra: 0,
+        mismatched: 0,
+      },
+      cloud: {
+        mode: 'stored',
+        changesApplied: 0,
+        syncedUsers: 1,
+        readAt: '2026-03-28',
+        error: { message: h('graph error'), hint: null },
+      },
     });
     expectLiteral(renderSummaryCard(summary, { migrationName: h('migration'), kind: 'scheduled' }), [
-      'migration', 'note', 'summary wave', 'wave OU', 'scan error', 'wave warning', 'provisioning reason', 'verified OU', 'graph error',
+      'migration',
+      'note',
+      'summary wave',
+      'wave OU',
+      'scan error',
+      'wave warning',
+      'provisioning reason',
+      'verified OU',
+      'graph error',
     ]);
   });
 });

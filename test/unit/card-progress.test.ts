@@ -7,7 +7,12 @@ import { manualClock, type ManualClock } from '../helpers/virtual-clock';
 const logger = createLogger('test', 'silent');
 
 /** Teams as the bot sees it: every update takes `latencyMs` of virtual time, and the last card of each message stays. */
-function slowTeams(clock: ManualClock, latencyMs: number, answer: (text: string, attempt: number) => Error | undefined = () => undefined, newestReported: () => unknown = () => undefined) {
+function slowTeams(
+  clock: ManualClock,
+  latencyMs: number,
+  answer: (text: string, attempt: number) => Error | undefined = () => undefined,
+  newestReported: () => unknown = () => undefined,
+) {
   const sent: { text: string; t: number; newest?: unknown }[] = [];
   const shown = new Map<string, string>();
   const inner: CardSink = {
@@ -26,7 +31,11 @@ function slowTeams(clock: ManualClock, latencyMs: number, answer: (text: string,
 }
 
 /** A scan that reports every 500 ms of virtual time, as the agent and the Graph paging do, and never awaits the report. */
-async function longScan(clock: ManualClock, seconds: number, report: (scanned: number) => unknown): Promise<{ returnedAt: number[] }> {
+async function longScan(
+  clock: ManualClock,
+  seconds: number,
+  report: (scanned: number) => unknown,
+): Promise<{ returnedAt: number[] }> {
   const returnedAt: number[] = [];
   for (let i = 1; i <= seconds * 2; i++) {
     await clock.sleep(500);
@@ -70,9 +79,18 @@ describe('progress cards during a long scan', () => {
 
   test('the final card stays: progress still waiting (for the interval, or for a retry after 429) is dropped, and later progress is ignored', async () => {
     const clock = manualClock();
-    const tooMany = Object.assign(new Error('Too Many Requests'), { statusCode: 429, response: { headers: { get: () => '4' } } });
-    const teams = slowTeams(clock, 100, (text, attempt) => (text === 'scanned 100' && attempt === 1 ? tooMany : undefined));
-    const progress = new CardProgress(new RateLimitedCardSink(teams.inner, { logger, clock }), { logger, clock, intervalMs: 2000 });
+    const tooMany = Object.assign(new Error('Too Many Requests'), {
+      statusCode: 429,
+      response: { headers: { get: () => '4' } },
+    });
+    const teams = slowTeams(clock, 100, (text, attempt) =>
+      text === 'scanned 100' && attempt === 1 ? tooMany : undefined,
+    );
+    const progress = new CardProgress(new RateLimitedCardSink(teams.inner, { logger, clock }), {
+      logger,
+      clock,
+      intervalMs: 2000,
+    });
 
     progress.progress('conv', 'card', () => ({ text: 'scanned 100' }));
     await clock.advance(500);
@@ -93,7 +111,11 @@ describe('progress cards during a long scan', () => {
   test('cards of different messages are paced separately', async () => {
     const clock = manualClock();
     const teams = slowTeams(clock, 0);
-    const progress = new CardProgress(new RateLimitedCardSink(teams.inner, { logger, clock }), { logger, clock, intervalMs: 5000 });
+    const progress = new CardProgress(new RateLimitedCardSink(teams.inner, { logger, clock }), {
+      logger,
+      clock,
+      intervalMs: 5000,
+    });
     progress.progress('conv', 'card-a', () => ({ text: 'a 1' }));
     progress.progress('conv', 'card-b', () => ({ text: 'b 1' }));
     progress.progress('conv', 'card-a', () => ({ text: 'a 2' }));

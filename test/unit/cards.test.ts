@@ -14,7 +14,13 @@ function report(n: number): ComparisonReport {
     matched: 1235,
     missing: dns,
     extra: dns.map((dn, i) => ({ dn, cloudId: `id-${i}`, userPrincipalName: `u${i}@contoso.com` })),
-    mismatched: dns.map((dn, i) => ({ dn, cloudId: `id-${i}`, userPrincipalName: null, expectedImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==', cloudImmutableId: 'BBBBBBBBBBBBBBBBBBBBBB==' })),
+    mismatched: dns.map((dn, i) => ({
+      dn,
+      cloudId: `id-${i}`,
+      userPrincipalName: null,
+      expectedImmutableId: 'AAAAAAAAAAAAAAAAAAAAAA==',
+      cloudImmutableId: 'BBBBBBBBBBBBBBBBBBBBBB==',
+    })),
     unparsableCloudDns: 0,
   };
 }
@@ -23,16 +29,35 @@ describe('cards', () => {
   it('help and message cards are valid Adaptive Cards 1.5', () => {
     expect(cardProblems(renderHelpCard())).toEqual([]);
     expect(cardProblems(renderHelpCard('"x" is not a command'))).toEqual([]);
-    expect(cardProblems(renderMessageCard({ title: 't', text: 'x', hint: 'h', tone: 'attention', facts: [{ title: 'a', value: 'b' }], items: ['1', '2'] }))).toEqual([]);
+    expect(
+      cardProblems(
+        renderMessageCard({
+          title: 't',
+          text: 'x',
+          hint: 'h',
+          tone: 'attention',
+          facts: [{ title: 'a', value: 'b' }],
+          items: ['1', '2'],
+        }),
+      ),
+    ).toEqual([]);
     expect(cardProblems(renderMessageCard({ title: 't', text: 'x' }))).toEqual([]);
   });
 
   it('a message card shows each paragraph of its text as its own block, and a link as a button', () => {
-    const card = renderMessageCard({ title: 't', text: 'run:\n\nsyncshift-agent enroll --url <this bot\'s https URL> --code X', link: { title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' } });
+    const card = renderMessageCard({
+      title: 't',
+      text: "run:\n\nsyncshift-agent enroll --url <this bot's https URL> --code X",
+      link: { title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' },
+    });
     expect(cardProblems(card)).toEqual([]);
-    const blocks = (card.body as { type: string; inlines?: { text: string }[] }[]).filter((e) => e.type === 'RichTextBlock').map((e) => e.inlines!.map((r) => r.text).join(''));
+    const blocks = (card.body as { type: string; inlines?: { text: string }[] }[])
+      .filter((e) => e.type === 'RichTextBlock')
+      .map((e) => e.inlines!.map((r) => r.text).join(''));
     expect(blocks).toEqual(['t', 'run:', "syncshift-agent enroll --url <this bot's https URL> --code X"]);
-    expect(card.actions).toEqual([{ type: 'Action.OpenUrl', title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' }]);
+    expect(card.actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Download', url: 'https://bot.example.invalid/exports/audit?a=1&b=2' },
+    ]);
     expect(renderMessageCard({ title: 't', text: 'x' }).actions).toEqual([]);
   });
 
@@ -44,14 +69,37 @@ describe('cards', () => {
   it.each([
     ['queued', { kind: 'queued' as const }],
     ['running', { kind: 'running' as const, scanned: 1500, phase: 'directory' as const }],
-    ['failed', { kind: 'failed' as const, code: 'DIRECTORY.OU_AMBIGUOUS', message: '2 OUs match', hint: 'type the DN', candidates: ['OU=a,DC=x', 'OU=b,DC=x'] }],
+    [
+      'failed',
+      {
+        kind: 'failed' as const,
+        code: 'DIRECTORY.OU_AMBIGUOUS',
+        message: '2 OUs match',
+        hint: 'type the DN',
+        candidates: ['OU=a,DC=x', 'OU=b,DC=x'],
+      },
+    ],
   ])('verify card %s is valid', (_name, state) => {
-    const card = renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'Adele', requestedAt: at, state, listLimit: 15 });
+    const card = renderVerifyCard({
+      ou: 'OU=Sales',
+      shortId: 'abcd1234',
+      requestedBy: 'Adele',
+      requestedAt: at,
+      state,
+      listLimit: 15,
+    });
     expect(cardProblems(card)).toEqual([]);
   });
 
   it('a result with thousands of differences stays small and points to the full list', () => {
-    const card = renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'Adele', requestedAt: at, state: { kind: 'done', report: report(5000) }, listLimit: 15 });
+    const card = renderVerifyCard({
+      ou: 'OU=Sales',
+      shortId: 'abcd1234',
+      requestedBy: 'Adele',
+      requestedAt: at,
+      state: { kind: 'done', report: report(5000) },
+      listLimit: 15,
+    });
     expect(cardProblems(card)).toEqual([]);
     const text = JSON.stringify(card);
     expect(text).toContain('1,238 (13 disabled)');
@@ -62,7 +110,16 @@ describe('cards', () => {
 
   it('a clean result says so', () => {
     const clean = { ...report(0), cloud: { users: 1238 }, matched: 1238 };
-    const text = JSON.stringify(renderVerifyCard({ ou: 'OU=Sales', shortId: 'abcd1234', requestedBy: 'A', requestedAt: at, state: { kind: 'done', report: clean }, listLimit: 15 }));
+    const text = JSON.stringify(
+      renderVerifyCard({
+        ou: 'OU=Sales',
+        shortId: 'abcd1234',
+        requestedBy: 'A',
+        requestedAt: at,
+        state: { kind: 'done', report: clean },
+        listLimit: 15,
+      }),
+    );
     expect(text).toContain('Everything in this OU matches the cloud.');
     expect(text).not.toContain('Missing in the cloud (');
   });

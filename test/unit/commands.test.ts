@@ -3,22 +3,61 @@ import { COMMAND_HELP, parseCommand, visibleControls } from '../../src/runbook/c
 describe('parseCommand', () => {
   it('parses the commands', () => {
     expect(parseCommand('/help')).toEqual({ kind: 'help' });
-    expect(parseCommand('/migration start "Contoso pilot"')).toEqual({ kind: 'migration.start', name: 'Contoso pilot' });
+    expect(parseCommand('/migration start "Contoso pilot"')).toEqual({
+      kind: 'migration.start',
+      name: 'Contoso pilot',
+    });
     expect(parseCommand('/migration start \u201cCurly\u201d')).toEqual({ kind: 'migration.start', name: 'Curly' });
     expect(parseCommand('/verify pilot OU=Sales')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales' });
-    expect(parseCommand('/VERIFY Pilot  OU=Sales (EMEA),DC=x')).toEqual({ kind: 'verify.pilot', ou: 'OU=Sales (EMEA),DC=x' });
-    expect(parseCommand('/verify list missing')).toEqual({ kind: 'verify.list', verification: 'last', list: 'missing', page: 1 });
-    expect(parseCommand('/verify list extra 3 #ABCDEF12')).toEqual({ kind: 'verify.list', verification: 'abcdef12', list: 'extra', page: 3 });
-    expect(parseCommand('/verify list notsynced 2')).toEqual({ kind: 'verify.list', verification: 'last', list: 'notsynced', page: 2 });
+    expect(parseCommand('/VERIFY Pilot  OU=Sales (EMEA),DC=x')).toEqual({
+      kind: 'verify.pilot',
+      ou: 'OU=Sales (EMEA),DC=x',
+    });
+    expect(parseCommand('/verify list missing')).toEqual({
+      kind: 'verify.list',
+      verification: 'last',
+      list: 'missing',
+      page: 1,
+    });
+    expect(parseCommand('/verify list extra 3 #ABCDEF12')).toEqual({
+      kind: 'verify.list',
+      verification: 'abcdef12',
+      list: 'extra',
+      page: 3,
+    });
+    expect(parseCommand('/verify list notsynced 2')).toEqual({
+      kind: 'verify.list',
+      verification: 'last',
+      list: 'notsynced',
+      page: 2,
+    });
   });
 
   it('parses /audit, with an export optionally narrowed to one person', () => {
     expect(parseCommand('/audit')).toEqual({ kind: 'audit', export: null, limit: 20 });
     expect(parseCommand('/audit export csv')).toEqual({ kind: 'audit', export: 'csv', limit: 0 });
-    expect(parseCommand('/audit export JSON Adele Vance')).toEqual({ kind: 'audit', export: 'json', limit: 0, person: 'Adele Vance' });
-    expect(parseCommand('/audit export csv "Adele Vance"')).toEqual({ kind: 'audit', export: 'csv', limit: 0, person: 'Adele Vance' });
-    expect(parseCommand('/audit export csv 00000000-0000-0000-0000-00000000AD01')).toEqual({ kind: 'audit', export: 'csv', limit: 0, person: '00000000-0000-0000-0000-00000000AD01' });
-    expect(parseCommand('/audit export xml Adele')).toMatchObject({ kind: 'invalid', usage: '/audit [export csv|json [person]]' });
+    expect(parseCommand('/audit export JSON Adele Vance')).toEqual({
+      kind: 'audit',
+      export: 'json',
+      limit: 0,
+      person: 'Adele Vance',
+    });
+    expect(parseCommand('/audit export csv "Adele Vance"')).toEqual({
+      kind: 'audit',
+      export: 'csv',
+      limit: 0,
+      person: 'Adele Vance',
+    });
+    expect(parseCommand('/audit export csv 00000000-0000-0000-0000-00000000AD01')).toEqual({
+      kind: 'audit',
+      export: 'csv',
+      limit: 0,
+      person: '00000000-0000-0000-0000-00000000AD01',
+    });
+    expect(parseCommand('/audit export xml Adele')).toMatchObject({
+      kind: 'invalid',
+      usage: '/audit [export csv|json [person]]',
+    });
     expect(COMMAND_HELP.find((c) => c.usage.startsWith('/audit'))!.usage).toBe('/audit [export csv|json [person]]');
   });
 
@@ -37,9 +76,20 @@ describe('parseCommand', () => {
       reason: 'The message contains an invisible control character (U+0000), so nothing was done.',
       usage: 'type it again without it: /migration start "<name>"',
     });
-    expect(parseCommand('/verify pilot OU=Sa\u001bles')).toMatchObject({ kind: 'invalid', command: '/verify', reason: expect.stringContaining('(U+001B)') as unknown });
-    expect(parseCommand('/wave add W1 OU=A\u007f')).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('(U+007F)') as unknown });
-    expect(parseCommand('/fro\u0000b')).toMatchObject({ kind: 'invalid', command: '/fro\\u0000b', usage: 'type it again without it' });
+    expect(parseCommand('/verify pilot OU=Sa\u001bles')).toMatchObject({
+      kind: 'invalid',
+      command: '/verify',
+      reason: expect.stringContaining('(U+001B)') as unknown,
+    });
+    expect(parseCommand('/wave add W1 OU=A\u007f')).toMatchObject({
+      kind: 'invalid',
+      reason: expect.stringContaining('(U+007F)') as unknown,
+    });
+    expect(parseCommand('/fro\u0000b')).toMatchObject({
+      kind: 'invalid',
+      command: '/fro\\u0000b',
+      usage: 'type it again without it',
+    });
     expect(parseCommand('hello\u0007')).toMatchObject({ kind: 'invalid', command: 'Your message' });
     // Tabs and line breaks are text, not controls.
     expect(parseCommand('/migration start "a\tb"')).toEqual({ kind: 'migration.start', name: 'a\tb' });

@@ -32,27 +32,61 @@ describe('bot configuration', () => {
 
   describe('app type and tenant', () => {
     it('the default SingleTenant without MICROSOFT_APP_TENANT_ID is refused, naming the variable (botbuilder would crash on the first activity)', () => {
-      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret' })).toMatch(/MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=SingleTenant needs it \(SingleTenant is the default\)/);
+      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret' })).toMatch(
+        /MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=SingleTenant needs it \(SingleTenant is the default\)/,
+      );
     });
 
     it('UserAssignedMSI without MICROSOFT_APP_TENANT_ID is refused, naming the variable', () => {
-      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'UserAssignedMSI' })).toMatch(/MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=UserAssignedMSI needs it/);
+      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'UserAssignedMSI' })).toMatch(
+        /MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE=UserAssignedMSI needs it/,
+      );
     });
 
     it('UserAssignedMSI with a tenant uses the managed identity, and refuses a password it would ignore', () => {
-      const config = loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'UserAssignedMSI', MICROSOFT_APP_TENANT_ID: TENANT });
-      expect(config.botAuth).toMatchObject({ appId: APP_ID, tenantId: TENANT, appType: 'UserAssignedMSI', credential: { kind: 'managedIdentity' } });
-      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'UserAssignedMSI', MICROSOFT_APP_TENANT_ID: TENANT, MICROSOFT_APP_PASSWORD: 'x' })).toContain('MICROSOFT_APP_PASSWORD is set, but MICROSOFT_APP_TYPE=UserAssignedMSI');
+      const config = loadConfig({
+        MICROSOFT_APP_ID: APP_ID,
+        MICROSOFT_APP_TYPE: 'UserAssignedMSI',
+        MICROSOFT_APP_TENANT_ID: TENANT,
+      });
+      expect(config.botAuth).toMatchObject({
+        appId: APP_ID,
+        tenantId: TENANT,
+        appType: 'UserAssignedMSI',
+        credential: { kind: 'managedIdentity' },
+      });
+      expect(
+        refusal({
+          MICROSOFT_APP_ID: APP_ID,
+          MICROSOFT_APP_TYPE: 'UserAssignedMSI',
+          MICROSOFT_APP_TENANT_ID: TENANT,
+          MICROSOFT_APP_PASSWORD: 'x',
+        }),
+      ).toContain('MICROSOFT_APP_PASSWORD is set, but MICROSOFT_APP_TYPE=UserAssignedMSI');
     });
 
     it('SingleTenant with a tenant and MultiTenant without one are accepted', () => {
-      expect(loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TENANT_ID: TENANT }).botAuth).toMatchObject({ appType: 'SingleTenant', tenantId: TENANT, credential: { kind: 'password', password: 'secret' } });
-      expect(loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TYPE: 'MultiTenant' }).botAuth).toMatchObject({ appType: 'MultiTenant', tenantId: undefined });
+      expect(
+        loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TENANT_ID: TENANT })
+          .botAuth,
+      ).toMatchObject({
+        appType: 'SingleTenant',
+        tenantId: TENANT,
+        credential: { kind: 'password', password: 'secret' },
+      });
+      expect(
+        loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TYPE: 'MultiTenant' })
+          .botAuth,
+      ).toMatchObject({ appType: 'MultiTenant', tenantId: undefined });
     });
 
     it('an app id without any credential is refused, and so is a credential without an app id', () => {
-      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'MultiTenant' })).toContain('neither MICROSOFT_APP_PASSWORD nor MICROSOFT_APP_CERTIFICATE_PATH');
-      expect(refusal({ MICROSOFT_APP_PASSWORD: 'secret' })).toContain('MICROSOFT_APP_PASSWORD is set but MICROSOFT_APP_ID is not');
+      expect(refusal({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_TYPE: 'MultiTenant' })).toContain(
+        'neither MICROSOFT_APP_PASSWORD nor MICROSOFT_APP_CERTIFICATE_PATH',
+      );
+      expect(refusal({ MICROSOFT_APP_PASSWORD: 'secret' })).toContain(
+        'MICROSOFT_APP_PASSWORD is set but MICROSOFT_APP_ID is not',
+      );
     });
   });
 
@@ -69,24 +103,42 @@ describe('bot configuration', () => {
     });
 
     it('the key may sit in its own file (MICROSOFT_APP_CERTIFICATE_KEY_PATH)', () => {
-      const config = loadConfig({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath, MICROSOFT_APP_CERTIFICATE_KEY_PATH: cert.keyPath });
+      const config = loadConfig({
+        ...base,
+        MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath,
+        MICROSOFT_APP_CERTIFICATE_KEY_PATH: cert.keyPath,
+      });
       expect(config.botAuth?.credential.kind).toBe('certificate');
     });
 
     it('a key that does not belong to the certificate, a missing key, an unreadable file and a second credential are refused', () => {
-      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath, MICROSOFT_APP_CERTIFICATE_KEY_PATH: other.keyPath })).toContain('does not belong to the certificate');
-      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath })).toContain('holds no unencrypted PEM private key');
-      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: join(dir, 'missing.pem') })).toMatch(/MICROSOFT_APP_CERTIFICATE_PATH .*missing\.pem cannot be read/);
+      expect(
+        refusal({
+          ...base,
+          MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath,
+          MICROSOFT_APP_CERTIFICATE_KEY_PATH: other.keyPath,
+        }),
+      ).toContain('does not belong to the certificate');
+      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.certPath })).toContain(
+        'holds no unencrypted PEM private key',
+      );
+      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: join(dir, 'missing.pem') })).toMatch(
+        /MICROSOFT_APP_CERTIFICATE_PATH .*missing\.pem cannot be read/,
+      );
       const notPem = join(dir, 'not.pem');
       writeFileSync(notPem, 'hello');
       expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: notPem })).toContain('holds no PEM certificate');
-      expect(refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.bundlePath, MICROSOFT_APP_PASSWORD: 'secret' })).toContain('Both MICROSOFT_APP_PASSWORD and MICROSOFT_APP_CERTIFICATE_PATH are set');
+      expect(
+        refusal({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: cert.bundlePath, MICROSOFT_APP_PASSWORD: 'secret' }),
+      ).toContain('Both MICROSOFT_APP_PASSWORD and MICROSOFT_APP_CERTIFICATE_PATH are set');
     });
 
     it('a certificate that expires within 30 days is announced at start', () => {
       const soon = selfSignedCertificate(dir, 'soon', 2);
       const config = loadConfig({ ...base, MICROSOFT_APP_CERTIFICATE_PATH: soon.bundlePath });
-      expect(startupWarnings(config, 'https://bot.example.com').join('\n')).toMatch(/The bot certificate \(thumbprint [0-9A-F]{40}\) expires in [12] day\(s\)/);
+      expect(startupWarnings(config, 'https://bot.example.com').join('\n')).toMatch(
+        /The bot certificate \(thumbprint [0-9A-F]{40}\) expires in [12] day\(s\)/,
+      );
     });
   });
 
@@ -94,18 +146,35 @@ describe('bot configuration', () => {
     const prod = { MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TYPE: 'MultiTenant' };
 
     it('a plain-http metadata URL off loopback is refused, naming the variable', () => {
-      expect(refusal({ ...prod, MICROSOFT_BOT_OPENID_METADATA_URL: 'http://login.example.com/v1/.well-known/openidconfiguration' })).toMatch(/^MICROSOFT_BOT_OPENID_METADATA_URL http:\/\/login\.example\.com\/.* is not HTTPS/);
-      expect(refusal({ ...prod, MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL: 'http://10.0.0.5/meta' })).toMatch(/^MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL http:\/\/10\.0\.0\.5\/meta is not HTTPS/);
+      expect(
+        refusal({
+          ...prod,
+          MICROSOFT_BOT_OPENID_METADATA_URL: 'http://login.example.com/v1/.well-known/openidconfiguration',
+        }),
+      ).toMatch(/^MICROSOFT_BOT_OPENID_METADATA_URL http:\/\/login\.example\.com\/.* is not HTTPS/);
+      expect(refusal({ ...prod, MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL: 'http://10.0.0.5/meta' })).toMatch(
+        /^MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL http:\/\/10\.0\.0\.5\/meta is not HTTPS/,
+      );
     });
 
     it('https anywhere and http on loopback are accepted, and production mode warns loudly about each override', () => {
-      const config = loadConfig({ ...prod, MICROSOFT_BOT_OPENID_METADATA_URL: 'https://login.botframework.azure.us/v1/.well-known/openidconfiguration', MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL: 'http://127.0.0.1:9/meta' });
+      const config = loadConfig({
+        ...prod,
+        MICROSOFT_BOT_OPENID_METADATA_URL: 'https://login.botframework.azure.us/v1/.well-known/openidconfiguration',
+        MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL: 'http://127.0.0.1:9/meta',
+      });
       const warnings = startupWarnings(config, 'https://bot.example.com');
       expect(warnings).toEqual([
-        expect.stringMatching(/^OPENID METADATA OVERRIDDEN: MICROSOFT_BOT_OPENID_METADATA_URL=https:\/\/login\.botframework\.azure\.us\//),
-        expect.stringMatching(/^OPENID METADATA OVERRIDDEN: MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL=http:\/\/127\.0\.0\.1:9\/meta/),
+        expect.stringMatching(
+          /^OPENID METADATA OVERRIDDEN: MICROSOFT_BOT_OPENID_METADATA_URL=https:\/\/login\.botframework\.azure\.us\//,
+        ),
+        expect.stringMatching(
+          /^OPENID METADATA OVERRIDDEN: MICROSOFT_BOT_EMULATOR_OPENID_METADATA_URL=http:\/\/127\.0\.0\.1:9\/meta/,
+        ),
       ]);
-      expect(loadConfig({ ...prod, MICROSOFT_BOT_OPENID_METADATA_URL: 'http://[::1]:8080/meta' }).botAuth?.openIdMetadataUrl).toBe('http://[::1]:8080/meta');
+      expect(
+        loadConfig({ ...prod, MICROSOFT_BOT_OPENID_METADATA_URL: 'http://[::1]:8080/meta' }).botAuth?.openIdMetadataUrl,
+      ).toBe('http://[::1]:8080/meta');
     });
 
     it('production mode without overrides starts without warnings', () => {
@@ -115,27 +184,37 @@ describe('bot configuration', () => {
 
   describe('local mode', () => {
     it('without credentials HOST=0.0.0.0 is refused, and the default host is loopback', () => {
-      expect(refusal({ HOST: '0.0.0.0' })).toContain('HOST=0.0.0.0 without Bot Framework credentials would accept unauthenticated activities from the network');
+      expect(refusal({ HOST: '0.0.0.0' })).toContain(
+        'HOST=0.0.0.0 without Bot Framework credentials would accept unauthenticated activities from the network',
+      );
       expect(refusal({ HOST: '192.168.1.10' })).toContain('HOST=192.168.1.10 without Bot Framework credentials');
       expect(loadConfig({}).host).toBe('127.0.0.1');
       expect(loadConfig({ HOST: '::1' }).host).toBe('::1');
     });
 
     it('with credentials the default host is every interface', () => {
-      expect(loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TYPE: 'MultiTenant' }).host).toBe('0.0.0.0');
+      expect(
+        loadConfig({ MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'secret', MICROSOFT_APP_TYPE: 'MultiTenant' })
+          .host,
+      ).toBe('0.0.0.0');
     });
 
     it('the start warning says loudly that tokens are not checked and names the loopback address', () => {
       const warnings = startupWarnings(loadConfig({}), 'http://127.0.0.1:3978');
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(/^LOCAL MODE: no MICROSOFT_APP_ID, so Bot Framework tokens are NOT checked\. Listening on loopback only \(http:\/\/127\.0\.0\.1:3978\)/);
+      expect(warnings[0]).toMatch(
+        /^LOCAL MODE: no MICROSOFT_APP_ID, so Bot Framework tokens are NOT checked\. Listening on loopback only \(http:\/\/127\.0\.0\.1:3978\)/,
+      );
     });
   });
 
   describe('lease settings', () => {
     it('read-only retries default to 3 attempts and the sweep to 15 s; both are configurable', () => {
       expect(loadConfig({})).toMatchObject({ jobMaxAttempts: 3, leaseSweepMs: 15_000 });
-      expect(loadConfig({ SYNCSHIFT_JOB_MAX_ATTEMPTS: '5', SYNCSHIFT_LEASE_SWEEP_SECONDS: '2' })).toMatchObject({ jobMaxAttempts: 5, leaseSweepMs: 2000 });
+      expect(loadConfig({ SYNCSHIFT_JOB_MAX_ATTEMPTS: '5', SYNCSHIFT_LEASE_SWEEP_SECONDS: '2' })).toMatchObject({
+        jobMaxAttempts: 5,
+        leaseSweepMs: 2000,
+      });
       expect(refusal({ SYNCSHIFT_JOB_MAX_ATTEMPTS: '0' })).toContain('SYNCSHIFT_JOB_MAX_ATTEMPTS');
     });
   });
@@ -152,13 +231,23 @@ describe('bot configuration', () => {
 
 describe('agent relay URL (TLS rule)', () => {
   it('plain http to another host is refused: the credential would cross the network in clear text', () => {
-    expect(() => assertRelayUrlSafe('http://bot.example.com', 'SYNCSHIFT_RELAY_URL')).toThrow(/SYNCSHIFT_RELAY_URL http:\/\/bot\.example\.com is not HTTPS/);
+    expect(() => assertRelayUrlSafe('http://bot.example.com', 'SYNCSHIFT_RELAY_URL')).toThrow(
+      /SYNCSHIFT_RELAY_URL http:\/\/bot\.example\.com is not HTTPS/,
+    );
     expect(() => assertRelayUrlSafe('http://10.1.2.3:3978', 'SYNCSHIFT_RELAY_URL')).toThrow(/is not HTTPS/);
-    expect(() => assertRelayUrlSafe('ftp://bot.example.com', '--url')).toThrow(/--url ftp:\/\/bot\.example\.com is not HTTPS/);
+    expect(() => assertRelayUrlSafe('ftp://bot.example.com', '--url')).toThrow(
+      /--url ftp:\/\/bot\.example\.com is not HTTPS/,
+    );
   });
 
   it('https anywhere, and http on loopback, are accepted', () => {
-    for (const url of ['https://bot.example.com', 'https://10.1.2.3:8443/base', 'http://127.0.0.1:3978', 'http://localhost:3978', 'http://[::1]:3978']) {
+    for (const url of [
+      'https://bot.example.com',
+      'https://10.1.2.3:8443/base',
+      'http://127.0.0.1:3978',
+      'http://localhost:3978',
+      'http://[::1]:3978',
+    ]) {
       expect(() => assertRelayUrlSafe(url, 'SYNCSHIFT_RELAY_URL')).not.toThrow();
     }
   });

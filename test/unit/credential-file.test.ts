@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCredentialFile, writeCredentialFile } from '../../src/agent/credential-file';
 
-const credential = { agentId: 'dc-1', secret: 's'.repeat(40), relayUrl: 'https://bot.example.com', enrolledAt: '2026-11-26T00:00:00.000Z' };
+const credential = {
+  agentId: 'dc-1',
+  secret: 's'.repeat(40),
+  relayUrl: 'https://bot.example.com',
+  enrolledAt: '2026-11-26T00:00:00.000Z',
+};
 
 describe('agent credential file', () => {
   let dir: string;

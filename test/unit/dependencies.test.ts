@@ -11,11 +11,16 @@ const lock = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package-lock.j
 };
 const installed = Object.entries(lock.packages)
   .filter(([path]) => path !== '')
-  .map(([path, entry]) => ({ name: path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), version: entry.version ?? '' }));
+  .map(([path, entry]) => ({
+    name: path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length),
+    version: entry.version ?? '',
+  }));
 
 describe('package-lock.json', () => {
   it('holds no package that needs process.binding("http_parser"), which Node 24 removed (restify 11 pulled them in through spdy)', () => {
-    expect(installed.filter((p) => ['spdy', 'spdy-transport', 'http-deceiver', 'handle-thing'].includes(p.name))).toEqual([]);
+    expect(
+      installed.filter((p) => ['spdy', 'spdy-transport', 'http-deceiver', 'handle-thing'].includes(p.name)),
+    ).toEqual([]);
     expect(installed.filter((p) => p.name === 'restify').map((p) => Number(p.version.split('.')[0]))).toEqual([12]);
   });
 

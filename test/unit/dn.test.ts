@@ -1,9 +1,23 @@
-import { canonicalDn, canonicalDnFull, canonicalPlainDn, dnKey, escapeDnValue, escapeFilterValue, formatDn, isDnWithin, keyWithin, parseDn } from '../../src/runbook/dn';
+import {
+  canonicalDn,
+  canonicalDnFull,
+  canonicalPlainDn,
+  dnKey,
+  escapeDnValue,
+  escapeFilterValue,
+  formatDn,
+  isDnWithin,
+  keyWithin,
+  parseDn,
+} from '../../src/runbook/dn';
 
 describe('parseDn', () => {
   it('parses plain components', () => {
     const r = parseDn('OU=Sales,DC=contoso,DC=com');
-    expect(r).toEqual({ ok: true, rdns: [[{ type: 'OU', value: 'Sales' }], [{ type: 'DC', value: 'contoso' }], [{ type: 'DC', value: 'com' }]] });
+    expect(r).toEqual({
+      ok: true,
+      rdns: [[{ type: 'OU', value: 'Sales' }], [{ type: 'DC', value: 'contoso' }], [{ type: 'DC', value: 'com' }]],
+    });
   });
 
   it('unescapes special characters and hex pairs, including multi-byte UTF-8', () => {
@@ -18,7 +32,10 @@ describe('parseDn', () => {
 
   it('parses multi-valued RDNs', () => {
     const r = parseDn('CN=a+UID=b,DC=x');
-    expect(r.ok && r.rdns[0]).toEqual([{ type: 'CN', value: 'a' }, { type: 'UID', value: 'b' }]);
+    expect(r.ok && r.rdns[0]).toEqual([
+      { type: 'CN', value: 'a' },
+      { type: 'UID', value: 'b' },
+    ]);
   });
 
   it.each([
@@ -49,7 +66,19 @@ describe('parseDn', () => {
 
 describe('formatDn / escapeDnValue', () => {
   it('round-trips tricky values', () => {
-    for (const value of ['Smith, John', ' lead', 'trail ', '#hash', 'a+b', 'a\\b', 'a=b', 'O\'Brien (Sales)', 'star*', 'Zürich', 'q"<>;']) {
+    for (const value of [
+      'Smith, John',
+      ' lead',
+      'trail ',
+      '#hash',
+      'a+b',
+      'a\\b',
+      'a=b',
+      "O'Brien (Sales)",
+      'star*',
+      'Zürich',
+      'q"<>;',
+    ]) {
       const dn = formatDn([[{ type: 'CN', value }], [{ type: 'DC', value: 'x' }]]);
       const back = parseDn(dn, { strict: true });
       expect(back.ok && back.rdns[0]![0]!.value).toBe(value);
@@ -148,21 +177,41 @@ describe('canonicalDn fast path for plain DNs', () => {
     const plain = tricky.filter((dn) => canonicalPlainDn(dn) !== undefined);
     expect(plain).toContain('CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com');
     for (const dn of plain) expect(canonicalPlainDn(dn)).toEqual(canonicalDnFull(dn));
-    for (const dn of ['CN=a\\2CSales,DC=x', 'CN=a+UID=b,DC=x', 'CN=a#b,DC=x', 'CN="quoted",DC=x', 'OU=Sales,', 'OU=   ,DC=x']) {
+    for (const dn of [
+      'CN=a\\2CSales,DC=x',
+      'CN=a+UID=b,DC=x',
+      'CN=a#b,DC=x',
+      'CN="quoted",DC=x',
+      'OU=Sales,',
+      'OU=   ,DC=x',
+    ]) {
       expect(canonicalPlainDn(dn)).toBeUndefined();
     }
   });
 
   it('dnKey makes two DNs equal exactly when the full parser gives them the same components', () => {
-    const all = [...tricky, 'CN=a,OU=b,DC=x', 'CN=a\\,OU=b,DC=x', 'CN=a\\+UID=b,DC=x', 'CN=a+UID=b,DC=x', 'CN=a\\\\,DC=x', 'cn=SMITH\\2c john,ou=sales,dc=contoso,dc=com', 'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com', 'uid=b+cn=a,dc=x'];
+    const all = [
+      ...tricky,
+      'CN=a,OU=b,DC=x',
+      'CN=a\\,OU=b,DC=x',
+      'CN=a\\+UID=b,DC=x',
+      'CN=a+UID=b,DC=x',
+      'CN=a\\\\,DC=x',
+      'cn=SMITH\\2c john,ou=sales,dc=contoso,dc=com',
+      'CN=Smith\\, John,OU=Sales,DC=contoso,DC=com',
+      'uid=b+cn=a,dc=x',
+    ];
     for (const a of all) {
       expect([a, dnKey(a) === null]).toEqual([a, canonicalDnFull(a) === null]);
       for (const b of all) {
-        const same = canonicalDnFull(a) !== null && JSON.stringify(canonicalDnFull(a)) === JSON.stringify(canonicalDnFull(b));
+        const same =
+          canonicalDnFull(a) !== null && JSON.stringify(canonicalDnFull(a)) === JSON.stringify(canonicalDnFull(b));
         expect([a, b, dnKey(a) !== null && dnKey(a) === dnKey(b)]).toEqual([a, b, same]);
       }
     }
-    expect(dnKey('CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com')).toBe('cn=bench user 000001,ou=dept001,ou=bench100k,dc=contoso,dc=com');
+    expect(dnKey('CN=Bench User 000001,OU=Dept001,OU=Bench100k,DC=contoso,DC=com')).toBe(
+      'cn=bench user 000001,ou=dept001,ou=bench100k,dc=contoso,dc=com',
+    );
     expect(dnKey('CN=a\\,OU=b,DC=x')).toBe('cn=a\\,ou=b,dc=x');
   });
 

@@ -1,7 +1,11 @@
 import { IncomingScans } from '../../src/services/incoming-scans';
 
 const base = 'OU=Sales,DC=contoso,DC=com';
-const user = (i: number): { dn: string; anchor: string; disabled: boolean } => ({ dn: `CN=u${i},OU=Sales,DC=contoso,DC=com`, anchor: Buffer.alloc(16, i).toString('base64'), disabled: i % 2 === 0 });
+const user = (i: number): { dn: string; anchor: string; disabled: boolean } => ({
+  dn: `CN=u${i},OU=Sales,DC=contoso,DC=com`,
+  anchor: Buffer.alloc(16, i).toString('base64'),
+  disabled: i % 2 === 0,
+});
 
 describe('IncomingScans', () => {
   it('indexes a scan line by line and hands the index out once, after a complete arrival', () => {

@@ -15,7 +15,9 @@ import { parse as parseYaml } from 'yaml';
 const ROOT = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const BICEP = read('infra/azure.bicep');
-const PARAMETERS = JSON.parse(read('infra/azure.parameters.json')) as { parameters: Record<string, { value: unknown }> };
+const PARAMETERS = JSON.parse(read('infra/azure.parameters.json')) as {
+  parameters: Record<string, { value: unknown }>;
+};
 
 interface BicepParam {
   name: string;
@@ -72,7 +74,8 @@ class BicepNames {
     const parser = { text: source, pos: 0 };
     const value = this.expression(parser);
     skipSpace(parser);
-    if (parser.pos !== source.length) throw new Error(`Cannot read "${source}" past position ${parser.pos}; extend the test's evaluator.`);
+    if (parser.pos !== source.length)
+      throw new Error(`Cannot read "${source}" past position ${parser.pos}; extend the test's evaluator.`);
     return value;
   }
 
@@ -171,7 +174,11 @@ const NAMING_RULES: Record<string, { min: number; max: number; pattern: RegExp }
 
 /** Top-level resources (children name themselves after `parent:`) with the expression of their name. */
 function namedResources(): { symbol: string; type: string; nameExpr: string }[] {
-  return [...BICEP.matchAll(/^resource (\w+) '([^'@]+)@[^']+' = (?:if \(.*\) )?\{\n {2}name: (.+)$/gm)].map((m) => ({ symbol: m[1]!, type: m[2]!, nameExpr: m[3]!.trim() }));
+  return [...BICEP.matchAll(/^resource (\w+) '([^'@]+)@[^']+' = (?:if \(.*\) )?\{\n {2}name: (.+)$/gm)].map((m) => ({
+    symbol: m[1]!,
+    type: m[2]!,
+    nameExpr: m[3]!.trim(),
+  }));
 }
 
 /** The Bicep block from `start` (a line) to the line that closes it at the same indentation. */
@@ -223,33 +230,47 @@ describe('infra/azure.bicep and its parameters', () => {
     const project = toolkitProject('teamsapp.yml');
     const deployAt = project.provision.findIndex((a) => a.uses === 'arm/deploy');
     expect(deployAt).toBeGreaterThan(0);
-    const written = new Set(project.provision.slice(0, deployAt).flatMap((a) => Object.values(a.writeToEnvironmentFile ?? {})));
+    const written = new Set(
+      project.provision.slice(0, deployAt).flatMap((a) => Object.values(a.writeToEnvironmentFile ?? {})),
+    );
     const known = new Set([...written, ...envFileKeys('env/.env.dev')]);
     const used = [...JSON.stringify(PARAMETERS).matchAll(/\$\{\{(\w+)\}\}/g)].map((m) => m[1]!);
     expect(used.filter((name) => !known.has(name))).toEqual([]);
   });
 
-  it.each(['dev', 'local', 'staging', 'production', 'prod-westeurope-2', 'customer_acceptance_testing_for_the_emea_region'])(
-    'resource names stay within Azure\'s limits for the environment "%s"',
-    (envName) => {
-      const baseValue = String(PARAMETERS.parameters.resourceBaseName!.value).replace('${{TEAMSFX_ENV}}', envName);
-      const base = params.find((p) => p.name === 'resourceBaseName')!;
-      // The parameter's own decorators must accept what teamsapp.yml builds, or provisioning stops there.
-      expect(baseValue.length).toBeGreaterThanOrEqual(base.minLength ?? 0);
-      expect(baseValue.length).toBeLessThanOrEqual(base.maxLength ?? Infinity);
+  it.each([
+    'dev',
+    'local',
+    'staging',
+    'production',
+    'prod-westeurope-2',
+    'customer_acceptance_testing_for_the_emea_region',
+  ])('resource names stay within Azure\'s limits for the environment "%s"', (envName) => {
+    const baseValue = String(PARAMETERS.parameters.resourceBaseName!.value).replace('${{TEAMSFX_ENV}}', envName);
+    const base = params.find((p) => p.name === 'resourceBaseName')!;
+    // The parameter's own decorators must accept what teamsapp.yml builds, or provisioning stops there.
+    expect(baseValue.length).toBeGreaterThanOrEqual(base.minLength ?? 0);
+    expect(baseValue.length).toBeLessThanOrEqual(base.maxLength ?? Infinity);
 
-      const names = new BicepNames({ resourceBaseName: baseValue }, bicepVars(), `/subscriptions/0000/resourceGroups/rg-syncshift-${envName}`);
-      const resources = namedResources().filter((r) => r.type !== 'Microsoft.Authorization/roleAssignments');
-      expect(resources.map((r) => r.type).sort()).toEqual(Object.keys(NAMING_RULES).sort());
-      for (const r of resources) {
-        const name = String(names.evaluate(r.nameExpr));
-        const rule = NAMING_RULES[r.type]!;
-        expect({ resource: r.symbol, name, ok: name.length >= rule.min && name.length <= rule.max && rule.pattern.test(name) }).toEqual({ resource: r.symbol, name, ok: true });
-      }
-    },
-  );
+    const names = new BicepNames(
+      { resourceBaseName: baseValue },
+      bicepVars(),
+      `/subscriptions/0000/resourceGroups/rg-syncshift-${envName}`,
+    );
+    const resources = namedResources().filter((r) => r.type !== 'Microsoft.Authorization/roleAssignments');
+    expect(resources.map((r) => r.type).sort()).toEqual(Object.keys(NAMING_RULES).sort());
+    for (const r of resources) {
+      const name = String(names.evaluate(r.nameExpr));
+      const rule = NAMING_RULES[r.type]!;
+      expect({
+        resource: r.symbol,
+        name,
+        ok: name.length >= rule.min && name.length <= rule.max && rule.pattern.test(name),
+      }).toEqual({ resource: r.symbol, name, ok: true });
+    }
+  });
 
-  it('the Azure Bot and the bot\'s settings use the tenant the app registration was created in, not the subscription\'s', () => {
+  it("the Azure Bot and the bot's settings use the tenant the app registration was created in, not the subscription's", () => {
     const tenantParam = parameterFor('BOT_TENANT_ID');
     expect(tenantParam).toBeDefined();
     expect(params.find((p) => p.name === tenantParam)).toMatchObject({ hasDefault: false });
@@ -276,27 +297,40 @@ describe('infra/azure.bicep and its parameters', () => {
 
   it('turns off FTP and SCM basic-auth publishing', () => {
     for (const endpoint of ['ftp', 'scm']) {
-      const policy = bicepBlock(new RegExp(`^resource \\w+ 'Microsoft\\.Web/sites/basicPublishingCredentialsPolicies@[^']+' = \\{\\n  parent: webApp\\n  name: '${endpoint}'$`, 'm'));
+      const policy = bicepBlock(
+        new RegExp(
+          `^resource \\w+ 'Microsoft\\.Web/sites/basicPublishingCredentialsPolicies@[^']+' = \\{\\n  parent: webApp\\n  name: '${endpoint}'$`,
+          'm',
+        ),
+      );
       expect(policy).toMatch(/allow: false/);
     }
     expect(bicepBlock(/^resource webApp /m)).toMatch(/ftpsState: 'Disabled'/);
   });
 
-  it('sets PUBLIC_URL from the host name Azure gave the site, in settings that replace the portal\'s', () => {
+  it("sets PUBLIC_URL from the host name Azure gave the site, in settings that replace the portal's", () => {
     expect(appSetting('PUBLIC_URL')).toBe("'https://${webApp.properties.defaultHostName}'");
     expect(bicepBlock(/^resource webApp /m)).not.toMatch(/appSettings/);
-    expect(bicepBlock(/^resource webAppSettings 'Microsoft\.Web\/sites\/config@[^']+' = \{$/m)).toMatch(/name: 'appsettings'\n {2}properties: union\(baseSettings, graphSettings, agentSettings\)/);
+    expect(bicepBlock(/^resource webAppSettings 'Microsoft\.Web\/sites\/config@[^']+' = \{$/m)).toMatch(
+      /name: 'appsettings'\n {2}properties: union\(baseSettings, graphSettings, agentSettings\)/,
+    );
   });
 
   it('Graph for another tenant is a parameter: an app registration there, its secret a Key Vault reference no provision overwrites', () => {
     expect(parameterFor('GRAPH_CLIENT_ID')).toBe('graphClientId');
     expect(PARAMETERS.parameters.graphTenantId!.value).toBe('${{BOT_TENANT_ID}}');
     const graph = /^var graphSettings = [\s\S]*?\n {4}\}\n {2}: \{[\s\S]*?\n {4}\}\n/m.exec(BICEP)![0];
-    expect(graph).toMatch(/graphUsesManagedIdentity\n {2}\? \{\n {6}GRAPH_TENANT_ID: tenant\(\)\.tenantId\n {6}GRAPH_CLIENT_ID: identity\.properties\.clientId\n {4}\}/);
-    expect(graph).toMatch(/GRAPH_TENANT_ID: graphTenantId\n {6}GRAPH_CLIENT_ID: graphClientId\n {6}GRAPH_CLIENT_SECRET: '@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.properties\.vaultUri\}secrets\/graph-client-secret\)'/);
+    expect(graph).toMatch(
+      /graphUsesManagedIdentity\n {2}\? \{\n {6}GRAPH_TENANT_ID: tenant\(\)\.tenantId\n {6}GRAPH_CLIENT_ID: identity\.properties\.clientId\n {4}\}/,
+    );
+    expect(graph).toMatch(
+      /GRAPH_TENANT_ID: graphTenantId\n {6}GRAPH_CLIENT_ID: graphClientId\n {6}GRAPH_CLIENT_SECRET: '@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.properties\.vaultUri\}secrets\/graph-client-secret\)'/,
+    );
     // The template never writes that secret, so a provision cannot replace what the officer set.
     expect(BICEP).not.toMatch(/name: 'graph-client-secret'/);
-    expect(/^var graphUsesManagedIdentity = graphClientId == '(.+)'$/m.exec(BICEP)![1]).toBe(read('env/.env.dev').match(/^GRAPH_CLIENT_ID=(.*)$/m)![1]);
+    expect(/^var graphUsesManagedIdentity = graphClientId == '(.+)'$/m.exec(BICEP)![1]).toBe(
+      read('env/.env.dev').match(/^GRAPH_CLIENT_ID=(.*)$/m)![1],
+    );
   });
 
   it('static agent secrets are optional: no parameter passed, no secret and no setting unless given', () => {
@@ -319,7 +353,11 @@ describe('infra/azure.bicep and its parameters', () => {
       const settings = text.slice(0, text.indexOf('# Written by provision'));
       for (const name of outputs) {
         expect({ env, name, listed: written.includes(`\n${name}=`) }).toEqual({ env, name, listed: true });
-        expect({ env, name, setting: new RegExp(`^${name}=`, 'm').test(settings) }).toEqual({ env, name, setting: false });
+        expect({ env, name, setting: new RegExp(`^${name}=`, 'm').test(settings) }).toEqual({
+          env,
+          name,
+          setting: false,
+        });
       }
     }
   });
@@ -339,12 +377,18 @@ describe('infra/azure.bicep and its parameters', () => {
   it('production, package.json, the Node types and the set-up scripts name one Node line, so tests run on what production runs', () => {
     const production = Number(/linuxFxVersion: 'NODE\|(\d+)-lts'/.exec(BICEP)![1]);
     const setUp = Number(/^SYNCSHIFT_NODE_MAJOR=(\d+)$/m.exec(read('scripts/use-node.sh'))![1]);
-    const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const pkg = JSON.parse(read('package.json')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
     expect(setUp).toBe(production);
     expect(pkg.engines.node).toBe(`>=${production} <${production + 1}`);
     expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^\\^${production}\\.`));
     for (const script of ['scripts/test-all.sh', 'scripts/sandbox.sh', 'bench/bench.sh']) {
-      expect({ script, usesNode: /^source "\$REPO\/scripts\/use-node\.sh"\nuse_node$/m.test(read(script)) }).toEqual({ script, usesNode: true });
+      expect({ script, usesNode: /^source "\$REPO\/scripts\/use-node\.sh"\nuse_node$/m.test(read(script)) }).toEqual({
+        script,
+        usesNode: true,
+      });
     }
     expect(read('README.md')).toContain(`Node.js ${production}`);
   });
@@ -387,19 +431,26 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('Microsoft Graph permissions in the deployment steps', () => {
-  it('grant exactly what the bot\'s Graph calls need, in one place', () => {
+  it("grant exactly what the bot's Graph calls need, in one place", () => {
     // The sandbox's simulator serves paths the bot never calls in production.
     const files = sourceFiles(join(ROOT, 'src')).filter((f) => !relative(ROOT, f).startsWith(join('src', 'sandbox')));
-    const paths = new Set(files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\.api\('([^']+)'\)/g)].map((m) => m[1]!)));
+    const paths = new Set(
+      files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\.api\('([^']+)'\)/g)].map((m) => m[1]!)),
+    );
     expect(paths.size).toBeGreaterThan(0);
     const needed = new Set<string>();
     for (const path of paths) {
       const permission = PERMISSION_FOR_PATH.find(([pattern]) => pattern.test(path))?.[1];
-      if (!permission) throw new Error(`src calls Graph ${path}, which this test has no permission for; add it to PERMISSION_FOR_PATH and to the grant script.`);
+      if (!permission)
+        throw new Error(
+          `src calls Graph ${path}, which this test has no permission for; add it to PERMISSION_FOR_PATH and to the grant script.`,
+        );
       needed.add(permission);
     }
 
-    const withScript = ['README.md', 'docs/deploy.md'].filter((doc) => read(doc).includes('New-MgServicePrincipalAppRoleAssignment'));
+    const withScript = ['README.md', 'docs/deploy.md'].filter((doc) =>
+      read(doc).includes('New-MgServicePrincipalAppRoleAssignment'),
+    );
     expect(withScript).toHaveLength(1);
     const script = /foreach \(\$name in ([^)]+)\)/.exec(read(withScript[0]!));
     expect(script).not.toBeNull();

@@ -27,13 +27,17 @@ const finishedJob = (purpose: JobPurpose): JobRecord => ({
 describe('finished jobs dispatched by purpose', () => {
   it.each(JOB_PURPOSES)('a %s job reaches its consumer and no other', async (purpose) => {
     const calls: string[] = [];
-    const consumers = Object.fromEntries(JOB_PURPOSES.map((p) => [p, async (job: JobRecord) => void calls.push(`${p}:${job.id}`)])) as JobConsumers;
+    const consumers = Object.fromEntries(
+      JOB_PURPOSES.map((p) => [p, async (job: JobRecord) => void calls.push(`${p}:${job.id}`)]),
+    ) as JobConsumers;
     await dispatchByPurpose(consumers)(finishedJob(purpose));
     expect(calls).toEqual([`${purpose}:job-${purpose}`]);
   });
 
   it('a consumer that throws makes the dispatch throw, so the result stays unapplied', async () => {
-    const consumers = Object.fromEntries(JOB_PURPOSES.map((p) => [p, async (_job: JobRecord): Promise<void> => undefined])) as JobConsumers;
+    const consumers = Object.fromEntries(
+      JOB_PURPOSES.map((p) => [p, async (_job: JobRecord): Promise<void> => undefined]),
+    ) as JobConsumers;
     consumers['wave.count'] = async () => {
       throw new Error('the wave could not be read');
     };

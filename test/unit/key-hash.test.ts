@@ -23,7 +23,8 @@ describe('hash128', () => {
   it('changes every lane when one character changes, and depends on length and order', () => {
     const a = hex('cn=ann,ou=sales,dc=contoso,dc=com');
     const b = hex('cn=anm,ou=sales,dc=contoso,dc=com');
-    for (let lane = 0; lane < 4; lane++) expect(a.slice(8 * lane, 8 * lane + 8)).not.toBe(b.slice(8 * lane, 8 * lane + 8));
+    for (let lane = 0; lane < 4; lane++)
+      expect(a.slice(8 * lane, 8 * lane + 8)).not.toBe(b.slice(8 * lane, 8 * lane + 8));
     expect(hex('ab')).not.toBe(hex('ba'));
     expect(hex('')).not.toBe(hex('\u0000'));
     expect(hex('cn=ann,ou=sales,dc=contoso,dc=com')).toBe(a);

@@ -50,7 +50,12 @@ describe('startLeaseSweeper', () => {
   it('keeps sweeping after a sweep failed', async () => {
     const timers = handTimers();
     let sweeps = 0;
-    const sweeper = startLeaseSweeper({ sweep: () => (++sweeps === 1 ? Promise.reject(new Error('store down')) : Promise.resolve()), intervalMs: 1000, timers, logger });
+    const sweeper = startLeaseSweeper({
+      sweep: () => (++sweeps === 1 ? Promise.reject(new Error('store down')) : Promise.resolve()),
+      intervalMs: 1000,
+      timers,
+      logger,
+    });
     timers.tick();
     await sweeper.running();
     timers.tick();

@@ -65,31 +65,58 @@ describe('streamScan', () => {
     const directory = new SimulatedDirectory(forest);
     const expected = await scanOu(directory, { action: 'directory.scanOu', ou: OU.sales }, () => undefined);
     const out = createLineStream();
-    const [, text] = await Promise.all([streamScan(directory, { baseDn: expected.baseDn, defaultNamingContext: expected.defaultNamingContext, pageSize: 300 }, out, () => undefined), readAll(out.body)]);
-    const values = text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
-    expect(scanStreamHead.parse(values[0])).toEqual({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: expected.baseDn, defaultNamingContext: expected.defaultNamingContext } });
+    const [, text] = await Promise.all([
+      streamScan(
+        directory,
+        { baseDn: expected.baseDn, defaultNamingContext: expected.defaultNamingContext, pageSize: 300 },
+        out,
+        () => undefined,
+      ),
+      readAll(out.body),
+    ]);
+    const values = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(scanStreamHead.parse(values[0])).toEqual({
+      outcome: 'succeeded',
+      result: {
+        action: 'directory.scanOu',
+        baseDn: expected.baseDn,
+        defaultNamingContext: expected.defaultNamingContext,
+      },
+    });
     const lines = values.slice(1, -1) as unknown[][];
     for (const line of lines) expect(scannedUsersProblem(line)).toBeNull();
     expect(lines.map((l) => l.length)).toEqual([1000, EXPECTED.sales.users - 1000]);
     expect(lines.flat()).toEqual(expected.users);
-    expect(scanStreamEnd.parse(values.at(-1))).toEqual({ end: true, users: EXPECTED.sales.users, totals: expected.totals });
+    expect(scanStreamEnd.parse(values.at(-1))).toEqual({
+      end: true,
+      users: EXPECTED.sales.users,
+      totals: expected.totals,
+    });
   });
 
-  it('carries isCriticalSystemObject on the built-in accounts\' lines; the bot checks its type', async () => {
+  it("carries isCriticalSystemObject on the built-in accounts' lines; the bot checks its type", async () => {
     const directory = new SimulatedDirectory(forest);
     const out = createLineStream();
     const base = `CN=Users,${BASE_DN}`;
-    const [, text] = await Promise.all([streamScan(directory, { baseDn: base, defaultNamingContext: BASE_DN }, out, () => undefined), readAll(out.body)]);
+    const [, text] = await Promise.all([
+      streamScan(directory, { baseDn: base, defaultNamingContext: BASE_DN }, out, () => undefined),
+      readAll(out.body),
+    ]);
     const users = JSON.parse(text.split('\n')[1]!) as Record<string, unknown>[];
     expect(scannedUsersProblem(users)).toBeNull();
     expect(users.map((u) => u.criticalSystemObject)).toEqual([true, true, true]);
-    expect(scannedUsersProblem([{ ...users[0], criticalSystemObject: 'TRUE' }])).toBe('user 0: criticalSystemObject must be true or false when present');
+    expect(scannedUsersProblem([{ ...users[0], criticalSystemObject: 'TRUE' }])).toBe(
+      'user 0: criticalSystemObject must be true or false when present',
+    );
     // An older agent's line, without the field, is as valid as before.
     const { criticalSystemObject: _dropped, ...old } = users[0]!;
     expect(scannedUsersProblem([old])).toBeNull();
   });
 
-  it('ends the body with the directory\'s error, without an end line, and throws it', async () => {
+  it("ends the body with the directory's error, without an end line, and throws it", async () => {
     const real = new SimulatedDirectory(forest);
     let pages = 0;
     const failing: Directory = Object.assign(Object.create(real) as Directory, {
@@ -105,7 +132,9 @@ describe('streamScan', () => {
     });
     const out = createLineStream();
     const reading = readAll(out.body);
-    await expect(streamScan(failing, { baseDn: OU.sales, defaultNamingContext: 'DC=contoso,DC=com' }, out, () => undefined)).rejects.toThrow('LDAP connection lost');
+    await expect(
+      streamScan(failing, { baseDn: OU.sales, defaultNamingContext: 'DC=contoso,DC=com' }, out, () => undefined),
+    ).rejects.toThrow('LDAP connection lost');
     await expect(reading).rejects.toThrow('LDAP connection lost');
   });
 });

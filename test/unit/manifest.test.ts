@@ -36,11 +36,15 @@ interface Manifest {
 }
 
 function loadManifest(): Manifest {
-  const text = readFileSync(join(APP_PACKAGE, 'manifest.json'), 'utf8').replace(/\$\{\{([A-Za-z0-9_]+)\}\}/g, (whole, name: string) => {
-    const value = SAMPLE_ENV[name];
-    if (value === undefined) throw new Error(`manifest.json uses ${whole}, which this test has no sample value for; add one to SAMPLE_ENV.`);
-    return value;
-  });
+  const text = readFileSync(join(APP_PACKAGE, 'manifest.json'), 'utf8').replace(
+    /\$\{\{([A-Za-z0-9_]+)\}\}/g,
+    (whole, name: string) => {
+      const value = SAMPLE_ENV[name];
+      if (value === undefined)
+        throw new Error(`manifest.json uses ${whole}, which this test has no sample value for; add one to SAMPLE_ENV.`);
+      return value;
+    },
+  );
   return JSON.parse(text) as Manifest;
 }
 
@@ -110,7 +114,9 @@ function decodePng(file: string): DecodedPng {
   const interlace = header[12]!;
   const channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number | undefined>)[colorType];
   if (bitDepth !== 8 || channels === undefined || interlace !== 0) {
-    throw new Error(`${file}: bit depth ${bitDepth}, colour type ${colorType}, interlace ${interlace} is not handled here; save it as 8-bit RGBA.`);
+    throw new Error(
+      `${file}: bit depth ${bitDepth}, colour type ${colorType}, interlace ${interlace} is not handled here; save it as 8-bit RGBA.`,
+    );
   }
   const raw = inflateSync(Buffer.concat(idat));
   const stride = width * channels;
@@ -140,7 +146,12 @@ function decodePng(file: string): DecodedPng {
   const rgba = Buffer.alloc(width * height * 4);
   for (let i = 0; i < width * height; i++) {
     const px = pixels.subarray(i * channels, (i + 1) * channels);
-    const [r, g, b, alpha] = channels === 1 ? [px[0]!, px[0]!, px[0]!, 255] : channels === 2 ? [px[0]!, px[0]!, px[0]!, px[1]!] : [px[0]!, px[1]!, px[2]!, channels === 4 ? px[3]! : 255];
+    const [r, g, b, alpha] =
+      channels === 1
+        ? [px[0]!, px[0]!, px[0]!, 255]
+        : channels === 2
+          ? [px[0]!, px[0]!, px[0]!, px[1]!]
+          : [px[0]!, px[1]!, px[2]!, channels === 4 ? px[3]! : 255];
     rgba[i * 4] = r;
     rgba[i * 4 + 1] = g;
     rgba[i * 4 + 2] = b;
@@ -159,20 +170,31 @@ describe('Teams app package', () => {
   const bot = manifest.bots[0]!;
 
   it('uses the schema version it declares, and that schema ships in @microsoft/app-manifest', () => {
-    expect(manifest.$schema).toBe(`https://developer.microsoft.com/json-schemas/teams/v${manifest.manifestVersion}/MicrosoftTeams.schema.json`);
+    expect(manifest.$schema).toBe(
+      `https://developer.microsoft.com/json-schemas/teams/v${manifest.manifestVersion}/MicrosoftTeams.schema.json`,
+    );
     const schemaPath = schemaPathFor(manifest.manifestVersion);
     expect(existsSync(schemaPath)).toBe(true);
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as { properties: { manifestVersion: { const?: string } } };
+    const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as {
+      properties: { manifestVersion: { const?: string } };
+    };
     expect(schema.properties.manifestVersion.const).toBe(manifest.manifestVersion);
   });
 
   it('is valid against the official schema, which really is applied (a broken copy fails)', () => {
     const tooManyCommands = structuredClone(manifest);
-    tooManyCommands.bots[0]!.commandLists![0]!.commands = Array.from({ length: 13 }, (_, i) => ({ title: `/c${i}`, description: 'x' }));
+    tooManyCommands.bots[0]!.commandLists![0]!.commands = Array.from({ length: 13 }, (_, i) => ({
+      title: `/c${i}`,
+      description: 'x',
+    }));
     const badBotId = structuredClone(manifest);
     badBotId.bots[0]!.botId = '${{BOT_ID}}';
 
-    const [errors, tooManyErrors, badBotIdErrors] = validateWithPackage(schemaPathFor(manifest.manifestVersion), [manifest, tooManyCommands, badBotId]);
+    const [errors, tooManyErrors, badBotIdErrors] = validateWithPackage(schemaPathFor(manifest.manifestVersion), [
+      manifest,
+      tooManyCommands,
+      badBotId,
+    ]);
 
     expect(errors).toEqual([]);
     expect(tooManyErrors!.join('\n')).toMatch(/commandLists\/0\/commands .*must NOT have more than 12 items/);
@@ -202,7 +224,10 @@ describe('Teams app package', () => {
       for (const { title } of list.commands) {
         const words = leadingWords(title);
         const known = usagePrefixes.some((usage) => words.every((w, i) => usage[i] === w));
-        if (!known) throw new Error(`Manifest command "${title}" is not in COMMAND_HELP (${usages.join(', ')}); implement it before listing it.`);
+        if (!known)
+          throw new Error(
+            `Manifest command "${title}" is not in COMMAND_HELP (${usages.join(', ')}); implement it before listing it.`,
+          );
         expect(parseCommand(title).kind).not.toBe('unknown');
       }
     }
@@ -222,7 +247,8 @@ describe('Teams app package', () => {
       const [r, g, b, a] = outline.rgba.subarray(i * 4, i * 4 + 4);
       if (a === 0) continue;
       drawn++;
-      if (r !== 255 || g !== 255 || b !== 255) offenders.push(`(${i % outline.width},${Math.floor(i / outline.width)}) rgba(${r},${g},${b},${a})`);
+      if (r !== 255 || g !== 255 || b !== 255)
+        offenders.push(`(${i % outline.width},${Math.floor(i / outline.width)}) rgba(${r},${g},${b},${a})`);
     }
     expect(offenders.slice(0, 5)).toEqual([]);
     expect(drawn).toBeGreaterThan(0);

@@ -1,6 +1,9 @@
 import { ndjsonLines } from '../../src/relay/ndjson-lines';
 
-async function lines(chunks: (string | Buffer)[], limits = { maxLineBytes: 1000, maxTotalBytes: 10_000 }): Promise<string[]> {
+async function lines(
+  chunks: (string | Buffer)[],
+  limits = { maxLineBytes: 1000, maxTotalBytes: 10_000 },
+): Promise<string[]> {
   const out: string[] = [];
   for await (const line of ndjsonLines(chunks, limits)) out.push(line);
   return out;
@@ -18,7 +21,10 @@ describe('ndjsonLines', () => {
   });
 
   it('stops at a line over the limit, even one that never ends', async () => {
-    await expect(lines(['x'.repeat(600), 'y'.repeat(600)])).rejects.toMatchObject({ code: 'RELAY.TOO_LARGE', message: 'A line is over 1000 bytes.' });
+    await expect(lines(['x'.repeat(600), 'y'.repeat(600)])).rejects.toMatchObject({
+      code: 'RELAY.TOO_LARGE',
+      message: 'A line is over 1000 bytes.',
+    });
     await expect(lines(['x'.repeat(1001) + '\n'])).rejects.toMatchObject({ code: 'RELAY.TOO_LARGE' });
   });
 

@@ -1,5 +1,11 @@
 import { canonicalDn, isWithin } from '../../src/runbook/dn';
-import { NOT_SYNCED_CRITICAL, OuComparison, sourceAnchor, type CloudUserRef, type OnPremUser } from '../../src/runbook/ou-comparison';
+import {
+  NOT_SYNCED_CRITICAL,
+  OuComparison,
+  sourceAnchor,
+  type CloudUserRef,
+  type OnPremUser,
+} from '../../src/runbook/ou-comparison';
 
 const base = 'OU=Sales,DC=contoso,DC=com';
 const guid = (n: number): Buffer => Buffer.alloc(16, n);
@@ -13,7 +19,6 @@ const onPrem: OnPremUser[] = [
   { dn: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com', anchor: 'x', disabled: false },
 ];
 
-
 describe('OuComparison', () => {
   function build(): OuComparison {
     const c = new OuComparison(base);
@@ -23,32 +28,95 @@ describe('OuComparison', () => {
 
   it('matches component-wise, finds missing, extra and anchor mismatches', () => {
     const c = build();
-    c.addCloud({ id: 'c1', userPrincipalName: 'ann@x', onPremisesDistinguishedName: 'cn=ann,ou=sales,dc=contoso,dc=com', onPremisesImmutableId: guid(1).toString('base64') });
-    c.addCloud({ id: 'c2', userPrincipalName: 'js@x', onPremisesDistinguishedName: 'CN=Smith\\2C John,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: guid(2).toString('base64') });
+    c.addCloud({
+      id: 'c1',
+      userPrincipalName: 'ann@x',
+      onPremisesDistinguishedName: 'cn=ann,ou=sales,dc=contoso,dc=com',
+      onPremisesImmutableId: guid(1).toString('base64'),
+    });
+    c.addCloud({
+      id: 'c2',
+      userPrincipalName: 'js@x',
+      onPremisesDistinguishedName: 'CN=Smith\\2C John,OU=Sales,DC=contoso,DC=com',
+      onPremisesImmutableId: guid(2).toString('base64'),
+    });
     // consistency guid wins over objectGUID: cloud carrying objectGUID is a mismatch
-    c.addCloud({ id: 'c3', userPrincipalName: 'deep@x', onPremisesDistinguishedName: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: guid(3).toString('base64') });
-    c.addCloud({ id: 'c4', userPrincipalName: 'extra@x', onPremisesDistinguishedName: 'CN=Extra,OU=Sales,DC=contoso,DC=com', onPremisesImmutableId: 'zz' });
-    c.addCloud({ id: 'c5', userPrincipalName: 'ops@x', onPremisesDistinguishedName: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com', onPremisesImmutableId: 'x' });
-    c.addCloud({ id: 'c6', userPrincipalName: 'co@x', onPremisesDistinguishedName: 'CN=Ann,OU=Sales,DC=contoso,DC=company', onPremisesImmutableId: 'x' });
-    c.addCloud({ id: 'c7', userPrincipalName: 'nodn@x', onPremisesDistinguishedName: null, onPremisesImmutableId: null });
-    c.addCloud({ id: 'c8', userPrincipalName: 'bad@x', onPremisesDistinguishedName: 'garbage', onPremisesImmutableId: null });
+    c.addCloud({
+      id: 'c3',
+      userPrincipalName: 'deep@x',
+      onPremisesDistinguishedName: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com',
+      onPremisesImmutableId: guid(3).toString('base64'),
+    });
+    c.addCloud({
+      id: 'c4',
+      userPrincipalName: 'extra@x',
+      onPremisesDistinguishedName: 'CN=Extra,OU=Sales,DC=contoso,DC=com',
+      onPremisesImmutableId: 'zz',
+    });
+    c.addCloud({
+      id: 'c5',
+      userPrincipalName: 'ops@x',
+      onPremisesDistinguishedName: 'CN=Ops,OU=SalesOps,DC=contoso,DC=com',
+      onPremisesImmutableId: 'x',
+    });
+    c.addCloud({
+      id: 'c6',
+      userPrincipalName: 'co@x',
+      onPremisesDistinguishedName: 'CN=Ann,OU=Sales,DC=contoso,DC=company',
+      onPremisesImmutableId: 'x',
+    });
+    c.addCloud({
+      id: 'c7',
+      userPrincipalName: 'nodn@x',
+      onPremisesDistinguishedName: null,
+      onPremisesImmutableId: null,
+    });
+    c.addCloud({
+      id: 'c8',
+      userPrincipalName: 'bad@x',
+      onPremisesDistinguishedName: 'garbage',
+      onPremisesImmutableId: null,
+    });
     const r = c.report();
     expect(r.onPrem).toEqual({ users: 4, disabled: 1 });
     expect(r.cloud).toEqual({ users: 4 });
     expect(r.matched).toBe(3);
     expect(r.missing).toEqual(['CN=Gone,OU=Sales,DC=contoso,DC=com']);
-    expect(r.extra).toEqual([{ dn: 'CN=Extra,OU=Sales,DC=contoso,DC=com', cloudId: 'c4', userPrincipalName: 'extra@x' }]);
+    expect(r.extra).toEqual([
+      { dn: 'CN=Extra,OU=Sales,DC=contoso,DC=com', cloudId: 'c4', userPrincipalName: 'extra@x' },
+    ]);
     expect(r.mismatched).toHaveLength(1);
-    expect(r.mismatched[0]).toMatchObject({ dn: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com', expectedImmutableId: guid(9).toString('base64'), cloudImmutableId: guid(3).toString('base64') });
+    expect(r.mismatched[0]).toMatchObject({
+      dn: 'CN=Deep,OU=EMEA,OU=Sales,DC=contoso,DC=com',
+      expectedImmutableId: guid(9).toString('base64'),
+      cloudImmutableId: guid(3).toString('base64'),
+    });
     expect(r.unparsableCloudDns).toBe(1);
-    expect(c.tally()).toEqual({ onPrem: { users: 4, disabled: 1 }, cloud: { users: 4 }, matched: 3, missing: 1, mismatched: 1, extra: 1 });
+    expect(c.tally()).toEqual({
+      onPrem: { users: 4, disabled: 1 },
+      cloud: { users: 4 },
+      matched: 3,
+      missing: 1,
+      mismatched: 1,
+      extra: 1,
+    });
   });
 
   it('counts a second cloud user with the same DN as extra, not as a second match', () => {
     const c = build();
     const dn = 'CN=Ann,OU=Sales,DC=contoso,DC=com';
-    c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
-    c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: dn, onPremisesImmutableId: guid(1).toString('base64') });
+    c.addCloud({
+      id: 'a',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: dn,
+      onPremisesImmutableId: guid(1).toString('base64'),
+    });
+    c.addCloud({
+      id: 'b',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: dn,
+      onPremisesImmutableId: guid(1).toString('base64'),
+    });
     expect(c.report()).toMatchObject({ matched: 1, extra: [{ cloudId: 'b' }] });
   });
 
@@ -64,9 +132,24 @@ describe('OuComparison', () => {
     const canonical = guid(5).toString('base64');
     const variant = canonical.slice(0, 21) + String.fromCharCode(canonical.charCodeAt(21) + 1) + '==';
     expect(Buffer.from(variant, 'base64')).toEqual(guid(5));
-    c.addCloud({ id: 'a', userPrincipalName: null, onPremisesDistinguishedName: users[0]!.dn, onPremisesImmutableId: variant });
-    c.addCloud({ id: 'b', userPrincipalName: null, onPremisesDistinguishedName: users[1]!.dn, onPremisesImmutableId: 'not-base64' });
-    c.addCloud({ id: 'c', userPrincipalName: null, onPremisesDistinguishedName: users[2]!.dn, onPremisesImmutableId: null });
+    c.addCloud({
+      id: 'a',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: users[0]!.dn,
+      onPremisesImmutableId: variant,
+    });
+    c.addCloud({
+      id: 'b',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: users[1]!.dn,
+      onPremisesImmutableId: 'not-base64',
+    });
+    c.addCloud({
+      id: 'c',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: users[2]!.dn,
+      onPremisesImmutableId: null,
+    });
     const r = c.report();
     expect(r.mismatched.map((m) => [m.cloudId, m.expectedImmutableId])).toEqual([
       ['a', canonical],
@@ -84,7 +167,10 @@ describe('OuComparison', () => {
 
   it('names users by the DN the directory gave, non-ASCII and escapes included, across buffer growth', () => {
     const c = new OuComparison(base);
-    const dns = Array.from({ length: 3000 }, (_, i) => `CN=Zürich \\, Ünïcødé ${i} ${'x'.repeat(i % 40)},OU=Sales,DC=contoso,DC=com`);
+    const dns = Array.from(
+      { length: 3000 },
+      (_, i) => `CN=Zürich \\, Ünïcødé ${i} ${'x'.repeat(i % 40)},OU=Sales,DC=contoso,DC=com`,
+    );
     for (const dn of dns) c.addOnPrem({ dn, anchor: guid(1).toString('base64'), disabled: false });
     expect(c.report().missing).toEqual([...dns].sort((a, b) => a.localeCompare(b)));
   });
@@ -94,12 +180,27 @@ describe('OuComparison', () => {
     for (let i = 0; i < 20_000; i++) {
       const ou = i % 3 === 0 ? 'OU=EMEA,OU=Sales' : i % 3 === 1 ? 'OU=Sales' : 'OU=SalesOps';
       const cn = i % 97 === 0 ? `Lee\\, Ann ${i}` : `User ${i}`;
-      users.push({ dn: `CN=${cn},${ou},DC=contoso,DC=com`, anchor: guid(i % 251).toString('base64'), disabled: i % 20 === 0 });
+      users.push({
+        dn: `CN=${cn},${ou},DC=contoso,DC=com`,
+        anchor: guid(i % 251).toString('base64'),
+        disabled: i % 20 === 0,
+      });
     }
     const cloud: CloudUserRef[] = users
       .filter((_, i) => i % 50 !== 7)
-      .map((u, i) => ({ id: `c${i}`, userPrincipalName: null, onPremisesDistinguishedName: i % 41 === 0 ? u.dn.toUpperCase() : u.dn, onPremisesImmutableId: i % 333 === 0 ? guid(255).toString('base64') : u.anchor }));
-    for (let i = 0; i < 300; i++) cloud.push({ id: `x${i}`, userPrincipalName: null, onPremisesDistinguishedName: `CN=Extra ${i},OU=Sales,DC=contoso,DC=com`, onPremisesImmutableId: null });
+      .map((u, i) => ({
+        id: `c${i}`,
+        userPrincipalName: null,
+        onPremisesDistinguishedName: i % 41 === 0 ? u.dn.toUpperCase() : u.dn,
+        onPremisesImmutableId: i % 333 === 0 ? guid(255).toString('base64') : u.anchor,
+      }));
+    for (let i = 0; i < 300; i++)
+      cloud.push({
+        id: `x${i}`,
+        userPrincipalName: null,
+        onPremisesDistinguishedName: `CN=Extra ${i},OU=Sales,DC=contoso,DC=com`,
+        onPremisesImmutableId: null,
+      });
 
     const c = new OuComparison(base);
     for (const u of users) c.addOnPrem(u);
@@ -125,7 +226,10 @@ describe('OuComparison', () => {
       seen.add(k);
       if (match.anchor !== u.onPremisesImmutableId) mismatched++;
     }
-    const missing = inBase.filter((u) => !seen.has(canonicalDn(u.dn)!.join('|'))).map((u) => u.dn).sort((a, b) => a.localeCompare(b));
+    const missing = inBase
+      .filter((u) => !seen.has(canonicalDn(u.dn)!.join('|')))
+      .map((u) => u.dn)
+      .sort((a, b) => a.localeCompare(b));
 
     expect(r.onPrem.users).toBe(inBase.length);
     expect(r.onPrem.disabled).toBe(inBase.filter((u) => u.disabled).length);
@@ -140,7 +244,12 @@ describe('OuComparison', () => {
   it('lists critical system objects without a cloud user apart, with the reason, and never as missing', () => {
     const users = 'CN=Users,DC=contoso,DC=com';
     const c = new OuComparison(users);
-    const critical = (cn: string, disabled: boolean, n: number): OnPremUser => ({ dn: `CN=${cn},${users}`, anchor: sourceAnchor(guid(n), null), disabled, criticalSystemObject: true });
+    const critical = (cn: string, disabled: boolean, n: number): OnPremUser => ({
+      dn: `CN=${cn},${users}`,
+      anchor: sourceAnchor(guid(n), null),
+      disabled,
+      criticalSystemObject: true,
+    });
     c.addOnPrem(critical('krbtgt', true, 1));
     c.addOnPrem(critical('Administrator', false, 2));
     c.addOnPrem(critical('Guest', true, 3));
@@ -149,8 +258,18 @@ describe('OuComparison', () => {
     c.addOnPrem({ dn: `CN=Pat,${users}`, anchor: sourceAnchor(guid(5), null), disabled: false });
     // A scan from an agent that does not send the flag: the user is ordinary, so missing.
     c.addOnPrem({ dn: `CN=Old Agent,${users}`, anchor: sourceAnchor(guid(6), null), disabled: false });
-    c.addCloud({ id: 's', userPrincipalName: null, onPremisesDistinguishedName: `CN=Synced Anyway,${users}`, onPremisesImmutableId: guid(4).toString('base64') });
-    c.addCloud({ id: 'p', userPrincipalName: null, onPremisesDistinguishedName: `CN=Pat,${users}`, onPremisesImmutableId: guid(5).toString('base64') });
+    c.addCloud({
+      id: 's',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: `CN=Synced Anyway,${users}`,
+      onPremisesImmutableId: guid(4).toString('base64'),
+    });
+    c.addCloud({
+      id: 'p',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: `CN=Pat,${users}`,
+      onPremisesImmutableId: guid(5).toString('base64'),
+    });
     const r = c.report();
     expect(r.missing).toEqual([`CN=Old Agent,${users}`]);
     expect(r.notSynced).toEqual([
@@ -162,13 +281,31 @@ describe('OuComparison', () => {
     // The on-premises count is what the cloud should hold: Synced Anyway, Pat and Old Agent.
     expect(r.onPrem).toEqual({ users: 3, disabled: 1 });
     expect(r.matched).toBe(2);
-    expect(c.tally()).toEqual({ onPrem: { users: 3, disabled: 1 }, cloud: { users: 2 }, matched: 2, missing: 1, mismatched: 0, extra: 0 });
+    expect(c.tally()).toEqual({
+      onPrem: { users: 3, disabled: 1 },
+      cloud: { users: 2 },
+      matched: 2,
+      missing: 1,
+      mismatched: 0,
+      extra: 0,
+    });
   });
 
   it('an OU of critical system objects alone has nothing missing', () => {
     const c = new OuComparison('CN=Users,DC=contoso,DC=com');
-    for (const cn of ['Administrator', 'Guest', 'krbtgt']) c.addOnPrem({ dn: `CN=${cn},CN=Users,DC=contoso,DC=com`, anchor: sourceAnchor(guid(1), null), disabled: false, criticalSystemObject: true });
-    expect(c.report()).toMatchObject({ onPrem: { users: 0, disabled: 0 }, matched: 0, missing: [], notSynced: [{ dn: 'CN=Administrator,CN=Users,DC=contoso,DC=com' }, {}, {}] });
+    for (const cn of ['Administrator', 'Guest', 'krbtgt'])
+      c.addOnPrem({
+        dn: `CN=${cn},CN=Users,DC=contoso,DC=com`,
+        anchor: sourceAnchor(guid(1), null),
+        disabled: false,
+        criticalSystemObject: true,
+      });
+    expect(c.report()).toMatchObject({
+      onPrem: { users: 0, disabled: 0 },
+      matched: 0,
+      missing: [],
+      notSynced: [{ dn: 'CN=Administrator,CN=Users,DC=contoso,DC=com' }, {}, {}],
+    });
     expect(c.tally().missing).toBe(0);
   });
 

@@ -4,7 +4,10 @@ describe('parseOuInput', () => {
   it('classifies relative, absolute and bare names', () => {
     expect(parseOuInput('OU=Sales')).toMatchObject({ ok: true, target: { kind: 'relative', text: 'OU=Sales' } });
     expect(parseOuInput('OU=EMEA,OU=Sales')).toMatchObject({ ok: true, target: { kind: 'relative' } });
-    expect(parseOuInput('ou=Sales,dc=contoso,dc=com')).toMatchObject({ ok: true, target: { kind: 'absolute', text: 'ou=Sales,dc=contoso,dc=com' } });
+    expect(parseOuInput('ou=Sales,dc=contoso,dc=com')).toMatchObject({
+      ok: true,
+      target: { kind: 'absolute', text: 'ou=Sales,dc=contoso,dc=com' },
+    });
     expect(parseOuInput('Sales')).toMatchObject({ ok: true, target: { kind: 'name', name: 'Sales' } });
     expect(parseOuInput('"OU=R\\,D"')).toMatchObject({ ok: true, target: { kind: 'relative', text: 'OU=R\\,D' } });
     expect(parseOuInput('CN=Users,DC=contoso,DC=com')).toMatchObject({ ok: true, target: { kind: 'absolute' } });
@@ -65,7 +68,10 @@ describe('parseOuInput', () => {
       expect(r.hint).toContain('OU=Sales\\, Inc');
     }
     // What the hint offers parses as the one OU.
-    expect(parseOuInput('OU=Sales\\, Inc')).toMatchObject({ ok: true, target: { kind: 'relative', rdns: [[{ type: 'OU', value: 'Sales, Inc' }]] } });
+    expect(parseOuInput('OU=Sales\\, Inc')).toMatchObject({
+      ok: true,
+      target: { kind: 'relative', rdns: [[{ type: 'OU', value: 'Sales, Inc' }]] },
+    });
   });
 });
 
@@ -88,7 +94,10 @@ describe('notASearchBase', () => {
     [['top', 'person', 'organizationalPerson', 'user', 'inetOrgPerson'], 'inetOrgPerson'],
     [['top', 'person', 'organizationalPerson', 'contact'], 'contact'],
     [['top', 'group'], 'group'],
-    [['top', 'person', 'organizationalPerson', 'user', 'computer', 'msDS-GroupManagedServiceAccount'], 'msDS-GroupManagedServiceAccount'],
+    [
+      ['top', 'person', 'organizationalPerson', 'user', 'computer', 'msDS-GroupManagedServiceAccount'],
+      'msDS-GroupManagedServiceAccount',
+    ],
     [['top', 'printQueue'], 'printQueue'],
     [['top'], 'object'],
   ])('names %p as a %s', (classes, kind) => {

@@ -38,7 +38,9 @@ describe('what a failed post to Teams says about the card', () => {
   });
 
   test('the reason names the status or code, for the note and the log', () => {
-    expect(classifyPostFailure(new RestError('Bad Gateway', { statusCode: 502 })).reason).toBe('Teams answered 502, which does not say whether the card arrived');
+    expect(classifyPostFailure(new RestError('Bad Gateway', { statusCode: 502 })).reason).toBe(
+      'Teams answered 502, which does not say whether the card arrived',
+    );
     expect(classifyPostFailure(new RestError('socket hang up', { code: 'ECONNRESET' })).reason).toContain('ECONNRESET');
   });
 });

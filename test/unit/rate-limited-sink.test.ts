@@ -1,4 +1,9 @@
-import { RateLimitedCardSink, SlidingWindowLimiter, TEAMS_CONVERSATION_RULES, type LimiterClock } from '../../src/services/rate-limited-sink';
+import {
+  RateLimitedCardSink,
+  SlidingWindowLimiter,
+  TEAMS_CONVERSATION_RULES,
+  type LimiterClock,
+} from '../../src/services/rate-limited-sink';
 import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
 import { manualClock } from '../helpers/virtual-clock';
@@ -43,7 +48,11 @@ describe('rate limits for proactive cards', () => {
       },
       update: async () => undefined,
     };
-    const sink = new RateLimitedCardSink(inner, { logger: createLogger('test', 'silent'), clock, appRules: [{ limit: 10, windowMs: 1000 }] });
+    const sink = new RateLimitedCardSink(inner, {
+      logger: createLogger('test', 'silent'),
+      clock,
+      appRules: [{ limit: 10, windowMs: 1000 }],
+    });
     await Promise.all(Array.from({ length: 20 }, (_, i) => sink.post(`conv-${i}`, {})));
     expect(sent).toHaveLength(20);
     expect(sent.filter((s) => s.t === 0)).toHaveLength(10);
@@ -56,7 +65,11 @@ describe('rate limits for proactive cards', () => {
     const inner: CardSink = {
       post: async () => {
         calls++;
-        if (calls === 1) throw Object.assign(new Error('Too Many Requests'), { statusCode: 429, response: { headers: { get: () => '3' } } });
+        if (calls === 1)
+          throw Object.assign(new Error('Too Many Requests'), {
+            statusCode: 429,
+            response: { headers: { get: () => '3' } },
+          });
         return 'ok';
       },
       update: async () => {
@@ -94,11 +107,17 @@ describe('rate limits for proactive cards', () => {
 });
 
 function tooManyRequests(retryAfterSeconds: number): Error {
-  return Object.assign(new Error('Too Many Requests'), { statusCode: 429, response: { headers: { get: (n: string) => (n === 'retry-after' ? String(retryAfterSeconds) : null) } } });
+  return Object.assign(new Error('Too Many Requests'), {
+    statusCode: 429,
+    response: { headers: { get: (n: string) => (n === 'retry-after' ? String(retryAfterSeconds) : null) } },
+  });
 }
 
 /** What Teams shows per message: the last card each successful update put there, and every attempt in order. */
-function recordingTeams(clock: { t: number }, failFirst: (card: { text?: string }) => Error | undefined = () => undefined) {
+function recordingTeams(
+  clock: { t: number },
+  failFirst: (card: { text?: string }) => Error | undefined = () => undefined,
+) {
   const shown = new Map<string, string>();
   const attempts: { activityId: string; text: string; t: number; ok: boolean }[] = [];
   const inner: CardSink = {
@@ -117,7 +136,9 @@ function recordingTeams(clock: { t: number }, failFirst: (card: { text?: string 
 describe('updates of one message: the newest card wins', () => {
   test('a progress update answered with 429 and then overtaken by the final card: the final card is what stays', async () => {
     const clock = manualClock();
-    const teams = recordingTeams(clock, (card) => (card.text === 'Verifying… 500 scanned' ? tooManyRequests(3) : undefined));
+    const teams = recordingTeams(clock, (card) =>
+      card.text === 'Verifying… 500 scanned' ? tooManyRequests(3) : undefined,
+    );
     const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock });
 
     const progress = sink.update('conv', 'card-1', { text: 'Verifying… 500 scanned' });
@@ -160,10 +181,14 @@ describe('updates of one message: the newest card wins', () => {
     expect(order).toEqual(['start progress', 'end progress', 'start final', 'end final']);
   });
 
-  test('of several updates queued behind Teams\' limits, only the newest of each message is sent; other messages keep theirs', async () => {
+  test("of several updates queued behind Teams' limits, only the newest of each message is sent; other messages keep theirs", async () => {
     const clock = manualClock();
     const teams = recordingTeams(clock);
-    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock, conversationRules: [{ limit: 1, windowMs: 1000 }] });
+    const sink = new RateLimitedCardSink(teams.inner, {
+      logger: createLogger('test', 'silent'),
+      clock,
+      conversationRules: [{ limit: 1, windowMs: 1000 }],
+    });
     const first = sink.update('conv', 'card-1', { text: 'a1' });
     await clock.advance(0);
     // a1 went out and used the conversation's one slot per second; these wait.
@@ -176,7 +201,12 @@ describe('updates of one message: the newest card wins', () => {
     await clock.advance(10_000);
     await Promise.all(calls);
     expect(teams.attempts.map((a) => a.text)).toEqual(['a1', 'b1', 'a3']);
-    expect(teams.shown).toEqual(new Map([['card-1', 'a3'], ['card-2', 'b1']]));
+    expect(teams.shown).toEqual(
+      new Map([
+        ['card-1', 'a3'],
+        ['card-2', 'b1'],
+      ]),
+    );
     // a2 took no slot under the limit: three sends, one per second.
     expect(teams.attempts.map((a) => a.t)).toEqual([0, 1000, 2000]);
   });
@@ -184,7 +214,12 @@ describe('updates of one message: the newest card wins', () => {
   test('a card replaced while it waited for the app-wide limit gives its conversation slot back', async () => {
     const clock = manualClock();
     const teams = recordingTeams(clock);
-    const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock, conversationRules: [{ limit: 1, windowMs: 1000 }], appRules: [{ limit: 1, windowMs: 500 }] });
+    const sink = new RateLimitedCardSink(teams.inner, {
+      logger: createLogger('test', 'silent'),
+      clock,
+      conversationRules: [{ limit: 1, windowMs: 1000 }],
+      appRules: [{ limit: 1, windowMs: 500 }],
+    });
     const a = sink.update('conv-a', 'card-a', { text: 'a1' });
     await clock.advance(0);
     // conv-b's slot is free, the app's is not (a1 took it): b1 holds conv-b's slot while it waits.
@@ -200,7 +235,9 @@ describe('updates of one message: the newest card wins', () => {
 
   test('a failure that is not retried reaches the caller of that card only', async () => {
     const clock = manualClock();
-    const teams = recordingTeams(clock, (card) => (card.text === 'bad' ? Object.assign(new Error('Forbidden'), { statusCode: 403 }) : undefined));
+    const teams = recordingTeams(clock, (card) =>
+      card.text === 'bad' ? Object.assign(new Error('Forbidden'), { statusCode: 403 }) : undefined,
+    );
     const sink = new RateLimitedCardSink(teams.inner, { logger: createLogger('test', 'silent'), clock });
     const bad = sink.update('conv', 'card-1', { text: 'bad' });
     const good = sink.update('conv', 'card-2', { text: 'good' });

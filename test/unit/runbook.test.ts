@@ -1,4 +1,12 @@
-import { applyEvent, currentStep, initialSteps, readySteps, undoAllowed, type StepState, type StepStatus } from '../../src/runbook/runbook';
+import {
+  applyEvent,
+  currentStep,
+  initialSteps,
+  readySteps,
+  undoAllowed,
+  type StepState,
+  type StepStatus,
+} from '../../src/runbook/runbook';
 import { STEPS } from '../../src/runbook/steps';
 
 const at = new Date('2026-11-25T10:00:00Z');
@@ -10,7 +18,7 @@ function apply(steps: StepState[], event: Parameters<typeof applyEvent>[1]): Ste
 }
 
 describe('runbook state machine', () => {
-  it('has the guide\'s 18 steps in order, each depending only on earlier steps', () => {
+  it("has the guide's 18 steps in order, each depending only on earlier steps", () => {
     expect(STEPS.map((s) => s.n)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     for (const s of STEPS) for (const d of s.dependsOn) expect(d).toBeLessThan(s.n);
     expect(STEPS.filter((s) => s.mutating).map((s) => s.n)).toEqual([8, 9, 13, 16]);
@@ -19,10 +27,16 @@ describe('runbook state machine', () => {
   it('walks person steps, software steps and approvals in order', () => {
     let s = initialSteps();
     expect(currentStep(s)).toBe(1);
-    expect(applyEvent(s, { type: 'confirm', n: 2, by: 'a', at })).toEqual({ ok: false, reason: 'Step 2 needs step 1 first.' });
+    expect(applyEvent(s, { type: 'confirm', n: 2, by: 'a', at })).toEqual({
+      ok: false,
+      reason: 'Step 2 needs step 1 first.',
+    });
     s = apply(s, { type: 'confirm', n: 1, by: 'a', at });
     s = apply(s, { type: 'confirm', n: 2, by: 'a', at });
-    expect(applyEvent(s, { type: 'confirm', n: 3, by: 'a', at })).toMatchObject({ ok: false, reason: expect.stringContaining('checked by SyncShift') });
+    expect(applyEvent(s, { type: 'confirm', n: 3, by: 'a', at })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('checked by SyncShift'),
+    });
     s = apply(s, { type: 'start', n: 3, by: 'a', at });
     expect(s[2]!.status).toBe('in_progress');
     s = apply(s, { type: 'succeeded', n: 3, at, evidence: { path: 'x' } });
@@ -31,7 +45,10 @@ describe('runbook state machine', () => {
     s = apply(s, { type: 'succeeded', n: 5, at, evidence: { baseDn: 'OU=P' } });
     // 6 is optional; 7 depends on 5 only, so both are ready
     expect(readySteps(s)).toEqual([6, 7]);
-    expect(applyEvent(s, { type: 'skip', n: 7, by: 'a', at, reason: 'x' })).toMatchObject({ ok: false, reason: expect.stringContaining('cannot be skipped') });
+    expect(applyEvent(s, { type: 'skip', n: 7, by: 'a', at, reason: 'x' })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('cannot be skipped'),
+    });
     expect(applyEvent(s, { type: 'skip', n: 6, by: 'a', at, reason: ' ' })).toMatchObject({ ok: false });
     s = apply(s, { type: 'skip', n: 6, by: 'a', at, reason: 'users already in the OU' });
     expect(s[5]).toMatchObject({ status: 'skipped', reason: 'users already in the OU' });
@@ -39,7 +56,10 @@ describe('runbook state machine', () => {
     s = apply(s, { type: 'failed', n: 7, at, reason: 'agent offline' });
     s = apply(s, { type: 'start', n: 7, by: 'a', at });
     s = apply(s, { type: 'succeeded', n: 7, at, evidence: { onPrem: 10 } });
-    expect(applyEvent(s, { type: 'start', n: 8, by: 'a', at })).toMatchObject({ ok: false, reason: expect.stringContaining('needs approval') });
+    expect(applyEvent(s, { type: 'start', n: 8, by: 'a', at })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('needs approval'),
+    });
     s = apply(s, { type: 'awaitApproval', n: 8, by: 'a', at });
     s = apply(s, { type: 'approvalEnded', n: 8, at, reason: 'expired' });
     expect(s[7]).toMatchObject({ status: 'pending', reason: 'expired' });
@@ -51,9 +71,15 @@ describe('runbook state machine', () => {
 
   it('undo is allowed only for steps that changed something and nothing builds on', () => {
     let s = initialSteps().map((x) => (x.n <= 8 ? { ...x, status: 'done' as const } : x));
-    expect(applyEvent(s, { type: 'undone', n: 7, by: 'a', at, evidence: null })).toMatchObject({ ok: false, reason: expect.stringContaining('changed nothing') });
+    expect(applyEvent(s, { type: 'undone', n: 7, by: 'a', at, evidence: null })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('changed nothing'),
+    });
     s = s.map((x) => (x.n === 9 ? { ...x, status: 'done' as const } : x));
-    expect(applyEvent(s, { type: 'undone', n: 8, by: 'a', at, evidence: null })).toMatchObject({ ok: false, reason: 'Step 9 already builds on step 8; undo that first.' });
+    expect(applyEvent(s, { type: 'undone', n: 8, by: 'a', at, evidence: null })).toMatchObject({
+      ok: false,
+      reason: 'Step 9 already builds on step 8; undo that first.',
+    });
     s = apply(s, { type: 'undone', n: 9, by: 'a', at, evidence: { disabled: 6 } });
     expect(s[8]).toMatchObject({ status: 'pending', reason: 'undone' });
     s = apply(s, { type: 'undone', n: 8, by: 'a', at, evidence: { syncCycleEnabled: true } });
@@ -62,15 +88,29 @@ describe('runbook state machine', () => {
 
   it('refuses unknown steps and events out of order', () => {
     const s = initialSteps();
-    expect(applyEvent(s, { type: 'confirm', n: 19, by: 'a', at })).toEqual({ ok: false, reason: 'There is no step 19; the runbook has steps 1 to 18.' });
-    expect(applyEvent(s, { type: 'succeeded', n: 3, at, evidence: null })).toMatchObject({ ok: false, reason: 'Step 3 is not running.' });
+    expect(applyEvent(s, { type: 'confirm', n: 19, by: 'a', at })).toEqual({
+      ok: false,
+      reason: 'There is no step 19; the runbook has steps 1 to 18.',
+    });
+    expect(applyEvent(s, { type: 'succeeded', n: 3, at, evidence: null })).toMatchObject({
+      ok: false,
+      reason: 'Step 3 is not running.',
+    });
     expect(applyEvent(s, { type: 'approved', n: 8, at })).toMatchObject({ ok: false });
   });
 });
 
 describe('undoAllowed: the one rule behind the Undo button and the undo the bot accepts', () => {
   const upTo8 = (status8: StepStatus, status9: StepStatus = 'pending'): StepState[] =>
-    initialSteps().map((x) => (x.n < 8 ? { ...x, status: 'done' as const } : x.n === 8 ? { ...x, status: status8 } : x.n === 9 ? { ...x, status: status9 } : x));
+    initialSteps().map((x) =>
+      x.n < 8
+        ? { ...x, status: 'done' as const }
+        : x.n === 8
+          ? { ...x, status: status8 }
+          : x.n === 9
+            ? { ...x, status: status9 }
+            : x,
+    );
 
   it.each([
     ['pending', 'Step 8 is not started; only a done or failed step can be undone.'],
@@ -81,18 +121,33 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
     expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: false, reason });
   });
 
-  it.each(['done', 'failed'] as const)('allows a %s step that changed something, with the step\'s own undo', (status) => {
-    expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: true, undo: 'schedulerStart' });
-  });
+  it.each(['done', 'failed'] as const)(
+    "allows a %s step that changed something, with the step's own undo",
+    (status) => {
+      expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: true, undo: 'schedulerStart' });
+    },
+  );
 
   it('refuses a step that changed nothing, and a step that does not exist', () => {
-    expect(undoAllowed(upTo8('done'), 7, null)).toEqual({ ok: false, reason: 'Step 7 changed nothing that can be undone.' });
-    expect(undoAllowed(upTo8('done'), 19, null)).toEqual({ ok: false, reason: 'There is no step 19; the runbook has steps 1 to 18.' });
+    expect(undoAllowed(upTo8('done'), 7, null)).toEqual({
+      ok: false,
+      reason: 'Step 7 changed nothing that can be undone.',
+    });
+    expect(undoAllowed(upTo8('done'), 19, null)).toEqual({
+      ok: false,
+      reason: 'There is no step 19; the runbook has steps 1 to 18.',
+    });
   });
 
   it('refuses while the step has an open request, naming which kind', () => {
-    expect(undoAllowed(upTo8('done'), 8, { action: 'undo:schedulerStart', status: 'pending' })).toEqual({ ok: false, reason: 'An undo of step 8 is already requested.' });
-    expect(undoAllowed(upTo8('failed'), 8, { action: 'schedulerStop', status: 'approved' })).toEqual({ ok: false, reason: 'Step 8 has an open approval request; settle it first.' });
+    expect(undoAllowed(upTo8('done'), 8, { action: 'undo:schedulerStart', status: 'pending' })).toEqual({
+      ok: false,
+      reason: 'An undo of step 8 is already requested.',
+    });
+    expect(undoAllowed(upTo8('failed'), 8, { action: 'schedulerStop', status: 'approved' })).toEqual({
+      ok: false,
+      reason: 'Step 8 has an open approval request; settle it first.',
+    });
   });
 
   it.each([
@@ -110,6 +165,8 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
   });
 
   it('is what the undone event applies too', () => {
-    expect(applyEvent(upTo8('done', 'waiting_approval'), { type: 'undone', n: 8, by: 'a', at, evidence: null })).toEqual(undoAllowed(upTo8('done', 'waiting_approval'), 8, null));
+    expect(
+      applyEvent(upTo8('done', 'waiting_approval'), { type: 'undone', n: 8, by: 'a', at, evidence: null }),
+    ).toEqual(undoAllowed(upTo8('done', 'waiting_approval'), 8, null));
   });
 });

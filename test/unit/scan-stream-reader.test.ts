@@ -1,8 +1,16 @@
 import { ndjsonLines } from '../../src/relay/ndjson-lines';
-import { readScanStream, SCAN_STREAM_LIMITS, type ScanStreamOutcome, type ScanStreamPieces } from '../../src/relay/scan-stream-reader';
+import {
+  readScanStream,
+  SCAN_STREAM_LIMITS,
+  type ScanStreamOutcome,
+  type ScanStreamPieces,
+} from '../../src/relay/scan-stream-reader';
 
 // The same lines test/fault/bad-inputs.ts sends over HTTP, read here without a server.
-const head = JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=x', defaultNamingContext: 'DC=x' } });
+const head = JSON.stringify({
+  outcome: 'succeeded',
+  result: { action: 'directory.scanOu', baseDn: 'OU=x,DC=x', defaultNamingContext: 'DC=x' },
+});
 const user = JSON.stringify([{ dn: 'CN=a,OU=x,DC=x', anchor: 'AAAAAAAAAAAAAAAAAAAAAA==', disabled: false }]);
 const end = JSON.stringify({ end: true, users: 1, totals: { users: 1, disabled: 0 } });
 
@@ -12,7 +20,10 @@ interface Seen {
   stored: string[];
 }
 
-async function read(body: string, options: { leased?: boolean } = {}): Promise<{ outcome: ScanStreamOutcome; seen: Seen }> {
+async function read(
+  body: string,
+  options: { leased?: boolean } = {},
+): Promise<{ outcome: ScanStreamOutcome; seen: Seen }> {
   const seen: Seen = { events: [], stored: [] };
   const pieces: ScanStreamPieces = {
     head: async (h) => void seen.events.push(`head ${h.result.baseDn}`),
@@ -29,7 +40,8 @@ async function read(body: string, options: { leased?: boolean } = {}): Promise<{
 }
 
 const lines = (...parts: string[]): string => parts.map((p) => `${p}\n`).join('');
-const refused = (status: number, code: string, message: string): ScanStreamOutcome => ({ ok: false, status, code, message } as ScanStreamOutcome);
+const refused = (status: number, code: string, message: string): ScanStreamOutcome =>
+  ({ ok: false, status, code, message }) as ScanStreamOutcome;
 
 describe('readScanStream', () => {
   it('reads a complete scan: head, users stored line by line as sent, totals from the end line', async () => {
@@ -37,14 +49,18 @@ describe('readScanStream', () => {
       { dn: 'CN=b,OU=x,DC=x', anchor: 'b', disabled: true },
       { dn: 'CN=c,OU=x,DC=x', anchor: 'c', disabled: false },
     ]);
-    const { outcome, seen } = await read(lines(head, user, second, JSON.stringify({ end: true, users: 3, totals: { users: 3, disabled: 1 } })));
+    const { outcome, seen } = await read(
+      lines(head, user, second, JSON.stringify({ end: true, users: 3, totals: { users: 3, disabled: 1 } })),
+    );
     expect(outcome).toEqual({ ok: true, head: JSON.parse(head), users: 3, totals: { users: 3, disabled: 1 } });
     expect(seen.events).toEqual(['head OU=x,DC=x', 'users 1', 'store 0', 'users 2', 'store 1']);
     expect(seen.stored).toEqual([user, second]);
   });
 
   it('reads a scan of no users', async () => {
-    const { outcome, seen } = await read(lines(head, JSON.stringify({ end: true, users: 0, totals: { users: 0, disabled: 0 } })));
+    const { outcome, seen } = await read(
+      lines(head, JSON.stringify({ end: true, users: 0, totals: { users: 0, disabled: 0 } })),
+    );
     expect(outcome).toEqual({ ok: true, head: JSON.parse(head), users: 0, totals: { users: 0, disabled: 0 } });
     expect(seen.stored).toEqual([]);
   });
@@ -52,15 +68,61 @@ describe('readScanStream', () => {
   // Each refusal test/fault/bad-inputs.ts makes of a streamed scan from its own agent.
   it.each([
     ['an empty body', '', 'Invalid scan stream: the body is empty.', 0],
-    ['a body cut off before its end line', lines(head, user), 'Invalid scan stream: the body ended before its end line, so it was cut short.', 1],
-    ['an end line that counts more users than came', lines(head, user, JSON.stringify({ end: true, users: 2, totals: { users: 2, disabled: 0 } })), 'Invalid scan stream: the end line counts 2 users but 1 arrived.', 1],
-    ['totals that disagree with the users that came', lines(head, user, JSON.stringify({ end: true, users: 1, totals: { users: 5, disabled: 0 } })), 'Invalid scan stream: the totals count 5 users but 1 arrived.', 1],
-    ['a line after the end line', lines(head, user, end, user), 'Invalid scan stream: line 4 comes after the end line.', 1],
-    ['users before the head', lines(user, end), "Invalid scan stream: the first line must be the scan's head (line: Expected object, received array).", 0],
-    ['a user whose DN is a number', lines(head, JSON.stringify([{ dn: 42, anchor: 'x', disabled: false }]), end), 'Invalid scan stream: line 2: user 0: dn must be a string of 1 to 4096 characters.', 0],
+    [
+      'a body cut off before its end line',
+      lines(head, user),
+      'Invalid scan stream: the body ended before its end line, so it was cut short.',
+      1,
+    ],
+    [
+      'an end line that counts more users than came',
+      lines(head, user, JSON.stringify({ end: true, users: 2, totals: { users: 2, disabled: 0 } })),
+      'Invalid scan stream: the end line counts 2 users but 1 arrived.',
+      1,
+    ],
+    [
+      'totals that disagree with the users that came',
+      lines(head, user, JSON.stringify({ end: true, users: 1, totals: { users: 5, disabled: 0 } })),
+      'Invalid scan stream: the totals count 5 users but 1 arrived.',
+      1,
+    ],
+    [
+      'a line after the end line',
+      lines(head, user, end, user),
+      'Invalid scan stream: line 4 comes after the end line.',
+      1,
+    ],
+    [
+      'users before the head',
+      lines(user, end),
+      "Invalid scan stream: the first line must be the scan's head (line: Expected object, received array).",
+      0,
+    ],
+    [
+      'a user whose DN is a number',
+      lines(head, JSON.stringify([{ dn: 42, anchor: 'x', disabled: false }]), end),
+      'Invalid scan stream: line 2: user 0: dn must be a string of 1 to 4096 characters.',
+      0,
+    ],
     ['a line that is not JSON', lines(head, '[{"dn": "CN=a"', end), 'Invalid scan stream: line 2 is not JSON.', 0],
-    ['5,001 users on one line', lines(head, JSON.stringify(Array.from({ length: 5001 }, (_, i) => ({ dn: `CN=u${i},OU=x,DC=x`, anchor: '', disabled: false }))), end), 'Invalid scan stream: line 2: more than 5000 users on one line.', 0],
-    ['a line that is neither users nor the end line', lines(head, JSON.stringify({ end: false }), end), 'Invalid scan stream: line 2 is neither users nor the end line.', 0],
+    [
+      '5,001 users on one line',
+      lines(
+        head,
+        JSON.stringify(
+          Array.from({ length: 5001 }, (_, i) => ({ dn: `CN=u${i},OU=x,DC=x`, anchor: '', disabled: false })),
+        ),
+        end,
+      ),
+      'Invalid scan stream: line 2: more than 5000 users on one line.',
+      0,
+    ],
+    [
+      'a line that is neither users nor the end line',
+      lines(head, JSON.stringify({ end: false }), end),
+      'Invalid scan stream: line 2 is neither users nor the end line.',
+      0,
+    ],
   ])('refuses %s with 400', async (_name, body, message, goodLines) => {
     const { outcome, seen } = await read(body);
     expect(outcome).toEqual(refused(400, 'RELAY.BAD_REQUEST', message));
@@ -77,15 +139,30 @@ describe('readScanStream', () => {
 
   it('refuses with 409 once the store says the job is no longer leased, and reads no further', async () => {
     const { outcome, seen } = await read(lines(head, user, user, end), { leased: false });
-    expect(outcome).toEqual(refused(409, 'RELAY.NOT_LEASED', 'This job is not leased by this agent, or its result was already recorded.'));
+    expect(outcome).toEqual(
+      refused(409, 'RELAY.NOT_LEASED', 'This job is not leased by this agent, or its result was already recorded.'),
+    );
     expect(seen.events).toEqual(['head OU=x,DC=x', 'users 1', 'store 0']);
   });
 
   it('passes on a failure that is not a refusal: the store, the head callback or the connection', async () => {
-    const failing = (what: string): (() => Promise<never>) => () => Promise.reject(new Error(what));
+    const failing =
+      (what: string): (() => Promise<never>) =>
+      () =>
+        Promise.reject(new Error(what));
     const ok: ScanStreamPieces = { head: async () => undefined, storePiece: async () => true };
-    await expect(readScanStream(ndjsonLines([lines(head, user, end)], SCAN_STREAM_LIMITS), { ...ok, storePiece: failing('store down') })).rejects.toThrow('store down');
-    await expect(readScanStream(ndjsonLines([lines(head, user, end)], SCAN_STREAM_LIMITS), { ...ok, head: failing('no verification') })).rejects.toThrow('no verification');
+    await expect(
+      readScanStream(ndjsonLines([lines(head, user, end)], SCAN_STREAM_LIMITS), {
+        ...ok,
+        storePiece: failing('store down'),
+      }),
+    ).rejects.toThrow('store down');
+    await expect(
+      readScanStream(ndjsonLines([lines(head, user, end)], SCAN_STREAM_LIMITS), {
+        ...ok,
+        head: failing('no verification'),
+      }),
+    ).rejects.toThrow('no verification');
     async function* cut(): AsyncGenerator<string> {
       yield `${head}\n`;
       throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });

@@ -9,14 +9,27 @@ import { connectConfiguredDirectory } from '../../src/agent/connect-directory';
 import { resolveOu } from '../../src/agent/resolve-ou';
 import type { DirectoryUser } from '../../src/directory/types';
 import { sourceAnchor } from '../../src/runbook/ou-comparison';
-import { BASE_DN, consistencyGuidFor, EXPECTED, OU, SEED_COMPUTERS, SEED_CONTACTS, SEED_USERS, TRICKY_CNS, trickyUserDn } from '../../src/sandbox/forest-spec';
+import {
+  BASE_DN,
+  consistencyGuidFor,
+  EXPECTED,
+  OU,
+  SEED_COMPUTERS,
+  SEED_CONTACTS,
+  SEED_USERS,
+  TRICKY_CNS,
+  trickyUserDn,
+} from '../../src/sandbox/forest-spec';
 import { AppError } from '../../src/shared/errors';
 
 /** The simulated directory must answer the agent's questions as the seeded Samba DC does. */
 describe('simulated directory', () => {
   const directory = new SimulatedDirectory(buildSeededForest());
 
-  async function scan(base: string, pageSize?: number): Promise<{ users: DirectoryUser[]; pages: number[]; totals: { users: number; disabled: number } }> {
+  async function scan(
+    base: string,
+    pageSize?: number,
+  ): Promise<{ users: DirectoryUser[]; pages: number[]; totals: { users: number; disabled: number } }> {
     const users: DirectoryUser[] = [];
     const pages: number[] = [];
     const totals = await directory.scanUsers(base, {
@@ -52,13 +65,21 @@ describe('simulated directory', () => {
 
   it('marks the built-in accounts, and only them, as critical system objects (isCriticalSystemObject TRUE in AD)', async () => {
     const { users } = await scan(BASE_DN);
-    expect(users.filter((u) => u.criticalSystemObject).map((u) => u.samAccountName).sort()).toEqual(['Administrator', 'Guest', 'krbtgt']);
+    expect(
+      users
+        .filter((u) => u.criticalSystemObject)
+        .map((u) => u.samAccountName)
+        .sort(),
+    ).toEqual(['Administrator', 'Guest', 'krbtgt']);
     expect(users.filter((u) => !u.criticalSystemObject)).toHaveLength(SEED_USERS.length);
   });
 
   it('refuses a user, computer or contact as the OU to verify, names what it is and what holds it', async () => {
     const refusal = async (input: string): Promise<{ code: string; message: string; hint: string | undefined }> => {
-      const err = await resolveOu(directory, input).then(() => null, (e: unknown) => e);
+      const err = await resolveOu(directory, input).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(AppError);
       const { code, message, hint } = err as AppError;
       return { code, message, hint };
@@ -71,10 +92,19 @@ describe('simulated directory', () => {
       hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot CN=Users,${BASE_DN}`,
     });
     // Typed relative to the domain, the same.
-    expect(await refusal('CN=Administrator,CN=Users')).toMatchObject({ code: 'DIRECTORY.NOT_A_CONTAINER', message: `${admin} is a user, not an OU or container.` });
+    expect(await refusal('CN=Administrator,CN=Users')).toMatchObject({
+      code: 'DIRECTORY.NOT_A_CONTAINER',
+      message: `${admin} is a user, not an OU or container.`,
+    });
     const pc = `CN=${SEED_COMPUTERS[0]!.cn},${OU.sales}`;
-    expect(await refusal(pc)).toEqual({ code: 'DIRECTORY.NOT_A_CONTAINER', message: `${pc} is a computer, not an OU or container.`, hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${OU.sales}` });
-    expect((await refusal(`CN=${SEED_CONTACTS[0]!},${OU.sales}`)).message).toContain('is a contact, not an OU or container.');
+    expect(await refusal(pc)).toEqual({
+      code: 'DIRECTORY.NOT_A_CONTAINER',
+      message: `${pc} is a computer, not an OU or container.`,
+      hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${OU.sales}`,
+    });
+    expect((await refusal(`CN=${SEED_CONTACTS[0]!},${OU.sales}`)).message).toContain(
+      'is a contact, not an OU or container.',
+    );
     // Containers and OUs still are.
     await expect(resolveOu(directory, `CN=Users,${BASE_DN}`)).resolves.toMatchObject({ baseDn: `CN=Users,${BASE_DN}` });
     await expect(resolveOu(directory, 'CN=Users')).resolves.toMatchObject({ baseDn: `CN=Users,${BASE_DN}` });
@@ -106,18 +136,28 @@ describe('simulated directory', () => {
     expect(againUsers.map((u) => u.objectGuid.toString('hex'))).toEqual(users.map((u) => u.objectGuid.toString('hex')));
     const withGuid = users.find((u) => u.samAccountName === 'sales0001')!;
     expect(withGuid.consistencyGuid).toEqual(consistencyGuidFor('sales0001'));
-    expect(sourceAnchor(withGuid.objectGuid, withGuid.consistencyGuid)).toBe(consistencyGuidFor('sales0001').toString('base64'));
+    expect(sourceAnchor(withGuid.objectGuid, withGuid.consistencyGuid)).toBe(
+      consistencyGuidFor('sales0001').toString('base64'),
+    );
     expect(users.find((u) => u.samAccountName === 'sales0051')!.consistencyGuid).toBeNull();
   });
 
   it('resolves OUs the way the agent does against AD: relative, nested, escaped, ambiguous, missing, outside', async () => {
-    await expect(resolveOu(directory, 'OU=Sales')).resolves.toEqual({ baseDn: OU.sales, defaultNamingContext: BASE_DN });
+    await expect(resolveOu(directory, 'OU=Sales')).resolves.toEqual({
+      baseDn: OU.sales,
+      defaultNamingContext: BASE_DN,
+    });
     await expect(resolveOu(directory, 'OU=R\\,D')).resolves.toMatchObject({ baseDn: OU.rAndD });
     await expect(resolveOu(directory, 'OU=Marketing,OU=EMEA')).resolves.toMatchObject({ baseDn: OU.marketingEmea });
     await expect(resolveOu(directory, 'Legacy (2019)')).resolves.toMatchObject({ baseDn: OU.legacy });
-    await expect(resolveOu(directory, 'Marketing')).rejects.toMatchObject({ code: 'DIRECTORY.OU_AMBIGUOUS', details: { candidates: [OU.marketingApac, OU.marketingEmea] } });
+    await expect(resolveOu(directory, 'Marketing')).rejects.toMatchObject({
+      code: 'DIRECTORY.OU_AMBIGUOUS',
+      details: { candidates: [OU.marketingApac, OU.marketingEmea] },
+    });
     await expect(resolveOu(directory, 'OU=Nowhere')).rejects.toMatchObject({ code: 'DIRECTORY.OU_NOT_FOUND' });
-    await expect(resolveOu(directory, 'OU=Sales,DC=fabrikam,DC=com')).rejects.toMatchObject({ code: 'DIRECTORY.OUTSIDE_BASE' });
+    await expect(resolveOu(directory, 'OU=Sales,DC=fabrikam,DC=com')).rejects.toMatchObject({
+      code: 'DIRECTORY.OUTSIDE_BASE',
+    });
   });
 
   it('refuses a scan of a base that does not exist, as AD does', async () => {
@@ -135,11 +175,19 @@ describe('simulated directory', () => {
       const file = join(dir, 'forest.json');
       writeForestFile(file, buildSeededForest());
       expect(readForestFile(file)).toEqual(buildSeededForest());
-      const config = loadAgentConfig({ SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:3978', SYNCSHIFT_AGENT_ID: 'a1', SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24), SYNCSHIFT_DIRECTORY: 'simulated', SYNCSHIFT_SIMULATED_FOREST: file });
+      const config = loadAgentConfig({
+        SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:3978',
+        SYNCSHIFT_AGENT_ID: 'a1',
+        SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24),
+        SYNCSHIFT_DIRECTORY: 'simulated',
+        SYNCSHIFT_SIMULATED_FOREST: file,
+      });
       expect(config.directory).toEqual({ kind: 'simulated', forestFile: file, pageSize: 500 });
       const opened = await connectConfiguredDirectory({ ...config.directory, pageSize: 7 });
       const pages: number[] = [];
-      expect(await opened.scanUsers(OU.salesOps, { onPage: (_, soFar) => void pages.push(soFar) })).toEqual(EXPECTED.salesOps);
+      expect(await opened.scanUsers(OU.salesOps, { onPage: (_, soFar) => void pages.push(soFar) })).toEqual(
+        EXPECTED.salesOps,
+      );
       // LDAP_PAGE_SIZE applies to the simulated directory too.
       expect(pages).toEqual([7, 14, 21, 28, 35, 40]);
       await opened.close();
@@ -160,7 +208,13 @@ describe('simulated directory', () => {
   describe('adding a user (rehearsing runbook step 12)', () => {
     it('puts an enabled user into an existing OU, anchored on its objectGUID, and refuses what cannot exist', async () => {
       const { forest, user } = addUserToForest(buildSeededForest(), OU.salesOps, 'Pat Newhire');
-      expect(user).toMatchObject({ dn: `CN=Pat Newhire,${OU.salesOps}`, consistencyGuid: null, samAccountName: 'pat.newhire', userPrincipalName: 'pat.newhire@contoso.com', disabled: false });
+      expect(user).toMatchObject({
+        dn: `CN=Pat Newhire,${OU.salesOps}`,
+        consistencyGuid: null,
+        samAccountName: 'pat.newhire',
+        userPrincipalName: 'pat.newhire@contoso.com',
+        disabled: false,
+      });
       const grown = new SimulatedDirectory(forest);
       const totals = await grown.scanUsers(OU.salesOps);
       expect(totals.users).toBe(EXPECTED.salesOps.users + 1);
@@ -171,15 +225,21 @@ describe('simulated directory', () => {
       // A name that needs escaping in a DN stays one RDN.
       const odd = addUserToForest(forest, OU.rAndD, 'Smith, Jo').user;
       expect(odd.dn).toBe(`CN=Smith\\, Jo,${OU.rAndD}`);
-      expect((await new SimulatedDirectory(addUserToForest(forest, OU.rAndD, 'Smith, Jo').forest).scanUsers(OU.rAndD)).users).toBe(EXPECTED.rAndD.users + 1);
+      expect(
+        (await new SimulatedDirectory(addUserToForest(forest, OU.rAndD, 'Smith, Jo').forest).scanUsers(OU.rAndD)).users,
+      ).toBe(EXPECTED.rAndD.users + 1);
     });
 
-    it('npm run sandbox:add-user writes the user into the sandbox\'s forest file, resolving the OU as /verify does', () => {
+    it("npm run sandbox:add-user writes the user into the sandbox's forest file, resolving the OU as /verify does", () => {
       const dir = mkdtempSync(join(tmpdir(), 'syncshift-add-user-'));
       try {
         writeForestFile(join(dir, 'forest.json'), buildSeededForest());
         const run = (...args: string[]) =>
-          spawnSync(process.execPath, ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/sandbox/add-user.ts'), ...args], { env: { ...process.env, SANDBOX_DATA_DIR: dir }, encoding: 'utf8', timeout: 30_000 });
+          spawnSync(
+            process.execPath,
+            ['--require', 'ts-node/register/transpile-only', join(__dirname, '../../src/sandbox/add-user.ts'), ...args],
+            { env: { ...process.env, SANDBOX_DATA_DIR: dir }, encoding: 'utf8', timeout: 30_000 },
+          );
         const ok = run('OU=SalesOps', 'Pat Newhire');
         expect(ok.stderr).toBe('');
         expect(ok.status).toBe(0);
@@ -196,15 +256,24 @@ describe('simulated directory', () => {
   });
 
   describe('agent directory selection', () => {
-    const base = { SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:3978', SYNCSHIFT_AGENT_ID: 'a1', SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24) };
+    const base = {
+      SYNCSHIFT_RELAY_URL: 'http://127.0.0.1:3978',
+      SYNCSHIFT_AGENT_ID: 'a1',
+      SYNCSHIFT_AGENT_SECRET: 'x'.repeat(24),
+    };
 
     it('defaults to LDAP and still demands its settings', () => {
       expect(() => loadAgentConfig(base)).toThrow(/LDAP_URL is missing/);
-      expect(loadAgentConfig({ ...base, LDAP_URL: 'ldaps://dc:636', LDAP_BIND_DN: 'CN=r,DC=c', LDAP_PASSWORD: 'p' }).directory).toMatchObject({ kind: 'ldap', url: 'ldaps://dc:636' });
+      expect(
+        loadAgentConfig({ ...base, LDAP_URL: 'ldaps://dc:636', LDAP_BIND_DN: 'CN=r,DC=c', LDAP_PASSWORD: 'p' })
+          .directory,
+      ).toMatchObject({ kind: 'ldap', url: 'ldaps://dc:636' });
     });
 
     it('refuses a simulated directory without a forest file, and unknown kinds', () => {
-      expect(() => loadAgentConfig({ ...base, SYNCSHIFT_DIRECTORY: 'simulated' })).toThrow(/SYNCSHIFT_SIMULATED_FOREST/);
+      expect(() => loadAgentConfig({ ...base, SYNCSHIFT_DIRECTORY: 'simulated' })).toThrow(
+        /SYNCSHIFT_SIMULATED_FOREST/,
+      );
       expect(() => loadAgentConfig({ ...base, SYNCSHIFT_DIRECTORY: 'memory' })).toThrow(/SYNCSHIFT_DIRECTORY/);
     });
   });

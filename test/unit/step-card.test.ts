@@ -18,16 +18,46 @@ function actions(card: Record<string, unknown>): string[] {
 }
 
 const approval: Approval = {
-  id: 'ap1', migrationId: 'm1', step: 8, action: 'schedulerStop', requestedBy: 'adele', requestedByName: 'Adele Vance', requestedAt: now,
-  expiresAt: new Date(now.getTime() + 3_600_000), required: 1, evidenceHash: evidenceHash({}), evidence: {}, status: 'pending', votes: [],
+  id: 'ap1',
+  migrationId: 'm1',
+  step: 8,
+  action: 'schedulerStop',
+  requestedBy: 'adele',
+  requestedByName: 'Adele Vance',
+  requestedAt: now,
+  expiresAt: new Date(now.getTime() + 3_600_000),
+  required: 1,
+  evidenceHash: evidenceHash({}),
+  evidence: {},
+  status: 'pending',
+  votes: [],
 };
 
 describe('step cards', () => {
   it('every step in every ordinary state renders a valid Adaptive Card 1.5 with Action.Execute and refresh', () => {
     for (const def of STEPS) {
       for (const status of ['pending', 'in_progress', 'done', 'failed', 'skipped'] as const) {
-        const steps = stepsUpTo(def.n).map((s) => (s.n === def.n ? { ...s, status, reason: status === 'failed' ? 'agent offline' : null, evidence: { onPrem: 1243, scheduler: { syncCycleEnabled: false } } } : s));
-        const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def, step: steps[def.n - 1]!, steps, approval: null, policy, viewer: null, now });
+        const steps = stepsUpTo(def.n).map((s) =>
+          s.n === def.n
+            ? {
+                ...s,
+                status,
+                reason: status === 'failed' ? 'agent offline' : null,
+                evidence: { onPrem: 1243, scheduler: { syncCycleEnabled: false } },
+              }
+            : s,
+        );
+        const card = renderStepCard({
+          migrationId: 'm1',
+          migrationName: 'Contoso pilot',
+          def,
+          step: steps[def.n - 1]!,
+          steps,
+          approval: null,
+          policy,
+          viewer: null,
+          now,
+        });
         expect(cardProblems(card)).toEqual([]);
         expect((card.refresh as { action: { verb: string } }).action.verb).toBe('step.refresh');
       }
@@ -36,17 +66,35 @@ describe('step cards', () => {
 
   it('offers the buttons that fit the step and the viewer', () => {
     const steps = stepsUpTo(8).map((s) => (s.n === 8 ? { ...s, status: 'waiting_approval' as const } : s));
-    const base = { migrationId: 'm1', migrationName: 'Contoso pilot', def: STEPS[7]!, step: steps[7]!, steps, approval, policy, now };
-    expect(actions(renderStepCard({ ...base, viewer: 'megan' }))).toEqual(['step.approve:Approve', 'step.reject:Reject']);
+    const base = {
+      migrationId: 'm1',
+      migrationName: 'Contoso pilot',
+      def: STEPS[7]!,
+      step: steps[7]!,
+      steps,
+      approval,
+      policy,
+      now,
+    };
+    expect(actions(renderStepCard({ ...base, viewer: 'megan' }))).toEqual([
+      'step.approve:Approve',
+      'step.reject:Reject',
+    ]);
     expect(actions(renderStepCard({ ...base, viewer: 'adele' }))).toEqual(['step.reject:Withdraw request']);
     expect(actions(renderStepCard({ ...base, viewer: 'mallory' }))).toEqual([]);
     const text = cardText(renderStepCard({ ...base, viewer: 'megan' }));
     expect(text).toContain('Waiting for approval: 0 of 1');
     expect(text).toContain('Requested by Adele Vance at 2026-11-25T10:00:00Z');
     const pending = stepsUpTo(1);
-    expect(actions(renderStepCard({ ...base, def: STEPS[0]!, step: pending[0]!, steps: pending, approval: null, viewer: null }))).toEqual(['step.confirm:Mark done']);
+    expect(
+      actions(
+        renderStepCard({ ...base, def: STEPS[0]!, step: pending[0]!, steps: pending, approval: null, viewer: null }),
+      ),
+    ).toEqual(['step.confirm:Mark done']);
     const at6 = stepsUpTo(6);
-    expect(actions(renderStepCard({ ...base, def: STEPS[5]!, step: at6[5]!, steps: at6, approval: null, viewer: null }))).toEqual(['step.confirm:Mark done', 'step.skip:Skip']);
+    expect(
+      actions(renderStepCard({ ...base, def: STEPS[5]!, step: at6[5]!, steps: at6, approval: null, viewer: null })),
+    ).toEqual(['step.confirm:Mark done', 'step.skip:Skip']);
   });
 
   it('shows Undo exactly where the stored state allows an undo (the rule the bot applies to the click)', () => {
@@ -56,11 +104,33 @@ describe('step cards', () => {
       const later = STEPS.find((d) => d.dependsOn.includes(def.n))!;
       for (const status of statuses) {
         for (const laterStatus of statuses) {
-          for (const live of [null, { ...approval, step: def.n, action: `undo:${def.undo}` }, { ...approval, step: def.n, status: 'approved' as const }]) {
-            const steps = stepsUpTo(def.n).map((s) => (s.n === def.n ? { ...s, status } : s.n === later.n ? { ...s, status: laterStatus } : s));
-            const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def, step: steps[def.n - 1]!, steps, approval: live, policy, viewer: 'megan', now });
+          for (const live of [
+            null,
+            { ...approval, step: def.n, action: `undo:${def.undo}` },
+            { ...approval, step: def.n, status: 'approved' as const },
+          ]) {
+            const steps = stepsUpTo(def.n).map((s) =>
+              s.n === def.n ? { ...s, status } : s.n === later.n ? { ...s, status: laterStatus } : s,
+            );
+            const card = renderStepCard({
+              migrationId: 'm1',
+              migrationName: 'Contoso pilot',
+              def,
+              step: steps[def.n - 1]!,
+              steps,
+              approval: live,
+              policy,
+              viewer: 'megan',
+              now,
+            });
             const hasUndo = actions(card).includes('step.undo:Undo (needs approval)');
-            expect([def.n, status, laterStatus, live?.status, hasUndo]).toEqual([def.n, status, laterStatus, live?.status, undoAllowed(steps, def.n, live).ok]);
+            expect([def.n, status, laterStatus, live?.status, hasUndo]).toEqual([
+              def.n,
+              status,
+              laterStatus,
+              live?.status,
+              undoAllowed(steps, def.n, live).ok,
+            ]);
             if (hasUndo) shown++;
           }
         }
@@ -83,8 +153,10 @@ describe('step cards', () => {
 /** Text on the card before anyone clicks anything: elements with isVisible false are left out. */
 function visibleText(card: unknown): string {
   const strip = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.filter((n) => (n as { isVisible?: boolean } | null)?.isVisible !== false).map(strip);
-    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, strip(v)]));
+    if (Array.isArray(node))
+      return node.filter((n) => (n as { isVisible?: boolean } | null)?.isVisible !== false).map(strip);
+    if (node && typeof node === 'object')
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, strip(v)]));
     return node;
   };
   return cardText(strip(card));
@@ -100,10 +172,22 @@ function byId(node: unknown, id: string): Record<string, unknown>[] {
 
 describe('evidence on step cards', () => {
   const scheduler = { syncCycleEnabled: true, syncCycleInProgress: false, stagingModeEnabled: false };
-  const waiting = stepsUpTo(8).map((s) => (s.n === 8 ? { ...s, status: 'waiting_approval' as const, evidence: { scheduler } } : s));
+  const waiting = stepsUpTo(8).map((s) =>
+    s.n === 8 ? { ...s, status: 'waiting_approval' as const, evidence: { scheduler } } : s,
+  );
 
   it('an approval card shows the scheduler state as a person reads it, not as raw keys', () => {
-    const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def: STEPS[7]!, step: waiting[7]!, steps: waiting, approval, policy, viewer: 'megan', now });
+    const card = renderStepCard({
+      migrationId: 'm1',
+      migrationName: 'Contoso pilot',
+      def: STEPS[7]!,
+      step: waiting[7]!,
+      steps: waiting,
+      approval,
+      policy,
+      viewer: 'megan',
+      now,
+    });
     expect(cardProblems(card)).toEqual([]);
     const shown = visibleText(card);
     expect(shown).toContain('Connect Sync scheduler: Scheduler: on · Staging mode: off · Sync cycle running: no');
@@ -112,17 +196,48 @@ describe('evidence on step cards', () => {
   });
 
   it('the raw values stay on the card, behind a button that shows them', () => {
-    const card = renderStepCard({ migrationId: 'm1', migrationName: 'Contoso pilot', def: STEPS[7]!, step: waiting[7]!, steps: waiting, approval, policy, viewer: 'megan', now });
+    const card = renderStepCard({
+      migrationId: 'm1',
+      migrationName: 'Contoso pilot',
+      def: STEPS[7]!,
+      step: waiting[7]!,
+      steps: waiting,
+      approval,
+      policy,
+      viewer: 'megan',
+      now,
+    });
     const [raw] = byId(card, 'rawEvidence');
     expect(raw).toMatchObject({ type: 'Container', isVisible: false });
-    expect(cardText(raw)).toContain('scheduler.syncCycleEnabled: true\nscheduler.syncCycleInProgress: false\nscheduler.stagingModeEnabled: false');
-    expect(JSON.stringify(card.body)).toContain('{"type":"Action.ToggleVisibility","title":"Show raw values","targetElements":["rawEvidence"]}');
+    expect(cardText(raw)).toContain(
+      'scheduler.syncCycleEnabled: true\nscheduler.syncCycleInProgress: false\nscheduler.stagingModeEnabled: false',
+    );
+    expect(JSON.stringify(card.body)).toContain(
+      '{"type":"Action.ToggleVisibility","title":"Show raw values","targetElements":["rawEvidence"]}',
+    );
   });
 
   it('a finished scheduler step reads before and after, who approved and which agent ran it', async () => {
     const { readableEvidence } = await import('../../src/cards/evidence-text');
-    const after = { ...scheduler, syncCycleEnabled: false, schedulerSuspended: false, maintenanceEnabled: true, nextSyncCyclePolicyType: 'Delta', nextSyncCycleStartTimeInUTC: null, currentlyEffectiveSyncCycleInterval: '00:30:00', runningConnector: null };
-    expect(readableEvidence({ before: { scheduler }, result: { stopped: true, scheduler: after }, job: 'ab12cd34', agent: 'dc-agent-1', approvedBy: 'Alex Wilber' })).toEqual([
+    const after = {
+      ...scheduler,
+      syncCycleEnabled: false,
+      schedulerSuspended: false,
+      maintenanceEnabled: true,
+      nextSyncCyclePolicyType: 'Delta',
+      nextSyncCycleStartTimeInUTC: null,
+      currentlyEffectiveSyncCycleInterval: '00:30:00',
+      runningConnector: null,
+    };
+    expect(
+      readableEvidence({
+        before: { scheduler },
+        result: { stopped: true, scheduler: after },
+        job: 'ab12cd34',
+        agent: 'dc-agent-1',
+        approvedBy: 'Alex Wilber',
+      }),
+    ).toEqual([
       { title: 'Agent job', value: 'ab12cd34' },
       { title: 'Agent', value: 'dc-agent-1' },
       { title: 'Approved by', value: 'Alex Wilber' },
@@ -130,14 +245,24 @@ describe('evidence on step cards', () => {
       { title: 'Result', value: 'Stopped: yes' },
       {
         title: 'Result · Connect Sync scheduler',
-        value: 'Scheduler: off · Staging mode: off · Sync cycle running: no · Scheduler suspended: no · Maintenance: on · Next cycle type: Delta · Next cycle starts (UTC): not reported · Cycle interval: 00:30:00 · Running connector: none',
+        value:
+          'Scheduler: off · Staging mode: off · Sync cycle running: no · Scheduler suspended: no · Maintenance: on · Next cycle type: Delta · Next cycle starts (UTC): not reported · Cycle interval: 00:30:00 · Running connector: none',
       },
     ]);
   });
 
   it('verify evidence: counts with separators, DN lists set apart with semicolons, unknown keys spelled out', async () => {
     const { readableEvidence } = await import('../../src/cards/evidence-text');
-    expect(readableEvidence({ ou: 'OU=R\\,D,DC=contoso,DC=com', onPremUsers: 1243, missingSample: ['CN=Doe\\, Jane,OU=Sales', 'CN=B,OU=Sales'], baseline: null, someNewFlag: true, script: 'hidden' })).toEqual([
+    expect(
+      readableEvidence({
+        ou: 'OU=R\\,D,DC=contoso,DC=com',
+        onPremUsers: 1243,
+        missingSample: ['CN=Doe\\, Jane,OU=Sales', 'CN=B,OU=Sales'],
+        baseline: null,
+        someNewFlag: true,
+        script: 'hidden',
+      }),
+    ).toEqual([
       { title: 'OU', value: 'OU=R\\,D,DC=contoso,DC=com' },
       { title: 'On-premises users', value: '1,243' },
       { title: 'Missing, first few', value: 'CN=Doe\\, Jane,OU=Sales; CN=B,OU=Sales' },
@@ -150,7 +275,18 @@ describe('evidence on step cards', () => {
 describe('evidenceFacts', () => {
   it('shows primitives, two levels of nesting, and summarises lists', async () => {
     const { evidenceFacts } = await import('../../src/cards/step-card');
-    expect(evidenceFacts({ onPremUsers: 1243, ou: 'OU=Sales', export: { path: '/x', files: 3, nested: { deep: 1, deeper: { no: 1 } } }, plan: [{ a: 1 }, { a: 2 }], tags: ['a', 'b'], none: null, script: 'hidden', before: { script: 'hidden' } })).toEqual([
+    expect(
+      evidenceFacts({
+        onPremUsers: 1243,
+        ou: 'OU=Sales',
+        export: { path: '/x', files: 3, nested: { deep: 1, deeper: { no: 1 } } },
+        plan: [{ a: 1 }, { a: 2 }],
+        tags: ['a', 'b'],
+        none: null,
+        script: 'hidden',
+        before: { script: 'hidden' },
+      }),
+    ).toEqual([
       { title: 'onPremUsers', value: '1,243' },
       { title: 'ou', value: 'OU=Sales' },
       { title: 'export.path', value: '/x' },

@@ -14,12 +14,16 @@ function withPilot(evidence: unknown): StepState[] {
   return initialSteps().map((s) => (s.n === n ? { ...s, status: 'done', evidence } : s));
 }
 
-const approval = (action: string, evidence: unknown = null): Pick<Approval, 'action' | 'evidence'> => ({ action, evidence });
+const approval = (action: string, evidence: unknown = null): Pick<Approval, 'action' | 'evidence'> => ({
+  action,
+  evidence,
+});
 
 describe('stepByCheck: steps are found by what they do, never by number', () => {
   it('finds each software check on exactly one step', () => {
     const software = STEPS.filter((s) => s.check.kind !== 'person');
-    for (const def of software) expect(stepByCheck(def.check as Exclude<typeof def.check, { kind: 'person' }>)).toBe(def);
+    for (const def of software)
+      expect(stepByCheck(def.check as Exclude<typeof def.check, { kind: 'person' }>)).toBe(def);
     const keys = software.map((s) => JSON.stringify(s.check));
     expect(new Set(keys).size).toBe(keys.length);
   });
@@ -28,41 +32,64 @@ describe('stepByCheck: steps are found by what they do, never by number', () => 
     expect(stepByCheck({ kind: 'verify', mode: 'baseline' }).check).toEqual({ kind: 'verify', mode: 'baseline' });
     expect(stepByCheck({ kind: 'verify', mode: 'provisioned' }).check).toEqual({ kind: 'verify', mode: 'provisioned' });
     expect(stepByCheck({ kind: 'verify', mode: 'provisioned' }).dependsOn.length).toBeGreaterThan(0);
-    expect(stepByCheck({ kind: 'verify', mode: 'baseline' }).n).toBeLessThan(stepByCheck({ kind: 'verify', mode: 'provisioned' }).n);
+    expect(stepByCheck({ kind: 'verify', mode: 'baseline' }).n).toBeLessThan(
+      stepByCheck({ kind: 'verify', mode: 'provisioned' }).n,
+    );
   });
 });
 
 describe('checkJob: what the Run button of a software-checked step sends', () => {
   it('scans the OU the person typed for the pilot OU step, as the parser canonicalised it', () => {
-    expect(checkJob({ kind: 'pilotOu' }, initialSteps(), '  OU=Pilot ')).toEqual({ ok: true, job: { action: 'directory.scanOu', ou: 'OU=Pilot' } });
+    expect(checkJob({ kind: 'pilotOu' }, initialSteps(), '  OU=Pilot ')).toEqual({
+      ok: true,
+      job: { action: 'directory.scanOu', ou: 'OU=Pilot' },
+    });
   });
 
   it('refuses a typed OU the parser refuses, with its reason and hint', () => {
     for (const typed of ['', '(objectClass=*)']) {
       const parsed = parseOuInput(typed);
       if (parsed.ok) throw new Error(`the parser accepted "${typed}"`);
-      expect(checkJob({ kind: 'pilotOu' }, initialSteps(), typed)).toEqual({ ok: false, reason: `${parsed.reason} ${parsed.hint}` });
+      expect(checkJob({ kind: 'pilotOu' }, initialSteps(), typed)).toEqual({
+        ok: false,
+        reason: `${parsed.reason} ${parsed.hint}`,
+      });
     }
   });
 
   it('scans the recorded pilot OU for both verify steps, whatever was typed', () => {
     const steps = withPilot({ pilotOu: PILOT, users: 7 });
     for (const mode of ['baseline', 'provisioned'] as const) {
-      expect(checkJob({ kind: 'verify', mode }, steps, 'OU=Typed')).toEqual({ ok: true, job: { action: 'directory.scanOu', ou: PILOT } });
+      expect(checkJob({ kind: 'verify', mode }, steps, 'OU=Typed')).toEqual({
+        ok: true,
+        job: { action: 'directory.scanOu', ou: PILOT },
+      });
     }
   });
 
   it('refuses a verify before the pilot OU is set, naming the step that sets it', () => {
     const n = stepByCheck({ kind: 'pilotOu' }).n;
     expect(n).toBe(5);
-    expect(checkJob({ kind: 'verify', mode: 'baseline' }, initialSteps(), '')).toEqual({ ok: false, reason: 'Set the pilot OU in step 5 first.' });
-    expect(checkJob({ kind: 'verify', mode: 'baseline' }, withPilot({ pilotOu: '' }), '')).toEqual({ ok: false, reason: 'Set the pilot OU in step 5 first.' });
+    expect(checkJob({ kind: 'verify', mode: 'baseline' }, initialSteps(), '')).toEqual({
+      ok: false,
+      reason: 'Set the pilot OU in step 5 first.',
+    });
+    expect(checkJob({ kind: 'verify', mode: 'baseline' }, withPilot({ pilotOu: '' }), '')).toEqual({
+      ok: false,
+      reason: 'Set the pilot OU in step 5 first.',
+    });
   });
 
   it('exports the configuration for the backup step, and runs nothing for approval steps', () => {
-    expect(checkJob({ kind: 'exportConfig' }, initialSteps(), '')).toEqual({ ok: true, job: { action: 'adsync.exportConfig' } });
+    expect(checkJob({ kind: 'exportConfig' }, initialSteps(), '')).toEqual({
+      ok: true,
+      job: { action: 'adsync.exportConfig' },
+    });
     for (const kind of ['schedulerStop', 'noFlowRules', 'schedulerStart', 'adsyncServiceStop', 'person'] as const) {
-      expect(checkJob({ kind }, initialSteps(), 'OU=Pilot')).toEqual({ ok: false, reason: 'This step is not run this way.' });
+      expect(checkJob({ kind }, initialSteps(), 'OU=Pilot')).toEqual({
+        ok: false,
+        reason: 'This step is not run this way.',
+      });
     }
   });
 });
@@ -75,7 +102,8 @@ describe('precheckJob: the read before an approval and before it runs', () => {
   });
 
   it('reads nothing first for the service stop and for undos', () => {
-    for (const action of ['adsyncServiceStop', 'undo:schedulerStart', 'undo:disableRules', 'exportConfig']) expect(precheckJob(action)).toBeNull();
+    for (const action of ['adsyncServiceStop', 'undo:schedulerStart', 'undo:disableRules', 'exportConfig'])
+      expect(precheckJob(action)).toBeNull();
   });
 });
 
@@ -88,7 +116,10 @@ describe('actionJob and undoJob: what an approval runs, from the stored approval
 
   it('creates exactly the approved rule plan', () => {
     const plan = [{ key: 'inbound-user', precedence: 99 }];
-    expect(actionJob(approval('noFlowRules', { plan, pilotOu: PILOT }))).toEqual({ action: 'adsync.createNoFlowRules', plan });
+    expect(actionJob(approval('noFlowRules', { plan, pilotOu: PILOT }))).toEqual({
+      action: 'adsync.createNoFlowRules',
+      plan,
+    });
   });
 
   it('runs nothing for an action it does not know', () => {
@@ -103,8 +134,14 @@ describe('actionJob and undoJob: what an approval runs, from the stored approval
   });
 
   it('disables only the rules the step reported creating, and runs nothing when it created none', () => {
-    const evidence = { result: { created: [{ identifier: RULE_A, key: 'inbound-user' }, { key: 'no-id' }, { identifier: RULE_B }] } };
-    expect(undoJob(approval('undo:disableRules', evidence))).toEqual({ action: 'adsync.setRulesDisabled', identifiers: [RULE_A, RULE_B], disabled: true });
+    const evidence = {
+      result: { created: [{ identifier: RULE_A, key: 'inbound-user' }, { key: 'no-id' }, { identifier: RULE_B }] },
+    };
+    expect(undoJob(approval('undo:disableRules', evidence))).toEqual({
+      action: 'adsync.setRulesDisabled',
+      identifiers: [RULE_A, RULE_B],
+      disabled: true,
+    });
     expect(undoJob(approval('undo:disableRules', { result: { created: [] } }))).toBeNull();
     expect(undoJob(approval('undo:disableRules', null))).toBeNull();
     expect(undoJob(approval('schedulerStop'))).toBeNull();

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { postStream } from '../../src/agent/stream-upload';
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; stop: () => void }> {
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; server: Server; stop: () => void }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   // Connections too: a test that failed mid-upload must not leave a socket holding jest open.
@@ -14,7 +16,10 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 }
 
 /** A body of `count` chunks of `size` bytes, counting how many were pulled and whether it was cancelled. */
-function chunks(count: number, size: number): { body: ReadableStream<Uint8Array>; pulled: () => number; cancelled: () => unknown } {
+function chunks(
+  count: number,
+  size: number,
+): { body: ReadableStream<Uint8Array>; pulled: () => number; cancelled: () => unknown } {
   let n = 0;
   let cancelReason: unknown;
   const body = new ReadableStream<Uint8Array>(
@@ -44,7 +49,10 @@ describe('postStream', () => {
     });
     try {
       const { body } = chunks(50, 10_000);
-      expect(await postStream(url, { 'content-type': 'application/x-ndjson' }, body)).toEqual({ status: 200, text: JSON.stringify({ bytes: 500_000, type: 'application/x-ndjson' }) });
+      expect(await postStream(url, { 'content-type': 'application/x-ndjson' }, body)).toEqual({
+        status: 200,
+        text: JSON.stringify({ bytes: 500_000, type: 'application/x-ndjson' }),
+      });
     } finally {
       stop();
     }
@@ -83,7 +91,10 @@ describe('postStream', () => {
     });
     try {
       const body = chunks(10_000, 16 * 1024);
-      expect(await postStream(url, {}, body.body)).toEqual({ status: 409, text: JSON.stringify({ message: 'not leased' }) });
+      expect(await postStream(url, {}, body.body)).toEqual({
+        status: 409,
+        text: JSON.stringify({ message: 'not leased' }),
+      });
       expect(body.cancelled()).toBe('answered');
       expect(body.pulled()).toBeLessThan(10_000);
     } finally {
@@ -130,7 +141,9 @@ describe('postStream', () => {
     });
     try {
       const started = Date.now();
-      await expect(postStream(url, {}, chunks(3, 1000).body, { idleMs: 300 })).rejects.toThrow('Nothing moved on the upload for 300 ms: the bot neither read the scan nor answered.');
+      await expect(postStream(url, {}, chunks(3, 1000).body, { idleMs: 300 })).rejects.toThrow(
+        'Nothing moved on the upload for 300 ms: the bot neither read the scan nor answered.',
+      );
       expect(serverSaw).toBe('whole body');
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     } finally {

@@ -1,6 +1,10 @@
 import { datesBetween, latestDueSlot, localDateOf, slotInstant } from '../../src/runbook/summary-schedule';
 
-const berlin = (since = '2026-03-01T00:00:00Z') => ({ localTime: '08:00', timeZone: 'Europe/Berlin', since: new Date(since) });
+const berlin = (since = '2026-03-01T00:00:00Z') => ({
+  localTime: '08:00',
+  timeZone: 'Europe/Berlin',
+  since: new Date(since),
+});
 const iso = (d: Date | undefined) => d?.toISOString();
 
 describe('daily summary slots', () => {
@@ -14,7 +18,10 @@ describe('daily summary slots', () => {
 
   test('the slot is due from its minute on, and not a minute before, on both sides of the change', () => {
     expect(latestDueSlot(berlin(), new Date('2026-03-28T06:59:59Z'))?.localDate).toBe('2026-03-27');
-    expect(latestDueSlot(berlin(), new Date('2026-03-28T07:00:00Z'))).toEqual({ localDate: '2026-03-28', at: new Date('2026-03-28T07:00:00Z') });
+    expect(latestDueSlot(berlin(), new Date('2026-03-28T07:00:00Z'))).toEqual({
+      localDate: '2026-03-28',
+      at: new Date('2026-03-28T07:00:00Z'),
+    });
     // The day of the change: 06:30 UTC is already 08:30 local.
     expect(latestDueSlot(berlin(), new Date('2026-03-29T05:59:00Z'))?.localDate).toBe('2026-03-28');
     expect(latestDueSlot(berlin(), new Date('2026-03-29T06:30:00Z'))?.localDate).toBe('2026-03-29');

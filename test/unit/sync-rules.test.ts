@@ -1,13 +1,23 @@
 import { ADSYNC_SCRIPTS, SCRIPT_ID_MARKER } from '../../src/agent/powershell/scripts';
 import { AppError } from '../../src/shared/errors';
-import { AdsyncError, MAX_RULE_NAME_LENGTH, freePrecedences, planNoFlowRules, psQuote, renderRulesScriptPreview, rulePlanListSchema } from '../../src/runbook/sync-rules';
+import {
+  AdsyncError,
+  MAX_RULE_NAME_LENGTH,
+  freePrecedences,
+  planNoFlowRules,
+  psQuote,
+  renderRulesScriptPreview,
+  rulePlanListSchema,
+} from '../../src/runbook/sync-rules';
 
 const OU = 'OU=Pilot,OU=Staff,DC=contoso,DC=com';
 
 describe('planNoFlowRules', () => {
   it('plans an inbound and an outbound rule per object type, as in the tutorial', () => {
     const plan = planNoFlowRules({ ouDn: OU, usedPrecedences: [] });
-    expect(plan.map((r) => [r.key, r.direction, r.connectorRole, r.sourceObjectType, r.targetObjectType, r.linkType])).toEqual([
+    expect(
+      plan.map((r) => [r.key, r.direction, r.connectorRole, r.sourceObjectType, r.targetObjectType, r.linkType]),
+    ).toEqual([
       ['inbound-user', 'Inbound', 'ad', 'user', 'person', 'Join'],
       ['outbound-user', 'Outbound', 'entra', 'person', 'user', 'JoinNoFlow'],
       ['inbound-group', 'Inbound', 'ad', 'group', 'group', 'Join'],
@@ -17,7 +27,9 @@ describe('planNoFlowRules', () => {
     ]);
     const inbound = plan[0]!;
     expect(inbound.scope).toEqual([{ attribute: 'dn', value: OU, operator: 'ENDSWITH' }]);
-    expect(inbound.attributeFlows).toEqual([{ flowType: 'Constant', source: 'true', destination: 'cloudNoFlow', valueMergeType: 'Update' }]);
+    expect(inbound.attributeFlows).toEqual([
+      { flowType: 'Constant', source: 'true', destination: 'cloudNoFlow', valueMergeType: 'Update' },
+    ]);
     const outbound = plan[1]!;
     expect(outbound.scope).toEqual([{ attribute: 'cloudNoFlow', value: 'true', operator: 'EQUAL' }]);
     expect(outbound.attributeFlows).toEqual([]);
@@ -47,7 +59,10 @@ describe('planNoFlowRules', () => {
     }
     expect(caught).toBeInstanceOf(AdsyncError);
     expect((caught as AdsyncError).code).toBe('ADSYNC.PRECEDENCE_EXHAUSTED');
-    expect((caught as AdsyncError).toJSON()).toMatchObject({ details: { needed: 6, free: 4 }, hint: expect.stringContaining('Rules Editor') });
+    expect((caught as AdsyncError).toJSON()).toMatchObject({
+      details: { needed: 6, free: 4 },
+      hint: expect.stringContaining('Rules Editor'),
+    });
     expect(freePrecedences(used, 4)).toEqual([99, 98, 97, 96]);
   });
 
@@ -56,7 +71,9 @@ describe('planNoFlowRules', () => {
     const plan = planNoFlowRules({ ouDn: nasty, usedPrecedences: [] });
     expect(plan[0]!.scope[0]!.value).toBe(nasty);
     expect(plan[0]!.ouDn).toBe(nasty);
-    expect(plan[0]!.name).toBe('In from AD - User cloudNoFlow (SyncShift) O\'Brien $(Remove-Item x) ; "quote" `whoami`');
+    expect(plan[0]!.name).toBe(
+      'In from AD - User cloudNoFlow (SyncShift) O\'Brien $(Remove-Item x) ; "quote" `whoami`',
+    );
   });
 
   it('truncates long OU names so rule names stay within the limit', () => {
@@ -74,27 +91,36 @@ describe('planNoFlowRules', () => {
     ['OU=Pi\nlot,DC=x', 'control characters'],
     ['OU=a;b,DC=x', 'bad syntax'],
   ])('refuses %j (%s) with INPUT.BAD_DN', (ouDn) => {
-    expect(() => planNoFlowRules({ ouDn, usedPrecedences: [] })).toThrow(expect.objectContaining({ code: 'INPUT.BAD_DN' }));
+    expect(() => planNoFlowRules({ ouDn, usedPrecedences: [] })).toThrow(
+      expect.objectContaining({ code: 'INPUT.BAD_DN' }),
+    );
   });
 });
 
 describe('renderRulesScriptPreview', () => {
   it('renders the Microsoft cmdlet sequence for each rule', () => {
     const plan = planNoFlowRules({ ouDn: OU, usedPrecedences: [], objectTypes: ['user'] });
-    const text = renderRulesScriptPreview(plan, { adConnectorName: 'contoso.com', entraConnectorName: 'contoso.onmicrosoft.com - AAD' });
+    const text = renderRulesScriptPreview(plan, {
+      adConnectorName: 'contoso.com',
+      entraConnectorName: 'contoso.onmicrosoft.com - AAD',
+    });
     expect(text).toContain("$adConnector = Get-ADSyncConnector -Name 'contoso.com'");
     expect(text).toContain("-Direction 'Inbound' -Precedence 99");
     expect(text).toContain("-Connector $adConnector.Identifier -LinkType 'Join'");
-    expect(text).toContain("-Source @('true') -Destination 'cloudNoFlow' -FlowType 'Constant' -ValueMergeType 'Update'");
+    expect(text).toContain(
+      "-Source @('true') -Destination 'cloudNoFlow' -FlowType 'Constant' -ValueMergeType 'Update'",
+    );
     expect(text).toContain(`-ArgumentList 'dn', '${OU}', 'ENDSWITH'`);
     expect(text).toContain("-Connector $entraConnector.Identifier -LinkType 'JoinNoFlow'");
     expect(text).toContain("-ArgumentList 'cloudNoFlow', 'true', 'EQUAL'");
     expect(text.match(/Add-ADSyncRule /g)).toHaveLength(2);
-    expect(renderRulesScriptPreview(plan)).toContain("# $adConnector = Get-ADSyncConnector -Name '<your AD connector>'");
+    expect(renderRulesScriptPreview(plan)).toContain(
+      "# $adConnector = Get-ADSyncConnector -Name '<your AD connector>'",
+    );
   });
 
   it('quotes values so nothing in an OU name can run when the preview is pasted', () => {
-    const nasty = "OU=O'Brien \u2019$(Remove-Item x) \\; \\\"q\\\",DC=contoso,DC=com";
+    const nasty = 'OU=O\'Brien \u2019$(Remove-Item x) \\; \\"q\\",DC=contoso,DC=com';
     const text = renderRulesScriptPreview(planNoFlowRules({ ouDn: nasty, usedPrecedences: [], objectTypes: ['user'] }));
     expect(text).toContain("'OU=O''Brien \u2019\u2019$(Remove-Item x) \\; \\\"q\\\",DC=contoso,DC=com'");
   });
@@ -102,7 +128,7 @@ describe('renderRulesScriptPreview', () => {
   it('psQuote doubles every kind of single quote and splices control characters', () => {
     expect(psQuote("a'b")).toBe("'a''b'");
     expect(psQuote('a\u2018b\u201bc')).toBe("'a\u2018\u2018b\u201b\u201bc'");
-    expect(psQuote('$(x) `y` "z"')).toBe("'$(x) `y` \"z\"'");
+    expect(psQuote('$(x) `y` "z"')).toBe('\'$(x) `y` "z"\'');
     expect(psQuote('a\nb')).toBe("('a' + [char]0x0a + 'b')");
   });
 });

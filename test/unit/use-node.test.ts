@@ -1,5 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,7 +40,10 @@ function executable(path: string, body: string): void {
 }
 
 /** A machine with `node` at version `systemNode` (none when null) and an npm whose install succeeds or fails. */
-function machine(systemNode: string | null, npm: 'works' | 'fails' | 'missing' = 'works'): { repo: string; path: string; npmLog: string } {
+function machine(
+  systemNode: string | null,
+  npm: 'works' | 'fails' | 'missing' = 'works',
+): { repo: string; path: string; npmLog: string } {
   const repo = join(root, 'repo');
   const bin = join(root, 'bin');
   const npmLog = join(root, 'npm.log');
@@ -71,7 +84,10 @@ die() { printf '[t] ERROR: %s\\n' "$*" >&2; exit 1; }
 source '${SCRIPT}'
 use_node
 echo "node=$(command -v node) version=$(node --version)"`;
-  const r = spawnSync('/bin/bash', ['--norc', '--noprofile', '-c', script], { env: { PATH: m.path, REPO: m.repo }, encoding: 'utf8' });
+  const r = spawnSync('/bin/bash', ['--norc', '--noprofile', '-c', script], {
+    env: { PATH: m.path, REPO: m.repo },
+    encoding: 'utf8',
+  });
   const npmCalls = existsSync(m.npmLog) ? readFileSync(m.npmLog, 'utf8').trim().split('\n') : [];
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, npmCalls };
 }
@@ -91,10 +107,14 @@ describe('scripts/use-node.sh', () => {
     const first = useNode(m);
     expect(first.status).toBe(0);
     const cacheBin = join(m.repo, '.cache', 'node24', 'node_modules', '.bin', 'node');
-    expect(first.stdout).toContain('this machine has Node.js 20; installing Node.js 24 from the npm registry into .cache/node24 (once)');
+    expect(first.stdout).toContain(
+      'this machine has Node.js 20; installing Node.js 24 from the npm registry into .cache/node24 (once)',
+    );
     expect(first.stdout.trim().split('\n').at(-1)).toBe(`node=${cacheBin} version=v24.21.0`);
     expect(first.npmCalls).toHaveLength(2);
-    expect(first.npmCalls[0]).toMatch(/^install --prefix \S+\/\.cache\/node24\.partial\.\d+ --no-save --no-audit --no-fund node@24$/);
+    expect(first.npmCalls[0]).toMatch(
+      /^install --prefix \S+\/\.cache\/node24\.partial\.\d+ --no-save --no-audit --no-fund node@24$/,
+    );
     // npm runs dependency install scripts only when approved; the node package's one fetches the binary.
     expect(first.npmCalls[1]).toBe('package.json npm saw: { "private": true, "allowScripts": { "node": true } }');
     expect(readdirSync(join(m.repo, '.cache')).sort()).toEqual(['node24', 'node24-install.log']);

@@ -10,7 +10,12 @@ export type ProgressFn = (scanned: number) => void | Promise<void>;
  * `checkBase` sees the resolved DN before anything under it is read, and throws to refuse it.
  * With `countOnly` the pages are counted and dropped, so a count of any size holds one page.
  */
-export async function scanOu(directory: Directory, payload: ScanOuPayload, onProgress: ProgressFn, checkBase: (baseDn: string) => void = () => undefined): Promise<ScanOuResult> {
+export async function scanOu(
+  directory: Directory,
+  payload: ScanOuPayload,
+  onProgress: ProgressFn,
+  checkBase: (baseDn: string) => void = () => undefined,
+): Promise<ScanOuResult> {
   const { baseDn, defaultNamingContext } = await resolveOu(directory, payload.ou);
   checkBase(baseDn);
   const users: ScannedUser[] = [];

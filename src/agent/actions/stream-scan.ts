@@ -13,10 +13,17 @@ export const USERS_PER_LINE = 1000;
  * failure is thrown after the body was ended with an error, so the bot sees no end line and keeps
  * the job; the caller then reports the failure.
  */
-export async function streamScan(directory: Directory, target: { baseDn: string; defaultNamingContext: string; pageSize?: number }, out: LineStream, onProgress: ProgressFn): Promise<void> {
+export async function streamScan(
+  directory: Directory,
+  target: { baseDn: string; defaultNamingContext: string; pageSize?: number },
+  out: LineStream,
+  onProgress: ProgressFn,
+): Promise<void> {
   const { baseDn, defaultNamingContext } = target;
   try {
-    await out.write(`${JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn, defaultNamingContext } })}\n`);
+    await out.write(
+      `${JSON.stringify({ outcome: 'succeeded', result: { action: 'directory.scanOu', baseDn, defaultNamingContext } })}\n`,
+    );
     let batch: ScannedUser[] = [];
     let sent = 0;
     const totals = await directory.scanUsers(baseDn, {

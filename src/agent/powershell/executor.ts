@@ -14,7 +14,14 @@ export const PARAMS_ENV_VAR = 'SYNCSHIFT_PARAMS';
  * way and additionally echoes a prompt before each statement. `-EncodedCommand` would avoid stdin
  * but is what EDR products flag as malware tradecraft, which is a poor look on a Tier 0 server.
  */
-export const POWERSHELL_ARGS: readonly string[] = Object.freeze(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', '-']);
+export const POWERSHELL_ARGS: readonly string[] = Object.freeze([
+  '-NoProfile',
+  '-NonInteractive',
+  '-ExecutionPolicy',
+  'Bypass',
+  '-Command',
+  '-',
+]);
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 // Windows caps one environment variable at 32,767 characters.
@@ -25,7 +32,8 @@ const EXCERPT_CHARS = 500;
 
 // Inherited variables the child must not see: the agent's own credentials and anything that
 // looks like a secret. PowerShell only needs the ordinary system variables.
-const SECRET_ENV_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY|CONNECTION_?STRING|^SYNCSHIFT_|^PG|^DATABASE_URL$/i;
+const SECRET_ENV_NAME =
+  /SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY|CONNECTION_?STRING|^SYNCSHIFT_|^PG|^DATABASE_URL$/i;
 
 export interface RunPowerShellOptions<T> {
   script: FixedScript;
@@ -58,7 +66,9 @@ export async function runPowerShellScript<T>(options: RunPowerShellOptions<T>): 
   const paramsJson = JSON.stringify(options.params);
   if (paramsJson.length > MAX_PARAMS_CHARS) {
     // A programming error, not an operator one: no caller should send this much.
-    throw new Error(`Parameters for ${script.id} are ${paramsJson.length} characters; the limit is ${MAX_PARAMS_CHARS}.`);
+    throw new Error(
+      `Parameters for ${script.id} are ${paramsJson.length} characters; the limit is ${MAX_PARAMS_CHARS}.`,
+    );
   }
   const executable = options.executable ?? 'powershell';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -85,10 +95,14 @@ export async function runPowerShellScript<T>(options: RunPowerShellOptions<T>): 
       child.kill('SIGKILL');
       settle(() =>
         reject(
-          new AdsyncError('ADSYNC.TIMEOUT', `PowerShell script ${script.id} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`, {
-            hint: 'Check the Connect Sync server (Synchronization Service Manager, ADSync service) and try again; an operation may have completed partly, so check its state first.',
-            details: { scriptId: script.id, timeoutMs },
-          }),
+          new AdsyncError(
+            'ADSYNC.TIMEOUT',
+            `PowerShell script ${script.id} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`,
+            {
+              hint: 'Check the Connect Sync server (Synchronization Service Manager, ADSync service) and try again; an operation may have completed partly, so check its state first.',
+              details: { scriptId: script.id, timeoutMs },
+            },
+          ),
         ),
       );
     }, timeoutMs);
@@ -96,11 +110,15 @@ export async function runPowerShellScript<T>(options: RunPowerShellOptions<T>): 
     child.on('error', (err: NodeJS.ErrnoException) => {
       settle(() =>
         reject(
-          new AdsyncError('ADSYNC.NOT_AVAILABLE', `Could not start PowerShell (${executable}): ${err.code ?? err.message}.`, {
-            hint: 'Run the agent on the Connect Sync server, where Windows PowerShell 5.1 and the ADSync module are installed, or set the PowerShell executable path.',
-            details: { scriptId: script.id, executable },
-            cause: err,
-          }),
+          new AdsyncError(
+            'ADSYNC.NOT_AVAILABLE',
+            `Could not start PowerShell (${executable}): ${err.code ?? err.message}.`,
+            {
+              hint: 'Run the agent on the Connect Sync server, where Windows PowerShell 5.1 and the ADSync module are installed, or set the PowerShell executable path.',
+              details: { scriptId: script.id, executable },
+              cause: err,
+            },
+          ),
         ),
       );
     });
@@ -108,7 +126,15 @@ export async function runPowerShellScript<T>(options: RunPowerShellOptions<T>): 
       stdoutBytes += chunk.length;
       if (stdoutBytes > MAX_STDOUT_BYTES) {
         child.kill('SIGKILL');
-        settle(() => reject(new AdsyncError('ADSYNC.BAD_OUTPUT', `PowerShell script ${script.id} wrote more than ${MAX_STDOUT_BYTES} bytes; the output was discarded.`, { details: { scriptId: script.id } })));
+        settle(() =>
+          reject(
+            new AdsyncError(
+              'ADSYNC.BAD_OUTPUT',
+              `PowerShell script ${script.id} wrote more than ${MAX_STDOUT_BYTES} bytes; the output was discarded.`,
+              { details: { scriptId: script.id } },
+            ),
+          ),
+        );
         return;
       }
       stdoutChunks.push(chunk);
@@ -127,20 +153,33 @@ export async function runPowerShellScript<T>(options: RunPowerShellOptions<T>): 
 
   const envelope = lastEnvelope(run.stdout);
   if (!envelope) {
-    throw new AdsyncError('ADSYNC.BAD_OUTPUT', `PowerShell script ${script.id} ended (exit code ${run.exitCode ?? 'none'}) without writing a result line.`, {
-      hint: 'Run the agent with LOG_LEVEL=debug on the Connect Sync server to see the PowerShell output; the ADSync module or PowerShell itself may have failed to load.',
-      details: { scriptId: script.id, exitCode: run.exitCode, stderr: excerpt(redact(run.stderr)), stdout: excerpt(redact(run.stdout)) },
-    });
+    throw new AdsyncError(
+      'ADSYNC.BAD_OUTPUT',
+      `PowerShell script ${script.id} ended (exit code ${run.exitCode ?? 'none'}) without writing a result line.`,
+      {
+        hint: 'Run the agent with LOG_LEVEL=debug on the Connect Sync server to see the PowerShell output; the ADSync module or PowerShell itself may have failed to load.',
+        details: {
+          scriptId: script.id,
+          exitCode: run.exitCode,
+          stderr: excerpt(redact(run.stderr)),
+          stdout: excerpt(redact(run.stdout)),
+        },
+      },
+    );
   }
   if (!envelope.ok) throw scriptFailure(script, envelope.error, redact);
   const parsed = options.resultSchema.safeParse(envelope.result);
   if (!parsed.success) {
     // Paths and messages only: the values may be large or hold directory data.
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`);
-    throw new AdsyncError('ADSYNC.BAD_OUTPUT', `PowerShell script ${script.id} returned a result of an unexpected shape (${issues.join('; ')}).`, {
-      hint: 'This ADSync version may report fields differently; send the agent log to the SyncShift maintainers.',
-      details: { scriptId: script.id, issues },
-    });
+    throw new AdsyncError(
+      'ADSYNC.BAD_OUTPUT',
+      `PowerShell script ${script.id} returned a result of an unexpected shape (${issues.join('; ')}).`,
+      {
+        hint: 'This ADSync version may report fields differently; send the agent log to the SyncShift maintainers.',
+        details: { scriptId: script.id, issues },
+      },
+    );
   }
   return parsed.data;
 }
@@ -178,16 +217,26 @@ const SCRIPT_CODE_MAP: Record<string, { code: AdsyncErrorCode; hint: string }> =
   },
 };
 
-function scriptFailure(script: FixedScript, error: Extract<ScriptEnvelope, { ok: false }>['error'], redact: (t: string) => string): AdsyncError {
+function scriptFailure(
+  script: FixedScript,
+  error: Extract<ScriptEnvelope, { ok: false }>['error'],
+  redact: (t: string) => string,
+): AdsyncError {
   const mapped = error.code ? SCRIPT_CODE_MAP[error.code] : undefined;
   const message = redact(error.message).slice(0, 2000);
-  const details = { scriptId: script.id, ...(error.cmdlet ? { cmdlet: error.cmdlet } : {}), ...(error.type ? { type: error.type } : {}), ...(error.code ? { scriptCode: error.code } : {}) };
+  const details = {
+    scriptId: script.id,
+    ...(error.cmdlet ? { cmdlet: error.cmdlet } : {}),
+    ...(error.type ? { type: error.type } : {}),
+    ...(error.code ? { scriptCode: error.code } : {}),
+  };
   if (mapped) return new AdsyncError(mapped.code, message, { hint: mapped.hint, details });
   const who = error.cmdlet ? `${error.cmdlet} failed` : `PowerShell script ${script.id} failed`;
   return new AdsyncError('ADSYNC.CMDLET_FAILED', `${who}: ${message}`, {
-    hint: error.code === 'NOT_FOUND' || error.code === 'REFUSED' || error.code === 'INVALID_PARAMS'
-      ? 'Check the values sent to the agent; nothing was changed.'
-      : 'Check the message above on the Connect Sync server (event log, Synchronization Service Manager); the step can be retried once the cause is fixed.',
+    hint:
+      error.code === 'NOT_FOUND' || error.code === 'REFUSED' || error.code === 'INVALID_PARAMS'
+        ? 'Check the values sent to the agent; nothing was changed.'
+        : 'Check the message above on the Connect Sync server (event log, Synchronization Service Manager); the step can be retried once the cause is fixed.',
     details,
   });
 }
@@ -215,5 +264,7 @@ function redactSecrets(text: string, secrets: readonly string[]): string {
 
 function excerpt(text: string): string {
   const t = text.trim();
-  return t.length <= EXCERPT_CHARS ? t : `${t.slice(0, EXCERPT_CHARS)}... (${t.length - EXCERPT_CHARS} more characters)`;
+  return t.length <= EXCERPT_CHARS
+    ? t
+    : `${t.slice(0, EXCERPT_CHARS)}... (${t.length - EXCERPT_CHARS} more characters)`;
 }

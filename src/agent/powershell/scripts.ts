@@ -25,7 +25,8 @@ export interface FixedScript {
 export const SCRIPT_ID_MARKER = '# syncshift-script: ';
 
 /** Codes a script may put in error.code; anything else is a plain cmdlet failure. */
-export type ScriptErrorCode = 'NOT_AVAILABLE' | 'SYNC_IN_PROGRESS' | 'RULE_CONFLICT' | 'NOT_FOUND' | 'REFUSED' | 'INVALID_PARAMS';
+export type ScriptErrorCode =
+  'NOT_AVAILABLE' | 'SYNC_IN_PROGRESS' | 'RULE_CONFLICT' | 'NOT_FOUND' | 'REFUSED' | 'INVALID_PARAMS';
 
 const PRELUDE = [
   "$ErrorActionPreference = 'Stop'",
@@ -57,7 +58,7 @@ const PRELUDE = [
   '  }',
   '  $next = $null',
   '  if ($s.NextSyncCycleStartTimeInUTC) {',
-  '    $next = ([datetime]$s.NextSyncCycleStartTimeInUTC).ToString("yyyy-MM-dd\'T\'HH:mm:ss\'Z\'", [System.Globalization.CultureInfo]::InvariantCulture)',
+  "    $next = ([datetime]$s.NextSyncCycleStartTimeInUTC).ToString(\"yyyy-MM-dd'T'HH:mm:ss'Z'\", [System.Globalization.CultureInfo]::InvariantCulture)",
   '  }',
   '  $interval = $null',
   '  if ($null -ne $s.CurrentlyEffectiveSyncCycleInterval) { $interval = [string]$s.CurrentlyEffectiveSyncCycleInterval }',
@@ -106,7 +107,9 @@ function defineScript(id: string, options: { importAdsync: boolean }, body: stri
   return Object.freeze({ id, text: lines.join('\n') + '\n\n' });
 }
 
-export const getSchedulerScript = defineScript('adsync.getScheduler', { importAdsync: true }, ['$result = Get-SyncShiftScheduler']);
+export const getSchedulerScript = defineScript('adsync.getScheduler', { importAdsync: true }, [
+  '$result = Get-SyncShiftScheduler',
+]);
 
 /**
  * Disables the scheduler before stopping the running cycle (the tutorial does it the other way

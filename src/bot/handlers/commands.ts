@@ -33,7 +33,17 @@ export interface CommandDeps {
  * Commands that only read and reply. Running one again on Teams' retry repeats only the reply (and
  * the audit line of the attempt); every other command changes something and must not run twice.
  */
-const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set(['help', 'unknown', 'invalid', 'migration.status', 'step', 'audit', 'verify.list', 'wave.list', 'agent.list']);
+const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set([
+  'help',
+  'unknown',
+  'invalid',
+  'migration.status',
+  'step',
+  'audit',
+  'verify.list',
+  'wave.list',
+  'agent.list',
+]);
 
 /** Every text message is a command; anything else gets the help card rather than silence. */
 export function registerCommands(app: Application, deps: CommandDeps): void {
@@ -45,7 +55,13 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
     const command = parseCommand(stripHtml(activity.text ?? ''));
     // Every command is on the record, including the ones that fail or are not understood; control
     // characters written out, since PostgreSQL refuses U+0000 and the row must still be written.
-    await deps.store.audit.record(actor, { action: `command.${command.kind}`, target: truncate(visibleControls(stripHtml(activity.text ?? '')), 500), outcome: 'received', details: { by: actor.name, activityId: activity.id }, conversationId });
+    await deps.store.audit.record(actor, {
+      action: `command.${command.kind}`,
+      target: truncate(visibleControls(stripHtml(activity.text ?? '')), 500),
+      outcome: 'received',
+      details: { by: actor.name, activityId: activity.id },
+      conversationId,
+    });
     // Past this point a command that changes something is not run again if the turn fails (see ActivityDeduper).
     if (!READ_ONLY_COMMANDS.has(command.kind)) markChangingState(context);
 
@@ -54,17 +70,53 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         await context.sendActivity(cardActivity(renderHelpCard()));
         return;
       case 'unknown':
-        await context.sendActivity(cardActivity(renderHelpCard(command.text === '' ? '' : `"${truncate(command.text, 80)}" is not a command I know. Here is what I can do:`)));
+        await context.sendActivity(
+          cardActivity(
+            renderHelpCard(
+              command.text === ''
+                ? ''
+                : `"${truncate(command.text, 80)}" is not a command I know. Here is what I can do:`,
+            ),
+          ),
+        );
         return;
       case 'invalid':
-        await context.sendActivity(cardActivity(renderMessageCard({ title: `${command.command}: ${command.reason}`, text: `Usage: ${command.usage}`, hint: 'Type /help for every command with an example.', tone: 'warning' })));
+        await context.sendActivity(
+          cardActivity(
+            renderMessageCard({
+              title: `${command.command}: ${command.reason}`,
+              text: `Usage: ${command.usage}`,
+              hint: 'Type /help for every command with an example.',
+              tone: 'warning',
+            }),
+          ),
+        );
         return;
       case 'migration.start': {
-        const migration = await deps.store.migrations.create({ name: command.name, conversationId, createdBy: actor.id });
-        await deps.store.audit.record(actor, { action: 'migration.start', target: command.name, outcome: migration ? 'created' : 'exists', details: {}, conversationId });
+        const migration = await deps.store.migrations.create({
+          name: command.name,
+          conversationId,
+          createdBy: actor.id,
+        });
+        await deps.store.audit.record(actor, {
+          action: 'migration.start',
+          target: command.name,
+          outcome: migration ? 'created' : 'exists',
+          details: {},
+          conversationId,
+        });
         if (!migration) {
           const existing = await deps.store.migrations.findByConversation(conversationId);
-          await context.sendActivity(cardActivity(renderMessageCard({ title: 'This conversation already has a migration', text: `"${existing?.name ?? '?'}" was started here by ${existing?.createdBy ?? 'someone'}. One conversation holds one migration.`, hint: 'Start a new migration in another channel thread or chat.', tone: 'warning' })));
+          await context.sendActivity(
+            cardActivity(
+              renderMessageCard({
+                title: 'This conversation already has a migration',
+                text: `"${existing?.name ?? '?'}" was started here by ${existing?.createdBy ?? 'someone'}. One conversation holds one migration.`,
+                hint: 'Start a new migration in another channel thread or chat.',
+                tone: 'warning',
+              }),
+            ),
+          );
           return;
         }
         await context.sendActivity(
@@ -95,7 +147,13 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       }
       case 'audit':
-        await context.sendActivity(cardActivity(command.export ? deps.audit.exportCard(conversationId, command.export, command.person) : await deps.audit.latestCard(conversationId, command.limit)));
+        await context.sendActivity(
+          cardActivity(
+            command.export
+              ? deps.audit.exportCard(conversationId, command.export, command.person)
+              : await deps.audit.latestCard(conversationId, command.limit),
+          ),
+        );
         return;
       case 'verify.pilot': {
         const started = await deps.verify.start({ conversationId, ou: command.ou, actor });
@@ -104,32 +162,69 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       }
       case 'verify.list':
-        await context.sendActivity(cardActivity(await deps.verify.list({ conversationId, verification: command.verification, list: command.list, page: command.page })));
+        await context.sendActivity(
+          cardActivity(
+            await deps.verify.list({
+              conversationId,
+              verification: command.verification,
+              list: command.list,
+              page: command.page,
+            }),
+          ),
+        );
         return;
       case 'wave.add':
-        await context.sendActivity(cardActivity(await deps.waves.add({ conversationId, name: command.name, ous: command.ous, scheduledFor: command.scheduledFor, actor })));
+        await context.sendActivity(
+          cardActivity(
+            await deps.waves.add({
+              conversationId,
+              name: command.name,
+              ous: command.ous,
+              scheduledFor: command.scheduledFor,
+              actor,
+            }),
+          ),
+        );
         return;
       case 'wave.list':
         await context.sendActivity(cardActivity(await deps.waves.list(conversationId)));
         return;
       case 'wave.remove':
-        await context.sendActivity(cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor })));
+        await context.sendActivity(
+          cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor })),
+        );
         return;
       case 'summary.now':
         await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor })));
         return;
       case 'summary.schedule':
-        await context.sendActivity(cardActivity(await deps.summaries.setSchedule({ conversationId, localTime: command.localTime, timeZone: command.timeZone, actor })));
+        await context.sendActivity(
+          cardActivity(
+            await deps.summaries.setSchedule({
+              conversationId,
+              localTime: command.localTime,
+              timeZone: command.timeZone,
+              actor,
+            }),
+          ),
+        );
         return;
       case 'summary.job':
-        await context.sendActivity(cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor })));
+        await context.sendActivity(
+          cardActivity(await deps.summaries.setJob({ conversationId, jobId: command.jobId, actor })),
+        );
         return;
       case 'agent.list':
         await context.sendActivity(cardActivity(await deps.agents.listCard()));
         return;
       case 'agent.enroll':
       case 'agent.rotate': {
-        const issued = await deps.agents.issueCode({ name: command.name, purpose: command.kind === 'agent.enroll' ? 'enroll' : 'rotate', actor, conversationId });
+        const issued = await deps.agents.issueCode({
+          name: command.name,
+          purpose: command.kind === 'agent.enroll' ? 'enroll' : 'rotate',
+          actor,
+          conversationId,
+        });
         if (!issued.ok) {
           await context.sendActivity(cardActivity(issued.card));
           return;
@@ -138,7 +233,10 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         try {
           await sendPrivately(context, deps.botAppId, issued.privateCard);
         } catch (err) {
-          deps.logger.warn({ err: (err as Error).message, agent: issued.agentName }, 'could not open a 1:1 chat for an enrollment code');
+          deps.logger.warn(
+            { err: (err as Error).message, agent: issued.agentName },
+            'could not open a 1:1 chat for an enrollment code',
+          );
           await context.sendActivity(
             cardActivity(
               renderMessageCard({
@@ -151,11 +249,14 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
           );
           return;
         }
-        if (activity.conversation.conversationType !== 'personal') await context.sendActivity(cardActivity(issued.publicCard));
+        if (activity.conversation.conversationType !== 'personal')
+          await context.sendActivity(cardActivity(issued.publicCard));
         return;
       }
       case 'agent.revoke':
-        await context.sendActivity(cardActivity(await deps.agents.revoke({ name: command.name, actor, conversationId })));
+        await context.sendActivity(
+          cardActivity(await deps.agents.revoke({ name: command.name, actor, conversationId })),
+        );
         return;
       default:
         assertNever(command, 'command');

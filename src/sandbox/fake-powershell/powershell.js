@@ -79,7 +79,10 @@ async function main() {
     envelope = { ok: true, result: state.output === 'wrongShape' ? { unexpected: true } : result };
   } catch (err) {
     if (!(err instanceof CmdletError)) throw err;
-    envelope = { ok: false, error: { message: err.message, type: 'System.InvalidOperationException', cmdlet: err.cmdlet, code: err.code } };
+    envelope = {
+      ok: false,
+      error: { message: err.message, type: 'System.InvalidOperationException', cmdlet: err.cmdlet, code: err.code },
+    };
   }
   save(statePath, state);
   process.stdout.write(JSON.stringify(envelope) + '\n');
@@ -101,7 +104,11 @@ function cmdlet(state, name, args, fn) {
 }
 
 function importAdsync(state) {
-  if (state.adsyncModuleMissing) fail('NOT_AVAILABLE', "The ADSync PowerShell module could not be loaded: The specified module 'ADSync' was not loaded because no valid module file was found in any module directory.");
+  if (state.adsyncModuleMissing)
+    fail(
+      'NOT_AVAILABLE',
+      "The ADSync PowerShell module could not be loaded: The specified module 'ADSync' was not loaded because no valid module file was found in any module directory.",
+    );
   cmdlet(state, 'Import-Module', { name: 'ADSync' });
 }
 
@@ -154,7 +161,8 @@ const SCRIPTS = {
 
   'adsync.startScheduler'(state, p) {
     importAdsync(state);
-    if (p.policyType !== 'Delta' && p.policyType !== 'Initial') fail('INVALID_PARAMS', 'policyType must be Delta or Initial.');
+    if (p.policyType !== 'Delta' && p.policyType !== 'Initial')
+      fail('INVALID_PARAMS', 'policyType must be Delta or Initial.');
     if (busy(state)) fail('SYNC_IN_PROGRESS', 'A sync cycle is still running, so a new one was not started.');
     cmdlet(state, 'Set-ADSyncScheduler', { SyncCycleEnabled: true }, () => {
       state.scheduler.SyncCycleEnabled = true;
@@ -169,15 +177,20 @@ const SCRIPTS = {
 
   'adsync.exportConfig'(state, p) {
     importAdsync(state);
-    if (!fs.existsSync(p.baseDir) || !fs.statSync(p.baseDir).isDirectory()) fail('INVALID_PARAMS', `The backup folder ${p.baseDir} does not exist on this server.`);
-    if (!/^[A-Za-z0-9._-]{1,100}$/.test(p.folderName)) fail('INVALID_PARAMS', 'The backup subfolder name is not a plain folder name.');
+    if (!fs.existsSync(p.baseDir) || !fs.statSync(p.baseDir).isDirectory())
+      fail('INVALID_PARAMS', `The backup folder ${p.baseDir} does not exist on this server.`);
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(p.folderName))
+      fail('INVALID_PARAMS', 'The backup subfolder name is not a plain folder name.');
     const dir = path.join(p.baseDir, p.folderName);
     if (fs.existsSync(dir)) fail('REFUSED', `The backup folder ${dir} already exists; nothing was written.`);
     fs.mkdirSync(dir);
     cmdlet(state, 'Get-ADSyncServerConfiguration', { Path: dir }, () => {
       const files = { 'GlobalSettings/GlobalSettings.xml': '<globalSettings/>' };
-      for (const c of state.connectors) files[`Connectors/Connector_{${c.Identifier}}.xml`] = `<connector name="${c.Name}"/>`;
-      for (const r of state.rules) files[`SynchronizationRules/SynchronizationRule_{${r.Identifier}}.xml`] = `<rule precedence="${r.Precedence}"/>`;
+      for (const c of state.connectors)
+        files[`Connectors/Connector_{${c.Identifier}}.xml`] = `<connector name="${c.Name}"/>`;
+      for (const r of state.rules)
+        files[`SynchronizationRules/SynchronizationRule_{${r.Identifier}}.xml`] =
+          `<rule precedence="${r.Precedence}"/>`;
       for (const [rel, content] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), content);
@@ -217,7 +230,8 @@ const SCRIPTS = {
     const connectors = cmdlet(state, 'Get-ADSyncConnector', undefined, () => state.connectors).map((c) => ({
       identifier: c.Identifier,
       name: c.Name,
-      type: c.ConnectorTypeName === 'AD' ? 'AD' : /Azure Active Directory|Entra/.test(c.SubType || '') ? 'Entra' : 'Other',
+      type:
+        c.ConnectorTypeName === 'AD' ? 'AD' : /Azure Active Directory|Entra/.test(c.SubType || '') ? 'Entra' : 'Other',
       connectorTypeName: c.ConnectorTypeName,
       subType: c.SubType || '',
       partitions: c.Partitions || [],
@@ -228,34 +242,50 @@ const SCRIPTS = {
   'adsync.createRule'(state, p) {
     importAdsync(state);
     const r = p.rule;
-    const clash = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).find((x) => x.Precedence === r.precedence);
+    const clash = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).find(
+      (x) => x.Precedence === r.precedence,
+    );
     if (clash) fail('RULE_CONFLICT', `Precedence ${r.precedence} is already used by the rule ${clash.Name}.`);
     if (!state.connectors.some((c) => c.Identifier === p.connectorId)) {
       cmdlet(state, 'New-ADSyncRule', undefined, () => {
         throw new CmdletError(`Connector ${p.connectorId} was not found.`, 'New-ADSyncRule', null);
       });
     }
-    const rule = cmdlet(state, 'New-ADSyncRule', { Name: r.name, Precedence: r.precedence, Direction: r.direction }, () => ({
-      Identifier: p.identifier,
-      Name: r.name,
-      Description: r.description,
-      Direction: r.direction,
-      Precedence: r.precedence,
-      ImmutableTag: '',
-      Disabled: false,
-      Connector: p.connectorId,
-      SourceObjectType: r.sourceObjectType,
-      TargetObjectType: r.targetObjectType,
-      LinkType: r.linkType,
-      AttributeFlowMappings: [],
-      ScopeFilter: [],
-    }));
+    const rule = cmdlet(
+      state,
+      'New-ADSyncRule',
+      { Name: r.name, Precedence: r.precedence, Direction: r.direction },
+      () => ({
+        Identifier: p.identifier,
+        Name: r.name,
+        Description: r.description,
+        Direction: r.direction,
+        Precedence: r.precedence,
+        ImmutableTag: '',
+        Disabled: false,
+        Connector: p.connectorId,
+        SourceObjectType: r.sourceObjectType,
+        TargetObjectType: r.targetObjectType,
+        LinkType: r.linkType,
+        AttributeFlowMappings: [],
+        ScopeFilter: [],
+      }),
+    );
     for (const f of r.attributeFlows) {
       cmdlet(state, 'Add-ADSyncAttributeFlowMapping', { Destination: f.destination }, () => {
-        rule.AttributeFlowMappings.push({ Source: [f.source], Destination: f.destination, FlowType: f.flowType, ValueMergeType: f.valueMergeType });
+        rule.AttributeFlowMappings.push({
+          Source: [f.source],
+          Destination: f.destination,
+          FlowType: f.flowType,
+          ValueMergeType: f.valueMergeType,
+        });
       });
     }
-    const conditions = r.scope.map((c) => ({ Attribute: c.attribute, ComparisonValue: c.value, ComparisonOperator: c.operator }));
+    const conditions = r.scope.map((c) => ({
+      Attribute: c.attribute,
+      ComparisonValue: c.value,
+      ComparisonOperator: c.operator,
+    }));
     cmdlet(state, 'Add-ADSyncScopeConditionGroup', undefined, () => {
       rule.ScopeFilter.push(conditions);
     });
@@ -268,10 +298,14 @@ const SCRIPTS = {
   'adsync.setRulesDisabled'(state, p) {
     importAdsync(state);
     const found = p.identifiers.map((id) => {
-      const rule = cmdlet(state, 'Get-ADSyncRule', { Identifier: id }, () => state.rules.find((r) => r.Identifier.toLowerCase() === String(id).toLowerCase()));
+      const rule = cmdlet(state, 'Get-ADSyncRule', { Identifier: id }, () =>
+        state.rules.find((r) => r.Identifier.toLowerCase() === String(id).toLowerCase()),
+      );
       if (!rule) fail('NOT_FOUND', `No sync rule has the identifier ${id}.`);
-      if (rule.ImmutableTag) fail('REFUSED', `The rule ${rule.Name} is a built-in rule; SyncShift only changes rules it created.`);
-      if (!String(rule.Name).includes('(SyncShift)')) fail('REFUSED', `The rule ${rule.Name} was not created by SyncShift; SyncShift only changes rules it created.`);
+      if (rule.ImmutableTag)
+        fail('REFUSED', `The rule ${rule.Name} is a built-in rule; SyncShift only changes rules it created.`);
+      if (!String(rule.Name).includes('(SyncShift)'))
+        fail('REFUSED', `The rule ${rule.Name} was not created by SyncShift; SyncShift only changes rules it created.`);
       return rule;
     });
     return {
@@ -298,7 +332,8 @@ const SCRIPTS = {
   'adsync.startService'(state, p) {
     const svc = serviceOrFail(state);
     const previous = svc.StartType;
-    if (p.startType !== 'Automatic' && p.startType !== 'Manual') fail('INVALID_PARAMS', 'startType must be Automatic or Manual.');
+    if (p.startType !== 'Automatic' && p.startType !== 'Manual')
+      fail('INVALID_PARAMS', 'startType must be Automatic or Manual.');
     cmdlet(state, 'Set-Service', { Name: 'ADSync', StartupType: p.startType }, () => {
       svc.StartType = p.startType;
     });
