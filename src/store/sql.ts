@@ -81,3 +81,25 @@ export function sqlState(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+export type Row = Record<string, unknown>;
+
+/**
+ * Ids are uuid columns; a malformed id (they arrive from the agent over the relay) must read as
+ * "not found", not as a database error.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (id: string): boolean => UUID.test(id);
+
+export const toStringOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+/** Both drivers parse jsonb; SQL NULL becomes null. */
+export const toJson = (value: unknown): unknown => (value === undefined ? null : value);
+
+export function assertLimit(limit: number, what: string): void {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new AppError('STORE.ERROR', `${what} was called with limit ${limit}.`, {
+      hint: 'Pass a whole number of rows, 0 or more.',
+    });
+  }
+}
