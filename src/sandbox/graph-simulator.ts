@@ -536,10 +536,18 @@ function provisioningLogs(
       'Request_BadRequest',
       `Invalid page size ${params.get('$top')}: $top must be between 1 and 1000.`,
     );
-  const offset = params.has('$skiptoken') ? Number(params.get('$skiptoken')) : 0;
-  if (!Number.isInteger(offset) || offset < 0)
+  // The token is "<events logged when the first page was read>.<offset>": later pages read the same
+  // events, as Graph's cursor does, so entries logged meanwhile neither repeat nor push others aside.
+  const token = params.get('$skiptoken');
+  const parts = token === null ? null : /^(\d+)\.(\d+)$/.exec(token);
+  const seen = token === null ? events.length : Number(parts?.[1] ?? -1);
+  const offset = token === null ? 0 : Number(parts?.[2] ?? -1);
+  if (!Number.isSafeInteger(seen) || !Number.isSafeInteger(offset) || seen < 0 || seen > events.length || offset < 0)
     throw new GraphHttpError(400, 'Request_BadRequest', 'The $skiptoken is not valid.');
-  const all = events.filter(matches).sort((a, b) => b.activityDateTime.localeCompare(a.activityDateTime));
+  const all = events
+    .slice(0, seen)
+    .filter(matches)
+    .sort((a, b) => b.activityDateTime.localeCompare(a.activityDateTime));
   const page = all.slice(offset, offset + top);
   const body: Record<string, unknown> = {
     '@odata.context': `${root}/$metadata#auditLogs/provisioning`,
@@ -557,7 +565,7 @@ function provisioningLogs(
     })),
   };
   if (offset + top < all.length) {
-    body['@odata.nextLink'] = nextLink(`${root}/auditLogs/provisioning`, params, String(offset + top));
+    body['@odata.nextLink'] = nextLink(`${root}/auditLogs/provisioning`, params, `${seen}.${offset + top}`);
   }
   return { body };
 }

@@ -225,6 +225,29 @@ describe('Graph simulator', () => {
     }
   });
 
+  it('provisioning log pages read the entries logged when the first page was read, as a cursor does', async () => {
+    const entry = (n: number) => ({
+      id: `p-${n}`,
+      activityDateTime: `2026-03-29T06:00:${String(n).padStart(2, '0')}Z`,
+      jobId: 'AD2AADProvisioning.c.d',
+      status: 'success' as const,
+      targetId: `s-${n}`,
+      sourceDisplayName: `s${n}`,
+    });
+    sim.addProvisioningEvents([1, 2, 3, 4].map(entry));
+    const query = `/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent("jobId eq 'AD2AADProvisioning.c.d'")}&$top=2`;
+    const first = await get(query);
+    // Newer entries logged between two pages would otherwise push p-2 onto the second page as well.
+    sim.addProvisioningEvents([5, 6].map(entry));
+    const second = await get(first.body['@odata.nextLink'] ?? '');
+    const ids = [...first.body.value, ...second.body.value].map((e) => e.id);
+    expect(ids).toEqual(['p-4', 'p-3', 'p-2', 'p-1']);
+    expect(second.body['@odata.nextLink']).toBeUndefined();
+    expect((await get(query)).body.value.map((e) => e.id)).toEqual(['p-6', 'p-5']);
+    expect((await get(`${query}&$skiptoken=2`)).status).toBe(400);
+    expect((await get(`${query}&$skiptoken=999.0`)).status).toBe(400);
+  });
+
   it('provisioning logs answer 403 without the permission or the licence', async () => {
     try {
       sim.denyProvisioningLogs('permission');
