@@ -7,7 +7,7 @@ import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/te
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN } from '../helpers/activities';
-import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
+import { AgentFleet, agentSecret as secretOf, type AgentProcess } from '../helpers/agent-process';
 import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
@@ -21,7 +21,6 @@ import { TcpProxy } from '../helpers/tcp-proxy';
  * the Graph simulator, and the bot over HTTP. Nothing may be lost and nothing may run twice.
  */
 const AGENTS = ['agent-a', 'agent-b', 'agent-c', 'agent-d', 'agent-e', 'agent-f'] as const;
-const secretOf = (id: string): string => `${id}-secret-0123456789-abcdefghij`;
 const LEASE_SECONDS = 3;
 jest.setTimeout(120_000);
 
@@ -31,7 +30,8 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   let tenant: BuiltTenant;
   let proxy: TcpProxy;
   let proxied: SambaEnv;
-  const running: AgentProcess[] = [];
+  const fleet = new AgentFleet(() => h.bot.url);
+  const running = fleet.running;
   let tmp = '';
 
   beforeAll(async () => {
@@ -64,7 +64,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   });
 
   afterEach(async () => {
-    for (const agent of running.splice(0)) agent.child.kill('SIGKILL');
+    fleet.killAll();
     proxy.release();
     proxy.resume();
     proxy.cutAfterServerBytes(undefined);
@@ -72,20 +72,14 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
   });
 
   afterAll(async () => {
-    for (const agent of running) agent.child.kill('SIGKILL');
+    fleet.killAll();
     await proxy?.stop();
     await h?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
   function agent(id: (typeof AGENTS)[number], directory: SambaEnv, env: Record<string, string> = {}): AgentProcess {
-    const started = spawnAgent(h.bot.url, directory, {
-      SYNCSHIFT_AGENT_ID: id,
-      SYNCSHIFT_AGENT_SECRET: secretOf(id),
-      ...env,
-    });
-    running.push(started);
-    return started;
+    return fleet.start(id, directory, env);
   }
 
   const until = <T>(
@@ -96,7 +90,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     eventually(probe, {
       what,
       timeoutMs,
-      detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}`,
+      detail: () => fleet.logs(),
     });
 
   const jobRow = async (
@@ -136,7 +130,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
         { from: started.from, timeoutMs: 90_000 },
       )
       .catch((err: Error) => {
-        throw new Error(`${err.message}\nAgent logs:\n${running.map((a) => a.log().slice(-3000)).join('\n---\n')}`);
+        throw new Error(`${err.message}\n${fleet.logs(3000)}`);
       });
     const card = final.activity.attachments![0]!.content;
     expect(cardProblems(card)).toEqual([]);

@@ -1,6 +1,6 @@
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN } from '../helpers/activities';
-import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
+import { AgentFleet, agentSecret as secretOf, type AgentProcess } from '../helpers/agent-process';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
@@ -17,7 +17,6 @@ import { connectLdapDirectory } from '../../src/directory/ldap-directory';
  * never touched), the Graph simulator, the bot over HTTP.
  */
 const AGENTS = ['agent-lost-a', 'agent-lost-b', 'agent-lost-c'] as const;
-const secretOf = (id: string): string => `${id}-secret-0123456789-abcdefghij`;
 jest.setTimeout(120_000);
 
 describe('a lost agent: its scan goes back to the queue long before the lease runs out', () => {
@@ -25,7 +24,7 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
   let h: BotHarness;
   let proxy: TcpProxy;
   let proxied: SambaEnv;
-  const running: AgentProcess[] = [];
+  const fleet = new AgentFleet(() => h.bot.url);
 
   beforeAll(async () => {
     const directory = await connectLdapDirectory({
@@ -58,24 +57,18 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
   });
 
   afterEach(() => {
-    for (const agent of running.splice(0)) agent.child.kill('SIGKILL');
+    fleet.killAll();
     proxy.release();
   });
 
   afterAll(async () => {
-    for (const agent of running) agent.child.kill('SIGKILL');
+    fleet.killAll();
     await proxy?.stop();
     await h?.close();
   });
 
   function agent(id: (typeof AGENTS)[number], directory: SambaEnv, env: Record<string, string> = {}): AgentProcess {
-    const started = spawnAgent(h.bot.url, directory, {
-      SYNCSHIFT_AGENT_ID: id,
-      SYNCSHIFT_AGENT_SECRET: secretOf(id),
-      ...env,
-    });
-    running.push(started);
-    return started;
+    return fleet.start(id, directory, env);
   }
 
   const until = <T>(
@@ -86,7 +79,7 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
     eventually(probe, {
       what,
       timeoutMs,
-      detail: () => `Agent logs:\n${running.map((a) => a.log().slice(-2000)).join('\n---\n')}`,
+      detail: () => fleet.logs(),
     });
 
   const jobRow = async (

@@ -51,3 +51,35 @@ export function spawnAgent(botUrl: string, samba: SambaEnv, extraEnv: Record<str
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   return { child, log: () => log, stop: () => void child.kill('SIGTERM') };
 }
+
+/** The static secret a fleet agent uses; list `${id}:${agentSecret(id)}` in the bot's SYNCSHIFT_AGENT_SECRETS. */
+export const agentSecret = (id: string): string => `${id}-secret-0123456789-abcdefghij`;
+
+/**
+ * The agent processes one test file starts, each under its own name and static secret: killed
+ * together, and their logs at hand for a wait that times out.
+ */
+export class AgentFleet {
+  readonly running: AgentProcess[] = [];
+
+  constructor(private readonly botUrl: () => string) {}
+
+  start(id: string, samba: SambaEnv, env: Record<string, string> = {}): AgentProcess {
+    const started = spawnAgent(this.botUrl(), samba, {
+      SYNCSHIFT_AGENT_ID: id,
+      SYNCSHIFT_AGENT_SECRET: agentSecret(id),
+      ...env,
+    });
+    this.running.push(started);
+    return started;
+  }
+
+  killAll(): void {
+    for (const agent of this.running.splice(0)) agent.child.kill('SIGKILL');
+  }
+
+  /** The tail of every agent's log, for a failure message. */
+  logs(tailChars = 2000): string {
+    return `Agent logs:\n${this.running.map((a) => a.log().slice(-tailChars)).join('\n---\n')}`;
+  }
+}
