@@ -1,4 +1,5 @@
 import { createAuditRepo } from './audit-repo';
+import { createCanaryRepo } from './canary-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
@@ -18,5 +19,6 @@ export function createRepositories(
     jobs: createJobRepo(db),
     verifications: createVerificationRepo(db),
     audit: createAuditRepo(db),
+    canaries: createCanaryRepo(db),
   };
 }
