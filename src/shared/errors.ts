@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'CLOUD.THROTTLED'
   | 'CLOUD.UNAVAILABLE'
   | 'CLOUD.ERROR'
+  /** Graph answered 401/403 to a call that needs a permission the app registration lacks. */
+  | 'CLOUD.FORBIDDEN'
   | 'RELAY.UNAUTHORIZED'
   | 'RELAY.BAD_REQUEST'
   | 'RELAY.TOO_LARGE'
