@@ -21,7 +21,16 @@ export type { AuditEntry, AuditEvent, AuditRepo } from './audit-repo';
 export interface Store {
   readonly db: Db;
   runbook: import('./runbook-repo').RunbookRepo;
+  /** Waves and their OUs. */
   waves: import('./wave-repo').WaveRepo;
+  /** Daily and on-demand wave summaries: claims and delivery. */
+  summaries: import('./summary-repo').SummaryRepo;
+  /** Each migration's summary schedule and provisioning log window. */
+  summarySettings: import('./summary-settings-repo').SummarySettingsRepo;
+  /** The per-migration copy of the tenant's synced users, kept current by Graph's delta query. */
+  cloudSnapshots: import('./cloud-snapshot-repo').CloudSnapshotRepo;
+  /** Users whose provisioning by Cloud Sync a provisioning log entry proved. */
+  cloudSyncConfirmed: import('./cloud-sync-confirmed-repo').CloudSyncConfirmedRepo;
   /** Relay agents: enrollment, credentials (as digests), revocation and health. */
   agents: import('./agent-repo').AgentRepo;
   /** Activity ids already handled, so a redelivery from Teams is processed once across instances. */
