@@ -328,3 +328,24 @@ export function guidToBytes(guid: string): Buffer {
   const b = Buffer.from(hex, 'hex');
   return Buffer.from([b[3]!, b[2]!, b[1]!, b[0]!, b[5]!, b[4]!, b[7]!, b[6]!, ...b.subarray(8)]);
 }
+
+/**
+ * Step 12's outcome with the canary condition ANDed in: it passes only when both pass, and the
+ * evidence shows both. The one place step 12's other checks meet the canary.
+ */
+export function andCanaryCondition<T extends { ok: boolean; evidence: unknown; reason: string }>(
+  outcome: T,
+  condition: ReturnType<typeof canaryCondition>,
+): T {
+  const evidence =
+    typeof outcome.evidence === 'object' && outcome.evidence !== null
+      ? { ...(outcome.evidence as Record<string, unknown>), ...(condition.ok ? condition.evidence : { canary: null }) }
+      : outcome.evidence;
+  if (condition.ok) return { ...outcome, evidence };
+  return {
+    ...outcome,
+    ok: false,
+    evidence,
+    reason: [outcome.reason, condition.reason].filter((r) => r !== '').join('; '),
+  };
+}

@@ -1,6 +1,7 @@
 import { createAuditRepo } from './audit-repo';
 import { createCloudSnapshotRepo } from './cloud-snapshot-repo';
 import { createCloudSyncConfirmedRepo } from './cloud-sync-confirmed-repo';
+import { createCanaryRepo } from './canary-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
@@ -26,5 +27,6 @@ export function createRepositories(
     summarySettings: createSummarySettingsRepo(db),
     cloudSnapshots: createCloudSnapshotRepo(db),
     cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
+    canaries: createCanaryRepo(db),
   };
 }

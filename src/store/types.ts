@@ -40,5 +40,7 @@ export interface Store {
   jobs: JobRepo;
   verifications: VerificationRepo;
   audit: AuditRepo;
+  /** Canaries of runbook step 12 and their waivers. */
+  canaries: import('./canary-repo').CanaryRepo;
   close(): Promise<void>;
 }
