@@ -9,6 +9,7 @@ import { jsonBody } from '../relay/json-body';
 import { isStreamedResult, RelayServer } from '../relay/relay-server';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
+import { ConnectSyncServers } from '../services/connect-sync-servers';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
 import { RunbookService } from '../services/runbook-service';
 import { startSummaryTimer, SummaryService } from '../services/summary-service';
@@ -87,6 +88,14 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listLimit: config.cardListLimit,
     progressIntervalMs: config.progressIntervalMs,
   });
+  const servers = new ConnectSyncServers({
+    store,
+    jobs,
+    cards,
+    policy: config.approvals,
+    logger: logger.child({ part: 'servers' }),
+    now,
+  });
   const runbook = new RunbookService({
     store,
     cloud,
@@ -94,6 +103,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
+    servers,
     now,
   });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
@@ -115,7 +125,10 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     // Each consumer is safe to run twice for one job: a result is offered again after a crash.
     consumers: {
       verify: (job) => verify.scanFinished(job),
-      'step.check': (job) => runbook.stepJobFinished(job),
+      // A staging server's read is a step check no step waits for; it goes to the servers' record.
+      'step.check': async (job) => {
+        if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
+      },
       'step.precheck': (job) => runbook.stepJobFinished(job),
       'step.action': (job) => runbook.stepJobFinished(job),
       'step.undo': (job) => runbook.stepJobFinished(job),
@@ -155,6 +168,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     agents,
     waves,
     summaries,
+    servers,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });

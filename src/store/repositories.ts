@@ -2,6 +2,7 @@ import { createAuditRepo } from './audit-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
+import { createServerRepo } from './server-repo';
 import type { Db } from './sql';
 import type { Store } from './types';
 import { createVerificationRepo } from './verification-repo';
@@ -18,5 +19,6 @@ export function createRepositories(
     jobs: createJobRepo(db),
     verifications: createVerificationRepo(db),
     audit: createAuditRepo(db),
+    servers: createServerRepo(db),
   };
 }
