@@ -5,6 +5,7 @@ import { createCanaryRepo } from './canary-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
+import { createServerRepo } from './server-repo';
 import type { Db } from './sql';
 import { createSummaryRepo } from './summary-repo';
 import { createSummarySettingsRepo } from './summary-settings-repo';
@@ -28,5 +29,6 @@ export function createRepositories(
     cloudSnapshots: createCloudSnapshotRepo(db),
     cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
     canaries: createCanaryRepo(db),
+    servers: createServerRepo(db),
   };
 }
