@@ -9,6 +9,7 @@ import { jsonBody } from '../relay/json-body';
 import { isStreamedResult, RelayServer } from '../relay/relay-server';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
+import { ConnectSyncServers } from '../services/connect-sync-servers';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
 import { CanaryService, startCanaryTimer } from '../services/canary-service';
 import { RunbookService } from '../services/runbook-service';
@@ -105,6 +106,14 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     ...(options.canary?.timeouts ? { timeouts: options.canary.timeouts } : {}),
     ...(options.canary?.progressEveryMs !== undefined ? { progressEveryMs: options.canary.progressEveryMs } : {}),
   });
+  const servers = new ConnectSyncServers({
+    store,
+    jobs,
+    cards,
+    policy: config.approvals,
+    logger: logger.child({ part: 'servers' }),
+    now,
+  });
   const runbook = new RunbookService({
     store,
     cloud,
@@ -112,6 +121,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
+    servers,
     now,
     canary,
   });
@@ -134,7 +144,10 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     // Each consumer is safe to run twice for one job: a result is offered again after a crash.
     consumers: {
       verify: (job) => verify.scanFinished(job),
-      'step.check': (job) => runbook.stepJobFinished(job),
+      // A staging server's read is a step check no step waits for; it goes to the servers' record.
+      'step.check': async (job) => {
+        if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
+      },
       'step.precheck': (job) => runbook.stepJobFinished(job),
       'step.action': (job) => runbook.stepJobFinished(job),
       'step.undo': (job) => runbook.stepJobFinished(job),
@@ -175,6 +188,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     agents,
     waves,
     summaries,
+    servers,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });

@@ -247,7 +247,7 @@ export class CanaryService {
   private async look(canary: StoredCanary): Promise<void> {
     const { store, cloud } = this.options;
     if (!canary.anchor) return;
-    const settings = await store.waves.getSettings(canary.migrationId);
+    const settings = await store.summarySettings.getSettings(canary.migrationId);
     const jobId = settings?.provisioningJobId ?? null;
     const users = await cloud.usersByImmutableId(canary.anchor);
     const cloudId = users[0]?.id ?? null;
@@ -335,7 +335,7 @@ export class CanaryService {
       lines.push(
         `Canary waived by ${waiver.byName} at ${waiver.at.toISOString().replace(/\.\d+Z$/, 'Z')}: ${waiver.reason}`,
       );
-    const settings = await store.waves.getSettings(migrationId);
+    const settings = await store.summarySettings.getSettings(migrationId);
     if (canaries.some((c) => c.status === 'waiting') && !settings?.provisioningJobId)
       lines.push(
         'No Cloud Sync job id is set, so its provisioning logs cannot be read and the canary cannot count as provisioned: set it with /summary job <job id>.',

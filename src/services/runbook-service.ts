@@ -29,6 +29,7 @@ import { CanaryService, isCanaryApproval } from './canary-service';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './card-sink';
+import type { ConnectSyncServers } from './connect-sync-servers';
 
 export interface RunbookServiceOptions {
   store: Store;
@@ -37,6 +38,8 @@ export interface RunbookServiceOptions {
   logger: Logger;
   policy: ApprovalPolicy;
   jobs: JobQueue;
+  /** The migration's one Connect Sync server: Connect Sync jobs are pinned to it (issue 16). */
+  servers: ConnectSyncServers;
   now?: () => Date;
   /** Step 12's canary; without it step 12 has no canary buttons and no canary condition. */
   canary?: CanaryService;
@@ -178,6 +181,8 @@ export class RunbookService {
       case STEP_VERBS.run: {
         const check = checkJob(def.check, loaded.steps, action.ou);
         if (!check.ok) return refuse('step.run', check.reason);
+        const noServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
+        if (noServer) return refuse('step.run', noServer);
         const payload: JobPayload = check.job;
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
         if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
@@ -200,6 +205,8 @@ export class RunbookService {
         // Asked before anything is read or stored: a request for a step whose earlier steps are open is refused here.
         const waiting = applyEvent(loaded.steps, { type: 'awaitApproval', n, by: actor.name, at: this.now() });
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
+        const serverRefusal = await this.options.servers.refusal(migration.id, def, loaded.steps, true);
+        if (serverRefusal) return refuse('approval.request', serverRefusal);
         const pre = precheckJob(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
@@ -250,6 +257,8 @@ export class RunbookService {
       case STEP_VERBS.undo: {
         const allowed = undoAllowed(loaded.steps, n, await this.options.store.runbook.liveApproval(migration.id, n));
         if (!allowed.ok) return refuse('undo.request', allowed.reason);
+        const undoServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
+        if (undoServer) return refuse('undo.request', undoServer);
         if (this.options.policy.approvers.length === 0)
           return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
         const created = await this.openApproval(loaded, actor, `undo:${allowed.undo}`, step.evidence, false);
@@ -655,7 +664,10 @@ export class RunbookService {
       const allowed = undoAllowed(fresh.steps, def.n, null);
       if (!allowed.ok) refusal = allowed.reason;
     } else {
-      refusal = await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() });
+      // The other Connect Sync servers are asked again: one may have been promoted since the request.
+      refusal =
+        (await this.options.servers.refusal(migration.id, def, fresh.steps, true)) ??
+        (await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() }));
     }
     if (refusal) {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'void');
@@ -697,9 +709,12 @@ export class RunbookService {
     purpose: StepJobPurpose,
     approvalId?: string,
   ): Promise<JobRecord> {
+    // Connect Sync jobs run on the migration's Connect Sync server alone; the store refuses one without it.
+    const pinnedAgent = payload.action.startsWith('adsync.') ? await this.options.servers.pinFor(migration.id) : null;
     return this.options.jobs.enqueue({
       purpose: `step.${purpose}`,
       payload,
+      ...(pinnedAgent ? { pinnedAgent } : {}),
       conversationId: migration.conversationId,
       migrationId: migration.id,
       requestedBy: actor,

@@ -8,7 +8,7 @@ import type { SimUser } from '../../src/sandbox/graph-simulator';
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
-import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
@@ -174,8 +174,20 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await click(ADELE, 'step.confirm', 2);
     expect(await click(ADELE, 'step.confirm', 2)).toContain('Step 2 is done.');
 
-    // 3: the agent exports the configuration through the PowerShell stand-in.
+    // 3: the agent exports the configuration through the PowerShell stand-in, once the migration
+    // names its Connect Sync server (every Connect Sync job runs there and nowhere else).
     expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
+    expect(await click(ADELE, 'step.run', 3)).toContain("Name this migration's Connect Sync server first");
+    await eventually(
+      async () => ((await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.getScheduler') ? true : null),
+      {
+        what: 'the agent to declare its Connect Sync actions',
+        timeoutMs: 30_000,
+      },
+    );
+    expect(cardText((await h.say(`/server ${AGENT_ID}`, ADELE))[0]!.activity.attachments![0]!.content)).toContain(
+      `now runs on ${AGENT_ID}`,
+    );
     expect(await click(ADELE, 'step.run', 3)).toContain('In progress');
     const s3 = await waitForStep(3, ['done']);
     expect(JSON.stringify(s3.evidence)).toContain(exportDir);
