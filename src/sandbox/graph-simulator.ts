@@ -68,6 +68,10 @@ export interface GraphSimulator {
   denyProvisioningLogs(reason: 'permission' | 'licence' | null): void;
   /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
+  /** Per-request latency from now on; null answers at once again. */
+  setLatency(latency: SimLatency | null): void;
+  /** A 429 with Retry-After on every N-th authenticated request from now on; null stops it. */
+  setThrottle(throttle: SimThrottle | null): void;
   /** Every request seen, in order, including failed ones. */
   readonly requests: SimRequest[];
   /** Clears the request log and pending failures; users stay. */
@@ -75,11 +79,32 @@ export interface GraphSimulator {
   close(): Promise<void>;
 }
 
+/**
+ * How long each answer takes: Graph over the internet, not loopback. A page of 999 users with
+ * $select takes on the order of a second against Microsoft Graph; `fixedMs` plus a uniform random
+ * `jitterMs` is added before every answer, failures included.
+ */
+export interface SimLatency {
+  fixedMs: number;
+  jitterMs?: number;
+}
+
+/**
+ * A throttling pattern: every `every`-th authenticated request is answered 429 with Retry-After
+ * (Graph's throttling guidance: wait that many seconds, then retry).
+ */
+export interface SimThrottle {
+  every: number;
+  retryAfterSeconds: number;
+}
+
 export interface GraphSimulatorOptions {
   port?: number;
   token?: string;
   users?: SimUser[];
   logger?: Logger;
+  latency?: SimLatency;
+  throttle?: SimThrottle;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -159,8 +184,18 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
   let provisioningDenied: 'permission' | 'licence' | null = null;
   let url = '';
+  let latency = checkLatency(options.latency ?? null);
+  let throttle = checkThrottle(options.throttle ?? null);
+  /** Authenticated requests since the throttling pattern was set, for "every N-th". */
+  let throttleCount = 0;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const delay = latency ? latency.fixedMs + Math.random() * (latency.jitterMs ?? 0) : 0;
+    if (delay <= 0) answer(req, res);
+    else setTimeout(() => answer(req, res), delay);
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
     const parsed = new URL(req.url ?? '/', url);
     const query = Object.fromEntries(parsed.searchParams.entries());
     let status = 500;
@@ -192,6 +227,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     // Throttling is judged per app+tenant, so only requests that got past authentication count.
     const failure = pendingFailures.shift();
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
+    if (throttle && ++throttleCount % throttle.every === 0) throw injectedFailure(429, throttle.retryAfterSeconds);
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
     if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta')
@@ -326,6 +362,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     failNext: (count, status, failOptions = {}) => {
       for (let i = 0; i < count; i++)
         pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
+    },
+    setLatency: (next) => {
+      latency = checkLatency(next);
+    },
+    setThrottle: (next) => {
+      throttle = checkThrottle(next);
+      throttleCount = 0;
     },
     requests,
     reset: () => {
@@ -626,6 +669,23 @@ function injectedFailure(status: SimFailureStatus, retryAfterSeconds: number | u
     'The service is temporarily unavailable (injected by the simulator).',
     headers,
   );
+}
+
+function checkLatency(latency: SimLatency | null): SimLatency | null {
+  if (latency === null) return null;
+  const { fixedMs, jitterMs = 0 } = latency;
+  if (!Number.isFinite(fixedMs) || !Number.isFinite(jitterMs) || fixedMs < 0 || jitterMs < 0)
+    throw new Error(`Simulator latency ${fixedMs} ms + ${jitterMs} ms jitter: use numbers of 0 or more.`);
+  return { fixedMs, jitterMs };
+}
+
+function checkThrottle(throttle: SimThrottle | null): SimThrottle | null {
+  if (throttle === null) return null;
+  if (!Number.isInteger(throttle.every) || throttle.every < 1 || !(throttle.retryAfterSeconds >= 0))
+    throw new Error(
+      `Simulator throttling every ${throttle.every} requests, Retry-After ${throttle.retryAfterSeconds} s: use a whole number of 1 or more, and 0 s or more.`,
+    );
+  return throttle;
 }
 
 function hasEventualConsistency(req: IncomingMessage): boolean {
