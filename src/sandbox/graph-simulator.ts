@@ -72,6 +72,11 @@ export interface GraphSimulator {
   setLatency(latency: SimLatency | null): void;
   /** A 429 with Retry-After on every N-th authenticated request from now on; null stops it. */
   setThrottle(throttle: SimThrottle | null): void;
+  /**
+   * Every delta token issued so far stops working: Graph answers 400 syncStateNotFound, as it does
+   * for a token older than its lifetime (7 days for directory objects).
+   */
+  expireDeltaTokens(): void;
   /** Every request seen, in order, including failed ones. */
   readonly requests: SimRequest[];
   /** Clears the request log and pending failures; users stay. */
@@ -363,6 +368,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       for (let i = 0; i < count; i++)
         pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
     },
+    expireDeltaTokens: () => changes.expireTokens(),
     setLatency: (next) => {
       latency = checkLatency(next);
     },
@@ -391,6 +397,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
  */
 class ChangeTracker {
   private version = 0;
+  /** Bumped by expireTokens(): tokens of an earlier epoch get Graph's syncStateNotFound. */
+  private epoch = 0;
   private readonly createdAt = new Map<string, number>();
   private readonly propChangedAt = new Map<string, Map<string, number>>();
   private readonly removedAt = new Map<string, number>();
@@ -411,6 +419,10 @@ class ChangeTracker {
 
   removed(id: string): void {
     this.removedAt.set(id, ++this.version);
+  }
+
+  expireTokens(): void {
+    this.epoch += 1;
   }
 
   changed(id: string, props: string[]): void {
@@ -460,8 +472,25 @@ class ChangeTracker {
       const token = params.get('$deltatoken');
       let since = -1;
       let select = parseSelect(params.get('$select'));
+      if (token === 'latest') {
+        // Graph's "latest" token: no users, only a deltaLink from now on (delta query overview).
+        return {
+          body: {
+            '@odata.context': `${root}/$metadata#users${contextSelect(select)}`,
+            value: [],
+            '@odata.deltaLink': `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: this.version, select, e: this.epoch })}`,
+          },
+        };
+      }
       if (token !== null) {
         const state = decodeDeltaToken(token);
+        if (state.e !== this.epoch)
+          // What Graph answers for a token past its lifetime (7 days for directory objects).
+          throw new GraphHttpError(
+            400,
+            'syncStateNotFound',
+            'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+          );
         since = state.v;
         select = state.select;
       }
@@ -478,7 +507,7 @@ class ChangeTracker {
       body['@odata.nextLink'] = `${root}/users/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
     } else {
       body['@odata.deltaLink'] =
-        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select })}`;
+        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select, e: this.epoch })}`;
       this.rounds.delete(roundId);
     }
     return { body };
@@ -507,15 +536,30 @@ class ChangeTracker {
   }
 }
 
-function encodeDeltaToken(state: { v: number; select: string[] | undefined }): string {
+interface DeltaTokenState {
+  v: number;
+  select: string[] | undefined;
+  /** The tracker's epoch when the token was issued; 0 for tokens without one. */
+  e: number;
+}
+
+function encodeDeltaToken(state: DeltaTokenState): string {
   return Buffer.from(JSON.stringify(state)).toString('base64url');
 }
 
-function decodeDeltaToken(token: string): { v: number; select: string[] | undefined } {
+function decodeDeltaToken(token: string): DeltaTokenState {
   try {
-    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v: unknown; select?: unknown };
+    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      v: unknown;
+      select?: unknown;
+      e?: unknown;
+    };
     if (typeof state.v !== 'number') throw new Error('no version');
-    return { v: state.v, select: Array.isArray(state.select) ? (state.select as string[]) : undefined };
+    return {
+      v: state.v,
+      select: Array.isArray(state.select) ? (state.select as string[]) : undefined,
+      e: typeof state.e === 'number' ? state.e : 0,
+    };
   } catch {
     throw new GraphHttpError(
       400,
