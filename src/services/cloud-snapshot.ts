@@ -35,7 +35,7 @@ const running = new Map<string, Promise<unknown>>();
  * Without a copy (or when the stored delta token expired) it reads the synced users once through
  * /users ($top=999, filtered on onPremisesSyncEnabled) after asking for a deltaLink from now on
  * (`$deltatoken=latest`), and writes them page by page as they arrive; after that only what changed
- * since the stored deltaLink is read. Callers read the copy back with store.waves.readCloudUsers.
+ * since the stored deltaLink is read. Callers read the copy back with store.cloudSnapshots.readCloudUsers.
  *
  * Seam for other object types (groups, contacts): each keeps its own copy and deltaLink and is
  * refreshed the same way, with its own delta query; this function is the users' one.
@@ -67,7 +67,7 @@ async function refreshOnce(input: {
   const { store, cloud, migrationId, now, logger } = input;
   const started = performance.now();
   for (let attempt = 0; ; attempt++) {
-    const snapshot = await store.waves.getSnapshot(migrationId);
+    const snapshot = await store.cloudSnapshots.getSnapshot(migrationId);
     let outcome: Omit<SnapshotRefresh, 'ms'> | null;
     if (!snapshot) outcome = await fullRead({ store, cloud, migrationId, now, expectDeltaLink: null, reason: 'first' });
     else {
@@ -113,16 +113,16 @@ async function fullRead(input: {
   const { store, cloud, migrationId } = input;
   // The link first: whatever changes while the users are paged comes again in the next round.
   const deltaLink = await cloud.latestUsersDeltaLink();
-  const generation = await store.waves.beginFullCopy(migrationId);
+  const generation = await store.cloudSnapshots.beginFullCopy(migrationId);
   let pages = 1;
   let users = 0;
   // On a failure the rows written so far stay unused; the next full read that finishes drops them.
   await cloud.listSyncedUsers(async (page) => {
     pages += 1;
     users += page.length;
-    await store.waves.addToFullCopy(migrationId, generation, page);
+    await store.cloudSnapshots.addToFullCopy(migrationId, generation, page);
   });
-  const done = await store.waves.finishFullCopy({
+  const done = await store.cloudSnapshots.finishFullCopy({
     migrationId,
     generation,
     deltaLink,
@@ -145,7 +145,7 @@ async function deltaRound(input: {
     pages += 1;
     for (const change of page) changes.set(change.id, mergeChange(changes.get(change.id), change));
   });
-  const applied = await input.store.waves.applyCloudChanges({
+  const applied = await input.store.cloudSnapshots.applyCloudChanges({
     migrationId: input.migrationId,
     changes: [...changes.values()],
     deltaLink: round.deltaLink,

@@ -303,7 +303,7 @@ export class VerifyService {
         );
         report = await compareOuWithCopy(
           scan,
-          (onPage) => this.options.store.waves.readCloudUsers(migrationId, onPage),
+          (onPage) => this.options.store.cloudSnapshots.readCloudUsers(migrationId, onPage),
           onCloudPage,
           indexed,
         );

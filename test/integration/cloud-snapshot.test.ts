@@ -93,8 +93,8 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
       ['/v1.0/users', 'onPremisesSyncEnabled eq true'],
     ]);
     // A user only a stale copy would have: the full read must drop it.
-    const { deltaLink } = (await store().waves.getSnapshot(migrationId))!;
-    await store().waves.applyCloudChanges({
+    const { deltaLink } = (await store().cloudSnapshots.getSnapshot(migrationId))!;
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       changes: [
         {
@@ -116,12 +116,12 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     expect(again).toMatchObject({ mode: 'full', reason: 'expired', changesApplied: 149 });
     const delta = graph.requests.filter((r) => r.path === '/v1.0/users/delta');
     expect(delta.map((r) => r.status)).toEqual([400, 200]);
-    const ids = new Set((await store().waves.cloudUsers(migrationId)).map((u) => u.id));
+    const ids = new Set((await store().cloudSnapshots.cloudUsers(migrationId)).map((u) => u.id));
     // The full read replaced the copy: the user only the stale copy had is gone, and so is the deleted one.
     expect(ids.has('ghost')).toBe(false);
     expect(ids.has(user(0).id)).toBe(false);
     expect(ids.size).toBe(149);
-    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 1 });
+    expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 1 });
     graph.addUsers([user(0)]);
   });
 
@@ -129,8 +129,8 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     const cloud = createGraphCloudDirectory({ baseUrl: graph.url, staticToken: graph.token, maxRetries: 0 });
     const migrationId = await migration();
     await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
-    const { deltaLink } = (await store().waves.getSnapshot(migrationId))!;
-    await store().waves.applyCloudChanges({
+    const { deltaLink } = (await store().cloudSnapshots.getSnapshot(migrationId))!;
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       changes: [],
       deltaLink: deltaLink.replace(/\$deltatoken=.*/, '$deltatoken=forged'),
@@ -151,7 +151,7 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     });
     const migrationId = await migration();
     await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
-    const before = await store().waves.cloudUsers(migrationId);
+    const before = await store().cloudSnapshots.cloudUsers(migrationId);
     graph.expireDeltaTokens();
     graph.reset();
     // The token is refused (400), the latest link and the first page are served, the second page fails.
@@ -167,14 +167,14 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     await expect(
       refreshCloudSnapshot({ store: store(), cloud: failing, migrationId, now: new Date(), logger }),
     ).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE' });
-    expect(await store().waves.cloudUsers(migrationId)).toEqual(before);
+    expect(await store().cloudSnapshots.cloudUsers(migrationId)).toEqual(before);
     graph.reset();
     // The next full read finishes and drops the half-written rows of the failed one.
     expect(await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger })).toMatchObject({
       mode: 'full',
       reason: 'expired',
     });
-    expect(await store().waves.cloudUsers(migrationId)).toHaveLength(150);
+    expect(await store().cloudSnapshots.cloudUsers(migrationId)).toHaveLength(150);
   });
 
   test('410 Gone on the delta link: the same fallback', async () => {
@@ -192,8 +192,8 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
       const again = await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
       expect(proxy.gone).toBe(1);
       expect(again).toMatchObject({ mode: 'full', reason: 'expired', changesApplied: 150 });
-      expect(await store().waves.cloudUsers(migrationId)).toHaveLength(150);
-      expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 0 });
+      expect(await store().cloudSnapshots.cloudUsers(migrationId)).toHaveLength(150);
+      expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 0 });
     } finally {
       await proxy.close();
     }
@@ -208,7 +208,7 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     await expect(
       refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger }),
     ).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE', details: expect.objectContaining({ status: 500 }) });
-    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
+    expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
   });
 });
 
@@ -283,7 +283,7 @@ describe('a verify from the cloud copy equals a verify from a full read', () => 
           const verifyBoth = async (): Promise<void> => {
             await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
             const fromCopy = await compareOuWithCopy(scan, (onPage) =>
-              store().waves.readCloudUsers(migrationId, onPage, 7),
+              store().cloudSnapshots.readCloudUsers(migrationId, onPage, 7),
             );
             const fromGraph = await compareOuWithCloud(scan, cloud);
             expect(fromCopy).toEqual(fromGraph);
