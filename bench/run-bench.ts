@@ -12,10 +12,18 @@ import { FakeConnector } from '../test/helpers/fake-connector';
 import { benchDc, GRAPH_TOKEN } from './lib/harness';
 import { describeMachine, loadAverage } from './lib/machine';
 import { spawnNode, waitForOutput, type NodeProcess } from './lib/processes';
-import { formatTable, mb, ms, perSecond, ratioRow, seconds, type ResultRow } from './lib/table';
+import { formatTable, mb, ms, seconds, type ResultRow } from './lib/table';
 import { measureLatency } from './scenarios/latency';
 import { measureThroughput } from './scenarios/throughput';
-import { graphSimulatorScript, measureVerify, timeGraphPages, timeLdapsearch } from './scenarios/verify-at-scale';
+import { verifyRows } from './lib/verify-rows';
+import {
+  graphSimulatorScript,
+  measureStackFloor,
+  measureVerify,
+  timeGraphPages,
+  timeLdapsearch,
+  type VerifyMeasurement,
+} from './scenarios/verify-at-scale';
 
 const REPO = process.env.BENCH_REPO ?? process.cwd();
 const BASE_DN = 'DC=contoso,DC=com';
@@ -26,7 +34,6 @@ const DRIFT = { missing: 2000, extra: 1000, mismatched: 1000 };
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 const JOBS = Number(process.env.BENCH_JOBS ?? 300);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
-const MAX_RSS = 150 * 1024 * 1024;
 // BENCH_ONLY=latency,throughput runs a subset (while working on one part); bench/results/latest.md is a full run.
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'verify,latency,throughput').split(',').map((p) => p.trim()));
 
@@ -83,10 +90,33 @@ function emptyTenant(): string {
   return file;
 }
 
-async function startSimulator(file: string): Promise<NodeProcess & { url: string }> {
-  const proc = spawnNode(graphSimulatorScript(), [file, GRAPH_TOKEN], {});
-  const match = await waitForOutput(proc, /listening (http:\/\/\S+)/, 120_000);
-  return { ...proc, url: match[1]! };
+/** Graph's page latency for the "real-world" runs: about a second for 999 users with $select. */
+const LATENCY_MS = Number(process.env.BENCH_GRAPH_LATENCY_MS ?? 1000);
+const JITTER_MS = Number(process.env.BENCH_GRAPH_JITTER_MS ?? 100);
+/** The throttled run: a 429 with Retry-After every N-th request. */
+const THROTTLE_EVERY = Number(process.env.BENCH_THROTTLE_EVERY ?? 10);
+const RETRY_AFTER_S = Number(process.env.BENCH_RETRY_AFTER_S ?? 1);
+/** Users changed before the repeat verify: 1% of the 100,000. */
+const REPEAT_CHANGES = 1000;
+
+async function startSimulator(
+  file: string,
+  opts: { latencyMs?: number; jitterMs?: number; throttleEvery?: number; retryAfterS?: number } = {},
+): Promise<NodeProcess & { url: string; controlUrl: string }> {
+  const proc = spawnNode(
+    graphSimulatorScript(),
+    [
+      file,
+      GRAPH_TOKEN,
+      String(opts.latencyMs ?? 0),
+      String(opts.jitterMs ?? 0),
+      String(opts.throttleEvery ?? 0),
+      String(opts.retryAfterS ?? 1),
+    ],
+    {},
+  );
+  const match = await waitForOutput(proc, /listening (http:\/\/\S+) control (http:\/\/\S+)/, 120_000);
+  return { ...proc, url: match[1]!, controlUrl: match[2]! };
 }
 
 async function main(): Promise<void> {
@@ -123,102 +153,100 @@ async function main(): Promise<void> {
       throw new Error(
         `ldapsearch found ${ldap100k.entries} / ${ldap10k.entries} users; the bench DC is not seeded as expected (bash bench/bench-dc-up.sh).`,
       );
+    const expected100k = {
+      onPrem: 100_000,
+      cloud: 100_000 - DRIFT.missing + DRIFT.extra,
+      missing: DRIFT.missing,
+      extra: DRIFT.extra,
+      mismatched: DRIFT.mismatched,
+    };
+    const load = (): string => `load ${loadAverage().split(' / ')[0]}`;
 
-    progress('verify OU=Bench10k (10,000 users) through bot, relay, agent, LDAPS and Graph');
+    progress('verify OU=Bench10k (10,000 users), Graph at 0 ms');
     const v10k = await measureVerify({
       label: '10k',
       ou: 'OU=Bench10k',
       graphUrl: simSmall.url,
-      cloudUsersRead: tenant.syncedSmall,
       connector,
       expected: { onPrem: 10_000, cloud: 10_000, missing: 0, extra: 0, mismatched: 0 },
     });
-    progress(`  ${seconds(v10k.totalMs)}; bot peak ${mb(v10k.botPeakRss)}, agent peak ${mb(v10k.agentPeakRss)}`);
-    progress('verify OU=Bench100k (100,000 users, 2% missing, 1% extra, 1% mismatched)');
-    const v100k = await measureVerify({
-      label: '100k',
+    const load10k = load();
+    progress(`  ${seconds(v10k.first.totalMs)}; bot peak ${mb(v10k.botPeakRss)}, ${load10k}`);
+
+    progress('verify OU=Bench100k at 0 ms: first verify, then 1% of the users changed and again');
+    const moduleList = join(REPO, '.cache', 'bench', 'bot-modules.json');
+    const v0 = await measureVerify({
+      label: '100k_0ms',
       ou: 'OU=Bench100k',
       graphUrl: simAll.url,
-      cloudUsersRead: tenant.syncedAll,
+      controlUrl: simAll.controlUrl,
       connector,
-      expected: {
-        onPrem: 100_000,
-        cloud: 100_000 - DRIFT.missing + DRIFT.extra,
-        missing: DRIFT.missing,
-        extra: DRIFT.extra,
-        mismatched: DRIFT.mismatched,
-      },
+      expected: expected100k,
+      repeatChanges: REPEAT_CHANGES,
+      moduleList,
     });
-    progress(`  ${seconds(v100k.totalMs)}; bot peak ${mb(v100k.botPeakRss)}, agent peak ${mb(v100k.agentPeakRss)}`);
+    const load0 = load();
+    progress(`  first ${seconds(v0.first.totalMs)}, repeat ${seconds(v0.repeat?.totalMs ?? NaN)}; ${load0}`);
+    const floor = await measureStackFloor(moduleList);
+    progress(`  stack floor ${mb(floor.rss)} (${floor.loaded} library files)`);
+
+    progress(`verify OU=Bench100k at ${LATENCY_MS} ms (+${JITTER_MS} ms jitter) per Graph request, first and repeat`);
+    const simSlow = await startSimulator(tenant.all, { latencyMs: LATENCY_MS - JITTER_MS / 2, jitterMs: JITTER_MS });
+    let vSlow: VerifyMeasurement;
+    try {
+      vSlow = await measureVerify({
+        label: '100k_slow',
+        ou: 'OU=Bench100k',
+        graphUrl: simSlow.url,
+        controlUrl: simSlow.controlUrl,
+        connector,
+        expected: expected100k,
+        repeatChanges: REPEAT_CHANGES,
+      });
+    } finally {
+      await simSlow.stop();
+    }
+    const loadSlow = load();
+    progress(`  first ${seconds(vSlow.first.totalMs)}, repeat ${seconds(vSlow.repeat?.totalMs ?? NaN)}; ${loadSlow}`);
+
+    progress(
+      `verify OU=Bench100k at 0 ms, throttled: 429 with Retry-After ${RETRY_AFTER_S} s every ${THROTTLE_EVERY} requests`,
+    );
+    const simThrottled = await startSimulator(tenant.all, {
+      throttleEvery: THROTTLE_EVERY,
+      retryAfterS: RETRY_AFTER_S,
+    });
+    let vThrottled: VerifyMeasurement;
+    try {
+      vThrottled = await measureVerify({
+        label: '100k_throttled',
+        ou: 'OU=Bench100k',
+        graphUrl: simThrottled.url,
+        connector,
+        expected: expected100k,
+      });
+    } finally {
+      await simThrottled.stop();
+    }
+    const loadThrottled = load();
+    progress(`  ${seconds(vThrottled.first.totalMs)}; ${loadThrottled}`);
     progress('Graph baseline: plain fetch of the same pages');
     const graphAll = await timeGraphPages(simAll.url, GRAPH_TOKEN);
-    raw.verify = { v10k, v100k, ldap100k, ldap10k, graphAll };
-
-    const s = 'verify 100k';
+    raw.verify = { v10k, v0, vSlow, vThrottled, ldap100k, ldap10k, graphAll, floor, latencyMs: LATENCY_MS };
     rows.push(
-      {
-        section: s,
-        metric: 'card correct (counts, missing, extra, mismatched)',
-        value: v100k.wrong.length === 0 && v10k.wrong.length === 0 ? 'yes' : [...v10k.wrong, ...v100k.wrong].join('; '),
-        pass: v100k.wrong.length === 0 && v10k.wrong.length === 0,
-      },
-      { section: s, metric: '/verify total (activity → final card)', value: seconds(v100k.totalMs) },
-      {
-        section: s,
-        metric: 'on-prem scan (lease → result stored)',
-        value: `${seconds(v100k.onPremMs)}, ${perSecond(v100k.onPremUsers, v100k.onPremMs)}`,
-      },
-      {
-        section: s,
-        metric: 'raw ldapsearch, same base/filter/attributes, pr=500',
-        value: `${seconds(ldap100k.ms)}, ${perSecond(ldap100k.entries, ldap100k.ms)}`,
-      },
-      ratioRow(s, 'on-prem scan vs ldapsearch', v100k.onPremMs, ldap100k.ms, 1.3),
-      {
-        section: s,
-        metric: `cloud scan + compare (result → card), ${v100k.cloudUsersRead.toLocaleString('en-US')} synced users`,
-        value: `${seconds(v100k.cloudMs)}, ${perSecond(v100k.cloudUsersRead, v100k.cloudMs)}`,
-      },
-      {
-        section: s,
-        metric: `raw Graph page fetches (${graphAll.pages} pages, $top=999)`,
-        value: `${seconds(graphAll.ms)}, ${perSecond(graphAll.users, graphAll.ms)}`,
-      },
-      ratioRow(s, 'cloud scan vs raw fetches', v100k.cloudMs, graphAll.ms, 1.3),
-    );
-    const m = 'memory';
-    const growth = (peak100k: number, peak10k: number): string =>
-      mb(((peak100k - peak10k) / (v100k.onPremUsers - v10k.onPremUsers)) * 100_000);
-    rows.push(
-      {
-        section: m,
-        metric: 'agent peak RSS, 100k users (idle before)',
-        value: `${mb(v100k.agentPeakRss)} (${mb(v100k.agentIdleRss)})`,
-        target: '< 150 MB',
-        pass: v100k.agentPeakRss < MAX_RSS,
-      },
-      {
-        section: m,
-        metric: 'bot peak RSS, 100k users (idle before)',
-        value: `${mb(v100k.botPeakRss)} (${mb(v100k.botIdleRss)})`,
-        target: '< 150 MB',
-        pass: v100k.botPeakRss < MAX_RSS,
-      },
-      {
-        section: m,
-        metric: 'agent / bot peak RSS, 10k users',
-        value: `${mb(v10k.agentPeakRss)} / ${mb(v10k.botPeakRss)}`,
-      },
-      {
-        section: m,
-        metric: 'growth per 100,000 users, agent / bot',
-        value: `${growth(v100k.agentPeakRss, v10k.agentPeakRss)} / ${growth(v100k.botPeakRss, v10k.botPeakRss)}`,
-      },
-      {
-        section: 'verify 10k',
-        metric: '/verify total; on-prem; cloud',
-        value: `${seconds(v10k.totalMs)}; ${seconds(v10k.onPremMs)} (ldapsearch ${seconds(ldap10k.ms)}); ${seconds(v10k.cloudMs)}`,
-      },
+      ...verifyRows({
+        v10k,
+        v0,
+        vSlow,
+        vThrottled,
+        ldap100k,
+        ldap10k,
+        graphAll,
+        floor,
+        loads: { load10k, load0, loadSlow, loadThrottled },
+        latencyMs: LATENCY_MS,
+        throttle: { every: THROTTLE_EVERY, retryAfterS: RETRY_AFTER_S },
+      }),
     );
   }
 

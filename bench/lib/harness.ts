@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { messageActivity, postActivity, type TestUser } from '../../test/helpers/activities';
 import { cardText, type ConnectorCall, type FakeConnector } from '../../test/helpers/fake-connector';
-import { spawnNode, waitForOutput, type NodeProcess } from './processes';
+import { join } from 'node:path';
+import { BUILD_DIR, spawnNode, waitForOutput, type NodeProcess } from './processes';
 
 export const AGENT_ID = 'agent-bench';
 export const AGENT_SECRET = 'bench-secret-0123456789-abcdefghij';
@@ -70,8 +71,16 @@ export async function startBotProcess(env: {
   graphUrl: string;
   databaseUrl?: string;
   dataDir?: string;
+  /** Where the bot writes the library files it loaded, on SIGUSR2 (bench/lib/module-list.ts). */
+  moduleList?: string;
 }): Promise<BotProcess> {
   const proc = spawnNode('src/main.js', [], {
+    ...(env.moduleList
+      ? {
+          NODE_OPTIONS: `--require ${join(BUILD_DIR, 'bench', 'lib', 'module-list.js')}`,
+          BENCH_MODULE_LIST: env.moduleList,
+        }
+      : {}),
     PORT: '0',
     LOG_LEVEL: 'info',
     SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
@@ -127,6 +136,12 @@ export interface VerifyOutcome {
   sentAt: number;
   doneAt: number;
   text: string;
+}
+
+/** `/migration start` in a conversation, so its verifies keep and reuse a cloud copy. */
+export async function startMigration(botUrl: string, connector: FakeConnector, conversationId: string): Promise<void> {
+  const sent = await send(botUrl, connector, conversationId, '/migration start "Bench"');
+  await firstReply(connector, sent);
 }
 
 /** `/verify pilot <ou>` and the final version of its card. */

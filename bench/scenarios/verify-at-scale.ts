@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { USERS_SELECT } from '../../src/cloud/graph-cloud-directory';
 import type { FakeConnector } from '../../test/helpers/fake-connector';
+import { randomUUID } from 'node:crypto';
 import {
   benchDc,
   cardNumber,
@@ -9,9 +10,11 @@ import {
   queryPg,
   startAgentProcess,
   startBotProcess,
+  startMigration,
   verifyOu,
   type BenchDc,
 } from '../lib/harness';
+import { spawnNode, waitForOutput } from '../lib/processes';
 
 export interface ExpectedCounts {
   onPrem: number;
@@ -21,81 +24,157 @@ export interface ExpectedCounts {
   mismatched: number;
 }
 
-export interface VerifyMeasurement {
-  label: string;
+/** The bot's own account of a verify's cloud refresh (its "cloud copy refreshed" log line). */
+export interface CloudRefreshLog {
+  cloudRead: 'full' | 'delta';
+  reason?: string;
+  changes: number;
+  pages: number;
+  ms: number;
+}
+
+export interface VerifyRun {
   totalMs: number;
   onPremMs: number;
-  cloudMs: number;
-  onPremUsers: number;
-  cloudUsersRead: number;
-  botIdleRss: number;
-  botPeakRss: number;
-  agentIdleRss: number;
-  agentPeakRss: number;
+  /** From the stored scan to the final card: reading the copy back and comparing (or paging Graph). */
+  cloudAfterScanMs: number;
+  refresh: CloudRefreshLog | null;
+  card: ExpectedCounts;
   /** Empty when the card shows exactly the expected numbers. */
   wrong: string[];
 }
 
+export interface VerifyMeasurement {
+  label: string;
+  first: VerifyRun;
+  /** A second verify of the same OU after `changed` users changed in the tenant. */
+  repeat?: VerifyRun & { changed: { updated: number; deleted: number } };
+  onPremUsers: number;
+  botIdleRss: number;
+  /** Peak after the first verify (VmHWM), before any repeat. */
+  botPeakRss: number;
+  agentIdleRss: number;
+  agentPeakRss: number;
+}
+
 const AGENT_PAGE_SIZE = 500;
 
+function refreshLogs(log: string): CloudRefreshLog[] {
+  return log
+    .split('\n')
+    .filter((line) => line.includes('"cloud copy refreshed"'))
+    .map((line) => JSON.parse(line) as CloudRefreshLog);
+}
+
 /**
- * One `/verify pilot` through the real path: activity over HTTP → bot (dist/main.js, PostgreSQL)
- * → relay → agent process (dist/agent/cli.js) → LDAPS → bot → Graph simulator → card.
- * Fresh processes per measurement, so VmHWM is this verify's peak.
+ * `/verify pilot` through the real path: activity over HTTP → bot (dist/main.js, PostgreSQL)
+ * → relay → agent process (dist/agent/cli.js) → LDAPS → bot → Graph simulator → card, in a
+ * conversation with a migration (so the cloud side goes through the migration's copy). Fresh
+ * processes per measurement, so VmHWM is this verify's peak. With `repeatChanges`, the tenant then
+ * changes that many users (control route of graph-sim-process) and the same OU is verified again.
  */
 export async function measureVerify(input: {
   label: string;
   ou: string;
   graphUrl: string;
-  cloudUsersRead: number;
+  controlUrl?: string;
   connector: FakeConnector;
   expected: ExpectedCounts;
+  repeatChanges?: number;
+  moduleList?: string;
 }): Promise<VerifyMeasurement> {
   const dc = benchDc();
   const databaseUrl = await freshSchema(`bench_verify_${input.label}`);
-  const bot = await startBotProcess({ graphUrl: input.graphUrl, databaseUrl });
+  const bot = await startBotProcess({
+    graphUrl: input.graphUrl,
+    databaseUrl,
+    ...(input.moduleList ? { moduleList: input.moduleList } : {}),
+  });
   const agent = startAgentProcess(bot.url, dc, AGENT_PAGE_SIZE);
+  const conversationId = `19:bench-${randomUUID()}@thread.tacv2`;
   try {
+    await startMigration(bot.url, input.connector, conversationId);
     // Let both settle (the agent's first long poll) before reading their idle size.
     await new Promise((r) => setTimeout(r, 1500));
     const botIdleRss = bot.rss();
     const agentIdleRss = agent.rss();
-    const outcome = await verifyOu(bot.url, input.connector, input.ou, 15 * 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nagent log:\n${agent.log().slice(-2000)}\nbot log:\n${bot.log().slice(-2000)}`);
-    });
-    const [timing] = await queryPg<{ leased: Date; finished: Date }>(
-      databaseUrl,
-      `SELECT a.at AS leased, j.finished_at AS finished FROM jobs j JOIN audit_log a ON a.target = j.id::text AND a.action = 'job.leased' WHERE j.kind = 'directory.scanOu'`,
-    );
-    if (!timing) throw new Error('The verify job or its lease is not in the store.');
-    const doneWall = performance.timeOrigin + outcome.doneAt;
-    const text = outcome.text;
-    const got: ExpectedCounts = {
-      onPrem: cardNumber(text, 'On-premises users'),
-      cloud: cardNumber(text, 'Cloud users \\(synced\\)'),
-      missing: cardNumber(text, 'Missing in cloud'),
-      extra: cardNumber(text, 'Extra in cloud'),
-      mismatched: cardNumber(text, 'ImmutableId differs'),
+    if (input.moduleList) bot.child.kill('SIGUSR2');
+    const run = async (expected: ExpectedCounts): Promise<VerifyRun> => {
+      const logsBefore = refreshLogs(bot.log()).length;
+      const outcome = await verifyOu(bot.url, input.connector, input.ou, 15 * 60_000, conversationId).catch(
+        (err: Error) => {
+          throw new Error(
+            `${err.message}\nagent log:\n${agent.log().slice(-2000)}\nbot log:\n${bot.log().slice(-2000)}`,
+          );
+        },
+      );
+      const [timing] = await queryPg<{ leased: Date; finished: Date }>(
+        databaseUrl,
+        `SELECT a.at AS leased, j.finished_at AS finished FROM jobs j JOIN audit_log a ON a.target = j.id::text AND a.action = 'job.leased'
+          WHERE j.kind = 'directory.scanOu' ORDER BY j.created_at DESC LIMIT 1`,
+      );
+      if (!timing) throw new Error('The verify job or its lease is not in the store.');
+      const doneWall = performance.timeOrigin + outcome.doneAt;
+      const text = outcome.text;
+      const card: ExpectedCounts = {
+        onPrem: cardNumber(text, 'On-premises users'),
+        cloud: cardNumber(text, 'Cloud users \\(synced\\)'),
+        missing: cardNumber(text, 'Missing in cloud'),
+        extra: cardNumber(text, 'Extra in cloud'),
+        mismatched: cardNumber(text, 'ImmutableId differs'),
+      };
+      const wrong = (Object.keys(card) as (keyof ExpectedCounts)[])
+        .filter((k) => card[k] !== expected[k])
+        .map((k) => `${k}: card ${card[k]}, expected ${expected[k]}`);
+      return {
+        totalMs: outcome.doneAt - outcome.sentAt,
+        onPremMs: timing.finished.getTime() - timing.leased.getTime(),
+        cloudAfterScanMs: doneWall - timing.finished.getTime(),
+        refresh: refreshLogs(bot.log())[logsBefore] ?? null,
+        card,
+        wrong,
+      };
     };
-    const wrong = (Object.keys(got) as (keyof ExpectedCounts)[])
-      .filter((k) => got[k] !== input.expected[k])
-      .map((k) => `${k}: card ${got[k]}, expected ${input.expected[k]}`);
+    const first = await run(input.expected);
+    const botPeakRss = bot.peakRss();
+    const agentPeakRss = agent.peakRss();
+    let repeat: VerifyMeasurement['repeat'];
+    if (input.repeatChanges && input.controlUrl) {
+      const res = await fetch(
+        `${input.controlUrl}/bench/change?count=${input.repeatChanges}&under=${encodeURIComponent(`${input.ou},DC=contoso,DC=com`)}`,
+        { method: 'POST' },
+      );
+      const changed = (await res.json()) as { updated: number; deleted: number };
+      // Deleted users were in the OU's cloud side: they leave the cloud count. The rest is checked by the property test.
+      const again = await run({ ...first.card, cloud: first.card.cloud - changed.deleted });
+      again.wrong = again.wrong.filter((w) => w.startsWith('cloud:') || w.startsWith('onPrem:'));
+      repeat = { ...again, changed };
+    }
     return {
       label: input.label,
-      totalMs: outcome.doneAt - outcome.sentAt,
-      onPremMs: timing.finished.getTime() - timing.leased.getTime(),
-      cloudMs: doneWall - timing.finished.getTime(),
-      onPremUsers: got.onPrem,
-      cloudUsersRead: input.cloudUsersRead,
+      first,
+      ...(repeat ? { repeat } : {}),
+      onPremUsers: first.card.onPrem,
       botIdleRss,
-      botPeakRss: bot.peakRss(),
+      botPeakRss,
       agentIdleRss,
-      agentPeakRss: agent.peakRss(),
-      wrong,
+      agentPeakRss,
     };
   } finally {
     await agent.stop();
     await bot.stop();
+  }
+}
+
+/** RSS of a process that loads the bot's library files and nothing else (bench/stack-floor.ts). */
+export async function measureStackFloor(moduleList: string): Promise<{ rss: number; loaded: string }> {
+  const proc = spawnNode('bench/stack-floor.js', [moduleList], {});
+  try {
+    const match = await waitForOutput(proc, /stack floor loaded (\d+ of \d+) files/, 120_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    return { rss: proc.rss(), loaded: match[1]! };
+  } finally {
+    await proc.stop();
   }
 }
 

@@ -7,8 +7,31 @@ export type VerifyCardState =
   | { kind: 'queued'; note?: string }
   /** `note`: the scan had to start again (its first agent was lost). */
   | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud'; note?: string }
-  | { kind: 'done'; report: ComparisonReport }
+  /** `cloudRead`: how the cloud side was read (absent on cards rendered before it existed). */
+  | { kind: 'done'; report: ComparisonReport; cloudRead?: CloudReadNote }
   | { kind: 'failed'; code: string; message: string; hint?: string; candidates?: string[] };
+
+/**
+ * How a verify read the cloud side: straight from Graph ('direct': no migration, so no stored copy),
+ * or through the migration's copy, refreshed by a users delta round ('delta') or read whole ('full',
+ * the first time, or again because Graph no longer took the stored delta token).
+ */
+export interface CloudReadNote {
+  mode: 'direct' | 'full' | 'delta';
+  reason?: 'first' | 'expired';
+  /** Users read (direct, full) or changes applied (delta). */
+  count: number;
+}
+
+export function cloudReadLine(note: CloudReadNote): string {
+  if (note.mode === 'delta')
+    return `the migration's copy, brought up to date with the users delta query: ${formatCount(note.count)} change(s) since the last read`;
+  if (note.mode === 'direct')
+    return `all ${formatCount(note.count)} synced users from Microsoft Graph (no migration in this conversation, so no copy is kept)`;
+  if (note.reason === 'expired')
+    return `all ${formatCount(note.count)} synced users again: Microsoft Graph no longer accepted the stored delta token (expired), so the copy was read whole`;
+  return `all ${formatCount(note.count)} synced users (the first read for this migration; later verifies read only what changed)`;
+}
 
 export interface VerifyCardInput {
   ou: string;
@@ -63,6 +86,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         { title: 'Extra in cloud', value: formatCount(r.extra.length) },
         { title: 'ImmutableId differs', value: formatCount(r.mismatched.length) },
       ];
+      if (state.cloudRead) facts.push({ title: 'Cloud side read', value: cloudReadLine(state.cloudRead) });
       if (r.unparsableCloudDns > 0)
         facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
       // Counted apart, not as on-premises users: no sync engine syncs them by default, so they are never missing.

@@ -53,6 +53,9 @@ export interface GraphCloudDirectoryOptions {
 const API_VERSION = 'v1.0';
 /** What a verify compares, and nothing more: every selected property is bytes on each of 100 pages. */
 export const USERS_SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguishedName', 'onPremisesImmutableId'];
+/** /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered on our side. */
+const DELTA_SELECT = [...USERS_SELECT, 'onPremisesSyncEnabled'];
+
 /**
  * A GET changes nothing, so any answer that may be transient is worth another try. Other methods
  * are retried only when Graph says it did not process the request (throttled, unavailable): a 500,
@@ -211,6 +214,21 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
       return total;
     },
 
+    async latestUsersDeltaLink() {
+      const first = client.api('/users/delta').select(DELTA_SELECT).query({ $deltatoken: 'latest' });
+      const { deltaLink } = await follow(first, DELTA_OPERATION, zodPage(deltaPageSchema), () => undefined);
+      if (deltaLink === undefined) {
+        throw new AppError(
+          'CLOUD.ERROR',
+          'Graph answered a users delta request for the latest token without a deltaLink.',
+          {
+            hint: 'This should not happen with Microsoft Graph; check that GRAPH_BASE_URL points at Microsoft Graph.',
+          },
+        );
+      }
+      return deltaLink;
+    },
+
     async usersByImmutableId(anchor) {
       const found: CloudUser[] = [];
       // Filtering onPremisesImmutableId needs advanced query parameters (users resource, "filter" notes).
@@ -226,11 +244,8 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     },
 
     async usersDelta(deltaLink, onPage) {
-      // /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered here.
       const first =
-        deltaLink === null
-          ? client.api('/users/delta').select([...USERS_SELECT, 'onPremisesSyncEnabled'])
-          : requestForNextLink(deltaLink);
+        deltaLink === null ? client.api('/users/delta').select(DELTA_SELECT) : requestForNextLink(deltaLink);
       const { total, deltaLink: next } = await follow(first, DELTA_OPERATION, zodPage(deltaPageSchema), (value) =>
         onPage(
           value.map((u) => ({

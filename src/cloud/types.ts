@@ -37,6 +37,12 @@ export interface CloudChangeTracking {
     deltaLink: string | null,
     onPage: (changes: CloudUserChange[]) => void | Promise<void>,
   ): Promise<{ deltaLink: string; changes: number }>;
+  /**
+   * A users deltaLink from this moment on, without reading any user (`$deltatoken=latest`, delta
+   * query overview): a copy read through /users afterwards, then followed from this link, misses
+   * nothing, and what changed while it was read comes again in the next round.
+   */
+  latestUsersDeltaLink(): Promise<string>;
   /** Provisioning log entries of one Cloud Sync job since an instant, paged. */
   provisioningEvents(
     input: { jobId: string; since: Date },

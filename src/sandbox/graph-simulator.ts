@@ -85,6 +85,15 @@ export interface GraphSimulator {
   setCloudSyncPermission(permission: SimSyncPermission): void;
   /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
+  /** Per-request latency from now on; null answers at once again. */
+  setLatency(latency: SimLatency | null): void;
+  /** A 429 with Retry-After on every N-th authenticated request from now on; null stops it. */
+  setThrottle(throttle: SimThrottle | null): void;
+  /**
+   * Every delta token issued so far stops working: Graph answers 400 syncStateNotFound, as it does
+   * for a token older than its lifetime (7 days for directory objects).
+   */
+  expireDeltaTokens(): void;
   /** Every request seen, in order, including failed ones. */
   readonly requests: SimRequest[];
   /** Clears the request log and pending failures; users stay. */
@@ -92,11 +101,32 @@ export interface GraphSimulator {
   close(): Promise<void>;
 }
 
+/**
+ * How long each answer takes: Graph over the internet, not loopback. A page of 999 users with
+ * $select takes on the order of a second against Microsoft Graph; `fixedMs` plus a uniform random
+ * `jitterMs` is added before every answer, failures included.
+ */
+export interface SimLatency {
+  fixedMs: number;
+  jitterMs?: number;
+}
+
+/**
+ * A throttling pattern: every `every`-th authenticated request is answered 429 with Retry-After
+ * (Graph's throttling guidance: wait that many seconds, then retry).
+ */
+export interface SimThrottle {
+  every: number;
+  retryAfterSeconds: number;
+}
+
 export interface GraphSimulatorOptions {
   port?: number;
   token?: string;
   users?: SimUser[];
   logger?: Logger;
+  latency?: SimLatency;
+  throttle?: SimThrottle;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -177,8 +207,18 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   let provisioningDenied: 'permission' | 'licence' | null = null;
   const synchronization = new SimSynchronization();
   let url = '';
+  let latency = checkLatency(options.latency ?? null);
+  let throttle = checkThrottle(options.throttle ?? null);
+  /** Authenticated requests since the throttling pattern was set, for "every N-th". */
+  let throttleCount = 0;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const delay = latency ? latency.fixedMs + Math.random() * (latency.jitterMs ?? 0) : 0;
+    if (delay <= 0) void answer(req, res);
+    else setTimeout(() => void answer(req, res), delay);
+  };
+
+  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const parsed = new URL(req.url ?? '/', url);
     const query = Object.fromEntries(parsed.searchParams.entries());
     let status = 500;
@@ -217,6 +257,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     // Throttling is judged per app+tenant, so only requests that got past authentication count.
     const failure = pendingFailures.shift();
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
+    if (throttle && ++throttleCount % throttle.every === 0) throw injectedFailure(429, throttle.retryAfterSeconds);
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
     if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta')
@@ -357,6 +398,14 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       for (let i = 0; i < count; i++)
         pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
     },
+    expireDeltaTokens: () => changes.expireTokens(),
+    setLatency: (next) => {
+      latency = checkLatency(next);
+    },
+    setThrottle: (next) => {
+      throttle = checkThrottle(next);
+      throttleCount = 0;
+    },
     requests,
     reset: () => {
       requests.length = 0;
@@ -378,6 +427,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
  */
 class ChangeTracker {
   private version = 0;
+  /** Bumped by expireTokens(): tokens of an earlier epoch get Graph's syncStateNotFound. */
+  private epoch = 0;
   private readonly createdAt = new Map<string, number>();
   private readonly propChangedAt = new Map<string, Map<string, number>>();
   private readonly removedAt = new Map<string, number>();
@@ -398,6 +449,10 @@ class ChangeTracker {
 
   removed(id: string): void {
     this.removedAt.set(id, ++this.version);
+  }
+
+  expireTokens(): void {
+    this.epoch += 1;
   }
 
   changed(id: string, props: string[]): void {
@@ -447,8 +502,25 @@ class ChangeTracker {
       const token = params.get('$deltatoken');
       let since = -1;
       let select = parseSelect(params.get('$select'));
+      if (token === 'latest') {
+        // Graph's "latest" token: no users, only a deltaLink from now on (delta query overview).
+        return {
+          body: {
+            '@odata.context': `${root}/$metadata#users${contextSelect(select)}`,
+            value: [],
+            '@odata.deltaLink': `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: this.version, select, e: this.epoch })}`,
+          },
+        };
+      }
       if (token !== null) {
         const state = decodeDeltaToken(token);
+        if (state.e !== this.epoch)
+          // What Graph answers for a token past its lifetime (7 days for directory objects).
+          throw new GraphHttpError(
+            400,
+            'syncStateNotFound',
+            'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+          );
         since = state.v;
         select = state.select;
       }
@@ -465,7 +537,7 @@ class ChangeTracker {
       body['@odata.nextLink'] = `${root}/users/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
     } else {
       body['@odata.deltaLink'] =
-        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select })}`;
+        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select, e: this.epoch })}`;
       this.rounds.delete(roundId);
     }
     return { body };
@@ -494,15 +566,30 @@ class ChangeTracker {
   }
 }
 
-function encodeDeltaToken(state: { v: number; select: string[] | undefined }): string {
+interface DeltaTokenState {
+  v: number;
+  select: string[] | undefined;
+  /** The tracker's epoch when the token was issued; 0 for tokens without one. */
+  e: number;
+}
+
+function encodeDeltaToken(state: DeltaTokenState): string {
   return Buffer.from(JSON.stringify(state)).toString('base64url');
 }
 
-function decodeDeltaToken(token: string): { v: number; select: string[] | undefined } {
+function decodeDeltaToken(token: string): DeltaTokenState {
   try {
-    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v: unknown; select?: unknown };
+    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      v: unknown;
+      select?: unknown;
+      e?: unknown;
+    };
     if (typeof state.v !== 'number') throw new Error('no version');
-    return { v: state.v, select: Array.isArray(state.select) ? (state.select as string[]) : undefined };
+    return {
+      v: state.v,
+      select: Array.isArray(state.select) ? (state.select as string[]) : undefined,
+      e: typeof state.e === 'number' ? state.e : 0,
+    };
   } catch {
     throw new GraphHttpError(
       400,
@@ -674,6 +761,23 @@ function injectedFailure(status: SimFailureStatus, retryAfterSeconds: number | u
     'The service is temporarily unavailable (injected by the simulator).',
     headers,
   );
+}
+
+function checkLatency(latency: SimLatency | null): SimLatency | null {
+  if (latency === null) return null;
+  const { fixedMs, jitterMs = 0 } = latency;
+  if (!Number.isFinite(fixedMs) || !Number.isFinite(jitterMs) || fixedMs < 0 || jitterMs < 0)
+    throw new Error(`Simulator latency ${fixedMs} ms + ${jitterMs} ms jitter: use numbers of 0 or more.`);
+  return { fixedMs, jitterMs };
+}
+
+function checkThrottle(throttle: SimThrottle | null): SimThrottle | null {
+  if (throttle === null) return null;
+  if (!Number.isInteger(throttle.every) || throttle.every < 1 || !(throttle.retryAfterSeconds >= 0))
+    throw new Error(
+      `Simulator throttling every ${throttle.every} requests, Retry-After ${throttle.retryAfterSeconds} s: use a whole number of 1 or more, and 0 s or more.`,
+    );
+  return throttle;
 }
 
 function hasEventualConsistency(req: IncomingMessage): boolean {

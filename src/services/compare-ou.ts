@@ -47,3 +47,27 @@ export async function compareOuWithCloud(
   await onPrem;
   return comparison.report();
 }
+
+/**
+ * The cloud half of a verify from the migration's stored copy (kept current by refreshCloudSnapshot):
+ * the on-premises side first, then the copy streamed page by page from the store. Nothing waits on
+ * Graph here, so no early pages are kept; and with PGlite the copy's read transaction must not wait
+ * for the scan's reads, which would queue behind it.
+ */
+export async function compareOuWithCopy(
+  scan: StoredScan,
+  readCopy: (onPage: (users: CloudUser[]) => void) => Promise<number>,
+  onCloudPage?: (read: number) => void,
+  indexed?: OuComparison | null,
+): Promise<ComparisonReport> {
+  const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
+  const comparison = ready ?? new OuComparison(scan.head.baseDn);
+  if (!ready) for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
+  let read = 0;
+  await readCopy((page) => {
+    for (const user of page) comparison.addCloud(user);
+    read += page.length;
+    onCloudPage?.(read);
+  });
+  return comparison.report();
+}

@@ -670,9 +670,11 @@ export class SummaryService {
         now,
         logger: this.options.logger,
       });
+      // The summary compares every wave's OUs against the copy; it still takes the copy whole (the verify streams it).
+      const users = await store.cloudSnapshots.cloudUsers(migrationId);
       return {
-        users: snapshot.users,
-        info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length },
+        users,
+        info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: users.length },
       };
     } catch (err) {
       const stored = await store.cloudSnapshots.getSnapshot(migrationId);

@@ -2,7 +2,7 @@ import type { CloudDirectory } from '../cloud/types';
 import type { AdaptiveCardJson } from '../cards/render';
 import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard } from '../cards/message-cards';
-import { notSyncedLine, renderVerifyCard, type VerifyCardState } from '../cards/verify-card';
+import { notSyncedLine, renderVerifyCard, type CloudReadNote, type VerifyCardState } from '../cards/verify-card';
 import type { JobError, ScanOuHead } from '../relay/protocol';
 import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
@@ -11,7 +11,8 @@ import type { VerifyListKind } from '../runbook/commands';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
 import type { CardSink } from './card-sink';
-import { compareOuWithCloud } from './compare-ou';
+import { refreshCloudSnapshot, type SnapshotRefresh } from './cloud-snapshot';
+import { compareOuWithCloud, compareOuWithCopy } from './compare-ou';
 import { IncomingScans } from './incoming-scans';
 import { readStoredScan } from './stored-scan';
 import type { LimiterClock } from './rate-limited-sink';
@@ -58,6 +59,13 @@ const LOST_BECAUSE: Record<RequeueReason, string> = {
   'lease-expired': 'it stopped answering',
 };
 
+/**
+ * How long a verify's early cloud refresh is kept for its scan. A scan that comes later (an agent
+ * that was offline for hours) refreshes the copy again when it arrives, so the cloud side is never
+ * older than the on-premises one by more than this.
+ */
+const STALE_REFRESH_MS = 30 * 60_000;
+
 /** Jobs whose loss is remembered for their progress cards; older ones fall back to a general note. */
 const MAX_REMEMBERED_LOSSES = 1000;
 
@@ -76,6 +84,12 @@ export class VerifyService {
   private readonly progress: CardProgress;
   /** Why a job's previous agent was lost, for the progress cards of its next attempt. */
   private readonly lostBecause = new Map<string, RequeueReason>();
+  /**
+   * The cloud copy's refresh of each verify still running, started when the verify was asked for so
+   * that Graph is read while the agent scans. A verify finished without one here (another instance,
+   * a restart) refreshes the copy then.
+   */
+  private readonly cloudRefreshes = new Map<string, { at: number; refresh: Promise<SnapshotRefresh> }>();
 
   constructor(private readonly options: VerifyServiceOptions) {
     this.now = options.now ?? (() => new Date());
@@ -123,6 +137,7 @@ export class VerifyService {
       migrationId: migration?.id ?? null,
       ouInput: parsed.target.text,
     });
+    if (migration) this.startCloudRefresh(verification.id, migration.id);
     await this.options.store.audit.record(input.actor, {
       action: 'verify.pilot',
       target: parsed.target.text,
@@ -264,12 +279,47 @@ export class VerifyService {
     }
     try {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
-      const report = await compareOuWithCloud(
-        scan,
-        this.options.cloud,
-        (read) => this.showProgress(verification, job, read, 'cloud'),
-        this.incoming.take(job.id),
-      );
+      const onCloudPage = (read: number): void => this.showProgress(verification, job, read, 'cloud');
+      const indexed = this.incoming.take(job.id);
+      let cloudRead: CloudReadNote;
+      let report: ComparisonReport;
+      if (verification.migrationId) {
+        const migrationId = verification.migrationId;
+        const refresh = await this.cloudRefresh(verification.id, migrationId);
+        cloudRead = {
+          mode: refresh.mode,
+          count: refresh.changesApplied,
+          ...(refresh.reason ? { reason: refresh.reason } : {}),
+        };
+        log.info(
+          {
+            cloudRead: refresh.mode,
+            reason: refresh.reason,
+            changes: refresh.changesApplied,
+            pages: refresh.pages,
+            ms: Math.round(refresh.ms),
+          },
+          'cloud copy refreshed',
+        );
+        report = await compareOuWithCopy(
+          scan,
+          (onPage) => this.options.store.cloudSnapshots.readCloudUsers(migrationId, onPage),
+          onCloudPage,
+          indexed,
+        );
+      } else {
+        let users = 0;
+        report = await compareOuWithCloud(
+          scan,
+          this.options.cloud,
+          (read) => {
+            users = read;
+            onCloudPage(read);
+          },
+          indexed,
+        );
+        cloudRead = { mode: 'direct', count: users };
+      }
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
@@ -298,10 +348,11 @@ export class VerifyService {
           extra: report.extra.length,
           mismatched: report.mismatched.length,
           notSynced: report.notSynced?.length ?? 0,
+          cloudRead,
         },
         conversationId: verification.conversationId,
       });
-      await this.deliver(verification, job, { kind: 'done', report });
+      await this.deliver(verification, job, { kind: 'done', report, cloudRead });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {
       const appError = asAppError(err);
@@ -310,7 +361,43 @@ export class VerifyService {
     }
   }
 
+  /** Starts refreshing the migration's cloud copy now, for a verify that will compare against it. */
+  private startCloudRefresh(verificationId: string, migrationId: string): void {
+    const refresh = refreshCloudSnapshot({
+      store: this.options.store,
+      cloud: this.options.cloud,
+      migrationId,
+      now: this.now(),
+      logger: this.options.logger,
+    });
+    // Awaited when the scan is in; until then a failure must not count as unhandled.
+    refresh.catch(() => undefined);
+    this.forgetStaleRefreshes();
+    this.cloudRefreshes.set(verificationId, { at: Date.now(), refresh });
+  }
+
+  /** The refresh started with the verify, or a new one when this instance did not start it. */
+  private async cloudRefresh(verificationId: string, migrationId: string): Promise<SnapshotRefresh> {
+    const started = this.cloudRefreshes.get(verificationId);
+    this.cloudRefreshes.delete(verificationId);
+    if (started) return started.refresh;
+    return refreshCloudSnapshot({
+      store: this.options.store,
+      cloud: this.options.cloud,
+      migrationId,
+      now: this.now(),
+      logger: this.options.logger,
+    });
+  }
+
+  /** A verify whose scan never came back must not keep its refresh for ever. */
+  private forgetStaleRefreshes(): void {
+    const cutoff = Date.now() - STALE_REFRESH_MS;
+    for (const [id, entry] of this.cloudRefreshes) if (entry.at < cutoff) this.cloudRefreshes.delete(id);
+  }
+
   private async fail(verification: VerificationRecord, job: JobRecord, error: JobError): Promise<void> {
+    this.cloudRefreshes.delete(verification.id);
     await this.options.store.verifications.complete({
       id: verification.id,
       status: 'failed',

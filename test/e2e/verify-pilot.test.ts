@@ -88,8 +88,19 @@ describe('/verify pilot end to end against Samba AD', () => {
     // Look-alikes in OU=SalesOps and DC=company were not counted.
     expect(text).not.toContain('Look Alike');
 
+    // The migration has no cloud copy yet: a deltaLink from now on (throttled once, then retried), then
+    // the synced users paged through /users; later verifies follow that link.
+    expect(h.graph.requests[0]).toMatchObject({ status: 429, path: '/v1.0/users/delta' });
+    expect(h.graph.requests[1]).toMatchObject({
+      status: 200,
+      path: '/v1.0/users/delta',
+      query: { $deltatoken: 'latest' },
+    });
+    expect(text).toContain(
+      // The copy is of the whole tenant, not of the OU.
+      `Cloud side read: all ${tenant.users.filter((u) => u.onPremisesSyncEnabled === true).length.toLocaleString('en-US')} synced users (the first read for this migration`,
+    );
     const userRequests = h.graph.requests.filter((r) => r.path === '/v1.0/users');
-    expect(userRequests[0]).toMatchObject({ status: 429 });
     expect(userRequests.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
     for (const r of userRequests) {
       expect(r.query.$top).toBe('999');
@@ -125,7 +136,13 @@ describe('/verify pilot end to end against Samba AD', () => {
   });
 
   it('OU=SalesOps is its own OU: 40 users, and the SalesOps look-alike is extra there', async () => {
+    h.graph.reset();
     const { text } = await verify('OU=SalesOps');
+    // A repeat verify reads only what changed since the last one: one delta round, no /users paging.
+    expect(h.graph.requests.map((r) => r.path)).toEqual(['/v1.0/users/delta']);
+    expect(text).toContain(
+      "Cloud side read: the migration's copy, brought up to date with the users delta query: 0 change(s)",
+    );
     expect(text).toContain(`On-premises users: ${EXPECTED.salesOps.users} (${EXPECTED.salesOps.disabled} disabled)`);
     expect(text).toContain('Extra in cloud: 1');
     expect(text).toContain('CN=Look Alike,OU=SalesOps,DC=contoso,DC=com');

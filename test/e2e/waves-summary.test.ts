@@ -184,7 +184,9 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     expect(text).not.toContain('must not be counted');
     expect(text).toContain('Next wave: W1 on 2026-03-30 (40 users)');
     expect(text).toContain('full read of synced users');
-    expect(h.graph.requests.some((r) => r.path === '/v1.0/users/delta' && !r.query.$deltatoken)).toBe(true);
+    // No copy yet: a deltaLink from now on, then the synced users through /users ($top=999, filtered).
+    expect(h.graph.requests.some((r) => r.path === '/v1.0/users/delta' && r.query.$deltatoken === 'latest')).toBe(true);
+    expect(h.graph.requests.some((r) => r.path === '/v1.0/users' && r.query.$top === '999')).toBe(true);
 
     // Same minute, later the same day: nothing more.
     expect(await h.bot.summaries.tick()).toBe(0);

@@ -149,6 +149,24 @@ describe('Graph cloud directory against the simulator', () => {
     expect(sim.requests[1]?.query.$skiptoken).toBe(sim.requests[2]?.query.$skiptoken);
   });
 
+  it('pages through a throttling pattern (429 every 2nd request), waiting each Retry-After, no user lost', async () => {
+    const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+    sim.setThrottle({ every: 2, retryAfterSeconds: 4 });
+    try {
+      const ids: string[] = [];
+      await dir.listSyncedUsers((users) => {
+        ids.push(...users.map((u) => u.id));
+      });
+      expect(new Set(ids).size).toBe(2500);
+      expect(ids).toHaveLength(2500);
+      // 3 pages, each second request throttled: 200, 429, 200, 429, 200.
+      expect(sim.requests.map((r) => r.status)).toEqual([200, 429, 200, 429, 200]);
+      expect(waits).toEqual([4000, 4000]);
+    } finally {
+      sim.setThrottle(null);
+    }
+  });
+
   it('honours Retry-After through the injected sleep, capping a single wait at maxWaitMs', async () => {
     const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
     sim.failNext(1, 429, { retryAfterSeconds: 3 });

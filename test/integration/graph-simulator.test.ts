@@ -188,6 +188,40 @@ describe('Graph simulator', () => {
     expect(sim.requests.map((r) => r.status)).toEqual([429, 503, 500, 200]);
   });
 
+  it('answers after the set latency (fixed plus jitter), and throttles every N-th request with Retry-After', async () => {
+    sim.setLatency({ fixedMs: 120, jitterMs: 40 });
+    sim.setThrottle({ every: 3, retryAfterSeconds: 2 });
+    try {
+      const took: number[] = [];
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const start = performance.now();
+        const answer = await get('/v1.0/users?$top=5');
+        took.push(performance.now() - start);
+        statuses.push(answer.status);
+        if (answer.status === 429) {
+          expect(answer.headers.get('retry-after')).toBe('2');
+          expect(answer.body.error?.code).toBe('TooManyRequests');
+        }
+      }
+      expect(statuses).toEqual([200, 200, 429, 200, 200, 429]);
+      // Timer resolution allows a millisecond early; the ceiling is generous for a loaded machine.
+      for (const ms of took) expect(ms).toBeGreaterThanOrEqual(119);
+      expect(Math.min(...took)).toBeLessThan(1000);
+    } finally {
+      sim.setLatency(null);
+      sim.setThrottle(null);
+    }
+    const start = performance.now();
+    expect((await get('/v1.0/users?$top=5')).status).toBe(200);
+    expect(performance.now() - start).toBeLessThan(100);
+  });
+
+  it('refuses a latency or throttling pattern it cannot follow', async () => {
+    expect(() => sim.setLatency({ fixedMs: -1 })).toThrow(/0 or more/);
+    expect(() => sim.setThrottle({ every: 0, retryAfterSeconds: 1 })).toThrow(/whole number of 1 or more/);
+  });
+
   it('provisioning logs filter activityDateTime with gt/lt/eq and refuse ge/le as Graph does', async () => {
     sim.addProvisioningEvents([
       {

@@ -1,5 +1,7 @@
 import { percentile, summarize } from '../../bench/lib/stats';
-import { formatTable, ratioRow } from '../../bench/lib/table';
+import { formatTable, ratioRow, type ResultRow } from '../../bench/lib/table';
+import { pageFloorMs, throttleFloorMs, verifyRows, type VerifyFigures } from '../../bench/lib/verify-rows';
+import type { VerifyMeasurement, VerifyRun } from '../../bench/scenarios/verify-at-scale';
 
 describe('benchmark statistics', () => {
   it('uses the nearest rank, so p99 of 1..1000 is 990 and p50 is 500', () => {
@@ -43,5 +45,88 @@ describe('benchmark table', () => {
   it('judges a ratio against its limit, inclusive', () => {
     expect(ratioRow('s', 'm', 13_000, 10_000, 1.3)).toMatchObject({ value: '1.30x (13.0 s vs 10.0 s)', pass: true });
     expect(ratioRow('s', 'm', 13_100, 10_000, 1.3)).toMatchObject({ pass: false });
+  });
+});
+
+describe('verify rows: targets against the page-latency floor and the stack floor', () => {
+  const MB = 1024 * 1024;
+  const run = (over: Partial<VerifyRun> = {}): VerifyRun => ({
+    totalMs: 20_000,
+    onPremMs: 17_000,
+    cloudAfterScanMs: 800,
+    refresh: { cloudRead: 'full', changes: 109_000, pages: 111, ms: 5_000 },
+    card: { onPrem: 100_000, cloud: 99_000, missing: 2000, extra: 1000, mismatched: 1000 },
+    wrong: [],
+    ...over,
+  });
+  const measured = (over: Partial<VerifyMeasurement> = {}): VerifyMeasurement => ({
+    label: 'x',
+    first: run(),
+    onPremUsers: 100_000,
+    botIdleRss: 170 * MB,
+    botPeakRss: 200 * MB,
+    agentIdleRss: 60 * MB,
+    agentPeakRss: 120 * MB,
+    ...over,
+  });
+  const figures = (slowFirstMs: number, repeatRefreshMs: number): VerifyFigures => ({
+    v10k: measured({ onPremUsers: 10_000, botPeakRss: 190 * MB, agentPeakRss: 110 * MB }),
+    v0: measured({ repeat: { ...run(), changed: { updated: 900, deleted: 100 } } }),
+    vSlow: measured({
+      first: run({ totalMs: slowFirstMs, refresh: { cloudRead: 'full', changes: 109_000, pages: 111, ms: 112_000 } }),
+      repeat: {
+        ...run({ totalMs: 18_000, refresh: { cloudRead: 'delta', changes: 1000, pages: 10, ms: repeatRefreshMs } }),
+        changed: { updated: 900, deleted: 100 },
+      },
+    }),
+    vThrottled: measured(),
+    ldap100k: { ms: 16_000, entries: 100_000 },
+    ldap10k: { ms: 1_600, entries: 10_000 },
+    graphAll: { ms: 900, users: 109_000, pages: 110 },
+    floor: { rss: 160 * MB, loaded: '900 of 900' },
+    loads: { load10k: 'load 1', load0: 'load 1', loadSlow: 'load 1', loadThrottled: 'load 1' },
+    latencyMs: 1000,
+    throttle: { every: 10, retryAfterS: 1 },
+  });
+  const row = (rows: ResultRow[], start: string): ResultRow => rows.find((r) => r.metric.startsWith(start))!;
+
+  it('the first verify is judged against the slower side: 111 requests × 1 s, not the 16 s ldapsearch', () => {
+    const rows = verifyRows(figures(115_000, 1_000));
+    expect(row(rows, 'first verify vs the slower side')).toMatchObject({ pass: true, target: '≤ 1.05x' });
+    expect(row(rows, 'first verify vs the slower side').value).toMatch(/^1\.04x \(115\.0 s vs 111\.0 s/);
+    expect(verifyRows(figures(120_000, 1_000)).find((r) => r.metric.startsWith('first verify vs'))!.pass).toBe(false);
+  });
+
+  it('the repeat cloud side counts the delta round and the copy read; the whole verify its on-prem scan', () => {
+    const rows = verifyRows(figures(115_000, 2_000));
+    // 2.0 s round + 0.8 s copy read and compare.
+    expect(row(rows, 'repeat verify, 1% changed: cloud side')).toMatchObject({ pass: true });
+    expect(row(rows, 'repeat verify, 1% changed: cloud side').value).toMatch(/^2\.8 s/);
+    expect(row(rows, 'repeat verify, 1% changed: cloud side').value).toContain('page-latency floor 10.0 s');
+    expect(row(rows, 'repeat verify, 1% changed: whole')).toMatchObject({ pass: true });
+    expect(verifyRows(figures(115_000, 2_500)).find((r) => r.metric.includes('cloud side'))!.pass).toBe(false);
+  });
+
+  it('memory: growth scaled from the 10k and 100k peaks, idle against the stack floor', () => {
+    const rows = verifyRows(figures(115_000, 1_000));
+    // (200 - 190) MB over 90,000 users, scaled to 100,000: 11 MB.
+    expect(row(rows, 'bot growth per 100,000')).toMatchObject({ pass: true });
+    expect(row(rows, 'bot growth per 100,000').value).toMatch(/^11 MB/);
+    expect(row(rows, 'bot idle RSS vs the stack floor')).toMatchObject({ value: '170 MB = floor + 10 MB', pass: true });
+    expect(row(rows, 'agent peak RSS')).toMatchObject({ pass: true });
+  });
+
+  it('a wrong card fails the correctness row and names what was wrong', () => {
+    const f = figures(115_000, 1_000);
+    f.v0.first.wrong = ['missing: card 1999, expected 2000'];
+    expect(row(verifyRows(f), 'cards correct')).toMatchObject({
+      pass: false,
+      value: 'missing: card 1999, expected 2000',
+    });
+  });
+
+  it('floors: requests × latency, and throttled requests × Retry-After', () => {
+    expect(pageFloorMs(run(), 1000)).toBe(111_000);
+    expect(throttleFloorMs(111, 10, 1)).toBe(12_000);
   });
 });
