@@ -1,6 +1,7 @@
 import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { dependenciesMet, describe, undoAllowed, type StepState } from '../runbook/runbook';
 import { STEP_VERBS, type StepVerb } from '../runbook/step-actions';
+import { pendingPreflight } from '../runbook/step-evidence';
 import type { StepDefinition } from '../runbook/steps';
 import { readableEvidence } from './evidence-text';
 import { literal, literalFacts, literalLines } from './literal';
@@ -58,6 +59,18 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     }
     if (def.optional) actions.push({ title: 'Skip', verb: STEP_VERBS.skip, data: data(), style: 'default' });
   }
+  // Findings a person may acknowledge: shown to approvers (and on the shared copy); the service asks the same rule.
+  const acknowledgeable =
+    ready &&
+    pendingPreflight(def, step) !== null &&
+    (input.viewer === null || input.policy.approvers.includes(input.viewer));
+  if (acknowledgeable)
+    actions.push({
+      title: 'Acknowledge and count again',
+      verb: STEP_VERBS.acknowledge,
+      data: data(),
+      style: 'default',
+    });
   if (liveApproval?.status === 'pending') {
     const eligible = input.viewer === null || canVote(liveApproval, input.viewer, input.policy, input.now);
     if (eligible)
@@ -98,7 +111,11 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     script: scriptLines(script),
     history: literal(history(step, approval)),
     showOuInput: def.check.kind === 'pilotOu' && startable,
-    showReasonInput: def.optional && startable,
+    showReasonInput: (def.optional && startable) || acknowledgeable,
+    reasonLabel: acknowledgeable ? 'Reason (to acknowledge the users above)' : 'Reason (to skip)',
+    reasonPlaceholder: acknowledgeable
+      ? 'Why these users may go ahead although their hard match is predicted to fail'
+      : 'Why this step is skipped',
     actions,
     refreshData: data(),
     refreshUserIds,

@@ -16,6 +16,7 @@ export const STEP_VERBS = {
   approve: 'step.approve',
   reject: 'step.reject',
   undo: 'step.undo',
+  acknowledge: 'step.acknowledge',
 } as const;
 export type StepVerb = (typeof STEP_VERBS)[keyof typeof STEP_VERBS];
 
@@ -32,7 +33,7 @@ const voteData = stepData.extend({ approvalId: id });
 
 export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
-  | { verb: typeof STEP_VERBS.skip; migrationId: string; n: number; reason: string }
+  | { verb: typeof STEP_VERBS.skip | typeof STEP_VERBS.acknowledge; migrationId: string; n: number; reason: string }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
   | {
       verb:
@@ -72,6 +73,7 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
         action: { verb, migrationId, n, approvalId: (parsed.data as z.infer<typeof voteData>).approvalId },
       };
     case STEP_VERBS.skip:
+    case STEP_VERBS.acknowledge:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.run:
       return { ok: true, action: { verb, migrationId, n, ou: parsed.data.ou ?? '' } };

@@ -1,4 +1,5 @@
 import { createAuditRepo } from './audit-repo';
+import { createCloudSyncRepo } from './cloud-sync-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
@@ -18,5 +19,6 @@ export function createRepositories(
     jobs: createJobRepo(db),
     verifications: createVerificationRepo(db),
     audit: createAuditRepo(db),
+    cloudSync: createCloudSyncRepo(db),
   };
 }

@@ -31,5 +31,7 @@ export interface Store {
   jobs: JobRepo;
   verifications: VerificationRepo;
   audit: AuditRepo;
+  /** Per-object evidence from the Cloud Sync job's provisioning logs, and pre-flight acknowledgements. */
+  cloudSync: import('./cloud-sync-repo').CloudSyncRepo;
   close(): Promise<void>;
 }
