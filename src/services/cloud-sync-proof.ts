@@ -52,7 +52,7 @@ export async function cloudSyncConfirmation(input: {
   comparison: OuComparison;
   now: Date;
 }): Promise<CloudSyncConfirmation | { unavailable: string }> {
-  const jobId = (await input.store.waves.getSettings(input.migrationId))?.provisioningJobId;
+  const jobId = (await input.store.summarySettings.getSettings(input.migrationId))?.provisioningJobId;
   if (!jobId)
     return {
       unavailable: `no Cloud Sync job is set for this migration, so nothing shows that Cloud Sync provisioned these objects. ${CLOUD_SYNC_JOB_HINT}`,

@@ -8,7 +8,7 @@ import type { SimUser } from '../../src/sandbox/graph-simulator';
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
-import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
@@ -181,8 +181,20 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await click(ADELE, 'step.confirm', 2);
     expect(await click(ADELE, 'step.confirm', 2)).toContain('Step 2 is done.');
 
-    // 3: the agent exports the configuration through the PowerShell stand-in.
+    // 3: the agent exports the configuration through the PowerShell stand-in, once the migration
+    // names its Connect Sync server (every Connect Sync job runs there and nowhere else).
     expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
+    expect(await click(ADELE, 'step.run', 3)).toContain("Name this migration's Connect Sync server first");
+    await eventually(
+      async () => ((await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.getScheduler') ? true : null),
+      {
+        what: 'the agent to declare its Connect Sync actions',
+        timeoutMs: 30_000,
+      },
+    );
+    expect(cardText((await h.say(`/server ${AGENT_ID}`, ADELE))[0]!.activity.attachments![0]!.content)).toContain(
+      `now runs on ${AGENT_ID}`,
+    );
     expect(await click(ADELE, 'step.run', 3)).toContain('In progress');
     const s3 = await waitForStep(3, ['done']);
     expect(JSON.stringify(s3.evidence)).toContain(exportDir);
@@ -311,7 +323,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       unconfirmed: EXPECTED.rAndD.users,
       cloudSyncJob: SIMULATED_CLOUD_SYNC_JOB_ID,
     });
-    expect(unconfirmed.reason).toBe(
+    expect(unconfirmed.reason).toContain(
       `0 of ${EXPECTED.rAndD.users} in-scope objects are confirmed by Cloud Sync (a successful entry of job ${SIMULATED_CLOUD_SYNC_JOB_ID} in the provisioning logs); ${EXPECTED.rAndD.users} are not yet (/verify list unconfirmed names them)`,
     );
     const card12 = await sharedCard(unconfirmed, 'Confirmed by Cloud Sync (provisioning logs): 0');
@@ -343,12 +355,28 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       `Failed: ${EXPECTED.rAndD.users - 1} of the ${EXPECTED.rAndD.users} users counted in step 7 are in Entra; 1 missing in the cloud`,
     );
     h.graph.addUsers([rdUsers[0]!]);
+    // Without a canary that came through Cloud Sync step 12 still fails; here an approver waives it
+    // (test/e2e/canary.test.ts runs a real one). Only approvers may, and only with a reason.
+    await click(ADELE, 'step.run', 12);
+    // Every pilot user is confirmed by Cloud Sync now; only the canary is left.
+    const canaryOnly = await waitForStep(12, ['failed']);
+    expect(canaryOnly.reason).toContain('no canary has come through Cloud Sync');
+    expect(canaryOnly.reason).not.toContain('confirmed by Cloud Sync');
+    expect(canaryOnly.evidence).toMatchObject({ confirmedByCloudSync: EXPECTED.rAndD.users, unconfirmed: 0 });
+    expect(await click(MALLORY, 'step.waiveCanary', 12, { reason: 'lab forest' })).toContain(
+      'Only an approver may waive the canary',
+    );
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: '' })).toContain('Say why the canary is waived');
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: 'Pilot OU has no room for test users' })).toContain(
+      'Canary waived by Megan Bowen',
+    );
     await click(ADELE, 'step.run', 12);
     const done12 = await waitForStep(12, ['done']);
     expect(done12.evidence).toMatchObject({
       inEntraWithAnchor: EXPECTED.rAndD.users,
       confirmedByCloudSync: EXPECTED.rAndD.users,
       unconfirmed: 0,
+      canaryWaived: { by: 'Megan Bowen', reason: 'Pilot OU has no room for test users' },
     });
     await sharedCard(done12, `Confirmed by Cloud Sync (provisioning logs): ${EXPECTED.rAndD.users}`);
 
@@ -385,6 +413,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       'job.queued',
       'job.leased',
       'job.result',
+      'canary.waive',
     ])
       expect(actions).toContain(a);
     expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:SELF_APPROVAL')).toBe(true);
