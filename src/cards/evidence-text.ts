@@ -44,6 +44,21 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
   extra: { label: 'Extra in cloud' },
   immutableIdMismatches: { label: 'ImmutableId differs' },
   missingSample: { label: 'Missing, first few' },
+  // Never "provisioned": being in Entra with the right anchor is true before Cloud Sync does anything.
+  inEntraWithAnchor: { label: 'In Entra with the right anchor' },
+  confirmedByCloudSync: {
+    label: 'Confirmed by Cloud Sync (provisioning logs)',
+    format: (v) => (v === null ? 'not read' : plain(v)),
+  },
+  unconfirmed: { label: 'Not yet confirmed by Cloud Sync' },
+  unconfirmedSample: { label: 'Not yet confirmed, first few' },
+  cloudSyncJob: { label: 'Cloud Sync job' },
+  notInEntra: { label: 'Not in Entra' },
+  differentAnchor: { label: 'Different onPremisesImmutableId' },
+  sample: { label: 'First few' },
+  acknowledgedBy: { label: 'Acknowledged by' },
+  acknowledgedAt: { label: 'Acknowledged at' },
+  acknowledgedReason: { label: 'Reason' },
   usedPrecedences: {
     label: 'Precedences in use (0–99)',
     format: (v) => (Array.isArray(v) && v.length === 0 ? 'none' : plain(v)),
@@ -68,6 +83,7 @@ const GROUPS: Record<string, string> = {
   result: 'Result',
   undo: 'Undo',
   export: 'Export',
+  preflight: 'Pre-flight: hard match predicted to fail',
 };
 
 const ORDER = Object.keys(KEYS);

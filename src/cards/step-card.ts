@@ -1,6 +1,7 @@
 import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { dependenciesMet, describe, undoAllowed, type StepState } from '../runbook/runbook';
 import { STEP_VERBS, type StepVerb } from '../runbook/step-actions';
+import { pendingPreflight } from '../runbook/step-evidence';
 import type { StepDefinition } from '../runbook/steps';
 import { readableEvidence } from './evidence-text';
 import { literal, literalFacts, literalLines } from './literal';
@@ -60,6 +61,18 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     }
     if (def.optional) actions.push({ title: 'Skip', verb: STEP_VERBS.skip, data: data(), style: 'default' });
   }
+  // Findings a person may acknowledge: shown to approvers (and on the shared copy); the service asks the same rule.
+  const acknowledgeable =
+    ready &&
+    pendingPreflight(def, step) !== null &&
+    (input.viewer === null || input.policy.approvers.includes(input.viewer));
+  if (acknowledgeable)
+    actions.push({
+      title: 'Acknowledge and count again',
+      verb: STEP_VERBS.acknowledge,
+      data: data(),
+      style: 'default',
+    });
   if (liveApproval?.status === 'pending') {
     const eligible = input.viewer === null || canVote(liveApproval, input.viewer, input.policy, input.now);
     if (eligible)
@@ -120,9 +133,17 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     history: literal(history(step, approval)),
     showOuInput: def.check.kind === 'pilotOu' && startable,
     canaryLines: literalLines(canary?.lines ?? []),
-    showReasonInput: (def.optional && startable) || canary?.canWaive === true,
-    reasonLabel: def.optional ? 'Reason (to skip)' : 'Reason (to waive the canary)',
-    reasonPlaceholder: def.optional ? 'Why this step is skipped' : 'Why step 12 may pass without a canary',
+    showReasonInput: (def.optional && startable) || canary?.canWaive === true || acknowledgeable,
+    reasonLabel: acknowledgeable
+      ? 'Reason (to acknowledge the users above)'
+      : def.optional
+        ? 'Reason (to skip)'
+        : 'Reason (to waive the canary)',
+    reasonPlaceholder: acknowledgeable
+      ? 'Why these users may go ahead although their hard match is predicted to fail'
+      : def.optional
+        ? 'Why this step is skipped'
+        : 'Why step 12 may pass without a canary',
     actions,
     refreshData: data(),
     refreshUserIds,

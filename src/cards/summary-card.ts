@@ -6,15 +6,16 @@ const signed = (n: number | null) =>
   n === null ? 'n/a' : n > 0 ? `+${formatCount(n)}` : n === 0 ? '±0' : `−${formatCount(-n)}`;
 const count = (n: number | null) => (n === null ? 'not counted' : formatCount(n));
 
-/** A plain-text bar per wave, one line each, for clients that cannot draw Adaptive Card charts. */
+/** A plain-text bar per wave (confirmed by Cloud Sync of expected), one line each, for clients that cannot draw Adaptive Card charts. */
 export function chartLines(waves: readonly WaveLine[]): string[] {
-  const max = Math.max(1, ...waves.map((w) => Math.max(w.expected ?? 0, w.provisioned)));
+  const max = Math.max(1, ...waves.map((w) => Math.max(w.expected ?? 0, w.confirmed ?? 0)));
   const width = Math.max(...waves.map((w) => w.name.length), 4);
   return waves.map((w) => {
-    const filled = Math.round((20 * w.provisioned) / max);
+    const confirmed = w.confirmed ?? 0;
+    const filled = Math.round((20 * confirmed) / max);
     const expectedMark = Math.round((20 * (w.expected ?? 0)) / max);
     const bar = '█'.repeat(filled) + '░'.repeat(Math.max(0, expectedMark - filled));
-    return `${w.name.padEnd(width)} ${bar} ${formatCount(w.provisioned)}/${count(w.expected)}`;
+    return `${w.name.padEnd(width)} ${bar} ${formatCount(confirmed)}/${count(w.expected)}`;
   });
 }
 
@@ -68,7 +69,14 @@ export function renderSummaryCard(
             ? 'incomplete: a count failed (see the waves below)'
             : formatCount(summary.totals.expected),
       },
-      { title: 'Provisioned (Entra)', value: formatCount(summary.totals.provisioned) },
+      {
+        title: 'Confirmed by Cloud Sync (provisioning logs)',
+        value:
+          summary.totals.confirmed === undefined || summary.totals.confirmed === null
+            ? 'not read: no Cloud Sync job is set (/summary job <job id>)'
+            : formatCount(summary.totals.confirmed),
+      },
+      { title: 'In Entra with the right anchor', value: formatCount(summary.totals.provisioned) },
       {
         title: summary.previousDate ? `Change since ${summary.previousDate}` : 'Change',
         value: signed(summary.totals.change),
@@ -81,12 +89,14 @@ export function renderSummaryCard(
     waves: summary.waves.map((w) => ({
       name: w.name,
       expectedValue: w.expected ?? 0,
-      provisioned: w.provisioned,
+      confirmedValue: w.confirmed ?? 0,
       heading: literal(`${w.name}${w.scheduledFor ? ` (on ${w.scheduledFor})` : ''}`),
       line: literal(
         [
-          `${formatCount(w.provisioned)} of ${count(w.expected)} provisioned (${signed(w.change)})`,
-          w.confirmed === null ? null : `${formatCount(w.confirmed)} confirmed by Cloud Sync logs`,
+          w.confirmed === null
+            ? 'none confirmed by Cloud Sync: no job is set'
+            : `${formatCount(w.confirmed)} of ${count(w.expected)} confirmed by Cloud Sync`,
+          `${formatCount(w.provisioned)} in Entra with the right anchor (${signed(w.change)})`,
           `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
           w.ous.join('; '),
         ]

@@ -1,3 +1,4 @@
+import { unconfirmedLine, type CloudSyncReading } from '../runbook/cloud-sync-evidence';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { literal, literalFacts, literalLines, type Literal } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
@@ -7,8 +8,11 @@ export type VerifyCardState =
   | { kind: 'queued'; note?: string }
   /** `note`: the scan had to start again (its first agent was lost). */
   | { kind: 'running'; scanned: number; phase: 'directory' | 'cloud'; note?: string }
-  /** `cloudRead`: how the cloud side was read (absent on cards rendered before it existed). */
-  | { kind: 'done'; report: ComparisonReport; cloudRead?: CloudReadNote }
+  /**
+   * `cloudRead`: how the cloud side was read; `cloudSync`: the Cloud Sync evidence. Both are absent on
+   * cards and reports stored before they existed.
+   */
+  | { kind: 'done'; report: ComparisonReport; cloudRead?: CloudReadNote; cloudSync?: CloudSyncReading }
   | { kind: 'failed'; code: string; message: string; hint?: string; candidates?: string[] };
 
 /**
@@ -86,6 +90,21 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         { title: 'Extra in cloud', value: formatCount(r.extra.length) },
         { title: 'ImmutableId differs', value: formatCount(r.mismatched.length) },
       ];
+      // Three numbers, never merged: on-premises, in Entra with the right anchor (true before the
+      // migration too: Connect Sync put them there), and confirmed by the Cloud Sync job's logs.
+      const cs = state.cloudSync;
+      facts.push({
+        title: 'In Entra with the right anchor',
+        value: formatCount(cs && !('unavailable' in cs) ? cs.inEntraWithAnchor : r.matched - r.mismatched.length),
+      });
+      if (cs)
+        facts.push({
+          title: 'Confirmed by Cloud Sync',
+          value:
+            'unavailable' in cs
+              ? `not read: ${cs.unavailable}`
+              : `${formatCount(cs.confirmed)} of ${formatCount(cs.onPrem)} (provisioning logs of ${cs.jobId})`,
+        });
       if (state.cloudRead) facts.push({ title: 'Cloud side read', value: cloudReadLine(state.cloudRead) });
       if (r.unparsableCloudDns > 0)
         facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
@@ -108,6 +127,12 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
           input,
         ),
         list('Not synced by design, so not counted as missing', notSynced.map(notSyncedLine), 'notsynced', input),
+        list(
+          'Not yet confirmed by Cloud Sync (no successful entry of its job names them)',
+          cs && !('unavailable' in cs) ? cs.unconfirmed.map(unconfirmedLine) : [],
+          'unconfirmed',
+          input,
+        ),
       ].filter((l) => l.count > 0);
       break;
     }

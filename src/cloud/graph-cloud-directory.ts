@@ -281,8 +281,11 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
               id: e.id,
               activityDateTime: e.activityDateTime,
               status: status?.status ?? 'unknown',
-              action: typeof e.provisioningAction === 'string' ? e.provisioningAction : null,
-              targetId: e.targetIdentity?.id ?? null,
+              // An entry without a jobId cannot be shown to belong to the job; '' never matches one.
+              jobId: e.jobId ?? '',
+              action: e.provisioningAction ?? e.action ?? null,
+              sourceId: e.sourceIdentity?.id || null,
+              targetId: e.targetIdentity?.id || null,
               sourceDisplayName: e.sourceIdentity?.displayName ?? null,
               errorCode: status?.errorInformation?.errorCode ?? null,
               reason: status?.errorInformation?.reason ?? null,
@@ -468,10 +471,12 @@ const provisioningPageSchema = z.object({
       .object({
         id: z.string().min(1),
         activityDateTime: z.string(),
-        // v1.0 names it provisioningStatusInfo; older payloads say statusInfo.
+        jobId: nullableString,
+        // v1.0 names them provisioningAction and provisioningStatusInfo; older (beta) payloads say action and statusInfo.
+        provisioningAction: nullableString,
+        action: nullableString,
         provisioningStatusInfo: statusInfoSchema,
         statusInfo: statusInfoSchema,
-        provisioningAction: nullableString,
         sourceIdentity: identitySchema,
         targetIdentity: identitySchema,
       })

@@ -19,9 +19,13 @@ export interface ProvisioningEvent {
   id: string;
   activityDateTime: string;
   status: 'success' | 'failure' | 'skipped' | 'warning' | string;
-  /** provisioningAction: create, update, delete, disable, stagedDelete, other; null when absent. */
+  /** The job the entry belongs to (jobId); the read filters on it, and the evidence checks it again. */
+  jobId: string;
+  /** provisioningAction: create, update, delete, stagedDelete, disable, other; null when absent. */
   action: string | null;
-  /** The Entra object the entry is about. */
+  /** sourceIdentity.id: the on-premises object the entry is about. */
+  sourceId: string | null;
+  /** targetIdentity.id: the Entra object the entry is about. */
   targetId: string | null;
   sourceDisplayName: string | null;
   errorCode: string | null;

@@ -7,7 +7,7 @@ import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
 import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate, topLevelOus } from './waves';
 
-export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced';
+export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced' | 'unconfirmed';
 
 export type Command =
   | { kind: 'help' }
@@ -61,13 +61,13 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/verify pilot <OU>',
     example: '/verify pilot OU=Sales',
     description:
-      'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
+      "Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches, and how many the Cloud Sync job's provisioning logs confirm (with /summary job set). A relative OU is resolved against the domain; a full DN also works.",
   },
   {
-    usage: '/verify list <missing|extra|mismatched|notsynced> [page] [#id]',
+    usage: '/verify list <missing|extra|mismatched|notsynced|unconfirmed> [page] [#id]',
     example: '/verify list missing 2',
     description:
-      'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
+      'Show the full list behind a verify card, 50 names per page; unconfirmed names the in-scope users no successful Cloud Sync log entry names yet. Without #id it uses the latest verify here.',
   },
   {
     usage: '/wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]',
@@ -95,7 +95,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/summary job <Cloud Sync job id>',
     example: '/summary job AD2AADProvisioning.1a2b3c.4d5e6f',
     description:
-      'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.',
+      "The Cloud Sync configuration's provisioning job (AD2AADProvisioning.<hex>.<guid>; Get-AADCloudSyncToolsJob lists it). Its provisioning logs are the proof that Cloud Sync owns each user: step 12, the verify card and the wave summary read them.",
   },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
   {
@@ -149,8 +149,8 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
-const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched|notsynced> [page] [#id]';
-const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched', 'notsynced']);
+const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched|notsynced|unconfirmed> [page] [#id]';
+const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched', 'notsynced', 'unconfirmed']);
 
 /**
  * C0 control characters other than tab and line breaks, and DEL: PostgreSQL cannot store U+0000 in
@@ -451,7 +451,7 @@ function parseVerifyList(args: string[]): Command {
     return {
       kind: 'invalid',
       command: '/verify list',
-      reason: 'Say which list: missing, extra, mismatched or notsynced.',
+      reason: 'Say which list: missing, extra, mismatched, notsynced or unconfirmed.',
       usage,
     };
   let page = 1;

@@ -1,3 +1,4 @@
+import type { InScopeObject } from './cloud-sync-evidence';
 import { dnKey, keyWithin } from './dn';
 import { hash128 } from './key-hash';
 
@@ -106,6 +107,14 @@ export class OuComparison {
   private dnUsed = 0;
   /** Anchors that are not base64 of 16 bytes, kept as text so they still compare exactly. */
   private readonly oddAnchors = new Map<number, string>();
+  /**
+   * The Entra object id each matched member was found under, as the 16 bytes of its GUID text (16
+   * bytes a user, not a string): the Cloud Sync evidence is looked up by it (inScope()).
+   */
+  private cloudIds = new Uint8Array(16 * 256);
+  /** Entra ids that are not GUID text, kept as they are. */
+  private readonly oddCloudIds = new Map<number, string>();
+  private readonly mismatchedMembers = new Set<number>();
   /** Open addressing over members: member + 1, 0 for an empty slot. */
   private slots = new Int32Array(512);
   private readonly hash = new Uint32Array(4);
@@ -172,12 +181,14 @@ export class OuComparison {
     }
     this.flags[m]! |= SEEN;
     this.matched++;
+    if (!encodeGuidText(user.id, this.cloudIds, 16 * m)) this.oddCloudIds.set(m, user.id);
     // Synced all the same (a custom rule does that): then it is an ordinary, matched user.
     if ((this.flags[m]! & CRITICAL) !== 0) {
       this.criticalMatched++;
       if ((this.flags[m]! & DISABLED) !== 0) this.criticalMatchedDisabled++;
     }
     if (!this.anchorMatches(m, user.onPremisesImmutableId)) {
+      this.mismatchedMembers.add(m);
       this.mismatches.push({
         member: m,
         cloudId: user.id,
@@ -228,6 +239,28 @@ export class OuComparison {
       unparsableCloudDns: this.unparsable,
       notSynced: notSynced.sort(byDn),
     };
+  }
+
+  /**
+   * Every on-premises user a sync engine is expected to put in the cloud (those report() counts in
+   * onPrem), with the Entra object found under its DN: what the Cloud Sync evidence is checked against.
+   */
+  *inScope(): Generator<InScopeObject> {
+    for (let m = 0; m < this.members; m++) {
+      const flags = this.flags[m]!;
+      const seen = (flags & SEEN) !== 0;
+      if ((flags & CRITICAL) !== 0 && !seen) continue;
+      yield {
+        dn: this.nameOf(m),
+        anchor: this.anchorText(m),
+        cloudId: seen ? (this.oddCloudIds.get(m) ?? decodeGuidText(this.cloudIds, 16 * m)) : null,
+        anchorMatches: seen && !this.mismatchedMembers.has(m),
+      };
+    }
+  }
+
+  private nameOf(m: number): string {
+    return this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
   }
 
   /** The on-premises users a sync engine is expected to have put in the cloud. */
@@ -298,6 +331,7 @@ export class OuComparison {
     this.anchors = copyInto(new Uint8Array(16 * size), this.anchors);
     this.flags = copyInto(new Uint8Array(size), this.flags);
     this.dnStarts = copyInto(new Int32Array(size), this.dnStarts);
+    this.cloudIds = copyInto(new Uint8Array(16 * size), this.cloudIds);
   }
 }
 
@@ -333,6 +367,22 @@ function decodeAnchor(text: string, target: Uint8Array, offset: number): boolean
   }
   // 22 characters carry 132 bits for 128: the last 4 must be zero in canonical base64.
   return (bits & 0xf) === 0;
+}
+
+const GUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Lower-case GUID text into its 16 bytes in text order; anything else returns false and is kept as text. */
+function encodeGuidText(text: string, target: Uint8Array, offset: number): boolean {
+  if (!GUID_TEXT.test(text)) return false;
+  const hex = text.replace(/-/g, '');
+  for (let i = 0; i < 16; i++) target[offset + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return true;
+}
+
+function decodeGuidText(source: Uint8Array, offset: number): string {
+  let hex = '';
+  for (let i = 0; i < 16; i++) hex += source[offset + i]!.toString(16).padStart(2, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** base64 of the 16 raw GUID bytes, as Connect Sync and Cloud Sync compute onPremisesImmutableId. */

@@ -16,6 +16,7 @@ export const STEP_VERBS = {
   approve: 'step.approve',
   reject: 'step.reject',
   undo: 'step.undo',
+  acknowledge: 'step.acknowledge',
   /** Step 12: ask for approval to create a canary in the pilot OU, or to delete it again. */
   canaryCreate: 'step.canaryCreate',
   canaryDelete: 'step.canaryDelete',
@@ -37,7 +38,12 @@ const voteData = stepData.extend({ approvalId: id });
 
 export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
-  | { verb: typeof STEP_VERBS.skip | typeof STEP_VERBS.waiveCanary; migrationId: string; n: number; reason: string }
+  | {
+      verb: typeof STEP_VERBS.skip | typeof STEP_VERBS.waiveCanary | typeof STEP_VERBS.acknowledge;
+      migrationId: string;
+      n: number;
+      reason: string;
+    }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
   | {
       verb:
@@ -79,6 +85,7 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
         action: { verb, migrationId, n, approvalId: (parsed.data as z.infer<typeof voteData>).approvalId },
       };
     case STEP_VERBS.skip:
+    case STEP_VERBS.acknowledge:
     case STEP_VERBS.waiveCanary:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.run:

@@ -1,6 +1,8 @@
+import { evidenceHash } from './approvals';
+import { confirmationProblems, unconfirmedLine, type CloudSyncConfirmation } from './cloud-sync-evidence';
 import type { ComparisonReport } from './ou-comparison';
 import type { StepState } from './runbook';
-import { stepByCheck } from './steps';
+import { stepByCheck, type StepDefinition } from './steps';
 import { planNoFlowRules, renderRulesScriptPreview } from './sync-rules';
 
 /**
@@ -34,16 +36,70 @@ export function pilotOuEvidence(
 
 export type CheckOutcome = { ok: boolean; evidence: unknown; reason: string };
 
+/** What a verify step reads besides the comparison. */
+export interface VerifyInputs {
+  /** Provisioned mode: the Cloud Sync job's evidence, or why it could not be read. */
+  cloudSync?: CloudSyncConfirmation | { unavailable: string };
+  /** Baseline mode: a person's acknowledgement of exactly these pre-flight findings, if one is stored. */
+  acknowledgement?: { by: string; at: Date; reason: string } | null;
+}
+
+/** A user whose Cloud Sync hard match is predicted to fail. */
+export interface PreflightFinding {
+  dn: string;
+  problem: 'not in Entra' | 'different onPremisesImmutableId in Entra';
+}
+
 /**
- * A verify step's outcome from its comparison. The baseline records the count whatever it is; the
- * provisioned check passes only with every baseline user in the cloud, none missing and every
- * onPremisesImmutableId matching.
+ * The pre-flight of the baseline count: Cloud Sync hard-matches an existing Entra user by its
+ * onPremisesImmutableId (the pilot tutorial's prerequisite), so a user missing in Entra or carrying
+ * another anchor there will not be taken over; it would be created anew or fail. Sorted by DN.
+ */
+export function preflightFindings(report: ComparisonReport): PreflightFinding[] {
+  return [
+    ...report.missing.map((dn) => ({ dn, problem: 'not in Entra' as const })),
+    ...report.mismatched.map((u) => ({ dn: u.dn, problem: 'different onPremisesImmutableId in Entra' as const })),
+  ].sort((a, b) => a.dn.localeCompare(b.dn) || a.problem.localeCompare(b.problem));
+}
+
+/** What an acknowledgement covers: these findings and no others. */
+export function findingsHash(findings: readonly PreflightFinding[]): string {
+  return evidenceHash({ preflight: findings });
+}
+
+const SAMPLE = 3;
+
+/**
+ * The pre-flight findings a person may acknowledge on this step now, read from its stored evidence
+ * (never from a card): only a baseline count that failed on them and was not acknowledged yet.
+ */
+export function pendingPreflight(
+  def: StepDefinition,
+  step: StepState,
+): { findingsHash: string; preflight: Record<string, unknown> } | null {
+  if (def.check.kind !== 'verify' || def.check.mode !== 'baseline' || step.status !== 'failed') return null;
+  const preflight = (step.evidence as { preflight?: Record<string, unknown> } | null)?.preflight;
+  if (!preflight || typeof preflight.findingsHash !== 'string' || preflight.acknowledgedBy !== undefined) return null;
+  return { findingsHash: preflight.findingsHash, preflight };
+}
+
+/** Shortest reason an acknowledgement is accepted with: "ok" says nothing to the next reader. */
+export const MIN_ACK_REASON = 10;
+
+/**
+ * A verify step's outcome from its comparison.
+ * - baseline: records the count; passes when no user is predicted to fail Cloud Sync's hard match,
+ *   or when a person acknowledged exactly these findings with a reason.
+ * - provisioned: every baseline user in Entra, none missing, every onPremisesImmutableId matching,
+ *   and every in-scope object confirmed by a successful entry of the Cloud Sync job's provisioning
+ *   logs (confirmationProblems). A canary condition is ANDed the same way.
  */
 export function verifyOutcome(
   mode: 'baseline' | 'provisioned',
   report: ComparisonReport,
   steps: readonly StepState[],
   job: string,
+  inputs: VerifyInputs = {},
 ): CheckOutcome {
   const evidence = {
     ou: report.baseDn,
@@ -53,20 +109,57 @@ export function verifyOutcome(
     missing: report.missing.length,
     extra: report.extra.length,
     immutableIdMismatches: report.mismatched.length,
-    missingSample: report.missing.slice(0, 3),
+    missingSample: report.missing.slice(0, SAMPLE),
     job,
   };
-  if (mode === 'baseline') return { ok: true, evidence, reason: '' };
+  if (mode === 'baseline') {
+    const findings = preflightFindings(report);
+    if (findings.length === 0) return { ok: true, evidence, reason: '' };
+    const ack = inputs.acknowledgement ?? null;
+    const notInEntra = findings.filter((f) => f.problem === 'not in Entra').length;
+    const preflight = {
+      notInEntra,
+      differentAnchor: findings.length - notInEntra,
+      findingsHash: findingsHash(findings),
+      sample: findings.slice(0, SAMPLE).map((f) => `${f.dn} (${f.problem})`),
+      ...(ack ? { acknowledgedBy: ack.by, acknowledgedAt: ack.at.toISOString(), acknowledgedReason: ack.reason } : {}),
+    };
+    if (ack) return { ok: true, evidence: { ...evidence, preflight }, reason: '' };
+    return {
+      ok: false,
+      evidence: { ...evidence, preflight },
+      reason: `Cloud Sync's hard match is predicted to fail for ${findings.length} user(s): ${notInEntra} not in Entra, ${findings.length - notInEntra} with a different onPremisesImmutableId. Fix them and run the check again, or an approver acknowledges them with a reason on this card`,
+    };
+  }
   const baselineStep = stepByCheck({ kind: 'verify', mode: 'baseline' }).n;
   const baseline = (steps.find((s) => s.n === baselineStep)?.evidence as { onPremUsers?: number } | null)?.onPremUsers;
   const problems: string[] = [];
+  // "In Entra" is all the cloud count says: Connect Sync put these users there before the migration.
   if (baseline !== undefined && report.cloud.users < baseline)
-    problems.push(`${report.cloud.users} of the ${baseline} users counted in step ${baselineStep} are provisioned`);
+    problems.push(`${report.cloud.users} of the ${baseline} users counted in step ${baselineStep} are in Entra`);
   if (report.missing.length > 0) problems.push(`${report.missing.length} missing in the cloud`);
   if (report.mismatched.length > 0) problems.push(`${report.mismatched.length} with a different onPremisesImmutableId`);
+  const cloudSync = inputs.cloudSync;
+  let proof: Record<string, unknown>;
+  if (cloudSync === undefined) {
+    problems.push('the Cloud Sync provisioning logs were not read');
+    proof = {};
+  } else if ('unavailable' in cloudSync) {
+    problems.push(cloudSync.unavailable);
+    proof = { confirmedByCloudSync: null };
+  } else {
+    problems.push(...confirmationProblems(cloudSync));
+    proof = {
+      inEntraWithAnchor: cloudSync.inEntraWithAnchor,
+      confirmedByCloudSync: cloudSync.confirmed,
+      unconfirmed: cloudSync.unconfirmed.length,
+      unconfirmedSample: cloudSync.unconfirmed.slice(0, SAMPLE).map(unconfirmedLine),
+      cloudSyncJob: cloudSync.jobId,
+    };
+  }
   return {
     ok: problems.length === 0,
-    evidence: { ...evidence, baseline: baseline ?? null },
+    evidence: { ...evidence, baseline: baseline ?? null, ...proof },
     reason: problems.join('; '),
   };
 }

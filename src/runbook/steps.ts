@@ -26,6 +26,11 @@ export interface StepDefinition {
   /** May be skipped with a reason. */
   optional: boolean;
   dependsOn: number[];
+  /**
+   * A person's confirmation is accepted only when this rule holds: `wavesConfirmed` asks that every
+   * planned wave is confirmed by Cloud Sync in the latest summary (wavesConfirmedProblems).
+   */
+  confirmRequires?: 'wavesConfirmed';
   /** The action that undoes this step, when it changed something. */
   undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart';
 }
@@ -96,7 +101,7 @@ export const STEPS: readonly StepDefinition[] = [
     n: 7,
     title: 'Count the users in the OU (on-premises)',
     guidance:
-      'The agent counts the OU and compares it with the cloud; the count is the baseline step 12 checks against.',
+      "The agent counts the OU and compares it with the cloud; the count is the baseline step 12 checks against. Pre-flight: users missing in Entra or with a different onPremisesImmutableId would fail Cloud Sync's hard match, so the step holds until they are fixed (count again) or an approver acknowledges them with a reason.",
     check: { kind: 'verify', mode: 'baseline' },
     mutating: false,
     optional: false,
@@ -147,7 +152,7 @@ export const STEPS: readonly StepDefinition[] = [
     n: 12,
     title: 'Verify the pilot objects are provisioned',
     guidance:
-      'The agent counts the OU again; the cloud count must match step 7 with nothing missing and every onPremisesImmutableId matching.',
+      "The agent counts the OU again; the cloud count must match step 7 with nothing missing and every onPremisesImmutableId matching, and every in-scope user must be named by a successful entry of the Cloud Sync job's provisioning logs (set the job with /summary job <job id>). Being in Entra with the right anchor is not enough: Connect Sync put the users there.",
     check: { kind: 'verify', mode: 'provisioned' },
     mutating: false,
     optional: false,
@@ -178,8 +183,9 @@ export const STEPS: readonly StepDefinition[] = [
     n: 15,
     title: 'Verify all objects are provisioned',
     guidance:
-      'Every wave verified: counts match and provisioning logs show Cloud Sync owns the objects (the wave summary shows both; /summary now).',
+      'Every planned wave confirmed by Cloud Sync: the latest wave summary shows each wave with all its users named by a successful entry of the Cloud Sync job (/summary now builds one). Marking it done is refused until then.',
     check: person,
+    confirmRequires: 'wavesConfirmed',
     mutating: false,
     optional: false,
     dependsOn: [14],

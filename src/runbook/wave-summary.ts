@@ -12,13 +12,20 @@ export interface WaveNumbers {
   expected: number | null;
   /** Synced users in Entra whose on-premises DN lies in the wave's OUs. */
   inCloud: number;
-  /** Of those, users whose onPremisesImmutableId matches the on-premises anchor: provisioned and hard-matched. */
+  /**
+   * Of those, users whose onPremisesImmutableId matches the on-premises anchor: in Entra with the
+   * right anchor. Connect Sync put them there before the migration, so this is never shown as
+   * "provisioned" (the stored name stays for summaries kept from earlier versions).
+   */
   provisioned: number;
   /** On-premises users with no synced user in Entra. */
   missing: number;
   /** Users whose anchors disagree: the hard match would fail. */
   mismatched: number;
-  /** Users of the wave with a successful Cloud Sync provisioning log entry (proof Cloud Sync owns them), when a job is configured. */
+  /**
+   * In-scope users of the wave that a successful entry of the Cloud Sync job names, by AD object and
+   * Entra object (cloud-sync-evidence.ts, the rule step 12 uses); null when no job is set.
+   */
   confirmed: number | null;
   /** Why the on-premises count failed today. */
   scanError: string | null;
@@ -92,7 +99,15 @@ export interface WaveSummary {
   previousDate: string | null;
   waves: WaveLine[];
   /** `expected` is null when some wave could not be counted today; `change` adds up the waves that have one. */
-  totals: { expected: number | null; provisioned: number; change: number | null; missing: number; mismatched: number };
+  totals: {
+    expected: number | null;
+    provisioned: number;
+    change: number | null;
+    missing: number;
+    mismatched: number;
+    /** Confirmed by Cloud Sync over all waves; null when no job is set. Absent on summaries stored before it existed. */
+    confirmed?: number | null;
+  };
   provisioning: ProvisioningFindings | null;
   provisioningError: PartFailure | null;
   lastVerify: LastVerify | null;
@@ -137,6 +152,7 @@ export function buildWaveSummary(input: SummaryInput): WaveSummary {
       change,
       missing: sum((w) => w.missing),
       mismatched: sum((w) => w.mismatched),
+      confirmed: waves.length > 0 && waves.every((w) => w.confirmed !== null) ? sum((w) => w.confirmed ?? 0) : null,
     },
     provisioning: input.provisioning,
     provisioningError,
@@ -199,16 +215,13 @@ export function lateNote(input: {
 function dueNext(input: SummaryInput, waves: WaveLine[]): string[] {
   const out: string[] = input.readySteps.slice(0, 3).map((s) => `Runbook step ${s.n}: ${s.title} (/step ${s.n})`);
   for (const w of waves) {
-    if (
-      w.scheduledFor !== null &&
-      w.scheduledFor <= input.localDate &&
-      w.expected !== null &&
-      w.provisioned < w.expected
-    ) {
+    if (w.scheduledFor === null || w.scheduledFor > input.localDate || w.expected === null) continue;
+    // Due waves are judged by Cloud Sync's own logs when a job is set; otherwise only presence in Entra can be said.
+    const done = w.confirmed ?? w.provisioned;
+    if (done < w.expected)
       out.push(
-        `Wave ${w.name} (due ${w.scheduledFor}): ${(w.expected - w.provisioned).toLocaleString('en-US')} of ${w.expected.toLocaleString('en-US')} users not provisioned yet`,
+        `Wave ${w.name} (due ${w.scheduledFor}): ${(w.expected - done).toLocaleString('en-US')} of ${w.expected.toLocaleString('en-US')} users ${w.confirmed !== null ? 'not yet confirmed by Cloud Sync' : 'not in Entra with the right anchor yet (no Cloud Sync job set, so nothing is confirmed)'}`,
       );
-    }
   }
   const upcoming = waves
     .filter((w) => w.scheduledFor !== null && w.scheduledFor > input.localDate)
@@ -220,4 +233,37 @@ function dueNext(input: SummaryInput, waves: WaveLine[]): string[] {
     );
   if (waves.length === 0) out.push('No waves planned yet: /wave add <name> <OU> [<OU>...] [on <YYYY-MM-DD>]');
   return out;
+}
+
+/**
+ * Why runbook step 15 ("verify all objects are provisioned") may not be confirmed yet: every planned
+ * wave must have all its users confirmed by Cloud Sync (the rule of step 12, per wave) in the latest
+ * posted summary. Empty when they are, or when no wave is planned (the pilot, which step 12
+ * confirmed, was everything).
+ */
+export function wavesConfirmedProblems(input: {
+  waveNames: readonly string[];
+  summary: { localDate: string; waves: readonly WaveNumbers[] } | null;
+}): string[] {
+  if (input.waveNames.length === 0) return [];
+  const summary = input.summary;
+  if (!summary)
+    return ['no wave summary has been posted yet, so nothing shows Cloud Sync confirmed the waves (/summary now)'];
+  const problems: string[] = [];
+  const byName = new Map(summary.waves.map((w) => [w.name.toLowerCase(), w]));
+  for (const name of input.waveNames) {
+    const w = byName.get(name.toLowerCase());
+    if (!w) problems.push(`wave ${name} is not in the summary of ${summary.localDate} (/summary now)`);
+    else if (w.confirmed === null)
+      problems.push(
+        `wave ${name}: no Cloud Sync job was set for the summary of ${summary.localDate} (/summary job <job id>)`,
+      );
+    else if (w.expected === null)
+      problems.push(`wave ${name} could not be counted on-premises on ${summary.localDate}`);
+    else if (w.confirmed < w.expected)
+      problems.push(
+        `wave ${name}: ${w.confirmed} of ${w.expected} users confirmed by Cloud Sync on ${summary.localDate}`,
+      );
+  }
+  return problems;
 }

@@ -37,10 +37,18 @@ export interface SimProvisioningEvent {
   jobId: string;
   status: 'success' | 'failure' | 'skipped' | 'warning';
   /** What the cycle did to the object; Graph's provisioningAction (default create). */
-  action?: 'create' | 'update' | 'delete';
-  /** The Entra user the entry is about. */
+  action?: 'create' | 'update' | 'delete' | 'disable' | 'stagedDelete' | 'other';
+  /** The Entra user the entry is about (targetIdentity.id). */
   targetId: string | null;
+  /** The AD object the entry is about (sourceIdentity.id); null when the entry does not say. */
+  sourceId?: string | null;
   sourceDisplayName: string;
+  /** The object type the entry names (sourceIdentity/targetIdentity identityType). Default User. */
+  identityType?: string;
+  /** The provisioning service principal of the job (provisioningServicePrincipal: id, name). */
+  servicePrincipal?: { id: string; name: string } | null;
+  cycleId?: string;
+  changeId?: string;
   errorCode?: string;
   reason?: string;
 }
@@ -384,6 +392,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
           errorCode: e.errorCode ?? '',
           reason: e.reason ?? '',
           action: e.action ?? 'create',
+          sourceId: e.sourceId ?? null,
+          identityType: e.identityType ?? 'User',
+          servicePrincipal: e.servicePrincipal ?? null,
+          cycleId: e.cycleId ?? randomUUID(),
+          changeId: e.changeId ?? randomUUID(),
           ...e,
         } as Required<SimProvisioningEvent>);
     },
@@ -668,17 +681,29 @@ function provisioningLogs(
   const page = all.slice(offset, offset + top);
   const body: Record<string, unknown> = {
     '@odata.context': `${root}/$metadata#auditLogs/provisioning`,
+    // provisioningObjectSummary as the v1.0 resource page and the list example show it.
     value: page.map((e) => ({
       id: e.id,
       activityDateTime: e.activityDateTime,
       jobId: e.jobId,
+      cycleId: e.cycleId,
+      changeId: e.changeId,
       provisioningAction: e.action,
       provisioningStatusInfo: {
         status: e.status,
         errorInformation: e.status === 'failure' ? { errorCode: e.errorCode, reason: e.reason } : null,
       },
-      sourceIdentity: { id: null, displayName: e.sourceDisplayName, identityType: 'user' },
-      targetIdentity: { id: e.targetId, displayName: e.sourceDisplayName, identityType: 'User' },
+      initiatedBy: { id: '', displayName: 'Azure AD Provisioning Service', initiatorType: 'system' },
+      servicePrincipal: e.servicePrincipal,
+      sourceSystem: { id: null, displayName: 'Active Directory', details: {} },
+      targetSystem: { id: null, displayName: 'Microsoft Entra ID', details: {} },
+      sourceIdentity: { id: e.sourceId, displayName: e.sourceDisplayName, identityType: e.identityType, details: {} },
+      targetIdentity: {
+        id: e.targetId ?? '',
+        displayName: e.targetId ? e.sourceDisplayName : '',
+        identityType: e.identityType,
+        details: {},
+      },
     })),
   };
   if (offset + top < all.length) {

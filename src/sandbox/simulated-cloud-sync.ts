@@ -13,7 +13,9 @@
  * the real service's default scope. Sandbox and tests only: it reads what the bot stored
  * and writes to the simulator.
  */
+import { randomUUID } from 'node:crypto';
 import type { Directory } from '../directory/types';
+import { guidString } from '../runbook/cloud-sync-evidence';
 import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
 import { pilotOu } from '../runbook/step-evidence';
@@ -26,6 +28,8 @@ import { domainOf, idFor } from './tenant-from-directory';
 export const CLOUD_SYNC_CONFIGURED_STEP = 11;
 /** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
 export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
+/** The provisioning service principal of the simulated configuration (one per AD domain, named after it). */
+export const SIMULATED_CLOUD_SYNC_SERVICE_PRINCIPAL_ID = '5a4d60c1-0b7e-4c2a-9f10-000000000011';
 /** About how often the real service runs its cycle. */
 export const DEFAULT_CYCLE_INTERVAL_MS = 2 * 60_000;
 
@@ -99,6 +103,8 @@ interface Waiter {
 interface OnPremUser {
   dn: string;
   anchor: string;
+  /** objectGUID as a GUID string: the source id the log entries name. */
+  objectGuid: string;
   sam: string | null;
   upn: string | null;
   disabled: boolean;
@@ -132,6 +138,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
               users.push({
                 dn: u.dn,
                 anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
+                objectGuid: guidString(u.objectGuid),
                 sam: u.samAccountName,
                 upn: u.userPrincipalName,
                 disabled: u.disabled,
@@ -157,14 +164,15 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       const keys = u.onPremisesDistinguishedName ? canonicalDn(u.onPremisesDistinguishedName) : null;
       if (keys) byDn.set(keys.join(','), u);
     }
-    const matched = new Set<string>();
+    /** Entra object id → the AD object it was matched to (or created from). */
+    const matched = new Map<string, OnPremUser>();
     const changed = new Map<string, SimUser>();
-    const created: SimUser[] = [];
+    const created: { user: SimUser; source: OnPremUser }[] = [];
     const conflicts: string[] = [];
     for (const u of onPrem) {
       const existing = byAnchor.get(u.anchor);
       if (existing) {
-        matched.add(existing.id);
+        matched.set(existing.id, u);
         const upn = u.upn ?? existing.userPrincipalName;
         if (
           existing.onPremisesDistinguishedName !== u.dn ||
@@ -189,14 +197,17 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         continue;
       }
       created.push({
-        id: idFor(`cloud-sync:${u.dn}`),
-        userPrincipalName: u.upn ?? `${u.sam ?? idFor(u.dn).slice(0, 8)}@${domainOf(nc)}`,
-        accountEnabled: !u.disabled,
-        onPremisesSyncEnabled: true,
-        onPremisesDistinguishedName: u.dn,
-        onPremisesImmutableId: u.anchor,
-        onPremisesSamAccountName: u.sam,
-        onPremisesLastSyncDateTime: syncedAt,
+        source: u,
+        user: {
+          id: idFor(`cloud-sync:${u.dn}`),
+          userPrincipalName: u.upn ?? `${u.sam ?? idFor(u.dn).slice(0, 8)}@${domainOf(nc)}`,
+          accountEnabled: !u.disabled,
+          onPremisesSyncEnabled: true,
+          onPremisesDistinguishedName: u.dn,
+          onPremisesImmutableId: u.anchor,
+          onPremisesSamAccountName: u.sam,
+          onPremisesLastSyncDateTime: syncedAt,
+        },
       });
     }
     // What this configuration created and is no longer in the OU was deleted on-premises.
@@ -208,55 +219,57 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         deletedIds.add(id);
       }
     const deleted = tenant.filter((u) => deletedIds.has(u.id));
-    for (const u of created) config.createdByAnchor.set(u.onPremisesImmutableId!, u.id);
+    for (const { user: u } of created) config.createdByAnchor.set(u.onPremisesImmutableId!, u.id);
     // The initial cycle touches every matched object; a later one only what changed.
-    const touched = new Set(kind === 'initial' ? matched : changed.keys());
+    const touched = new Set(kind === 'initial' ? matched.keys() : changed.keys());
     options.graph.setUsers([
       ...tenant
         .filter((u) => !deletedIds.has(u.id))
         .map((u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)),
-      ...created,
+      ...created.map((c) => c.user),
     ]);
     const newConflicts = conflicts.filter((dn) => !config.reportedConflicts.has(dn));
     for (const dn of newConflicts) config.reportedConflicts.add(dn);
     const byId = new Map(tenant.map((u) => [u.id, changed.get(u.id) ?? u]));
+    // One entry per object this cycle provisioned, in provisioningObjectSummary's shape: the AD
+    // object (objectGUID) as sourceIdentity, the Entra object as targetIdentity. Only what this
+    // configuration read from its own scope is logged; users Connect Sync synced and this cycle did
+    // not touch get nothing, as Connect Sync writes no provisioning logs.
+    const cycleId = randomUUID();
+    const entry = (
+      source: OnPremUser | { dn: string; objectGuid: string | null },
+      target: SimUser | null,
+      outcome: Pick<SimProvisioningEvent, 'status' | 'action' | 'errorCode' | 'reason'>,
+    ): SimProvisioningEvent => ({
+      activityDateTime: syncedAt,
+      jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+      cycleId,
+      sourceId: source.objectGuid,
+      targetId: target?.id ?? null,
+      sourceDisplayName: target?.userPrincipalName ?? source.dn,
+      identityType: 'User',
+      servicePrincipal: { id: SIMULATED_CLOUD_SYNC_SERVICE_PRINCIPAL_ID, name: domainOf(nc) },
+      ...outcome,
+    });
     const events: SimProvisioningEvent[] = [
-      ...created.map((u) => ({
-        activityDateTime: syncedAt,
-        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
-        status: 'success' as const,
-        action: 'create' as const,
-        targetId: u.id,
-        sourceDisplayName: u.userPrincipalName,
-      })),
-      ...[...touched]
-        .map((id) => byId.get(id)!)
-        .map((u) => ({
-          activityDateTime: syncedAt,
-          jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
-          status: 'success' as const,
-          action: 'update' as const,
-          targetId: u.id,
-          sourceDisplayName: u.userPrincipalName,
-        })),
-      ...deleted.map((u) => ({
-        activityDateTime: syncedAt,
-        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
-        status: 'success' as const,
-        action: 'delete' as const,
-        targetId: u.id,
-        sourceDisplayName: u.userPrincipalName,
-      })),
-      ...newConflicts.map((dn) => ({
-        activityDateTime: syncedAt,
-        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
-        status: 'failure' as const,
-        targetId: null,
-        sourceDisplayName: dn,
-        errorCode: 'SimulatedHardMatchConflict',
-        reason:
-          'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
-      })),
+      ...created.map((c) => entry(c.source, c.user, { status: 'success', action: 'create' })),
+      ...[...touched].map((id) => entry(matched.get(id)!, byId.get(id)!, { status: 'success', action: 'update' })),
+      // The AD object is gone; its objectGUID is the anchor's bytes (this configuration created it from them).
+      ...deleted.map((u) =>
+        entry({ dn: u.onPremisesDistinguishedName ?? u.id, objectGuid: guidFromAnchor(u.onPremisesImmutableId) }, u, {
+          status: 'success',
+          action: 'delete',
+        }),
+      ),
+      ...newConflicts.map((dn) =>
+        entry(onPrem.find((u) => u.dn === dn) ?? { dn, objectGuid: null }, null, {
+          status: 'failure',
+          action: 'create',
+          errorCode: 'SimulatedHardMatchConflict',
+          reason:
+            'A cloud user with this distinguished name has a different onPremisesImmutableId, so the hard match failed.',
+        }),
+      ),
     ];
     options.graph.addProvisioningEvents(events);
     config.cycles += 1;
@@ -264,7 +277,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       migrationId: config.migrationId,
       baseDn: config.baseDn,
       kind,
-      created: created.map((u) => u.onPremisesDistinguishedName ?? u.id),
+      created: created.map((c) => c.user.onPremisesDistinguishedName ?? c.user.id),
       updated: [...changed.values()].map((u) => u.onPremisesDistinguishedName ?? u.id),
       deleted: deleted.map((u) => u.onPremisesDistinguishedName ?? u.id),
       matched: matched.size,
@@ -386,4 +399,9 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       await Promise.all([...inFlight]);
     },
   };
+}
+
+function guidFromAnchor(anchor: string | null): string | null {
+  const bytes = anchor ? Buffer.from(anchor, 'base64') : null;
+  return bytes && bytes.length === 16 ? guidString(bytes) : null;
 }

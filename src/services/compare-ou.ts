@@ -12,17 +12,20 @@ const MAX_EARLY_PAGES = 16;
  * Graph pages, so the first pages are kept (up to MAX_EARLY_PAGES) and compared once the scan is
  * in, instead of Graph waiting for the store.
  * `onCloudPage` only hears how far the paging got; it cannot hold the paging up. `indexed`, when
- * given, already holds the scan's users and nothing is read from the store.
+ * given, already holds the scan's users and nothing is read from the store. `into`, when given
+ * (and no `indexed`), is an empty comparison to fill, so the caller can read more than the report
+ * from it afterwards (its in-scope objects, for the Cloud Sync evidence).
  */
 export async function compareOuWithCloud(
   scan: StoredScan,
   cloud: CloudDirectory,
   onCloudPage?: (read: number) => void,
   indexed?: OuComparison | null,
+  into?: OuComparison,
 ): Promise<ComparisonReport> {
   // An index built while the scan arrived (IncomingScans) already holds the on-premises half.
   const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
-  const comparison = ready ?? new OuComparison(scan.head.baseDn);
+  const comparison = ready ?? (into && into.baseDn === scan.head.baseDn ? into : new OuComparison(scan.head.baseDn));
   const early: CloudUser[][] = [];
   let onPremReady = false;
   const onPrem = (async () => {
@@ -59,9 +62,10 @@ export async function compareOuWithCopy(
   readCopy: (onPage: (users: CloudUser[]) => void) => Promise<number>,
   onCloudPage?: (read: number) => void,
   indexed?: OuComparison | null,
+  into?: OuComparison,
 ): Promise<ComparisonReport> {
   const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
-  const comparison = ready ?? new OuComparison(scan.head.baseDn);
+  const comparison = ready ?? (into && into.baseDn === scan.head.baseDn ? into : new OuComparison(scan.head.baseDn));
   if (!ready) for await (const piece of scan.users()) for (const user of piece) comparison.addOnPrem(user);
   let read = 0;
   await readCopy((page) => {

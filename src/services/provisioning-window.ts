@@ -2,6 +2,7 @@ import type { CloudDirectory } from '../cloud/types';
 import type { ProvisioningFindings } from '../runbook/wave-summary';
 import type { LogWindowCommit } from '../store/summary-settings-repo';
 import type { Store } from '../store/types';
+import { storedEntry } from './cloud-sync-proof';
 
 const DAY_MS = 24 * 3_600_000;
 /** Provisioning logs are kept 30 days; the first read looks that far back for Cloud Sync's successes. */
@@ -37,7 +38,9 @@ export async function readProvisioningWindow(input: {
   let failures = 0;
   const reasons = new Map<string, number>();
   const succeededIds: string[] = [];
-  await cloud.provisioningEvents({ jobId, since }, (events) => {
+  await cloud.provisioningEvents({ jobId, since }, async (events) => {
+    // Every entry that names an object it provisioned is kept as per-object proof (cloud-sync-evidence.ts).
+    await store.cloudSync.recordEntries(migrationId, events.map(storedEntry), now);
     for (const e of events) {
       if (e.status === 'success' && e.targetId) succeededIds.push(e.targetId);
       const at = Date.parse(e.activityDateTime);

@@ -9,14 +9,20 @@ import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
 import { parseStepAction } from '../runbook/step-actions';
+import { OuComparison } from '../runbook/ou-comparison';
 import {
+  findingsHash,
+  MIN_ACK_REASON,
   noFlowRulesApproval,
+  pendingPreflight,
   pilotOuEvidence,
+  preflightFindings,
   schedulerApproval,
   verifyOutcome,
   type ApprovalBasis,
   type CheckOutcome,
 } from '../runbook/step-evidence';
+import { wavesConfirmedProblems, type WaveSummary } from '../runbook/wave-summary';
 import { actionJob, checkJob, isUndo, precheckJob, undoJob } from '../runbook/step-jobs';
 import { STEPS, stepDefinition, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
@@ -24,6 +30,7 @@ import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepJobPurpose, StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
+import { cloudSyncConfirmation } from './cloud-sync-proof';
 import { andCanaryCondition } from '../runbook/canary';
 import { CanaryService, isCanaryApproval } from './canary-service';
 import { compareOuWithCloud } from './compare-ou';
@@ -174,6 +181,10 @@ export class RunbookService {
           action.verb === STEP_VERBS.skip
             ? { type: 'skip', n, by: actor.name, at: this.now(), reason: action.reason }
             : { type: 'confirm', n, by: actor.name, at: this.now() };
+        if (action.verb === STEP_VERBS.confirm && def.confirmRequires === 'wavesConfirmed') {
+          const problems = await this.wavesConfirmed(migration.id);
+          if (problems.length > 0) return refuse(action.verb, `Not yet: ${problems.join('; ')}.`);
+        }
         const refused = await this.transition(loaded, event);
         await audit(action.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
         return this.afterChange(migration, n, actor.id, refused);
@@ -190,6 +201,43 @@ export class RunbookService {
           action: payload.action,
           ...(refused ? { reason: refused } : {}),
         });
+        return this.afterChange(migration, n, actor.id, refused);
+      }
+      case STEP_VERBS.acknowledge: {
+        // What is acknowledged comes from the stored evidence of the failed count, never from the card.
+        const pending = pendingPreflight(def, step);
+        if (!pending) return refuse('preflight.acknowledge', `Step ${n} has no pre-flight findings to acknowledge.`);
+        if (!this.options.policy.approvers.includes(actor.id))
+          return refuse(
+            'preflight.acknowledge',
+            'Only an approver can acknowledge users whose hard match is predicted to fail (SYNCSHIFT_APPROVERS).',
+          );
+        const reason = action.reason.trim();
+        if (reason.length < MIN_ACK_REASON)
+          return refuse(
+            'preflight.acknowledge',
+            `Say why these users may go ahead (at least ${MIN_ACK_REASON} characters); the reason goes into the audit log.`,
+          );
+        const check = checkJob(def.check, loaded.steps, '');
+        if (!check.ok) return refuse('preflight.acknowledge', check.reason);
+        await this.options.store.cloudSync.acknowledge({
+          migrationId: migration.id,
+          step: n,
+          findingsHash: pending.findingsHash,
+          findings: pending.preflight,
+          reason,
+          by: actor,
+          at: this.now(),
+        });
+        await audit('preflight.acknowledge', 'recorded', {
+          reason,
+          findingsHash: pending.findingsHash,
+          notInEntra: pending.preflight.notInEntra,
+          differentAnchor: pending.preflight.differentAnchor,
+        });
+        // Counted again at once: the acknowledgement covers these findings only, so a count that finds others still stops.
+        const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
+        if (!refused) await this.enqueueJob(migration, n, check.job, actor, 'check');
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.requestApproval: {
@@ -336,6 +384,18 @@ export class RunbookService {
     });
   }
 
+  /** Step 15's rule, on the planned waves and the latest posted wave summary. */
+  private async wavesConfirmed(migrationId: string): Promise<string[]> {
+    const waves = await this.options.store.waves.listWaves(migrationId);
+    const posted = (await this.options.store.summaries.listSummaries(migrationId))
+      .filter((r) => r.status === 'posted' && r.content && r.postedAt)
+      .sort((a, b) => b.postedAt!.getTime() - a.postedAt!.getTime())[0];
+    return wavesConfirmedProblems({
+      waveNames: waves.map((w) => w.name),
+      summary: posted ? { ...(posted.content as WaveSummary), localDate: posted.localDate } : null,
+    });
+  }
+
   /** A step's job (purpose step.*) finished. Safe to call twice for one job. */
   async stepJobFinished(job: JobRecord): Promise<void> {
     // No link: the bot stopped between queuing the job and linking it, so no step waits for it.
@@ -465,10 +525,30 @@ export class RunbookService {
           reason: '',
         };
       case 'verify': {
-        const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
-        const outcome = verifyOutcome(def.check.mode, report, steps, shortJob(job));
+        const scan = storedScanOf(this.options.store, job);
+        const comparison = new OuComparison(scan.head.baseDn);
+        const report = await compareOuWithCloud(scan, this.options.cloud, undefined, undefined, comparison);
+        if (def.check.mode === 'baseline') {
+          const findings = preflightFindings(report);
+          const ack =
+            findings.length === 0
+              ? null
+              : await this.options.store.cloudSync.acknowledgement(loaded.migration.id, def.n, findingsHash(findings));
+          return verifyOutcome('baseline', report, steps, shortJob(job), {
+            acknowledgement: ack ? { by: ack.by.name, at: ack.at, reason: ack.reason } : null,
+          });
+        }
+        const outcome = verifyOutcome('provisioned', report, steps, shortJob(job), {
+          cloudSync: await cloudSyncConfirmation({
+            store: this.options.store,
+            cloud: this.options.cloud,
+            migrationId: loaded.migration.id,
+            comparison,
+            now: this.now(),
+          }),
+        });
         // Step 12 also needs a canary that came through Cloud Sync (or a waiver).
-        return def.check.mode === 'provisioned' && this.options.canary
+        return this.options.canary
           ? andCanaryCondition(outcome, await this.options.canary.condition(loaded.migration.id, steps))
           : outcome;
       }

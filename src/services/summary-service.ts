@@ -8,7 +8,8 @@ import { renderSummaryCard } from '../cards/summary-card';
 import type { JobError } from '../relay/protocol';
 import { SUMMARY_ACTOR, SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { CloudUser } from '../runbook/cloud-users';
-import { canonicalDn, isWithin } from '../runbook/dn';
+import { canonicalDn } from '../runbook/dn';
+import { confirmObjects } from '../runbook/cloud-sync-evidence';
 import { OuComparison } from '../runbook/ou-comparison';
 import { readySteps } from '../runbook/runbook';
 import { stepDefinition } from '../runbook/steps';
@@ -577,8 +578,10 @@ export class SummaryService {
         };
       }
     }
-    // Users confirmed by earlier reads stay confirmed when today's read fails.
-    const confirmed = settings?.provisioningJobId ? await store.cloudSyncConfirmed.confirmedIds(migration.id) : null;
+    // Entries stored by earlier reads stay proof when today's read fails (cloud-sync-evidence.ts).
+    const evidence = settings?.provisioningJobId
+      ? await store.cloudSync.index(migration.id, settings.provisioningJobId)
+      : null;
     const cloudKeyed = cloud.users.flatMap((u) => {
       const keys = u.onPremisesDistinguishedName ? canonicalDn(u.onPremisesDistinguishedName) : null;
       return keys ? [{ user: u, keys }] : [];
@@ -595,7 +598,7 @@ export class SummaryService {
         provisioned: 0,
         missing: 0,
         mismatched: 0,
-        confirmed: confirmed ? 0 : null,
+        confirmed: evidence ? 0 : null,
         scanError: null,
         // Limits and overlaps must reach the channel before the wave moves; a passed date is in "what is
         // due next", and today's counts replace the planning-time "not counted yet".
@@ -620,10 +623,9 @@ export class SummaryService {
         numbers.provisioned += tally.matched - tally.mismatched;
         numbers.missing += tally.missing;
         numbers.mismatched += tally.mismatched;
-        if (confirmed && numbers.confirmed !== null) {
-          const base = canonicalDn(scan.head.baseDn)!;
-          numbers.confirmed += cloudKeyed.filter((c) => confirmed.has(c.user.id) && isWithin(c.keys, base)).length;
-        }
+        // The rule step 12 uses: a successful entry of the job names the AD object and the Entra object.
+        if (evidence && numbers.confirmed !== null)
+          numbers.confirmed += confirmObjects(comparison.inScope(), evidence).confirmed;
       }
       // One line per reason, not one per OU: a wave of 30 OUs and no agent is one problem.
       if (failedCounts.size > 0)

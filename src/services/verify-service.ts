@@ -8,7 +8,9 @@ import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
 import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { VerifyListKind } from '../runbook/commands';
-import type { ComparisonReport } from '../runbook/ou-comparison';
+import { unconfirmedLine, type CloudSyncReading } from '../runbook/cloud-sync-evidence';
+import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
+import { cloudSyncConfirmation } from './cloud-sync-proof';
 import { CardProgress } from './card-progress';
 import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot, type SnapshotRefresh } from './cloud-snapshot';
@@ -35,6 +37,9 @@ export interface VerifyServiceOptions {
   progressClock?: LimiterClock;
 }
 
+/** A verify's stored report: the comparison and what the Cloud Sync logs showed (absent on older rows). */
+type StoredVerifyReport = ComparisonReport & { cloudSync?: CloudSyncReading };
+
 export type StartVerifyResult =
   { ok: true; verification: VerificationRecord; card: AdaptiveCardJson } | { ok: false; card: AdaptiveCardJson };
 
@@ -44,6 +49,7 @@ const LIST_TITLES: Record<VerifyListKind, string> = {
   extra: 'Extra',
   mismatched: 'Mismatched',
   notsynced: 'Not synced by design',
+  unconfirmed: 'Unconfirmed (not yet named by a successful Cloud Sync log entry)',
 };
 
 function requeueNote(reason: RequeueReason, attempts: { used: number; max: number }): string {
@@ -231,7 +237,15 @@ export class VerifyService {
         tone: 'warning',
       });
     }
-    const report = found.report as ComparisonReport;
+    const report = found.report as StoredVerifyReport;
+    const cloudSync = report.cloudSync;
+    if (input.list === 'unconfirmed' && (!cloudSync || 'unavailable' in cloudSync))
+      return renderMessageCard({
+        title: `Not yet confirmed by Cloud Sync: ${report.baseDn}`,
+        text: `Verify #${shortId(found.id)} did not read the Cloud Sync provisioning logs${cloudSync ? `: ${cloudSync.unavailable}` : '.'}`,
+        hint: "Set the job with /summary job <job id> in the migration's conversation, then /verify pilot <OU> again.",
+        tone: 'warning',
+      });
     const lines =
       input.list === 'missing'
         ? report.missing
@@ -239,9 +253,11 @@ export class VerifyService {
           ? report.extra.map((u) => `${u.dn} (${u.userPrincipalName ?? u.cloudId})`)
           : input.list === 'notsynced'
             ? (report.notSynced ?? []).map(notSyncedLine)
-            : report.mismatched.map(
-                (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
-              );
+            : input.list === 'unconfirmed' && cloudSync && !('unavailable' in cloudSync)
+              ? cloudSync.unconfirmed.map(unconfirmedLine)
+              : report.mismatched.map(
+                  (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
+                );
     const pages = Math.max(1, Math.ceil(lines.length / LIST_PAGE_SIZE));
     const page = Math.min(input.page, pages);
     const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
@@ -281,8 +297,10 @@ export class VerifyService {
       // Graph paging must not wait for Teams: a conversation out of card budget would stall the scan.
       const onCloudPage = (read: number): void => this.showProgress(verification, job, read, 'cloud');
       const indexed = this.incoming.take(job.id);
+      // Filled by the comparison (unless the scan was indexed as it arrived): the Cloud Sync evidence reads its in-scope objects.
+      const comparison = indexed && indexed.baseDn === scan.head.baseDn ? indexed : new OuComparison(scan.head.baseDn);
       let cloudRead: CloudReadNote;
-      let report: ComparisonReport;
+      let compared: ComparisonReport;
       if (verification.migrationId) {
         const migrationId = verification.migrationId;
         const refresh = await this.cloudRefresh(verification.id, migrationId);
@@ -301,15 +319,16 @@ export class VerifyService {
           },
           'cloud copy refreshed',
         );
-        report = await compareOuWithCopy(
+        compared = await compareOuWithCopy(
           scan,
           (onPage) => this.options.store.cloudSnapshots.readCloudUsers(migrationId, onPage),
           onCloudPage,
           indexed,
+          comparison,
         );
       } else {
         let users = 0;
-        report = await compareOuWithCloud(
+        compared = await compareOuWithCloud(
           scan,
           this.options.cloud,
           (read) => {
@@ -317,9 +336,23 @@ export class VerifyService {
             onCloudPage(read);
           },
           indexed,
+          comparison,
         );
         cloudRead = { mode: 'direct', count: users };
       }
+      const cloudSync: CloudSyncReading = verification.migrationId
+        ? await cloudSyncConfirmation({
+            store: this.options.store,
+            cloud: this.options.cloud,
+            migrationId: verification.migrationId,
+            comparison,
+            now: this.now(),
+          })
+        : {
+            unavailable:
+              'this conversation holds no migration, so no Cloud Sync job is set (/migration start, then /summary job <job id>)',
+          };
+      const report: StoredVerifyReport = { ...compared, cloudSync };
       await this.options.store.verifications.complete({
         id: verification.id,
         status: 'reported',
@@ -332,6 +365,7 @@ export class VerifyService {
           extra: report.extra.length,
           mismatched: report.mismatched.length,
           notSynced: report.notSynced?.length ?? 0,
+          confirmedByCloudSync: 'unavailable' in cloudSync ? null : cloudSync.confirmed,
         },
         report,
         now: this.now(),
@@ -352,7 +386,7 @@ export class VerifyService {
         },
         conversationId: verification.conversationId,
       });
-      await this.deliver(verification, job, { kind: 'done', report, cloudRead });
+      await this.deliver(verification, job, { kind: 'done', report, cloudRead, cloudSync });
       log.info({ onPrem: report.onPrem.users, cloud: report.cloud.users }, 'verify reported');
     } catch (err) {
       const appError = asAppError(err);

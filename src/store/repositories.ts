@@ -2,6 +2,7 @@ import { createAuditRepo } from './audit-repo';
 import { createCloudSnapshotRepo } from './cloud-snapshot-repo';
 import { createCloudSyncConfirmedRepo } from './cloud-sync-confirmed-repo';
 import { createCanaryRepo } from './canary-repo';
+import { createCloudSyncRepo } from './cloud-sync-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
@@ -30,5 +31,6 @@ export function createRepositories(
     cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
     canaries: createCanaryRepo(db),
     servers: createServerRepo(db),
+    cloudSync: createCloudSyncRepo(db),
   };
 }

@@ -45,5 +45,7 @@ export interface Store {
   canaries: import('./canary-repo').CanaryRepo;
   /** The migration's Connect Sync server (the one agent its ADSync jobs run on) and the staging servers others report. */
   servers: import('./server-repo').ServerRepo;
+  /** Per-object evidence from the Cloud Sync job's provisioning logs, and pre-flight acknowledgements. */
+  cloudSync: import('./cloud-sync-repo').CloudSyncRepo;
   close(): Promise<void>;
 }

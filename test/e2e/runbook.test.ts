@@ -13,6 +13,11 @@ import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
+import {
+  SIMULATED_CLOUD_SYNC_JOB_ID,
+  startSimulatedCloudSync,
+  type SimulatedCloudSync,
+} from '../../src/sandbox/simulated-cloud-sync';
 import { sambaEnv } from '../helpers/samba';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 
@@ -31,6 +36,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   let exportDir: string;
   let migrationId: string;
   let rdUsers: SimUser[];
+  let cloudSync: SimulatedCloudSync | undefined;
 
   beforeAll(async () => {
     const directory = await connectLdapDirectory({
@@ -59,6 +65,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
   });
 
   afterAll(async () => {
+    await cloudSync?.stop();
     agent?.stop();
     await h?.close();
     ps?.cleanup();
@@ -295,17 +302,67 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await click(ADELE, 'step.confirm', 10);
     await click(MEGAN, 'step.confirm', 11);
 
-    // 12: Cloud Sync has not provisioned one pilot user yet → failed with the evidence; then it has.
+    // 12 without a Cloud Sync job: nothing can show Cloud Sync did anything, and the card says how to set it.
+    await click(ADELE, 'step.run', 12);
+    const noJob = await waitForStep(12, ['failed']);
+    expect(noJob.reason).toContain('no Cloud Sync job is set for this migration');
+    expect(noJob.reason).toContain('/summary job <job id>');
+
+    // 12 with the job: every pilot user is in Entra with the right anchor (Connect Sync put them there),
+    // but no entry of the Cloud Sync job names them, so the step is refused and says which number is which.
+    await h.say(`/summary job ${SIMULATED_CLOUD_SYNC_JOB_ID}`, ADELE);
+    await click(ADELE, 'step.run', 12);
+    const unconfirmed = await waitForStep(12, ['failed']);
+    expect(unconfirmed.evidence).toMatchObject({
+      onPremUsers: EXPECTED.rAndD.users,
+      cloudUsers: EXPECTED.rAndD.users,
+      missing: 0,
+      immutableIdMismatches: 0,
+      inEntraWithAnchor: EXPECTED.rAndD.users,
+      confirmedByCloudSync: 0,
+      unconfirmed: EXPECTED.rAndD.users,
+      cloudSyncJob: SIMULATED_CLOUD_SYNC_JOB_ID,
+    });
+    expect(unconfirmed.reason).toContain(
+      `0 of ${EXPECTED.rAndD.users} in-scope objects are confirmed by Cloud Sync (a successful entry of job ${SIMULATED_CLOUD_SYNC_JOB_ID} in the provisioning logs); ${EXPECTED.rAndD.users} are not yet (/verify list unconfirmed names them)`,
+    );
+    const card12 = await sharedCard(unconfirmed, 'Confirmed by Cloud Sync (provisioning logs): 0');
+    expect(card12).toContain(`In Entra with the right anchor: ${EXPECTED.rAndD.users}`);
+    expect(card12).toMatch(/Not yet confirmed, first few: CN=.*OU=R\\,D,DC=contoso,DC=com \(no Cloud Sync log entry\)/);
+    // The title quotes Microsoft's guide; no count on the card is called provisioned.
+    expect(card12).not.toMatch(/\d+ (of \S+ )?(users )?(are )?provisioned/);
+
+    // Cloud Sync's first cycle hard-matches the pilot users and logs them under its job.
+    cloudSync = startSimulatedCloudSync({
+      store: h.store,
+      graph: h.graph,
+      connectDirectory: () =>
+        connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath }),
+      delayMs: 0,
+      pollMs: 60_000,
+    });
+    await cloudSync.pollNow();
+    const cycle = await cloudSync.cycleFor(migrationId);
+    expect(cycle).toMatchObject({ kind: 'initial', matched: EXPECTED.rAndD.users, created: [], conflicts: [] });
+
+    // A pilot user gone from Entra still fails the step, however Cloud Sync logged it; "in Entra" is never called provisioned.
     h.graph.removeUser(rdUsers[0]!.id);
     await click(ADELE, 'step.run', 12);
     const s12 = await waitForStep(12, ['failed']);
     expect(s12.reason).toContain('1 missing in the cloud');
-    await sharedCard(s12, 'Failed: 6 of the 7 users counted in step 7 are provisioned; 1 missing in the cloud');
+    await sharedCard(
+      s12,
+      `Failed: ${EXPECTED.rAndD.users - 1} of the ${EXPECTED.rAndD.users} users counted in step 7 are in Entra; 1 missing in the cloud`,
+    );
     h.graph.addUsers([rdUsers[0]!]);
     // Without a canary that came through Cloud Sync step 12 still fails; here an approver waives it
     // (test/e2e/canary.test.ts runs a real one). Only approvers may, and only with a reason.
     await click(ADELE, 'step.run', 12);
-    expect((await waitForStep(12, ['failed'])).reason).toContain('no canary has come through Cloud Sync');
+    // Every pilot user is confirmed by Cloud Sync now; only the canary is left.
+    const canaryOnly = await waitForStep(12, ['failed']);
+    expect(canaryOnly.reason).toContain('no canary has come through Cloud Sync');
+    expect(canaryOnly.reason).not.toContain('confirmed by Cloud Sync');
+    expect(canaryOnly.evidence).toMatchObject({ confirmedByCloudSync: EXPECTED.rAndD.users, unconfirmed: 0 });
     expect(await click(MALLORY, 'step.waiveCanary', 12, { reason: 'lab forest' })).toContain(
       'Only an approver may waive the canary',
     );
@@ -314,9 +371,14 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       'Canary waived by Megan Bowen',
     );
     await click(ADELE, 'step.run', 12);
-    expect((await waitForStep(12, ['done'])).evidence).toMatchObject({
+    const done12 = await waitForStep(12, ['done']);
+    expect(done12.evidence).toMatchObject({
+      inEntraWithAnchor: EXPECTED.rAndD.users,
+      confirmedByCloudSync: EXPECTED.rAndD.users,
+      unconfirmed: 0,
       canaryWaived: { by: 'Megan Bowen', reason: 'Pilot OU has no room for test users' },
     });
+    await sharedCard(done12, `Confirmed by Cloud Sync (provisioning logs): ${EXPECTED.rAndD.users}`);
 
     // 13: an expired approval is refused; a fresh one runs a full sync cycle.
     await click(ADELE, 'step.requestApproval', 13);
@@ -336,7 +398,8 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(status).toContain(
       '6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)',
     );
-  });
+    // Step 12 runs the agent's scan four times and a Cloud Sync cycle: more than the default minute on a busy machine.
+  }, 240_000);
 
   it('the audit log has every command, approval, job and result, and exports as CSV', async () => {
     const audit = await h.store.audit.forConversation(h.conversationId, 1000);

@@ -502,7 +502,7 @@ describe('the change since yesterday is measured from the daily summaries (agent
     clock = new Date('2026-03-28T07:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
     expect(await waitForText(h, 'Wave summary for 2026-03-28', from)).toContain(
-      `${total - 3} of ${total} provisioned (n/a)`,
+      `${total - 3} in Entra with the right anchor (n/a)`,
     );
 
     h.graph.addUsers(late);
@@ -510,7 +510,7 @@ describe('the change since yesterday is measured from the daily summaries (agent
     clock = new Date('2026-03-29T05:55:00Z'); // 07:55 CEST
     await h.say('/summary now');
     const onRequest = await waitForText(h, 'Summary on request', from);
-    expect(onRequest).toContain(`${total} of ${total} provisioned (+3)`);
+    expect(onRequest).toContain(`${total} in Entra with the right anchor (+3)`);
     expect(onRequest).toContain("change since 2026-03-28's daily summary");
     await h.bot.summaries.idle();
 
@@ -518,7 +518,7 @@ describe('the change since yesterday is measured from the daily summaries (agent
     clock = new Date('2026-03-29T06:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
     const text = await waitForText(h, 'Wave summary for 2026-03-29', from);
-    expect(text).toContain(`${total} of ${total} provisioned (+3)`);
+    expect(text).toContain(`${total} in Entra with the right anchor (+3)`);
     expect(text).toContain('Change since 2026-03-28: +3');
     expect(text).toContain("Daily summary · Europe/Berlin · change since 2026-03-28's daily summary");
   });

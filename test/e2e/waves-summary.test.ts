@@ -129,15 +129,32 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     expect(cardText(firstCard(await h.say('/summary at 08:00 Europe/Berlin')))).toContain(
       'every day at 08:00 Europe/Berlin',
     );
-    const salesOpsCloud = fixture.tenant.users.filter((u) => u.onPremisesDistinguishedName?.endsWith(OU.salesOps));
+    // 30 users Cloud Sync provisioned: each entry names the AD object (its anchor) and the Entra object.
+    const salesOpsCloud = fixture.tenant.users.filter(
+      (u) =>
+        u.onPremisesDistinguishedName?.endsWith(OU.salesOps) &&
+        !fixture.tenant.mismatchedDns.includes(u.onPremisesDistinguishedName),
+    );
     h.graph.addProvisioningEvents([
       ...salesOpsCloud.slice(0, 30).map((u, i) => ({
         activityDateTime: new Date(Date.parse('2026-03-27T20:00:00Z') + i * 1000).toISOString(),
         jobId: JOB_ID,
         status: 'success' as const,
+        action: 'update' as const,
         targetId: u.id,
+        sourceId: fixture.anchors.get(u.onPremisesDistinguishedName!)!,
         sourceDisplayName: u.userPrincipalName,
       })),
+      // Names a SalesOps user in Entra but another AD object: not proof for that user.
+      {
+        activityDateTime: '2026-03-27T20:59:00Z',
+        jobId: JOB_ID,
+        status: 'success',
+        action: 'update',
+        targetId: salesOpsCloud[30]!.id,
+        sourceId: '00000000-0000-0000-0000-000000000000',
+        sourceDisplayName: salesOpsCloud[30]!.userPrincipalName,
+      },
       {
         activityDateTime: '2026-03-27T21:00:00Z',
         jobId: JOB_ID,
@@ -173,11 +190,13 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     clock = new Date('2026-03-28T07:00:00Z'); // 08:00 CET
     expect(await h.bot.summaries.tick()).toBe(1);
     const text = await waitForText(h, 'Wave summary for 2026-03-28', from);
-    // SalesOps: 40 on-premises; the tenant lacks 3 and has 2 with a wrong anchor → 35 provisioned.
-    expect(text).toContain('35 of 40 provisioned (n/a)');
-    expect(text).toContain('30 confirmed by Cloud Sync logs');
+    // SalesOps: 40 on-premises; the tenant lacks 3 and has 2 with a wrong anchor → 35 in Entra with the
+    // right anchor, of which the logs confirm 30. Nothing is called provisioned.
+    expect(text).toContain('30 of 40 confirmed by Cloud Sync · 35 in Entra with the right anchor (n/a)');
     expect(text).toContain('3 missing, 2 mismatched');
-    expect(text).toContain('9 of 9 provisioned');
+    expect(text).toContain('0 of 9 confirmed by Cloud Sync · 9 in Entra with the right anchor');
+    expect(text).toContain('Confirmed by Cloud Sync (provisioning logs): 30');
+    expect(text).not.toMatch(/\d (of \S+ )?provisioned/);
     expect(text).toMatch(/Expected \(on-premises\): 49/);
     expect(text).toContain('2 failure(s)');
     expect(text).toContain('2× Another object has this UPN');
@@ -213,7 +232,7 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     expect(await h.bot.summaries.tick()).toBe(1);
     const text = await waitForText(h, 'Wave summary for 2026-03-29', from);
     expect(text).toContain('change since 2026-03-28');
-    expect(text).toContain('38 of 40 provisioned (+3)');
+    expect(text).toContain('38 in Entra with the right anchor (+3)');
     expect(text).toMatch(/Change since 2026-03-28: \+3/);
     expect(text).toContain('users delta query (3 change(s) applied)');
     // The cloud side cost a delta round, not a full read of the tenant.
@@ -230,7 +249,7 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     const text = await waitForText(h, 'Wave summary for 2026-03-31', from);
     expect(text).toContain('No summary was posted for 2026-03-30');
     expect(text).toContain('Posted late');
-    expect(text).toContain('Wave W1 (due 2026-03-30): 2 of 40 users not provisioned yet');
+    expect(text).toContain('Wave W1 (due 2026-03-30): 10 of 40 users not yet confirmed by Cloud Sync');
     expect(await h.bot.summaries.tick()).toBe(0);
     expect(summaryCards(h.connector.calls).map((c) => c.text.split('\n')[0])).toEqual([
       'Wave summary for 2026-03-28: Wave rehearsal',
@@ -243,7 +262,7 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     const from = h.connector.calls.length;
     expect(cardText(firstCard(await h.say('/summary now')))).toContain('Building the wave summary');
     const text = await waitForText(h, 'Summary on request', from);
-    expect(text).toContain('38 of 40 provisioned');
+    expect(text).toContain('38 in Entra with the right anchor');
     await h.bot.summaries.idle();
     const migration = await h.store.migrations.findByConversation(h.conversationId);
     const rows = await h.store.summaries.listSummaries(migration!.id);
@@ -450,7 +469,7 @@ describe('exactly one summary from two bot processes on one PostgreSQL database'
     const posted = summaryCards(connector.calls);
     expect(posted).toHaveLength(1);
     // The fixture tenant lacks 3 SalesOps users and has 2 with a wrong anchor.
-    expect(posted[0]!.text).toContain(`${EXPECTED.salesOps.users - 5} of ${EXPECTED.salesOps.users} provisioned`);
+    expect(posted[0]!.text).toContain(`${EXPECTED.salesOps.users - 5} in Entra with the right anchor`);
 
     const store = await backend.open();
     try {

@@ -25,6 +25,13 @@ describe('parseStepAction: what a step card button may send', () => {
       ok: true,
       action: { verb: 'step.run', migrationId, n: 5, ou: 'OU=Pilot' },
     });
+    // An acknowledgement carries the step and the typed reason only: the findings come from the store.
+    expect(
+      parseStepAction(STEP_VERBS.acknowledge, { migrationId, n: 7, reason: 'leavers', findingsHash: 'forged' }),
+    ).toEqual({
+      ok: true,
+      action: { verb: 'step.acknowledge', migrationId, n: 7, reason: 'leavers' },
+    });
   });
 
   it('drops what a button never carries instead of trusting it (the inputs of a card travel with all its buttons)', () => {

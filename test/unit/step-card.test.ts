@@ -298,3 +298,48 @@ describe('evidenceFacts', () => {
     ]);
   });
 });
+
+describe('step 7 pre-flight on the card', () => {
+  const preflight = {
+    ou: 'OU=Pilot,DC=contoso,DC=com',
+    onPremUsers: 7,
+    preflight: {
+      notInEntra: 1,
+      differentAnchor: 1,
+      findingsHash: 'f'.repeat(64),
+      sample: ['CN=Ann,OU=Pilot,DC=contoso,DC=com (not in Entra)'],
+    },
+  };
+  const render = (evidence: unknown, viewer: string | null, status: StepStatus = 'failed') => {
+    const steps = stepsUpTo(7).map((s) => (s.n === 7 ? { ...s, status, reason: 'hard match', evidence } : s));
+    return renderStepCard({
+      migrationId: 'm1',
+      migrationName: 'Contoso pilot',
+      def: STEPS[6]!,
+      step: steps[6]!,
+      steps,
+      approval: null,
+      policy,
+      viewer,
+      now,
+    });
+  };
+
+  it('offers approvers (and the shared copy) to acknowledge the findings with a reason, and nobody else', () => {
+    for (const viewer of [null, 'megan']) {
+      const card = render(preflight, viewer);
+      expect(cardProblems(card)).toEqual([]);
+      expect(actions(card)).toContain('step.acknowledge:Acknowledge and count again');
+      expect(JSON.stringify(card)).toContain('Reason (to acknowledge the users above)');
+      expect(cardText(card)).toContain('Pre-flight: hard match predicted to fail');
+    }
+    expect(actions(render(preflight, 'mallory'))).not.toContain('step.acknowledge:Acknowledge and count again');
+  });
+
+  it('offers nothing to acknowledge once acknowledged, on a clean count, or while it runs', () => {
+    const acknowledged = { ...preflight, preflight: { ...preflight.preflight, acknowledgedBy: 'Megan Bowen' } };
+    expect(actions(render(acknowledged, null, 'done')).join()).not.toContain('acknowledge');
+    expect(actions(render({ onPremUsers: 7 }, null)).join()).not.toContain('acknowledge');
+    expect(actions(render(preflight, null, 'in_progress')).join()).not.toContain('acknowledge');
+  });
+});

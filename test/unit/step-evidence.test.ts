@@ -1,7 +1,10 @@
+import type { CloudSyncConfirmation } from '../../src/runbook/cloud-sync-evidence';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { initialSteps, type StepState } from '../../src/runbook/runbook';
 import {
+  findingsHash,
   noFlowRulesApproval,
+  preflightFindings,
   pilotOu,
   pilotOuEvidence,
   schedulerApproval,
@@ -12,6 +15,7 @@ import { stepByCheck } from '../../src/runbook/steps';
 import { planNoFlowRules, renderRulesScriptPreview } from '../../src/runbook/sync-rules';
 
 const PILOT = 'OU=Pilot,OU=Staff,DC=contoso,DC=com';
+const JOB = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
 
 function withEvidence(
   check: Parameters<typeof stepByCheck>[0],
@@ -69,9 +73,16 @@ describe('pilotOu: the pilot OU as its step recorded it', () => {
 
 describe('verifyOutcome: when a verify step passes', () => {
   const missing = ['CN=Ann,' + PILOT, 'CN=Bob,' + PILOT, 'CN=Cy,' + PILOT, 'CN=Di,' + PILOT];
+  const allConfirmed: CloudSyncConfirmation = {
+    jobId: JOB,
+    onPrem: 7,
+    inEntraWithAnchor: 7,
+    confirmed: 7,
+    unconfirmed: [],
+  };
 
-  it('records the baseline count whatever it finds', () => {
-    const outcome = verifyOutcome('baseline', report({ cloud: { users: 3 }, missing }), initialSteps(), 'abcd1234');
+  it('passes the baseline on a clean count and records it', () => {
+    const outcome = verifyOutcome('baseline', report(), initialSteps(), 'abcd1234');
     expect(outcome).toEqual({
       ok: true,
       reason: '',
@@ -79,26 +90,120 @@ describe('verifyOutcome: when a verify step passes', () => {
         ou: PILOT,
         onPremUsers: 7,
         disabled: 1,
-        cloudUsers: 3,
-        missing: 4,
+        cloudUsers: 7,
+        missing: 0,
         extra: 0,
         immutableIdMismatches: 0,
-        missingSample: missing.slice(0, 3),
+        missingSample: [],
         job: 'abcd1234',
       },
     });
   });
 
-  it('passes the provisioned check on a clean match with the baseline, and records the baseline', () => {
-    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
-    expect(verifyOutcome('provisioned', report(), steps, 'abcd1234')).toMatchObject({
+  it('holds the baseline on users whose hard match is predicted to fail, until they are acknowledged', () => {
+    const mismatched = [
+      {
+        dn: 'CN=Eve,' + PILOT,
+        cloudId: 'e',
+        userPrincipalName: null,
+        expectedImmutableId: 'AAAA',
+        cloudImmutableId: 'BBBB',
+      },
+    ];
+    const dirty = report({ cloud: { users: 4 }, missing, mismatched });
+    const held = verifyOutcome('baseline', dirty, initialSteps(), 'abcd1234');
+    expect(held.ok).toBe(false);
+    expect(held.reason).toContain("Cloud Sync's hard match is predicted to fail for 5 user(s): 4 not in Entra, 1 with");
+    expect(held.evidence).toMatchObject({
+      onPremUsers: 7,
+      preflight: {
+        notInEntra: 4,
+        differentAnchor: 1,
+        findingsHash: findingsHash(preflightFindings(dirty)),
+        sample: [`CN=Ann,${PILOT} (not in Entra)`, `CN=Bob,${PILOT} (not in Entra)`, `CN=Cy,${PILOT} (not in Entra)`],
+      },
+    });
+    const at = new Date('2026-12-05T08:00:00Z');
+    const passed = verifyOutcome('baseline', dirty, initialSteps(), 'abcd1234', {
+      acknowledgement: { by: 'Megan Bowen', at, reason: 'Leavers, deleted in Entra on purpose' },
+    });
+    expect(passed).toMatchObject({
       ok: true,
-      reason: '',
-      evidence: { cloudUsers: 7, baseline: 7 },
+      evidence: {
+        preflight: {
+          acknowledgedBy: 'Megan Bowen',
+          acknowledgedAt: at.toISOString(),
+          acknowledgedReason: 'Leavers, deleted in Entra on purpose',
+        },
+      },
     });
   });
 
-  it('fails the provisioned check with fewer cloud users than the baseline step counted, naming that step', () => {
+  it('ties an acknowledgement to exactly the findings it was given for', () => {
+    const one = preflightFindings(report({ missing: missing.slice(0, 1) }));
+    const two = preflightFindings(report({ missing: missing.slice(0, 2) }));
+    expect(findingsHash(one)).not.toBe(findingsHash(two));
+    // The order the comparison listed them in does not matter.
+    expect(findingsHash(preflightFindings(report({ missing: [...missing].reverse() })))).toBe(
+      findingsHash(preflightFindings(report({ missing }))),
+    );
+  });
+
+  it('passes the provisioned check only with every object confirmed by Cloud Sync, and records all three numbers', () => {
+    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
+    expect(verifyOutcome('provisioned', report(), steps, 'abcd1234', { cloudSync: allConfirmed })).toMatchObject({
+      ok: true,
+      reason: '',
+      evidence: {
+        onPremUsers: 7,
+        inEntraWithAnchor: 7,
+        confirmedByCloudSync: 7,
+        unconfirmed: 0,
+        cloudSyncJob: JOB,
+        baseline: 7,
+      },
+    });
+  });
+
+  it('refuses the provisioned check for a pilot all in Entra with the right anchors but not in the logs', () => {
+    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
+    const none: CloudSyncConfirmation = {
+      ...allConfirmed,
+      confirmed: 0,
+      unconfirmed: ['Ann', 'Bob', 'Cy', 'Di', 'Ed', 'Fay', 'Gus'].map((cn) => ({
+        dn: `CN=${cn},${PILOT}`,
+        reason: 'no Cloud Sync log entry' as const,
+      })),
+    };
+    const outcome = verifyOutcome('provisioned', report(), steps, 'abcd1234', { cloudSync: none });
+    expect(outcome.ok).toBe(false);
+    expect(outcome.reason).toBe(
+      `0 of 7 in-scope objects are confirmed by Cloud Sync (a successful entry of job ${JOB} in the provisioning logs); 7 are not yet (/verify list unconfirmed names them)`,
+    );
+    expect(outcome.evidence).toMatchObject({
+      inEntraWithAnchor: 7,
+      confirmedByCloudSync: 0,
+      unconfirmed: 7,
+      unconfirmedSample: [
+        `CN=Ann,${PILOT} (no Cloud Sync log entry)`,
+        `CN=Bob,${PILOT} (no Cloud Sync log entry)`,
+        `CN=Cy,${PILOT} (no Cloud Sync log entry)`,
+      ],
+    });
+  });
+
+  it('refuses the provisioned check when the logs could not be read or were never asked for', () => {
+    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
+    expect(
+      verifyOutcome('provisioned', report(), steps, 'j', { cloudSync: { unavailable: 'no Cloud Sync job is set' } }),
+    ).toMatchObject({ ok: false, reason: 'no Cloud Sync job is set', evidence: { confirmedByCloudSync: null } });
+    expect(verifyOutcome('provisioned', report(), steps, 'j')).toMatchObject({
+      ok: false,
+      reason: 'the Cloud Sync provisioning logs were not read',
+    });
+  });
+
+  it('fails the provisioned check with fewer cloud users than the baseline step counted, never calling them provisioned', () => {
     expect(stepByCheck({ kind: 'verify', mode: 'baseline' }).n).toBe(7);
     const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
     const outcome = verifyOutcome(
@@ -106,10 +211,11 @@ describe('verifyOutcome: when a verify step passes', () => {
       report({ cloud: { users: 6 }, missing: missing.slice(0, 1) }),
       steps,
       'abcd1234',
+      { cloudSync: allConfirmed },
     );
     expect(outcome).toMatchObject({
       ok: false,
-      reason: '6 of the 7 users counted in step 7 are provisioned; 1 missing in the cloud',
+      reason: '6 of the 7 users counted in step 7 are in Entra; 1 missing in the cloud',
       evidence: { baseline: 7, missing: 1 },
     });
   });
@@ -123,19 +229,24 @@ describe('verifyOutcome: when a verify step passes', () => {
       expectedImmutableId: 'AAAA',
       cloudImmutableId: 'BBBB',
     }));
-    expect(verifyOutcome('provisioned', report({ mismatched }), steps, 'j')).toMatchObject({
+    const cloudSync = allConfirmed;
+    expect(verifyOutcome('provisioned', report({ mismatched }), steps, 'j', { cloudSync })).toMatchObject({
       ok: false,
       reason: '2 with a different onPremisesImmutableId',
       evidence: { immutableIdMismatches: 2 },
     });
-    expect(verifyOutcome('provisioned', report({ cloud: { users: 9 }, missing }), steps, 'j')).toMatchObject({
+    expect(
+      verifyOutcome('provisioned', report({ cloud: { users: 9 }, missing }), steps, 'j', { cloudSync }),
+    ).toMatchObject({
       ok: false,
       reason: '4 missing in the cloud',
     });
   });
 
-  it('without a baseline, judges by missing and mismatched users alone', () => {
-    expect(verifyOutcome('provisioned', report({ cloud: { users: 0 } }), initialSteps(), 'j')).toMatchObject({
+  it('without a baseline, judges by missing and mismatched users and the Cloud Sync evidence', () => {
+    expect(
+      verifyOutcome('provisioned', report({ cloud: { users: 0 } }), initialSteps(), 'j', { cloudSync: allConfirmed }),
+    ).toMatchObject({
       ok: true,
       evidence: { baseline: null },
     });

@@ -3,6 +3,7 @@ import {
   buildWaveSummary,
   lateNote,
   missedDaysNote,
+  wavesConfirmedProblems,
   type SummaryInput,
   type WaveNumbers,
 } from '../../src/runbook/wave-summary';
@@ -23,7 +24,7 @@ const numbers = (
   provisioned,
   missing: (expected ?? provisioned) - provisioned,
   mismatched: 0,
-  confirmed: null,
+  confirmed: null as number | null,
   scanError: expected === null ? 'agent offline' : null,
   warnings: [],
 });
@@ -52,7 +53,14 @@ describe('wave summary', () => {
       ['W1', 30],
       ['W2', null],
     ]);
-    expect(today.totals).toEqual({ expected: 140, provisioned: 80, change: 30, missing: 60, mismatched: 0 });
+    expect(today.totals).toEqual({
+      expected: 140,
+      provisioned: 80,
+      change: 30,
+      missing: 60,
+      mismatched: 0,
+      confirmed: null,
+    });
   });
 
   test('a wave removed since yesterday is not a negative change; an uncounted wave makes the expected total unknown', () => {
@@ -73,16 +81,25 @@ describe('wave summary', () => {
     const s = buildWaveSummary(input());
     expect(s.dueNext).toEqual([
       'Runbook step 15: Verify all objects are provisioned (/step 15)',
-      'Wave W1 (due 2026-03-20): 20 of 100 users not provisioned yet',
+      'Wave W1 (due 2026-03-20): 20 of 100 users not in Entra with the right anchor yet (no Cloud Sync job set, so nothing is confirmed)',
       'Next wave: W2 on 2026-04-02 (40 users)',
     ]);
+    // With a job set, a due wave is judged by Cloud Sync's logs, not by presence in Entra.
+    const withJob = buildWaveSummary(
+      input({ waves: [{ ...numbers('W1', 100, 100, '2026-03-20'), confirmed: 60 }], readySteps: [] }),
+    );
+    expect(withJob.dueNext[0]).toBe('Wave W1 (due 2026-03-20): 40 of 100 users not yet confirmed by Cloud Sync');
+    expect(withJob.totals.confirmed).toBe(60);
     expect(buildWaveSummary(input({ waves: [], readySteps: [] })).dueNext[0]).toContain('No waves planned yet');
   });
 
   test('the card is valid, has a chart with a text fallback, and says what failed', () => {
     const summary = buildWaveSummary(
       input({
-        waves: [numbers('W1', 100, 80, '2026-03-20'), numbers('W2', null, 0, null)],
+        waves: [
+          { ...numbers('W1', 100, 80, '2026-03-20'), confirmed: 70 },
+          { ...numbers('W2', null, 0, null), confirmed: 0 },
+        ],
         provisioning: {
           jobId: 'AD2AADProvisioning.x.y',
           since: '2026-03-28T06:00:00.000Z',
@@ -105,22 +122,26 @@ describe('wave summary', () => {
         ],
       },
       {
-        legend: 'Provisioned',
+        legend: 'Confirmed by Cloud Sync',
         values: [
-          { x: 'W1', y: 80 },
+          { x: 'W1', y: 70 },
           { x: 'W2', y: 0 },
         ],
       },
     ]);
     // One line per wave in the fallback, W1's bar before W2's.
-    expect(cardText(chart.fallback)).toMatch(/^W1 +█+░* 80\/100\nW2 +0\/not counted$/);
+    expect(cardText(chart.fallback)).toMatch(/^W1 +█+░* 70\/100\nW2 +0\/not counted$/);
     const text = cardText(card);
     expect(text).toContain('Wave summary for 2026-03-29: Contoso');
     expect(text).toContain('Posted late');
     expect(text).toContain('3 failure(s)');
     expect(text).toContain('3× AttributeValueMustBeUnique');
     expect(text).toContain('On-premises count failed: agent offline');
-    expect(text).toContain('80 of 100 provisioned');
+    expect(text).toContain('70 of 100 confirmed by Cloud Sync');
+    expect(text).toContain('80 in Entra with the right anchor (n/a)');
+    expect(text).toContain('Confirmed by Cloud Sync (provisioning logs): 70');
+    // No count is called provisioned (the step title quotes Microsoft's guide).
+    expect(text).not.toMatch(/\d ((of \S+ )?provisioned|users not provisioned)/);
   });
 
   test('the card names the daily summary it compares with, in the subtitle and the change', () => {
@@ -220,5 +241,40 @@ describe('wave summary', () => {
       'Posted late: the earlier attempt after 08:00 Europe/Berlin on 2026-03-31 failed (CLOUD.UNAVAILABLE: Graph down); this is attempt 2 of 3.',
     );
     expect(lateNote({ ...base, attempt: 2, previousError: null })).toContain('SyncShift stopped while building it');
+  });
+});
+
+describe('wavesConfirmedProblems: when step 15 may be confirmed', () => {
+  const summary = (waves: WaveNumbers[]) => ({ localDate: '2026-03-29', waves });
+  const w = (name: string, expected: number | null, confirmed: number | null): WaveNumbers => ({
+    ...numbers(name, expected, expected ?? 0, null),
+    confirmed,
+  });
+
+  it('holds while a wave is not fully confirmed by Cloud Sync, whatever Entra holds', () => {
+    expect(
+      wavesConfirmedProblems({
+        waveNames: ['W1', 'W2', 'W3', 'W4'],
+        summary: summary([w('W1', 40, 40), w('w2', 40, 39), w('W3', null, 0), w('W4', 9, null)]),
+      }),
+    ).toEqual([
+      'wave W2: 39 of 40 users confirmed by Cloud Sync on 2026-03-29',
+      'wave W3 could not be counted on-premises on 2026-03-29',
+      'wave W4: no Cloud Sync job was set for the summary of 2026-03-29 (/summary job <job id>)',
+    ]);
+  });
+
+  it('needs a posted summary that has every planned wave', () => {
+    expect(wavesConfirmedProblems({ waveNames: ['W1'], summary: null })).toEqual([
+      'no wave summary has been posted yet, so nothing shows Cloud Sync confirmed the waves (/summary now)',
+    ]);
+    expect(wavesConfirmedProblems({ waveNames: ['W1', 'New'], summary: summary([w('W1', 40, 40)]) })).toEqual([
+      'wave New is not in the summary of 2026-03-29 (/summary now)',
+    ]);
+  });
+
+  it('passes with every wave confirmed, or with no wave planned (step 12 confirmed the pilot)', () => {
+    expect(wavesConfirmedProblems({ waveNames: ['W1'], summary: summary([w('W1', 40, 40)]) })).toEqual([]);
+    expect(wavesConfirmedProblems({ waveNames: [], summary: null })).toEqual([]);
   });
 });

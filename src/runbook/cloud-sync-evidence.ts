@@ -1,0 +1,192 @@
+/**
+ * Which on-premises objects Cloud Sync has provably handled, from the provisioning logs of its job.
+ *
+ * Connect Sync writes no provisioning logs (domain.md §4, §8), so a successful entry of the Cloud Sync
+ * job that names an object is the proof that Cloud Sync, not Connect Sync, now owns it. An object
+ * merely being in Entra with the right onPremisesImmutableId proves nothing: Connect Sync put it
+ * there before the migration began. Both numbers are kept, under names that say which is which.
+ *
+ * Which fields carry what (docs/verify.md, "Confirmed by Cloud Sync", names the pages):
+ * - provisioningObjectSummary.jobId: the job the entry belongs to;
+ * - provisioningStatusInfo.status: success, failure, skipped, warning;
+ * - provisioningAction: create, update, delete, stagedDelete, disable, other;
+ * - sourceIdentity.id: the object in the source system (AD); targetIdentity.id: the object in the
+ *   target system (for Cloud Sync, Entra ID: the Entra object id).
+ * Pure: the service reads the logs and hands the entries in.
+ */
+
+/** One provisioning log entry, reduced to what the rule reads. */
+export interface ProvisioningLogEntry {
+  jobId: string;
+  /** provisioningStatusInfo.status (statusInfo.status in older payloads). */
+  status: string;
+  /** provisioningAction (action in older payloads); null when the entry had none. */
+  action: string | null;
+  /** sourceIdentity.id: the AD object. */
+  sourceId: string | null;
+  /** targetIdentity.id: the Entra object. */
+  targetId: string | null;
+}
+
+/**
+ * Actions that leave the object provisioned in Entra. A delete, stagedDelete or disable entry is
+ * Cloud Sync taking the object away (or out of scope), which proves no hand-over. Microsoft's
+ * prerequisites page says the logs do not reliably tell a create from an update, so both count.
+ */
+const PROVISIONING_ACTIONS: ReadonlySet<string> = new Set(['create', 'update', 'other']);
+
+/** Whether an entry counts as Cloud Sync having provisioned its object for this job. */
+export function isConfirmingEntry(jobId: string, e: ProvisioningLogEntry): boolean {
+  return (
+    e.jobId === jobId &&
+    e.status.toLowerCase() === 'success' &&
+    e.action !== null &&
+    PROVISIONING_ACTIONS.has(e.action.toLowerCase()) &&
+    !!e.sourceId &&
+    !!e.targetId
+  );
+}
+
+/** The successful entries of one job, by the Entra object they name. */
+export class ConfirmationIndex {
+  private readonly byTarget = new Map<string, Set<string>>();
+
+  constructor(
+    readonly jobId: string,
+    entries: Iterable<ProvisioningLogEntry> = [],
+  ) {
+    for (const e of entries) this.add(e);
+  }
+
+  add(e: ProvisioningLogEntry): void {
+    if (!isConfirmingEntry(this.jobId, e)) return;
+    const target = e.targetId!.toLowerCase();
+    const sources = this.byTarget.get(target) ?? new Set<string>();
+    sources.add(normalSourceId(e.sourceId!));
+    this.byTarget.set(target, sources);
+  }
+
+  get size(): number {
+    return this.byTarget.size;
+  }
+
+  /**
+   * Whether a successful entry names both this Entra object and this on-premises anchor. The anchor
+   * is base64(ms-DS-ConsistencyGuid ?? objectGUID); the entry's source id is accepted as that base64
+   * text or as the same 16 bytes written as a GUID string, the two forms an AD object id takes.
+   */
+  verdict(cloudId: string, anchor: string): 'confirmed' | 'no-entry' | 'other-source' {
+    const sources = this.byTarget.get(cloudId.toLowerCase());
+    if (!sources) return 'no-entry';
+    for (const form of anchorForms(anchor)) if (sources.has(form)) return 'confirmed';
+    return 'other-source';
+  }
+}
+
+/** GUID strings compare case-insensitively and with or without braces; base64 stays as it is (it is case-sensitive). */
+function normalSourceId(id: string): string {
+  const t = id.trim();
+  const guid = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i.exec(t);
+  return guid ? guid[1]!.toLowerCase() : t;
+}
+
+/** The anchor as base64 and, when it is 16 bytes, as the GUID string of those bytes. */
+export function anchorForms(anchor: string): string[] {
+  const forms = [anchor];
+  const bytes = Buffer.from(anchor, 'base64');
+  if (bytes.length === 16 && bytes.toString('base64') === anchor) forms.push(guidString(bytes));
+  return forms;
+}
+
+/**
+ * 16 GUID bytes as AD stores them (the layout of .NET Guid.ToByteArray(): the first three fields
+ * little-endian) written as the usual lower-case GUID string.
+ */
+export function guidString(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new Error(`A GUID has 16 bytes, not ${bytes.length}.`);
+  const hex = (i: number): string => bytes[i]!.toString(16).padStart(2, '0');
+  const run = (order: number[]): string => order.map(hex).join('');
+  return [run([3, 2, 1, 0]), run([5, 4]), run([7, 6]), run([8, 9]), run([10, 11, 12, 13, 14, 15])].join('-');
+}
+
+/** One in-scope on-premises object and what Entra has for it. */
+export interface InScopeObject {
+  dn: string;
+  anchor: string;
+  /** The Entra object with this object's DN; null when Entra has none. */
+  cloudId: string | null;
+  /** The Entra object's onPremisesImmutableId equals the anchor. */
+  anchorMatches: boolean;
+}
+
+export type UnconfirmedReason =
+  'not in Entra' | 'different anchor in Entra' | 'no Cloud Sync log entry' | 'log entry names another source object';
+
+export interface UnconfirmedObject {
+  dn: string;
+  reason: UnconfirmedReason;
+}
+
+/** The three honest numbers, and the objects not yet confirmed. */
+export interface CloudSyncConfirmation {
+  jobId: string;
+  /** In-scope objects on-premises (those a sync engine is expected to put in Entra). */
+  onPrem: number;
+  /** In Entra under the same DN with onPremisesImmutableId equal to the anchor: true before the migration too. */
+  inEntraWithAnchor: number;
+  /** In Entra with the right anchor and named by a successful entry of the Cloud Sync job. */
+  confirmed: number;
+  /** Sorted by DN. */
+  unconfirmed: UnconfirmedObject[];
+}
+
+/** The evidence as a verify reports it: the confirmation, or why it could not be had. */
+export type CloudSyncReading = CloudSyncConfirmation | { unavailable: string };
+
+/** Counts the in-scope objects against the job's successful entries. */
+export function confirmObjects(objects: Iterable<InScopeObject>, index: ConfirmationIndex): CloudSyncConfirmation {
+  let onPrem = 0;
+  let inEntraWithAnchor = 0;
+  let confirmed = 0;
+  const unconfirmed: UnconfirmedObject[] = [];
+  for (const o of objects) {
+    onPrem++;
+    if (o.cloudId === null) {
+      unconfirmed.push({ dn: o.dn, reason: 'not in Entra' });
+      continue;
+    }
+    if (!o.anchorMatches) {
+      unconfirmed.push({ dn: o.dn, reason: 'different anchor in Entra' });
+      continue;
+    }
+    inEntraWithAnchor++;
+    const verdict = index.verdict(o.cloudId, o.anchor);
+    if (verdict === 'confirmed') confirmed++;
+    else
+      unconfirmed.push({
+        dn: o.dn,
+        reason: verdict === 'no-entry' ? 'no Cloud Sync log entry' : 'log entry names another source object',
+      });
+  }
+  unconfirmed.sort((a, b) => a.dn.localeCompare(b.dn));
+  return { jobId: index.jobId, onPrem, inEntraWithAnchor, confirmed, unconfirmed };
+}
+
+/**
+ * Why the objects are not all confirmed by Cloud Sync; empty when every in-scope object is. The
+ * pilot check (and every wave's) passes only on an empty list; further conditions (a canary) are
+ * ANDed by the caller.
+ */
+export function confirmationProblems(c: CloudSyncConfirmation): string[] {
+  if (c.onPrem === 0) return ['the OU has no in-scope objects, so nothing shows that Cloud Sync provisions it'];
+  const missing = c.onPrem - c.confirmed;
+  if (missing === 0) return [];
+  return [
+    `${c.confirmed} of ${c.onPrem} in-scope objects are confirmed by Cloud Sync (a successful entry of job ${c.jobId} in the provisioning logs); ${missing} are not yet (/verify list unconfirmed names them)`,
+  ];
+}
+
+/** Line for a list of unconfirmed objects: the DN as it is, then why. */
+export function unconfirmedLine(u: UnconfirmedObject): string {
+  return `${u.dn} (${u.reason})`;
+}

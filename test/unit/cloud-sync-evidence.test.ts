@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import {
+  anchorForms,
+  confirmationProblems,
+  confirmObjects,
+  ConfirmationIndex,
+  guidString,
+  isConfirmingEntry,
+  type InScopeObject,
+  type ProvisioningLogEntry,
+} from '../../src/runbook/cloud-sync-evidence';
+import { OuComparison, sourceAnchor } from '../../src/runbook/ou-comparison';
+
+const JOB = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
+const OTHER_JOB = 'AD2AADProvisioning.99999999.0b7e3c2a-5a4d-4b6e-9f10-000000000099';
+const BASE = 'OU=Pilot,DC=contoso,DC=com';
+
+/** A GUID whose bytes are 0..15 plus n, so byte order mistakes show. */
+function guidBytes(n: number): Buffer {
+  return Buffer.from(Array.from({ length: 16 }, (_, i) => (i + n) & 0xff));
+}
+
+function success(over: Partial<ProvisioningLogEntry> = {}): ProvisioningLogEntry {
+  return { jobId: JOB, status: 'success', action: 'update', sourceId: null, targetId: null, ...over };
+}
+
+describe('guidString and anchorForms: the two forms an AD object id takes', () => {
+  it('writes GUID bytes the way .NET Guid.ToByteArray() lays them out (first three fields little-endian)', () => {
+    expect(guidString(guidBytes(0))).toBe('03020100-0504-0706-0809-0a0b0c0d0e0f');
+    expect(() => guidString(Buffer.alloc(15))).toThrow('16 bytes');
+  });
+
+  it('gives the base64 anchor and, for 16 bytes, its GUID string', () => {
+    const anchor = sourceAnchor(guidBytes(0), null);
+    expect(anchorForms(anchor)).toEqual([anchor, '03020100-0504-0706-0809-0a0b0c0d0e0f']);
+    // Not base64 of 16 bytes: compared as it is, never turned into a GUID.
+    expect(anchorForms('odd-anchor')).toEqual(['odd-anchor']);
+  });
+});
+
+describe('isConfirmingEntry: which log entries prove Cloud Sync provisioned an object', () => {
+  const named = { sourceId: 'a', targetId: 'b' };
+
+  it('counts successful create, update and other entries of the job that name both objects', () => {
+    for (const action of ['create', 'update', 'other', 'Update'])
+      expect(isConfirmingEntry(JOB, success({ ...named, action }))).toBe(true);
+  });
+
+  it('never counts another job, a failure, a removal, or an entry that does not name both objects', () => {
+    expect(isConfirmingEntry(JOB, success({ ...named, jobId: OTHER_JOB }))).toBe(false);
+    for (const status of ['failure', 'skipped', 'warning'])
+      expect(isConfirmingEntry(JOB, success({ ...named, status }))).toBe(false);
+    for (const action of ['delete', 'stagedDelete', 'disable', null])
+      expect(isConfirmingEntry(JOB, success({ ...named, action }))).toBe(false);
+    expect(isConfirmingEntry(JOB, success({ sourceId: 'a' }))).toBe(false);
+    expect(isConfirmingEntry(JOB, success({ targetId: 'b' }))).toBe(false);
+  });
+});
+
+describe('confirmObjects: the three numbers and the objects not yet confirmed', () => {
+  const anchors = [1, 2, 3, 4, 5].map((n) => sourceAnchor(guidBytes(n), null));
+  const cloudIds = [1, 2, 3, 4, 5].map(() => randomUUID());
+  const objects: InScopeObject[] = [
+    // Confirmed by an entry naming the objectGUID as a GUID string.
+    { dn: `CN=Ann,${BASE}`, anchor: anchors[0]!, cloudId: cloudIds[0]!, anchorMatches: true },
+    // Confirmed by an entry naming the anchor as base64.
+    { dn: `CN=Bob,${BASE}`, anchor: anchors[1]!, cloudId: cloudIds[1]!, anchorMatches: true },
+    // In Entra with the right anchor (Connect Sync put it there), no entry: not confirmed.
+    { dn: `CN=Cy,${BASE}`, anchor: anchors[2]!, cloudId: cloudIds[2]!, anchorMatches: true },
+    // An entry for its Entra object names another AD object.
+    { dn: `CN=Di,${BASE}`, anchor: anchors[3]!, cloudId: cloudIds[3]!, anchorMatches: true },
+    { dn: `CN=Ed,${BASE}`, anchor: anchors[4]!, cloudId: cloudIds[4]!, anchorMatches: false },
+    { dn: `CN=Flo,${BASE}`, anchor: anchors[0]!, cloudId: null, anchorMatches: false },
+  ];
+  const index = new ConfirmationIndex(JOB, [
+    success({ sourceId: `{${guidString(guidBytes(1)).toUpperCase()}}`, targetId: cloudIds[0]!.toUpperCase() }),
+    success({ sourceId: anchors[1]!, targetId: cloudIds[1]!, action: 'create' }),
+    // Cy: only a failure, an entry of another job, and a deletion.
+    success({ sourceId: guidString(guidBytes(3)), targetId: cloudIds[2]!, status: 'failure' }),
+    success({ sourceId: guidString(guidBytes(3)), targetId: cloudIds[2]!, jobId: OTHER_JOB }),
+    success({ sourceId: guidString(guidBytes(3)), targetId: cloudIds[2]!, action: 'delete' }),
+    success({ sourceId: guidString(guidBytes(9)), targetId: cloudIds[3]! }),
+    // Ed's Entra object was provisioned, but Ed's anchor in Entra is not his.
+    success({ sourceId: guidString(guidBytes(5)), targetId: cloudIds[4]! }),
+  ]);
+
+  it('counts on-premises, in Entra with the right anchor, and confirmed by Cloud Sync apart', () => {
+    const c = confirmObjects(objects, index);
+    expect(c).toEqual({
+      jobId: JOB,
+      onPrem: 6,
+      inEntraWithAnchor: 4,
+      confirmed: 2,
+      unconfirmed: [
+        { dn: `CN=Cy,${BASE}`, reason: 'no Cloud Sync log entry' },
+        { dn: `CN=Di,${BASE}`, reason: 'log entry names another source object' },
+        { dn: `CN=Ed,${BASE}`, reason: 'different anchor in Entra' },
+        { dn: `CN=Flo,${BASE}`, reason: 'not in Entra' },
+      ],
+    });
+    expect(confirmationProblems(c)).toEqual([
+      `2 of 6 in-scope objects are confirmed by Cloud Sync (a successful entry of job ${JOB} in the provisioning logs); 4 are not yet (/verify list unconfirmed names them)`,
+    ]);
+  });
+
+  it('has no problem when every in-scope object is confirmed, and one when there is nothing to confirm', () => {
+    const c = confirmObjects(objects.slice(0, 2), index);
+    expect(c).toMatchObject({ onPrem: 2, inEntraWithAnchor: 2, confirmed: 2, unconfirmed: [] });
+    expect(confirmationProblems(c)).toEqual([]);
+    expect(confirmationProblems(confirmObjects([], index))).toEqual([
+      'the OU has no in-scope objects, so nothing shows that Cloud Sync provisions it',
+    ]);
+  });
+
+  it('ignores entries of another job even when they name the object exactly', () => {
+    const other = new ConfirmationIndex(OTHER_JOB, [success({ sourceId: anchors[0]!, targetId: cloudIds[0]! })]);
+    expect(other.size).toBe(0);
+    expect(confirmObjects(objects.slice(0, 1), other)).toMatchObject({ confirmed: 0 });
+  });
+});
+
+describe('OuComparison.inScope: what the evidence is checked against', () => {
+  it('yields every in-scope user with the Entra object found under its DN, leaving unsynced critical objects out', () => {
+    const c = new OuComparison(BASE);
+    const [a, b, m, crit] = [1, 2, 3, 4].map((n) => sourceAnchor(guidBytes(n), null));
+    c.addOnPrem({ dn: `CN=Ann,${BASE}`, anchor: a!, disabled: false });
+    c.addOnPrem({ dn: `CN=Bob,${BASE}`, anchor: b!, disabled: false });
+    c.addOnPrem({ dn: `CN=Mia,${BASE}`, anchor: m!, disabled: false });
+    c.addOnPrem({ dn: `CN=krbtgt,${BASE}`, anchor: crit!, disabled: true, criticalSystemObject: true });
+    c.addOnPrem({ dn: 'CN=Out,OU=Other,DC=contoso,DC=com', anchor: a!, disabled: false });
+    const annId = randomUUID();
+    c.addCloud({
+      id: annId,
+      userPrincipalName: null,
+      onPremisesDistinguishedName: `CN=Ann,${BASE}`,
+      onPremisesImmutableId: a!,
+    });
+    // Not a GUID: kept as it is.
+    c.addCloud({
+      id: 'Mia-Id',
+      userPrincipalName: null,
+      onPremisesDistinguishedName: `CN=Mia,${BASE}`,
+      onPremisesImmutableId: 'BBBB',
+    });
+    expect([...c.inScope()]).toEqual([
+      { dn: `CN=Ann,${BASE}`, anchor: a, cloudId: annId, anchorMatches: true },
+      { dn: `CN=Bob,${BASE}`, anchor: b, cloudId: null, anchorMatches: false },
+      { dn: `CN=Mia,${BASE}`, anchor: m, cloudId: 'Mia-Id', anchorMatches: false },
+    ]);
+    expect(c.report().onPrem.users).toBe(3);
+  });
+
+  it('keeps cloud ids right as the comparison grows past its first allocation', () => {
+    const c = new OuComparison(BASE);
+    const ids: string[] = [];
+    for (let i = 0; i < 700; i++)
+      c.addOnPrem({ dn: `CN=U${i},${BASE}`, anchor: sourceAnchor(guidBytes(i), null), disabled: false });
+    for (let i = 0; i < 700; i++) {
+      ids.push(randomUUID());
+      c.addCloud({
+        id: ids[i]!,
+        userPrincipalName: null,
+        onPremisesDistinguishedName: `CN=U${i},${BASE}`,
+        onPremisesImmutableId: sourceAnchor(guidBytes(i), null),
+      });
+    }
+    const seen = [...c.inScope()];
+    expect(seen).toHaveLength(700);
+    expect(seen.every((o, i) => o.cloudId === ids[i] && o.anchorMatches)).toBe(true);
+  });
+});
