@@ -336,7 +336,8 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(status).toContain(
       '6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)',
     );
-  });
+    // Thirteen steps through a bot, an agent process and Samba: over a minute on a loaded machine.
+  }, 240_000);
 
   it('the audit log has every command, approval, job and result, and exports as CSV', async () => {
     const audit = await h.store.audit.forConversation(h.conversationId, 1000);
