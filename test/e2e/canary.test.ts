@@ -127,7 +127,8 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
       },
       {
         what: `the canary to be ${status}`,
-        timeoutMs: 45_000,
+        // Two processes and a Cloud Sync cycle on a shared, busy machine.
+        timeoutMs: 120_000,
         detail: async () =>
           `Canary: ${JSON.stringify((await h.store.canaries.list(migrationId, 1))[0] ?? null)}\nAgent log:\n${agent.log().slice(-3000)}`,
       },
@@ -251,7 +252,7 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
       /password|unicodePwd/i,
     );
     expect(agent.log()).not.toMatch(/unicodePwd|aA1!/);
-  }, 240_000);
+  }, 480_000);
 
   it("the agent's own policy refuses a canary outside its allowed OU, even if the bot asks", async () => {
     const job = await h.bot.jobs.enqueue({
