@@ -1,4 +1,4 @@
-import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudUser, CloudUserChange } from '../runbook/cloud-users';
 
 export interface CloudDirectory extends CloudChangeTracking {
   /**
@@ -6,6 +6,13 @@ export interface CloudDirectory extends CloudChangeTracking {
    * @odata.nextLink), calling onPage per page. Returns the number of users seen.
    */
   listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number>;
+  /**
+   * Pages through every group with onPremisesSyncEnabled eq true. Optional: a cloud directory
+   * without it (a test's, a snapshot's) leaves the groups of a verify "not read" on the card.
+   */
+  listSyncedGroups?(onPage: (groups: CloudGroup[]) => void | Promise<void>): Promise<number>;
+  /** Pages through every organisational contact with onPremisesSyncEnabled eq true; optional as above. */
+  listSyncedContacts?(onPage: (contacts: CloudContact[]) => void | Promise<void>): Promise<number>;
 }
 
 /** One Cloud Sync provisioning log entry (GET /auditLogs/provisioning), reduced to what summaries use. */

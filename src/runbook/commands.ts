@@ -7,7 +7,7 @@ import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
 import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate, topLevelOus } from './waves';
 
-export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced';
+export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced' | 'groups' | 'contacts' | 'inetorgperson';
 
 export type Command =
   | { kind: 'help' }
@@ -56,10 +56,10 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/verify pilot <OU>',
     example: '/verify pilot OU=Sales',
     description:
-      'Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
+      'Compare an OU on-premises (through the agent) with the synced users, groups and contacts in Entra: counts, missing, extra and anchor mismatches. A relative OU is resolved against the domain; a full DN also works.',
   },
   {
-    usage: '/verify list <missing|extra|mismatched|notsynced> [page] [#id]',
+    usage: '/verify list <missing|extra|mismatched|notsynced|groups|contacts|inetorgperson> [page] [#id]',
     example: '/verify list missing 2',
     description:
       'Show the full list behind a verify card, 50 names per page. Without #id it uses the latest verify here.',
@@ -126,8 +126,17 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
-const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched|notsynced> [page] [#id]';
-const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched', 'notsynced']);
+const VERIFY_LIST_USAGE =
+  '/verify list <missing|extra|mismatched|notsynced|groups|contacts|inetorgperson> [page] [#id]';
+const LIST_KINDS = new Set<VerifyListKind>([
+  'missing',
+  'extra',
+  'mismatched',
+  'notsynced',
+  'groups',
+  'contacts',
+  'inetorgperson',
+]);
 
 /**
  * C0 control characters other than tab and line breaks, and DEL: PostgreSQL cannot store U+0000 in
@@ -401,7 +410,7 @@ function parseVerifyList(args: string[]): Command {
     return {
       kind: 'invalid',
       command: '/verify list',
-      reason: 'Say which list: missing, extra, mismatched or notsynced.',
+      reason: 'Say which list: missing, extra, mismatched, notsynced, groups, contacts or inetorgperson.',
       usage,
     };
   let page = 1;
