@@ -14,10 +14,10 @@ import {
   computedExpected,
   EXPECTED,
   OU_CREATE_ORDER,
-  SALES_GROUP_CN,
-  SALES_GROUP_MEMBERS,
   SEED_COMPUTERS,
   SEED_CONTACTS,
+  SEED_GROUPS,
+  SEED_INETORGPERSONS,
   SEED_MARKER_DN,
   SEED_USERS,
   SEED_VERSION,
@@ -67,7 +67,7 @@ function checkSpec(): void {
       );
     }
   }
-  for (const u of SEED_USERS) {
+  for (const u of [...SEED_USERS, ...SEED_INETORGPERSONS]) {
     if (!parseDn(userDn(u)).ok)
       throw new Error(`spec user "${u.cn}" does not form a valid DN; fix src/sandbox/forest-spec.ts`);
   }
@@ -97,9 +97,10 @@ function jobs(): { ous: Job[]; rest: Job[] } {
     return { dn, attributes: [attr('objectClass', 'top', 'organizationalUnit'), attr('ou', first.rdns[0]![0]!.value)] };
   });
   const rest: Job[] = [];
-  for (const u of SEED_USERS) {
+  for (const u of [...SEED_USERS, ...SEED_INETORGPERSONS]) {
+    const inetOrgPerson = SEED_INETORGPERSONS.includes(u);
     const attributes = [
-      attr('objectClass', 'top', 'person', 'organizationalPerson', 'user'),
+      attr('objectClass', 'top', 'person', 'organizationalPerson', 'user', ...(inetOrgPerson ? ['inetOrgPerson'] : [])),
       attr('sAMAccountName', u.samAccountName),
       attr('userPrincipalName', u.userPrincipalName),
       attr('displayName', u.cn),
@@ -120,23 +121,33 @@ function jobs(): { ous: Job[]; rest: Job[] } {
       ],
     });
   }
-  for (const cn of SEED_CONTACTS) {
+  for (const c of SEED_CONTACTS) {
     rest.push({
-      dn: `CN=${escapeDnValue(cn)},${OU.sales}`,
-      attributes: [attr('objectClass', 'top', 'person', 'organizationalPerson', 'contact'), attr('displayName', cn)],
+      dn: `CN=${escapeDnValue(c.cn)},${OU.sales}`,
+      attributes: [
+        attr('objectClass', 'top', 'person', 'organizationalPerson', 'contact'),
+        attr('displayName', c.cn),
+        // mail and an SMTP: proxyAddress: mail-enabled, as Connect Sync's contact rule wants.
+        ...(c.mail ? [attr('mail', c.mail), attr('proxyAddresses', `SMTP:${c.mail}`)] : []),
+      ],
     });
   }
   return { ous, rest };
 }
 
-function groupJob(): Job {
-  const members = SEED_USERS.filter((u) => u.ou === OU.sales)
-    .slice(0, SALES_GROUP_MEMBERS)
-    .map(userDn);
-  return {
-    dn: `CN=${escapeDnValue(SALES_GROUP_CN)},${OU.sales}`,
-    attributes: [attr('objectClass', 'top', 'group'), attr('sAMAccountName', 'SalesTeam'), attr('member', ...members)],
-  };
+function groupJobs(): Job[] {
+  const salesUsers = SEED_USERS.filter((u) => u.ou === OU.sales);
+  return SEED_GROUPS.map((g) => {
+    const attributes = [
+      attr('objectClass', 'top', 'group'),
+      attr('sAMAccountName', g.samAccountName),
+      attr('groupType', String(g.groupType)),
+    ];
+    if (g.members > 0) attributes.push(attr('member', ...salesUsers.slice(0, g.members).map(userDn)));
+    if (g.mail) attributes.push(attr('mail', g.mail), attr('proxyAddresses', `SMTP:${g.mail}`));
+    if (g.consistencyGuid) attributes.push(attr('mS-DS-ConsistencyGuid', g.consistencyGuid));
+    return { dn: `CN=${escapeDnValue(g.cn)},${OU.sales}`, attributes };
+  });
 }
 
 async function addAll(client: Client, list: Job[], label: string, concurrency: number): Promise<void> {
@@ -195,14 +206,15 @@ async function main(): Promise<void> {
     // Parents must exist before children, so OUs go one at a time.
     await addAll(client, ous, 'OUs', 1);
     await addAll(client, rest, 'users, computers, contacts', CONCURRENCY);
-    await addAll(client, [groupJob()], 'group', 1);
+    await addAll(client, groupJobs(), 'groups', 1);
     await client.add(SEED_MARKER_DN, [
       attr('objectClass', 'top', 'container'),
       attr('description', `complete; version ${SEED_VERSION}`),
     ]);
     console.log(
       `[seed] done in ${((Date.now() - started) / 1000).toFixed(1)}s: ${SEED_USERS.length} users, ` +
-        `${SEED_COMPUTERS.length} computers, ${SEED_CONTACTS.length} contacts, 1 group, ${ous.length} OUs`,
+        `${SEED_INETORGPERSONS.length} inetOrgPersons, ${SEED_COMPUTERS.length} computers, ` +
+        `${SEED_CONTACTS.length} contacts, ${SEED_GROUPS.length} groups, ${ous.length} OUs`,
     );
   } finally {
     await client.unbind().catch(() => undefined);

@@ -74,7 +74,12 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       const r = state.report;
       const notSynced = r.notSynced ?? [];
       ou = r.baseDn;
-      const clean = r.missing.length === 0 && r.extra.length === 0 && r.mismatched.length === 0;
+      const clean =
+        r.missing.length === 0 &&
+        r.extra.length === 0 &&
+        r.mismatched.length === 0 &&
+        (r.groups?.missing.length ?? 0) === 0 &&
+        (r.contacts?.missing.length ?? 0) === 0;
       statusText = clean
         ? 'Everything in this OU matches the cloud.'
         : 'Differences found between this OU and the cloud.';
@@ -110,6 +115,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
       // Counted apart, not as on-premises users: no sync engine syncs them by default, so they are never missing.
       if (notSynced.length > 0) facts.push({ title: 'Not synced by design', value: formatCount(notSynced.length) });
+      facts.push(...typeFacts(r));
       lists = [
         list('Missing in the cloud', r.missing, 'missing', input),
         list(
@@ -131,6 +137,14 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
           'Not yet confirmed by Cloud Sync (no successful entry of its job names them)',
           cs && !('unavailable' in cs) ? cs.unconfirmed.map(unconfirmedLine) : [],
           'unconfirmed',
+          input,
+        ),
+        list('Groups missing in the cloud', r.groups?.missing ?? [], 'groups', input),
+        list('Contacts missing in the cloud', r.contacts?.missing ?? [], 'contacts', input),
+        list(
+          `inetOrgPerson objects, refused (${r.inetOrgPersons?.reason ?? ''})`,
+          r.inetOrgPersons?.dns ?? [],
+          'inetorgperson',
           input,
         ),
       ].filter((l) => l.count > 0);
@@ -170,8 +184,45 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
   });
 }
 
-export function notSyncedLine(u: { dn: string; reason: string }): string {
-  return `${u.dn} (${u.reason})`;
+export function notSyncedLine(u: { dn: string; reason: string; type?: string }): string {
+  return `${u.type ? `${u.type}: ` : ''}${u.dn} (${u.reason})`;
+}
+
+/**
+ * The groups, contacts and inetOrgPerson rows: each type counted on its own, with what it was
+ * matched on, since Graph gives groups and contacts neither an on-premises DN nor a source anchor.
+ */
+function typeFacts(r: ComparisonReport): { title: string; value: string }[] {
+  const facts: { title: string; value: string }[] = [];
+  const cloudSide = (t: NonNullable<ComparisonReport['groups']>, key: string): string =>
+    t.cloudRead
+      ? `${formatCount(t.matched)} in Entra, matched on ${key}; ${formatCount(t.missing.length)} missing`
+      : 'Entra side not read';
+  if (r.groups) {
+    facts.push({
+      title: 'Groups',
+      value: `${formatCount(r.groups.onPrem)} on-premises; ${cloudSide(r.groups, 'onPremisesSecurityIdentifier (SID)')}`,
+    });
+    const withGuid = r.groups.withConsistencyGuid ?? 0;
+    facts.push({
+      title: 'Group anchors',
+      value:
+        `${formatCount(r.groups.onPrem - withGuid)} objectGUID, ${formatCount(withGuid)} ms-DS-ConsistencyGuid ` +
+        '(Connect Sync does not fill ms-DS-ConsistencyGuid for groups by default, so objectGUID is the anchor); ' +
+        'Graph returns no source anchor for groups, so it is not compared',
+    });
+  }
+  if (r.contacts)
+    facts.push({
+      title: 'Contacts',
+      value: `${formatCount(r.contacts.onPrem)} on-premises; ${cloudSide(r.contacts, 'mail')}`,
+    });
+  if (r.inetOrgPersons)
+    facts.push({
+      title: 'inetOrgPerson (refused)',
+      value: `${formatCount(r.inetOrgPersons.onPrem)} on-premises, ${formatCount(r.inetOrgPersons.inCloud)} of them in Entra as users`,
+    });
+  return facts;
 }
 
 interface List {

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { AppError } from '../shared/errors';
 import { connectionFailure } from './connection-failure';
 import type { Logger } from '../shared/logger';
-import type { CloudUser } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudUser } from '../runbook/cloud-users';
 import type { CloudSyncScope } from '../runbook/cloud-sync-scope';
 import { CLOUD_SYNC_WRITE_PERMISSION, type CloudDirectory, type CloudSyncJob, type CloudSyncJobRef } from './types';
 
@@ -56,6 +56,10 @@ export const USERS_SELECT = ['id', 'userPrincipalName', 'onPremisesDistinguished
 /** /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered on our side. */
 const DELTA_SELECT = [...USERS_SELECT, 'onPremisesSyncEnabled'];
 
+/** group resource (v1.0): onPremisesSecurityIdentifier is the synced AD group's SID. */
+export const GROUPS_SELECT = ['id', 'displayName', 'onPremisesSecurityIdentifier'];
+/** orgContact resource (v1.0): no on-premises DN or anchor, so mail is what a verify matches on. */
+export const CONTACTS_SELECT = ['id', 'displayName', 'mail'];
 /**
  * A GET changes nothing, so any answer that may be transient is worth another try. Other methods
  * are retried only when Graph says it did not process the request (throttled, unavailable): a 500,
@@ -227,6 +231,36 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
         );
       }
       return deltaLink;
+    },
+
+    async listSyncedGroups(onPage: (groups: CloudGroup[]) => void | Promise<void>): Promise<number> {
+      const first = client.api('/groups').filter('onPremisesSyncEnabled eq true').select(GROUPS_SELECT).top(pageSize);
+      const { total } = await follow(first, GROUPS_OPERATION, zodPage(groupsPageSchema), (value) =>
+        onPage(
+          value.map((g) => ({
+            id: g.id,
+            displayName: g.displayName ?? null,
+            onPremisesSecurityIdentifier: g.onPremisesSecurityIdentifier ?? null,
+          })),
+        ),
+      );
+      return total;
+    },
+
+    async listSyncedContacts(onPage: (contacts: CloudContact[]) => void | Promise<void>): Promise<number> {
+      // The orgContact page says its $filter needs advanced query parameters; they are harmless
+      // where they are not needed, so they are always sent.
+      const first = client
+        .api('/contacts')
+        .header('ConsistencyLevel', 'eventual')
+        .count(true)
+        .filter('onPremisesSyncEnabled eq true')
+        .select(CONTACTS_SELECT)
+        .top(pageSize);
+      const { total } = await follow(first, CONTACTS_OPERATION, zodPage(contactsPageSchema), (value) =>
+        onPage(value.map((c) => ({ id: c.id, displayName: c.displayName ?? null, mail: c.mail ?? null }))),
+      );
+      return total;
     },
 
     async usersByImmutableId(anchor) {
@@ -425,6 +459,16 @@ const DELTA_OPERATION: GraphOperation = {
   doing: 'reading user changes (delta query)',
   permissionHint: PERMISSION_HINT,
 };
+const GROUPS_OPERATION: GraphOperation = {
+  doing: 'listing synced groups',
+  permissionHint:
+    'Check that the app registration has the Microsoft Graph application permission GroupMember.Read.All (or Group.Read.All) with admin consent.',
+};
+const CONTACTS_OPERATION: GraphOperation = {
+  doing: 'listing synced organisational contacts',
+  permissionHint:
+    'Check that the app registration has the Microsoft Graph application permission OrgContact.Read.All with admin consent.',
+};
 const PROVISIONING_OPERATION: GraphOperation = {
   doing: 'reading Cloud Sync provisioning logs',
   permissionHint:
@@ -432,6 +476,17 @@ const PROVISIONING_OPERATION: GraphOperation = {
 };
 
 const nullableString = z.string().nullable().optional();
+const pageLinks = { '@odata.nextLink': z.string().url().optional() };
+const groupsPageSchema = z.object({
+  ...pageLinks,
+  value: z.array(
+    z.object({ id: z.string().min(1), displayName: nullableString, onPremisesSecurityIdentifier: nullableString }),
+  ),
+});
+const contactsPageSchema = z.object({
+  ...pageLinks,
+  value: z.array(z.object({ id: z.string().min(1), displayName: nullableString, mail: nullableString })),
+});
 const deltaPageSchema = z.object({
   '@odata.nextLink': z.string().url().optional(),
   '@odata.deltaLink': z.string().url().optional(),

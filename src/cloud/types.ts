@@ -1,4 +1,4 @@
-import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudUser, CloudUserChange } from '../runbook/cloud-users';
 import type { CloudSyncScope, ScopeChange } from '../runbook/cloud-sync-scope';
 
 export interface CloudDirectory extends CloudChangeTracking, CloudSyncApi {
@@ -12,6 +12,13 @@ export interface CloudDirectory extends CloudChangeTracking, CloudSyncApi {
    * eventual and $count=true). onPremisesDistinguishedName cannot be filtered on, so the anchor is the key.
    */
   usersByImmutableId(anchor: string): Promise<CloudUser[]>;
+  /**
+   * Pages through every group with onPremisesSyncEnabled eq true. Optional: a cloud directory
+   * without it (a test's, a snapshot's) leaves the groups of a verify "not read" on the card.
+   */
+  listSyncedGroups?(onPage: (groups: CloudGroup[]) => void | Promise<void>): Promise<number>;
+  /** Pages through every organisational contact with onPremisesSyncEnabled eq true; optional as above. */
+  listSyncedContacts?(onPage: (contacts: CloudContact[]) => void | Promise<void>): Promise<number>;
 }
 
 /** One Cloud Sync provisioning log entry (GET /auditLogs/provisioning), reduced to what summaries use. */

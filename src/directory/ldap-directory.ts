@@ -10,7 +10,9 @@ import { Attribute, Client, EqualityFilter, ResultCodeError } from 'ldapts';
 import type { Entry } from 'ldapts';
 import { AppError } from '../shared/errors';
 import { escapeFilterValue, parseDn } from '../runbook/dn';
+import type { ScannedType } from '../runbook/connect-sync-scope';
 import type { Directory, DirectoryUser, FoundObject, NewDisabledUser, ScanOptions, ScanTotals } from './types';
+import { countInto } from './scan-totals';
 
 export interface LdapDirectoryOptions {
   /** ldaps://host[:port]; port defaults to 636. */
@@ -29,7 +31,11 @@ export interface LdapDirectoryOptions {
   pageSize?: number;
 }
 
-const USER_FILTER = '(&(objectCategory=person)(objectClass=user))';
+// inetOrgPerson is a subclass of user: without the exclusion it would be counted as a user.
+const USER_FILTER = '(&(objectCategory=person)(objectClass=user)(!(objectClass=inetOrgPerson)))';
+// Computers are users too, but with objectCategory=computer, so they stay out of both filters.
+const ALL_TYPES_FILTER =
+  '(|(&(objectCategory=person)(objectClass=user))(objectClass=group)(&(objectCategory=person)(objectClass=contact)))';
 const DEFAULT_PAGE_SIZE = 500;
 // AD's default MaxPageSize; asking for more only gets 1,000 per page anyway.
 const MAX_PAGE_SIZE = 1000;
@@ -45,7 +51,16 @@ const USER_ATTRIBUTES = [
   'userPrincipalName',
   'userAccountControl',
   'isCriticalSystemObject',
+  // What Connect Sync's default scope reads (src/runbook/connect-sync-scope.ts). The msExch ones exist
+  // only with Exchange's schema extension; a DC without it returns nothing for them, no error.
+  'mailNickname',
+  'mail',
+  'proxyAddresses',
+  'msExchRecipientTypeDetails',
+  'msExchHideFromAddressLists',
+  'displayName',
 ];
+const ALL_TYPES_ATTRIBUTES = [...USER_ATTRIBUTES, 'objectClass', 'groupType', 'objectSid'];
 // ldapts matches these names case-sensitively against what the server sends back, and servers
 // differ in the spelling they echo (schema case or the requested case), so list the usual ones.
 const BUFFER_ATTRIBUTES = [
@@ -56,6 +71,8 @@ const BUFFER_ATTRIBUTES = [
   'msDS-ConsistencyGuid',
   'ms-DS-ConsistencyGuid',
   'ms-ds-consistencyguid',
+  'objectSid',
+  'objectsid',
 ];
 
 // LDAP result codes (RFC 4511 section 4.1.9) the mapping cares about.
@@ -252,16 +269,20 @@ class LdapDirectory implements Directory {
   async scanUsers(baseDn: string, options: ScanOptions = {}): Promise<ScanTotals> {
     requireDn(baseDn, 'scanUsers');
     const pageSize = options.pageSize === undefined ? this.defaultPageSize : checkPageSize(options.pageSize);
+    const all = options.objectTypes === 'all';
     await this.ready();
     const pages = this.client.searchPaginated(baseDn, {
       scope: 'sub',
-      filter: USER_FILTER,
-      attributes: USER_ATTRIBUTES,
+      filter: all ? ALL_TYPES_FILTER : USER_FILTER,
+      attributes: all ? ALL_TYPES_ATTRIBUTES : USER_ATTRIBUTES,
       explicitBufferAttributes: BUFFER_ATTRIBUTES,
       paged: { pageSize },
       timeLimit: this.timeLimitSeconds,
     });
-    const totals: ScanTotals = { users: 0, disabled: 0 };
+    const totals: ScanTotals = all
+      ? { users: 0, disabled: 0, inetOrgPersons: 0, groups: 0, contacts: 0 }
+      : { users: 0, disabled: 0 };
+    let scanned = 0;
     const iterator = pages[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -273,11 +294,11 @@ class LdapDirectory implements Directory {
         }
         if (step.done) break;
         // Only this page is held; at 100k users the caller decides what to keep.
-        const users = step.value.searchEntries.map(toDirectoryUser);
-        totals.users += users.length;
-        for (const u of users) if (u.disabled) totals.disabled++;
+        const users = step.value.searchEntries.map((entry) => toDirectoryUser(entry, all));
+        scanned += users.length;
+        countInto(totals, users);
         // The caller's own errors pass through unchanged: they are not directory failures.
-        if (options.onPage) await options.onPage(users, totals.users);
+        if (options.onPage) await options.onPage(users, scanned);
       }
     } finally {
       // Stopping early leaves the server's paging cookie to expire with the connection; AD keeps
@@ -632,7 +653,29 @@ function firstBuffer(entry: Entry, name: string): Buffer | null {
   return Buffer.from(value);
 }
 
-function toDirectoryUser(entry: Entry): DirectoryUser {
+function allStrings(entry: Entry, name: string): string[] | null {
+  const value = attribute(entry, name);
+  if (value === undefined) return null;
+  const values = (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  return values.length === 0 ? null : values;
+}
+
+function firstNumber(entry: Entry, name: string): number | null {
+  const text = firstString(entry, name);
+  if (text === null) return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : null;
+}
+
+function objectTypeOf(entry: Entry): ScannedType {
+  const classes = (allStrings(entry, 'objectClass') ?? []).map((c) => c.toLowerCase());
+  if (classes.includes('group')) return 'group';
+  if (classes.includes('contact')) return 'contact';
+  if (classes.includes('inetorgperson')) return 'inetOrgPerson';
+  return 'user';
+}
+
+function toDirectoryUser(entry: Entry, all: boolean): DirectoryUser {
   const objectGuid = firstBuffer(entry, ATTR_GUID);
   if (!objectGuid || objectGuid.length !== 16) {
     throw new AppError('DIRECTORY.ERROR', `"${entry.dn}" came back without a 16-byte objectGUID`, {
@@ -640,6 +683,7 @@ function toDirectoryUser(entry: Entry): DirectoryUser {
       details: { dn: entry.dn },
     });
   }
+  const objectType = all ? objectTypeOf(entry) : 'user';
   const uac = Number.parseInt(firstString(entry, 'userAccountControl') ?? '0', 10);
   return {
     dn: entry.dn,
@@ -650,5 +694,28 @@ function toDirectoryUser(entry: Entry): DirectoryUser {
     disabled: Number.isFinite(uac) && (uac & UF_ACCOUNTDISABLE) !== 0,
     // A Boolean attribute is "TRUE" or "FALSE" on the wire (RFC 4517 section 3.3.3).
     criticalSystemObject: firstString(entry, 'isCriticalSystemObject')?.toUpperCase() === 'TRUE',
+    ...(all ? { objectType } : {}),
+    mailNickname: firstString(entry, 'mailNickname'),
+    mail: firstString(entry, 'mail'),
+    proxyAddresses: allStrings(entry, 'proxyAddresses'),
+    recipientTypeDetails: firstNumber(entry, 'msExchRecipientTypeDetails'),
+    hideFromAddressLists:
+      firstString(entry, 'msExchHideFromAddressLists') === null
+        ? null
+        : firstString(entry, 'msExchHideFromAddressLists')!.toUpperCase() === 'TRUE',
+    displayName: firstString(entry, 'displayName'),
+    groupType: objectType === 'group' ? firstNumber(entry, 'groupType') : null,
+    sid: objectType === 'group' ? sidText(firstBuffer(entry, 'objectSid')) : null,
   };
+}
+
+/** A binary objectSid as S-R-I-S-S… (MS-DTYP 2.4.2.2: revision, count, 48-bit big-endian authority, little-endian subauthorities). */
+export function sidText(bytes: Buffer | null): string | null {
+  if (!bytes || bytes.length < 8) return null;
+  const count = bytes[1]!;
+  if (bytes.length < 8 + 4 * count) return null;
+  const authority = bytes.readUIntBE(2, 6);
+  const parts = [`S-${bytes[0]!}-${authority}`];
+  for (let i = 0; i < count; i++) parts.push(String(bytes.readUInt32LE(8 + 4 * i)));
+  return parts.join('-');
 }

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Directory, DirectoryUser, FoundObject, NewDisabledUser, ScanOptions, ScanTotals } from './types';
+import { countInto } from './scan-totals';
 import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
 
@@ -35,8 +36,41 @@ export const simulatedForestSchema = z.object({
       disabled: z.boolean(),
       /** isCriticalSystemObject TRUE (Administrator, Guest, krbtgt); absent means false. */
       criticalSystemObject: z.boolean().optional(),
+      /** objectClass holds inetOrgPerson (a subclass of user); absent means false. */
+      inetOrgPerson: z.boolean().optional(),
+      mail: z.string().nullable().optional(),
+      mailNickname: z.string().nullable().optional(),
+      recipientTypeDetails: z.number().int().nullable().optional(),
     }),
   ),
+  /** Groups, read by a scan of all object types; absent in forests written before they were. */
+  groups: z
+    .array(
+      z.object({
+        dn: dnString,
+        objectGuid: base64Of16Bytes,
+        consistencyGuid: base64Of16Bytes.nullable(),
+        samAccountName: z.string().nullable(),
+        /** objectSid as S-1-5-21-…; Graph's onPremisesSecurityIdentifier of the synced group. */
+        sid: z.string().regex(/^S-1-\d+(-\d+)+$/),
+        groupType: z.number().int(),
+        mail: z.string().nullable().optional(),
+        proxyAddresses: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+  /** Contacts, read by a scan of all object types; absent in forests written before they were. */
+  contacts: z
+    .array(
+      z.object({
+        dn: dnString,
+        objectGuid: base64Of16Bytes,
+        displayName: z.string().nullable().optional(),
+        mail: z.string().nullable().optional(),
+        proxyAddresses: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
   /**
    * Objects that exist but are not users (computers, contacts): a user scan must skip them, and
    * they are no search base. With their objectClass values when known.
@@ -55,6 +89,8 @@ const OU_CLASSES = ['top', 'organizationalUnit'];
 const CONTAINER_CLASSES = ['top', 'container'];
 const USER_CLASSES = ['top', 'person', 'organizationalPerson', 'user'];
 export const COMPUTER_CLASSES = [...USER_CLASSES, 'computer'];
+const INETORGPERSON_CLASSES = [...USER_CLASSES, 'inetOrgPerson'];
+const GROUP_CLASSES = ['top', 'group'];
 export const CONTACT_CLASSES = ['top', 'person', 'organizationalPerson', 'contact'];
 
 /** A stable objectGUID per DN, shaped like a version 4 GUID, so reruns build the same forest. */
@@ -101,6 +137,8 @@ interface IndexedUser {
   user: DirectoryUser;
 }
 
+type Forest = SimulatedForest;
+
 /** Answers the agent's questions the way the LDAP implementation does, including its errors. */
 export class SimulatedDirectory implements Directory {
   private readonly ncKeys: string[];
@@ -132,21 +170,10 @@ export class SimulatedDirectory implements Directory {
       if (typeof other === 'string') this.existing.set(keysOf(other).join(','), ['top']);
       else this.existing.set(keysOf(other.dn).join(','), other.objectClass);
     }
-    for (const u of forest.users) {
-      const keys = keysOf(u.dn);
-      this.existing.set(keys.join(','), USER_CLASSES);
-      this.users.push({
-        keys,
-        user: {
-          dn: u.dn,
-          objectGuid: Buffer.from(u.objectGuid, 'base64'),
-          consistencyGuid: u.consistencyGuid === null ? null : Buffer.from(u.consistencyGuid, 'base64'),
-          samAccountName: u.samAccountName,
-          userPrincipalName: u.userPrincipalName,
-          disabled: u.disabled,
-          criticalSystemObject: u.criticalSystemObject === true,
-        },
-      });
+    // In the order the forest lists them, each kind after the other, as a DC's scan would page them.
+    for (const object of allObjects(forest)) {
+      this.existing.set(object.keys.join(','), object.classes);
+      this.users.push({ keys: object.keys, user: object.user });
     }
   }
 
@@ -186,13 +213,17 @@ export class SimulatedDirectory implements Directory {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
       throw new AppError('CONFIG.INVALID', `page size must be a whole number from 1 to 1000, got ${String(pageSize)}`);
     }
-    const matching = this.users.filter((u) => isWithin(u.keys, baseKeys)).map((u) => u.user);
-    const totals: ScanTotals = { users: 0, disabled: 0 };
+    const all = options.objectTypes === 'all';
+    const matching = this.users
+      .filter((u) => isWithin(u.keys, baseKeys) && (all || (u.user.objectType ?? 'user') === 'user'))
+      .map((u) => (all ? u.user : withoutType(u.user)));
+    const totals: ScanTotals = all
+      ? { users: 0, disabled: 0, inetOrgPersons: 0, groups: 0, contacts: 0 }
+      : { users: 0, disabled: 0 };
     for (let i = 0; i < matching.length; i += pageSize) {
       const page = matching.slice(i, i + pageSize);
-      totals.users += page.length;
-      for (const u of page) if (u.disabled) totals.disabled++;
-      if (options.onPage) await options.onPage(page, totals.users);
+      countInto(totals, page);
+      if (options.onPage) await options.onPage(page, Math.min(i + pageSize, matching.length));
       // Let other work (progress reports, the relay's long poll) run between pages, as it would
       // while a real server sends the next one.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -288,6 +319,75 @@ export class SimulatedDirectory implements Directory {
         hint: 'Open a new one with openSimulatedDirectory.',
       });
   }
+}
+
+function withoutType(user: DirectoryUser): DirectoryUser {
+  const { objectType: _type, ...rest } = user;
+  return rest;
+}
+
+/** Every object of the forest a scan can return, with its objectClass values. */
+function allObjects(forest: Forest): { keys: string[]; classes: string[]; user: DirectoryUser }[] {
+  const objects: { keys: string[]; classes: string[]; user: DirectoryUser }[] = [];
+  for (const u of forest.users) {
+    objects.push({
+      keys: keysOf(u.dn),
+      classes: u.inetOrgPerson ? INETORGPERSON_CLASSES : USER_CLASSES,
+      user: {
+        objectType: u.inetOrgPerson ? 'inetOrgPerson' : 'user',
+        dn: u.dn,
+        objectGuid: Buffer.from(u.objectGuid, 'base64'),
+        consistencyGuid: u.consistencyGuid === null ? null : Buffer.from(u.consistencyGuid, 'base64'),
+        samAccountName: u.samAccountName,
+        userPrincipalName: u.userPrincipalName,
+        disabled: u.disabled,
+        criticalSystemObject: u.criticalSystemObject === true,
+        mail: u.mail ?? null,
+        mailNickname: u.mailNickname ?? null,
+        recipientTypeDetails: u.recipientTypeDetails ?? null,
+      },
+    });
+  }
+  for (const g of forest.groups ?? []) {
+    objects.push({
+      keys: keysOf(g.dn),
+      classes: GROUP_CLASSES,
+      user: {
+        objectType: 'group',
+        dn: g.dn,
+        objectGuid: Buffer.from(g.objectGuid, 'base64'),
+        consistencyGuid: g.consistencyGuid === null ? null : Buffer.from(g.consistencyGuid, 'base64'),
+        samAccountName: g.samAccountName,
+        userPrincipalName: null,
+        disabled: false,
+        criticalSystemObject: false,
+        groupType: g.groupType,
+        sid: g.sid,
+        mail: g.mail ?? null,
+        proxyAddresses: g.proxyAddresses ?? null,
+      },
+    });
+  }
+  for (const c of forest.contacts ?? []) {
+    objects.push({
+      keys: keysOf(c.dn),
+      classes: CONTACT_CLASSES,
+      user: {
+        objectType: 'contact',
+        dn: c.dn,
+        objectGuid: Buffer.from(c.objectGuid, 'base64'),
+        consistencyGuid: null,
+        samAccountName: null,
+        userPrincipalName: null,
+        disabled: false,
+        criticalSystemObject: false,
+        displayName: c.displayName ?? null,
+        mail: c.mail ?? null,
+        proxyAddresses: c.proxyAddresses ?? null,
+      },
+    });
+  }
+  return objects;
 }
 
 /** What the agent's directory selection calls for SYNCSHIFT_DIRECTORY=simulated. */

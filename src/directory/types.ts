@@ -1,5 +1,12 @@
-/** What the agent reads from Active Directory. Kept compact: a verify of a large OU holds many. */
+import type { ScannedType } from '../runbook/connect-sync-scope';
+
+/**
+ * What the agent reads from Active Directory: a user, or with `objectTypes: 'all'` also an
+ * inetOrgPerson, group or contact. Kept compact: a verify of a large OU holds many.
+ */
 export interface DirectoryUser {
+  /** Absent: a user. */
+  objectType?: ScannedType;
   dn: string;
   /** objectGUID as raw bytes (16), in AD's little-endian storage order. */
   objectGuid: Buffer;
@@ -14,11 +21,26 @@ export interface DirectoryUser {
    * Sync's default rules nor Cloud Sync's default scope ever sync such an object.
    */
   criticalSystemObject: boolean;
+  /** What Connect Sync's default scope reads (src/runbook/connect-sync-scope.ts); absent when not set. */
+  mailNickname?: string | null;
+  mail?: string | null;
+  proxyAddresses?: string[] | null;
+  recipientTypeDetails?: number | null;
+  displayName?: string | null;
+  hideFromAddressLists?: boolean | null;
+  groupType?: number | null;
+  /** objectSid as S-1-5-…, read for groups: Graph's group onPremisesSecurityIdentifier. */
+  sid?: string | null;
 }
 
 export interface ScanTotals {
+  /** Users (not inetOrgPerson, which is counted apart). */
   users: number;
   disabled: number;
+  /** Only with `objectTypes: 'all'`. */
+  inetOrgPersons?: number;
+  groups?: number;
+  contacts?: number;
 }
 
 export interface ScanOptions {
@@ -26,6 +48,11 @@ export interface ScanOptions {
   pageSize?: number;
   /** Called once per page, in order, before the next page is requested. */
   onPage?: (users: DirectoryUser[], scannedSoFar: number) => void | Promise<void>;
+  /**
+   * 'users' (default): users only. 'all': also inetOrgPerson, group and contact objects, each with
+   * its objectType, and their counts in the totals.
+   */
+  objectTypes?: 'users' | 'all';
 }
 
 /** A new user the agent writes (the canary of step 12). The password is never logged or stored. */
@@ -60,7 +87,10 @@ export interface Directory {
   objectClasses(dn: string): Promise<string[] | null>;
   /** DNs of every organizationalUnit under `base` whose `ou` equals `name` (case-insensitive). */
   findOusByName(base: string, name: string): Promise<string[]>;
-  /** Users (objectCategory=person, objectClass=user) in the subtree of `baseDn`, paged. */
+  /**
+   * Users (objectCategory=person, objectClass=user, not inetOrgPerson) in the subtree of `baseDn`,
+   * paged; with `objectTypes: 'all'` also inetOrgPersons, groups and contacts.
+   */
   scanUsers(baseDn: string, options?: ScanOptions): Promise<ScanTotals>;
   /**
    * Creates a user with userAccountControl NORMAL_ACCOUNT | ACCOUNTDISABLE and the given password

@@ -182,6 +182,19 @@ export const scannedUser = z.object({
    * older agent never sends it, and its users count as ordinary ones.
    */
   criticalSystemObject: z.boolean().optional(),
+  /** The object's type when it is not a user (a scan reads inetOrgPersons, groups and contacts too). */
+  type: z.enum(['inetOrgPerson', 'group', 'contact']).optional(),
+  /**
+   * The conditions of Connect Sync's default scope that keep it out of Entra
+   * (src/runbook/connect-sync-scope.ts), by id; sent only when there is one.
+   */
+  filteredBy: z.array(z.string().min(1).max(64)).max(32).optional(),
+  /** Groups: objectSid as S-1-5-…, what Graph returns as onPremisesSecurityIdentifier. */
+  sid: z.string().max(200).optional(),
+  /** Contacts: mail, what Graph returns as the orgContact's mail. */
+  mail: z.string().max(512).optional(),
+  /** Groups: ms-DS-ConsistencyGuid is set, so `anchor` is it rather than objectGUID. */
+  consistencyGuid: z.boolean().optional(),
 });
 export type ScannedUser = z.infer<typeof scannedUser>;
 
@@ -190,7 +203,14 @@ export const scanOuHead = z.object({
   action: z.literal('directory.scanOu'),
   baseDn: dnString,
   defaultNamingContext: dnString,
-  totals: z.object({ users: z.number().int().min(0), disabled: z.number().int().min(0) }),
+  totals: z.object({
+    users: z.number().int().min(0),
+    disabled: z.number().int().min(0),
+    /** Counted apart from users; absent from agents that scan users only. */
+    inetOrgPersons: z.number().int().min(0).optional(),
+    groups: z.number().int().min(0).optional(),
+    contacts: z.number().int().min(0).optional(),
+  }),
 });
 export type ScanOuHead = z.infer<typeof scanOuHead>;
 
@@ -239,8 +259,28 @@ export function scannedUsersProblem(value: unknown): string | null {
     if (typeof u.disabled !== 'boolean') return `user ${i}: disabled must be true or false`;
     if (u.criticalSystemObject !== undefined && typeof u.criticalSystemObject !== 'boolean')
       return `user ${i}: criticalSystemObject must be true or false when present`;
+    if (u.type !== undefined && u.type !== 'inetOrgPerson' && u.type !== 'group' && u.type !== 'contact')
+      return `user ${i}: type must be inetOrgPerson, group or contact when present`;
+    if (
+      u.filteredBy !== undefined &&
+      (!Array.isArray(u.filteredBy) ||
+        u.filteredBy.length > 32 ||
+        u.filteredBy.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 64))
+    )
+      return `user ${i}: filteredBy must be a list of condition ids when present`;
+    if (u.sid !== undefined && (typeof u.sid !== 'string' || u.sid.length > 200))
+      return `user ${i}: sid must be a string of at most 200 characters when present`;
+    if (u.mail !== undefined && (typeof u.mail !== 'string' || u.mail.length > 512))
+      return `user ${i}: mail must be a string of at most 512 characters when present`;
+    if (u.consistencyGuid !== undefined && typeof u.consistencyGuid !== 'boolean')
+      return `user ${i}: consistencyGuid must be true or false when present`;
   }
   return null;
+}
+
+/** How many objects the totals count: what the lines of a scan must add up to. */
+export function scannedObjects(totals: ScanOuHead['totals']): number {
+  return totals.users + (totals.inetOrgPersons ?? 0) + (totals.groups ?? 0) + (totals.contacts ?? 0);
 }
 
 export const jobError = z.object({

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { NdjsonLimits } from './ndjson-lines';
-import { scanStreamEnd, scanStreamHead, scannedUsersProblem, type ScanOuHead } from './protocol';
+import { scanStreamEnd, scanStreamHead, scannedObjects, scannedUsersProblem, type ScanOuHead } from './protocol';
 
 /**
  * A scan streamed as lines (SCAN_STREAM_CONTENT_TYPE) carries every user of an OU, about 120 bytes
@@ -100,8 +100,8 @@ export async function readScanStream(
       const end = scanStreamEnd.safeParse(value);
       if (!end.success) return invalid(`line ${lineNo} is neither users nor the end line`);
       if (end.data.users !== users) return invalid(`the end line counts ${end.data.users} users but ${users} arrived`);
-      if (end.data.totals.users !== users)
-        return invalid(`the totals count ${end.data.totals.users} users but ${users} arrived`);
+      if (scannedObjects(end.data.totals) !== users)
+        return invalid(`the totals count ${scannedObjects(end.data.totals)} users but ${users} arrived`);
       totals = end.data.totals;
     }
   } catch (err) {

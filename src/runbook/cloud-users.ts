@@ -25,3 +25,20 @@ export interface CloudUserChange {
   onPremisesImmutableId?: string | null;
   onPremisesSyncEnabled?: boolean | null;
 }
+
+/**
+ * A synced Entra group with what a verify matches it on. Graph v1.0 gives a group no on-premises
+ * DN and no source anchor; its onPremisesSecurityIdentifier is the AD group's objectSid.
+ */
+export interface CloudGroup {
+  id: string;
+  displayName: string | null;
+  onPremisesSecurityIdentifier: string | null;
+}
+
+/** A synced Entra organisational contact (orgContact); matched on mail, the only key both sides carry. */
+export interface CloudContact {
+  id: string;
+  displayName: string | null;
+  mail: string | null;
+}

@@ -7,7 +7,8 @@ import { AGENT_NAME } from './agent-name';
 import { isLocalTime, isTimeZone } from './summary-schedule';
 import { CLOUD_SYNC_LIMITS, WAVE_NAME_PATTERN, isCalendarDate, topLevelOus } from './waves';
 
-export type VerifyListKind = 'missing' | 'extra' | 'mismatched' | 'notsynced' | 'unconfirmed';
+export type VerifyListKind =
+  'missing' | 'extra' | 'mismatched' | 'notsynced' | 'unconfirmed' | 'groups' | 'contacts' | 'inetorgperson';
 
 export type Command =
   | { kind: 'help' }
@@ -61,10 +62,10 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/verify pilot <OU>',
     example: '/verify pilot OU=Sales',
     description:
-      "Compare an OU on-premises (through the agent) with the synced users in Entra: counts, missing, extra and anchor mismatches, and how many the Cloud Sync job's provisioning logs confirm (with /summary job set). A relative OU is resolved against the domain; a full DN also works.",
+      "Compare an OU on-premises (through the agent) with the synced users, groups and contacts in Entra: counts, missing, extra and anchor mismatches, and how many users the Cloud Sync job's provisioning logs confirm (with /summary job set). A relative OU is resolved against the domain; a full DN also works.",
   },
   {
-    usage: '/verify list <missing|extra|mismatched|notsynced|unconfirmed> [page] [#id]',
+    usage: '/verify list <missing|extra|mismatched|notsynced|unconfirmed|groups|contacts|inetorgperson> [page] [#id]',
     example: '/verify list missing 2',
     description:
       'Show the full list behind a verify card, 50 names per page; unconfirmed names the in-scope users no successful Cloud Sync log entry names yet. Without #id it uses the latest verify here.',
@@ -149,8 +150,18 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
 ];
 
 const VERIFY_PILOT_USAGE = '/verify pilot <OU>';
-const VERIFY_LIST_USAGE = '/verify list <missing|extra|mismatched|notsynced|unconfirmed> [page] [#id]';
-const LIST_KINDS = new Set<VerifyListKind>(['missing', 'extra', 'mismatched', 'notsynced', 'unconfirmed']);
+const VERIFY_LIST_USAGE =
+  '/verify list <missing|extra|mismatched|notsynced|unconfirmed|groups|contacts|inetorgperson> [page] [#id]';
+const LIST_KINDS = new Set<VerifyListKind>([
+  'missing',
+  'extra',
+  'mismatched',
+  'notsynced',
+  'unconfirmed',
+  'groups',
+  'contacts',
+  'inetorgperson',
+]);
 
 /**
  * C0 control characters other than tab and line breaks, and DEL: PostgreSQL cannot store U+0000 in
@@ -451,7 +462,7 @@ function parseVerifyList(args: string[]): Command {
     return {
       kind: 'invalid',
       command: '/verify list',
-      reason: 'Say which list: missing, extra, mismatched, notsynced or unconfirmed.',
+      reason: 'Say which list: missing, extra, mismatched, notsynced, unconfirmed, groups, contacts or inetorgperson.',
       usage,
     };
   let page = 1;

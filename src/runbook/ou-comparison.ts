@@ -1,14 +1,27 @@
 import type { InScopeObject } from './cloud-sync-evidence';
+import { filterReason, INETORGPERSON_REFUSAL, type ScannedType } from './connect-sync-scope';
 import { dnKey, keyWithin } from './dn';
 import { hash128 } from './key-hash';
 
-/** One on-premises user as the agent reports it. `anchor` is base64(ms-DS-ConsistencyGuid ?? objectGUID). */
+/**
+ * One on-premises object as the agent reports it. `anchor` is base64(ms-DS-ConsistencyGuid ?? objectGUID).
+ * Without `type` it is a user (older agents scan users only).
+ */
 export interface OnPremUser {
   dn: string;
   anchor: string;
   disabled: boolean;
   /** isCriticalSystemObject is TRUE; absent from older agents' scans. */
   criticalSystemObject?: boolean | undefined;
+  type?: Exclude<ScannedType, 'user'> | undefined;
+  /** Ids of the Connect Sync default-scope conditions that keep it out of Entra (connect-sync-scope.ts). */
+  filteredBy?: string[] | undefined;
+  /** Groups: objectSid as S-1-5-…; matched against Graph's onPremisesSecurityIdentifier. */
+  sid?: string | undefined;
+  /** Contacts: mail; matched against the orgContact's mail. */
+  mail?: string | undefined;
+  /** Groups: the anchor is ms-DS-ConsistencyGuid, not objectGUID. */
+  consistencyGuid?: boolean | undefined;
 }
 
 /**
@@ -17,9 +30,54 @@ export interface OnPremUser {
  */
 export const NOT_SYNCED_CRITICAL = 'isCriticalSystemObject: not synced by Connect Sync or Cloud Sync';
 
-/** An on-premises user that no sync engine syncs by default, with no cloud user either: not missing. */
+/** An on-premises object that Connect Sync's default rules filter out, with no cloud object either: not missing. */
 export interface NotSyncedUser {
   dn: string;
+  reason: string;
+  /** Absent for users. */
+  type?: Exclude<ScannedType, 'user'>;
+  /** The condition ids behind `reason`; absent when an older agent sent only isCriticalSystemObject. */
+  conditions?: string[];
+}
+
+/** A synced Entra group as the verify reads it (GET /groups, onPremisesSyncEnabled eq true). */
+export interface CloudGroupRef {
+  id: string;
+  displayName: string | null;
+  onPremisesSecurityIdentifier: string | null;
+}
+
+/** A synced Entra organisational contact (GET /contacts, onPremisesSyncEnabled eq true). */
+export interface CloudContactRef {
+  id: string;
+  displayName: string | null;
+  mail: string | null;
+}
+
+/**
+ * Groups or contacts of the OU against Entra. Graph gives neither an on-premises DN nor a source
+ * anchor for them, so they are matched on what both sides carry (a group's SID, a contact's mail),
+ * and Entra objects that left the OU cannot be told apart from those of other OUs: no "extra" list.
+ */
+export interface TypeComparison {
+  /** Objects Connect Sync's default rules would export (filtered ones are in notSynced). */
+  onPrem: number;
+  matched: number;
+  missing: string[];
+  /** What both sides were matched on. */
+  matchedOn: 'onPremisesSecurityIdentifier' | 'mail';
+  /** Whether the cloud side was read; false when this bot's cloud directory cannot list the type. */
+  cloudRead: boolean;
+  /** Groups: how many carry ms-DS-ConsistencyGuid (the rest are anchored on objectGUID). */
+  withConsistencyGuid?: number;
+}
+
+/** inetOrgPerson objects of the OU: counted as their own type and refused (INETORGPERSON_REFUSAL). */
+export interface InetOrgPersonReport {
+  onPrem: number;
+  /** Of them, in Entra as synced users (Connect Sync exports them with its inetOrgPerson rules). */
+  inCloud: number;
+  dns: string[];
   reason: string;
 }
 
@@ -56,8 +114,12 @@ export interface ComparisonReport {
   mismatched: MismatchedUser[];
   /** Cloud users whose onPremisesDistinguishedName could not be parsed; shown, never silently dropped. */
   unparsableCloudDns: number;
-  /** Users no sync engine syncs by default and that are not in the cloud; absent from reports stored before it existed. */
+  /** Objects Connect Sync's default rules filter out and that are not in the cloud; absent from reports stored before it existed. */
   notSynced?: NotSyncedUser[];
+  /** Absent from reports of scans without them (older agents) and stored before they existed. */
+  inetOrgPersons?: InetOrgPersonReport;
+  groups?: TypeComparison;
+  contacts?: TypeComparison;
 }
 
 /** Counts only, for callers that need no names (the wave summary). */
@@ -72,8 +134,19 @@ export interface ComparisonTally {
 }
 
 const SEEN = 1;
-const CRITICAL = 2;
+/** Connect Sync's default rules filter it out (isCriticalSystemObject, MSOL_ account, …). */
+const FILTERED = 2;
 const DISABLED = 4;
+const INETORGPERSON = 8;
+
+interface OtherObject {
+  dn: string;
+  /** SID (groups) or lower-cased mail (contacts); null when the agent sent none. */
+  key: string | null;
+  filteredBy: string[] | null;
+  consistencyGuid: boolean;
+  matched: boolean;
+}
 
 interface PendingMismatch {
   member: number;
@@ -120,11 +193,17 @@ export class OuComparison {
   private readonly hash = new Uint32Array(4);
   private readonly decoded = new Uint8Array(16);
   private onPremDisabled = 0;
-  /** Critical system objects scanned, and how many of them (and of their disabled ones) the cloud has anyway. */
+  /** Filtered users scanned, and how many of them (and of their disabled ones) the cloud has anyway. */
   private critical = 0;
   private criticalDisabled = 0;
   private criticalMatched = 0;
   private criticalMatchedDisabled = 0;
+  /** Condition ids of filtered members; null ids: an older agent's isCriticalSystemObject flag. */
+  private readonly filteredBy = new Map<number, string[] | null>();
+  private inetOrgPersons = 0;
+  private inetOrgPersonsMatched = 0;
+  private readonly others = { group: new Map<string, OtherObject>(), contact: new Map<string, OtherObject>() };
+  private readonly cloudRead = { group: false, contact: false };
   private cloudUsers = 0;
   private matched = 0;
   private unparsable = 0;
@@ -142,6 +221,10 @@ export class OuComparison {
     // The agent read this DN from AD, so it parses; a failure here is a bug worth surfacing loudly.
     if (key === null) throw new Error(`The directory returned a DN that cannot be parsed: ${user.dn}`);
     if (!keyWithin(key, this.baseKey)) return;
+    if (user.type === 'group' || user.type === 'contact') {
+      this.addOther(user.type, key, user);
+      return;
+    }
     hash128(key, this.hash, 0);
     // AD keeps DNs unique; a repeat in one scan is the same user reported twice and is counted once.
     if (this.find(this.hash) >= 0) return;
@@ -150,12 +233,17 @@ export class OuComparison {
     this.lanes.set(this.hash, 4 * m);
     if (!decodeAnchor(user.anchor, this.anchors, 16 * m)) this.oddAnchors.set(m, user.anchor);
     this.keepDn(m, user.dn);
-    if (user.disabled) {
+    if (user.disabled && user.type !== 'inetOrgPerson') {
       this.onPremDisabled++;
       this.flags[m]! |= DISABLED;
     }
-    if (user.criticalSystemObject === true) {
-      this.flags[m]! |= CRITICAL;
+    if (user.type === 'inetOrgPerson') {
+      // Counted and listed as its own type, never as a user (INETORGPERSON_REFUSAL says why).
+      this.flags[m]! |= INETORGPERSON;
+      this.inetOrgPersons++;
+    } else if ((user.filteredBy?.length ?? 0) > 0 || user.criticalSystemObject === true) {
+      this.flags[m]! |= FILTERED;
+      this.filteredBy.set(m, user.filteredBy?.length ? [...user.filteredBy] : null);
       this.critical++;
       if (user.disabled) this.criticalDisabled++;
     }
@@ -172,9 +260,17 @@ export class OuComparison {
       return;
     }
     if (!keyWithin(key, this.baseKey)) return;
-    this.cloudUsers++;
     hash128(key, this.hash, 0);
     const m = this.find(this.hash);
+    if (m >= 0 && (this.flags[m]! & INETORGPERSON) !== 0) {
+      // Connect Sync exports an inetOrgPerson as an Entra user: it belongs to that type's count.
+      if ((this.flags[m]! & SEEN) === 0) {
+        this.flags[m]! |= SEEN;
+        this.inetOrgPersonsMatched++;
+      }
+      return;
+    }
+    this.cloudUsers++;
     if (m < 0 || (this.flags[m]! & SEEN) !== 0) {
       this.extra.push({ dn, cloudId: user.id, userPrincipalName: user.userPrincipalName });
       return;
@@ -183,7 +279,7 @@ export class OuComparison {
     this.matched++;
     if (!encodeGuidText(user.id, this.cloudIds, 16 * m)) this.oddCloudIds.set(m, user.id);
     // Synced all the same (a custom rule does that): then it is an ordinary, matched user.
-    if ((this.flags[m]! & CRITICAL) !== 0) {
+    if ((this.flags[m]! & FILTERED) !== 0) {
       this.criticalMatched++;
       if ((this.flags[m]! & DISABLED) !== 0) this.criticalMatchedDisabled++;
     }
@@ -198,12 +294,34 @@ export class OuComparison {
     }
   }
 
+  /** A synced Entra group: matched to the OU's group with the same SID, otherwise not this OU's. */
+  addCloudGroup(group: CloudGroupRef): void {
+    this.cloudRead.group = true;
+    this.matchOther('group', group.onPremisesSecurityIdentifier);
+  }
+
+  /** A synced Entra contact: matched to the OU's contact with the same mail, otherwise not this OU's. */
+  addCloudContact(contact: CloudContactRef): void {
+    this.cloudRead.contact = true;
+    this.matchOther('contact', contact.mail?.toLowerCase() ?? null);
+  }
+
+  /** The cloud side of a type was read in full, even if it held nothing (so an empty read is not "not read"). */
+  cloudTypeRead(type: 'group' | 'contact'): void {
+    this.cloudRead[type] = true;
+  }
+
+  /** Whether the scan held objects of this type (an older agent's scan holds users only). */
+  hasOnPrem(type: 'group' | 'contact'): boolean {
+    return this.others[type].size > 0;
+  }
+
   tally(): ComparisonTally {
     return {
       onPrem: this.expected(),
       cloud: { users: this.cloudUsers },
       matched: this.matched,
-      missing: this.members - this.matched - (this.critical - this.criticalMatched),
+      missing: this.userMembers() - this.matched - (this.critical - this.criticalMatched),
       mismatched: this.mismatches.length,
       extra: this.extra.length,
     };
@@ -214,12 +332,16 @@ export class OuComparison {
       this.dnText.toString('utf8', this.dnStarts[m]!, m + 1 < this.members ? this.dnStarts[m + 1]! : this.dnUsed);
     const missing: string[] = [];
     const notSynced: NotSyncedUser[] = [];
+    const inetOrgPersonDns: string[] = [];
     for (let m = 0; m < this.members; m++) {
       const flags = this.flags[m]!;
-      if ((flags & SEEN) !== 0) continue;
-      if ((flags & CRITICAL) !== 0) notSynced.push({ dn: nameOf(m), reason: NOT_SYNCED_CRITICAL });
+      if ((flags & INETORGPERSON) !== 0) inetOrgPersonDns.push(nameOf(m));
+      else if ((flags & SEEN) !== 0) continue;
+      else if ((flags & FILTERED) !== 0) notSynced.push(notSyncedEntry(nameOf(m), this.filteredBy.get(m) ?? null));
       else missing.push(nameOf(m));
     }
+    const groups = this.otherReport('group', notSynced);
+    const contacts = this.otherReport('contact', notSynced);
     const mismatched: MismatchedUser[] = this.mismatches.map((x) => ({
       dn: nameOf(x.member),
       cloudId: x.cloudId,
@@ -238,6 +360,79 @@ export class OuComparison {
       mismatched: mismatched.sort(byDn),
       unparsableCloudDns: this.unparsable,
       notSynced: notSynced.sort(byDn),
+      ...(this.inetOrgPersons > 0
+        ? {
+            inetOrgPersons: {
+              onPrem: this.inetOrgPersons,
+              inCloud: this.inetOrgPersonsMatched,
+              dns: inetOrgPersonDns.sort((a, b) => a.localeCompare(b)),
+              reason: INETORGPERSON_REFUSAL,
+            },
+          }
+        : {}),
+      ...(groups ? { groups } : {}),
+      ...(contacts ? { contacts } : {}),
+    };
+  }
+
+  private userMembers(): number {
+    return this.members - this.inetOrgPersons;
+  }
+
+  private addOther(type: 'group' | 'contact', dnKeyText: string, object: OnPremUser): void {
+    const map = this.others[type];
+    if (map.has(dnKeyText)) return;
+    const key = type === 'group' ? (object.sid?.toUpperCase() ?? null) : (object.mail?.toLowerCase() ?? null);
+    delete this.otherIndex[type];
+    map.set(dnKeyText, {
+      dn: object.dn,
+      key,
+      filteredBy: object.filteredBy?.length ? [...object.filteredBy] : object.criticalSystemObject ? [] : null,
+      consistencyGuid: object.consistencyGuid === true,
+      matched: false,
+    });
+  }
+
+  private matchOther(type: 'group' | 'contact', key: string | null): void {
+    if (key === null || key === '') return;
+    // Few groups and contacts per OU: a scan over them per cloud object would not scale to a tenant's
+    // thousands, so the index is built once, on the first cloud object.
+    let index = this.otherIndex[type];
+    if (!index) {
+      index = new Map();
+      for (const object of this.others[type].values()) if (object.key !== null) index.set(object.key, object);
+      this.otherIndex[type] = index;
+    }
+    const object = index.get(type === 'group' ? key.toUpperCase() : key);
+    if (object) object.matched = true;
+  }
+
+  private readonly otherIndex: { group?: Map<string, OtherObject>; contact?: Map<string, OtherObject> } = {};
+
+  private otherReport(type: 'group' | 'contact', notSynced: NotSyncedUser[]): TypeComparison | null {
+    const objects = [...this.others[type].values()];
+    if (objects.length === 0 && !this.cloudRead[type]) return null;
+    let onPrem = 0;
+    let matched = 0;
+    let withConsistencyGuid = 0;
+    const missing: string[] = [];
+    for (const o of objects) {
+      if (o.filteredBy !== null && !o.matched) {
+        notSynced.push({ ...notSyncedEntry(o.dn, o.filteredBy.length > 0 ? o.filteredBy : null), type });
+        continue;
+      }
+      onPrem++;
+      if (o.consistencyGuid) withConsistencyGuid++;
+      if (o.matched) matched++;
+      else missing.push(o.dn);
+    }
+    return {
+      onPrem,
+      matched,
+      missing: missing.sort((a, b) => a.localeCompare(b)),
+      matchedOn: type === 'group' ? 'onPremisesSecurityIdentifier' : 'mail',
+      cloudRead: this.cloudRead[type],
+      ...(type === 'group' ? { withConsistencyGuid } : {}),
     };
   }
 
@@ -249,7 +444,7 @@ export class OuComparison {
     for (let m = 0; m < this.members; m++) {
       const flags = this.flags[m]!;
       const seen = (flags & SEEN) !== 0;
-      if ((flags & CRITICAL) !== 0 && !seen) continue;
+      if ((flags & FILTERED) !== 0 && !seen) continue;
       yield {
         dn: this.nameOf(m),
         anchor: this.anchorText(m),
@@ -266,7 +461,7 @@ export class OuComparison {
   /** The on-premises users a sync engine is expected to have put in the cloud. */
   private expected(): { users: number; disabled: number } {
     return {
-      users: this.members - (this.critical - this.criticalMatched),
+      users: this.userMembers() - (this.critical - this.criticalMatched),
       disabled: this.onPremDisabled - (this.criticalDisabled - this.criticalMatchedDisabled),
     };
   }
@@ -333,6 +528,12 @@ export class OuComparison {
     this.dnStarts = copyInto(new Int32Array(size), this.dnStarts);
     this.cloudIds = copyInto(new Uint8Array(16 * size), this.cloudIds);
   }
+}
+
+function notSyncedEntry(dn: string, conditions: string[] | null): NotSyncedUser {
+  return conditions === null
+    ? { dn, reason: NOT_SYNCED_CRITICAL }
+    : { dn, reason: filterReason(conditions), conditions };
 }
 
 function copyInto<T extends Uint8Array | Uint32Array | Int32Array>(target: T, source: T): T {

@@ -13,7 +13,7 @@ export const UPN_SUFFIX = 'contoso.com';
 
 /** Written last by the seed; its presence with description "complete" means the seed finished. */
 export const SEED_MARKER_DN = `CN=SyncShift Seed,${BASE_DN}`;
-export const SEED_VERSION = 2;
+export const SEED_VERSION = 3;
 
 export const OU = {
   sales: `OU=Sales,${BASE_DN}`,
@@ -57,6 +57,8 @@ export interface SeedUser {
   disabled: boolean;
   /** ms-DS-ConsistencyGuid to set, or null to leave it unset. */
   consistencyGuid: Buffer | null;
+  /** The RDN value exactly as AD writes it, when escaping `cn` would not give it (a conflict object's \0A). */
+  rdn?: string;
 }
 
 export const SALES_DIRECT_USERS = 1200;
@@ -106,8 +108,8 @@ export function consistencyGuidFor(samAccountName: string): Buffer {
   return createHash('md5').update(`syncshift-consistency:${samAccountName}`).digest();
 }
 
-export function userDn(user: Pick<SeedUser, 'cn' | 'ou'>): string {
-  return `CN=${escapeDnValue(user.cn)},${user.ou}`;
+export function userDn(user: Pick<SeedUser, 'cn' | 'ou' | 'rdn'>): string {
+  return `CN=${user.rdn ?? escapeDnValue(user.cn)},${user.ou}`;
 }
 
 function user(cn: string, ou: string, sam: string, disabled: boolean, consistencyGuid: Buffer | null = null): SeedUser {
@@ -144,7 +146,94 @@ function buildUsers(): SeedUser[] {
     users.push(user(`Marketing APAC ${i}`, OU.marketingApac, `mkt-apac${i}`, false));
   }
   for (let i = 1; i <= LEGACY_USERS; i++) users.push(user(`Legacy User ${i}`, OU.legacy, `legacy${i}`, false));
+  users.push(...SALES_FILTERED_USERS.map((f) => f.user));
   return users;
+}
+
+/**
+ * Users in the pilot OU that Connect Sync's default rules filter out (src/runbook/connect-sync-scope.ts),
+ * with the condition each trips. isCriticalSystemObject cannot be set over LDAP, so the built-in
+ * accounts of CN=Users stand for that one.
+ */
+export const SALES_FILTERED_USERS: readonly { user: SeedUser; condition: string }[] = [
+  { user: user('MSOL_2f9c1e0b7a64', OU.sales, 'MSOL_2f9c1e0b7a64', false), condition: 'syncServiceAccount' },
+  { user: user('AAD_5d3e8a1c6b90', OU.sales, 'AAD_5d3e8a1c6b90', false), condition: 'syncServiceAccount' },
+  {
+    // A replication conflict ("victim") object: AD appends a line feed, CNF: and the object's GUID.
+    user: {
+      ...user('Sales Conflict\nCNF:6c1f4b2e-8d3a-4f5e-9a7b-1c2d3e4f5a6b', OU.sales, 'salesconflict', false),
+      rdn: 'Sales Conflict\\0ACNF:6c1f4b2e-8d3a-4f5e-9a7b-1c2d3e4f5a6b',
+    },
+    condition: 'replicationConflict',
+  },
+];
+
+/** inetOrgPerson objects in the pilot OU: counted as their own type, never as users. */
+export const SEED_INETORGPERSONS: readonly SeedUser[] = [1, 2].map((i) =>
+  user(`Inet Person ${i}`, OU.sales, `inetperson${i}`, false),
+);
+
+export interface SeedGroup {
+  cn: string;
+  samAccountName: string;
+  /** groupType: -2147483646 a global security group, 2 a global distribution group. */
+  groupType: number;
+  mail: string | null;
+  /** Members: how many of the first Sales users. */
+  members: number;
+  consistencyGuid: Buffer | null;
+  /** The Connect Sync condition that filters it out, or null when Connect Sync exports it. */
+  filteredBy: string | null;
+}
+
+export const GLOBAL_SECURITY_GROUP = -2147483646;
+export const GLOBAL_DISTRIBUTION_GROUP = 2;
+
+/** Groups of the pilot OU. */
+export const SEED_GROUPS: readonly SeedGroup[] = [
+  {
+    cn: SALES_GROUP_CN,
+    samAccountName: 'SalesTeam',
+    groupType: GLOBAL_SECURITY_GROUP,
+    mail: null,
+    members: SALES_GROUP_MEMBERS,
+    consistencyGuid: null,
+    filteredBy: null,
+  },
+  {
+    // Anchored on ms-DS-ConsistencyGuid, which Connect Sync does not fill for groups by default.
+    cn: 'Sales Managers',
+    samAccountName: 'SalesManagers',
+    groupType: GLOBAL_SECURITY_GROUP,
+    mail: null,
+    members: 2,
+    consistencyGuid: consistencyGuidFor('SalesManagers'),
+    filteredBy: null,
+  },
+  {
+    cn: 'Sales Announcements',
+    samAccountName: 'SalesAnnouncements',
+    groupType: GLOBAL_DISTRIBUTION_GROUP,
+    mail: `sales-announcements@${UPN_SUFFIX}`,
+    members: 3,
+    consistencyGuid: null,
+    filteredBy: null,
+  },
+  {
+    cn: 'Sales Old List',
+    samAccountName: 'SalesOldList',
+    groupType: GLOBAL_DISTRIBUTION_GROUP,
+    mail: null,
+    members: 0,
+    consistencyGuid: null,
+    filteredBy: 'distributionGroupNotMailEnabled',
+  },
+];
+
+export interface SeedContact {
+  cn: string;
+  /** Set with a matching SMTP: proxyAddress; null leaves the contact not mail-enabled. */
+  mail: string | null;
 }
 
 export const SEED_USERS: readonly SeedUser[] = buildUsers();
@@ -157,10 +246,11 @@ export const SEED_COMPUTERS: readonly SeedComputer[] = Array.from({ length: SALE
   cn: `SALES-PC${pad(i + 1, 2)}`,
   samAccountName: `SALES-PC${pad(i + 1, 2)}$`,
 }));
-export const SEED_CONTACTS: readonly string[] = Array.from(
-  { length: SALES_CONTACTS },
-  (_, i) => `Sales Contact ${pad(i + 1, 2)}`,
-);
+/** The last contact has no mail, so Connect Sync filters it out (contactWithoutMail). */
+export const SEED_CONTACTS: readonly SeedContact[] = Array.from({ length: SALES_CONTACTS }, (_, i) => ({
+  cn: `Sales Contact ${pad(i + 1, 2)}`,
+  mail: i + 1 < SALES_CONTACTS ? `contact${pad(i + 1, 2)}@partner.example` : null,
+}));
 
 /** The DN of a seeded tricky-name user, as AD spells it. */
 export function trickyUserDn(cn: string): string {
@@ -179,8 +269,11 @@ const under = (ous: readonly string[]) => (u: SeedUser) => ous.includes(u.ou);
  * the numbers the tests promise; the seed refuses to run if they disagree with SEED_USERS.
  */
 export const EXPECTED = {
-  /** 1,200 direct + 8 tricky + 30 EMEA + 5 Deep; computers, contacts and SalesOps excluded. */
-  sales: { users: 1243, disabled: 13 },
+  /**
+   * 1,200 direct + 8 tricky + 30 EMEA + 5 Deep + 3 that Connect Sync filters out; computers, contacts,
+   * groups, inetOrgPersons and SalesOps excluded.
+   */
+  sales: { users: 1246, disabled: 13 },
   salesEmea: { users: 35, disabled: 1 },
   salesEmeaDeep: { users: 5, disabled: 0 },
   salesOps: { users: 40, disabled: 2 },
@@ -189,6 +282,20 @@ export const EXPECTED = {
   marketingEmea: { users: 3, disabled: 0 },
   marketingApac: { users: 3, disabled: 0 },
   legacy: { users: 2, disabled: 0 },
+} as const;
+
+/**
+ * What a verify of the OU counts as users Connect Sync exports: EXPECTED less the users its default
+ * rules filter out (SALES_FILTERED_USERS, none of them disabled).
+ */
+export const EXPECTED_SYNCED = {
+  sales: { users: 1243, disabled: 13 },
+} as const;
+
+/** The other object types of the pilot OU a scan of all types counts, and how many of each Connect Sync filters out. */
+export const EXPECTED_OTHER_TYPES = {
+  sales: { inetOrgPersons: 2, groups: 4, contacts: 10 },
+  salesFiltered: { users: 3, groups: 1, contacts: 1 },
 } as const;
 
 /** EXPECTED recomputed from SEED_USERS; the seed refuses to run if the two disagree. */

@@ -1,7 +1,7 @@
 /**
  * A small Microsoft Graph v1.0 stand-in for tests and the sandbox demo. It serves only what the
- * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /auditLogs/provisioning, and the
- * Cloud Sync job's scope and pause/start, see sim-synchronization.ts) but
+ * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /groups, /contacts,
+ * /auditLogs/provisioning, and the Cloud Sync job's scope and pause/start, see sim-synchronization.ts) but
  * copies Graph's documented rules closely enough that a client which works here does not break on
  * its first contact with the real service:
  * default page 100, $top 1..999, opaque $skiptoken nextLinks, $select returning only what was asked,
@@ -29,6 +29,27 @@ export interface SimUser {
   onPremisesImmutableId: string | null;
   onPremisesSamAccountName?: string | null;
   onPremisesLastSyncDateTime?: string | null;
+}
+
+/** A group as the group resource (v1.0) documents it; the properties a sync engine sets. */
+export interface SimGroup {
+  id: string;
+  displayName: string;
+  onPremisesSyncEnabled: boolean | null;
+  /** The synced AD group's objectSid (S-1-5-21-…). */
+  onPremisesSecurityIdentifier: string | null;
+  onPremisesSamAccountName?: string | null;
+  securityEnabled: boolean;
+  mailEnabled: boolean;
+  mail?: string | null;
+}
+
+/** An organisational contact as the orgContact resource (v1.0) documents it. */
+export interface SimContact {
+  id: string;
+  displayName: string;
+  mail: string | null;
+  onPremisesSyncEnabled: boolean | null;
 }
 
 export interface SimProvisioningEvent {
@@ -74,6 +95,12 @@ export interface GraphSimulator {
   users(): SimUser[];
   /** Changes some properties of one user, as a sync engine would (shows up in delta rounds). */
   updateUser(id: string, patch: Partial<Omit<SimUser, 'id'>>): boolean;
+  /** Groups served by GET /v1.0/groups. */
+  setGroups(groups: SimGroup[]): void;
+  groups(): SimGroup[];
+  /** Organisational contacts served by GET /v1.0/contacts. */
+  setContacts(contacts: SimContact[]): void;
+  contacts(): SimContact[];
   /** Adds Cloud Sync provisioning log entries (GET /v1.0/auditLogs/provisioning). */
   addProvisioningEvents(events: SimProvisioningEvent[]): void;
   /**
@@ -132,6 +159,8 @@ export interface GraphSimulatorOptions {
   port?: number;
   token?: string;
   users?: SimUser[];
+  groups?: SimGroup[];
+  contacts?: SimContact[];
   logger?: Logger;
   latency?: SimLatency;
   throttle?: SimThrottle;
@@ -207,6 +236,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const token = options.token ?? 'sim-token';
   const logger = options.logger;
   let directory: SimUser[] = [...(options.users ?? [])];
+  let groups: SimGroup[] = [...(options.groups ?? [])];
+  let contacts: SimContact[] = [...(options.contacts ?? [])];
   const changes = new ChangeTracker(() => directory);
   changes.created(directory);
   const events: Required<SimProvisioningEvent>[] = [];
@@ -287,11 +318,28 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
     const synced = synchronization.route(req.method ?? 'GET', segments, requestBody, `${url}/${segments[0]}`);
     if (synced) return { body: synced.body, status: synced.status };
+    if (segments[0] === 'v1.0' && (segments[1] === 'groups' || segments[1] === 'contacts') && segments.length === 2) {
+      if (req.method !== 'GET')
+        throw new GraphHttpError(
+          405,
+          'Request_BadRequest',
+          `The simulator is read-only; ${req.method ?? 'this method'} is not supported on ${parsed.pathname}.`,
+        );
+      const resource = segments[1] === 'groups' ? GROUP_RESOURCE : CONTACT_RESOURCE;
+      const items = (segments[1] === 'groups' ? groups : contacts) as unknown as Record<string, unknown>[];
+      return listCollection(
+        resource,
+        items,
+        parsed.searchParams,
+        isAdvancedQuery(req, parsed.searchParams),
+        `${url}/v1.0`,
+      );
+    }
     if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
       throw new GraphHttpError(
         404,
         'Request_ResourceNotFound',
-        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta, /v1.0/auditLogs/provisioning and the Cloud Sync job's /beta/servicePrincipals/{id}/synchronization/jobs endpoints exist here.`,
+        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta, /v1.0/groups, /v1.0/contacts, /v1.0/auditLogs/provisioning and the Cloud Sync job's /beta/servicePrincipals/{id}/synchronization/jobs endpoints exist here.`,
       );
     }
     if (req.method !== 'GET') {
@@ -385,6 +433,14 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       changes.changed(id, Object.keys(patch));
       return true;
     },
+    setGroups: (next) => {
+      groups = [...next];
+    },
+    groups: () => [...groups],
+    setContacts: (next) => {
+      contacts = [...next];
+    },
+    contacts: () => [...contacts],
     addProvisioningEvents: (added) => {
       for (const e of added)
         events.push({
@@ -964,4 +1020,142 @@ function parseSkipToken(raw: string | null, filter: string | null): number {
 /** GET users costs 2 units; $select and $top < 20 each take one off (throttling-limits doc). */
 function resourceUnits(selected: boolean, top: number): number {
   return Math.max(1, 2 - (selected ? 1 : 0) - (top < 20 ? 1 : 0));
+}
+
+/** What the simulator knows of a directory collection other than users. */
+interface CollectionResource {
+  name: 'groups' | 'contacts';
+  type: string;
+  /** Returned without $select (the resource page's "default properties"; all of them for orgContact). */
+  defaults: readonly string[];
+  selectable: ReadonlySet<string>;
+  filterable: Record<string, { plain: Operator[]; advanced: Operator[] }>;
+}
+
+// group resource (v1.0): onPremisesSyncEnabled supports eq by default; ne/not need advanced queries.
+const GROUP_RESOURCE: CollectionResource = {
+  name: 'groups',
+  type: 'microsoft.graph.group',
+  defaults: [
+    'id',
+    'displayName',
+    'mail',
+    'mailEnabled',
+    'securityEnabled',
+    'onPremisesSyncEnabled',
+    'onPremisesSecurityIdentifier',
+    'onPremisesSamAccountName',
+  ],
+  selectable: new Set([
+    'id',
+    'displayName',
+    'mail',
+    'mailEnabled',
+    'securityEnabled',
+    'onPremisesSyncEnabled',
+    'onPremisesSecurityIdentifier',
+    'onPremisesSamAccountName',
+  ]),
+  filterable: { id: { plain: ['eq'], advanced: ['ne'] }, onPremisesSyncEnabled: { plain: ['eq'], advanced: ['ne'] } },
+};
+
+// orgContact resource (v1.0): "Specific usage of $filter … is supported only when you use the
+// ConsistencyLevel header set to eventual and $count"; the simulator takes the strict reading.
+const CONTACT_RESOURCE: CollectionResource = {
+  name: 'contacts',
+  type: 'microsoft.graph.orgContact',
+  defaults: ['id', 'displayName', 'mail', 'onPremisesSyncEnabled'],
+  selectable: new Set(['id', 'displayName', 'mail', 'onPremisesSyncEnabled']),
+  filterable: { onPremisesSyncEnabled: { plain: [], advanced: ['eq', 'ne'] } },
+};
+
+function listCollection(
+  resource: CollectionResource,
+  items: Record<string, unknown>[],
+  params: URLSearchParams,
+  advanced: { header: boolean; count: boolean },
+  root: string,
+): { body: unknown } {
+  if (params.has('$count') && params.get('$count') !== 'false' && !advanced.header) {
+    throw new GraphHttpError(
+      400,
+      'Request_BadRequest',
+      '$count is not currently supported without the ConsistencyLevel header set to eventual.',
+    );
+  }
+  let select: string[] | undefined;
+  const rawSelect = params.get('$select');
+  if (rawSelect !== null && rawSelect.trim() !== '') {
+    select = rawSelect.split(',').map((n) => n.trim());
+    for (const name of select)
+      if (!resource.selectable.has(name))
+        throw new GraphHttpError(
+          400,
+          'BadRequest',
+          `Could not find a property named '${name}' on type '${resource.type}'.`,
+        );
+  }
+  const top = parseTop(params.get('$top'));
+  const filter = parseCollectionFilter(resource, params.get('$filter'), advanced.header && advanced.count);
+  const offset = parseSkipToken(params.get('$skiptoken'), params.get('$filter'));
+  const matched = filter
+    ? items.filter((item) => {
+        const equal = (item[filter.property] ?? null) === filter.value;
+        const match = filter.operator === 'eq' ? equal : !equal;
+        return filter.negated ? !match : match;
+      })
+    : items;
+  const names = select ?? resource.defaults;
+  const body: Record<string, unknown> = {
+    '@odata.context': `${root}/$metadata#${resource.name}${contextSelect(select)}`,
+  };
+  if (advanced.count) body['@odata.count'] = matched.length;
+  if (offset + top < matched.length)
+    body['@odata.nextLink'] = nextLink(
+      `${root}/${resource.name}`,
+      params,
+      encodeSkipToken(offset + top, params.get('$filter')),
+    );
+  body.value = matched
+    .slice(offset, offset + top)
+    .map((item) => Object.fromEntries(names.map((n) => [n, item[n] ?? null])));
+  return { body };
+}
+
+function parseCollectionFilter(
+  resource: CollectionResource,
+  raw: string | null,
+  advancedQuery: boolean,
+): Filter | undefined {
+  if (raw === null || raw.trim() === '') return undefined;
+  let text = raw.trim();
+  let negated = false;
+  const notMatch = /^not\s*\((.*)\)$/i.exec(text);
+  if (notMatch?.[1] !== undefined) {
+    negated = true;
+    text = notMatch[1].trim();
+  }
+  const clause = /^([A-Za-z]+)\s+(eq|ne)\s+(.+)$/.exec(text);
+  if (!clause)
+    throw new GraphHttpError(
+      400,
+      'BadRequest',
+      `The simulator supports only '<property> eq|ne <value>' here, not '${raw}'.`,
+    );
+  const [, property = '', operator = '', literalText = ''] = clause;
+  const rules = resource.filterable[property];
+  const op = operator as Operator;
+  if (!rules || (!rules.plain.includes(op) && !rules.advanced.includes(op)))
+    throw new GraphHttpError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported or invalid query filter clause specified for property '${property}' of resource '${resource.type}'.`,
+    );
+  if ((negated || !rules.plain.includes(op)) && !advancedQuery)
+    throw new GraphHttpError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported filter '${raw}' without advanced query parameters; send header 'ConsistencyLevel: eventual' and '$count=true'.`,
+    );
+  return { property, operator: op, value: parseLiteral(literalText.trim(), raw), negated };
 }

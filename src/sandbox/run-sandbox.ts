@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { cardText } from '../cards/card-text';
-import { EXPECTED } from './forest-spec';
+import { EXPECTED, EXPECTED_SYNCED } from './forest-spec';
 import { LocalConnector } from './local-connector';
 import { PLAYGROUND_USERS } from './playground-users';
 import { SIMULATED_CLOUD_SYNC_JOB_ID } from './simulated-cloud-sync';
@@ -242,7 +242,7 @@ async function check(sandbox: RunningSandbox): Promise<string[]> {
       throw new SandboxError(`The help card does not list /verify pilot: ${help.slice(0, 400)}`);
 
     await chat.send('/verify pilot OU=Sales');
-    const onPrem = `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`;
+    const onPrem = `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`;
     const verify = await chat.waitForCard(
       'The finished verify card for OU=Sales reaching the Playground',
       (f) => f.includes('Verify pilot') && f.includes('Missing in cloud'),

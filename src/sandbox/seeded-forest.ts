@@ -4,19 +4,15 @@
  */
 import { escapeDnValue } from '../runbook/dn';
 import { AppError } from '../shared/errors';
-import {
-  COMPUTER_CLASSES,
-  CONTACT_CLASSES,
-  keysOf,
-  simulatedObjectGuid,
-  type SimulatedForest,
-} from '../directory/simulated-directory';
+import { COMPUTER_CLASSES, keysOf, simulatedObjectGuid, type SimulatedForest } from '../directory/simulated-directory';
 import {
   BASE_DN,
   OU_CREATE_ORDER,
   OU,
   SEED_COMPUTERS,
   SEED_CONTACTS,
+  SEED_GROUPS,
+  SEED_INETORGPERSONS,
   SEED_USERS,
   UPN_SUFFIX,
   userDn,
@@ -45,7 +41,7 @@ export function buildSeededForest(): SimulatedForest {
       criticalSystemObject: true,
     };
   });
-  const seeded = SEED_USERS.map((u) => {
+  const seeded = [...SEED_USERS, ...SEED_INETORGPERSONS].map((u) => {
     const dn = userDn(u);
     return {
       dn,
@@ -54,18 +50,46 @@ export function buildSeededForest(): SimulatedForest {
       samAccountName: u.samAccountName,
       userPrincipalName: u.userPrincipalName,
       disabled: u.disabled,
+      ...(SEED_INETORGPERSONS.includes(u) ? { inetOrgPerson: true } : {}),
+    };
+  });
+  // A SID per group like a domain's: the domain SID and a relative id from 1,100 on (AD starts
+  // ordinary accounts at 1,000 or above).
+  const groups = SEED_GROUPS.map((g, i) => {
+    const dn = `CN=${escapeDnValue(g.cn)},${OU.sales}`;
+    return {
+      dn,
+      objectGuid: simulatedObjectGuid(dn).toString('base64'),
+      consistencyGuid: g.consistencyGuid ? g.consistencyGuid.toString('base64') : null,
+      samAccountName: g.samAccountName,
+      sid: `${SIMULATED_DOMAIN_SID}-${1100 + i}`,
+      groupType: g.groupType,
+      ...(g.mail ? { mail: g.mail, proxyAddresses: [`SMTP:${g.mail}`] } : {}),
+    };
+  });
+  const contacts = SEED_CONTACTS.map((c) => {
+    const dn = `CN=${escapeDnValue(c.cn)},${OU.sales}`;
+    return {
+      dn,
+      objectGuid: simulatedObjectGuid(dn).toString('base64'),
+      displayName: c.cn,
+      ...(c.mail ? { mail: c.mail, proxyAddresses: [`SMTP:${c.mail}`] } : {}),
     };
   });
   return {
     defaultNamingContext: BASE_DN,
     containers: [builtinContainer, ...OU_CREATE_ORDER],
     users: [...builtins, ...seeded],
+    groups,
+    contacts,
     otherObjects: [
       ...SEED_COMPUTERS.map((c) => ({ dn: `CN=${escapeDnValue(c.cn)},${OU.sales}`, objectClass: COMPUTER_CLASSES })),
-      ...SEED_CONTACTS.map((cn) => ({ dn: `CN=${escapeDnValue(cn)},${OU.sales}`, objectClass: CONTACT_CLASSES })),
     ],
   };
 }
+
+/** The simulated domain's SID; its groups' SIDs add a relative id. */
+export const SIMULATED_DOMAIN_SID = 'S-1-5-21-3623811015-3361044348-30300820';
 
 /**
  * A new, enabled user in an existing OU of the forest (for rehearsing runbook step 12: "a new object

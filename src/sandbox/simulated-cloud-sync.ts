@@ -19,6 +19,7 @@ import { guidString } from '../runbook/cloud-sync-evidence';
 import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
 import { pilotOu } from '../runbook/step-evidence';
+import { connectSyncFilters } from '../runbook/connect-sync-scope';
 import type { Logger } from '../shared/logger';
 import type { Store } from '../store/types';
 import type { GraphSimulator, SimProvisioningEvent, SimUser } from './graph-simulator';
@@ -132,9 +133,11 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       const nc = await directory.defaultNamingContext();
       await directory.scanUsers(baseDn, {
         onPage: (page) => {
-          // The default scope leaves critical system objects (Administrator, krbtgt…) out.
+          // Cloud Sync's default scope leaves at least critical system objects, CAS_ nicknames and
+          // conflict objects out (docs/verify.md); the simulation leaves out all that Connect Sync's
+          // default rules filter, which its exclusion of MSOL_/AAD_ accounts is unverified against.
           for (const u of page)
-            if (!u.criticalSystemObject)
+            if (connectSyncFilters({ ...u, type: 'user' }).length === 0)
               users.push({
                 dn: u.dn,
                 anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),

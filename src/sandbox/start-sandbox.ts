@@ -152,9 +152,13 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       port: options.ports.graph,
       token: graphToken,
       users: tenant.users,
+      groups: tenant.groups,
+      contacts: tenant.contacts,
       logger: logger.child({ part: 'graph-simulator' }),
     });
-    say(`Graph simulator on ${parts.graph.url} with ${tenant.users.length} users`);
+    say(
+      `Graph simulator on ${parts.graph.url} with ${tenant.users.length} users, ${tenant.groups.length} groups and ${tenant.contacts.length} contacts`,
+    );
 
     const store = await storeReady;
     // Built from scratch rather than process.env: Bot Framework credentials or a DATABASE_URL from

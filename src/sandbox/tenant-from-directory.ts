@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Directory } from '../directory/types';
 import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
+import { connectSyncFilters } from '../runbook/connect-sync-scope';
 import { sourceAnchor } from '../runbook/ou-comparison';
-import type { SimUser } from './graph-simulator';
+import type { SimContact, SimGroup, SimUser } from './graph-simulator';
 
 /**
  * Deliberate differences between the directory and the simulated tenant, so a verify has something
@@ -21,6 +22,9 @@ export interface TenantDrift {
 
 export interface BuiltTenant {
   users: SimUser[];
+  /** The directory's groups and contacts that Connect Sync's default rules export (no drift). */
+  groups: SimGroup[];
+  contacts: SimContact[];
   /** DNs as AD spells them, for assertions. */
   missingDns: string[];
   extraDns: string[];
@@ -29,25 +33,51 @@ export interface BuiltTenant {
 
 /**
  * Builds the tenant Connect Sync would have produced for a directory: one synced cloud user per AD
- * user with the same DN and source anchor (none for critical system objects, which its default
- * rules filter out), then applies the drift. Also adds cloud-only users and
- * synced users from another forest whose DNs look confusingly similar.
+ * user (and inetOrgPerson, which Connect Sync exports as a user) with the same DN and source anchor,
+ * one synced group per AD group with its SID, one contact per AD contact with its mail, none for
+ * what its default rules filter out (src/runbook/connect-sync-scope.ts); then applies the drift to
+ * users. Also adds cloud-only users and synced users from another forest whose DNs look
+ * confusingly similar.
  */
 export async function buildTenantFromDirectory(directory: Directory, drift: TenantDrift): Promise<BuiltTenant> {
   const nc = await directory.defaultNamingContext();
   const entries: { dn: string; anchor: string; sam: string | null; upn: string | null }[] = [];
+  const groups: SimGroup[] = [];
+  const contacts: SimContact[] = [];
   await directory.scanUsers(nc, {
     pageSize: 1000,
+    objectTypes: 'all',
     onPage: (page) => {
-      // Connect Sync's default rules filter critical system objects (Administrator, krbtgt…) out.
-      for (const u of page)
-        if (!u.criticalSystemObject)
+      for (const u of page) {
+        const type = u.objectType ?? 'user';
+        if (connectSyncFilters({ ...u, type }).length > 0) continue;
+        if (type === 'group') {
+          groups.push({
+            id: idFor(`group:${u.dn}`),
+            displayName: u.samAccountName ?? u.dn,
+            onPremisesSyncEnabled: true,
+            onPremisesSecurityIdentifier: u.sid ?? null,
+            onPremisesSamAccountName: u.samAccountName,
+            securityEnabled: typeof u.groupType === 'number' && (u.groupType & 0x80000000) !== 0,
+            mailEnabled: !!u.mail,
+            mail: u.mail ?? null,
+          });
+        } else if (type === 'contact') {
+          contacts.push({
+            id: idFor(`contact:${u.dn}`),
+            displayName: u.displayName ?? u.dn,
+            mail: u.mail ?? null,
+            onPremisesSyncEnabled: true,
+          });
+        } else {
           entries.push({
             dn: u.dn,
             anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
             sam: u.samAccountName,
             upn: u.userPrincipalName,
           });
+        }
+      }
     },
   });
   entries.sort((a, b) => a.dn.localeCompare(b.dn));
@@ -116,7 +146,7 @@ export async function buildTenantFromDirectory(directory: Directory, drift: Tena
       onPremisesImmutableId: null,
     },
   );
-  return { users, missingDns: [...missing], extraDns, mismatchedDns: [...mismatched] };
+  return { users, groups, contacts, missingDns: [...missing], extraDns, mismatchedDns: [...mismatched] };
 }
 
 /** Stable GUID-shaped id per DN, so reruns produce the same tenant. */

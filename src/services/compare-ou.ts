@@ -48,6 +48,20 @@ export async function compareOuWithCloud(
     for (const user of page) comparison.addCloud(user);
   });
   await onPrem;
+  // Groups and contacts carry no on-premises DN in Graph, so every synced one is read and matched on
+  // its SID or mail; only when the OU has some, and only where this cloud directory can list them.
+  if (cloud.listSyncedGroups && comparison.hasOnPrem('group')) {
+    await cloud.listSyncedGroups((page) => {
+      for (const group of page) comparison.addCloudGroup(group);
+    });
+    comparison.cloudTypeRead('group');
+  }
+  if (cloud.listSyncedContacts && comparison.hasOnPrem('contact')) {
+    await cloud.listSyncedContacts((page) => {
+      for (const contact of page) comparison.addCloudContact(contact);
+    });
+    comparison.cloudTypeRead('contact');
+  }
   return comparison.report();
 }
 

@@ -50,6 +50,9 @@ const LIST_TITLES: Record<VerifyListKind, string> = {
   mismatched: 'Mismatched',
   notsynced: 'Not synced by design',
   unconfirmed: 'Unconfirmed (not yet named by a successful Cloud Sync log entry)',
+  groups: 'Missing groups',
+  contacts: 'Missing contacts',
+  inetorgperson: 'inetOrgPerson (refused)',
 };
 
 function requeueNote(reason: RequeueReason, attempts: { used: number; max: number }): string {
@@ -74,6 +77,25 @@ const STALE_REFRESH_MS = 30 * 60_000;
 
 /** Jobs whose loss is remembered for their progress cards; older ones fall back to a general note. */
 const MAX_REMEMBERED_LOSSES = 1000;
+
+/** Per-type counts for the stored summary and the audit entry, only for the types the scan held. */
+function typeCounts(report: ComparisonReport): Record<string, unknown> {
+  const counts: Record<string, unknown> = {};
+  if (report.groups)
+    counts.groups = {
+      onPrem: report.groups.onPrem,
+      matched: report.groups.matched,
+      missing: report.groups.missing.length,
+    };
+  if (report.contacts)
+    counts.contacts = {
+      onPrem: report.contacts.onPrem,
+      matched: report.contacts.matched,
+      missing: report.contacts.missing.length,
+    };
+  if (report.inetOrgPersons) counts.inetOrgPersons = report.inetOrgPersons.onPrem;
+  return counts;
+}
 
 export function shortId(id: string): string {
   return id.replace(/-/g, '').slice(0, 8);
@@ -255,14 +277,20 @@ export class VerifyService {
             ? (report.notSynced ?? []).map(notSyncedLine)
             : input.list === 'unconfirmed' && cloudSync && !('unavailable' in cloudSync)
               ? cloudSync.unconfirmed.map(unconfirmedLine)
-              : report.mismatched.map(
-                  (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
-                );
+              : input.list === 'groups'
+                ? (report.groups?.missing ?? [])
+                : input.list === 'contacts'
+                  ? (report.contacts?.missing ?? [])
+                  : input.list === 'inetorgperson'
+                    ? (report.inetOrgPersons?.dns ?? []).map((dn) => `${dn} (${report.inetOrgPersons!.reason})`)
+                    : report.mismatched.map(
+                        (u) => `${u.dn}: cloud ${u.cloudImmutableId ?? '(none)'}, expected ${u.expectedImmutableId}`,
+                      );
     const pages = Math.max(1, Math.ceil(lines.length / LIST_PAGE_SIZE));
     const page = Math.min(input.page, pages);
     const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
     return renderMessageCard({
-      title: `${LIST_TITLES[input.list]} users: ${report.baseDn}`,
+      title: `${LIST_TITLES[input.list]}${['groups', 'contacts', 'inetorgperson'].includes(input.list) ? '' : ' users'}: ${report.baseDn}`,
       text:
         lines.length === 0
           ? 'None.'
@@ -366,6 +394,7 @@ export class VerifyService {
           mismatched: report.mismatched.length,
           notSynced: report.notSynced?.length ?? 0,
           confirmedByCloudSync: 'unavailable' in cloudSync ? null : cloudSync.confirmed,
+          ...typeCounts(report),
         },
         report,
         now: this.now(),
@@ -383,6 +412,7 @@ export class VerifyService {
           mismatched: report.mismatched.length,
           notSynced: report.notSynced?.length ?? 0,
           cloudRead,
+          ...typeCounts(report),
         },
         conversationId: verification.conversationId,
       });

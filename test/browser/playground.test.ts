@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { STEP_VERBS } from '../../src/cards/step-card';
-import { EXPECTED, OU, UPN_SUFFIX } from '../../src/sandbox/forest-spec';
+import { OU, UPN_SUFFIX, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
 import { PLAYGROUND_GROUP_CHAT, PLAYGROUND_USERS } from '../../src/sandbox/playground-users';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/start-sandbox';
 import { serviceMissing } from '../helpers/require-service';
@@ -208,7 +208,7 @@ describe('Agents Playground in headless Chromium', () => {
       .filter(Boolean);
     const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
     expect(after('On-premises users')).toBe(
-      `${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(after('Missing in cloud')).toBe('3');
     expect(after('Extra in cloud')).toBe('2');
@@ -283,7 +283,7 @@ describe('Agents Playground in headless Chromium', () => {
       .filter(Boolean);
     const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
     expect(after('Missing in cloud')).toBe('0');
-    expect(after('Matched')).toBe(EXPECTED.sales.users.toLocaleString('en-US'));
+    expect(after('Matched')).toBe(EXPECTED_SYNCED.sales.users.toLocaleString('en-US'));
     // Cloud Sync cannot hard-match a cloud object with another anchor; those stay for a person to fix.
     expect(after('ImmutableId differs')).toBe('2');
     await shoot('05-verify-after-cloud-sync', result);

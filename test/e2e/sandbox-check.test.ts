@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXPECTED } from '../../src/sandbox/forest-spec';
+import { EXPECTED, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -50,7 +50,7 @@ describe('the sandbox check without the Playground', () => {
       });
       expect(output).toContain("help card with every command arrived through the bot's HTTP endpoint (no Playground)");
       expect(output).toContain(
-        `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+        `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
       );
       expect(output).toMatch(
         new RegExp(

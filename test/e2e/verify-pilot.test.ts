@@ -1,6 +1,9 @@
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
-import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
+import { EXPECTED, EXPECTED_OTHER_TYPES, EXPECTED_SYNCED, OU } from '../fixtures/ad-seed-spec';
+import type { ComparisonReport } from '../../src/runbook/ou-comparison';
+import { verifyOutcome } from '../../src/runbook/step-evidence';
+import { stepByCheck } from '../../src/runbook/steps';
 import { cardProblems } from '../helpers/card-check';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
 import { AGENT_ID, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -31,6 +34,8 @@ describe('/verify pilot end to end against Samba AD', () => {
     }
     h = await startBotHarness();
     h.graph.setUsers(tenant.users);
+    h.graph.setGroups(tenant.groups);
+    h.graph.setContacts(tenant.contacts);
     agent = spawnAgent(h.bot.url, samba);
   });
 
@@ -72,10 +77,10 @@ describe('/verify pilot end to end against Samba AD', () => {
     expect(readBack).not.toHaveBeenCalled();
     readBack.mockRestore();
 
-    const onPrem = EXPECTED.sales.users;
+    const onPrem = EXPECTED_SYNCED.sales.users;
     expect(text).toContain(`Verify pilot: OU=Sales,DC=contoso,DC=com`);
     expect(text).toContain(
-      `On-premises users: ${onPrem.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `On-premises users: ${onPrem.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(text).toContain(`Cloud users (synced): ${(onPrem - 3 + 2).toLocaleString('en-US')}`);
     expect(text).toContain(`Matched: ${(onPrem - 3).toLocaleString('en-US')}`);
@@ -115,8 +120,18 @@ describe('/verify pilot end to end against Samba AD', () => {
       )
     )[0]!;
     expect(job).toMatchObject({ state: 'succeeded', agent_id: AGENT_ID });
-    // The agent streamed the scan as lines; the job keeps the head, the users sit in pieces of 1,000.
-    expect(job.result).toMatchObject({ baseDn: OU.sales, storedUsers: onPrem, totals: { users: onPrem } });
+    // The agent streamed the scan as lines; the job keeps the head, the objects sit in pieces of 1,000:
+    // every user (those Connect Sync filters out too), inetOrgPerson, group and contact of the OU.
+    const objects =
+      EXPECTED.sales.users +
+      EXPECTED_OTHER_TYPES.sales.inetOrgPersons +
+      EXPECTED_OTHER_TYPES.sales.groups +
+      EXPECTED_OTHER_TYPES.sales.contacts;
+    expect(job.result).toMatchObject({
+      baseDn: OU.sales,
+      storedUsers: objects,
+      totals: { ...EXPECTED.sales, ...EXPECTED_OTHER_TYPES.sales },
+    });
     expect(job.result).not.toHaveProperty('users');
     const pieces = await h.store.db.query<{ seq: number; n: number }>(
       'SELECT seq, jsonb_array_length(users) AS n FROM job_result_pieces WHERE job_id = $1 ORDER BY seq',
@@ -124,8 +139,86 @@ describe('/verify pilot end to end against Samba AD', () => {
     );
     expect(pieces.map((p) => [Number(p.seq), Number(p.n)])).toEqual([
       [0, 1000],
-      [1, onPrem - 1000],
+      [1, objects - 1000],
     ]);
+  });
+
+  it("lists what Connect Sync's default rules filter out apart, never blocking, and counts groups, contacts and inetOrgPersons on both sides", async () => {
+    // A tenant exactly as Connect Sync left it, without the drift: then nothing should differ.
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
+    const clean = await buildTenantFromDirectory(directory, {
+      baseDn: OU.sales,
+      missing: 0,
+      extra: 0,
+      mismatched: 0,
+    }).finally(() => directory.close());
+    h.graph.setUsers(clean.users);
+    try {
+      const { text } = await verify('OU=Sales');
+      expect(text).toContain('Everything in this OU matches the cloud.');
+      expect(text).toContain('Missing in cloud: 0');
+      const filtered = EXPECTED_OTHER_TYPES.salesFiltered;
+      expect(text).toContain(`Not synced by design: ${filtered.users + filtered.groups + filtered.contacts}`);
+      // Read from Samba: the MSOL_ and AAD_ service accounts and the replication conflict, each with its reason.
+      expect(text).toContain(
+        `CN=MSOL_2f9c1e0b7a64,${OU.sales} (sAMAccountName starts with AAD_ or MSOL_: Connect Sync's own service account)`,
+      );
+      expect(text).toContain(`CN=AAD_5d3e8a1c6b90,${OU.sales} (sAMAccountName starts with AAD_ or MSOL_`);
+      expect(text).toContain(
+        `CN=Sales Conflict\\0ACNF:6c1f4b2e-8d3a-4f5e-9a7b-1c2d3e4f5a6b,${OU.sales} (its name holds \\0ACNF:`,
+      );
+      expect(text).toContain(`group: CN=Sales Old List,${OU.sales} (a distribution group that is not mail-enabled)`);
+      expect(text).toContain(`contact: CN=Sales Contact 10,${OU.sales} (no mail attribute`);
+      const exported = EXPECTED_OTHER_TYPES.sales;
+      expect(text).toContain(
+        `Groups: ${exported.groups - filtered.groups} on-premises; ${exported.groups - filtered.groups} in Entra, matched on onPremisesSecurityIdentifier (SID); 0 missing`,
+      );
+      expect(text).toContain('Group anchors: 2 objectGUID, 1 ms-DS-ConsistencyGuid');
+      expect(text).toContain(
+        `Contacts: ${exported.contacts - filtered.contacts} on-premises; ${exported.contacts - filtered.contacts} in Entra, matched on mail; 0 missing`,
+      );
+      expect(text).toContain(
+        `inetOrgPerson (refused): ${exported.inetOrgPersons} on-premises, ${exported.inetOrgPersons} of them in Entra as users`,
+      );
+      expect(text).toContain(`CN=Inet Person 1,${OU.sales}`);
+      // The SIDs Samba made were matched against the groups Graph served.
+      const groupRequests = h.graph.requests.filter((r) => r.path === '/v1.0/groups');
+      expect(groupRequests.at(-1)).toMatchObject({ status: 200, query: { $filter: 'onPremisesSyncEnabled eq true' } });
+
+      // Steps 7 (baseline) and 12 (provisioned) judge this report: the filtered objects block neither.
+      const stored = (await h.store.verifications.listByConversation(h.conversationId, 1))[0]!;
+      const report = stored.report as ComparisonReport;
+      const baseline = verifyOutcome('baseline', report, [], 'job');
+      expect(baseline.evidence).toMatchObject({ onPremUsers: EXPECTED_SYNCED.sales.users, missing: 0 });
+      const steps = [{ n: stepByCheck({ kind: 'verify', mode: 'baseline' }).n, evidence: baseline.evidence }];
+      expect(verifyOutcome('provisioned', report, steps as never, 'job')).toMatchObject({ ok: true, reason: '' });
+    } finally {
+      h.graph.setUsers(tenant.users);
+    }
+  });
+
+  it('a group or contact missing in Entra is listed per type, and Microsoft Graph is asked for groups and contacts', async () => {
+    const managers = h.graph.groups().filter((g) => g.onPremisesSamAccountName === 'SalesManagers');
+    expect(managers).toHaveLength(1);
+    h.graph.setGroups(h.graph.groups().filter((g) => g !== managers[0]));
+    try {
+      const { text } = await verify('OU=Sales');
+      expect(text).toContain(
+        'Groups: 3 on-premises; 2 in Entra, matched on onPremisesSecurityIdentifier (SID); 1 missing',
+      );
+      expect(text).toContain(`Groups missing in the cloud (1)`);
+      expect(text).toContain(`CN=Sales Managers,${OU.sales}`);
+      const listed = cardText(firstCard(await h.say('/verify list groups')));
+      expect(listed).toContain(`Missing groups: ${OU.sales}`);
+      expect(listed).toContain(`CN=Sales Managers,${OU.sales}`);
+    } finally {
+      h.graph.setGroups(tenant.groups);
+    }
   });
 
   it('the full list behind the card is one command away', async () => {

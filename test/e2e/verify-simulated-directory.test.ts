@@ -3,7 +3,7 @@ import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { OU, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
 import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
 import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -63,7 +63,7 @@ describe('/verify pilot through the agent process on the simulated directory', (
       });
     const text = cardText(final.activity.attachments![0]!.content);
     expect(text).toContain(
-      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(text).toContain('Missing in cloud: 3');
     expect(text).toContain('Extra in cloud: 2');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
-import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
+import { OU, EXPECTED_SYNCED } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN } from '../helpers/activities';
 import { AgentFleet, agentSecret as secretOf, type AgentProcess } from '../helpers/agent-process';
 import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -142,7 +142,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
 
   function expectSalesNumbers(text: string): void {
     expect(text).toContain(
-      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(text).toContain('Missing in cloud: 3');
     expect(text).toContain('Extra in cloud: 2');

@@ -1,4 +1,4 @@
-import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
+import { OU, EXPECTED_SYNCED } from '../fixtures/ad-seed-spec';
 import { ADELE, MEGAN } from '../helpers/activities';
 import { AgentFleet, agentSecret as secretOf, type AgentProcess } from '../helpers/agent-process';
 import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -144,7 +144,7 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
     agent('agent-lost-a', samba);
     const text = await finalCard(started);
     expect(text).toContain(
-      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'succeeded', agent_id: 'agent-lost-a', attempts: 2 });
     expect(await jobAudit(started.jobId)).toEqual([
@@ -173,7 +173,7 @@ describe('a lost agent: its scan goes back to the queue long before the lease ru
     agent('agent-lost-c', samba);
     const text = await finalCard(started);
     expect(text).toContain(
-      `On-premises users: ${EXPECTED.sales.users.toLocaleString('en-US')} (${EXPECTED.sales.disabled} disabled)`,
+      `On-premises users: ${EXPECTED_SYNCED.sales.users.toLocaleString('en-US')} (${EXPECTED_SYNCED.sales.disabled} disabled)`,
     );
     expect(await jobRow(started.jobId)).toMatchObject({ state: 'succeeded', agent_id: 'agent-lost-c', attempts: 2 });
     expect(await jobAudit(started.jobId)).toEqual([

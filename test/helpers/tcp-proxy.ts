@@ -66,7 +66,11 @@ export class TcpProxy {
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    // On the target's own loopback address when it has one (a helper's DC on 127.0.0.3, see
+    // scripts/samba-up.sh): tests put the proxy's port into the DC's URL, host unchanged, so its
+    // certificate still names the host they connect to.
+    const host = /^127\.\d+\.\d+\.\d+$/.test(this.targetHost) ? this.targetHost : '127.0.0.1';
+    await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }

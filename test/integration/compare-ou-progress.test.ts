@@ -5,7 +5,7 @@ import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { OuComparison } from '../../src/runbook/ou-comparison';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { OU, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
 import { buildTenantFromDirectory } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
@@ -49,7 +49,7 @@ describe('the cloud scan and its progress reports', () => {
       return new Promise<never>(() => undefined);
     };
     const report = await compareOuWithCloud(scanInMemory(scan), cloud, stuck);
-    expect(report.onPrem.users).toBe(EXPECTED.sales.users);
+    expect(report.onPrem.users).toBe(EXPECTED_SYNCED.sales.users);
     expect(report.missing).toHaveLength(3);
     const synced = graph.users().filter((u) => u.onPremisesSyncEnabled).length;
     expect(reports).toHaveLength(Math.ceil(synced / 100));

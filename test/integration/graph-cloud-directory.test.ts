@@ -92,6 +92,60 @@ describe('Graph cloud directory against the simulator', () => {
     expect(waits).toEqual([]);
   });
 
+  it('lists synced groups with their SID and synced contacts with their mail, paged, in the documented shapes', async () => {
+    sim.setGroups([
+      ...Array.from({ length: 1200 }, (_, i) => ({
+        id: `g-${i}`,
+        displayName: `Group ${i}`,
+        onPremisesSyncEnabled: true,
+        onPremisesSecurityIdentifier: `S-1-5-21-1-2-3-${1100 + i}`,
+        securityEnabled: true,
+        mailEnabled: false,
+      })),
+      {
+        id: 'cloud-g',
+        displayName: 'Cloud only',
+        onPremisesSyncEnabled: null,
+        onPremisesSecurityIdentifier: null,
+        securityEnabled: true,
+        mailEnabled: false,
+      },
+    ]);
+    sim.setContacts([
+      { id: 'c-1', displayName: 'Partner', mail: 'p@partner.example', onPremisesSyncEnabled: true },
+      { id: 'c-2', displayName: 'Cloud contact', mail: 'c@partner.example', onPremisesSyncEnabled: null },
+    ]);
+    try {
+      const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
+      const groups: string[] = [];
+      expect(
+        await dir.listSyncedGroups!((page) => void groups.push(...page.map((g) => g.onPremisesSecurityIdentifier!))),
+      ).toBe(1200);
+      expect(groups[0]).toBe('S-1-5-21-1-2-3-1100');
+      expect(new Set(groups).size).toBe(1200);
+      const contacts: unknown[] = [];
+      expect(await dir.listSyncedContacts!((page) => void contacts.push(...page))).toBe(1);
+      expect(contacts).toEqual([{ id: 'c-1', displayName: 'Partner', mail: 'p@partner.example' }]);
+
+      const groupRequests = sim.requests.filter((r) => r.path === '/v1.0/groups');
+      expect(groupRequests).toHaveLength(2);
+      expect(groupRequests[0]!.query).toMatchObject({
+        $filter: 'onPremisesSyncEnabled eq true',
+        $select: 'id,displayName,onPremisesSecurityIdentifier',
+        $top: '999',
+      });
+      // orgContact filters need the advanced query parameters; the simulator refuses them otherwise.
+      expect(sim.requests.find((r) => r.path === '/v1.0/contacts')!.query).toMatchObject({
+        $filter: 'onPremisesSyncEnabled eq true',
+        $count: 'true',
+        $select: 'id,displayName,mail',
+      });
+    } finally {
+      sim.setGroups([]);
+      sim.setContacts([]);
+    }
+  });
+
   it('asks for the next page while the caller still handles the current one, one page ahead at most', async () => {
     const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN, sleep: fakeSleep });
     const requestsSeenInPage: number[] = [];

@@ -300,10 +300,56 @@ describe('Graph simulator', () => {
   });
 
   it('answers unknown paths with 404 in the Graph error shape', async () => {
-    const { status, body } = await get('/v1.0/groups');
+    const { status, body } = await get('/v1.0/applications');
     expect(status).toBe(404);
     expect(body.error?.code).toBe('Request_ResourceNotFound');
     expect((await get('/beta/users')).status).toBe(404);
+  });
+
+  it('serves synced groups and organisational contacts in the documented shapes, with their filter rules', async () => {
+    sim.setGroups([
+      {
+        id: 'g1',
+        displayName: 'Team',
+        onPremisesSyncEnabled: true,
+        onPremisesSecurityIdentifier: 'S-1-5-21-1-2-3-1100',
+        securityEnabled: true,
+        mailEnabled: false,
+      },
+      {
+        id: 'g2',
+        displayName: 'Cloud',
+        onPremisesSyncEnabled: null,
+        onPremisesSecurityIdentifier: null,
+        securityEnabled: true,
+        mailEnabled: false,
+      },
+    ]);
+    sim.setContacts([{ id: 'c1', displayName: 'Partner', mail: 'p@partner.example', onPremisesSyncEnabled: true }]);
+    try {
+      const groups = await get(
+        '/v1.0/groups?$filter=onPremisesSyncEnabled eq true&$select=id,onPremisesSecurityIdentifier',
+      );
+      expect(groups.status).toBe(200);
+      expect(groups.body.value).toEqual([{ id: 'g1', onPremisesSecurityIdentifier: 'S-1-5-21-1-2-3-1100' }]);
+      expect(groups.body['@odata.context']).toContain('#groups(id,onPremisesSecurityIdentifier)');
+      // A group has no onPremisesDistinguishedName or onPremisesImmutableId in v1.0.
+      expect((await get('/v1.0/groups?$select=id,onPremisesImmutableId')).status).toBe(400);
+      // The strict reading of the orgContact page: its $filter needs ConsistencyLevel and $count.
+      const plain = await get('/v1.0/contacts?$filter=onPremisesSyncEnabled eq true');
+      expect(plain.status).toBe(400);
+      expect(plain.body.error?.code).toBe('Request_UnsupportedQuery');
+      const advanced = await get('/v1.0/contacts?$filter=onPremisesSyncEnabled eq true&$count=true', {
+        ConsistencyLevel: 'eventual',
+      });
+      expect(advanced.body).toMatchObject({
+        '@odata.count': 1,
+        value: [{ id: 'c1', displayName: 'Partner', mail: 'p@partner.example', onPremisesSyncEnabled: true }],
+      });
+    } finally {
+      sim.setGroups([]);
+      sim.setContacts([]);
+    }
   });
 
   it('serves a single user and lets the user list be changed', async () => {

@@ -8,7 +8,7 @@ import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
-import { EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { EXPECTED, EXPECTED_SYNCED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
 import {
   SIMULATED_CLOUD_SYNC_JOB_ID,
@@ -113,12 +113,12 @@ describe('simulated Cloud Sync provisioning', () => {
     expect(cycle.baseDn).toBe(OU.sales);
     expect([...cycle.created].sort()).toEqual([...tenant.missingDns].sort());
     expect([...cycle.conflicts].sort()).toEqual([...tenant.mismatchedDns].sort());
-    expect(cycle.matched).toBe(EXPECTED.sales.users - 3 - 2);
+    expect(cycle.matched).toBe(EXPECTED_SYNCED.sales.users - 3 - 2);
 
     const after = await verify(OU.sales);
-    expect(after.onPrem.users).toBe(EXPECTED.sales.users);
+    expect(after.onPrem.users).toBe(EXPECTED_SYNCED.sales.users);
     expect(after.missing).toEqual([]);
-    expect(after.matched).toBe(EXPECTED.sales.users);
+    expect(after.matched).toBe(EXPECTED_SYNCED.sales.users);
     // Cloud Sync cannot hard-match a cloud object whose anchor differs; a person has to fix those.
     expect(after.mismatched.map((m) => m.dn).sort()).toEqual([...tenant.mismatchedDns].sort());
     expect(after.extra.map((e) => e.dn).sort()).toEqual([...tenant.extraDns].sort());

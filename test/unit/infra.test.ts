@@ -419,6 +419,9 @@ describe('teamsapp.local.yml', () => {
 /** Which application permission each Graph path the bot calls needs (domain notes, sections 3 and 4). */
 const PERMISSION_FOR_PATH: [RegExp, string][] = [
   [/^\/users(\/delta)?$/, 'User.Read.All'],
+  // Least privilege of "List groups" and "List orgContacts" (Graph v1.0 API pages).
+  [/^\/groups$/, 'GroupMember.Read.All'],
+  [/^\/contacts$/, 'OrgContact.Read.All'],
   [/^\/auditLogs\/provisioning$/, 'ProvisioningLog.Read.All'],
   [/^\/servicePrincipals\/.*\/synchronization/, 'Synchronization.Read.All'],
 ];

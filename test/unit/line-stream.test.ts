@@ -4,7 +4,7 @@ import { createLineStream, LineStreamCancelled } from '../../src/agent/line-stre
 import { SimulatedDirectory } from '../../src/directory/simulated-directory';
 import type { Directory } from '../../src/directory/types';
 import { scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
-import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import { BASE_DN, EXPECTED, EXPECTED_OTHER_TYPES, OU } from '../../src/sandbox/forest-spec';
 import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
@@ -88,11 +88,17 @@ describe('streamScan', () => {
     });
     const lines = values.slice(1, -1) as unknown[][];
     for (const line of lines) expect(scannedUsersProblem(line)).toBeNull();
-    expect(lines.map((l) => l.length)).toEqual([1000, EXPECTED.sales.users - 1000]);
+    // Users, and the pilot OU's inetOrgPersons, groups and contacts: every object a verify compares.
+    const objects =
+      EXPECTED.sales.users +
+      EXPECTED_OTHER_TYPES.sales.inetOrgPersons +
+      EXPECTED_OTHER_TYPES.sales.groups +
+      EXPECTED_OTHER_TYPES.sales.contacts;
+    expect(lines.map((l) => l.length)).toEqual([1000, objects - 1000]);
     expect(lines.flat()).toEqual(expected.users);
     expect(scanStreamEnd.parse(values.at(-1))).toEqual({
       end: true,
-      users: EXPECTED.sales.users,
+      users: objects,
       totals: expected.totals,
     });
   });

@@ -309,6 +309,195 @@ describe('OuComparison', () => {
     expect(c.tally().missing).toBe(0);
   });
 
+  it("lists what Connect Sync's default rules filter out apart, with the reason, and never as missing", () => {
+    const c = new OuComparison(base);
+    c.addOnPrem({ dn: `CN=Pat,${base}`, anchor: sourceAnchor(guid(1), null), disabled: false });
+    c.addOnPrem({
+      dn: `CN=MSOL_0a1b2c3d4e5f,${base}`,
+      anchor: sourceAnchor(guid(2), null),
+      disabled: false,
+      filteredBy: ['syncServiceAccount'],
+    });
+    c.addOnPrem({
+      dn: `CN=Pat\\0ACNF:6c1f4b2e-8d3a-4f5e-9a7b-1c2d3e4f5a6b,${base}`,
+      anchor: sourceAnchor(guid(3), null),
+      disabled: true,
+      filteredBy: ['replicationConflict'],
+    });
+    c.addCloud({
+      id: 'p',
+      userPrincipalName: 'pat@x',
+      onPremisesDistinguishedName: `CN=Pat,${base}`,
+      onPremisesImmutableId: guid(1).toString('base64'),
+    });
+    const r = c.report();
+    expect(r.missing).toEqual([]);
+    expect(r.onPrem).toEqual({ users: 1, disabled: 0 });
+    expect(r.notSynced).toEqual([
+      {
+        dn: `CN=MSOL_0a1b2c3d4e5f,${base}`,
+        reason: "sAMAccountName starts with AAD_ or MSOL_: Connect Sync's own service account",
+        conditions: ['syncServiceAccount'],
+      },
+      {
+        dn: `CN=Pat\\0ACNF:6c1f4b2e-8d3a-4f5e-9a7b-1c2d3e4f5a6b,${base}`,
+        reason: 'its name holds \\0ACNF: a replication conflict ("victim") object',
+        conditions: ['replicationConflict'],
+      },
+    ]);
+    expect(c.tally()).toMatchObject({ onPrem: { users: 1, disabled: 0 }, missing: 0 });
+  });
+
+  describe('per type', () => {
+    const sid = (rid: number) => `S-1-5-21-1-2-3-${rid}`;
+    function typed(): OuComparison {
+      const c = new OuComparison(base);
+      c.addOnPrem({ dn: `CN=Pat,${base}`, anchor: sourceAnchor(guid(1), null), disabled: false });
+      c.addOnPrem({
+        dn: `CN=Team,${base}`,
+        anchor: sourceAnchor(guid(2), null),
+        disabled: false,
+        type: 'group',
+        sid: sid(1100),
+      });
+      c.addOnPrem({
+        dn: `CN=Managers,${base}`,
+        anchor: sourceAnchor(guid(3), guid(13)),
+        disabled: false,
+        type: 'group',
+        sid: sid(1101),
+        consistencyGuid: true,
+      });
+      c.addOnPrem({
+        dn: `CN=Old List,${base}`,
+        anchor: sourceAnchor(guid(4), null),
+        disabled: false,
+        type: 'group',
+        sid: sid(1102),
+        filteredBy: ['distributionGroupNotMailEnabled'],
+      });
+      c.addOnPrem({
+        dn: `CN=Partner,${base}`,
+        anchor: sourceAnchor(guid(5), null),
+        disabled: false,
+        type: 'contact',
+        mail: 'P@Partner.example',
+      });
+      c.addOnPrem({
+        dn: `CN=Other,${base}`,
+        anchor: sourceAnchor(guid(6), null),
+        disabled: false,
+        type: 'contact',
+        mail: 'o@partner.example',
+      });
+      c.addOnPrem({
+        dn: `CN=No Mail,${base}`,
+        anchor: sourceAnchor(guid(7), null),
+        disabled: false,
+        type: 'contact',
+        filteredBy: ['contactWithoutMail'],
+      });
+      c.addOnPrem({
+        dn: `CN=Inet,${base}`,
+        anchor: sourceAnchor(guid(8), null),
+        disabled: true,
+        type: 'inetOrgPerson',
+      });
+      // Outside the OU: not this verify's, whatever its type.
+      c.addOnPrem({
+        dn: 'CN=Elsewhere,OU=SalesOps,DC=contoso,DC=com',
+        anchor: 'x',
+        disabled: false,
+        type: 'group',
+        sid: sid(9),
+      });
+      return c;
+    }
+
+    it('counts and matches groups on their SID and contacts on their mail, and lists the missing ones per type', () => {
+      const c = typed();
+      c.addCloud({
+        id: 'pat',
+        userPrincipalName: 'pat@x',
+        onPremisesDistinguishedName: `CN=Pat,${base}`,
+        onPremisesImmutableId: guid(1).toString('base64'),
+      });
+      c.addCloudGroup({ id: 'g1', displayName: 'Team', onPremisesSecurityIdentifier: sid(1100) });
+      // A synced group of another OU: Graph gives no DN, so it is simply not this OU's.
+      c.addCloudGroup({ id: 'g9', displayName: 'Elsewhere', onPremisesSecurityIdentifier: sid(9) });
+      c.cloudTypeRead('group');
+      c.addCloudContact({ id: 'c1', displayName: 'Partner', mail: 'p@partner.example' });
+      c.cloudTypeRead('contact');
+      const r = c.report();
+      expect(r.groups).toEqual({
+        onPrem: 2,
+        matched: 1,
+        missing: [`CN=Managers,${base}`],
+        matchedOn: 'onPremisesSecurityIdentifier',
+        cloudRead: true,
+        withConsistencyGuid: 1,
+      });
+      expect(r.contacts).toEqual({
+        onPrem: 2,
+        matched: 1,
+        missing: [`CN=Other,${base}`],
+        matchedOn: 'mail',
+        cloudRead: true,
+      });
+      expect(r.notSynced).toEqual([
+        {
+          dn: `CN=No Mail,${base}`,
+          type: 'contact',
+          reason: expect.stringContaining('no mail attribute') as string,
+          conditions: ['contactWithoutMail'],
+        },
+        {
+          dn: `CN=Old List,${base}`,
+          type: 'group',
+          reason: 'a distribution group that is not mail-enabled',
+          conditions: ['distributionGroupNotMailEnabled'],
+        },
+      ]);
+      // Users stay users: the groups, contacts and the inetOrgPerson are not in their counts.
+      expect(r.onPrem).toEqual({ users: 1, disabled: 0 });
+      expect(r.matched).toBe(1);
+      expect(r.missing).toEqual([]);
+    });
+
+    it('counts inetOrgPerson objects as their own type, refused with the reason, also when Entra has them as users', () => {
+      const c = typed();
+      c.addCloud({
+        id: 'inet',
+        userPrincipalName: 'inet@x',
+        onPremisesDistinguishedName: `CN=Inet,${base}`,
+        onPremisesImmutableId: guid(8).toString('base64'),
+      });
+      const r = c.report();
+      expect(r.inetOrgPersons).toEqual({
+        onPrem: 1,
+        inCloud: 1,
+        dns: [`CN=Inet,${base}`],
+        reason: expect.stringContaining('password hash sync does not support InetOrgPerson') as string,
+      });
+      expect(r.inetOrgPersons!.reason).toContain('not covered by the no-flow rules');
+      // Not an extra cloud user, not a matched user, not a missing one.
+      expect(r.extra).toEqual([]);
+      expect(r.cloud.users).toBe(0);
+      expect(r.missing).toEqual([`CN=Pat,${base}`]);
+    });
+
+    it('says when the cloud side of a type was not read, and leaves types out that the scan did not hold', () => {
+      const c = typed();
+      const r = c.report();
+      expect(r.groups).toMatchObject({ onPrem: 2, matched: 0, cloudRead: false });
+      expect(c.hasOnPrem('group')).toBe(true);
+      const usersOnly = build().report();
+      expect(usersOnly.groups).toBeUndefined();
+      expect(usersOnly.contacts).toBeUndefined();
+      expect(usersOnly.inetOrgPersons).toBeUndefined();
+    });
+  });
+
   it('refuses an unparsable base', () => {
     expect(() => new OuComparison('Sales')).toThrow(/cannot be parsed/);
   });

@@ -1,6 +1,13 @@
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { SimulatedDirectory } from '../../src/directory/simulated-directory';
-import { BASE_DN, EXPECTED, OU } from '../../src/sandbox/forest-spec';
+import {
+  BASE_DN,
+  EXPECTED,
+  EXPECTED_OTHER_TYPES,
+  OU,
+  SALES_FILTERED_USERS,
+  userDn,
+} from '../../src/sandbox/forest-spec';
 import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 
 describe('the agent scan', () => {
@@ -12,9 +19,35 @@ describe('the agent scan', () => {
       { action: 'directory.scanOu', ou: OU.sales, pageSize: 100 },
       () => undefined,
     );
-    expect(scan.totals).toEqual({ users: EXPECTED.sales.users, disabled: EXPECTED.sales.disabled });
-    expect(scan.users).toHaveLength(EXPECTED.sales.users);
+    expect(scan.totals).toEqual({ ...EXPECTED.sales, ...EXPECTED_OTHER_TYPES.sales });
+    // Users, then the inetOrgPersons, groups and contacts, each of those with its type.
+    const byType = (type: string | undefined) => scan.users.filter((u) => u.type === type).length;
+    expect(byType(undefined)).toBe(EXPECTED.sales.users);
+    expect(byType('inetOrgPerson')).toBe(EXPECTED_OTHER_TYPES.sales.inetOrgPersons);
+    expect(byType('group')).toBe(EXPECTED_OTHER_TYPES.sales.groups);
+    expect(byType('contact')).toBe(EXPECTED_OTHER_TYPES.sales.contacts);
     expect(scan.users.every((u) => u.anchor.length === 24)).toBe(true);
+  });
+
+  it("marks what Connect Sync's default rules filter out with the condition, and carries a group's SID and a contact's mail", async () => {
+    const scan = await scanOu(
+      new SimulatedDirectory(forest),
+      { action: 'directory.scanOu', ou: OU.sales },
+      () => undefined,
+    );
+    const filtered = scan.users.filter((u) => u.filteredBy).map((u) => [u.dn, u.filteredBy]);
+    expect(filtered).toEqual([
+      ...SALES_FILTERED_USERS.map((f) => [userDn(f.user), [f.condition]]),
+      [`CN=Sales Old List,${OU.sales}`, ['distributionGroupNotMailEnabled']],
+      [`CN=Sales Contact 10,${OU.sales}`, ['contactWithoutMail']],
+    ]);
+    const managers = scan.users.find((u) => u.dn === `CN=Sales Managers,${OU.sales}`)!;
+    expect(managers).toMatchObject({ type: 'group', consistencyGuid: true });
+    expect(managers.sid).toMatch(/^S-1-5-21-\d+-\d+-\d+-\d+$/);
+    expect(scan.users.find((u) => u.dn === `CN=Sales Contact 01,${OU.sales}`)).toMatchObject({
+      type: 'contact',
+      mail: 'contact01@partner.example',
+    });
   });
 
   it('counts without keeping users when only counts are asked, page by page', async () => {
@@ -24,10 +57,15 @@ describe('the agent scan', () => {
       { action: 'directory.scanOu', ou: OU.sales, pageSize: 100, countOnly: true },
       (n) => void progress.push(n),
     );
-    expect(scan.totals).toEqual({ users: EXPECTED.sales.users, disabled: EXPECTED.sales.disabled });
+    expect(scan.totals).toEqual({ ...EXPECTED.sales, ...EXPECTED_OTHER_TYPES.sales });
     expect(scan.users).toEqual([]);
-    expect(progress).toHaveLength(Math.ceil(EXPECTED.sales.users / 100));
-    expect(progress.at(-1)).toBe(EXPECTED.sales.users);
+    const objects =
+      EXPECTED.sales.users +
+      EXPECTED_OTHER_TYPES.sales.inetOrgPersons +
+      EXPECTED_OTHER_TYPES.sales.groups +
+      EXPECTED_OTHER_TYPES.sales.contacts;
+    expect(progress).toHaveLength(Math.ceil(objects / 100));
+    expect(progress.at(-1)).toBe(objects);
   });
 
   it('sends isCriticalSystemObject for the built-in accounts, and nothing extra for anyone else', async () => {
@@ -49,5 +87,10 @@ describe('the agent scan', () => {
     );
     // Absent rather than false: a 100,000-user scan's lines stay as small as before.
     expect(sales.users.some((u) => 'criticalSystemObject' in u)).toBe(false);
+    expect(users.users.map((u) => u.filteredBy)).toEqual([
+      ['criticalSystemObject'],
+      ['criticalSystemObject'],
+      ['criticalSystemObject'],
+    ]);
   });
 });

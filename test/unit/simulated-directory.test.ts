@@ -102,7 +102,7 @@ describe('simulated directory', () => {
       message: `${pc} is a computer, not an OU or container.`,
       hint: `A verify reads the users under an OU or container. For the one that holds it, type /verify pilot ${OU.sales}`,
     });
-    expect((await refusal(`CN=${SEED_CONTACTS[0]!},${OU.sales}`)).message).toContain(
+    expect((await refusal(`CN=${SEED_CONTACTS[0]!.cn},${OU.sales}`)).message).toContain(
       'is a contact, not an OU or container.',
     );
     // Containers and OUs still are.

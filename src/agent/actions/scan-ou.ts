@@ -1,5 +1,6 @@
 import type { Directory, DirectoryUser } from '../../directory/types';
 import type { ScanOuPayload, ScanOuResult, ScannedUser } from '../../relay/protocol';
+import { connectSyncFilters } from '../../runbook/connect-sync-scope';
 import { sourceAnchor } from '../../runbook/ou-comparison';
 import { resolveOu } from '../resolve-ou';
 
@@ -21,6 +22,7 @@ export async function scanOu(
   const users: ScannedUser[] = [];
   const totals = await directory.scanUsers(baseDn, {
     ...(payload.pageSize ? { pageSize: payload.pageSize } : {}),
+    objectTypes: 'all',
     onPage: async (page, scannedSoFar) => {
       if (!payload.countOnly) for (const u of page) users.push(toScannedUser(u));
       await onProgress(scannedSoFar);
@@ -29,9 +31,21 @@ export async function scanOu(
   return { action: 'directory.scanOu', baseDn, defaultNamingContext, totals, users };
 }
 
-/** One user as it goes to the bot; the critical-system flag only when set, so lines stay small. */
+/**
+ * One object as it goes to the bot: what the comparison needs, and the rest only when set, so lines
+ * stay small. Connect Sync's default scope is applied here, where the attributes it reads are at hand.
+ */
 export function toScannedUser(u: DirectoryUser): ScannedUser {
+  const type = u.objectType ?? 'user';
   const user: ScannedUser = { dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled };
+  if (type !== 'user') user.type = type;
   if (u.criticalSystemObject) user.criticalSystemObject = true;
+  const filteredBy = connectSyncFilters({ ...u, type });
+  if (filteredBy.length > 0) user.filteredBy = filteredBy;
+  if (type === 'group') {
+    if (u.sid) user.sid = u.sid;
+    if (u.consistencyGuid && u.consistencyGuid.length === 16) user.consistencyGuid = true;
+  }
+  if (type === 'contact' && u.mail) user.mail = u.mail;
   return user;
 }

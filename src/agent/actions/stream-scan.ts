@@ -28,6 +28,7 @@ export async function streamScan(
     let sent = 0;
     const totals = await directory.scanUsers(baseDn, {
       ...(target.pageSize ? { pageSize: target.pageSize } : {}),
+      objectTypes: 'all',
       onPage: async (page, scannedSoFar) => {
         for (const u of page) batch.push(toScannedUser(u));
         while (batch.length >= USERS_PER_LINE) {
