@@ -8,7 +8,6 @@ import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
 import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { VerifyListKind } from '../runbook/commands';
-import type { ComparisonReport } from '../runbook/ou-comparison';
 import { CardProgress } from './card-progress';
 import type { CardSink } from './card-sink';
 import { compareOuWithCloud } from './compare-ou';
@@ -216,7 +215,7 @@ export class VerifyService {
         tone: 'warning',
       });
     }
-    const report = found.report as ComparisonReport;
+    const report = found.report;
     const lines =
       input.list === 'missing'
         ? report.missing
@@ -244,10 +243,10 @@ export class VerifyService {
   private async finish(verification: VerificationRecord, job: JobRecord): Promise<void> {
     const log = this.options.logger.child({ verificationId: verification.id, jobId: job.id });
     if (job.state === 'failed') {
-      const error = (job.error ?? {
+      const error = job.error ?? {
         code: 'INTERNAL',
         message: 'The agent reported a failure without details.',
-      }) as JobError;
+      };
       await this.fail(verification, job, error);
       return;
     }
