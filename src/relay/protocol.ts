@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AGENT_NAME } from '../runbook/agent-name';
 import {
   ADSYNC_ACTIONS,
+  canaryResult,
   jobError,
   jobPayload,
   KNOWN_ACTIONS,
@@ -19,22 +20,8 @@ export const AGENT_ID_HEADER = 'x-syncshift-agent';
 /** Sent on every request so `/agent list` shows what each agent runs. */
 export const AGENT_VERSION_HEADER = 'x-syncshift-agent-version';
 export { AGENT_NAME };
-
 // The job shapes live in the core (the job queue and the store need them too); the wire carries them.
-export {
-  ADSYNC_ACTIONS,
-  adsyncPayload,
-  jobError,
-  jobPayload,
-  KNOWN_ACTIONS,
-  MUTATING_ACTIONS,
-  scanOuPayload,
-  type AdsyncAction,
-  type AdsyncPayload,
-  type JobError,
-  type JobPayload,
-  type ScanOuPayload,
-} from '../runbook/job-shapes';
+export * from '../runbook/job-shapes';
 
 const dnString = z.string().min(1).max(4096);
 
@@ -312,7 +299,7 @@ export function readAdsyncResult<A extends AdsyncAction>(
 }
 
 export const resultRequest = z.discriminatedUnion('outcome', [
-  z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult]) }),
+  z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult, canaryResult]) }),
   z.object({ outcome: z.literal('failed'), error: jobError }),
 ]);
 export type ResultRequest = z.infer<typeof resultRequest>;

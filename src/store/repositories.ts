@@ -1,9 +1,11 @@
 import { createAuditRepo } from './audit-repo';
 import { createCloudSnapshotRepo } from './cloud-snapshot-repo';
 import { createCloudSyncConfirmedRepo } from './cloud-sync-confirmed-repo';
+import { createCanaryRepo } from './canary-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
+import { createServerRepo } from './server-repo';
 import type { Db } from './sql';
 import { createSummaryRepo } from './summary-repo';
 import { createSummarySettingsRepo } from './summary-settings-repo';
@@ -26,5 +28,7 @@ export function createRepositories(
     summarySettings: createSummarySettingsRepo(db),
     cloudSnapshots: createCloudSnapshotRepo(db),
     cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
+    canaries: createCanaryRepo(db),
+    servers: createServerRepo(db),
   };
 }

@@ -17,6 +17,7 @@ export type { ConversationRepo };
 export type { ExpiredLeases, JobRecord, JobRepo, JobState } from './job-repo';
 export type { VerificationRecord, VerificationRepo } from './verification-repo';
 export type { AuditEntry, AuditEvent, AuditRepo } from './audit-repo';
+export type { ConnectSyncServerRecord, ServerRepo, StagingServerRecord } from './server-repo';
 
 export interface Store {
   readonly db: Db;
@@ -40,5 +41,9 @@ export interface Store {
   jobs: JobRepo;
   verifications: VerificationRepo;
   audit: AuditRepo;
+  /** Canaries of runbook step 12 and their waivers. */
+  canaries: import('./canary-repo').CanaryRepo;
+  /** The migration's Connect Sync server (the one agent its ADSync jobs run on) and the staging servers others report. */
+  servers: import('./server-repo').ServerRepo;
   close(): Promise<void>;
 }
