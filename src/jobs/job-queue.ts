@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { MUTATING_ACTIONS, type JobPayload } from '../relay/protocol';
+import { MUTATING_ACTIONS, type JobPayload } from '../runbook/job-shapes';
 import type { Actor } from '../runbook/actor';
 import type { JobPurpose } from '../store/job-purpose';
 import type { JobRecord, Store } from '../store/types';

@@ -5,7 +5,6 @@ import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
-import type { JobError } from '../relay/protocol';
 import { SUMMARY_ACTOR, SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { CloudUser } from '../runbook/cloud-users';
 import { canonicalDn } from '../runbook/dn';
@@ -646,7 +645,7 @@ export class SummaryService {
       localDate,
       timeZone: settings?.timeZone ?? 'UTC',
       waves,
-      previous: previous ? { ...(previous.content as WaveSummary), localDate: previous.localDate } : null,
+      previous: previous?.content ? { ...previous.content, localDate: previous.localDate } : null,
       provisioning,
       provisioningError,
       lastVerify: await this.lastVerify(migration.conversationId),
@@ -748,7 +747,7 @@ export class SummaryService {
           if (job?.state === 'succeeded') {
             results.set(key, readStoredScan(store, job) ?? { error: "the agent's result could not be read" });
           } else if (job?.state === 'failed') {
-            results.set(key, { error: (job.error as JobError | null)?.message ?? 'the agent could not count it' });
+            results.set(key, { error: job.error?.message ?? 'the agent could not count it' });
           }
         }
         if (results.size === jobs.length) break;
@@ -790,13 +789,8 @@ export class SummaryService {
       (v) => v.status === 'reported',
     );
     if (!latest) return null;
-    const s = latest.summary as {
-      onPrem: { users: number };
-      cloud: { users: number };
-      missing: number;
-      extra: number;
-      mismatched: number;
-    };
+    const s = latest.summary;
+    if (!s || !('onPrem' in s)) return null;
     return {
       id: shortId(latest.id),
       ou: latest.baseDn ?? latest.ouInput,

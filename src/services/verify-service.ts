@@ -303,10 +303,10 @@ export class VerifyService {
   private async finish(verification: VerificationRecord, job: JobRecord): Promise<void> {
     const log = this.options.logger.child({ verificationId: verification.id, jobId: job.id });
     if (job.state === 'failed') {
-      const error = (job.error ?? {
+      const error = job.error ?? {
         code: 'INTERNAL',
         message: 'The agent reported a failure without details.',
-      }) as JobError;
+      };
       await this.fail(verification, job, error);
       return;
     }

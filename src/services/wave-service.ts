@@ -2,7 +2,7 @@ import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderWavesCard, type WaveView } from '../cards/waves-card';
 import type { AdaptiveCardJson } from '../cards/render';
-import { storedScanOu, type JobError } from '../relay/protocol';
+import { storedScanOu } from '../relay/protocol';
 import type { Actor } from '../runbook/actor';
 import { parseOuInput } from '../runbook/ou-input';
 import { pilotOu, type PilotOu } from '../runbook/step-evidence';
@@ -204,7 +204,7 @@ export class WaveService {
   private async record(job: JobRecord): Promise<void> {
     const now = this.now();
     if (job.state === 'failed') {
-      const error = job.error as JobError | null;
+      const error = job.error;
       await this.options.store.waves.recordOuCount({
         jobId: job.id,
         baseDn: null,

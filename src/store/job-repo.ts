@@ -1,5 +1,6 @@
 import { AppError } from '../shared/errors';
 import type { Actor } from '../runbook/actor';
+import { jobError, type JobError } from '../runbook/job-shapes';
 import type { OnPremUser } from '../runbook/ou-comparison';
 import type { JobPurpose } from './job-purpose';
 import {
@@ -37,8 +38,10 @@ export interface JobRecord {
   leaseExpiresAt: Date | null;
   attempts: number;
   progress: unknown;
+  /** The action's own result; read with that action's schema (readStoredScan, readAdsyncResult). */
   result: unknown;
-  error: unknown;
+  /** Why a failed job failed, as the agent (or the bot, for a lost lease) wrote it. */
+  error: JobError | null;
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
@@ -167,6 +170,23 @@ export interface JobRepo {
   cancelQueued(input: { jobIds: string[]; reason: string; now: Date }): Promise<number>;
 }
 
+/** Unknown keys are kept (passthrough). */
+const storedJobError = jobError.passthrough();
+
+/**
+ * Read with the schema the agent wrote it with. A stored object that does not match (an older
+ * version's row) is handed on as it is, as before the column was typed; anything else still says
+ * the job failed.
+ */
+function toJobError(value: unknown): JobError | null {
+  if (value === null || value === undefined) return null;
+  const parsed = storedJobError.safeParse(value);
+  if (parsed.success) return parsed.data;
+  return typeof value === 'object'
+    ? (value as JobError)
+    : { code: 'STORE.UNREADABLE', message: `The job failed; its stored error reads: ${String(value)}` };
+}
+
 /** Connect Sync actions run on the migration's Connect Sync server only (see jobs.pinned_agent). */
 export function isConnectSyncAction(kind: string): boolean {
   return kind.startsWith('adsync.');
@@ -188,7 +208,7 @@ function mapJob(row: Row): JobRecord {
     attempts: Number(row.attempts),
     progress: toJson(row.progress),
     result: toJson(row.result),
-    error: toJson(row.error),
+    error: toJobError(row.error),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     finishedAt: toDateOrNull(row.finished_at),

@@ -1,3 +1,4 @@
+import type { WaveSummary } from '../runbook/wave-summary';
 import { jsonParam, timeParam, toDate, toDateOrNull, toDateText, toStringOrNull, type Db, type Row } from './sql';
 
 export type SummaryKind = 'scheduled' | 'on_demand';
@@ -22,7 +23,8 @@ export interface SummaryRecord {
   sendingAt: Date | null;
   postedAt: Date | null;
   activityId: string | null;
-  content: unknown;
+  /** The summary as built, stored when sending begins; null before. */
+  content: WaveSummary | null;
   error: string | null;
   /** The error of the previous attempt, when this one is a retry. */
   lastError: string | null;
@@ -222,9 +224,14 @@ function mapSummary(r: Row): SummaryRecord {
     sendingAt: toDateOrNull(r.sending_at),
     postedAt: toDateOrNull(r.posted_at),
     activityId: toStringOrNull(r.activity_id),
-    content: typeof r.content === 'string' ? JSON.parse(r.content) : (r.content ?? null),
+    content: toWaveSummary(typeof r.content === 'string' ? JSON.parse(r.content) : (r.content ?? null)),
     error: toStringOrNull(r.error),
     lastError: toStringOrNull(r.last_error),
     noticeAt: toDateOrNull(r.notice_at),
   };
+}
+
+/** Typed at the boundary: the bot wrote the column from a WaveSummary (summary-service). */
+function toWaveSummary(value: unknown): WaveSummary | null {
+  return (value ?? null) as WaveSummary | null;
 }

@@ -1,3 +1,5 @@
+import type { JobError } from '../runbook/job-shapes';
+import type { ComparisonReport } from '../runbook/ou-comparison';
 import { AppError } from '../shared/errors';
 import {
   assertLimit,
@@ -13,6 +15,21 @@ import {
   type Row,
 } from './sql';
 
+/** What a reported verify's card shows: the counts of its report. */
+export interface VerifyCounts {
+  onPrem: { users: number; disabled: number };
+  cloud: { users: number };
+  matched: number;
+  missing: number;
+  extra: number;
+  mismatched: number;
+  notSynced?: number;
+}
+/** A failed verify keeps the error it failed with. */
+export interface VerifyFailure {
+  error: JobError;
+}
+
 export interface VerificationRecord {
   id: string;
   jobId: string;
@@ -24,10 +41,10 @@ export interface VerificationRecord {
   baseDn: string | null;
   cardActivityId: string | null;
   status: 'running' | 'reported' | 'failed';
-  /** Counts and truncated lists shown on the card. */
-  summary: unknown;
-  /** Full missing/extra/mismatched lists for `/verify list`. */
-  report: unknown;
+  /** Counts shown on the card (or the error of a failed verify); null while running. */
+  summary: VerifyCounts | VerifyFailure | null;
+  /** Full missing/extra/mismatched lists for `/verify list`; null unless reported. */
+  report: ComparisonReport | null;
   createdAt: Date;
   reportedAt: Date | null;
 }
@@ -59,6 +76,12 @@ export interface VerificationRepo {
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
   summary, report, created_at, reported_at`;
 
+// Typed at the boundary: the bot wrote these columns from a VerifyCounts (or VerifyFailure) and a
+// ComparisonReport (verify-service). They are not parsed again on every read: a report holds up to
+// 100,000 names, and every listing of a conversation's verifies reads it.
+const toVerifySummary = (value: unknown) => toJson(value) as VerifyCounts | VerifyFailure | null;
+const toReport = (value: unknown) => toJson(value) as ComparisonReport | null;
+
 function mapVerification(row: Row): VerificationRecord {
   return {
     id: String(row.id),
@@ -69,8 +92,8 @@ function mapVerification(row: Row): VerificationRecord {
     baseDn: toStringOrNull(row.base_dn),
     cardActivityId: toStringOrNull(row.card_activity_id),
     status: row.status as VerificationRecord['status'],
-    summary: toJson(row.summary),
-    report: toJson(row.report),
+    summary: toVerifySummary(row.summary),
+    report: toReport(row.report),
     createdAt: toDate(row.created_at),
     reportedAt: toDateOrNull(row.reported_at),
   };
