@@ -27,6 +27,8 @@ const stepData = z.object({
   n: z.number().int().min(1).max(STEPS.length),
   ou: z.string().optional(),
   reason: z.string().optional(),
+  /** The password hash sync answer on steps that ask it (runbook steps' asksPhs). */
+  phs: z.enum(['on', 'off']).optional(),
 });
 const voteData = stepData.extend({ approvalId: id });
 
@@ -35,14 +37,12 @@ export type StepAction =
   | { verb: typeof STEP_VERBS.skip; migrationId: string; n: number; reason: string }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
   | {
-      verb:
-        | typeof STEP_VERBS.refresh
-        | typeof STEP_VERBS.confirm
-        | typeof STEP_VERBS.requestApproval
-        | typeof STEP_VERBS.undo;
+      verb: typeof STEP_VERBS.confirm | typeof STEP_VERBS.requestApproval;
       migrationId: string;
       n: number;
-    };
+      phs?: 'on' | 'off';
+    }
+  | { verb: typeof STEP_VERBS.refresh | typeof STEP_VERBS.undo; migrationId: string; n: number };
 
 /** `fields` names what was missing or malformed, for the refusal and the audit. */
 export type ParsedStepAction = { ok: true; action: StepAction } | { ok: false; fields: string[]; problem: string };
@@ -75,6 +75,11 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.run:
       return { ok: true, action: { verb, migrationId, n, ou: parsed.data.ou ?? '' } };
+    case STEP_VERBS.confirm:
+    case STEP_VERBS.requestApproval: {
+      const phs = (parsed.data as { phs?: 'on' | 'off' }).phs;
+      return { ok: true, action: { verb, migrationId, n, ...(phs ? { phs } : {}) } };
+    }
     default:
       return { ok: true, action: { verb, migrationId, n } };
   }
