@@ -24,6 +24,8 @@ import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepJobPurpose, StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
+import { andCanaryCondition } from '../runbook/canary';
+import { CanaryService, isCanaryApproval } from './canary-service';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './card-sink';
@@ -40,6 +42,8 @@ export interface RunbookServiceOptions {
   /** The migration's one Connect Sync server: Connect Sync jobs are pinned to it (issue 16). */
   servers: ConnectSyncServers;
   now?: () => Date;
+  /** Step 12's canary; without it step 12 has no canary buttons and no canary condition. */
+  canary?: CanaryService;
 }
 
 type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
@@ -54,6 +58,11 @@ export class RunbookService {
 
   constructor(private readonly options: RunbookServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    if (options.canary)
+      options.canary.publish = async (migrationId, n) => {
+        const migration = await options.store.runbook.getMigration(migrationId);
+        if (migration) await this.publish(migration, n);
+      };
   }
 
   /** After `/migration start`: the steps exist and the overview and first step card are returned to post. */
@@ -170,7 +179,7 @@ export class RunbookService {
                 n,
                 by: actor.name,
                 at: this.now(),
-                ...(action.phs ? { connectSyncPhs: action.phs } : {}),
+                ...('phs' in action && action.phs ? { connectSyncPhs: action.phs } : {}),
               };
         const refused = await this.transition(loaded, event);
         await audit(action.verb, refused ? 'refused' : 'done', refused ? { reason: refused } : {});
@@ -279,6 +288,24 @@ export class RunbookService {
           actor.id,
           created ? undefined : 'An undo or approval request is already open for this step.',
         );
+      }
+      case STEP_VERBS.canaryCreate:
+      case STEP_VERBS.canaryDelete:
+      case STEP_VERBS.waiveCanary: {
+        const canary = this.options.canary;
+        if (!canary || n !== CanaryService.step()) return refuse(action.verb, `Step ${n} has no canary.`);
+        const refused =
+          action.verb === STEP_VERBS.waiveCanary
+            ? await canary.waive(migration, actor, action.reason)
+            : await canary.request(
+                migration,
+                loaded.steps,
+                actor,
+                action.verb === STEP_VERBS.canaryCreate ? 'create' : 'delete',
+              );
+        if (action.verb !== STEP_VERBS.waiveCanary)
+          await audit('canary.request', refused ? 'refused' : 'requested', refused ? { reason: refused } : {});
+        return this.afterChange(migration, n, actor.id, refused ?? undefined);
       }
       default:
         return assertNever(action);
@@ -459,7 +486,11 @@ export class RunbookService {
         };
       case 'verify': {
         const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
-        return verifyOutcome(def.check.mode, report, steps, shortJob(job));
+        const outcome = verifyOutcome(def.check.mode, report, steps, shortJob(job));
+        // Step 12 also needs a canary that came through Cloud Sync (or a waiver).
+        return def.check.mode === 'provisioned' && this.options.canary
+          ? andCanaryCondition(outcome, await this.options.canary.condition(loaded.migration.id, steps))
+          : outcome;
       }
       case 'exportConfig':
         return { ok: true, evidence: { export: dataOf(job), job: shortJob(job) }, reason: '' };
@@ -591,6 +622,8 @@ export class RunbookService {
           at: this.now(),
           reason: `rejected by ${actor.name}`,
         });
+    } else if (result.outcome === 'approved' && isCanaryApproval(decided)) {
+      await this.options.canary?.execute(migration, (await this.load(migration.id, def.n))!.steps, decided);
     } else if (result.outcome === 'approved') {
       const pre = isUndo(decided) ? null : precheckJob(decided.action);
       if (pre) {
@@ -804,7 +837,12 @@ export class RunbookService {
   ): Promise<AdaptiveCardJson> {
     const def = stepDefinition(n)!;
     const approval = await this.options.store.runbook.latestApproval(migration.id, n);
+    const canary =
+      this.options.canary && n === CanaryService.step()
+        ? await this.options.canary.view(migration.id, steps, viewer)
+        : undefined;
     return renderStepCard({
+      ...(canary ? { canary } : {}),
       migrationId: migration.id,
       migrationName: migration.name,
       def,

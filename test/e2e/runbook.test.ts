@@ -305,8 +305,21 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(s12.reason).toContain('1 missing in the cloud');
     await sharedCard(s12, 'Failed: 6 of the 7 users counted in step 7 are provisioned; 1 missing in the cloud');
     h.graph.addUsers([rdUsers[0]!]);
+    // Without a canary that came through Cloud Sync step 12 still fails; here an approver waives it
+    // (test/e2e/canary.test.ts runs a real one). Only approvers may, and only with a reason.
     await click(ADELE, 'step.run', 12);
-    await waitForStep(12, ['done']);
+    expect((await waitForStep(12, ['failed'])).reason).toContain('no canary has come through Cloud Sync');
+    expect(await click(MALLORY, 'step.waiveCanary', 12, { reason: 'lab forest' })).toContain(
+      'Only an approver may waive the canary',
+    );
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: '' })).toContain('Say why the canary is waived');
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: 'Pilot OU has no room for test users' })).toContain(
+      'Canary waived by Megan Bowen',
+    );
+    await click(ADELE, 'step.run', 12);
+    expect((await waitForStep(12, ['done'])).evidence).toMatchObject({
+      canaryWaived: { by: 'Megan Bowen', reason: 'Pilot OU has no room for test users' },
+    });
 
     // 13: an expired approval is refused; a fresh one runs a full sync cycle.
     await click(ADELE, 'step.requestApproval', 13);
@@ -340,6 +353,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       'job.queued',
       'job.leased',
       'job.result',
+      'canary.waive',
     ])
       expect(actions).toContain(a);
     expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:SELF_APPROVAL')).toBe(true);
