@@ -384,7 +384,7 @@ async function runAdsync(
     case 'adsync.stopService':
       return adsync.stopService(run);
     case 'adsync.startService':
-      return adsync.startService('Automatic', run);
+      return adsync.startService(payload.startType ?? 'Automatic', run);
     default:
       return assertNever(payload, 'agent action');
   }

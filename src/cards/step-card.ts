@@ -111,8 +111,14 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
   if (canary?.canWaive)
     actions.push({ title: 'Waive canary (approvers)', verb: STEP_VERBS.waiveCanary, data: data(), style: 'default' });
   // The card only shows what the service would accept: both ask the same rule.
-  if (undoAllowed(input.steps, def.n, liveApproval).ok) {
-    actions.push({ title: 'Undo (needs approval)', verb: STEP_VERBS.undo, data: data(), style: 'destructive' });
+  const undo = undoAllowed(input.steps, def.n, liveApproval);
+  if (undo.ok) {
+    actions.push({
+      title: undo.undo === 'reopen' ? 'Reopen (needs approval)' : 'Undo (needs approval)',
+      verb: STEP_VERBS.undo,
+      data: data(),
+      style: 'destructive',
+    });
   }
 
   const refreshUserIds = [
@@ -144,6 +150,12 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
       : def.optional
         ? 'Why this step is skipped'
         : 'Why step 12 may pass without a canary',
+    // Fixed words, not stored values: a plain label.
+    showPhsInput: def.asksPhs !== undefined && startable && !liveApproval,
+    phsLabel:
+      def.asksPhs === 'connectSync'
+        ? "Is Connect Sync's password hash sync on? (Connect Sync wizard → View or export current configuration)"
+        : "Password hash sync in the Cloud Sync configuration (needed if Connect Sync's was on; SyncShift cannot read it, so you confirm it)",
     actions,
     refreshData: data(),
     refreshUserIds,

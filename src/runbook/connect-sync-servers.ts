@@ -101,3 +101,31 @@ export function connectSyncPhs(steps: readonly StepState[], n: number): 'on' | '
   const evidence = steps.find((s) => s.n === n)?.evidence as { connectSyncPhs?: unknown } | null | undefined;
   return evidence?.connectSyncPhs === 'on' || evidence?.connectSyncPhs === 'off' ? evidence.connectSyncPhs : null;
 }
+
+/**
+ * Password hash sync at the final stop. Stopping Connect Sync stops its password hash sync; if it was
+ * on (step 11's answer; unknown counts as on), Cloud Sync's configuration must sync password hashes
+ * too. SyncShift cannot read that setting (Microsoft Graph shows it as a second synchronization job
+ * with the template AD2AADPasswordHash, per "How to programmatically configure cloud sync using MS
+ * Graph API"; this version does not read it), so the requester confirms it and the approval shows it.
+ */
+export function finalStopPhs(
+  steps: readonly StepState[],
+  answerStep: number,
+  cloudSyncPhs: 'on' | 'off' | undefined,
+): { ok: true; evidence: Record<string, string> } | { ok: false; reason: string } {
+  const connect = connectSyncPhs(steps, answerStep);
+  if (connect === 'off') return { ok: true, evidence: { connectSyncPhs: 'off' } };
+  if (cloudSyncPhs === 'on')
+    return {
+      ok: true,
+      evidence: {
+        connectSyncPhs: connect ?? `not recorded in step ${answerStep} (taken as on)`,
+        cloudSyncPhs: 'on, confirmed by the requester (unverified: SyncShift cannot read it)',
+      },
+    };
+  return {
+    ok: false,
+    reason: `Connect Sync's password hash sync is ${connect === 'on' ? `on (step ${answerStep})` : `not recorded as off in step ${answerStep}`}, and stopping Connect Sync stops it. Turn on password hash sync in the Cloud Sync configuration (its properties, Basics), then choose On for it on this card and ask again. SyncShift cannot read that setting itself (in Microsoft Graph it is the AD2AADPasswordHash synchronization job, which this version does not read).`,
+  };
+}

@@ -61,7 +61,11 @@ export const adsyncPayload = z.discriminatedUnion('action', [
     disabled: z.boolean(),
   }),
   z.object({ action: z.literal('adsync.stopService') }),
-  z.object({ action: z.literal('adsync.startService') }),
+  z.object({
+    action: z.literal('adsync.startService'),
+    /** The start type the final stop read before it disabled the service; older bots sent none (Automatic). */
+    startType: z.enum(['Automatic', 'Manual']).optional(),
+  }),
 ]);
 export type AdsyncPayload = z.infer<typeof adsyncPayload>;
 

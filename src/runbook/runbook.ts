@@ -20,7 +20,8 @@ export interface StepState {
 }
 
 export type RunbookEvent =
-  | { type: 'confirm'; n: number; by: string; at: Date }
+  /** `connectSyncPhs`: the answer of a step that asks whether Connect Sync's password hash sync is on. */
+  | { type: 'confirm'; n: number; by: string; at: Date; connectSyncPhs?: 'on' | 'off' }
   | { type: 'skip'; n: number; by: string; at: Date; reason: string }
   | { type: 'start'; n: number; by: string; at: Date }
   | { type: 'awaitApproval'; n: number; by: string; at: Date }
@@ -88,9 +89,21 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
       if (!isPerson) return { ok: false, reason: `Step ${def.n} is checked by SyncShift, not confirmed by hand.` };
       if (!startable && step.status !== 'in_progress')
         return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
+      if (def.asksPhs === 'connectSync' && !event.connectSyncPhs)
+        return {
+          ok: false,
+          reason: `Say on step ${def.n}'s card whether Connect Sync's password hash sync is on (On or Off), then mark it done.`,
+        };
       return needDeps()
         ? { ok: false, reason: needDeps()! }
-        : next('done', { at: event.at, by: event.by, evidence: { confirmedBy: event.by } });
+        : next('done', {
+            at: event.at,
+            by: event.by,
+            evidence: {
+              confirmedBy: event.by,
+              ...(def.asksPhs === 'connectSync' ? { connectSyncPhs: event.connectSyncPhs } : {}),
+            },
+          });
     case 'skip':
       if (!def.optional)
         return { ok: false, reason: `Step ${def.n} cannot be skipped; it is part of every migration.` };
@@ -135,7 +148,8 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
   }
 }
 
-export type UndoAction = NonNullable<StepDefinition['undo']>;
+/** A step's own undo, or `reopen`: a step that changed nothing goes back to not started (with approval). */
+export type UndoAction = NonNullable<StepDefinition['undo']> | 'reopen';
 export type UndoCheck = { ok: true; undo: UndoAction } | { ok: false; reason: string };
 
 /** Statuses in which a later step is using what an earlier step did. */
@@ -145,6 +159,13 @@ const BUILDING: ReadonlySet<StepStatus> = new Set(['in_progress', 'waiting_appro
  * May step `n` be undone now, and with what? The one rule behind the card's Undo button and the
  * service's acceptance of an undo (so a button that was never shown cannot be pressed anyway).
  * `liveApproval` is the step's pending, approved or executing request, if any.
+ *
+ * Rollback (issue 16; the pilot tutorial's Troubleshooting: Cloud Sync out first, then the rules
+ * disabled, then the scheduler started) walks back from the latest step: a step is undone only once
+ * every later step resting on it is undone or reopened. A step that changed nothing (a person's
+ * confirmation, a count) is reopened instead: back to not started, with the same approval and audit.
+ * A step's `rollbackPast` lists later steps that do not rest on it (step 9's rules may be disabled
+ * while step 10, the provisioning agent install, stays done: rollback is needed exactly then).
  */
 export function undoAllowed(
   steps: readonly StepState[],
@@ -153,9 +174,12 @@ export function undoAllowed(
 ): UndoCheck {
   const def = stepDefinition(n);
   if (!def) return { ok: false, reason: `There is no step ${n}; the runbook has steps 1 to ${STEPS.length}.` };
-  if (!def.undo) return { ok: false, reason: `Step ${n} changed nothing that can be undone.` };
   const status = statusOf(steps, n);
-  if (status !== 'done' && status !== 'failed')
+  const undo: UndoAction = def.undo ?? 'reopen';
+  if (undo === 'reopen') {
+    if (status !== 'done' && status !== 'skipped')
+      return { ok: false, reason: `Step ${n} is ${describe(status)}; only a done or skipped step can be reopened.` };
+  } else if (status !== 'done' && status !== 'failed')
     return { ok: false, reason: `Step ${n} is ${describe(status)}; only a done or failed step can be undone.` };
   if (liveApproval) {
     return {
@@ -165,10 +189,15 @@ export function undoAllowed(
         : `Step ${n} has an open approval request; settle it first.`,
     };
   }
-  const dependants = STEPS.filter((d) => d.dependsOn.includes(n));
+  const dependants = laterSteps(n).filter((d) => !(def.rollbackPast ?? []).includes(d.n));
   const finished = dependants.filter((d) => FINISHED.has(statusOf(steps, d.n))).map((d) => d.n);
-  if (finished.length > 0)
-    return { ok: false, reason: `Step ${finished.join(', ')} already builds on step ${n}; undo that first.` };
+  if (finished.length === 1)
+    return { ok: false, reason: `Step ${finished[0]} already builds on step ${n}; undo or reopen that first.` };
+  if (finished.length > 1)
+    return {
+      ok: false,
+      reason: `Steps ${finished.join(', ')} already build on step ${n}; undo or reopen them first, from step ${finished.at(-1)} back.`,
+    };
   const building = dependants.filter((d) => BUILDING.has(statusOf(steps, d.n)));
   if (building.length > 0)
     return {
@@ -177,7 +206,60 @@ export function undoAllowed(
         building.map((d) => `Step ${d.n} is ${describe(statusOf(steps, d.n))}`).join('; ') +
         ` and builds on step ${n}; let it finish first.`,
     };
-  return { ok: true, undo: def.undo };
+  const nothing = nothingToUndo(undo, steps.find((s) => s.n === n)?.evidence);
+  if (nothing) return { ok: false, reason: `Nothing to undo in step ${n}: ${nothing}` };
+  return { ok: true, undo };
+}
+
+/** Every step that rests on step `n`, directly or through another step, in runbook order. */
+function laterSteps(n: number): StepDefinition[] {
+  const found = new Set<number>();
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const d of STEPS)
+      if (!found.has(d.n) && d.dependsOn.some((dep) => dep === n || found.has(dep))) {
+        found.add(d.n);
+        grew = true;
+      }
+  }
+  return STEPS.filter((d) => found.has(d.n));
+}
+
+/** Why an undo would change nothing (so it is refused, not marked done), or null. */
+function nothingToUndo(undo: UndoAction, evidence: unknown): string | null {
+  switch (undo) {
+    case 'disableRules':
+      return createdRuleIds(evidence).length === 0
+        ? 'its evidence lists no rule SyncShift created, so no rule is disabled. Check Get-ADSyncRule on the Connect Sync server if you expected some.'
+        : null;
+    case 'adsyncServiceStart': {
+      const previous = previousStartType(evidence);
+      if (previous === 'Automatic' || previous === 'Manual') return null;
+      return previous === null
+        ? "its evidence does not say the ADSync service's start type before the stop, so SyncShift cannot restore it. Set it and start the service by hand (Set-Service ADSync -StartupType <type>; Start-Service ADSync)."
+        : `the ADSync service's start type before the stop was ${previous}, which SyncShift does not restore by starting it. Set it by hand.`;
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The identifiers of the rules a rules step created, from its evidence: a done step keeps them under
+ * result.created, a partly failed one under created (what the agent made before the failure).
+ */
+export function createdRuleIds(evidence: unknown): string[] {
+  const e = (evidence ?? {}) as { result?: { created?: unknown }; created?: unknown };
+  const created = Array.isArray(e.result?.created) ? e.result.created : Array.isArray(e.created) ? e.created : [];
+  return (created as { identifier?: unknown }[])
+    .map((c) => c?.identifier)
+    .filter((id): id is string => typeof id === 'string' && id !== '');
+}
+
+/** The ADSync service's start type before the final stop, as the stop script read it. */
+export function previousStartType(evidence: unknown): string | null {
+  const previous = (evidence as { result?: { previousStartType?: unknown } } | null)?.result?.previousStartType;
+  return typeof previous === 'string' && previous !== '' ? previous : null;
 }
 
 export function describe(status: StepStatus): string {

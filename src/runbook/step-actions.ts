@@ -33,6 +33,8 @@ const stepData = z.object({
   n: z.number().int().min(1).max(STEPS.length),
   ou: z.string().optional(),
   reason: z.string().optional(),
+  /** The password hash sync answer on steps that ask it (runbook steps' asksPhs). */
+  phs: z.enum(['on', 'off']).optional(),
 });
 const voteData = stepData.extend({ approvalId: id });
 
@@ -46,10 +48,14 @@ export type StepAction =
     }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
   | {
+      verb: typeof STEP_VERBS.confirm | typeof STEP_VERBS.requestApproval;
+      migrationId: string;
+      n: number;
+      phs?: 'on' | 'off';
+    }
+  | {
       verb:
         | typeof STEP_VERBS.refresh
-        | typeof STEP_VERBS.confirm
-        | typeof STEP_VERBS.requestApproval
         | typeof STEP_VERBS.undo
         | typeof STEP_VERBS.canaryCreate
         | typeof STEP_VERBS.canaryDelete;
@@ -90,6 +96,11 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.run:
       return { ok: true, action: { verb, migrationId, n, ou: parsed.data.ou ?? '' } };
+    case STEP_VERBS.confirm:
+    case STEP_VERBS.requestApproval: {
+      const phs = (parsed.data as { phs?: 'on' | 'off' }).phs;
+      return { ok: true, action: { verb, migrationId, n, ...(phs ? { phs } : {}) } };
+    }
     default:
       return { ok: true, action: { verb, migrationId, n } };
   }

@@ -1,8 +1,8 @@
 import type { Approval } from './approvals';
 import { parseOuInput } from './ou-input';
-import type { StepState } from './runbook';
+import { createdRuleIds, previousStartType, type StepState } from './runbook';
 import { pilotOu } from './step-evidence';
-import { stepByCheck, type StepCheck } from './steps';
+import { stepByCheck, stepDefinition, type StepCheck } from './steps';
 
 /**
  * What each step asks the agent to do: the check behind its Run button, the read before an
@@ -21,7 +21,7 @@ export type StepJob =
   | { action: 'adsync.createNoFlowRules'; plan: Record<string, unknown>[] }
   | { action: 'adsync.setRulesDisabled'; identifiers: string[]; disabled: boolean }
   | { action: 'adsync.stopService' }
-  | { action: 'adsync.startService' };
+  | { action: 'adsync.startService'; startType: 'Automatic' | 'Manual' };
 
 export type CheckJob = { ok: true; job: StepJob } | { ok: false; reason: string };
 
@@ -83,23 +83,60 @@ export function actionJob(approval: Pick<Approval, 'action' | 'evidence'>): Step
 }
 
 /**
- * What an approved undo runs, from the stored approval alone; null when nothing runs. Disabling
- * rules names only those the step's own result says it created.
+ * What an undo approval stores as its evidence: the step's own evidence, and for the scheduler stop
+ * whether the sync rules changed since (then the restart must be a full cycle). Decided from the
+ * stored steps when the undo is requested; the approval voids if it changes before it runs.
+ */
+export function undoEvidence(steps: readonly StepState[], n: number): unknown {
+  const evidence = steps.find((s) => s.n === n)?.evidence ?? null;
+  if (stepDefinition(n)?.undo !== 'schedulerStart') return evidence;
+  return { ...(evidence as Record<string, unknown> | null), rulesChanged: rulesChangedSinceStop(steps) };
+}
+
+/**
+ * Did the no-flow rules step change Connect Sync's rules (created some, even in a failed run, or was
+ * undone, which disabled them)? Unknown counts as changed: a needless full cycle costs time, a
+ * missing one leaves the changed rules unapplied.
+ */
+function rulesChangedSinceStop(steps: readonly StepState[]): boolean {
+  const rules = steps.find((s) => s.n === stepByCheck({ kind: 'noFlowRules' }).n);
+  if (!rules) return true;
+  switch (rules.status) {
+    case 'done':
+    case 'in_progress':
+    case 'waiting_approval':
+    case 'skipped':
+      return true;
+    case 'failed':
+    case 'pending':
+      return rules.reason === 'undone' || createdRuleIds(rules.evidence).length > 0;
+  }
+}
+
+/**
+ * What an approved undo runs, from the stored approval alone; null when nothing runs (a reopened
+ * step, which only goes back to not started). Disabling rules names only those the step's own
+ * result says it created, a partly failed run's too.
  */
 export function undoJob(approval: Pick<Approval, 'action' | 'evidence'>): StepJob | null {
   switch (approval.action) {
     case 'undo:schedulerStart':
-      return { action: 'adsync.startScheduler', policyType: 'Delta' };
+      // The scheduler doc: changed rules are applied by a full sync only; Delta is for an unchanged configuration.
+      return {
+        action: 'adsync.startScheduler',
+        policyType:
+          (approval.evidence as { rulesChanged?: unknown } | null)?.rulesChanged === false ? 'Delta' : 'Initial',
+      };
     case 'undo:schedulerStop':
       return { action: 'adsync.stopScheduler' };
-    case 'undo:adsyncServiceStart':
-      return { action: 'adsync.startService' };
+    case 'undo:adsyncServiceStart': {
+      const previous = previousStartType(approval.evidence);
+      return previous === 'Automatic' || previous === 'Manual'
+        ? { action: 'adsync.startService', startType: previous }
+        : null;
+    }
     case 'undo:disableRules': {
-      const created = (
-        (approval.evidence as { result?: { created?: { identifier?: string }[] } } | null)?.result?.created ?? []
-      )
-        .map((c) => c.identifier)
-        .filter((id): id is string => typeof id === 'string');
+      const created = createdRuleIds(approval.evidence);
       return created.length > 0 ? { action: 'adsync.setRulesDisabled', identifiers: created, disabled: true } : null;
     }
     default:

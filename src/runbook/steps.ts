@@ -33,6 +33,17 @@ export interface StepDefinition {
   confirmRequires?: 'wavesConfirmed';
   /** The action that undoes this step, when it changed something. */
   undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart';
+  /**
+   * Later steps that do not rest on what this step changed: this step may be undone while they are
+   * done. Rollback needs it (the pilot tutorial rolls the rules back after Cloud Sync, whatever else
+   * was installed meanwhile).
+   */
+  rollbackPast?: readonly number[];
+  /**
+   * Password hash sync (issue 16): step 11 asks whether Connect Sync's is on; the final stop asks the
+   * requester to confirm Cloud Sync's is on too when it was (SyncShift cannot read that setting).
+   */
+  asksPhs?: 'connectSync' | 'cloudSync';
 }
 
 const person = { kind: 'person' } as const;
@@ -128,6 +139,9 @@ export const STEPS: readonly StepDefinition[] = [
     optional: false,
     dependsOn: [8],
     undo: 'disableRules',
+    // Installing the provisioning agent (10) changes nothing Connect Sync exports; Cloud Sync's scope
+    // (11) is what rests on the rules, and must be reopened first.
+    rollbackPast: [10],
   },
   {
     n: 10,
@@ -142,11 +156,13 @@ export const STEPS: readonly StepDefinition[] = [
   {
     n: 11,
     title: 'Configure Cloud Sync for the pilot OU',
-    guidance: 'New configuration → the domain → Scoping filters → Selected organizational units → the pilot OU.',
+    guidance:
+      "New configuration → the domain → Scoping filters → Selected organizational units → the pilot OU. Say whether Connect Sync's password hash sync is on (Connect Sync wizard → View or export current configuration): if it is, the Cloud Sync configuration must have password hash sync on too, and step 16 asks for it.",
     check: person,
     mutating: false,
     optional: false,
     dependsOn: [10],
+    asksPhs: 'connectSync',
   },
   {
     n: 12,
@@ -194,12 +210,13 @@ export const STEPS: readonly StepDefinition[] = [
     n: 16,
     title: 'Stop Connect Sync and leave it disabled',
     guidance:
-      'The agent stops the ADSync service and disables it. Leave it disabled for a while before decommissioning.',
+      'The agent stops the ADSync service and disables it; its start type before the stop is kept, and the undo restores it. Stopping and disabling a service needs local Administrators rights on the Connect Sync server (ADSyncAdmins is not enough), so the agent there must run as a member of Administrators. Refused while another Connect Sync server would export the migrated objects again (/server staging). Leave it disabled for a while before decommissioning.',
     check: { kind: 'adsyncServiceStop' },
     mutating: true,
     optional: false,
     dependsOn: [15],
     undo: 'adsyncServiceStart',
+    asksPhs: 'cloudSync',
   },
   {
     n: 17,
@@ -240,4 +257,11 @@ export function stepByCheck(check: SoftwareCheck): StepDefinition {
   );
   if (!found) throw new Error(`No runbook step has the check ${JSON.stringify(check)}.`);
   return found;
+}
+
+/** The step that asks this password hash sync question (exactly one does; a unit test says so). */
+export function stepWhereAsked(asks: NonNullable<StepDefinition['asksPhs']>): number {
+  const found = STEPS.find((s) => s.asksPhs === asks);
+  if (!found) throw new Error(`No runbook step asks ${asks}.`);
+  return found.n;
 }

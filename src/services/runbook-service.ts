@@ -23,8 +23,8 @@ import {
   type CheckOutcome,
 } from '../runbook/step-evidence';
 import { wavesConfirmedProblems, type WaveSummary } from '../runbook/wave-summary';
-import { actionJob, checkJob, isUndo, precheckJob, undoJob } from '../runbook/step-jobs';
-import { STEPS, stepDefinition, type StepDefinition } from '../runbook/steps';
+import { actionJob, checkJob, isUndo, precheckJob, undoEvidence, undoJob } from '../runbook/step-jobs';
+import { STEPS, stepDefinition, stepWhereAsked, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -37,6 +37,7 @@ import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './card-sink';
 import type { ConnectSyncServers } from './connect-sync-servers';
+import { finalStopPhs } from '../runbook/connect-sync-servers';
 
 export interface RunbookServiceOptions {
   store: Store;
@@ -180,7 +181,13 @@ export class RunbookService {
         const event: RunbookEvent =
           action.verb === STEP_VERBS.skip
             ? { type: 'skip', n, by: actor.name, at: this.now(), reason: action.reason }
-            : { type: 'confirm', n, by: actor.name, at: this.now() };
+            : {
+                type: 'confirm',
+                n,
+                by: actor.name,
+                at: this.now(),
+                ...('phs' in action && action.phs ? { connectSyncPhs: action.phs } : {}),
+              };
         if (action.verb === STEP_VERBS.confirm && def.confirmRequires === 'wavesConfirmed') {
           const problems = await this.wavesConfirmed(migration.id);
           if (problems.length > 0) return refuse(action.verb, `Not yet: ${problems.join('; ')}.`);
@@ -268,7 +275,13 @@ export class RunbookService {
             'Reading the current Connect Sync state through the agent; the approval request follows on this card.',
           );
         }
-        await this.openApproval(loaded, actor, def.check.kind, { requestedAfter: n - 1 });
+        let phs: Record<string, string> = {};
+        if (def.asksPhs === 'cloudSync') {
+          const checked = finalStopPhs(loaded.steps, stepWhereAsked('connectSync'), action.phs);
+          if (!checked.ok) return refuse('approval.request', checked.reason);
+          phs = checked.evidence;
+        }
+        await this.openApproval(loaded, actor, def.check.kind, { requestedAfter: n - 1, ...phs });
         return this.afterChange(migration, n, actor.id);
       }
       case STEP_VERBS.approve:
@@ -309,7 +322,13 @@ export class RunbookService {
         if (undoServer) return refuse('undo.request', undoServer);
         if (this.options.policy.approvers.length === 0)
           return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
-        const created = await this.openApproval(loaded, actor, `undo:${allowed.undo}`, step.evidence, false);
+        const created = await this.openApproval(
+          loaded,
+          actor,
+          `undo:${allowed.undo}`,
+          undoEvidence(loaded.steps, n),
+          false,
+        );
         await audit('undo.request', created ? 'requested' : 'exists');
         return this.afterChange(
           migration,
@@ -492,7 +511,8 @@ export class RunbookService {
               n: def.n,
               at: this.now(),
               reason: failure,
-              evidence: { before: step.evidence, ...ran },
+              // A partly failed rule creation: what it did create stays on record, for its undo.
+              evidence: { before: step.evidence, ...ran, ...createdBeforeFailure(job.error) },
             });
           } else {
             await this.transition(loaded, {
@@ -715,7 +735,7 @@ export class RunbookService {
   private async execute(loaded: Loaded, approval: Approval): Promise<void> {
     const { migration, def } = loaded;
     const undo = isUndo(approval);
-    const allowedActions = [def.check.kind, ...(def.undo ? [`undo:${def.undo}`] : [])];
+    const allowedActions = [def.check.kind, `undo:${def.undo ?? 'reopen'}`];
     if (approval.migrationId !== migration.id || approval.step !== def.n || !allowedActions.includes(approval.action)) {
       this.options.logger.error(
         { approvalId: approval.id, migrationId: migration.id, step: def.n },
@@ -734,7 +754,27 @@ export class RunbookService {
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
     const payload = undo ? undoJob(approval) : actionJob(approval);
     if (!payload) {
-      await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'executed');
+      if (approval.action === 'undo:reopen') {
+        // A reopened step changed nothing on any server: it goes back to not started, on the record.
+        const refused = await this.transition((await this.load(migration.id, def.n))!, {
+          type: 'undone',
+          n: def.n,
+          by: approval.requestedByName,
+          at: this.now(),
+          evidence: { reopened: true, before: loaded.step.evidence },
+        });
+        await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], refused ? 'void' : 'executed');
+        if (refused) await this.note((await this.load(migration.id, def.n))!, `Not reopened: ${refused}`);
+        return;
+      }
+      // An undo with nothing to run (undoAllowed refuses one; an older stored request lands here) is
+      // void and says so; the step is not marked undone.
+      await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], undo ? 'void' : 'executed');
+      if (undo)
+        await this.note(
+          (await this.load(migration.id, def.n))!,
+          'Nothing to undo: the step recorded nothing SyncShift could change back.',
+        );
       return;
     }
     const fresh = (await this.load(migration.id, def.n))!;
@@ -946,6 +986,12 @@ function dataOf(job: JobRecord): unknown {
 function errorText(error: unknown): string {
   const e = (error ?? {}) as { message?: string; hint?: string; code?: string };
   return [e.message ?? 'the agent reported a failure', e.hint].filter(Boolean).join(' ');
+}
+
+/** The rules a failed creation made before it stopped (the agent's error details.created), or nothing. */
+function createdBeforeFailure(error: unknown): { created?: unknown[] } {
+  const created = (error as { details?: { created?: unknown } } | null)?.details?.created;
+  return Array.isArray(created) && created.length > 0 ? { created } : {};
 }
 
 function shortJob(job: JobRecord): string {

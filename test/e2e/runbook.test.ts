@@ -300,7 +300,10 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await sharedCard(s9, 'Done');
 
     await click(ADELE, 'step.confirm', 10);
-    await click(MEGAN, 'step.confirm', 11);
+    // Step 11 asks whether Connect Sync's password hash sync is on; the answer is its evidence.
+    expect(await click(MEGAN, 'step.confirm', 11)).toContain("whether Connect Sync's password hash sync is on");
+    await click(MEGAN, 'step.confirm', 11, { phs: 'on' });
+    expect((await step(11)).evidence).toMatchObject({ connectSyncPhs: 'on' });
 
     // 12 without a Cloud Sync job: nothing can show Cloud Sync did anything, and the card says how to set it.
     await click(ADELE, 'step.run', 12);
@@ -466,10 +469,34 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await click(ADELE, 'step.confirm', 14);
     await click(ADELE, 'step.confirm', 15);
     expect(ps.readState().service).toMatchObject({ Status: 'Running' });
-    await click(ADELE, 'step.requestApproval', 16);
-    await click(LYNNE, 'step.approve', 16, { approvalId: await waitForApproval(16, 'pending') });
+    // Connect Sync synced password hashes (step 11), so Cloud Sync's must be on: SyncShift cannot read
+    // it, so the requester confirms it on the card, and the approval shows it.
+    expect(await click(ADELE, 'step.requestApproval', 16)).toContain(
+      'Turn on password hash sync in the Cloud Sync configuration',
+    );
+    await click(ADELE, 'step.requestApproval', 16, { phs: 'on' });
+    const ap16 = await waitForApproval(16, 'pending');
+    expect((await h.store.runbook.getApproval(ap16))!.evidence).toMatchObject({
+      connectSyncPhs: 'on',
+      cloudSyncPhs: expect.stringContaining('confirmed by the requester') as unknown,
+    });
+    await click(LYNNE, 'step.approve', 16, { approvalId: ap16 });
     const s16 = await waitForStep(16, ['done']);
     expect(ps.readState().service).toMatchObject({ Status: 'Stopped', StartType: 'Disabled' });
     await sharedCard(s16, 'result.startType: Disabled');
+    expect(s16.evidence).toMatchObject({ result: { previousStartType: 'Automatic' } });
+  });
+
+  it('undo of step 16 restores the start type the service had before the stop', async () => {
+    expect(await click(ADELE, 'step.undo', 16)).toContain('Undo waiting for approval');
+    await click(MEGAN, 'step.approve', 16, { approvalId: await waitForApproval(16, 'pending') });
+    const s16 = await waitForStep(16, ['pending']);
+    expect(s16.reason).toBe('undone');
+    expect(ps.readState().service).toEqual({ Status: 'Running', StartType: 'Automatic' });
+    const started = ps
+      .readState()
+      .calls.filter((c) => c.cmdlet === 'Set-Service')
+      .at(-1);
+    expect(started).toEqual({ cmdlet: 'Set-Service', args: { Name: 'ADSync', StartupType: 'Automatic' } });
   });
 });

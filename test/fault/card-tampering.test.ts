@@ -8,7 +8,7 @@ import { installFakePowerShell, type FakePowerShell } from '../../src/sandbox/si
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
-import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
@@ -77,6 +77,9 @@ describe('card tampering: a click is authorised by the stored records, never by 
     migA = await startMigration('Tamper A', convA);
     migB = await startMigration('Tamper B', convB);
     migC = await startMigration('Tamper undo', convC);
+    // Each migration's Connect Sync jobs run on the test agent (what /server <agent> records).
+    for (const migrationId of [migA, migB, migC])
+      await h.store.servers.set({ migrationId, agent: AGENT_ID, by: { id: 'test', name: 'test' }, now: new Date() });
     await setSteps(migB, { 1: 'done', 2: 'done', 3: 'done', 4: 'done', 5: 'done', 6: 'skipped', 7: 'done' });
     await click(ADELE, STEP_VERBS.requestApproval, { migrationId: migB, n: 8 }, convB);
     approvalB = await waitForApproval(migB, 8, 'pending');
@@ -554,7 +557,11 @@ describe('card tampering: a click is authorised by the stored records, never by 
         { 8: 'waiting_approval' },
         'Step 8 is waiting for approval; only a done or failed step can be undone.',
       ],
-      ['done, and step 9 built on it', { 8: 'done', 9: 'done' }, 'Step 9 already builds on step 8; undo that first.'],
+      [
+        'done, and step 9 built on it',
+        { 8: 'done', 9: 'done' },
+        'Step 9 already builds on step 8; undo or reopen that first.',
+      ],
       [
         'done, and step 9 waiting for approval on it',
         { 8: 'done', 9: 'waiting_approval' },
@@ -609,7 +616,7 @@ describe('card tampering: a click is authorised by the stored records, never by 
       expect((await h.store.runbook.getApproval(request.id))!.status).toBe('void');
       expect(await step(migC, 8)).toMatchObject({
         status: 'done',
-        reason: 'Approval void, nothing ran: Step 9 already builds on step 8; undo that first.',
+        reason: 'Approval void, nothing ran: Step 9 already builds on step 8; undo or reopen that first.',
       });
     });
 

@@ -69,21 +69,26 @@ describe('runbook state machine', () => {
     expect(currentStep(s)).toBe(9);
   });
 
-  it('undo is allowed only for steps that changed something and nothing builds on', () => {
+  it('undo walks back from the latest step; a step that changed nothing is reopened instead', () => {
     let s = initialSteps().map((x) => (x.n <= 8 ? { ...x, status: 'done' as const } : x));
+    // Step 7 (a count) changed nothing: it is reopened, but only once step 8, which builds on it, is undone.
     expect(applyEvent(s, { type: 'undone', n: 7, by: 'a', at, evidence: null })).toMatchObject({
       ok: false,
-      reason: expect.stringContaining('changed nothing'),
+      reason: 'Step 8 already builds on step 7; undo or reopen that first.',
     });
-    s = s.map((x) => (x.n === 9 ? { ...x, status: 'done' as const } : x));
+    const created = { result: { created: [{ identifier: '0b7e3c2a-5a4d-4b6e-9f10-0000000000a1' }] } };
+    s = s.map((x) => (x.n === 9 ? { ...x, status: 'done' as const, evidence: created } : x));
     expect(applyEvent(s, { type: 'undone', n: 8, by: 'a', at, evidence: null })).toMatchObject({
       ok: false,
-      reason: 'Step 9 already builds on step 8; undo that first.',
+      reason: 'Step 9 already builds on step 8; undo or reopen that first.',
     });
     s = apply(s, { type: 'undone', n: 9, by: 'a', at, evidence: { disabled: 6 } });
     expect(s[8]).toMatchObject({ status: 'pending', reason: 'undone' });
     s = apply(s, { type: 'undone', n: 8, by: 'a', at, evidence: { syncCycleEnabled: true } });
     expect(currentStep(s)).toBe(8);
+    s = apply(s, { type: 'undone', n: 7, by: 'a', at, evidence: { reopenedBy: 'a' } });
+    expect(s[6]).toMatchObject({ status: 'pending', reason: 'undone', evidence: { reopenedBy: 'a' } });
+    expect(currentStep(s)).toBe(7);
   });
 
   it('refuses unknown steps and events out of order', () => {
@@ -128,14 +133,79 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
     },
   );
 
-  it('refuses a step that changed nothing, and a step that does not exist', () => {
+  // Changed deliberately (issue 16): a person-confirmed step (or a count) used to be final; rollback
+  // needs it reopened, with the same approval and audit as an undo.
+  it('reopens a done or skipped step that changed nothing; refuses one still open, and a step that does not exist', () => {
+    expect(undoAllowed(upTo8('pending'), 7, null)).toEqual({ ok: true, undo: 'reopen' });
     expect(undoAllowed(upTo8('done'), 7, null)).toEqual({
       ok: false,
-      reason: 'Step 7 changed nothing that can be undone.',
+      reason: 'Step 8 already builds on step 7; undo or reopen that first.',
+    });
+    const skipped6 = upTo8('pending').map((x) =>
+      x.n === 6 ? { ...x, status: 'skipped' as const } : x.n === 7 ? { ...x, status: 'pending' as const } : x,
+    );
+    expect(undoAllowed(skipped6, 6, null)).toEqual({ ok: true, undo: 'reopen' });
+    expect(
+      undoAllowed(
+        upTo8('pending').map((x) => (x.n === 7 ? { ...x, status: 'failed' as const } : x)),
+        7,
+        null,
+      ),
+    ).toEqual({
+      ok: false,
+      reason: 'Step 7 is failed; only a done or skipped step can be reopened.',
     });
     expect(undoAllowed(upTo8('done'), 19, null)).toEqual({
       ok: false,
       reason: 'There is no step 19; the runbook has steps 1 to 18.',
+    });
+  });
+
+  // Changed deliberately (issue 16): undoing step 9 was refused once step 10 was confirmed, exactly
+  // when rollback is needed. Step 10 (installing the provisioning agent) does not rest on the rules;
+  // step 11 (Cloud Sync's scope) does, and the tutorial's rollback takes Cloud Sync out first.
+  it('undoes the rules while step 10 is done, but not while Cloud Sync is configured (step 11)', () => {
+    const created = { result: { created: [{ identifier: '0b7e3c2a-5a4d-4b6e-9f10-0000000000a1' }] } };
+    const through = (last: number): StepState[] =>
+      initialSteps().map((x) =>
+        x.n <= last ? { ...x, status: 'done' as const, evidence: x.n === 9 ? created : null } : x,
+      );
+    expect(undoAllowed(through(10), 9, null)).toEqual({ ok: true, undo: 'disableRules' });
+    expect(undoAllowed(through(11), 9, null)).toEqual({
+      ok: false,
+      reason: 'Step 11 already builds on step 9; undo or reopen that first.',
+    });
+    // Reopening 11 (and then 10 stays done) opens the way back.
+    expect(undoAllowed(through(11), 11, null)).toEqual({ ok: true, undo: 'reopen' });
+  });
+
+  it('an undo with nothing to undo says so and is refused, not marked done', () => {
+    const rulesStep = (evidence: unknown, status: StepStatus = 'done'): StepState[] =>
+      upTo8('done', status).map((x) => (x.n === 9 ? { ...x, evidence } : x));
+    expect(undoAllowed(rulesStep({ result: { created: [] } }), 9, null)).toEqual({
+      ok: false,
+      reason: expect.stringContaining(
+        'Nothing to undo in step 9: its evidence lists no rule SyncShift created',
+      ) as unknown,
+    });
+    expect(applyEvent(rulesStep(null), { type: 'undone', n: 9, by: 'a', at, evidence: null })).toMatchObject({
+      ok: false,
+    });
+    // A partly failed creation keeps what it made: that run can be undone.
+    expect(
+      undoAllowed(rulesStep({ created: [{ identifier: '0b7e3c2a-5a4d-4b6e-9f10-0000000000b2' }] }, 'failed'), 9, null),
+    ).toEqual({ ok: true, undo: 'disableRules' });
+    const stopped = (result: unknown): StepState[] =>
+      initialSteps().map((x) =>
+        x.n <= 16 ? { ...x, status: 'done' as const, evidence: x.n === 16 ? { result } : null } : x,
+      );
+    expect(undoAllowed(stopped({ previousStartType: 'Manual' }), 16, null)).toEqual({
+      ok: true,
+      undo: 'adsyncServiceStart',
+    });
+    expect(undoAllowed(stopped({}), 16, null)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("does not say the ADSync service's start type before the stop") as unknown,
     });
   });
 
@@ -151,8 +221,8 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
   });
 
   it.each([
-    ['done', 'Step 9 already builds on step 8; undo that first.'],
-    ['skipped', 'Step 9 already builds on step 8; undo that first.'],
+    ['done', 'Step 9 already builds on step 8; undo or reopen that first.'],
+    ['skipped', 'Step 9 already builds on step 8; undo or reopen that first.'],
     ['in_progress', 'Step 9 is in progress and builds on step 8; let it finish first.'],
     ['waiting_approval', 'Step 9 is waiting for approval and builds on step 8; let it finish first.'],
   ] as const)('refuses when the later step that builds on it is %s', (status9, reason) => {

@@ -2,7 +2,15 @@ import { jobPayload } from '../../src/relay/protocol';
 import type { Approval } from '../../src/runbook/approvals';
 import { parseOuInput } from '../../src/runbook/ou-input';
 import { initialSteps, type StepState } from '../../src/runbook/runbook';
-import { actionJob, checkJob, isUndo, precheckJob, undoJob, type StepJob } from '../../src/runbook/step-jobs';
+import {
+  actionJob,
+  checkJob,
+  isUndo,
+  precheckJob,
+  undoEvidence,
+  undoJob,
+  type StepJob,
+} from '../../src/runbook/step-jobs';
 import { STEPS, stepByCheck } from '../../src/runbook/steps';
 
 const PILOT = 'OU=Pilot,OU=Staff,DC=contoso,DC=com';
@@ -127,10 +135,53 @@ describe('actionJob and undoJob: what an approval runs, from the stored approval
     expect(actionJob(approval('undo:schedulerStart', {}))).toBeNull();
   });
 
-  it('undoes the scheduler steps with the opposite action, a start with a delta cycle', () => {
-    expect(undoJob(approval('undo:schedulerStart'))).toEqual({ action: 'adsync.startScheduler', policyType: 'Delta' });
+  // Changed deliberately (issue 16): undoing step 8 used to restart with a Delta cycle always. After
+  // any rule change the scheduler doc asks for a full cycle (Delta does not re-evaluate changed rules),
+  // so the undo restarts with Initial unless the undo's evidence says the rules did not change.
+  it('undoes the scheduler steps with the opposite action; the restart is a full cycle unless no rule changed', () => {
+    expect(undoJob(approval('undo:schedulerStart', { rulesChanged: false }))).toEqual({
+      action: 'adsync.startScheduler',
+      policyType: 'Delta',
+    });
+    for (const evidence of [{ rulesChanged: true }, {}, null])
+      expect(undoJob(approval('undo:schedulerStart', evidence))).toEqual({
+        action: 'adsync.startScheduler',
+        policyType: 'Initial',
+      });
     expect(undoJob(approval('undo:schedulerStop'))).toEqual({ action: 'adsync.stopScheduler' });
-    expect(undoJob(approval('undo:adsyncServiceStart'))).toEqual({ action: 'adsync.startService' });
+  });
+
+  it("restores the service's start type read before the final stop, and runs nothing without it", () => {
+    for (const startType of ['Automatic', 'Manual'] as const)
+      expect(undoJob(approval('undo:adsyncServiceStart', { result: { previousStartType: startType } }))).toEqual({
+        action: 'adsync.startService',
+        startType,
+      });
+    expect(undoJob(approval('undo:adsyncServiceStart', { result: { previousStartType: 'Disabled' } }))).toBeNull();
+    expect(undoJob(approval('undo:adsyncServiceStart', {}))).toBeNull();
+  });
+
+  it('undoEvidence records whether the rules changed since the scheduler stop', () => {
+    const rulesStep = 9;
+    const withRules = (patch: Partial<StepState>): StepState[] =>
+      initialSteps().map((s) => (s.n === rulesStep ? { ...s, ...patch } : s.n === 8 ? { ...s, status: 'done' } : s));
+    expect(undoEvidence(withRules({}), 8)).toEqual({ rulesChanged: false });
+    expect(
+      undoEvidence(withRules({ status: 'done', evidence: { result: { created: [{ identifier: RULE_A }] } } }), 8),
+    ).toEqual({ rulesChanged: true });
+    // Undone: the rules were disabled, which is a rule change too.
+    expect(undoEvidence(withRules({ status: 'pending', reason: 'undone', evidence: { undo: {} } }), 8)).toEqual({
+      rulesChanged: true,
+    });
+    // A failed run that created some before failing changed them; one that created none did not.
+    expect(undoEvidence(withRules({ status: 'failed', evidence: { created: [{ identifier: RULE_B }] } }), 8)).toEqual({
+      rulesChanged: true,
+    });
+    expect(undoEvidence(withRules({ status: 'failed', evidence: { created: [] } }), 8)).toEqual({
+      rulesChanged: false,
+    });
+    // Other steps keep their own evidence unchanged.
+    expect(undoEvidence(withRules({ evidence: { x: 1 } }), 9)).toEqual({ x: 1 });
   });
 
   it('disables only the rules the step reported creating, and runs nothing when it created none', () => {
@@ -140,6 +191,12 @@ describe('actionJob and undoJob: what an approval runs, from the stored approval
     expect(undoJob(approval('undo:disableRules', evidence))).toEqual({
       action: 'adsync.setRulesDisabled',
       identifiers: [RULE_A, RULE_B],
+      disabled: true,
+    });
+    // A partly failed creation keeps what it made under `created`: exactly those are disabled.
+    expect(undoJob(approval('undo:disableRules', { created: [{ identifier: RULE_B }], before: {} }))).toEqual({
+      action: 'adsync.setRulesDisabled',
+      identifiers: [RULE_B],
       disabled: true,
     });
     expect(undoJob(approval('undo:disableRules', { result: { created: [] } }))).toBeNull();
@@ -164,7 +221,8 @@ describe('every job the runbook builds is one the relay protocol accepts', () =>
       ...['schedulerStop', 'schedulerStart', 'noFlowRules'].map(precheckJob),
       ...['schedulerStop', 'schedulerStart', 'adsyncServiceStop'].map((a) => actionJob(approval(a))),
       actionJob(approval('noFlowRules', { plan })),
-      ...['undo:schedulerStart', 'undo:schedulerStop', 'undo:adsyncServiceStart'].map((a) => undoJob(approval(a))),
+      ...['undo:schedulerStart', 'undo:schedulerStop'].map((a) => undoJob(approval(a))),
+      undoJob(approval('undo:adsyncServiceStart', { result: { previousStartType: 'Manual' } })),
       undoJob(approval('undo:disableRules', { result: { created: [{ identifier: RULE_A }] } })),
     ];
     expect(jobs).not.toContain(null);

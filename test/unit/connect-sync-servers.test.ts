@@ -1,0 +1,173 @@
+import {
+  connectSyncPhs,
+  createdRuleNames,
+  finalStopPhs,
+  judgeOtherServer,
+  otherServersBlocker,
+  type OtherServer,
+} from '../../src/runbook/connect-sync-servers';
+import { applyEvent, initialSteps, type StepState } from '../../src/runbook/runbook';
+import { parseStepAction } from '../../src/runbook/step-actions';
+import { stepWhereAsked } from '../../src/runbook/steps';
+
+const RULES = ['In from AD - User cloudNoFlow OU=Pilot (SyncShift)', 'Out to AAD - User JoinNoFlow (SyncShift)'];
+
+const server = (patch: Partial<OtherServer>): OtherServer => ({
+  agent: 'aadc-staging',
+  stagingMode: true,
+  rulesFound: RULES,
+  readError: null,
+  decommissioned: false,
+  ...patch,
+});
+
+describe('other Connect Sync servers before the final stop (issue 16)', () => {
+  it('a staging server with every no-flow rule enabled is safe', () => {
+    expect(judgeOtherServer(server({}), RULES)).toEqual({
+      agent: 'aadc-staging',
+      safe: true,
+      why: 'in staging mode with all 2 no-flow rules enabled',
+    });
+    expect(otherServersBlocker([server({})], RULES)).toBeNull();
+    expect(otherServersBlocker([], RULES)).toBeNull();
+  });
+
+  it('a staging server missing a rule would export the migrated objects again once promoted', () => {
+    const verdict = judgeOtherServer(server({ rulesFound: [RULES[0]!] }), RULES);
+    expect(verdict).toMatchObject({ safe: false });
+    expect(verdict.why).toBe(
+      `in staging mode without 1 of the 2 no-flow rules (${RULES[1]}): promoted, it would export the migrated objects again`,
+    );
+    expect(otherServersBlocker([server({ rulesFound: [] })], RULES)).toContain(
+      'another Connect Sync server would export the migrated objects again: aadc-staging in staging mode without 2 of the 2',
+    );
+  });
+
+  it('a second server that is not in staging mode blocks, however many rules it has', () => {
+    expect(judgeOtherServer(server({ stagingMode: false }), RULES)).toMatchObject({
+      safe: false,
+      why: 'is NOT in staging mode: a second active Connect Sync server exports too',
+    });
+  });
+
+  it('an unread server blocks and says how to read it; a failed read says why', () => {
+    expect(judgeOtherServer(server({ stagingMode: null, rulesFound: null }), RULES)).toMatchObject({
+      safe: false,
+      why: 'not read yet',
+      todo: expect.stringContaining('/server staging') as unknown,
+    });
+    expect(judgeOtherServer(server({ stagingMode: null, readError: 'ADSync is not installed' }), RULES)).toMatchObject({
+      safe: false,
+      why: 'could not be read: ADSync is not installed',
+    });
+    expect(judgeOtherServer(server({ rulesFound: null }), RULES)).toMatchObject({ safe: false });
+  });
+
+  it('a decommissioned server (confirmed by a person) is safe whatever was read', () => {
+    for (const patch of [{ stagingMode: false }, { stagingMode: null }, { rulesFound: [] }])
+      expect(judgeOtherServer(server({ ...patch, decommissioned: true }), RULES)).toMatchObject({
+        safe: true,
+        why: 'decommissioned (confirmed by a person)',
+      });
+  });
+
+  it('with no rules on the active server yet, nothing can be compared: it blocks', () => {
+    expect(judgeOtherServer(server({}), [])).toMatchObject({ safe: false });
+  });
+
+  it('lists every unsafe server in the blocker, and only those', () => {
+    const blocker = otherServersBlocker(
+      [server({ agent: 'a' }), server({ agent: 'b', stagingMode: false }), server({ agent: 'c', rulesFound: [] })],
+      RULES,
+    );
+    expect(blocker).not.toContain('a in staging');
+    expect(blocker).toContain('b is NOT in staging mode');
+    expect(blocker).toContain('c in staging mode without 2 of the 2');
+  });
+});
+
+describe('what the steps recorded', () => {
+  const withStep = (n: number, patch: Partial<StepState>): StepState[] =>
+    initialSteps().map((s) => (s.n === n ? { ...s, ...patch } : s));
+
+  it('names the rules the rules step created, done or partly failed', () => {
+    expect(
+      createdRuleNames(withStep(9, { status: 'done', evidence: { result: { created: [{ name: RULES[0] }] } } })),
+    ).toEqual([RULES[0]]);
+    expect(createdRuleNames(withStep(9, { status: 'failed', evidence: { created: [{ name: RULES[1] }] } }))).toEqual([
+      RULES[1],
+    ]);
+    expect(createdRuleNames(initialSteps())).toEqual([]);
+  });
+
+  it("reads step 11's answer about Connect Sync's password hash sync", () => {
+    expect(connectSyncPhs(withStep(11, { evidence: { connectSyncPhs: 'on' } }), 11)).toBe('on');
+    expect(connectSyncPhs(withStep(11, { evidence: { connectSyncPhs: 'off' } }), 11)).toBe('off');
+    expect(connectSyncPhs(withStep(11, { evidence: { confirmedBy: 'a' } }), 11)).toBeNull();
+  });
+});
+
+describe('password hash sync at the final stop', () => {
+  const answered = (connectSyncPhs: unknown): StepState[] =>
+    initialSteps().map((s) => (s.n === 11 ? { ...s, status: 'done', evidence: { connectSyncPhs } } : s));
+
+  it("asks nothing when Connect Sync's was off", () => {
+    expect(finalStopPhs(answered('off'), 11, undefined)).toEqual({ ok: true, evidence: { connectSyncPhs: 'off' } });
+  });
+
+  it("refuses until the requester confirms Cloud Sync's is on, when Connect Sync's was on or not recorded", () => {
+    for (const answer of ['on', undefined]) {
+      const refused = finalStopPhs(answered(answer), 11, undefined);
+      expect(refused).toMatchObject({ ok: false });
+      expect((refused as { reason: string }).reason).toContain(
+        'Turn on password hash sync in the Cloud Sync configuration',
+      );
+      expect((refused as { reason: string }).reason).toContain('AD2AADPasswordHash');
+      expect(finalStopPhs(answered(answer), 11, 'off')).toMatchObject({ ok: false });
+      expect(finalStopPhs(answered(answer), 11, 'on')).toMatchObject({
+        ok: true,
+        evidence: { cloudSyncPhs: 'on, confirmed by the requester (unverified: SyncShift cannot read it)' },
+      });
+    }
+  });
+});
+
+describe('step 11 records the answer on its confirmation', () => {
+  const at = new Date('2026-12-05T08:00:00Z');
+  const upTo10 = (): StepState[] => initialSteps().map((s) => (s.n <= 10 ? { ...s, status: 'done' } : s));
+
+  it('refuses a confirmation without the answer, and keeps the answer as evidence', () => {
+    expect(applyEvent(upTo10(), { type: 'confirm', n: 11, by: 'Megan', at })).toEqual({
+      ok: false,
+      reason: "Say on step 11's card whether Connect Sync's password hash sync is on (On or Off), then mark it done.",
+    });
+    expect(applyEvent(upTo10(), { type: 'confirm', n: 11, by: 'Megan', at, connectSyncPhs: 'off' })).toMatchObject({
+      ok: true,
+      step: { status: 'done', evidence: { confirmedBy: 'Megan', connectSyncPhs: 'off' } },
+    });
+    // Other person steps take no answer.
+    expect(applyEvent(upTo10(), { type: 'confirm', n: 1, by: 'Megan', at })).toMatchObject({ ok: false });
+    expect(stepWhereAsked('connectSync')).toBe(11);
+    expect(stepWhereAsked('cloudSync')).toBe(16);
+  });
+
+  it('the card carries the answer: parseStepAction keeps phs on confirm and request, and nothing else', () => {
+    const migrationId = '7d0c3a52-9a43-4d6b-8a8e-6b0c1f6d2a11';
+    expect(parseStepAction('step.confirm', { migrationId, n: 11, phs: 'on' })).toEqual({
+      ok: true,
+      action: { verb: 'step.confirm', migrationId, n: 11, phs: 'on' },
+    });
+    expect(parseStepAction('step.requestApproval', { migrationId, n: 16, phs: 'off' })).toMatchObject({
+      ok: true,
+      action: { phs: 'off' },
+    });
+    expect(parseStepAction('step.confirm', { migrationId, n: 11, phs: 'maybe' })).toMatchObject({
+      ok: false,
+      fields: ['phs'],
+    });
+    expect(parseStepAction('step.undo', { migrationId, n: 11, phs: 'on' })).toEqual({
+      ok: true,
+      action: { verb: 'step.undo', migrationId, n: 11 },
+    });
+  });
+});
