@@ -1,6 +1,7 @@
 import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
+import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -94,6 +95,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
+    cloudSync: new CloudSyncScopeService(cloud, config.cloudSync?.servicePrincipalId ?? null),
     now,
   });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });

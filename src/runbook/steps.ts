@@ -13,7 +13,9 @@ export type StepCheck =
   | { kind: 'schedulerStop' }
   | { kind: 'noFlowRules' }
   | { kind: 'schedulerStart' }
-  | { kind: 'adsyncServiceStop' };
+  | { kind: 'adsyncServiceStop' }
+  /** Add the pilot OU to Cloud Sync's scope through Graph (the bot itself, not the agent), and start the job. */
+  | { kind: 'cloudSyncScope' };
 
 export interface StepDefinition {
   n: number;
@@ -27,7 +29,7 @@ export interface StepDefinition {
   optional: boolean;
   dependsOn: number[];
   /** The action that undoes this step, when it changed something. */
-  undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart';
+  undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart' | 'removeFromScope';
 }
 
 const person = { kind: 'person' } as const;
@@ -137,11 +139,13 @@ export const STEPS: readonly StepDefinition[] = [
   {
     n: 11,
     title: 'Configure Cloud Sync for the pilot OU',
-    guidance: 'New configuration → the domain → Scoping filters → Selected organizational units → the pilot OU.',
-    check: person,
-    mutating: false,
+    guidance:
+      "Create the domain's Cloud Sync configuration (New configuration → the domain). After approval SyncShift adds the pilot OU, exactly as AD wrote its DN, to the configuration's scope through Microsoft Graph and starts its job, then reads the scope back. Without Synchronization.ReadWrite.All, do it in the portal (Scoping filters → Selected organizational units) and press Check the scope.",
+    check: { kind: 'cloudSyncScope' },
+    mutating: true,
     optional: false,
     dependsOn: [10],
+    undo: 'removeFromScope',
   },
   {
     n: 12,
