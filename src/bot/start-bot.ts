@@ -2,6 +2,7 @@ import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
+import { OuLedgerService } from '../services/ou-ledger-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -88,6 +89,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listLimit: config.cardListLimit,
     progressIntervalMs: config.progressIntervalMs,
   });
+  const cloudSync = new CloudSyncScopeService(cloud, config.cloudSync?.servicePrincipalId ?? null);
   const runbook = new RunbookService({
     store,
     cloud,
@@ -95,15 +97,17 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
-    cloudSync: new CloudSyncScopeService(cloud, config.cloudSync?.servicePrincipalId ?? null),
+    cloudSync,
     now,
   });
+  const ledger = new OuLedgerService({ store, cloudSync });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
     cloud,
     cards,
     waves,
+    ledger,
     logger: logger.child({ part: 'summary' }),
     jobs,
     now,
@@ -157,6 +161,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     agents,
     waves,
     summaries,
+    ledger,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });

@@ -24,6 +24,7 @@ export type Command =
   | { kind: 'summary.now' }
   | { kind: 'summary.schedule'; localTime: string; timeZone: string }
   | { kind: 'summary.job'; jobId: string }
+  | { kind: 'ou.status' }
   | { kind: 'agent.list' }
   | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
@@ -93,6 +94,12 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
       'Read provisioning logs of this Cloud Sync job for the summary: errors and proof that Cloud Sync owns the users.',
   },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
+  {
+    usage: '/ou status',
+    example: '/ou status',
+    description:
+      "Which engine owns each OU of the migration (pilot and waves), Cloud Sync's scope read now, and alarms where the two disagree.",
+  },
   {
     usage: '/audit [export csv|json [person]]',
     example: '/audit export csv Adele Vance',
@@ -239,6 +246,14 @@ export function parseCommand(input: string): Command {
     }
     case '/wave':
       return parseWave(text.slice(head.length));
+    case '/ou':
+      if (rest.length === 1 && (rest[0] ?? '').toLowerCase() === 'status') return { kind: 'ou.status' };
+      return {
+        kind: 'invalid',
+        command: '/ou',
+        reason: 'The OU ledger is shown with /ou status.',
+        usage: '/ou status',
+      };
     case '/summary':
       return parseSummary(rest);
     case '/agent':

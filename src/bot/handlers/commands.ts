@@ -16,6 +16,8 @@ import { markChangingState } from '../activity-deduper';
 import { cardActivity } from '../card-sink';
 import { sendPrivately } from '../private-message';
 
+import type { OuLedgerService } from '../../services/ou-ledger-service';
+
 export interface CommandDeps {
   store: Store;
   verify: VerifyService;
@@ -23,6 +25,8 @@ export interface CommandDeps {
   audit: AuditService;
   waves: WaveService;
   summaries: SummaryService;
+  /** The OU ownership ledger (`/ou status`). */
+  ledger: OuLedgerService;
   agents: AgentService;
   /** Needed to open a 1:1 chat for an enrollment code. */
   botAppId: string;
@@ -42,6 +46,7 @@ const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set([
   'audit',
   'verify.list',
   'wave.list',
+  'ou.status',
   'agent.list',
 ]);
 
@@ -193,6 +198,9 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         await context.sendActivity(
           cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor })),
         );
+        return;
+      case 'ou.status':
+        await context.sendActivity(cardActivity(await deps.ledger.statusCard(conversationId)));
         return;
       case 'summary.now':
         await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor })));
