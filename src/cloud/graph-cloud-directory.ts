@@ -211,6 +211,20 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
       return total;
     },
 
+    async usersByImmutableId(anchor) {
+      const found: CloudUser[] = [];
+      // Filtering onPremisesImmutableId needs advanced query parameters (users resource, "filter" notes).
+      const first = client
+        .api('/users')
+        .header('ConsistencyLevel', 'eventual')
+        .query({ $count: 'true' })
+        .filter(`onPremisesImmutableId eq '${anchor.replace(/'/g, "''")}'`)
+        .select(USERS_SELECT)
+        .top(10);
+      await follow(first, USER_LOOKUP_OPERATION, checkUsersPage, (users) => void found.push(...users));
+      return found;
+    },
+
     async usersDelta(deltaLink, onPage) {
       // /users/delta cannot filter on onPremisesSyncEnabled, so it is selected and filtered here.
       const first =
@@ -252,6 +266,7 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
               id: e.id,
               activityDateTime: e.activityDateTime,
               status: status?.status ?? 'unknown',
+              action: typeof e.provisioningAction === 'string' ? e.provisioningAction : null,
               targetId: e.targetIdentity?.id ?? null,
               sourceDisplayName: e.sourceIdentity?.displayName ?? null,
               errorCode: status?.errorInformation?.errorCode ?? null,
@@ -384,6 +399,10 @@ interface GraphOperation {
 }
 
 const USERS_OPERATION: GraphOperation = { doing: 'listing synced users', permissionHint: PERMISSION_HINT };
+const USER_LOOKUP_OPERATION: GraphOperation = {
+  doing: 'looking up a user by onPremisesImmutableId',
+  permissionHint: PERMISSION_HINT,
+};
 const DELTA_OPERATION: GraphOperation = {
   doing: 'reading user changes (delta query)',
   permissionHint: PERMISSION_HINT,
@@ -437,6 +456,7 @@ const provisioningPageSchema = z.object({
         // v1.0 names it provisioningStatusInfo; older payloads say statusInfo.
         provisioningStatusInfo: statusInfoSchema,
         statusInfo: statusInfoSchema,
+        provisioningAction: nullableString,
         sourceIdentity: identitySchema,
         targetIdentity: identitySchema,
       })

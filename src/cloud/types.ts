@@ -7,6 +7,11 @@ export interface CloudDirectory extends CloudChangeTracking, CloudSyncApi {
    * @odata.nextLink), calling onPage per page. Returns the number of users seen.
    */
   listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number>;
+  /**
+   * The users whose onPremisesImmutableId equals `anchor` (an advanced query: ConsistencyLevel:
+   * eventual and $count=true). onPremisesDistinguishedName cannot be filtered on, so the anchor is the key.
+   */
+  usersByImmutableId(anchor: string): Promise<CloudUser[]>;
 }
 
 /** One Cloud Sync provisioning log entry (GET /auditLogs/provisioning), reduced to what summaries use. */
@@ -14,6 +19,8 @@ export interface ProvisioningEvent {
   id: string;
   activityDateTime: string;
   status: 'success' | 'failure' | 'skipped' | 'warning' | string;
+  /** provisioningAction: create, update, delete, disable, stagedDelete, other; null when absent. */
+  action: string | null;
   /** The Entra object the entry is about. */
   targetId: string | null;
   sourceDisplayName: string | null;

@@ -37,7 +37,7 @@ export interface SimProvisioningEvent {
   jobId: string;
   status: 'success' | 'failure' | 'skipped' | 'warning';
   /** What the cycle did to the object; Graph's provisioningAction (default create). */
-  action?: 'create' | 'update';
+  action?: 'create' | 'update' | 'delete';
   /** The Entra user the entry is about. */
   targetId: string | null;
   sourceDisplayName: string;

@@ -9,8 +9,10 @@
  * so), it runs a cycle per OU on an interval: users that appeared in the OU since are provisioned,
  * users whose DN, UPN or enabled state changed are updated, and each of those gets a log entry; a
  * hard-match failure is logged once. An OU taken out of the scope, or a paused job, stops its cycles.
- * Users that left the OU are not deleted here. Critical system objects are out of scope, as in the
- * real service's default scope. Sandbox and tests only: it reads the simulator and writes to it.
+ * A user the job created that is gone from the OU (deleted in AD, like step 12's canary) is deleted
+ * from the tenant with a Delete log entry; other users that left the OU are not deleted here, since
+ * the simulator cannot tell a move from a deletion. Critical system objects are out of scope, as in
+ * the real service's default scope. Sandbox and tests only: it reads the simulator and writes to it.
  */
 import type { Directory } from '../directory/types';
 import { canonicalDn } from '../runbook/dn';
@@ -33,6 +35,8 @@ export interface ProvisioningCycle {
   created: string[];
   /** DNs of users whose cloud object was updated (DN, UPN or enabled state changed on-premises). */
   updated: string[];
+  /** DNs of users it created earlier that were gone from the OU, now deleted from the tenant. */
+  deleted: string[];
   /** Users that already had a cloud object with their source anchor (hard match). */
   matched: number;
   /**
@@ -78,6 +82,8 @@ interface Configuration {
   cycles: number;
   /** Hard-match failures already in the logs; the real service retries them quietly. */
   reportedConflicts: Set<string>;
+  /** Cloud ids of the users this configuration created, by source anchor. */
+  createdByAnchor: Map<string, string>;
 }
 
 interface Waiter {
@@ -191,12 +197,22 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         onPremisesLastSyncDateTime: syncedAt,
       });
     }
+    // What this configuration created and is no longer in the OU was deleted on-premises.
+    const present = new Set(onPrem.map((u) => u.anchor));
+    const deletedIds = new Set<string>();
+    for (const [anchor, id] of config.createdByAnchor)
+      if (!present.has(anchor)) {
+        config.createdByAnchor.delete(anchor);
+        deletedIds.add(id);
+      }
+    const deleted = tenant.filter((u) => deletedIds.has(u.id));
+    for (const u of created) config.createdByAnchor.set(u.onPremisesImmutableId!, u.id);
     // The initial cycle touches every matched object; a later one only what changed.
     const touched = new Set(kind === 'initial' ? matched : changed.keys());
     options.graph.setUsers([
-      ...tenant.map(
-        (u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u),
-      ),
+      ...tenant
+        .filter((u) => !deletedIds.has(u.id))
+        .map((u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)),
       ...created,
     ]);
     const newConflicts = conflicts.filter((dn) => !config.reportedConflicts.has(dn));
@@ -221,6 +237,14 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
           targetId: u.id,
           sourceDisplayName: u.userPrincipalName,
         })),
+      ...deleted.map((u) => ({
+        activityDateTime: syncedAt,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        status: 'success' as const,
+        action: 'delete' as const,
+        targetId: u.id,
+        sourceDisplayName: u.userPrincipalName,
+      })),
       ...newConflicts.map((dn) => ({
         activityDateTime: syncedAt,
         jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
@@ -239,18 +263,20 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       kind,
       created: created.map((u) => u.onPremisesDistinguishedName ?? u.id),
       updated: [...changed.values()].map((u) => u.onPremisesDistinguishedName ?? u.id),
+      deleted: deleted.map((u) => u.onPremisesDistinguishedName ?? u.id),
       matched: matched.size,
       conflicts,
       at: now(),
     };
     cycles.push(cycle);
-    if (kind === 'initial' || created.length > 0 || changed.size > 0) {
+    if (kind === 'initial' || created.length > 0 || changed.size > 0 || deleted.length > 0) {
       options.logger?.info(
         {
           baseDn: config.baseDn,
           kind,
           created: created.length,
           updated: changed.size,
+          deleted: deleted.length,
           matched: matched.size,
           conflicts: conflicts.length,
         },
@@ -293,7 +319,13 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   const configure = (baseDn: string): void => {
     const key = keyOf(baseDn);
     if (configurations.has(key)) return;
-    const config: Configuration = { baseDn, live: true, cycles: 0, reportedConflicts: new Set() };
+    const config: Configuration = {
+      baseDn,
+      live: true,
+      cycles: 0,
+      reportedConflicts: new Set(),
+      createdByAnchor: new Map(),
+    };
     configurations.set(key, config);
     options.logger?.info(
       { baseDn, delayMs: options.delayMs, cycleIntervalMs },

@@ -56,6 +56,8 @@ export interface BotHarnessOptions {
   bodyDeadlineMs?: number;
   bodyIdleMs?: number;
   streamIdleMs?: number;
+  /** Step 12's canary: poll period and timeouts (the bot's defaults otherwise). */
+  canary?: import('../../src/bot/start-bot').StartBotOptions['canary'];
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -92,6 +94,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.bodyDeadlineMs ? { bodyDeadlineMs: options.bodyDeadlineMs } : {}),
     ...(options.bodyIdleMs ? { bodyIdleMs: options.bodyIdleMs } : {}),
     ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
+    ...(options.canary ? { canary: options.canary } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';
