@@ -44,7 +44,7 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
       });
     }
     requireSearchBase(target.text, classes, target.rdns, ncKeys);
-    return { baseDn: target.text, defaultNamingContext };
+    return { baseDn: await spelledAsStored(directory, target.text), defaultNamingContext };
   }
 
   if (target.kind === 'relative') {
@@ -52,7 +52,7 @@ export async function resolveOu(directory: Directory, input: string): Promise<Re
     const classes = await directory.objectClasses(direct);
     if (classes !== null) {
       requireSearchBase(direct, classes, rdnsOf(direct), ncKeys);
-      return { baseDn: direct, defaultNamingContext };
+      return { baseDn: await spelledAsStored(directory, direct), defaultNamingContext };
     }
     // Not directly under the domain: accept it as the tail end of a deeper path (OU=Marketing
     // matches OU=Marketing,OU=EMEA,OU=Regions), and ask when several OUs fit.
@@ -93,6 +93,14 @@ function requireSearchBase(dn: string, objectClasses: readonly string[], rdns: R
       details: { objectClass: [...objectClasses] },
     },
   );
+}
+
+/**
+ * The DN as AD wrote it: what the scan stores, and what Connect Sync's `dn ENDSWITH` and Cloud Sync's
+ * scope are given (string comparisons there), whatever case or escaping the person typed.
+ */
+async function spelledAsStored(directory: Directory, typed: string): Promise<string> {
+  return (await directory.storedDn(typed)) ?? typed;
 }
 
 function rdnsOf(dn: string): Rdn[] {

@@ -1,6 +1,8 @@
 import * as restify from 'restify';
 import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
+import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
+import { OuLedgerService } from '../services/ou-ledger-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -96,6 +98,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listLimit: config.cardListLimit,
     progressIntervalMs: config.progressIntervalMs,
   });
+  const cloudSync = new CloudSyncScopeService(cloud, config.cloudSync?.servicePrincipalId ?? null);
   const canary = new CanaryService({
     store,
     cloud,
@@ -121,16 +124,19 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
+    cloudSync,
     servers,
     now,
     canary,
   });
+  const ledger = new OuLedgerService({ store, cloudSync });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
     cloud,
     cards,
     waves,
+    ledger,
     logger: logger.child({ part: 'summary' }),
     jobs,
     now,
@@ -188,6 +194,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     agents,
     waves,
     summaries,
+    ledger,
     servers,
     botAppId: config.botAuth?.appId ?? '',
     logger,

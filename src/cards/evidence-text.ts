@@ -31,6 +31,15 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
   policyType: { label: 'Cycle type' },
   startResult: { label: 'Start result' },
   pilotOu: { label: 'Pilot OU' },
+  scopeValue: { label: 'Scope value (the DN as AD wrote it)' },
+  jobStatus: { label: 'Cloud Sync job' },
+  scopeBefore: { label: 'Cloud Sync scope before', format: (v) => scopeText(v) },
+  scopeAfter: { label: 'Cloud Sync scope now', format: (v) => scopeText(v) },
+  wholeDomainBefore: { label: 'Scope covered the whole domain before' },
+  alreadyInScope: { label: 'Already in scope' },
+  coveredByCloudSync: { label: 'Cloud Sync covers the OU' },
+  missingPermission: { label: 'Missing Graph permission' },
+  byHand: { label: 'Changed by hand, confirmed by' },
   ou: { label: 'OU' },
   users: { label: 'Users' },
   onPremUsers: { label: 'On-premises users' },
@@ -143,4 +152,13 @@ function plain(value: unknown): string {
         : `${value.length} items`;
   if (typeof value === 'object') return 'see raw values';
   return String(value);
+}
+
+/** Each rule's OU list; an empty list is no filter. One rule is the usual case. */
+function scopeText(v: unknown): string {
+  if (!Array.isArray(v)) return plain(v);
+  const lists = v.map((list) =>
+    Array.isArray(list) ? (list.length === 0 ? 'no filter (the whole domain)' : list.join('; ')) : plain(list),
+  );
+  return lists.length === 1 ? lists[0]! : lists.map((l, i) => `rule ${i + 1}: ${l}`).join(' · ');
 }

@@ -52,6 +52,11 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
       case 'pilotOu':
         actions.push({ title: 'Set pilot OU', verb: STEP_VERBS.run, data: data(), style: 'positive' });
         break;
+      case 'cloudSyncScope':
+        // SyncShift writes the scope after approval; a person who did it in the portal asks for the read instead.
+        actions.push({ title: 'Request approval', verb: STEP_VERBS.requestApproval, data: data(), style: 'positive' });
+        actions.push({ title: 'Check the scope', verb: STEP_VERBS.run, data: data(), style: 'default' });
+        break;
       default:
         actions.push(
           def.mutating

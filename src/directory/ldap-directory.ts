@@ -105,7 +105,17 @@ const NETWORK_CODES = new Set([
 const TLS_CODE =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
-type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan' | 'add' | 'findGuid' | 'delete';
+type Operation =
+  | 'connect'
+  | 'rootDSE'
+  | 'exists'
+  | 'objectClass'
+  | 'distinguishedName'
+  | 'findOus'
+  | 'scan'
+  | 'add'
+  | 'findGuid'
+  | 'delete';
 // userAccountControl NORMAL_ACCOUNT (0x200) | ACCOUNTDISABLE (0x2): a user nobody can sign in as.
 const UAC_DISABLED_USER = 0x200 | UF_ACCOUNTDISABLE;
 
@@ -242,6 +252,30 @@ class LdapDirectory implements Directory {
     const value = attribute(entries[0], 'objectClass');
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
     return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  }
+
+  async storedDn(dn: string): Promise<string | null> {
+    requireDn(dn, 'storedDn');
+    await this.ready();
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await this.client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['distinguishedName'],
+        timeLimit: this.timeLimitSeconds,
+      }));
+    } catch (err) {
+      if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
+      throw this.fail(err, 'distinguishedName', dn);
+    }
+    if (entries.length === 0) return null;
+    // AD's distinguishedName attribute is the stored spelling; the entry's own DN is the fallback.
+    const value = attribute(entries[0], 'distinguishedName');
+    const stored = Array.isArray(value) ? value[0] : value;
+    if (typeof stored === 'string' && stored !== '') return stored;
+    if (Buffer.isBuffer(stored)) return stored.toString('utf8');
+    return entries[0]!.dn;
   }
 
   async findOusByName(base: string, name: string): Promise<string[]> {

@@ -144,6 +144,8 @@ export class SimulatedDirectory implements Directory {
   private readonly ncKeys: string[];
   /** Every object by its DN key, with its objectClass values. */
   private readonly existing = new Map<string, string[]>();
+  /** Every object's DN as the forest spells it, by DN key: what AD returns as distinguishedName. */
+  private readonly spelled = new Map<string, string>();
   private readonly ous: { dn: string; keys: string[]; name: string }[] = [];
   private readonly users: IndexedUser[] = [];
   private closed = false;
@@ -159,8 +161,10 @@ export class SimulatedDirectory implements Directory {
   ) {
     this.ncKeys = keysOf(forest.defaultNamingContext);
     this.existing.set(this.ncKeys.join(','), DOMAIN_CLASSES);
+    this.spelled.set(this.ncKeys.join(','), forest.defaultNamingContext);
     for (const dn of forest.containers) {
       const keys = keysOf(dn);
+      this.spelled.set(keys.join(','), dn);
       const first = parseDn(dn);
       const isOu = first.ok && first.rdns[0]![0]!.type.toLowerCase() === 'ou';
       this.existing.set(keys.join(','), isOu ? OU_CLASSES : CONTAINER_CLASSES);
@@ -192,6 +196,12 @@ export class SimulatedDirectory implements Directory {
     this.ready();
     const classes = this.existing.get(requireKeys(dn, 'objectClasses').join(','));
     return classes ? [...classes] : null;
+  }
+
+  async storedDn(dn: string): Promise<string | null> {
+    this.ready();
+    const key = requireKeys(dn, 'storedDn').join(',');
+    return this.existing.has(key) ? (this.spelled.get(key) ?? dn) : null;
   }
 
   async findOusByName(base: string, name: string): Promise<string[]> {

@@ -85,6 +85,11 @@ export interface Directory {
   exists(dn: string): Promise<boolean>;
   /** The objectClass values of the object with exactly this DN, or null when there is none. */
   objectClasses(dn: string): Promise<string[] | null>;
+  /**
+   * The object's distinguishedName as the directory holds it (case and escaping as AD wrote them),
+   * read with a base-scope search, or null when there is none. What a person typed may differ.
+   */
+  storedDn(dn: string): Promise<string | null>;
   /** DNs of every organizationalUnit under `base` whose `ou` equals `name` (case-insensitive). */
   findOusByName(base: string, name: string): Promise<string[]>;
   /**

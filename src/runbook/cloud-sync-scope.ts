@@ -111,3 +111,85 @@ export function scopeValueFromEvidence(evidence: unknown): string | null {
   const value = typeof e?.pilotOu === 'string' ? e.pilotOu : typeof e?.baseDn === 'string' ? e.baseDn : null;
   return value !== null && value !== '' && canonicalDn(value) !== null ? value : null;
 }
+
+/** One read of the Cloud Sync job: which job, its status code, and its scope. */
+export interface ScopeReading {
+  servicePrincipalId: string;
+  jobId: string;
+  /** synchronizationStatus.code: Active, Paused, Quarantine, NotRun, NotConfigured. */
+  statusCode: string;
+  scope: CloudSyncScope;
+}
+
+/** The scope as a card and an approval hash hold it: each rule's list, in order. */
+export function scopeLists(scope: CloudSyncScope): string[][] {
+  return scope.rules.map((r) => [...r.includedContainers]);
+}
+
+/** Cloud Sync provisions this OU now: the job runs (not paused or quarantined) and its scope covers the OU. */
+export function cloudSyncCovers(reading: Pick<ScopeReading, 'statusCode' | 'scope'>, ouDn: string): boolean {
+  return reading.statusCode === 'Active' && scopeCovers(reading.scope, ouDn);
+}
+
+/**
+ * What an approval to add `value` to the scope rests on: the job and the scope read now. The hash
+ * of this evidence is what the approvers approve; a different read before it runs voids it.
+ */
+export function scopeAddApproval(
+  value: string | null,
+  reading: ScopeReading,
+): { evidence: Record<string, unknown> } | { refusal: string } {
+  if (value === null)
+    return { refusal: 'no OU distinguishedName is stored for it yet; let the agent resolve and count the OU first' };
+  const change = scopeWithOu(reading.scope, value);
+  if (!change.ok) return { refusal: change.reason };
+  return {
+    evidence: {
+      scopeValue: value,
+      servicePrincipalId: reading.servicePrincipalId,
+      jobId: reading.jobId,
+      jobStatus: reading.statusCode,
+      scopeBefore: scopeLists(reading.scope),
+      // Told apart on the card: adding the first OU narrows a configuration that covered everything.
+      wholeDomainBefore: coversWholeDomain(reading.scope),
+      alreadyInScope: !change.changed,
+    },
+  };
+}
+
+/** The evidence an approval was given on still matches what is read now (same job, status and scope). */
+export function sameScopeAsApproved(approved: unknown, reading: ScopeReading): boolean {
+  const a = approved as { jobId?: unknown; jobStatus?: unknown; scopeBefore?: unknown } | null;
+  return (
+    a?.jobId === reading.jobId &&
+    a.jobStatus === reading.statusCode &&
+    JSON.stringify(a.scopeBefore) === JSON.stringify(scopeLists(reading.scope))
+  );
+}
+
+/** A read after the change: does Cloud Sync now cover (or no longer cover) the OU? */
+export function scopeReadBack(
+  value: string,
+  reading: ScopeReading,
+  want: 'covered' | 'uncovered',
+): { ok: boolean; evidence: Record<string, unknown>; reason: string } {
+  const covered = cloudSyncCovers(reading, value);
+  const evidence = {
+    scopeValue: value,
+    jobId: reading.jobId,
+    jobStatus: reading.statusCode,
+    scopeAfter: scopeLists(reading.scope),
+    coveredByCloudSync: covered,
+  };
+  if (want === 'covered' && !covered)
+    return {
+      ok: false,
+      evidence,
+      reason:
+        reading.statusCode !== 'Active'
+          ? `the Cloud Sync job is ${reading.statusCode}, not Active`
+          : `the scope read back does not include ${value}`,
+    };
+  if (want === 'uncovered' && covered) return { ok: false, evidence, reason: `Cloud Sync still covers ${value}` };
+  return { ok: true, evidence, reason: '' };
+}

@@ -25,6 +25,7 @@ export type Command =
   | { kind: 'summary.now' }
   | { kind: 'summary.schedule'; localTime: string; timeZone: string }
   | { kind: 'summary.job'; jobId: string }
+  | { kind: 'ou.status' }
   | { kind: 'agent.list' }
   | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
   /** Issue 16: the one agent this migration's Connect Sync jobs run on, and the staging servers. */
@@ -99,6 +100,12 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
       "The Cloud Sync configuration's provisioning job (AD2AADProvisioning.<hex>.<guid>; Get-AADCloudSyncToolsJob lists it). Its provisioning logs are the proof that Cloud Sync owns each user: step 12, the verify card and the wave summary read them.",
   },
   { usage: '/summary now', example: '/summary now', description: 'Build and post the wave summary now.' },
+  {
+    usage: '/ou status',
+    example: '/ou status',
+    description:
+      "Which engine owns each OU of the migration (pilot and waves), Cloud Sync's scope read now, and alarms where the two disagree.",
+  },
   {
     usage: '/audit [export csv|json [person]]',
     example: '/audit export csv Adele Vance',
@@ -273,6 +280,14 @@ export function parseCommand(input: string): Command {
     }
     case '/wave':
       return parseWave(text.slice(head.length));
+    case '/ou':
+      if (rest.length === 1 && (rest[0] ?? '').toLowerCase() === 'status') return { kind: 'ou.status' };
+      return {
+        kind: 'invalid',
+        command: '/ou',
+        reason: 'The OU ledger is shown with /ou status.',
+        usage: '/ou status',
+      };
     case '/summary':
       return parseSummary(rest);
     case '/agent':

@@ -29,7 +29,12 @@ export type RunbookEvent =
   | { type: 'approvalEnded'; n: number; at: Date; reason: string }
   | { type: 'succeeded'; n: number; at: Date; evidence: unknown }
   | { type: 'failed'; n: number; at: Date; reason: string; evidence?: unknown }
-  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown };
+  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown }
+  /**
+   * A change a person made by hand (the app could not), which a read has just shown: only for a
+   * step whose result SyncShift can read back itself (Cloud Sync's scope).
+   */
+  | { type: 'confirmedByRead'; n: number; by: string; at: Date; evidence: unknown };
 
 export type ApplyResult = { ok: true; step: StepState } | { ok: false; reason: string };
 
@@ -139,6 +144,13 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
         reason: event.reason,
         ...(event.evidence !== undefined ? { evidence: event.evidence } : {}),
       });
+    case 'confirmedByRead':
+      if (def.check.kind !== 'cloudSyncScope')
+        return { ok: false, reason: `Step ${def.n} cannot be confirmed from a read; it runs after approval.` };
+      if (!startable) return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
+      return needDeps()
+        ? { ok: false, reason: needDeps()! }
+        : next('done', { at: event.at, by: event.by, evidence: event.evidence });
     case 'undone': {
       // The undo's own approval has ended by now, so only the steps are asked.
       const allowed = undoAllowed(steps, def.n, null);

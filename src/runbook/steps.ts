@@ -13,7 +13,9 @@ export type StepCheck =
   | { kind: 'schedulerStop' }
   | { kind: 'noFlowRules' }
   | { kind: 'schedulerStart' }
-  | { kind: 'adsyncServiceStop' };
+  | { kind: 'adsyncServiceStop' }
+  /** Add the pilot OU to Cloud Sync's scope through Graph (the bot itself, not the agent), and start the job. */
+  | { kind: 'cloudSyncScope' };
 
 export interface StepDefinition {
   n: number;
@@ -32,7 +34,7 @@ export interface StepDefinition {
    */
   confirmRequires?: 'wavesConfirmed';
   /** The action that undoes this step, when it changed something. */
-  undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart';
+  undo?: 'schedulerStart' | 'schedulerStop' | 'disableRules' | 'adsyncServiceStart' | 'removeFromScope';
   /**
    * Later steps that do not rest on what this step changed: this step may be undone while they are
    * done. Rollback needs it (the pilot tutorial rolls the rules back after Cloud Sync, whatever else
@@ -40,7 +42,7 @@ export interface StepDefinition {
    */
   rollbackPast?: readonly number[];
   /**
-   * Password hash sync (issue 16): step 11 asks whether Connect Sync's is on; the final stop asks the
+   * Password hash sync (issue 16): step 10 asks whether Connect Sync's is on (step 11 is SyncShift's own Graph change, so the person answers on the step before); the final stop asks the
    * requester to confirm Cloud Sync's is on too when it was (SyncShift cannot read that setting).
    */
   asksPhs?: 'connectSync' | 'cloudSync';
@@ -147,22 +149,23 @@ export const STEPS: readonly StepDefinition[] = [
     n: 10,
     title: 'Install the provisioning agent',
     guidance:
-      'Install the Microsoft Entra provisioning agent (three agents recommended for high availability) on domain-joined Windows Server 2016+ hosts.',
+      "Install the Microsoft Entra provisioning agent (three agents recommended for high availability) on domain-joined Windows Server 2016+ hosts. Say whether Connect Sync's password hash sync is on (Connect Sync wizard → View or export current configuration): if it is, the Cloud Sync configuration must have password hash sync on too, and step 16 asks for it.",
     check: person,
     mutating: false,
     optional: false,
     dependsOn: [9],
+    asksPhs: 'connectSync',
   },
   {
     n: 11,
     title: 'Configure Cloud Sync for the pilot OU',
     guidance:
-      "New configuration → the domain → Scoping filters → Selected organizational units → the pilot OU. Say whether Connect Sync's password hash sync is on (Connect Sync wizard → View or export current configuration): if it is, the Cloud Sync configuration must have password hash sync on too, and step 16 asks for it.",
-    check: person,
-    mutating: false,
+      "Create the domain's Cloud Sync configuration (New configuration → the domain). After approval SyncShift adds the pilot OU, exactly as AD wrote its DN, to the configuration's scope through Microsoft Graph and starts its job, then reads the scope back. Without Synchronization.ReadWrite.All, do it in the portal (Scoping filters → Selected organizational units) and press Check the scope.",
+    check: { kind: 'cloudSyncScope' },
+    mutating: true,
     optional: false,
     dependsOn: [10],
-    asksPhs: 'connectSync',
+    undo: 'removeFromScope',
   },
   {
     n: 12,

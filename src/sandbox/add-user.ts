@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   writeForestFile(file, updated);
   console.log(`Added ${user.dn} (${user.userPrincipalName}, source anchor ${user.objectGuid}) to ${file}.`);
   console.log(
-    'A verify of the OU counts it now; simulated Cloud Sync provisions it at its next cycle if the OU is in scope (step 11 done, or a due wave).',
+    'A verify of the OU counts it now; simulated Cloud Sync provisions it at its next cycle if the OU is in the Cloud Sync job scope (step 11 puts the pilot OU there).',
   );
   return 0;
 }

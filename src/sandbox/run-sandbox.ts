@@ -64,7 +64,7 @@ const USAGE = `Usage: npm run sandbox [-- --directory simulated|samba] [-- --no-
   --reset                      delete the sandbox database (.data/sandbox/pglite) first
 
 Environment: PORT (bot, 3978), SANDBOX_GRAPH_PORT (5990), SANDBOX_PLAYGROUND_PORT (56150),
-SANDBOX_PROVISIONING_DELAY_MS (5000: step 11 done → first Cloud Sync cycle),
+SANDBOX_PROVISIONING_DELAY_MS (5000: an OU in the running job's scope → its first Cloud Sync cycle),
 SANDBOX_CLOUD_SYNC_INTERVAL_MS (30000: later cycles, which pick up new and changed users),
 SANDBOX_DATA_DIR (.data/sandbox), LOG_LEVEL (info; logs go to sandbox.log in the data folder).
 
@@ -296,7 +296,7 @@ function banner(sandbox: RunningSandbox, delayMs: number, cycleMs: number): void
     `  Bot endpoint:            ${sandbox.botUrl}/api/messages`,
     `  Graph simulator:         ${sandbox.graphUrl}  (${sandbox.graph.users().length} users; drift on ${d.baseDn}: ${d.missing} missing, ${d.extra} extra, ${d.mismatched} mismatched)`,
     `  Active Directory:        ${sandbox.directoryDescription}`,
-    `  Cloud Sync:              simulated; marking step 11 done provisions the pilot OU, and a wave's OUs are provisioned on its date, after ${delayMs / 1000}s`,
+    `  Cloud Sync:              simulated; provisions the OUs of its Graph job's scope (step 11 writes the pilot OU there after approval), after ${delayMs / 1000}s`,
     `                           then a cycle every ${cycleMs / 1000}s picks up new and changed users; provisioning logs under job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
     ...(sandbox.directoryDescription.startsWith('the simulated directory')
       ? [`  Add a user (step 12):    npm run sandbox:add-user -- OU=SalesOps "Pat Newhire"`]

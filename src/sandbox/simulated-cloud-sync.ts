@@ -1,41 +1,36 @@
 /**
- * Entra Cloud Sync as the sandbox's tenant sees it. The runbook records "Cloud Sync is configured
- * for the pilot OU" when step 11 is marked done, and a planned wave's OUs are added to the scope on
- * the wave's date. A short while later the first (initial) cycle provisions the OU's users into the
- * Graph simulator, matched by source anchor, and writes provisioning log entries for its job the way
- * the real service does (a success per provisioned or matched user, a failure per failed hard match).
- * Then, like the real service (every 2 minutes or so), it runs a cycle per configured OU on an
- * interval: users that appeared in the OU since are provisioned, users whose DN, UPN or enabled
- * state changed are updated, and each of those gets a log entry; a hard-match failure is logged once.
- * A user this configuration created that is gone from the OU (deleted in AD, like step 12's canary)
- * is deleted from the tenant with a Delete log entry; other users that left the OU are not deleted
- * here, since the simulator cannot tell a move from a deletion. Critical system objects are out of scope, as in
- * the real service's default scope. Sandbox and tests only: it reads what the bot stored
- * and writes to the simulator.
+ * Entra Cloud Sync as the sandbox's tenant sees it. What it provisions is what the Graph simulator's
+ * Cloud Sync job says, read the way the real service is configured: the job must be Active (not
+ * Paused), and its schema's scope (`containerFilter.includedContainers`, an empty list meaning the
+ * whole domain) names the OUs. An OU that enters the scope gets a first (initial) cycle a short while
+ * later that provisions its users into the Graph simulator, matched by source anchor, and writes
+ * provisioning log entries for its job the way the real service does (a success per provisioned or
+ * matched user, a failure per failed hard match). Then, like the real service (every 2 minutes or
+ * so), it runs a cycle per OU on an interval: users that appeared in the OU since are provisioned,
+ * users whose DN, UPN or enabled state changed are updated, and each of those gets a log entry; a
+ * hard-match failure is logged once. An OU taken out of the scope, or a paused job, stops its cycles.
+ * A user the job created that is gone from the OU (deleted in AD, like step 12's canary) is deleted
+ * from the tenant with a Delete log entry; other users that left the OU are not deleted here, since
+ * the simulator cannot tell a move from a deletion. Critical system objects are out of scope, as in
+ * the real service's default scope. Sandbox and tests only: it reads the simulator and writes to it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Directory } from '../directory/types';
 import { guidString } from '../runbook/cloud-sync-evidence';
 import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
-import { pilotOu } from '../runbook/step-evidence';
 import { connectSyncFilters } from '../runbook/connect-sync-scope';
 import type { Logger } from '../shared/logger';
-import type { Store } from '../store/types';
 import type { GraphSimulator, SimProvisioningEvent, SimUser } from './graph-simulator';
+import { SIMULATED_CLOUD_SYNC_JOB_ID, SIMULATED_CLOUD_SYNC_SP_ID } from './sim-synchronization';
 import { domainOf, idFor } from './tenant-from-directory';
 
-/** The runbook step where a person configures Cloud Sync scoped to the pilot OU. */
-export const CLOUD_SYNC_CONFIGURED_STEP = 11;
-/** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
-export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
-/** The provisioning service principal of the simulated configuration (one per AD domain, named after it). */
-export const SIMULATED_CLOUD_SYNC_SERVICE_PRINCIPAL_ID = '5a4d60c1-0b7e-4c2a-9f10-000000000011';
+export { SIMULATED_CLOUD_SYNC_JOB_ID, SIMULATED_CLOUD_SYNC_SP_ID } from './sim-synchronization';
 /** About how often the real service runs its cycle. */
 export const DEFAULT_CYCLE_INTERVAL_MS = 2 * 60_000;
 
 export interface ProvisioningCycle {
-  migrationId: string;
+  /** The OU as the job's scope names it (the domain's naming context when the scope filters nothing). */
   baseDn: string;
   /** The first cycle of a configuration reads every user; later ones act on what changed. */
   kind: 'initial' | 'incremental';
@@ -56,15 +51,14 @@ export interface ProvisioningCycle {
 }
 
 export interface SimulatedCloudSyncOptions {
-  store: Store;
   graph: GraphSimulator;
   /** The on-premises directory the provisioning agent reads. */
   connectDirectory: () => Promise<Directory>;
-  /** From "configured" being seen to the first cycle. */
+  /** From an OU entering the scope to its first cycle. */
   delayMs: number;
   /** Between the end of one cycle of a configuration and the start of its next. */
   cycleIntervalMs?: number;
-  /** How often the runbook is read. */
+  /** How often the job's status and scope are read. */
   pollMs?: number;
   logger?: Logger;
   now?: () => Date;
@@ -73,20 +67,21 @@ export interface SimulatedCloudSyncOptions {
 export interface SimulatedCloudSync {
   /** Provisioning cycles so far, oldest first. */
   cycles(): ProvisioningCycle[];
-  /** Configurations seen in the runbook (provisioned or waiting for the delay), as "migrationId|baseDn". */
+  /** OUs in the running job's scope (provisioned or waiting for the delay), as the scope names them. */
   configured(): string[];
-  /** Resolves with the first cycle for this migration (waits for it when needed). */
-  cycleFor(migrationId: string): Promise<ProvisioningCycle>;
-  /** Resolves with the next cycle for this migration that starts after this call. */
-  nextCycleFor(migrationId: string): Promise<ProvisioningCycle>;
-  /** Reads the runbook once now (tests use it instead of waiting for the next poll). */
+  /** Resolves with the first cycle of this OU (any OU when omitted), waiting for it when needed. */
+  cycleFor(baseDn?: string): Promise<ProvisioningCycle>;
+  /** Resolves with the next cycle of this OU (any OU when omitted) that starts after this call. */
+  nextCycleFor(baseDn?: string): Promise<ProvisioningCycle>;
+  /** Reads the job once now (tests use it instead of waiting for the next poll). */
   pollNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
 interface Configuration {
-  migrationId: string;
   baseDn: string;
+  /** Cleared when the OU leaves the scope or the job is paused: no further cycle is scheduled. */
+  live: boolean;
   cycles: number;
   /** Hard-match failures already in the logs; the real service retries them quietly. */
   reportedConflicts: Set<string>;
@@ -95,7 +90,8 @@ interface Configuration {
 }
 
 interface Waiter {
-  migrationId: string;
+  /** dnKey-style comparable key of the OU, or null for any OU. */
+  key: string | null;
   /** undefined: the first cycle; otherwise cycles that started after this many had. */
   after: number | undefined;
   resolve(cycle: ProvisioningCycle): void;
@@ -120,7 +116,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   const nextWaiters: Waiter[] = [];
   /** Cycles started so far; a "next cycle" waiter wants one that started after it asked. */
   let started = 0;
-  /** "migration id|OU" → its configuration; each is configured once and then cycles. */
+  /** Comparable OU key → its configuration while the OU is in the running job's scope. */
   const configurations = new Map<string, Configuration>();
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
@@ -251,7 +247,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       targetId: target?.id ?? null,
       sourceDisplayName: target?.userPrincipalName ?? source.dn,
       identityType: 'User',
-      servicePrincipal: { id: SIMULATED_CLOUD_SYNC_SERVICE_PRINCIPAL_ID, name: domainOf(nc) },
+      servicePrincipal: { id: SIMULATED_CLOUD_SYNC_SP_ID, name: domainOf(nc) },
       ...outcome,
     });
     const events: SimProvisioningEvent[] = [
@@ -277,7 +273,6 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     options.graph.addProvisioningEvents(events);
     config.cycles += 1;
     const cycle: ProvisioningCycle = {
-      migrationId: config.migrationId,
       baseDn: config.baseDn,
       kind,
       created: created.map((c) => c.user.onPremisesDistinguishedName ?? c.user.id),
@@ -291,7 +286,6 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     if (kind === 'initial' || created.length > 0 || changed.size > 0 || deleted.length > 0) {
       options.logger?.info(
         {
-          migrationId: config.migrationId,
           baseDn: config.baseDn,
           kind,
           created: created.length,
@@ -304,7 +298,8 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       );
     }
     const due = (w: Waiter): boolean =>
-      w.migrationId === config.migrationId && (w.after === undefined ? kind === 'initial' : startedAs > w.after);
+      (w.key === null || w.key === keyOf(config.baseDn)) &&
+      (w.after === undefined ? kind === 'initial' : startedAs > w.after);
     for (const waiters of [firstWaiters, nextWaiters]) {
       for (const w of waiters.filter(due)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -315,14 +310,14 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
 
   /** Runs a cycle after `afterMs`, then keeps doing so every interval until stopped. */
   const schedule = (config: Configuration, afterMs: number): void => {
-    if (stopped) return;
+    if (stopped || !config.live) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      if (stopped) return;
+      if (stopped || !config.live) return;
       const run = runCycle(config)
         .catch((err: Error) =>
           options.logger?.error(
-            { migrationId: config.migrationId, baseDn: config.baseDn, err: err.message },
+            { baseDn: config.baseDn, err: err.message },
             'simulated Cloud Sync could not run its cycle',
           ),
         )
@@ -335,63 +330,77 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
     timers.add(timer);
   };
 
-  const configure = (migrationId: string, baseDn: string, why: string): void => {
-    const key = `${migrationId}|${baseDn}`;
+  const configure = (baseDn: string): void => {
+    const key = keyOf(baseDn);
     if (configurations.has(key)) return;
     const config: Configuration = {
-      migrationId,
       baseDn,
+      live: true,
       cycles: 0,
       reportedConflicts: new Set(),
       createdByAnchor: new Map(),
     };
     configurations.set(key, config);
     options.logger?.info(
-      { migrationId, baseDn, delayMs: options.delayMs, cycleIntervalMs },
-      `simulated Cloud Sync: configured for ${why}; first cycle after the delay`,
+      { baseDn, delayMs: options.delayMs, cycleIntervalMs },
+      "simulated Cloud Sync: the OU entered the job's scope; first cycle after the delay",
     );
     schedule(config, options.delayMs);
   };
 
+  /** The job as the simulator serves it: Active with a scope, or nothing runs. */
   const poll = async (): Promise<void> => {
-    const rows = await options.store.db.query<{ migration_id: string }>(
-      `SELECT migration_id::text AS migration_id FROM runbook_steps WHERE n = $1 AND status = 'done'`,
-      [CLOUD_SYNC_CONFIGURED_STEP],
-    );
-    for (const { migration_id: migrationId } of rows) {
-      const steps = await options.store.runbook.listSteps(migrationId);
-      const pilot = pilotOu(steps);
-      if (pilot) configure(migrationId, pilot.baseDn, 'the pilot OU');
+    const job = options.graph.cloudSync();
+    const wanted = new Map<string, string>();
+    if (job.statusCode === 'Active' && job.includedContainers.length > 0) {
+      // Every rule must include an OU for its objects to flow; an empty list filters nothing.
+      if (job.includedContainers.some((list) => list.length === 0)) {
+        const directory = await options.connectDirectory();
+        try {
+          const nc = await directory.defaultNamingContext();
+          wanted.set(keyOf(nc), nc);
+        } finally {
+          await directory.close().catch(() => undefined);
+        }
+      } else {
+        const [first, ...others] = job.includedContainers;
+        for (const dn of first!)
+          if (others.every((list) => list.some((d) => keyOf(d) === keyOf(dn)))) wanted.set(keyOf(dn), dn);
+      }
     }
-    // A wave's OUs join the scope on the wave's date (in UTC here; the sandbox does not need more).
-    const waves = await options.store.db.query<{ migration_id: string; base_dn: string }>(
-      `SELECT w.migration_id::text AS migration_id, o.base_dn FROM waves w JOIN wave_ous o ON o.wave_id = w.id
-        WHERE w.removed_at IS NULL AND w.scheduled_for <= $1::date AND o.base_dn IS NOT NULL`,
-      [now().toISOString().slice(0, 10)],
-    );
-    for (const w of waves) configure(w.migration_id, w.base_dn, 'a wave whose date has come');
+    for (const [key, config] of configurations)
+      if (!wanted.has(key)) {
+        config.live = false;
+        configurations.delete(key);
+        options.logger?.info({ baseDn: config.baseDn }, "simulated Cloud Sync: the OU left the job's scope");
+      }
+    for (const dn of wanted.values()) configure(dn);
   };
 
   let polling: Promise<void> = Promise.resolve();
-  // One poll at a time: a slow store must not pile them up.
+  // One poll at a time: a slow directory must not pile them up.
   const enqueuePoll = (): Promise<void> =>
     (polling = polling.catch(() => undefined).then(() => (stopped ? undefined : poll())));
   const interval = setInterval(() => {
     enqueuePoll().catch((err: Error) =>
-      options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read the runbook'),
+      options.logger?.warn({ err: err.message }, 'simulated Cloud Sync could not read its job'),
     );
   }, pollMs);
 
   return {
     cycles: () => [...cycles],
-    configured: () => [...configurations.keys()],
-    cycleFor: (migrationId) => {
-      const done = cycles.find((c) => c.migrationId === migrationId);
+    configured: () => [...configurations.values()].map((c) => c.baseDn),
+    cycleFor: (baseDn) => {
+      const key = baseDn === undefined ? null : keyOf(baseDn);
+      const done = cycles.find((c) => key === null || keyOf(c.baseDn) === key);
       return done
         ? Promise.resolve(done)
-        : new Promise((resolve) => firstWaiters.push({ migrationId, after: undefined, resolve }));
+        : new Promise((resolve) => firstWaiters.push({ key, after: undefined, resolve }));
     },
-    nextCycleFor: (migrationId) => new Promise((resolve) => nextWaiters.push({ migrationId, after: started, resolve })),
+    nextCycleFor: (baseDn) =>
+      new Promise((resolve) =>
+        nextWaiters.push({ key: baseDn === undefined ? null : keyOf(baseDn), after: started, resolve }),
+      ),
     pollNow: () => enqueuePoll(),
     stop: async () => {
       stopped = true;
@@ -407,4 +416,9 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
 function guidFromAnchor(anchor: string | null): string | null {
   const bytes = anchor ? Buffer.from(anchor, 'base64') : null;
   return bytes && bytes.length === 16 ? guidString(bytes) : null;
+}
+
+/** OUs compare as AD compares DNs: the scope may spell one differently from the directory. */
+function keyOf(dn: string): string {
+  return (canonicalDn(dn) ?? [dn]).join(',');
 }

@@ -26,7 +26,12 @@ import { OU } from './forest-spec';
 import { startGraphSimulator, type GraphSimulator } from './graph-simulator';
 import { SANDBOX_APPROVERS, writePlaygroundConfig } from './playground-users';
 import { sambaEnvFile } from './samba-location';
-import { DEFAULT_CYCLE_INTERVAL_MS, startSimulatedCloudSync, type SimulatedCloudSync } from './simulated-cloud-sync';
+import {
+  DEFAULT_CYCLE_INTERVAL_MS,
+  SIMULATED_CLOUD_SYNC_SP_ID,
+  startSimulatedCloudSync,
+  type SimulatedCloudSync,
+} from './simulated-cloud-sync';
 import { installFakePowerShell, type FakePowerShell } from './simulated-connect-sync';
 import { buildSeededForest } from './seeded-forest';
 import { buildTenantFromDirectory, type TenantDrift } from './tenant-from-directory';
@@ -169,6 +174,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       DATA_DIR: dataDir,
       GRAPH_BASE_URL: parts.graph.url,
       GRAPH_STATIC_TOKEN: graphToken,
+      CLOUD_SYNC_SERVICE_PRINCIPAL_ID: SIMULATED_CLOUD_SYNC_SP_ID,
       SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${agentSecret}`,
       SYNCSHIFT_APPROVERS: SANDBOX_APPROVERS.join(','),
       SYNCSHIFT_REQUIRED_APPROVALS: '1',
@@ -183,7 +189,6 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     say(`bot on ${parts.bot.url}/api/messages (PGlite in ${storeDir})`);
 
     parts.cloudSync = startSimulatedCloudSync({
-      store,
       graph: parts.graph,
       connectDirectory,
       delayMs: options.provisioningDelayMs,
@@ -191,7 +196,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       logger: logger.child({ part: 'cloud-sync' }),
     });
     say(
-      `simulated Cloud Sync: provisions the pilot OU ${options.provisioningDelayMs / 1000}s after step 11 is marked done, then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`,
+      `simulated Cloud Sync: provisions an OU ${options.provisioningDelayMs / 1000}s after it enters the running job's scope (step 11 writes it), then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`,
     );
 
     const connectSync = installFakePowerShell({}, join(dataDir, 'connect-sync'));

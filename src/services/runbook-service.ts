@@ -24,7 +24,7 @@ import {
 } from '../runbook/step-evidence';
 import { wavesConfirmedProblems, type WaveSummary } from '../runbook/wave-summary';
 import { actionJob, checkJob, isUndo, precheckJob, undoEvidence, undoJob } from '../runbook/step-jobs';
-import { STEPS, stepDefinition, stepWhereAsked, type StepDefinition } from '../runbook/steps';
+import { STEPS, stepByCheck, stepDefinition, stepWhereAsked, type StepDefinition } from '../runbook/steps';
 import { assertNever } from '../shared/assert-never';
 import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -36,6 +36,13 @@ import { CanaryService, isCanaryApproval } from './canary-service';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './card-sink';
+import type { CloudSyncScopeService } from './cloud-sync-scope-service';
+import {
+  sameScopeAsApproved,
+  scopeAddApproval,
+  scopeReadBack,
+  scopeValueFromEvidence,
+} from '../runbook/cloud-sync-scope';
 import type { ConnectSyncServers } from './connect-sync-servers';
 import { finalStopPhs } from '../runbook/connect-sync-servers';
 
@@ -46,6 +53,8 @@ export interface RunbookServiceOptions {
   logger: Logger;
   policy: ApprovalPolicy;
   jobs: JobQueue;
+  /** Cloud Sync's scope through Graph (step 11 and its undo); absent: those steps are refused with the setting to set. */
+  cloudSync?: CloudSyncScopeService;
   /** The migration's one Connect Sync server: Connect Sync jobs are pinned to it (issue 16). */
   servers: ConnectSyncServers;
   now?: () => Date;
@@ -197,6 +206,7 @@ export class RunbookService {
         return this.afterChange(migration, n, actor.id, refused);
       }
       case STEP_VERBS.run: {
+        if (def.check.kind === 'cloudSyncScope') return this.checkScopeByRead(loaded, actor, refuse, audit);
         const check = checkJob(def.check, loaded.steps, action.ou);
         if (!check.ok) return refuse('step.run', check.reason);
         const noServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
@@ -262,6 +272,14 @@ export class RunbookService {
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
         const serverRefusal = await this.options.servers.refusal(migration.id, def, loaded.steps, true);
         if (serverRefusal) return refuse('approval.request', serverRefusal);
+        if (def.check.kind === 'cloudSyncScope') {
+          // The approval rests on the Cloud Sync job and scope as Graph shows them now.
+          const basis = await this.scopeApprovalBasis(loaded.steps);
+          if ('refusal' in basis) return refuse('approval.request', `Not requested: ${basis.refusal}.`);
+          await audit('approval.request', 'requested');
+          await this.openApproval(loaded, actor, def.check.kind, basis.evidence);
+          return this.afterChange(migration, n, actor.id);
+        }
         const pre = precheckJob(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
@@ -752,6 +770,10 @@ export class RunbookService {
       return;
     }
     if (!(await this.options.store.runbook.claimExecution(approval.id))) return;
+    if (approval.action === 'cloudSyncScope' || approval.action === 'undo:removeFromScope') {
+      await this.executeScopeChange(loaded, approval);
+      return;
+    }
     const payload = undo ? undoJob(approval) : actionJob(approval);
     if (!payload) {
       if (approval.action === 'undo:reopen') {
@@ -819,6 +841,172 @@ export class RunbookService {
       approval.id,
     );
     await this.options.store.runbook.setApprovalJob(approval.id, job.id);
+  }
+
+  /** Step 11's approval basis: the pilot OU's stored DN and the Cloud Sync job read now. */
+  private async scopeApprovalBasis(steps: readonly StepState[]): Promise<ApprovalBasis> {
+    if (!this.options.cloudSync)
+      return { refusal: 'no Cloud Sync configuration is set (CLOUD_SYNC_SERVICE_PRINCIPAL_ID)' };
+    try {
+      return scopeAddApproval(pilotScopeValue(steps), await this.options.cloudSync.readScope());
+    } catch (err) {
+      const e = asAppError(err);
+      return { refusal: `Cloud Sync's scope could not be read: ${[e.message, e.hint].filter(Boolean).join(' ')}` };
+    }
+  }
+
+  /**
+   * "Check the scope" on step 11: a person changed the scope by hand (the app may lack the
+   * permission); the step is done only when a read shows Cloud Sync covering the pilot OU.
+   */
+  private async checkScopeByRead(
+    loaded: Loaded,
+    actor: Actor,
+    refuse: (verb: string, reason: string) => Promise<AdaptiveCardJson>,
+    audit: (verb: string, outcome: string, details?: unknown) => Promise<void>,
+  ): Promise<AdaptiveCardJson> {
+    const { migration, def } = loaded;
+    const value = pilotScopeValue(loaded.steps);
+    if (!value) return refuse('step.checkScope', 'The pilot OU has no stored distinguishedName yet (step 5).');
+    if (!this.options.cloudSync)
+      return refuse('step.checkScope', 'No Cloud Sync configuration is set (CLOUD_SYNC_SERVICE_PRINCIPAL_ID).');
+    let reading;
+    try {
+      reading = await this.options.cloudSync.readScope();
+    } catch (err) {
+      return refuse('step.checkScope', `Cloud Sync's scope could not be read: ${asAppError(err).message}`);
+    }
+    const read = scopeReadBack(value, reading, 'covered');
+    if (!read.ok) return refuse('step.checkScope', `Not done: ${read.reason}.`);
+    const refused = await this.transition(loaded, {
+      type: 'confirmedByRead',
+      n: def.n,
+      by: actor.name,
+      at: this.now(),
+      evidence: { ...read.evidence, byHand: actor.name },
+    });
+    await audit('step.checkScope', refused ? 'refused' : 'done', refused ? { reason: refused } : { scopeValue: value });
+    return this.afterChange(migration, def.n, actor.id, refused);
+  }
+
+  /**
+   * Runs an approved scope change (step 11 or its undo) in the bot: re-reads the job, writes the
+   * scope through Graph, and reads it back. Without the permission the step says which one and
+   * waits for a person to do it by hand; "Check the scope" then reads the result.
+   */
+  private async executeScopeChange(loaded: Loaded, approval: Approval): Promise<void> {
+    const { migration, def } = loaded;
+    const undo = isUndo(approval);
+    const value = scopeValueFromEvidence({
+      pilotOu: (approval.evidence as { scopeValue?: unknown } | null)?.scopeValue,
+    });
+    const cloudSync = this.options.cloudSync;
+    const setApproval = (status: 'executed' | 'void') =>
+      this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], status);
+    let refusal: string | undefined;
+    if (!cloudSync || !value) refusal = 'no Cloud Sync configuration or no stored OU to change';
+    else if (!undo) {
+      const now = await cloudSync.readScope().catch(() => null);
+      if (!now || !sameScopeAsApproved(approval.evidence, now))
+        refusal = now
+          ? 'the Cloud Sync job or its scope changed since it was approved'
+          : "Cloud Sync's scope could not be read again";
+    }
+    const fresh = (await this.load(migration.id, def.n))!;
+    if (!refusal)
+      refusal = undo
+        ? (() => {
+            const allowed = undoAllowed(fresh.steps, def.n, null);
+            return allowed.ok ? undefined : allowed.reason;
+          })()
+        : await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() });
+    if (refusal) {
+      await setApproval('void');
+      const current = (await this.load(migration.id, def.n))!;
+      if (current.step.status === 'waiting_approval')
+        await this.transition(current, {
+          type: 'approvalEnded',
+          n: def.n,
+          at: this.now(),
+          reason: `approval void: ${refusal}`,
+        });
+      else await this.note(current, `Approval void, nothing changed: ${refusal}`);
+      await this.options.store.audit.record(SYSTEM_ACTOR, {
+        action: 'approval.execute',
+        target: `step ${def.n}`,
+        outcome: 'refused',
+        details: { approvalId: approval.id, reason: refusal },
+        conversationId: migration.conversationId,
+      });
+      await this.publish(migration, def.n);
+      return;
+    }
+    const approvedBy = approval.votes
+      .filter((v) => v.decision === 'approve')
+      .map((v) => v.byName)
+      .join(', ');
+    const byName = approval.requestedByName;
+    const settle = async (event: RunbookEvent | { note: string }): Promise<void> => {
+      const current = (await this.load(migration.id, def.n))!;
+      if ('note' in event) await this.note(current, event.note);
+      else await this.transition(current, event);
+    };
+    try {
+      const write = undo ? await cloudSync!.removeOuFromScope(value!) : await cloudSync!.addOuToScope(value!);
+      await setApproval('executed');
+      if (!write.ok) {
+        const byHand = undo
+          ? `Take ${value} out of the Cloud Sync configuration's scope by hand (or pause its job), then undo again.`
+          : `Add ${value} to the Cloud Sync configuration's scope by hand (Scoping filters → Selected organizational units) and start its job, then press Check the scope.`;
+        const reason = `the app registration lacks ${write.permission}, so SyncShift could not change Cloud Sync's scope. ${byHand}`;
+        await settle(
+          undo
+            ? { note: `Undo not done: ${reason}` }
+            : {
+                type: 'failed',
+                n: def.n,
+                at: this.now(),
+                reason,
+                evidence: { scopeValue: value, missingPermission: write.permission, approvedBy },
+              },
+        );
+      } else {
+        const read = scopeReadBack(value!, write.after, undo ? 'uncovered' : 'covered');
+        const evidence = { ...read.evidence, did: write.did.join(', ') || 'nothing to change', approvedBy };
+        if (undo)
+          await settle(
+            read.ok
+              ? { type: 'undone', n: def.n, by: byName, at: this.now(), evidence }
+              : { note: `Undo did not take effect: ${read.reason}.` },
+          );
+        else
+          await settle(
+            read.ok
+              ? { type: 'succeeded', n: def.n, at: this.now(), evidence }
+              : { type: 'failed', n: def.n, at: this.now(), reason: `read back: ${read.reason}`, evidence },
+          );
+      }
+    } catch (err) {
+      const e = asAppError(err);
+      await setApproval('executed');
+      const text = [e.message, e.hint].filter(Boolean).join(' ');
+      await settle(
+        undo
+          ? { note: `Undo failed: ${text}` }
+          : { type: 'failed', n: def.n, at: this.now(), reason: text, evidence: { scopeValue: value, approvedBy } },
+      );
+    }
+    await this.options.store.audit.record(
+      { id: approval.requestedBy, name: approval.requestedByName },
+      {
+        action: undo ? 'cloudsync.scope.remove' : 'cloudsync.scope.add',
+        target: `step ${def.n}`,
+        outcome: (await this.load(migration.id, def.n))!.step.status,
+        details: { approvalId: approval.id, scopeValue: value },
+        conversationId: migration.conversationId,
+      },
+    );
+    await this.publish(migration, def.n);
   }
 
   private async enqueueJob(
@@ -996,4 +1184,9 @@ function createdBeforeFailure(error: unknown): { created?: unknown[] } {
 
 function shortJob(job: JobRecord): string {
   return job.id.replace(/-/g, '').slice(0, 8);
+}
+
+/** The pilot OU's scope value: the DN step 5 stored from the agent's read of AD. */
+function pilotScopeValue(steps: readonly StepState[]): string | null {
+  return scopeValueFromEvidence(steps.find((s) => s.n === stepByCheck({ kind: 'pilotOu' }).n)?.evidence);
 }

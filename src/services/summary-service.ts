@@ -5,6 +5,7 @@ import type { JobQueue } from '../jobs/job-queue';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderSummaryCard } from '../cards/summary-card';
+import type { OuLedgerService } from './ou-ledger-service';
 import { SUMMARY_ACTOR, SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { CloudUser } from '../runbook/cloud-users';
 import { canonicalDn } from '../runbook/dn';
@@ -50,6 +51,8 @@ export interface SummaryServiceOptions {
   cloud: CloudDirectory;
   cards: CardSink;
   waves: WaveService;
+  /** The OU ownership ledger: its lines and alarms head the summary's notes. */
+  ledger?: OuLedgerService;
   logger: Logger;
   jobs: JobQueue;
   now?: () => Date;
@@ -386,7 +389,17 @@ export class SummaryService {
     let stage: 'building' | 'sending' | 'sent' | 'recorded' = 'building';
     try {
       return await this.holdingClaim(claim, async () => {
-        const { summary, logWindow } = await this.build(migration, settings, claim.localDate, notes, claim.kind);
+        // One OU, one engine: the ledger and any disagreement of the engines with it come first.
+        const ledger = await this.options.ledger
+          ?.summaryLines(migration.id)
+          .catch((err: Error) => [`The OU ownership ledger could not be read: ${err.message}`]);
+        const { summary, logWindow } = await this.build(
+          migration,
+          settings,
+          claim.localDate,
+          [...(ledger ?? []), ...notes],
+          claim.kind,
+        );
         const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
         // The database guards the one step that cannot be taken back: after this nobody claims the row again.
         if (

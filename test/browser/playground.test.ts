@@ -258,14 +258,19 @@ describe('Agents Playground in headless Chromium', () => {
     expect(connectSync.calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler')).toHaveLength(1);
   });
 
-  it('after step 11 (Cloud Sync configured), simulated Cloud Sync provisions the pilot OU: a new verify finds nobody missing', async () => {
+  it("after step 11 (the pilot OU in Cloud Sync's scope), simulated Cloud Sync provisions it: a new verify finds nobody missing", async () => {
     const rules = await requestedByMegan(9);
     expect(await rules.innerText()).toContain('cloudNoFlow');
     await rules.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
     await click('Step 10 of 18', 'Mark done');
-    await click('Step 11 of 18', 'Mark done');
+    // Step 11 writes the pilot OU into Cloud Sync's scope through Graph after approval.
+    const scope = await requestedByMegan(11);
+    expect(await scope.innerText()).toContain(OU.sales);
+    await scope.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
+    await card('Step 11 of 18', 'Done');
     // Cloud Sync runs on its own schedule; the test waits for that run, not for a fixed time.
-    const cycle = await sandbox.cloudSync.cycleFor(stepCardMessage(11).migrationId);
+    await sandbox.cloudSync.pollNow();
+    const cycle = await sandbox.cloudSync.cycleFor(OU.sales);
     expect(cycle.created).toHaveLength(3);
 
     // Finished verify cards so far, so the wait below is for a new one, not the one from before.

@@ -75,7 +75,6 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
     // The agent may touch only this OU: its own policy, not just the bot's word.
     agent = spawnAgent(h.bot.url, samba, { SYNCSHIFT_ALLOWED_BASE_DNS: OU_DN });
     cloudSync = startSimulatedCloudSync({
-      store: h.store,
       graph: h.graph,
       connectDirectory: connect,
       delayMs: 0,
@@ -182,6 +181,8 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
         stored.version,
       );
     }
+    // What step 11 writes through Graph: the pilot OU in the running job's scope.
+    h.graph.setCloudSync({ includedContainers: [OU_DN], statusCode: 'Active' });
     // Step 12's card gets posted by a refresh through /step.
     const posted = await h.say('/step 12', ADELE);
     expect(posted.length).toBeGreaterThan(0);

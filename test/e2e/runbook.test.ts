@@ -204,7 +204,8 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
 
     // 5: a bad OU is refused on the card; a good one is resolved and counted by the agent.
     expect(await click(ADELE, 'step.run', 5, { ou: 'OU=x)(objectClass=*' })).toContain('looks like an LDAP filter');
-    await click(ADELE, 'step.run', 5, { ou: 'OU=R\\,D' });
+    // Typed in lower case: what is stored, and later written into Cloud Sync's scope, is AD's spelling.
+    await click(ADELE, 'step.run', 5, { ou: 'ou=r\\,d' });
     const s5 = await waitForStep(5, ['done']);
     expect(s5.evidence).toMatchObject({ pilotOu: 'OU=R\\,D,DC=contoso,DC=com', users: EXPECTED.rAndD.users });
 
@@ -299,11 +300,48 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(created.every((r) => r.Precedence >= 0 && r.Precedence <= 99)).toBe(true);
     await sharedCard(s9, 'Done');
 
-    await click(ADELE, 'step.confirm', 10);
-    // Step 11 asks whether Connect Sync's password hash sync is on; the answer is its evidence.
-    expect(await click(MEGAN, 'step.confirm', 11)).toContain("whether Connect Sync's password hash sync is on");
-    await click(MEGAN, 'step.confirm', 11, { phs: 'on' });
-    expect((await step(11)).evidence).toMatchObject({ connectSyncPhs: 'on' });
+    // Step 10 asks whether Connect Sync's password hash sync is on; the answer is its evidence.
+    expect(await click(MEGAN, 'step.confirm', 10)).toContain("whether Connect Sync's password hash sync is on");
+    await click(MEGAN, 'step.confirm', 10, { phs: 'on' });
+    expect((await step(10)).evidence).toMatchObject({ connectSyncPhs: 'on' });
+    // 11: Cloud Sync's scope. First the app may only read: the card names the permission, a person
+    // changes the scope by hand, and "Check the scope" reads it.
+    h.graph.setCloudSyncPermission('read');
+    await click(ADELE, 'step.requestApproval', 11);
+    const ap11 = await waitForApproval(11, 'pending');
+    const card11 = await sharedCard(await step(11), 'Scope value (the DN as AD wrote it)');
+    expect(card11).toContain('OU=R\\,D,DC=contoso,DC=com');
+    expect(card11).toContain('no filter (the whole domain)');
+    await click(MEGAN, 'step.approve', 11, { approvalId: ap11 });
+    const s11 = await waitForStep(11, ['failed']);
+    expect(s11.reason).toContain('lacks Synchronization.ReadWrite.All');
+    expect(h.graph.cloudSync()).toEqual({ statusCode: 'Paused', includedContainers: [[]] });
+    expect(await click(ADELE, 'step.run', 11)).toContain('Not done: the Cloud Sync job is Paused, not Active');
+    h.graph.setCloudSync({ includedContainers: ['OU=R\\,D,DC=contoso,DC=com'], statusCode: 'Active' });
+    await click(ADELE, 'step.run', 11);
+    expect((await waitForStep(11, ['done'])).evidence).toMatchObject({
+      byHand: 'Adele Vance',
+      coveredByCloudSync: true,
+    });
+
+    // With the permission: undo takes the pilot out (the last OU, so the job is paused: an empty
+    // list would cover the whole domain), and a new approval puts it back and starts the job.
+    h.graph.setCloudSyncPermission('readWrite');
+    await click(ADELE, 'step.undo', 11);
+    const undo11 = await waitForApproval(11, 'pending');
+    await click(LYNNE, 'step.approve', 11, { approvalId: undo11 });
+    expect((await waitForStep(11, ['pending'])).reason).toBe('undone');
+    expect(h.graph.cloudSync()).toEqual({ statusCode: 'Paused', includedContainers: [['OU=R\\,D,DC=contoso,DC=com']] });
+    await click(ADELE, 'step.requestApproval', 11);
+    const ap11b = await waitForApproval(11, 'pending');
+    await click(MEGAN, 'step.approve', 11, { approvalId: ap11b });
+    const done11 = await waitForStep(11, ['done']);
+    expect(done11.evidence).toMatchObject({
+      scopeValue: 'OU=R\\,D,DC=contoso,DC=com',
+      coveredByCloudSync: true,
+      jobStatus: 'Active',
+    });
+    expect(h.graph.cloudSync()).toEqual({ statusCode: 'Active', includedContainers: [['OU=R\\,D,DC=contoso,DC=com']] });
 
     // 12 without a Cloud Sync job: nothing can show Cloud Sync did anything, and the card says how to set it.
     await click(ADELE, 'step.run', 12);
@@ -337,7 +375,6 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
 
     // Cloud Sync's first cycle hard-matches the pilot users and logs them under its job.
     cloudSync = startSimulatedCloudSync({
-      store: h.store,
       graph: h.graph,
       connectDirectory: () =>
         connectLdapDirectory({ url: samba.url, bindDn: samba.bindDn, password: samba.password, caPath: samba.caPath }),

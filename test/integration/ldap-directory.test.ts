@@ -113,6 +113,18 @@ describe('LdapDirectory against Samba AD', () => {
     });
   });
 
+  describe('storedDn', () => {
+    it('gives the DN as AD wrote it for one typed in another case and spacing', async () => {
+      expect(await dir.storedDn('ou=r\\,d, dc=contoso, dc=com')).toBe(OU.rAndD);
+      expect(await dir.storedDn(OU.legacy.toUpperCase())).toBe(OU.legacy);
+      expect(await dir.storedDn(`OU=Nope,${BASE_DN}`)).toBeNull();
+    });
+
+    it('is what resolveOu returns for a DN typed in lower case', async () => {
+      expect((await resolveOu(dir, 'ou=r\\,d')).baseDn).toBe(OU.rAndD);
+    });
+  });
+
   describe('resolveOu against AD (what the agent does with the typed OU)', () => {
     it('refuses a user as the OU, names it a user and says which container holds it', async () => {
       const admin = `CN=Administrator,CN=Users,${BASE_DN}`;

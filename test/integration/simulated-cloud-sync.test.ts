@@ -1,9 +1,6 @@
 import { SimulatedDirectory, type SimulatedForest } from '../../src/directory/simulated-directory';
 import { addUserToForest, buildSeededForest } from '../../src/sandbox/seeded-forest';
 import { scanInMemory } from '../../src/services/stored-scan';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
@@ -17,27 +14,21 @@ import {
 } from '../../src/sandbox/simulated-cloud-sync';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { createLogger } from '../../src/shared/logger';
-import { openStore } from '../../src/store/open-store';
-import type { Store } from '../../src/store/types';
 
 /**
- * Simulated Cloud Sync reads what the runbook recorded (step 5: the pilot OU; step 11: Cloud Sync
- * configured) and, after its delay, provisions the OU into the Graph simulator, so a later verify
- * finds the missing users with matching anchors.
+ * Simulated Cloud Sync reads the Graph simulator's Cloud Sync job (status and schema scope) and,
+ * after its delay, provisions each OU in the running job's scope into the Graph simulator, so a later
+ * verify finds the missing users with matching anchors. Nothing else puts an OU into its scope.
  */
 describe('simulated Cloud Sync provisioning', () => {
   const forest = buildSeededForest();
   const connectDirectory = async (): Promise<SimulatedDirectory> => new SimulatedDirectory(forest);
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
-  let dataDir: string;
-  let store: Store;
   let graph: GraphSimulator;
   let tenant: BuiltTenant;
   let cloudSync: SimulatedCloudSync | undefined;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'syncshift-cloudsync-'));
-    store = await openStore({ dataDir });
     tenant = await buildTenantFromDirectory(await connectDirectory(), {
       baseDn: OU.sales,
       missing: 3,
@@ -50,40 +41,12 @@ describe('simulated Cloud Sync provisioning', () => {
   afterEach(async () => {
     await cloudSync?.stop();
     cloudSync = undefined;
+    graph.setCloudSync({ includedContainers: [], statusCode: 'Paused' });
   });
 
   afterAll(async () => {
     await graph?.close();
-    await store?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
-
-  async function migrationWithPilot(name: string, pilotOu: string): Promise<string> {
-    const migration = await store.migrations.create({ name, conversationId: `19:${name}@thread`, createdBy: 'test' });
-    await store.runbook.ensureSteps(migration!.id);
-    await setStep(migration!.id, 5, { status: 'done', evidence: { pilotOu } });
-    return migration!.id;
-  }
-
-  async function setStep(
-    migrationId: string,
-    n: number,
-    change: { status: 'done' | 'pending'; evidence?: unknown },
-  ): Promise<void> {
-    const step = (await store.runbook.listSteps(migrationId)).find((s) => s.n === n)!;
-    const saved = await store.runbook.saveStep(
-      migrationId,
-      {
-        ...step,
-        status: change.status,
-        evidence: change.evidence ?? step.evidence,
-        updatedBy: 'Adele Vance',
-        updatedAt: new Date(),
-      },
-      step.version,
-    );
-    expect(saved).toBe(true);
-  }
 
   async function verify(baseDn: string): Promise<ComparisonReport> {
     const scan = await scanOu(await connectDirectory(), { action: 'directory.scanOu', ou: baseDn }, () => undefined);
@@ -93,23 +56,27 @@ describe('simulated Cloud Sync provisioning', () => {
     );
   }
 
-  it('provisions the pilot OU only after step 11 is done and the delay has passed, with matching anchors', async () => {
-    const migrationId = await migrationWithPilot('pilot', OU.sales);
+  it("provisions an OU only once it is in the running job's scope and the delay has passed, with matching anchors", async () => {
     const before = await verify(OU.sales);
     expect(before.missing).toEqual([...tenant.missingDns].sort((a, b) => a.localeCompare(b)));
 
-    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 1500, pollMs: 60_000, logger });
+    cloudSync = startSimulatedCloudSync({ graph, connectDirectory, delayMs: 1500, pollMs: 60_000, logger });
     await cloudSync.pollNow();
     expect(cloudSync.configured()).toEqual([]);
 
-    await setStep(migrationId, 11, { status: 'done' });
+    // In scope but the job is paused: nothing runs.
+    graph.setCloudSync({ includedContainers: [OU.sales] });
     await cloudSync.pollNow();
-    expect(cloudSync.configured()).toEqual([`${migrationId}|${OU.sales}`]);
+    expect(cloudSync.configured()).toEqual([]);
+
+    graph.setCloudSync({ statusCode: 'Active' });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured()).toEqual([OU.sales]);
     // Configured, but Cloud Sync has not run yet: the tenant is as it was.
     expect(cloudSync.cycles()).toEqual([]);
     expect(graph.users()).toHaveLength(tenant.users.length);
 
-    const cycle = await cloudSync.cycleFor(migrationId);
+    const cycle = await cloudSync.cycleFor(OU.sales);
     expect(cycle.baseDn).toBe(OU.sales);
     expect([...cycle.created].sort()).toEqual([...tenant.missingDns].sort());
     expect([...cycle.conflicts].sort()).toEqual([...tenant.mismatchedDns].sort());
@@ -136,66 +103,42 @@ describe('simulated Cloud Sync provisioning', () => {
     expect(cloudSync.cycles()).toHaveLength(1);
   });
 
-  it('leaves a migration alone until step 11 is done; an OU without drift only matches', async () => {
-    const migrationId = await migrationWithPilot('not-yet', OU.salesOps);
-    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
+  it('an OU without drift only matches; out of the scope or with the job paused, its cycles stop', async () => {
+    cloudSync = startSimulatedCloudSync({
+      graph,
+      connectDirectory,
+      delayMs: 0,
+      cycleIntervalMs: 100,
+      pollMs: 60_000,
+      logger,
+    });
+    // The scope names the OU in another case than AD wrote it: Cloud Sync compares DNs as AD does.
+    graph.setCloudSync({ includedContainers: [OU.salesOps.toLowerCase()], statusCode: 'Active' });
     await cloudSync.pollNow();
-    expect(cloudSync.configured().filter((k) => k.startsWith(migrationId))).toEqual([]);
-    await setStep(migrationId, 11, { status: 'done' });
-    await cloudSync.pollNow();
-    expect(cloudSync.configured()).toContain(`${migrationId}|${OU.salesOps}`);
-    const cycle = await cloudSync.cycleFor(migrationId);
+    expect(cloudSync.configured()).toEqual([OU.salesOps.toLowerCase()]);
+    const cycle = await cloudSync.cycleFor(OU.salesOps);
     // SalesOps has no drift: everything hard-matches, nothing is created.
     expect(cycle).toMatchObject({ created: [], conflicts: [], matched: EXPECTED.salesOps.users });
+
+    graph.setCloudSync({ statusCode: 'Paused' });
+    await cloudSync.pollNow();
+    expect(cloudSync.configured()).toEqual([]);
+    const counted = cloudSync.cycles().length;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // At most the cycle that was already running when the job was paused.
+    expect(cloudSync.cycles().length).toBeLessThanOrEqual(counted + 1);
   });
 
-  it("adds a wave's OUs on the wave's date and writes provisioning logs for its job", async () => {
-    const migration = await store.migrations.create({
-      name: 'waves',
-      conversationId: '19:waves@thread',
-      createdBy: 'test',
-    });
-    const today = new Date().toISOString().slice(0, 10);
-    const later = await store.waves.createWave({
-      migrationId: migration!.id,
-      name: 'Later',
-      scheduledFor: '2999-01-01',
-      createdBy: 'test',
-      ous: ['OU=Legacy (2019)'],
-      now: new Date(),
-    });
-    const due = await store.waves.createWave({
-      migrationId: migration!.id,
-      name: 'Due',
-      scheduledFor: today,
-      createdBy: 'test',
-      ous: ['OU=R\\,D'],
-      now: new Date(),
-    });
-    for (const [wave, baseDn, users] of [
-      [later!, OU.legacy, EXPECTED.legacy.users],
-      [due!, OU.rAndD, EXPECTED.rAndD.users],
-    ] as const) {
-      const job = await store.jobs.enqueue({
-        kind: 'directory.scanOu',
-        purpose: 'verify',
-        payload: {},
-        conversationId: '19:waves@thread',
-        migrationId: migration!.id,
-        requestedBy: { id: 'test', name: 'test' },
-      });
-      await store.waves.setOuCountJob(wave.id, 0, job.id);
-      await store.waves.recordOuCount({ jobId: job.id, baseDn, users, disabled: 0, error: null, now: new Date() });
-    }
+  it('provisions every OU of a scope with several and writes provisioning logs for its job', async () => {
     graph.reset();
-    cloudSync = startSimulatedCloudSync({ store, graph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
+    graph.setCloudSync({ includedContainers: [OU.salesOps, OU.rAndD], statusCode: 'Active' });
+    cloudSync = startSimulatedCloudSync({ graph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
     await cloudSync.pollNow();
-    expect(cloudSync.configured().filter((k) => k.startsWith(migration!.id))).toEqual([`${migration!.id}|${OU.rAndD}`]);
-    const cycle = await cloudSync.cycleFor(migration!.id);
+    expect(cloudSync.configured()).toEqual([OU.salesOps, OU.rAndD]);
+    const cycle = await cloudSync.cycleFor(OU.rAndD);
     expect(cycle).toMatchObject({ baseDn: OU.rAndD, created: [], conflicts: [], matched: EXPECTED.rAndD.users });
 
-    // Every page: the earlier tests' migrations are in the same store, so this instance runs their
-    // cycles too and logs more entries for this job than one page holds.
+    // Every page: the earlier tests wrote entries for this job too, more than one page holds.
     const body: {
       value: { id: string; provisioningStatusInfo: { status: string }; targetIdentity: { id: string } }[];
     } = {
@@ -226,41 +169,14 @@ describe('simulated Cloud Sync provisioning', () => {
     // counts, and their migrations' cycles must not write into this tenant's logs meanwhile.
     let ownForest: SimulatedForest = buildSeededForest();
     const readOwnForest = async (): Promise<SimulatedDirectory> => new SimulatedDirectory(ownForest);
-    const ownStore = await openStore({});
     const ownGraph = await startGraphSimulator({
       users: (
         await buildTenantFromDirectory(await readOwnForest(), { baseDn: OU.sales, missing: 3, extra: 2, mismatched: 2 })
       ).users,
     });
     try {
-      const migration = await ownStore.migrations.create({
-        name: 'cycles',
-        conversationId: '19:cycles@thread',
-        createdBy: 'test',
-      });
-      await ownStore.runbook.ensureSteps(migration!.id);
-      for (const [n, evidence] of [
-        [5, { pilotOu: OU.salesOps }],
-        [11, undefined],
-      ] as const) {
-        const step = (await ownStore.runbook.listSteps(migration!.id)).find((st) => st.n === n)!;
-        expect(
-          await ownStore.runbook.saveStep(
-            migration!.id,
-            {
-              ...step,
-              status: 'done',
-              evidence: evidence ?? step.evidence,
-              updatedBy: 'Adele Vance',
-              updatedAt: new Date(),
-            },
-            step.version,
-          ),
-        ).toBe(true);
-      }
-      const migrationId = migration!.id;
+      ownGraph.setCloudSync({ includedContainers: [OU.salesOps], statusCode: 'Active' });
       cloudSync = startSimulatedCloudSync({
-        store: ownStore,
         graph: ownGraph,
         connectDirectory: readOwnForest,
         delayMs: 0,
@@ -269,7 +185,7 @@ describe('simulated Cloud Sync provisioning', () => {
         logger,
       });
       await cloudSync.pollNow();
-      const initial = await cloudSync.cycleFor(migrationId);
+      const initial = await cloudSync.cycleFor(OU.salesOps);
       expect(initial).toMatchObject({
         kind: 'initial',
         baseDn: OU.salesOps,
@@ -293,7 +209,7 @@ describe('simulated Cloud Sync provisioning', () => {
       expect(await logs()).toHaveLength(EXPECTED.salesOps.users);
 
       // Nothing changed on-premises: the next cycle touches nothing and writes no log entries.
-      const quiet = await cloudSync.nextCycleFor(migrationId);
+      const quiet = await cloudSync.nextCycleFor(OU.salesOps);
       expect(quiet).toMatchObject({
         kind: 'incremental',
         created: [],
@@ -305,7 +221,7 @@ describe('simulated Cloud Sync provisioning', () => {
 
       const added = addUserToForest(ownForest, OU.salesOps, 'Pat Newhire');
       ownForest = added.forest;
-      const next = await cloudSync.nextCycleFor(migrationId);
+      const next = await cloudSync.nextCycleFor(OU.salesOps);
       expect(next).toMatchObject({ kind: 'incremental', created: [added.user.dn], updated: [], conflicts: [] });
       const cloudUser = ownGraph.users().find((u) => u.onPremisesDistinguishedName === added.user.dn);
       expect(cloudUser).toMatchObject({
@@ -339,7 +255,7 @@ describe('simulated Cloud Sync provisioning', () => {
         ...ownForest,
         users: ownForest.users.map((u) => (u.dn === added.user.dn ? { ...u, disabled: true } : u)),
       };
-      const disabled = await cloudSync.nextCycleFor(migrationId);
+      const disabled = await cloudSync.nextCycleFor(OU.salesOps);
       expect(disabled).toMatchObject({ created: [], updated: [added.user.dn] });
       expect(ownGraph.users().find((u) => u.id === cloudUser!.id)?.accountEnabled).toBe(false);
       expect((await forUser()).map((e) => e.provisioningAction).sort()).toEqual(['create', 'update']);
@@ -347,7 +263,6 @@ describe('simulated Cloud Sync provisioning', () => {
       await cloudSync?.stop();
       cloudSync = undefined;
       await ownGraph.close();
-      await ownStore.close();
     }
   });
 });

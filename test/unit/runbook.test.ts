@@ -21,7 +21,7 @@ describe('runbook state machine', () => {
   it("has the guide's 18 steps in order, each depending only on earlier steps", () => {
     expect(STEPS.map((s) => s.n)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     for (const s of STEPS) for (const d of s.dependsOn) expect(d).toBeLessThan(s.n);
-    expect(STEPS.filter((s) => s.mutating).map((s) => s.n)).toEqual([8, 9, 13, 16]);
+    expect(STEPS.filter((s) => s.mutating).map((s) => s.n)).toEqual([8, 9, 11, 13, 16]);
   });
 
   it('walks person steps, software steps and approvals in order', () => {

@@ -17,6 +17,8 @@ import { markChangingState } from '../activity-deduper';
 import { cardActivity } from '../card-sink';
 import { sendPrivately } from '../private-message';
 
+import type { OuLedgerService } from '../../services/ou-ledger-service';
+
 export interface CommandDeps {
   store: Store;
   verify: VerifyService;
@@ -24,6 +26,8 @@ export interface CommandDeps {
   audit: AuditService;
   waves: WaveService;
   summaries: SummaryService;
+  /** The OU ownership ledger (`/ou status`). */
+  ledger: OuLedgerService;
   agents: AgentService;
   /** `/server`: the migration's Connect Sync server and the staging servers. */
   servers: ConnectSyncServers;
@@ -45,6 +49,7 @@ const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set([
   'audit',
   'verify.list',
   'wave.list',
+  'ou.status',
   'agent.list',
   'server.show',
 ]);
@@ -197,6 +202,9 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         await context.sendActivity(
           cardActivity(await deps.waves.remove({ conversationId, name: command.name, actor })),
         );
+        return;
+      case 'ou.status':
+        await context.sendActivity(cardActivity(await deps.ledger.statusCard(conversationId)));
         return;
       case 'summary.now':
         await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor })));

@@ -1,0 +1,79 @@
+import type { AdaptiveCardJson } from '../cards/render';
+import { renderOuLedgerCard } from '../cards/ou-ledger-card';
+import { renderNoMigrationCard } from '../cards/message-cards';
+import type { ScopeReading } from '../runbook/cloud-sync-scope';
+import { buildLedger, LEDGER_STATE_TEXT, ledgerAlarmsOf, ledgerFacts, type LedgerEntry } from '../runbook/ou-ledger';
+import { asAppError } from '../shared/errors';
+import type { Store } from '../store/types';
+import type { CloudSyncScopeService } from './cloud-sync-scope-service';
+
+/** Per-object confirmation counts by OU DN, from Cloud Sync's provisioning logs (helper t15ev's evidence). */
+export type ConfirmationSource = (
+  migrationId: string,
+) => Promise<ReadonlyMap<string, { inScope: number; confirmed: number }> | undefined>;
+
+export interface LedgerReading {
+  entries: LedgerEntry[];
+  /** The Cloud Sync job as read now; null when it could not be read (`readError` says why). */
+  reading: ScopeReading | null;
+  readError: string | null;
+}
+
+/**
+ * The OU ownership ledger of a migration, read now: stored steps and waves, Cloud Sync's scope from
+ * Graph, and (once wired) per-object confirmation. `/ou status` shows it; the daily summary shows it
+ * with its alarms.
+ */
+export class OuLedgerService {
+  constructor(
+    private readonly options: {
+      store: Store;
+      cloudSync: CloudSyncScopeService | undefined;
+      confirmations?: ConfirmationSource;
+    },
+  ) {}
+
+  async read(migrationId: string): Promise<LedgerReading> {
+    const { store } = this.options;
+    const steps = await store.runbook.listSteps(migrationId);
+    const waves = await store.waves.listWaves(migrationId);
+    let reading: ScopeReading | null = null;
+    let readError: string | null = null;
+    if (!this.options.cloudSync) readError = 'no Cloud Sync configuration is set (CLOUD_SYNC_SERVICE_PRINCIPAL_ID)';
+    else
+      try {
+        reading = await this.options.cloudSync.readScope();
+      } catch (err) {
+        readError = asAppError(err).message;
+      }
+    const entries = buildLedger(
+      ledgerFacts({
+        steps,
+        waveOus: waves.flatMap((w) => w.ous.map((o) => ({ wave: w.name, baseDn: o.baseDn }))),
+        reading,
+        ...(this.options.confirmations
+          ? { confirmations: await this.options.confirmations(migrationId).catch(() => undefined) }
+          : {}),
+      }),
+    );
+    return { entries, reading, readError };
+  }
+
+  /** `/ou status`: the ledger of this conversation's migration as a card. */
+  async statusCard(conversationId: string): Promise<AdaptiveCardJson> {
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return renderNoMigrationCard();
+    return renderOuLedgerCard({ migrationName: migration.name, ...(await this.read(migration.id)) });
+  }
+
+  /** The ledger as summary lines: one per OU, then each alarm. */
+  async summaryLines(migrationId: string): Promise<string[]> {
+    const { entries, readError } = await this.read(migrationId);
+    if (entries.length === 0) return [];
+    return [
+      ...entries.map((e) => `OU ownership · ${e.owner} · ${e.dn}: ${LEDGER_STATE_TEXT[e.state]}`),
+      ...(readError ? [`Cloud Sync's scope could not be read, so the engines were not compared: ${readError}`] : []),
+      ...ledgerAlarmsOf(entries).map((a) => `ALARM: ${a.text}`),
+    ];
+  }
+}
