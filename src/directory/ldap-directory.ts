@@ -10,7 +10,7 @@ import { Client, ResultCodeError } from 'ldapts';
 import type { Entry } from 'ldapts';
 import { AppError } from '../shared/errors';
 import { escapeFilterValue, parseDn } from '../runbook/dn';
-import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from './types';
+import type { Directory, DirectoryUser, ObjectCounts, ScanOptions, ScanTotals } from './types';
 
 export interface LdapDirectoryOptions {
   /** ldaps://host[:port]; port defaults to 636. */
@@ -88,7 +88,7 @@ const NETWORK_CODES = new Set([
 const TLS_CODE =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
-type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan';
+type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan' | 'count';
 
 export async function connectLdapDirectory(options: LdapDirectoryOptions): Promise<Directory> {
   const target = parseLdapsUrl(options.url);
@@ -283,6 +283,85 @@ class LdapDirectory implements Directory {
       await iterator.return?.(undefined);
     }
     return totals;
+  }
+
+  /**
+   * One paged search for groups, contacts, OUs and inetOrgPersons, reading only objectClass and
+   * member. AD hands out at most 1,500 values of a multi-valued attribute per entry (MaxValRange) as
+   * `member;range=0-1499`; such a group is read on with range retrieval until the range ends in `*`.
+   */
+  async countObjects(baseDn: string, options: { top?: number; sample?: number } = {}): Promise<ObjectCounts> {
+    requireDn(baseDn, 'countObjects');
+    await this.ready();
+    const top = options.top ?? 5;
+    const sample = options.sample ?? 5;
+    const counts: ObjectCounts = {
+      groups: 0,
+      contacts: 0,
+      organizationalUnits: 0,
+      inetOrgPersons: 0,
+      inetOrgPersonSample: [],
+      largestGroups: [],
+    };
+    const groups: { dn: string; count: number }[] = [];
+    try {
+      for await (const page of this.client.searchPaginated(baseDn, {
+        scope: 'sub',
+        filter:
+          '(|(objectClass=group)(objectClass=contact)(objectClass=organizationalUnit)(objectClass=inetOrgPerson))',
+        attributes: ['objectClass', 'member'],
+        paged: { pageSize: this.defaultPageSize },
+        timeLimit: this.timeLimitSeconds,
+      })) {
+        for (const entry of page.searchEntries) {
+          const raw = attribute(entry, 'objectClass');
+          const classes = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).map((v) =>
+            (Buffer.isBuffer(v) ? v.toString('utf8') : v).toLowerCase(),
+          );
+          if (classes.includes('group')) {
+            counts.groups++;
+            groups.push({ dn: entry.dn, count: await this.memberCount(entry) });
+          } else if (classes.includes('contact')) counts.contacts++;
+          else if (classes.includes('organizationalunit')) counts.organizationalUnits++;
+          else if (classes.includes('inetorgperson')) {
+            counts.inetOrgPersons++;
+            if (counts.inetOrgPersonSample.length < sample) counts.inetOrgPersonSample.push(entry.dn);
+          }
+        }
+      }
+    } catch (err) {
+      throw this.fail(err, 'count', baseDn);
+    }
+    counts.largestGroups = groups.sort((a, b) => b.count - a.count || a.dn.localeCompare(b.dn)).slice(0, top);
+    return counts;
+  }
+
+  private async memberCount(entry: Entry): Promise<number> {
+    const ranged = Object.keys(entry).find((k) => /^member;range=/i.test(k));
+    if (!ranged) {
+      const value = attribute(entry, 'member');
+      return value === undefined ? 0 : Array.isArray(value) ? value.length : 1;
+    }
+    let key = ranged;
+    let values = entry[key];
+    let total = 0;
+    for (;;) {
+      total += Array.isArray(values) ? values.length : values === undefined ? 0 : 1;
+      const end = /;range=\d+-(\d+|\*)$/i.exec(key)?.[1];
+      if (end === undefined || end === '*') return total;
+      const next = Number(end) + 1;
+      const { searchEntries } = await this.client.search(entry.dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: [`member;range=${next}-*`],
+        timeLimit: this.timeLimitSeconds,
+      });
+      const found = searchEntries[0];
+      const nextKey = found ? Object.keys(found).find((k) => /^member;range=/i.test(k)) : undefined;
+      if (!found || !nextKey) return total;
+      key = nextKey;
+      values = found[nextKey];
+    }
   }
 
   async close(): Promise<void> {

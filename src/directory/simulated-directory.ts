@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Directory, DirectoryUser, ScanOptions, ScanTotals } from './types';
+import type { Directory, DirectoryUser, ObjectCounts, ScanOptions, ScanTotals } from './types';
 import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
 
@@ -44,6 +44,8 @@ export const simulatedForestSchema = z.object({
   otherObjects: z.array(
     z.union([dnString, z.object({ dn: dnString, objectClass: z.array(z.string().min(1)).min(1) })]),
   ),
+  /** Groups with their direct member counts; absent in forests written before groups were modelled. */
+  groups: z.array(z.object({ dn: dnString, members: z.number().int().min(0) })).optional(),
 });
 
 export type SimulatedForest = z.infer<typeof simulatedForestSchema>;
@@ -56,6 +58,7 @@ const CONTAINER_CLASSES = ['top', 'container'];
 const USER_CLASSES = ['top', 'person', 'organizationalPerson', 'user'];
 export const COMPUTER_CLASSES = [...USER_CLASSES, 'computer'];
 export const CONTACT_CLASSES = ['top', 'person', 'organizationalPerson', 'contact'];
+const GROUP_CLASSES = ['top', 'group'];
 
 /** A stable objectGUID per DN, shaped like a version 4 GUID, so reruns build the same forest. */
 export function simulatedObjectGuid(dn: string): Buffer {
@@ -108,6 +111,7 @@ export class SimulatedDirectory implements Directory {
   private readonly existing = new Map<string, string[]>();
   private readonly ous: { dn: string; keys: string[]; name: string }[] = [];
   private readonly users: IndexedUser[] = [];
+  private readonly groups: { keys: string[]; dn: string; members: number }[] = [];
   private closed = false;
 
   constructor(
@@ -126,6 +130,11 @@ export class SimulatedDirectory implements Directory {
     for (const other of forest.otherObjects) {
       if (typeof other === 'string') this.existing.set(keysOf(other).join(','), ['top']);
       else this.existing.set(keysOf(other.dn).join(','), other.objectClass);
+    }
+    for (const g of forest.groups ?? []) {
+      const keys = keysOf(g.dn);
+      this.existing.set(keys.join(','), GROUP_CLASSES);
+      this.groups.push({ keys, dn: g.dn, members: g.members });
     }
     for (const u of forest.users) {
       const keys = keysOf(u.dn);
@@ -193,6 +202,33 @@ export class SimulatedDirectory implements Directory {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return totals;
+  }
+
+  async countObjects(baseDn: string, options: { top?: number; sample?: number } = {}): Promise<ObjectCounts> {
+    this.ready();
+    const baseKeys = requireKeys(baseDn, 'countObjects');
+    if (!this.existing.has(baseKeys.join(','))) {
+      throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${baseDn}" does not exist in the simulated directory`, {
+        hint: 'Check the OU distinguished name and that it lies under this domain.',
+      });
+    }
+    const within = (dn: string): boolean => isWithin(keysOf(dn), baseKeys);
+    const others = this.forest.otherObjects
+      .map((o) => (typeof o === 'string' ? { dn: o, objectClass: ['top'] } : o))
+      .filter((o) => within(o.dn));
+    const inetOrgPersons = others.filter((o) => o.objectClass.some((c) => c.toLowerCase() === 'inetorgperson'));
+    const groups = this.groups.filter((g) => isWithin(g.keys, baseKeys));
+    return {
+      groups: groups.length,
+      contacts: others.filter((o) => o.objectClass.some((c) => c.toLowerCase() === 'contact')).length,
+      organizationalUnits: this.ous.filter((o) => isWithin(o.keys, baseKeys)).length,
+      inetOrgPersons: inetOrgPersons.length,
+      inetOrgPersonSample: inetOrgPersons.slice(0, options.sample ?? 5).map((o) => o.dn),
+      largestGroups: groups
+        .map((g) => ({ dn: g.dn, count: g.members }))
+        .sort((a, b) => b.count - a.count || a.dn.localeCompare(b.dn))
+        .slice(0, options.top ?? 5),
+    };
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,22 @@ export interface ScanOptions {
   onPage?: (users: DirectoryUser[], scannedSoFar: number) => void | Promise<void>;
 }
 
+/** What `/readiness` counts besides users (src/agent/actions/readiness.ts). */
+export interface ObjectCounts {
+  /** objectClass=group. */
+  groups: number;
+  /** objectClass=contact. */
+  contacts: number;
+  /** objectClass=organizationalUnit, the base itself included when it is one. */
+  organizationalUnits: number;
+  /** objectClass=inetOrgPerson (a subclass of user: they are in the user count too). */
+  inetOrgPersons: number;
+  /** The first few inetOrgPerson DNs, to show on the card. */
+  inetOrgPersonSample: string[];
+  /** The largest groups by direct member count, largest first (at most `top`). */
+  largestGroups: { dn: string; count: number }[];
+}
+
 export interface Directory {
   /** rootDSE defaultNamingContext, e.g. DC=contoso,DC=com. */
   defaultNamingContext(): Promise<string>;
@@ -39,5 +55,7 @@ export interface Directory {
   findOusByName(base: string, name: string): Promise<string[]>;
   /** Users (objectCategory=person, objectClass=user) in the subtree of `baseDn`, paged. */
   scanUsers(baseDn: string, options?: ScanOptions): Promise<ScanTotals>;
+  /** Groups (with their member counts), contacts, OUs and inetOrgPerson objects in the subtree of `baseDn`. */
+  countObjects(baseDn: string, options?: { top?: number; sample?: number }): Promise<ObjectCounts>;
   close(): Promise<void>;
 }

@@ -28,7 +28,9 @@ export type RunbookEvent =
   | { type: 'approvalEnded'; n: number; at: Date; reason: string }
   | { type: 'succeeded'; n: number; at: Date; evidence: unknown }
   | { type: 'failed'; n: number; at: Date; reason: string; evidence?: unknown }
-  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown };
+  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown }
+  /** The readiness step's last blocker was accepted by an approver: it passes on that record. */
+  | { type: 'blockersAccepted'; n: number; by: string; at: Date; evidence: unknown };
 
 export type ApplyResult = { ok: true; step: StepState } | { ok: false; reason: string };
 
@@ -126,6 +128,12 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
         reason: event.reason,
         ...(event.evidence !== undefined ? { evidence: event.evidence } : {}),
       });
+    case 'blockersAccepted':
+      if (def.check.kind !== 'readiness') return { ok: false, reason: `Step ${def.n} has no blockers to accept.` };
+      if (step.status !== 'failed') return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
+      return needDeps()
+        ? { ok: false, reason: needDeps()! }
+        : next('done', { at: event.at, by: event.by, evidence: event.evidence });
     case 'undone': {
       // The undo's own approval has ended by now, so only the steps are asked.
       const allowed = undoAllowed(steps, def.n, null);

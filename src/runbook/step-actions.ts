@@ -16,6 +16,8 @@ export const STEP_VERBS = {
   approve: 'step.approve',
   reject: 'step.reject',
   undo: 'step.undo',
+  /** An approver accepts one readiness blocker, named by the opaque id the report gave it. */
+  acceptBlocker: 'step.acceptBlocker',
 } as const;
 export type StepVerb = (typeof STEP_VERBS)[keyof typeof STEP_VERBS];
 
@@ -29,11 +31,13 @@ const stepData = z.object({
   reason: z.string().optional(),
 });
 const voteData = stepData.extend({ approvalId: id });
+const acceptData = stepData.extend({ findingId: id });
 
 export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
   | { verb: typeof STEP_VERBS.skip; migrationId: string; n: number; reason: string }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
+  | { verb: typeof STEP_VERBS.acceptBlocker; migrationId: string; n: number; findingId: string; reason: string }
   | {
       verb:
         | typeof STEP_VERBS.refresh
@@ -58,7 +62,8 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
   if (!isStepVerb(verb))
     return { ok: false, fields: ['verb'], problem: `"${verb.slice(0, 40)}" is not a button of a step card.` };
   const vote = verb === STEP_VERBS.approve || verb === STEP_VERBS.reject;
-  const parsed = (vote ? voteData : stepData).safeParse(data);
+  const accept = verb === STEP_VERBS.acceptBlocker;
+  const parsed = (vote ? voteData : accept ? acceptData : stepData).safeParse(data);
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((i) => (i.path.length > 0 ? String(i.path[0]) : 'data')))];
     return { ok: false, fields, problem: `The button's data is missing or malformed (${fields.join(', ')}).` };
@@ -73,6 +78,17 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
       };
     case STEP_VERBS.skip:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
+    case STEP_VERBS.acceptBlocker:
+      return {
+        ok: true,
+        action: {
+          verb,
+          migrationId,
+          n,
+          findingId: (parsed.data as z.infer<typeof acceptData>).findingId,
+          reason: parsed.data.reason ?? '',
+        },
+      };
     case STEP_VERBS.run:
       return { ok: true, action: { verb, migrationId, n, ou: parsed.data.ou ?? '' } };
     default:
