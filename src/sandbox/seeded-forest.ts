@@ -15,6 +15,8 @@ import {
   BASE_DN,
   OU_CREATE_ORDER,
   OU,
+  SALES_GROUP_CN,
+  SALES_GROUP_MEMBERS,
   SEED_COMPUTERS,
   SEED_CONTACTS,
   SEED_USERS,
@@ -64,6 +66,8 @@ export function buildSeededForest(): SimulatedForest {
       ...SEED_COMPUTERS.map((c) => ({ dn: `CN=${escapeDnValue(c.cn)},${OU.sales}`, objectClass: COMPUTER_CLASSES })),
       ...SEED_CONTACTS.map((cn) => ({ dn: `CN=${escapeDnValue(cn)},${OU.sales}`, objectClass: CONTACT_CLASSES })),
     ],
+    // The one group the seed creates (scripts/seed-ad.ts), so /readiness counts it in both modes.
+    groups: [{ dn: `CN=${escapeDnValue(SALES_GROUP_CN)},${OU.sales}`, members: SALES_GROUP_MEMBERS }],
   };
 }
 

@@ -320,7 +320,8 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(status).toContain(
       '6. Move pilot users into the OU (optional): skipped (Pilot users already live in OU=R,D)',
     );
-  });
+    // Longer than the default: the walk now starts with /readiness, a full read of the forest by the agent.
+  }, 120_000);
 
   it('the audit log has every command, approval, job and result, and exports as CSV', async () => {
     const audit = await h.store.audit.forConversation(h.conversationId, 1000);
