@@ -33,6 +33,11 @@ export interface BotConfig {
     /** Only for the Graph simulator (sandbox and tests); never for a real tenant. */
     staticToken: string | undefined;
   };
+  /**
+   * The Cloud Sync configuration whose OU scope SyncShift reads and changes: its service principal's
+   * object id (one per AD domain). Unset: the scope steps are confirmed by a person.
+   */
+  cloudSync: { servicePrincipalId: string } | null;
   /** agent id → shared secret (static agents; enrolled agents live in the store). */
   agentSecrets: Map<string, string>;
   /** How long an `/agent enroll` code stays usable. */
@@ -81,6 +86,7 @@ const schema = z.object({
   GRAPH_CLIENT_ID: z.string().optional(),
   GRAPH_CLIENT_SECRET: z.string().optional(),
   GRAPH_STATIC_TOKEN: z.string().optional(),
+  CLOUD_SYNC_SERVICE_PRINCIPAL_ID: z.string().uuid().optional(),
   SYNCSHIFT_AGENT_SECRETS: z.string().default(''),
   SYNCSHIFT_ENROLLMENT_TTL_MINUTES: z.coerce
     .number()
@@ -165,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
       clientSecret: e.GRAPH_CLIENT_SECRET,
       staticToken: e.GRAPH_STATIC_TOKEN,
     },
+    cloudSync: e.CLOUD_SYNC_SERVICE_PRINCIPAL_ID ? { servicePrincipalId: e.CLOUD_SYNC_SERVICE_PRINCIPAL_ID } : null,
     agentSecrets: parseAgentSecrets(e.SYNCSHIFT_AGENT_SECRETS),
     enrollmentTtlMs: e.SYNCSHIFT_ENROLLMENT_TTL_MINUTES * 60_000,
     jobLeaseMs: e.SYNCSHIFT_JOB_LEASE_SECONDS * 1000,

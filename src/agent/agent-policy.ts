@@ -1,4 +1,5 @@
 import { MUTATING_ACTIONS } from '../relay/protocol';
+import { CANARY_PREFIX, canaryAccountName, isCanaryName } from '../runbook/canary';
 import { canonicalDn, formatDn, isDnWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
 
@@ -107,6 +108,57 @@ function refuseScope(rule: string, why: string): never {
     {
       hint: 'Plan the rules again on the runbook step card and approve the new plan; if this repeats, treat the bot host as compromised and check its audit log.',
       details: { rule },
+    },
+  );
+}
+
+/**
+ * The canary of step 12 may be created only under a name with the canary prefix and only in an OU
+ * this agent allows (the bot sends only its migration's pilot OU; this is the agent's own check).
+ */
+export function assertCanaryCreateAllowed(policy: AgentPolicy, ouDn: string, name: string): void {
+  assertActionAllowed(policy, 'directory.createCanary');
+  if (!isCanaryName(name)) refuseCanary(`its name "${name}" does not have the form ${CANARY_PREFIX}<8 hex>`);
+  assertDnAllowed(policy, ouDn);
+}
+
+/**
+ * A delete removes exactly one canary: the object found by its objectGUID must carry the name the
+ * bot stored (with the canary prefix), be a disabled user and not a computer, sit inside the allowed
+ * base DNs, and be a member of no group (a canary never is; anything else is not ours).
+ */
+export function assertCanaryDeleteAllowed(
+  policy: AgentPolicy,
+  name: string,
+  found: { dn: string; objectClasses: string[]; samAccountName: string | null; disabled: boolean; memberOf: string[] },
+): void {
+  assertActionAllowed(policy, 'directory.deleteCanary');
+  if (!isCanaryName(name)) refuseCanary(`the name "${name}" does not have the form ${CANARY_PREFIX}<8 hex>`);
+  const classes = found.objectClasses.map((c) => c.toLowerCase());
+  if (!classes.includes('user') || classes.includes('computer'))
+    refuseCanary(`${found.dn} is not a user object`, found.dn);
+  if (found.samAccountName !== canaryAccountName(name))
+    refuseCanary(
+      `${found.dn} has the account name "${found.samAccountName ?? ''}", not the canary's ${canaryAccountName(name)}`,
+      found.dn,
+    );
+  const rdn = parseDn(found.dn);
+  const cn = rdn.ok ? rdn.rdns[0]?.[0] : undefined;
+  if (!cn || cn.type.toLowerCase() !== 'cn' || cn.value !== name)
+    refuseCanary(`${found.dn} is not named CN=${name}`, found.dn);
+  if (!found.disabled) refuseCanary(`${found.dn} is enabled, and a canary is always disabled`, found.dn);
+  if (found.memberOf.length > 0)
+    refuseCanary(`${found.dn} is a member of ${found.memberOf.length} group(s), and a canary never is`, found.dn);
+  assertDnAllowed(policy, found.dn);
+}
+
+function refuseCanary(why: string, dn?: string): never {
+  throw new AppError(
+    'POLICY.CANARY_REFUSED',
+    `The agent refused the canary action because ${why}. Nothing was changed.`,
+    {
+      hint: 'SyncShift creates and deletes only its own disabled canary users. If this repeats, check the bot host and its audit log.',
+      ...(dn ? { details: { dn } } : {}),
     },
   );
 }

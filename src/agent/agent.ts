@@ -1,6 +1,7 @@
 import type { Directory } from '../directory/types';
 import {
   ADSYNC_ACTIONS,
+  CANARY_ACTIONS,
   MUTATING_ACTIONS,
   STARTING_PHASE,
   type LeasedJob,
@@ -10,6 +11,7 @@ import { assertNever } from '../shared/assert-never';
 import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
+import { createCanary, deleteCanary } from './actions/canary';
 import {
   assertActionAllowed,
   assertDnAllowed,
@@ -105,7 +107,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
  */
 export function agentCapabilities(options: Pick<AgentOptions, 'adsync' | 'policy'>): AgentCapabilities {
   const policy = options.policy ?? OPEN_POLICY;
-  const actions = ['directory.scanOu', ...(options.adsync ? ADSYNC_ACTIONS : [])].filter(
+  const actions = ['directory.scanOu', ...CANARY_ACTIONS, ...(options.adsync ? ADSYNC_ACTIONS : [])].filter(
     (action) => !(policy.readOnly && MUTATING_ACTIONS.has(action)),
   );
   return { actions, readOnly: policy.readOnly };
@@ -158,6 +160,18 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
       }
       const result = await scanOu(directory, payload, onProgress, (baseDn) => assertDnAllowed(policy, baseDn));
       return { outcome: 'succeeded', result };
+    }
+    if (payload.action === 'directory.createCanary' || payload.action === 'directory.deleteCanary') {
+      directory = await options.connectDirectory();
+      return payload.action === 'directory.createCanary'
+        ? {
+            outcome: 'succeeded',
+            result: { action: payload.action, data: await createCanary(directory, policy, payload) },
+          }
+        : {
+            outcome: 'succeeded',
+            result: { action: payload.action, data: await deleteCanary(directory, policy, payload) },
+          };
     }
     if (!options.adsync) {
       return {
@@ -354,7 +368,10 @@ function refusal(err: unknown): { err: RelayHttpError; failed?: ResultRequest } 
 }
 
 async function runAdsync(
-  payload: Exclude<LeasedJob['payload'], { action: 'directory.scanOu' }>,
+  payload: Exclude<
+    LeasedJob['payload'],
+    { action: 'directory.scanOu' | 'directory.createCanary' | 'directory.deleteCanary' }
+  >,
   run: adsync.AdsyncRunOptions,
   exportDir: string,
 ): Promise<unknown> {

@@ -9,7 +9,9 @@ import { jsonBody } from '../relay/json-body';
 import { isStreamedResult, RelayServer } from '../relay/relay-server';
 import { AgentService } from '../services/agent-service';
 import { AuditService } from '../services/audit-service';
+import { ConnectSyncServers } from '../services/connect-sync-servers';
 import { RateLimitedCardSink } from '../services/rate-limited-sink';
+import { CanaryService, startCanaryTimer } from '../services/canary-service';
 import { RunbookService } from '../services/runbook-service';
 import { startSummaryTimer, SummaryService } from '../services/summary-service';
 import { WaveService } from '../services/wave-service';
@@ -33,6 +35,7 @@ export interface RunningBot {
   jobs: JobQueue;
   waves: WaveService;
   summaries: SummaryService;
+  canary: CanaryService;
   /** The start-up sweep and resume of unreported verifications; resolves when both are done. */
   startup: Promise<void>;
   stop(): Promise<void>;
@@ -64,6 +67,12 @@ export interface StartBotOptions {
   bodyIdleMs?: number;
   /** How long a streamed scan may send nothing before the bot gives up on it; default 5 minutes. */
   streamIdleMs?: number;
+  /** Step 12's canary: how often Entra and the provisioning logs are checked (default 15 s), and its timeouts. */
+  canary?: {
+    pollMs?: number;
+    timeouts?: Partial<import('../runbook/canary').CanaryTimeouts>;
+    progressEveryMs?: number;
+  };
 }
 
 /** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
@@ -87,6 +96,24 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     listLimit: config.cardListLimit,
     progressIntervalMs: config.progressIntervalMs,
   });
+  const canary = new CanaryService({
+    store,
+    cloud,
+    jobs,
+    logger: logger.child({ part: 'canary' }),
+    policy: config.approvals,
+    now,
+    ...(options.canary?.timeouts ? { timeouts: options.canary.timeouts } : {}),
+    ...(options.canary?.progressEveryMs !== undefined ? { progressEveryMs: options.canary.progressEveryMs } : {}),
+  });
+  const servers = new ConnectSyncServers({
+    store,
+    jobs,
+    cards,
+    policy: config.approvals,
+    logger: logger.child({ part: 'servers' }),
+    now,
+  });
   const runbook = new RunbookService({
     store,
     cloud,
@@ -94,7 +121,9 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'runbook' }),
     policy: config.approvals,
     jobs,
+    servers,
     now,
+    canary,
   });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
@@ -115,12 +144,16 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     // Each consumer is safe to run twice for one job: a result is offered again after a crash.
     consumers: {
       verify: (job) => verify.scanFinished(job),
-      'step.check': (job) => runbook.stepJobFinished(job),
+      // A staging server's read is a step check no step waits for; it goes to the servers' record.
+      'step.check': async (job) => {
+        if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
+      },
       'step.precheck': (job) => runbook.stepJobFinished(job),
       'step.action': (job) => runbook.stepJobFinished(job),
       'step.undo': (job) => runbook.stepJobFinished(job),
       'wave.count': (job) => waves.countFinished(job),
       'summary.count': (job) => summaries.countFinished(job),
+      canary: (job) => canary.jobFinished(job),
     },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
@@ -155,6 +188,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     agents,
     waves,
     summaries,
+    servers,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });
@@ -224,6 +258,9 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     .catch((err: Error) => logger.error({ err: err.message }, 'resuming unreported verifications failed'));
   const interval = options.summaryIntervalMs ?? 30_000;
   const stopSummaryTimer = interval > 0 ? startSummaryTimer(summaries, logger, interval) : () => undefined;
+  const canaryPollMs = options.canary?.pollMs ?? 15_000;
+  const stopCanaryTimer =
+    canaryPollMs > 0 ? startCanaryTimer(canary, logger.child({ part: 'canary' }), canaryPollMs) : async () => undefined;
   const sweeper = startLeaseSweeper({
     sweep: () => relay.sweep(),
     intervalMs: options.leaseSweepMs ?? config.leaseSweepMs,
@@ -241,8 +278,10 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     waves,
     summaries,
     startup,
+    canary,
     stop: async () => {
       stopSummaryTimer();
+      await stopCanaryTimer();
       sweeper.stop();
       // Open long polls are answered now and no new connection is taken, so a rolling restart takes
       // seconds, not an agent's whole poll; requests under way (a result, a streamed scan) finish.

@@ -28,6 +28,8 @@ export interface StepCardInput {
   /** A one-off message for this viewer, such as why their click was refused. */
   notice?: string;
   now: Date;
+  /** Step 12's canary: what happened to it (read from the store) and which of its buttons to offer. */
+  canary?: { lines: string[]; canCreate: boolean; canDelete: boolean; canWaive: boolean };
 }
 
 /** Teams refreshes the card automatically for at most 60 listed users. */
@@ -83,6 +85,25 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
       });
     }
   }
+  const canary = input.canary;
+  if (canary && !liveApproval) {
+    if (canary.canCreate)
+      actions.push({
+        title: 'Create canary (needs approval)',
+        verb: STEP_VERBS.canaryCreate,
+        data: data(),
+        style: 'default',
+      });
+    if (canary.canDelete)
+      actions.push({
+        title: 'Delete canary (needs approval)',
+        verb: STEP_VERBS.canaryDelete,
+        data: data(),
+        style: 'default',
+      });
+  }
+  if (canary?.canWaive)
+    actions.push({ title: 'Waive canary (approvers)', verb: STEP_VERBS.waiveCanary, data: data(), style: 'default' });
   // The card only shows what the service would accept: both ask the same rule.
   if (undoAllowed(input.steps, def.n, liveApproval).ok) {
     actions.push({ title: 'Undo (needs approval)', verb: STEP_VERBS.undo, data: data(), style: 'destructive' });
@@ -111,7 +132,10 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     script: scriptLines(script),
     history: literal(history(step, approval)),
     showOuInput: def.check.kind === 'pilotOu' && startable,
-    showReasonInput: def.optional && startable,
+    canaryLines: literalLines(canary?.lines ?? []),
+    showReasonInput: (def.optional && startable) || canary?.canWaive === true,
+    reasonLabel: def.optional ? 'Reason (to skip)' : 'Reason (to waive the canary)',
+    reasonPlaceholder: def.optional ? 'Why this step is skipped' : 'Why step 12 may pass without a canary',
     actions,
     refreshData: data(),
     refreshUserIds,
@@ -214,7 +238,13 @@ function scriptLines(script: string): { text: string[]; spacing: string }[] {
 function statusLine(step: StepState, approval: Approval | null, ready: boolean): string {
   if (approval?.status === 'pending') {
     const got = approval.votes.filter((v) => v.decision === 'approve').length;
-    const kind = approval.action.startsWith('undo:') ? 'Undo waiting for approval' : 'Waiting for approval';
+    const kind = approval.action.startsWith('undo:')
+      ? 'Undo waiting for approval'
+      : approval.action === 'canary.create'
+        ? 'Canary creation waiting for approval'
+        : approval.action === 'canary.delete'
+          ? 'Canary deletion waiting for approval'
+          : 'Waiting for approval';
     return `${kind}: ${got} of ${approval.required} · expires ${iso(approval.expiresAt)}`;
   }
   if (approval?.status === 'approved' || approval?.status === 'executing') return 'Approved · running on the agent…';

@@ -24,7 +24,8 @@ import { AppError } from '../shared/errors';
 import { connectionFailure } from './connection-failure';
 import type { Logger } from '../shared/logger';
 import type { CloudUser } from '../runbook/cloud-users';
-import type { CloudDirectory } from './types';
+import type { CloudSyncScope } from '../runbook/cloud-sync-scope';
+import { CLOUD_SYNC_WRITE_PERMISSION, type CloudDirectory, type CloudSyncJob, type CloudSyncJobRef } from './types';
 
 export interface GraphCloudDirectoryOptions {
   /** Graph service root without version: https://graph.microsoft.com, a national cloud, or a simulator URL. */
@@ -186,11 +187,42 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     return { total, deltaLink };
   };
 
+  /** One call to the synchronization API (beta only for containerFilter), failures turned into AppErrors. */
+  const syncCall = async (
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    operation: GraphOperation,
+    body?: unknown,
+  ): Promise<unknown> => {
+    const request = client.api(path).version(SYNC_API_VERSION);
+    try {
+      if (method === 'GET') return await request.get();
+      if (method === 'PUT') return await request.put(body);
+      return await request.post(body ?? {});
+    } catch (err) {
+      throw toAppError(err, { maxRetries, origin: base.origin }, 0, operation);
+    }
+  };
+
   return {
     async listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number> {
       const first = client.api('/users').filter('onPremisesSyncEnabled eq true').select(USERS_SELECT).top(pageSize);
       const { total } = await follow(first, USERS_OPERATION, checkUsersPage, onPage);
       return total;
+    },
+
+    async usersByImmutableId(anchor) {
+      const found: CloudUser[] = [];
+      // Filtering onPremisesImmutableId needs advanced query parameters (users resource, "filter" notes).
+      const first = client
+        .api('/users')
+        .header('ConsistencyLevel', 'eventual')
+        .query({ $count: 'true' })
+        .filter(`onPremisesImmutableId eq '${anchor.replace(/'/g, "''")}'`)
+        .select(USERS_SELECT)
+        .top(10);
+      await follow(first, USER_LOOKUP_OPERATION, checkUsersPage, (users) => void found.push(...users));
+      return found;
     },
 
     async usersDelta(deltaLink, onPage) {
@@ -234,6 +266,7 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
               id: e.id,
               activityDateTime: e.activityDateTime,
               status: status?.status ?? 'unknown',
+              action: typeof e.provisioningAction === 'string' ? e.provisioningAction : null,
               targetId: e.targetIdentity?.id ?? null,
               sourceDisplayName: e.sourceIdentity?.displayName ?? null,
               errorCode: status?.errorInformation?.errorCode ?? null,
@@ -243,6 +276,67 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
         ),
       );
       return total;
+    },
+
+    async findProvisioningJob(servicePrincipalId) {
+      const raw = await syncCall('GET', `${spPath(servicePrincipalId)}/synchronization/jobs`, READ_JOBS);
+      const jobs = parseSync(jobsSchema, raw, READ_JOBS).value;
+      const found = jobs.filter((j) => j.templateId === PROVISIONING_TEMPLATE);
+      if (found.length !== 1)
+        throw new AppError(
+          'CLOUD.ERROR',
+          found.length === 0
+            ? `Service principal ${servicePrincipalId} has no ${PROVISIONING_TEMPLATE} job (it has ${jobs.map((j) => j.templateId).join(', ') || 'no jobs'}).`
+            : `Service principal ${servicePrincipalId} has ${found.length} ${PROVISIONING_TEMPLATE} jobs; SyncShift cannot tell which one holds the scope.`,
+          {
+            hint: "Set CLOUD_SYNC_SERVICE_PRINCIPAL_ID to the object id of the Cloud Sync configuration's service principal (Enterprise applications, named after the AD domain).",
+          },
+        );
+      return toJob(servicePrincipalId, found[0]!);
+    },
+
+    async readJob(job) {
+      const raw = await syncCall('GET', jobPath(job), READ_JOBS);
+      return toJob(job.servicePrincipalId, parseSync(jobSchema, raw, READ_JOBS));
+    },
+
+    async readScope(job) {
+      return scopeOf(
+        parseSync(syncSchemaSchema, await syncCall('GET', `${jobPath(job)}/schema`, READ_SCHEMA), READ_SCHEMA),
+      );
+    },
+
+    async updateScope(job, change) {
+      const schema = parseSync(
+        syncSchemaSchema,
+        await syncCall('GET', `${jobPath(job)}/schema`, READ_SCHEMA),
+        READ_SCHEMA,
+      );
+      const before = scopeOf(schema);
+      const result = change(before);
+      if (!result.ok || !result.changed) return { before, change: result };
+      const lists = new Map(result.rules.map((r) => [r.id, r.includedContainers]));
+      // The update replaces the whole schema: everything is sent back as read, only the filters change.
+      const { '@odata.context': _context, ...body } = schema;
+      const written = {
+        ...body,
+        synchronizationRules: schema.synchronizationRules.map((rule) => {
+          const list = lists.get(rule.id);
+          return list === undefined
+            ? rule
+            : { ...rule, containerFilter: { ...(rule.containerFilter ?? {}), includedContainers: list } };
+        }),
+      };
+      await syncCall('PUT', `${jobPath(job)}/schema`, WRITE_SCHEMA, written);
+      return { before, change: result };
+    },
+
+    async pauseJob(job) {
+      await syncCall('POST', `${jobPath(job)}/pause`, PAUSE_JOB);
+    },
+
+    async startJob(job) {
+      await syncCall('POST', `${jobPath(job)}/start`, START_JOB);
     },
   };
 }
@@ -300,9 +394,15 @@ function checkUsersPage(raw: unknown): PageCheckResult<CloudUser> {
 interface GraphOperation {
   doing: string;
   permissionHint: string;
+  /** The permission a 401/403 means is missing; such an answer becomes CLOUD.FORBIDDEN naming it. */
+  permission?: string;
 }
 
 const USERS_OPERATION: GraphOperation = { doing: 'listing synced users', permissionHint: PERMISSION_HINT };
+const USER_LOOKUP_OPERATION: GraphOperation = {
+  doing: 'looking up a user by onPremisesImmutableId',
+  permissionHint: PERMISSION_HINT,
+};
 const DELTA_OPERATION: GraphOperation = {
   doing: 'reading user changes (delta query)',
   permissionHint: PERMISSION_HINT,
@@ -356,12 +456,83 @@ const provisioningPageSchema = z.object({
         // v1.0 names it provisioningStatusInfo; older payloads say statusInfo.
         provisioningStatusInfo: statusInfoSchema,
         statusInfo: statusInfoSchema,
+        provisioningAction: nullableString,
         sourceIdentity: identitySchema,
         targetIdentity: identitySchema,
       })
       .passthrough(),
   ),
 });
+
+/**
+ * The synchronization API's containerFilter is documented on beta only (containerFilter resource
+ * type); the job and schema calls exist on v1.0 too, but one version for all of them keeps the
+ * schema we read and the schema we write the same shape.
+ */
+const SYNC_API_VERSION = 'beta';
+const PROVISIONING_TEMPLATE = 'AD2AADProvisioning';
+
+const syncOperation = (doing: string, permission: string): GraphOperation => ({
+  doing,
+  permission,
+  permissionHint: `Grant the app registration the Microsoft Graph application permission ${permission} with admin consent.`,
+});
+const READ_JOBS = syncOperation('reading the Cloud Sync jobs', 'Synchronization.Read.All');
+const READ_SCHEMA = syncOperation("reading the Cloud Sync job's schema (its OU scope)", 'Synchronization.Read.All');
+const WRITE_SCHEMA = syncOperation("writing the Cloud Sync job's schema (its OU scope)", CLOUD_SYNC_WRITE_PERMISSION);
+const PAUSE_JOB = syncOperation('pausing the Cloud Sync job', CLOUD_SYNC_WRITE_PERMISSION);
+const START_JOB = syncOperation('starting the Cloud Sync job', CLOUD_SYNC_WRITE_PERMISSION);
+
+const spPath = (id: string): string => `/servicePrincipals/${encodeURIComponent(id)}`;
+const jobPath = (job: CloudSyncJobRef): string =>
+  `${spPath(job.servicePrincipalId)}/synchronization/jobs/${encodeURIComponent(job.jobId)}`;
+
+const jobSchema = z
+  .object({
+    id: z.string().min(1),
+    templateId: z.string(),
+    status: z.object({ code: z.string() }).passthrough().nullable().optional(),
+  })
+  .passthrough();
+const jobsSchema = z.object({ value: z.array(jobSchema) }).passthrough();
+const ruleSchema = z
+  .object({
+    id: z.string().min(1),
+    containerFilter: z
+      .object({ includedContainers: z.array(z.string()).nullable().optional() })
+      .passthrough()
+      .nullable()
+      .optional(),
+  })
+  .passthrough();
+const syncSchemaSchema = z
+  .object({ '@odata.context': z.string().optional(), synchronizationRules: z.array(ruleSchema) })
+  .passthrough();
+
+function toJob(servicePrincipalId: string, job: z.infer<typeof jobSchema>): CloudSyncJob {
+  return { servicePrincipalId, jobId: job.id, templateId: job.templateId, statusCode: job.status?.code ?? 'unknown' };
+}
+
+/** A rule without containerFilter (or with an empty list) filters nothing: the containerFilter doc's "no filtering". */
+function scopeOf(schema: z.infer<typeof syncSchemaSchema>): CloudSyncScope {
+  return {
+    rules: schema.synchronizationRules.map((r) => ({
+      id: r.id,
+      includedContainers: [...(r.containerFilter?.includedContainers ?? [])],
+    })),
+  };
+}
+
+function parseSync<T>(schema: z.ZodType<T>, raw: unknown, operation: GraphOperation): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new AppError(
+    'CLOUD.ERROR',
+    `Graph answered in an unexpected shape while ${operation.doing} (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`,
+    { hint: 'Check that GRAPH_BASE_URL points at Microsoft Graph, and that the ids name a Cloud Sync configuration.' },
+  );
+}
 
 function parseBaseUrl(raw: string): URL {
   let url: URL;
@@ -529,6 +700,12 @@ function toAppError(
       return new AppError('CLOUD.UNAVAILABLE', `${what}, still failing after ${maxRetries} retries.`, {
         hint: 'Graph is temporarily unavailable; check the Microsoft 365 service health page and try again later.',
         details: { ...details, status, graphCode },
+      });
+    }
+    if ((status === 401 || status === 403) && operation.permission) {
+      return new AppError('CLOUD.FORBIDDEN', `${what}: the app registration lacks ${operation.permission}.`, {
+        hint: operation.permissionHint,
+        details: { ...details, status, graphCode, permission: operation.permission },
       });
     }
     if (status === 401 || status === 403) {

@@ -1,11 +1,17 @@
 import type { CloudUser, CloudUserChange } from '../runbook/cloud-users';
+import type { CloudSyncScope, ScopeChange } from '../runbook/cloud-sync-scope';
 
-export interface CloudDirectory extends CloudChangeTracking {
+export interface CloudDirectory extends CloudChangeTracking, CloudSyncApi {
   /**
    * Pages through every user with onPremisesSyncEnabled eq true ($top=999, following
    * @odata.nextLink), calling onPage per page. Returns the number of users seen.
    */
   listSyncedUsers(onPage: (users: CloudUser[]) => void | Promise<void>): Promise<number>;
+  /**
+   * The users whose onPremisesImmutableId equals `anchor` (an advanced query: ConsistencyLevel:
+   * eventual and $count=true). onPremisesDistinguishedName cannot be filtered on, so the anchor is the key.
+   */
+  usersByImmutableId(anchor: string): Promise<CloudUser[]>;
 }
 
 /** One Cloud Sync provisioning log entry (GET /auditLogs/provisioning), reduced to what summaries use. */
@@ -13,6 +19,8 @@ export interface ProvisioningEvent {
   id: string;
   activityDateTime: string;
   status: 'success' | 'failure' | 'skipped' | 'warning' | string;
+  /** provisioningAction: create, update, delete, disable, stagedDelete, other; null when absent. */
+  action: string | null;
   /** The Entra object the entry is about. */
   targetId: string | null;
   sourceDisplayName: string | null;
@@ -34,4 +42,48 @@ export interface CloudChangeTracking {
     input: { jobId: string; since: Date },
     onPage: (events: ProvisioningEvent[]) => void | Promise<void>,
   ): Promise<number>;
+}
+
+/** One Cloud Sync job: the service principal of the configuration (one per AD domain) and the job's id. */
+export interface CloudSyncJobRef {
+  servicePrincipalId: string;
+  jobId: string;
+}
+
+export interface CloudSyncJob extends CloudSyncJobRef {
+  templateId: string;
+  /** synchronizationStatus.code: NotConfigured, NotRun, Active, Paused, Quarantine. */
+  statusCode: string;
+}
+
+/** The permission every write below needs (pause/start/schema update docs); reads need Synchronization.Read.All. */
+export const CLOUD_SYNC_WRITE_PERMISSION = 'Synchronization.ReadWrite.All';
+
+/**
+ * Cloud Sync's scope and job through the synchronization API (Graph beta). Every method throws an
+ * AppError; a 401/403 is CLOUD.FORBIDDEN with `details.permission` naming what the app lacks.
+ */
+export interface CloudSyncApi {
+  /**
+   * The configuration's AD2AADProvisioning job (GET /servicePrincipals/{id}/synchronization/jobs):
+   * the job that provisions users, groups and contacts, and whose schema holds the OU scope.
+   */
+  findProvisioningJob(servicePrincipalId: string): Promise<CloudSyncJob>;
+  /** The job's status code now (GET …/jobs/{jobId}). */
+  readJob(job: CloudSyncJobRef): Promise<CloudSyncJob>;
+  /** GET …/jobs/{jobId}/schema: each synchronizationRule's containerFilter.includedContainers. */
+  readScope(job: CloudSyncJobRef): Promise<CloudSyncScope>;
+  /**
+   * Reads the schema, applies `change` to its scope and, when it changed, writes the whole schema
+   * back with PUT …/schema (the update replaces the schema, so everything else is sent as read).
+   * Returns the scope before and what was written; a refused change is returned, not written.
+   */
+  updateScope(
+    job: CloudSyncJobRef,
+    change: (scope: CloudSyncScope) => ScopeChange,
+  ): Promise<{ before: CloudSyncScope; change: ScopeChange }>;
+  /** POST …/jobs/{jobId}/pause: the job keeps its state and continues from there on start. */
+  pauseJob(job: CloudSyncJobRef): Promise<void>;
+  /** POST …/jobs/{jobId}/start: resumes a paused job (Microsoft: only when paused or in quarantine). */
+  startJob(job: CloudSyncJobRef): Promise<void>;
 }

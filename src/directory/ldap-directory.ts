@@ -6,11 +6,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, ResultCodeError } from 'ldapts';
+import { Attribute, Client, EqualityFilter, ResultCodeError } from 'ldapts';
 import type { Entry } from 'ldapts';
 import { AppError } from '../shared/errors';
 import { escapeFilterValue, parseDn } from '../runbook/dn';
-import type { Directory, DirectoryUser, ObjectCounts, ScanOptions, ScanTotals } from './types';
+import type {
+  Directory,
+  DirectoryUser,
+  FoundObject,
+  NewDisabledUser,
+  ObjectCounts,
+  ScanOptions,
+  ScanTotals,
+} from './types';
 
 export interface LdapDirectoryOptions {
   /** ldaps://host[:port]; port defaults to 636. */
@@ -88,7 +96,10 @@ const NETWORK_CODES = new Set([
 const TLS_CODE =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
-type Operation = 'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan' | 'count';
+type Operation =
+  'connect' | 'rootDSE' | 'exists' | 'objectClass' | 'findOus' | 'scan' | 'add' | 'findGuid' | 'delete' | 'count';
+// userAccountControl NORMAL_ACCOUNT (0x200) | ACCOUNTDISABLE (0x2): a user nobody can sign in as.
+const UAC_DISABLED_USER = 0x200 | UF_ACCOUNTDISABLE;
 
 export async function connectLdapDirectory(options: LdapDirectoryOptions): Promise<Directory> {
   const target = parseLdapsUrl(options.url);
@@ -361,6 +372,100 @@ class LdapDirectory implements Directory {
       if (!found || !nextKey) return total;
       key = nextKey;
       values = found[nextKey];
+    }
+  }
+
+  async createDisabledUser(user: NewDisabledUser): Promise<{ dn: string; objectGuid: Buffer }> {
+    requireDn(user.parentDn, 'createDisabledUser');
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(user.name) || !/^[A-Za-z0-9-]{1,20}$/.test(user.samAccountName))
+      throw new AppError(
+        'INPUT.BAD_COMMAND',
+        `"${user.name}" or "${user.samAccountName}" is not a plain name (an account name has at most 20 characters)`,
+        {
+          hint: 'Only letters, digits and hyphens are used for names SyncShift creates.',
+        },
+      );
+    const dn = `CN=${user.name},${user.parentDn}`;
+    await this.ready();
+    try {
+      // unicodePwd is the password in double quotes, UTF-16LE; AD takes it only over an encrypted
+      // connection, which is all this class speaks.
+      await this.client.add(dn, [
+        new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
+        new Attribute({ type: 'cn', values: [user.name] }),
+        new Attribute({ type: 'sAMAccountName', values: [user.samAccountName] }),
+        new Attribute({ type: 'userPrincipalName', values: [user.userPrincipalName] }),
+        new Attribute({ type: 'displayName', values: [user.name] }),
+        new Attribute({ type: 'description', values: [user.description] }),
+        new Attribute({ type: 'userAccountControl', values: [String(UAC_DISABLED_USER)] }),
+        new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${user.password}"`, 'utf16le')] }),
+      ]);
+    } catch (err) {
+      throw this.fail(err, 'add', dn);
+    }
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await this.client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: [ATTR_GUID],
+        explicitBufferAttributes: BUFFER_ATTRIBUTES,
+        timeLimit: this.timeLimitSeconds,
+      }));
+    } catch (err) {
+      throw this.fail(err, 'findGuid', dn);
+    }
+    const objectGuid = entries[0] ? firstBuffer(entries[0], ATTR_GUID) : null;
+    if (!objectGuid || objectGuid.length !== 16)
+      throw new AppError('DIRECTORY.ERROR', `"${dn}" was created but its objectGUID cannot be read`, {
+        hint: 'Delete it by hand in Active Directory Users and Computers, and check that the service account may read objectGUID.',
+        details: { dn },
+      });
+    return { dn: entries[0]!.dn, objectGuid };
+  }
+
+  async findByObjectGuid(objectGuid: Buffer): Promise<FoundObject | null> {
+    if (objectGuid.length !== 16) throw new AppError('INPUT.BAD_COMMAND', 'an objectGUID is 16 bytes');
+    const base = await this.defaultNamingContext();
+    await this.ready();
+    // The bytes go into the filter as bytes: ldapts reads \hh escapes in a filter string as
+    // characters and would send bytes above 0x7f as UTF-8.
+    const filter = new EqualityFilter({ attribute: 'objectGUID', value: Buffer.from(objectGuid) });
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await this.client.search(base, {
+        scope: 'sub',
+        filter,
+        attributes: ['objectClass', 'sAMAccountName', 'userAccountControl', 'memberOf'],
+        timeLimit: this.timeLimitSeconds,
+      }));
+    } catch (err) {
+      throw this.fail(err, 'findGuid', base);
+    }
+    const entry = entries[0];
+    if (!entry) return null;
+    const list = (name: string): string[] => {
+      const v = attribute(entry, name);
+      const values = v === undefined ? [] : Array.isArray(v) ? v : [v];
+      return values.map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : x));
+    };
+    const uac = Number.parseInt(firstString(entry, 'userAccountControl') ?? '0', 10);
+    return {
+      dn: entry.dn,
+      objectClasses: list('objectClass'),
+      samAccountName: firstString(entry, 'sAMAccountName'),
+      disabled: Number.isFinite(uac) && (uac & UF_ACCOUNTDISABLE) !== 0,
+      memberOf: list('memberOf'),
+    };
+  }
+
+  async deleteLeaf(dn: string): Promise<void> {
+    requireDn(dn, 'deleteLeaf');
+    await this.ready();
+    try {
+      await this.client.del(dn);
+    } catch (err) {
+      throw this.fail(err, 'delete', dn);
     }
   }
 

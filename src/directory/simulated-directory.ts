@@ -7,10 +7,18 @@
  * The forest crosses a process boundary (the sandbox writes it, an agent process reads it), so it
  * travels as JSON and is validated with zod when loaded.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Directory, DirectoryUser, ObjectCounts, ScanOptions, ScanTotals } from './types';
+import type {
+  Directory,
+  DirectoryUser,
+  FoundObject,
+  NewDisabledUser,
+  ObjectCounts,
+  ScanOptions,
+  ScanTotals,
+} from './types';
 import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
 
@@ -114,9 +122,14 @@ export class SimulatedDirectory implements Directory {
   private readonly groups: { keys: string[]; dn: string; members: number }[] = [];
   private closed = false;
 
+  /**
+   * `persist` receives the forest after each write (the agent's copy is written back to the forest
+   * file, so the simulated Cloud Sync, which reads that file, sees the change).
+   */
   constructor(
     private readonly forest: SimulatedForest,
     private readonly defaultPageSize = DEFAULT_PAGE_SIZE,
+    private readonly persist?: (forest: SimulatedForest) => void,
   ) {
     this.ncKeys = keysOf(forest.defaultNamingContext);
     this.existing.set(this.ncKeys.join(','), DOMAIN_CLASSES);
@@ -231,6 +244,84 @@ export class SimulatedDirectory implements Directory {
     };
   }
 
+  async createDisabledUser(user: NewDisabledUser): Promise<{ dn: string; objectGuid: Buffer }> {
+    this.ready();
+    const parentKeys = requireKeys(user.parentDn, 'createDisabledUser');
+    if (!this.existing.has(parentKeys.join(',')))
+      throw new AppError(
+        'DIRECTORY.ERROR',
+        `"${user.parentDn}" does not exist in the simulated directory (noSuchObject)`,
+        {
+          hint: 'Check the OU distinguished name.',
+        },
+      );
+    const dn = `CN=${user.name},${user.parentDn}`;
+    const keys = keysOf(dn);
+    if (this.existing.has(keys.join(',')))
+      throw new AppError('DIRECTORY.ERROR', `"${dn}" already exists (entryAlreadyExists)`, {
+        hint: 'Pick another name.',
+      });
+    // A real DC draws a fresh objectGUID; the password is not kept, as a DC keeps only hashes.
+    const objectGuid = randomBytes(16);
+    objectGuid[7] = (objectGuid[7]! & 0x0f) | 0x40;
+    objectGuid[8] = (objectGuid[8]! & 0x3f) | 0x80;
+    const stored = {
+      dn,
+      objectGuid: objectGuid.toString('base64'),
+      consistencyGuid: null,
+      samAccountName: user.samAccountName,
+      userPrincipalName: user.userPrincipalName,
+      disabled: true,
+    };
+    this.forest.users.push(stored);
+    this.existing.set(keys.join(','), USER_CLASSES);
+    this.users.push({
+      keys,
+      user: {
+        dn,
+        objectGuid,
+        consistencyGuid: null,
+        samAccountName: user.samAccountName,
+        userPrincipalName: user.userPrincipalName,
+        disabled: true,
+        criticalSystemObject: false,
+      },
+    });
+    this.persist?.(this.forest);
+    return { dn, objectGuid: Buffer.from(objectGuid) };
+  }
+
+  async findByObjectGuid(objectGuid: Buffer): Promise<FoundObject | null> {
+    this.ready();
+    const found = this.users.find((u) => u.user.objectGuid.equals(objectGuid));
+    if (!found) return null;
+    return {
+      dn: found.user.dn,
+      objectClasses: [...(this.existing.get(found.keys.join(',')) ?? USER_CLASSES)],
+      samAccountName: found.user.samAccountName,
+      disabled: found.user.disabled,
+      // The simulated forest holds no groups, so nobody is a member of one.
+      memberOf: [],
+    };
+  }
+
+  async deleteLeaf(dn: string): Promise<void> {
+    this.ready();
+    const keys = requireKeys(dn, 'deleteLeaf').join(',');
+    if (!this.existing.has(keys))
+      throw new AppError('DIRECTORY.ERROR', `"${dn}" does not exist in the simulated directory (noSuchObject)`, {
+        hint: 'It may have been deleted already.',
+      });
+    const index = this.users.findIndex((u) => u.keys.join(',') === keys);
+    if (index < 0)
+      throw new AppError('DIRECTORY.ERROR', `"${dn}" is not a leaf user; the simulated directory deletes only users`);
+    this.users.splice(index, 1);
+    this.existing.delete(keys);
+    const stored = this.forest.users.findIndex((u) => keysOf(u.dn).join(',') === keys);
+    if (stored >= 0) this.forest.users.splice(stored, 1);
+    this.persist?.(this.forest);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -245,7 +336,7 @@ export class SimulatedDirectory implements Directory {
 
 /** What the agent's directory selection calls for SYNCSHIFT_DIRECTORY=simulated. */
 export async function openSimulatedDirectory(forestFile: string, pageSize?: number): Promise<Directory> {
-  return new SimulatedDirectory(readForestFile(forestFile), pageSize);
+  return new SimulatedDirectory(readForestFile(forestFile), pageSize, (forest) => writeForestFile(forestFile, forest));
 }
 
 /** The canonical keys of a DN the forest holds; a DN that does not parse means the forest is corrupt. */

@@ -44,6 +44,29 @@ export interface ObjectCounts {
   largestGroups: { dn: string; count: number }[];
 }
 
+/** A new user the agent writes (the canary of step 12). The password is never logged or stored. */
+export interface NewDisabledUser {
+  /** The OU it goes into. */
+  parentDn: string;
+  /** cn and displayName; plain characters only (the canary prefix and hex). */
+  name: string;
+  /** At most 20 characters, as AD allows. */
+  samAccountName: string;
+  userPrincipalName: string;
+  description: string;
+  password: string;
+}
+
+/** One object found by its objectGUID, with what the canary's delete checks before it deletes. */
+export interface FoundObject {
+  dn: string;
+  objectClasses: string[];
+  samAccountName: string | null;
+  disabled: boolean;
+  /** Groups it is a member of (memberOf); a canary is never a member of any. */
+  memberOf: string[];
+}
+
 export interface Directory {
   /** rootDSE defaultNamingContext, e.g. DC=contoso,DC=com. */
   defaultNamingContext(): Promise<string>;
@@ -57,5 +80,14 @@ export interface Directory {
   scanUsers(baseDn: string, options?: ScanOptions): Promise<ScanTotals>;
   /** Groups (with their member counts), contacts, OUs and inetOrgPerson objects in the subtree of `baseDn`. */
   countObjects(baseDn: string, options?: { top?: number; sample?: number }): Promise<ObjectCounts>;
+  /**
+   * Creates a user with userAccountControl NORMAL_ACCOUNT | ACCOUNTDISABLE and the given password
+   * (unicodePwd, which needs LDAPS), in one add. Returns its DN and objectGUID bytes.
+   */
+  createDisabledUser(user: NewDisabledUser): Promise<{ dn: string; objectGuid: Buffer }>;
+  /** The object with this objectGUID (16 bytes, AD storage order) anywhere in the domain, or null. */
+  findByObjectGuid(objectGuid: Buffer): Promise<FoundObject | null>;
+  /** Deletes the leaf object with exactly this DN. */
+  deleteLeaf(dn: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,6 +11,12 @@ export interface EnqueueInput {
   migrationId: string | null;
   requestedBy: Actor;
   /**
+   * The one agent that may run the job. Every Connect Sync (adsync.*) job names the migration's
+   * Connect Sync server (or, for a staging server's read, that server): the store refuses one that
+   * does not, and the relay offers a pinned job to its agent alone.
+   */
+  pinnedAgent?: string;
+  /**
    * Writes the row that ties the job to what it is for (a step, a wave OU), before any agent is
    * woken for it.
    */
@@ -48,6 +54,7 @@ export class JobQueue {
       migrationId: input.migrationId,
       requestedBy: input.requestedBy,
       mutating: MUTATING_ACTIONS.has(input.payload.action),
+      pinnedAgent: input.pinnedAgent ?? null,
     });
     await input.attach?.(job);
     if (input.audit) {
@@ -55,7 +62,12 @@ export class JobQueue {
         action: 'job.queued',
         target: input.audit.target,
         outcome: 'queued',
-        details: { jobId: job.id, action: input.payload.action, ...input.audit.details },
+        details: {
+          jobId: job.id,
+          action: input.payload.action,
+          ...(input.pinnedAgent ? { agent: input.pinnedAgent } : {}),
+          ...input.audit.details,
+        },
         conversationId: input.conversationId,
       });
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGENT_NAME } from '../runbook/agent-name';
+import { CANARY_NAME } from '../runbook/canary';
 
 /**
  * Messages between the bot (relay server) and the on-premises agent. Both sides validate every
@@ -50,6 +51,8 @@ export const MUTATING_ACTIONS: ReadonlySet<string> = new Set([
   'adsync.setRulesDisabled',
   'adsync.stopService',
   'adsync.startService',
+  'directory.createCanary',
+  'directory.deleteCanary',
 ]);
 
 export const adsyncPayload = z.discriminatedUnion('action', [
@@ -70,11 +73,44 @@ export const adsyncPayload = z.discriminatedUnion('action', [
 ]);
 export type AdsyncPayload = z.infer<typeof adsyncPayload>;
 
-export const jobPayload = z.union([scanOuPayload, adsyncPayload]);
+/**
+ * The canary of step 12: a disabled user the agent creates in one OU of the migration and later
+ * deletes by its objectGUID. Names must carry the canary prefix; the agent checks both again.
+ */
+export const CANARY_ACTIONS = ['directory.createCanary', 'directory.deleteCanary'] as const;
+export type CanaryAction = (typeof CANARY_ACTIONS)[number];
+const canaryNameString = z.string().regex(CANARY_NAME, 'must be syncshift-canary- and 8 hex characters');
+const guidString = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
+export const canaryPayload = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('directory.createCanary'), ouDn: dnString, name: canaryNameString }),
+  z.object({ action: z.literal('directory.deleteCanary'), objectGuid: guidString, name: canaryNameString }),
+]);
+export type CanaryPayload = z.infer<typeof canaryPayload>;
+
+export const createCanaryResult = z.object({
+  name: canaryNameString,
+  dn: dnString,
+  objectGuid: guidString,
+  /** base64 of the objectGUID bytes as AD stores them: onPremisesImmutableId of a new object. */
+  anchor: z.string().max(64),
+  disabled: z.literal(true),
+});
+export type CreateCanaryResult = z.infer<typeof createCanaryResult>;
+export const deleteCanaryResult = z.object({ name: canaryNameString, dn: dnString, objectGuid: guidString });
+export type DeleteCanaryResult = z.infer<typeof deleteCanaryResult>;
+export const canaryResult = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('directory.createCanary'), data: createCanaryResult }),
+  z.object({ action: z.literal('directory.deleteCanary'), data: deleteCanaryResult }),
+]);
+export type CanaryResult = z.infer<typeof canaryResult>;
+
+export const jobPayload = z.union([scanOuPayload, adsyncPayload, canaryPayload]);
 export type JobPayload = z.infer<typeof jobPayload>;
 
 /** Every action this version of the protocol knows. */
-export const KNOWN_ACTIONS: readonly string[] = ['directory.scanOu', ...ADSYNC_ACTIONS];
+export const KNOWN_ACTIONS: readonly string[] = ['directory.scanOu', ...ADSYNC_ACTIONS, ...CANARY_ACTIONS];
 
 export const leasedJob = z.object({
   id: z.string().uuid(),
@@ -420,7 +456,7 @@ export function readAdsyncResult<A extends AdsyncAction>(
 }
 
 export const resultRequest = z.discriminatedUnion('outcome', [
-  z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult]) }),
+  z.object({ outcome: z.literal('succeeded'), result: z.union([scanOuResult, adsyncResult, canaryResult]) }),
   z.object({ outcome: z.literal('failed'), error: jobError }),
 ]);
 export type ResultRequest = z.infer<typeof resultRequest>;

@@ -27,6 +27,11 @@ export type Command =
   | { kind: 'summary.job'; jobId: string }
   | { kind: 'agent.list' }
   | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
+  /** Issue 16: the one agent this migration's Connect Sync jobs run on, and the staging servers. */
+  | { kind: 'server.show' }
+  | { kind: 'server.set'; agent: string }
+  | { kind: 'server.staging' }
+  | { kind: 'server.decommissioned'; agent: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
   | { kind: 'unknown'; text: string };
 
@@ -129,6 +134,24 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/agent revoke dc-agent-1',
     description:
       'Approvers: lock an agent out at once; jobs it held are retried elsewhere or marked "outcome unknown".',
+  },
+  {
+    usage: '/server [<agent>]',
+    example: '/server aadc-agent',
+    description:
+      "Approvers: name the agent on this migration's active Connect Sync server. Every Connect Sync job (backup, scheduler, rules, stopping the service) runs on that agent and on no other. Without a name: show it.",
+  },
+  {
+    usage: '/server staging',
+    example: '/server staging',
+    description:
+      'Ask every other agent with Connect Sync actions to read its scheduler and SyncShift rules (read-only), and list the staging servers. Step 16 waits until none would export the migrated objects again.',
+  },
+  {
+    usage: '/server decommissioned <agent>',
+    example: '/server decommissioned aadc-staging',
+    description:
+      'Approvers: confirm that a staging server has been decommissioned (Connect Sync uninstalled), so it can no longer be promoted and export the migrated objects.',
   },
 ];
 
@@ -252,6 +275,8 @@ export function parseCommand(input: string): Command {
       return parseSummary(rest);
     case '/agent':
       return parseAgentCommand(rest);
+    case '/server':
+      return parseServerCommand(rest);
     default:
       return { kind: 'unknown', text };
   }
@@ -401,6 +426,31 @@ function parseAgentCommand(args: string[]): Command {
     };
   }
   return { kind: `agent.${sub}`, name };
+}
+
+const SERVER_USAGE = '/server [<agent>] | staging | decommissioned <agent>';
+
+function parseServerCommand(args: string[]): Command {
+  const sub = (args[0] ?? '').toLowerCase();
+  if (args.length === 0) return { kind: 'server.show' };
+  if (sub === 'staging' && args.length === 1) return { kind: 'server.staging' };
+  const agentArg = (name: string | undefined, command: string): Command | string =>
+    name !== undefined && AGENT_NAME.test(name)
+      ? name
+      : {
+          kind: 'invalid',
+          command,
+          reason:
+            'Give one agent name: letters, digits, dot, dash or underscore, at most 64 characters (/agent list shows them).',
+          usage: SERVER_USAGE,
+        };
+  if (sub === 'decommissioned') {
+    const name =
+      args.length === 2 ? agentArg(args[1], '/server decommissioned') : agentArg(undefined, '/server decommissioned');
+    return typeof name === 'string' ? { kind: 'server.decommissioned', agent: name } : name;
+  }
+  const name = args.length === 1 ? agentArg(args[0], '/server') : agentArg(undefined, '/server');
+  return typeof name === 'string' ? { kind: 'server.set', agent: name } : name;
 }
 
 function parseVerifyList(args: string[]): Command {

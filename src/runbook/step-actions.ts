@@ -18,6 +18,11 @@ export const STEP_VERBS = {
   undo: 'step.undo',
   /** An approver accepts one readiness blocker, named by the opaque id the report gave it. */
   acceptBlocker: 'step.acceptBlocker',
+  /** Step 12: ask for approval to create a canary in the pilot OU, or to delete it again. */
+  canaryCreate: 'step.canaryCreate',
+  canaryDelete: 'step.canaryDelete',
+  /** Step 12: an approver waives the canary, with a reason. */
+  waiveCanary: 'step.waiveCanary',
 } as const;
 export type StepVerb = (typeof STEP_VERBS)[keyof typeof STEP_VERBS];
 
@@ -35,7 +40,7 @@ const acceptData = stepData.extend({ findingId: id });
 
 export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
-  | { verb: typeof STEP_VERBS.skip; migrationId: string; n: number; reason: string }
+  | { verb: typeof STEP_VERBS.skip | typeof STEP_VERBS.waiveCanary; migrationId: string; n: number; reason: string }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
   | { verb: typeof STEP_VERBS.acceptBlocker; migrationId: string; n: number; findingId: string; reason: string }
   | {
@@ -43,7 +48,9 @@ export type StepAction =
         | typeof STEP_VERBS.refresh
         | typeof STEP_VERBS.confirm
         | typeof STEP_VERBS.requestApproval
-        | typeof STEP_VERBS.undo;
+        | typeof STEP_VERBS.undo
+        | typeof STEP_VERBS.canaryCreate
+        | typeof STEP_VERBS.canaryDelete;
       migrationId: string;
       n: number;
     };
@@ -77,6 +84,7 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
         action: { verb, migrationId, n, approvalId: (parsed.data as z.infer<typeof voteData>).approvalId },
       };
     case STEP_VERBS.skip:
+    case STEP_VERBS.waiveCanary:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
     case STEP_VERBS.acceptBlocker:
       return {

@@ -1,6 +1,7 @@
 /**
  * A small Microsoft Graph v1.0 stand-in for tests and the sandbox demo. It serves only what the
- * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /auditLogs/provisioning) but
+ * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /auditLogs/provisioning, and the
+ * Cloud Sync job's scope and pause/start, see sim-synchronization.ts) but
  * copies Graph's documented rules closely enough that a client which works here does not break on
  * its first contact with the real service:
  * default page 100, $top 1..999, opaque $skiptoken nextLinks, $select returning only what was asked,
@@ -10,6 +11,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/logger';
+import {
+  SimHttpAnswer,
+  SimSynchronization,
+  type SimJobStatus,
+  type SimSyncPermission,
+  type SimSyncState,
+} from './sim-synchronization';
 
 export interface SimUser {
   id: string;
@@ -29,7 +37,7 @@ export interface SimProvisioningEvent {
   jobId: string;
   status: 'success' | 'failure' | 'skipped' | 'warning';
   /** What the cycle did to the object; Graph's provisioningAction (default create). */
-  action?: 'create' | 'update';
+  action?: 'create' | 'update' | 'delete';
   /** The Entra user the entry is about. */
   targetId: string | null;
   sourceDisplayName: string;
@@ -66,6 +74,15 @@ export interface GraphSimulator {
    * ('licence'); null serves the logs again.
    */
   denyProvisioningLogs(reason: 'permission' | 'licence' | null): void;
+  /** The Cloud Sync job's status and OU scope now (served at /beta/servicePrincipals/…/synchronization). */
+  cloudSync(): SimSyncState;
+  /**
+   * Changes the Cloud Sync configuration behind the bot's back, as a person in the portal would:
+   * the scope (each rule's includedContainers) and/or the job's status.
+   */
+  setCloudSync(change: { includedContainers?: string[]; statusCode?: SimJobStatus }): void;
+  /** What the app may do with the synchronization API: 'read' makes every write answer 403. */
+  setCloudSyncPermission(permission: SimSyncPermission): void;
   /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
   /** Every request seen, in order, including failed ones. */
@@ -158,21 +175,25 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const requests: SimRequest[] = [];
   const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
   let provisioningDenied: 'permission' | 'licence' | null = null;
+  const synchronization = new SimSynchronization();
   let url = '';
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const parsed = new URL(req.url ?? '/', url);
     const query = Object.fromEntries(parsed.searchParams.entries());
     let status = 500;
     try {
-      const result = route(req, parsed);
-      status = 200;
-      send(res, 200, result.body, result.headers);
+      const body = req.method === 'GET' ? undefined : await readJsonBody(req);
+      const result = route(req, parsed, body);
+      status = result.status ?? 200;
+      send(res, status, result.body, result.headers);
     } catch (err) {
       const e =
         err instanceof GraphHttpError
           ? err
-          : new GraphHttpError(500, 'generalException', `Simulator fault: ${String(err)}`);
+          : err instanceof SimHttpAnswer
+            ? new GraphHttpError(err.status, err.code ?? 'BadRequest', String(err.body))
+            : new GraphHttpError(500, 'generalException', `Simulator fault: ${String(err)}`);
       status = e.status;
       send(res, e.status, graphError(e.code, e.message), e.headers);
     }
@@ -180,7 +201,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     logger?.debug({ method: req.method, path: parsed.pathname, query, status }, 'graph simulator request');
   };
 
-  const route = (req: IncomingMessage, parsed: URL): { body: unknown; headers?: Record<string, string> } => {
+  const route = (
+    req: IncomingMessage,
+    parsed: URL,
+    requestBody: unknown,
+  ): { body: unknown; headers?: Record<string, string>; status?: number } => {
     const auth = req.headers.authorization;
     if (!auth || !auth.startsWith('Bearer ') || auth.slice('Bearer '.length).trim() === '') {
       throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
@@ -211,11 +236,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         );
       return provisioningLogs(parsed.searchParams, `${url}/v1.0`, events);
     }
+    const synced = synchronization.route(req.method ?? 'GET', segments, requestBody, `${url}/${segments[0]}`);
+    if (synced) return { body: synced.body, status: synced.status };
     if (segments[0] !== 'v1.0' || segments[1] !== 'users' || segments.length > 3) {
       throw new GraphHttpError(
         404,
         'Request_ResourceNotFound',
-        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta and /v1.0/auditLogs/provisioning exist here.`,
+        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta, /v1.0/auditLogs/provisioning and the Cloud Sync job's /beta/servicePrincipals/{id}/synchronization/jobs endpoints exist here.`,
       );
     }
     if (req.method !== 'GET') {
@@ -278,7 +305,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     return { body, headers: { 'x-ms-resource-unit': String(resourceUnits(select !== undefined, top)) } };
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -322,6 +349,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     denyProvisioningLogs: (reason) => {
       provisioningDenied = reason;
     },
+    cloudSync: () => synchronization.state(),
+    setCloudSync: (change) => synchronization.set(change),
+    setCloudSyncPermission: (permission) => synchronization.setPermission(permission),
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
       for (let i = 0; i < count; i++)
@@ -580,7 +610,25 @@ function nextLink(base: string, params: URLSearchParams, skipToken: string): str
   return `${base}?${kept.map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&')}`;
 }
 
+/** A write's JSON body; Graph answers 400 to one it cannot read. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GraphHttpError(400, 'BadRequest', 'The request body is not valid JSON.');
+  }
+}
+
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (status === 204) {
+    res.writeHead(204, { 'request-id': randomUUID(), ...headers });
+    res.end();
+    return;
+  }
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
     'content-type':

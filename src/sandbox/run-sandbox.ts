@@ -35,6 +35,8 @@ const DATA_DIR = process.env.SANDBOX_DATA_DIR ? resolve(process.env.SANDBOX_DATA
 const TRY_THESE = [
   '/help',
   '/migration start "Contoso pilot"',
+  // The Connect Sync steps run only on the agent a migration names (an approver types this).
+  '/server sandbox-agent',
   '/verify pilot OU=Sales',
   '/migration status',
   `/wave add Wave1 OU=SalesOps "OU=Legacy (2019)" on ${new Date().toISOString().slice(0, 10)}`,

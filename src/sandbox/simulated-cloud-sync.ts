@@ -7,7 +7,9 @@
  * Then, like the real service (every 2 minutes or so), it runs a cycle per configured OU on an
  * interval: users that appeared in the OU since are provisioned, users whose DN, UPN or enabled
  * state changed are updated, and each of those gets a log entry; a hard-match failure is logged once.
- * Users that left the OU are not deleted here. Critical system objects are out of scope, as in
+ * A user this configuration created that is gone from the OU (deleted in AD, like step 12's canary)
+ * is deleted from the tenant with a Delete log entry; other users that left the OU are not deleted
+ * here, since the simulator cannot tell a move from a deletion. Critical system objects are out of scope, as in
  * the real service's default scope. Sandbox and tests only: it reads what the bot stored
  * and writes to the simulator.
  */
@@ -36,6 +38,8 @@ export interface ProvisioningCycle {
   created: string[];
   /** DNs of users whose cloud object was updated (DN, UPN or enabled state changed on-premises). */
   updated: string[];
+  /** DNs of users it created earlier that were gone from the OU, now deleted from the tenant. */
+  deleted: string[];
   /** Users that already had a cloud object with their source anchor (hard match). */
   matched: number;
   /**
@@ -81,6 +85,8 @@ interface Configuration {
   cycles: number;
   /** Hard-match failures already in the logs; the real service retries them quietly. */
   reportedConflicts: Set<string>;
+  /** Cloud ids of the users this configuration created, by source anchor. */
+  createdByAnchor: Map<string, string>;
 }
 
 interface Waiter {
@@ -193,12 +199,22 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         onPremisesLastSyncDateTime: syncedAt,
       });
     }
+    // What this configuration created and is no longer in the OU was deleted on-premises.
+    const present = new Set(onPrem.map((u) => u.anchor));
+    const deletedIds = new Set<string>();
+    for (const [anchor, id] of config.createdByAnchor)
+      if (!present.has(anchor)) {
+        config.createdByAnchor.delete(anchor);
+        deletedIds.add(id);
+      }
+    const deleted = tenant.filter((u) => deletedIds.has(u.id));
+    for (const u of created) config.createdByAnchor.set(u.onPremisesImmutableId!, u.id);
     // The initial cycle touches every matched object; a later one only what changed.
     const touched = new Set(kind === 'initial' ? matched : changed.keys());
     options.graph.setUsers([
-      ...tenant.map(
-        (u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u),
-      ),
+      ...tenant
+        .filter((u) => !deletedIds.has(u.id))
+        .map((u) => changed.get(u.id) ?? (touched.has(u.id) ? { ...u, onPremisesLastSyncDateTime: syncedAt } : u)),
       ...created,
     ]);
     const newConflicts = conflicts.filter((dn) => !config.reportedConflicts.has(dn));
@@ -223,6 +239,14 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
           targetId: u.id,
           sourceDisplayName: u.userPrincipalName,
         })),
+      ...deleted.map((u) => ({
+        activityDateTime: syncedAt,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        status: 'success' as const,
+        action: 'delete' as const,
+        targetId: u.id,
+        sourceDisplayName: u.userPrincipalName,
+      })),
       ...newConflicts.map((dn) => ({
         activityDateTime: syncedAt,
         jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
@@ -242,12 +266,13 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       kind,
       created: created.map((u) => u.onPremisesDistinguishedName ?? u.id),
       updated: [...changed.values()].map((u) => u.onPremisesDistinguishedName ?? u.id),
+      deleted: deleted.map((u) => u.onPremisesDistinguishedName ?? u.id),
       matched: matched.size,
       conflicts,
       at: now(),
     };
     cycles.push(cycle);
-    if (kind === 'initial' || created.length > 0 || changed.size > 0) {
+    if (kind === 'initial' || created.length > 0 || changed.size > 0 || deleted.length > 0) {
       options.logger?.info(
         {
           migrationId: config.migrationId,
@@ -255,6 +280,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
           kind,
           created: created.length,
           updated: changed.size,
+          deleted: deleted.length,
           matched: matched.size,
           conflicts: conflicts.length,
         },
@@ -296,7 +322,13 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   const configure = (migrationId: string, baseDn: string, why: string): void => {
     const key = `${migrationId}|${baseDn}`;
     if (configurations.has(key)) return;
-    const config: Configuration = { migrationId, baseDn, cycles: 0, reportedConflicts: new Set() };
+    const config: Configuration = {
+      migrationId,
+      baseDn,
+      cycles: 0,
+      reportedConflicts: new Set(),
+      createdByAnchor: new Map(),
+    };
     configurations.set(key, config);
     options.logger?.info(
       { migrationId, baseDn, delayMs: options.delayMs, cycleIntervalMs },

@@ -23,7 +23,7 @@ export async function refreshCloudSnapshot(input: {
   logger: Logger;
 }): Promise<SnapshotRefresh> {
   const { store, cloud, migrationId, now, logger } = input;
-  const snapshot = await store.waves.getSnapshot(migrationId);
+  const snapshot = await store.cloudSnapshots.getSnapshot(migrationId);
   const read = async (deltaLink: string | null) => {
     const changes = new Map<string, CloudUserChange>();
     const round = await cloud.usersDelta(deltaLink, (page) => {
@@ -44,14 +44,14 @@ export async function refreshCloudSnapshot(input: {
     round = await read(null);
   }
   // A full round replaces the copy; a delta round is applied on top, in one transaction either way.
-  await store.waves.applyCloudChanges({
+  await store.cloudSnapshots.applyCloudChanges({
     migrationId,
     changes: round.changes,
     deltaLink: round.deltaLink,
     full: mode === 'full',
     now,
   });
-  return { mode, changesApplied: round.changes.length, users: await store.waves.cloudUsers(migrationId) };
+  return { mode, changesApplied: round.changes.length, users: await store.cloudSnapshots.cloudUsers(migrationId) };
 }
 
 /**

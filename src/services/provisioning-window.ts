@@ -1,6 +1,6 @@
 import type { CloudDirectory } from '../cloud/types';
 import type { ProvisioningFindings } from '../runbook/wave-summary';
-import type { LogWindowCommit } from '../store/wave-repo';
+import type { LogWindowCommit } from '../store/summary-settings-repo';
 import type { Store } from '../store/types';
 
 const DAY_MS = 24 * 3_600_000;
@@ -31,7 +31,7 @@ export async function readProvisioningWindow(input: {
   const { store, cloud, migrationId, jobId, readUntil, now } = input;
   const windowStart = readUntil ? new Date(readUntil.getTime() - LOG_OVERLAP_MS) : new Date(now.getTime() - DAY_MS);
   const since = readUntil ? windowStart : new Date(now.getTime() - LOG_RETENTION_MS);
-  const seen = readUntil ? await store.waves.seenLogEntries(migrationId) : new Set<string>();
+  const seen = readUntil ? await store.summarySettings.seenLogEntries(migrationId) : new Set<string>();
   const counted = new Map<string, Date>();
   let successes = 0;
   let failures = 0;
@@ -52,7 +52,7 @@ export async function readProvisioningWindow(input: {
       }
     }
   });
-  await store.waves.addConfirmed(migrationId, succeededIds, now);
+  await store.cloudSyncConfirmed.addConfirmed(migrationId, succeededIds, now);
   const forgetBefore = new Date(now.getTime() - LOG_OVERLAP_MS);
   return {
     findings: {

@@ -33,9 +33,12 @@ import { AppError, asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { StepJobPurpose, StoredStep } from '../store/runbook-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
+import { andCanaryCondition } from '../runbook/canary';
+import { CanaryService, isCanaryApproval } from './canary-service';
 import { compareOuWithCloud } from './compare-ou';
 import { readStoredScan, type StoredScan } from './stored-scan';
 import type { CardSink } from './card-sink';
+import type { ConnectSyncServers } from './connect-sync-servers';
 
 export interface RunbookServiceOptions {
   store: Store;
@@ -44,7 +47,11 @@ export interface RunbookServiceOptions {
   logger: Logger;
   policy: ApprovalPolicy;
   jobs: JobQueue;
+  /** The migration's one Connect Sync server: Connect Sync jobs are pinned to it (issue 16). */
+  servers: ConnectSyncServers;
   now?: () => Date;
+  /** Step 12's canary; without it step 12 has no canary buttons and no canary condition. */
+  canary?: CanaryService;
 }
 
 type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
@@ -59,6 +66,11 @@ export class RunbookService {
 
   constructor(private readonly options: RunbookServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    if (options.canary)
+      options.canary.publish = async (migrationId, n) => {
+        const migration = await options.store.runbook.getMigration(migrationId);
+        if (migration) await this.publish(migration, n);
+      };
   }
 
   /** After `/migration start`: the steps exist and the overview and first step card are returned to post. */
@@ -178,6 +190,8 @@ export class RunbookService {
       case STEP_VERBS.run: {
         const check = checkJob(def.check, loaded.steps, action.ou);
         if (!check.ok) return refuse('step.run', check.reason);
+        const noServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
+        if (noServer) return refuse('step.run', noServer);
         const payload: JobPayload = check.job;
         const refused = await this.transition(loaded, { type: 'start', n, by: actor.name, at: this.now() });
         if (!refused) await this.enqueueJob(migration, n, payload, actor, 'check');
@@ -200,6 +214,8 @@ export class RunbookService {
         // Asked before anything is read or stored: a request for a step whose earlier steps are open is refused here.
         const waiting = applyEvent(loaded.steps, { type: 'awaitApproval', n, by: actor.name, at: this.now() });
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
+        const serverRefusal = await this.options.servers.refusal(migration.id, def, loaded.steps, true);
+        if (serverRefusal) return refuse('approval.request', serverRefusal);
         const pre = precheckJob(def.check.kind);
         await audit('approval.request', pre ? 'reading-state' : 'requested');
         if (pre) {
@@ -250,6 +266,8 @@ export class RunbookService {
       case STEP_VERBS.undo: {
         const allowed = undoAllowed(loaded.steps, n, await this.options.store.runbook.liveApproval(migration.id, n));
         if (!allowed.ok) return refuse('undo.request', allowed.reason);
+        const undoServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
+        if (undoServer) return refuse('undo.request', undoServer);
         if (this.options.policy.approvers.length === 0)
           return refuse('undo.request', 'No approvers are configured (SYNCSHIFT_APPROVERS).');
         const created = await this.openApproval(loaded, actor, `undo:${allowed.undo}`, step.evidence, false);
@@ -295,6 +313,24 @@ export class RunbookService {
           if (!refused) await this.prerequisitesFromReport(migration, accepted.evidence);
         }
         return this.afterChange(migration, n, actor.id);
+      }
+      case STEP_VERBS.canaryCreate:
+      case STEP_VERBS.canaryDelete:
+      case STEP_VERBS.waiveCanary: {
+        const canary = this.options.canary;
+        if (!canary || n !== CanaryService.step()) return refuse(action.verb, `Step ${n} has no canary.`);
+        const refused =
+          action.verb === STEP_VERBS.waiveCanary
+            ? await canary.waive(migration, actor, action.reason)
+            : await canary.request(
+                migration,
+                loaded.steps,
+                actor,
+                action.verb === STEP_VERBS.canaryCreate ? 'create' : 'delete',
+              );
+        if (action.verb !== STEP_VERBS.waiveCanary)
+          await audit('canary.request', refused ? 'refused' : 'requested', refused ? { reason: refused } : {});
+        return this.afterChange(migration, n, actor.id, refused ?? undefined);
       }
       default:
         return assertNever(action);
@@ -532,7 +568,11 @@ export class RunbookService {
         };
       case 'verify': {
         const report = await compareOuWithCloud(storedScanOf(this.options.store, job), this.options.cloud);
-        return verifyOutcome(def.check.mode, report, steps, shortJob(job));
+        const outcome = verifyOutcome(def.check.mode, report, steps, shortJob(job));
+        // Step 12 also needs a canary that came through Cloud Sync (or a waiver).
+        return def.check.mode === 'provisioned' && this.options.canary
+          ? andCanaryCondition(outcome, await this.options.canary.condition(loaded.migration.id, steps))
+          : outcome;
       }
       case 'exportConfig':
         return { ok: true, evidence: { export: dataOf(job), job: shortJob(job) }, reason: '' };
@@ -687,6 +727,8 @@ export class RunbookService {
           at: this.now(),
           reason: `rejected by ${actor.name}`,
         });
+    } else if (result.outcome === 'approved' && isCanaryApproval(decided)) {
+      await this.options.canary?.execute(migration, (await this.load(migration.id, def.n))!.steps, decided);
     } else if (result.outcome === 'approved') {
       const pre = isUndo(decided) ? null : precheckJob(decided.action);
       if (pre) {
@@ -747,7 +789,10 @@ export class RunbookService {
       const allowed = undoAllowed(fresh.steps, def.n, null);
       if (!allowed.ok) refusal = allowed.reason;
     } else {
-      refusal = await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() });
+      // The other Connect Sync servers are asked again: one may have been promoted since the request.
+      refusal =
+        (await this.options.servers.refusal(migration.id, def, fresh.steps, true)) ??
+        (await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() }));
     }
     if (refusal) {
       await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], 'void');
@@ -789,9 +834,12 @@ export class RunbookService {
     purpose: StepJobPurpose,
     approvalId?: string,
   ): Promise<JobRecord> {
+    // Connect Sync jobs run on the migration's Connect Sync server alone; the store refuses one without it.
+    const pinnedAgent = payload.action.startsWith('adsync.') ? await this.options.servers.pinFor(migration.id) : null;
     return this.options.jobs.enqueue({
       purpose: `step.${purpose}`,
       payload,
+      ...(pinnedAgent ? { pinnedAgent } : {}),
       conversationId: migration.conversationId,
       migrationId: migration.id,
       requestedBy: actor,
@@ -874,7 +922,12 @@ export class RunbookService {
   ): Promise<AdaptiveCardJson> {
     const def = stepDefinition(n)!;
     const approval = await this.options.store.runbook.latestApproval(migration.id, n);
+    const canary =
+      this.options.canary && n === CanaryService.step()
+        ? await this.options.canary.view(migration.id, steps, viewer)
+        : undefined;
     return renderStepCard({
+      ...(canary ? { canary } : {}),
       migrationId: migration.id,
       migrationName: migration.name,
       def,

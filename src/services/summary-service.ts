@@ -34,7 +34,8 @@ import {
 } from '../runbook/wave-summary';
 import { AppError, asAppError, channelMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { LogWindowCommit, SummaryKind, SummaryRecord, SummarySettings } from '../store/wave-repo';
+import type { SummaryKind, SummaryRecord } from '../store/summary-repo';
+import type { LogWindowCommit, SummarySettings } from '../store/summary-settings-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot } from './cloud-snapshot';
@@ -112,7 +113,7 @@ export class SummaryService {
   }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setSchedule({
+    await this.options.store.summarySettings.setSchedule({
       migrationId: migration.id,
       localTime: input.localTime,
       timeZone: input.timeZone,
@@ -137,7 +138,7 @@ export class SummaryService {
   async setJob(input: { conversationId: string; jobId: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    await this.options.store.waves.setProvisioningJob({
+    await this.options.store.summarySettings.setProvisioningJob({
       migrationId: migration.id,
       jobId: input.jobId,
       setBy: input.actor.name,
@@ -161,9 +162,9 @@ export class SummaryService {
   async requestNow(input: { conversationId: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
-    const settings = await this.options.store.waves.getSettings(migration.id);
+    const settings = await this.options.store.summarySettings.getSettings(migration.id);
     const now = this.now();
-    const claim = await this.options.store.waves.createOnDemand({
+    const claim = await this.options.store.summaries.createOnDemand({
       migrationId: migration.id,
       localDate: localDateOf(now, settings?.timeZone ?? 'UTC'),
       claimedBy: this.instanceId,
@@ -195,7 +196,7 @@ export class SummaryService {
     if (this.stopped) return 0;
     const now = this.now();
     const started: Promise<boolean>[] = [];
-    for (const settings of await this.options.store.waves.listScheduled()) {
+    for (const settings of await this.options.store.summarySettings.listScheduled()) {
       try {
         const begun = await this.tickMigration(settings, now);
         if (begun) started.push(begun.run);
@@ -233,7 +234,7 @@ export class SummaryService {
     const migration = await this.options.store.runbook.getMigration(settings.migrationId);
     if (!migration) return null;
     await this.noteUncertainDeliveries(migration, now);
-    const claim = await this.options.store.waves.claimScheduled({
+    const claim = await this.options.store.summaries.claimScheduled({
       migrationId: settings.migrationId,
       localDate: slot.localDate,
       claimedBy: this.instanceId,
@@ -257,10 +258,10 @@ export class SummaryService {
   ): Promise<string[]> {
     const { localTime, timeZone } = settings as { localTime: string; timeZone: string };
     const notes: string[] = [];
-    const previous = await this.options.store.waves.previousScheduled(settings.migrationId, slot.localDate);
+    const previous = await this.options.store.summaries.previousScheduled(settings.migrationId, slot.localDate);
     const from = previous ? addDays(previous.localDate, 1) : localDateOf(settings.setAt, timeZone);
     const rows = new Map(
-      (await this.options.store.waves.scheduledBetween(settings.migrationId, from, slot.localDate)).map((r) => [
+      (await this.options.store.summaries.scheduledBetween(settings.migrationId, from, slot.localDate)).map((r) => [
         r.localDate,
         r,
       ]),
@@ -299,7 +300,7 @@ export class SummaryService {
    * or nothing, or the instance sending it died. The summary itself is never sent again.
    */
   private async noteUncertainDeliveries(migration: MigrationRecord, now: Date): Promise<void> {
-    const rows = await this.options.store.waves.claimDeliveryNotices({
+    const rows = await this.options.store.summaries.claimDeliveryNotices({
       migrationId: migration.id,
       sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS),
       now,
@@ -352,7 +353,7 @@ export class SummaryService {
   private async holdingClaim<T>(claim: SummaryRecord, work: () => Promise<T>): Promise<T> {
     const timer = setInterval(
       () => {
-        this.options.store.waves
+        this.options.store.summaries
           .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
           .catch((err: Error) =>
             this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'),
@@ -389,7 +390,7 @@ export class SummaryService {
         const card = renderSummaryCard(summary, { migrationName: migration.name, kind: claim.kind });
         // The database guards the one step that cannot be taken back: after this nobody claims the row again.
         if (
-          !(await store.waves.markSending({
+          !(await store.summaries.markSending({
             id: claim.id,
             claimedBy: this.instanceId,
             content: summary,
@@ -402,7 +403,7 @@ export class SummaryService {
         stage = 'sending';
         const activityId = await this.options.cards.post(migration.conversationId, card);
         stage = 'sent';
-        await store.waves.markPosted({
+        await store.summaries.markPosted({
           id: claim.id,
           claimedBy: this.instanceId,
           activityId: activityId ?? null,
@@ -411,7 +412,7 @@ export class SummaryService {
         stage = 'recorded';
         // Only a posted daily summary moves the read position: one on request, or one that may not have
         // arrived, leaves the errors for the next daily summary to show.
-        if (claim.kind === 'scheduled' && logWindow) await store.waves.commitLogWindow(logWindow);
+        if (claim.kind === 'scheduled' && logWindow) await store.summarySettings.commitLogWindow(logWindow);
         await store.audit.record(SYSTEM_ACTOR, {
           action: 'summary.post',
           target: migration.name,
@@ -463,7 +464,7 @@ export class SummaryService {
     if (stage === 'sent') {
       // Teams has the card; the row stays out of every retry ('sending', or 'outcome_unknown' if this works).
       log.error({ err: appError.message }, 'the summary was posted but could not be recorded; it is not posted again');
-      await store.waves.markOutcomeUnknown({
+      await store.summaries.markOutcomeUnknown({
         id: claim.id,
         claimedBy: this.instanceId,
         error: `posted, but not recorded: ${shown}`,
@@ -478,7 +479,7 @@ export class SummaryService {
           { reason: failure.reason },
           'Teams did not confirm the summary; it is not posted again (a note follows later)',
         );
-        await store.waves.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: failure.reason });
+        await store.summaries.markOutcomeUnknown({ id: claim.id, claimedBy: this.instanceId, error: failure.reason });
         await audit('outcome_unknown', { reason: failure.reason });
         return false;
       }
@@ -486,7 +487,7 @@ export class SummaryService {
     }
     log.error({ code: appError.code, err: stage === 'sending' ? error : appError.message }, 'wave summary failed');
     if (claim.kind === 'on_demand') {
-      await store.waves.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt: null });
+      await store.summaries.markFailed({ id: claim.id, claimedBy: this.instanceId, error, retryAt: null });
       await audit('failed', { error });
       await this.options.cards
         .post(
@@ -505,7 +506,7 @@ export class SummaryService {
     // does not count as one of the day's attempts.
     const giveUp = !this.stopped && claim.attempts >= MAX_ATTEMPTS;
     const retryAt = giveUp ? null : new Date(this.now().getTime() + (this.stopped ? 0 : FAILED_RETRY_MS));
-    await store.waves.markFailed({
+    await store.summaries.markFailed({
       id: claim.id,
       claimedBy: this.instanceId,
       error,
@@ -513,7 +514,7 @@ export class SummaryService {
       countsAsAttempt: !this.stopped,
     });
     await audit(giveUp ? 'gave_up' : 'failed', { error, attempt: claim.attempts });
-    if (giveUp && (await store.waves.claimNotice({ id: claim.id, now: this.now() }))) {
+    if (giveUp && (await store.summaries.claimNotice({ id: claim.id, now: this.now() }))) {
       const card = renderMessageCard({
         title: `No wave summary for ${claim.localDate}`,
         text: `The daily summary could not be built after ${claim.attempts} attempts: ${stage === 'sending' ? error : shown}. It is not tried again today.`,
@@ -577,7 +578,7 @@ export class SummaryService {
       }
     }
     // Users confirmed by earlier reads stay confirmed when today's read fails.
-    const confirmed = settings?.provisioningJobId ? await store.waves.confirmedIds(migration.id) : null;
+    const confirmed = settings?.provisioningJobId ? await store.cloudSyncConfirmed.confirmedIds(migration.id) : null;
     const cloudKeyed = cloud.users.flatMap((u) => {
       const keys = u.onPremisesDistinguishedName ? canonicalDn(u.onPremisesDistinguishedName) : null;
       return keys ? [{ user: u, keys }] : [];
@@ -634,7 +635,7 @@ export class SummaryService {
 
     // Compared with the daily summaries only: a daily one with the day before's (or the latest before
     // it), one on request with the latest daily one, including today's.
-    const previous = await store.waves.previousScheduled(
+    const previous = await store.summaries.previousScheduled(
       migration.id,
       kind === 'scheduled' ? localDate : addDays(localDate, 1),
     );
@@ -674,7 +675,7 @@ export class SummaryService {
         info: { mode: snapshot.mode, changesApplied: snapshot.changesApplied, syncedUsers: snapshot.users.length },
       };
     } catch (err) {
-      const stored = await store.waves.getSnapshot(migrationId);
+      const stored = await store.cloudSnapshots.getSnapshot(migrationId);
       // Without any copy there are no Entra numbers at all, and that is not a summary worth posting.
       if (!stored) throw err;
       const appError = asAppError(err);
@@ -682,7 +683,7 @@ export class SummaryService {
         { code: appError.code, err: appError.message },
         'synced users could not be read from Graph; the summary uses the stored copy',
       );
-      const users = await store.waves.cloudUsers(migrationId);
+      const users = await store.cloudSnapshots.cloudUsers(migrationId);
       return {
         users,
         info: {

@@ -192,7 +192,7 @@ export class WaveService {
     }
     if (caughtUp) waves = await this.options.store.waves.listWaves(migration.id);
     const pilot = await this.pilot(migration.id);
-    const settings = await this.options.store.waves.getSettings(migration.id);
+    const settings = await this.options.store.summarySettings.getSettings(migration.id);
     const today = localDateOf(this.now(), settings?.timeZone ?? 'UTC');
     const plans = waves.map(toPlan);
     return waves.map((wave, i) => ({

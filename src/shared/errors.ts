@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'CLOUD.THROTTLED'
   | 'CLOUD.UNAVAILABLE'
   | 'CLOUD.ERROR'
+  /** Graph answered 401/403 to a call that needs a permission the app registration lacks. */
+  | 'CLOUD.FORBIDDEN'
   | 'RELAY.UNAUTHORIZED'
   | 'RELAY.BAD_REQUEST'
   | 'RELAY.TOO_LARGE'
@@ -31,6 +33,8 @@ export type ErrorCode =
   | 'POLICY.DN_NOT_ALLOWED'
   | 'POLICY.RULE_SCOPE_REFUSED'
   | 'POLICY.FOREIGN_RULE'
+  | 'POLICY.CANARY_REFUSED'
+  | 'DIRECTORY.NOT_FOUND'
   | 'TEAMS.NOT_SENT'
   | 'STORE.ERROR'
   | 'CONFIG.INVALID'
@@ -46,7 +50,9 @@ export type AdsyncErrorCode =
   | 'ADSYNC.NOT_AVAILABLE'
   | 'ADSYNC.PRECEDENCE_EXHAUSTED'
   | 'ADSYNC.RULE_CONFLICT'
-  | 'ADSYNC.CONNECTOR_NOT_FOUND';
+  | 'ADSYNC.CONNECTOR_NOT_FOUND'
+  /** The server is in staging mode: SyncShift changes only the active Connect Sync server. */
+  | 'ADSYNC.STAGING_SERVER';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

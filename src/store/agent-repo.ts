@@ -1,6 +1,4 @@
-import { jsonParam, timeParam, toDate, toDateOrNull, type Db } from './sql';
-
-type Row = Record<string, unknown>;
+import { jsonParam, timeParam, toDate, toDateOrNull, type Db, type Row } from './sql';
 
 export type AgentStatus = 'active' | 'revoked';
 

@@ -29,6 +29,11 @@ export interface JobRecord {
   migrationId: string | null;
   requestedBy: Actor;
   agentId: string | null;
+  /**
+   * The only agent this job may be offered to (a Connect Sync job: the migration's Connect Sync
+   * server); null: any agent that declares the action, which an ADSync job never is.
+   */
+  pinnedAgent: string | null;
   leaseExpiresAt: Date | null;
   attempts: number;
   progress: unknown;
@@ -64,6 +69,8 @@ export interface JobRepo {
     migrationId: string | null;
     requestedBy: Actor;
     mutating?: boolean;
+    /** Offered to this agent alone. Required for Connect Sync (adsync.*) actions. */
+    pinnedAgent?: string | null;
   }): Promise<JobRecord>;
   /**
    * Atomically hands the oldest job `agentId` can run to it (FOR UPDATE SKIP LOCKED), or returns
@@ -160,6 +167,11 @@ export interface JobRepo {
   cancelQueued(input: { jobIds: string[]; reason: string; now: Date }): Promise<number>;
 }
 
+/** Connect Sync actions run on the migration's Connect Sync server only (see jobs.pinned_agent). */
+export function isConnectSyncAction(kind: string): boolean {
+  return kind.startsWith('adsync.');
+}
+
 function mapJob(row: Row): JobRecord {
   return {
     id: String(row.id),
@@ -171,6 +183,7 @@ function mapJob(row: Row): JobRecord {
     migrationId: toStringOrNull(row.migration_id),
     requestedBy: { id: String(row.requested_by_id), name: String(row.requested_by_name) },
     agentId: toStringOrNull(row.agent_id),
+    pinnedAgent: toStringOrNull(row.pinned_agent),
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),
     attempts: Number(row.attempts),
     progress: toJson(row.progress),
@@ -214,6 +227,7 @@ const JOB_COLUMN_NAMES = [
   'requested_by_id',
   'requested_by_name',
   'agent_id',
+  'pinned_agent',
   'lease_expires_at',
   'attempts',
   'progress',
@@ -247,10 +261,24 @@ async function expireStartedMutating(db: Db, now: Date, claimMs: number): Promis
 export function createJobRepo(db: Db): JobRepo {
   return {
     async enqueue(input) {
+      const pinnedAgent = input.pinnedAgent ?? null;
+      const action = (input.payload as { action?: unknown } | null)?.action;
+      if (
+        (isConnectSyncAction(input.kind) || (typeof action === 'string' && isConnectSyncAction(action))) &&
+        pinnedAgent === null
+      ) {
+        throw new AppError(
+          'STORE.ERROR',
+          `A ${input.kind} job must name the agent on the Connect Sync server it runs on.`,
+          {
+            hint: "Queue Connect Sync jobs with pinnedAgent set to the migration's Connect Sync server (/server <agent>).",
+          },
+        );
+      }
       try {
         const rows = await db.query(
-          `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by_id, requested_by_name, mutating)
-             VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7, $8) RETURNING ${JOB_COLUMNS}`,
+          `INSERT INTO jobs (kind, purpose, payload, conversation_id, migration_id, requested_by_id, requested_by_name, mutating, pinned_agent)
+             VALUES ($1, $2, $3::jsonb, $4, $5::uuid, $6, $7, $8, $9) RETURNING ${JOB_COLUMNS}`,
           [
             input.kind,
             input.purpose,
@@ -260,6 +288,7 @@ export function createJobRepo(db: Db): JobRepo {
             input.requestedBy.id,
             input.requestedBy.name,
             input.mutating ?? false,
+            pinnedAgent,
           ],
         );
         return mapJob(rows[0] as Row);
@@ -283,6 +312,9 @@ export function createJobRepo(db: Db): JobRepo {
       // SKIP LOCKED: a concurrent caller skips the row we are taking instead of waiting for it and then
       // taking it too. A retryable job whose lease ran out (see RETRYABLE_LEASE) counts as queued
       // again until it has used up its attempts; a started mutating one never does (expireMutating).
+      // A pinned job goes to its agent alone, and a Connect Sync job is never offered unpinned: only
+      // the migration's Connect Sync server may run it, never a staging server that declares the
+      // same actions (enqueue refuses an unpinned one; this holds for rows written before that too).
       // Only jobs the agent said it can run. Null (everything) is for tests of the store alone: the
       // relay always passes the agent's list and refuses an agent that declares nothing.
       // The agent's row is read FOR SHARE in the same statement: a revocation either commits first
@@ -296,6 +328,8 @@ export function createJobRepo(db: Db): JobRepo {
                WHERE (state = 'queued' OR (${RETRYABLE_LEASE} AND lease_expires_at <= $3::timestamptz))
                  AND attempts < $4
                  AND ($5::text[] IS NULL OR payload->>'action' = ANY($5::text[]))
+                 AND (pinned_agent = $1 OR (pinned_agent IS NULL AND kind NOT LIKE 'adsync.%'
+                                                  AND COALESCE(payload->>'action', '') NOT LIKE 'adsync.%'))
                  AND COALESCE((SELECT a.status FROM agents a WHERE a.name = $1 FOR SHARE), 'active') = 'active'
                ORDER BY seq
                LIMIT 1
@@ -522,7 +556,8 @@ export function createJobRepo(db: Db): JobRepo {
     },
 
     async waitingForCapableAgent({ onlineSince }) {
-      // Queued work that no active agent heard from since onlineSince has said it can run. An
+      // Queued work that no active agent heard from since onlineSince has said it can run (for a
+      // pinned job: its own agent). An
       // agent that never declared its actions (an older version) is offered nothing, so it counts for nothing.
       const rows = await db.query<{ action: string | null; jobs: number; since: unknown }>(
         `SELECT j.payload->>'action' AS action, count(*)::int AS jobs, min(j.created_at) AS since
@@ -531,7 +566,8 @@ export function createJobRepo(db: Db): JobRepo {
               AND NOT EXISTS (
                 SELECT 1 FROM agents a
                  WHERE a.status = 'active' AND a.last_seen_at >= $1::timestamptz
-                   AND a.actions ? (j.payload->>'action'))
+                   AND a.actions ? (j.payload->>'action')
+                   AND (j.pinned_agent IS NULL OR a.name = j.pinned_agent))
             GROUP BY 1 ORDER BY 1`,
         [timeParam(onlineSince)],
       );

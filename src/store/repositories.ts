@@ -1,8 +1,14 @@
 import { createAuditRepo } from './audit-repo';
+import { createCloudSnapshotRepo } from './cloud-snapshot-repo';
+import { createCloudSyncConfirmedRepo } from './cloud-sync-confirmed-repo';
+import { createCanaryRepo } from './canary-repo';
 import { createConversationRepo } from './conversation-repo';
 import { createJobRepo } from './job-repo';
 import { createMigrationRepo } from './migration-repo';
+import { createServerRepo } from './server-repo';
 import type { Db } from './sql';
+import { createSummaryRepo } from './summary-repo';
+import { createSummarySettingsRepo } from './summary-settings-repo';
 import type { Store } from './types';
 import { createVerificationRepo } from './verification-repo';
 
@@ -18,5 +24,11 @@ export function createRepositories(
     jobs: createJobRepo(db),
     verifications: createVerificationRepo(db),
     audit: createAuditRepo(db),
+    summaries: createSummaryRepo(db),
+    summarySettings: createSummarySettingsRepo(db),
+    cloudSnapshots: createCloudSnapshotRepo(db),
+    cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
+    canaries: createCanaryRepo(db),
+    servers: createServerRepo(db),
   };
 }

@@ -1,9 +1,7 @@
 import type { Approval, ApprovalStatus, ApprovalVote, VoteResult } from '../runbook/approvals';
 import { initialSteps, type StepState, type StepStatus } from '../runbook/runbook';
 import { mapMigration, type MigrationRecord } from './migration-record';
-import { jsonParam, toDate, toDateOrNull, type Db, type SqlClient } from './sql';
-
-type Row = Record<string, unknown>;
+import { jsonParam, toDate, toDateOrNull, toStringOrNull, type Db, type Row, type SqlClient } from './sql';
 
 export interface StoredStep extends StepState {
   cardActivityId: string | null;
@@ -88,11 +86,11 @@ export function createRunbookRepo(db: Db): RunbookRepo {
       return rows.map((r) => ({
         n: Number(r.n),
         status: r.status as StepStatus,
-        reason: (r.reason as string | null) ?? null,
+        reason: toStringOrNull(r.reason),
         evidence: r.evidence ?? null,
-        updatedBy: (r.updated_by as string | null) ?? null,
+        updatedBy: toStringOrNull(r.updated_by),
         updatedAt: toDateOrNull(r.updated_at),
-        cardActivityId: (r.card_activity_id as string | null) ?? null,
+        cardActivityId: toStringOrNull(r.card_activity_id),
         version: Number(r.version),
       }));
     },

@@ -1,6 +1,9 @@
 import { AppError } from '../shared/errors';
 
-/** The two backends (PGlite, PostgreSQL) as the repositories see them. */
+/**
+ * The two backends (PGlite, PostgreSQL) as the repositories see them, and the one home of the
+ * helpers that turn parameters into SQL values and rows back into records.
+ */
 export interface SqlClient {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
 }
@@ -93,6 +96,10 @@ export const isUuid = (id: string): boolean => UUID.test(id);
 
 export const toStringOrNull = (value: unknown): string | null =>
   value === null || value === undefined ? null : String(value);
+export const toNumberOrNull = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+/** Date columns are selected as ::text so neither driver turns them into a local-midnight Date. */
+export const toDateText = (value: unknown): string => String(value).slice(0, 10);
 /** Both drivers parse jsonb; SQL NULL becomes null. */
 export const toJson = (value: unknown): unknown => (value === undefined ? null : value);
 

@@ -17,11 +17,21 @@ export type { ConversationRepo };
 export type { ExpiredLeases, JobRecord, JobRepo, JobState } from './job-repo';
 export type { VerificationRecord, VerificationRepo } from './verification-repo';
 export type { AuditEntry, AuditEvent, AuditRepo } from './audit-repo';
+export type { ConnectSyncServerRecord, ServerRepo, StagingServerRecord } from './server-repo';
 
 export interface Store {
   readonly db: Db;
   runbook: import('./runbook-repo').RunbookRepo;
+  /** Waves and their OUs. */
   waves: import('./wave-repo').WaveRepo;
+  /** Daily and on-demand wave summaries: claims and delivery. */
+  summaries: import('./summary-repo').SummaryRepo;
+  /** Each migration's summary schedule and provisioning log window. */
+  summarySettings: import('./summary-settings-repo').SummarySettingsRepo;
+  /** The per-migration copy of the tenant's synced users, kept current by Graph's delta query. */
+  cloudSnapshots: import('./cloud-snapshot-repo').CloudSnapshotRepo;
+  /** Users whose provisioning by Cloud Sync a provisioning log entry proved. */
+  cloudSyncConfirmed: import('./cloud-sync-confirmed-repo').CloudSyncConfirmedRepo;
   /** Relay agents: enrollment, credentials (as digests), revocation and health. */
   agents: import('./agent-repo').AgentRepo;
   /** Activity ids already handled, so a redelivery from Teams is processed once across instances. */
@@ -31,5 +41,9 @@ export interface Store {
   jobs: JobRepo;
   verifications: VerificationRepo;
   audit: AuditRepo;
+  /** Canaries of runbook step 12 and their waivers. */
+  canaries: import('./canary-repo').CanaryRepo;
+  /** The migration's Connect Sync server (the one agent its ADSync jobs run on) and the staging servers others report. */
+  servers: import('./server-repo').ServerRepo;
   close(): Promise<void>;
 }

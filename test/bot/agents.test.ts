@@ -174,6 +174,7 @@ describe('agent enrollment, listing, rotation and revocation', () => {
       conversationId: h.conversationId,
       migrationId: null,
       requestedBy: { id: 'test', name: 'test' },
+      pinnedAgent: 'dc-1',
       mutating: true,
     });
     await expect(ldapOnly.lease(0, undefined, { actions: ['directory.scanOu'], readOnly: false })).resolves.toBeNull();

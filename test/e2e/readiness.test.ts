@@ -12,7 +12,7 @@ import {
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process';
-import { firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
@@ -122,8 +122,22 @@ describe('/readiness: steps 1 and 2 from evidence', () => {
     );
   }
 
+  async function nameServer(conversationId: string): Promise<void> {
+    await eventually(
+      async () => {
+        const text = cardText(firstCard(await h.say(`/server ${AGENT_ID}`, ADELE, conversationId)));
+        const migration = (await h.store.migrations.findByConversation(conversationId))!;
+        return (await h.store.servers.get(migration.id))?.agent === AGENT_ID ? text : null;
+      },
+      { what: 'the Connect Sync server to be named', timeoutMs: 60_000, intervalMs: 1000 },
+    );
+  }
+
   it('blocks step 1 on a custom rule until an approver accepts it with a reason; step 2 follows', async () => {
     await h.say('/migration start "Readiness"', ADELE);
+    // The report reads the migration's Connect Sync server, so it is named first (issue 16).
+    expect(cardText(firstCard(await h.say('/readiness', ADELE)))).toContain('/server');
+    await nameServer(h.conversationId);
     const replies = await h.say('/readiness', ADELE);
     expect(cardText(firstCard(replies))).toContain('In progress');
 
@@ -171,6 +185,7 @@ describe('/readiness: steps 1 and 2 from evidence', () => {
   it('passes steps 1 and 2 from the report alone on a clean Connect Sync', async () => {
     ps.writeState({ ...cleanReadinessState(), scriptsRun: [], calls: [] });
     await h.say('/migration start "Clean"', ADELE, CLEAN_CONVERSATION);
+    await nameServer(CLEAN_CONVERSATION);
     await h.say('/readiness', ADELE, CLEAN_CONVERSATION);
     const s1 = await waitForStep(CLEAN_CONVERSATION, 1, ['done', 'failed']);
     expect([s1.status, s1.reason]).toEqual(['done', null]);

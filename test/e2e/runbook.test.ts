@@ -8,7 +8,7 @@ import type { SimUser } from '../../src/sandbox/graph-simulator';
 import type { StoredStep } from '../../src/store/runbook-repo';
 import { EXPECTED, OU } from '../fixtures/ad-seed-spec';
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
-import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
@@ -167,6 +167,17 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
     expect((await step(1)).cardActivityId).toBe(started[2]!.id);
 
+    // The report and every later Connect Sync job read the migration's named server (issue 16).
+    await eventually(
+      async () => ((await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.getScheduler') ? true : null),
+      {
+        what: 'the agent to declare its Connect Sync actions',
+        timeoutMs: 30_000,
+      },
+    );
+    expect(cardText((await h.say(`/server ${AGENT_ID}`, ADELE))[0]!.activity.attachments![0]!.content)).toContain(
+      `now runs on ${AGENT_ID}`,
+    );
     // 1, 2: the readiness report. The stand-in's Connect Sync has an admin-made rule (a blocker),
     // which an approver accepts with a reason; step 2 then passes from the same report.
     expect(await click(ADELE, 'step.confirm', 1)).toContain('checked by SyncShift');
@@ -183,7 +194,8 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect((await step(2)).cardActivityId).not.toBeNull();
     expect(await click(ADELE, 'step.confirm', 2)).toContain('checked by SyncShift');
 
-    // 3: the agent exports the configuration through the PowerShell stand-in.
+    // 3: the agent exports the configuration through the PowerShell stand-in, on the server named above
+    // (every Connect Sync job runs there and nowhere else).
     expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
     expect(await click(ADELE, 'step.run', 3)).toContain('In progress');
     const s3 = await waitForStep(3, ['done']);
@@ -299,8 +311,21 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(s12.reason).toContain('1 missing in the cloud');
     await sharedCard(s12, 'Failed: 6 of the 7 users counted in step 7 are provisioned; 1 missing in the cloud');
     h.graph.addUsers([rdUsers[0]!]);
+    // Without a canary that came through Cloud Sync step 12 still fails; here an approver waives it
+    // (test/e2e/canary.test.ts runs a real one). Only approvers may, and only with a reason.
     await click(ADELE, 'step.run', 12);
-    await waitForStep(12, ['done']);
+    expect((await waitForStep(12, ['failed'])).reason).toContain('no canary has come through Cloud Sync');
+    expect(await click(MALLORY, 'step.waiveCanary', 12, { reason: 'lab forest' })).toContain(
+      'Only an approver may waive the canary',
+    );
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: '' })).toContain('Say why the canary is waived');
+    expect(await click(MEGAN, 'step.waiveCanary', 12, { reason: 'Pilot OU has no room for test users' })).toContain(
+      'Canary waived by Megan Bowen',
+    );
+    await click(ADELE, 'step.run', 12);
+    expect((await waitForStep(12, ['done'])).evidence).toMatchObject({
+      canaryWaived: { by: 'Megan Bowen', reason: 'Pilot OU has no room for test users' },
+    });
 
     // 13: an expired approval is refused; a fresh one runs a full sync cycle.
     await click(ADELE, 'step.requestApproval', 13);
@@ -335,6 +360,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       'job.queued',
       'job.leased',
       'job.result',
+      'canary.waive',
     ])
       expect(actions).toContain(a);
     expect(audit.some((a) => a.action === 'approval.approve' && a.outcome === 'refused:SELF_APPROVAL')).toBe(true);

@@ -52,7 +52,7 @@ const at = (iso: string, minutes = 0) => new Date(Date.parse(iso) + minutes * 60
 
 async function rows(h: BotHarness, conversationId = h.conversationId) {
   const migration = await h.store.migrations.findByConversation(conversationId);
-  return (await h.store.waves.listSummaries(migration!.id)).map((r) => ({
+  return (await h.store.summaries.listSummaries(migration!.id)).map((r) => ({
     kind: r.kind,
     localDate: r.localDate,
     status: r.status,
@@ -227,7 +227,7 @@ describe('a part Graph will not give is left out with a line that says so; a sum
     expect(text).toContain('Entra ID P1 or P2');
     // The logs were not read, so the next daily summary starts where this one would have.
     const migration = await h.store.migrations.findByConversation(h.conversationId);
-    expect((await h.store.waves.getSettings(migration!.id))!.logsReadUntil).toBeNull();
+    expect((await h.store.summarySettings.getSettings(migration!.id))!.logsReadUntil).toBeNull();
   });
 
   it('the next day reads the logs again, including what the refused day would have shown', async () => {
@@ -377,7 +377,7 @@ describe('one migration that breaks the tick does not hold up the others', () =>
     expect((await h.say('/migration start "Broken zone"', undefined, broken)).length).toBe(3);
     const brokenMigration = await h.store.migrations.findByConversation(broken);
     // /summary at refuses such a zone; a row written by an older version or by hand can still hold one.
-    await h.store.waves.setSchedule({
+    await h.store.summarySettings.setSchedule({
       migrationId: brokenMigration!.id,
       localTime: '08:00',
       timeZone: 'Mars/Olympus_Mons',
@@ -578,7 +578,7 @@ describe('a summary stopped by a restart, and one stopped by an unexpected error
     await h.bot.summaries.idle();
     views.mockRestore();
     const failed = (
-      await h.store.waves.listSummaries((await h.store.migrations.findByConversation(h.conversationId))!.id)
+      await h.store.summaries.listSummaries((await h.store.migrations.findByConversation(h.conversationId))!.id)
     ).find((r) => r.kind === 'on_demand')!;
     expect(text).toContain(
       `An unexpected error stopped it; the details are in the bot's log (summary id ${failed.id})`,

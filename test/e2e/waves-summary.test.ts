@@ -244,7 +244,7 @@ describe('waves and the daily wave summary (Samba AD, agent process, Graph simul
     expect(text).toContain('38 of 40 provisioned');
     await h.bot.summaries.idle();
     const migration = await h.store.migrations.findByConversation(h.conversationId);
-    const rows = await h.store.waves.listSummaries(migration!.id);
+    const rows = await h.store.summaries.listSummaries(migration!.id);
     expect(rows.map((r) => [r.kind, r.localDate, r.status])).toEqual([
       ['scheduled', '2026-03-28', 'posted'],
       ['scheduled', '2026-03-29', 'posted'],
@@ -314,7 +314,7 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
     // clock, so it is made short here and waited out rather than skipped with the injected clock.
     const claimMs = 3_000;
     expect(
-      await a.store.waves.claimScheduled({
+      await a.store.summaries.claimScheduled({
         migrationId: migration!.id,
         localDate: '2026-11-26',
         claimedBy: 'bot-dead',
@@ -453,7 +453,7 @@ describe('exactly one summary from two bot processes on one PostgreSQL database'
     const store = await backend.open();
     try {
       const migration = await store.migrations.findByConversation(conversationId);
-      const rows = await store.waves.listSummaries(migration!.id);
+      const rows = await store.summaries.listSummaries(migration!.id);
       expect(rows.map((r) => [r.kind, r.localDate, r.status])).toEqual([['scheduled', '2026-11-25', 'posted']]);
       expect(['proc-a', 'proc-b']).toContain(rows[0]!.claimedBy);
     } finally {

@@ -195,6 +195,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
         conversationId: h.conversationId,
         migrationId: migration.id,
         requestedBy: { id: 'fault-test', name: 'fault-test' },
+        pinnedAgent: 'agent-c',
         mutating: true,
       });
       await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
@@ -379,6 +380,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       conversationId: h.conversationId,
       migrationId: migration.id,
       requestedBy: { id: 'fault-test', name: 'fault-test' },
+      pinnedAgent: 'agent-b',
       mutating: true,
     });
     await h.store.runbook.linkJob(job.id, migration.id, 13, 'action');

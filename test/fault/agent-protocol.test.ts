@@ -100,6 +100,7 @@ describe('an agent that declares no actions', () => {
       conversationId: h.conversationId,
       migrationId: null,
       requestedBy: { id: 'test', name: 'test' },
+      pinnedAgent: AGENT_ID,
       mutating: true,
     });
     for (const declared of [
@@ -134,6 +135,7 @@ describe('an agent that declares no actions', () => {
       conversationId: h.conversationId,
       migrationId: null,
       requestedBy: { id: 'test', name: 'test' },
+      pinnedAgent: AGENT_ID,
       mutating: true,
     });
     // What the bot used to do for an agent that declared nothing: hand it anything.

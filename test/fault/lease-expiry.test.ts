@@ -109,6 +109,7 @@ describe('the bot notices dead agents on its own', () => {
       conversationId: h.conversationId,
       migrationId: migration.id,
       requestedBy: { id: 'fault-test', name: 'fault-test' },
+      pinnedAgent: LEADER,
       mutating: true,
     });
     await h.store.runbook.linkJob(job.id, migration.id, 8, 'action');
@@ -236,6 +237,7 @@ describe('a result stored just before the bot stopped is applied when it starts 
       conversationId: h.conversationId,
       migrationId: migration.id,
       requestedBy: { id: 'fault-test', name: 'fault-test' },
+      pinnedAgent: AGENT_ID,
     });
     await h.store.runbook.linkJob(job.id, migration.id, 3, 'check');
     const agent = new RelayClient({

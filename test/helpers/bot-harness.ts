@@ -5,6 +5,7 @@ import { startBot, type RunningBot } from '../../src/bot/start-bot';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
 import { loadConfig } from '../../src/config';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
+import { SIMULATED_CLOUD_SYNC_SP_ID } from '../../src/sandbox/sim-synchronization';
 import { createLogger } from '../../src/shared/logger';
 import { openStore } from '../../src/store/open-store';
 import type { Store } from '../../src/store/types';
@@ -55,6 +56,8 @@ export interface BotHarnessOptions {
   bodyDeadlineMs?: number;
   bodyIdleMs?: number;
   streamIdleMs?: number;
+  /** Step 12's canary: poll period and timeouts (the bot's defaults otherwise). */
+  canary?: import('../../src/bot/start-bot').StartBotOptions['canary'];
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -68,6 +71,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
     GRAPH_BASE_URL: graph.url,
     GRAPH_STATIC_TOKEN: GRAPH_TOKEN,
+    CLOUD_SYNC_SERVICE_PRINCIPAL_ID: SIMULATED_CLOUD_SYNC_SP_ID,
     ...options.env,
   });
   const logger = createLogger('test', process.env.LOG_LEVEL ?? 'silent');
@@ -90,6 +94,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.bodyDeadlineMs ? { bodyDeadlineMs: options.bodyDeadlineMs } : {}),
     ...(options.bodyIdleMs ? { bodyIdleMs: options.bodyIdleMs } : {}),
     ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
+    ...(options.canary ? { canary: options.canary } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';

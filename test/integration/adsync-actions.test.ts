@@ -369,6 +369,84 @@ describe('service', () => {
   });
 });
 
+describe('staging server', () => {
+  const staging = (on: boolean): void =>
+    fake.writeState({ scheduler: { ...fake.readState().scheduler, StagingModeEnabled: on } });
+
+  it('refuses every mutating script, each checking StagingModeEnabled itself, and changes nothing', async () => {
+    // Rules SyncShift made while the server was active, so there is something to disable.
+    const plan = planNoFlowRules({ ouDn: 'OU=Pilot,DC=contoso,DC=com', usedPrecedences: [99], objectTypes: ['user'] });
+    const { created } = await createNoFlowRules(plan, { env: fake.env });
+    staging(true);
+    const before = fake.readState();
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['adsync.stopScheduler', () => stopScheduler({ env: fake.env, waitSeconds: 0 })],
+      ['adsync.startScheduler', () => startScheduler('Initial', { env: fake.env })],
+      [
+        'adsync.createRule',
+        () =>
+          createNoFlowRules(planNoFlowRules({ ouDn: 'OU=Wave1,DC=contoso,DC=com', usedPrecedences: [99, 98, 97] }), {
+            env: fake.env,
+          }),
+      ],
+      ['adsync.setRulesDisabled', () => setRulesDisabled([created[0]!.identifier], true, { env: fake.env })],
+      ['adsync.stopService', () => stopService({ env: fake.env })],
+    ];
+    for (const [scriptId, attempt] of attempts) {
+      const ran = fake.readState().scriptsRun.length;
+      const err = await rejection(attempt());
+      expect([scriptId, err.code]).toEqual([scriptId, 'ADSYNC.STAGING_SERVER']);
+      expect(err.message).toContain('This Connect Sync server is in staging mode, so SyncShift refused to');
+      expect(err.message).toContain('Nothing was changed.');
+      expect(err.hint).toContain('/server');
+      // The script that refused is the one that would have made the change (the agent's own reads aside).
+      expect(fake.readState().scriptsRun.slice(ran)).toContain(scriptId);
+    }
+    const after = fake.readState();
+    expect(after.rules).toEqual(before.rules);
+    expect(after.scheduler).toEqual(before.scheduler);
+    expect(after.service).toEqual(before.service);
+    expect(after.lastStartedPolicy).toBeUndefined();
+    const changing = [
+      'Set-ADSyncScheduler',
+      'Stop-ADSyncSyncCycle',
+      'Start-ADSyncSyncCycle',
+      'New-ADSyncRule',
+      'Add-ADSyncRule',
+      'Stop-Service',
+      'Set-Service',
+    ];
+    expect(after.calls.slice(before.calls.length).filter((c) => changing.includes(c.cmdlet))).toEqual([]);
+  });
+
+  it('the undo of the final stop starts the service only to read staging mode, and puts it back', async () => {
+    await stopService({ env: fake.env });
+    staging(true);
+    const err = await rejection(startService('Automatic', { env: fake.env }));
+    expect(err.code).toBe('ADSYNC.STAGING_SERVER');
+    expect(fake.readState().service).toEqual({ Status: 'Stopped', StartType: 'Disabled' });
+  });
+
+  it('still reads a staging server: scheduler, rules and a backup are read-only', async () => {
+    staging(true);
+    expect(await getScheduler({ env: fake.env })).toMatchObject({ stagingModeEnabled: true });
+    expect((await listRules({ env: fake.env })).rules.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(path.join(tmpdir(), 'syncshift-staging-export-'));
+    try {
+      expect(await exportConfig(dir, { env: fake.env })).toMatchObject({ files: expect.any(Number) as number });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to stop a service it cannot ask about staging mode (already stopped)', async () => {
+    fake.writeState({ service: { Status: 'Stopped', StartType: 'Manual' } });
+    const err = await rejection(stopService({ env: fake.env }));
+    expect(err.message).toContain('cannot read whether this server is in staging mode');
+    expect(fake.readState().service).toEqual({ Status: 'Stopped', StartType: 'Manual' });
+  });
+});
+
 describe('executor failures', () => {
   it('maps a failing cmdlet to CMDLET_FAILED with its message', async () => {
     fake.writeState({

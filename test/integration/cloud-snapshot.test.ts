@@ -82,8 +82,8 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     const first = await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
     expect(first).toMatchObject({ mode: 'full', changesApplied: 150 });
     // The stored link now carries a token the simulator refuses with 400, as Graph does for one past its 7 days.
-    const { deltaLink } = (await store().waves.getSnapshot(migrationId))!;
-    await store().waves.applyCloudChanges({
+    const { deltaLink } = (await store().cloudSnapshots.getSnapshot(migrationId))!;
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       changes: [
         {
@@ -112,7 +112,7 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     expect(ids.has('ghost')).toBe(false);
     expect(ids.has(user(0).id)).toBe(false);
     expect(ids.size).toBe(149);
-    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 1 });
+    expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 1 });
     graph.addUsers([user(0)]);
   });
 
@@ -132,7 +132,7 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
       expect(proxy.gone).toBe(1);
       expect(again).toMatchObject({ mode: 'full', changesApplied: 150 });
       expect(again.users).toHaveLength(150);
-      expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 0 });
+      expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 2, deltaReads: 0 });
     } finally {
       await proxy.close();
     }
@@ -147,6 +147,6 @@ describe('the cloud copy falls back to a full read when Graph no longer accepts 
     await expect(
       refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger }),
     ).rejects.toMatchObject({ code: 'CLOUD.UNAVAILABLE', details: expect.objectContaining({ status: 500 }) });
-    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
+    expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({ fullReads: 1, deltaReads: 0 });
   });
 });

@@ -2,6 +2,7 @@ import type { AdaptiveCardJson } from '../../src/cards/render';
 import { cardText } from '../../src/cards/card-text';
 import type { CloudDirectory } from '../../src/cloud/types';
 import { JobQueue } from '../../src/jobs/job-queue';
+import { ConnectSyncServers } from '../../src/services/connect-sync-servers';
 import { RunbookService } from '../../src/services/runbook-service';
 import type { CardSink } from '../../src/services/card-sink';
 import { createLogger } from '../../src/shared/logger';
@@ -51,13 +52,17 @@ describe('runbook step cards under paced posting', () => {
 
   it('brings a late-posted card up to date with what happened while it waited', async () => {
     const sink = new HeldCardSink();
+    const jobs = new JobQueue({ store: store() });
+    const policy = { approvers: [], required: 1, ttlMs: 3_600_000 };
+    const logger = createLogger('test', 'silent');
     const service = new RunbookService({
       store: store(),
       cloud: {} as CloudDirectory, // confirm-only steps never reach the cloud
       cards: sink,
-      logger: createLogger('test', 'silent'),
-      policy: { approvers: [], required: 1, ttlMs: 3_600_000 },
-      jobs: new JobQueue({ store: store() }),
+      logger,
+      policy,
+      jobs,
+      servers: new ConnectSyncServers({ store: store(), jobs, cards: sink, policy, logger }),
     });
     const migration = (await store().migrations.create({
       name: 'Paced',

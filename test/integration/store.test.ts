@@ -44,6 +44,11 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
         now: farFuture,
       });
     }
+    // Connect Sync jobs are pinned to their own agent (or, stored unpinned, offered to nobody): the janitor cannot lease them.
+    await store.db.query(
+      `UPDATE jobs SET state = 'failed', finished_at = now(), lease_expires_at = NULL, error = '{"cleanedUp":true}'::jsonb
+        WHERE state IN ('queued', 'leased')`,
+    );
     // Results of earlier tests count as applied, so the claim tests see only their own.
     await store.db.query('UPDATE jobs SET applied_at = now() WHERE applied_at IS NULL AND finished_at IS NOT NULL');
   });
@@ -381,6 +386,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: 'agent-1',
     });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // The agent says it is about to act; from here on the job can only end as reported or unknown.
@@ -414,7 +420,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     expect(await store.jobs.expireMutating({ now: at(9_000) })).toEqual([]);
   });
 
-  test('a mutating job whose agent never confirmed starting changed nothing, so it goes to the next agent', async () => {
+  test('a mutating job whose agent never confirmed starting changed nothing, so it goes back to its pinned agent alone', async () => {
     const job = await store.jobs.enqueue({
       kind: 'adsync.startScheduler',
       purpose: 'step.action',
@@ -423,6 +429,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: 'agent-1',
     });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     // Heartbeats alone do not count as starting.
@@ -434,21 +441,38 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       now: at(500),
     });
     expect(await store.jobs.expireMutating({ now: at(5_000) })).toEqual([]);
-    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toMatchObject({
+    // Retryable, but a Connect Sync job is pinned to its server: another agent never gets it.
+    expect(await store.jobs.lease({ agentId: 'agent-2', leaseMs: 1_000, now: at(5_000) })).toBeNull();
+    expect(await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(5_000) })).toMatchObject({
       id: job.id,
-      agentId: 'agent-2',
+      agentId: 'agent-1',
+      pinnedAgent: 'agent-1',
       attempts: 2,
     });
-    expect(
-      await store.jobs.finish({
-        jobId: job.id,
-        agentId: 'agent-1',
-        outcome: 'succeeded',
-        result: 1,
-        error: null,
-        now: at(5_001),
+  });
+
+  test('a Connect Sync job is refused without a pinned agent, and one stored unpinned is offered to nobody', async () => {
+    await expect(
+      store.jobs.enqueue({
+        kind: 'adsync.stopScheduler',
+        purpose: 'step.action',
+        payload: { action: 'adsync.stopScheduler' },
+        conversationId: unique('conv'),
+        migrationId: null,
+        requestedBy: { id: 'alice', name: 'alice' },
+        mutating: true,
       }),
-    ).toBeNull();
+    ).rejects.toThrow('must name the agent on the Connect Sync server');
+    // A row written before pinning existed (the 016 migration fails queued ones; this is the guard behind it).
+    const conversationId = unique('conv');
+    await store.db.query(
+      `INSERT INTO jobs (kind, purpose, payload, conversation_id, requested_by_id, requested_by_name, mutating)
+         VALUES ('adsync.getScheduler', 'step.check', '{"action":"adsync.getScheduler"}'::jsonb, $1, 'alice', 'alice', false)`,
+      [conversationId],
+    );
+    const all = ['directory.scanOu', 'adsync.getScheduler'];
+    for (const agentId of ['agent-1', 'agent-2'])
+      expect(await store.jobs.lease({ agentId, leaseMs: 1_000, now: at(0), actions: all })).toBeNull();
   });
 
   test('a revoked agent can never lease, whatever is queued: the check is part of the lease UPDATE', async () => {
@@ -512,6 +536,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: 'adsync-agent',
     });
     const scan = await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const ldapOnly = ['directory.scanOu'];
@@ -632,6 +657,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: 'agent-1',
     });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0), maxAttempts: 1 });
     const unstarted = await store.jobs.expireLeases({ now: at(1_000), maxAttempts: 1 });
@@ -650,6 +676,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: 'agent-1',
     });
     await store.jobs.lease({ agentId: 'agent-1', leaseMs: 1_000, now: at(0) });
     await store.jobs.reportProgress({
@@ -731,6 +758,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: name,
     });
     await enqueue(unique('conv'), { action: 'directory.scanOu', ou: 'OU=Sales' });
     const waitingFor = async (since: Date): Promise<string[]> =>
@@ -1134,6 +1162,7 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
       migrationId: null,
       requestedBy: { id: 'alice', name: 'alice' },
       mutating: true,
+      pinnedAgent: name,
     });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });
     await store.jobs.lease({ agentId: name, leaseMs: 600_000, now: at(0) });

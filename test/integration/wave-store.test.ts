@@ -55,7 +55,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
   test('20 instances claiming the same day at once: exactly one wins', async () => {
     const claims = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        store().waves.claimScheduled({
+        store().summaries.claimScheduled({
           migrationId,
           localDate: '2026-03-28',
           claimedBy: `bot-${i}`,
@@ -65,11 +65,11 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       ),
     );
     expect(claims.filter((c) => c !== null)).toHaveLength(1);
-    expect((await store().waves.listSummaries(migrationId)).filter((s) => s.kind === 'scheduled')).toHaveLength(1);
+    expect((await store().summaries.listSummaries(migrationId)).filter((s) => s.kind === 'scheduled')).toHaveLength(1);
   });
 
   test('a dead claim is taken over after its lease runs out, a posted summary never is', async () => {
-    const claim = await store().waves.claimScheduled({
+    const claim = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-03-28',
       claimedBy: 'bot-a',
@@ -78,7 +78,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     });
     expect(claim).toMatchObject({ status: 'claimed', attempts: 1 });
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-28',
         claimedBy: 'bot-b',
@@ -87,9 +87,9 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toBeNull();
     // Leases run on the database's clock: a lease of 1 ms has run out after a few ms, whatever `now` says.
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
     await sleep(20);
-    const takeover = await store().waves.claimScheduled({
+    const takeover = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-03-28',
       claimedBy: 'bot-b',
@@ -99,10 +99,10 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed', attempts: 2 });
     // The instance that lost the claim cannot send or finish it any more.
     expect(
-      await store().waves.markSending({ id: takeover!.id, claimedBy: 'bot-a', content: {}, now: at(62_000) }),
+      await store().summaries.markSending({ id: takeover!.id, claimedBy: 'bot-a', content: {}, now: at(62_000) }),
     ).toBe(false);
     expect(
-      await store().waves.markSending({
+      await store().summaries.markSending({
         id: takeover!.id,
         claimedBy: 'bot-b',
         content: { totals: { provisioned: 5 } },
@@ -110,13 +110,18 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toBe(true);
     expect(
-      await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', now: at(62_000) }),
+      await store().summaries.markPosted({ id: takeover!.id, claimedBy: 'bot-a', activityId: 'late', now: at(62_000) }),
     ).toBe(false);
     expect(
-      await store().waves.markPosted({ id: takeover!.id, claimedBy: 'bot-b', activityId: 'act-1', now: at(62_000) }),
+      await store().summaries.markPosted({
+        id: takeover!.id,
+        claimedBy: 'bot-b',
+        activityId: 'act-1',
+        now: at(62_000),
+      }),
     ).toBe(true);
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-28',
         claimedBy: 'bot-c',
@@ -124,16 +129,16 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         claimMs: 60_000,
       }),
     ).toBeNull();
-    const posted = await store().waves.previousScheduled(migrationId, '2026-03-29');
+    const posted = await store().summaries.previousScheduled(migrationId, '2026-03-29');
     expect(posted).toMatchObject({
       localDate: '2026-03-28',
       status: 'posted',
       activityId: 'act-1',
       content: { totals: { provisioned: 5 } },
     });
-    expect(await store().waves.previousScheduled(migrationId, '2026-03-28')).toBeNull();
+    expect(await store().summaries.previousScheduled(migrationId, '2026-03-28')).toBeNull();
     // On-demand summaries do not use up the day.
-    await store().waves.createOnDemand({
+    await store().summaries.createOnDemand({
       migrationId,
       localDate: '2026-03-29',
       claimedBy: 'bot-a',
@@ -141,7 +146,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       claimMs: 1,
     });
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-29',
         claimedBy: 'bot-a',
@@ -153,7 +158,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
 
   test('an instance whose clock runs ahead cannot take a live claim', async () => {
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-02',
         claimedBy: 'bot-a',
@@ -163,7 +168,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     ).not.toBeNull();
     // bot-b's clock is a day ahead; with leases compared against the caller's clock it would win here.
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-02',
         claimedBy: 'bot-b',
@@ -171,26 +176,28 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         claimMs: 60_000,
       }),
     ).toBeNull();
-    expect((await store().waves.listSummaries(migrationId)).find((r) => r.localDate === '2026-04-02')).toMatchObject({
+    expect(
+      (await store().summaries.listSummaries(migrationId)).find((r) => r.localDate === '2026-04-02'),
+    ).toMatchObject({
       claimedBy: 'bot-a',
       status: 'claimed',
     });
   });
 
   test('a renewed claim is not taken over; only its holder can renew it', async () => {
-    const claim = await store().waves.claimScheduled({
+    const claim = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-04-01',
       claimedBy: 'bot-a',
       now: T0,
       claimMs: 1,
     });
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-b', claimMs: 600_000 })).toBe(false);
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(true);
+    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-b', claimMs: 600_000 })).toBe(false);
+    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(true);
     // Without the renewal the 1 ms claim would have run out by now.
     await sleep(20);
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-01',
         claimedBy: 'bot-b',
@@ -198,10 +205,10 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         claimMs: 60_000,
       }),
     ).toBeNull();
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
     await sleep(20);
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-01',
         claimedBy: 'bot-b',
@@ -209,31 +216,31 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         claimMs: 60_000,
       }),
     ).toMatchObject({ claimedBy: 'bot-b' });
-    expect(await store().waves.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(false);
+    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(false);
   });
 
   test('a failed attempt is retried after its back-off, by any instance', async () => {
-    const claim = await store().waves.claimScheduled({
+    const claim = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-03-30',
       claimedBy: 'bot-a',
       now: T0,
       claimMs: 1,
     });
-    await store().waves.markFailed({
+    await store().summaries.markFailed({
       id: claim!.id,
       claimedBy: 'bot-a',
       error: 'CLOUD.UNAVAILABLE: Graph down',
       retryAt: at(900_000),
     });
-    expect((await store().waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({
+    expect((await store().summaries.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({
       status: 'failed',
       error: 'CLOUD.UNAVAILABLE: Graph down',
     });
     // Not before the back-off, even though the original claim has run out.
     await sleep(20);
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-30',
         claimedBy: 'bot-b',
@@ -242,7 +249,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toBeNull();
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-30',
         claimedBy: 'bot-b',
@@ -251,9 +258,9 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toMatchObject({ status: 'claimed', error: null, attempts: 2, lastError: 'CLOUD.UNAVAILABLE: Graph down' });
     // Given up (no retry time): never claimed again.
-    await store().waves.markFailed({ id: claim!.id, claimedBy: 'bot-b', error: 'still down', retryAt: null });
+    await store().summaries.markFailed({ id: claim!.id, claimedBy: 'bot-b', error: 'still down', retryAt: null });
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-03-30',
         claimedBy: 'bot-c',
@@ -261,27 +268,27 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         claimMs: 1_000,
       }),
     ).toBeNull();
-    expect((await store().waves.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({
+    expect((await store().summaries.listSummaries(migrationId)).find((r) => r.id === claim!.id)).toMatchObject({
       status: 'gave_up',
       error: 'still down',
     });
   });
 
   test('a summary that went to Teams is never claimed again: not while sending, not after an unknown outcome, not after its holder died', async () => {
-    const sending = await store().waves.claimScheduled({
+    const sending = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-05-01',
       claimedBy: 'bot-a',
       now: T0,
       claimMs: 1,
     });
-    expect(await store().waves.markSending({ id: sending!.id, claimedBy: 'bot-a', content: { day: 1 }, now: T0 })).toBe(
-      true,
-    );
+    expect(
+      await store().summaries.markSending({ id: sending!.id, claimedBy: 'bot-a', content: { day: 1 }, now: T0 }),
+    ).toBe(true);
     await sleep(20);
     // bot-a died mid-post: its lease ran out, but the card may be in the chat.
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-05-01',
         claimedBy: 'bot-b',
@@ -290,20 +297,20 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toBeNull();
 
-    const unknown = await store().waves.claimScheduled({
+    const unknown = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-05-02',
       claimedBy: 'bot-a',
       now: T0,
       claimMs: 1,
     });
-    await store().waves.markSending({ id: unknown!.id, claimedBy: 'bot-a', content: { day: 2 }, now: T0 });
-    await store().waves.markOutcomeUnknown({ id: unknown!.id, claimedBy: 'bot-a', error: 'Teams answered 502' });
+    await store().summaries.markSending({ id: unknown!.id, claimedBy: 'bot-a', content: { day: 2 }, now: T0 });
+    await store().summaries.markOutcomeUnknown({ id: unknown!.id, claimedBy: 'bot-a', error: 'Teams answered 502' });
     // markFailed only applies to claimed/sending rows: a late failure report cannot reopen it.
-    await store().waves.markFailed({ id: unknown!.id, claimedBy: 'bot-a', error: 'x', retryAt: T0 });
+    await store().summaries.markFailed({ id: unknown!.id, claimedBy: 'bot-a', error: 'x', retryAt: T0 });
     await sleep(20);
     expect(
-      await store().waves.claimScheduled({
+      await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-05-02',
         claimedBy: 'bot-b',
@@ -312,7 +319,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       }),
     ).toBeNull();
     // Its numbers still count as that day's for the change since then.
-    expect(await store().waves.previousScheduled(migrationId, '2026-05-03')).toMatchObject({
+    expect(await store().summaries.previousScheduled(migrationId, '2026-05-03')).toMatchObject({
       localDate: '2026-05-02',
       status: 'outcome_unknown',
       content: { day: 2 },
@@ -321,7 +328,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     // One note each, to one caller: the dead sender's row at once, the unknown one only after `sentBefore`.
     const notices = (before: Date) =>
       Promise.all(
-        [0, 1, 2].map(() => store().waves.claimDeliveryNotices({ migrationId, sentBefore: before, now: at(1) })),
+        [0, 1, 2].map(() => store().summaries.claimDeliveryNotices({ migrationId, sentBefore: before, now: at(1) })),
       );
     expect((await notices(new Date(T0.getTime() - 1))).flat().map((r) => r.localDate)).toEqual(['2026-05-01']);
     expect((await notices(T0)).flat().map((r) => r.localDate)).toEqual(['2026-05-02']);
@@ -329,13 +336,13 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
   });
 
   test('the provisioning log position moves with what was counted; entries out of the next overlap are forgotten', async () => {
-    await store().waves.setProvisioningJob({
+    await store().summarySettings.setProvisioningJob({
       migrationId,
       jobId: 'AD2AADProvisioning.abc.def',
       setBy: 'adele',
       now: T0,
     });
-    await store().waves.commitLogWindow({
+    await store().summarySettings.commitLogWindow({
       migrationId,
       readUntil: at(60_000),
       entries: [
@@ -344,9 +351,11 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       ],
       forgetBefore: at(0),
     });
-    expect((await store().waves.getSettings(migrationId))!.logsReadUntil!.toISOString()).toBe(at(60_000).toISOString());
-    expect([...(await store().waves.seenLogEntries(migrationId))]).toEqual(['e2']);
-    await store().waves.commitLogWindow({
+    expect((await store().summarySettings.getSettings(migrationId))!.logsReadUntil!.toISOString()).toBe(
+      at(60_000).toISOString(),
+    );
+    expect([...(await store().summarySettings.seenLogEntries(migrationId))]).toEqual(['e2']);
+    await store().summarySettings.commitLogWindow({
       migrationId,
       readUntil: at(120_000),
       entries: [
@@ -355,11 +364,11 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       ],
       forgetBefore: at(60_000),
     });
-    expect([...(await store().waves.seenLogEntries(migrationId))]).toEqual(['e3']);
+    expect([...(await store().summarySettings.seenLogEntries(migrationId))]).toEqual(['e3']);
   });
 
   test('delta changes: absent properties are kept, null clears, @removed deletes, a full read replaces', async () => {
-    await store().waves.applyCloudChanges({
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       full: true,
       deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=1',
@@ -391,8 +400,8 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         },
       ],
     });
-    expect((await store().waves.cloudUsers(migrationId)).map((u) => u.id).sort()).toEqual(['u1', 'u2']);
-    await store().waves.applyCloudChanges({
+    expect((await store().cloudSnapshots.cloudUsers(migrationId)).map((u) => u.id).sort()).toEqual(['u1', 'u2']);
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       full: false,
       deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=2',
@@ -411,7 +420,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         },
       ],
     });
-    const users = new Map((await store().waves.cloudUsers(migrationId)).map((u) => [u.id, u]));
+    const users = new Map((await store().cloudSnapshots.cloudUsers(migrationId)).map((u) => [u.id, u]));
     expect(users.get('u1')).toEqual({
       id: 'u1',
       userPrincipalName: 'u1@x',
@@ -423,13 +432,13 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       onPremisesDistinguishedName: 'CN=U2,OU=Sales,DC=contoso,DC=com',
     });
     expect(users.has('u3')).toBe(true);
-    expect(await store().waves.getSnapshot(migrationId)).toMatchObject({
+    expect(await store().cloudSnapshots.getSnapshot(migrationId)).toMatchObject({
       deltaLink: 'https://graph/v1.0/users/delta?$deltatoken=2',
       fullReads: 1,
       deltaReads: 1,
     });
 
-    await store().waves.applyCloudChanges({
+    await store().cloudSnapshots.applyCloudChanges({
       migrationId,
       full: true,
       deltaLink: 'd3',
@@ -443,7 +452,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         },
       ],
     });
-    expect((await store().waves.cloudUsers(migrationId)).map((u) => u.id)).toEqual(['u9']);
+    expect((await store().cloudSnapshots.cloudUsers(migrationId)).map((u) => u.id)).toEqual(['u9']);
   });
 
   test('a full read of 2,500 users is applied in batches', async () => {
@@ -455,8 +464,8 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       onPremisesImmutableId: `id${i}`,
       onPremisesSyncEnabled: true,
     }));
-    await store().waves.applyCloudChanges({ migrationId, full: true, deltaLink: 'd', now: T0, changes });
-    expect(await store().waves.cloudUsers(migrationId)).toHaveLength(2500);
+    await store().cloudSnapshots.applyCloudChanges({ migrationId, full: true, deltaLink: 'd', now: T0, changes });
+    expect(await store().cloudSnapshots.cloudUsers(migrationId)).toHaveLength(2500);
   });
 
   test('count jobs a summary gave up on are cancelled while queued, never once an agent has them', async () => {
@@ -483,21 +492,21 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
   });
 
   test('schedule and job settings; changing the job keeps the schedule start', async () => {
-    expect(await store().waves.getSettings(migrationId)).toBeNull();
-    await store().waves.setSchedule({
+    expect(await store().summarySettings.getSettings(migrationId)).toBeNull();
+    await store().summarySettings.setSchedule({
       migrationId,
       localTime: '08:00',
       timeZone: 'Europe/Berlin',
       setBy: 'adele',
       now: T0,
     });
-    await store().waves.setProvisioningJob({
+    await store().summarySettings.setProvisioningJob({
       migrationId,
       jobId: 'AD2AADProvisioning.abc.def',
       setBy: 'megan',
       now: at(5_000),
     });
-    const settings = await store().waves.getSettings(migrationId);
+    const settings = await store().summarySettings.getSettings(migrationId);
     expect(settings).toMatchObject({
       localTime: '08:00',
       timeZone: 'Europe/Berlin',
@@ -506,9 +515,9 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       logsReadUntil: null,
     });
     expect(settings!.setAt.toISOString()).toBe(T0.toISOString());
-    expect((await store().waves.listScheduled()).some((s) => s.migrationId === migrationId)).toBe(true);
-    await store().waves.addConfirmed(migrationId, ['u1', 'u2', 'u1'], T0);
-    await store().waves.addConfirmed(migrationId, ['u2', 'u3'], at(1));
-    expect([...(await store().waves.confirmedIds(migrationId))].sort()).toEqual(['u1', 'u2', 'u3']);
+    expect((await store().summarySettings.listScheduled()).some((s) => s.migrationId === migrationId)).toBe(true);
+    await store().cloudSyncConfirmed.addConfirmed(migrationId, ['u1', 'u2', 'u1'], T0);
+    await store().cloudSyncConfirmed.addConfirmed(migrationId, ['u2', 'u3'], at(1));
+    expect([...(await store().cloudSyncConfirmed.confirmedIds(migrationId))].sort()).toEqual(['u1', 'u2', 'u3']);
   });
 });

@@ -12,6 +12,7 @@ const finishedJob = (purpose: JobPurpose): JobRecord => ({
   migrationId: null,
   requestedBy: { id: 'alice', name: 'alice' },
   agentId: 'agent-1',
+  pinnedAgent: null,
   leaseExpiresAt: null,
   attempts: 1,
   progress: null,

@@ -215,6 +215,10 @@ const SCRIPT_CODE_MAP: Record<string, { code: AdsyncErrorCode; hint: string }> =
     code: 'ADSYNC.RULE_CONFLICT',
     hint: 'The sync rules changed since the plan was made; list the rules and plan again.',
   },
+  STAGING_SERVER: {
+    code: 'ADSYNC.STAGING_SERVER',
+    hint: "Check /server: the migration's Connect Sync server must be the active one (Get-ADSyncScheduler shows StagingModeEnabled False there). A staging server needs the same rules, made by hand, or decommissioning.",
+  },
 };
 
 function scriptFailure(

@@ -26,7 +26,13 @@ export const SCRIPT_ID_MARKER = '# syncshift-script: ';
 
 /** Codes a script may put in error.code; anything else is a plain cmdlet failure. */
 export type ScriptErrorCode =
-  'NOT_AVAILABLE' | 'SYNC_IN_PROGRESS' | 'RULE_CONFLICT' | 'NOT_FOUND' | 'REFUSED' | 'INVALID_PARAMS';
+  | 'NOT_AVAILABLE'
+  | 'SYNC_IN_PROGRESS'
+  | 'RULE_CONFLICT'
+  | 'NOT_FOUND'
+  | 'REFUSED'
+  | 'INVALID_PARAMS'
+  | 'STAGING_SERVER';
 
 const PRELUDE = [
   "$ErrorActionPreference = 'Stop'",
@@ -47,6 +53,14 @@ const PRELUDE = [
   '}',
   'function Import-SyncShiftAdsync {',
   "  try { Import-Module ADSync } catch { Stop-SyncShift 'NOT_AVAILABLE' ('The ADSync PowerShell module could not be loaded: ' + $_.Exception.Message) }",
+  '}',
+  // Every script that changes Connect Sync asks the server itself, in the same run as the change: a
+  // staging server imports and synchronizes but does not export, and turns exporting on, with its own
+  // rules, when staging mode is disabled; SyncShift changes the active server only, whatever the bot asked.
+  'function Assert-SyncShiftNotStaging([string]$what) {',
+  '  if ([bool](Get-ADSyncScheduler).StagingModeEnabled) {',
+  "    Stop-SyncShift 'STAGING_SERVER' ('This Connect Sync server is in staging mode, so SyncShift refused to ' + $what + '. Nothing was changed. Run it on the active Connect Sync server (the agent named with /server); make changes on a staging server by hand.')",
+  '  }',
   '}',
   'function Get-SyncShiftScheduler {',
   '  $s = Get-ADSyncScheduler',
@@ -118,6 +132,7 @@ export const getSchedulerScript = defineScript('adsync.getScheduler', { importAd
 export const stopSchedulerScript = defineScript('adsync.stopScheduler', { importAdsync: true }, [
   '$wait = 60',
   'if ($p -and $null -ne $p.waitSeconds) { $wait = [int]$p.waitSeconds }',
+  "Assert-SyncShiftNotStaging 'stop the sync scheduler'",
   'Set-ADSyncScheduler -SyncCycleEnabled $false | Out-Null',
   '$state = Get-SyncShiftScheduler',
   'if ($state.syncCycleInProgress -or $state.runningConnector) { Stop-ADSyncSyncCycle | Out-Null }',
@@ -133,6 +148,7 @@ export const stopSchedulerScript = defineScript('adsync.stopScheduler', { import
 export const startSchedulerScript = defineScript('adsync.startScheduler', { importAdsync: true }, [
   '$policy = [string]$p.policyType',
   "if ($policy -ne 'Delta' -and $policy -ne 'Initial') { Stop-SyncShift 'INVALID_PARAMS' 'policyType must be Delta or Initial.' }",
+  "Assert-SyncShiftNotStaging 'start the sync scheduler'",
   '$state = Get-SyncShiftScheduler',
   'if ($state.syncCycleInProgress -or $state.runningConnector) {',
   "  Stop-SyncShift 'SYNC_IN_PROGRESS' 'A sync cycle is still running, so a new one was not started.'",
@@ -208,6 +224,7 @@ export const listRulesScript = defineScript('adsync.listRules', { importAdsync: 
  * again here because another admin may have used it since the agent last listed the rules.
  */
 export const createRuleScript = defineScript('adsync.createRule', { importAdsync: true }, [
+  "Assert-SyncShiftNotStaging 'create a sync rule'",
   '$r = $p.rule',
   '$precedence = [int]$r.precedence',
   '$clash = @(Get-ADSyncRule | Where-Object { $_.Precedence -eq $precedence })',
@@ -237,6 +254,7 @@ export const createRuleScript = defineScript('adsync.createRule', { importAdsync
  */
 export const setRulesDisabledScript = defineScript('adsync.setRulesDisabled', { importAdsync: true }, [
   '$disabled = [bool]$p.disabled',
+  "Assert-SyncShiftNotStaging 'change sync rules'",
   '$found = @(foreach ($id in $p.identifiers) {',
   '  $rule = $null',
   '  try { $rule = Get-ADSyncRule -Identifier ([guid][string]$id) } catch { $rule = $null }',
@@ -258,11 +276,20 @@ const SERVICE_STATE = [
   '$result = [ordered]@{ status = [string]$svc.Status; startType = [string]$svc.StartType; previousStartType = $previous }',
 ];
 
-/** Needs no ADSync module: the module talks to the service being stopped. */
+/**
+ * Reads staging mode through the ADSync module while the service still runs (the module talks to
+ * it), then stops the service. The start type is read before anything changes and returned, so the
+ * undo can restore it. Stopping and disabling a service needs local Administrators on the server;
+ * ADSyncAdmins is not enough.
+ */
 export const stopServiceScript = defineScript('adsync.stopService', { importAdsync: false }, [
   '$svc = Get-Service -Name ADSync -ErrorAction SilentlyContinue',
   "if (-not $svc) { Stop-SyncShift 'NOT_AVAILABLE' 'The ADSync service is not installed on this server.' }",
   '$previous = [string]$svc.StartType',
+  // Staging mode is read through the service; a stopped one cannot say whether this is the active server.
+  "if ([string]$svc.Status -ne 'Running') { Stop-SyncShift 'REFUSED' ('The ADSync service is ' + [string]$svc.Status + ', so SyncShift cannot read whether this server is in staging mode and changed nothing. Start it, or disable it by hand.') }",
+  'Import-SyncShiftAdsync',
+  "Assert-SyncShiftNotStaging 'stop the ADSync service'",
   'Stop-Service -Name ADSync',
   'Set-Service -Name ADSync -StartupType Disabled',
   ...SERVICE_STATE,
@@ -276,6 +303,13 @@ export const startServiceScript = defineScript('adsync.startService', { importAd
   "if ($startType -ne 'Automatic' -and $startType -ne 'Manual') { Stop-SyncShift 'INVALID_PARAMS' 'startType must be Automatic or Manual.' }",
   'Set-Service -Name ADSync -StartupType $startType',
   'Start-Service -Name ADSync',
+  // Staging mode can only be read once the service runs; on a staging server everything goes back as it was.
+  'Import-SyncShiftAdsync',
+  'if ([bool](Get-ADSyncScheduler).StagingModeEnabled) {',
+  '  Stop-Service -Name ADSync',
+  '  Set-Service -Name ADSync -StartupType $previous',
+  "  Assert-SyncShiftNotStaging 'start the ADSync service'",
+  '}',
   ...SERVICE_STATE,
 ]);
 

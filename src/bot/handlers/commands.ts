@@ -7,6 +7,7 @@ import { assertNever } from '../../shared/assert-never';
 import type { Logger } from '../../shared/logger';
 import type { AgentService } from '../../services/agent-service';
 import type { AuditService } from '../../services/audit-service';
+import type { ConnectSyncServers } from '../../services/connect-sync-servers';
 import type { RunbookService } from '../../services/runbook-service';
 import type { SummaryService } from '../../services/summary-service';
 import type { WaveService } from '../../services/wave-service';
@@ -24,6 +25,8 @@ export interface CommandDeps {
   waves: WaveService;
   summaries: SummaryService;
   agents: AgentService;
+  /** `/server`: the migration's Connect Sync server and the staging servers. */
+  servers: ConnectSyncServers;
   /** Needed to open a 1:1 chat for an enrollment code. */
   botAppId: string;
   logger: Logger;
@@ -43,6 +46,7 @@ const READ_ONLY_COMMANDS: ReadonlySet<Command['kind']> = new Set([
   'verify.list',
   'wave.list',
   'agent.list',
+  'server.show',
 ]);
 
 /** Every text message is a command; anything else gets the help card rather than silence. */
@@ -263,6 +267,22 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
       case 'agent.revoke':
         await context.sendActivity(
           cardActivity(await deps.agents.revoke({ name: command.name, actor, conversationId })),
+        );
+        return;
+      case 'server.show':
+        await context.sendActivity(cardActivity(await deps.servers.show(conversationId)));
+        return;
+      case 'server.set':
+        await context.sendActivity(
+          cardActivity(await deps.servers.set({ conversationId, agent: command.agent, actor })),
+        );
+        return;
+      case 'server.staging':
+        await context.sendActivity(cardActivity(await deps.servers.readStaging({ conversationId, actor })));
+        return;
+      case 'server.decommissioned':
+        await context.sendActivity(
+          cardActivity(await deps.servers.decommissioned({ conversationId, agent: command.agent, actor })),
         );
         return;
       default:

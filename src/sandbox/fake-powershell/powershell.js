@@ -9,7 +9,8 @@
  * parameters from SYNCSHIFT_PARAMS, and emulates what that script would do against the JSON state
  * file at FAKE_ADSYNC_STATE. It answers with the same one-line JSON envelope.
  *
- * Knobs in the state file: syncCycleInProgress, cycleStuck, failCmdlet {"<Cmdlet>": "message" or
+ * Knobs in the state file: scheduler.StagingModeEnabled (a staging server: every mutating script
+ * refuses, as the real ones do), syncCycleInProgress, cycleStuck, failCmdlet {"<Cmdlet>": "message" or
  * {"message", "after": n}}, slowMs, output ("garbage" | "wrongShape"), adsyncModuleMissing,
  * service: null (ADSync not installed).
  */
@@ -128,6 +129,16 @@ function schedulerState(state) {
   };
 }
 
+/** Assert-SyncShiftNotStaging: every mutating script asks the server itself before changing anything. */
+function assertNotStaging(state, what) {
+  const s = cmdlet(state, 'Get-ADSyncScheduler', undefined, () => state.scheduler);
+  if (s.StagingModeEnabled)
+    fail(
+      'STAGING_SERVER',
+      `This Connect Sync server is in staging mode, so SyncShift refused to ${what}. Nothing was changed. Run it on the active Connect Sync server (the agent named with /server); make changes on a staging server by hand.`,
+    );
+}
+
 const busy = (s) => s.syncCycleInProgress || !!s.runningConnector;
 
 function serviceOrFail(state) {
@@ -143,6 +154,7 @@ const SCRIPTS = {
 
   'adsync.stopScheduler'(state) {
     importAdsync(state);
+    assertNotStaging(state, 'stop the sync scheduler');
     cmdlet(state, 'Set-ADSyncScheduler', { SyncCycleEnabled: false }, () => {
       state.scheduler.SyncCycleEnabled = false;
     });
@@ -163,6 +175,7 @@ const SCRIPTS = {
     importAdsync(state);
     if (p.policyType !== 'Delta' && p.policyType !== 'Initial')
       fail('INVALID_PARAMS', 'policyType must be Delta or Initial.');
+    assertNotStaging(state, 'start the sync scheduler');
     if (busy(state)) fail('SYNC_IN_PROGRESS', 'A sync cycle is still running, so a new one was not started.');
     cmdlet(state, 'Set-ADSyncScheduler', { SyncCycleEnabled: true }, () => {
       state.scheduler.SyncCycleEnabled = true;
@@ -241,6 +254,7 @@ const SCRIPTS = {
 
   'adsync.createRule'(state, p) {
     importAdsync(state);
+    assertNotStaging(state, 'create a sync rule');
     const r = p.rule;
     const clash = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).find(
       (x) => x.Precedence === r.precedence,
@@ -297,6 +311,7 @@ const SCRIPTS = {
 
   'adsync.setRulesDisabled'(state, p) {
     importAdsync(state);
+    assertNotStaging(state, 'change sync rules');
     const found = p.identifiers.map((id) => {
       const rule = cmdlet(state, 'Get-ADSyncRule', { Identifier: id }, () =>
         state.rules.find((r) => r.Identifier.toLowerCase() === String(id).toLowerCase()),
@@ -375,6 +390,13 @@ const SCRIPTS = {
   'adsync.stopService'(state) {
     const svc = serviceOrFail(state);
     const previous = svc.StartType;
+    if (svc.Status !== 'Running')
+      fail(
+        'REFUSED',
+        `The ADSync service is ${svc.Status}, so SyncShift cannot read whether this server is in staging mode and changed nothing. Start it, or disable it by hand.`,
+      );
+    importAdsync(state);
+    assertNotStaging(state, 'stop the ADSync service');
     cmdlet(state, 'Stop-Service', { Name: 'ADSync' }, () => {
       svc.Status = 'Stopped';
     });
@@ -395,6 +417,17 @@ const SCRIPTS = {
     cmdlet(state, 'Start-Service', { Name: 'ADSync' }, () => {
       svc.Status = 'Running';
     });
+    importAdsync(state);
+    if (cmdlet(state, 'Get-ADSyncScheduler', undefined, () => state.scheduler).StagingModeEnabled) {
+      // As the script does: everything back as it was, then the refusal.
+      cmdlet(state, 'Stop-Service', { Name: 'ADSync' }, () => {
+        svc.Status = 'Stopped';
+      });
+      cmdlet(state, 'Set-Service', { Name: 'ADSync', StartupType: previous }, () => {
+        svc.StartType = previous;
+      });
+      assertNotStaging(state, 'start the ADSync service');
+    }
     return { status: svc.Status, startType: svc.StartType, previousStartType: previous };
   },
 };
