@@ -19,6 +19,7 @@ import {
   OPEN_POLICY,
   type AgentPolicy,
 } from './agent-policy';
+import { readDirectory } from './actions/readiness';
 import { scanOu } from './actions/scan-ou';
 import { streamScan } from './actions/stream-scan';
 import { createLineStream, LineStreamCancelled, type LineStream } from './line-stream';
@@ -186,6 +187,15 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
       ...(options.adsync.executable ? { executable: options.adsync.executable } : {}),
       ...(options.adsync.env ? { env: options.adsync.env } : {}),
     };
+    if (payload.action === 'adsync.readiness') {
+      // Both halves are read here: the Connect Sync server's agent is the one that can run the script.
+      const connectSync = await adsync.readConnectSync(run);
+      directory = await options.connectDirectory();
+      const read = await readDirectory(directory, policy.allowedBaseDns, async (scanned) => {
+        scannedSoFar = scanned;
+      });
+      return { outcome: 'succeeded', result: { action: payload.action, data: { connectSync, directory: read } } };
+    }
     const data = await runAdsync(payload, run, options.adsync.exportDir);
     return { outcome: 'succeeded', result: { action: payload.action, data } };
   } catch (err) {
@@ -385,6 +395,8 @@ async function runAdsync(
       return adsync.stopService(run);
     case 'adsync.startService':
       return adsync.startService(payload.startType ?? 'Automatic', run);
+    case 'adsync.readiness':
+      return adsync.readConnectSync(run);
     default:
       return assertNever(payload, 'agent action');
   }

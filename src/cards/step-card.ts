@@ -1,5 +1,12 @@
 import { canVote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { dependenciesMet, describe, undoAllowed, type StepState } from '../runbook/runbook';
+import {
+  isReadinessEvidence,
+  SOURCES,
+  type Prerequisite,
+  type SourceKey,
+  type StoredFinding,
+} from '../runbook/readiness';
 import { STEP_VERBS, type StepVerb } from '../runbook/step-actions';
 import { pendingPreflight } from '../runbook/step-evidence';
 import type { StepDefinition } from '../runbook/steps';
@@ -130,6 +137,7 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     ...new Set([...(liveApproval ? [liveApproval.requestedBy] : []), ...input.policy.approvers]),
   ].slice(0, MAX_REFRESH_USERS);
   const evidence = (step.evidence ?? {}) as Record<string, unknown>;
+  const readiness = readinessSections(input, evidence, data);
   const script = typeof evidence.script === 'string' && step.status !== 'done' ? evidence.script : '';
   return expandTemplate('step', {
     migrationName: literal(input.migrationName),
@@ -138,7 +146,12 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     statusColor: colorFor(step),
     notice: literal(input.notice ?? ''),
     guidance: literal(def.guidance),
-    facts: literalFacts(readableEvidence(evidence)),
+    facts: readiness.shown ? [] : literalFacts(readableEvidence(evidence)),
+    blockers: readiness.blockers,
+    warnings: readiness.warnings,
+    readinessFacts: readiness.facts,
+    prerequisites: readiness.prerequisites,
+    showAcceptInput: readiness.showAcceptInput,
     rawFacts: literalLines(evidenceFacts(evidence).map((f) => `${f.title}: ${f.value}`)),
     script: scriptLines(script),
     history: literal(history(step, approval)),
@@ -165,6 +178,85 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     refreshData: data(),
     refreshUserIds,
   });
+}
+
+type Section = {
+  title: string[];
+  detail: string[];
+  items: { text: string[] }[];
+  accepted: string[];
+  source: string[];
+  actions: { title: string; verb: StepVerb; data: Record<string, unknown>; style: string }[];
+}[];
+
+/**
+ * The readiness report (steps 1 and 2) as three lists and the prerequisites, each entry with the
+ * Microsoft page it rests on. An approver sees an Accept button on each open blocker while step 1
+ * is failed on them; the button carries the blocker's opaque id and the reason typed in the box.
+ */
+function readinessSections(
+  input: StepCardInput,
+  evidence: Record<string, unknown>,
+  data: (extra?: Record<string, unknown>) => Record<string, unknown>,
+): {
+  shown: boolean;
+  blockers: Section;
+  warnings: Section;
+  facts: Section;
+  prerequisites: Section;
+  showAcceptInput: boolean;
+} {
+  const source = (key: SourceKey): string[] => literal(`Source: ${SOURCES[key].title} · ${SOURCES[key].url}`);
+  const mayAccept =
+    input.step.status === 'failed' &&
+    input.def.check.kind === 'readiness' &&
+    (input.viewer === null || input.policy.approvers.includes(input.viewer));
+  const entry = (f: StoredFinding): Section[number] => ({
+    title: literal(f.title),
+    detail: literal(f.detail),
+    items: literalLines(f.items),
+    accepted: literal(
+      f.accepted
+        ? `Accepted by ${f.accepted.by} at ${f.accepted.at.replace(/\.\d+Z$/, 'Z')}: ${f.accepted.reason}`
+        : '',
+    ),
+    source: source(f.source),
+    actions:
+      f.severity === 'blocker' && !f.accepted && f.id && mayAccept
+        ? [
+            {
+              title: 'Accept this blocker',
+              verb: STEP_VERBS.acceptBlocker,
+              data: data({ findingId: f.id }),
+              style: 'destructive',
+            },
+          ]
+        : [],
+  });
+  const report = isReadinessEvidence(evidence) ? evidence : null;
+  const prereqs = Array.isArray(evidence.prerequisites) ? (evidence.prerequisites as Prerequisite[]) : [];
+  const findings = input.def.check.kind === 'readiness' && report ? report.findings : [];
+  const status = { held: 'Holds', failed: 'Not met', person: 'Check by hand' } as const;
+  const prerequisites: Section =
+    input.def.check.kind === 'prerequisites'
+      ? prereqs.map((p) => ({
+          title: literal(`${status[p.status]} · ${p.title}`),
+          detail: literal(p.detail),
+          items: [],
+          accepted: [],
+          source: source(p.source),
+          actions: [],
+        }))
+      : [];
+  const blockers = findings.filter((f) => f.severity === 'blocker').map(entry);
+  return {
+    shown: findings.length > 0 || prerequisites.length > 0,
+    blockers,
+    warnings: findings.filter((f) => f.severity === 'warning').map(entry),
+    facts: findings.filter((f) => f.severity === 'fact').map(entry),
+    prerequisites,
+    showAcceptInput: blockers.some((b) => b.actions.length > 0),
+  };
 }
 
 /** One block per script line; a blank line becomes space above the next one. */

@@ -11,7 +11,15 @@ import type { Entry } from 'ldapts';
 import { AppError } from '../shared/errors';
 import { escapeFilterValue, parseDn } from '../runbook/dn';
 import type { ScannedType } from '../runbook/connect-sync-scope';
-import type { Directory, DirectoryUser, FoundObject, NewDisabledUser, ScanOptions, ScanTotals } from './types';
+import type {
+  Directory,
+  DirectoryUser,
+  FoundObject,
+  NewDisabledUser,
+  ObjectCounts,
+  ScanOptions,
+  ScanTotals,
+} from './types';
 import { countInto } from './scan-totals';
 
 export interface LdapDirectoryOptions {
@@ -115,7 +123,8 @@ type Operation =
   | 'scan'
   | 'add'
   | 'findGuid'
-  | 'delete';
+  | 'delete'
+  | 'count';
 // userAccountControl NORMAL_ACCOUNT (0x200) | ACCOUNTDISABLE (0x2): a user nobody can sign in as.
 const UAC_DISABLED_USER = 0x200 | UF_ACCOUNTDISABLE;
 
@@ -340,6 +349,85 @@ class LdapDirectory implements Directory {
       await iterator.return?.(undefined);
     }
     return totals;
+  }
+
+  /**
+   * One paged search for groups, contacts, OUs and inetOrgPersons, reading only objectClass and
+   * member. AD hands out at most 1,500 values of a multi-valued attribute per entry (MaxValRange) as
+   * `member;range=0-1499`; such a group is read on with range retrieval until the range ends in `*`.
+   */
+  async countObjects(baseDn: string, options: { top?: number; sample?: number } = {}): Promise<ObjectCounts> {
+    requireDn(baseDn, 'countObjects');
+    await this.ready();
+    const top = options.top ?? 5;
+    const sample = options.sample ?? 5;
+    const counts: ObjectCounts = {
+      groups: 0,
+      contacts: 0,
+      organizationalUnits: 0,
+      inetOrgPersons: 0,
+      inetOrgPersonSample: [],
+      largestGroups: [],
+    };
+    const groups: { dn: string; count: number }[] = [];
+    try {
+      for await (const page of this.client.searchPaginated(baseDn, {
+        scope: 'sub',
+        filter:
+          '(|(objectClass=group)(objectClass=contact)(objectClass=organizationalUnit)(objectClass=inetOrgPerson))',
+        attributes: ['objectClass', 'member'],
+        paged: { pageSize: this.defaultPageSize },
+        timeLimit: this.timeLimitSeconds,
+      })) {
+        for (const entry of page.searchEntries) {
+          const raw = attribute(entry, 'objectClass');
+          const classes = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).map((v) =>
+            (Buffer.isBuffer(v) ? v.toString('utf8') : v).toLowerCase(),
+          );
+          if (classes.includes('group')) {
+            counts.groups++;
+            groups.push({ dn: entry.dn, count: await this.memberCount(entry) });
+          } else if (classes.includes('contact')) counts.contacts++;
+          else if (classes.includes('organizationalunit')) counts.organizationalUnits++;
+          else if (classes.includes('inetorgperson')) {
+            counts.inetOrgPersons++;
+            if (counts.inetOrgPersonSample.length < sample) counts.inetOrgPersonSample.push(entry.dn);
+          }
+        }
+      }
+    } catch (err) {
+      throw this.fail(err, 'count', baseDn);
+    }
+    counts.largestGroups = groups.sort((a, b) => b.count - a.count || a.dn.localeCompare(b.dn)).slice(0, top);
+    return counts;
+  }
+
+  private async memberCount(entry: Entry): Promise<number> {
+    const ranged = Object.keys(entry).find((k) => /^member;range=/i.test(k));
+    if (!ranged) {
+      const value = attribute(entry, 'member');
+      return value === undefined ? 0 : Array.isArray(value) ? value.length : 1;
+    }
+    let key = ranged;
+    let values = entry[key];
+    let total = 0;
+    for (;;) {
+      total += Array.isArray(values) ? values.length : values === undefined ? 0 : 1;
+      const end = /;range=\d+-(\d+|\*)$/i.exec(key)?.[1];
+      if (end === undefined || end === '*') return total;
+      const next = Number(end) + 1;
+      const { searchEntries } = await this.client.search(entry.dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: [`member;range=${next}-*`],
+        timeLimit: this.timeLimitSeconds,
+      });
+      const found = searchEntries[0];
+      const nextKey = found ? Object.keys(found).find((k) => /^member;range=/i.test(k)) : undefined;
+      if (!found || !nextKey) return total;
+      key = nextKey;
+      values = found[nextKey];
+    }
   }
 
   async createDisabledUser(user: NewDisabledUser): Promise<{ dn: string; objectGuid: Buffer }> {

@@ -10,7 +10,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Directory, DirectoryUser, FoundObject, NewDisabledUser, ScanOptions, ScanTotals } from './types';
+import type {
+  Directory,
+  DirectoryUser,
+  FoundObject,
+  NewDisabledUser,
+  ObjectCounts,
+  ScanOptions,
+  ScanTotals,
+} from './types';
 import { countInto } from './scan-totals';
 import { canonicalDn, isWithin, parseDn } from '../runbook/dn';
 import { AppError } from '../shared/errors';
@@ -54,6 +62,8 @@ export const simulatedForestSchema = z.object({
         /** objectSid as S-1-5-21-…; Graph's onPremisesSecurityIdentifier of the synced group. */
         sid: z.string().regex(/^S-1-\d+(-\d+)+$/),
         groupType: z.number().int(),
+        /** Direct member count (what /readiness reports); absent means none. */
+        members: z.number().int().min(0).optional(),
         mail: z.string().nullable().optional(),
         proxyAddresses: z.array(z.string()).optional(),
       }),
@@ -148,6 +158,7 @@ export class SimulatedDirectory implements Directory {
   private readonly spelled = new Map<string, string>();
   private readonly ous: { dn: string; keys: string[]; name: string }[] = [];
   private readonly users: IndexedUser[] = [];
+  private readonly groups: { keys: string[]; dn: string; members: number }[] = [];
   private closed = false;
 
   /**
@@ -179,6 +190,7 @@ export class SimulatedDirectory implements Directory {
       this.existing.set(object.keys.join(','), object.classes);
       this.users.push({ keys: object.keys, user: object.user });
     }
+    for (const g of forest.groups ?? []) this.groups.push({ keys: keysOf(g.dn), dn: g.dn, members: g.members ?? 0 });
   }
 
   // async throughout, so a closed directory or a bad DN rejects as the LDAP one does, never throws.
@@ -239,6 +251,38 @@ export class SimulatedDirectory implements Directory {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return totals;
+  }
+
+  async countObjects(baseDn: string, options: { top?: number; sample?: number } = {}): Promise<ObjectCounts> {
+    this.ready();
+    const baseKeys = requireKeys(baseDn, 'countObjects');
+    if (!this.existing.has(baseKeys.join(','))) {
+      throw new AppError('DIRECTORY.OU_NOT_FOUND', `"${baseDn}" does not exist in the simulated directory`, {
+        hint: 'Check the OU distinguished name and that it lies under this domain.',
+      });
+    }
+    const within = (dn: string): boolean => isWithin(keysOf(dn), baseKeys);
+    const others = this.forest.otherObjects
+      .map((o) => (typeof o === 'string' ? { dn: o, objectClass: ['top'] } : o))
+      .filter((o) => within(o.dn));
+    const inetOrgPersons = [
+      ...this.forest.users.filter((u) => u.inetOrgPerson === true && within(u.dn)),
+      ...others.filter((o) => o.objectClass.some((c) => c.toLowerCase() === 'inetorgperson')),
+    ];
+    const groups = this.groups.filter((g) => isWithin(g.keys, baseKeys));
+    return {
+      groups: groups.length,
+      contacts:
+        (this.forest.contacts ?? []).filter((c) => within(c.dn)).length +
+        others.filter((o) => o.objectClass.some((c) => c.toLowerCase() === 'contact')).length,
+      organizationalUnits: this.ous.filter((o) => isWithin(o.keys, baseKeys)).length,
+      inetOrgPersons: inetOrgPersons.length,
+      inetOrgPersonSample: inetOrgPersons.slice(0, options.sample ?? 5).map((o) => o.dn),
+      largestGroups: groups
+        .map((g) => ({ dn: g.dn, count: g.members }))
+        .sort((a, b) => b.count - a.count || a.dn.localeCompare(b.dn))
+        .slice(0, options.top ?? 5),
+    };
   }
 
   async createDisabledUser(user: NewDisabledUser): Promise<{ dn: string; objectGuid: Buffer }> {

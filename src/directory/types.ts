@@ -55,6 +55,22 @@ export interface ScanOptions {
   objectTypes?: 'users' | 'all';
 }
 
+/** What `/readiness` counts besides users (src/agent/actions/readiness.ts). */
+export interface ObjectCounts {
+  /** objectClass=group. */
+  groups: number;
+  /** objectClass=contact. */
+  contacts: number;
+  /** objectClass=organizationalUnit, the base itself included when it is one. */
+  organizationalUnits: number;
+  /** objectClass=inetOrgPerson (a subclass of user: they are in the user count too). */
+  inetOrgPersons: number;
+  /** The first few inetOrgPerson DNs, to show on the card. */
+  inetOrgPersonSample: string[];
+  /** The largest groups by direct member count, largest first (at most `top`). */
+  largestGroups: { dn: string; count: number }[];
+}
+
 /** A new user the agent writes (the canary of step 12). The password is never logged or stored. */
 export interface NewDisabledUser {
   /** The OU it goes into. */
@@ -97,6 +113,8 @@ export interface Directory {
    * paged; with `objectTypes: 'all'` also inetOrgPersons, groups and contacts.
    */
   scanUsers(baseDn: string, options?: ScanOptions): Promise<ScanTotals>;
+  /** Groups (with their member counts), contacts, OUs and inetOrgPerson objects in the subtree of `baseDn`. */
+  countObjects(baseDn: string, options?: { top?: number; sample?: number }): Promise<ObjectCounts>;
   /**
    * Creates a user with userAccountControl NORMAL_ACCOUNT | ACCOUNTDISABLE and the given password
    * (unicodePwd, which needs LDAPS), in one add. Returns its DN and objectGUID bytes.

@@ -297,6 +297,67 @@ export const serviceStateResult = z.object({
 });
 export type ServiceStateResult = z.infer<typeof serviceStateResult>;
 
+/**
+ * `/readiness` (steps 1 and 2): what the agent on the Connect Sync server reads, read-only. The
+ * Connect Sync half comes from one fixed script (adsync.readiness in scripts.ts); names are passed
+ * on as the cmdlets report them, and src/runbook/readiness.ts decides what they mean.
+ */
+export const readinessConnector = z.object({
+  name: z.string().max(1024),
+  type: z.enum(['AD', 'Entra', 'Other']),
+  connectorTypeName: z.string().max(256),
+  subType: z.string().max(256),
+  /** Object types the connector imports (ObjectInclusionList); `computer` means device sync. */
+  objectTypes: z.array(z.string().max(128)).max(200),
+  /** Attributes the connector imports (AttributeInclusionList), counted only. */
+  attributeCount: z.number().int().min(0),
+  partitions: z
+    .array(
+      z.object({
+        dn: z.string().max(2048),
+        /** OU filtering: the containers the connector includes and excludes in this partition. */
+        included: z.array(z.string().max(2048)).max(2000),
+        excluded: z.array(z.string().max(2048)).max(2000),
+      }),
+    )
+    .max(100),
+});
+export type ReadinessConnector = z.infer<typeof readinessConnector>;
+
+export const readinessConnectSync = z.object({
+  /** The global settings parameters the rules read (Microsoft.OptionalFeature.*, the anchor, the version). */
+  globalSettings: z.array(z.object({ name: z.string().max(256), value: z.string().max(4096) })).max(500),
+  /** Get-ADSyncAADCompanyFeature's boolean properties, by name (PasswordHashSync, UserWriteBack …). */
+  companyFeatures: z.record(z.boolean()),
+  stagingModeEnabled: z.boolean(),
+  connectors: z.array(readinessConnector).max(100),
+  rules: z.array(syncRuleSummary).max(5000),
+});
+export type ReadinessConnectSync = z.infer<typeof readinessConnectSync>;
+
+/** A named object and a number, e.g. a group and its member count. */
+const countedDn = z.object({ dn: z.string().max(4096), count: z.number().int().min(0) });
+
+export const readinessDirectory = z.object({
+  defaultNamingContext: z.string().max(4096),
+  /** The bases the agent read: the domain, or its allow-list (SYNCSHIFT_ALLOWED_BASE_DNS). */
+  bases: z.array(z.string().max(4096)).max(100),
+  users: z.number().int().min(0),
+  groups: z.number().int().min(0),
+  contacts: z.number().int().min(0),
+  organizationalUnits: z.number().int().min(0),
+  inetOrgPersons: z.number().int().min(0),
+  inetOrgPersonSample: z.array(z.string().max(4096)).max(10),
+  usersWithoutConsistencyGuid: z.number().int().min(0),
+  withoutConsistencyGuidSample: z.array(z.string().max(4096)).max(10),
+  /** The largest groups by member count, largest first. */
+  largestGroups: z.array(countedDn).max(10),
+});
+export type ReadinessDirectory = z.infer<typeof readinessDirectory>;
+
+export const readinessResult = z.object({ connectSync: readinessConnectSync, directory: readinessDirectory });
+export type ReadinessResult = z.infer<typeof readinessResult>;
+
 /** The agent validated `data` with the action's own schema; the bot validates it again where it reads it. */
 export const adsyncResult = z.object({ action: z.enum(ADSYNC_ACTIONS), data: z.unknown() });
 export type AdsyncResult = z.infer<typeof adsyncResult>;
@@ -312,6 +373,7 @@ export const ADSYNC_RESULT_DATA = {
   'adsync.setRulesDisabled': setRulesDisabledResult,
   'adsync.stopService': serviceStateResult,
   'adsync.startService': serviceStateResult,
+  'adsync.readiness': readinessResult,
 } as const satisfies Record<AdsyncAction, z.ZodTypeAny>;
 export type AdsyncResultData<A extends AdsyncAction> = z.infer<(typeof ADSYNC_RESULT_DATA)[A]>;
 

@@ -15,6 +15,7 @@ export type Command =
   | { kind: 'migration.start'; name: string }
   | { kind: 'migration.status' }
   | { kind: 'step'; n: number }
+  | { kind: 'readiness' }
   /** `person`: an export of one person's rows only, matched by Entra object id or display name. */
   | { kind: 'audit'; export: 'csv' | 'json' | null; limit: number; person?: string }
   | { kind: 'verify.pilot'; ou: string }
@@ -58,6 +59,12 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/step <n>',
     example: '/step 8',
     description: 'Post the card of runbook step n again, with its buttons and evidence.',
+  },
+  {
+    usage: '/readiness',
+    example: '/readiness',
+    description:
+      'The agent reads Connect Sync and the forest (read only) and checks them against Cloud Sync limits: blockers, warnings and facts, each with its Microsoft page. The evidence of steps 1 and 2.',
   },
   {
     usage: '/verify pilot <OU>',
@@ -237,6 +244,8 @@ export function parseCommand(input: string): Command {
         return { kind: 'invalid', command: '/step', reason: 'Give a step number from 1 to 18.', usage: '/step <n>' };
       return { kind: 'step', n };
     }
+    case '/readiness':
+      return { kind: 'readiness' };
     case '/audit': {
       if (rest.length === 0) return { kind: 'audit', export: null, limit: 20 };
       const format = (rest[1] ?? 'csv').toLowerCase();

@@ -33,6 +33,7 @@ export const ADSYNC_ACTIONS = [
   'adsync.setRulesDisabled',
   'adsync.stopService',
   'adsync.startService',
+  'adsync.readiness',
 ] as const;
 export type AdsyncAction = (typeof ADSYNC_ACTIONS)[number];
 
@@ -66,6 +67,7 @@ export const adsyncPayload = z.discriminatedUnion('action', [
     /** The start type the final stop read before it disabled the service; older bots sent none (Automatic). */
     startType: z.enum(['Automatic', 'Manual']).optional(),
   }),
+  z.object({ action: z.literal('adsync.readiness') }),
 ]);
 export type AdsyncPayload = z.infer<typeof adsyncPayload>;
 

@@ -34,7 +34,10 @@ export type RunbookEvent =
    * A change a person made by hand (the app could not), which a read has just shown: only for a
    * step whose result SyncShift can read back itself (Cloud Sync's scope).
    */
-  | { type: 'confirmedByRead'; n: number; by: string; at: Date; evidence: unknown };
+  | { type: 'confirmedByRead'; n: number; by: string; at: Date; evidence: unknown }
+
+  /** The readiness step's last blocker was accepted by an approver: it passes on that record. */
+  | { type: 'blockersAccepted'; n: number; by: string; at: Date; evidence: unknown };
 
 export type ApplyResult = { ok: true; step: StepState } | { ok: false; reason: string };
 
@@ -148,6 +151,12 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
       if (def.check.kind !== 'cloudSyncScope')
         return { ok: false, reason: `Step ${def.n} cannot be confirmed from a read; it runs after approval.` };
       if (!startable) return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
+      return needDeps()
+        ? { ok: false, reason: needDeps()! }
+        : next('done', { at: event.at, by: event.by, evidence: event.evidence });
+    case 'blockersAccepted':
+      if (def.check.kind !== 'readiness') return { ok: false, reason: `Step ${def.n} has no blockers to accept.` };
+      if (step.status !== 'failed') return { ok: false, reason: `Step ${def.n} is ${describe(step.status)}.` };
       return needDeps()
         ? { ok: false, reason: needDeps()! }
         : next('done', { at: event.at, by: event.by, evidence: event.evidence });

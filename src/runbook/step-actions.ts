@@ -17,6 +17,8 @@ export const STEP_VERBS = {
   reject: 'step.reject',
   undo: 'step.undo',
   acknowledge: 'step.acknowledge',
+  /** An approver accepts one readiness blocker, named by the opaque id the report gave it. */
+  acceptBlocker: 'step.acceptBlocker',
   /** Step 12: ask for approval to create a canary in the pilot OU, or to delete it again. */
   canaryCreate: 'step.canaryCreate',
   canaryDelete: 'step.canaryDelete',
@@ -37,6 +39,7 @@ const stepData = z.object({
   phs: z.enum(['on', 'off']).optional(),
 });
 const voteData = stepData.extend({ approvalId: id });
+const acceptData = stepData.extend({ findingId: id });
 
 export type StepAction =
   | { verb: typeof STEP_VERBS.approve | typeof STEP_VERBS.reject; migrationId: string; n: number; approvalId: string }
@@ -47,6 +50,7 @@ export type StepAction =
       reason: string;
     }
   | { verb: typeof STEP_VERBS.run; migrationId: string; n: number; ou: string }
+  | { verb: typeof STEP_VERBS.acceptBlocker; migrationId: string; n: number; findingId: string; reason: string }
   | {
       verb: typeof STEP_VERBS.confirm | typeof STEP_VERBS.requestApproval;
       migrationId: string;
@@ -77,7 +81,8 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
   if (!isStepVerb(verb))
     return { ok: false, fields: ['verb'], problem: `"${verb.slice(0, 40)}" is not a button of a step card.` };
   const vote = verb === STEP_VERBS.approve || verb === STEP_VERBS.reject;
-  const parsed = (vote ? voteData : stepData).safeParse(data);
+  const accept = verb === STEP_VERBS.acceptBlocker;
+  const parsed = (vote ? voteData : accept ? acceptData : stepData).safeParse(data);
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((i) => (i.path.length > 0 ? String(i.path[0]) : 'data')))];
     return { ok: false, fields, problem: `The button's data is missing or malformed (${fields.join(', ')}).` };
@@ -94,6 +99,17 @@ export function parseStepAction(verb: string, data: unknown): ParsedStepAction {
     case STEP_VERBS.acknowledge:
     case STEP_VERBS.waiveCanary:
       return { ok: true, action: { verb, migrationId, n, reason: parsed.data.reason ?? '' } };
+    case STEP_VERBS.acceptBlocker:
+      return {
+        ok: true,
+        action: {
+          verb,
+          migrationId,
+          n,
+          findingId: (parsed.data as z.infer<typeof acceptData>).findingId,
+          reason: parsed.data.reason ?? '',
+        },
+      };
     case STEP_VERBS.run:
       return { ok: true, action: { verb, migrationId, n, ou: parsed.data.ou ?? '' } };
     case STEP_VERBS.confirm:

@@ -21,7 +21,8 @@ export type StepJob =
   | { action: 'adsync.createNoFlowRules'; plan: Record<string, unknown>[] }
   | { action: 'adsync.setRulesDisabled'; identifiers: string[]; disabled: boolean }
   | { action: 'adsync.stopService' }
-  | { action: 'adsync.startService'; startType: 'Automatic' | 'Manual' };
+  | { action: 'adsync.startService'; startType: 'Automatic' | 'Manual' }
+  | { action: 'adsync.readiness' };
 
 export type CheckJob = { ok: true; job: StepJob } | { ok: false; reason: string };
 
@@ -40,6 +41,9 @@ export function checkJob(check: StepCheck, steps: readonly StepState[], typedOu:
     }
     case 'exportConfig':
       return { ok: true, job: { action: 'adsync.exportConfig' } };
+    case 'readiness':
+    case 'prerequisites':
+      return { ok: true, job: { action: 'adsync.readiness' } };
     default:
       return { ok: false, reason: 'This step is not run this way.' };
   }

@@ -5,6 +5,10 @@
 
 export type StepCheck =
   | { kind: 'person' }
+  /** `/readiness`: the agent reads Connect Sync and the forest; passes with no blocker, or each accepted by an approver. */
+  | { kind: 'readiness' }
+  /** The prerequisites read in the same report: passes when every one SyncShift can read holds. */
+  | { kind: 'prerequisites' }
   /** Set the pilot OU: the agent resolves it and counts it. */
   | { kind: 'pilotOu' }
   /** Compare the pilot OU with the cloud (verify slice). `baseline` records the count; `provisioned` demands a clean match with the baseline. */
@@ -55,8 +59,8 @@ export const STEPS: readonly StepDefinition[] = [
     n: 1,
     title: 'Choose the sync tool',
     guidance:
-      'Confirm that Cloud Sync supports this forest: no device sync, PTA/ADFS configuration, advanced sync rules or cross-forest references; at most 150,000 objects per domain.',
-    check: person,
+      "/readiness (or Run check): the agent reads the Connect Sync configuration and the forest, and each fact is checked against Cloud Sync's documented limits and unsupported features (device sync, custom sync rules, attribute filtering, 150,000 objects per domain, 50,000 members per group). Passes with no blocker, or when an approver accepts each blocker with a reason. PTA/ADFS sign-in is not read: check it yourself.",
+    check: { kind: 'readiness' },
     mutating: false,
     optional: false,
     dependsOn: [],
@@ -65,8 +69,8 @@ export const STEPS: readonly StepDefinition[] = [
     n: 2,
     title: 'Verify prerequisites',
     guidance:
-      'Connect Sync is version 1.4.32.0 or later with Express settings (one forest, PHS, all users, groups and contacts), does not sync devices, and the source anchor is objectGUID or ms-DS-ConsistencyGuid. The Cloud Sync prerequisites are met (Hybrid Identity Administrator, gMSA, Windows Server 2016+ agent host, TLS 1.2).',
-    check: person,
+      'From the same readiness report: Connect Sync is version 1.4.32.0 or later with Express settings (one forest, PHS, all users, groups and contacts), does not sync devices, and the source anchor is objectGUID or ms-DS-ConsistencyGuid. Still checked by you: the Cloud Sync prerequisites on the agent host (Hybrid Identity Administrator, gMSA, Windows Server 2016+, TLS 1.2, outbound URLs).',
+    check: { kind: 'prerequisites' },
     mutating: false,
     optional: false,
     dependsOn: [1],

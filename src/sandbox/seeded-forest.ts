@@ -64,6 +64,8 @@ export function buildSeededForest(): SimulatedForest {
       samAccountName: g.samAccountName,
       sid: `${SIMULATED_DOMAIN_SID}-${1100 + i}`,
       groupType: g.groupType,
+      // Direct member counts, so /readiness counts group sizes the same in both modes.
+      members: g.members,
       ...(g.mail ? { mail: g.mail, proxyAddresses: [`SMTP:${g.mail}`] } : {}),
     };
   });

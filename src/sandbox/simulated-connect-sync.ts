@@ -4,6 +4,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ADSYNC_SCRIPTS } from '../agent/powershell/scripts';
 
+/**
+ * A configuration `/readiness` finds nothing blocking in: the default without the admin-made rule
+ * and without directory extensions.
+ */
+export function cleanReadinessState(): Partial<FakeAdsyncState> {
+  const base = defaultState();
+  return {
+    rules: base.rules.filter((r) => r.ImmutableTag !== ''),
+    globalSettings: (base.globalSettings ?? [])
+      .map((g) => (g.Name === 'Microsoft.OptionalFeature.DirectoryExtension' ? { ...g, Value: 'False' } : g))
+      .filter((g) => g.Name !== 'Microsoft.OptionalFeature.DirectoryExtensionAttributes'),
+  };
+}
+
 /** The stand-in's state file (see src/sandbox/fake-powershell/powershell.js). */
 export interface FakeAdsyncState {
   scheduler: {
@@ -19,8 +33,12 @@ export interface FakeAdsyncState {
   syncCycleInProgress: boolean;
   /** What Get-ADSyncConnectorRunStatus reports as running, or null. */
   runningConnector: string | null;
-  connectors: { Identifier: string; Name: string; ConnectorTypeName: string; SubType: string; Partitions: string[] }[];
+  connectors: FakeConnector[];
   rules: FakeRule[];
+  /** What Get-ADSyncGlobalSettings returns in Parameters (Name/Value pairs). */
+  globalSettings?: { Name: string; Value: string }[];
+  /** What Get-ADSyncAADCompanyFeature returns: the tenant's sync features as booleans. */
+  companyFeatures?: Record<string, boolean>;
   /** null: the ADSync service is not installed. */
   service: { Status: string; StartType: string } | null;
   /** Every emulated cmdlet call, in order. */
@@ -36,6 +54,18 @@ export interface FakeAdsyncState {
   slowMs?: number;
   output?: 'garbage' | 'wrongShape';
   adsyncModuleMissing?: boolean;
+}
+
+export interface FakeConnector {
+  Identifier: string;
+  Name: string;
+  ConnectorTypeName: string;
+  SubType: string;
+  Partitions: string[];
+  /** OU filtering per partition DN (ConnectorPartitionScope); absent: the whole partition. */
+  PartitionScope?: Record<string, { ContainerInclusionList: string[]; ContainerExclusionList: string[] }>;
+  ObjectInclusionList?: string[];
+  AttributeInclusionList?: string[];
 }
 
 export interface FakeRule {
@@ -104,7 +134,21 @@ export function installFakePowerShell(overrides: Partial<FakeAdsyncState> = {}, 
   };
 }
 
-/** Connect Sync as the express install leaves it, plus one admin-made rule at precedence 99. */
+const AD_ATTRIBUTES = [
+  'objectGUID',
+  'mS-DS-ConsistencyGuid',
+  'sAMAccountName',
+  'userPrincipalName',
+  'displayName',
+  'mail',
+  'member',
+  'extensionAttribute10',
+];
+
+/**
+ * Connect Sync as the express install leaves it, plus one admin-made rule at precedence 99 (the
+ * sandbox's readiness blocker: a custom sync rule) and directory extensions (its warning).
+ */
 export function defaultState(): FakeAdsyncState {
   const ad = FAKE_AD_CONNECTOR_ID;
   const aad = FAKE_ENTRA_CONNECTOR_ID;
@@ -212,16 +256,49 @@ export function defaultState(): FakeAdsyncState {
     syncCycleInProgress: false,
     runningConnector: null,
     connectors: [
-      { Identifier: ad, Name: 'contoso.com', ConnectorTypeName: 'AD', SubType: '', Partitions: ['DC=contoso,DC=com'] },
+      {
+        Identifier: ad,
+        Name: 'contoso.com',
+        ConnectorTypeName: 'AD',
+        SubType: '',
+        Partitions: ['DC=contoso,DC=com'],
+        // The object types the troubleshooting guide lists as enabled by default (no computer: no device sync).
+        ObjectInclusionList: ['user', 'group', 'contact', 'inetOrgPerson', 'foreignSecurityPrincipal'],
+        AttributeInclusionList: AD_ATTRIBUTES,
+      },
       {
         Identifier: aad,
         Name: 'contoso.onmicrosoft.com - AAD',
         ConnectorTypeName: 'Extensible2',
         SubType: 'Windows Azure Active Directory (Microsoft)',
         Partitions: ['default'],
+        ObjectInclusionList: ['user', 'group', 'contact'],
+        AttributeInclusionList: ['sourceAnchor', 'userPrincipalName', 'displayName', 'member'],
       },
     ],
     rules,
+    globalSettings: [
+      { Name: 'Microsoft.Synchronize.ServerConfigurationVersion', Value: '2.4.129.0' },
+      { Name: 'Microsoft.SynchronizationOption.AnchorAttribute', Value: 'mS-DS-ConsistencyGuid' },
+      { Name: 'Microsoft.OptionalFeature.FilterAAD', Value: 'False' },
+      { Name: 'Microsoft.OptionalFeature.UserWriteBack', Value: 'False' },
+      { Name: 'Microsoft.OptionalFeature.GroupWriteBack', Value: 'False' },
+      { Name: 'Microsoft.OptionalFeature.DeviceWriteBack', Value: 'False' },
+      // The sandbox's warning: two directory extension attributes synced (Cloud Sync maps them differently).
+      { Name: 'Microsoft.OptionalFeature.DirectoryExtension', Value: 'True' },
+      {
+        Name: 'Microsoft.OptionalFeature.DirectoryExtensionAttributes',
+        Value: 'extensionAttribute10.user.String.True,employeeType.user.String.True',
+      },
+    ],
+    companyFeatures: {
+      PasswordHashSync: true,
+      ForcePasswordChangeOnLogOn: false,
+      UserWriteBack: false,
+      DeviceWriteback: false,
+      UnifiedGroupWriteback: false,
+      GroupWritebackV2: false,
+    },
     service: { Status: 'Running', StartType: 'Automatic' },
     calls: [],
     scriptsRun: [],

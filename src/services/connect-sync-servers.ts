@@ -29,6 +29,9 @@ export interface ConnectSyncServersOptions {
 
 /** The runbook steps whose jobs run on Connect Sync (backup, scheduler, rules, the final stop). */
 const CONNECT_SYNC_CHECKS: ReadonlySet<string> = new Set([
+  // The readiness report (steps 1 and 2) reads the active server's configuration.
+  'readiness',
+  'prerequisites',
   'exportConfig',
   'schedulerStop',
   'noFlowRules',

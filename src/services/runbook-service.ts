@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
@@ -8,6 +9,14 @@ import { adsyncResult, readAdsyncResult, type JobPayload } from '../relay/protoc
 import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import { evidenceHash, vote, type Approval, type ApprovalPolicy } from '../runbook/approvals';
 import { applyEvent, readySteps, undoAllowed, type RunbookEvent, type StepState } from '../runbook/runbook';
+import {
+  acceptBlocker,
+  evaluateReadiness,
+  isReadinessEvidence,
+  prerequisitesOutcome,
+  toolOutcome,
+  type ReadinessEvidence,
+} from '../runbook/readiness';
 import { parseStepAction } from '../runbook/step-actions';
 import { OuComparison } from '../runbook/ou-comparison';
 import {
@@ -355,6 +364,41 @@ export class RunbookService {
           created ? undefined : 'An undo or approval request is already open for this step.',
         );
       }
+      case STEP_VERBS.acceptBlocker: {
+        if (!this.options.policy.approvers.includes(actor.id))
+          return refuse('readiness.accept', 'Only an approver (SYNCSHIFT_APPROVERS) can accept a readiness blocker.');
+        const accepted = acceptBlocker(step.evidence, {
+          findingId: action.findingId,
+          by: actor.name,
+          byId: actor.id,
+          reason: action.reason,
+          at: this.now(),
+        });
+        if (!accepted.ok) return refuse('readiness.accept', accepted.reason);
+        const saved = await this.options.store.runbook.saveStep(
+          migration.id,
+          { ...step, evidence: accepted.evidence, updatedBy: actor.name, updatedAt: this.now() },
+          step.version,
+        );
+        if (!saved) return refuse('readiness.accept', 'Someone else changed this step at the same moment; look again.');
+        await audit('readiness.accept', 'done', {
+          blocker: accepted.finding.key,
+          title: accepted.finding.title,
+          reason: accepted.finding.accepted!.reason,
+        });
+        if (toolOutcome(accepted.evidence).ok) {
+          const fresh = (await this.load(migration.id, n))!;
+          const refused = await this.transition(fresh, {
+            type: 'blockersAccepted',
+            n,
+            by: actor.name,
+            at: this.now(),
+            evidence: accepted.evidence,
+          });
+          if (!refused) await this.prerequisitesFromReport(migration, accepted.evidence);
+        }
+        return this.afterChange(migration, n, actor.id);
+      }
       case STEP_VERBS.canaryCreate:
       case STEP_VERBS.canaryDelete:
       case STEP_VERBS.waiveCanary: {
@@ -376,6 +420,62 @@ export class RunbookService {
       default:
         return assertNever(action);
     }
+  }
+
+  /**
+   * `/readiness`: runs the check of step 1, or of step 2 once step 1 is done, as its Run button
+   * would; the caller posts the returned card and records it as that step's card.
+   */
+  async readiness(
+    conversationId: string,
+    actor: Actor,
+  ): Promise<{ card: AdaptiveCardJson; migrationId: string | null; n: number | null }> {
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return { card: renderNoMigrationCard(), migrationId: null, n: null };
+    await this.options.store.runbook.ensureSteps(migration.id);
+    const steps = await this.options.store.runbook.listSteps(migration.id);
+    const tool = stepByCheck({ kind: 'readiness' }).n;
+    const prereq = stepByCheck({ kind: 'prerequisites' }).n;
+    const open = (k: number) => !['done', 'skipped'].includes(steps.find((s) => s.n === k)?.status ?? 'pending');
+    const n = open(tool) ? tool : open(prereq) ? prereq : null;
+    if (n === null)
+      return {
+        card: await this.render(migration, steps, tool, actor.id, `Steps ${tool} and ${prereq} are done already.`),
+        migrationId: migration.id,
+        n: tool,
+      };
+    const card = await this.handleAction({
+      verb: STEP_VERBS.run,
+      data: { migrationId: migration.id, n },
+      conversationId,
+      actor,
+    });
+    return { card, migrationId: migration.id, n };
+  }
+
+  /** Step 2 from the report step 1 stored: it starts and finishes on that evidence, if it is open. */
+  private async prerequisitesFromReport(migration: MigrationRecord, report: ReadinessEvidence): Promise<void> {
+    const n = stepByCheck({ kind: 'prerequisites' }).n;
+    const loaded = await this.load(migration.id, n);
+    if (!loaded || !(loaded.step.status === 'pending' || loaded.step.status === 'failed')) return;
+    if (await this.transition(loaded, { type: 'start', n, by: 'syncshift', at: this.now() })) return;
+    const outcome = prerequisitesOutcome(report.prerequisites);
+    const evidence = { prerequisites: report.prerequisites, job: report.job };
+    await this.transition(
+      (await this.load(migration.id, n))!,
+      outcome.ok
+        ? { type: 'succeeded', n, at: this.now(), evidence }
+        : { type: 'failed', n, at: this.now(), reason: outcome.reason, evidence },
+    );
+    const after = await this.options.store.runbook.listSteps(migration.id);
+    // Step 2 went from waiting to finished in one go, so it never was a "ready" step whose card gets posted.
+    if (!after.find((s) => s.n === n)?.cardActivityId) {
+      const id = await this.options.cards
+        .post(migration.conversationId, await this.render(migration, after, n, null))
+        .catch(() => null);
+      if (id) await this.options.store.runbook.setStepCard(migration.id, n, id);
+    }
+    await this.publish(migration, n);
   }
 
   /**
@@ -468,12 +568,14 @@ export class RunbookService {
             break;
           }
           const outcome = await this.checkEvidence(loaded, job);
-          await this.transition(
+          const refused = await this.transition(
             loaded,
             outcome.ok
               ? { type: 'succeeded', n: def.n, at: this.now(), evidence: outcome.evidence }
               : { type: 'failed', n: def.n, at: this.now(), reason: outcome.reason, evidence: outcome.evidence },
           );
+          if (!refused && outcome.ok && isReadinessEvidence(outcome.evidence))
+            await this.prerequisitesFromReport(migration, outcome.evidence);
           break;
         }
         case 'precheck': {
@@ -592,6 +694,29 @@ export class RunbookService {
       }
       case 'exportConfig':
         return { ok: true, evidence: { export: dataOf(job), job: shortJob(job) }, reason: '' };
+      case 'readiness':
+      case 'prerequisites': {
+        const read = readAdsyncResult('adsync.readiness', job.result);
+        if (!read.ok)
+          return {
+            ok: false,
+            evidence: { job: shortJob(job) },
+            reason: `The agent's readiness report could not be read (${read.problem}); update the agent and run it again.`,
+          };
+        const report = evaluateReadiness(read.data);
+        // The card's Accept buttons name blockers by these ids only.
+        const evidence: ReadinessEvidence = {
+          readiness: true,
+          job: shortJob(job),
+          findings: report.findings.map((f) => (f.severity === 'blocker' ? { ...f, id: randomUUID() } : f)),
+          prerequisites: report.prerequisites,
+        };
+        if (def.check.kind === 'prerequisites') {
+          const outcome = prerequisitesOutcome(report.prerequisites);
+          return { ...outcome, evidence: { prerequisites: report.prerequisites, job: shortJob(job) } };
+        }
+        return { ...toolOutcome(evidence), evidence };
+      }
       default:
         return { ok: false, evidence: null, reason: 'unexpected check' };
     }

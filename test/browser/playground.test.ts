@@ -193,7 +193,7 @@ describe('Agents Playground in headless Chromium', () => {
     const overview = await card('Migration "Browser demo"', '0 of 18 steps finished');
     expect(await overview.innerText()).toContain('current: step 1, Choose the sync tool');
     const step1 = await card('Step 1 of 18');
-    expect(await step1.getByRole('button', { name: 'Mark done' }).isVisible()).toBe(true);
+    expect(await step1.getByRole('button', { name: 'Run check' }).isVisible()).toBe(true);
     await shoot('01-migration-start', overview);
   });
 
@@ -218,8 +218,15 @@ describe('Agents Playground in headless Chromium', () => {
   });
 
   it('walks to step 8, where Megan asks for approval and Alex approves: the scheduler stops once', async () => {
-    await click('Step 1 of 18', 'Mark done');
-    await click('Step 2 of 18', 'Mark done');
+    // Steps 1 and 2: the readiness report. The sandbox's Connect Sync has a custom rule (a blocker);
+    // Alex, an approver, accepts it with a reason, and step 2 passes from the same report.
+    await click('Step 1 of 18', 'Run check');
+    const blocked = await card('Step 1 of 18', 'Blockers');
+    await blocked
+      .getByPlaceholder('Why Cloud Sync can go ahead despite this blocker')
+      .fill('extensionAttribute10 becomes a Cloud Sync mapping');
+    await blocked.getByRole('button', { name: 'Accept this blocker' }).click({ timeout: UI_TIMEOUT_MS });
+    await card('Step 2 of 18', 'Holds');
     await click('Step 3 of 18', 'Run check');
     await click('Step 4 of 18', 'Mark done');
     const step5 = await card('Step 5 of 18');

@@ -174,17 +174,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
     expect((await step(1)).cardActivityId).toBe(started[2]!.id);
 
-    // 1, 2: confirmed by a person; each card names who and when, and the next card appears.
-    expect(await click(ADELE, 'step.confirm', 1)).toContain('done · last change by Adele Vance at');
-    await sharedCard(await step(1), 'Done');
-    expect((await step(2)).cardActivityId).not.toBeNull();
-    await click(ADELE, 'step.confirm', 2);
-    expect(await click(ADELE, 'step.confirm', 2)).toContain('Step 2 is done.');
-
-    // 3: the agent exports the configuration through the PowerShell stand-in, once the migration
-    // names its Connect Sync server (every Connect Sync job runs there and nowhere else).
-    expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
-    expect(await click(ADELE, 'step.run', 3)).toContain("Name this migration's Connect Sync server first");
+    // The report and every later Connect Sync job read the migration's named server (issue 16).
     await eventually(
       async () => ((await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.getScheduler') ? true : null),
       {
@@ -195,6 +185,25 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     expect(cardText((await h.say(`/server ${AGENT_ID}`, ADELE))[0]!.activity.attachments![0]!.content)).toContain(
       `now runs on ${AGENT_ID}`,
     );
+    // 1, 2: the readiness report. The stand-in's Connect Sync has an admin-made rule (a blocker),
+    // which an approver accepts with a reason; step 2 then passes from the same report.
+    expect(await click(ADELE, 'step.confirm', 1)).toContain('checked by SyncShift');
+    await h.say('/readiness', ADELE);
+    const s1 = await waitForStep(1, ['failed']);
+    const blocker = (s1.evidence as { findings: { id?: string; severity: string }[] }).findings.find(
+      (f) => f.severity === 'blocker',
+    )!;
+    expect(
+      await click(MEGAN, 'step.acceptBlocker', 1, { findingId: blocker.id, reason: 'Re-created as a mapping' }),
+    ).toContain('Accepted by Megan Bowen');
+    await sharedCard(await waitForStep(1, ['done']), 'Done');
+    await waitForStep(2, ['done']);
+    expect((await step(2)).cardActivityId).not.toBeNull();
+    expect(await click(ADELE, 'step.confirm', 2)).toContain('checked by SyncShift');
+
+    // 3: the agent exports the configuration through the PowerShell stand-in, on the server named above
+    // (every Connect Sync job runs there and nowhere else).
+    expect(await click(ADELE, 'step.confirm', 3)).toContain('checked by SyncShift');
     expect(await click(ADELE, 'step.run', 3)).toContain('In progress');
     const s3 = await waitForStep(3, ['done']);
     expect(JSON.stringify(s3.evidence)).toContain(exportDir);

@@ -365,16 +365,17 @@ describe('card tampering: a click is authorised by the stored records, never by 
 
   verbSuite(
     'mark a person step done',
-    { verb: STEP_VERBS.confirm, user: ADELE, n: 1 },
+    { verb: STEP_VERBS.confirm, user: ADELE, n: 4 },
     {
-      arrange: async () => undefined,
+      // Steps 1 and 2 are the readiness report (checked by SyncShift), so step 4 is the first person step.
+      arrange: () => setSteps(migA, { 1: 'done', 2: 'done', 3: 'done' }),
       otherSteps: [
         { n: 3, refusedAs: 'step.confirm' },
-        { n: 2, refusedAs: 'step.confirm' },
+        { n: 1, refusedAs: 'step.confirm' },
       ],
       completes: async (text) => {
         expect(text).toContain('done · last change by Adele Vance');
-        expect((await step(migA, 1)).status).toBe('done');
+        expect((await step(migA, 4)).status).toBe('done');
       },
     },
   );
@@ -398,7 +399,8 @@ describe('card tampering: a click is authorised by the stored records, never by 
     'run a check through the agent',
     { verb: STEP_VERBS.run, user: ADELE, n: 3 },
     {
-      arrange: () => setSteps(migA, { 2: 'done' }),
+      // Step 3 is run for real here: the confirm suite above left it done only as stored state.
+      arrange: () => setSteps(migA, { 3: 'pending' }),
       otherSteps: [
         { n: 8, refusedAs: 'step.run' },
         { n: 16, refusedAs: 'step.run' },

@@ -7,6 +7,7 @@ import {
   exportConfig,
   getScheduler,
   listRules,
+  readConnectSync,
   setRulesDisabled,
   startScheduler,
   startService,
@@ -20,6 +21,7 @@ import {
   FAKE_AD_CONNECTOR_ID,
   FAKE_CUSTOM_RULE_ID,
   FAKE_ENTRA_CONNECTOR_ID,
+  cleanReadinessState,
   installFakePowerShell,
   type FakePowerShell,
 } from '../../src/sandbox/simulated-connect-sync';
@@ -302,6 +304,48 @@ describe('rules', () => {
     );
     expect(err.message).toContain('was not created by SyncShift');
     expect(fake.readState().rules.find((r) => r.Identifier === FAKE_CUSTOM_RULE_ID)!.Disabled).toBe(false);
+  });
+});
+
+describe('readiness', () => {
+  it('reads global settings, connectors, company features, rules and staging mode in one script', async () => {
+    const read = await readConnectSync({ env: fake.env });
+    expect(read.globalSettings).toContainEqual({
+      name: 'Microsoft.SynchronizationOption.AnchorAttribute',
+      value: 'mS-DS-ConsistencyGuid',
+    });
+    expect(read.companyFeatures).toMatchObject({ PasswordHashSync: true, DeviceWriteback: false });
+    expect(read.stagingModeEnabled).toBe(false);
+    expect(read.connectors.map((c) => [c.type, c.name, c.objectTypes.includes('computer')])).toEqual([
+      ['AD', 'contoso.com', false],
+      ['Entra', 'contoso.onmicrosoft.com - AAD', false],
+    ]);
+    expect(read.connectors[0]!.partitions).toEqual([{ dn: 'DC=contoso,DC=com', included: [], excluded: [] }]);
+    expect(read.rules.find((r) => r.identifier === FAKE_CUSTOM_RULE_ID)).toMatchObject({ immutableTag: '' });
+    const state = fake.readState();
+    expect(state.scriptsRun).toEqual(['adsync.readiness']);
+    // Read only: nothing but Get-* cmdlets ran, and the company features were asked of the Entra connector.
+    expect(state.calls.map((c) => c.cmdlet)).toEqual([
+      'Import-Module',
+      'Get-ADSyncGlobalSettings',
+      'Get-ADSyncConnector',
+      'Get-ADSyncAADCompanyFeature',
+      'Get-ADSyncRule',
+      'Get-ADSyncScheduler',
+    ]);
+    expect(state.calls[3]!.args).toEqual({ ConnectorName: 'contoso.onmicrosoft.com - AAD' });
+  });
+
+  it('reports OU filtering and the clean configuration without the custom rule', async () => {
+    fake.writeState(cleanReadinessState());
+    const state = fake.readState();
+    state.connectors[0]!.PartitionScope = {
+      'DC=contoso,DC=com': { ContainerInclusionList: ['OU=Sales,DC=contoso,DC=com'], ContainerExclusionList: [] },
+    };
+    fake.writeState({ connectors: state.connectors });
+    const read = await readConnectSync({ env: fake.env });
+    expect(read.rules.every((r) => r.immutableTag !== '')).toBe(true);
+    expect(read.connectors[0]!.partitions[0]!.included).toEqual(['OU=Sales,DC=contoso,DC=com']);
   });
 });
 

@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { Client } from 'ldapts';
 import { resolveOu } from '../../src/agent/resolve-ou';
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
+import { SimulatedDirectory } from '../../src/directory/simulated-directory';
+import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 import type { Directory, DirectoryUser } from '../../src/directory/types';
 import { AppError } from '../../src/shared/errors';
 import { canonicalDn, isDnWithin, parseDn } from '../../src/runbook/dn';
@@ -16,6 +18,8 @@ import {
   EXPECTED,
   OU,
   SALES_DIRECT_USERS,
+  SALES_GROUP_CN,
+  SALES_GROUP_MEMBERS,
   SEED_COMPUTERS,
   SALES_WITH_CONSISTENCY_GUID,
   TRICKY_CNS,
@@ -197,6 +201,32 @@ describe('LdapDirectory against Samba AD', () => {
 
     it('reports a base that does not exist', async () => {
       await expectAppError(dir.findOusByName(`OU=Nope,${BASE_DN}`, 'Marketing'), 'DIRECTORY.OU_NOT_FOUND');
+    });
+  });
+
+  describe('countObjects (the directory half of /readiness)', () => {
+    it("counts the domain's groups with their members, its OUs, contacts and inetOrgPersons", async () => {
+      const counts = await dir.countObjects(BASE_DN, { top: 3, sample: 2 });
+      // Samba provisions the built-in groups (Domain Admins holds Administrator as a member).
+      expect(counts.groups).toBeGreaterThan(10);
+      expect(counts.largestGroups).toHaveLength(3);
+      expect(counts.largestGroups[0]!.count).toBeGreaterThanOrEqual(1);
+      const sizes = counts.largestGroups.map((g) => g.count);
+      expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+      const seededOus = new Set(Object.values(OU).map((dn) => dn.toLowerCase()));
+      expect(counts.organizationalUnits).toBeGreaterThanOrEqual(seededOus.size);
+      expect(counts.inetOrgPersonSample.length).toBeLessThanOrEqual(2);
+    });
+
+    it('counts only under the base, and refuses a base that does not exist', async () => {
+      const sales = await dir.countObjects(OU.sales);
+      expect(sales.organizationalUnits).toBe([OU.sales, OU.salesEmea, OU.salesEmeaDeep].length);
+      // The seed's one group, with its members read from `member` (scripts/seed-ad.ts).
+      expect(sales.groups).toBe(1);
+      expect(sales.largestGroups).toEqual([{ dn: `CN=${SALES_GROUP_CN},${OU.sales}`, count: SALES_GROUP_MEMBERS }]);
+      // The simulated directory the sandbox uses reports the same.
+      expect(await new SimulatedDirectory(buildSeededForest()).countObjects(OU.sales)).toEqual(sales);
+      await expectAppError(dir.countObjects(`OU=Nope,${BASE_DN}`), 'DIRECTORY.OU_NOT_FOUND');
     });
   });
 

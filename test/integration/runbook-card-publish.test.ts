@@ -70,33 +70,36 @@ describe('runbook step cards under paced posting', () => {
       createdBy: '29:adele',
     }))!;
     await service.started(migration);
-    await service.stepCardPosted(migration.id, 1, 'card-0');
+    // Steps 10 and 11 are two person steps in a row; the ones before are done as stored state.
+    for (const s of await store().runbook.listSteps(migration.id))
+      if (s.n < 10) await store().runbook.saveStep(migration.id, { ...s, status: 'done' }, s.version);
+    await service.stepCardPosted(migration.id, 10, 'card-0');
     const adele = { id: '29:adele', name: 'Adele Vance' };
 
     sink.holdNextPost();
-    const confirm1 = service.handleAction({
+    const confirm10 = service.handleAction({
       verb: 'step.confirm',
-      data: { migrationId: migration.id, n: 1 },
+      data: { migrationId: migration.id, n: 10 },
       conversationId: migration.conversationId,
       actor: adele,
     });
-    await eventually(() => sink.holding, { what: "step 1's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
-    // Step 2's card is rendered ("Not started") but not yet posted; step 2 is confirmed meanwhile.
-    expect((await store().runbook.listSteps(migration.id))[1]!.cardActivityId).toBeNull();
+    await eventually(() => sink.holding, { what: "step 11's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
+    // Step 11's card is rendered ("Not started") but not yet posted; step 11 is confirmed meanwhile.
+    expect((await store().runbook.listSteps(migration.id))[10]!.cardActivityId).toBeNull();
     await service.handleAction({
       verb: 'step.confirm',
-      data: { migrationId: migration.id, n: 2 },
+      data: { migrationId: migration.id, n: 11 },
       conversationId: migration.conversationId,
       actor: adele,
     });
     sink.release();
-    await confirm1;
+    await confirm10;
 
-    const step2 = (await store().runbook.listSteps(migration.id))[1]!;
-    expect(step2.status).toBe('done');
-    expect(step2.cardActivityId).not.toBeNull();
-    const shown = cardText(sink.cards.get(step2.cardActivityId!));
-    expect(shown).toContain('Step 2 of 18');
+    const step11 = (await store().runbook.listSteps(migration.id))[10]!;
+    expect(step11.status).toBe('done');
+    expect(step11.cardActivityId).not.toBeNull();
+    const shown = cardText(sink.cards.get(step11.cardActivityId!));
+    expect(shown).toContain('Step 11 of 18');
     expect(shown).toContain('Done');
     expect(shown).not.toContain('Not started');
   });

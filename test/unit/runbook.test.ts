@@ -27,12 +27,25 @@ describe('runbook state machine', () => {
   it('walks person steps, software steps and approvals in order', () => {
     let s = initialSteps();
     expect(currentStep(s)).toBe(1);
-    expect(applyEvent(s, { type: 'confirm', n: 2, by: 'a', at })).toEqual({
+    expect(applyEvent(s, { type: 'start', n: 2, by: 'a', at })).toEqual({
       ok: false,
       reason: 'Step 2 needs step 1 first.',
     });
-    s = apply(s, { type: 'confirm', n: 1, by: 'a', at });
-    s = apply(s, { type: 'confirm', n: 2, by: 'a', at });
+    // 1 and 2 are the readiness report: checked by SyncShift, not marked done by hand.
+    expect(applyEvent(s, { type: 'confirm', n: 1, by: 'a', at })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('checked by SyncShift'),
+    });
+    s = apply(s, { type: 'start', n: 1, by: 'a', at });
+    s = apply(s, { type: 'failed', n: 1, at, reason: '1 blocker', evidence: { readiness: true } });
+    expect(applyEvent(s, { type: 'blockersAccepted', n: 2, by: 'a', at, evidence: {} })).toMatchObject({
+      ok: false,
+      reason: 'Step 2 has no blockers to accept.',
+    });
+    s = apply(s, { type: 'blockersAccepted', n: 1, by: 'Megan', at, evidence: { accepted: true } });
+    expect(s[0]).toMatchObject({ status: 'done', updatedBy: 'Megan', evidence: { accepted: true } });
+    s = apply(s, { type: 'start', n: 2, by: 'syncshift', at });
+    s = apply(s, { type: 'succeeded', n: 2, at, evidence: { prerequisites: [] } });
     expect(applyEvent(s, { type: 'confirm', n: 3, by: 'a', at })).toMatchObject({
       ok: false,
       reason: expect.stringContaining('checked by SyncShift'),

@@ -90,6 +90,10 @@ describe('step cards', () => {
       actions(
         renderStepCard({ ...base, def: STEPS[0]!, step: pending[0]!, steps: pending, approval: null, viewer: null }),
       ),
+    ).toEqual(['step.run:Run check']);
+    const at4 = stepsUpTo(4);
+    expect(
+      actions(renderStepCard({ ...base, def: STEPS[3]!, step: at4[3]!, steps: at4, approval: null, viewer: null })),
     ).toEqual(['step.confirm:Mark done']);
     const at6 = stepsUpTo(6);
     expect(

@@ -11,6 +11,8 @@ import {
   listRulesResult,
   setRulesDisabledResult,
   serviceStateResult,
+  readinessConnectSync,
+  type ReadinessConnectSync,
   type SchedulerState,
   type StopSchedulerResult,
   type StartSchedulerResult,
@@ -30,6 +32,7 @@ import {
   exportConfigScript,
   getSchedulerScript,
   listRulesScript,
+  readinessScript,
   setRulesDisabledScript,
   startSchedulerScript,
   startServiceScript,
@@ -153,6 +156,11 @@ function timestamp(d: Date): string {
 
 export function listRules(options: AdsyncRunOptions = {}): Promise<ListRulesResult> {
   return run(listRulesScript, {}, listRulesResult, options, 120_000);
+}
+
+/** `/readiness`: the Connect Sync configuration, read only (see readinessScript). */
+export function readConnectSync(options: AdsyncRunOptions = {}): Promise<ReadinessConnectSync> {
+  return run(readinessScript, {}, readinessConnectSync, options, 180_000);
 }
 
 /**

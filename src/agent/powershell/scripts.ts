@@ -313,6 +313,71 @@ export const startServiceScript = defineScript('adsync.startService', { importAd
   ...SERVICE_STATE,
 ]);
 
+/**
+ * `/readiness`: what Connect Sync is configured to do, read only. Global settings are passed on by
+ * name (the troubleshooting guide reads Microsoft.OptionalFeature.FilterAAD this way); the rules in
+ * src/runbook/readiness.ts decide what each name means. ObjectInclusionList and
+ * AttributeInclusionList are the properties the same guide reads; ConnectorPartitionScope's
+ * ContainerInclusionList/ContainerExclusionList (OU filtering) are **unverified** property names,
+ * so a missing one reads as "no OU filtering reported". Get-ADSyncAADCompanyFeature is called with
+ * -ConnectorName as Microsoft's password hash sync troubleshooting script calls it.
+ */
+export const readinessScript = defineScript('adsync.readiness', { importAdsync: true }, [
+  '$settings = @(foreach ($prm in @((Get-ADSyncGlobalSettings).Parameters)) {',
+  '  $name = [string]$prm.Name',
+  "  if ($name -like 'Microsoft.OptionalFeature.*' -or $name -like 'Microsoft.SynchronizationOption.*' -or $name -like 'Microsoft.Synchronize.*') {",
+  '    [ordered]@{ name = $name; value = [string]$prm.Value }',
+  '  }',
+  '})',
+  '$connectors = @(foreach ($c in @(Get-ADSyncConnector)) {',
+  "  $type = 'Other'",
+  "  if ([string]$c.ConnectorTypeName -eq 'AD') { $type = 'AD' }",
+  "  elseif ([string]$c.SubType -like '*Azure Active Directory*' -or [string]$c.SubType -like '*Entra*') { $type = 'Entra' }",
+  '  $partitions = @(foreach ($part in @($c.Partitions)) {',
+  '    $dn = [string]$part.DN',
+  '    if (-not $dn) { $dn = [string]$part.Name }',
+  '    $scope = $part.ConnectorPartitionScope',
+  '    $included = @(foreach ($x in @($scope.ContainerInclusionList)) { if ($x) { [string]$x } })',
+  '    $excluded = @(foreach ($x in @($scope.ContainerExclusionList)) { if ($x) { [string]$x } })',
+  '    [ordered]@{ dn = $dn; included = $included; excluded = $excluded }',
+  '  })',
+  '  $objectTypes = @(foreach ($o in @($c.ObjectInclusionList)) { if ($o) { [string]$o } })',
+  '  $attributes = @(foreach ($a in @($c.AttributeInclusionList)) { if ($a) { [string]$a } })',
+  '  [ordered]@{',
+  '    name = [string]$c.Name',
+  '    type = $type',
+  '    connectorTypeName = [string]$c.ConnectorTypeName',
+  '    subType = [string]$c.SubType',
+  '    objectTypes = $objectTypes',
+  '    attributeCount = $attributes.Count',
+  '    partitions = $partitions',
+  '  }',
+  '})',
+  '$features = [ordered]@{}',
+  "$entra = @(foreach ($c in $connectors) { if ($c.type -eq 'Entra') { $c.name } })",
+  'if ($entra.Count -eq 1) {',
+  '  $f = Get-ADSyncAADCompanyFeature -ConnectorName $entra[0]',
+  '  foreach ($pp in $f.PSObject.Properties) { if ($pp.Value -is [bool]) { $features[[string]$pp.Name] = [bool]$pp.Value } }',
+  '}',
+  '$rules = @(foreach ($r in @(Get-ADSyncRule)) {',
+  '  [ordered]@{',
+  '    identifier = [string]$r.Identifier',
+  '    name = [string]$r.Name',
+  '    description = [string]$r.Description',
+  '    direction = [string]$r.Direction',
+  '    precedence = [int]$r.Precedence',
+  '    immutableTag = [string]$r.ImmutableTag',
+  '    disabled = [bool]$r.Disabled',
+  '    connector = [string]$r.Connector',
+  '    sourceObjectType = [string]$r.SourceObjectType',
+  '    targetObjectType = [string]$r.TargetObjectType',
+  '    linkType = [string]$r.LinkType',
+  '  }',
+  '})',
+  '$staging = [bool](Get-ADSyncScheduler).StagingModeEnabled',
+  '$result = [ordered]@{ globalSettings = $settings; companyFeatures = $features; stagingModeEnabled = $staging; connectors = $connectors; rules = $rules }',
+]);
+
 export const ADSYNC_SCRIPTS: readonly FixedScript[] = Object.freeze([
   getSchedulerScript,
   stopSchedulerScript,
@@ -323,4 +388,5 @@ export const ADSYNC_SCRIPTS: readonly FixedScript[] = Object.freeze([
   setRulesDisabledScript,
   stopServiceScript,
   startServiceScript,
+  readinessScript,
 ]);

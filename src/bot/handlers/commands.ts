@@ -155,6 +155,13 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         if (migrationId && sent?.id) await deps.runbook.stepCardPosted(migrationId, command.n, sent.id);
         return;
       }
+      case 'readiness': {
+        const { card, migrationId, n } = await deps.runbook.readiness(conversationId, actor);
+        const sent = await context.sendActivity(cardActivity(card));
+        // Posted as that step's card again: the copy that shows the report when it arrives.
+        if (migrationId && n !== null && sent?.id) await deps.runbook.stepCardPosted(migrationId, n, sent.id);
+        return;
+      }
       case 'audit':
         await context.sendActivity(
           cardActivity(

@@ -332,6 +332,61 @@ const SCRIPTS = {
     };
   },
 
+  // Get-ADSyncGlobalSettings returns an object whose Parameters each have Name and Value;
+  // Get-ADSyncConnector's ObjectInclusionList/AttributeInclusionList are string lists;
+  // Get-ADSyncAADCompanyFeature returns one object of boolean properties.
+  'adsync.readiness'(state) {
+    importAdsync(state);
+    const prefixes = ['Microsoft.OptionalFeature.', 'Microsoft.SynchronizationOption.', 'Microsoft.Synchronize.'];
+    const settings = cmdlet(state, 'Get-ADSyncGlobalSettings', undefined, () => ({
+      Parameters: state.globalSettings || [],
+    }))
+      .Parameters.filter((p) => prefixes.some((x) => String(p.Name).startsWith(x)))
+      .map((p) => ({ name: String(p.Name), value: p.Value === null || p.Value === undefined ? '' : String(p.Value) }));
+    const connectors = cmdlet(state, 'Get-ADSyncConnector', undefined, () => state.connectors).map((c) => ({
+      name: c.Name,
+      type:
+        c.ConnectorTypeName === 'AD' ? 'AD' : /Azure Active Directory|Entra/.test(c.SubType || '') ? 'Entra' : 'Other',
+      connectorTypeName: c.ConnectorTypeName,
+      subType: c.SubType || '',
+      partitions: (c.Partitions || []).map((dn) => {
+        const scope = (c.PartitionScope || {})[dn] || {};
+        return { dn, included: scope.ContainerInclusionList || [], excluded: scope.ContainerExclusionList || [] };
+      }),
+      objectTypes: c.ObjectInclusionList || [],
+      attributeCount: (c.AttributeInclusionList || []).length,
+    }));
+    const entra = connectors.filter((c) => c.type === 'Entra');
+    const features = {};
+    if (entra.length === 1) {
+      const f = cmdlet(state, 'Get-ADSyncAADCompanyFeature', { ConnectorName: entra[0].name }, () => ({
+        ...(state.companyFeatures || {}),
+      }));
+      for (const [k, v] of Object.entries(f)) if (typeof v === 'boolean') features[k] = v;
+    }
+    const rules = cmdlet(state, 'Get-ADSyncRule', undefined, () => state.rules).map((r) => ({
+      identifier: r.Identifier,
+      name: r.Name,
+      description: r.Description || '',
+      direction: r.Direction,
+      precedence: r.Precedence,
+      immutableTag: r.ImmutableTag || '',
+      disabled: !!r.Disabled,
+      connector: r.Connector,
+      sourceObjectType: r.SourceObjectType,
+      targetObjectType: r.TargetObjectType,
+      linkType: r.LinkType,
+    }));
+    const scheduler = cmdlet(state, 'Get-ADSyncScheduler', undefined, () => state.scheduler);
+    return {
+      globalSettings: settings,
+      companyFeatures: features,
+      stagingModeEnabled: !!scheduler.StagingModeEnabled,
+      connectors,
+      rules,
+    };
+  },
+
   'adsync.stopService'(state) {
     const svc = serviceOrFail(state);
     const previous = svc.StartType;
