@@ -132,22 +132,22 @@ describe('password hash sync at the final stop', () => {
   });
 });
 
-describe('step 11 records the answer on its confirmation', () => {
+describe('step 10 records the answer on its confirmation', () => {
   const at = new Date('2026-12-05T08:00:00Z');
-  const upTo10 = (): StepState[] => initialSteps().map((s) => (s.n <= 10 ? { ...s, status: 'done' } : s));
+  const upTo9 = (): StepState[] => initialSteps().map((s) => (s.n <= 9 ? { ...s, status: 'done' } : s));
 
   it('refuses a confirmation without the answer, and keeps the answer as evidence', () => {
-    expect(applyEvent(upTo10(), { type: 'confirm', n: 11, by: 'Megan', at })).toEqual({
+    expect(applyEvent(upTo9(), { type: 'confirm', n: 10, by: 'Megan', at })).toEqual({
       ok: false,
-      reason: "Say on step 11's card whether Connect Sync's password hash sync is on (On or Off), then mark it done.",
+      reason: "Say on step 10's card whether Connect Sync's password hash sync is on (On or Off), then mark it done.",
     });
-    expect(applyEvent(upTo10(), { type: 'confirm', n: 11, by: 'Megan', at, connectSyncPhs: 'off' })).toMatchObject({
+    expect(applyEvent(upTo9(), { type: 'confirm', n: 10, by: 'Megan', at, connectSyncPhs: 'off' })).toMatchObject({
       ok: true,
       step: { status: 'done', evidence: { confirmedBy: 'Megan', connectSyncPhs: 'off' } },
     });
     // Other person steps take no answer.
-    expect(applyEvent(upTo10(), { type: 'confirm', n: 1, by: 'Megan', at })).toMatchObject({ ok: false });
-    expect(stepWhereAsked('connectSync')).toBe(11);
+    expect(applyEvent(upTo9(), { type: 'confirm', n: 1, by: 'Megan', at })).toMatchObject({ ok: false });
+    expect(stepWhereAsked('connectSync')).toBe(10);
     expect(stepWhereAsked('cloudSync')).toBe(16);
   });
 

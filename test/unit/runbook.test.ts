@@ -188,8 +188,8 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
       ok: false,
       reason: 'Step 11 already builds on step 9; undo or reopen that first.',
     });
-    // Reopening 11 (and then 10 stays done) opens the way back.
-    expect(undoAllowed(through(11), 11, null)).toEqual({ ok: true, undo: 'reopen' });
+    // Undoing 11 (taking the pilot out of Cloud Sync's scope; 10 stays done) opens the way back.
+    expect(undoAllowed(through(11), 11, null)).toEqual({ ok: true, undo: 'removeFromScope' });
   });
 
   it('an undo with nothing to undo says so and is refused, not marked done', () => {
