@@ -13,7 +13,9 @@
  *   Get-ADSyncServerConfiguration, which are documented by the usage pages below.
  * - SCHEDULER: "Microsoft Entra Connect Sync: Scheduler",
  *   https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
- * - GROUP_WRITEBACK: "Migrate group writeback" (the PowerShell that creates the cloudNoFlow rules),
+ * - GROUP_WRITEBACK: "Migrate Microsoft Entra Connect Sync group writeback V2 to Microsoft Entra Cloud Sync"
+ *   (its scripts call Get-ADSyncConnector -Name, New-ADSyncRule, Add-ADSyncAttributeFlowMapping,
+ *   New-Object ScopeCondition, Add-ADSyncScopeConditionGroup, Add-ADSyncRule, Get-ADSyncRule -Identifier),
  *   https://learn.microsoft.com/entra/identity/hybrid/cloud-sync/migrate-group-writeback
  * - IMPORT_EXPORT: "Import and export Microsoft Entra Connect configuration settings" (MigrateSettings.ps1
  *   calls Get-ADSyncServerConfiguration -Path),
@@ -24,8 +26,6 @@
  * - CONNECT_TROUBLESHOOT: the Connect Sync troubleshooting guides that read
  *   `(Get-ADSyncGlobalSettings).Parameters | select Name, Value`.
  * - PS51: the PowerShell 5.1 module reference, https://learn.microsoft.com/powershell/module/<module>/<cmdlet>?view=powershell-5.1
- *
- * See /work/shared/reference/domain.md sections 1 and 2 for the rule and scheduler cmdlets.
  */
 
 export interface DocumentedCmdlet {
@@ -33,8 +33,6 @@ export interface DocumentedCmdlet {
   /** Values Microsoft lists for a parameter; a bare-word value outside the list fails. */
   readonly acceptedValues?: Readonly<Record<string, readonly string[]>>;
   readonly source: string;
-  /** Parameters the scripts use that no Microsoft page read for this table shows; kept visible on purpose. */
-  readonly unverified?: readonly string[];
 }
 
 const REFERENCE = 'ADSync PowerShell Reference (reference-connect-adsync)';
@@ -95,13 +93,8 @@ export const DOCUMENTED_CMDLETS: Readonly<Record<string, DocumentedCmdlet>> = {
   'Get-ADSyncConnectorRunStatus': { parameters: [], source: SCHEDULER },
   'Get-ADSyncServerConfiguration': { parameters: ['Path'], source: IMPORT_EXPORT },
   'Get-ADSyncConnector': { parameters: ['Identifier', 'Name'], source: `${REFERENCE}; ${GROUP_WRITEBACK}` },
-  'Get-ADSyncRule': {
-    parameters: ['Identifier'],
-    source: GROUP_WRITEBACK,
-    // The pages above call Get-ADSyncRule without parameters only; -Identifier appears in community
-    // scripts but on no Microsoft page read for this table.
-    unverified: ['Identifier'],
-  },
+  // The migration page ends each rule script with `Get-ADSyncRule -Identifier '<guid>'`.
+  'Get-ADSyncRule': { parameters: ['Identifier'], source: GROUP_WRITEBACK },
   'New-ADSyncRule': {
     parameters: [
       'Name',

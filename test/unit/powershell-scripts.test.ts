@@ -1,6 +1,6 @@
 import * as scripts from '../../src/agent/powershell/scripts';
 import { ADSYNC_SCRIPTS, type FixedScript } from '../../src/agent/powershell/scripts';
-import { checkCall, DOCUMENTED_CMDLETS } from '../helpers/documented-cmdlets';
+import { checkCall } from '../helpers/documented-cmdlets';
 import { parsePowerShell, type ParsedScript } from '../helpers/powershell-grammar';
 
 /**
@@ -100,18 +100,6 @@ describe('the fixed PowerShell scripts, read with the PowerShell grammar', () =>
       'Assert-SyncShiftNotStaging',
       'Get-SyncShiftScheduler',
     ]);
-  });
-
-  it('keeps the parameters no Microsoft page shows visible: Get-ADSyncRule -Identifier only', () => {
-    const used = new Set(
-      exported.flatMap(([, s]) => parsed.get(s.id)!.calls.flatMap((c) => c.parameters.map((p) => `${c.name} -${p}`))),
-    );
-    const unverified = Object.entries(DOCUMENTED_CMDLETS).flatMap(([name, d]) =>
-      (d.unverified ?? []).map((p) => `${name} -${p}`),
-    );
-    expect(unverified).toEqual(['Get-ADSyncRule -Identifier']);
-    // Listed only while a script still uses it.
-    for (const u of unverified) expect([u, used.has(u)]).toEqual([u, true]);
   });
 });
 
