@@ -120,8 +120,8 @@ export interface GraphSimulator {
   setCloudSyncPermission(permission: SimSyncPermission): void;
   /**
    * The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. With
-   * `path`, only requests whose path starts with it fail (others, such as a Cloud Sync scope read
-   * made first, go through).
+   * `path`, only requests to exactly that path fail (others, such as a Cloud Sync scope read made
+   * first, go through).
    */
   failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number; path?: string }): void;
   /** Per-request latency from now on; null answers at once again. */
@@ -302,7 +302,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
 
     // Throttling is judged per app+tenant, so only requests that got past authentication count.
-    const failing = pendingFailures.findIndex((f) => f.path === undefined || parsed.pathname.startsWith(f.path));
+    const failing = pendingFailures.findIndex((f) => f.path === undefined || parsed.pathname === f.path);
     const failure = failing >= 0 ? pendingFailures.splice(failing, 1)[0] : undefined;
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
     if (throttle && ++throttleCount % throttle.every === 0) throw injectedFailure(429, throttle.retryAfterSeconds);

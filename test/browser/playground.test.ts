@@ -218,6 +218,9 @@ describe('Agents Playground in headless Chromium', () => {
   });
 
   it('walks to step 8, where Megan asks for approval and Alex approves: the scheduler stops once', async () => {
+    // Every Connect Sync job, the readiness read included, runs on the server an approver names (Alex is one).
+    await type('/server sandbox-agent');
+    await card('now runs on sandbox-agent');
     // Steps 1 and 2: the readiness report. The sandbox's Connect Sync has a custom rule (a blocker);
     // Alex, an approver, accepts it with a reason, and step 2 passes from the same report.
     await click('Step 1 of 18', 'Run check');

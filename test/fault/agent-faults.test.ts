@@ -323,8 +323,9 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
 
   it('Graph answering 429 and then 503: retried with backoff, the numbers are right; a result replayed afterwards is refused', async () => {
     agent('agent-b', samba);
-    h.graph.failNext(1, 429, { retryAfterSeconds: 1 });
-    h.graph.failNext(1, 503, { retryAfterSeconds: 1 });
+    // On the users pages themselves (the verify first asks /users/delta for a token to follow later).
+    h.graph.failNext(1, 429, { retryAfterSeconds: 1, path: '/v1.0/users' });
+    h.graph.failNext(1, 503, { retryAfterSeconds: 1, path: '/v1.0/users' });
     const started = await startVerify('OU=Sales');
     expectSalesNumbers(await finalCard(started));
     const statuses = h.graph.requests.filter((r) => r.path === '/v1.0/users').map((r) => r.status);
@@ -400,6 +401,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       'adsync.getScheduler',
       'adsync.exportConfig',
       'adsync.listRules',
+      'adsync.readiness',
     ]);
     // Several long polls later the change is still queued, untouched: it did not go to the agent that would refuse it.
     await new Promise((resolve) => setTimeout(resolve, 2500));
