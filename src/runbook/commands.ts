@@ -34,6 +34,9 @@ export type Command =
   | { kind: 'server.set'; agent: string }
   | { kind: 'server.staging' }
   | { kind: 'server.decommissioned'; agent: string }
+  /** Issue 16: the pilot tutorial's rollback; a wave is named only to be told it has nothing to roll back yet. */
+  | { kind: 'rollback.pilot' }
+  | { kind: 'rollback.wave'; name: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
   | { kind: 'unknown'; text: string };
 
@@ -160,6 +163,12 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/server decommissioned aadc-staging',
     description:
       'Approvers: confirm that a staging server has been decommissioned (Connect Sync uninstalled), so it can no longer be promoted and export the migrated objects.',
+  },
+  {
+    usage: '/rollback pilot',
+    example: '/rollback pilot',
+    description:
+      "Approvers: roll the pilot back as Microsoft's pilot tutorial says: out of Cloud Sync's scope, its no-flow rules disabled, the Connect Sync scheduler started with a full cycle. Each part is an undo with its own approval; send it again for the next part.",
   },
 ];
 
@@ -303,6 +312,8 @@ export function parseCommand(input: string): Command {
       return parseAgentCommand(rest);
     case '/server':
       return parseServerCommand(rest);
+    case '/rollback':
+      return parseRollback(splitArgs(args));
     default:
       return { kind: 'unknown', text };
   }
@@ -477,6 +488,20 @@ function parseServerCommand(args: string[]): Command {
   }
   const name = args.length === 1 ? agentArg(args[0], '/server') : agentArg(undefined, '/server');
   return typeof name === 'string' ? { kind: 'server.set', agent: name } : name;
+}
+
+const ROLLBACK_USAGE = '/rollback pilot';
+
+function parseRollback(args: string[]): Command {
+  const target = args.length === 1 ? args[0]! : '';
+  if (target.toLowerCase() === 'pilot') return { kind: 'rollback.pilot' };
+  if (WAVE_NAME_PATTERN.test(target)) return { kind: 'rollback.wave', name: target };
+  return {
+    kind: 'invalid',
+    command: '/rollback',
+    reason: 'Say what to roll back: the pilot.',
+    usage: ROLLBACK_USAGE,
+  };
 }
 
 function parseVerifyList(args: string[]): Command {

@@ -134,6 +134,9 @@ export const STEPS: readonly StepDefinition[] = [
     optional: false,
     dependsOn: [7],
     undo: 'schedulerStart',
+    // The provisioning agent (10) does not rest on a stopped scheduler: the pilot's rollback ends by
+    // starting it again while the agent stays installed.
+    rollbackPast: [10],
   },
   {
     n: 9,

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
+import { renderRollbackPlanCard } from '../cards/rollback-card';
+import { pilotRollbackPlan } from '../runbook/rollback';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
 import type { JobQueue } from '../jobs/job-queue';
@@ -112,6 +114,54 @@ export class RunbookService {
       name: migration.name,
       steps: await this.options.store.runbook.listSteps(migration.id),
     });
+  }
+
+  /**
+   * `/rollback pilot` (issue 16): the plan card, computed from the stored steps, and the undo of its
+   * next part requested through the step's own Undo path (same approval, evidence and audit), whose
+   * card the caller posts. Nothing else is stored: the next `/rollback pilot` reads the steps again.
+   */
+  async rollbackPilot(input: {
+    conversationId: string;
+    actor: Actor;
+  }): Promise<{ plan: AdaptiveCardJson; step: { n: number; card: AdaptiveCardJson; migrationId: string } | null }> {
+    const { conversationId, actor } = input;
+    const migration = await this.options.store.migrations.findByConversation(conversationId);
+    if (!migration) return { plan: renderNoMigrationCard(), step: null };
+    const audit = (outcome: string, details: object): Promise<void> =>
+      this.options.store.audit.record(actor, {
+        action: 'rollback.pilot',
+        target: 'pilot',
+        outcome,
+        details: { by: actor.name, ...details },
+        conversationId: migration.conversationId,
+      });
+    if (!this.options.policy.approvers.includes(actor.id)) {
+      await audit('refused', { reason: 'not an approver' });
+      return {
+        plan: renderMessageCard({
+          title: 'Pilot rollback refused',
+          text: 'Only an approver (SYNCSHIFT_APPROVERS) can start the rollback of the pilot.',
+          hint: "Ask an approver to send /rollback pilot, or undo a single step from its card's Undo button.",
+          tone: 'warning',
+        }),
+        step: null,
+      };
+    }
+    await this.options.store.runbook.ensureSteps(migration.id);
+    const plan = pilotRollbackPlan(await this.options.store.runbook.listSteps(migration.id));
+    await audit(plan.ok ? (plan.next === null ? 'nothing-left' : 'requested') : 'refused', {
+      ...(plan.ok ? { next: plan.next } : { reason: plan.reason }),
+      parts: plan.parts.map((p) => ({ n: p.n, state: p.state })),
+    });
+    if (!plan.ok || plan.next === null) return { plan: renderRollbackPlanCard(plan), step: null };
+    const card = await this.handleAction({
+      verb: STEP_VERBS.undo,
+      data: { migrationId: migration.id, n: plan.next },
+      conversationId,
+      actor,
+    });
+    return { plan: renderRollbackPlanCard(plan), step: { n: plan.next, card, migrationId: migration.id } };
   }
 
   /** `/step <n>`: the card to post again; the caller records its new activity id. */

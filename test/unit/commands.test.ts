@@ -113,6 +113,19 @@ describe('parseCommand', () => {
     expect(parseCommand('/agent list all')).toMatchObject({ kind: 'invalid' });
   });
 
+  it('parses /rollback: the pilot, or a wave named only to be told it has nothing to roll back yet', () => {
+    expect(parseCommand('/rollback pilot')).toEqual({ kind: 'rollback.pilot' });
+    expect(parseCommand('/rollback PILOT')).toEqual({ kind: 'rollback.pilot' });
+    expect(parseCommand('/rollback Wave1')).toEqual({ kind: 'rollback.wave', name: 'Wave1' });
+    expect(parseCommand('/rollback "Wave 2"')).toEqual({ kind: 'rollback.wave', name: 'Wave 2' });
+    expect(parseCommand('/rollback')).toMatchObject({
+      kind: 'invalid',
+      command: '/rollback',
+      usage: '/rollback pilot',
+    });
+    expect(parseCommand('/rollback pilot now')).toMatchObject({ kind: 'invalid', command: '/rollback' });
+  });
+
   it('treats everything else as unknown', () => {
     expect(parseCommand('hello')).toEqual({ kind: 'unknown', text: 'hello' });
     expect(parseCommand('/frobnicate')).toEqual({ kind: 'unknown', text: '/frobnicate' });

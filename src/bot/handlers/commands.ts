@@ -288,6 +288,28 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
       case 'server.staging':
         await context.sendActivity(cardActivity(await deps.servers.readStaging({ conversationId, actor })));
         return;
+      case 'rollback.pilot': {
+        const { plan, step } = await deps.runbook.rollbackPilot({ conversationId, actor });
+        await context.sendActivity(cardActivity(plan));
+        if (step) {
+          const sent = await context.sendActivity(cardActivity(step.card));
+          if (sent?.id) await deps.runbook.stepCardPosted(step.migrationId, step.n, sent.id);
+        }
+        return;
+      }
+      case 'rollback.wave':
+        await context.sendActivity(
+          cardActivity(
+            renderMessageCard({
+              title: 'Nothing to roll back for a wave yet',
+              text: 'Waves have no no-flow rules or Cloud Sync scope of their own yet: SyncShift has not changed anything for this wave that it could take back.',
+              hint: "Roll the pilot back with /rollback pilot; a wave's OUs added to Cloud Sync by hand are taken out in the portal.",
+              tone: 'warning',
+              facts: [{ title: 'Wave', value: command.name }],
+            }),
+          ),
+        );
+        return;
       case 'server.decommissioned':
         await context.sendActivity(
           cardActivity(await deps.servers.decommissioned({ conversationId, agent: command.agent, actor })),

@@ -1,0 +1,146 @@
+import { OU } from '../../src/sandbox/forest-spec';
+import { SIMULATED_CLOUD_SYNC_JOB_ID, SIMULATED_CLOUD_SYNC_SP_ID } from '../../src/sandbox/sim-synchronization';
+import type { StoredStep } from '../../src/store/runbook-repo';
+import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
+import { startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
+import { cardText } from '../helpers/fake-connector';
+
+const LYNNE: TestUser = { id: '29:lynne', name: 'Lynne Robbins', aadObjectId: '00000000-0000-0000-0000-00000000ad03' };
+const RULE_ID = '0b7e3c2a-5a4d-4b6e-9f10-0000000000a1';
+
+/**
+ * `/rollback pilot` through the bot with the Graph simulator's Cloud Sync: the pilot is through step
+ * 11 (stored as the steps would have left it, the OU in the simulated scope), an approver asks for the
+ * rollback, approves its first part (the OU out of Cloud Sync's scope, here the job paused as it is
+ * the last OU) and asks again for the next part (the rules), all on the stored steps.
+ */
+describe('/rollback pilot end to end (Cloud Sync part through Graph)', () => {
+  let h: BotHarness;
+  let migrationId: string;
+  const schemaUrl = (): string =>
+    `${h.graph.url}/beta/servicePrincipals/${SIMULATED_CLOUD_SYNC_SP_ID}/synchronization/jobs/${SIMULATED_CLOUD_SYNC_JOB_ID}`;
+  const auth = (): Record<string, string> => ({ authorization: `Bearer ${h.graph.token}` });
+
+  async function readScope(): Promise<{ containers: string[]; status: string }> {
+    const schema = (await (await fetch(`${schemaUrl()}/schema`, { headers: auth() })).json()) as {
+      synchronizationRules: { containerFilter: { includedContainers: string[] } }[];
+    };
+    const job = (await (await fetch(schemaUrl(), { headers: auth() })).json()) as { status: { code: string } };
+    return { containers: schema.synchronizationRules[0]!.containerFilter.includedContainers, status: job.status.code };
+  }
+
+  async function steps(): Promise<StoredStep[]> {
+    return h.store.runbook.listSteps(migrationId);
+  }
+
+  async function say(text: string, from = MEGAN): Promise<string[]> {
+    return (await h.say(text, from)).map((c) => {
+      const card = c.activity.attachments?.[0]?.content ?? {};
+      expect(cardProblems(card)).toEqual([]);
+      return cardText(card);
+    });
+  }
+
+  beforeAll(async () => {
+    h = await startBotHarness({
+      env: {
+        SYNCSHIFT_APPROVERS: [MEGAN, LYNNE].map((u) => u.aadObjectId).join(','),
+        SYNCSHIFT_REQUIRED_APPROVALS: '1',
+      },
+    });
+    await h.say('/migration start "Rollback"', ADELE);
+    migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
+    const evidence: Record<number, unknown> = {
+      5: { pilotOu: OU.rAndD, users: 7, disabled: 0, job: 'test' },
+      9: { result: { created: [{ identifier: RULE_ID }] } },
+      11: { scopeValue: OU.rAndD },
+    };
+    for (const s of await steps())
+      if (s.n <= 11)
+        expect(
+          await h.store.runbook.saveStep(
+            migrationId,
+            { ...s, status: 'done', evidence: evidence[s.n] ?? null, updatedBy: 'Adele Vance', updatedAt: new Date() },
+            s.version,
+          ),
+        ).toBe(true);
+    // The pilot OU in Cloud Sync's scope and the job running, as step 11 left them.
+    const schema = (await (await fetch(`${schemaUrl()}/schema`, { headers: auth() })).json()) as {
+      synchronizationRules: { containerFilter: { includedContainers: string[] } }[];
+    };
+    schema.synchronizationRules[0]!.containerFilter.includedContainers = [OU.rAndD];
+    const put = await fetch(`${schemaUrl()}/schema`, {
+      method: 'PUT',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(schema),
+    });
+    expect(put.status).toBe(204);
+    expect((await fetch(`${schemaUrl()}/start`, { method: 'POST', headers: auth() })).status).toBe(204);
+    // A bot with a fresh PGlite store starts slowly on a loaded machine.
+  }, 180_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('refuses a requester who is not an approver, and asks for nothing', async () => {
+    const [card] = await say('/rollback pilot', ADELE);
+    expect(card).toContain('Only an approver (SYNCSHIFT_APPROVERS) can start the rollback of the pilot.');
+    expect(await h.store.runbook.liveApproval(migrationId, 11)).toBeNull();
+  });
+
+  it('answers for a wave that there is nothing to roll back yet', async () => {
+    const [card] = await say('/rollback Wave1');
+    expect(card).toContain('Waves have no no-flow rules or Cloud Sync scope of their own yet');
+  });
+
+  it('plans 11, 9, 8 and asks for the Cloud Sync part first; approved, the OU leaves scope', async () => {
+    const [plan, stepCard] = await say('/rollback pilot');
+    expect(plan).toContain('Pilot rollback');
+    expect(plan).toContain('Step 11: Configure Cloud Sync for the pilot OU');
+    expect(plan).toMatch(/Step 11: Configure Cloud Sync for the pilot OU: done; next/);
+    expect(plan).toMatch(/Step 12: [^\n]*: not started; nothing to take back/);
+    expect(plan).toContain('tutorial-pilot-aadc-aadccp');
+    expect(stepCard).toBeDefined();
+    const approval = await h.store.runbook.liveApproval(migrationId, 11);
+    expect(approval).toMatchObject({ action: 'undo:removeFromScope', status: 'pending' });
+
+    const res = await postActivity(
+      h.bot.url,
+      cardActionActivity({
+        verb: 'step.approve',
+        data: { migrationId, n: 11, approvalId: approval!.id },
+        // Megan asked for the rollback; another approver approves it.
+        from: LYNNE,
+        conversationId: h.conversationId,
+        serviceUrl: h.connector.url,
+        replyToId: (await steps())[10]!.cardActivityId,
+      }),
+    );
+    expect(res.status).toBe(200);
+    const undone = await eventually(
+      async () => {
+        const s = (await steps())[10]!;
+        return s.status === 'pending' && s.reason === 'undone' ? s : null;
+      },
+      { what: 'step 11 to be undone', timeoutMs: 30_000 },
+    );
+    expect(undone.status).toBe('pending');
+    // The pilot was the last OU, so the job is paused rather than left with an empty (whole-domain) scope.
+    expect(await readScope()).toEqual({ containers: [OU.rAndD], status: 'Paused' });
+  }, 60_000);
+
+  it('asks for the rules next, from the stored steps, and not for step 11 again', async () => {
+    const [plan, stepCard] = await say('/rollback pilot');
+    expect(plan).toMatch(/Step 11: Configure Cloud Sync for the pilot OU: not started; undone already/);
+    expect(plan).toMatch(/Step 9: Create the custom sync rules: done; next/);
+    expect(await h.store.runbook.liveApproval(migrationId, 11)).toBeNull();
+    // The rules part is an ADSync job: the step's own Undo path refuses it until the migration names
+    // its Connect Sync server, and its card says so; nothing is requested.
+    expect(stepCard).toContain('Step 9 of 18');
+    expect(stepCard).toContain("Name this migration's Connect Sync server first");
+    expect(await h.store.runbook.liveApproval(migrationId, 9)).toBeNull();
+  });
+});
