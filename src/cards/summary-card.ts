@@ -73,7 +73,10 @@ export function renderSummaryCard(
         title: 'Confirmed by Cloud Sync (provisioning logs)',
         value:
           summary.totals.confirmed === undefined || summary.totals.confirmed === null
-            ? 'not read: no Cloud Sync job is set (/summary job <job id>)'
+            ? // Totals are only summed over planned waves: with none, nothing was left unread.
+              summary.waves.length === 0
+              ? 'no waves planned yet'
+              : 'not read: no Cloud Sync job is set (/summary job <job id>)'
             : formatCount(summary.totals.confirmed),
       },
       { title: 'In Entra with the right anchor', value: formatCount(summary.totals.provisioned) },

@@ -118,8 +118,12 @@ export interface GraphSimulator {
   setCloudSync(change: { includedContainers?: string[]; statusCode?: SimJobStatus }): void;
   /** What the app may do with the synchronization API: 'read' makes every write answer 403. */
   setCloudSyncPermission(permission: SimSyncPermission): void;
-  /** The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. */
-  failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number }): void;
+  /**
+   * The next `count` authenticated requests fail with `status`; 429 and 503 carry Retry-After. With
+   * `path`, only requests whose path starts with it fail (others, such as a Cloud Sync scope read
+   * made first, go through).
+   */
+  failNext(count: number, status: SimFailureStatus, options?: { retryAfterSeconds?: number; path?: string }): void;
   /** Per-request latency from now on; null answers at once again. */
   setLatency(latency: SimLatency | null): void;
   /** A 429 with Retry-After on every N-th authenticated request from now on; null stops it. */
@@ -242,7 +246,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   changes.created(directory);
   const events: Required<SimProvisioningEvent>[] = [];
   const requests: SimRequest[] = [];
-  const pendingFailures: Array<{ status: SimFailureStatus; retryAfterSeconds: number | undefined }> = [];
+  const pendingFailures: Array<{
+    status: SimFailureStatus;
+    retryAfterSeconds: number | undefined;
+    path: string | undefined;
+  }> = [];
   let provisioningDenied: 'permission' | 'licence' | null = null;
   const synchronization = new SimSynchronization();
   let url = '';
@@ -294,7 +302,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     }
 
     // Throttling is judged per app+tenant, so only requests that got past authentication count.
-    const failure = pendingFailures.shift();
+    const failing = pendingFailures.findIndex((f) => f.path === undefined || parsed.pathname.startsWith(f.path));
+    const failure = failing >= 0 ? pendingFailures.splice(failing, 1)[0] : undefined;
     if (failure) throw injectedFailure(failure.status, failure.retryAfterSeconds);
     if (throttle && ++throttleCount % throttle.every === 0) throw injectedFailure(429, throttle.retryAfterSeconds);
 
@@ -465,7 +474,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     users: () => [...directory],
     failNext: (count, status, failOptions = {}) => {
       for (let i = 0; i < count; i++)
-        pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds });
+        pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds, path: failOptions.path });
     },
     expireDeltaTokens: () => changes.expireTokens(),
     setLatency: (next) => {

@@ -253,8 +253,8 @@ describe('a part Graph will not give is left out with a line that says so; a sum
 
   it('Graph fails on the users delta: the stored copy is used and the card says from when', async () => {
     h.graph.reset();
-    // The first try and both retries.
-    h.graph.failNext(3, 500);
+    // The first try and both retries of the users delta (the ledger's Cloud Sync scope read goes first).
+    h.graph.failNext(3, 500, { path: '/v1.0/users/delta' });
     const from = h.connector.calls.length;
     clock = new Date('2026-03-30T06:00:00Z');
     expect(await h.bot.summaries.tick()).toBe(1);
