@@ -140,6 +140,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'summary' }),
     jobs,
     now,
+    // Summary claims are leases too: on the relay's clock, like job leases (summary-repo.ts says why).
+    ...(options.relayNow ? { leaseNow: options.relayNow } : {}),
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { scanTimeoutMs: options.summaryScanTimeoutMs } : {}),
   });

@@ -55,7 +55,13 @@ export interface SummaryServiceOptions {
   ledger?: OuLedgerService;
   logger: Logger;
   jobs: JobQueue;
+  /** The schedule's clock: which day is due, retry times, the wait for counts. Tests move it across days. */
   now?: () => Date;
+  /**
+   * The lease clock, shared with job leases and result claims (the relay's): when a summary claim
+   * runs out. Kept apart from `now` so moving the schedule across days expires no claim.
+   */
+  leaseNow?: () => Date;
   /** Names this bot instance in claims; two instances must differ. */
   instanceId?: string;
   /** How long the summary waits for the agent's counts before posting without them. Default 10 min. */
@@ -97,6 +103,7 @@ interface BuiltSummary {
  */
 export class SummaryService {
   private readonly now: () => Date;
+  private readonly leaseNow: () => Date;
   private readonly instanceId: string;
   private readonly running = new Set<Promise<unknown>>();
   /** Summaries waiting for their count jobs, by job id. */
@@ -105,6 +112,7 @@ export class SummaryService {
 
   constructor(private readonly options: SummaryServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    this.leaseNow = options.leaseNow ?? (() => new Date());
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -172,6 +180,7 @@ export class SummaryService {
       localDate: localDateOf(now, settings?.timeZone ?? 'UTC'),
       claimedBy: this.instanceId,
       now,
+      leaseNow: this.leaseNow(),
       claimMs: this.claimMs(),
     });
     await this.options.store.audit.record(input.actor, {
@@ -242,6 +251,7 @@ export class SummaryService {
       localDate: slot.localDate,
       claimedBy: this.instanceId,
       now,
+      leaseNow: this.leaseNow(),
       claimMs: this.claimMs(),
     });
     if (!claim) return null;
@@ -307,6 +317,7 @@ export class SummaryService {
       migrationId: migration.id,
       sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS),
       now,
+      leaseNow: this.leaseNow(),
     });
     for (const row of rows) {
       const card = renderMessageCard({
@@ -357,7 +368,7 @@ export class SummaryService {
     const timer = setInterval(
       () => {
         this.options.store.summaries
-          .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
+          .extendClaim({ id: claim.id, claimedBy: this.instanceId, leaseNow: this.leaseNow(), claimMs: this.claimMs() })
           .catch((err: Error) =>
             this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'),
           );
