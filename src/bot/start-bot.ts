@@ -88,7 +88,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), {
     logger: logger.child({ part: 'cards' }),
   });
-  const jobs = new JobQueue({ store });
+  const jobs = new JobQueue({ store, logger: logger.child({ part: 'jobs' }) });
   const verify = new VerifyService({
     store,
     jobs,
@@ -140,6 +140,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'summary' }),
     jobs,
     now,
+    // Summary claims are leases too: on the relay's clock, like job leases (summary-repo.ts says why).
+    ...(options.relayNow ? { leaseNow: options.relayNow } : {}),
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.summaryScanTimeoutMs ? { scanTimeoutMs: options.summaryScanTimeoutMs } : {}),
   });
@@ -296,6 +298,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Summaries waiting for agent counts give up (and are retried later) before the store closes.
       await Promise.all([summaries.stop(), startup, sweeper.running()]).catch(() => undefined);
+      await jobs.close();
       await closed;
     },
   };

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { MUTATING_ACTIONS, type JobPayload } from '../runbook/job-shapes';
 import type { Actor } from '../runbook/actor';
+import type { Logger } from '../shared/logger';
 import type { JobPurpose } from '../store/job-purpose';
 import type { JobRecord, Store } from '../store/types';
+import { FinishedSignals, type FinishedListener } from './finished-signals';
 
 export interface EnqueueInput {
   purpose: JobPurpose;
@@ -39,9 +41,14 @@ export interface EnqueueInput {
  */
 export class JobQueue {
   private readonly wake = new EventEmitter();
+  private readonly finished: FinishedSignals;
 
-  constructor(private readonly options: { store: Store }) {
+  constructor(private readonly options: { store: Store; logger?: Logger }) {
     this.wake.setMaxListeners(0);
+    this.finished = new FinishedSignals({
+      db: options.store.db,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
   }
 
   async enqueue(input: EnqueueInput): Promise<JobRecord> {
@@ -78,6 +85,27 @@ export class JobQueue {
   /** Wakes waiting lease requests at once instead of at their next poll. */
   wakeAgents(): void {
     this.wake.emit('job');
+  }
+
+  /**
+   * Tells every bot instance that this job's consumer ran here, for a waiter on another instance
+   * (a summary waiting for its counts there). The job row already says how it ended.
+   */
+  announceFinished(jobId: string): Promise<void> {
+    return this.finished.announce(jobId);
+  }
+
+  /**
+   * Hears announceFinished from any instance, this one included; resolves once listening. A null
+   * id means announcements may have been missed (the channel was down): read what you wait for.
+   */
+  onFinished(listener: FinishedListener): Promise<() => void> {
+    return this.finished.subscribe(listener);
+  }
+
+  /** Stops listening (before the store closes). */
+  close(): Promise<void> {
+    return this.finished.close();
   }
 
   /** Resolves on the next wakeAgents() or after `ms`, whichever comes first. */

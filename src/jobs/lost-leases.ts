@@ -99,7 +99,8 @@ export class LostLeases {
   }
 
   private remember(jobIds: string[], reason: RequeueReason): void {
-    const now = Date.now();
+    // The lease clock, like the leases these reasons explain.
+    const now = this.options.now().getTime();
     for (const [id, entry] of this.reasons) if (now - entry.at > REASON_MEMORY_MS) this.reasons.delete(id);
     for (const id of jobIds) this.reasons.set(id, { reason, at: now });
   }

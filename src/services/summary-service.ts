@@ -55,17 +55,23 @@ export interface SummaryServiceOptions {
   ledger?: OuLedgerService;
   logger: Logger;
   jobs: JobQueue;
+  /** The schedule's clock: which day is due, retry times, the wait for counts. Tests move it across days. */
   now?: () => Date;
+  /**
+   * The lease clock, shared with job leases and result claims (the relay's): when a summary claim
+   * runs out. Kept apart from `now` so moving the schedule across days expires no claim.
+   */
+  leaseNow?: () => Date;
   /** Names this bot instance in claims; two instances must differ. */
   instanceId?: string;
   /** How long the summary waits for the agent's counts before posting without them. Default 10 min. */
   scanTimeoutMs?: number;
   /**
-   * How often a waiting summary checks its deadline and reads the counts it has not been handed:
-   * one applied by another bot instance reaches that instance's countFinished, not this one's.
-   * Default 500 ms.
+   * How often a waiting summary looks at its clock for the deadline (the clock may be a test's, which
+   * moves without a timer). It reads no table then: counts arrive through the consumer table, or,
+   * applied on another bot instance, as that instance's announcement. Default 500 ms.
    */
-  pollMs?: number;
+  deadlineCheckMs?: number;
   /**
    * How long a claim lasts without renewal. The holder renews it while it works, so only a dead
    * holder's claim runs out, and another instance takes over that soon. Default 2 min.
@@ -97,6 +103,7 @@ interface BuiltSummary {
  */
 export class SummaryService {
   private readonly now: () => Date;
+  private readonly leaseNow: () => Date;
   private readonly instanceId: string;
   private readonly running = new Set<Promise<unknown>>();
   /** Summaries waiting for their count jobs, by job id. */
@@ -105,6 +112,7 @@ export class SummaryService {
 
   constructor(private readonly options: SummaryServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    this.leaseNow = options.leaseNow ?? (() => new Date());
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -172,6 +180,7 @@ export class SummaryService {
       localDate: localDateOf(now, settings?.timeZone ?? 'UTC'),
       claimedBy: this.instanceId,
       now,
+      leaseNow: this.leaseNow(),
       claimMs: this.claimMs(),
     });
     await this.options.store.audit.record(input.actor, {
@@ -242,6 +251,7 @@ export class SummaryService {
       localDate: slot.localDate,
       claimedBy: this.instanceId,
       now,
+      leaseNow: this.leaseNow(),
       claimMs: this.claimMs(),
     });
     if (!claim) return null;
@@ -307,6 +317,7 @@ export class SummaryService {
       migrationId: migration.id,
       sentBefore: new Date(now.getTime() - NOTICE_AFTER_MS),
       now,
+      leaseNow: this.leaseNow(),
     });
     for (const row of rows) {
       const card = renderMessageCard({
@@ -357,7 +368,7 @@ export class SummaryService {
     const timer = setInterval(
       () => {
         this.options.store.summaries
-          .extendClaim({ id: claim.id, claimedBy: this.instanceId, claimMs: this.claimMs() })
+          .extendClaim({ id: claim.id, claimedBy: this.instanceId, leaseNow: this.leaseNow(), claimMs: this.claimMs() })
           .catch((err: Error) =>
             this.options.logger.warn({ err: err.message, summaryId: claim.id }, 'could not renew the summary claim'),
           );
@@ -718,7 +729,10 @@ export class SummaryService {
 
   /** A summary's count (a summary.count job) finished: the summary waiting for it goes on at once. */
   async countFinished(job: JobRecord): Promise<void> {
-    this.countWaiters.get(job.id)?.(job);
+    const waiter = this.countWaiters.get(job.id);
+    if (waiter) waiter(job);
+    // The summary waiting for it runs on another bot instance (or waited no longer): tell them all.
+    else await this.options.jobs.announceFinished(job.id);
   }
 
   /** Queues one agent scan per OU and waits for all of them, up to the timeout. */
@@ -740,23 +754,41 @@ export class SummaryService {
       jobs.push({ key: t.key, jobId: job.id });
     }
     const handed = new Map<string, JobRecord>();
-    // Counts handed over by countFinished; `arrived` ends the current wait early.
-    let arrived = (): void => undefined;
+    // Ids another instance announced (their consumer ran there), to read once each.
+    const announced = new Set<string>();
+    // The first pass reads every job once: one may have finished before this instance listened.
+    let readAll = true;
+    let signalled = false;
+    let wake = (): void => undefined;
+    const arrived = (): void => {
+      signalled = true;
+      wake();
+    };
     for (const { jobId } of jobs) {
       this.countWaiters.set(jobId, (job) => {
         handed.set(job.id, job);
         arrived();
       });
     }
+    const waitingFor = new Set(jobs.map((j) => j.jobId));
+    const unsubscribe = await this.options.jobs.onFinished((jobId) => {
+      if (jobId === null) readAll = true;
+      else if (waitingFor.has(jobId)) announced.add(jobId);
+      else return;
+      arrived();
+    });
     try {
       if (jobs.length > 0) this.options.jobs.wakeAgents();
       const results = new Map<string, StoredScan | { error: string }>();
       // On the service's clock, like everything else here, so a test can move past the deadline.
       const deadline = this.now().getTime() + (this.options.scanTimeoutMs ?? 10 * 60_000);
       while (results.size < jobs.length) {
+        const readEvery = readAll;
+        readAll = false;
         for (const { key, jobId } of jobs) {
           if (results.has(key)) continue;
-          const job = handed.get(jobId) ?? (await store.jobs.get(jobId));
+          const wasAnnounced = announced.delete(jobId);
+          const job = handed.get(jobId) ?? (readEvery || wasAnnounced ? await store.jobs.get(jobId) : null);
           if (job?.state === 'succeeded') {
             results.set(key, readStoredScan(store, job) ?? { error: "the agent's result could not be read" });
           } else if (job?.state === 'failed') {
@@ -782,17 +814,21 @@ export class SummaryService {
           });
           break;
         }
-        // Until a count is handed over, or the next check of the deadline.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs ?? 500);
-          arrived = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        // Until a count is handed over or announced, or the next look at the clock.
+        if (!signalled)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.options.deadlineCheckMs ?? 500);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        signalled = false;
+        wake = () => undefined;
       }
       return results;
     } finally {
+      unsubscribe();
       for (const { jobId } of jobs) this.countWaiters.delete(jobId);
     }
   }

@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import { AppError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
-import { quoteSchema, sqlState, type ScriptClient, type ScriptDb } from './sql';
+import { quoteChannel, quoteSchema, sqlState, type ScriptClient, type ScriptDb, type Subscription } from './sql';
 
 export interface PgDbOptions {
   connectionString: string;
@@ -25,8 +25,13 @@ const log = createLogger('store.pg');
 export class PgDb implements ScriptDb {
   readonly kind = 'postgres' as const;
   private closed = false;
+  /** LISTEN connections, each with what ends it quietly (without calling its `lost`). */
+  private readonly listeners = new Map<Client, () => Promise<void>>();
 
-  private constructor(private readonly pool: Pool) {}
+  private constructor(
+    private readonly pool: Pool,
+    private readonly connectionString: string,
+  ) {}
 
   static async open(options: PgDbOptions): Promise<PgDb> {
     const schema = options.schema === undefined ? undefined : quoteSchema(options.schema);
@@ -39,7 +44,7 @@ export class PgDb implements ScriptDb {
     });
     // An idle pooled connection can die (server restart); without a listener that would crash the process.
     pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed; the pool will replace it'));
-    const db = new PgDb(pool);
+    const db = new PgDb(pool, options.connectionString);
     try {
       if (schema) {
         try {
@@ -100,9 +105,49 @@ export class PgDb implements ScriptDb {
     }
   }
 
+  async listen(channel: string, handlers: { message(payload: string): void; lost(): void }): Promise<Subscription> {
+    this.assertUsable('listen');
+    const name = quoteChannel(channel);
+    // Not from the pool: a LISTEN holds its connection for as long as it lasts.
+    const client = new Client({ connectionString: this.connectionString });
+    let ended = false;
+    const end = async (): Promise<void> => {
+      ended = true;
+      this.listeners.delete(client);
+      await client.end().catch(() => undefined);
+    };
+    const lost = (): void => {
+      if (ended) return;
+      void end();
+      handlers.lost();
+    };
+    client.on('error', (err) => {
+      log.warn({ err: err.message, channel }, 'the PostgreSQL connection listening for notifications failed');
+      lost();
+    });
+    client.on('end', lost);
+    client.on('notification', (msg) => {
+      if (msg.channel === channel) handlers.message(msg.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${name}`);
+    } catch (err) {
+      await end();
+      throw err;
+    }
+    this.listeners.set(client, end);
+    return { close: end };
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.listeners.values()].map((end) => end()));
     await this.pool.end();
   }
 

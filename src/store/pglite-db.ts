@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import { AppError } from '../shared/errors';
-import { quoteSchema, type ScriptClient, type ScriptDb } from './sql';
+import { quoteChannel, quoteSchema, type ScriptClient, type ScriptDb, type Subscription } from './sql';
 
 export interface PgliteDbOptions {
   /** Directory for the database files; undefined or 'memory://' keeps everything in memory. */
@@ -166,6 +166,22 @@ export class PgliteDb implements ScriptDb {
         }
       }),
     );
+  }
+
+  async listen(channel: string, handlers: { message(payload: string): void; lost(): void }): Promise<Subscription> {
+    this.assertUsable('listen');
+    quoteChannel(channel);
+    // In-process: PGlite hands each NOTIFY to the listeners of its one connection after the statement.
+    const unlisten = await this.queue.run(() => this.pg.listen(channel, (payload) => handlers.message(payload)));
+    return {
+      close: async () => {
+        if (!this.closed) await this.queue.run(() => unlisten());
+      },
+    };
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,19 @@ export interface SqlClient {
 export interface Db extends SqlClient {
   readonly kind: 'pglite' | 'postgres';
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  /**
+   * Hears NOTIFY on `channel` from every connection to this database: on a connection of its own
+   * (PostgreSQL), or within the process (PGlite has one connection). If that connection dies, `lost`
+   * is called and the subscription is over; what was notified until a new one is not delivered.
+   */
+  listen(channel: string, handlers: { message(payload: string): void; lost(): void }): Promise<Subscription>;
+  /** NOTIFY `channel` with `payload` (delivered once the statement commits). */
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A LISTEN that lasts until close() (or until the database closes). */
+export interface Subscription {
   close(): Promise<void>;
 }
 
@@ -31,9 +44,18 @@ export interface ScriptDb extends Db {
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
- * Schema names end up inside SQL text (identifiers cannot be bound as parameters),
+ * Schema and channel names end up inside SQL text (identifiers cannot be bound as parameters),
  * so only plain lower-case identifiers are accepted; quoting them keeps reserved words harmless.
  */
+export function quoteChannel(channel: string): string {
+  if (!IDENTIFIER.test(channel)) {
+    throw new AppError('INTERNAL', `Notification channel name "${channel}" is not allowed.`, {
+      hint: 'Use lower-case letters, digits and underscores only, starting with a letter or underscore.',
+    });
+  }
+  return `"${channel}"`;
+}
+
 export function quoteSchema(schema: string): string {
   if (!IDENTIFIER.test(schema)) {
     throw new AppError('CONFIG.INVALID', `Database schema name "${schema}" is not allowed.`, {

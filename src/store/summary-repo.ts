@@ -35,8 +35,8 @@ export interface SummaryRepo {
   /**
    * Claims the scheduled summary of one local date. Returns the claim, or null when another
    * instance holds a live claim, or the summary is sending, posted, of unknown outcome or given up.
-   * A claim whose lease ran out (its holder died) can be taken over; the lease is measured in the
-   * database's time, so an instance whose clock runs ahead cannot take a live claim. A failed
+   * A claim whose lease ran out (its holder died) can be taken over; the lease runs from and is
+   * judged by `leaseNow`, the lease clock every job lease and claim uses (see leaseExpiry). A failed
    * attempt can be taken over from its retry time on, judged by `now` (the schedule's clock).
    */
   claimScheduled(input: {
@@ -44,6 +44,7 @@ export interface SummaryRepo {
     localDate: string;
     claimedBy: string;
     now: Date;
+    leaseNow: Date;
     claimMs: number;
   }): Promise<SummaryRecord | null>;
   createOnDemand(input: {
@@ -51,10 +52,11 @@ export interface SummaryRepo {
     localDate: string;
     claimedBy: string;
     now: Date;
+    leaseNow: Date;
     claimMs: number;
   }): Promise<SummaryRecord>;
-  /** Renews the lease (while claimed or sending) to `claimMs` from the database's now; false when the claim was lost. */
-  extendClaim(input: { id: string; claimedBy: string; claimMs: number }): Promise<boolean>;
+  /** Renews the lease (while claimed or sending) to `claimMs` from `leaseNow`; false when the claim was lost. */
+  extendClaim(input: { id: string; claimedBy: string; leaseNow: Date; claimMs: number }): Promise<boolean>;
   /**
    * The step before the post: true only for the claim's holder (nobody took it over), and from then
    * on nobody claims the row again, whatever happens to the post.
@@ -78,10 +80,15 @@ export interface SummaryRepo {
   markOutcomeUnknown(input: { id: string; claimedBy: string; error: string }): Promise<void>;
   /**
    * Scheduled summaries of a migration whose post may be missing ('outcome_unknown' sent at or
-   * before `sentBefore`, or 'sending' whose holder's lease ran out) and that have no notice yet;
+   * before `sentBefore`, or 'sending' whose holder's lease ran out by `leaseNow`) and that have no notice yet;
    * each returned row is this instance's alone to post the one note for.
    */
-  claimDeliveryNotices(input: { migrationId: string; sentBefore: Date; now: Date }): Promise<SummaryRecord[]>;
+  claimDeliveryNotices(input: {
+    migrationId: string;
+    sentBefore: Date;
+    now: Date;
+    leaseNow: Date;
+  }): Promise<SummaryRecord[]>;
   /** Sets the row's notice time unless one was set; true for the one caller that set it. */
   claimNotice(input: { id: string; now: Date }): Promise<boolean>;
   /**
@@ -96,8 +103,15 @@ export interface SummaryRepo {
 
 const SUMMARY_COLUMNS =
   'id, migration_id, kind, local_date::text AS local_date, status, claimed_by, claimed_at, attempts, sending_at, posted_at, activity_id, content, error, last_error, notice_at';
-/** A lease of $n milliseconds from the database's clock, never from the caller's. */
-const leaseFromNow = (param: string) => `now() + ${param}::integer * interval '1 millisecond'`;
+/**
+ * When a lease taken at `leaseNow` runs out. Summary claims run on the same lease clock as job
+ * leases and result claims (the relay's, injected as relayNow), not the database's now(): one
+ * clock for every lease. Bot instances whose clocks differ then disagree on a summary claim
+ * exactly as they already do on a job lease; that is the accepted cost, and a single clock lets
+ * a test move every lease together.
+ */
+const leaseExpiry = (leaseNow: Date, claimMs: number): string | null =>
+  timeParam(new Date(leaseNow.getTime() + claimMs));
 
 /** The wave summaries (table summaries): who claimed which day, and how its delivery went. */
 export function createSummaryRepo(db: Db): SummaryRepo {
@@ -105,21 +119,34 @@ export function createSummaryRepo(db: Db): SummaryRepo {
     async claimScheduled(input) {
       const rows = await db.query(
         `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at)
-         VALUES ($1, 'scheduled', $2::date, 'claimed', $3, $4, ${leaseFromNow('$5')})
+         VALUES ($1, 'scheduled', $2::date, 'claimed', $3, $4, $5)
          ON CONFLICT (migration_id, local_date) WHERE kind = 'scheduled'
          DO UPDATE SET status = 'claimed', claimed_by = EXCLUDED.claimed_by, claimed_at = EXCLUDED.claimed_at, claim_expires_at = EXCLUDED.claim_expires_at,
              attempts = summaries.attempts + 1, last_error = COALESCE(summaries.error, summaries.last_error), error = NULL, retry_at = NULL
-           WHERE (summaries.status = 'claimed' AND summaries.claim_expires_at < now())
+           WHERE (summaries.status = 'claimed' AND summaries.claim_expires_at < $6)
               OR (summaries.status = 'failed' AND summaries.retry_at <= EXCLUDED.claimed_at)
          RETURNING ${SUMMARY_COLUMNS}`,
-        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), input.claimMs],
+        [
+          input.migrationId,
+          input.localDate,
+          input.claimedBy,
+          timeParam(input.now),
+          leaseExpiry(input.leaseNow, input.claimMs),
+          timeParam(input.leaseNow),
+        ],
       );
       return rows[0] ? mapSummary(rows[0]) : null;
     },
     async createOnDemand(input) {
       const rows = await db.query(
-        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at) VALUES ($1, 'on_demand', $2::date, 'claimed', $3, $4, ${leaseFromNow('$5')}) RETURNING ${SUMMARY_COLUMNS}`,
-        [input.migrationId, input.localDate, input.claimedBy, timeParam(input.now), input.claimMs],
+        `INSERT INTO summaries (migration_id, kind, local_date, status, claimed_by, claimed_at, claim_expires_at) VALUES ($1, 'on_demand', $2::date, 'claimed', $3, $4, $5) RETURNING ${SUMMARY_COLUMNS}`,
+        [
+          input.migrationId,
+          input.localDate,
+          input.claimedBy,
+          timeParam(input.now),
+          leaseExpiry(input.leaseNow, input.claimMs),
+        ],
       );
       return mapSummary(rows[0]!);
     },
@@ -127,8 +154,8 @@ export function createSummaryRepo(db: Db): SummaryRepo {
       // A sending row is renewed too: a live holder whose card waits for room under Teams' limits
       // must not look dead, or another instance would say the summary may be missing.
       const rows = await db.query(
-        `UPDATE summaries SET claim_expires_at = ${leaseFromNow('$3')} WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending') RETURNING id`,
-        [input.id, input.claimedBy, input.claimMs],
+        `UPDATE summaries SET claim_expires_at = $3 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending') RETURNING id`,
+        [input.id, input.claimedBy, leaseExpiry(input.leaseNow, input.claimMs)],
       );
       return rows.length === 1;
     },
@@ -172,9 +199,9 @@ export function createSummaryRepo(db: Db): SummaryRepo {
       const rows = await db.query(
         `UPDATE summaries SET notice_at = $3
          WHERE migration_id = $1 AND kind = 'scheduled' AND notice_at IS NULL
-           AND ((status = 'outcome_unknown' AND sending_at <= $2) OR (status = 'sending' AND claim_expires_at < now()))
+           AND ((status = 'outcome_unknown' AND sending_at <= $2) OR (status = 'sending' AND claim_expires_at < $4))
          RETURNING ${SUMMARY_COLUMNS}`,
-        [input.migrationId, timeParam(input.sentBefore), timeParam(input.now)],
+        [input.migrationId, timeParam(input.sentBefore), timeParam(input.now), timeParam(input.leaseNow)],
       );
       return rows.map(mapSummary);
     },

@@ -331,8 +331,9 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
   it('an instance that dies holding the claim does not cost the day: the other takes over once the claim expires', async () => {
     const migration = await a.store.migrations.findByConversation(a.conversationId);
     clock = new Date('2026-11-26T14:00:00Z');
-    // A third instance claimed the 26th and died before posting. Its lease runs on the database's
-    // clock, so it is made short here and waited out rather than skipped with the injected clock.
+    // A third instance claimed the 26th and died before posting. Its lease runs on the lease clock
+    // (the relay's, the real one here), so it is made short and waited out rather than skipped with
+    // the injected schedule clock.
     const claimMs = 3_000;
     expect(
       await a.store.summaries.claimScheduled({
@@ -340,11 +341,12 @@ describe('exactly one summary from two bot instances on one PostgreSQL database'
         localDate: '2026-11-26',
         claimedBy: 'bot-dead',
         now: clock,
+        leaseNow: new Date(),
         claimMs,
       }),
     ).not.toBeNull();
     const claimedAt = Date.now();
-    // Moving the instances' clock on does not expire a lease: only the database's time does.
+    // Moving the instances' schedule clock on does not expire a lease: only the lease clock does.
     clock = new Date('2026-11-26T15:00:00Z');
     expect(await Promise.all([a.bot.summaries.tick(), b.bot.summaries.tick()])).toEqual([0, 0]);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, claimMs + 200 - (Date.now() - claimedAt))));

@@ -2,6 +2,8 @@ import { pgliteBackend, postgresBackend, useStore } from '../helpers/store-backe
 
 const T0 = new Date('2026-03-28T07:00:00.000Z');
 const at = (ms: number): Date => new Date(T0.getTime() + ms);
+// The lease clock (the relay's in the bot) is the real one here, so a 1 ms lease has run out after sleep(20).
+const leaseNow = (): Date => new Date();
 let counter = 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unique = (what: string): string => `${what}-${process.pid}-${(counter += 1)}`;
@@ -60,6 +62,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
           localDate: '2026-03-28',
           claimedBy: `bot-${i}`,
           now: T0,
+          leaseNow: leaseNow(),
           claimMs: 60_000,
         }),
       ),
@@ -74,6 +77,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-03-28',
       claimedBy: 'bot-a',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 60_000,
     });
     expect(claim).toMatchObject({ status: 'claimed', attempts: 1 });
@@ -83,17 +87,21 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-28',
         claimedBy: 'bot-b',
         now: T0,
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
-    // Leases run on the database's clock: a lease of 1 ms has run out after a few ms, whatever `now` says.
-    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    // Leases run on the lease clock: a lease of 1 ms has run out after a few ms, whatever `now` says.
+    expect(
+      await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', leaseNow: leaseNow(), claimMs: 1 }),
+    ).toBe(true);
     await sleep(20);
     const takeover = await store().summaries.claimScheduled({
       migrationId,
       localDate: '2026-03-28',
       claimedBy: 'bot-b',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 60_000,
     });
     expect(takeover).toMatchObject({ id: claim!.id, claimedBy: 'bot-b', status: 'claimed', attempts: 2 });
@@ -126,6 +134,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-28',
         claimedBy: 'bot-c',
         now: at(10 * 3_600_000),
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
@@ -143,6 +152,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-03-29',
       claimedBy: 'bot-a',
       now: at(1),
+      leaseNow: leaseNow(),
       claimMs: 1,
     });
     expect(
@@ -151,28 +161,31 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-29',
         claimedBy: 'bot-a',
         now: at(2),
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).not.toBeNull();
   });
 
-  test('an instance whose clock runs ahead cannot take a live claim', async () => {
+  test('an instance whose schedule clock runs ahead cannot take a live claim', async () => {
     expect(
       await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-02',
         claimedBy: 'bot-a',
         now: T0,
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).not.toBeNull();
-    // bot-b's clock is a day ahead; with leases compared against the caller's clock it would win here.
+    // bot-b's schedule clock is a day ahead; were leases judged by `now` instead of the lease clock it would win here.
     expect(
       await store().summaries.claimScheduled({
         migrationId,
         localDate: '2026-04-02',
         claimedBy: 'bot-b',
         now: at(24 * 3_600_000),
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
@@ -190,10 +203,20 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-04-01',
       claimedBy: 'bot-a',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 1,
     });
-    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-b', claimMs: 600_000 })).toBe(false);
-    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(true);
+    expect(
+      await store().summaries.extendClaim({
+        id: claim!.id,
+        claimedBy: 'bot-b',
+        leaseNow: leaseNow(),
+        claimMs: 600_000,
+      }),
+    ).toBe(false);
+    expect(
+      await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', leaseNow: leaseNow(), claimMs: 60_000 }),
+    ).toBe(true);
     // Without the renewal the 1 ms claim would have run out by now.
     await sleep(20);
     expect(
@@ -202,10 +225,13 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-04-01',
         claimedBy: 'bot-b',
         now: T0,
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
-    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 1 })).toBe(true);
+    expect(
+      await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', leaseNow: leaseNow(), claimMs: 1 }),
+    ).toBe(true);
     await sleep(20);
     expect(
       await store().summaries.claimScheduled({
@@ -213,10 +239,13 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-04-01',
         claimedBy: 'bot-b',
         now: T0,
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toMatchObject({ claimedBy: 'bot-b' });
-    expect(await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', claimMs: 60_000 })).toBe(false);
+    expect(
+      await store().summaries.extendClaim({ id: claim!.id, claimedBy: 'bot-a', leaseNow: leaseNow(), claimMs: 60_000 }),
+    ).toBe(false);
   });
 
   test('a failed attempt is retried after its back-off, by any instance', async () => {
@@ -225,6 +254,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-03-30',
       claimedBy: 'bot-a',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 1,
     });
     await store().summaries.markFailed({
@@ -245,6 +275,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-30',
         claimedBy: 'bot-b',
         now: at(1_500),
+        leaseNow: leaseNow(),
         claimMs: 1_000,
       }),
     ).toBeNull();
@@ -254,6 +285,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-30',
         claimedBy: 'bot-b',
         now: at(900_001),
+        leaseNow: leaseNow(),
         claimMs: 1_000,
       }),
     ).toMatchObject({ status: 'claimed', error: null, attempts: 2, lastError: 'CLOUD.UNAVAILABLE: Graph down' });
@@ -265,6 +297,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-03-30',
         claimedBy: 'bot-c',
         now: at(99 * 3_600_000),
+        leaseNow: leaseNow(),
         claimMs: 1_000,
       }),
     ).toBeNull();
@@ -280,6 +313,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-05-01',
       claimedBy: 'bot-a',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 1,
     });
     expect(
@@ -293,6 +327,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-05-01',
         claimedBy: 'bot-b',
         now: at(3_600_000),
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
@@ -302,6 +337,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
       localDate: '2026-05-02',
       claimedBy: 'bot-a',
       now: T0,
+      leaseNow: leaseNow(),
       claimMs: 1,
     });
     await store().summaries.markSending({ id: unknown!.id, claimedBy: 'bot-a', content: { day: 2 }, now: T0 });
@@ -315,6 +351,7 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
         localDate: '2026-05-02',
         claimedBy: 'bot-b',
         now: at(3_600_000),
+        leaseNow: leaseNow(),
         claimMs: 60_000,
       }),
     ).toBeNull();
@@ -328,7 +365,9 @@ describe.each([pgliteBackend(), postgresBackend()])('wave and summary store on $
     // One note each, to one caller: the dead sender's row at once, the unknown one only after `sentBefore`.
     const notices = (before: Date) =>
       Promise.all(
-        [0, 1, 2].map(() => store().summaries.claimDeliveryNotices({ migrationId, sentBefore: before, now: at(1) })),
+        [0, 1, 2].map(() =>
+          store().summaries.claimDeliveryNotices({ migrationId, sentBefore: before, now: at(1), leaseNow: leaseNow() }),
+        ),
       );
     expect((await notices(new Date(T0.getTime() - 1))).flat().map((r) => r.localDate)).toEqual(['2026-05-01']);
     expect((await notices(T0)).flat().map((r) => r.localDate)).toEqual(['2026-05-02']);
