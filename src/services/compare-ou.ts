@@ -48,8 +48,16 @@ export async function compareOuWithCloud(
     for (const user of page) comparison.addCloud(user);
   });
   await onPrem;
-  // Groups and contacts carry no on-premises DN in Graph, so every synced one is read and matched on
-  // its SID or mail; only when the OU has some, and only where this cloud directory can list them.
+  await compareGroupsAndContacts(cloud, comparison);
+  return comparison.report();
+}
+
+/**
+ * Groups and contacts carry no on-premises DN in Graph, so every synced one is read and matched on
+ * its SID or mail; only when the OU has some, and only where this cloud directory can list them.
+ * Both the direct read and the read from the migration's users copy do this (the copy holds users only).
+ */
+async function compareGroupsAndContacts(cloud: CloudDirectory, comparison: OuComparison): Promise<void> {
   if (cloud.listSyncedGroups && comparison.hasOnPrem('group')) {
     await cloud.listSyncedGroups((page) => {
       for (const group of page) comparison.addCloudGroup(group);
@@ -62,7 +70,6 @@ export async function compareOuWithCloud(
     });
     comparison.cloudTypeRead('contact');
   }
-  return comparison.report();
 }
 
 /**
@@ -74,6 +81,7 @@ export async function compareOuWithCloud(
 export async function compareOuWithCopy(
   scan: StoredScan,
   readCopy: (onPage: (users: CloudUser[]) => void) => Promise<number>,
+  cloud: CloudDirectory,
   onCloudPage?: (read: number) => void,
   indexed?: OuComparison | null,
   into?: OuComparison,
@@ -87,5 +95,6 @@ export async function compareOuWithCopy(
     read += page.length;
     onCloudPage?.(read);
   });
+  await compareGroupsAndContacts(cloud, comparison);
   return comparison.report();
 }

@@ -350,6 +350,7 @@ export class VerifyService {
         compared = await compareOuWithCopy(
           scan,
           (onPage) => this.options.store.cloudSnapshots.readCloudUsers(migrationId, onPage),
+          this.options.cloud,
           onCloudPage,
           indexed,
           comparison,

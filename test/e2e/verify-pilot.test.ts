@@ -196,7 +196,18 @@ describe('/verify pilot end to end against Samba AD', () => {
       const baseline = verifyOutcome('baseline', report, [], 'job');
       expect(baseline.evidence).toMatchObject({ onPremUsers: EXPECTED_SYNCED.sales.users, missing: 0 });
       const steps = [{ n: stepByCheck({ kind: 'verify', mode: 'baseline' }).n, evidence: baseline.evidence }];
-      expect(verifyOutcome('provisioned', report, steps as never, 'job')).toMatchObject({ ok: true, reason: '' });
+      // With every in-scope user confirmed by Cloud Sync's logs, the filtered-out objects block nothing.
+      const confirmedAll = {
+        jobId: 'job',
+        onPrem: EXPECTED_SYNCED.sales.users,
+        inEntraWithAnchor: EXPECTED_SYNCED.sales.users,
+        confirmed: EXPECTED_SYNCED.sales.users,
+        unconfirmed: [],
+      };
+      expect(verifyOutcome('provisioned', report, steps as never, 'job', { cloudSync: confirmedAll })).toMatchObject({
+        ok: true,
+        reason: '',
+      });
     } finally {
       h.graph.setUsers(tenant.users);
     }

@@ -282,8 +282,10 @@ describe('a verify from the cloud copy equals a verify from a full read', () => 
           };
           const verifyBoth = async (): Promise<void> => {
             await refreshCloudSnapshot({ store: store(), cloud, migrationId, now: new Date(), logger });
-            const fromCopy = await compareOuWithCopy(scan, (onPage) =>
-              store().cloudSnapshots.readCloudUsers(migrationId, onPage, 7),
+            const fromCopy = await compareOuWithCopy(
+              scan,
+              (onPage) => store().cloudSnapshots.readCloudUsers(migrationId, onPage, 7),
+              cloud,
             );
             const fromGraph = await compareOuWithCloud(scan, cloud);
             expect(fromCopy).toEqual(fromGraph);
