@@ -236,6 +236,13 @@ describe('Agents Playground in headless Chromium', () => {
     await step5.getByPlaceholder('OU=Pilot or OU=Pilot,DC=contoso,DC=com').fill('OU=Sales');
     await step5.getByRole('button', { name: 'Set pilot OU' }).click();
     await click('Step 7 of 18', 'Run check');
+    // Pre-flight: OU=Sales holds the simulator's drift (3 users missing, 2 with another anchor), so step 7
+    // holds until an approver (Alex) acknowledges exactly those findings with a reason.
+    const held = await card('Step 7 of 18', 'Pre-flight: hard match predicted to fail');
+    await held
+      .getByPlaceholder('Why these users may go ahead although their hard match is predicted to fail')
+      .fill('Known drift in the sandbox tenant');
+    await held.getByRole('button', { name: 'Acknowledge and count again' }).click({ timeout: UI_TIMEOUT_MS });
     await card('Step 8 of 18', 'Stop the Connect Sync scheduler');
     const waiting = await requestedByMegan(8);
     const waitingText = await waiting.innerText();
@@ -272,7 +279,10 @@ describe('Agents Playground in headless Chromium', () => {
     const rules = await requestedByMegan(9);
     expect(await rules.innerText()).toContain('cloudNoFlow');
     await rules.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
-    await click('Step 10 of 18', 'Mark done');
+    // Step 10 asks whether Connect Sync's password hash sync is on (an expanded On/Off choice).
+    const step10 = await card('Step 10 of 18');
+    await step10.getByRole('radio', { name: 'Off' }).check({ timeout: UI_TIMEOUT_MS });
+    await step10.getByRole('button', { name: 'Mark done' }).click({ timeout: UI_TIMEOUT_MS });
     // Step 11 writes the pilot OU into Cloud Sync's scope through Graph after approval.
     const scope = await requestedByMegan(11);
     expect(await scope.innerText()).toContain(OU.sales);
