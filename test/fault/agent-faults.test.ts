@@ -323,12 +323,17 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
 
   it('Graph answering 429 and then 503: retried with backoff, the numbers are right; a result replayed afterwards is refused', async () => {
     agent('agent-b', samba);
-    // On the users pages themselves (the verify first asks /users/delta for a token to follow later).
-    h.graph.failNext(1, 429, { retryAfterSeconds: 1, path: '/v1.0/users' });
-    h.graph.failNext(1, 503, { retryAfterSeconds: 1, path: '/v1.0/users' });
+    // The verify's first Graph call is a users delta request: a round from the migration's copy, or the
+    // token a first full read starts from.
+    h.graph.failNext(1, 429, { retryAfterSeconds: 1, path: '/v1.0/users/delta' });
+    h.graph.failNext(1, 503, { retryAfterSeconds: 1, path: '/v1.0/users/delta' });
+    const seen = h.graph.requests.length;
     const started = await startVerify('OU=Sales');
     expectSalesNumbers(await finalCard(started));
-    const statuses = h.graph.requests.filter((r) => r.path === '/v1.0/users').map((r) => r.status);
+    const statuses = h.graph.requests
+      .slice(seen)
+      .filter((r) => r.path === '/v1.0/users/delta')
+      .map((r) => r.status);
     expect(statuses.slice(0, 3)).toEqual([429, 503, 200]);
 
     const before = await jobRow(started.jobId);
@@ -410,7 +415,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     // (The "Waiting:" line for it is checked in test/bot/agents.test.ts: here agents killed by the
     // earlier tests still count as online for a minute, and they could run it.)
     expect(list.split('\n').find((l) => l.startsWith('agent-b '))).toContain(
-      'runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules (read-only)',
+      'runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules, adsync.readiness (read-only)',
     );
     await h.store.jobs.cancelQueued({ jobIds: [job.id], reason: 'fault test over', now: new Date() });
   });
