@@ -70,36 +70,36 @@ describe('runbook step cards under paced posting', () => {
       createdBy: '29:adele',
     }))!;
     await service.started(migration);
-    // Steps 10 and 11 are two person steps in a row; the ones before are done as stored state.
+    // Steps 17 and 18 are two person steps in a row; the ones before are done as stored state.
     for (const s of await store().runbook.listSteps(migration.id))
-      if (s.n < 10) await store().runbook.saveStep(migration.id, { ...s, status: 'done' }, s.version);
-    await service.stepCardPosted(migration.id, 10, 'card-0');
+      if (s.n < 17) await store().runbook.saveStep(migration.id, { ...s, status: 'done' }, s.version);
+    await service.stepCardPosted(migration.id, 17, 'card-0');
     const adele = { id: '29:adele', name: 'Adele Vance' };
 
     sink.holdNextPost();
-    const confirm10 = service.handleAction({
+    const confirm17 = service.handleAction({
       verb: 'step.confirm',
-      data: { migrationId: migration.id, n: 10 },
+      data: { migrationId: migration.id, n: 17 },
       conversationId: migration.conversationId,
       actor: adele,
     });
-    await eventually(() => sink.holding, { what: "step 11's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
-    // Step 11's card is rendered ("Not started") but not yet posted; step 11 is confirmed meanwhile.
-    expect((await store().runbook.listSteps(migration.id))[10]!.cardActivityId).toBeNull();
+    await eventually(() => sink.holding, { what: "step 18's card post to be held", timeoutMs: 10_000, intervalMs: 5 });
+    // Step 18's card is rendered ("Not started") but not yet posted; step 18 is confirmed meanwhile.
+    expect((await store().runbook.listSteps(migration.id))[17]!.cardActivityId).toBeNull();
     await service.handleAction({
       verb: 'step.confirm',
-      data: { migrationId: migration.id, n: 11 },
+      data: { migrationId: migration.id, n: 18 },
       conversationId: migration.conversationId,
       actor: adele,
     });
     sink.release();
-    await confirm10;
+    await confirm17;
 
-    const step11 = (await store().runbook.listSteps(migration.id))[10]!;
-    expect(step11.status).toBe('done');
-    expect(step11.cardActivityId).not.toBeNull();
-    const shown = cardText(sink.cards.get(step11.cardActivityId!));
-    expect(shown).toContain('Step 11 of 18');
+    const step18 = (await store().runbook.listSteps(migration.id))[17]!;
+    expect(step18.status).toBe('done');
+    expect(step18.cardActivityId).not.toBeNull();
+    const shown = cardText(sink.cards.get(step18.cardActivityId!));
+    expect(shown).toContain('Step 18 of 18');
     expect(shown).toContain('Done');
     expect(shown).not.toContain('Not started');
   });
