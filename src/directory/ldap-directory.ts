@@ -245,46 +245,40 @@ class LdapDirectory implements Directory {
   async objectClasses(dn: string): Promise<string[] | null> {
     requireDn(dn, 'objectClasses');
     await this.ready();
-    let entries: Entry[];
-    try {
-      ({ searchEntries: entries } = await this.client.search(dn, {
-        scope: 'base',
-        filter: '(objectClass=*)',
-        attributes: ['objectClass'],
-        timeLimit: this.timeLimitSeconds,
-      }));
-    } catch (err) {
-      if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
-      throw this.fail(err, 'objectClass', dn);
-    }
-    if (entries.length === 0) return null;
-    const value = attribute(entries[0], 'objectClass');
+    const entry = await this.readBase(dn, 'objectClass', 'objectClass');
+    if (!entry) return null;
+    const value = attribute(entry, 'objectClass');
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
     return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  }
+
+  /** One attribute of the object at `dn` itself, or null when AD has no such object there. */
+  private async readBase(dn: string, name: string, op: Operation): Promise<Entry | null> {
+    try {
+      const { searchEntries } = await this.client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: [name],
+        timeLimit: this.timeLimitSeconds,
+      });
+      return searchEntries[0] ?? null;
+    } catch (err) {
+      if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
+      throw this.fail(err, op, dn);
+    }
   }
 
   async storedDn(dn: string): Promise<string | null> {
     requireDn(dn, 'storedDn');
     await this.ready();
-    let entries: Entry[];
-    try {
-      ({ searchEntries: entries } = await this.client.search(dn, {
-        scope: 'base',
-        filter: '(objectClass=*)',
-        attributes: ['distinguishedName'],
-        timeLimit: this.timeLimitSeconds,
-      }));
-    } catch (err) {
-      if (isResultCode(err, RC.noSuchObject) || isResultCode(err, RC.referral)) return null;
-      throw this.fail(err, 'distinguishedName', dn);
-    }
-    if (entries.length === 0) return null;
+    const entry = await this.readBase(dn, 'distinguishedName', 'distinguishedName');
+    if (!entry) return null;
     // AD's distinguishedName attribute is the stored spelling; the entry's own DN is the fallback.
-    const value = attribute(entries[0], 'distinguishedName');
+    const value = attribute(entry, 'distinguishedName');
     const stored = Array.isArray(value) ? value[0] : value;
     if (typeof stored === 'string' && stored !== '') return stored;
     if (Buffer.isBuffer(stored)) return stored.toString('utf8');
-    return entries[0]!.dn;
+    return entry.dn;
   }
 
   async findOusByName(base: string, name: string): Promise<string[]> {
