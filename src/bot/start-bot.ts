@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
+import { storedConfirmations } from '../services/ou-confirmations';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -117,6 +118,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     logger: logger.child({ part: 'servers' }),
     now,
   });
+  // The ledger's confirmations come from stored evidence (step 12, verifies, wave summaries); step 16 reads it.
+  const ledger = new OuLedgerService({ store, cloudSync, confirmations: storedConfirmations(store) });
   const runbook = new RunbookService({
     store,
     cloud,
@@ -128,8 +131,8 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     servers,
     now,
     canary,
+    ledger,
   });
-  const ledger = new OuLedgerService({ store, cloudSync });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,

@@ -173,7 +173,7 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
     phsLabel:
       def.asksPhs === 'connectSync'
         ? "Is Connect Sync's password hash sync on? (Connect Sync wizard → View or export current configuration)"
-        : "Password hash sync in the Cloud Sync configuration (needed if Connect Sync's was on; SyncShift cannot read it, so you confirm it)",
+        : "Password hash sync in the Cloud Sync configuration (needed if Connect Sync's was on). SyncShift reads it from Graph; your answer counts only if Graph refuses the read, and is shown as unverified",
     actions,
     refreshData: data(),
     refreshUserIds,

@@ -347,6 +347,11 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
       return toJob(servicePrincipalId, found[0]!);
     },
 
+    async listJobs(servicePrincipalId) {
+      const raw = await syncCall('GET', `${spPath(servicePrincipalId)}/synchronization/jobs`, READ_JOBS);
+      return parseSync(jobsSchema, raw, READ_JOBS).value.map((j) => toJob(servicePrincipalId, j));
+    },
+
     async readJob(job) {
       const raw = await syncCall('GET', jobPath(job), READ_JOBS);
       return toJob(job.servicePrincipalId, parseSync(jobSchema, raw, READ_JOBS));

@@ -86,6 +86,11 @@ export interface CloudSyncApi {
    * the job that provisions users, groups and contacts, and whose schema holds the OU scope.
    */
   findProvisioningJob(servicePrincipalId: string): Promise<CloudSyncJob>;
+  /**
+   * Every job of the configuration (GET /servicePrincipals/{id}/synchronization/jobs): besides the
+   * provisioning job, an AD2AADPasswordHash job exists when the configuration syncs password hashes.
+   */
+  listJobs(servicePrincipalId: string): Promise<CloudSyncJob[]>;
   /** The job's status code now (GET …/jobs/{jobId}). */
   readJob(job: CloudSyncJobRef): Promise<CloudSyncJob>;
   /** GET …/jobs/{jobId}/schema: each synchronizationRule's containerFilter.includedContainers. */

@@ -102,30 +102,89 @@ export function connectSyncPhs(steps: readonly StepState[], n: number): 'on' | '
   return evidence?.connectSyncPhs === 'on' || evidence?.connectSyncPhs === 'off' ? evidence.connectSyncPhs : null;
 }
 
+/** The job template Cloud Sync's password hash sync runs under ("How to programmatically configure cloud sync using MS Graph API"). */
+export const PASSWORD_HASH_TEMPLATE = 'AD2AADPasswordHash';
+
+/**
+ * Whether a job of the configuration is its password hash sync job. Job ids start with their
+ * template's name (AD2AADProvisioning.<hex> in Microsoft's example), and that example's answer shows
+ * a templateId that is not the one posted, so either is taken.
+ */
+export function isPasswordHashJob(job: { jobId: string; templateId: string }): boolean {
+  return job.templateId === PASSWORD_HASH_TEMPLATE || job.jobId.startsWith(`${PASSWORD_HASH_TEMPLATE}.`);
+}
+
+/** Cloud Sync's password hash sync jobs as Graph listed them at step 16's request, or why they were not read. */
+export type PhsJobRead =
+  | {
+      kind: 'read';
+      at: Date;
+      servicePrincipalId: string;
+      /** The AD2AADPasswordHash jobs only; empty: the configuration syncs no password hashes. */
+      jobs: readonly { jobId: string; statusCode: string }[];
+    }
+  /** Graph answered 401/403 (CLOUD.FORBIDDEN): the app may not read the jobs. */
+  | { kind: 'forbidden'; message: string }
+  /** Anything else: no configuration set, Graph unreachable, an answer of the wrong shape. */
+  | { kind: 'failed'; message: string; hint: string | null };
+
+const TURN_ON = 'Turn on password hash sync in the Cloud Sync configuration (its properties, Basics), then ask again.';
+
 /**
  * Password hash sync at the final stop. Stopping Connect Sync stops its password hash sync; if it was
- * on (step 11's answer; unknown counts as on), Cloud Sync's configuration must sync password hashes
- * too. SyncShift cannot read that setting (Microsoft Graph shows it as a second synchronization job
- * with the template AD2AADPasswordHash, per "How to programmatically configure cloud sync using MS
- * Graph API"; this version does not read it), so the requester confirms it and the approval shows it.
+ * on (step 10's answer; unknown counts as on), Cloud Sync's configuration must sync password hashes
+ * too. Microsoft Graph shows that as a second synchronization job of the configuration, template
+ * AD2AADPasswordHash, beside the provisioning job: present and Active, it is read as on. Absent, or
+ * in any other state (Paused, Quarantine, NotRun, NotConfigured), step 16 is refused. Only when Graph
+ * refuses the read (403) does the requester's answer stand in, shown as unverified.
  */
 export function finalStopPhs(
   steps: readonly StepState[],
   answerStep: number,
-  cloudSyncPhs: 'on' | 'off' | undefined,
+  requesterSays: 'on' | 'off' | undefined,
+  read: PhsJobRead | null,
 ): { ok: true; evidence: Record<string, string> } | { ok: false; reason: string } {
   const connect = connectSyncPhs(steps, answerStep);
   if (connect === 'off') return { ok: true, evidence: { connectSyncPhs: 'off' } };
-  if (cloudSyncPhs === 'on')
+  const connectText = connect ?? `not recorded in step ${answerStep} (taken as on)`;
+  const why = `Connect Sync's password hash sync is ${connect === 'on' ? `on (step ${answerStep})` : `not recorded as off in step ${answerStep}`}, and stopping Connect Sync stops it.`;
+  if (read === null || read.kind === 'failed')
+    return {
+      ok: false,
+      reason: `${why} Cloud Sync's password hash sync could not be read from Microsoft Graph: ${read?.message ?? 'it was not read'}.${read?.hint ? ` ${read.hint}` : ''} Ask again once Graph answers.`,
+    };
+  if (read.kind === 'forbidden') {
+    if (requesterSays === 'on')
+      return {
+        ok: true,
+        evidence: {
+          connectSyncPhs: connectText,
+          cloudSyncPhs: `on, confirmed by the requester (unverified: Graph refused to list the ${PASSWORD_HASH_TEMPLATE} job: ${read.message})`,
+        },
+      };
+    return {
+      ok: false,
+      reason: `${why} SyncShift could not read Cloud Sync's setting (Graph refused to list the ${PASSWORD_HASH_TEMPLATE} job: ${read.message}). Turn on password hash sync in the Cloud Sync configuration (its properties, Basics), then choose On for it on this card and ask again; the approval shows it as the requester's word, unverified.`,
+    };
+  }
+  const readAt = read.at.toISOString();
+  if (read.jobs.length === 0)
+    return {
+      ok: false,
+      reason: `${why} Cloud Sync's configuration (service principal ${read.servicePrincipalId}) has no ${PASSWORD_HASH_TEMPLATE} job, read from Graph at ${readAt}: it syncs no password hashes. ${TURN_ON}`,
+    };
+  const active = read.jobs.find((j) => j.statusCode === 'Active');
+  if (active)
     return {
       ok: true,
       evidence: {
-        connectSyncPhs: connect ?? `not recorded in step ${answerStep} (taken as on)`,
-        cloudSyncPhs: 'on, confirmed by the requester (unverified: SyncShift cannot read it)',
+        connectSyncPhs: connectText,
+        cloudSyncPhs: `on, read from Graph: job ${active.jobId} is Active (${readAt})`,
       },
     };
+  const job = read.jobs[0]!;
   return {
     ok: false,
-    reason: `Connect Sync's password hash sync is ${connect === 'on' ? `on (step ${answerStep})` : `not recorded as off in step ${answerStep}`}, and stopping Connect Sync stops it. Turn on password hash sync in the Cloud Sync configuration (its properties, Basics), then choose On for it on this card and ask again. SyncShift cannot read that setting itself (in Microsoft Graph it is the AD2AADPasswordHash synchronization job, which this version does not read).`,
+    reason: `${why} Cloud Sync's password hash sync job ${job.jobId} is ${job.statusCode} (read from Graph at ${readAt}), so no password hashes flow through Cloud Sync. Start it (POST …/synchronization/jobs/${job.jobId}/start, the call Microsoft's Graph configuration page starts each job with; a quarantined job first needs its cause fixed), then ask again.`,
   };
 }

@@ -11,6 +11,7 @@
 
 import { cloudSyncCovers, scopeValueFromEvidence, type ScopeReading } from './cloud-sync-scope';
 import { canonicalDn } from './dn';
+import { confirmationOriginText, type OuConfirmation } from './ou-confirmations';
 import type { StepState } from './runbook';
 import { stepByCheck, type SoftwareCheck } from './steps';
 
@@ -45,9 +46,10 @@ export interface OuFacts {
   cloudSyncCovers: boolean | null;
   /**
    * Read evidence that Cloud Sync owns the OU's objects: of the objects in scope, how many have a
-   * successful provisioning-log entry of the Cloud Sync job (per-object confirmation); null: not read.
+   * successful provisioning-log entry of the Cloud Sync job (per-object confirmation), with what it
+   * was read from and when; null: not read.
    */
-  confirmation: { inScope: number; confirmed: number } | null;
+  confirmation: OuConfirmation | null;
   /** Stored: the approved stop of the ADSync service is done and not undone. */
   connectSyncStopped: boolean;
 }
@@ -112,9 +114,9 @@ function nextFor(f: OuFacts, state: LedgerState): string {
     case 'cloudSyncScope':
       return f.confirmation === null
         ? 'next: per-object confirmation from provisioning logs (not read yet)'
-        : `next: confirmation: ${f.confirmation.confirmed} of ${f.confirmation.inScope} objects confirmed by Cloud Sync`;
+        : `next: confirmation: ${f.confirmation.confirmed} of ${f.confirmation.inScope} objects confirmed by Cloud Sync (${confirmationOriginText(f.confirmation)})`;
     case 'confirmedByCloudSync':
-      return 'next: stop Connect Sync (step 16), once every OU is confirmed';
+      return `all ${f.confirmation!.inScope} objects confirmed (${confirmationOriginText(f.confirmation!)}); next: stop Connect Sync (step 16), once every OU is confirmed`;
     case 'connectSyncStopped':
       return 'Cloud Sync owns it';
   }
@@ -150,8 +152,8 @@ export function ledgerFacts(input: {
   waveOus: readonly WaveOuRecord[];
   /** Cloud Sync's job and scope read now; null when it could not be read. */
   reading: Pick<ScopeReading, 'statusCode' | 'scope'> | null;
-  /** Per-object confirmation counts by OU DN (t15ev's provisioning-log evidence); absent: not read. */
-  confirmations?: ReadonlyMap<string, { inScope: number; confirmed: number }> | undefined;
+  /** Per-object confirmation by OU DN (stored provisioning-log evidence, ou-confirmations.ts); absent: not read. */
+  confirmations?: ReadonlyMap<string, OuConfirmation> | undefined;
 }): OuFacts[] {
   const done = (check: SoftwareCheck): boolean =>
     input.steps.find((s) => s.n === stepByCheck(check).n)?.status === 'done';

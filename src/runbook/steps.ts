@@ -46,8 +46,8 @@ export interface StepDefinition {
    */
   rollbackPast?: readonly number[];
   /**
-   * Password hash sync (issue 16): step 10 asks whether Connect Sync's is on (step 11 is SyncShift's own Graph change, so the person answers on the step before); the final stop asks the
-   * requester to confirm Cloud Sync's is on too when it was (SyncShift cannot read that setting).
+   * Password hash sync (issue 16): step 10 asks whether Connect Sync's is on (step 11 is SyncShift's own Graph change, so the person answers on the step before); the final stop reads Cloud Sync's from
+   * Graph when it was (its AD2AADPasswordHash job); the requester's answer stands in only when Graph refuses the read.
    */
   asksPhs?: 'connectSync' | 'cloudSync';
 }
@@ -220,7 +220,7 @@ export const STEPS: readonly StepDefinition[] = [
     n: 16,
     title: 'Stop Connect Sync and leave it disabled',
     guidance:
-      'The agent stops the ADSync service and disables it; its start type before the stop is kept, and the undo restores it. Stopping and disabling a service needs local Administrators rights on the Connect Sync server (ADSyncAdmins is not enough), so the agent there must run as a member of Administrators. Refused while another Connect Sync server would export the migrated objects again (/server staging). Leave it disabled for a while before decommissioning.',
+      'The agent stops the ADSync service and disables it; its start type before the stop is kept, and the undo restores it. Stopping and disabling a service needs local Administrators rights on the Connect Sync server (ADSyncAdmins is not enough), so the agent there must run as a member of Administrators. Refused while another Connect Sync server would export the migrated objects again (/server staging), until every OU of the ownership ledger is confirmed by Cloud Sync (/ou status), and, when Connect Sync synced password hashes, until Graph shows the Cloud Sync password hash sync job Active. Leave it disabled for a while before decommissioning.',
     check: { kind: 'adsyncServiceStop' },
     mutating: true,
     optional: false,

@@ -113,9 +113,14 @@ export interface GraphSimulator {
   cloudSync(): SimSyncState;
   /**
    * Changes the Cloud Sync configuration behind the bot's back, as a person in the portal would:
-   * the scope (each rule's includedContainers) and/or the job's status.
+   * the scope (each rule's includedContainers), the job's status, and/or the password hash sync
+   * job (AD2AADPasswordHash: its status, or null for none, the default).
    */
-  setCloudSync(change: { includedContainers?: string[]; statusCode?: SimJobStatus }): void;
+  setCloudSync(change: {
+    includedContainers?: string[];
+    statusCode?: SimJobStatus;
+    passwordHashJob?: SimJobStatus | null;
+  }): void;
   /** What the app may do with the synchronization API: 'read' makes every write answer 403. */
   setCloudSyncPermission(permission: SimSyncPermission): void;
   /**

@@ -7,6 +7,12 @@
  * - PUT  …/schema  → 204; the body replaces the schema (synchronizationSchema update doc)
  * - POST …/pause, …/start → 204 (synchronizationJob pause/start docs)
  *
+ * A configuration that syncs password hashes has a second job, template AD2AADPasswordHash ("How to
+ * programmatically configure cloud sync using MS Graph API": one job per template, listed together).
+ * It is absent until a test turns it on with `set({ passwordHashJob })`, or a person creates it with
+ * POST …/jobs { templateId: 'AD2AADPasswordHash' } and starts it; its job and pause/start answer like
+ * the provisioning job's. Its schema is not simulated (404): nothing reads it.
+ *
  * The scope is `synchronizationRules[].containerFilter.includedContainers` (containerFilter
  * resource: OU DNs, an empty list means no filter). Writes need Synchronization.ReadWrite.All and
  * reads Synchronization.Read.All; `permission` makes the simulator answer 403 the way Graph does for
@@ -18,6 +24,8 @@
 export const SIMULATED_CLOUD_SYNC_SP_ID = '5a4d60c1-0b7e-4c2a-9d10-00000000c511';
 /** The Cloud Sync job id the simulated service writes provisioning logs under (`/summary job` takes it). */
 export const SIMULATED_CLOUD_SYNC_JOB_ID = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
+/** The password hash sync job, when the simulated configuration has one (the id shape of the provisioning job's). */
+export const SIMULATED_PASSWORD_HASH_JOB_ID = 'AD2AADPasswordHash.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000012';
 /** The schema's one synchronization rule (the provisionOnDemand doc's examples use a GUID like it). */
 export const SIMULATED_CLOUD_SYNC_RULE_ID = '6c409270-f78a-4bc6-af23-7cf3ab6482fe';
 
@@ -28,6 +36,8 @@ export interface SimSyncState {
   statusCode: SimJobStatus;
   /** Each rule's includedContainers, in order (one rule in this simulator). */
   includedContainers: string[][];
+  /** The AD2AADPasswordHash job's status; absent: the configuration has no such job (no password hash sync). */
+  passwordHashJob?: SimJobStatus;
 }
 
 export class SimHttpAnswer {
@@ -45,6 +55,7 @@ export class SimSynchronization {
   private statusCode: SimJobStatus;
   private schema: Record<string, unknown>;
   private permission: SimSyncPermission = 'readWrite';
+  private passwordHash: SimJobStatus | null = null;
 
   constructor(initial: { statusCode?: SimJobStatus; includedContainers?: string[] } = {}) {
     // A new configuration whose job has not been started provisions nothing; the runbook starts it.
@@ -57,6 +68,7 @@ export class SimSynchronization {
     return {
       statusCode: this.statusCode,
       includedContainers: rules.map((r) => [...(r.containerFilter?.includedContainers ?? [])]),
+      ...(this.passwordHash !== null ? { passwordHashJob: this.passwordHash } : {}),
     };
   }
 
@@ -64,9 +76,17 @@ export class SimSynchronization {
     this.permission = permission;
   }
 
-  /** A change made outside the bot (the portal, another admin): the scope of every rule and/or the status. */
-  set(change: { includedContainers?: string[]; statusCode?: SimJobStatus }): void {
+  /**
+   * A change made outside the bot (the portal, another admin): the scope of every rule, the
+   * provisioning job's status, and/or the password hash sync job (a status; null removes the job).
+   */
+  set(change: {
+    includedContainers?: string[];
+    statusCode?: SimJobStatus;
+    passwordHashJob?: SimJobStatus | null;
+  }): void {
     if (change.statusCode) this.statusCode = change.statusCode;
+    if (change.passwordHashJob !== undefined) this.passwordHash = change.passwordHashJob;
     const list = change.includedContainers;
     if (list)
       for (const rule of this.schema.synchronizationRules as { containerFilter?: { includedContainers?: string[] } }[])
@@ -88,21 +108,34 @@ export class SimSynchronization {
         `Resource '${spId ?? ''}' does not exist or one of its queried reference-property objects are not present.`,
         'Request_ResourceNotFound',
       );
-    if (jobId !== undefined && jobId !== SIMULATED_CLOUD_SYNC_JOB_ID)
+    const passwordHashJob = jobId === SIMULATED_PASSWORD_HASH_JOB_ID && this.passwordHash !== null;
+    if (jobId !== undefined && jobId !== SIMULATED_CLOUD_SYNC_JOB_ID && !passwordHashJob)
       throw new SimHttpAnswer(404, `The job '${jobId}' was not found.`, 'NotFound');
     const write = method !== 'GET';
     if (this.permission === 'none' || (write && this.permission === 'read')) throw forbidden();
 
     if (jobId === undefined) {
+      if (method === 'POST') return this.createJob(body, root);
       if (method !== 'GET') throw methodNotAllowed(method);
-      return { status: 200, body: { '@odata.context': `${root}/$metadata#synchronizationJobs`, value: [this.job()] } };
+      const value = [this.job(), ...(this.passwordHash !== null ? [this.passwordHashJobBody(this.passwordHash)] : [])];
+      return { status: 200, body: { '@odata.context': `${root}/$metadata#synchronizationJobs`, value } };
     }
     if (action === undefined) {
       if (method !== 'GET') throw methodNotAllowed(method);
       return {
         status: 200,
-        body: { '@odata.context': `${root}/$metadata#synchronizationJobs/$entity`, ...this.job() },
+        body: {
+          '@odata.context': `${root}/$metadata#synchronizationJobs/$entity`,
+          ...(passwordHashJob ? this.passwordHashJobBody(this.passwordHash!) : this.job()),
+        },
       };
+    }
+    if (passwordHashJob) {
+      if (action !== 'pause' && action !== 'start')
+        throw new SimHttpAnswer(404, `The simulator serves no '${action}' of the password hash sync job.`, 'NotFound');
+      if (method !== 'POST') throw methodNotAllowed(method);
+      this.passwordHash = action === 'pause' ? 'Paused' : 'Active';
+      return { status: 204 };
     }
     if (action === 'schema') {
       if (method === 'GET')
@@ -127,14 +160,49 @@ export class SimSynchronization {
     return null;
   }
 
-  private job(): Record<string, unknown> {
+  /**
+   * POST …/synchronization/jobs { templateId: 'AD2AADPasswordHash' }: turns password hash sync on the
+   * way Microsoft's Graph configuration page does; the new job is Paused until started (as that
+   * page's sample answer shows). Only this template is simulated. A second create answers 409
+   * (unverified: what Graph answers then is not documented).
+   */
+  private createJob(body: unknown, root: string): { status: number; body: unknown } {
+    const templateId = (body as { templateId?: unknown } | null)?.templateId;
+    if (templateId !== 'AD2AADPasswordHash')
+      throw new SimHttpAnswer(
+        400,
+        `The simulator creates only AD2AADPasswordHash jobs, not '${String(templateId)}'.`,
+        'BadRequest',
+      );
+    if (this.passwordHash !== null)
+      throw new SimHttpAnswer(409, 'The configuration already has an AD2AADPasswordHash job.', 'Conflict');
+    this.passwordHash = 'Paused';
     return {
-      id: SIMULATED_CLOUD_SYNC_JOB_ID,
-      templateId: 'AD2AADProvisioning',
-      schedule: { interval: 'PT2M', state: this.statusCode === 'Paused' ? 'Disabled' : 'Active' },
-      status: { code: this.statusCode, countSuccessiveCompleteFailures: 0, escrowsPruned: false },
+      status: 201,
+      body: {
+        '@odata.context': `${root}/$metadata#synchronizationJobs/$entity`,
+        ...this.passwordHashJobBody('Paused'),
+      },
     };
   }
+
+  private job(): Record<string, unknown> {
+    return jobBody(SIMULATED_CLOUD_SYNC_JOB_ID, 'AD2AADProvisioning', this.statusCode);
+  }
+
+  private passwordHashJobBody(status: SimJobStatus): Record<string, unknown> {
+    return jobBody(SIMULATED_PASSWORD_HASH_JOB_ID, 'AD2AADPasswordHash', status);
+  }
+}
+
+/** A synchronizationJob in the shape the job list/get docs show (only the fields SyncShift reads, and a few more). */
+function jobBody(id: string, templateId: string, code: SimJobStatus): Record<string, unknown> {
+  return {
+    id,
+    templateId,
+    schedule: { interval: 'PT2M', state: code === 'Paused' ? 'Disabled' : 'Active' },
+    status: { code, countSuccessiveCompleteFailures: 0, escrowsPruned: false },
+  };
 }
 
 function methodNotAllowed(method: string): SimHttpAnswer {

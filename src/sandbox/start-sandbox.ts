@@ -161,6 +161,8 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       contacts: tenant.contacts,
       logger: logger.child({ part: 'graph-simulator' }),
     });
+    // The tutorial's configuration syncs password hashes: its AD2AADPasswordHash job runs, so step 16 reads it as on.
+    parts.graph.setCloudSync({ passwordHashJob: 'Active' });
     say(
       `Graph simulator on ${parts.graph.url} with ${tenant.users.length} users, ${tenant.groups.length} groups and ${tenant.contacts.length} contacts`,
     );

@@ -1,5 +1,6 @@
 import type { CloudSyncApi } from '../cloud/types';
 import { scopeWithOu, scopeWithoutOu, type ScopeReading } from '../runbook/cloud-sync-scope';
+import { isPasswordHashJob, type PhsJobRead } from '../runbook/connect-sync-servers';
 import { AppError, asAppError } from '../shared/errors';
 
 /**
@@ -34,6 +35,28 @@ export class CloudSyncScopeService {
     const job = await this.cloud.findProvisioningJob(this.requireConfigured());
     const scope = await this.cloud.readScope(job);
     return { servicePrincipalId: job.servicePrincipalId, jobId: job.jobId, statusCode: job.statusCode, scope };
+  }
+
+  /**
+   * Cloud Sync's password hash sync jobs (template AD2AADPasswordHash), listed now for step 16. A
+   * 401/403 is returned as 'forbidden' (the requester's word then stands in, unverified); any other
+   * failure, an unset configuration included, as 'failed' with what to do.
+   */
+  async readPasswordHashJobs(now: Date): Promise<PhsJobRead> {
+    try {
+      const servicePrincipalId = this.requireConfigured();
+      const jobs = await this.cloud.listJobs(servicePrincipalId);
+      return {
+        kind: 'read',
+        at: now,
+        servicePrincipalId,
+        jobs: jobs.filter(isPasswordHashJob).map((j) => ({ jobId: j.jobId, statusCode: j.statusCode })),
+      };
+    } catch (err) {
+      const e = asAppError(err);
+      if (e.code === 'CLOUD.FORBIDDEN') return { kind: 'forbidden', message: e.message };
+      return { kind: 'failed', message: e.message, hint: e.hint ?? null };
+    }
   }
 
   /** Adds the OU to the scope (as given: the DN AD wrote) and starts the job unless it runs. */

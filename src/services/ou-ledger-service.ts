@@ -2,15 +2,17 @@ import type { AdaptiveCardJson } from '../cards/render';
 import { renderOuLedgerCard } from '../cards/ou-ledger-card';
 import { renderNoMigrationCard } from '../cards/message-cards';
 import type { ScopeReading } from '../runbook/cloud-sync-scope';
+import type { OuConfirmation } from '../runbook/ou-confirmations';
 import { buildLedger, LEDGER_STATE_TEXT, ledgerAlarmsOf, ledgerFacts, type LedgerEntry } from '../runbook/ou-ledger';
 import { asAppError } from '../shared/errors';
 import type { Store } from '../store/types';
 import type { CloudSyncScopeService } from './cloud-sync-scope-service';
 
-/** Per-object confirmation counts by OU DN, from Cloud Sync's provisioning logs (helper t15ev's evidence). */
-export type ConfirmationSource = (
-  migrationId: string,
-) => Promise<ReadonlyMap<string, { inScope: number; confirmed: number }> | undefined>;
+/**
+ * Per-object confirmation by OU DN, from Cloud Sync's provisioning logs as stored evidence read them
+ * (storedConfirmations in ou-confirmations.ts), each with what it was read from and when.
+ */
+export type ConfirmationSource = (migrationId: string) => Promise<ReadonlyMap<string, OuConfirmation> | undefined>;
 
 export interface LedgerReading {
   entries: LedgerEntry[];
@@ -21,7 +23,7 @@ export interface LedgerReading {
 
 /**
  * The OU ownership ledger of a migration, read now: stored steps and waves, Cloud Sync's scope from
- * Graph, and (once wired) per-object confirmation. `/ou status` shows it; the daily summary shows it
+ * Graph, and per-object confirmation from stored evidence. `/ou status` shows it; the daily summary shows it
  * with its alarms.
  */
 export class OuLedgerService {

@@ -55,7 +55,9 @@ import {
   scopeValueFromEvidence,
 } from '../runbook/cloud-sync-scope';
 import type { ConnectSyncServers } from './connect-sync-servers';
-import { finalStopPhs } from '../runbook/connect-sync-servers';
+import { connectSyncPhs, finalStopPhs } from '../runbook/connect-sync-servers';
+import { finalStopLedgerRefusal } from '../runbook/final-stop';
+import type { OuLedgerService } from './ou-ledger-service';
 
 export interface RunbookServiceOptions {
   store: Store;
@@ -71,6 +73,8 @@ export interface RunbookServiceOptions {
   now?: () => Date;
   /** Step 12's canary; without it step 12 has no canary buttons and no canary condition. */
   canary?: CanaryService;
+  /** The OU ownership ledger step 16 waits on; without it step 16 is refused. */
+  ledger?: OuLedgerService;
 }
 
 type Loaded = { migration: MigrationRecord; steps: StoredStep[]; step: StoredStep; def: StepDefinition };
@@ -331,6 +335,10 @@ export class RunbookService {
         if (!waiting.ok) return refuse('approval.request', waiting.reason);
         const serverRefusal = await this.options.servers.refusal(migration.id, def, loaded.steps, true);
         if (serverRefusal) return refuse('approval.request', serverRefusal);
+        if (def.check.kind === 'adsyncServiceStop') {
+          const ledgerRefusal = await this.finalStopLedgerRefusal(migration.id);
+          if (ledgerRefusal) return refuse('approval.request', `Not requested: ${ledgerRefusal}`);
+        }
         if (def.check.kind === 'cloudSyncScope') {
           // The approval rests on the Cloud Sync job and scope as Graph shows them now.
           const basis = await this.scopeApprovalBasis(loaded.steps);
@@ -354,7 +362,17 @@ export class RunbookService {
         }
         let phs: Record<string, string> = {};
         if (def.asksPhs === 'cloudSync') {
-          const checked = finalStopPhs(loaded.steps, stepWhereAsked('connectSync'), action.phs);
+          const answerStep = stepWhereAsked('connectSync');
+          // Read only when it matters: Connect Sync's own password hash sync was on (or not recorded).
+          const read =
+            connectSyncPhs(loaded.steps, answerStep) === 'off'
+              ? null
+              : ((await this.options.cloudSync?.readPasswordHashJobs(this.now())) ?? {
+                  kind: 'failed' as const,
+                  message: 'no Cloud Sync configuration is set',
+                  hint: 'An administrator sets CLOUD_SYNC_SERVICE_PRINCIPAL_ID.',
+                });
+          const checked = finalStopPhs(loaded.steps, answerStep, action.phs, read);
           if (!checked.ok) return refuse('approval.request', checked.reason);
           phs = checked.evidence;
         }
@@ -572,6 +590,13 @@ export class RunbookService {
   }
 
   /** Step 15's rule, on the planned waves and the latest posted wave summary. */
+  /** Step 16's ledger half: every OU of the ownership ledger confirmed by Cloud Sync (final-stop.ts). */
+  private async finalStopLedgerRefusal(migrationId: string): Promise<string | null> {
+    if (!this.options.ledger)
+      return 'This SyncShift runs without the OU ownership ledger, so nothing shows that Cloud Sync owns every object.';
+    return finalStopLedgerRefusal((await this.options.ledger.read(migrationId)).entries);
+  }
+
   private async wavesConfirmed(migrationId: string): Promise<string[]> {
     const waves = await this.options.store.waves.listWaves(migrationId);
     const posted = (await this.options.store.summaries.listSummaries(migrationId))
@@ -981,9 +1006,11 @@ export class RunbookService {
       const allowed = undoAllowed(fresh.steps, def.n, null);
       if (!allowed.ok) refusal = allowed.reason;
     } else {
-      // The other Connect Sync servers are asked again: one may have been promoted since the request.
+      // The other Connect Sync servers are asked again: one may have been promoted since the request;
+      // so is the ledger for the final stop: a verify since may have found an unconfirmed object.
       refusal =
         (await this.options.servers.refusal(migration.id, def, fresh.steps, true)) ??
+        (def.check.kind === 'adsyncServiceStop' ? await this.finalStopLedgerRefusal(migration.id) : null) ??
         (await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() }));
     }
     if (refusal) {

@@ -1,5 +1,6 @@
 import type { JobError } from '../runbook/job-shapes';
 import type { ComparisonReport } from '../runbook/ou-comparison';
+import type { StoredVerifyConfirmation } from '../runbook/ou-confirmations';
 import { AppError } from '../shared/errors';
 import {
   assertLimit,
@@ -71,6 +72,11 @@ export interface VerificationRepo {
   }): Promise<void>;
   /** Verifications whose job finished but whose card was never updated (the bot stopped in between). */
   listUnreported(): Promise<VerificationRecord[]>;
+  /**
+   * The Cloud Sync confirmation of each reported verify of a migration that read one (newest first),
+   * without the rest of the report: the ownership ledger reads these counts, not the name lists.
+   */
+  listConfirmations(migrationId: string): Promise<StoredVerifyConfirmation[]>;
 }
 
 const VERIFICATION_COLUMNS = `id, job_id, conversation_id, migration_id, ou_input, base_dn, card_activity_id, status,
@@ -196,6 +202,34 @@ export function createVerificationRepo(db: Db): VerificationRepo {
             ORDER BY v.seq`,
       );
       return rows.map(mapVerification);
+    },
+
+    async listConfirmations(migrationId) {
+      if (!isUuid(migrationId)) return [];
+      // report.cloudSync is a CloudSyncConfirmation, or { unavailable } when the logs could not be read (skipped).
+      const rows = await db.query(
+        `SELECT base_dn, reported_at, report->'cloudSync'->>'jobId' AS job_id,
+                report->'cloudSync'->>'onPrem' AS in_scope, report->'cloudSync'->>'confirmed' AS confirmed
+           FROM verifications
+          WHERE migration_id = $1::uuid AND status = 'reported' AND base_dn IS NOT NULL AND reported_at IS NOT NULL
+            AND report->'cloudSync'->>'confirmed' IS NOT NULL
+          ORDER BY seq DESC`,
+        [migrationId],
+      );
+      return rows.flatMap((r) => {
+        const inScope = Number(r.in_scope);
+        const confirmed = Number(r.confirmed);
+        if (!Number.isInteger(inScope) || !Number.isInteger(confirmed)) return [];
+        return [
+          {
+            baseDn: String(r.base_dn),
+            at: toDate(r.reported_at),
+            jobId: String(r.job_id ?? 'unknown'),
+            inScope,
+            confirmed,
+          },
+        ];
+      });
     },
   };
 }

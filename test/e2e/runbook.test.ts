@@ -516,16 +516,17 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     await click(ADELE, 'step.confirm', 14);
     await click(ADELE, 'step.confirm', 15);
     expect(ps.readState().service).toMatchObject({ Status: 'Running' });
-    // Connect Sync synced password hashes (step 11), so Cloud Sync's must be on: SyncShift cannot read
-    // it, so the requester confirms it on the card, and the approval shows it.
-    expect(await click(ADELE, 'step.requestApproval', 16)).toContain(
+    // Connect Sync synced password hashes (step 10), so Cloud Sync's must be on: read from Graph as
+    // the configuration's AD2AADPasswordHash job, which the simulated configuration has not yet.
+    expect(await click(ADELE, 'step.requestApproval', 16, { phs: 'on' })).toContain(
       'Turn on password hash sync in the Cloud Sync configuration',
     );
-    await click(ADELE, 'step.requestApproval', 16, { phs: 'on' });
+    h.graph.setCloudSync({ passwordHashJob: 'Active' });
+    await click(ADELE, 'step.requestApproval', 16);
     const ap16 = await waitForApproval(16, 'pending');
     expect((await h.store.runbook.getApproval(ap16))!.evidence).toMatchObject({
       connectSyncPhs: 'on',
-      cloudSyncPhs: expect.stringContaining('confirmed by the requester') as unknown,
+      cloudSyncPhs: expect.stringContaining('on, read from Graph: job AD2AADPasswordHash.') as unknown,
     });
     await click(LYNNE, 'step.approve', 16, { approvalId: ap16 });
     const s16 = await waitForStep(16, ['done']);

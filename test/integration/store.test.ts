@@ -968,6 +968,44 @@ describe.each([pgliteBackend(), postgresBackend()])('store on $name', (backend) 
     ).rejects.toThrow(/does not exist/);
   });
 
+  test("verifications.listConfirmations reads each reported verify's Cloud Sync counts, newest first", async () => {
+    const conversationId = unique('conv');
+    const migration = (await store.migrations.create({ name: 'm', conversationId, createdBy: 'alice' }))!;
+    const report = async (baseDn: string, cloudSync: unknown, now: Date): Promise<void> => {
+      const v = await store.verifications.create({
+        jobId: (await enqueue(conversationId)).id,
+        conversationId,
+        migrationId: migration.id,
+        ouInput: baseDn,
+      });
+      await store.verifications.complete({
+        id: v.id,
+        status: 'reported',
+        baseDn,
+        summary: {},
+        report: { cloudSync },
+        now,
+      });
+    };
+    const job = 'AD2AADProvisioning.x';
+    await report('OU=Sales,DC=contoso,DC=com', { jobId: job, onPrem: 7, confirmed: 5, unconfirmed: [] }, at(1));
+    // Logs not read: no counts, so not listed (never "0 of 0").
+    await report('OU=HR,DC=contoso,DC=com', { unavailable: 'no Cloud Sync job is set' }, at(2));
+    await report('OU=Sales,DC=contoso,DC=com', { jobId: job, onPrem: 7, confirmed: 7, unconfirmed: [] }, at(3));
+    // Still running: not listed.
+    await store.verifications.create({
+      jobId: (await enqueue(conversationId)).id,
+      conversationId,
+      migrationId: migration.id,
+      ouInput: 'OU=IT',
+    });
+    expect(await store.verifications.listConfirmations(migration.id)).toEqual([
+      { baseDn: 'OU=Sales,DC=contoso,DC=com', at: at(3), jobId: job, inScope: 7, confirmed: 7 },
+      { baseDn: 'OU=Sales,DC=contoso,DC=com', at: at(1), jobId: job, inScope: 7, confirmed: 5 },
+    ]);
+    expect(await store.verifications.listConfirmations('not-a-uuid')).toEqual([]);
+  });
+
   test('audit log appends, lists latest first, and refuses UPDATE, DELETE and TRUNCATE', async () => {
     const actor = unique('actor');
     const who = { id: actor, name: 'Adele Vance' };

@@ -2,9 +2,11 @@ import {
   connectSyncPhs,
   createdRuleNames,
   finalStopPhs,
+  isPasswordHashJob,
   judgeOtherServer,
   otherServersBlocker,
   type OtherServer,
+  type PhsJobRead,
 } from '../../src/runbook/connect-sync-servers';
 import { applyEvent, initialSteps, type StepState } from '../../src/runbook/runbook';
 import { parseStepAction } from '../../src/runbook/step-actions';
@@ -110,25 +112,75 @@ describe('what the steps recorded', () => {
 describe('password hash sync at the final stop', () => {
   const answered = (connectSyncPhs: unknown): StepState[] =>
     initialSteps().map((s) => (s.n === 11 ? { ...s, status: 'done', evidence: { connectSyncPhs } } : s));
-
-  it("asks nothing when Connect Sync's was off", () => {
-    expect(finalStopPhs(answered('off'), 11, undefined)).toEqual({ ok: true, evidence: { connectSyncPhs: 'off' } });
+  const at = new Date('2026-12-05T09:00:00Z');
+  const PHS_JOB = 'AD2AADPasswordHash.5a4d60c1.0b7e3c2a';
+  const read = (...jobs: { jobId: string; statusCode: string }[]): PhsJobRead => ({
+    kind: 'read',
+    at,
+    servicePrincipalId: 'sp-1',
+    jobs,
   });
 
-  it("refuses until the requester confirms Cloud Sync's is on, when Connect Sync's was on or not recorded", () => {
-    for (const answer of ['on', undefined]) {
-      const refused = finalStopPhs(answered(answer), 11, undefined);
-      expect(refused).toMatchObject({ ok: false });
-      expect((refused as { reason: string }).reason).toContain(
-        'Turn on password hash sync in the Cloud Sync configuration',
-      );
-      expect((refused as { reason: string }).reason).toContain('AD2AADPasswordHash');
-      expect(finalStopPhs(answered(answer), 11, 'off')).toMatchObject({ ok: false });
-      expect(finalStopPhs(answered(answer), 11, 'on')).toMatchObject({
-        ok: true,
-        evidence: { cloudSyncPhs: 'on, confirmed by the requester (unverified: SyncShift cannot read it)' },
-      });
+  it("asks nothing and reads nothing when Connect Sync's was off", () => {
+    expect(finalStopPhs(answered('off'), 11, undefined, null)).toEqual({
+      ok: true,
+      evidence: { connectSyncPhs: 'off' },
+    });
+  });
+
+  it('confirms it from Graph when the AD2AADPasswordHash job is Active, whatever the requester says', () => {
+    for (const answer of ['on', undefined])
+      for (const says of ['on', 'off', undefined] as const)
+        expect(finalStopPhs(answered(answer), 11, says, read({ jobId: PHS_JOB, statusCode: 'Active' }))).toEqual({
+          ok: true,
+          evidence: {
+            connectSyncPhs: answer ?? 'not recorded in step 11 (taken as on)',
+            cloudSyncPhs: `on, read from Graph: job ${PHS_JOB} is Active (2026-12-05T09:00:00.000Z)`,
+          },
+        });
+  });
+
+  it('refuses when the configuration has no password hash job, or it is paused or quarantined, saying what to do', () => {
+    const absent = finalStopPhs(answered('on'), 11, 'on', read());
+    expect(absent).toMatchObject({ ok: false });
+    expect((absent as { reason: string }).reason).toContain('has no AD2AADPasswordHash job');
+    expect((absent as { reason: string }).reason).toContain(
+      'Turn on password hash sync in the Cloud Sync configuration',
+    );
+    for (const statusCode of ['Paused', 'Quarantine', 'NotRun']) {
+      const stopped = finalStopPhs(answered('on'), 11, 'on', read({ jobId: PHS_JOB, statusCode }));
+      expect(stopped).toMatchObject({ ok: false });
+      expect((stopped as { reason: string }).reason).toContain(`job ${PHS_JOB} is ${statusCode}`);
+      expect((stopped as { reason: string }).reason).toContain(`jobs/${PHS_JOB}/start`);
     }
+  });
+
+  it("falls back to the requester's word, labelled unverified, only when Graph answers 403", () => {
+    const forbidden: PhsJobRead = {
+      kind: 'forbidden',
+      message: 'the app registration lacks Synchronization.Read.All.',
+    };
+    const refused = finalStopPhs(answered('on'), 11, undefined, forbidden);
+    expect(refused).toMatchObject({ ok: false });
+    expect((refused as { reason: string }).reason).toContain('choose On for it on this card');
+    expect(finalStopPhs(answered('on'), 11, 'off', forbidden)).toMatchObject({ ok: false });
+    expect(finalStopPhs(answered('on'), 11, 'on', forbidden)).toEqual({
+      ok: true,
+      evidence: {
+        connectSyncPhs: 'on',
+        cloudSyncPhs:
+          'on, confirmed by the requester (unverified: Graph refused to list the AD2AADPasswordHash job: the app registration lacks Synchronization.Read.All.)',
+      },
+    });
+    // Any other failure refuses: a requester's word does not stand in for an unreachable Graph.
+    const failed = finalStopPhs(answered('on'), 11, 'on', { kind: 'failed', message: 'Graph timed out', hint: null });
+    expect((failed as { reason: string }).reason).toContain('could not be read from Microsoft Graph: Graph timed out');
+  });
+
+  it('knows the password hash job by its template or its id', () => {
+    expect(isPasswordHashJob({ jobId: PHS_JOB, templateId: 'AD2AADPasswordHash' })).toBe(true);
+    expect(isPasswordHashJob({ jobId: PHS_JOB, templateId: 'ADDCInPassthrough' })).toBe(true);
+    expect(isPasswordHashJob({ jobId: 'AD2AADProvisioning.5a4d60c1.x', templateId: 'AD2AADProvisioning' })).toBe(false);
   });
 });
 
