@@ -6,7 +6,9 @@ import {
   SIMULATED_CLOUD_SYNC_JOB_ID,
   SIMULATED_CLOUD_SYNC_RULE_ID,
   SIMULATED_CLOUD_SYNC_SP_ID,
+  SIMULATED_PASSWORD_HASH_JOB_ID,
 } from '../../src/sandbox/sim-synchronization';
+import { CloudSyncScopeService } from '../../src/services/cloud-sync-scope-service';
 import { AppError } from '../../src/shared/errors';
 
 const PILOT = 'OU=R\\,D,DC=contoso,DC=com';
@@ -23,7 +25,7 @@ describe('Cloud Sync scope through the synchronization API', () => {
   });
 
   beforeEach(async () => {
-    graph.setCloudSync({ includedContainers: [], statusCode: 'Paused' });
+    graph.setCloudSync({ includedContainers: [], statusCode: 'Paused', passwordHashJob: null });
     graph.setCloudSyncPermission('readWrite');
     graph.reset();
     job = await cloud().findProvisioningJob(SIMULATED_CLOUD_SYNC_SP_ID);
@@ -141,6 +143,52 @@ describe('Cloud Sync scope through the synchronization API', () => {
     await expect(cloud().readScope(job)).rejects.toMatchObject({
       code: 'CLOUD.FORBIDDEN',
       details: expect.objectContaining({ permission: 'Synchronization.Read.All' }),
+    });
+  });
+
+  it('lists the password hash sync job beside the provisioning job once the configuration has one', async () => {
+    const service = new CloudSyncScopeService(cloud(), SIMULATED_CLOUD_SYNC_SP_ID);
+    const at = new Date('2026-12-05T09:00:00Z');
+    expect(await service.readPasswordHashJobs(at)).toEqual({
+      kind: 'read',
+      at,
+      servicePrincipalId: SIMULATED_CLOUD_SYNC_SP_ID,
+      jobs: [],
+    });
+    // Turned on as Microsoft's Graph page does it: create the job from its template, then start it.
+    const jobsUrl = `${graph.url}/beta/servicePrincipals/${SIMULATED_CLOUD_SYNC_SP_ID}/synchronization/jobs`;
+    const auth = { authorization: `Bearer ${graph.token}`, 'content-type': 'application/json' };
+    const created = await fetch(jobsUrl, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ templateId: 'AD2AADPasswordHash' }),
+    });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({
+      id: SIMULATED_PASSWORD_HASH_JOB_ID,
+      templateId: 'AD2AADPasswordHash',
+      status: { code: 'Paused' },
+    });
+    expect((await cloud().listJobs(SIMULATED_CLOUD_SYNC_SP_ID)).map((j) => [j.templateId, j.statusCode])).toEqual([
+      ['AD2AADProvisioning', 'Paused'],
+      ['AD2AADPasswordHash', 'Paused'],
+    ]);
+    expect(
+      (await fetch(`${jobsUrl}/${SIMULATED_PASSWORD_HASH_JOB_ID}/start`, { method: 'POST', headers: auth })).status,
+    ).toBe(204);
+    expect(await service.readPasswordHashJobs(at)).toMatchObject({
+      kind: 'read',
+      jobs: [{ jobId: SIMULATED_PASSWORD_HASH_JOB_ID, statusCode: 'Active' }],
+    });
+    expect(graph.cloudSync().passwordHashJob).toBe('Active');
+    // The provisioning job is still the only one findProvisioningJob takes.
+    expect((await cloud().findProvisioningJob(SIMULATED_CLOUD_SYNC_SP_ID)).jobId).toBe(SIMULATED_CLOUD_SYNC_JOB_ID);
+
+    graph.setCloudSyncPermission('none');
+    expect(await service.readPasswordHashJobs(at)).toMatchObject({ kind: 'forbidden' });
+    expect(await new CloudSyncScopeService(cloud(), null).readPasswordHashJobs(at)).toMatchObject({
+      kind: 'failed',
+      hint: expect.stringContaining('CLOUD_SYNC_SERVICE_PRINCIPAL_ID') as unknown,
     });
   });
 
