@@ -4,6 +4,7 @@ import type { CloudSyncConfirmation } from '../../src/runbook/cloud-sync-evidenc
 import { ADELE, cardActionActivity, MEGAN, postActivity, type TestUser } from '../helpers/activities';
 import { AGENT_ID, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
+import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 
 const JOB = 'AD2AADProvisioning.5a4d60c1.0b7e3c2a-5a4d-4b6e-9f10-000000000011';
@@ -21,7 +22,10 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
 
   beforeAll(async () => {
     h = await startBotHarness({
-      env: { SYNCSHIFT_APPROVERS: [ADELE, MEGAN].map((u) => u.aadObjectId).join(',') },
+      env: {
+        SYNCSHIFT_APPROVERS: [ADELE, MEGAN].map((u) => u.aadObjectId).join(','),
+        SYNCSHIFT_REQUIRED_APPROVALS: '1',
+      },
     });
     expect((await h.say('/migration start "Final stop"', ADELE)).length).toBe(3);
     migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
@@ -51,10 +55,14 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
   });
 
   async function request16(user: TestUser, extra: Record<string, unknown> = {}): Promise<string> {
+    return click16(user, 'step.requestApproval', extra);
+  }
+
+  async function click16(user: TestUser, verb: string, extra: Record<string, unknown> = {}): Promise<string> {
     const res = await postActivity(
       h.bot.url,
       cardActionActivity({
-        verb: 'step.requestApproval',
+        verb,
         data: { migrationId, n: 16, ...extra },
         from: user,
         conversationId: h.conversationId,
@@ -74,7 +82,7 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
   }
 
   /** A reported verify of the pilot OU, as the verify service stores it once it read the provisioning logs. */
-  async function storeVerify(confirmed: number): Promise<void> {
+  async function storeVerify(confirmed: number, unconfirmed: CloudSyncConfirmation['unconfirmed'] = []): Promise<void> {
     const job = await h.store.jobs.enqueue({
       kind: 'directory.scanOu',
       purpose: 'verify',
@@ -94,7 +102,7 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
       onPrem: 7,
       inEntraWithAnchor: 7,
       confirmed,
-      unconfirmed: [],
+      unconfirmed,
     };
     await h.store.verifications.complete({
       id: v.id,
@@ -149,5 +157,26 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
         `on, read from Graph: job ${SIMULATED_PASSWORD_HASH_JOB_ID} is Active`,
       ) as unknown,
     });
+  });
+
+  it('voids the approval when a verify since the request found an object Cloud Sync has not confirmed', async () => {
+    const approval = (await h.store.runbook.latestApproval(migrationId, 16))!;
+    await storeVerify(6, [{ dn: `CN=Pat Newhire,${OU.rAndD}`, reason: 'no Cloud Sync log entry' }]);
+    await click16(MEGAN, 'step.approve', { approvalId: approval.id });
+    const step16 = await eventually(
+      async () => {
+        const s = (await h.store.runbook.listSteps(migrationId)).find((x) => x.n === 16)!;
+        return s.status === 'pending' ? s : null;
+      },
+      { what: 'step 16 back to pending after the void approval', timeoutMs: 30_000 },
+    );
+    expect(step16.reason).toContain(`approval void, nothing ran: Connect Sync may be stopped only when`);
+    expect(step16.reason).toContain(`6 of 7 in-scope objects confirmed by Cloud Sync`);
+    expect((await h.store.runbook.getApproval(approval.id))!.status).toBe('void');
+    // Nothing was queued for the agent: the ADSync service was never asked to stop.
+    const queued = await h.store.db.query(`SELECT kind FROM jobs WHERE migration_id = $1 AND kind LIKE 'adsync.%'`, [
+      migrationId,
+    ]);
+    expect(queued).toEqual([]);
   });
 });
