@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
+import { NoFlowCheckService } from '../services/no-flow-check-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -130,6 +131,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     canary,
   });
   const ledger = new OuLedgerService({ store, cloudSync });
+  const noFlow = new NoFlowCheckService({ store, jobs, cards, servers, logger: logger.child({ part: 'no-flow' }) });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
@@ -154,6 +156,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       verify: (job) => verify.scanFinished(job),
       // A staging server's read is a step check no step waits for; it goes to the servers' record.
       'step.check': async (job) => {
+        if (await noFlow.jobFinished(job)) return;
         if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
       },
       'step.precheck': (job) => runbook.stepJobFinished(job),
@@ -198,6 +201,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     summaries,
     ledger,
     servers,
+    noFlow,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });
