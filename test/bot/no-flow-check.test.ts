@@ -155,4 +155,23 @@ describe('/ou noflow', () => {
     expect(card).toContain('Rules created');
     expect(card).toContain('not recorded by SyncShift');
   });
+
+  it('a server without an AD connector: the card says the check failed and why', async () => {
+    fake.writeState({ connectors: fake.readState().connectors.filter((c) => c.ConnectorTypeName !== 'AD') });
+    const from = h.connector.calls.length;
+    await say('/ou noflow pilot');
+    const call = await h.connector.waitFor(
+      (c) =>
+        c.method === 'POST' &&
+        c.conversationId === h.conversationId &&
+        /no-flow check of .* failed/.test(
+          cardText((c.activity.attachments?.[0]?.content ?? {}) as Record<string, unknown>),
+        ),
+      { from, timeoutMs: 30_000 },
+    );
+    const text = cardText(call.activity.attachments![0]!.content as Record<string, unknown>);
+    expect(text).toContain(`The no-flow check of ${PILOT_OU} failed`);
+    expect(text).toContain('has no Active Directory connector');
+    expect(text).toContain('ADSYNC.CONNECTOR_NOT_FOUND');
+  });
 });

@@ -2,9 +2,12 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { createNoFlowRules, listRules, setRulesDisabled, startScheduler } from '../../src/agent/actions/adsync';
 import { checkNoFlow } from '../../src/agent/actions/no-flow-check';
+import { runAgent } from '../../src/agent/agent';
 import { assertDnAllowed } from '../../src/agent/agent-policy';
+import type { RelayClient } from '../../src/agent/relay-client';
+import { createLogger } from '../../src/shared/logger';
 import type { Directory } from '../../src/directory/types';
-import { noFlowCheckResult } from '../../src/relay/protocol';
+import { noFlowCheckResult, readAdsyncResult, type LeasedJob, type ResultRequest } from '../../src/relay/protocol';
 import { evaluateNoFlow } from '../../src/runbook/no-flow-check';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
 import { AppError } from '../../src/shared/errors';
@@ -140,5 +143,36 @@ describe('adsync.noFlowCheck against the stand-in', () => {
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe('POLICY.DN_NOT_ALLOWED');
     expect(fake.readState().scriptsRun.length).toBe(before);
+  });
+});
+
+describe('adsync.noFlowCheck through the agent loop', () => {
+  it('a read-only agent runs it inside its allow-list and refuses it outside, before Connect Sync is asked', async () => {
+    const job = (n: number, ou: string): LeasedJob => ({
+      id: `00000000-0000-4000-8000-00000000000${n}`,
+      payload: { action: 'adsync.noFlowCheck', ou },
+      leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    const jobs = [job(1, PILOT_OU), job(2, SALES_OU)];
+    const results: ResultRequest[] = [];
+    const relay = {
+      lease: async () => jobs.shift() ?? null,
+      progress: async () => undefined,
+      result: async (_id: string, r: ResultRequest) => void results.push(r),
+    } as unknown as RelayClient;
+    await runAgent({
+      relay,
+      logger: createLogger('test', 'silent'),
+      maxJobs: 2,
+      policy: { allowedBaseDns: [SALES_OU], readOnly: true },
+      connectDirectory: () => openNoFlowDirectory(forestFile),
+      adsync: { exportDir: '/nonexistent', env: fake.env },
+    });
+    expect(results[0]).toMatchObject({ outcome: 'failed', error: { code: 'POLICY.DN_NOT_ALLOWED' } });
+    expect(results[1]!.outcome).toBe('succeeded');
+    const read = readAdsyncResult('adsync.noFlowCheck', (results[1] as { result: unknown }).result);
+    expect(read.ok && read.data.objects.map((o) => o.dn)).toEqual(SALES_USERS);
+    // Only the allowed OU reached Connect Sync: one listRules and one check.
+    expect(fake.readState().scriptsRun).toEqual(['adsync.listRules', 'adsync.noFlowCheck']);
   });
 });
