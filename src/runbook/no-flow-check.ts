@@ -57,7 +57,7 @@ export type NotCarryingReason =
 export interface NoFlowEvaluation {
   outcome: NoFlowOutcome;
   /** The last completed synchronization run on the AD connector: the cycle the metaverse reflects. */
-  lastSync: { runProfileName: string; endedAt: string; result: string } | null;
+  lastSync: { runProfileName: string; startedAt: string | null; endedAt: string; result: string } | null;
   rulesCreatedAt: string | null;
   objectsInOu: number;
   read: number;
@@ -83,9 +83,14 @@ export function lastSyncRun(runs: readonly NoFlowRun[]): NoFlowEvaluation['lastS
     if (Number.isNaN(at)) continue;
     if (!best || at > best.at) best = { run, at };
   }
-  return best
-    ? { runProfileName: best.run.runProfileName, endedAt: new Date(best.at).toISOString(), result: best.run.result }
-    : null;
+  if (!best) return null;
+  const started = Date.parse(best.run.startDate ?? '');
+  return {
+    runProfileName: best.run.runProfileName,
+    startedAt: Number.isNaN(started) ? null : new Date(started).toISOString(),
+    endedAt: new Date(best.at).toISOString(),
+    result: best.run.result,
+  };
 }
 
 /**
@@ -100,8 +105,10 @@ export function evaluateNoFlow(reading: NoFlowReading, rulesCreatedAt: Date | nu
     if (carriesCloudNoFlow(o.cloudNoFlow)) carrying.push(o.dn);
     else notCarrying.push(whyNot(o));
   }
+  // A run evaluates the rules that exist when it starts: one that started before them does not count.
   const noCycle =
-    lastSync === null || (rulesCreatedAt !== null && Date.parse(lastSync.endedAt) < rulesCreatedAt.getTime());
+    lastSync === null ||
+    (rulesCreatedAt !== null && Date.parse(lastSync.startedAt ?? lastSync.endedAt) < rulesCreatedAt.getTime());
   const read = reading.objects.length;
   const outcome: NoFlowOutcome = noCycle
     ? 'noCycleSinceRules'

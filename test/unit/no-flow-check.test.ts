@@ -65,6 +65,7 @@ describe('the last sync run', () => {
   it('is the latest completed synchronization run, not an import or export', () => {
     expect(lastSyncRun([...AFTER, ...BEFORE])).toEqual({
       runProfileName: 'Full Synchronization',
+      startedAt: '2026-12-05T11:01:00.000Z',
       endedAt: '2026-12-05T11:01:00.000Z',
       result: 'success',
     });
@@ -93,6 +94,11 @@ describe('evaluateNoFlow', () => {
     expect(e.rulesCreatedAt).toBe('2026-12-05T10:00:00.000Z');
     // The objects are still counted as read, so the card can show what was seen.
     expect([e.read, e.carrying.length, e.notCarrying.length]).toEqual([2, 0, 2]);
+  });
+
+  it('does not count a run that started before the rules, even if it ended after them', () => {
+    const straddling = run('Full Synchronization', '2026-12-05T10:05:00Z', { startDate: '2026-12-05T09:55:00Z' });
+    expect(evaluateNoFlow(reading([obj(a, null)], [straddling]), RULES_AT).outcome).toBe('noCycleSinceRules');
   });
 
   it('says so too when no sync run was ever recorded', () => {

@@ -388,7 +388,8 @@ export const readinessScript = defineScript('adsync.readiness', { importAdsync: 
  * throw or return nothing, **unverified**) is reported per object rather than failing the run.
  * With readRuns, the AD connector's latest runs (Get-ADSyncRunProfileResult -ConnectorId
  * -NumberRequested) and the scheduler come too; dates are written as UTC (the sync engine keeps its run
- * history in UTC, **unverified** for this cmdlet).
+ * history in UTC, **unverified** for this cmdlet), to the millisecond, since a run is compared with the
+ * moment the rules were created.
  */
 export const noFlowCheckScript = defineScript('adsync.noFlowCheck', { importAdsync: true }, [
   '$connectorName = [string]$p.connectorName',
@@ -426,8 +427,8 @@ export const noFlowCheckScript = defineScript('adsync.noFlowCheck', { importAdsy
   '    if ($null -ne $r) {',
   '      $start = $null',
   '      $end = $null',
-  "      if ($r.StartDate) { $start = ([datetime]$r.StartDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
-  "      if ($r.EndDate) { $end = ([datetime]$r.EndDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
+  "      if ($r.StartDate) { $start = ([datetime]$r.StartDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
+  "      if ($r.EndDate) { $end = ([datetime]$r.EndDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
   '      [ordered]@{ connectorName = [string]$r.ConnectorName; runProfileName = [string]$r.RunProfileName; result = [string]$r.Result; isRunComplete = [bool]$r.IsRunComplete; startDate = $start; endDate = $end }',
   '    }',
   '  })',

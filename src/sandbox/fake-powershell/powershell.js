@@ -561,8 +561,9 @@ const SCRIPTS = {
         runProfileName: r.RunProfileName,
         result: r.Result,
         isRunComplete: !!r.IsRunComplete,
-        startDate: r.StartDate ? r.StartDate.replace(/\.\d{3}Z$/, 'Z') : null,
-        endDate: r.EndDate ? r.EndDate.replace(/\.\d{3}Z$/, 'Z') : null,
+        // As the script writes them: UTC to the millisecond.
+        startDate: r.StartDate ? new Date(r.StartDate).toISOString() : null,
+        endDate: r.EndDate ? new Date(r.EndDate).toISOString() : null,
       }));
       scheduler = schedulerState(state);
     }
