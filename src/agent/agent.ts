@@ -12,6 +12,7 @@ import { asAppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import * as adsync from './actions/adsync';
 import { createCanary, deleteCanary } from './actions/canary';
+import { checkNoFlow } from './actions/no-flow-check';
 import {
   assertActionAllowed,
   assertDnAllowed,
@@ -196,6 +197,22 @@ async function executeJob(job: LeasedJob, options: AgentOptions): Promise<Result
       });
       return { outcome: 'succeeded', result: { action: payload.action, data: { connectSync, directory: read } } };
     }
+    if (payload.action === 'adsync.noFlowCheck') {
+      // The OU's objects come from the directory; the allow-list is checked on the resolved DN first.
+      directory = await options.connectDirectory();
+      const data = await checkNoFlow(
+        directory,
+        {
+          ou: payload.ou,
+          checkBase: (baseDn) => assertDnAllowed(policy, baseDn),
+          onProgress: (read) => {
+            scannedSoFar = read;
+          },
+        },
+        run,
+      );
+      return { outcome: 'succeeded', result: { action: payload.action, data } };
+    }
     const data = await runAdsync(payload, run, options.adsync.exportDir);
     return { outcome: 'succeeded', result: { action: payload.action, data } };
   } catch (err) {
@@ -370,7 +387,7 @@ function refusal(err: unknown): { err: RelayHttpError; failed?: ResultRequest } 
 async function runAdsync(
   payload: Exclude<
     LeasedJob['payload'],
-    { action: 'directory.scanOu' | 'directory.createCanary' | 'directory.deleteCanary' }
+    { action: 'directory.scanOu' | 'directory.createCanary' | 'directory.deleteCanary' | 'adsync.noFlowCheck' }
   >,
   run: adsync.AdsyncRunOptions,
   exportDir: string,

@@ -4,6 +4,7 @@ import type { CloudDirectory } from '../cloud/types';
 import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
 import { storedConfirmations } from '../services/ou-confirmations';
+import { NoFlowCheckService } from '../services/no-flow-check-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -133,6 +134,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     canary,
     ledger,
   });
+  const noFlow = new NoFlowCheckService({ store, jobs, cards, servers, logger: logger.child({ part: 'no-flow' }) });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
@@ -157,6 +159,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       verify: (job) => verify.scanFinished(job),
       // A staging server's read is a step check no step waits for; it goes to the servers' record.
       'step.check': async (job) => {
+        if (await noFlow.jobFinished(job)) return;
         if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
       },
       'step.precheck': (job) => runbook.stepJobFinished(job),
@@ -201,6 +204,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     summaries,
     ledger,
     servers,
+    noFlow,
     botAppId: config.botAuth?.appId ?? '',
     logger,
   });

@@ -358,6 +358,53 @@ export type ReadinessDirectory = z.infer<typeof readinessDirectory>;
 export const readinessResult = z.object({ connectSync: readinessConnectSync, directory: readinessDirectory });
 export type ReadinessResult = z.infer<typeof readinessResult>;
 
+/**
+ * `adsync.noFlowCheck`: one object of the OU as Connect Sync holds it. Read with Get-ADSyncCSObject
+ * -ConnectorName -DistinguishedName on the AD connector, then Get-ADSyncMVObject -Identifier with the
+ * connector space object's ConnectedMVObjectId. `cloudNoFlow` is the metaverse attribute's first value
+ * as PowerShell prints it ("True"), or null when the attribute is absent.
+ */
+export const noFlowObject = z.object({
+  dn: dnString,
+  /** The AD object class the agent read over LDAP (user, inetOrgPerson, group, contact). */
+  adType: z.string().max(64),
+  inConnectorSpace: z.boolean(),
+  csObjectType: z.string().max(128).nullable(),
+  /** Null: the connector space object is not joined to a metaverse object. */
+  mvObjectId: z.string().max(64).nullable(),
+  cloudNoFlow: z.string().max(64).nullable(),
+  /** The cmdlet's message when reading this object failed; the object counts as not read. */
+  readError: z.string().max(1000).nullable(),
+});
+export type NoFlowObject = z.infer<typeof noFlowObject>;
+
+/** One run of Get-ADSyncRunProfileResult (property names as the cmdlet prints them; **unverified** in Microsoft's docs). */
+export const runProfileRun = z.object({
+  connectorName: z.string().max(1024),
+  runProfileName: z.string().max(256),
+  result: z.string().max(256),
+  isRunComplete: z.boolean(),
+  startDate: z.string().max(64).nullable(),
+  endDate: z.string().max(64).nullable(),
+});
+export type RunProfileRun = z.infer<typeof runProfileRun>;
+
+export const MAX_NO_FLOW_OBJECTS = 500;
+
+export const noFlowCheckResult = z.object({
+  ouDn: dnString,
+  adConnector: z.object({ name: z.string().max(1024), identifier: z.string().max(64) }),
+  /** Objects (users, inetOrgPersons, groups, contacts) the agent found in the OU subtree over LDAP. */
+  objectsInOu: z.number().int().min(0),
+  /** 'all' up to MAX_NO_FLOW_OBJECTS; above it an evenly spread sample of that many, in directory order. */
+  selection: z.enum(['all', 'spread-sample']),
+  objects: z.array(noFlowObject).max(MAX_NO_FLOW_OBJECTS),
+  /** The AD connector's latest runs, newest first. */
+  runs: z.array(runProfileRun).max(50),
+  scheduler: schedulerState,
+});
+export type NoFlowCheckResult = z.infer<typeof noFlowCheckResult>;
+
 /** The agent validated `data` with the action's own schema; the bot validates it again where it reads it. */
 export const adsyncResult = z.object({ action: z.enum(ADSYNC_ACTIONS), data: z.unknown() });
 export type AdsyncResult = z.infer<typeof adsyncResult>;
@@ -374,6 +421,7 @@ export const ADSYNC_RESULT_DATA = {
   'adsync.stopService': serviceStateResult,
   'adsync.startService': serviceStateResult,
   'adsync.readiness': readinessResult,
+  'adsync.noFlowCheck': noFlowCheckResult,
 } as const satisfies Record<AdsyncAction, z.ZodTypeAny>;
 export type AdsyncResultData<A extends AdsyncAction> = z.infer<(typeof ADSYNC_RESULT_DATA)[A]>;
 

@@ -27,6 +27,8 @@ export type Command =
   | { kind: 'summary.schedule'; localTime: string; timeZone: string }
   | { kind: 'summary.job'; jobId: string }
   | { kind: 'ou.status' }
+  /** Issue 16: do the objects of the pilot's or a wave's OUs carry cloudNoFlow on the Connect Sync server? */
+  | { kind: 'ou.noflow'; target: string }
   | { kind: 'agent.list' }
   | { kind: 'agent.enroll' | 'agent.rotate' | 'agent.revoke'; name: string }
   /** Issue 16: the one agent this migration's Connect Sync jobs run on, and the staging servers. */
@@ -115,6 +117,12 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     example: '/ou status',
     description:
       "Which engine owns each OU of the migration (pilot and waves), Cloud Sync's scope read now, and alarms where the two disagree.",
+  },
+  {
+    usage: '/ou noflow <pilot|wave name>',
+    example: '/ou noflow pilot',
+    description:
+      "After a Connect Sync cycle: the agent on the Connect Sync server reads whether each object of the pilot's (or the wave's) OUs carries cloudNoFlow in the metaverse, and when the last sync run ended (read only; at most 500 objects per OU, a spread sample above that).",
   },
   {
     usage: '/audit [export csv|json [person]]',
@@ -300,11 +308,12 @@ export function parseCommand(input: string): Command {
       return parseWave(text.slice(head.length));
     case '/ou':
       if (rest.length === 1 && (rest[0] ?? '').toLowerCase() === 'status') return { kind: 'ou.status' };
+      if ((rest[0] ?? '').toLowerCase() === 'noflow') return parseNoFlow(splitArgs(args).slice(1));
       return {
         kind: 'invalid',
         command: '/ou',
-        reason: 'The OU ledger is shown with /ou status.',
-        usage: '/ou status',
+        reason: 'The OU ledger is shown with /ou status; the no-flow check runs with /ou noflow.',
+        usage: `/ou status or ${OU_NOFLOW_USAGE}`,
       };
     case '/summary':
       return parseSummary(rest);
@@ -488,6 +497,21 @@ function parseServerCommand(args: string[]): Command {
   }
   const name = args.length === 1 ? agentArg(args[0], '/server') : agentArg(undefined, '/server');
   return typeof name === 'string' ? { kind: 'server.set', agent: name } : name;
+}
+
+const OU_NOFLOW_USAGE = '/ou noflow <pilot|wave name>';
+
+function parseNoFlow(args: string[]): Command {
+  const target = args.length === 1 ? args[0]! : '';
+  if (target.toLowerCase() === 'pilot') return { kind: 'ou.noflow', target: 'pilot' };
+  if (WAVE_NAME_PATTERN.test(target)) return { kind: 'ou.noflow', target };
+  return {
+    kind: 'invalid',
+    command: '/ou noflow',
+    reason:
+      args.length === 0 ? 'Say which OUs to check: the pilot or a wave.' : 'Name one thing: pilot or a wave name.',
+    usage: OU_NOFLOW_USAGE,
+  };
 }
 
 const ROLLBACK_USAGE = '/rollback pilot';

@@ -34,6 +34,7 @@ export const ADSYNC_ACTIONS = [
   'adsync.stopService',
   'adsync.startService',
   'adsync.readiness',
+  'adsync.noFlowCheck',
 ] as const;
 export type AdsyncAction = (typeof ADSYNC_ACTIONS)[number];
 
@@ -68,6 +69,11 @@ export const adsyncPayload = z.discriminatedUnion('action', [
     startType: z.enum(['Automatic', 'Manual']).optional(),
   }),
   z.object({ action: z.literal('adsync.readiness') }),
+  /**
+   * Read only: whether the metaverse objects of one OU's objects carry cloudNoFlow, and the last runs
+   * (src/agent/actions/no-flow-check.ts). `ou` as for a scan: the agent resolves it and checks its allow-list.
+   */
+  z.object({ action: z.literal('adsync.noFlowCheck'), ou: z.string().min(1).max(2048) }),
 ]);
 export type AdsyncPayload = z.infer<typeof adsyncPayload>;
 

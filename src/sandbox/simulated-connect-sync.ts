@@ -47,7 +47,18 @@ export interface FakeAdsyncState {
   /** Environment variable names the last run inherited (names only). */
   envNames?: string[];
   lastStartedPolicy?: string;
+  /** Issue 16's no-flow check: the runs Get-ADSyncRunProfileResult returns (completed cycles add them). */
+  runHistory?: FakeRunResult[];
+  /** The rules the last completed cycle ran with: they decide what the metaverse holds (cloudNoFlow). */
+  syncedRules?: FakeRule[];
+  /** The AD connector's connector space; absent: every DN asked about under its partitions, as a user. */
+  connectorSpace?: { DistinguishedName: string; ObjectType: string }[];
+  cycleStartedAt?: string;
+  /** When the running cycle completes (on the next script run after it); null: not by itself. */
+  cycleCompletesAt?: string | null;
   // knobs
+  /** A started cycle completes this long after it started; absent: only when a test ends it. */
+  cycleDurationMs?: number;
   cycleStuck?: boolean;
   /** A message, or a message after `after` successful calls of that cmdlet (across runs). */
   failCmdlet?: Record<string, string | { message: string; after: number }>;
@@ -82,6 +93,28 @@ export interface FakeRule {
   LinkType: string;
   AttributeFlowMappings?: { Source: string[]; Destination: string; FlowType: string; ValueMergeType: string }[];
   ScopeFilter?: { Attribute: string; ComparisonValue: string; ComparisonOperator: string }[][];
+}
+
+export interface FakeRunResult {
+  RunHistoryId: string;
+  ConnectorId: string;
+  ConnectorName: string;
+  RunProfileName: string;
+  RunNumber: number;
+  IsRunComplete: boolean;
+  Result: string;
+  StartDate: string;
+  EndDate: string | null;
+}
+
+/**
+ * Ends the running sync cycle: the stand-in completes it on its next run (records its runs, and the
+ * rules it synced with decide the metaverse from then on). Throws when no cycle is running.
+ */
+export function finishSyncCycle(fake: FakePowerShell): void {
+  const state = fake.readState();
+  if (!state.syncCycleInProgress) throw new Error('No sync cycle is running in the simulated Connect Sync.');
+  fake.writeState({ cycleCompletesAt: new Date(0).toISOString() });
 }
 
 export interface FakePowerShell {
@@ -277,6 +310,12 @@ export function defaultState(): FakeAdsyncState {
       },
     ],
     rules,
+    // The last cycle before SyncShift: it ran with the rules above, so no object carries cloudNoFlow.
+    syncedRules: JSON.parse(JSON.stringify(rules)) as FakeRule[],
+    runHistory: lastCycleBefore([
+      { Identifier: ad, Name: 'contoso.com' },
+      { Identifier: aad, Name: 'contoso.onmicrosoft.com - AAD' },
+    ]),
     globalSettings: [
       { Name: 'Microsoft.Synchronize.ServerConfigurationVersion', Value: '2.4.129.0' },
       { Name: 'Microsoft.SynchronizationOption.AnchorAttribute', Value: 'mS-DS-ConsistencyGuid' },
@@ -303,4 +342,23 @@ export function defaultState(): FakeAdsyncState {
     calls: [],
     scriptsRun: [],
   };
+}
+
+/** One completed delta cycle on 2026-07-01, before anything SyncShift does. */
+function lastCycleBefore(connectors: { Identifier: string; Name: string }[]): FakeRunResult[] {
+  const profiles = ['Delta Import', 'Delta Synchronization', 'Export'];
+  let n = 0;
+  return profiles.flatMap((profile, p) =>
+    connectors.map((c) => ({
+      RunHistoryId: `00000000-0000-4000-9000-${String(++n).padStart(12, '0')}`,
+      ConnectorId: c.Identifier,
+      ConnectorName: c.Name,
+      RunProfileName: profile,
+      RunNumber: n,
+      IsRunComplete: true,
+      Result: 'success',
+      StartDate: `2026-07-01T12:0${p}:00Z`,
+      EndDate: `2026-07-01T12:0${p}:30Z`,
+    })),
+  );
 }

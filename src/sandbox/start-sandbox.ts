@@ -201,7 +201,8 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       `simulated Cloud Sync: provisions an OU ${options.provisioningDelayMs / 1000}s after it enters the running job's scope (step 11 writes it), then runs a cycle every ${(options.cloudSyncIntervalMs ?? DEFAULT_CYCLE_INTERVAL_MS) / 1000}s`,
     );
 
-    const connectSync = installFakePowerShell({}, join(dataDir, 'connect-sync'));
+    // A started sync cycle ends 10 s later, so `/ou noflow pilot` after step 13 has a cycle to read.
+    const connectSync = installFakePowerShell({ cycleDurationMs: 10_000 }, join(dataDir, 'connect-sync'));
     // Step 3 refuses a backup folder that does not exist, as it would on a real server.
     const exportDir = join(dataDir, 'adsync-exports');
     mkdirSync(exportDir, { recursive: true });

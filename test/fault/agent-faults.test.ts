@@ -407,6 +407,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
       'adsync.exportConfig',
       'adsync.listRules',
       'adsync.readiness',
+      'adsync.noFlowCheck',
     ]);
     // Several long polls later the change is still queued, untouched: it did not go to the agent that would refuse it.
     await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -415,7 +416,7 @@ describe('faults: agents dying, the bot restarting, LDAP and Graph failing', () 
     // (The "Waiting:" line for it is checked in test/bot/agents.test.ts: here agents killed by the
     // earlier tests still count as online for a minute, and they could run it.)
     expect(list.split('\n').find((l) => l.startsWith('agent-b '))).toContain(
-      'runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules, adsync.readiness (read-only)',
+      'runs: directory.scanOu, adsync.getScheduler, adsync.exportConfig, adsync.listRules, adsync.readiness, adsync.noFlowCheck (read-only)',
     );
     await h.store.jobs.cancelQueued({ jobIds: [job.id], reason: 'fault test over', now: new Date() });
   });

@@ -7,7 +7,8 @@
  * - REFERENCE: "Microsoft Entra Connect: ADSync PowerShell Reference",
  *   https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
  *   (source: MicrosoftDocs/entra-docs docs/identity/hybrid/connect/reference-connect-adsync.md, ms.date 04/09/2025).
- *   It lists the syntax of Get-/Set-ADSyncScheduler, Start-/Stop-ADSyncSyncCycle and a few others, and
+ *   It lists the syntax of Get-/Set-ADSyncScheduler, Start-/Stop-ADSyncSyncCycle, Get-ADSyncCSObject,
+ *   Get-ADSyncMVObject, Get-ADSyncRunProfileResult and a few others (their output is only "System.Object"), and
  *   shows `Get-ADSyncConnector -Identifier`; it does NOT cover the rule cmdlets, Get-ADSyncConnector
  *   -Name, Get-ADSyncGlobalSettings, Get-ADSyncAADCompanyFeature, Get-ADSyncConnectorRunStatus or
  *   Get-ADSyncServerConfiguration, which are documented by the usage pages below.
@@ -121,6 +122,35 @@ export const DOCUMENTED_CMDLETS: Readonly<Record<string, DocumentedCmdlet>> = {
   'Add-ADSyncRule': { parameters: ['SynchronizationRule'], source: GROUP_WRITEBACK },
   'Get-ADSyncGlobalSettings': { parameters: [], source: CONNECT_TROUBLESHOOT },
   'Get-ADSyncAADCompanyFeature': { parameters: ['ConnectorName'], source: PHS_TROUBLESHOOT },
+  // Issue 16's no-flow check: all three on the reference page, with their parameter sets.
+  'Get-ADSyncCSObject': {
+    parameters: [
+      'Identifier',
+      'ConnectorIdentifier',
+      'ConnectorName',
+      'DistinguishedName',
+      'SkipDNValidation',
+      'Transient',
+      'StartIndex',
+      'MaxResultCount',
+    ],
+    source: REFERENCE,
+  },
+  'Get-ADSyncMVObject': { parameters: ['Identifier'], source: REFERENCE },
+  'Get-ADSyncRunProfileResult': {
+    parameters: [
+      'RunHistoryId',
+      'ConnectorId',
+      'RunProfileId',
+      'RunNumber',
+      'NumberRequested',
+      'RunStepDetails',
+      'StepNumber',
+      'WhatIf',
+      'Confirm',
+    ],
+    source: REFERENCE,
+  },
 
   // Windows PowerShell 5.1
   'Import-Module': {

@@ -126,6 +126,24 @@ describe('parseCommand', () => {
     expect(parseCommand('/rollback pilot now')).toMatchObject({ kind: 'invalid', command: '/rollback' });
   });
 
+  it('parses /ou noflow: the pilot or one wave, quoted when its name has spaces', () => {
+    expect(parseCommand('/ou noflow pilot')).toEqual({ kind: 'ou.noflow', target: 'pilot' });
+    expect(parseCommand('/OU NoFlow PILOT')).toEqual({ kind: 'ou.noflow', target: 'pilot' });
+    expect(parseCommand('/ou noflow Wave1')).toEqual({ kind: 'ou.noflow', target: 'Wave1' });
+    expect(parseCommand('/ou noflow "Wave 2"')).toEqual({ kind: 'ou.noflow', target: 'Wave 2' });
+    expect(parseCommand('/ou noflow')).toMatchObject({
+      kind: 'invalid',
+      command: '/ou noflow',
+      reason: 'Say which OUs to check: the pilot or a wave.',
+      usage: '/ou noflow <pilot|wave name>',
+    });
+    expect(parseCommand('/ou noflow pilot Wave1')).toMatchObject({ kind: 'invalid', command: '/ou noflow' });
+    expect(parseCommand('/ou noflow OU=Sales,DC=x')).toMatchObject({ kind: 'invalid', command: '/ou noflow' });
+    expect(parseCommand('/ou status')).toEqual({ kind: 'ou.status' });
+    expect(parseCommand('/ou')).toMatchObject({ kind: 'invalid', usage: '/ou status or /ou noflow <pilot|wave name>' });
+    expect(COMMAND_HELP.find((c) => c.usage === '/ou noflow <pilot|wave name>')?.example).toBe('/ou noflow pilot');
+  });
+
   it('treats everything else as unknown', () => {
     expect(parseCommand('hello')).toEqual({ kind: 'unknown', text: 'hello' });
     expect(parseCommand('/frobnicate')).toEqual({ kind: 'unknown', text: '/frobnicate' });

@@ -82,6 +82,11 @@ describe('the fixed PowerShell scripts, read with the PowerShell grammar', () =>
     expect(calls('adsync.stopService').get('Set-Service')).toEqual(['Name', 'StartupType']);
     expect(calls('adsync.startService').get('Start-Service')).toEqual(['Name']);
     expect(calls('adsync.readiness').get('Get-ADSyncAADCompanyFeature')).toEqual(['ConnectorName']);
+    // Issue 16's no-flow check: connector space by name and DN, metaverse by id, the AD connector's runs.
+    expect(calls('adsync.noFlowCheck').get('Get-ADSyncCSObject')).toEqual(['ConnectorName', 'DistinguishedName']);
+    expect(calls('adsync.noFlowCheck').get('Get-ADSyncMVObject')).toEqual(['Identifier']);
+    expect(calls('adsync.noFlowCheck').get('Get-ADSyncRunProfileResult')).toEqual(['ConnectorId', 'NumberRequested']);
+    expect(calls('adsync.noFlowCheck').has('Assert-SyncShiftNotStaging')).toBe(false);
     // The staging check helper every changing script calls, and the scheduler helper it reads.
     for (const id of [
       'adsync.stopScheduler',

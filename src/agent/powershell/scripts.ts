@@ -378,6 +378,65 @@ export const readinessScript = defineScript('adsync.readiness', { importAdsync: 
   '$result = [ordered]@{ globalSettings = $settings; companyFeatures = $features; stagingModeEnabled = $staging; connectors = $connectors; rules = $rules }',
 ]);
 
+/**
+ * Issue 16's no-flow check, read only: for each DN the agent read from the OU over LDAP, the AD
+ * connector's connector space object (Get-ADSyncCSObject -ConnectorName -DistinguishedName) and the
+ * metaverse object it is joined to (Get-ADSyncMVObject -Identifier ConnectedMVObjectId), and from that
+ * the metaverse attribute cloudNoFlow. Both cmdlets are on the ADSync PowerShell Reference page; their
+ * output properties (ConnectedMVObjectId, ObjectType, Attributes with Name and Values) are not, so they
+ * are **unverified** and read defensively. A lookup that throws (a DN not in the connector space may
+ * throw or return nothing, **unverified**) is reported per object rather than failing the run.
+ * With readRuns, the AD connector's latest runs (Get-ADSyncRunProfileResult -ConnectorId
+ * -NumberRequested) and the scheduler come too; dates are written as UTC (the sync engine keeps its run
+ * history in UTC, **unverified** for this cmdlet), to the millisecond, since a run is compared with the
+ * moment the rules were created.
+ */
+export const noFlowCheckScript = defineScript('adsync.noFlowCheck', { importAdsync: true }, [
+  '$connectorName = [string]$p.connectorName',
+  "if (-not $connectorName) { Stop-SyncShift 'INVALID_PARAMS' 'No AD connector name was given.' }",
+  "$emptyId = '00000000-0000-0000-0000-000000000000'",
+  '$objects = @(foreach ($dn in @($p.dns)) {',
+  '  $dnText = [string]$dn',
+  '  $cs = $null',
+  '  $readError = $null',
+  '  try { $cs = Get-ADSyncCSObject -ConnectorName $connectorName -DistinguishedName $dnText } catch { $readError = [string]$_.Exception.Message }',
+  '  $csType = $null',
+  '  $mvId = $null',
+  '  $flag = $null',
+  '  if ($null -ne $cs) {',
+  '    $csType = [string]$cs.ObjectType',
+  '    $joined = [string]$cs.ConnectedMVObjectId',
+  '    if ($joined -and $joined -ne $emptyId) {',
+  '      $mvId = $joined',
+  '      try {',
+  '        $mv = Get-ADSyncMVObject -Identifier ([guid]$joined)',
+  "        $attr = @(@($mv.Attributes) | Where-Object { [string]$_.Name -eq 'cloudNoFlow' })",
+  '        if ($attr.Count -gt 0) {',
+  '          $values = @($attr[0].Values)',
+  '          if ($values.Count -gt 0 -and $null -ne $values[0]) { $flag = [string]$values[0] }',
+  '        }',
+  '      } catch { $readError = [string]$_.Exception.Message }',
+  '    }',
+  '  }',
+  '  [ordered]@{ dn = $dnText; inConnectorSpace = ($null -ne $cs); csObjectType = $csType; mvObjectId = $mvId; cloudNoFlow = $flag; readError = $readError }',
+  '})',
+  '$runs = @()',
+  '$scheduler = $null',
+  'if ($p.readRuns) {',
+  '  $runs = @(foreach ($r in @(Get-ADSyncRunProfileResult -ConnectorId ([guid][string]$p.connectorId) -NumberRequested 20)) {',
+  '    if ($null -ne $r) {',
+  '      $start = $null',
+  '      $end = $null',
+  "      if ($r.StartDate) { $start = ([datetime]$r.StartDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
+  "      if ($r.EndDate) { $end = ([datetime]$r.EndDate).ToString(\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\", [System.Globalization.CultureInfo]::InvariantCulture) }",
+  '      [ordered]@{ connectorName = [string]$r.ConnectorName; runProfileName = [string]$r.RunProfileName; result = [string]$r.Result; isRunComplete = [bool]$r.IsRunComplete; startDate = $start; endDate = $end }',
+  '    }',
+  '  })',
+  '  $scheduler = Get-SyncShiftScheduler',
+  '}',
+  '$result = [ordered]@{ objects = $objects; runs = $runs; scheduler = $scheduler }',
+]);
+
 export const ADSYNC_SCRIPTS: readonly FixedScript[] = Object.freeze([
   getSchedulerScript,
   stopSchedulerScript,
@@ -389,4 +448,5 @@ export const ADSYNC_SCRIPTS: readonly FixedScript[] = Object.freeze([
   stopServiceScript,
   startServiceScript,
   readinessScript,
+  noFlowCheckScript,
 ]);

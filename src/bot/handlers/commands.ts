@@ -18,6 +18,7 @@ import { cardActivity } from '../card-sink';
 import { sendPrivately } from '../private-message';
 
 import type { OuLedgerService } from '../../services/ou-ledger-service';
+import type { NoFlowCheckService } from '../../services/no-flow-check-service';
 
 export interface CommandDeps {
   store: Store;
@@ -31,6 +32,8 @@ export interface CommandDeps {
   agents: AgentService;
   /** `/server`: the migration's Connect Sync server and the staging servers. */
   servers: ConnectSyncServers;
+  /** `/ou noflow`: the cloudNoFlow check on the Connect Sync server. */
+  noFlow: NoFlowCheckService;
   /** Needed to open a 1:1 chat for an enrollment code. */
   botAppId: string;
   logger: Logger;
@@ -212,6 +215,11 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       case 'ou.status':
         await context.sendActivity(cardActivity(await deps.ledger.statusCard(conversationId)));
+        return;
+      case 'ou.noflow':
+        await context.sendActivity(
+          cardActivity(await deps.noFlow.request({ conversationId, target: command.target, actor })),
+        );
         return;
       case 'summary.now':
         await context.sendActivity(cardActivity(await deps.summaries.requestNow({ conversationId, actor })));

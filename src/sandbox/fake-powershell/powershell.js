@@ -12,7 +12,16 @@
  * Knobs in the state file: scheduler.StagingModeEnabled (a staging server: every mutating script
  * refuses, as the real ones do), syncCycleInProgress, cycleStuck, failCmdlet {"<Cmdlet>": "message" or
  * {"message", "after": n}}, slowMs, output ("garbage" | "wrongShape"), adsyncModuleMissing,
- * service: null (ADSync not installed).
+ * service: null (ADSync not installed), cycleDurationMs (a started cycle completes that long after it
+ * started, on the next script run; absent: it runs until a test ends it), cycleCompletesAt (set by
+ * Start-ADSyncSyncCycle; tests move it into the past to end the cycle).
+ *
+ * The no-flow check (issue 16): a completed cycle records its runs (what Get-ADSyncRunProfileResult
+ * returns) and the sync rules it ran with (syncedRules). A metaverse object carries cloudNoFlow when a
+ * rule that was enabled at the last completed cycle set it: an inbound rule on the AD connector for
+ * the object's type, a Constant flow to cloudNoFlow, and a scope the object's DN meets. connectorSpace
+ * lists the AD connector's objects; without it every DN asked about under the connector's partitions is
+ * taken to be imported, as a user.
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -57,6 +66,7 @@ async function main() {
   const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
   state.calls = state.calls || [];
   state.scriptsRun = state.scriptsRun || [];
+  finishCycleIfDue(state);
   state.scriptsRun.push(id);
   if (process.env.SYNCSHIFT_PARAMS === undefined) die('SYNCSHIFT_PARAMS is not set', 66);
   const params = JSON.parse(process.env.SYNCSHIFT_PARAMS);
@@ -146,6 +156,114 @@ function serviceOrFail(state) {
   return state.service;
 }
 
+/**
+ * Ends a running cycle whose time has come: runs recorded for each connector, the rules it synced with
+ * kept (they decide what the metaverse holds until the next cycle), the scheduler idle again.
+ */
+function finishCycleIfDue(state) {
+  if (!state.syncCycleInProgress || state.cycleStuck || !state.cycleCompletesAt) return;
+  if (Date.now() < Date.parse(state.cycleCompletesAt)) return;
+  const start = state.cycleStartedAt || new Date().toISOString();
+  const end = new Date().toISOString();
+  const full = state.lastStartedPolicy === 'Initial';
+  state.runHistory = state.runHistory || [];
+  let number = state.runHistory.reduce((n, r) => Math.max(n, r.RunNumber || 0), 0);
+  const record = (connector, profile) =>
+    state.runHistory.push({
+      RunHistoryId: crypto.randomUUID(),
+      ConnectorId: connector.Identifier,
+      ConnectorName: connector.Name,
+      RunProfileName: profile,
+      RunNumber: ++number,
+      IsRunComplete: true,
+      Result: 'success',
+      StartDate: start,
+      EndDate: end,
+    });
+  for (const c of state.connectors) {
+    record(c, full ? 'Full Import' : 'Delta Import');
+    record(c, full ? 'Full Synchronization' : 'Delta Synchronization');
+  }
+  for (const c of state.connectors) record(c, 'Export');
+  state.syncedRules = JSON.parse(JSON.stringify(state.rules));
+  state.syncCycleInProgress = false;
+  state.runningConnector = null;
+  state.cycleCompletesAt = null;
+}
+
+const AD_TO_MV = { user: 'person', inetOrgPerson: 'person', contact: 'person', group: 'group' };
+
+/** Does a condition of a rule's scope hold for this object? Only the operators SyncShift plans. */
+function conditionHolds(condition, dn) {
+  const attribute = String(condition.Attribute).toLowerCase();
+  const value = String(condition.ComparisonValue);
+  const op = String(condition.ComparisonOperator).toUpperCase();
+  // Case-insensitive like AD's own DN comparison (**unverified** for Connect Sync's ENDSWITH).
+  if (attribute === 'dn' && op === 'ENDSWITH') return dn.toLowerCase().endsWith(value.toLowerCase());
+  return false;
+}
+
+/** cloudNoFlow as the last completed cycle left it in the metaverse for this connector space object. */
+function mvCloudNoFlow(state, adConnectorId, dn, objectType) {
+  const rules = state.syncedRules || [];
+  return rules.some(
+    (r) =>
+      !r.Disabled &&
+      r.Direction === 'Inbound' &&
+      r.Connector === adConnectorId &&
+      r.SourceObjectType === objectType &&
+      (r.AttributeFlowMappings || []).some(
+        (f) =>
+          f.Destination === 'cloudNoFlow' && f.FlowType === 'Constant' && String(f.Source[0]).toLowerCase() === 'true',
+      ) &&
+      (r.ScopeFilter || []).some((group) => group.length > 0 && group.every((c) => conditionHolds(c, dn))),
+  );
+}
+
+/** The metaverse object id joined to a connector space object: stable per DN, as a GUID. */
+function mvIdFor(dn) {
+  const h = crypto.createHash('sha256').update(dn.toLowerCase(), 'utf8').digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function dnWithin(dn, base) {
+  const d = dn.toLowerCase();
+  const b = base.toLowerCase();
+  return d === b || d.endsWith(',' + b);
+}
+
+/** Get-ADSyncCSObject -ConnectorName -DistinguishedName: the object, or null when it is not there. */
+function csObject(state, connector, dn) {
+  return cmdlet(state, 'Get-ADSyncCSObject', { ConnectorName: connector.Name, DistinguishedName: dn }, () => {
+    let type = null;
+    if (Array.isArray(state.connectorSpace)) {
+      const found = state.connectorSpace.find((o) => o.DistinguishedName.toLowerCase() === dn.toLowerCase());
+      type = found ? found.ObjectType : null;
+    } else if ((connector.Partitions || []).some((p) => dnWithin(dn, p))) {
+      type = 'user';
+    }
+    if (!type) return null;
+    return {
+      ConnectorName: connector.Name,
+      ConnectorId: connector.Identifier,
+      DistinguishedName: dn,
+      ObjectType: type,
+      // Objects of a type the default rules do not project stay disconnectors.
+      ConnectedMVObjectId: AD_TO_MV[type] ? mvIdFor(dn) : '00000000-0000-0000-0000-000000000000',
+    };
+  });
+}
+
+/** Get-ADSyncMVObject -Identifier: the attributes as Name/Values pairs. */
+function mvObject(state, adConnectorId, cs) {
+  return cmdlet(state, 'Get-ADSyncMVObject', { Identifier: cs.ConnectedMVObjectId }, () => {
+    const attributes = [{ Name: 'sourceAnchor', Values: ['fake'] }];
+    if (mvCloudNoFlow(state, adConnectorId, cs.DistinguishedName, cs.ObjectType))
+      attributes.push({ Name: 'cloudNoFlow', Values: [true] });
+    return { Identifier: cs.ConnectedMVObjectId, ObjectType: AD_TO_MV[cs.ObjectType], Attributes: attributes };
+  });
+}
+
 const SCRIPTS = {
   'adsync.getScheduler'(state) {
     importAdsync(state);
@@ -184,6 +302,10 @@ const SCRIPTS = {
       state.syncCycleInProgress = true;
       state.runningConnector = state.connectors[0] ? state.connectors[0].Name : null;
       state.lastStartedPolicy = p.policyType;
+      const now = Date.now();
+      state.cycleStartedAt = new Date(now).toISOString();
+      state.cycleCompletesAt =
+        typeof state.cycleDurationMs === 'number' ? new Date(now + state.cycleDurationMs).toISOString() : null;
     });
     return { started: true, policyType: p.policyType, startResult: 'Success', scheduler: schedulerState(state) };
   },
@@ -385,6 +507,67 @@ const SCRIPTS = {
       connectors,
       rules,
     };
+  },
+
+  // Emulates the script's loop: per DN, Get-ADSyncCSObject then Get-ADSyncMVObject; [string]$true is "True".
+  'adsync.noFlowCheck'(state, p) {
+    importAdsync(state);
+    if (!p.connectorName) fail('INVALID_PARAMS', 'No AD connector name was given.');
+    const connector = state.connectors.find((c) => c.Name.toLowerCase() === String(p.connectorName).toLowerCase());
+    const objects = (p.dns || []).map((dn) => {
+      const out = {
+        dn: String(dn),
+        inConnectorSpace: false,
+        csObjectType: null,
+        mvObjectId: null,
+        cloudNoFlow: null,
+        readError: null,
+      };
+      let cs = null;
+      try {
+        if (!connector)
+          throw new CmdletError(`Connector ${p.connectorName} was not found.`, 'Get-ADSyncCSObject', null);
+        cs = csObject(state, connector, out.dn);
+      } catch (err) {
+        if (!(err instanceof CmdletError)) throw err;
+        out.readError = err.message;
+      }
+      if (!cs) return out;
+      out.inConnectorSpace = true;
+      out.csObjectType = cs.ObjectType;
+      if (cs.ConnectedMVObjectId === '00000000-0000-0000-0000-000000000000') return out;
+      out.mvObjectId = cs.ConnectedMVObjectId;
+      try {
+        const mv = mvObject(state, connector.Identifier, cs);
+        const attr = mv.Attributes.find((a) => a.Name === 'cloudNoFlow');
+        if (attr && attr.Values.length > 0 && attr.Values[0] !== null)
+          out.cloudNoFlow = attr.Values[0] === true ? 'True' : String(attr.Values[0]);
+      } catch (err) {
+        if (!(err instanceof CmdletError)) throw err;
+        out.readError = err.message;
+      }
+      return out;
+    });
+    let runs = [];
+    let scheduler = null;
+    if (p.readRuns) {
+      runs = cmdlet(state, 'Get-ADSyncRunProfileResult', { ConnectorId: p.connectorId, NumberRequested: 20 }, () =>
+        (state.runHistory || [])
+          .filter((r) => r.ConnectorId === p.connectorId)
+          .sort((a, b) => b.RunNumber - a.RunNumber)
+          .slice(0, 20),
+      ).map((r) => ({
+        connectorName: r.ConnectorName,
+        runProfileName: r.RunProfileName,
+        result: r.Result,
+        isRunComplete: !!r.IsRunComplete,
+        // As the script writes them: UTC to the millisecond.
+        startDate: r.StartDate ? new Date(r.StartDate).toISOString() : null,
+        endDate: r.EndDate ? new Date(r.EndDate).toISOString() : null,
+      }));
+      scheduler = schedulerState(state);
+    }
+    return { objects, runs, scheduler };
   },
 
   'adsync.stopService'(state) {
