@@ -74,13 +74,13 @@ export async function startBotProcess(env: {
   /** Where the bot writes the library files it loaded, on SIGUSR2 (bench/lib/module-list.ts). */
   moduleList?: string;
 }): Promise<BotProcess> {
+  // BENCH_BOT_NODE_OPTIONS: V8 flags for the bot alone (e.g. a heap cap, to tell retained data from
+  // collector headroom); without it the bot inherits NODE_OPTIONS like the other processes.
+  const botFlags = process.env.BENCH_BOT_NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '';
+  const requireList = env.moduleList ? `--require ${join(BUILD_DIR, 'bench', 'lib', 'module-list.js')}` : '';
   const proc = spawnNode('src/main.js', [], {
-    ...(env.moduleList
-      ? {
-          NODE_OPTIONS: `--require ${join(BUILD_DIR, 'bench', 'lib', 'module-list.js')}`,
-          BENCH_MODULE_LIST: env.moduleList,
-        }
-      : {}),
+    NODE_OPTIONS: [requireList, botFlags].filter(Boolean).join(' '),
+    ...(env.moduleList ? { BENCH_MODULE_LIST: env.moduleList } : {}),
     PORT: '0',
     LOG_LEVEL: 'info',
     SYNCSHIFT_AGENT_SECRETS: `${AGENT_ID}:${AGENT_SECRET}`,
