@@ -59,6 +59,10 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
     label: 'Confirmed by Cloud Sync (provisioning logs)',
     format: (v) => (v === null ? 'not read' : plain(v)),
   },
+  // The three numbers of a group or contact type (cloudSyncGroups, cloudSyncContacts below).
+  onPrem: { label: 'On-premises' },
+  inEntra: { label: 'In Entra' },
+  confirmed: { label: 'Confirmed by Cloud Sync' },
   unconfirmed: { label: 'Not yet confirmed by Cloud Sync' },
   unconfirmedSample: { label: 'Not yet confirmed, first few' },
   cloudSyncJob: { label: 'Cloud Sync job' },
@@ -93,6 +97,8 @@ const GROUPS: Record<string, string> = {
   undo: 'Undo',
   export: 'Export',
   preflight: 'Pre-flight: hard match predicted to fail',
+  cloudSyncGroups: 'Groups (found in Entra by onPremisesSecurityIdentifier)',
+  cloudSyncContacts: 'Contacts (found in Entra by mail)',
 };
 
 const ORDER = Object.keys(KEYS);

@@ -99,6 +99,7 @@ export function renderSummaryCard(
           w.confirmed === null
             ? 'none confirmed by Cloud Sync: no job is set'
             : `${formatCount(w.confirmed)} of ${count(w.expected)} confirmed by Cloud Sync`,
+          ...typeCounts(w),
           `${formatCount(w.provisioned)} in Entra with the right anchor (${signed(w.change)})`,
           `${formatCount(w.missing)} missing, ${formatCount(w.mismatched)} mismatched`,
           w.ous.join('; '),
@@ -118,4 +119,11 @@ export function renderSummaryCard(
       `Cloud numbers from ${summary.cloud.mode === 'delta' ? `a users delta query (${formatCount(summary.cloud.changesApplied)} change(s) applied)` : summary.cloud.mode === 'full' ? 'a full read of synced users' : `the copy read at ${summary.cloud.readAt ?? 'an earlier summary'}`}; ${formatCount(summary.cloud.syncedUsers)} synced users in the tenant.`,
     ),
   });
+}
+
+/** "2 of 3 groups confirmed by Cloud Sync", the same for contacts, for the types the wave holds. */
+function typeCounts(w: WaveLine): string[] {
+  const line = (name: string, c: { expected: number; confirmed: number }): string =>
+    `${formatCount(c.confirmed)} of ${formatCount(c.expected)} ${name} confirmed by Cloud Sync`;
+  return [...(w.groups ? [line('groups', w.groups)] : []), ...(w.contacts ? [line('contacts', w.contacts)] : [])];
 }

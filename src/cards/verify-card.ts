@@ -1,4 +1,9 @@
-import { unconfirmedLine, type CloudSyncReading } from '../runbook/cloud-sync-evidence';
+import {
+  allUnconfirmed,
+  unconfirmedLine,
+  type CloudSyncReading,
+  type TypeConfirmation,
+} from '../runbook/cloud-sync-evidence';
 import type { ComparisonReport } from '../runbook/ou-comparison';
 import { literal, literalFacts, literalLines, type Literal } from './literal';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
@@ -110,6 +115,12 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
               ? `not read: ${cs.unavailable}`
               : `${formatCount(cs.confirmed)} of ${formatCount(cs.onPrem)} (provisioning logs of ${cs.jobId})`,
         });
+      // The same three numbers for groups and contacts: found in Entra by SID or mail (Graph has no
+      // anchor for them to compare), then confirmed by an entry naming both objects.
+      if (cs && !('unavailable' in cs)) {
+        if (cs.groups) facts.push(typeConfirmationFact('Groups', cs.groups));
+        if (cs.contacts) facts.push(typeConfirmationFact('Contacts', cs.contacts));
+      }
       if (state.cloudRead) facts.push({ title: 'Cloud side read', value: cloudReadLine(state.cloudRead) });
       if (r.unparsableCloudDns > 0)
         facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
@@ -135,7 +146,7 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         list('Not synced by design, so not counted as missing', notSynced.map(notSyncedLine), 'notsynced', input),
         list(
           'Not yet confirmed by Cloud Sync (no successful entry of its job names them)',
-          cs && !('unavailable' in cs) ? cs.unconfirmed.map(unconfirmedLine) : [],
+          cs && !('unavailable' in cs) ? allUnconfirmed(cs).map(unconfirmedLine) : [],
           'unconfirmed',
           input,
         ),
@@ -182,6 +193,14 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
       `#${input.shortId} · requested by ${input.requestedBy} at ${input.requestedAt.toISOString().replace(/\.\d+Z$/, 'Z')}`,
     ),
   });
+}
+
+/** "Groups confirmed by Cloud Sync: 2 of 3 (3 in Entra, found by onPremisesSecurityIdentifier)". */
+function typeConfirmationFact(name: string, t: TypeConfirmation): { title: string; value: string } {
+  return {
+    title: `${name} confirmed by Cloud Sync`,
+    value: `${formatCount(t.confirmed)} of ${formatCount(t.onPrem)} on-premises (${formatCount(t.inEntra)} in Entra, found by ${t.matchedOn})`,
+  };
 }
 
 export function notSyncedLine(u: { dn: string; reason: string; type?: string }): string {

@@ -12,7 +12,9 @@
  * - provisioningAction: create, update, delete, stagedDelete, disable, other;
  * - sourceIdentity.id: the object in the source system (AD); targetIdentity.id: the object in the
  *   target system (for Cloud Sync, Entra ID: the Entra object id).
- * Pure: the service reads the logs and hands the entries in.
+ * Users, groups and contacts follow the same rule, each counted on its own ("Groups and contacts
+ * confirmed by Cloud Sync" in docs/verify.md): Cloud Sync provisions all three, and the no-flow rules
+ * hand all three over. Pure: the service reads the logs and hands the entries in.
  */
 
 /** One provisioning log entry, reduced to what the rule reads. */
@@ -109,84 +111,164 @@ export function guidString(bytes: Uint8Array): string {
   return [run([3, 2, 1, 0]), run([5, 4]), run([7, 6]), run([8, 9]), run([10, 11, 12, 13, 14, 15])].join('-');
 }
 
+/** The object types a verify confirms: users by DN and anchor, groups by SID, contacts by mail. */
+export type OtherType = 'group' | 'contact';
+
 /** One in-scope on-premises object and what Entra has for it. */
 export interface InScopeObject {
   dn: string;
+  /** base64(ms-DS-ConsistencyGuid ?? objectGUID), as the agent sent it. */
   anchor: string;
-  /** The Entra object with this object's DN; null when Entra has none. */
+  /**
+   * The Entra object found for it: a user under the same DN, a group with the same
+   * onPremisesSecurityIdentifier, a contact with the same mail. Null when Entra has none.
+   */
   cloudId: string | null;
-  /** The Entra object's onPremisesImmutableId equals the anchor. */
+  /**
+   * Users: the Entra object's onPremisesImmutableId equals the anchor. Groups and contacts: Graph
+   * returns no source anchor for them, so this is true whenever the Entra object was found.
+   */
   anchorMatches: boolean;
+  /** Absent: a user. */
+  type?: OtherType;
+  /** Groups and contacts: false when this bot could not list the type in Entra (then nothing is known). */
+  cloudRead?: boolean;
 }
 
 export type UnconfirmedReason =
-  'not in Entra' | 'different anchor in Entra' | 'no Cloud Sync log entry' | 'log entry names another source object';
+  | 'not in Entra'
+  | 'different anchor in Entra'
+  | 'no Cloud Sync log entry'
+  | 'log entry names another source object'
+  | 'Entra side not read';
 
 export interface UnconfirmedObject {
   dn: string;
   reason: UnconfirmedReason;
+  /** Absent: a user. */
+  type?: OtherType;
+}
+
+/** The three numbers for groups or for contacts, and the ones not yet confirmed. */
+export interface TypeConfirmation {
+  onPrem: number;
+  /** Found in Entra by what both sides carry (matchedOn); Graph gives no anchor to compare. */
+  inEntra: number;
+  confirmed: number;
+  matchedOn: 'onPremisesSecurityIdentifier' | 'mail';
+  /** Sorted by DN. */
+  unconfirmed: UnconfirmedObject[];
 }
 
 /** The three honest numbers, and the objects not yet confirmed. */
 export interface CloudSyncConfirmation {
   jobId: string;
-  /** In-scope objects on-premises (those a sync engine is expected to put in Entra). */
+  /** In-scope users on-premises (those a sync engine is expected to put in Entra). */
   onPrem: number;
   /** In Entra under the same DN with onPremisesImmutableId equal to the anchor: true before the migration too. */
   inEntraWithAnchor: number;
   /** In Entra with the right anchor and named by a successful entry of the Cloud Sync job. */
   confirmed: number;
-  /** Sorted by DN. */
+  /** Users, sorted by DN. */
   unconfirmed: UnconfirmedObject[];
+  /** Present when the OU has in-scope groups (absent from reports stored before groups were confirmed). */
+  groups?: TypeConfirmation;
+  /** Present when the OU has in-scope contacts. */
+  contacts?: TypeConfirmation;
 }
 
 /** The evidence as a verify reports it: the confirmation, or why it could not be had. */
 export type CloudSyncReading = CloudSyncConfirmation | { unavailable: string };
 
-/** Counts the in-scope objects against the job's successful entries. */
+const MATCHED_ON: Record<OtherType, TypeConfirmation['matchedOn']> = {
+  group: 'onPremisesSecurityIdentifier',
+  contact: 'mail',
+};
+
+/**
+ * Counts the in-scope objects against the job's successful entries. Each type is counted on its own:
+ * the users' numbers stay where they were (what the wave summary and older reports read), groups
+ * and contacts get their own three numbers. The rule is the same for all: an object counts only when
+ * a successful entry of the job names both its on-premises anchor and the Entra object found for it.
+ */
 export function confirmObjects(objects: Iterable<InScopeObject>, index: ConfirmationIndex): CloudSyncConfirmation {
-  let onPrem = 0;
-  let inEntraWithAnchor = 0;
-  let confirmed = 0;
-  const unconfirmed: UnconfirmedObject[] = [];
+  type Tally = Omit<TypeConfirmation, 'matchedOn'>;
+  const fresh = (): Tally => ({ onPrem: 0, inEntra: 0, confirmed: 0, unconfirmed: [] });
+  const users = fresh();
+  const others: Partial<Record<OtherType, Tally>> = {};
   for (const o of objects) {
-    onPrem++;
+    const tally = o.type ? (others[o.type] ??= fresh()) : users;
+    const typed = o.type ? { type: o.type } : {};
+    tally.onPrem++;
     if (o.cloudId === null) {
-      unconfirmed.push({ dn: o.dn, reason: 'not in Entra' });
+      const reason = o.type && o.cloudRead === false ? 'Entra side not read' : 'not in Entra';
+      tally.unconfirmed.push({ dn: o.dn, reason, ...typed });
       continue;
     }
     if (!o.anchorMatches) {
-      unconfirmed.push({ dn: o.dn, reason: 'different anchor in Entra' });
+      tally.unconfirmed.push({ dn: o.dn, reason: 'different anchor in Entra', ...typed });
       continue;
     }
-    inEntraWithAnchor++;
+    tally.inEntra++;
     const verdict = index.verdict(o.cloudId, o.anchor);
-    if (verdict === 'confirmed') confirmed++;
+    if (verdict === 'confirmed') tally.confirmed++;
     else
-      unconfirmed.push({
+      tally.unconfirmed.push({
         dn: o.dn,
         reason: verdict === 'no-entry' ? 'no Cloud Sync log entry' : 'log entry names another source object',
+        ...typed,
       });
   }
-  unconfirmed.sort((a, b) => a.dn.localeCompare(b.dn));
-  return { jobId: index.jobId, onPrem, inEntraWithAnchor, confirmed, unconfirmed };
+  const byDn = (a: UnconfirmedObject, b: UnconfirmedObject): number => a.dn.localeCompare(b.dn);
+  for (const t of [users, others.group, others.contact]) t?.unconfirmed.sort(byDn);
+  return {
+    jobId: index.jobId,
+    onPrem: users.onPrem,
+    inEntraWithAnchor: users.inEntra,
+    confirmed: users.confirmed,
+    unconfirmed: users.unconfirmed,
+    ...(others.group ? { groups: { ...others.group, matchedOn: MATCHED_ON.group } } : {}),
+    ...(others.contact ? { contacts: { ...others.contact, matchedOn: MATCHED_ON.contact } } : {}),
+  };
 }
 
 /**
- * Why the objects are not all confirmed by Cloud Sync; empty when every in-scope object is. The
- * pilot check (and every wave's) passes only on an empty list; further conditions (a canary) are
- * ANDed by the caller.
+ * Every unconfirmed object of every type: groups, then contacts, then users. An OU has a few groups
+ * and contacts and may have thousands of users; listed after them, they would never reach a card.
+ */
+export function allUnconfirmed(c: CloudSyncConfirmation): UnconfirmedObject[] {
+  return [...(c.groups?.unconfirmed ?? []), ...(c.contacts?.unconfirmed ?? []), ...c.unconfirmed];
+}
+
+/**
+ * Why the objects are not all confirmed by Cloud Sync; empty when every in-scope object of every
+ * type is. The pilot check (and every wave's) passes only on an empty list; further conditions (a
+ * canary) are ANDed by the caller.
  */
 export function confirmationProblems(c: CloudSyncConfirmation): string[] {
-  if (c.onPrem === 0) return ['the OU has no in-scope objects, so nothing shows that Cloud Sync provisions it'];
+  const total = c.onPrem + (c.groups?.onPrem ?? 0) + (c.contacts?.onPrem ?? 0);
+  if (total === 0) return ['the OU has no in-scope objects, so nothing shows that Cloud Sync provisions it'];
+  const problems: string[] = [];
+  const source = `(a successful entry of job ${c.jobId} in the provisioning logs)`;
   const missing = c.onPrem - c.confirmed;
-  if (missing === 0) return [];
-  return [
-    `${c.confirmed} of ${c.onPrem} in-scope objects are confirmed by Cloud Sync (a successful entry of job ${c.jobId} in the provisioning logs); ${missing} are not yet (/verify list unconfirmed names them)`,
-  ];
+  // "objects" for users: the wording step 12 has always used for them.
+  if (missing > 0)
+    problems.push(
+      `${c.confirmed} of ${c.onPrem} in-scope objects are confirmed by Cloud Sync ${source}; ${missing} are not yet (/verify list unconfirmed names them)`,
+    );
+  for (const [name, t] of [
+    ['groups', c.groups],
+    ['contacts', c.contacts],
+  ] as const) {
+    if (!t || t.confirmed === t.onPrem) continue;
+    problems.push(
+      `${t.confirmed} of ${t.onPrem} in-scope ${name} are confirmed by Cloud Sync ${source}; ${t.onPrem - t.confirmed} are not yet (/verify list unconfirmed names them)`,
+    );
+  }
+  return problems;
 }
 
 /** Line for a list of unconfirmed objects: the DN as it is, then why. */
 export function unconfirmedLine(u: UnconfirmedObject): string {
-  return `${u.dn} (${u.reason})`;
+  return `${u.type ? `${u.type}: ` : ''}${u.dn} (${u.reason})`;
 }

@@ -145,7 +145,10 @@ interface OtherObject {
   key: string | null;
   filteredBy: string[] | null;
   consistencyGuid: boolean;
-  matched: boolean;
+  /** base64(ms-DS-ConsistencyGuid ?? objectGUID): what a Cloud Sync log entry's source id is checked against. */
+  anchor: string;
+  /** The Entra object found by the key; null while none is. */
+  cloudId: string | null;
 }
 
 interface PendingMismatch {
@@ -297,13 +300,13 @@ export class OuComparison {
   /** A synced Entra group: matched to the OU's group with the same SID, otherwise not this OU's. */
   addCloudGroup(group: CloudGroupRef): void {
     this.cloudRead.group = true;
-    this.matchOther('group', group.onPremisesSecurityIdentifier);
+    this.matchOther('group', group.onPremisesSecurityIdentifier, group.id);
   }
 
   /** A synced Entra contact: matched to the OU's contact with the same mail, otherwise not this OU's. */
   addCloudContact(contact: CloudContactRef): void {
     this.cloudRead.contact = true;
-    this.matchOther('contact', contact.mail?.toLowerCase() ?? null);
+    this.matchOther('contact', contact.mail?.toLowerCase() ?? null, contact.id);
   }
 
   /** The cloud side of a type was read in full, even if it held nothing (so an empty read is not "not read"). */
@@ -389,11 +392,12 @@ export class OuComparison {
       key,
       filteredBy: object.filteredBy?.length ? [...object.filteredBy] : object.criticalSystemObject ? [] : null,
       consistencyGuid: object.consistencyGuid === true,
-      matched: false,
+      anchor: object.anchor,
+      cloudId: null,
     });
   }
 
-  private matchOther(type: 'group' | 'contact', key: string | null): void {
+  private matchOther(type: 'group' | 'contact', key: string | null, cloudId: string): void {
     if (key === null || key === '') return;
     // Few groups and contacts per OU: a scan over them per cloud object would not scale to a tenant's
     // thousands, so the index is built once, on the first cloud object.
@@ -404,7 +408,7 @@ export class OuComparison {
       this.otherIndex[type] = index;
     }
     const object = index.get(type === 'group' ? key.toUpperCase() : key);
-    if (object) object.matched = true;
+    if (object) object.cloudId = cloudId;
   }
 
   private readonly otherIndex: { group?: Map<string, OtherObject>; contact?: Map<string, OtherObject> } = {};
@@ -417,13 +421,13 @@ export class OuComparison {
     let withConsistencyGuid = 0;
     const missing: string[] = [];
     for (const o of objects) {
-      if (o.filteredBy !== null && !o.matched) {
+      if (o.filteredBy !== null && o.cloudId === null) {
         notSynced.push({ ...notSyncedEntry(o.dn, o.filteredBy.length > 0 ? o.filteredBy : null), type });
         continue;
       }
       onPrem++;
       if (o.consistencyGuid) withConsistencyGuid++;
-      if (o.matched) matched++;
+      if (o.cloudId !== null) matched++;
       else missing.push(o.dn);
     }
     return {
@@ -437,8 +441,9 @@ export class OuComparison {
   }
 
   /**
-   * Every on-premises user a sync engine is expected to put in the cloud (those report() counts in
-   * onPrem), with the Entra object found under its DN: what the Cloud Sync evidence is checked against.
+   * Every on-premises object a sync engine is expected to put in the cloud (those report() counts in
+   * onPrem, and each type's onPrem), with the Entra object found for it: a user under its DN, a group
+   * by its SID, a contact by its mail. What the Cloud Sync evidence is checked against.
    */
   *inScope(): Generator<InScopeObject> {
     for (let m = 0; m < this.members; m++) {
@@ -452,6 +457,20 @@ export class OuComparison {
         anchorMatches: seen && !this.mismatchedMembers.has(m),
       };
     }
+    for (const type of ['group', 'contact'] as const)
+      for (const o of this.others[type].values()) {
+        // As otherReport(): a filtered object is in scope only when the cloud has it anyway.
+        if (o.filteredBy !== null && o.cloudId === null) continue;
+        yield {
+          dn: o.dn,
+          anchor: o.anchor,
+          cloudId: o.cloudId,
+          // Graph returns no source anchor for groups or contacts: there is nothing to compare.
+          anchorMatches: o.cloudId !== null,
+          type,
+          cloudRead: this.cloudRead[type],
+        };
+      }
   }
 
   private nameOf(m: number): string {

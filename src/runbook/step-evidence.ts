@@ -1,5 +1,11 @@
 import { evidenceHash } from './approvals';
-import { confirmationProblems, unconfirmedLine, type CloudSyncConfirmation } from './cloud-sync-evidence';
+import {
+  allUnconfirmed,
+  confirmationProblems,
+  unconfirmedLine,
+  type CloudSyncConfirmation,
+  type TypeConfirmation,
+} from './cloud-sync-evidence';
 import type { ComparisonReport } from './ou-comparison';
 import type { StepState } from './runbook';
 import { stepByCheck, type StepDefinition } from './steps';
@@ -91,8 +97,8 @@ export const MIN_ACK_REASON = 10;
  * - baseline: records the count; passes when no user is predicted to fail Cloud Sync's hard match,
  *   or when a person acknowledged exactly these findings with a reason.
  * - provisioned: every baseline user in Entra, none missing, every onPremisesImmutableId matching,
- *   and every in-scope object confirmed by a successful entry of the Cloud Sync job's provisioning
- *   logs (confirmationProblems). A canary condition is ANDed the same way.
+ *   and every in-scope user, group and contact confirmed by a successful entry of the Cloud Sync
+ *   job's provisioning logs (confirmationProblems). A canary condition is ANDed the same way.
  */
 export function verifyOutcome(
   mode: 'baseline' | 'provisioned',
@@ -148,13 +154,17 @@ export function verifyOutcome(
     problems.push(cloudSync.unavailable);
     proof = { confirmedByCloudSync: null };
   } else {
-    problems.push(...confirmationProblems(cloudSync));
+    problems.push(...confirmationProblems(cloudSync), ...uncoveredTypes(report, cloudSync));
+    const unconfirmed = allUnconfirmed(cloudSync);
     proof = {
       inEntraWithAnchor: cloudSync.inEntraWithAnchor,
       confirmedByCloudSync: cloudSync.confirmed,
-      unconfirmed: cloudSync.unconfirmed.length,
-      unconfirmedSample: cloudSync.unconfirmed.slice(0, SAMPLE).map(unconfirmedLine),
+      // Every type: users, groups and contacts all have to be confirmed.
+      unconfirmed: unconfirmed.length,
+      unconfirmedSample: unconfirmed.slice(0, SAMPLE).map(unconfirmedLine),
       cloudSyncJob: cloudSync.jobId,
+      ...(cloudSync.groups ? { cloudSyncGroups: typeProof(cloudSync.groups) } : {}),
+      ...(cloudSync.contacts ? { cloudSyncContacts: typeProof(cloudSync.contacts) } : {}),
     };
   }
   return {
@@ -162,6 +172,29 @@ export function verifyOutcome(
     evidence: { ...evidence, baseline: baseline ?? null, ...proof },
     reason: problems.join('; '),
   };
+}
+
+/**
+ * Groups or contacts the comparison counted that the Cloud Sync evidence does not account for: each
+ * in-scope object of every type must be confirmed, so evidence that leaves a type out proves nothing
+ * about it (a confirmation taken from another comparison, or stored before groups were confirmed).
+ */
+function uncoveredTypes(report: ComparisonReport, c: CloudSyncConfirmation): string[] {
+  const problems: string[] = [];
+  for (const [name, counted, covered] of [
+    ['groups', report.groups?.onPrem ?? 0, c.groups?.onPrem ?? 0],
+    ['contacts', report.contacts?.onPrem ?? 0, c.contacts?.onPrem ?? 0],
+  ] as const)
+    if (counted !== covered)
+      problems.push(
+        `the Cloud Sync evidence covers ${covered} of the ${counted} in-scope ${name}; verify again to read them all`,
+      );
+  return problems;
+}
+
+/** A type's three numbers as step evidence stores them. */
+function typeProof(t: TypeConfirmation): Record<string, number> {
+  return { onPrem: t.onPrem, inEntra: t.inEntra, confirmed: t.confirmed, unconfirmed: t.unconfirmed.length };
 }
 
 /** What an approval is based on, or why it may not be asked for (or run) now. */

@@ -27,10 +27,23 @@ export interface WaveNumbers {
    * Entra object (cloud-sync-evidence.ts, the rule step 12 uses); null when no job is set.
    */
   confirmed: number | null;
+  /**
+   * The wave's in-scope groups and contacts and how many of them Cloud Sync confirmed, by the same
+   * rule (a group found in Entra by SID, a contact by mail). Absent when the wave's OUs hold none,
+   * when no job is set, and in summaries stored before they were counted.
+   */
+  groups?: TypeCount;
+  contacts?: TypeCount;
   /** Why the on-premises count failed today. */
   scanError: string | null;
   /** Cloud Sync limit and overlap warnings of the wave, so they reach the channel every day until resolved. */
   warnings: string[];
+}
+
+/** Groups or contacts of a wave: in scope on-premises, and confirmed by Cloud Sync. */
+export interface TypeCount {
+  expected: number;
+  confirmed: number;
 }
 
 /** A part of the summary that could not be read, and what to check. */
@@ -237,7 +250,8 @@ function dueNext(input: SummaryInput, waves: WaveLine[]): string[] {
 
 /**
  * Why runbook step 15 ("verify all objects are provisioned") may not be confirmed yet: every planned
- * wave must have all its users confirmed by Cloud Sync (the rule of step 12, per wave) in the latest
+ * wave must have all its users, groups and contacts confirmed by Cloud Sync (the rule of step 12, per
+ * wave) in the latest
  * posted summary. Empty when they are, or when no wave is planned (the pilot, which step 12
  * confirmed, was everything).
  */
@@ -260,10 +274,21 @@ export function wavesConfirmedProblems(input: {
       );
     else if (w.expected === null)
       problems.push(`wave ${name} could not be counted on-premises on ${summary.localDate}`);
-    else if (w.confirmed < w.expected)
-      problems.push(
-        `wave ${name}: ${w.confirmed} of ${w.expected} users confirmed by Cloud Sync on ${summary.localDate}`,
-      );
+    else {
+      if (w.confirmed < w.expected)
+        problems.push(
+          `wave ${name}: ${w.confirmed} of ${w.expected} users confirmed by Cloud Sync on ${summary.localDate}`,
+        );
+      // Groups and contacts by the same rule: the no-flow rules handed them over too.
+      for (const [type, count] of [
+        ['groups', w.groups],
+        ['contacts', w.contacts],
+      ] as const)
+        if (count && count.confirmed < count.expected)
+          problems.push(
+            `wave ${name}: ${count.confirmed} of ${count.expected} ${type} confirmed by Cloud Sync on ${summary.localDate}`,
+          );
+    }
   }
   return problems;
 }

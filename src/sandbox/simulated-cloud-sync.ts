@@ -12,7 +12,12 @@
  * A user the job created that is gone from the OU (deleted in AD, like step 12's canary) is deleted
  * from the tenant with a Delete log entry; other users that left the OU are not deleted here, since
  * the simulator cannot tell a move from a deletion. Critical system objects are out of scope, as in
- * the real service's default scope. Sandbox and tests only: it reads the simulator and writes to it.
+ * the real service's default scope. Groups and contacts of the OU ("What is Microsoft Entra Cloud
+ * Sync?": users, groups and contacts) are provisioned and logged too, each once per configuration
+ * (identityType Group or Contact): an Entra group with the same onPremisesSecurityIdentifier, or a
+ * contact with the same mail, stands for the hard match, since Graph shows no anchor for either;
+ * otherwise one is created. Removing groups and contacts is not simulated. Sandbox and tests only:
+ * it reads the simulator and writes to it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Directory } from '../directory/types';
@@ -21,7 +26,7 @@ import { canonicalDn } from '../runbook/dn';
 import { sourceAnchor } from '../runbook/ou-comparison';
 import { connectSyncFilters } from '../runbook/connect-sync-scope';
 import type { Logger } from '../shared/logger';
-import type { GraphSimulator, SimProvisioningEvent, SimUser } from './graph-simulator';
+import type { GraphSimulator, SimContact, SimGroup, SimProvisioningEvent, SimUser } from './graph-simulator';
 import { SIMULATED_CLOUD_SYNC_JOB_ID, SIMULATED_CLOUD_SYNC_SP_ID } from './sim-synchronization';
 import { domainOf, idFor } from './tenant-from-directory';
 
@@ -40,6 +45,8 @@ export interface ProvisioningCycle {
   updated: string[];
   /** DNs of users it created earlier that were gone from the OU, now deleted from the tenant. */
   deleted: string[];
+  /** Groups and contacts logged by this cycle (first seen by this configuration): matched or created. */
+  others: { group: { matched: number; created: string[] }; contact: { matched: number; created: string[] } };
   /** Users that already had a cloud object with their source anchor (hard match). */
   matched: number;
   /**
@@ -87,6 +94,8 @@ interface Configuration {
   reportedConflicts: Set<string>;
   /** Cloud ids of the users this configuration created, by source anchor. */
   createdByAnchor: Map<string, string>;
+  /** Groups and contacts (by DN key) this configuration has logged: each gets one entry. */
+  loggedOthers: Set<string>;
 }
 
 interface Waiter {
@@ -95,6 +104,19 @@ interface Waiter {
   /** undefined: the first cycle; otherwise cycles that started after this many had. */
   after: number | undefined;
   resolve(cycle: ProvisioningCycle): void;
+}
+
+/** A group or contact of the OU that Connect Sync's default rules would export. */
+interface OnPremOther {
+  type: 'group' | 'contact';
+  dn: string;
+  objectGuid: string;
+  /** Groups: objectSid as S-1-5-…; contacts: mail (lower case); what Entra is searched by. */
+  key: string | null;
+  displayName: string;
+  sam: string | null;
+  mail: string | null;
+  groupType: number | null;
 }
 
 interface OnPremUser {
@@ -122,29 +144,46 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
 
-  const readOu = async (baseDn: string): Promise<{ nc: string; users: OnPremUser[] }> => {
+  const readOu = async (baseDn: string): Promise<{ nc: string; users: OnPremUser[]; others: OnPremOther[] }> => {
     const directory = await options.connectDirectory();
     const users: OnPremUser[] = [];
+    const others: OnPremOther[] = [];
     try {
       const nc = await directory.defaultNamingContext();
       await directory.scanUsers(baseDn, {
+        objectTypes: 'all',
         onPage: (page) => {
           // Cloud Sync's default scope leaves at least critical system objects, CAS_ nicknames and
           // conflict objects out (docs/verify.md); the simulation leaves out all that Connect Sync's
           // default rules filter, which its exclusion of MSOL_/AAD_ accounts is unverified against.
-          for (const u of page)
-            if (connectSyncFilters({ ...u, type: 'user' }).length === 0)
-              users.push({
+          for (const u of page) {
+            const type = u.objectType ?? 'user';
+            if (type === 'inetOrgPerson' || connectSyncFilters({ ...u, type }).length > 0) continue;
+            if (type === 'group' || type === 'contact') {
+              others.push({
+                type,
                 dn: u.dn,
-                anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
                 objectGuid: guidString(u.objectGuid),
+                key: type === 'group' ? (u.sid?.toUpperCase() ?? null) : (u.mail?.toLowerCase() ?? null),
+                displayName: u.displayName ?? u.samAccountName ?? u.dn,
                 sam: u.samAccountName,
-                upn: u.userPrincipalName,
-                disabled: u.disabled,
+                mail: u.mail ?? null,
+                groupType: u.groupType ?? null,
               });
+              continue;
+            }
+            users.push({
+              dn: u.dn,
+              anchor: sourceAnchor(u.objectGuid, u.consistencyGuid),
+              objectGuid: guidString(u.objectGuid),
+              sam: u.samAccountName,
+              upn: u.userPrincipalName,
+              disabled: u.disabled,
+            });
+          }
         },
       });
-      return { nc, users };
+      return { nc, users, others };
     } finally {
       await directory.close().catch(() => undefined);
     }
@@ -153,7 +192,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
   const runCycle = async (config: Configuration): Promise<void> => {
     const startedAs = ++started;
     const kind = config.cycles === 0 ? 'initial' : 'incremental';
-    const { nc, users: onPrem } = await readOu(config.baseDn);
+    const { nc, users: onPrem, others } = await readOu(config.baseDn);
     const syncedAt = now().toISOString();
     const tenant = options.graph.users();
     const byAnchor = new Map<string, SimUser>();
@@ -270,6 +309,21 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
         }),
       ),
     ];
+    const provisionedOthers = provisionOthers(options.graph, config, others);
+    events.push(
+      ...provisionedOthers.logged.map(({ source, targetId, created }) => ({
+        activityDateTime: syncedAt,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        cycleId,
+        sourceId: source.objectGuid,
+        targetId,
+        sourceDisplayName: source.displayName,
+        identityType: source.type === 'group' ? 'Group' : 'Contact',
+        servicePrincipal: { id: SIMULATED_CLOUD_SYNC_SP_ID, name: domainOf(nc) },
+        status: 'success' as const,
+        action: created ? ('create' as const) : ('update' as const),
+      })),
+    );
     options.graph.addProvisioningEvents(events);
     config.cycles += 1;
     const cycle: ProvisioningCycle = {
@@ -280,6 +334,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       deleted: deleted.map((u) => u.onPremisesDistinguishedName ?? u.id),
       matched: matched.size,
       conflicts,
+      others: provisionedOthers.summary,
       at: now(),
     };
     cycles.push(cycle);
@@ -339,6 +394,7 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       cycles: 0,
       reportedConflicts: new Set(),
       createdByAnchor: new Map(),
+      loggedOthers: new Set(),
     };
     configurations.set(key, config);
     options.logger?.info(
@@ -411,6 +467,63 @@ export function startSimulatedCloudSync(options: SimulatedCloudSyncOptions): Sim
       await Promise.all([...inFlight]);
     },
   };
+}
+
+/**
+ * The OU's groups and contacts this configuration has not logged yet: each is matched to the Entra
+ * object with its SID (groups) or mail (contacts), or created, and returned for one log entry.
+ */
+function provisionOthers(
+  graph: GraphSimulator,
+  config: Configuration,
+  others: OnPremOther[],
+): {
+  logged: { source: OnPremOther; targetId: string; created: boolean }[];
+  summary: ProvisioningCycle['others'];
+} {
+  const summary: ProvisioningCycle['others'] = {
+    group: { matched: 0, created: [] },
+    contact: { matched: 0, created: [] },
+  };
+  const logged: { source: OnPremOther; targetId: string; created: boolean }[] = [];
+  const groups = graph.groups();
+  const contacts = graph.contacts();
+  const newGroups: SimGroup[] = [];
+  const newContacts: SimContact[] = [];
+  for (const o of others) {
+    const dnKey = `${o.type}:${keyOf(o.dn)}`;
+    if (config.loggedOthers.has(dnKey)) continue;
+    const existing =
+      o.key === null
+        ? undefined
+        : o.type === 'group'
+          ? groups.find((g) => g.onPremisesSecurityIdentifier?.toUpperCase() === o.key)
+          : contacts.find((c) => c.mail?.toLowerCase() === o.key);
+    config.loggedOthers.add(dnKey);
+    if (existing) {
+      summary[o.type].matched++;
+      logged.push({ source: o, targetId: existing.id, created: false });
+      continue;
+    }
+    const id = idFor(`cloud-sync:${o.type}:${o.dn}`);
+    if (o.type === 'group')
+      newGroups.push({
+        id,
+        displayName: o.displayName,
+        onPremisesSyncEnabled: true,
+        onPremisesSecurityIdentifier: o.key,
+        onPremisesSamAccountName: o.sam,
+        securityEnabled: o.groupType !== null && (o.groupType & 0x80000000) !== 0,
+        mailEnabled: !!o.mail,
+        mail: o.mail,
+      });
+    else newContacts.push({ id, displayName: o.displayName, mail: o.mail, onPremisesSyncEnabled: true });
+    summary[o.type].created.push(o.dn);
+    logged.push({ source: o, targetId: id, created: true });
+  }
+  if (newGroups.length > 0) graph.setGroups([...groups, ...newGroups]);
+  if (newContacts.length > 0) graph.setContacts([...contacts, ...newContacts]);
+  return { logged, summary };
 }
 
 function guidFromAnchor(anchor: string | null): string | null {

@@ -43,6 +43,7 @@ import { refreshCloudSnapshot } from './cloud-snapshot';
 import { classifyPostFailure } from './post-outcome';
 import { readProvisioningWindow } from './provisioning-window';
 import { readStoredScan, type StoredScan } from './stored-scan';
+import { SyncedOtherTypes } from './synced-other-types';
 import { shortId } from './verify-service';
 import type { WaveService } from './wave-service';
 
@@ -610,6 +611,8 @@ export class SummaryService {
       return keys ? [{ user: u, keys }] : [];
     });
 
+    // Groups and contacts are confirmed per wave only with a job set; Graph is read for them once.
+    const otherTypes = evidence ? new SyncedOtherTypes(this.options.cloud) : null;
     const waves: WaveNumbers[] = [];
     for (const { wave, warnings } of views) {
       const numbers: WaveNumbers = {
@@ -647,8 +650,14 @@ export class SummaryService {
         numbers.missing += tally.missing;
         numbers.mismatched += tally.mismatched;
         // The rule step 12 uses: a successful entry of the job names the AD object and the Entra object.
-        if (evidence && numbers.confirmed !== null)
-          numbers.confirmed += confirmObjects(comparison.inScope(), evidence).confirmed;
+        if (evidence && numbers.confirmed !== null) {
+          for (const problem of (await otherTypes?.feed(comparison)) ?? [])
+            if (!numbers.warnings.includes(problem)) numbers.warnings.push(problem);
+          const confirmation = confirmObjects(comparison.inScope(), evidence);
+          numbers.confirmed += confirmation.confirmed;
+          addTypeCount(numbers, 'groups', confirmation.groups);
+          addTypeCount(numbers, 'contacts', confirmation.contacts);
+        }
       }
       // One line per reason, not one per OU: a wave of 30 OUs and no agent is one problem.
       if (failedCounts.size > 0)
@@ -868,4 +877,15 @@ export function startSummaryTimer(service: SummaryService, logger: Logger, inter
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Adds an OU's groups or contacts (expected, confirmed by Cloud Sync) to its wave's numbers. */
+function addTypeCount(
+  numbers: WaveNumbers,
+  type: 'groups' | 'contacts',
+  c: { onPrem: number; confirmed: number } | undefined,
+): void {
+  if (!c) return;
+  const sum = numbers[type] ?? { expected: 0, confirmed: 0 };
+  numbers[type] = { expected: sum.expected + c.onPrem, confirmed: sum.confirmed + c.confirmed };
 }

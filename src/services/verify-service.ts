@@ -8,7 +8,12 @@ import type { RequeueReason } from '../jobs/lost-leases';
 import type { ScanLineSink } from '../relay/scan-stream-reader';
 import { SYSTEM_ACTOR, type Actor } from '../runbook/actor';
 import type { VerifyListKind } from '../runbook/commands';
-import { unconfirmedLine, type CloudSyncReading } from '../runbook/cloud-sync-evidence';
+import {
+  allUnconfirmed,
+  unconfirmedLine,
+  type CloudSyncConfirmation,
+  type CloudSyncReading,
+} from '../runbook/cloud-sync-evidence';
 import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
 import { cloudSyncConfirmation } from './cloud-sync-proof';
 import { CardProgress } from './card-progress';
@@ -49,7 +54,8 @@ const LIST_TITLES: Record<VerifyListKind, string> = {
   extra: 'Extra',
   mismatched: 'Mismatched',
   notsynced: 'Not synced by design',
-  unconfirmed: 'Unconfirmed (not yet named by a successful Cloud Sync log entry)',
+  unconfirmed:
+    'Users, groups and contacts not yet confirmed by Cloud Sync (no successful log entry of its job names them)',
   groups: 'Missing groups',
   contacts: 'Missing contacts',
   inetorgperson: 'inetOrgPerson (refused)',
@@ -95,6 +101,14 @@ function typeCounts(report: ComparisonReport): Record<string, unknown> {
     };
   if (report.inetOrgPersons) counts.inetOrgPersons = report.inetOrgPersons.onPrem;
   return counts;
+}
+
+/** Groups' and contacts' confirmed counts for the stored summary, only for the types the OU had. */
+function typeConfirmations(c: CloudSyncConfirmation): Record<string, number> {
+  return {
+    ...(c.groups ? { groupsConfirmedByCloudSync: c.groups.confirmed } : {}),
+    ...(c.contacts ? { contactsConfirmedByCloudSync: c.contacts.confirmed } : {}),
+  };
 }
 
 export function shortId(id: string): string {
@@ -276,7 +290,7 @@ export class VerifyService {
           : input.list === 'notsynced'
             ? (report.notSynced ?? []).map(notSyncedLine)
             : input.list === 'unconfirmed' && cloudSync && !('unavailable' in cloudSync)
-              ? cloudSync.unconfirmed.map(unconfirmedLine)
+              ? allUnconfirmed(cloudSync).map(unconfirmedLine)
               : input.list === 'groups'
                 ? (report.groups?.missing ?? [])
                 : input.list === 'contacts'
@@ -290,7 +304,7 @@ export class VerifyService {
     const page = Math.min(input.page, pages);
     const slice = lines.slice((page - 1) * LIST_PAGE_SIZE, page * LIST_PAGE_SIZE);
     return renderMessageCard({
-      title: `${LIST_TITLES[input.list]}${['groups', 'contacts', 'inetorgperson'].includes(input.list) ? '' : ' users'}: ${report.baseDn}`,
+      title: `${LIST_TITLES[input.list]}${['groups', 'contacts', 'inetorgperson', 'unconfirmed'].includes(input.list) ? '' : ' users'}: ${report.baseDn}`,
       text:
         lines.length === 0
           ? 'None.'
@@ -395,6 +409,7 @@ export class VerifyService {
           mismatched: report.mismatched.length,
           notSynced: report.notSynced?.length ?? 0,
           confirmedByCloudSync: 'unavailable' in cloudSync ? null : cloudSync.confirmed,
+          ...('unavailable' in cloudSync ? {} : typeConfirmations(cloudSync)),
           ...typeCounts(report),
         },
         report,

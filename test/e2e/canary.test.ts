@@ -31,6 +31,10 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
   const samba = sambaEnv();
   const OU_DN = `OU=SyncShift Canary ${randomBytes(3).toString('hex')},${samba.baseDn}`;
   const PILOT_USERS = ['Pilot One', 'Pilot Two'];
+  /** A security group and a mail-enabled contact: step 12 confirms them from the logs like the users. */
+  const PILOT_GROUP = 'Pilot Group';
+  const PILOT_CONTACT = 'Pilot Contact';
+  const CONTACT_MAIL = `c${randomBytes(4).toString('hex')}@partner.example`;
   let ldap: Client;
   let h: BotHarness;
   let agent: AgentProcess;
@@ -60,6 +64,16 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
         new Attribute({ type: 'sAMAccountName', values: [`c${randomBytes(6).toString('hex')}`] }),
         new Attribute({ type: 'userAccountControl', values: ['514'] }),
       ]);
+    await ldap.add(`CN=${PILOT_GROUP},${OU_DN}`, [
+      new Attribute({ type: 'objectClass', values: ['top', 'group'] }),
+      new Attribute({ type: 'sAMAccountName', values: [`g${randomBytes(6).toString('hex')}`] }),
+      new Attribute({ type: 'groupType', values: ['-2147483646'] }),
+    ]);
+    await ldap.add(`CN=${PILOT_CONTACT},${OU_DN}`, [
+      new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'contact'] }),
+      new Attribute({ type: 'mail', values: [CONTACT_MAIL] }),
+      new Attribute({ type: 'proxyAddresses', values: [`SMTP:${CONTACT_MAIL}`] }),
+    ]);
     h = await startBotHarness({
       env: {
         SYNCSHIFT_APPROVERS: [ADELE, MEGAN].map((u) => u.aadObjectId).join(','),
@@ -72,6 +86,8 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
     const tenant = await buildTenantFromDirectory(directory, { baseDn: OU_DN, missing: 0, extra: 0, mismatched: 0 });
     await directory.close();
     h.graph.setUsers(tenant.users);
+    h.graph.setGroups(tenant.groups);
+    h.graph.setContacts(tenant.contacts);
     // The agent may touch only this OU: its own policy, not just the bot's word.
     agent = spawnAgent(h.bot.url, samba, { SYNCSHIFT_ALLOWED_BASE_DNS: OU_DN });
     cloudSync = startSimulatedCloudSync({
@@ -159,7 +175,7 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
 
   it('refuses step 12 without a canary, then passes after one came through; nothing is left behind', async () => {
     const before = await objectsInOu();
-    expect(before).toHaveLength(1 + PILOT_USERS.length);
+    expect(before).toHaveLength(1 + PILOT_USERS.length + 2);
 
     await h.say('/migration start "Canary pilot"', ADELE);
     migrationId = (await h.store.migrations.findByConversation(h.conversationId))!.id;
@@ -181,21 +197,59 @@ describe('step 12 canary: created, provisioned, deleted through the agent with a
         stored.version,
       );
     }
-    // What step 11 writes through Graph: the pilot OU in the running job's scope.
-    h.graph.setCloudSync({ includedContainers: [OU_DN], statusCode: 'Active' });
     // Step 12's card gets posted by a refresh through /step.
     const posted = await h.say('/step 12', ADELE);
     expect(posted.length).toBeGreaterThan(0);
     await eventually(async () => (await step(12)).cardActivityId, { what: 'step 12 card', timeoutMs: 10_000 });
 
-    // Every user is in Entra with the right anchor, but no canary came through: refused.
+    // Before Cloud Sync has the OU in scope: the group and the contact are in Entra (Connect Sync put
+    // them there, found by SID and mail), but no entry of the Cloud Sync job names them: refused.
     await click(ADELE, 'step.run', 12);
-    const failed = await eventually(async () => ((await step(12)).status === 'failed' ? await step(12) : null), {
-      what: 'step 12 to fail',
+    const unconfirmed = await eventually(async () => ((await step(12)).status === 'failed' ? await step(12) : null), {
+      what: 'step 12 to fail before Cloud Sync ran',
       timeoutMs: 30_000,
       detail: () => agent.log().slice(-2000),
     });
+    const source = `(a successful entry of job ${SIMULATED_CLOUD_SYNC_JOB_ID} in the provisioning logs)`;
+    expect(unconfirmed.reason).toContain(
+      `0 of 1 in-scope groups are confirmed by Cloud Sync ${source}; 1 are not yet (/verify list unconfirmed names them)`,
+    );
+    expect(unconfirmed.reason).toContain(`0 of 1 in-scope contacts are confirmed by Cloud Sync ${source}`);
+    expect(unconfirmed.evidence).toMatchObject({
+      cloudSyncGroups: { onPrem: 1, inEntra: 1, confirmed: 0, unconfirmed: 1 },
+      cloudSyncContacts: { onPrem: 1, inEntra: 1, confirmed: 0, unconfirmed: 1 },
+    });
+    expect(JSON.stringify(unconfirmed.evidence)).toContain(
+      `group: CN=${PILOT_GROUP},${OU_DN} (no Cloud Sync log entry)`,
+    );
+
+    // What step 11 writes through Graph: the pilot OU in the running job's scope. Cloud Sync's first
+    // cycle logs the users, the group and the contact under its job.
+    h.graph.setCloudSync({ includedContainers: [OU_DN], statusCode: 'Active' });
+    const first = await cloudSync.cycleFor(OU_DN);
+    expect(first.others).toEqual({
+      group: { matched: 1, created: [] },
+      contact: { matched: 1, created: [] },
+    });
+
+    // Every user, group and contact is confirmed by Cloud Sync now, but no canary came through: refused.
+    await click(ADELE, 'step.run', 12);
+    const failed = await eventually(
+      async () => {
+        const s = await step(12);
+        return s.status === 'failed' && (s.updatedAt?.getTime() ?? 0) > (unconfirmed.updatedAt?.getTime() ?? 0)
+          ? s
+          : null;
+      },
+      { what: 'step 12 to fail on the canary alone', timeoutMs: 30_000, detail: () => agent.log().slice(-2000) },
+    );
     expect(failed.reason).toContain('no canary has come through Cloud Sync');
+    expect(failed.reason).not.toContain('confirmed by Cloud Sync');
+    expect(failed.evidence).toMatchObject({
+      unconfirmed: 0,
+      cloudSyncGroups: { onPrem: 1, confirmed: 1, unconfirmed: 0 },
+      cloudSyncContacts: { onPrem: 1, confirmed: 1, unconfirmed: 0 },
+    });
 
     // Create: four eyes, then the agent writes it into the pilot OU.
     expect(await click(ADELE, 'step.canaryCreate', 12)).toContain('Canary creation waiting for approval');

@@ -393,7 +393,14 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
     });
     await cloudSync.pollNow();
     const cycle = await cloudSync.cycleFor(OU.rAndD);
-    expect(cycle).toMatchObject({ kind: 'initial', matched: EXPECTED.rAndD.users, created: [], conflicts: [] });
+    // OU=R,D holds users only: the cycle logs no group or contact, and step 12 asks for none.
+    expect(cycle).toMatchObject({
+      kind: 'initial',
+      matched: EXPECTED.rAndD.users,
+      created: [],
+      conflicts: [],
+      others: { group: { matched: 0, created: [] }, contact: { matched: 0, created: [] } },
+    });
 
     // A pilot user gone from Entra still fails the step, however Cloud Sync logged it; "in Entra" is never called provisioned.
     h.graph.removeUser(rdUsers[0]!.id);
@@ -428,6 +435,7 @@ describe('runbook end to end: steps 1 to 13 with approvals', () => {
       unconfirmed: 0,
       canaryWaived: { by: 'Megan Bowen', reason: 'Pilot OU has no room for test users' },
     });
+    expect(done12.evidence).not.toHaveProperty('cloudSyncGroups');
     await sharedCard(done12, `Confirmed by Cloud Sync (provisioning logs): ${EXPECTED.rAndD.users}`);
 
     // 13: an expired approval is refused; a fresh one runs a full sync cycle.

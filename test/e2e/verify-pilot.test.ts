@@ -1,4 +1,6 @@
 import { connectLdapDirectory } from '../../src/directory/ldap-directory';
+import { guidString } from '../../src/runbook/cloud-sync-evidence';
+import { SIMULATED_CLOUD_SYNC_JOB_ID } from '../../src/sandbox/simulated-cloud-sync';
 import { buildTenantFromDirectory, type BuiltTenant } from '../../src/sandbox/tenant-from-directory';
 import { EXPECTED, EXPECTED_OTHER_TYPES, EXPECTED_SYNCED, OU } from '../fixtures/ad-seed-spec';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
@@ -204,7 +206,24 @@ describe('/verify pilot end to end against Samba AD', () => {
         confirmed: EXPECTED_SYNCED.sales.users,
         unconfirmed: [],
       };
+      // Users alone are not enough: the OU's groups and contacts must be confirmed too.
       expect(verifyOutcome('provisioned', report, steps as never, 'job', { cloudSync: confirmedAll })).toMatchObject({
+        ok: false,
+        reason: `the Cloud Sync evidence covers 0 of the ${exported.groups - filtered.groups} in-scope groups; verify again to read them all; the Cloud Sync evidence covers 0 of the ${exported.contacts - filtered.contacts} in-scope contacts; verify again to read them all`,
+      });
+      const all = (onPrem: number, matchedOn: 'onPremisesSecurityIdentifier' | 'mail') => ({
+        onPrem,
+        inEntra: onPrem,
+        confirmed: onPrem,
+        matchedOn,
+        unconfirmed: [],
+      });
+      const everyType = {
+        ...confirmedAll,
+        groups: all(exported.groups - filtered.groups, 'onPremisesSecurityIdentifier'),
+        contacts: all(exported.contacts - filtered.contacts, 'mail'),
+      };
+      expect(verifyOutcome('provisioned', report, steps as never, 'job', { cloudSync: everyType })).toMatchObject({
         ok: true,
         reason: '',
       });
@@ -325,5 +344,61 @@ describe('/verify pilot end to end against Samba AD', () => {
     expect(text).toContain('That OU name cannot be read');
     expect(text).toContain('("Sales, Inc")');
     expect(text).toContain('OU=Sales\\, Inc');
+  });
+
+  it('with the Cloud Sync job set, groups and contacts are confirmed per type from its logs, and the rest named', async () => {
+    const groups = EXPECTED_OTHER_TYPES.sales.groups - EXPECTED_OTHER_TYPES.salesFiltered.groups;
+    const contacts = EXPECTED_OTHER_TYPES.sales.contacts - EXPECTED_OTHER_TYPES.salesFiltered.contacts;
+    await h.say(`/summary job ${SIMULATED_CLOUD_SYNC_JOB_ID}`);
+    // In Entra (found by SID and mail), but no entry of the Cloud Sync job names them.
+    const before = await verify('OU=Sales');
+    expect(before.text).toContain(
+      `Groups confirmed by Cloud Sync: 0 of ${groups} on-premises (${groups} in Entra, found by onPremisesSecurityIdentifier)`,
+    );
+    expect(before.text).toContain(
+      `Contacts confirmed by Cloud Sync: 0 of ${contacts} on-premises (${contacts} in Entra, found by mail)`,
+    );
+    const listed = cardText(firstCard(await h.say('/verify list unconfirmed')));
+    expect(listed).toContain(`group: CN=Sales Team,${OU.sales} (no Cloud Sync log entry)`);
+    expect(listed).toContain(`contact: CN=Sales Contact 01,${OU.sales} (no Cloud Sync log entry)`);
+
+    // Entries of the job for two groups, naming each by its objectGUID: Sales Team is anchored on it,
+    // Sales Managers on ms-DS-ConsistencyGuid, so its entry names another source object (docs/verify.md).
+    const directory = await connectLdapDirectory({
+      url: samba.url,
+      bindDn: samba.bindDn,
+      password: samba.password,
+      caPath: samba.caPath,
+    });
+    const guids = new Map<string, string>();
+    try {
+      await directory.scanUsers(OU.sales, {
+        objectTypes: 'all',
+        onPage: (page) => {
+          for (const o of page)
+            if (o.objectType === 'group') guids.set(o.samAccountName ?? '', guidString(o.objectGuid));
+        },
+      });
+    } finally {
+      await directory.close();
+    }
+    const at = new Date().toISOString();
+    h.graph.addProvisioningEvents(
+      ['SalesTeam', 'SalesManagers'].map((sam) => ({
+        activityDateTime: at,
+        jobId: SIMULATED_CLOUD_SYNC_JOB_ID,
+        status: 'success' as const,
+        action: 'update' as const,
+        sourceId: guids.get(sam)!,
+        targetId: h.graph.groups().find((g) => g.onPremisesSamAccountName === sam)!.id,
+        sourceDisplayName: sam,
+        identityType: 'Group',
+      })),
+    );
+    const after = await verify('OU=Sales');
+    expect(after.text).toContain(`Groups confirmed by Cloud Sync: 1 of ${groups} on-premises`);
+    const relisted = cardText(firstCard(await h.say('/verify list unconfirmed')));
+    expect(relisted).not.toContain(`CN=Sales Team,${OU.sales}`);
+    expect(relisted).toContain(`group: CN=Sales Managers,${OU.sales} (log entry names another source object)`);
   });
 });

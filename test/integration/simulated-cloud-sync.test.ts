@@ -3,7 +3,8 @@ import { addUserToForest, buildSeededForest } from '../../src/sandbox/seeded-for
 import { scanInMemory } from '../../src/services/stored-scan';
 import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createGraphCloudDirectory } from '../../src/cloud/graph-cloud-directory';
-import type { ComparisonReport } from '../../src/runbook/ou-comparison';
+import { OuComparison, type ComparisonReport } from '../../src/runbook/ou-comparison';
+import { ConfirmationIndex, confirmObjects, guidString } from '../../src/runbook/cloud-sync-evidence';
 import { compareOuWithCloud } from '../../src/services/compare-ou';
 import { EXPECTED, EXPECTED_SYNCED, OU } from '../../src/sandbox/forest-spec';
 import { startGraphSimulator, type GraphSimulator } from '../../src/sandbox/graph-simulator';
@@ -259,6 +260,81 @@ describe('simulated Cloud Sync provisioning', () => {
       expect(disabled).toMatchObject({ created: [], updated: [added.user.dn] });
       expect(ownGraph.users().find((u) => u.id === cloudUser!.id)?.accountEnabled).toBe(false);
       expect((await forUser()).map((e) => e.provisioningAction).sort()).toEqual(['create', 'update']);
+    } finally {
+      await cloudSync?.stop();
+      cloudSync = undefined;
+      await ownGraph.close();
+    }
+  });
+
+  it("provisions and logs the OU's groups and contacts, found by SID and mail, and a verify confirms them per type", async () => {
+    // Connect Sync synced every group and contact but Sales Team, which Cloud Sync has to create.
+    const teamDn = `CN=Sales Team,${OU.sales}`;
+    const ownGraph = await startGraphSimulator({
+      users: tenant.users,
+      groups: tenant.groups.filter((g) => g.onPremisesSamAccountName !== 'SalesTeam'),
+      contacts: tenant.contacts,
+    });
+    try {
+      ownGraph.setCloudSync({ includedContainers: [OU.sales], statusCode: 'Active' });
+      cloudSync = startSimulatedCloudSync({ graph: ownGraph, connectDirectory, delayMs: 0, pollMs: 60_000, logger });
+      await cloudSync.pollNow();
+      const cycle = await cloudSync.cycleFor(OU.sales);
+      expect(cycle.others).toEqual({ group: { matched: 2, created: [teamDn] }, contact: { matched: 9, created: [] } });
+      const team = forest.groups!.find((g) => g.dn === teamDn)!;
+      expect(ownGraph.groups().find((g) => g.onPremisesSecurityIdentifier === team.sid)).toMatchObject({
+        onPremisesSyncEnabled: true,
+        securityEnabled: true,
+      });
+
+      // Graph's provisioningObjectSummary shape: identityType Group or Contact, objectGUID as the source id.
+      type LogEntry = {
+        provisioningAction: string;
+        sourceIdentity: { id: string; identityType: string };
+        targetIdentity: { id: string; identityType: string };
+      };
+      const entries: LogEntry[] = [];
+      let next: string | undefined =
+        `${ownGraph.url}/v1.0/auditLogs/provisioning?$filter=${encodeURIComponent(`jobId eq '${SIMULATED_CLOUD_SYNC_JOB_ID}'`)}&$top=999`;
+      while (next) {
+        const res = await fetch(next, { headers: { authorization: `Bearer ${ownGraph.token}` } });
+        const body = (await res.json()) as { value: LogEntry[]; '@odata.nextLink'?: string };
+        entries.push(...body.value);
+        next = body['@odata.nextLink'];
+      }
+      expect(entries.filter((e) => e.targetIdentity.identityType === 'Group')).toHaveLength(3);
+      expect(entries.filter((e) => e.sourceIdentity.identityType === 'Contact')).toHaveLength(9);
+      const teamId = ownGraph.groups().find((g) => g.onPremisesSecurityIdentifier === team.sid)!.id;
+      expect(entries.find((e) => e.targetIdentity.id === teamId)).toMatchObject({
+        provisioningAction: 'create',
+        sourceIdentity: { id: guidString(Buffer.from(team.objectGuid, 'base64')), identityType: 'Group' },
+      });
+
+      // The verify's rule over what the bot reads: every group and contact confirmed but Sales Managers,
+      // anchored on ms-DS-ConsistencyGuid while the entry names its objectGUID (docs/verify.md, unverified).
+      const cloud = createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger });
+      const scan = await scanOu(
+        await connectDirectory(),
+        { action: 'directory.scanOu', ou: OU.sales },
+        () => undefined,
+      );
+      const comparison = new OuComparison(OU.sales);
+      await compareOuWithCloud(scanInMemory(scan), cloud, undefined, undefined, comparison);
+      const index = new ConfirmationIndex(SIMULATED_CLOUD_SYNC_JOB_ID);
+      await cloud.provisioningEvents({ jobId: SIMULATED_CLOUD_SYNC_JOB_ID, since: new Date(0) }, (page) => {
+        for (const e of page) index.add(e);
+      });
+      const confirmation = confirmObjects(comparison.inScope(), index);
+      expect(confirmation.groups).toEqual({
+        onPrem: 3,
+        inEntra: 3,
+        confirmed: 2,
+        matchedOn: 'onPremisesSecurityIdentifier',
+        unconfirmed: [
+          { dn: `CN=Sales Managers,${OU.sales}`, reason: 'log entry names another source object', type: 'group' },
+        ],
+      });
+      expect(confirmation.contacts).toMatchObject({ onPrem: 9, inEntra: 9, confirmed: 9, unconfirmed: [] });
     } finally {
       await cloudSync?.stop();
       cloudSync = undefined;

@@ -123,4 +123,44 @@ describe('cards', () => {
     expect(text).toContain('Everything in this OU matches the cloud.');
     expect(text).not.toContain('Missing in the cloud (');
   });
+
+  it('shows the three numbers per type and names unconfirmed groups and contacts with why', () => {
+    const clean = { ...report(0), cloud: { users: 1238 }, matched: 1238 };
+    const card = renderVerifyCard({
+      ou: 'OU=Sales',
+      shortId: 'abcd1234',
+      requestedBy: 'A',
+      requestedAt: at,
+      state: {
+        kind: 'done',
+        report: clean,
+        cloudSync: {
+          jobId: 'AD2AADProvisioning.1.2',
+          onPrem: 1238,
+          inEntraWithAnchor: 1238,
+          confirmed: 1238,
+          unconfirmed: [],
+          groups: {
+            onPrem: 3,
+            inEntra: 3,
+            confirmed: 2,
+            matchedOn: 'onPremisesSecurityIdentifier',
+            unconfirmed: [
+              { dn: 'CN=Sales Managers,OU=Sales,DC=contoso,DC=com', reason: 'no Cloud Sync log entry', type: 'group' },
+            ],
+          },
+          contacts: { onPrem: 9, inEntra: 9, confirmed: 9, matchedOn: 'mail', unconfirmed: [] },
+        },
+      },
+      listLimit: 15,
+    });
+    expect(cardProblems(card)).toEqual([]);
+    const text = JSON.stringify(card);
+    expect(text).toContain('1,238 of 1,238 (provisioning logs of AD2AADProvisioning.1.2)');
+    expect(text).toContain('Groups confirmed by Cloud Sync');
+    expect(text).toContain('2 of 3 on-premises (3 in Entra, found by onPremisesSecurityIdentifier)');
+    expect(text).toContain('Contacts confirmed by Cloud Sync');
+    expect(text).toContain('9 of 9 on-premises (9 in Entra, found by mail)');
+    expect(text).toContain('group: CN=Sales Managers,OU=Sales,DC=contoso,DC=com (no Cloud Sync log entry)');
+  });
 });

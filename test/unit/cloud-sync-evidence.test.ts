@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  allUnconfirmed,
   anchorForms,
   confirmationProblems,
   confirmObjects,
@@ -8,6 +9,7 @@ import {
   isConfirmingEntry,
   type InScopeObject,
   type ProvisioningLogEntry,
+  unconfirmedLine,
 } from '../../src/runbook/cloud-sync-evidence';
 import { OuComparison, sourceAnchor } from '../../src/runbook/ou-comparison';
 
@@ -167,5 +169,131 @@ describe('OuComparison.inScope: what the evidence is checked against', () => {
     const seen = [...c.inScope()];
     expect(seen).toHaveLength(700);
     expect(seen.every((o, i) => o.cloudId === ids[i] && o.anchorMatches)).toBe(true);
+  });
+});
+
+describe('confirmObjects for groups and contacts: the same rule, counted per type', () => {
+  const [ga, gb, gc, gd, ca, cb] = [11, 12, 13, 14, 15, 16].map((n) => sourceAnchor(guidBytes(n), null));
+  const [gaId, gbId, gcId, caId] = [1, 2, 3, 4].map(() => randomUUID());
+  const user: InScopeObject = { dn: `CN=Ann,${BASE}`, anchor: ga!, cloudId: randomUUID(), anchorMatches: true };
+  const objects: InScopeObject[] = [
+    user,
+    // Found by its SID and named, by its objectGUID, in a successful entry for that group.
+    { dn: `CN=Team,${BASE}`, anchor: ga!, cloudId: gaId!, anchorMatches: true, type: 'group', cloudRead: true },
+    // In Entra (Connect Sync put it there), but Cloud Sync has not logged it.
+    { dn: `CN=Managers,${BASE}`, anchor: gb!, cloudId: gbId!, anchorMatches: true, type: 'group', cloudRead: true },
+    // The entry for its Entra group names another AD object.
+    { dn: `CN=Old,${BASE}`, anchor: gc!, cloudId: gcId!, anchorMatches: true, type: 'group', cloudRead: true },
+    { dn: `CN=Gone,${BASE}`, anchor: gd!, cloudId: null, anchorMatches: false, type: 'group', cloudRead: true },
+    { dn: `CN=Partner,${BASE}`, anchor: ca!, cloudId: caId!, anchorMatches: true, type: 'contact', cloudRead: true },
+    // This bot could not list contacts: unknown, not "missing".
+    { dn: `CN=Vendor,${BASE}`, anchor: cb!, cloudId: null, anchorMatches: false, type: 'contact', cloudRead: false },
+  ];
+  const index = new ConfirmationIndex(JOB, [
+    success({ sourceId: anchors(user.anchor), targetId: user.cloudId! }),
+    success({ sourceId: guidString(guidBytes(11)), targetId: gaId!, action: 'create' }),
+    success({ sourceId: guidString(guidBytes(99)), targetId: gcId! }),
+    success({ sourceId: guidString(guidBytes(15)), targetId: caId! }),
+  ]);
+
+  function anchors(anchor: string): string {
+    return anchorForms(anchor)[1]!;
+  }
+
+  it('gives groups and contacts their own three numbers and leaves the users numbers as they were', () => {
+    const c = confirmObjects(objects, index);
+    expect(c).toMatchObject({ onPrem: 1, inEntraWithAnchor: 1, confirmed: 1, unconfirmed: [] });
+    expect(c.groups).toEqual({
+      onPrem: 4,
+      inEntra: 3,
+      confirmed: 1,
+      matchedOn: 'onPremisesSecurityIdentifier',
+      unconfirmed: [
+        { dn: `CN=Gone,${BASE}`, reason: 'not in Entra', type: 'group' },
+        { dn: `CN=Managers,${BASE}`, reason: 'no Cloud Sync log entry', type: 'group' },
+        { dn: `CN=Old,${BASE}`, reason: 'log entry names another source object', type: 'group' },
+      ],
+    });
+    expect(c.contacts).toEqual({
+      onPrem: 2,
+      inEntra: 1,
+      confirmed: 1,
+      matchedOn: 'mail',
+      unconfirmed: [{ dn: `CN=Vendor,${BASE}`, reason: 'Entra side not read', type: 'contact' }],
+    });
+    expect(allUnconfirmed(c).map(unconfirmedLine)).toEqual([
+      `group: CN=Gone,${BASE} (not in Entra)`,
+      `group: CN=Managers,${BASE} (no Cloud Sync log entry)`,
+      `group: CN=Old,${BASE} (log entry names another source object)`,
+      `contact: CN=Vendor,${BASE} (Entra side not read)`,
+    ]);
+    const source = `(a successful entry of job ${JOB} in the provisioning logs)`;
+    expect(confirmationProblems(c)).toEqual([
+      `1 of 4 in-scope groups are confirmed by Cloud Sync ${source}; 3 are not yet (/verify list unconfirmed names them)`,
+      `1 of 2 in-scope contacts are confirmed by Cloud Sync ${source}; 1 are not yet (/verify list unconfirmed names them)`,
+    ]);
+  });
+
+  it('does not take an entry for a user as proof for a group, nor the other way round', () => {
+    // The same anchor on both, but each entry names its own Entra object.
+    const crossed = new ConfirmationIndex(JOB, [success({ sourceId: anchors(ga!), targetId: user.cloudId! })]);
+    const c = confirmObjects(objects.slice(0, 2), crossed);
+    expect(c.confirmed).toBe(1);
+    expect(c.groups).toMatchObject({ confirmed: 0, unconfirmed: [{ reason: 'no Cloud Sync log entry' }] });
+  });
+
+  it('passes with every type confirmed, and counts an OU with only groups as having objects', () => {
+    const group = objects[1]!;
+    const c = confirmObjects([group], index);
+    expect(c).toMatchObject({ onPrem: 0, confirmed: 0, groups: { onPrem: 1, confirmed: 1 } });
+    expect(c.contacts).toBeUndefined();
+    expect(confirmationProblems(c)).toEqual([]);
+  });
+});
+
+describe('OuComparison.inScope for groups and contacts', () => {
+  it('yields each exported group and contact with the Entra object found by SID or mail', () => {
+    const c = new OuComparison(BASE);
+    const [ga, gb, gf, ca, cb] = [21, 22, 23, 24, 25].map((n) => sourceAnchor(guidBytes(n), null));
+    c.addOnPrem({ dn: `CN=Team,${BASE}`, anchor: ga!, disabled: false, type: 'group', sid: 'S-1-5-21-1-2-3-1101' });
+    c.addOnPrem({ dn: `CN=Mgrs,${BASE}`, anchor: gb!, disabled: false, type: 'group', sid: 'S-1-5-21-1-2-3-1102' });
+    // Filtered out by Connect Sync's rules and not in Entra: not in scope.
+    c.addOnPrem({
+      dn: `CN=Old,${BASE}`,
+      anchor: gf!,
+      disabled: false,
+      type: 'group',
+      sid: 'S-1-5-21-1-2-3-1103',
+      filteredBy: ['distributionGroupNotMailEnabled'],
+    });
+    c.addOnPrem({ dn: `CN=Pat,${BASE}`, anchor: ca!, disabled: false, type: 'contact', mail: 'Pat@Partner.example' });
+    c.addOnPrem({ dn: `CN=Vic,${BASE}`, anchor: cb!, disabled: false, type: 'contact', mail: 'vic@partner.example' });
+    const teamId = randomUUID();
+    const patId = randomUUID();
+    c.addCloudGroup({ id: teamId, displayName: 'Team', onPremisesSecurityIdentifier: 's-1-5-21-1-2-3-1101' });
+    c.addCloudGroup({ id: randomUUID(), displayName: 'Elsewhere', onPremisesSecurityIdentifier: 'S-1-5-21-9' });
+    c.cloudTypeRead('group');
+    c.addCloudContact({ id: patId, displayName: 'Pat', mail: 'pat@partner.example' });
+    c.cloudTypeRead('contact');
+    expect([...c.inScope()]).toEqual([
+      { dn: `CN=Team,${BASE}`, anchor: ga, cloudId: teamId, anchorMatches: true, type: 'group', cloudRead: true },
+      { dn: `CN=Mgrs,${BASE}`, anchor: gb, cloudId: null, anchorMatches: false, type: 'group', cloudRead: true },
+      { dn: `CN=Pat,${BASE}`, anchor: ca, cloudId: patId, anchorMatches: true, type: 'contact', cloudRead: true },
+      { dn: `CN=Vic,${BASE}`, anchor: cb, cloudId: null, anchorMatches: false, type: 'contact', cloudRead: true },
+    ]);
+    // The same objects the report counts.
+    expect(c.report()).toMatchObject({ groups: { onPrem: 2, matched: 1 }, contacts: { onPrem: 2, matched: 1 } });
+  });
+
+  it('says when the Entra side of a type was not read', () => {
+    const c = new OuComparison(BASE);
+    c.addOnPrem({
+      dn: `CN=Team,${BASE}`,
+      anchor: sourceAnchor(guidBytes(1), null),
+      disabled: false,
+      type: 'group',
+      sid: 'S-1-5-21-1',
+    });
+    expect([...c.inScope()]).toMatchObject([{ type: 'group', cloudId: null, cloudRead: false }]);
   });
 });

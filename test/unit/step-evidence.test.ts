@@ -192,6 +192,50 @@ describe('verifyOutcome: when a verify step passes', () => {
     });
   });
 
+  it('refuses the provisioned check while a group or contact is not confirmed, and records their numbers', () => {
+    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
+    const groupDn = `CN=Sales Team,${PILOT}`;
+    const withGroups: CloudSyncConfirmation = {
+      ...allConfirmed,
+      groups: {
+        onPrem: 2,
+        inEntra: 2,
+        confirmed: 1,
+        matchedOn: 'onPremisesSecurityIdentifier',
+        unconfirmed: [{ dn: groupDn, reason: 'no Cloud Sync log entry', type: 'group' }],
+      },
+      contacts: { onPrem: 1, inEntra: 1, confirmed: 1, matchedOn: 'mail', unconfirmed: [] },
+    };
+    const typed = (onPrem: number, matchedOn: 'onPremisesSecurityIdentifier' | 'mail') => ({
+      onPrem,
+      matched: onPrem,
+      missing: [],
+      matchedOn,
+      cloudRead: true,
+    });
+    const withTypes = report({ groups: typed(2, 'onPremisesSecurityIdentifier'), contacts: typed(1, 'mail') });
+    const outcome = verifyOutcome('provisioned', withTypes, steps, 'abcd1234', { cloudSync: withGroups });
+    expect(outcome.ok).toBe(false);
+    expect(outcome.reason).toBe(
+      `1 of 2 in-scope groups are confirmed by Cloud Sync (a successful entry of job ${JOB} in the provisioning logs); 1 are not yet (/verify list unconfirmed names them)`,
+    );
+    expect(outcome.evidence).toMatchObject({
+      confirmedByCloudSync: 7,
+      unconfirmed: 1,
+      unconfirmedSample: [`group: ${groupDn} (no Cloud Sync log entry)`],
+      cloudSyncGroups: { onPrem: 2, inEntra: 2, confirmed: 1, unconfirmed: 1 },
+      cloudSyncContacts: { onPrem: 1, inEntra: 1, confirmed: 1, unconfirmed: 0 },
+    });
+    const groups = { ...withGroups.groups!, confirmed: 2, unconfirmed: [] };
+    expect(
+      verifyOutcome('provisioned', withTypes, steps, 'abcd1234', { cloudSync: { ...withGroups, groups } }),
+    ).toMatchObject({ ok: true, reason: '' });
+    // Evidence that leaves a type out proves nothing about it.
+    expect(verifyOutcome('provisioned', withTypes, steps, 'abcd1234', { cloudSync: allConfirmed }).reason).toBe(
+      'the Cloud Sync evidence covers 0 of the 2 in-scope groups; verify again to read them all; the Cloud Sync evidence covers 0 of the 1 in-scope contacts; verify again to read them all',
+    );
+  });
+
   it('refuses the provisioned check when the logs could not be read or were never asked for', () => {
     const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
     expect(

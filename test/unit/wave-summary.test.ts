@@ -273,6 +273,25 @@ describe('wavesConfirmedProblems: when step 15 may be confirmed', () => {
     ]);
   });
 
+  it('holds while a group or contact of a wave is not confirmed, by the same rule as its users', () => {
+    const withTypes: WaveNumbers = {
+      ...w('W1', 40, 40),
+      groups: { expected: 3, confirmed: 2 },
+      contacts: { expected: 9, confirmed: 9 },
+    };
+    expect(wavesConfirmedProblems({ waveNames: ['W1'], summary: summary([withTypes]) })).toEqual([
+      'wave W1: 2 of 3 groups confirmed by Cloud Sync on 2026-03-29',
+    ]);
+    const all = { ...withTypes, groups: { expected: 3, confirmed: 3 } };
+    expect(wavesConfirmedProblems({ waveNames: ['W1'], summary: summary([all]) })).toEqual([]);
+    const text = cardText(
+      renderSummaryCard(buildWaveSummary(input({ waves: [withTypes] })), { migrationName: 'x', kind: 'scheduled' }),
+    );
+    expect(text).toContain(
+      '40 of 40 confirmed by Cloud Sync · 2 of 3 groups confirmed by Cloud Sync · 9 of 9 contacts',
+    );
+  });
+
   it('passes with every wave confirmed, or with no wave planned (step 12 confirmed the pilot)', () => {
     expect(wavesConfirmedProblems({ waveNames: ['W1'], summary: summary([w('W1', 40, 40)]) })).toEqual([]);
     expect(wavesConfirmedProblems({ waveNames: [], summary: null })).toEqual([]);
