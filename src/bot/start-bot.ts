@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { CloudDirectory } from '../cloud/types';
 import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
+import { WaveEngineService } from '../services/wave-engine-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -129,6 +130,16 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     now,
     canary,
   });
+  const waveEngine = new WaveEngineService({
+    store,
+    jobs,
+    cards,
+    logger: logger.child({ part: 'wave-engine' }),
+    policy: config.approvals,
+    servers,
+    cloudSync,
+    now,
+  });
   const ledger = new OuLedgerService({ store, cloudSync });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
@@ -162,6 +173,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       'wave.count': (job) => waves.countFinished(job),
       'summary.count': (job) => summaries.countFinished(job),
       canary: (job) => canary.jobFinished(job),
+      'wave.action': (job) => waveEngine.jobFinished(job),
     },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
@@ -195,6 +207,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     audit,
     agents,
     waves,
+    waveEngine,
     summaries,
     ledger,
     servers,
