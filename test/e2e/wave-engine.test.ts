@@ -237,6 +237,9 @@ describe('waves: rules, scope and rollback through the bot', () => {
     await waitFor('scope', 'done');
     expect(await readScope()).toEqual({ containers: [OU.rAndD, REGIONS], status: 'Active', covers: true });
 
+    // A wave holding changes is not removed from the plan (the ledger would lose them).
+    expect((await say('/wave remove Wave2'))[0]).toContain('Wave Wave2 not removed');
+
     const [status] = await say('/ou status');
     expect(status).toContain(`Wave2: ${REGIONS}: in Cloud Sync scope`);
     expect(status).toContain(`Wave1: ${OU.salesOps}: owned by Connect Sync`);
@@ -257,8 +260,31 @@ describe('waves: rules, scope and rollback through the bot', () => {
     expect(await readScope()).toEqual({ containers: [OU.rAndD], status: 'Active', covers: false });
     expect(connectSyncExports(ps.readState(), `CN=Someone,OU=EMEA,${REGIONS}`)).toBe(false);
 
-    const [rulesPlan] = await say('/rollback Wave2', MEGAN);
+    // The next part from the Rollback button of the /wave list card: it carries only the wave's id.
+    const list = (await h.say('/wave list', MEGAN))[0]!.activity.attachments![0]!.content;
+    const buttons = JSON.stringify(list).match(/\{"type":"Action\.Execute"[^{}]*"data":\{[^{}]*\}\}/g) ?? [];
+    expect(buttons).toHaveLength(1);
+    const button = JSON.parse(buttons[0]!) as { title: string; verb: string; data: Record<string, unknown> };
+    expect(button).toEqual({
+      type: 'Action.Execute',
+      title: 'Rollback Wave2',
+      verb: 'wave.rollback',
+      data: { migrationId, waveId: wave2Id },
+    });
+    // Not an approver: refused, nothing asked for.
+    expect(await click(MALLORY, button.verb, button.data)).toContain('Only an approver');
+    // A forged wave id is refused as tampering.
+    expect(await click(MEGAN, button.verb, { ...button.data, waveId: migrationId })).toContain(
+      'does not match what SyncShift stored',
+    );
+    const rulesPlan = await click(MEGAN, button.verb, button.data);
     expect(rulesPlan).toMatch(/Cloud Sync's scope: undone already/);
+    expect(
+      await h.store.runbook.getApproval((await h.store.waveActions.latestApprovalId((await action('rules'))!.id))!),
+    ).toMatchObject({
+      action: 'wave.undo:rules',
+      status: 'pending',
+    });
     await vote('rules', LYNNE);
     await waitFor('rules', 'undone');
     expect(wave2Rules().every((r) => r.Disabled)).toBe(true);
