@@ -36,6 +36,7 @@ describe('waves: rules, scope and rollback through the bot', () => {
   let agent: AgentProcess;
   let migrationId: string;
   let wave2Id: string;
+  let wave1Id: string;
   let exportDir: string;
 
   const jobUrl = (): string =>
@@ -66,20 +67,21 @@ describe('waves: rules, scope and rollback through the bot', () => {
     });
   }
 
-  async function action(kind: WaveActionKind) {
-    return (await h.store.waveActions.listForWaves([wave2Id])).find((a) => a.kind === kind) ?? null;
+  async function action(kind: WaveActionKind, waveId = wave2Id) {
+    return (await h.store.waveActions.listForWaves([waveId])).find((a) => a.kind === kind) ?? null;
   }
 
-  async function waitFor(kind: WaveActionKind, status: string) {
+  async function waitFor(kind: WaveActionKind, status: string, waveId = wave2Id) {
     return eventually(
       async () => {
-        const a = await action(kind);
+        const a = await action(kind, waveId);
         return a?.status === status ? a : null;
       },
       {
-        what: `Wave2's ${kind} to be ${status}`,
+        what: `the wave's ${kind} to be ${status}`,
         timeoutMs: 30_000,
-        detail: async () => `It is ${JSON.stringify(await action(kind))}.\nAgent log:\n${agent.log().slice(-3000)}`,
+        detail: async () =>
+          `It is ${JSON.stringify(await action(kind, waveId))}.\nAgent log:\n${agent.log().slice(-3000)}`,
       },
     );
   }
@@ -96,8 +98,8 @@ describe('waves: rules, scope and rollback through the bot', () => {
     return cardText(body.value);
   }
 
-  async function vote(kind: WaveActionKind, user: TestUser, verb = 'wave.approve'): Promise<string> {
-    const a = (await action(kind))!;
+  async function vote(kind: WaveActionKind, user: TestUser, verb = 'wave.approve', waveId = wave2Id): Promise<string> {
+    const a = (await action(kind, waveId))!;
     const approvalId = await h.store.waveActions.latestApprovalId(a.id);
     return click(user, verb, { migrationId, actionId: a.id, approvalId });
   }
@@ -171,6 +173,7 @@ describe('waves: rules, scope and rollback through the bot', () => {
       },
     );
     wave2Id = waves.find((w) => w.name === 'Wave2')!.id;
+    wave1Id = waves.find((w) => w.name === 'Wave1')!.id;
     expect(waves.find((w) => w.name === 'Wave2')!.ous[0]!.baseDn).toBe(REGIONS);
   }, 180_000);
 
@@ -312,5 +315,39 @@ describe('waves: rules, scope and rollback through the bot', () => {
     const [status] = await say('/ou status');
     expect(status).toContain(`Wave2: ${REGIONS}: owned by Connect Sync`);
     expect(status).not.toContain('ALARM');
+  }, 120_000);
+
+  it("without the write permission names it on Wave1's card; a person adds the OU and Check the scope confirms", async () => {
+    await say('/wave rules Wave1');
+    await waitFor('rules', 'waiting_approval', wave1Id);
+    await vote('rules', MEGAN, 'wave.approve', wave1Id);
+    await waitFor('rules', 'done', wave1Id);
+    // The rollback's cycle above has finished on the server.
+    ps.writeState({ syncCycleInProgress: false, runningConnector: null });
+    await say('/wave cycle Wave1');
+    await waitFor('cycle', 'waiting_approval', wave1Id);
+    await vote('cycle', MEGAN, 'wave.approve', wave1Id);
+    await waitFor('cycle', 'done', wave1Id);
+    ps.writeState({ syncCycleInProgress: false, runningConnector: null });
+
+    h.graph.setCloudSyncPermission('read');
+    await say('/wave scope Wave1');
+    await waitFor('scope', 'waiting_approval', wave1Id);
+    await vote('scope', MEGAN, 'wave.approve', wave1Id);
+    const failed = await waitFor('scope', 'failed', wave1Id);
+    expect(failed.reason).toContain('lacks Synchronization.ReadWrite.All');
+    expect(await readScope()).toMatchObject({ containers: [OU.rAndD] });
+
+    const check = { migrationId, actionId: failed.id };
+    // Not yet added by hand: the read says so and nothing changes.
+    expect(await click(ADELE, 'wave.checkScope', check)).toContain(`Not yet: Cloud Sync does not cover ${OU.salesOps}`);
+    // A person adds it in the portal, as the card says.
+    h.graph.setCloudSync({ includedContainers: [OU.rAndD, OU.salesOps] });
+    expect(await click(ADELE, 'wave.checkScope', check)).toContain(`Scope value: ${OU.salesOps}`);
+    await waitFor('scope', 'done', wave1Id);
+    const [status] = await say('/ou status');
+    expect(status).toContain(`Wave1: ${OU.salesOps}: in Cloud Sync scope`);
+    expect(status).not.toContain('ALARM');
+    h.graph.setCloudSyncPermission('readWrite');
   }, 120_000);
 });
