@@ -134,7 +134,10 @@ export class WaveEngineService {
       await audit('refused', { reason: basis.refusal });
       return this.reply(migration, action.id);
     }
-    await this.openApproval(migration, action.id, 'wave.scope', basis.evidence, actor);
+    if (!(await this.openApproval(migration, action.id, 'wave.scope', basis.evidence, actor))) {
+      await this.settle(action.id, 'failed', 'Not requested: an approval request is already open for this part.');
+      return this.reply(migration, action.id);
+    }
     await audit('requested', { scopeValues: basis.evidence.scopeValues });
     return this.reply(migration, action.id);
   }
@@ -182,8 +185,10 @@ export class WaveEngineService {
       rulesChangedAt: rulesChangedAt(engine),
       rulesStatus: rules?.status ?? null,
     };
-    if (!(await this.openApproval(migration, action.id, 'wave.cycle', evidence, actor)))
+    if (!(await this.openApproval(migration, action.id, 'wave.cycle', evidence, actor))) {
+      await this.settle(action.id, 'failed', 'Not requested: an approval request is already open for this part.');
       return { refusal: `a full cycle of wave ${wave.name} is already waiting for approval` };
+    }
     return action.id;
   }
 
@@ -566,7 +571,8 @@ export class WaveEngineService {
             break;
           }
           const requester = (await this.options.store.jobs.get(job.id))?.requestedBy ?? SYSTEM_ACTOR;
-          await this.openApproval(migration, action.id, 'wave.rules', basis.evidence, requester);
+          if (!(await this.openApproval(migration, action.id, 'wave.rules', basis.evidence, requester)))
+            await this.settle(action.id, 'failed', 'Not requested: an approval request is already open for this part.');
           break;
         }
         case 'precheck': {
@@ -777,7 +783,24 @@ export class WaveEngineService {
           tone: 'warning',
         }),
       };
+    await this.endStaleRequests(await this.options.store.waveActions.listForWaves([wave.id]));
     return { migration, wave, actions: await this.options.store.waveActions.listForWaves([wave.id]) };
+  }
+
+  /**
+   * A part left waiting on a request nobody answered before it expired (or that was voided) would
+   * block the wave for good: it is marked failed with why, so it can be asked for again.
+   */
+  private async endStaleRequests(actions: StoredWaveAction[]): Promise<void> {
+    for (const action of actions.filter((a) => a.status === 'waiting_approval')) {
+      const id = await this.options.store.waveActions.latestApprovalId(action.id);
+      const approval = id ? await this.options.store.runbook.getApproval(id) : null;
+      if (approval?.status === 'pending' && this.now().getTime() >= approval.expiresAt.getTime()) {
+        await this.options.store.runbook.setApprovalStatus(approval.id, ['pending'], 'expired');
+        await this.settle(action.id, 'failed', `Approval expired at ${approval.expiresAt.toISOString()}; ask again.`);
+      } else if (!approval || ['void', 'rejected', 'expired', 'executed'].includes(approval.status))
+        await this.settle(action.id, 'failed', 'The approval request ended without a change; ask again.');
+    }
   }
 
   private async waveOf(action: StoredWaveAction): Promise<Loaded | null> {
