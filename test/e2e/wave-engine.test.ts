@@ -38,6 +38,8 @@ describe('waves: rules, scope and rollback through the bot', () => {
   let wave2Id: string;
   let wave1Id: string;
   let exportDir: string;
+  /** Moves the bot's clock (approval expiry) without touching the relay's. */
+  let clockOffsetMs = 0;
 
   const jobUrl = (): string =>
     `${h.graph.url}/beta/servicePrincipals/${SIMULATED_CLOUD_SYNC_SP_ID}/synchronization/jobs/${SIMULATED_CLOUD_SYNC_JOB_ID}`;
@@ -114,7 +116,9 @@ describe('waves: rules, scope and rollback through the bot', () => {
       env: {
         SYNCSHIFT_APPROVERS: [ADELE, MEGAN, LYNNE].map((u) => u.aadObjectId).join(','),
         SYNCSHIFT_REQUIRED_APPROVALS: '1',
+        SYNCSHIFT_APPROVAL_TTL_MINUTES: '60',
       },
+      now: () => new Date(Date.now() + clockOffsetMs),
     });
     // An agent on a Connect Sync server: ADSync actions are declared when it has an export folder.
     exportDir = mkdtempSync(join(tmpdir(), 'syncshift-export-'));
@@ -320,6 +324,20 @@ describe('waves: rules, scope and rollback through the bot', () => {
   it("without the write permission names it on Wave1's card; a person adds the OU and Check the scope confirms", async () => {
     await say('/wave rules Wave1');
     await waitFor('rules', 'waiting_approval', wave1Id);
+    // Nobody answers within the hour: asking again is not blocked by the expired request.
+    const expired = await h.store.waveActions.latestApprovalId((await action('rules', wave1Id))!.id);
+    expect((await say('/wave rules Wave1'))[0]).toContain('waiting approval already');
+    clockOffsetMs = 2 * 3600_000;
+    expect((await say('/wave rules Wave1'))[0]).toContain('Reading the live sync rules');
+    expect(await h.store.runbook.getApproval(expired!)).toMatchObject({ status: 'expired' });
+    await eventually(
+      async () => {
+        const a = await action('rules', wave1Id);
+        const id = a?.status === 'waiting_approval' ? await h.store.waveActions.latestApprovalId(a.id) : null;
+        return id && id !== expired ? id : null;
+      },
+      { what: "Wave1's new rules request", timeoutMs: 30_000 },
+    );
     await vote('rules', MEGAN, 'wave.approve', wave1Id);
     await waitFor('rules', 'done', wave1Id);
     // The rollback's cycle above has finished on the server.
