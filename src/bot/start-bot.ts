@@ -5,6 +5,7 @@ import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
 import { storedConfirmations } from '../services/ou-confirmations';
 import { NoFlowCheckService } from '../services/no-flow-check-service';
+import { WaveEngineService } from '../services/wave-engine-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
 import { startLeaseSweeper } from '../jobs/lease-sweeper';
@@ -135,6 +136,16 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     ledger,
   });
   const noFlow = new NoFlowCheckService({ store, jobs, cards, servers, logger: logger.child({ part: 'no-flow' }) });
+  const waveEngine = new WaveEngineService({
+    store,
+    jobs,
+    cards,
+    logger: logger.child({ part: 'wave-engine' }),
+    policy: config.approvals,
+    servers,
+    cloudSync,
+    now,
+  });
   const waves = new WaveService({ store, cards, logger: logger.child({ part: 'waves' }), jobs, now });
   const summaries = new SummaryService({
     store,
@@ -168,6 +179,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       'wave.count': (job) => waves.countFinished(job),
       'summary.count': (job) => summaries.countFinished(job),
       canary: (job) => canary.jobFinished(job),
+      'wave.action': (job) => waveEngine.jobFinished(job),
     },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
@@ -201,6 +213,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     audit,
     agents,
     waves,
+    waveEngine,
     summaries,
     ledger,
     servers,

@@ -85,6 +85,21 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
     });
     return card as never;
   });
+  // Wave action cards (issue 16): Approve, Reject, Rollback, Check the scope. Same rules as step cards.
+  app.adaptiveCards.actionExecute<unknown>(/^wave\./, async (context, _state, data) => {
+    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
+    const card = await deps.waveEngine.handleAction({
+      verb,
+      data,
+      conversationId: context.activity.conversation.id,
+      actor: actorOf(context.activity.from),
+    });
+    await context.sendActivity({
+      type: ActivityTypes.InvokeResponse,
+      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
+    });
+    return card as never;
+  });
   app.error(async (context, error) => {
     deps.logger.error({ err: error.message, activityId: context.activity.id }, 'turn failed');
     await context.sendActivity(

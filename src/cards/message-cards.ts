@@ -11,6 +11,8 @@ export interface MessageCardInput {
   items?: string[];
   /** A button that opens a URL the bot made (a download link); the text should show the URL too, for copying. */
   link?: { title: string; url: string };
+  /** Buttons (Action.Execute) whose data only names stored records by id; the bot decides from its store. */
+  buttons?: { title: string; verb: string; data: Record<string, string> }[];
 }
 
 const COLORS = { default: 'Default', good: 'Good', warning: 'Warning', attention: 'Attention' } as const;
@@ -25,6 +27,7 @@ export function renderMessageCard(input: MessageCardInput): AdaptiveCardJson {
     facts: literalFacts(input.facts ?? []),
     items: literalLines(input.items ?? []),
     links: input.link ? [input.link] : [],
+    buttons: input.buttons ?? [],
   });
 }
 

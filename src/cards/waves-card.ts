@@ -1,5 +1,6 @@
 import type { WaveOu, WavePlan, WaveWarning } from '../runbook/waves';
 import { literal, literalFacts, literalLines } from './literal';
+import { WAVE_VERBS } from './wave-action-card';
 import { expandTemplate, formatCount, type AdaptiveCardJson } from './render';
 
 /** A wave as the card shows it: the plan, with how many of each OU's users are disabled. */
@@ -11,6 +12,8 @@ export interface ShownWave extends WavePlan {
 export interface WaveView<W extends ShownWave = ShownWave> {
   wave: W;
   warnings: WaveWarning[];
+  /** A Rollback button's data (opaque ids only), when the wave holds a change SyncShift can take back. */
+  rollback?: { migrationId: string; waveId: string };
 }
 
 export function renderWavesCard(input: {
@@ -23,7 +26,7 @@ export function renderWavesCard(input: {
     title: literal(input.title),
     text: literal(input.text ?? ''),
     hint: literal(input.hint ?? ''),
-    waves: input.waves.map(({ wave, warnings }) => {
+    waves: input.waves.map(({ wave, warnings, rollback }) => {
       const counted = wave.ous.every((ou) => ou.users !== null);
       const total = wave.ous.reduce((sum, ou) => sum + (ou.users ?? 0), 0);
       return {
@@ -41,6 +44,7 @@ export function renderWavesCard(input: {
           })),
         ),
         warnings: literalLines(warnings.map((w) => `⚠ ${w.message}`)),
+        actions: rollback ? [{ title: `Rollback ${wave.name}`, verb: WAVE_VERBS.rollback, data: rollback }] : [],
       };
     }),
   });

@@ -23,6 +23,10 @@ export type Command =
   | { kind: 'wave.add'; name: string; ous: string[]; scheduledFor: string | null }
   | { kind: 'wave.list' }
   | { kind: 'wave.remove'; name: string }
+  /** Issue 16: a wave's no-flow rules, then its OUs in Cloud Sync's scope, each with approval. */
+  | { kind: 'wave.rules'; name: string }
+  | { kind: 'wave.scope'; name: string }
+  | { kind: 'wave.cycle'; name: string }
   | { kind: 'summary.now' }
   | { kind: 'summary.schedule'; localTime: string; timeZone: string }
   | { kind: 'summary.job'; jobId: string }
@@ -36,7 +40,7 @@ export type Command =
   | { kind: 'server.set'; agent: string }
   | { kind: 'server.staging' }
   | { kind: 'server.decommissioned'; agent: string }
-  /** Issue 16: the pilot tutorial's rollback; a wave is named only to be told it has nothing to roll back yet. */
+  /** Issue 16: the pilot tutorial's rollback, of the pilot or of one wave (scope, rules, full cycle). */
   | { kind: 'rollback.pilot' }
   | { kind: 'rollback.wave'; name: string }
   | { kind: 'invalid'; command: string; reason: string; usage: string }
@@ -98,6 +102,24 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     usage: '/wave remove <name>',
     example: '/wave remove Wave1',
     description: 'Take a wave out of the plan (kept in the audit log).',
+  },
+  {
+    usage: '/wave rules <name>',
+    example: '/wave rules Wave1',
+    description:
+      "Create the wave's no-flow sync rules (the pilot's cloudNoFlow/JoinNoFlow pair, one set per OU, scoped to the OU as AD wrote it) on the migration's Connect Sync server, with approval. Needs the pilot through step 13 and every OU counted.",
+  },
+  {
+    usage: '/wave cycle <name>',
+    example: '/wave cycle Wave1',
+    description:
+      "Run a full (Initial) Connect Sync cycle once the wave's rules were created, with approval: only a full cycle applies new rules to objects that did not change.",
+  },
+  {
+    usage: '/wave scope <name>',
+    example: '/wave scope Wave1',
+    description:
+      "Add the wave's OUs to the Cloud Sync configuration's scope through Microsoft Graph, with approval; only once the wave's rules are done and a full cycle ran.",
   },
   {
     usage: '/summary at <HH:MM> <time zone>',
@@ -173,10 +195,10 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
       'Approvers: confirm that a staging server has been decommissioned (Connect Sync uninstalled), so it can no longer be promoted and export the migrated objects.',
   },
   {
-    usage: '/rollback pilot',
-    example: '/rollback pilot',
+    usage: '/rollback pilot|<wave>',
+    example: '/rollback Wave1',
     description:
-      "Approvers: roll the pilot back as Microsoft's pilot tutorial says: out of Cloud Sync's scope, its no-flow rules disabled, the Connect Sync scheduler started with a full cycle. Each part is an undo with its own approval; send it again for the next part.",
+      "Approvers: roll the pilot or a wave back as Microsoft's pilot tutorial says: out of Cloud Sync's scope, its no-flow rules disabled, then a full Connect Sync cycle. Each part is an undo with its own approval; send it again for the next part.",
   },
 ];
 
@@ -343,6 +365,12 @@ function parseWave(argText: string): Command {
   const args = splitArgs(argText);
   const sub = (args[0] ?? '').toLowerCase();
   if (sub === 'list' && args.length === 1) return { kind: 'wave.list' };
+  if (sub === 'rules' || sub === 'cycle' || sub === 'scope') {
+    const usage = `/wave ${sub} <name>`;
+    if (args.length !== 2 || !WAVE_NAME_PATTERN.test(args[1]!))
+      return { kind: 'invalid', command: `/wave ${sub}`, reason: 'Name one planned wave.', usage };
+    return { kind: sub === 'rules' ? 'wave.rules' : sub === 'cycle' ? 'wave.cycle' : 'wave.scope', name: args[1]! };
+  }
   if (sub === 'remove') {
     if (args.length !== 2)
       return {
@@ -358,7 +386,7 @@ function parseWave(argText: string): Command {
       kind: 'invalid',
       command: '/wave',
       reason: `"${args[0] ?? ''}" is not a wave command.`,
-      usage: `${WAVE_ADD_USAGE}, /wave list or /wave remove <name>`,
+      usage: `${WAVE_ADD_USAGE}, /wave list, /wave rules|cycle|scope <name> or /wave remove <name>`,
     };
   const name = args[1] ?? '';
   if (!WAVE_NAME_PATTERN.test(name)) {
@@ -514,7 +542,7 @@ function parseNoFlow(args: string[]): Command {
   };
 }
 
-const ROLLBACK_USAGE = '/rollback pilot';
+const ROLLBACK_USAGE = '/rollback pilot|<wave>';
 
 function parseRollback(args: string[]): Command {
   const target = args.length === 1 ? args[0]! : '';
@@ -523,7 +551,7 @@ function parseRollback(args: string[]): Command {
   return {
     kind: 'invalid',
     command: '/rollback',
-    reason: 'Say what to roll back: the pilot.',
+    reason: 'Say what to roll back: the pilot or one wave by its name.',
     usage: ROLLBACK_USAGE,
   };
 }

@@ -56,7 +56,8 @@ export const adsyncPayload = z.discriminatedUnion('action', [
   z.object({ action: z.literal('adsync.startScheduler'), policyType: z.enum(['Delta', 'Initial']) }),
   z.object({ action: z.literal('adsync.exportConfig') }),
   z.object({ action: z.literal('adsync.listRules') }),
-  z.object({ action: z.literal('adsync.createNoFlowRules'), plan: z.array(z.record(z.unknown())).min(1).max(16) }),
+  // A wave's plan: 6 rules per OU, at most the custom precedence range (sync-rules.ts MAX_RULES_PER_PLAN).
+  z.object({ action: z.literal('adsync.createNoFlowRules'), plan: z.array(z.record(z.unknown())).min(1).max(100) }),
   z.object({
     action: z.literal('adsync.setRulesDisabled'),
     identifiers: z.array(z.string().uuid()).min(1).max(64),

@@ -140,12 +140,16 @@ export function ledgerAlarmsOf(entries: readonly LedgerEntry[]): LedgerAlarm[] {
 export interface WaveOuRecord {
   wave: string;
   baseDn: string | null;
+  /** Stored: the wave's approved no-flow rules are done and not undone (wave-engine.ts, waveLedgerFlags). */
+  noFlowRules?: boolean;
+  /** Stored: the wave's approved Cloud Sync scope add is done and not undone. */
+  scopeAdded?: boolean;
 }
 
 /**
  * The ledger's facts from stored state and reads. The pilot's rules, scope and stop are steps 9, 11
- * and 16 (done and not undone). A wave's OUs have no approved rules or scope change of their own
- * yet (the wave flow adds them), so they stay with Connect Sync unless the engines say otherwise.
+ * and 16 (done and not undone). A wave's OUs move with the wave's own approved actions (`/wave rules`,
+ * `/wave scope`, done and not undone), as the caller read them from the store.
  */
 export function ledgerFacts(input: {
   steps: readonly StepState[];
@@ -185,8 +189,8 @@ export function ledgerFacts(input: {
     facts.push({
       dn: w.baseDn,
       owner: w.wave,
-      noFlowRules: false,
-      scopeAdded: false,
+      noFlowRules: w.noFlowRules ?? false,
+      scopeAdded: w.scopeAdded ?? false,
       cloudSyncCovers: covers(w.baseDn),
       confirmation: confirmation(w.baseDn),
       connectSyncStopped: stopped,

@@ -84,7 +84,9 @@ export const rulePlanSchema = z.object({
   attributeFlows: z.array(attributeFlow).max(8),
 });
 export type RulePlan = z.infer<typeof rulePlanSchema>;
-export const rulePlanListSchema = z.array(rulePlanSchema).min(1).max(16);
+/** The pilot's 6 rules, or a wave's 6 per OU: at most the custom precedence range (0-99) holds. */
+export const MAX_RULES_PER_PLAN = CUSTOM_PRECEDENCE_MAX - CUSTOM_PRECEDENCE_MIN + 1;
+export const rulePlanListSchema = z.array(rulePlanSchema).min(1).max(MAX_RULES_PER_PLAN);
 
 export interface PlanNoFlowRulesInput {
   /** The OU's DN as AD returns it (resolve first): Connect Sync compares it as a string suffix. */

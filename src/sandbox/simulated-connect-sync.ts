@@ -362,3 +362,61 @@ function lastCycleBefore(connectors: { Identifier: string; Name: string }[]): Fa
     })),
   );
 }
+
+const NO_FLOW_TYPES = {
+  user: { mv: 'person', entra: 'user' },
+  group: { mv: 'group', entra: 'group' },
+  contact: { mv: 'person', entra: 'contact' },
+} as const;
+
+/**
+ * Would this simulated Connect Sync export the AD object at `dn` to Entra? Not when the pilot
+ * tutorial's pair holds it back: an enabled inbound rule on an AD connector for its type that sets
+ * cloudNoFlow to true, one of whose scope groups (ORed) has every condition true (`dn ENDSWITH`,
+ * compared case-insensitively: **unverified** against a real server), and an enabled outbound
+ * JoinNoFlow rule on the Entra connector for it scoped `cloudNoFlow EQUAL true`. Any number of such
+ * rules (the pilot's, each wave's) count; a disabled one holds nothing back, so after a rollback the
+ * OU's objects are exported again.
+ */
+export function connectSyncExports(
+  state: Pick<FakeAdsyncState, 'rules' | 'connectors'>,
+  dn: string,
+  objectType: keyof typeof NO_FLOW_TYPES = 'user',
+): boolean {
+  const t = NO_FLOW_TYPES[objectType];
+  const ad = new Set(state.connectors.filter((c) => c.ConnectorTypeName === 'AD').map((c) => c.Identifier));
+  const entra = new Set(state.connectors.filter((c) => c.ConnectorTypeName !== 'AD').map((c) => c.Identifier));
+  const holds = (c: { Attribute: string; ComparisonValue: string; ComparisonOperator: string }): boolean =>
+    c.Attribute === 'dn' &&
+    c.ComparisonOperator === 'ENDSWITH' &&
+    dn.toLowerCase().endsWith(c.ComparisonValue.toLowerCase());
+  const stamped = state.rules.some(
+    (r) =>
+      !r.Disabled &&
+      r.Direction === 'Inbound' &&
+      ad.has(r.Connector) &&
+      r.SourceObjectType === objectType &&
+      (r.AttributeFlowMappings ?? []).some(
+        (f) => f.FlowType === 'Constant' && f.Destination === 'cloudNoFlow' && f.Source[0]?.toLowerCase() === 'true',
+      ) &&
+      (r.ScopeFilter ?? []).some((group) => group.length > 0 && group.every(holds)),
+  );
+  const blocked = state.rules.some(
+    (r) =>
+      !r.Disabled &&
+      r.Direction === 'Outbound' &&
+      entra.has(r.Connector) &&
+      r.LinkType === 'JoinNoFlow' &&
+      r.SourceObjectType === t.mv &&
+      r.TargetObjectType === t.entra &&
+      (r.ScopeFilter ?? []).some((group) =>
+        group.some(
+          (c) =>
+            c.Attribute === 'cloudNoFlow' &&
+            c.ComparisonOperator === 'EQUAL' &&
+            c.ComparisonValue.toLowerCase() === 'true',
+        ),
+      ),
+  );
+  return !(stamped && blocked);
+}

@@ -4,6 +4,7 @@ import { renderNoMigrationCard } from '../cards/message-cards';
 import type { ScopeReading } from '../runbook/cloud-sync-scope';
 import type { OuConfirmation } from '../runbook/ou-confirmations';
 import { buildLedger, LEDGER_STATE_TEXT, ledgerAlarmsOf, ledgerFacts, type LedgerEntry } from '../runbook/ou-ledger';
+import { waveLedgerFlags } from '../runbook/wave-engine';
 import { asAppError } from '../shared/errors';
 import type { Store } from '../store/types';
 import type { CloudSyncScopeService } from './cloud-sync-scope-service';
@@ -39,6 +40,7 @@ export class OuLedgerService {
     const { store } = this.options;
     const steps = await store.runbook.listSteps(migrationId);
     const waves = await store.waves.listWaves(migrationId);
+    const actions = await store.waveActions.listForWaves(waves.map((w) => w.id));
     let reading: ScopeReading | null = null;
     let readError: string | null = null;
     if (!this.options.cloudSync) readError = 'no Cloud Sync configuration is set (CLOUD_SYNC_SERVICE_PRINCIPAL_ID)';
@@ -51,7 +53,11 @@ export class OuLedgerService {
     const entries = buildLedger(
       ledgerFacts({
         steps,
-        waveOus: waves.flatMap((w) => w.ous.map((o) => ({ wave: w.name, baseDn: o.baseDn }))),
+        waveOus: waves.flatMap((w) => {
+          // A wave's rules and scope, from its own approved actions (done and not undone).
+          const flags = waveLedgerFlags(actions.filter((a) => a.waveId === w.id));
+          return w.ous.map((o) => ({ wave: w.name, baseDn: o.baseDn, ...flags }));
+        }),
         reading,
         ...(this.options.confirmations
           ? { confirmations: await this.options.confirmations(migrationId).catch(() => undefined) }

@@ -12,6 +12,8 @@ import type { Logger } from '../shared/logger';
 import type { StoredWave } from '../store/wave-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import type { CardSink } from './card-sink';
+import { toEngine } from './wave-engine-service';
+import { waveRollbackPlan } from '../runbook/wave-engine';
 
 export interface WaveServiceOptions {
   store: Store;
@@ -117,12 +119,42 @@ export class WaveService {
         hint: 'Plan one: /wave add Wave1 OU=Marketing on 2026-12-07',
         tone: 'default',
       });
-    return renderWavesCard({ title: `Waves of ${migration.name}`, waves: views });
+    // A Rollback button on each wave that holds a change SyncShift made; it names only the wave's id.
+    const actions = await this.options.store.waveActions.listForWaves(views.map((v) => v.wave.id));
+    const withRollback = views.map((v) => {
+      const plan = waveRollbackPlan(
+        toEngine(
+          v.wave,
+          actions.filter((a) => a.waveId === v.wave.id),
+        ),
+      );
+      return plan.ok && plan.next !== null ? { ...v, rollback: { migrationId: migration.id, waveId: v.wave.id } } : v;
+    });
+    return renderWavesCard({ title: `Waves of ${migration.name}`, waves: withRollback });
   }
 
   async remove(input: { conversationId: string; name: string; actor: Actor }): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(input.conversationId);
     if (!migration) return renderNoMigrationCard();
+    // A wave whose rules or scope SyncShift changed keeps them until it is rolled back: removing it
+    // would leave them in Connect Sync and Cloud Sync with nothing in the ledger to show them.
+    const planned = (await this.options.store.waves.listWaves(migration.id)).find(
+      (w) => w.name.toLowerCase() === input.name.toLowerCase(),
+    );
+    if (planned) {
+      const actions = await this.options.store.waveActions.listForWaves([planned.id]);
+      const plan = waveRollbackPlan(toEngine(planned, actions));
+      const open = actions.some((a) => ['reading', 'waiting_approval', 'in_progress', 'undoing'].includes(a.status));
+      if (!plan.ok || plan.next !== null || open) {
+        await this.audit(migration, input.actor, 'wave.remove', planned.name, 'refused', { reason: 'holds changes' });
+        return renderMessageCard({
+          title: `Wave ${planned.name} not removed`,
+          text: `SyncShift changed Connect Sync or Cloud Sync for wave ${planned.name} (or a change is open), and removing the wave would leave that in place with nothing in the ledger to show it.`,
+          hint: `Roll it back first (/rollback ${planned.name}), then remove it.`,
+          tone: 'warning',
+        });
+      }
+    }
     const removed = await this.options.store.waves.removeWave({
       migrationId: migration.id,
       name: input.name,

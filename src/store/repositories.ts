@@ -12,6 +12,7 @@ import { createSummaryRepo } from './summary-repo';
 import { createSummarySettingsRepo } from './summary-settings-repo';
 import type { Store } from './types';
 import { createVerificationRepo } from './verification-repo';
+import { createWaveActionRepo } from './wave-action-repo';
 
 export { DEFAULT_APPLY_CLAIM_MS, DEFAULT_MAX_ATTEMPTS } from './job-repo';
 
@@ -32,5 +33,6 @@ export function createRepositories(
     canaries: createCanaryRepo(db),
     servers: createServerRepo(db),
     cloudSync: createCloudSyncRepo(db),
+    waveActions: createWaveActionRepo(db),
   };
 }

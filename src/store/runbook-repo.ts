@@ -122,7 +122,7 @@ export function createRunbookRepo(db: Db): RunbookRepo {
       const rows = await db.query(
         `INSERT INTO approvals (migration_id, step, action, requested_by, requested_by_name, requested_at, expires_at, required, evidence_hash, evidence)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-         ON CONFLICT (migration_id, step) WHERE status IN ('pending', 'approved', 'executing') DO NOTHING
+         ON CONFLICT (migration_id, step) WHERE wave_action_id IS NULL AND status IN ('pending', 'approved', 'executing') DO NOTHING
          RETURNING ${APPROVAL_COLUMNS}`,
         [
           a.migrationId,

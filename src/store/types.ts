@@ -47,5 +47,7 @@ export interface Store {
   servers: import('./server-repo').ServerRepo;
   /** Per-object evidence from the Cloud Sync job's provisioning logs, and pre-flight acknowledgements. */
   cloudSync: import('./cloud-sync-repo').CloudSyncRepo;
+  /** Each wave's approved rules, scope and full cycle (issue 16), with their approvals and jobs. */
+  waveActions: import('./wave-action-repo').WaveActionRepo;
   close(): Promise<void>;
 }

@@ -91,9 +91,9 @@ describe('/rollback pilot end to end (Cloud Sync part through Graph)', () => {
     expect(await h.store.runbook.liveApproval(migrationId, 11)).toBeNull();
   });
 
-  it('answers for a wave that there is nothing to roll back yet', async () => {
+  it('answers for a wave this migration does not have, and asks for nothing', async () => {
     const [card] = await say('/rollback Wave1');
-    expect(card).toContain('Waves have no no-flow rules or Cloud Sync scope of their own yet');
+    expect(card).toContain('No wave named Wave1');
   });
 
   it('plans 11, 9, 8 and asks for the Cloud Sync part first; approved, the OU leaves scope', async () => {

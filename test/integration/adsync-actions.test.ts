@@ -17,11 +17,13 @@ import {
 import { AdsyncError, runPowerShellScript } from '../../src/agent/powershell/executor';
 import { getSchedulerScript, setRulesDisabledScript } from '../../src/agent/powershell/scripts';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
+import { planWaveRules } from '../../src/runbook/wave-engine';
 import {
   FAKE_AD_CONNECTOR_ID,
   FAKE_CUSTOM_RULE_ID,
   FAKE_ENTRA_CONNECTOR_ID,
   cleanReadinessState,
+  connectSyncExports,
   installFakePowerShell,
   type FakePowerShell,
 } from '../../src/sandbox/simulated-connect-sync';
@@ -210,6 +212,29 @@ describe('rules', () => {
     expect(err.code).toBe('ADSYNC.RULE_CONFLICT');
     expect(err.message).toContain('96');
     expect(fake.readState().scriptsRun).not.toContain('adsync.createRule');
+  });
+
+  it("creates a wave's rule set for each of its OUs, and the stand-in stops exporting exactly those OUs", async () => {
+    const dns = ['OU=Sales,DC=contoso,DC=com', 'OU=Regions,DC=contoso,DC=com'];
+    const before = await listRules({ env: fake.env });
+    const plan = planWaveRules(
+      'Wave2',
+      dns,
+      before.rules.map((r) => r.precedence),
+    );
+    const { created } = await createNoFlowRules(plan, { env: fake.env });
+    expect(created).toHaveLength(12);
+    const state = fake.readState();
+    const scopes = created
+      .filter((c) => c.key.startsWith('inbound-'))
+      .map((c) => state.rules.find((r) => r.Identifier === c.identifier)!.ScopeFilter![0]![0]!.ComparisonValue);
+    expect(scopes).toEqual([dns[0], dns[0], dns[0], dns[1], dns[1], dns[1]]);
+    expect(connectSyncExports(state, `CN=A,${dns[0]}`)).toBe(false);
+    expect(connectSyncExports(state, `CN=B,OU=EMEA,${dns[1]}`, 'group')).toBe(false);
+    expect(connectSyncExports(state, 'CN=C,OU=SalesOps,DC=contoso,DC=com')).toBe(true);
+    // The plan repeating a name (two OUs planned under one label) is refused before anything is created.
+    const twice = [...planWaveRules('W', [dns[0]!], []), ...planWaveRules('W', [dns[0]!], [99, 98, 97, 96, 95, 94])];
+    expect((await rejection(createNoFlowRules(twice, { env: fake.env }))).code).toBe('ADSYNC.RULE_CONFLICT');
   });
 
   it('reports which rules were created when a cmdlet fails midway', async () => {

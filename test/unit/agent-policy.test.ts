@@ -6,6 +6,7 @@ import {
   parseAllowedBaseDns,
 } from '../../src/agent/agent-policy';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
+import { planWaveRules } from '../../src/runbook/wave-engine';
 import type { RelayClient } from '../../src/agent/relay-client';
 import { loadAgentConfig } from '../../src/agent/agent-config';
 import type { LeasedJob, ResultRequest } from '../../src/relay/protocol';
@@ -218,6 +219,24 @@ describe('agent policy', () => {
       ],
     ])('refuses %s', (_what, index, scope, expected) => {
       expect(codeOf(() => assertRulePlanAllowed(policy, withScope(index, scope)))).toBe(expected);
+    });
+
+    it("allows a wave's plan for exactly its OUs, each rule scoped to its own OU inside the allow-list", () => {
+      const wave = (dns: string[]) => planWaveRules('Wave2', dns, []) as unknown as Record<string, unknown>[];
+      expect(codeOf(() => assertRulePlanAllowed(policy, wave(['OU=Sales,DC=contoso,DC=com'])))).toBeNull();
+      // An OU of the wave outside the agent's allow-list refuses the whole plan.
+      expect(
+        codeOf(() =>
+          assertRulePlanAllowed(policy, wave(['OU=Sales,DC=contoso,DC=com', 'OU=Finance,DC=contoso,DC=com'])),
+        ),
+      ).toBe('POLICY.DN_NOT_ALLOWED');
+      // A rule whose scope names another OU of the plan than its own is refused too.
+      const swapped = wave(['OU=Sales,DC=contoso,DC=com', 'OU=EMEA,OU=Sales,DC=contoso,DC=com']).map((r, i) =>
+        i === 0
+          ? { ...r, scope: [{ attribute: 'dn', value: 'OU=EMEA,OU=Sales,DC=contoso,DC=com', operator: 'ENDSWITH' }] }
+          : r,
+      );
+      expect(codeOf(() => assertRulePlanAllowed(policy, swapped))).toBe('POLICY.RULE_SCOPE_REFUSED');
     });
 
     it('with an empty allow-list the scope must still be the pilot OU', () => {

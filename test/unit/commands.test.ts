@@ -113,7 +113,7 @@ describe('parseCommand', () => {
     expect(parseCommand('/agent list all')).toMatchObject({ kind: 'invalid' });
   });
 
-  it('parses /rollback: the pilot, or a wave named only to be told it has nothing to roll back yet', () => {
+  it('parses /rollback: the pilot, or a wave by its name', () => {
     expect(parseCommand('/rollback pilot')).toEqual({ kind: 'rollback.pilot' });
     expect(parseCommand('/rollback PILOT')).toEqual({ kind: 'rollback.pilot' });
     expect(parseCommand('/rollback Wave1')).toEqual({ kind: 'rollback.wave', name: 'Wave1' });
@@ -121,7 +121,7 @@ describe('parseCommand', () => {
     expect(parseCommand('/rollback')).toMatchObject({
       kind: 'invalid',
       command: '/rollback',
-      usage: '/rollback pilot',
+      usage: '/rollback pilot|<wave>',
     });
     expect(parseCommand('/rollback pilot now')).toMatchObject({ kind: 'invalid', command: '/rollback' });
   });
@@ -142,6 +142,17 @@ describe('parseCommand', () => {
     expect(parseCommand('/ou status')).toEqual({ kind: 'ou.status' });
     expect(parseCommand('/ou')).toMatchObject({ kind: 'invalid', usage: '/ou status or /ou noflow <pilot|wave name>' });
     expect(COMMAND_HELP.find((c) => c.usage === '/ou noflow <pilot|wave name>')?.example).toBe('/ou noflow pilot');
+  });
+
+  it("parses /wave rules and /wave scope with one wave's name", () => {
+    expect(parseCommand('/wave rules Wave1')).toEqual({ kind: 'wave.rules', name: 'Wave1' });
+    expect(parseCommand('/wave SCOPE "Wave 2"')).toEqual({ kind: 'wave.scope', name: 'Wave 2' });
+    expect(parseCommand('/wave rules')).toMatchObject({
+      kind: 'invalid',
+      command: '/wave rules',
+      usage: '/wave rules <name>',
+    });
+    expect(parseCommand('/wave scope a b')).toMatchObject({ kind: 'invalid', command: '/wave scope' });
   });
 
   it('treats everything else as unknown', () => {

@@ -175,13 +175,16 @@ export async function createNoFlowRules(
   const rules = rulePlanListSchema.parse(plan);
   checkPlanIsConsistent(rules);
   const live = await listRules(options);
-  const connectorIds = pickConnectors(live.connectors, rules[0]!.ouDn);
+  // A wave's plan holds one rule set per OU; each OU's AD connector is looked up on its own.
+  const connectorsByOu = new Map(
+    [...new Set(rules.map((r) => r.ouDn))].map((dn) => [dn, pickConnectors(live.connectors, dn)]),
+  );
   checkStillFree(rules, live.rules);
 
   const created: CreatedRule[] = [];
   for (const rule of rules) {
     const identifier = randomUUID();
-    const connectorId = connectorIds[rule.connectorRole];
+    const connectorId = connectorsByOu.get(rule.ouDn)![rule.connectorRole];
     try {
       const result = await run(
         createRuleScript,
@@ -210,13 +213,17 @@ export async function createNoFlowRules(
   return { created };
 }
 
+/**
+ * One rule per key and OU, every precedence once. A plan may hold several OUs (a wave's: one rule
+ * set each, see planWaveRules); the agent's policy still checks each rule's scope against its own OU.
+ */
 function checkPlanIsConsistent(rules: RulePlan[]): void {
-  const keys = new Set(rules.map((r) => r.key));
+  const keys = new Set(rules.map((r) => `${r.key}\u0000${r.ouDn}`));
   const precedences = new Set(rules.map((r) => r.precedence));
-  const ous = new Set(rules.map((r) => r.ouDn));
-  if (keys.size !== rules.length || precedences.size !== rules.length || ous.size !== 1) {
-    throw new AdsyncError('ADSYNC.RULE_CONFLICT', 'The rule plan repeats a rule or a precedence, or mixes pilot OUs.', {
-      hint: 'Plan the rules again for one OU with planNoFlowRules.',
+  const names = new Set(rules.map((r) => r.name));
+  if (keys.size !== rules.length || precedences.size !== rules.length || names.size !== rules.length) {
+    throw new AdsyncError('ADSYNC.RULE_CONFLICT', 'The rule plan repeats a rule, a name or a precedence.', {
+      hint: 'Plan the rules again (planNoFlowRules for one OU, planWaveRules for a wave).',
     });
   }
 }

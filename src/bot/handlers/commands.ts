@@ -11,6 +11,7 @@ import type { ConnectSyncServers } from '../../services/connect-sync-servers';
 import type { RunbookService } from '../../services/runbook-service';
 import type { SummaryService } from '../../services/summary-service';
 import type { WaveService } from '../../services/wave-service';
+import type { WaveCardReply, WaveEngineService } from '../../services/wave-engine-service';
 import type { VerifyService } from '../../services/verify-service';
 import type { Store } from '../../store/types';
 import { markChangingState } from '../activity-deduper';
@@ -26,6 +27,8 @@ export interface CommandDeps {
   runbook: RunbookService;
   audit: AuditService;
   waves: WaveService;
+  /** A wave's rules, Cloud Sync scope and rollback (issue 16). */
+  waveEngine: WaveEngineService;
   summaries: SummaryService;
   /** The OU ownership ledger (`/ou status`). */
   ledger: OuLedgerService;
@@ -306,16 +309,31 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         return;
       }
       case 'rollback.wave':
-        await context.sendActivity(
-          cardActivity(
-            renderMessageCard({
-              title: 'Nothing to roll back for a wave yet',
-              text: 'Waves have no no-flow rules or Cloud Sync scope of their own yet: SyncShift has not changed anything for this wave that it could take back.',
-              hint: "Roll the pilot back with /rollback pilot; a wave's OUs added to Cloud Sync by hand are taken out in the portal.",
-              tone: 'warning',
-              facts: [{ title: 'Wave', value: command.name }],
-            }),
-          ),
+        await sendWaveCards(
+          context,
+          deps,
+          await deps.waveEngine.rollback({ conversationId, name: command.name, actor }),
+        );
+        return;
+      case 'wave.rules':
+        await sendWaveCards(
+          context,
+          deps,
+          await deps.waveEngine.requestRules({ conversationId, name: command.name, actor }),
+        );
+        return;
+      case 'wave.cycle':
+        await sendWaveCards(
+          context,
+          deps,
+          await deps.waveEngine.requestCycle({ conversationId, name: command.name, actor }),
+        );
+        return;
+      case 'wave.scope':
+        await sendWaveCards(
+          context,
+          deps,
+          await deps.waveEngine.requestScope({ conversationId, name: command.name, actor }),
         );
         return;
       case 'server.decommissioned':
@@ -327,6 +345,14 @@ export function registerCommands(app: Application, deps: CommandDeps): void {
         assertNever(command, 'command');
     }
   });
+}
+
+/** Posts a wave reply's cards in order; a wave action's card is recorded so later changes update it. */
+async function sendWaveCards(context: TurnContext, deps: CommandDeps, reply: WaveCardReply): Promise<void> {
+  for (const { card, actionId } of reply.cards) {
+    const sent = await context.sendActivity(cardActivity(card));
+    if (actionId && sent?.id) await deps.waveEngine.cardPosted(actionId, sent.id);
+  }
 }
 
 /** Entra object id when Teams sends one (it does for every signed-in user), lower-cased to compare with the approver list. */
