@@ -87,10 +87,22 @@ export const progressRequest = z.object({
 });
 export type ProgressRequest = z.infer<typeof progressRequest>;
 
+/**
+ * Canonical base64 of exactly 16 bytes (a GUID as AD stores it): 24 characters, "==" at the end, and
+ * the last data character one whose unused low bits are zero, so one GUID has one spelling.
+ */
+export const BASE64_GUID = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
 export const scannedUser = z.object({
   dn: dnString,
   /** base64(ms-DS-ConsistencyGuid ?? objectGUID): what onPremisesImmutableId must equal. */
   anchor: z.string().max(64),
+  /**
+   * base64(objectGUID), sent only when it differs from `anchor` (ms-DS-ConsistencyGuid holds other
+   * bytes), so most lines carry nothing more: a Cloud Sync log entry may name the object by it
+   * (docs/verify.md, "Confirmed by Cloud Sync"). Older agents never send it.
+   */
+  objectGuid: z.string().regex(BASE64_GUID, 'expected base64 of 16 bytes').optional(),
   disabled: z.boolean(),
   /**
    * isCriticalSystemObject is TRUE: no sync engine syncs it by default. Sent only when true; an
@@ -171,6 +183,8 @@ export function scannedUsersProblem(value: unknown): string | null {
       return `user ${i}: dn must be a string of 1 to 4096 characters`;
     if (typeof u.anchor !== 'string' || u.anchor.length > 64)
       return `user ${i}: anchor must be a string of at most 64 characters`;
+    if (u.objectGuid !== undefined && (typeof u.objectGuid !== 'string' || !BASE64_GUID.test(u.objectGuid)))
+      return `user ${i}: objectGuid must be base64 of 16 bytes when present`;
     if (typeof u.disabled !== 'boolean') return `user ${i}: disabled must be true or false`;
     if (u.criticalSystemObject !== undefined && typeof u.criticalSystemObject !== 'boolean')
       return `user ${i}: criticalSystemObject must be true or false when present`;

@@ -10,7 +10,8 @@
  * - provisioningObjectSummary.jobId: the job the entry belongs to;
  * - provisioningStatusInfo.status: success, failure, skipped, warning;
  * - provisioningAction: create, update, delete, stagedDelete, disable, other;
- * - sourceIdentity.id: the object in the source system (AD); targetIdentity.id: the object in the
+ * - sourceIdentity.id: the object in the source system (AD), by an identifier Microsoft does not
+ *   name (its anchor or its objectGUID: both are accepted); targetIdentity.id: the object in the
  *   target system (for Cloud Sync, Entra ID: the Entra object id).
  * Users, groups and contacts follow the same rule, each counted on its own ("Groups and contacts
  * confirmed by Cloud Sync" in docs/verify.md): Cloud Sync provisions all three, and the no-flow rules
@@ -73,14 +74,17 @@ export class ConfirmationIndex {
   }
 
   /**
-   * Whether a successful entry names both this Entra object and this on-premises anchor. The anchor
-   * is base64(ms-DS-ConsistencyGuid ?? objectGUID); the entry's source id is accepted as that base64
-   * text or as the same 16 bytes written as a GUID string, the two forms an AD object id takes.
+   * Whether a successful entry names both this Entra object and this on-premises object. The AD
+   * object is named by either identifier the agent read from it: its anchor,
+   * base64(ms-DS-ConsistencyGuid ?? objectGUID), or its objectGUID (base64; given only when it
+   * differs from the anchor). Microsoft does not say which of the two Cloud Sync writes as
+   * sourceIdentity.id (docs/verify.md), and both name this object and no other. Each is accepted as
+   * its base64 text or as the same 16 bytes written as a GUID string, the two forms an AD object id takes.
    */
-  verdict(cloudId: string, anchor: string): 'confirmed' | 'no-entry' | 'other-source' {
+  verdict(cloudId: string, anchor: string, objectGuid?: string | null): 'confirmed' | 'no-entry' | 'other-source' {
     const sources = this.byTarget.get(cloudId.toLowerCase());
     if (!sources) return 'no-entry';
-    for (const form of anchorForms(anchor)) if (sources.has(form)) return 'confirmed';
+    for (const form of sourceIdForms(anchor, objectGuid)) if (sources.has(form)) return 'confirmed';
     return 'other-source';
   }
 }
@@ -90,6 +94,13 @@ function normalSourceId(id: string): string {
   const t = id.trim();
   const guid = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i.exec(t);
   return guid ? guid[1]!.toLowerCase() : t;
+}
+
+/** Every form of the object's identifiers a log entry may name it by: anchorForms of each. */
+export function sourceIdForms(anchor: string, objectGuid?: string | null): string[] {
+  return objectGuid && objectGuid !== anchor
+    ? [...anchorForms(anchor), ...anchorForms(objectGuid)]
+    : anchorForms(anchor);
 }
 
 /** The anchor as base64 and, when it is 16 bytes, as the GUID string of those bytes. */
@@ -119,6 +130,11 @@ export interface InScopeObject {
   dn: string;
   /** base64(ms-DS-ConsistencyGuid ?? objectGUID), as the agent sent it. */
   anchor: string;
+  /**
+   * base64(objectGUID), present only when it differs from the anchor (ms-DS-ConsistencyGuid is set
+   * to other bytes): a log entry naming it names this object too.
+   */
+  objectGuid?: string;
   /**
    * The Entra object found for it: a user under the same DN, a group with the same
    * onPremisesSecurityIdentifier, a contact with the same mail. Null when Entra has none.
@@ -189,7 +205,8 @@ const MATCHED_ON: Record<OtherType, TypeConfirmation['matchedOn']> = {
  * Counts the in-scope objects against the job's successful entries. Each type is counted on its own:
  * the users' numbers stay where they were (what the wave summary and older reports read), groups
  * and contacts get their own three numbers. The rule is the same for all: an object counts only when
- * a successful entry of the job names both its on-premises anchor and the Entra object found for it.
+ * a successful entry of the job names both the on-premises object (by its anchor or its objectGUID)
+ * and the Entra object found for it.
  */
 export function confirmObjects(objects: Iterable<InScopeObject>, index: ConfirmationIndex): CloudSyncConfirmation {
   type Tally = Omit<TypeConfirmation, 'matchedOn'>;
@@ -210,7 +227,7 @@ export function confirmObjects(objects: Iterable<InScopeObject>, index: Confirma
       continue;
     }
     tally.inEntra++;
-    const verdict = index.verdict(o.cloudId, o.anchor);
+    const verdict = index.verdict(o.cloudId, o.anchor, o.objectGuid);
     if (verdict === 'confirmed') tally.confirmed++;
     else
       tally.unconfirmed.push({

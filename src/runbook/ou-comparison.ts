@@ -10,6 +10,11 @@ import { hash128 } from './key-hash';
 export interface OnPremUser {
   dn: string;
   anchor: string;
+  /**
+   * base64(objectGUID), only when it differs from `anchor`: a Cloud Sync log entry may name the
+   * object by it instead (cloud-sync-evidence.ts). Absent from older agents' scans.
+   */
+  objectGuid?: string | undefined;
   disabled: boolean;
   /** isCriticalSystemObject is TRUE; absent from older agents' scans. */
   criticalSystemObject?: boolean | undefined;
@@ -147,6 +152,8 @@ interface OtherObject {
   consistencyGuid: boolean;
   /** base64(ms-DS-ConsistencyGuid ?? objectGUID): what a Cloud Sync log entry's source id is checked against. */
   anchor: string;
+  /** base64(objectGUID) when it differs from the anchor: a log entry may name the object by it too. */
+  objectGuid: string | null;
   /** The Entra object found by the key; null while none is. */
   cloudId: string | null;
 }
@@ -165,7 +172,8 @@ interface PendingMismatch {
  * entries: per on-premises user the comparison keeps a 16-byte hash of its DN key, its 16-byte
  * anchor, a flag byte and its DN as UTF-8 in one shared buffer (for the few a report names), in
  * typed arrays with an open-addressing table over them: about 110 bytes a user, 11 MB for 100,000,
- * where objects with strings took about 200 bytes and most of the bot's garbage.
+ * where objects with strings took about 200 bytes and most of the bot's garbage. Only a user whose
+ * objectGUID differs from its anchor pays for it too (16 bytes and a map entry).
  *
  * Matching is by DN (component-wise, case-insensitive, escapes resolved: dnKey) because that is what
  * both sides carry; the anchor is then compared, since a wrong onPremisesImmutableId is what breaks
@@ -183,6 +191,12 @@ export class OuComparison {
   private dnUsed = 0;
   /** Anchors that are not base64 of 16 bytes, kept as text so they still compare exactly. */
   private readonly oddAnchors = new Map<number, string>();
+  /**
+   * The objectGUIDs of the members whose anchor is other bytes (ms-DS-ConsistencyGuid set): member →
+   * slot, 16 bytes a slot in `objectGuidBytes`. Every other member pays nothing for them.
+   */
+  private readonly objectGuidSlots = new Map<number, number>();
+  private objectGuidBytes = new Uint8Array(0);
   /**
    * The Entra object id each matched member was found under, as the 16 bytes of its GUID text (16
    * bytes a user, not a string): the Cloud Sync evidence is looked up by it (inScope()).
@@ -235,6 +249,7 @@ export class OuComparison {
     if (m === this.flags.length) this.grow();
     this.lanes.set(this.hash, 4 * m);
     if (!decodeAnchor(user.anchor, this.anchors, 16 * m)) this.oddAnchors.set(m, user.anchor);
+    if (user.objectGuid !== undefined && user.objectGuid !== user.anchor) this.keepObjectGuid(m, user.objectGuid);
     this.keepDn(m, user.dn);
     if (user.disabled && user.type !== 'inetOrgPerson') {
       this.onPremDisabled++;
@@ -393,6 +408,7 @@ export class OuComparison {
       filteredBy: object.filteredBy?.length ? [...object.filteredBy] : object.criticalSystemObject ? [] : null,
       consistencyGuid: object.consistencyGuid === true,
       anchor: object.anchor,
+      objectGuid: object.objectGuid !== undefined && object.objectGuid !== object.anchor ? object.objectGuid : null,
       cloudId: null,
     });
   }
@@ -450,9 +466,13 @@ export class OuComparison {
       const flags = this.flags[m]!;
       const seen = (flags & SEEN) !== 0;
       if ((flags & FILTERED) !== 0 && !seen) continue;
+      const slot = this.objectGuidSlots.get(m);
       yield {
         dn: this.nameOf(m),
         anchor: this.anchorText(m),
+        ...(slot === undefined
+          ? {}
+          : { objectGuid: Buffer.from(this.objectGuidBytes.subarray(16 * slot, 16 * slot + 16)).toString('base64') }),
         cloudId: seen ? (this.oddCloudIds.get(m) ?? decodeGuidText(this.cloudIds, 16 * m)) : null,
         anchorMatches: seen && !this.mismatchedMembers.has(m),
       };
@@ -464,6 +484,7 @@ export class OuComparison {
         yield {
           dn: o.dn,
           anchor: o.anchor,
+          ...(o.objectGuid === null ? {} : { objectGuid: o.objectGuid }),
           cloudId: o.cloudId,
           // Graph returns no source anchor for groups or contacts: there is nothing to compare.
           anchorMatches: o.cloudId !== null,
@@ -483,6 +504,21 @@ export class OuComparison {
       users: this.userMembers() - (this.critical - this.criticalMatched),
       disabled: this.onPremDisabled - (this.criticalDisabled - this.criticalMatchedDisabled),
     };
+  }
+
+  /**
+   * Keeps a member's objectGUID when it is base64 of 16 bytes. The wire refuses any other
+   * (scannedUsersProblem), so one that is not came from nowhere the evidence should trust: it is
+   * dropped, and the object is still named by its anchor.
+   */
+  private keepObjectGuid(m: number, objectGuid: string): void {
+    const slot = this.objectGuidSlots.size;
+    if (16 * slot + 16 > this.objectGuidBytes.length)
+      this.objectGuidBytes = copyInto(
+        new Uint8Array(Math.max(256, 2 * this.objectGuidBytes.length)),
+        this.objectGuidBytes,
+      );
+    if (decodeAnchor(objectGuid, this.objectGuidBytes, 16 * slot)) this.objectGuidSlots.set(m, slot);
   }
 
   private keepDn(m: number, dn: string): void {

@@ -310,8 +310,9 @@ describe('simulated Cloud Sync provisioning', () => {
         sourceIdentity: { id: guidString(Buffer.from(team.objectGuid, 'base64')), identityType: 'Group' },
       });
 
-      // The verify's rule over what the bot reads: every group and contact confirmed but Sales Managers,
-      // anchored on ms-DS-ConsistencyGuid while the entry names its objectGUID (docs/verify.md, unverified).
+      // The verify's rule over what the bot reads: every group and contact confirmed, Sales Managers too:
+      // it is anchored on ms-DS-ConsistencyGuid and the entry names its objectGUID, which the scan
+      // carries for it, and either identifier names the object (docs/verify.md).
       const cloud = createGraphCloudDirectory({ baseUrl: ownGraph.url, staticToken: ownGraph.token, logger });
       const scan = await scanOu(
         await connectDirectory(),
@@ -328,12 +329,13 @@ describe('simulated Cloud Sync provisioning', () => {
       expect(confirmation.groups).toEqual({
         onPrem: 3,
         inEntra: 3,
-        confirmed: 2,
+        confirmed: 3,
         matchedOn: 'onPremisesSecurityIdentifier',
-        unconfirmed: [
-          { dn: `CN=Sales Managers,${OU.sales}`, reason: 'log entry names another source object', type: 'group' },
-        ],
+        unconfirmed: [],
       });
+      const managers = [...comparison.inScope()].find((o) => o.dn === `CN=Sales Managers,${OU.sales}`)!;
+      expect(managers.objectGuid).toBeDefined();
+      expect(managers.objectGuid).not.toBe(managers.anchor);
       expect(confirmation.contacts).toMatchObject({ onPrem: 9, inEntra: 9, confirmed: 9, unconfirmed: [] });
     } finally {
       await cloudSync?.stop();

@@ -7,6 +7,7 @@ import {
   ConfirmationIndex,
   guidString,
   isConfirmingEntry,
+  sourceIdForms,
   type InScopeObject,
   type ProvisioningLogEntry,
   unconfirmedLine,
@@ -121,6 +122,50 @@ describe('confirmObjects: the three numbers and the objects not yet confirmed', 
   });
 });
 
+describe('an object is named by either identifier read from AD: its anchor or its objectGUID', () => {
+  // A user whose ms-DS-ConsistencyGuid (its anchor) is other bytes than its objectGUID.
+  const anchor = sourceAnchor(guidBytes(40), guidBytes(41));
+  const objectGuid = sourceAnchor(guidBytes(40), null);
+  const cloudId = randomUUID();
+  const object: InScopeObject = { dn: `CN=Moved,${BASE}`, anchor, objectGuid, cloudId, anchorMatches: true };
+  const verdict = (sourceId: string, o: InScopeObject = object) =>
+    new ConfirmationIndex(JOB, [success({ sourceId, targetId: cloudId })]).verdict(o.cloudId!, o.anchor, o.objectGuid);
+
+  it('confirms an entry naming the anchor, as base64 or as its GUID string (any case, braces or not)', () => {
+    expect(anchor).toBe(guidBytes(41).toString('base64'));
+    expect(verdict(anchor)).toBe('confirmed');
+    expect(verdict(guidString(guidBytes(41)))).toBe('confirmed');
+    expect(verdict(`{${guidString(guidBytes(41)).toUpperCase()}}`)).toBe('confirmed');
+  });
+
+  it('confirms an entry naming the objectGUID, as base64 or as its GUID string', () => {
+    expect(verdict(objectGuid)).toBe('confirmed');
+    expect(verdict(guidString(guidBytes(40)))).toBe('confirmed');
+    expect(verdict(guidString(guidBytes(40)).toUpperCase())).toBe('confirmed');
+  });
+
+  it('still calls an entry naming neither an entry for another AD object', () => {
+    expect(verdict(guidString(guidBytes(42)))).toBe('other-source');
+    expect(verdict(sourceAnchor(guidBytes(42), null))).toBe('other-source');
+    // base64 is case-sensitive: a changed case is other bytes, not the same object.
+    expect(verdict(objectGuid.toLowerCase())).toBe('other-source');
+    // Without the objectGUID (an older agent's scan), an entry naming it cannot be told from another object's.
+    const { objectGuid: _dropped, ...anchorOnly } = object;
+    expect(verdict(guidString(guidBytes(40)), anchorOnly)).toBe('other-source');
+    expect(sourceIdForms(anchor)).toEqual(anchorForms(anchor));
+  });
+
+  it('counts it among the confirmed, for groups and contacts as for users', () => {
+    const index = new ConfirmationIndex(JOB, [success({ sourceId: guidString(guidBytes(40)), targetId: cloudId })]);
+    const group: InScopeObject = { ...object, dn: `CN=Managers,${BASE}`, type: 'group', cloudRead: true };
+    expect(confirmObjects([object, group], index)).toMatchObject({
+      confirmed: 1,
+      unconfirmed: [],
+      groups: { onPrem: 1, confirmed: 1, unconfirmed: [] },
+    });
+  });
+});
+
 describe('OuComparison.inScope: what the evidence is checked against', () => {
   it('yields every in-scope user with the Entra object found under its DN, leaving unsynced critical objects out', () => {
     const c = new OuComparison(BASE);
@@ -150,6 +195,49 @@ describe('OuComparison.inScope: what the evidence is checked against', () => {
       { dn: `CN=Mia,${BASE}`, anchor: m, cloudId: 'Mia-Id', anchorMatches: false },
     ]);
     expect(c.report().onPrem.users).toBe(3);
+  });
+
+  it("carries a user's, group's or contact's objectGUID only when it differs from the anchor", () => {
+    const c = new OuComparison(BASE);
+    const own = sourceAnchor(guidBytes(50), guidBytes(51));
+    const guid = sourceAnchor(guidBytes(50), null);
+    c.addOnPrem({ dn: `CN=Own,${BASE}`, anchor: own, objectGuid: guid, disabled: false });
+    // An agent that sends it although it is the anchor: nothing more is kept.
+    c.addOnPrem({ dn: `CN=Same,${BASE}`, anchor: guid, objectGuid: guid, disabled: false });
+    c.addOnPrem({ dn: `CN=Plain,${BASE}`, anchor: sourceAnchor(guidBytes(52), null), disabled: false });
+    c.addOnPrem({
+      dn: `CN=Mgrs,${BASE}`,
+      anchor: own,
+      objectGuid: guid,
+      disabled: false,
+      type: 'group',
+      sid: 'S-1-5-9',
+    });
+    c.addOnPrem({ dn: `CN=Pat,${BASE}`, anchor: own, objectGuid: guid, disabled: false, type: 'contact', mail: 'p@x' });
+    const seen = [...c.inScope()];
+    expect(seen.map((o) => [o.dn.split(',')[0], o.objectGuid])).toEqual([
+      ['CN=Own', guid],
+      ['CN=Same', undefined],
+      ['CN=Plain', undefined],
+      ['CN=Mgrs', guid],
+      ['CN=Pat', guid],
+    ]);
+    expect(seen.filter((o) => 'objectGuid' in o)).toHaveLength(3);
+  });
+
+  it('keeps each objectGUID with its own user as the comparison grows', () => {
+    const c = new OuComparison(BASE);
+    for (let i = 0; i < 700; i++)
+      c.addOnPrem({
+        dn: `CN=U${i},${BASE}`,
+        anchor: sourceAnchor(guidBytes(i), i % 3 === 0 ? guidBytes(i + 1) : null),
+        ...(i % 3 === 0 ? { objectGuid: sourceAnchor(guidBytes(i), null) } : {}),
+        disabled: false,
+      });
+    const seen = [...c.inScope()];
+    expect(seen.every((o, i) => o.objectGuid === (i % 3 === 0 ? sourceAnchor(guidBytes(i), null) : undefined))).toBe(
+      true,
+    );
   });
 
   it('keeps cloud ids right as the comparison grows past its first allocation', () => {

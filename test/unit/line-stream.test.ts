@@ -3,8 +3,14 @@ import { scanOu } from '../../src/agent/actions/scan-ou';
 import { createLineStream, LineStreamCancelled } from '../../src/agent/line-stream';
 import { SimulatedDirectory } from '../../src/directory/simulated-directory';
 import type { Directory } from '../../src/directory/types';
-import { scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
-import { BASE_DN, EXPECTED, EXPECTED_OTHER_TYPES, OU } from '../../src/sandbox/forest-spec';
+import { scannedUser, scannedUsersProblem, scanStreamEnd, scanStreamHead } from '../../src/relay/protocol';
+import {
+  BASE_DN,
+  EXPECTED,
+  EXPECTED_OTHER_TYPES,
+  OU,
+  SALES_WITH_CONSISTENCY_GUID,
+} from '../../src/sandbox/forest-spec';
 import { buildSeededForest } from '../../src/sandbox/seeded-forest';
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
@@ -120,6 +126,48 @@ describe('streamScan', () => {
     // An older agent's line, without the field, is as valid as before.
     const { criticalSystemObject: _dropped, ...old } = users[0]!;
     expect(scannedUsersProblem([old])).toBeNull();
+  });
+
+  it('carries objectGUID only for objects whose anchor is ms-DS-ConsistencyGuid of other bytes; the bot checks its form', async () => {
+    const directory = new SimulatedDirectory(forest);
+    const out = createLineStream();
+    const [, text] = await Promise.all([
+      streamScan(directory, { baseDn: OU.sales, defaultNamingContext: BASE_DN }, out, () => undefined),
+      readAll(out.body),
+    ]);
+    const objects = text
+      .split('\n')
+      .slice(1, -2)
+      .flatMap((l) => JSON.parse(l) as Record<string, unknown>[]);
+    const carrying = objects.filter((o) => 'objectGuid' in o);
+    // The Sales users given their own ms-DS-ConsistencyGuid, and the Sales Managers group.
+    expect(carrying.map((o) => o.dn)).toEqual([
+      ...Array.from(
+        { length: SALES_WITH_CONSISTENCY_GUID },
+        (_, i) => `CN=Sales User ${String(i + 1).padStart(4, '0')},${OU.sales}`,
+      ),
+      `CN=Sales Managers,${OU.sales}`,
+    ]);
+    for (const o of carrying) {
+      expect(o.objectGuid).not.toBe(o.anchor);
+      expect(Buffer.from(o.objectGuid as string, 'base64')).toHaveLength(16);
+    }
+    expect(scannedUsersProblem(objects)).toBeNull();
+    const user = carrying[0]!;
+    const problem = 'user 0: objectGuid must be base64 of 16 bytes when present';
+    for (const bad of [
+      'not base64 at all',
+      Buffer.alloc(15).toString('base64'),
+      Buffer.alloc(17).toString('base64'),
+      // Sixteen zero bytes, but with the unused low bits of the last character set: not canonical.
+      'AAAAAAAAAAAAAAAAAAAAAB==',
+      42,
+      null,
+    ])
+      expect(scannedUsersProblem([{ ...user, objectGuid: bad }])).toBe(problem);
+    // The same line as a JSON result (the zod schema) is refused too.
+    expect(scannedUser.safeParse({ ...user, objectGuid: 'AAAA' }).success).toBe(false);
+    expect(scannedUser.parse(user)).toEqual(user);
   });
 
   it("ends the body with the directory's error, without an end line, and throws it", async () => {

@@ -44,6 +44,11 @@ describe('the agent scan', () => {
     const managers = scan.users.find((u) => u.dn === `CN=Sales Managers,${OU.sales}`)!;
     expect(managers).toMatchObject({ type: 'group', consistencyGuid: true });
     expect(managers.sid).toMatch(/^S-1-5-21-\d+-\d+-\d+-\d+$/);
+    // Anchored on its ms-DS-ConsistencyGuid, so its objectGUID goes too; Sales Team's anchor is its objectGUID.
+    const managersGuid = forest.groups!.find((g) => g.dn === managers.dn)!.objectGuid;
+    expect(managers.objectGuid).toBe(managersGuid);
+    expect(managers.anchor).not.toBe(managersGuid);
+    expect(scan.users.find((u) => u.dn === `CN=Sales Team,${OU.sales}`)).not.toHaveProperty('objectGuid');
     expect(scan.users.find((u) => u.dn === `CN=Sales Contact 01,${OU.sales}`)).toMatchObject({
       type: 'contact',
       mail: 'contact01@partner.example',

@@ -38,6 +38,12 @@ export async function scanOu(
 export function toScannedUser(u: DirectoryUser): ScannedUser {
   const type = u.objectType ?? 'user';
   const user: ScannedUser = { dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled };
+  // The objectGUID too when the anchor is other bytes: a Cloud Sync log entry may name the object by
+  // either (docs/verify.md). Equal, it would only repeat the anchor on every line.
+  if (u.objectGuid.length === 16) {
+    const objectGuid = Buffer.from(u.objectGuid).toString('base64');
+    if (objectGuid !== user.anchor) user.objectGuid = objectGuid;
+  }
   if (type !== 'user') user.type = type;
   if (u.criticalSystemObject) user.criticalSystemObject = true;
   const filteredBy = connectSyncFilters({ ...u, type });
