@@ -30,6 +30,26 @@ export interface CloudReadNote {
   reason?: 'first' | 'expired';
   /** Users read (direct, full) or changes applied (delta). */
   count: number;
+  /**
+   * Groups and contacts read from the migration's copies, each kept by its own delta query. Absent
+   * for a type read from Graph whole (no copy kept) or that the OU does not hold.
+   */
+  objects?: Partial<
+    Record<'group' | 'contact', { mode: 'full' | 'delta'; reason?: 'first' | 'expired'; count: number }>
+  >;
+}
+
+/** How one object type's copy was brought up to date, in the words of cloudReadLine. */
+export function objectReadLine(
+  type: 'group' | 'contact',
+  note: { mode: 'full' | 'delta'; reason?: 'first' | 'expired'; count: number },
+): string {
+  const noun = type === 'group' ? 'groups' : 'contacts';
+  if (note.mode === 'delta')
+    return `the migration's copy, brought up to date with the ${noun} delta query: ${formatCount(note.count)} change(s) since the last read`;
+  if (note.reason === 'expired')
+    return `all ${formatCount(note.count)} synced ${noun} again: Microsoft Graph no longer accepted the stored ${noun} delta token (expired), so the copy was read whole`;
+  return `all ${formatCount(note.count)} synced ${noun} (the first read for this migration; later verifies read only what changed)`;
 }
 
 export function cloudReadLine(note: CloudReadNote): string {
@@ -122,6 +142,13 @@ export function renderVerifyCard(input: VerifyCardInput): AdaptiveCardJson {
         if (cs.contacts) facts.push(typeConfirmationFact('Contacts', cs.contacts));
       }
       if (state.cloudRead) facts.push({ title: 'Cloud side read', value: cloudReadLine(state.cloudRead) });
+      for (const [type, title] of [
+        ['group', 'Groups read'],
+        ['contact', 'Contacts read'],
+      ] as const) {
+        const read = state.cloudRead?.objects?.[type];
+        if (read) facts.push({ title, value: objectReadLine(type, read) });
+      }
       if (r.unparsableCloudDns > 0)
         facts.push({ title: 'Cloud DNs not readable', value: formatCount(r.unparsableCloudDns) });
       // Counted apart, not as on-premises users: no sync engine syncs them by default, so they are never missing.

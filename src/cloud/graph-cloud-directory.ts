@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { AppError } from '../shared/errors';
 import { connectionFailure } from './connection-failure';
 import type { Logger } from '../shared/logger';
-import type { CloudContact, CloudGroup, CloudUser } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudObjectChange, CloudUser } from '../runbook/cloud-users';
 import type { CloudSyncScope } from '../runbook/cloud-sync-scope';
 import { CLOUD_SYNC_WRITE_PERMISSION, type CloudDirectory, type CloudSyncJob, type CloudSyncJobRef } from './types';
 
@@ -60,6 +60,12 @@ const DELTA_SELECT = [...USERS_SELECT, 'onPremisesSyncEnabled'];
 export const GROUPS_SELECT = ['id', 'displayName', 'onPremisesSecurityIdentifier'];
 /** orgContact resource (v1.0): no on-premises DN or anchor, so mail is what a verify matches on. */
 export const CONTACTS_SELECT = ['id', 'displayName', 'mail'];
+/**
+ * The delta queries cannot filter on onPremisesSyncEnabled either (group delta, orgContact delta:
+ * only `id eq`), so it is selected and filtered on our side, as for users.
+ */
+const GROUPS_DELTA_SELECT = [...GROUPS_SELECT, 'onPremisesSyncEnabled'];
+const CONTACTS_DELTA_SELECT = [...CONTACTS_SELECT, 'onPremisesSyncEnabled'];
 /**
  * A GET changes nothing, so any answer that may be transient is worth another try. Other methods
  * are retried only when Graph says it did not process the request (throttled, unavailable): a 500,
@@ -162,12 +168,17 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
     return checked.page;
   };
 
-  /** Follows @odata.nextLink until the last page; returns the count and the deltaLink when Graph sends one. */
+  /**
+   * Follows @odata.nextLink until the last page; returns the count and the deltaLink when Graph sends
+   * one. `headers` go on every next page too: an advanced query's nextLink needs ConsistencyLevel
+   * again, and Graph answers 400 without it.
+   */
   const follow = async <T>(
     first: ReturnType<typeof client.api>,
     operation: GraphOperation,
     check: PageCheck<T>,
     onPage: (items: T[]) => void | Promise<void>,
+    headers: Record<string, string> = {},
   ): Promise<{ total: number; deltaLink: string | undefined }> => {
     let total = 0;
     let pages = 0;
@@ -180,7 +191,8 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
       // compares: at 100,000 users that overlap is most of the gap to fetching the pages alone.
       // Only one page ahead, so memory stays at two pages.
       const next = page['@odata.nextLink'];
-      pending = next === undefined ? undefined : readPage(requestForNextLink(next), operation, check, pages);
+      pending =
+        next === undefined ? undefined : readPage(requestForNextLink(next).headers(headers), operation, check, pages);
       // Awaited above on the next turn; this only keeps a failure from counting as unhandled while onPage runs or throws.
       pending?.catch(() => undefined);
       total += page.value.length;
@@ -257,8 +269,12 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
         .filter('onPremisesSyncEnabled eq true')
         .select(CONTACTS_SELECT)
         .top(pageSize);
-      const { total } = await follow(first, CONTACTS_OPERATION, zodPage(contactsPageSchema), (value) =>
-        onPage(value.map((c) => ({ id: c.id, displayName: c.displayName ?? null, mail: c.mail ?? null }))),
+      const { total } = await follow(
+        first,
+        CONTACTS_OPERATION,
+        zodPage(contactsPageSchema),
+        (value) => onPage(value.map((c) => ({ id: c.id, displayName: c.displayName ?? null, mail: c.mail ?? null }))),
+        { ConsistencyLevel: 'eventual' },
       );
       return total;
     },
@@ -300,6 +316,40 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
         });
       }
       return { deltaLink: next, changes: total };
+    },
+
+    async groupsDelta(deltaLink, onPage) {
+      const first =
+        deltaLink === null ? client.api('/groups/delta').select(GROUPS_DELTA_SELECT) : requestForNextLink(deltaLink);
+      const { total, deltaLink: next } = await follow(
+        first,
+        GROUPS_DELTA_OPERATION,
+        zodPage(groupsDeltaPageSchema),
+        (value) =>
+          onPage(
+            value.map((g) =>
+              objectChange(
+                g,
+                g.onPremisesSecurityIdentifier === undefined ? {} : { key: g.onPremisesSecurityIdentifier },
+              ),
+            ),
+          ),
+      );
+      return { deltaLink: endOfRound(next, 'groups'), changes: total };
+    },
+
+    async contactsDelta(deltaLink, onPage) {
+      const first =
+        deltaLink === null
+          ? client.api('/contacts/delta').select(CONTACTS_DELTA_SELECT)
+          : requestForNextLink(deltaLink);
+      const { total, deltaLink: next } = await follow(
+        first,
+        CONTACTS_DELTA_OPERATION,
+        zodPage(contactsDeltaPageSchema),
+        (value) => onPage(value.map((c) => objectChange(c, c.mail === undefined ? {} : { key: c.mail }))),
+      );
+      return { deltaLink: endOfRound(next, 'contacts'), changes: total };
     },
 
     async provisioningEvents(input, onPage) {
@@ -398,6 +448,34 @@ export function createGraphCloudDirectory(options: GraphCloudDirectoryOptions): 
   };
 }
 
+/** One group or contact delta entry as the copy keeps it: only what Graph sent, `key` as the caller names it. */
+function objectChange(
+  o: {
+    id: string;
+    '@removed'?: unknown;
+    displayName?: string | null | undefined;
+    onPremisesSyncEnabled?: boolean | null | undefined;
+  },
+  key: { key?: string | null },
+): CloudObjectChange {
+  return {
+    id: o.id,
+    removed: o['@removed'] !== undefined,
+    ...(o.displayName !== undefined ? { displayName: o.displayName } : {}),
+    ...key,
+    ...(o.onPremisesSyncEnabled !== undefined ? { onPremisesSyncEnabled: o.onPremisesSyncEnabled } : {}),
+  };
+}
+
+/** A delta round ends with a deltaLink; without one the copy could not be followed on. */
+function endOfRound(deltaLink: string | undefined, what: string): string {
+  if (deltaLink === undefined)
+    throw new AppError('CLOUD.ERROR', `Graph ended a ${what} delta round without a deltaLink.`, {
+      hint: 'This should not happen with Microsoft Graph; check that GRAPH_BASE_URL points at Microsoft Graph.',
+    });
+  return deltaLink;
+}
+
 interface GraphPage<T> {
   '@odata.nextLink'?: string | undefined;
   '@odata.deltaLink'?: string | undefined;
@@ -474,6 +552,14 @@ const CONTACTS_OPERATION: GraphOperation = {
   permissionHint:
     'Check that the app registration has the Microsoft Graph application permission OrgContact.Read.All with admin consent.',
 };
+const GROUPS_DELTA_OPERATION: GraphOperation = {
+  doing: 'reading group changes (delta query)',
+  permissionHint: GROUPS_OPERATION.permissionHint,
+};
+const CONTACTS_DELTA_OPERATION: GraphOperation = {
+  doing: 'reading organisational contact changes (delta query)',
+  permissionHint: CONTACTS_OPERATION.permissionHint,
+};
 const PROVISIONING_OPERATION: GraphOperation = {
   doing: 'reading Cloud Sync provisioning logs',
   permissionHint:
@@ -502,6 +588,34 @@ const deltaPageSchema = z.object({
       userPrincipalName: nullableString,
       onPremisesDistinguishedName: nullableString,
       onPremisesImmutableId: nullableString,
+      onPremisesSyncEnabled: z.boolean().nullable().optional(),
+    }),
+  ),
+});
+
+const removedSchema = z.object({ reason: z.string().optional() }).passthrough().optional();
+const groupsDeltaPageSchema = z.object({
+  '@odata.nextLink': z.string().url().optional(),
+  '@odata.deltaLink': z.string().url().optional(),
+  value: z.array(
+    z.object({
+      id: z.string().min(1),
+      '@removed': removedSchema,
+      displayName: nullableString,
+      onPremisesSecurityIdentifier: nullableString,
+      onPremisesSyncEnabled: z.boolean().nullable().optional(),
+    }),
+  ),
+});
+const contactsDeltaPageSchema = z.object({
+  '@odata.nextLink': z.string().url().optional(),
+  '@odata.deltaLink': z.string().url().optional(),
+  value: z.array(
+    z.object({
+      id: z.string().min(1),
+      '@removed': removedSchema,
+      displayName: nullableString,
+      mail: nullableString,
       onPremisesSyncEnabled: z.boolean().nullable().optional(),
     }),
   ),

@@ -1,4 +1,4 @@
-import type { CloudContact, CloudGroup, CloudUser, CloudUserChange } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudObjectChange, CloudUser, CloudUserChange } from '../runbook/cloud-users';
 import type { CloudSyncScope, ScopeChange } from '../runbook/cloud-sync-scope';
 
 export interface CloudDirectory extends CloudChangeTracking, CloudSyncApi {
@@ -54,6 +54,20 @@ export interface CloudChangeTracking {
    * nothing, and what changed while it was read comes again in the next round.
    */
   latestUsersDeltaLink(): Promise<string>;
+  /**
+   * A groups delta round (GET /groups/delta, $select'ing what a verify matches on and
+   * onPremisesSyncEnabled): every group when `deltaLink` is null, else what changed since. Optional:
+   * without it a verify reads the synced groups whole (listSyncedGroups) every time.
+   */
+  groupsDelta?(
+    deltaLink: string | null,
+    onPage: (changes: CloudObjectChange[]) => void | Promise<void>,
+  ): Promise<{ deltaLink: string; changes: number }>;
+  /** The same for organisational contacts (GET /contacts/delta); optional as above. */
+  contactsDelta?(
+    deltaLink: string | null,
+    onPage: (changes: CloudObjectChange[]) => void | Promise<void>,
+  ): Promise<{ deltaLink: string; changes: number }>;
   /** Provisioning log entries of one Cloud Sync job since an instant, paged. */
   provisioningEvents(
     input: { jobId: string; since: Date },

@@ -42,3 +42,20 @@ export interface CloudContact {
   displayName: string | null;
   mail: string | null;
 }
+
+/**
+ * One entry of a /groups/delta or /contacts/delta page, reduced to what the copy keeps. As for users,
+ * an absent property (undefined) is "not sent", null is "cleared". `key` is what a verify matches
+ * on: onPremisesSecurityIdentifier for a group, mail for a contact.
+ */
+export interface CloudObjectChange {
+  id: string;
+  /** "@removed" was present: the object was deleted (or soft-deleted). */
+  removed: boolean;
+  displayName?: string | null;
+  key?: string | null;
+  onPremisesSyncEnabled?: boolean | null;
+}
+
+/** The object types besides users whose cloud copies are kept by their own delta query. */
+export type CopiedObjectType = 'group' | 'contact';

@@ -1,11 +1,13 @@
 /**
  * A small Microsoft Graph v1.0 stand-in for tests and the sandbox demo. It serves only what the
- * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /groups, /contacts,
+ * bot reads (GET /users, /users/{id}, /users/$count, /users/delta, /groups, /groups/delta, /contacts,
+ * /contacts/delta,
  * /auditLogs/provisioning, and the Cloud Sync job's scope and pause/start, see sim-synchronization.ts) but
  * copies Graph's documented rules closely enough that a client which works here does not break on
  * its first contact with the real service:
  * default page 100, $top 1..999, opaque $skiptoken nextLinks, $select returning only what was asked,
- * onPremisesDistinguishedName not filterable, ne/not/$count needing ConsistencyLevel: eventual.
+ * onPremisesDistinguishedName not filterable, ne/not/$count needing ConsistencyLevel: eventual,
+ * delta rounds returning every $select'ed property of a changed object unless Prefer: return=minimal.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -95,10 +97,10 @@ export interface GraphSimulator {
   users(): SimUser[];
   /** Changes some properties of one user, as a sync engine would (shows up in delta rounds). */
   updateUser(id: string, patch: Partial<Omit<SimUser, 'id'>>): boolean;
-  /** Groups served by GET /v1.0/groups. */
+  /** Groups served by GET /v1.0/groups and /groups/delta (the difference to the last set is the change). */
   setGroups(groups: SimGroup[]): void;
   groups(): SimGroup[];
-  /** Organisational contacts served by GET /v1.0/contacts. */
+  /** Organisational contacts served by GET /v1.0/contacts and /contacts/delta, as setGroups. */
   setContacts(contacts: SimContact[]): void;
   contacts(): SimContact[];
   /** Adds Cloud Sync provisioning log entries (GET /v1.0/auditLogs/provisioning). */
@@ -247,8 +249,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   let directory: SimUser[] = [...(options.users ?? [])];
   let groups: SimGroup[] = [...(options.groups ?? [])];
   let contacts: SimContact[] = [...(options.contacts ?? [])];
-  const changes = new ChangeTracker(() => directory);
+  const changes = new ChangeTracker<SimUser>(() => directory, USERS_DELTA);
   changes.created(directory);
+  // Groups and contacts have delta functions of their own (group delta, orgContact delta).
+  const groupChanges = new ChangeTracker<SimGroup>(() => groups, collectionDelta(GROUP_RESOURCE));
+  groupChanges.created(groups);
+  const contactChanges = new ChangeTracker<SimContact>(() => contacts, collectionDelta(CONTACT_RESOURCE));
+  contactChanges.created(contacts);
   const events: Required<SimProvisioningEvent>[] = [];
   const requests: SimRequest[] = [];
   const pendingFailures: Array<{
@@ -313,8 +320,17 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     if (throttle && ++throttleCount % throttle.every === 0) throw injectedFailure(429, throttle.retryAfterSeconds);
 
     const segments = parsed.pathname.split('/').filter((s) => s !== '');
+    // By default a changed object comes back with every $select'ed property; Prefer: return=minimal
+    // asks for only those that changed (user delta, group delta: "Prefer" request header).
+    const minimal = String(req.headers.prefer ?? '')
+      .split(',')
+      .some((p) => p.trim().toLowerCase() === 'return=minimal');
     if (req.method === 'GET' && segments.join('/') === 'v1.0/users/delta')
-      return changes.delta(parsed.searchParams, `${url}/v1.0`);
+      return changes.delta(parsed.searchParams, `${url}/v1.0`, minimal);
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/groups/delta')
+      return groupChanges.delta(parsed.searchParams, `${url}/v1.0`, minimal);
+    if (req.method === 'GET' && segments.join('/') === 'v1.0/contacts/delta')
+      return contactChanges.delta(parsed.searchParams, `${url}/v1.0`, minimal);
     if (req.method === 'GET' && segments.join('/') === 'v1.0/auditLogs/provisioning') {
       if (provisioningDenied === 'permission')
         throw new GraphHttpError(
@@ -353,7 +369,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       throw new GraphHttpError(
         404,
         'Request_ResourceNotFound',
-        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta, /v1.0/groups, /v1.0/contacts, /v1.0/auditLogs/provisioning and the Cloud Sync job's /beta/servicePrincipals/{id}/synchronization/jobs endpoints exist here.`,
+        `The simulator does not serve '${parsed.pathname}'; only GET /v1.0/users, /v1.0/users/{id}, /v1.0/users/$count, /v1.0/users/delta, /v1.0/groups, /v1.0/groups/delta, /v1.0/contacts, /v1.0/contacts/delta, /v1.0/auditLogs/provisioning and the Cloud Sync job's /beta/servicePrincipals/{id}/synchronization/jobs endpoints exist here.`,
       );
     }
     if (req.method !== 'GET') {
@@ -448,10 +464,12 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       return true;
     },
     setGroups: (next) => {
+      groupChanges.replaced(groups, next);
       groups = [...next];
     },
     groups: () => [...groups],
     setContacts: (next) => {
+      contactChanges.replaced(contacts, next);
       contacts = [...next];
     },
     contacts: () => [...contacts],
@@ -481,7 +499,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
       for (let i = 0; i < count; i++)
         pendingFailures.push({ status, retryAfterSeconds: failOptions.retryAfterSeconds, path: failOptions.path });
     },
-    expireDeltaTokens: () => changes.expireTokens(),
+    expireDeltaTokens: () => {
+      changes.expireTokens();
+      groupChanges.expireTokens();
+      contactChanges.expireTokens();
+    },
     setLatency: (next) => {
       latency = checkLatency(next);
     },
@@ -503,12 +525,47 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   };
 }
 
+/** What a delta function needs to know about its collection. */
+interface DeltaResource<T> {
+  /** The collection's path segment: users, groups, contacts. */
+  name: string;
+  parseSelect(raw: string | null): string[] | undefined;
+  project(item: T, select: string[] | undefined): Record<string, unknown>;
+}
+
+const USERS_DELTA: DeltaResource<SimUser> = { name: 'users', parseSelect, project };
+
+/** Groups and contacts: $select checked against the resource's properties, as their list does. */
+function collectionDelta<T extends { id: string }>(resource: CollectionResource): DeltaResource<T> {
+  return {
+    name: resource.name,
+    parseSelect: (raw) => {
+      if (raw === null || raw.trim() === '') return undefined;
+      const names = raw.split(',').map((n) => n.trim());
+      for (const name of names)
+        if (!resource.selectable.has(name))
+          throw new GraphHttpError(
+            400,
+            'BadRequest',
+            `Could not find a property named '${name}' on type '${resource.type}'.`,
+          );
+      return names;
+    },
+    project: (item, select) =>
+      Object.fromEntries(
+        (select ?? resource.defaults).map((n) => [n, (item as unknown as Record<string, unknown>)[n] ?? null]),
+      ),
+  };
+}
+
 /**
- * Change tracking for /users/delta. Every change bumps a version; a deltaLink carries the version it
- * was issued at, so the next round returns what changed after it: new users in full, changed users
- * with their id and only the selected properties that changed, deleted users as "@removed".
+ * Change tracking for a delta function (/users/delta, /groups/delta, /contacts/delta). Every change
+ * bumps a version; a deltaLink carries the version it was issued at, so the next round returns what
+ * changed after it: new objects in full, changed objects with every selected property (or, with
+ * Prefer: return=minimal, their id and only the selected properties that changed), deleted objects
+ * as "@removed". An object whose changes touch no selected property is not returned.
  */
-class ChangeTracker {
+class ChangeTracker<T extends { id: string }> {
   private version = 0;
   /** Bumped by expireTokens(): tokens of an earlier epoch get Graph's syncStateNotFound. */
   private epoch = 0;
@@ -521,9 +578,12 @@ class ChangeTracker {
     { items: Record<string, unknown>[]; endVersion: number; select: string[] | undefined }
   >();
 
-  constructor(private readonly current: () => SimUser[]) {}
+  constructor(
+    private readonly current: () => T[],
+    private readonly resource: DeltaResource<T>,
+  ) {}
 
-  created(users: SimUser[]): void {
+  created(users: T[]): void {
     for (const u of users) {
       this.createdAt.set(u.id, ++this.version);
       this.removedAt.delete(u.id);
@@ -545,7 +605,7 @@ class ChangeTracker {
     this.propChangedAt.set(id, map);
   }
 
-  replaced(before: SimUser[], after: SimUser[]): void {
+  replaced(before: T[], after: T[]): void {
     const old = new Map(before.map((u) => [u.id, u]));
     const next = new Set(after.map((u) => u.id));
     for (const u of before) if (!next.has(u.id)) this.removed(u.id);
@@ -565,12 +625,13 @@ class ChangeTracker {
     }
   }
 
-  delta(params: URLSearchParams, root: string): { body: unknown } {
+  delta(params: URLSearchParams, root: string, minimal = false): { body: unknown } {
+    const name = this.resource.name;
     if (params.has('$filter'))
       throw new GraphHttpError(
         400,
         'Request_BadRequest',
-        'The simulator does not implement $filter on users delta (Graph allows only id eq there).',
+        `The simulator does not implement $filter on ${name} delta (Graph allows only id eq there).`,
       );
     const skip = params.get('$skiptoken');
     let roundId: string;
@@ -584,14 +645,14 @@ class ChangeTracker {
     } else {
       const token = params.get('$deltatoken');
       let since = -1;
-      let select = parseSelect(params.get('$select'));
+      let select = this.resource.parseSelect(params.get('$select'));
       if (token === 'latest') {
         // Graph's "latest" token: no users, only a deltaLink from now on (delta query overview).
         return {
           body: {
-            '@odata.context': `${root}/$metadata#users${contextSelect(select)}`,
+            '@odata.context': `${root}/$metadata#${name}${contextSelect(select)}`,
             value: [],
-            '@odata.deltaLink': `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: this.version, select, e: this.epoch })}`,
+            '@odata.deltaLink': `${root}/${name}/delta?$deltatoken=${encodeDeltaToken({ v: this.version, select, e: this.epoch })}`,
           },
         };
       }
@@ -608,37 +669,37 @@ class ChangeTracker {
         select = state.select;
       }
       roundId = randomUUID().replace(/-/g, '');
-      this.rounds.set(roundId, { items: this.collect(since, select), endVersion: this.version, select });
+      this.rounds.set(roundId, { items: this.collect(since, select, minimal), endVersion: this.version, select });
     }
     const round = this.rounds.get(roundId)!;
     const page = round.items.slice(offset, offset + DEFAULT_PAGE_SIZE);
     const body: Record<string, unknown> = {
-      '@odata.context': `${root}/$metadata#users${contextSelect(round.select)}`,
+      '@odata.context': `${root}/$metadata#${name}${contextSelect(round.select)}`,
       value: page,
     };
     if (offset + DEFAULT_PAGE_SIZE < round.items.length) {
-      body['@odata.nextLink'] = `${root}/users/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
+      body['@odata.nextLink'] = `${root}/${name}/delta?$skiptoken=${roundId}.${offset + DEFAULT_PAGE_SIZE}`;
     } else {
       body['@odata.deltaLink'] =
-        `${root}/users/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select, e: this.epoch })}`;
+        `${root}/${name}/delta?$deltatoken=${encodeDeltaToken({ v: round.endVersion, select: round.select, e: this.epoch })}`;
       this.rounds.delete(roundId);
     }
     return { body };
   }
 
-  private collect(since: number, select: string[] | undefined): Record<string, unknown>[] {
+  private collect(since: number, select: string[] | undefined, minimal: boolean): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
-    for (const user of this.current()) {
-      if (since < 0 || (this.createdAt.get(user.id) ?? 0) > since) {
-        out.push(project(user, select));
+    for (const item of this.current()) {
+      if (since < 0 || (this.createdAt.get(item.id) ?? 0) > since) {
+        out.push(this.resource.project(item, select));
         continue;
       }
-      const changed = [...(this.propChangedAt.get(user.id) ?? new Map<string, number>())]
+      const changed = [...(this.propChangedAt.get(item.id) ?? new Map<string, number>())]
         .filter(([p, v]) => v > since && (select === undefined || select.includes(p)))
         .map(([p]) => p);
       if (changed.length === 0) continue;
-      const full = project(user, select);
-      out.push(Object.fromEntries([['id', user.id], ...changed.map((p) => [p, full[p] ?? null])]));
+      const full = this.resource.project(item, select);
+      out.push(minimal ? Object.fromEntries([['id', item.id], ...changed.map((p) => [p, full[p] ?? null])]) : full);
     }
     if (since >= 0) {
       const live = new Set(this.current().map((u) => u.id));

@@ -64,7 +64,8 @@ const USAGE = `Usage: npm run sandbox [-- --directory simulated|samba] [-- --no-
   --reset                      delete the sandbox database (.data/sandbox/pglite) first
 
 Environment: PORT (bot, 3978), SANDBOX_GRAPH_PORT (5990), SANDBOX_PLAYGROUND_PORT (56150),
-SANDBOX_PROVISIONING_DELAY_MS (5000: an OU in the running job's scope → its first Cloud Sync cycle),
+SANDBOX_PROVISIONING_DELAY_MS (60000: an OU in the running job's scope → its first Cloud Sync cycle;
+  long enough to run step 12 first and see it fail with nothing confirmed by Cloud Sync),
 SANDBOX_CLOUD_SYNC_INTERVAL_MS (30000: later cycles, which pick up new and changed users),
 SANDBOX_DATA_DIR (.data/sandbox), LOG_LEVEL (info; logs go to sandbox.log in the data folder).
 
@@ -299,6 +300,8 @@ function banner(sandbox: RunningSandbox, delayMs: number, cycleMs: number): void
     `  Active Directory:        ${sandbox.directoryDescription}`,
     `  Cloud Sync:              simulated; provisions the OUs of its Graph job's scope (step 11 writes the pilot OU there after approval), after ${delayMs / 1000}s`,
     `                           then a cycle every ${cycleMs / 1000}s picks up new and changed users; provisioning logs under job ${SIMULATED_CLOUD_SYNC_JOB_ID}`,
+    `  Step 12:                 run it within ${delayMs / 1000}s of step 11's approval: it fails, nothing confirmed by Cloud Sync;`,
+    `                           after the first cycle and a canary it passes (docs/sandbox.md, "Walking step 12")`,
     ...(sandbox.directoryDescription.startsWith('the simulated directory')
       ? [`  Add a user (step 12):    npm run sandbox:add-user -- OU=SalesOps "Pat Newhire"`]
       : []),
@@ -323,7 +326,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const delayMs = numberFromEnv('SANDBOX_PROVISIONING_DELAY_MS', 5000, 600_000);
+  // A minute: a person who approves step 11 can run step 12 before the first cycle and see it fail
+  // with nothing confirmed by Cloud Sync, then pass after the cycle and a canary (docs/sandbox.md).
+  const delayMs = numberFromEnv('SANDBOX_PROVISIONING_DELAY_MS', 60_000, 600_000);
   const cycleMs = numberFromEnv('SANDBOX_CLOUD_SYNC_INTERVAL_MS', 30_000, 3_600_000);
   let sandbox: RunningSandbox | undefined;
   let stopping: Promise<void> | undefined;
@@ -361,6 +366,8 @@ async function main(argv: string[]): Promise<number> {
       },
       provisioningDelayMs: delayMs,
       cloudSyncIntervalMs: cycleMs,
+      // The bot's 15 s default suits the real service's 2-minute cycles; the sandbox's run every 30 s.
+      canaryPollMs: 5000,
       say,
       ...(process.env.LOG_LEVEL ? { logLevel: process.env.LOG_LEVEL } : {}),
     });

@@ -52,6 +52,8 @@ export interface SandboxOptions {
   provisioningDelayMs: number;
   /** Between two simulated Cloud Sync cycles of a configured OU (the real service: about 2 minutes). */
   cloudSyncIntervalMs?: number;
+  /** How often the bot looks for step 12's canary in Entra and the provisioning logs (the bot's default: 15 s). */
+  canaryPollMs?: number;
   logLevel?: string;
   /** Progress lines for a person watching. */
   say?: (text: string) => void;
@@ -187,7 +189,13 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       logger: logger.child({ part: 'graph' }),
     });
     // No child binding here: the bot adds its own `part` to its loggers.
-    parts.bot = await startBot({ config, store, cloud, logger });
+    parts.bot = await startBot({
+      config,
+      store,
+      cloud,
+      logger,
+      ...(options.canaryPollMs !== undefined ? { canary: { pollMs: options.canaryPollMs } } : {}),
+    });
     say(`bot on ${parts.bot.url}/api/messages (PGlite in ${storeDir})`);
 
     parts.cloudSync = startSimulatedCloudSync({

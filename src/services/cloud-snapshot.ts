@@ -159,9 +159,9 @@ async function deltaRound(input: {
 /**
  * Graph may return one user more than once in a round (its docs say to expect it). Entries are
  * folded in arrival order: a removal wipes what came before, a later entry after a removal brings
- * the user back, and later properties win over earlier ones.
+ * the user back, and later properties win over earlier ones. Group and contact rounds fold the same way.
  */
-export function mergeChange(earlier: CloudUserChange | undefined, later: CloudUserChange): CloudUserChange {
+export function mergeChange<T extends { removed: boolean }>(earlier: T | undefined, later: T): T {
   if (!earlier || later.removed || earlier.removed) return later;
   return { ...earlier, ...later, removed: false };
 }

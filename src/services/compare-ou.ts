@@ -1,10 +1,19 @@
 import type { CloudDirectory } from '../cloud/types';
-import type { CloudUser } from '../runbook/cloud-users';
+import type { CloudContact, CloudGroup, CloudUser } from '../runbook/cloud-users';
 import { OuComparison, type ComparisonReport } from '../runbook/ou-comparison';
 import type { StoredScan } from './stored-scan';
 
 /** Cloud pages kept while the on-premises side is still being read; then paging waits for it. */
 const MAX_EARLY_PAGES = 16;
+
+/**
+ * Readers of the migration's group and contact copies (cloud-object-copy.ts), each refreshing its
+ * copy by its delta query when called. A type without one is read from Graph whole.
+ */
+export interface ObjectCopyReaders {
+  group?: (onPage: (groups: CloudGroup[]) => void) => Promise<number>;
+  contact?: (onPage: (contacts: CloudContact[]) => void) => Promise<number>;
+}
 
 /**
  * The cloud half of a verify: the stored scan into a comparison, and Graph's synced users page by
@@ -54,17 +63,31 @@ export async function compareOuWithCloud(
 
 /**
  * Groups and contacts carry no on-premises DN in Graph, so every synced one is read and matched on
- * its SID or mail; only when the OU has some, and only where this cloud directory can list them.
- * Both the direct read and the read from the migration's users copy do this (the copy holds users only).
+ * its SID or mail; only when the OU has some. From the migration's copy of the type when there is a
+ * reader for it, else from Graph whole where this cloud directory can list them.
  */
-async function compareGroupsAndContacts(cloud: CloudDirectory, comparison: OuComparison): Promise<void> {
-  if (cloud.listSyncedGroups && comparison.hasOnPrem('group')) {
+async function compareGroupsAndContacts(
+  cloud: CloudDirectory,
+  comparison: OuComparison,
+  copies: ObjectCopyReaders = {},
+): Promise<void> {
+  if (copies.group && comparison.hasOnPrem('group')) {
+    await copies.group((page) => {
+      for (const group of page) comparison.addCloudGroup(group);
+    });
+    comparison.cloudTypeRead('group');
+  } else if (cloud.listSyncedGroups && comparison.hasOnPrem('group')) {
     await cloud.listSyncedGroups((page) => {
       for (const group of page) comparison.addCloudGroup(group);
     });
     comparison.cloudTypeRead('group');
   }
-  if (cloud.listSyncedContacts && comparison.hasOnPrem('contact')) {
+  if (copies.contact && comparison.hasOnPrem('contact')) {
+    await copies.contact((page) => {
+      for (const contact of page) comparison.addCloudContact(contact);
+    });
+    comparison.cloudTypeRead('contact');
+  } else if (cloud.listSyncedContacts && comparison.hasOnPrem('contact')) {
     await cloud.listSyncedContacts((page) => {
       for (const contact of page) comparison.addCloudContact(contact);
     });
@@ -85,6 +108,7 @@ export async function compareOuWithCopy(
   onCloudPage?: (read: number) => void,
   indexed?: OuComparison | null,
   into?: OuComparison,
+  copies?: ObjectCopyReaders,
 ): Promise<ComparisonReport> {
   const ready = indexed && indexed.baseDn === scan.head.baseDn ? indexed : null;
   const comparison = ready ?? (into && into.baseDn === scan.head.baseDn ? into : new OuComparison(scan.head.baseDn));
@@ -95,6 +119,6 @@ export async function compareOuWithCopy(
     read += page.length;
     onCloudPage?.(read);
   });
-  await compareGroupsAndContacts(cloud, comparison);
+  await compareGroupsAndContacts(cloud, comparison, copies);
   return comparison.report();
 }

@@ -19,6 +19,7 @@ import { cloudSyncConfirmation } from './cloud-sync-proof';
 import { CardProgress } from './card-progress';
 import type { CardSink } from './card-sink';
 import { refreshCloudSnapshot, type SnapshotRefresh } from './cloud-snapshot';
+import { objectCopyReaders, type ObjectCopyRead } from './cloud-object-copy';
 import { compareOuWithCloud, compareOuWithCopy } from './compare-ou';
 import { IncomingScans } from './incoming-scans';
 import { readStoredScan } from './stored-scan';
@@ -361,6 +362,8 @@ export class VerifyService {
           },
           'cloud copy refreshed',
         );
+        // Groups and contacts come from their own copies, each refreshed by its delta query when the OU holds some.
+        const objects: Partial<Record<'group' | 'contact', ObjectCopyRead>> = {};
         compared = await compareOuWithCopy(
           scan,
           (onPage) => this.options.store.cloudSnapshots.readCloudUsers(migrationId, onPage),
@@ -368,7 +371,16 @@ export class VerifyService {
           onCloudPage,
           indexed,
           comparison,
+          objectCopyReaders({
+            store: this.options.store,
+            cloud: this.options.cloud,
+            migrationId,
+            now: this.now(),
+            logger: log,
+            notes: objects,
+          }),
         );
+        if (Object.keys(objects).length > 0) cloudRead = { ...cloudRead, objects };
       } else {
         let users = 0;
         compared = await compareOuWithCloud(

@@ -1,4 +1,5 @@
 import { createAuditRepo } from './audit-repo';
+import { createCloudObjectCopyRepo } from './cloud-object-copy-repo';
 import { createCloudSnapshotRepo } from './cloud-snapshot-repo';
 import { createCloudSyncConfirmedRepo } from './cloud-sync-confirmed-repo';
 import { createCanaryRepo } from './canary-repo';
@@ -29,6 +30,7 @@ export function createRepositories(
     summaries: createSummaryRepo(db),
     summarySettings: createSummarySettingsRepo(db),
     cloudSnapshots: createCloudSnapshotRepo(db),
+    cloudObjectCopies: createCloudObjectCopyRepo(db),
     cloudSyncConfirmed: createCloudSyncConfirmedRepo(db),
     canaries: createCanaryRepo(db),
     servers: createServerRepo(db),

@@ -30,6 +30,8 @@ export interface Store {
   summarySettings: import('./summary-settings-repo').SummarySettingsRepo;
   /** The per-migration copy of the tenant's synced users, kept current by Graph's delta query. */
   cloudSnapshots: import('./cloud-snapshot-repo').CloudSnapshotRepo;
+  /** The per-migration copies of the tenant's synced groups and contacts, each kept by its own delta query. */
+  cloudObjectCopies: import('./cloud-object-copy-repo').CloudObjectCopyRepo;
   /** Users whose provisioning by Cloud Sync a provisioning log entry proved. */
   cloudSyncConfirmed: import('./cloud-sync-confirmed-repo').CloudSyncConfirmedRepo;
   /** Relay agents: enrollment, credentials (as digests), revocation and health. */

@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { STEP_VERBS } from '../../src/cards/step-card';
-import { OU, UPN_SUFFIX, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
+import { EXPECTED, OU, UPN_SUFFIX, EXPECTED_SYNCED } from '../../src/sandbox/forest-spec';
 import { PLAYGROUND_GROUP_CHAT, PLAYGROUND_USERS } from '../../src/sandbox/playground-users';
+import { addUserToForest } from '../../src/sandbox/seeded-forest';
+import { SIMULATED_CLOUD_SYNC_JOB_ID } from '../../src/sandbox/simulated-cloud-sync';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/start-sandbox';
 import { serviceMissing } from '../helpers/require-service';
 
@@ -19,6 +21,12 @@ import { serviceMissing } from '../helpers/require-service';
  * A person in a real browser: headless Debian Chromium opens the Agents Playground connected to the
  * sandbox (bot, relay agent, simulated directory, Graph simulator, simulated Connect Sync), types
  * commands in the group chat and clicks card buttons, and the test reads what the page shows.
+ *
+ * The runbook walk uses OU=SalesOps as the pilot with one new hire added to it (OU=Sales cannot get
+ * through step 12 in the sandbox: docs/sandbox.md, "Walking step 12"): step 7 holds on that user,
+ * step 12 fails before Cloud Sync's first cycle with nothing confirmed, and passes after that cycle
+ * and a canary. Simulated Cloud Sync runs on its own timers, as in `npm run sandbox`: the test
+ * waits for them and never starts a cycle itself.
  *
  * The sandbox runs on the simulated directory: the point here is what the Playground renders, and
  * the simulated forest has the same OUs and counts as the Samba seed without tying the browser
@@ -28,7 +36,7 @@ import { serviceMissing } from '../helpers/require-service';
  *   - The chat input is a Lexical editor, not a <textarea>: click it, then keyboard.type().
  *   - Conversations are buttons labelled with their names ("Personal Chat", the group chat's name).
  *   - In a group chat the Playground forwards only messages that @mention the bot, as Teams does:
- *     type "@Sync" and pick the bot from the suggestion list.
+ *     type "@Sync" and pick the bot from the suggestion list (a Fluent UI menu item, .fui-MenuItem).
  *   - Cards are rendered by the adaptivecards JS renderer (.ac-adaptiveCard); a card the bot
  *     updates in place is re-rendered in the same message, so wait on its text.
  *   - There is no internet here: the UI's web fonts fail to load and it falls back; harmless.
@@ -36,10 +44,31 @@ import { serviceMissing } from '../helpers/require-service';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(__dirname, '..', '..', 'test-artifacts', 'browser');
 const UI_TIMEOUT_MS = 45_000;
+/**
+ * Step 11 to Cloud Sync's first cycle: long enough for step 12's check to run (and fail) before it on
+ * a busy machine. The cycles after it come every 2 s, and the bot looks for the canary every second.
+ */
+const FIRST_CYCLE_DELAY_MS = 30_000;
+/**
+ * How long step 12's card may take to show what happened to the canary: a Cloud Sync cycle (2 s), the
+ * bot's look (1 s), and a card update that shares Teams' per-conversation budget (60 in 30 s,
+ * rate-limited-sink.ts) with everything else this walk updates.
+ */
+const CANARY_CARD_TIMEOUT_MS = 120_000;
+const PILOT_OU = OU.salesOps;
+const NEW_HIRE = 'Pat Newhire';
+/** The pilot OU's users once the new hire is added: what steps 7 and 12 count. */
+const PILOT_USERS = EXPECTED.salesOps.users + 1;
 const SELECTORS = {
   chatInput: 'div[contenteditable="true"][role="textbox"][data-lexical-editor="true"]',
   sendButton: 'button[aria-label="Send Message"]',
   card: '.ac-adaptiveCard',
+  /**
+   * An entry of the mention picker (a Fluent UI menu item). Not "the lowest SyncShift text on the
+   * page": every bot message's author label reads SyncShift too, and the chat keeps some of them
+   * below the visible part of the page once it is long.
+   */
+  mentionEntry: '.fui-MenuItem',
 } as const;
 
 jest.setTimeout(240_000);
@@ -77,8 +106,12 @@ describe('Agents Playground in headless Chromium', () => {
       reset: false,
       dataDir,
       ports: { bot: await freePort(), graph: await freePort(), playground: await freePort() },
-      provisioningDelayMs: 500,
-      logLevel: process.env.LOG_LEVEL ?? 'warn',
+      provisioningDelayMs: FIRST_CYCLE_DELAY_MS,
+      cloudSyncIntervalMs: 2_000,
+      canaryPollMs: 1_000,
+      // Not LOG_LEVEL (jest's global set-up silences it): the log copied next to the screenshots must
+      // say what the bot, the agent and simulated Cloud Sync did.
+      logLevel: process.env.SANDBOX_LOG_LEVEL ?? 'info',
     });
     try {
       context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
@@ -123,44 +156,25 @@ describe('Agents Playground in headless Chromium', () => {
   async function type(command: string): Promise<void> {
     await page.locator(SELECTORS.chatInput).click();
     await page.keyboard.type('@Sync');
-    await (await mentionSuggestion()).click();
+    const picker = page.locator(SELECTORS.mentionEntry, { hasText: 'SyncShift' }).first();
+    await picker.click({ timeout: UI_TIMEOUT_MS });
     await page.keyboard.type(` ${command}`);
     // The mention must have become a mention (not plain text) before the message goes out.
     expect(await page.locator(SELECTORS.chatInput).innerText()).toBe(`SyncShift ${command}`);
     await page.locator(SELECTORS.sendButton).click();
   }
 
-  /**
-   * The "SyncShift" entry of the mention picker. The sender label above each bot message reads
-   * "SyncShift" too; the picker is the one that sits lowest on the page, right above the input.
-   */
-  async function mentionSuggestion(): Promise<Locator> {
-    const candidates = page.getByText('SyncShift', { exact: true }).filter({ visible: true });
-    const inputBox = await page.locator(SELECTORS.chatInput).boundingBox();
-    await page.waitForFunction(
-      ({ inputTop }) =>
-        Array.from(document.querySelectorAll('span')).some(
-          (s) => s.textContent === 'SyncShift' && Math.abs(s.getBoundingClientRect().bottom - inputTop) < 80,
-        ),
-      { inputTop: inputBox!.y },
-      { timeout: UI_TIMEOUT_MS },
-    );
-    let best = candidates.first();
-    let bestY = -Infinity;
-    for (let i = 0; i < (await candidates.count()); i++) {
-      const box = await candidates.nth(i).boundingBox();
-      if (box && box.y > bestY) [best, bestY] = [candidates.nth(i), box.y];
-    }
-    return best;
+  /** The newest card showing all of `texts`, once it is visible. */
+  function card(...texts: string[]): Promise<Locator> {
+    return cardWithin(UI_TIMEOUT_MS, texts);
   }
 
-  /** The newest card showing all of `texts`, once it is visible. */
-  async function card(...texts: string[]): Promise<Locator> {
+  async function cardWithin(timeoutMs: number, texts: string[]): Promise<Locator> {
     let locator = page.locator(SELECTORS.card);
     for (const t of texts) locator = locator.filter({ hasText: t });
     const last = locator.last();
     try {
-      await last.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+      await last.waitFor({ state: 'visible', timeout: timeoutMs });
     } catch (err) {
       // Say what the person would have seen instead.
       await page.screenshot({
@@ -172,6 +186,23 @@ describe('Agents Playground in headless Chromium', () => {
       );
     }
     return last;
+  }
+
+  /**
+   * The newest card showing all of `texts` once its lines satisfy `ok`: a card updated in place
+   * keeps the texts it matched on, so this waits for the update, not just the card.
+   */
+  async function cardWhen(texts: string[], what: string, ok: (lines: string[]) => boolean): Promise<Locator> {
+    const found = await card(...texts);
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    let lines: string[] = [];
+    while (Date.now() < deadline) {
+      lines = linesOf(await found.innerText());
+      if (ok(lines)) return found;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${what.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}.png`) });
+    throw new Error(`The card showing ${texts.join(' and ')} never got to ${what}. It shows:\n${lines.join('\n')}`);
   }
 
   async function shoot(name: string, focus?: Locator): Promise<void> {
@@ -233,15 +264,23 @@ describe('Agents Playground in headless Chromium', () => {
     await click('Step 3 of 18', 'Run check');
     await click('Step 4 of 18', 'Mark done');
     const step5 = await card('Step 5 of 18');
-    await step5.getByPlaceholder('OU=Pilot or OU=Pilot,DC=contoso,DC=com').fill('OU=Sales');
+    await step5.getByPlaceholder('OU=Pilot or OU=Pilot,DC=contoso,DC=com').fill('OU=SalesOps');
     await step5.getByRole('button', { name: 'Set pilot OU' }).click();
+    // A new hire joins the pilot OU, as npm run sandbox:add-user does it: not in Entra yet.
+    const forestFile = join(dataDir, 'forest.json');
+    writeForestFile(forestFile, addUserToForest(readForestFile(forestFile), PILOT_OU, NEW_HIRE).forest);
     await click('Step 7 of 18', 'Run check');
-    // Pre-flight: OU=Sales holds the simulator's drift (3 users missing, 2 with another anchor), so step 7
-    // holds until an approver (Alex) acknowledges exactly those findings with a reason.
+    // Pre-flight: the new hire is not in Entra, so Cloud Sync's hard match cannot take it over; step 7
+    // holds until an approver (Alex) acknowledges exactly that finding with a reason.
     const held = await card('Step 7 of 18', 'Pre-flight: hard match predicted to fail');
+    const heldText = await held.innerText();
+    expect(heldText).toContain(`CN=${NEW_HIRE},${PILOT_OU} (not in Entra)`);
+    expect(heldText).toContain(
+      'predicted to fail for 1 user(s): 1 not in Entra, 0 with a different onPremisesImmutableId',
+    );
     await held
       .getByPlaceholder('Why these users may go ahead although their hard match is predicted to fail')
-      .fill('Known drift in the sandbox tenant');
+      .fill('A new hire: Cloud Sync creates the account');
     await held.getByRole('button', { name: 'Acknowledge and count again' }).click({ timeout: UI_TIMEOUT_MS });
     await card('Step 8 of 18', 'Stop the Connect Sync scheduler');
     const waiting = await requestedByMegan(8);
@@ -275,7 +314,7 @@ describe('Agents Playground in headless Chromium', () => {
     expect(connectSync.calls.filter((c) => c.cmdlet === 'Set-ADSyncScheduler')).toHaveLength(1);
   });
 
-  it("after step 11 (the pilot OU in Cloud Sync's scope), simulated Cloud Sync provisions it: a new verify finds nobody missing", async () => {
+  it("step 12 run before Cloud Sync's first cycle fails: users in Entra with the right anchor, none confirmed by Cloud Sync", async () => {
     const rules = await requestedByMegan(9);
     expect(await rules.innerText()).toContain('cloudNoFlow');
     await rules.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
@@ -283,36 +322,104 @@ describe('Agents Playground in headless Chromium', () => {
     const step10 = await card('Step 10 of 18');
     await step10.getByRole('radio', { name: 'Off' }).check({ timeout: UI_TIMEOUT_MS });
     await step10.getByRole('button', { name: 'Mark done' }).click({ timeout: UI_TIMEOUT_MS });
-    // Step 11 writes the pilot OU into Cloud Sync's scope through Graph after approval.
+    // Step 12 reads the provisioning logs of this job.
+    await type(`/summary job ${SIMULATED_CLOUD_SYNC_JOB_ID}`);
+    await card('Cloud Sync job set');
+    // Step 11 writes the pilot OU into Cloud Sync's scope through Graph after approval; simulated
+    // Cloud Sync's first cycle on it is due FIRST_CYCLE_DELAY_MS later.
     const scope = await requestedByMegan(11);
-    expect(await scope.innerText()).toContain(OU.sales);
+    expect(await scope.innerText()).toContain(PILOT_OU);
     await scope.getByRole('button', { name: 'Approve' }).click({ timeout: UI_TIMEOUT_MS });
     await card('Step 11 of 18', 'Done');
-    // Cloud Sync runs on its own schedule; the test waits for that run, not for a fixed time.
-    await sandbox.cloudSync.pollNow();
-    const cycle = await sandbox.cloudSync.cycleFor(OU.sales);
-    expect(cycle.created).toHaveLength(3);
 
-    // Finished verify cards so far, so the wait below is for a new one, not the one from before.
+    await click('Step 12 of 18', 'Run check');
+    const failed = await cardWhen(['Step 12 of 18'], 'step 12 failed', (lines) =>
+      lines.some((l) => l.startsWith('Failed: ')),
+    );
+    const text = await failed.innerText();
+    const after = factAfter(text);
+    expect(after('On-premises users')).toBe(String(PILOT_USERS));
+    expect(after('Missing in cloud')).toBe('1');
+    expect(after('ImmutableId differs')).toBe('0');
+    // Connect Sync put every other user there with the right anchor, but Cloud Sync has logged nothing yet.
+    expect(after('In Entra with the right anchor')).toBe(String(PILOT_USERS - 1));
+    expect(after('Confirmed by Cloud Sync (provisioning logs)')).toBe('0');
+    // The status line names why: nothing in the job's logs, no canary.
+    const status = linesOf(text).find((l) => l.startsWith('Failed: '))!;
+    expect(status).toContain(`0 of ${PILOT_USERS} in-scope objects are confirmed by Cloud Sync`);
+    expect(status).toContain('no canary has come through Cloud Sync yet');
+    await shoot('05-step12-failed-before-cloud-sync', failed);
+  });
+
+  it("after Cloud Sync's first cycle and a canary that a second person approved, step 12 passes", async () => {
+    // Cloud Sync runs on its own timer, as in npm run sandbox: the walk waits for that run.
+    await sandbox.cloudSync.cycleFor(PILOT_OU);
+
     const finished = page
       .locator(SELECTORS.card)
-      .filter({ hasText: `Verify pilot: ${OU.sales}` })
+      .filter({ hasText: `Verify pilot: ${PILOT_OU}` })
       .filter({ hasText: 'Missing in cloud' });
     const earlier = await finished.count();
-    await type('/verify pilot OU=Sales');
-    const result = finished.nth(earlier);
-    await result.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    const facts = (await result.innerText())
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean);
-    const after = (title: string): string | undefined => facts[facts.indexOf(title) + 1];
+    await type(`/verify pilot ${PILOT_OU}`);
+    const verified = finished.nth(earlier);
+    await verified.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const after = factAfter(await verified.innerText());
     expect(after('Missing in cloud')).toBe('0');
-    expect(after('Matched')).toBe(EXPECTED_SYNCED.sales.users.toLocaleString('en-US'));
-    // Cloud Sync cannot hard-match a cloud object with another anchor; those stay for a person to fix.
-    expect(after('ImmutableId differs')).toBe('2');
-    await shoot('05-verify-after-cloud-sync', result);
-  });
+    expect(after('Matched')).toBe(String(PILOT_USERS));
+    expect(after('Confirmed by Cloud Sync')).toBe(
+      `${PILOT_USERS} of ${PILOT_USERS} (provisioning logs of ${SIMULATED_CLOUD_SYNC_JOB_ID})`,
+    );
+    await shoot('06-verify-after-first-cycle', verified);
+
+    // The canary: Megan asks, Alex approves; the agent writes it, Cloud Sync's next cycle provisions it.
+    const create = await requestedByMegan(12, {
+      verb: STEP_VERBS.canaryCreate,
+      button: 'Create canary (needs approval)',
+      waiting: 'Canary creation waiting for approval: 0 of 1',
+    });
+    // Exact: "Waive canary (approvers)" sits beside it.
+    await create.getByRole('button', { name: 'Approve', exact: true }).click({ timeout: UI_TIMEOUT_MS });
+    const provisioned = await canaryCard('provisioned by Cloud Sync');
+    const provisionedText = await provisioned.innerText();
+    expect(provisionedText).toMatch(
+      new RegExp(
+        `Canary CN=syncshift-canary-[0-9a-f]{8},${escapeRegExp(PILOT_OU)}: provisioned by Cloud Sync [\\d.]+ s after it was created`,
+      ),
+    );
+    expect(provisionedText).toContain('so Cloud Sync alone provisioned it');
+    await shoot('07-canary-provisioned', provisioned);
+
+    const del = await requestedByMegan(12, {
+      verb: STEP_VERBS.canaryDelete,
+      button: 'Delete canary (needs approval)',
+      waiting: 'Canary deletion waiting for approval: 0 of 1',
+    });
+    // Exact: "Waive canary (approvers)" sits beside it.
+    await del.getByRole('button', { name: 'Approve', exact: true }).click({ timeout: UI_TIMEOUT_MS });
+    const gone = await canaryCard('Nothing is left behind');
+    expect(await gone.innerText()).toMatch(/gone from Entra [\d.]+ s later \(Delete log entry at /);
+
+    await click('Step 12 of 18', 'Run check');
+    const done = await cardWhen(['Step 12 of 18'], 'step 12 done', (lines) => lines.includes('Done'));
+    const passed = factAfter(await done.innerText());
+    expect(passed('On-premises users')).toBe(String(PILOT_USERS));
+    expect(passed('Missing in cloud')).toBe('0');
+    expect(passed('In Entra with the right anchor')).toBe(String(PILOT_USERS));
+    expect(passed('Confirmed by Cloud Sync (provisioning logs)')).toBe(String(PILOT_USERS));
+    await shoot('08-step12-done', done);
+  }, 420_000);
+
+  /** Step 12's card once it shows `text` about the canary; on a timeout, also what the bot has stored. */
+  async function canaryCard(text: string): Promise<Locator> {
+    try {
+      return await cardWithin(CANARY_CARD_TIMEOUT_MS, ['Step 12 of 18', text]);
+    } catch (err) {
+      const [latest] = await sandbox.store.canaries.list(stepCardMessage(12).migrationId, 1);
+      throw new Error(
+        `${(err as Error).message}\nThe canary as the bot stored it: ${JSON.stringify(latest ?? null)}\nSee test-artifacts/browser/sandbox.log.`,
+      );
+    }
+  }
 
   it('a verify card shows DNs exactly as the directory spells them: escaped commas, backslashes, parentheses, non-ASCII', async () => {
     // Users only this test has, added to the sandbox's own simulated directory (the shared Samba
@@ -376,12 +483,20 @@ describe('Agents Playground in headless Chromium', () => {
 
   /**
    * Megan is the second member of the group chat. The Playground's UI always acts as Alex, so she
-   * clicks "Request approval" through the Playground's own invoke API, as its web client would.
+   * clicks "Request approval" (or a canary's request button) through the Playground's own invoke
+   * API, as its web client would.
    * Returns the step's card once it waits for approval, as Alex sees it.
    */
-  async function requestedByMegan(n: number): Promise<Locator> {
+  async function requestedByMegan(
+    n: number,
+    ask: { verb: string; button: string; waiting: string } = {
+      verb: STEP_VERBS.requestApproval,
+      button: 'Request approval',
+      waiting: 'Waiting for approval',
+    },
+  ): Promise<Locator> {
     const step = await card(`Step ${n} of 18`);
-    expect(await step.getByRole('button', { name: 'Request approval' }).isVisible()).toBe(true);
+    await step.getByRole('button', { name: ask.button }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const posted = stepCardMessage(n);
     const requested = await fetch(`${sandbox.playgroundUrl!}/_conversation/v1/invoke`, {
       method: 'POST',
@@ -391,8 +506,8 @@ describe('Agents Playground in headless Chromium', () => {
         value: {
           action: {
             type: 'Action.Execute',
-            title: 'Request approval',
-            verb: STEP_VERBS.requestApproval,
+            title: ask.button,
+            verb: ask.verb,
             data: { migrationId: posted.migrationId, n },
           },
         },
@@ -402,7 +517,7 @@ describe('Agents Playground in headless Chromium', () => {
       }),
     });
     expect(requested.status).toBe(200);
-    return card(`Step ${n} of 18`, 'Waiting for approval');
+    return card(`Step ${n} of 18`, ask.waiting);
   }
 
   /** Where the bot's card for step n sits in the Playground: its message id and the migration. */
@@ -417,3 +532,20 @@ describe('Agents Playground in headless Chromium', () => {
     throw new Error(`The Playground never received the card of step ${n}; frames seen: ${frames.length}.`);
   }
 });
+
+function linesOf(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** A card's facts as a person reads them: the value shown under a title. */
+function factAfter(text: string): (title: string) => string | undefined {
+  const lines = linesOf(text);
+  return (title) => (lines.includes(title) ? lines[lines.indexOf(title) + 1] : undefined);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

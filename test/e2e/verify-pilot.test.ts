@@ -194,9 +194,14 @@ describe('/verify pilot end to end against Samba AD', () => {
         `inetOrgPerson (refused): ${exported.inetOrgPersons} on-premises, ${exported.inetOrgPersons} of them in Entra as users`,
       );
       expect(text).toContain(`CN=Inet Person 1,${OU.sales}`);
-      // The SIDs Samba made were matched against the groups Graph served.
-      const groupRequests = h.graph.requests.filter((r) => r.path === '/v1.0/groups');
-      expect(groupRequests.at(-1)).toMatchObject({ status: 200, query: { $filter: 'onPremisesSyncEnabled eq true' } });
+      // The SIDs Samba made were matched against the groups Graph served, through the migration's copy
+      // of them kept by the groups delta query (issue 17); contacts the same way.
+      const groupRequests = h.graph.requests.filter((r) => r.path === '/v1.0/groups/delta');
+      expect(groupRequests.at(-1)).toMatchObject({ status: 200 });
+      expect(h.graph.requests.filter((r) => r.path === '/v1.0/contacts/delta').at(-1)).toMatchObject({ status: 200 });
+      expect(text).toMatch(
+        /Groups read: (all \d+ synced groups|the migration's copy, brought up to date with the groups delta query)/,
+      );
 
       // Steps 7 (baseline) and 12 (provisioned) judge this report: the filtered objects block neither.
       const stored = (await h.store.verifications.listByConversation(h.conversationId, 1))[0]!;
@@ -471,5 +476,35 @@ describe('/verify pilot end to end against Samba AD', () => {
       await cloudSync.stop();
       h.graph.setCloudSync({ includedContainers: [], statusCode: 'Paused' });
     }
+  });
+
+  it('groups and contacts come from their copies; an expired delta token gets one full round, and the card says so', async () => {
+    h.graph.reset();
+    const { text: again } = await verify('OU=Sales');
+    // The copies are current: one delta round each, no whole list of groups or contacts.
+    expect(again).toContain(
+      "Groups read: the migration's copy, brought up to date with the groups delta query: 0 change(s)",
+    );
+    expect(again).toContain(
+      "Contacts read: the migration's copy, brought up to date with the contacts delta query: 0 change(s)",
+    );
+    expect(h.graph.requests.filter((r) => r.path === '/v1.0/groups' || r.path === '/v1.0/contacts')).toEqual([]);
+
+    h.graph.expireDeltaTokens();
+    const { text } = await verify('OU=Sales');
+    const groups = tenant.groups.filter((g) => g.onPremisesSyncEnabled === true).length;
+    const contacts = tenant.contacts.filter((c) => c.onPremisesSyncEnabled === true).length;
+    expect(text).toContain(
+      `Groups read: all ${groups} synced groups again: Microsoft Graph no longer accepted the stored groups delta token (expired), so the copy was read whole`,
+    );
+    expect(text).toContain(
+      `Contacts read: all ${contacts} synced contacts again: Microsoft Graph no longer accepted the stored contacts delta token (expired)`,
+    );
+    // The same numbers as before the token expired: the whole round replaced the copies.
+    const exported = EXPECTED_OTHER_TYPES.sales;
+    const filtered = EXPECTED_OTHER_TYPES.salesFiltered;
+    expect(text).toContain(
+      `Contacts: ${exported.contacts - filtered.contacts} on-premises; ${exported.contacts - filtered.contacts} in Entra, matched on mail; 0 missing`,
+    );
   });
 });

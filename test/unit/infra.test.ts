@@ -419,9 +419,10 @@ describe('teamsapp.local.yml', () => {
 /** Which application permission each Graph path the bot calls needs (domain notes, sections 3 and 4). */
 const PERMISSION_FOR_PATH: [RegExp, string][] = [
   [/^\/users(\/delta)?$/, 'User.Read.All'],
-  // Least privilege of "List groups" and "List orgContacts" (Graph v1.0 API pages).
-  [/^\/groups$/, 'GroupMember.Read.All'],
-  [/^\/contacts$/, 'OrgContact.Read.All'],
+  // Least privilege of "List groups" / "group: delta" and "List orgContacts" / "orgContact: delta"
+  // (Graph v1.0 API pages): the delta queries need nothing more than the lists.
+  [/^\/groups(\/delta)?$/, 'GroupMember.Read.All'],
+  [/^\/contacts(\/delta)?$/, 'OrgContact.Read.All'],
   [/^\/auditLogs\/provisioning$/, 'ProvisioningLog.Read.All'],
   [/^\/servicePrincipals\/.*\/synchronization/, 'Synchronization.Read.All'],
 ];
