@@ -96,6 +96,71 @@ describe('/rollback pilot end to end (Cloud Sync part through Graph)', () => {
     expect(card).toContain('No wave named Wave1');
   });
 
+  it('refuses while a wave holds its rules, naming the wave; once the wave is rolled back it plans again', async () => {
+    const wave = (await h.store.waves.createWave({
+      migrationId,
+      name: 'Wave1',
+      scheduledFor: null,
+      createdBy: 'Megan Bowen',
+      now: new Date(),
+      ous: [OU.sales],
+    }))!;
+    // The wave's rules, created by its approved action, as the engine stores them.
+    const rules = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'rules',
+      status: 'done',
+      by: 'Megan Bowen',
+      now: new Date(),
+    }))!;
+    const evidence = { wave: 'Wave1', ous: [OU.sales], result: { created: [{ identifier: RULE_ID, name: 'r' }] } };
+    const createdAt = new Date();
+    expect(
+      await h.store.waveActions.save(
+        { id: rules.id, status: 'done', reason: null, evidence, updatedBy: 'Megan Bowen', updatedAt: createdAt },
+        rules.version,
+      ),
+    ).toBe(true);
+
+    const [plan, stepCard] = await say('/rollback pilot');
+    expect(plan).toContain('Wave Wave1 still holds changes that rest on the pilot through step 13');
+    expect(plan).toContain('(/rollback Wave1)');
+    expect(stepCard).toBeUndefined();
+    expect(await h.store.runbook.liveApproval(migrationId, 11)).toBeNull();
+    const audit = (await h.store.audit.latest(20)).find((e) => e.action === 'rollback.pilot');
+    expect(audit).toMatchObject({ outcome: 'refused' });
+    expect(JSON.stringify(audit!.details)).toContain('Wave1');
+
+    // The wave rolled back: its rules disabled and a full cycle run since.
+    const undoneAt = new Date();
+    expect(
+      await h.store.waveActions.save(
+        { id: rules.id, status: 'undone', reason: null, evidence, updatedBy: 'Megan Bowen', updatedAt: undoneAt },
+        rules.version + 1,
+      ),
+    ).toBe(true);
+    const cycle = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'cycle',
+      status: 'done',
+      by: 'Megan Bowen',
+      now: new Date(),
+    }))!;
+    await h.store.waveActions.save(
+      {
+        id: cycle.id,
+        status: 'done',
+        reason: null,
+        evidence: { rulesChangedAt: undoneAt.toISOString() },
+        updatedBy: 'Megan Bowen',
+        updatedAt: new Date(),
+      },
+      cycle.version,
+    );
+  });
+
   it('plans 11, 9, 8 and asks for the Cloud Sync part first; approved, the OU leaves scope', async () => {
     const [plan, stepCard] = await say('/rollback pilot');
     expect(plan).toContain('Pilot rollback');

@@ -140,7 +140,7 @@ describe('step cards', () => {
               status,
               laterStatus,
               live?.status,
-              undoAllowed(steps, def.n, live).ok,
+              undoAllowed(steps, def.n, live, []).ok,
             ]);
             if (hasUndo) shown++;
           }
