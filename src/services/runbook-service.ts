@@ -3,6 +3,7 @@ import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderRollbackPlanCard } from '../cards/rollback-card';
+import { PILOT_ROLLBACK_VERB } from '../cards/ou-ledger-card';
 import { pilotRollbackPlan } from '../runbook/rollback';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
@@ -171,6 +172,41 @@ export class RunbookService {
       actor,
     });
     return { plan: renderRollbackPlanCard(plan), step: { n: plan.next, card, migrationId: migration.id } };
+  }
+
+  /**
+   * The pilot's Rollback button on `/ou status`: its data names the migration only, which must be
+   * this conversation's (else refused and audited as tampered); then exactly `/rollback pilot`. The
+   * plan answers the click; the requested part's step card is posted for everyone.
+   */
+  async rollbackPilotButton(input: {
+    verb: string;
+    data: unknown;
+    conversationId: string;
+    actor: Actor;
+  }): Promise<AdaptiveCardJson> {
+    const data = (typeof input.data === 'object' && input.data !== null ? input.data : {}) as Record<string, unknown>;
+    const named = typeof data.migrationId === 'string' && isUuid(data.migrationId) ? data.migrationId : undefined;
+    if (input.verb !== PILOT_ROLLBACK_VERB)
+      return this.refuseTampered(input, ['verb'], 'The button is not one an OU status card has.', named);
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    if (!migration || data.migrationId !== migration.id)
+      return this.refuseTampered(
+        input,
+        ['migrationId'],
+        "The button names a different migration from this conversation's.",
+        named,
+      );
+    const { plan, step } = await this.rollbackPilot({ conversationId: input.conversationId, actor: input.actor });
+    if (step) {
+      try {
+        const id = await this.options.cards.post(migration.conversationId, step.card);
+        if (id) await this.stepCardPosted(step.migrationId, step.n, id);
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message, step: step.n }, 'card not delivered; /step shows it');
+      }
+    }
+    return plan;
   }
 
   /** `/step <n>`: the card to post again; the caller records its new activity id. */
@@ -1367,6 +1403,10 @@ export class RunbookService {
     const step = steps.find((s) => s.n === n);
     return step ? { migration, steps, step, def } : null;
   }
+}
+
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 function storedScanOf(store: Store, job: JobRecord): StoredScan {
