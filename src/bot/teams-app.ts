@@ -100,6 +100,21 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
     });
     return card as never;
   });
+  // The pilot's Rollback button on /ou status: the same rules (the conversation decides the migration).
+  app.adaptiveCards.actionExecute<unknown>(/^pilot\./, async (context, _state, data) => {
+    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
+    const card = await deps.runbook.rollbackPilotButton({
+      verb,
+      data,
+      conversationId: context.activity.conversation.id,
+      actor: actorOf(context.activity.from),
+    });
+    await context.sendActivity({
+      type: ActivityTypes.InvokeResponse,
+      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
+    });
+    return card as never;
+  });
   app.error(async (context, error) => {
     deps.logger.error({ err: error.message, activityId: context.activity.id }, 'turn failed');
     await context.sendActivity(

@@ -3,6 +3,16 @@ import { LEDGER_STATE_TEXT, ledgerAlarmsOf, type LedgerEntry } from '../runbook/
 import { renderMessageCard } from './message-cards';
 import type { AdaptiveCardJson } from './render';
 
+/** The pilot's Rollback button on `/ou status` (its data names the migration only). */
+export const PILOT_ROLLBACK_VERB = 'pilot.rollback';
+
+/** A Rollback button of an owner that holds changes; its data names stored records by id only. */
+export interface LedgerRollbackButton {
+  owner: string;
+  verb: string;
+  data: Record<string, string>;
+}
+
 /**
  * `/ou status`: each OU of the migration with its place in the ledger, the Cloud Sync scope read
  * now, and the alarms. DNs go through the message card's literal TextRuns, shown as AD wrote them.
@@ -12,6 +22,8 @@ export function renderOuLedgerCard(input: {
   entries: readonly LedgerEntry[];
   reading: ScopeReading | null;
   readError: string | null;
+  /** One per owner (the pilot, a wave) that holds a change SyncShift can take back. */
+  rollbacks?: readonly LedgerRollbackButton[];
 }): AdaptiveCardJson {
   const alarms = ledgerAlarmsOf(input.entries);
   const scope = input.reading
@@ -32,5 +44,6 @@ export function renderOuLedgerCard(input: {
     items: alarms.map((a) => `ALARM: ${a.text}`),
     hint: alarms.length > 0 ? 'The two engines disagree with the ledger; act on each alarm.' : '',
     tone: alarms.length > 0 ? 'attention' : 'default',
+    buttons: (input.rollbacks ?? []).map((r) => ({ title: `Rollback ${r.owner}`, verb: r.verb, data: r.data })),
   });
 }

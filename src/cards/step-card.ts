@@ -29,6 +29,8 @@ export interface StepCardInput {
   /** A one-off message for this viewer, such as why their click was refused. */
   notice?: string;
   now: Date;
+  /** Waves that still hold a change (read from the store): the pilot's steps under them offer no Undo. None when omitted. */
+  wavesHolding?: readonly string[];
   /** Step 12's canary: what happened to it (read from the store) and which of its buttons to offer. */
   canary?: { lines: string[]; canCreate: boolean; canDelete: boolean; canWaive: boolean };
 }
@@ -123,7 +125,7 @@ export function renderStepCard(input: StepCardInput): AdaptiveCardJson {
   if (canary?.canWaive)
     actions.push({ title: 'Waive canary (approvers)', verb: STEP_VERBS.waiveCanary, data: data(), style: 'default' });
   // The card only shows what the service would accept: both ask the same rule.
-  const undo = undoAllowed(input.steps, def.n, liveApproval);
+  const undo = undoAllowed(input.steps, def.n, liveApproval, input.wavesHolding ?? []);
   if (undo.ok) {
     actions.push({
       title: undo.undo === 'reopen' ? 'Reopen (needs approval)' : 'Undo (needs approval)',

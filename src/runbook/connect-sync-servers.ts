@@ -29,11 +29,32 @@ export type OtherServerVerdict =
 /** The names of the no-flow rules the migration's rules step created, from its stored evidence. */
 export function createdRuleNames(steps: readonly StepState[]): string[] {
   const n = stepByCheck({ kind: 'noFlowRules' }).n;
-  const evidence = steps.find((s) => s.n === n)?.evidence as
-    { result?: { created?: { name?: unknown }[] }; created?: { name?: unknown }[] } | null | undefined;
-  // A done step keeps them under result.created; a partly failed one under created (see step-jobs).
-  const created = evidence?.result?.created ?? evidence?.created ?? [];
-  return created.map((c) => c.name).filter((name): name is string => typeof name === 'string');
+  return ruleNamesIn(steps.find((s) => s.n === n)?.evidence);
+}
+
+/** Rule names in a rules change's evidence: a done one keeps them under result.created, a partly failed one under created (see step-jobs). */
+function ruleNamesIn(evidence: unknown): string[] {
+  const e = evidence as { result?: { created?: unknown }; created?: unknown } | null | undefined;
+  const created = Array.isArray(e?.result?.created) ? e.result.created : Array.isArray(e?.created) ? e.created : [];
+  return (created as { name?: unknown }[])
+    .map((c) => c?.name)
+    .filter((name): name is string => typeof name === 'string' && name !== '');
+}
+
+/**
+ * The rules every other Connect Sync server needs before the final stop: step 9's, and those each
+ * wave's rules action created and did not undo (a partly failed creation counts: its rules exist on
+ * the active server until the wave's rollback disables them). Waves come in as stored data.
+ */
+export function expectedRuleNames(
+  steps: readonly StepState[],
+  waves: readonly { actions: readonly { kind: string; status: string; evidence: unknown }[] }[],
+): string[] {
+  const names = createdRuleNames(steps);
+  for (const wave of waves)
+    for (const a of wave.actions)
+      if (a.kind === 'rules' && a.status !== 'undone') names.push(...ruleNamesIn(a.evidence));
+  return [...new Set(names)];
 }
 
 /**

@@ -57,10 +57,11 @@ function needsUndo(n: number, status: StepStatus, evidence: unknown): boolean {
 /**
  * The pilot's rollback plan from the steps as stored. Each needed part must pass `undoAllowed` once
  * the parts before it are undone, so a later step still resting on the pilot (step 13's scheduler
- * start, waves, step 16's stopped service) refuses the whole plan with the same reason the step's
- * Undo button would give, rather than leaving the pilot half rolled back.
+ * start, step 16's stopped service) refuses the whole plan with the same reason the step's Undo
+ * button would give, rather than leaving the pilot half rolled back. So does a wave that still holds
+ * a change (`wavesHolding`, read from the store by the caller): `/rollback <wave>` comes first.
  */
-export function pilotRollbackPlan(steps: readonly StepState[]): RollbackPlan {
+export function pilotRollbackPlan(steps: readonly StepState[], wavesHolding: readonly string[]): RollbackPlan {
   let simulated: StepState[] = steps.map((s) => ({ ...s }));
   const parts: RollbackPart[] = [];
   let next: number | null = null;
@@ -74,7 +75,7 @@ export function pilotRollbackPlan(steps: readonly StepState[]): RollbackPlan {
       continue;
     }
     if (refusal === null) {
-      const allowed = undoAllowed(simulated, n, null);
+      const allowed = undoAllowed(simulated, n, null, wavesHolding);
       if (!allowed.ok) refusal = allowed.reason;
     }
     parts.push({ ...base, state: next === null ? 'next' : 'waiting' });

@@ -1,5 +1,5 @@
 import type { Approval } from './approvals';
-import { STEPS, stepDefinition, type StepDefinition } from './steps';
+import { STEPS, stepByCheck, stepDefinition, type StepDefinition } from './steps';
 
 /**
  * The runbook of one migration as a state machine. Pure: callers load the state, apply an event,
@@ -29,7 +29,11 @@ export type RunbookEvent =
   | { type: 'approvalEnded'; n: number; at: Date; reason: string }
   | { type: 'succeeded'; n: number; at: Date; evidence: unknown }
   | { type: 'failed'; n: number; at: Date; reason: string; evidence?: unknown }
-  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown }
+  /**
+   * `wavesHolding`: the waves that still hold a change (see undoAllowed). Given for a reopen, which
+   * runs nothing before this event; an undo that ran a change was asked with them before it ran.
+   */
+  | { type: 'undone'; n: number; by: string; at: Date; evidence: unknown; wavesHolding?: readonly string[] }
   /**
    * A change a person made by hand (the app could not), which a read has just shown: only for a
    * step whose result SyncShift can read back itself (Cloud Sync's scope).
@@ -161,8 +165,8 @@ export function applyEvent(steps: readonly StepState[], event: RunbookEvent): Ap
         ? { ok: false, reason: needDeps()! }
         : next('done', { at: event.at, by: event.by, evidence: event.evidence });
     case 'undone': {
-      // The undo's own approval has ended by now, so only the steps are asked.
-      const allowed = undoAllowed(steps, def.n, null);
+      // The undo's own approval has ended by now, so only the steps (and the waves, if given) are asked.
+      const allowed = undoAllowed(steps, def.n, null, event.wavesHolding ?? []);
       if (!allowed.ok) return allowed;
       return next('pending', { at: event.at, by: event.by, reason: 'undone', evidence: event.evidence });
     }
@@ -187,11 +191,17 @@ const BUILDING: ReadonlySet<StepStatus> = new Set(['in_progress', 'waiting_appro
  * confirmation, a count) is reopened instead: back to not started, with the same approval and audit.
  * A step's `rollbackPast` lists later steps that do not rest on it (step 9's rules may be disabled
  * while step 10, the provisioning agent install, stays done: rollback is needed exactly then).
+ *
+ * `wavesHolding`: the names of the waves that still hold a change (rules, a cycle their rollback
+ * needs, Cloud Sync scope, or an open part; the service reads them from the store). Waves rest on the
+ * pilot through step 13 (the scheduler running with the pilot's rules), so step 13 and every step it
+ * rests on are refused while any wave holds one: each wave is rolled back first.
  */
 export function undoAllowed(
   steps: readonly StepState[],
   n: number,
   liveApproval: Pick<Approval, 'action' | 'status'> | null,
+  wavesHolding: readonly string[],
 ): UndoCheck {
   const def = stepDefinition(n);
   if (!def) return { ok: false, reason: `There is no step ${n}; the runbook has steps 1 to ${STEPS.length}.` };
@@ -210,6 +220,8 @@ export function undoAllowed(
         : `Step ${n} has an open approval request; settle it first.`,
     };
   }
+  const waves = wavesRefusal(n, wavesHolding);
+  if (waves) return { ok: false, reason: waves };
   const dependants = laterSteps(n).filter((d) => !(def.rollbackPast ?? []).includes(d.n));
   const finished = dependants.filter((d) => FINISHED.has(statusOf(steps, d.n))).map((d) => d.n);
   if (finished.length === 1)
@@ -230,6 +242,16 @@ export function undoAllowed(
   const nothing = nothingToUndo(undo, steps.find((s) => s.n === n)?.evidence);
   if (nothing) return { ok: false, reason: `Nothing to undo in step ${n}: ${nothing}` };
   return { ok: true, undo };
+}
+
+/** Why step `n` may not be undone while these waves hold changes, or null. */
+function wavesRefusal(n: number, wavesHolding: readonly string[]): string | null {
+  if (wavesHolding.length === 0) return null;
+  const floor = stepByCheck({ kind: 'schedulerStart' }).n;
+  if (n !== floor && !laterSteps(n).some((d) => d.n === floor)) return null;
+  const names = wavesHolding.join(', ');
+  const rollbacks = wavesHolding.map((w) => `/rollback ${w}`).join(', then ');
+  return `${wavesHolding.length === 1 ? `Wave ${names} still holds` : `Waves ${names} still hold`} changes that rest on the pilot through step ${floor} (no-flow rules, a full cycle or Cloud Sync scope, or an open request); undoing step ${n} would pull the pilot from under ${wavesHolding.length === 1 ? 'it' : 'them'}. Roll ${wavesHolding.length === 1 ? 'it' : 'each'} back first (${rollbacks}), until it has nothing left, then undo step ${n}.`;
 }
 
 /** Every step that rests on step `n`, directly or through another step, in runbook order. */

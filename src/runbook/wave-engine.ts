@@ -323,6 +323,17 @@ export function waveRollbackPlan(wave: WaveEngineWave): WaveRollbackPlan {
   return { ok: true, parts, next };
 }
 
+/**
+ * The wave still holds a change SyncShift made (its rules, a cycle its rollback still needs, its
+ * scope), or a part of it is open: `/rollback <wave>` has something left to do, or a card to answer.
+ * Such a wave rests on the pilot's floor (step 13, the scheduler running with the pilot's rules), so
+ * the pilot may not be rolled back from under it, and `/wave remove` may not drop it.
+ */
+export function waveHoldsChanges(wave: WaveEngineWave): boolean {
+  const plan = waveRollbackPlan(wave);
+  return !plan.ok || plan.next !== null || wave.actions.some((a) => busy(a));
+}
+
 /** The ledger's stored facts for a wave: its rules and its scope add, done and not undone. */
 export function waveLedgerFlags(actions: readonly WaveActionState[]): { noFlowRules: boolean; scopeAdded: boolean } {
   const status = (kind: WaveActionKind) => actions.find((a) => a.kind === kind)?.status;

@@ -5,7 +5,7 @@ import { readAdsyncResult } from '../relay/protocol';
 import type { Actor } from '../runbook/actor';
 import type { ApprovalPolicy } from '../runbook/approvals';
 import {
-  createdRuleNames,
+  expectedRuleNames,
   judgeOtherServer,
   otherServersBlocker,
   type OtherServer,
@@ -73,7 +73,7 @@ export class ConnectSyncServers {
     if (!CONNECT_SYNC_CHECKS.has(def.check.kind)) return null;
     if (!(await this.pinFor(migrationId))) return NAME_THE_SERVER;
     if (forFinalStop && def.check.kind === 'adsyncServiceStop') {
-      return otherServersBlocker(await this.otherServers(migrationId), createdRuleNames(steps));
+      return otherServersBlocker(await this.otherServers(migrationId), await this.expectedRules(migrationId, steps));
     }
     return null;
   }
@@ -257,13 +257,23 @@ export class ConnectSyncServers {
     return true;
   }
 
+  /** Step 9's rules and every rule a wave's rules action created and did not undo, by name. */
+  private async expectedRules(migrationId: string, steps: readonly StepState[]): Promise<string[]> {
+    const waves = await this.options.store.waves.listWaves(migrationId);
+    const actions = await this.options.store.waveActions.listForWaves(waves.map((w) => w.id));
+    return expectedRuleNames(
+      steps,
+      waves.map((w) => ({ actions: actions.filter((a) => a.waveId === w.id) })),
+    );
+  }
+
   private async otherServers(migrationId: string): Promise<OtherServer[]> {
     return (await this.options.store.servers.listStaging(migrationId)).map(toOtherServer);
   }
 
   private async stagingCard(migration: MigrationRecord, text: string): Promise<AdaptiveCardJson> {
     const steps = await this.options.store.runbook.listSteps(migration.id);
-    const expected = createdRuleNames(steps);
+    const expected = await this.expectedRules(migration.id, steps);
     const servers = await this.options.store.servers.listStaging(migration.id);
     const verdicts = servers.map((s) => judgeOtherServer(toOtherServer(s), expected));
     const blocker = otherServersBlocker(servers.map(toOtherServer), expected);

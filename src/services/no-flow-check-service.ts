@@ -4,8 +4,8 @@ import type { AdaptiveCardJson } from '../cards/render';
 import type { JobQueue } from '../jobs/job-queue';
 import { MAX_NO_FLOW_OBJECTS, readAdsyncResult } from '../relay/protocol';
 import type { Actor } from '../runbook/actor';
-import { isDnWithin } from '../runbook/dn';
 import { evaluateNoFlow } from '../runbook/no-flow-check';
+import { rulesCreatedAt, sameDn } from '../runbook/rules-created-at';
 import type { StepState } from '../runbook/runbook';
 import { pilotOu } from '../runbook/step-evidence';
 import { stepByCheck } from '../runbook/steps';
@@ -102,6 +102,9 @@ export class NoFlowCheckService {
         tone: 'attention',
       });
     const steps = job.migrationId ? await this.options.store.runbook.listSteps(job.migrationId) : [];
+    const waves = job.migrationId ? await this.options.store.waves.listWaves(job.migrationId) : [];
+    // The waves' rules actions say when each wave's rules were created (and whether they still stand).
+    const actions = await this.options.store.waveActions.listForWaves(waves.map((w) => w.id));
     const target = await this.labelFor(job.migrationId, steps, read.data.ouDn);
     return renderNoFlowCard({
       target,
@@ -109,7 +112,14 @@ export class NoFlowCheckService {
       server,
       adConnector: read.data.adConnector.name,
       maxObjects: MAX_NO_FLOW_OBJECTS,
-      evaluation: evaluateNoFlow(read.data, rulesCreatedAt(steps, read.data.ouDn)),
+      evaluation: evaluateNoFlow(
+        read.data,
+        rulesCreatedAt(
+          steps,
+          waves.map((w) => ({ actions: actions.filter((a) => a.waveId === w.id) })),
+          read.data.ouDn,
+        ),
+      ),
     });
   }
 
@@ -140,19 +150,4 @@ export class NoFlowCheckService {
     }
     return ouDn;
   }
-}
-
-/**
- * When SyncShift created the no-flow rules for this OU, from its own records: for the pilot OU, when
- * step 9 finished (it is done only once its rules exist). Null when not recorded (a wave's rules).
- */
-export function rulesCreatedAt(steps: readonly StepState[], ouDn: string): Date | null {
-  const pilot = pilotOu(steps);
-  if (!pilot || !sameDn(pilot.baseDn, ouDn)) return null;
-  const rules = steps.find((s) => s.n === stepByCheck({ kind: 'noFlowRules' }).n);
-  return rules?.status === 'done' ? rules.updatedAt : null;
-}
-
-function sameDn(a: string, b: string): boolean {
-  return isDnWithin(a, b) && isDnWithin(b, a);
 }

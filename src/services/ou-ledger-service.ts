@@ -1,13 +1,16 @@
 import type { AdaptiveCardJson } from '../cards/render';
-import { renderOuLedgerCard } from '../cards/ou-ledger-card';
+import { PILOT_ROLLBACK_VERB, renderOuLedgerCard, type LedgerRollbackButton } from '../cards/ou-ledger-card';
+import { WAVE_VERBS } from '../cards/wave-action-card';
 import { renderNoMigrationCard } from '../cards/message-cards';
 import type { ScopeReading } from '../runbook/cloud-sync-scope';
 import type { OuConfirmation } from '../runbook/ou-confirmations';
 import { buildLedger, LEDGER_STATE_TEXT, ledgerAlarmsOf, ledgerFacts, type LedgerEntry } from '../runbook/ou-ledger';
-import { waveLedgerFlags } from '../runbook/wave-engine';
+import { pilotRollbackPlan } from '../runbook/rollback';
+import { waveLedgerFlags, waveRollbackPlan } from '../runbook/wave-engine';
 import { asAppError } from '../shared/errors';
 import type { Store } from '../store/types';
 import type { CloudSyncScopeService } from './cloud-sync-scope-service';
+import { toEngine } from './wave-engine-service';
 
 /**
  * Per-object confirmation by OU DN, from Cloud Sync's provisioning logs as stored evidence read them
@@ -71,7 +74,38 @@ export class OuLedgerService {
   async statusCard(conversationId: string): Promise<AdaptiveCardJson> {
     const migration = await this.options.store.migrations.findByConversation(conversationId);
     if (!migration) return renderNoMigrationCard();
-    return renderOuLedgerCard({ migrationName: migration.name, ...(await this.read(migration.id)) });
+    return renderOuLedgerCard({
+      migrationName: migration.name,
+      ...(await this.read(migration.id)),
+      rollbacks: await this.rollbackButtons(migration.id),
+    });
+  }
+
+  /**
+   * A Rollback button for the pilot while a part of its rollback is still needed, and for each wave
+   * whose rollback has a next part (as on /wave list). The buttons carry ids only; the click is
+   * decided again from the store (`/rollback pilot`, `/rollback <wave>`), so a refusal (a wave still
+   * holding changes, say) is answered there.
+   */
+  private async rollbackButtons(migrationId: string): Promise<LedgerRollbackButton[]> {
+    const { store } = this.options;
+    const buttons: LedgerRollbackButton[] = [];
+    const pilot = pilotRollbackPlan(await store.runbook.listSteps(migrationId), []);
+    if (pilot.parts.some((p) => p.state === 'next' || p.state === 'waiting'))
+      buttons.push({ owner: 'pilot', verb: PILOT_ROLLBACK_VERB, data: { migrationId } });
+    const waves = await store.waves.listWaves(migrationId);
+    const actions = await store.waveActions.listForWaves(waves.map((w) => w.id));
+    for (const w of waves) {
+      const plan = waveRollbackPlan(
+        toEngine(
+          w,
+          actions.filter((a) => a.waveId === w.id),
+        ),
+      );
+      if (plan.ok && plan.next !== null)
+        buttons.push({ owner: w.name, verb: WAVE_VERBS.rollback, data: { migrationId, waveId: w.id } });
+    }
+    return buttons;
   }
 
   /** The ledger as summary lines: one per OU, then each alarm. */

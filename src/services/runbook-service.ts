@@ -3,6 +3,7 @@ import type { AdaptiveCardJson } from '../cards/render';
 import { renderMessageCard, renderNoMigrationCard } from '../cards/message-cards';
 import { renderOverviewCard } from '../cards/overview-card';
 import { renderRollbackPlanCard } from '../cards/rollback-card';
+import { PILOT_ROLLBACK_VERB } from '../cards/ou-ledger-card';
 import { pilotRollbackPlan } from '../runbook/rollback';
 import { renderStepCard, STEP_VERBS } from '../cards/step-card';
 import type { CloudDirectory } from '../cloud/types';
@@ -58,6 +59,8 @@ import type { ConnectSyncServers } from './connect-sync-servers';
 import { connectSyncPhs, finalStopPhs } from '../runbook/connect-sync-servers';
 import { finalStopLedgerRefusal } from '../runbook/final-stop';
 import type { OuLedgerService } from './ou-ledger-service';
+import { toEngine } from './wave-engine-service';
+import { waveHoldsChanges } from '../runbook/wave-engine';
 
 export interface RunbookServiceOptions {
   store: Store;
@@ -153,7 +156,10 @@ export class RunbookService {
       };
     }
     await this.options.store.runbook.ensureSteps(migration.id);
-    const plan = pilotRollbackPlan(await this.options.store.runbook.listSteps(migration.id));
+    const plan = pilotRollbackPlan(
+      await this.options.store.runbook.listSteps(migration.id),
+      await this.wavesHolding(migration.id),
+    );
     await audit(plan.ok ? (plan.next === null ? 'nothing-left' : 'requested') : 'refused', {
       ...(plan.ok ? { next: plan.next } : { reason: plan.reason }),
       parts: plan.parts.map((p) => ({ n: p.n, state: p.state })),
@@ -166,6 +172,41 @@ export class RunbookService {
       actor,
     });
     return { plan: renderRollbackPlanCard(plan), step: { n: plan.next, card, migrationId: migration.id } };
+  }
+
+  /**
+   * The pilot's Rollback button on `/ou status`: its data names the migration only, which must be
+   * this conversation's (else refused and audited as tampered); then exactly `/rollback pilot`. The
+   * plan answers the click; the requested part's step card is posted for everyone.
+   */
+  async rollbackPilotButton(input: {
+    verb: string;
+    data: unknown;
+    conversationId: string;
+    actor: Actor;
+  }): Promise<AdaptiveCardJson> {
+    const data = (typeof input.data === 'object' && input.data !== null ? input.data : {}) as Record<string, unknown>;
+    const named = typeof data.migrationId === 'string' && isUuid(data.migrationId) ? data.migrationId : undefined;
+    if (input.verb !== PILOT_ROLLBACK_VERB)
+      return this.refuseTampered(input, ['verb'], 'The button is not one an OU status card has.', named);
+    const migration = await this.options.store.migrations.findByConversation(input.conversationId);
+    if (!migration || data.migrationId !== migration.id)
+      return this.refuseTampered(
+        input,
+        ['migrationId'],
+        "The button names a different migration from this conversation's.",
+        named,
+      );
+    const { plan, step } = await this.rollbackPilot({ conversationId: input.conversationId, actor: input.actor });
+    if (step) {
+      try {
+        const id = await this.options.cards.post(migration.conversationId, step.card);
+        if (id) await this.stepCardPosted(step.migrationId, step.n, id);
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message, step: step.n }, 'card not delivered; /step shows it');
+      }
+    }
+    return plan;
   }
 
   /** `/step <n>`: the card to post again; the caller records its new activity id. */
@@ -411,7 +452,12 @@ export class RunbookService {
         return this.vote(loaded, approval, action.verb === STEP_VERBS.approve ? 'approve' : 'reject', actor);
       }
       case STEP_VERBS.undo: {
-        const allowed = undoAllowed(loaded.steps, n, await this.options.store.runbook.liveApproval(migration.id, n));
+        const allowed = undoAllowed(
+          loaded.steps,
+          n,
+          await this.options.store.runbook.liveApproval(migration.id, n),
+          await this.wavesHolding(migration.id),
+        );
         if (!allowed.ok) return refuse('undo.request', allowed.reason);
         const undoServer = await this.options.servers.refusal(migration.id, def, loaded.steps, false);
         if (undoServer) return refuse('undo.request', undoServer);
@@ -984,6 +1030,8 @@ export class RunbookService {
           by: approval.requestedByName,
           at: this.now(),
           evidence: { reopened: true, before: loaded.step.evidence },
+          // A wave may have taken a change since the reopen was asked for.
+          wavesHolding: await this.wavesHolding(migration.id),
         });
         await this.options.store.runbook.setApprovalStatus(approval.id, ['executing'], refused ? 'void' : 'executed');
         if (refused) await this.note((await this.load(migration.id, def.n))!, `Not reopened: ${refused}`);
@@ -1002,8 +1050,9 @@ export class RunbookService {
     const fresh = (await this.load(migration.id, def.n))!;
     let refusal: string | undefined;
     if (undo) {
-      // The approval itself is executing now, so only the steps are asked.
-      const allowed = undoAllowed(fresh.steps, def.n, null);
+      // The approval itself is executing now, so only the steps are asked, and the waves: one may
+      // have taken a change since the undo was asked for.
+      const allowed = undoAllowed(fresh.steps, def.n, null, await this.wavesHolding(migration.id));
       if (!allowed.ok) refusal = allowed.reason;
     } else {
       // The other Connect Sync servers are asked again: one may have been promoted since the request;
@@ -1115,10 +1164,11 @@ export class RunbookService {
           : "Cloud Sync's scope could not be read again";
     }
     const fresh = (await this.load(migration.id, def.n))!;
+    const wavesHolding = await this.wavesHolding(migration.id);
     if (!refusal)
       refusal = undo
         ? (() => {
-            const allowed = undoAllowed(fresh.steps, def.n, null);
+            const allowed = undoAllowed(fresh.steps, def.n, null, wavesHolding);
             return allowed.ok ? undefined : allowed.reason;
           })()
         : await this.transition(fresh, { type: 'approved', n: def.n, at: this.now() });
@@ -1313,6 +1363,7 @@ export class RunbookService {
         : undefined;
     return renderStepCard({
       ...(canary ? { canary } : {}),
+      wavesHolding: await this.wavesHolding(migration.id),
       migrationId: migration.id,
       migrationName: migration.name,
       def,
@@ -1326,6 +1377,23 @@ export class RunbookService {
     });
   }
 
+  /** The names of the waves that still hold a change SyncShift made (see waveHoldsChanges), from the store. */
+  private async wavesHolding(migrationId: string): Promise<string[]> {
+    const waves = await this.options.store.waves.listWaves(migrationId);
+    if (waves.length === 0) return [];
+    const actions = await this.options.store.waveActions.listForWaves(waves.map((w) => w.id));
+    return waves
+      .filter((w) =>
+        waveHoldsChanges(
+          toEngine(
+            w,
+            actions.filter((a) => a.waveId === w.id),
+          ),
+        ),
+      )
+      .map((w) => w.name);
+  }
+
   private async load(migrationId: string, n: number): Promise<Loaded | null> {
     const def = stepDefinition(n);
     if (!def || !/^[0-9a-f-]{36}$/i.test(migrationId)) return null;
@@ -1335,6 +1403,10 @@ export class RunbookService {
     const step = steps.find((s) => s.n === n);
     return step ? { migration, steps, step, def } : null;
   }
+}
+
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 function storedScanOf(store: Store, job: JobRecord): StoredScan {

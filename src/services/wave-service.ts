@@ -13,7 +13,7 @@ import type { StoredWave } from '../store/wave-repo';
 import type { JobRecord, MigrationRecord, Store } from '../store/types';
 import type { CardSink } from './card-sink';
 import { toEngine } from './wave-engine-service';
-import { waveRollbackPlan } from '../runbook/wave-engine';
+import { waveHoldsChanges, waveRollbackPlan } from '../runbook/wave-engine';
 
 export interface WaveServiceOptions {
   store: Store;
@@ -143,9 +143,7 @@ export class WaveService {
     );
     if (planned) {
       const actions = await this.options.store.waveActions.listForWaves([planned.id]);
-      const plan = waveRollbackPlan(toEngine(planned, actions));
-      const open = actions.some((a) => ['reading', 'waiting_approval', 'in_progress', 'undoing'].includes(a.status));
-      if (!plan.ok || plan.next !== null || open) {
+      if (waveHoldsChanges(toEngine(planned, actions))) {
         await this.audit(migration, input.actor, 'wave.remove', planned.name, 'refused', { reason: 'holds changes' });
         return renderMessageCard({
           title: `Wave ${planned.name} not removed`,

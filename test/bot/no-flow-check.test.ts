@@ -6,6 +6,7 @@ import { runAgent } from '../../src/agent/agent';
 import { RelayClient } from '../../src/agent/relay-client';
 import { createLogger } from '../../src/shared/logger';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
+import { planWaveRules } from '../../src/runbook/wave-engine';
 import { finishSyncCycle, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { ADELE, MEGAN } from '../helpers/activities';
 import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
@@ -154,6 +155,44 @@ describe('/ou noflow', () => {
     expect(card).toContain('No object read carries cloudNoFlow: wave Wave1');
     expect(card).toContain('Rules created');
     expect(card).toContain('not recorded by SyncShift');
+  });
+
+  it("a wave's rules: no cycle since they were created, then its objects carry cloudNoFlow", async () => {
+    // The wave's rules, made as its approved action makes them, and the action as the engine stores it.
+    const used = (await listRules({ env: fake.env })).rules.map((r) => r.precedence);
+    const { created } = await createNoFlowRules(planWaveRules('Wave1', [SALES_OU], used), { env: fake.env });
+    const wave = (await h.store.waves.listWaves(migrationId)).find((w) => w.name === 'Wave1')!;
+    const waveRulesAt = new Date();
+    const action = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'rules',
+      status: 'done',
+      by: 'Adele Vance',
+      now: waveRulesAt,
+    }))!;
+    const evidence = { wave: 'Wave1', ous: [SALES_OU], result: { created } };
+    expect(
+      await h.store.waveActions.save(
+        { id: action.id, status: 'done', reason: null, evidence, updatedBy: 'Adele Vance', updatedAt: waveRulesAt },
+        action.version,
+      ),
+    ).toBe(true);
+
+    let from = h.connector.calls.length;
+    await say('/ou noflow Wave1');
+    const before = await posted(from, RESULT);
+    expect(before).toContain('No Connect Sync cycle since the rules were created: wave Wave1');
+    expect(before).toContain(waveRulesAt.toISOString());
+    expect(before).not.toContain('not recorded by SyncShift');
+
+    await startScheduler('Initial', { env: fake.env });
+    finishSyncCycle(fake);
+    from = h.connector.calls.length;
+    await say('/ou noflow Wave1');
+    const after = await posted(from, RESULT);
+    expect(after).toContain('Every object read carries cloudNoFlow: wave Wave1');
+    expect(after).toContain(waveRulesAt.toISOString());
   });
 
   it('a server without an AD connector: the card says the check failed and why', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { OU } from '../../src/sandbox/forest-spec';
 import { SIMULATED_PASSWORD_HASH_JOB_ID } from '../../src/sandbox/sim-synchronization';
 import type { CloudSyncConfirmation } from '../../src/runbook/cloud-sync-evidence';
@@ -178,5 +179,71 @@ describe('step 16 waits for the ledger and for Cloud Sync password hash sync rea
       migrationId,
     ]);
     expect(queued).toEqual([]);
+  });
+  it("refuses while a staging server lacks a wave's rules, naming both, until it is confirmed decommissioned", async () => {
+    // A wave whose approved rules action created a rule on the active server, as the engine stores it.
+    const wave = (await h.store.waves.createWave({
+      migrationId,
+      name: 'Wave1',
+      scheduledFor: null,
+      createdBy: 'Adele Vance',
+      now: new Date(),
+      ous: [OU.sales],
+    }))!;
+    const waveRule = 'In from AD - User cloudNoFlow OU=Sales (SyncShift) (wave Wave1)';
+    const action = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'rules',
+      status: 'done',
+      by: 'Adele Vance',
+      now: new Date(),
+    }))!;
+    const evidence = {
+      wave: 'Wave1',
+      ous: [OU.sales],
+      result: { created: [{ name: waveRule, identifier: randomUUID() }] },
+    };
+    await h.store.waveActions.save(
+      { id: action.id, status: 'done', reason: null, evidence, updatedBy: 'Adele Vance', updatedAt: new Date() },
+      action.version,
+    );
+    // A staging server read in staging mode, with no SyncShift rule on it.
+    await h.store.servers.saveStagingReading({
+      migrationId,
+      agent: 'aadc-staging',
+      jobId: randomUUID(),
+      at: new Date(),
+      stagingMode: true,
+      rulesFound: [],
+    });
+
+    const refused = await request16(ADELE);
+    expect(refused).toContain('another Connect Sync server would export the migrated objects again');
+    expect(refused).toContain(`aadc-staging in staging mode without 1 of the 1 no-flow rules (${waveRule})`);
+    const staging = cardText(firstCard(await h.say('/server staging', ADELE)));
+    expect(staging).toContain(`Rule needed: ${waveRule}`);
+
+    // Undone, the wave's rules are no longer needed there: the staging server blocks for another reason.
+    await h.store.waveActions.save(
+      { id: action.id, status: 'undone', reason: null, evidence, updatedBy: 'Adele Vance', updatedAt: new Date() },
+      action.version + 1,
+    );
+    expect(await request16(ADELE)).toContain('the active server has no SyncShift no-flow rules to compare with yet');
+    await h.store.waveActions.save(
+      { id: action.id, status: 'done', reason: null, evidence, updatedBy: 'Adele Vance', updatedAt: new Date() },
+      action.version + 2,
+    );
+
+    expect(cardText(firstCard(await h.say('/server decommissioned aadc-staging', ADELE)))).toContain(
+      'confirmed aadc-staging decommissioned',
+    );
+    // Past the staging servers, the request stops at the ledger (the last verify found an unconfirmed object).
+    const next = await request16(ADELE);
+    expect(next).not.toContain('aadc-staging');
+    expect(next).toContain(
+      'Not requested: Connect Sync may be stopped only when Cloud Sync has confirmed every object',
+    );
+    expect(await h.store.runbook.liveApproval(migrationId, 16)).toBeNull();
   });
 });

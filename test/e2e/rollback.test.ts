@@ -96,6 +96,71 @@ describe('/rollback pilot end to end (Cloud Sync part through Graph)', () => {
     expect(card).toContain('No wave named Wave1');
   });
 
+  it('refuses while a wave holds its rules, naming the wave; once the wave is rolled back it plans again', async () => {
+    const wave = (await h.store.waves.createWave({
+      migrationId,
+      name: 'Wave1',
+      scheduledFor: null,
+      createdBy: 'Megan Bowen',
+      now: new Date(),
+      ous: [OU.sales],
+    }))!;
+    // The wave's rules, created by its approved action, as the engine stores them.
+    const rules = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'rules',
+      status: 'done',
+      by: 'Megan Bowen',
+      now: new Date(),
+    }))!;
+    const evidence = { wave: 'Wave1', ous: [OU.sales], result: { created: [{ identifier: RULE_ID, name: 'r' }] } };
+    const createdAt = new Date();
+    expect(
+      await h.store.waveActions.save(
+        { id: rules.id, status: 'done', reason: null, evidence, updatedBy: 'Megan Bowen', updatedAt: createdAt },
+        rules.version,
+      ),
+    ).toBe(true);
+
+    const [plan, stepCard] = await say('/rollback pilot');
+    expect(plan).toContain('Wave Wave1 still holds changes that rest on the pilot through step 13');
+    expect(plan).toContain('(/rollback Wave1)');
+    expect(stepCard).toBeUndefined();
+    expect(await h.store.runbook.liveApproval(migrationId, 11)).toBeNull();
+    const audit = (await h.store.audit.latest(20)).find((e) => e.action === 'rollback.pilot');
+    expect(audit).toMatchObject({ outcome: 'refused' });
+    expect(JSON.stringify(audit!.details)).toContain('Wave1');
+
+    // The wave rolled back: its rules disabled and a full cycle run since.
+    const undoneAt = new Date();
+    expect(
+      await h.store.waveActions.save(
+        { id: rules.id, status: 'undone', reason: null, evidence, updatedBy: 'Megan Bowen', updatedAt: undoneAt },
+        rules.version + 1,
+      ),
+    ).toBe(true);
+    const cycle = (await h.store.waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'cycle',
+      status: 'done',
+      by: 'Megan Bowen',
+      now: new Date(),
+    }))!;
+    await h.store.waveActions.save(
+      {
+        id: cycle.id,
+        status: 'done',
+        reason: null,
+        evidence: { rulesChangedAt: undoneAt.toISOString() },
+        updatedBy: 'Megan Bowen',
+        updatedAt: new Date(),
+      },
+      cycle.version,
+    );
+  });
+
   it('plans 11, 9, 8 and asks for the Cloud Sync part first; approved, the OU leaves scope', async () => {
     const [plan, stepCard] = await say('/rollback pilot');
     expect(plan).toContain('Pilot rollback');
@@ -142,5 +207,86 @@ describe('/rollback pilot end to end (Cloud Sync part through Graph)', () => {
     expect(stepCard).toContain('Step 9 of 18');
     expect(stepCard).toContain("Name this migration's Connect Sync server first");
     expect(await h.store.runbook.liveApproval(migrationId, 9)).toBeNull();
+  });
+
+  /** Clicks a button as `from` and returns the card that answers the click. */
+  async function click(verb: string, data: unknown, from: TestUser): Promise<string> {
+    const res = await postActivity(
+      h.bot.url,
+      cardActionActivity({ verb, data, from, conversationId: h.conversationId, serviceUrl: h.connector.url }),
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { value: Record<string, unknown> };
+    expect(cardProblems(body.value)).toEqual([]);
+    return cardText(body.value);
+  }
+
+  it('/ou status offers a Rollback button per owner holding changes, decided from the store on click', async () => {
+    // Wave1 holds its rules again.
+    const wave = (await h.store.waves.listWaves(migrationId)).find((w) => w.name === 'Wave1')!;
+    const rules = (await h.store.waveActions.listForWaves([wave.id])).find((a) => a.kind === 'rules')!;
+    expect(await h.store.waveActions.save({ ...rules, status: 'done', updatedAt: new Date() }, rules.version)).toBe(
+      true,
+    );
+
+    const [activity] = await h.say('/ou status', MEGAN);
+    const card = activity!.activity.attachments![0]!.content as {
+      actions?: { title: string; verb: string; data: unknown }[];
+    };
+    expect(cardProblems(card)).toEqual([]);
+    const buttons = card.actions ?? [];
+    expect(buttons.map((b) => b.title)).toEqual(['Rollback pilot', 'Rollback Wave1']);
+    const [pilot, wave1] = buttons as [(typeof buttons)[0], (typeof buttons)[0]];
+    // Opaque ids only.
+    expect(pilot.data).toEqual({ migrationId });
+    expect(wave1.data).toEqual({ migrationId, waveId: wave.id });
+
+    // The pilot's button is /rollback pilot: refused while Wave1 holds its rules.
+    const refused = await click(pilot.verb, pilot.data, LYNNE);
+    expect(refused).toContain('Wave Wave1 still holds changes that rest on the pilot');
+    expect(await h.store.runbook.liveApproval(migrationId, 9)).toBeNull();
+
+    // Forged ids: refused and audited, nothing asked for.
+    const other = '00000000-0000-4000-8000-000000000abc';
+    expect(await click(pilot.verb, { migrationId: other }, LYNNE)).toContain(
+      'Refused: this button does not match what SyncShift stored',
+    );
+    expect(await click(wave1.verb, { migrationId, waveId: other }, LYNNE)).toContain(
+      'Refused: this button does not match what SyncShift stored',
+    );
+    const tampered = (await h.store.audit.latest(20)).filter((e) => e.action === 'card.tampered');
+    expect(tampered.length).toBeGreaterThanOrEqual(2);
+
+    // The wave's button asks for its rollback's next part: the rules, which need the Connect Sync server named.
+    const plan = await click(wave1.verb, wave1.data, LYNNE);
+    expect(plan).toContain('Wave1');
+    expect(plan).toContain("Name this migration's Connect Sync server first");
+
+    // Wave1 rolled back (rules disabled, a full cycle since) and the server named: the pilot's button
+    // asks for its next part, and the step's card is posted for everyone.
+    const undoneAt = new Date();
+    const now = (await h.store.waveActions.listForWaves([wave.id])).filter((a) => a.kind !== 'scope');
+    for (const a of now)
+      await h.store.waveActions.save(
+        a.kind === 'rules'
+          ? { ...a, status: 'undone', updatedAt: undoneAt }
+          : { ...a, evidence: { rulesChangedAt: undoneAt.toISOString() } },
+        a.version,
+      );
+    await h.store.servers.set({ migrationId, agent: 'aadc-01', by: { id: 'test', name: 'test' }, now: new Date() });
+    const [after] = await h.say('/ou status', MEGAN);
+    const again = (after!.activity.attachments![0]!.content as { actions?: { title: string }[] }).actions ?? [];
+    expect(again.map((b) => b.title)).toEqual(['Rollback pilot']);
+    const from = h.connector.calls.length;
+    const requested = await click(pilot.verb, pilot.data, LYNNE);
+    expect(requested).toMatch(/Step 9: Create the custom sync rules: done; next/);
+    expect(await h.store.runbook.liveApproval(migrationId, 9)).toMatchObject({ action: 'undo:disableRules' });
+    await h.connector.waitFor(
+      (c) =>
+        c.method === 'POST' &&
+        c.conversationId === h.conversationId &&
+        cardText((c.activity.attachments?.[0]?.content ?? {}) as Record<string, unknown>).includes('Step 9 of 18'),
+      { from, timeoutMs: 10_000 },
+    );
   });
 });

@@ -1,6 +1,7 @@
 import {
   connectSyncPhs,
   createdRuleNames,
+  expectedRuleNames,
   finalStopPhs,
   isPasswordHashJob,
   judgeOtherServer,
@@ -100,6 +101,37 @@ describe('what the steps recorded', () => {
       RULES[1],
     ]);
     expect(createdRuleNames(initialSteps())).toEqual([]);
+  });
+
+  it("expects step 9's rules and every wave rule created and not undone", () => {
+    const steps = withStep(9, { status: 'done', evidence: { result: { created: [{ name: RULES[0] }] } } });
+    const wave1 = 'In from AD - User cloudNoFlow OU=Sales (SyncShift) (wave Wave1)';
+    const wave2 = 'In from AD - User cloudNoFlow OU=HR (SyncShift) (wave Wave2)';
+    const partial = 'In from AD - Group cloudNoFlow OU=IT (SyncShift) (wave Wave3)';
+    const rules = (status: string, evidence: unknown) => ({ kind: 'rules', status, evidence });
+    const expected = expectedRuleNames(steps, [
+      {
+        actions: [
+          rules('done', { ous: [], result: { created: [{ name: wave1 }] } }),
+          { kind: 'cycle', status: 'done', evidence: {} },
+        ],
+      },
+      // Undone: disabled on the active server, so not needed on a staging server either.
+      { actions: [rules('undone', { result: { created: [{ name: wave2 }] } })] },
+      // Partly failed: what it created exists until the wave's rollback disables it.
+      { actions: [rules('failed', { created: [{ name: partial }] })] },
+      // Still being created: nothing created yet.
+      { actions: [rules('in_progress', { plan: [{ name: 'planned' }] })] },
+      // A scope action's evidence names no rule.
+      { actions: [{ kind: 'scope', status: 'done', evidence: { result: { created: [{ name: 'x' }] } } }] },
+    ]);
+    expect(expected).toEqual([RULES[0], wave1, partial]);
+
+    // A staging server with only the pilot's rules blocks the final stop, naming the wave's rule.
+    const blocker = otherServersBlocker([server({ rulesFound: [RULES[0]!] })], expected);
+    expect(blocker).toContain(`aadc-staging in staging mode without 2 of the 3 no-flow rules (${wave1}; ${partial})`);
+    expect(otherServersBlocker([server({ rulesFound: [RULES[0]!], decommissioned: true })], expected)).toBeNull();
+    expect(otherServersBlocker([server({ rulesFound: expected })], expected)).toBeNull();
   });
 
   it("reads step 11's answer about Connect Sync's password hash sync", () => {

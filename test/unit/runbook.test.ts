@@ -136,39 +136,40 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
     ['waiting_approval', 'Step 8 is waiting for approval; only a done or failed step can be undone.'],
     ['skipped', 'Step 8 is skipped; only a done or failed step can be undone.'],
   ] as const)('refuses a step that is %s', (status, reason) => {
-    expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: false, reason });
+    expect(undoAllowed(upTo8(status), 8, null, [])).toEqual({ ok: false, reason });
   });
 
   it.each(['done', 'failed'] as const)(
     "allows a %s step that changed something, with the step's own undo",
     (status) => {
-      expect(undoAllowed(upTo8(status), 8, null)).toEqual({ ok: true, undo: 'schedulerStart' });
+      expect(undoAllowed(upTo8(status), 8, null, [])).toEqual({ ok: true, undo: 'schedulerStart' });
     },
   );
 
   // Changed deliberately (issue 16): a person-confirmed step (or a count) used to be final; rollback
   // needs it reopened, with the same approval and audit as an undo.
   it('reopens a done or skipped step that changed nothing; refuses one still open, and a step that does not exist', () => {
-    expect(undoAllowed(upTo8('pending'), 7, null)).toEqual({ ok: true, undo: 'reopen' });
-    expect(undoAllowed(upTo8('done'), 7, null)).toEqual({
+    expect(undoAllowed(upTo8('pending'), 7, null, [])).toEqual({ ok: true, undo: 'reopen' });
+    expect(undoAllowed(upTo8('done'), 7, null, [])).toEqual({
       ok: false,
       reason: 'Step 8 already builds on step 7; undo or reopen that first.',
     });
     const skipped6 = upTo8('pending').map((x) =>
       x.n === 6 ? { ...x, status: 'skipped' as const } : x.n === 7 ? { ...x, status: 'pending' as const } : x,
     );
-    expect(undoAllowed(skipped6, 6, null)).toEqual({ ok: true, undo: 'reopen' });
+    expect(undoAllowed(skipped6, 6, null, [])).toEqual({ ok: true, undo: 'reopen' });
     expect(
       undoAllowed(
         upTo8('pending').map((x) => (x.n === 7 ? { ...x, status: 'failed' as const } : x)),
         7,
         null,
+        [],
       ),
     ).toEqual({
       ok: false,
       reason: 'Step 7 is failed; only a done or skipped step can be reopened.',
     });
-    expect(undoAllowed(upTo8('done'), 19, null)).toEqual({
+    expect(undoAllowed(upTo8('done'), 19, null, [])).toEqual({
       ok: false,
       reason: 'There is no step 19; the runbook has steps 1 to 18.',
     });
@@ -183,19 +184,19 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
       initialSteps().map((x) =>
         x.n <= last ? { ...x, status: 'done' as const, evidence: x.n === 9 ? created : null } : x,
       );
-    expect(undoAllowed(through(10), 9, null)).toEqual({ ok: true, undo: 'disableRules' });
-    expect(undoAllowed(through(11), 9, null)).toEqual({
+    expect(undoAllowed(through(10), 9, null, [])).toEqual({ ok: true, undo: 'disableRules' });
+    expect(undoAllowed(through(11), 9, null, [])).toEqual({
       ok: false,
       reason: 'Step 11 already builds on step 9; undo or reopen that first.',
     });
     // Undoing 11 (taking the pilot out of Cloud Sync's scope; 10 stays done) opens the way back.
-    expect(undoAllowed(through(11), 11, null)).toEqual({ ok: true, undo: 'removeFromScope' });
+    expect(undoAllowed(through(11), 11, null, [])).toEqual({ ok: true, undo: 'removeFromScope' });
   });
 
   it('an undo with nothing to undo says so and is refused, not marked done', () => {
     const rulesStep = (evidence: unknown, status: StepStatus = 'done'): StepState[] =>
       upTo8('done', status).map((x) => (x.n === 9 ? { ...x, evidence } : x));
-    expect(undoAllowed(rulesStep({ result: { created: [] } }), 9, null)).toEqual({
+    expect(undoAllowed(rulesStep({ result: { created: [] } }), 9, null, [])).toEqual({
       ok: false,
       reason: expect.stringContaining(
         'Nothing to undo in step 9: its evidence lists no rule SyncShift created',
@@ -206,28 +207,33 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
     });
     // A partly failed creation keeps what it made: that run can be undone.
     expect(
-      undoAllowed(rulesStep({ created: [{ identifier: '0b7e3c2a-5a4d-4b6e-9f10-0000000000b2' }] }, 'failed'), 9, null),
+      undoAllowed(
+        rulesStep({ created: [{ identifier: '0b7e3c2a-5a4d-4b6e-9f10-0000000000b2' }] }, 'failed'),
+        9,
+        null,
+        [],
+      ),
     ).toEqual({ ok: true, undo: 'disableRules' });
     const stopped = (result: unknown): StepState[] =>
       initialSteps().map((x) =>
         x.n <= 16 ? { ...x, status: 'done' as const, evidence: x.n === 16 ? { result } : null } : x,
       );
-    expect(undoAllowed(stopped({ previousStartType: 'Manual' }), 16, null)).toEqual({
+    expect(undoAllowed(stopped({ previousStartType: 'Manual' }), 16, null, [])).toEqual({
       ok: true,
       undo: 'adsyncServiceStart',
     });
-    expect(undoAllowed(stopped({}), 16, null)).toMatchObject({
+    expect(undoAllowed(stopped({}), 16, null, [])).toMatchObject({
       ok: false,
       reason: expect.stringContaining("does not say the ADSync service's start type before the stop") as unknown,
     });
   });
 
   it('refuses while the step has an open request, naming which kind', () => {
-    expect(undoAllowed(upTo8('done'), 8, { action: 'undo:schedulerStart', status: 'pending' })).toEqual({
+    expect(undoAllowed(upTo8('done'), 8, { action: 'undo:schedulerStart', status: 'pending' }, [])).toEqual({
       ok: false,
       reason: 'An undo of step 8 is already requested.',
     });
-    expect(undoAllowed(upTo8('failed'), 8, { action: 'schedulerStop', status: 'approved' })).toEqual({
+    expect(undoAllowed(upTo8('failed'), 8, { action: 'schedulerStop', status: 'approved' }, [])).toEqual({
       ok: false,
       reason: 'Step 8 has an open approval request; settle it first.',
     });
@@ -239,17 +245,42 @@ describe('undoAllowed: the one rule behind the Undo button and the undo the bot 
     ['in_progress', 'Step 9 is in progress and builds on step 8; let it finish first.'],
     ['waiting_approval', 'Step 9 is waiting for approval and builds on step 8; let it finish first.'],
   ] as const)('refuses when the later step that builds on it is %s', (status9, reason) => {
-    expect(undoAllowed(upTo8('done', status9), 8, null)).toEqual({ ok: false, reason });
+    expect(undoAllowed(upTo8('done', status9), 8, null, [])).toEqual({ ok: false, reason });
   });
 
   it('allows when the later step is pending or failed (it built nothing that stays)', () => {
-    expect(undoAllowed(upTo8('done', 'failed'), 8, null)).toMatchObject({ ok: true });
-    expect(undoAllowed(upTo8('done', 'pending'), 8, null)).toMatchObject({ ok: true });
+    expect(undoAllowed(upTo8('done', 'failed'), 8, null, [])).toMatchObject({ ok: true });
+    expect(undoAllowed(upTo8('done', 'pending'), 8, null, [])).toMatchObject({ ok: true });
   });
 
   it('is what the undone event applies too', () => {
     expect(
       applyEvent(upTo8('done', 'waiting_approval'), { type: 'undone', n: 8, by: 'a', at, evidence: null }),
-    ).toEqual(undoAllowed(upTo8('done', 'waiting_approval'), 8, null));
+    ).toEqual(undoAllowed(upTo8('done', 'waiting_approval'), 8, null, []));
+  });
+
+  it('refuses to undo step 13, or a step it rests on, while a wave holds a change', () => {
+    const upTo = (last: number): StepState[] =>
+      initialSteps().map((st) => (st.n <= last ? { ...st, status: 'done' } : st));
+    const undo13 = undoAllowed(upTo(13), 13, null, ['Wave1']);
+    expect(undo13).toEqual({
+      ok: false,
+      reason: expect.stringContaining(
+        'Wave Wave1 still holds changes that rest on the pilot through step 13',
+      ) as unknown,
+    });
+    expect(!undo13.ok && undo13.reason).toContain(
+      'Roll it back first (/rollback Wave1), until it has nothing left, then undo step 13.',
+    );
+    expect(undoAllowed(upTo(13), 13, null, [])).toEqual({ ok: true, undo: 'schedulerStop' });
+    // Step 12 with 13 already undone is under the floor too.
+    expect(undoAllowed(upTo(12), 12, null, ['Wave1'])).toMatchObject({ ok: false });
+    // Steps after 13 do not carry the waves: reopening step 14 stays allowed.
+    expect(undoAllowed(upTo(14), 14, null, ['Wave1'])).toEqual({ ok: true, undo: 'reopen' });
+    // A reopen passes the waves with its event.
+    const at = new Date('2026-12-05T09:00:00Z');
+    expect(
+      applyEvent(upTo(12), { type: 'undone', n: 12, by: 'a', at, evidence: null, wavesHolding: ['Wave1'] }),
+    ).toMatchObject({ ok: false });
   });
 });

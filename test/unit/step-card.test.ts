@@ -34,6 +34,27 @@ const approval: Approval = {
 };
 
 describe('step cards', () => {
+  it('offers no Undo on step 13 while a wave holds a change, as the service would refuse it', () => {
+    const steps = stepsUpTo(14);
+    const render = (wavesHolding: string[]) =>
+      actions(
+        renderStepCard({
+          migrationId: 'm1',
+          migrationName: 'Contoso pilot',
+          def: STEPS[12]!,
+          step: steps[12]!,
+          steps,
+          approval: null,
+          policy,
+          viewer: null,
+          now,
+          wavesHolding,
+        }),
+      );
+    expect(render([])).toContain('step.undo:Undo (needs approval)');
+    expect(render(['Wave1']).some((a) => a.startsWith('step.undo'))).toBe(false);
+  });
+
   it('every step in every ordinary state renders a valid Adaptive Card 1.5 with Action.Execute and refresh', () => {
     for (const def of STEPS) {
       for (const status of ['pending', 'in_progress', 'done', 'failed', 'skipped'] as const) {
@@ -140,7 +161,7 @@ describe('step cards', () => {
               status,
               laterStatus,
               live?.status,
-              undoAllowed(steps, def.n, live).ok,
+              undoAllowed(steps, def.n, live, []).ok,
             ]);
             if (hasUndo) shown++;
           }

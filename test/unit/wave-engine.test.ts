@@ -10,6 +10,7 @@ import {
   rulesUndoRefusal,
   scopeRequestRefusal,
   waveLedgerFlags,
+  waveHoldsChanges,
   waveRollbackPlan,
   waveRulesApproval,
   waveScopeApproval,
@@ -195,6 +196,24 @@ describe('wave engine: rollback plan and ledger flags', () => {
   it('refuses while a part is waiting for approval or running', () => {
     const waiting = wave([rulesDone, { kind: 'scope', status: 'undoing' }]);
     expect(waveRollbackPlan(waiting)).toMatchObject({ ok: false, reason: expect.stringMatching(/scope part/) });
+  });
+
+  it('holds changes while its rollback has a part left or a part is open, and not once it is through', () => {
+    expect(waveHoldsChanges(wave())).toBe(false);
+    expect(waveHoldsChanges(wave([rulesDone]))).toBe(true);
+    expect(waveHoldsChanges(wave([rulesDone, cycled]))).toBe(true);
+    expect(waveHoldsChanges(wave([{ kind: 'scope', status: 'done', evidence: { scopeValues: [SALES] } }]))).toBe(true);
+    // Rules disabled but no full cycle since: the rollback's cycle is still owed.
+    const undoneAt = new Date('2026-12-02T10:00:00Z');
+    expect(waveHoldsChanges(wave([{ ...rulesDone, status: 'undone', updatedAt: undoneAt }, cycled]))).toBe(true);
+    const through = wave([
+      { ...rulesDone, status: 'undone', updatedAt: undoneAt },
+      { kind: 'cycle', status: 'done', evidence: { rulesChangedAt: undoneAt.toISOString() } },
+    ]);
+    expect(waveHoldsChanges(through)).toBe(false);
+    // A request still open may yet change something.
+    expect(waveHoldsChanges(wave([{ kind: 'rules', status: 'waiting_approval' }]))).toBe(true);
+    expect(waveHoldsChanges(wave([{ kind: 'rules', status: 'failed' }]))).toBe(false);
   });
 
   it('feeds the ledger from done actions only', () => {
