@@ -53,6 +53,11 @@ const KEYS: Record<string, { label: string; format?: Format }> = {
   extra: { label: 'Extra in cloud' },
   immutableIdMismatches: { label: 'ImmutableId differs' },
   missingSample: { label: 'Missing, first few' },
+  // In-scope inetOrgPersons: the baseline count shows them as a warning, the provisioned check refuses them.
+  inetOrgPersons: {
+    label: `inetOrgPerson objects (not covered by the no-flow rules; step ${stepByCheck({ kind: 'verify', mode: 'provisioned' }).n} refuses them)`,
+  },
+  inetOrgPersonSample: { label: 'inetOrgPerson, first few' },
   // Never "provisioned": being in Entra with the right anchor is true before Cloud Sync does anything.
   inEntraWithAnchor: { label: 'In Entra with the right anchor' },
   confirmedByCloudSync: {

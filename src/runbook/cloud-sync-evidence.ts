@@ -179,7 +179,10 @@ export interface TypeConfirmation {
 /** The three honest numbers, and the objects not yet confirmed. */
 export interface CloudSyncConfirmation {
   jobId: string;
-  /** In-scope users on-premises (those a sync engine is expected to put in Entra). */
+  /**
+   * In-scope users on-premises (those a sync engine is expected to put in Entra). Never inetOrgPerson
+   * objects: they are refused, not handed over (OuComparison.inScope() leaves them out).
+   */
   onPrem: number;
   /** In Entra under the same DN with onPremisesImmutableId equal to the anchor: true before the migration too. */
   inEntraWithAnchor: number;

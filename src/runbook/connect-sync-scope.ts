@@ -235,6 +235,7 @@ export function filterReason(ids: readonly string[]): string {
  * Why inetOrgPerson objects are refused rather than migrated: the no-flow rules the runbook writes
  * (src/runbook/sync-rules.ts) are for user, group and contact, so Connect Sync's own inetOrgPerson
  * rules keep exporting them, and Cloud Sync's password hash sync does not support InetOrgPerson.
+ * Moving it out of the pilot OU is the remedy those pages support (step-evidence.ts, inetOrgPersonProblem).
  */
 export const INETORGPERSON_REFUSAL =
-  'inetOrgPerson: not covered by the no-flow rules (they are written for user, group and contact, so Connect Sync keeps exporting it) and Cloud Sync password hash sync does not support InetOrgPerson; move it out of the pilot OU or migrate it separately';
+  'inetOrgPerson: not covered by the no-flow rules (they are written for user, group and contact, so Connect Sync keeps exporting it) and Cloud Sync password hash sync does not support InetOrgPerson; move it out of the pilot OU (step 12 refuses the OU while it holds one)';

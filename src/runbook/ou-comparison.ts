@@ -77,8 +77,13 @@ export interface TypeComparison {
   withConsistencyGuid?: number;
 }
 
-/** inetOrgPerson objects of the OU: counted as their own type and refused (INETORGPERSON_REFUSAL). */
+/**
+ * inetOrgPerson objects of the OU: counted as their own type and refused (INETORGPERSON_REFUSAL).
+ * Those Connect Sync's default rules filter out (and that are not in Entra) are in notSynced instead,
+ * as for every other type: no engine exports them, so they are not refused.
+ */
 export interface InetOrgPersonReport {
+  /** In scope: those Connect Sync's default rules export (reports stored before this counted all of them). */
   onPrem: number;
   /** Of them, in Entra as synced users (Connect Sync exports them with its inetOrgPerson rules). */
   inCloud: number;
@@ -259,6 +264,12 @@ export class OuComparison {
       // Counted and listed as its own type, never as a user (INETORGPERSON_REFUSAL says why).
       this.flags[m]! |= INETORGPERSON;
       this.inetOrgPersons++;
+      // Filtered like a user (the default rules "also apply to the iNetOrgPerson object type"), but
+      // kept out of the user tallies: report() lists it as not synced unless Entra has it anyway.
+      if ((user.filteredBy?.length ?? 0) > 0 || user.criticalSystemObject === true) {
+        this.flags[m]! |= FILTERED;
+        this.filteredBy.set(m, user.filteredBy?.length ? [...user.filteredBy] : null);
+      }
     } else if ((user.filteredBy?.length ?? 0) > 0 || user.criticalSystemObject === true) {
       this.flags[m]! |= FILTERED;
       this.filteredBy.set(m, user.filteredBy?.length ? [...user.filteredBy] : null);
@@ -353,8 +364,11 @@ export class OuComparison {
     const inetOrgPersonDns: string[] = [];
     for (let m = 0; m < this.members; m++) {
       const flags = this.flags[m]!;
-      if ((flags & INETORGPERSON) !== 0) inetOrgPersonDns.push(nameOf(m));
-      else if ((flags & SEEN) !== 0) continue;
+      if ((flags & INETORGPERSON) !== 0) {
+        if ((flags & (FILTERED | SEEN)) === FILTERED)
+          notSynced.push({ ...notSyncedEntry(nameOf(m), this.filteredBy.get(m) ?? null), type: 'inetOrgPerson' });
+        else inetOrgPersonDns.push(nameOf(m));
+      } else if ((flags & SEEN) !== 0) continue;
       else if ((flags & FILTERED) !== 0) notSynced.push(notSyncedEntry(nameOf(m), this.filteredBy.get(m) ?? null));
       else missing.push(nameOf(m));
     }
@@ -378,10 +392,10 @@ export class OuComparison {
       mismatched: mismatched.sort(byDn),
       unparsableCloudDns: this.unparsable,
       notSynced: notSynced.sort(byDn),
-      ...(this.inetOrgPersons > 0
+      ...(inetOrgPersonDns.length > 0
         ? {
             inetOrgPersons: {
-              onPrem: this.inetOrgPersons,
+              onPrem: inetOrgPersonDns.length,
               inCloud: this.inetOrgPersonsMatched,
               dns: inetOrgPersonDns.sort((a, b) => a.localeCompare(b)),
               reason: INETORGPERSON_REFUSAL,
@@ -460,10 +474,13 @@ export class OuComparison {
    * Every on-premises object a sync engine is expected to put in the cloud (those report() counts in
    * onPrem, and each type's onPrem), with the Entra object found for it: a user under its DN, a group
    * by its SID, a contact by its mail. What the Cloud Sync evidence is checked against.
+   * inetOrgPerson objects are not: they are refused (report().inetOrgPersons), not handed over, and
+   * addCloud() records no Entra id for them.
    */
   *inScope(): Generator<InScopeObject> {
     for (let m = 0; m < this.members; m++) {
       const flags = this.flags[m]!;
+      if ((flags & INETORGPERSON) !== 0) continue;
       const seen = (flags & SEEN) !== 0;
       if ((flags & FILTERED) !== 0 && !seen) continue;
       const slot = this.objectGuidSlots.get(m);

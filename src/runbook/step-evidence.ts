@@ -6,7 +6,7 @@ import {
   type CloudSyncConfirmation,
   type TypeConfirmation,
 } from './cloud-sync-evidence';
-import type { ComparisonReport } from './ou-comparison';
+import type { ComparisonReport, InetOrgPersonReport } from './ou-comparison';
 import type { StepState } from './runbook';
 import { stepByCheck, type StepDefinition } from './steps';
 import { planNoFlowRules, renderRulesScriptPreview } from './sync-rules';
@@ -95,10 +95,12 @@ export const MIN_ACK_REASON = 10;
 /**
  * A verify step's outcome from its comparison.
  * - baseline: records the count; passes when no user is predicted to fail Cloud Sync's hard match,
- *   or when a person acknowledged exactly these findings with a reason.
- * - provisioned: every baseline user in Entra, none missing, every onPremisesImmutableId matching,
- *   and every in-scope user, group and contact confirmed by a successful entry of the Cloud Sync
- *   job's provisioning logs (confirmationProblems). A canary condition is ANDed the same way.
+ *   or when a person acknowledged exactly these findings with a reason. In-scope inetOrgPerson
+ *   objects are only shown (evidence), as a warning of what step 12 refuses.
+ * - provisioned: no in-scope inetOrgPerson in the OU (inetOrgPersonProblem), every baseline user in
+ *   Entra, none missing, every onPremisesImmutableId matching, and every in-scope user, group and
+ *   contact confirmed by a successful entry of the Cloud Sync job's provisioning logs
+ *   (confirmationProblems). A canary condition is ANDed the same way.
  */
 export function verifyOutcome(
   mode: 'baseline' | 'provisioned',
@@ -107,6 +109,7 @@ export function verifyOutcome(
   job: string,
   inputs: VerifyInputs = {},
 ): CheckOutcome {
+  const refused = report.inetOrgPersons && report.inetOrgPersons.onPrem > 0 ? report.inetOrgPersons : null;
   const evidence = {
     ou: report.baseDn,
     onPremUsers: report.onPrem.users,
@@ -116,6 +119,8 @@ export function verifyOutcome(
     extra: report.extra.length,
     immutableIdMismatches: report.mismatched.length,
     missingSample: report.missing.slice(0, SAMPLE),
+    // Shown from step 7 on, so the team learns early what step 12 will refuse (inetOrgPersonProblem).
+    ...(refused ? { inetOrgPersons: refused.onPrem, inetOrgPersonSample: refused.dns.slice(0, SAMPLE) } : {}),
     job,
   };
   if (mode === 'baseline') {
@@ -139,7 +144,7 @@ export function verifyOutcome(
   }
   const baselineStep = stepByCheck({ kind: 'verify', mode: 'baseline' }).n;
   const baseline = (steps.find((s) => s.n === baselineStep)?.evidence as { onPremUsers?: number } | null)?.onPremUsers;
-  const problems: string[] = [];
+  const problems: string[] = refused ? [inetOrgPersonProblem(refused)] : [];
   // "In Entra" is all the cloud count says: Connect Sync put these users there before the migration.
   if (baseline !== undefined && report.cloud.users < baseline)
     problems.push(`${report.cloud.users} of the ${baseline} users counted in step ${baselineStep} are in Entra`);
@@ -172,6 +177,24 @@ export function verifyOutcome(
     evidence: { ...evidence, baseline: baseline ?? null, ...proof },
     reason: problems.join('; '),
   };
+}
+
+/**
+ * Why step 12 refuses an OU that holds in-scope inetOrgPerson objects (those Connect Sync's default
+ * rules export; the filtered ones are in notSynced and refused by nobody). The pilot tutorial has the
+ * no-flow rules written for user, group and contact, and so does step 9 (sync-rules.ts); Connect Sync
+ * joins inetOrgPerson with rules of its own ("In from AD - InetOrgPerson Join"), which no cloudNoFlow
+ * reaches, so it keeps exporting them after the hand-over. Cloud Sync's prerequisites page also says
+ * password hash sync with InetOrgPerson is not supported. Moving them out of the pilot OU is the one
+ * remedy those pages support: the rules and the Cloud Sync scope are both the OU.
+ */
+export function inetOrgPersonProblem(r: Pick<InetOrgPersonReport, 'onPrem'>): string {
+  return (
+    `the pilot OU holds ${r.onPrem} inetOrgPerson object(s) (the first few are in the evidence; /verify pilot on the OU lists them all): ` +
+    `the no-flow rules of step ${stepByCheck({ kind: 'noFlowRules' }).n} are for user, group and contact objects, so Connect Sync's own ` +
+    'inetOrgPerson rules keep exporting them after the hand-over, and Cloud Sync password hash sync ' +
+    'does not support InetOrgPerson. Move them out of the pilot OU, then run this check again'
+  );
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   SALES_WITH_CONSISTENCY_GUID,
 } from '../fixtures/ad-seed-spec';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
-import { verifyOutcome } from '../../src/runbook/step-evidence';
+import { inetOrgPersonProblem, verifyOutcome } from '../../src/runbook/step-evidence';
 import { stepByCheck } from '../../src/runbook/steps';
 import { cardProblems } from '../helpers/card-check';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
@@ -217,10 +217,11 @@ describe('/verify pilot end to end against Samba AD', () => {
         confirmed: EXPECTED_SYNCED.sales.users,
         unconfirmed: [],
       };
-      // Users alone are not enough: the OU's groups and contacts must be confirmed too.
+      // Users alone are not enough: the OU's groups and contacts must be confirmed too, and its
+      // inetOrgPersons refuse the step first.
       expect(verifyOutcome('provisioned', report, steps as never, 'job', { cloudSync: confirmedAll })).toMatchObject({
         ok: false,
-        reason: `the Cloud Sync evidence covers 0 of the ${exported.groups - filtered.groups} in-scope groups; verify again to read them all; the Cloud Sync evidence covers 0 of the ${exported.contacts - filtered.contacts} in-scope contacts; verify again to read them all`,
+        reason: `${inetOrgPersonProblem({ onPrem: exported.inetOrgPersons })}; the Cloud Sync evidence covers 0 of the ${exported.groups - filtered.groups} in-scope groups; verify again to read them all; the Cloud Sync evidence covers 0 of the ${exported.contacts - filtered.contacts} in-scope contacts; verify again to read them all`,
       });
       const all = (onPrem: number, matchedOn: 'onPremisesSecurityIdentifier' | 'mail') => ({
         onPrem,
@@ -234,10 +235,22 @@ describe('/verify pilot end to end against Samba AD', () => {
         groups: all(exported.groups - filtered.groups, 'onPremisesSecurityIdentifier'),
         contacts: all(exported.contacts - filtered.contacts, 'mail'),
       };
+      // Every user, group and contact confirmed: only the OU's inetOrgPersons are left, and step 12
+      // refuses on them alone, saying why and what to do.
       expect(verifyOutcome('provisioned', report, steps as never, 'job', { cloudSync: everyType })).toMatchObject({
-        ok: true,
-        reason: '',
+        ok: false,
+        reason: inetOrgPersonProblem({ onPrem: exported.inetOrgPersons }),
+        evidence: { onPremUsers: EXPECTED_SYNCED.sales.users, inetOrgPersons: exported.inetOrgPersons },
       });
+      // Without them the same evidence passes: nothing else blocks.
+      const withoutInets: ComparisonReport = { ...report };
+      delete withoutInets.inetOrgPersons;
+      expect(verifyOutcome('provisioned', withoutInets, steps as never, 'job', { cloudSync: everyType })).toMatchObject(
+        {
+          ok: true,
+          reason: '',
+        },
+      );
     } finally {
       h.graph.setUsers(tenant.users);
     }
@@ -437,10 +450,15 @@ describe('/verify pilot end to end against Samba AD', () => {
       expect([...cycle.conflicts].sort()).toEqual([...tenant.mismatchedDns].sort());
 
       const { text } = await verify('OU=Sales');
-      // Every in-scope user but the two whose Entra user carries another anchor. Only the confirmed
-      // count is checked: the total also counts the OU's inetOrgPersons today, a separate gap.
+      // Every in-scope user but the two whose Entra user carries another anchor, of the in-scope users
+      // alone: the OU's inetOrgPersons are counted and listed apart, never as users.
       const users = EXPECTED_SYNCED.sales.users;
-      expect(text).toContain(`Confirmed by Cloud Sync: ${(users - 2).toLocaleString('en-US')} of `);
+      const inets = EXPECTED_OTHER_TYPES.sales.inetOrgPersons;
+      expect(text).toContain(
+        `Confirmed by Cloud Sync: ${(users - 2).toLocaleString('en-US')} of ${users.toLocaleString('en-US')} (provisioning logs of `,
+      );
+      expect(text).toContain(`On-premises users: ${users.toLocaleString('en-US')} (`);
+      expect(text).toContain(`inetOrgPerson (refused): ${inets} on-premises, ${inets} of them in Entra as users`);
       expect(text).toContain(`Groups confirmed by Cloud Sync: ${groups} of ${groups} on-premises`);
       expect(text).toContain(`Contacts confirmed by Cloud Sync: ${contacts} of ${contacts} on-premises`);
       // The two whose Entra user carries another anchor are left, for that reason; no entry names another object.
@@ -448,6 +466,12 @@ describe('/verify pilot end to end against Samba AD', () => {
       for (const dn of tenant.mismatchedDns) expect(listed).toContain(`${dn} (different anchor in Entra)`);
       expect(listed).not.toContain('log entry names another source object');
       expect(listed).not.toContain(`CN=Sales Managers,${OU.sales}`);
+      // The inetOrgPersons are not among the unconfirmed users; they have their own list, with the reason.
+      expect(listed).not.toContain('Inet Person');
+      const refused = cardText(firstCard(await h.say('/verify list inetorgperson')));
+      for (let i = 1; i <= inets; i++)
+        expect(refused).toContain(`CN=Inet Person ${i},${OU.sales} (inetOrgPerson: not covered by the no-flow rules`);
+      expect(refused).toContain('move it out of the pilot OU (step 12 refuses the OU while it holds one)');
       // The Sales users with their own ms-DS-ConsistencyGuid (the first SALES_WITH_CONSISTENCY_GUID):
       // the entries name their objectGUID, which the scan carried for each of them.
       const withOwnGuid = Array.from(

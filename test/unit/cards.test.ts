@@ -1,5 +1,6 @@
 import { renderHelpCard, renderMessageCard } from '../../src/cards/message-cards';
 import { renderVerifyCard } from '../../src/cards/verify-card';
+import { INETORGPERSON_REFUSAL } from '../../src/runbook/connect-sync-scope';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { cardProblems } from '../helpers/card-check';
 
@@ -122,6 +123,38 @@ describe('cards', () => {
     );
     expect(text).toContain('Everything in this OU matches the cloud.');
     expect(text).not.toContain('Missing in the cloud (');
+  });
+
+  it('counts inetOrgPerson objects on their own row and list, with why they are refused, apart from the users', () => {
+    const clean = { ...report(0), cloud: { users: 1238 }, matched: 1238 };
+    const dns = ['CN=Inet Person 1,OU=Sales,DC=contoso,DC=com', 'CN=Inet Person 2,OU=Sales,DC=contoso,DC=com'];
+    const card = renderVerifyCard({
+      ou: 'OU=Sales',
+      shortId: 'abcd1234',
+      requestedBy: 'A',
+      requestedAt: at,
+      state: {
+        kind: 'done',
+        report: { ...clean, inetOrgPersons: { onPrem: 2, inCloud: 2, dns, reason: INETORGPERSON_REFUSAL } },
+        cloudSync: {
+          jobId: 'AD2AADProvisioning.1.2',
+          onPrem: 1238,
+          inEntraWithAnchor: 1238,
+          confirmed: 1238,
+          unconfirmed: [],
+        },
+      },
+      listLimit: 15,
+    });
+    expect(cardProblems(card)).toEqual([]);
+    const text = JSON.stringify(card);
+    expect(text).toContain('1,238 (13 disabled)');
+    expect(text).toContain('1,238 of 1,238 (provisioning logs of AD2AADProvisioning.1.2)');
+    expect(text).toContain('inetOrgPerson (refused)');
+    expect(text).toContain('2 on-premises, 2 of them in Entra as users');
+    expect(text).toContain(`inetOrgPerson objects, refused (${INETORGPERSON_REFUSAL}) (2)`);
+    for (const dn of dns) expect(text).toContain(dn);
+    expect(text).not.toContain('Not yet confirmed by Cloud Sync');
   });
 
   it('shows the three numbers per type and names unconfirmed groups and contacts with why', () => {

@@ -197,6 +197,41 @@ describe('OuComparison.inScope: what the evidence is checked against', () => {
     expect(c.report().onPrem.users).toBe(3);
   });
 
+  it('leaves inetOrgPerson objects out, so the confirmed count is of users only and none gets a made-up Entra id', () => {
+    const c = new OuComparison(BASE);
+    const [a, b, i1, i2] = [1, 2, 3, 4].map((n) => sourceAnchor(guidBytes(n), null));
+    c.addOnPrem({ dn: `CN=Ann,${BASE}`, anchor: a!, disabled: false });
+    c.addOnPrem({ dn: `CN=Bob,${BASE}`, anchor: b!, disabled: false });
+    c.addOnPrem({ dn: `CN=Inet 1,${BASE}`, anchor: i1!, disabled: false, type: 'inetOrgPerson' });
+    c.addOnPrem({ dn: `CN=Inet 2,${BASE}`, anchor: i2!, disabled: true, type: 'inetOrgPerson' });
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    // Connect Sync exports the inetOrgPersons as Entra users; one of them is even named in a log entry.
+    for (const [n, dn, anchor] of [
+      [0, `CN=Ann,${BASE}`, a],
+      [1, `CN=Bob,${BASE}`, b],
+      [2, `CN=Inet 1,${BASE}`, i1],
+    ] as const)
+      c.addCloud({
+        id: ids[n]!,
+        userPrincipalName: null,
+        onPremisesDistinguishedName: dn,
+        onPremisesImmutableId: anchor!,
+      });
+    const index = new ConfirmationIndex(JOB, [
+      success({ sourceId: a!, targetId: ids[0]! }),
+      success({ sourceId: b!, targetId: ids[1]! }),
+      success({ sourceId: i1!, targetId: ids[2]! }),
+    ]);
+    expect([...c.inScope()].map((o) => o.dn)).toEqual([`CN=Ann,${BASE}`, `CN=Bob,${BASE}`]);
+    const confirmation = confirmObjects(c.inScope(), index);
+    expect(confirmation).toMatchObject({ onPrem: 2, inEntraWithAnchor: 2, confirmed: 2, unconfirmed: [] });
+    expect(confirmationProblems(confirmation)).toEqual([]);
+    // The report says the same: two users; the inetOrgPersons counted and listed on their own.
+    const r = c.report();
+    expect(r.onPrem).toEqual({ users: 2, disabled: 0 });
+    expect(r.inetOrgPersons).toMatchObject({ onPrem: 2, inCloud: 1, dns: [`CN=Inet 1,${BASE}`, `CN=Inet 2,${BASE}`] });
+  });
+
   it("carries a user's, group's or contact's objectGUID only when it differs from the anchor", () => {
     const c = new OuComparison(BASE);
     const own = sourceAnchor(guidBytes(50), guidBytes(51));

@@ -486,6 +486,47 @@ describe('OuComparison', () => {
       expect(r.missing).toEqual([`CN=Pat,${base}`]);
     });
 
+    it("lists an inetOrgPerson Connect Sync's default rules filter out as not synced, not as refused, unless Entra has it", () => {
+      const c = typed();
+      c.addOnPrem({
+        dn: `CN=MSOL_1a2b,${base}`,
+        anchor: sourceAnchor(guid(20), null),
+        disabled: false,
+        type: 'inetOrgPerson',
+        filteredBy: ['syncServiceAccount'],
+      });
+      c.addOnPrem({
+        dn: `CN=System Inet,${base}`,
+        anchor: sourceAnchor(guid(21), null),
+        disabled: false,
+        type: 'inetOrgPerson',
+        criticalSystemObject: true,
+      });
+      // Filtered, yet synced all the same (a custom rule does that): then it is refused like the others.
+      c.addCloud({
+        id: 'sys',
+        userPrincipalName: null,
+        onPremisesDistinguishedName: `CN=System Inet,${base}`,
+        onPremisesImmutableId: sourceAnchor(guid(21), null),
+      });
+      const r = c.report();
+      expect(r.inetOrgPersons).toMatchObject({
+        onPrem: 2,
+        inCloud: 1,
+        dns: [`CN=Inet,${base}`, `CN=System Inet,${base}`],
+      });
+      expect(r.notSynced).toContainEqual({
+        dn: `CN=MSOL_1a2b,${base}`,
+        type: 'inetOrgPerson',
+        reason: expect.stringContaining('AAD_ or MSOL_') as string,
+        conditions: ['syncServiceAccount'],
+      });
+      // Never users, whichever list they are in.
+      expect(r.onPrem).toEqual({ users: 1, disabled: 0 });
+      expect(r.cloud.users).toBe(0);
+      expect(c.tally()).toMatchObject({ onPrem: { users: 1, disabled: 0 }, missing: 1, extra: 0 });
+    });
+
     it('says when the cloud side of a type was not read, and leaves types out that the scan did not hold', () => {
       const c = typed();
       const r = c.report();

@@ -294,6 +294,8 @@ describe('evidence on step cards', () => {
         baseline: null,
         someNewFlag: true,
         script: 'hidden',
+        inetOrgPersons: 2,
+        inetOrgPersonSample: ['CN=Inet 1,OU=Sales', 'CN=Inet 2,OU=Sales'],
       }),
     ).toEqual([
       { title: 'OU', value: 'OU=R\\,D,DC=contoso,DC=com' },
@@ -301,6 +303,8 @@ describe('evidence on step cards', () => {
       { title: 'Missing, first few', value: 'CN=Doe\\, Jane,OU=Sales; CN=B,OU=Sales' },
       { title: 'Counted in step 7', value: 'not counted' },
       { title: 'Some new flag', value: 'yes' },
+      { title: 'inetOrgPerson objects (not covered by the no-flow rules; step 12 refuses them)', value: '2' },
+      { title: 'inetOrgPerson, first few', value: 'CN=Inet 1,OU=Sales; CN=Inet 2,OU=Sales' },
     ]);
   });
 });

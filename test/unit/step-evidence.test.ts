@@ -1,8 +1,10 @@
 import type { CloudSyncConfirmation } from '../../src/runbook/cloud-sync-evidence';
+import { INETORGPERSON_REFUSAL } from '../../src/runbook/connect-sync-scope';
 import type { ComparisonReport } from '../../src/runbook/ou-comparison';
 import { initialSteps, type StepState } from '../../src/runbook/runbook';
 import {
   findingsHash,
+  inetOrgPersonProblem,
   noFlowRulesApproval,
   preflightFindings,
   pilotOu,
@@ -284,6 +286,59 @@ describe('verifyOutcome: when a verify step passes', () => {
     ).toMatchObject({
       ok: false,
       reason: '4 missing in the cloud',
+    });
+  });
+
+  describe('inetOrgPerson objects in the OU', () => {
+    const inets = [`CN=Inet 1,${PILOT}`, `CN=Inet 2,${PILOT}`, `CN=Inet 3,${PILOT}`, `CN=Inet 4,${PILOT}`];
+    const withInets = report({
+      inetOrgPersons: { onPrem: 4, inCloud: 4, dns: inets, reason: INETORGPERSON_REFUSAL },
+    });
+    const steps = withEvidence({ kind: 'verify', mode: 'baseline' }, { onPremUsers: 7 });
+
+    it('are shown by the baseline count as a warning, which passes with the users alone', () => {
+      const outcome = verifyOutcome('baseline', withInets, initialSteps(), 'abcd1234');
+      expect(outcome.ok).toBe(true);
+      expect(outcome.evidence).toMatchObject({
+        onPremUsers: 7,
+        inetOrgPersons: 4,
+        inetOrgPersonSample: inets.slice(0, 3),
+      });
+    });
+
+    it('make the provisioned check refuse, saying why and what to do, though every user is confirmed', () => {
+      const outcome = verifyOutcome('provisioned', withInets, steps, 'abcd1234', { cloudSync: allConfirmed });
+      const rules = stepByCheck({ kind: 'noFlowRules' }).n;
+      expect(outcome).toMatchObject({
+        ok: false,
+        evidence: { onPremUsers: 7, confirmedByCloudSync: 7, inetOrgPersons: 4 },
+        reason: inetOrgPersonProblem({ onPrem: 4 }),
+      });
+      expect(outcome.reason).toContain('the pilot OU holds 4 inetOrgPerson object(s)');
+      expect(outcome.reason).toContain(`the no-flow rules of step ${rules} are for user, group and contact objects`);
+      expect(outcome.reason).toContain('Cloud Sync password hash sync does not support InetOrgPerson');
+      expect(outcome.reason).toContain('Move them out of the pilot OU, then run this check again');
+      // With other problems it comes first, and they are all still named.
+      const dirty = verifyOutcome('provisioned', { ...withInets, missing: missing.slice(0, 1) }, steps, 'j', {
+        cloudSync: allConfirmed,
+      });
+      expect(dirty.reason).toBe(`${inetOrgPersonProblem({ onPrem: 4 })}; 1 missing in the cloud`);
+    });
+
+    it('block nothing when none is in scope (those Connect Sync filters out are listed as not synced)', () => {
+      const filteredOnly = report({
+        notSynced: [
+          {
+            dn: `CN=Svc,${PILOT}`,
+            type: 'inetOrgPerson',
+            reason: 'no sAMAccountName',
+            conditions: ['noSamAccountName'],
+          },
+        ],
+      });
+      const outcome = verifyOutcome('provisioned', filteredOnly, steps, 'j', { cloudSync: allConfirmed });
+      expect(outcome).toMatchObject({ ok: true, reason: '' });
+      expect(outcome.evidence).not.toHaveProperty('inetOrgPersons');
     });
   });
 
