@@ -210,7 +210,8 @@ export class NoFlowFollowUpService {
         status: 'waiting',
         nextAt: decision.at,
         checks: row.checks + 1,
-        lastOutcome: outcome,
+        // What the reading meant here (a wave's reading may call itself "none carry" before the cycle).
+        lastOutcome: 'noCycleSinceRules',
         claimedAt: null,
       });
       return;
