@@ -27,7 +27,7 @@ export interface NoFlowFollowUpOptions {
   store: Store;
   jobs: JobQueue;
   cards: CardSink;
-  servers: ConnectSyncServers;
+  servers: Pick<ConnectSyncServers, 'pinFor'>;
   /** Posts a check's result card, exactly as `/ou noflow` does. */
   noFlow: Pick<NoFlowCheckService, 'jobFinished'>;
   logger: Logger;
