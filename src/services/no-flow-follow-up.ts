@@ -71,7 +71,9 @@ export class NoFlowFollowUpService {
     if (!link || link.purpose !== 'action' || link.step !== n) return;
     const steps = await this.options.store.runbook.listSteps(link.migrationId);
     const pilot = pilotOu(steps);
-    if (steps.find((s) => s.n === n)?.status !== 'done' || !pilot) return;
+    const status = (k: number) => steps.find((s) => s.n === k)?.status;
+    // Only while the rules are in place: after a rollback disabled them, there is nothing to confirm.
+    if (status(n) !== 'done' || status(stepByCheck({ kind: 'noFlowRules' }).n) !== 'done' || !pilot) return;
     await this.schedule(job, link.migrationId, 'pilot', [pilot.baseDn]);
   }
 
@@ -84,6 +86,9 @@ export class NoFlowFollowUpService {
     if (!action || action.kind !== 'cycle' || action.status !== 'done') return;
     const wave = (await this.options.store.waves.listWaves(action.migrationId)).find((w) => w.id === action.waveId);
     if (!wave || wave.ous.length === 0) return;
+    // A rollback's cycle (rules undone) applies their removal: there is no cloudNoFlow to confirm then.
+    const rules = (await this.options.store.waveActions.listForWaves([wave.id])).find((a) => a.kind === 'rules');
+    if (rules?.status !== 'done') return;
     // As `/ou noflow <wave>` asks: the DN the wave's count resolved, or the OU as typed.
     await this.schedule(
       job,

@@ -101,7 +101,7 @@ describe.each([pgliteBackend(), postgresBackend()])('no-flow follow-up on $name'
   });
 
   /** Wave1 (the Sales OU) with its rules created and its approved full cycle job succeeded, as the relay hands it over. */
-  async function waveCycleDone(): Promise<JobRecord> {
+  async function waveCycleDone(rules: 'done' | 'undone' = 'done'): Promise<JobRecord> {
     const used = (await listRules({ env: fake.env })).rules.map((r) => r.precedence);
     await createNoFlowRules(planNoFlowRules({ ouDn: SALES_OU, usedPrecedences: used }), { env: fake.env });
     const wave = (await store().waves.createWave({
@@ -112,6 +112,15 @@ describe.each([pgliteBackend(), postgresBackend()])('no-flow follow-up on $name'
       ous: [SALES_OU],
       now: clock,
     }))!;
+    // The wave's rules action as its approval leaves it (undone: a rollback disabled them).
+    await store().waveActions.create({
+      migrationId,
+      waveId: wave.id,
+      kind: 'rules',
+      status: rules,
+      by: 'Adele Vance',
+      now: clock,
+    });
     const action = (await store().waveActions.create({
       migrationId,
       waveId: wave.id,
@@ -276,6 +285,12 @@ describe.each([pgliteBackend(), postgresBackend()])('no-flow follow-up on $name'
     });
     await a.afterStepJob({ ...other, state: 'succeeded' });
     await a.afterWaveJob({ ...other, state: 'succeeded' });
+    expect(await a.list(migrationId)).toEqual([]);
+    expect(cards.posted).toEqual([]);
+  });
+
+  test("a rollback's cycle (the wave's rules undone) is not followed up: there is no cloudNoFlow to confirm", async () => {
+    await a.afterWaveJob(await waveCycleDone('undone'));
     expect(await a.list(migrationId)).toEqual([]);
     expect(cards.posted).toEqual([]);
   });
