@@ -53,6 +53,8 @@ export interface BotConfig {
   cardListLimit: number;
   /** Smallest gap between two progress updates of one card (a verify's count of objects scanned). */
   progressIntervalMs: number;
+  /** The no-flow check after a cycle (issue 16): how often it reads again, and when it gives up. */
+  noFlowFollowUp: { intervalMs: number; deadlineMs: number };
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
   publicUrl: string | undefined;
@@ -100,6 +102,13 @@ const schema = z.object({
   SYNCSHIFT_BODY_IDLE_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
   SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  SYNCSHIFT_NO_FLOW_RECHECK_MINUTES: z.coerce.number().int().min(1).max(60).default(5),
+  SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(24 * 60)
+    .default(120),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
   SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce
@@ -180,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     bodyIdleMs: e.SYNCSHIFT_BODY_IDLE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
+    noFlowFollowUp: {
+      intervalMs: e.SYNCSHIFT_NO_FLOW_RECHECK_MINUTES * 60_000,
+      deadlineMs: e.SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES * 60_000,
+    },
     approvals: {
       approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS),
       required: e.SYNCSHIFT_REQUIRED_APPROVALS,

@@ -5,6 +5,7 @@ import { CloudSyncScopeService } from '../services/cloud-sync-scope-service';
 import { OuLedgerService } from '../services/ou-ledger-service';
 import { storedConfirmations } from '../services/ou-confirmations';
 import { NoFlowCheckService } from '../services/no-flow-check-service';
+import { NoFlowFollowUpService, startNoFlowFollowUpTimer } from '../services/no-flow-follow-up';
 import { WaveEngineService } from '../services/wave-engine-service';
 import type { BotConfig } from '../config';
 import { JobQueue } from '../jobs/job-queue';
@@ -41,6 +42,8 @@ export interface RunningBot {
   waves: WaveService;
   summaries: SummaryService;
   canary: CanaryService;
+  /** The no-flow checks the bot runs by itself after a cycle (issue 16). */
+  noFlowFollowUp: NoFlowFollowUpService;
   /** The start-up sweep and resume of unreported verifications; resolves when both are done. */
   startup: Promise<void>;
   stop(): Promise<void>;
@@ -78,6 +81,12 @@ export interface StartBotOptions {
     timeouts?: Partial<import('../runbook/canary').CanaryTimeouts>;
     progressEveryMs?: number;
   };
+  /**
+   * The no-flow check after a cycle: how often due checks are looked for (default 15 s; 0 turns the
+   * timer off, tests call noFlowFollowUp.tick()), and the recheck interval and deadline in ms
+   * (default: SYNCSHIFT_NO_FLOW_RECHECK_MINUTES and SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES).
+   */
+  noFlowFollowUp?: { pollMs?: number; intervalMs?: number; deadlineMs?: number; staleMs?: number };
 }
 
 /** Teams caps a message at about 100 KB; anything much larger at /api/messages is not from Teams. */
@@ -136,6 +145,20 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     ledger,
   });
   const noFlow = new NoFlowCheckService({ store, jobs, cards, servers, logger: logger.child({ part: 'no-flow' }) });
+  const followUpOptions = options.noFlowFollowUp ?? {};
+  const noFlowFollowUp = new NoFlowFollowUpService({
+    store,
+    jobs,
+    cards,
+    servers,
+    noFlow,
+    logger: logger.child({ part: 'no-flow-follow-up' }),
+    timing: {
+      intervalMs: followUpOptions.intervalMs ?? config.noFlowFollowUp.intervalMs,
+      deadlineMs: followUpOptions.deadlineMs ?? config.noFlowFollowUp.deadlineMs,
+    },
+    ...(followUpOptions.staleMs !== undefined ? { staleMs: followUpOptions.staleMs } : {}),
+  });
   const waveEngine = new WaveEngineService({
     store,
     jobs,
@@ -170,16 +193,24 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       verify: (job) => verify.scanFinished(job),
       // A staging server's read is a step check no step waits for; it goes to the servers' record.
       'step.check': async (job) => {
+        if (await noFlowFollowUp.jobFinished(job)) return;
         if (await noFlow.jobFinished(job)) return;
         if (!(await servers.stagingReadFinished(job))) await runbook.stepJobFinished(job);
       },
       'step.precheck': (job) => runbook.stepJobFinished(job),
-      'step.action': (job) => runbook.stepJobFinished(job),
+      // Step 13's scheduler start done: the no-flow check follows by itself once the cycle completes.
+      'step.action': async (job) => {
+        await runbook.stepJobFinished(job);
+        await noFlowFollowUp.afterStepJob(job);
+      },
       'step.undo': (job) => runbook.stepJobFinished(job),
       'wave.count': (job) => waves.countFinished(job),
       'summary.count': (job) => summaries.countFinished(job),
       canary: (job) => canary.jobFinished(job),
-      'wave.action': (job) => waveEngine.jobFinished(job),
+      'wave.action': async (job) => {
+        await waveEngine.jobFinished(job);
+        await noFlowFollowUp.afterWaveJob(job);
+      },
     },
     agentSecrets: config.agentSecrets,
     leaseMs: config.jobLeaseMs,
@@ -290,6 +321,12 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const canaryPollMs = options.canary?.pollMs ?? 15_000;
   const stopCanaryTimer =
     canaryPollMs > 0 ? startCanaryTimer(canary, logger.child({ part: 'canary' }), canaryPollMs) : async () => undefined;
+  const followUpPollMs = followUpOptions.pollMs ?? 15_000;
+  // Its first look, at once, resumes checks a stopped instance left pending.
+  const stopFollowUpTimer =
+    followUpPollMs > 0
+      ? startNoFlowFollowUpTimer(noFlowFollowUp, logger.child({ part: 'no-flow-follow-up' }), followUpPollMs)
+      : async () => undefined;
   const sweeper = startLeaseSweeper({
     sweep: () => relay.sweep(),
     intervalMs: options.leaseSweepMs ?? config.leaseSweepMs,
@@ -308,9 +345,11 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
     summaries,
     startup,
     canary,
+    noFlowFollowUp,
     stop: async () => {
       stopSummaryTimer();
       await stopCanaryTimer();
+      await stopFollowUpTimer();
       sweeper.stop();
       // Open long polls are answered now and no new connection is taken, so a rolling restart takes
       // seconds, not an agent's whole poll; requests under way (a result, a streamed scan) finish.

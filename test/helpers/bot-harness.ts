@@ -58,6 +58,8 @@ export interface BotHarnessOptions {
   streamIdleMs?: number;
   /** Step 12's canary: poll period and timeouts (the bot's defaults otherwise). */
   canary?: import('../../src/bot/start-bot').StartBotOptions['canary'];
+  /** The no-flow check after a cycle: poll period (0: the test ticks), recheck interval, deadline. */
+  noFlowFollowUp?: import('../../src/bot/start-bot').StartBotOptions['noFlowFollowUp'];
 }
 
 export async function startBotHarness(options: BotHarnessOptions = {}): Promise<BotHarness> {
@@ -95,6 +97,7 @@ export async function startBotHarness(options: BotHarnessOptions = {}): Promise<
     ...(options.bodyIdleMs ? { bodyIdleMs: options.bodyIdleMs } : {}),
     ...(options.streamIdleMs ? { streamIdleMs: options.streamIdleMs } : {}),
     ...(options.canary ? { canary: options.canary } : {}),
+    ...(options.noFlowFollowUp ? { noFlowFollowUp: options.noFlowFollowUp } : {}),
   };
   let bot = await startBot({ ...botOptions, config, store });
   const conversationId = '19:migration-thread@thread.tacv2';

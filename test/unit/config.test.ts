@@ -219,6 +219,17 @@ describe('bot configuration', () => {
     });
   });
 
+  describe('the no-flow check after a cycle', () => {
+    it('reads again every 5 minutes for at most 2 hours by default; both are configurable within bounds', () => {
+      expect(loadConfig({})).toMatchObject({ noFlowFollowUp: { intervalMs: 5 * 60_000, deadlineMs: 120 * 60_000 } });
+      expect(
+        loadConfig({ SYNCSHIFT_NO_FLOW_RECHECK_MINUTES: '10', SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES: '240' }),
+      ).toMatchObject({ noFlowFollowUp: { intervalMs: 10 * 60_000, deadlineMs: 240 * 60_000 } });
+      expect(refusal({ SYNCSHIFT_NO_FLOW_RECHECK_MINUTES: '0' })).toContain('SYNCSHIFT_NO_FLOW_RECHECK_MINUTES');
+      expect(refusal({ SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES: '5' })).toContain('SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES');
+    });
+  });
+
   describe('request bodies', () => {
     it('a body that sends nothing for 15 s is cut by default; the limit is configurable from 1 s to 300 s', () => {
       expect(loadConfig({})).toMatchObject({ bodyIdleMs: 15_000 });
