@@ -53,6 +53,8 @@ export interface BotConfig {
   cardListLimit: number;
   /** Smallest gap between two progress updates of one card (a verify's count of objects scanned). */
   progressIntervalMs: number;
+  /** How long one proactive card post or update may go without an answer before it counts as failed. */
+  cardSendTimeoutMs: number;
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
   publicUrl: string | undefined;
@@ -100,6 +102,9 @@ const schema = z.object({
   SYNCSHIFT_BODY_IDLE_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
   CARD_LIST_LIMIT: z.coerce.number().int().min(1).max(100).default(15),
   SYNCSHIFT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  // At least 1 s: a shorter deadline would give up on Teams answering normally; at most 5 minutes,
+  // past which a hung update holds the card's later updates back for longer than anyone waits.
+  SYNCSHIFT_CARD_SEND_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
   SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce
@@ -180,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     bodyIdleMs: e.SYNCSHIFT_BODY_IDLE_SECONDS * 1000,
     cardListLimit: e.CARD_LIST_LIMIT,
     progressIntervalMs: e.SYNCSHIFT_PROGRESS_INTERVAL_MS,
+    cardSendTimeoutMs: e.SYNCSHIFT_CARD_SEND_TIMEOUT_MS,
     approvals: {
       approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS),
       required: e.SYNCSHIFT_REQUIRED_APPROVALS,
