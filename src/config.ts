@@ -55,6 +55,8 @@ export interface BotConfig {
   progressIntervalMs: number;
   /** The no-flow check after a cycle (issue 16): how often it reads again, and when it gives up. */
   noFlowFollowUp: { intervalMs: number; deadlineMs: number };
+  /** How long one proactive card post or update may go without an answer before it counts as failed. */
+  cardSendTimeoutMs: number;
   approvals: { approvers: string[]; required: number; ttlMs: number };
   /** Base URL people's browsers reach the bot at, for download links; defaults to the listen address. */
   publicUrl: string | undefined;
@@ -109,6 +111,9 @@ const schema = z.object({
     .min(10)
     .max(24 * 60)
     .default(120),
+  // At least 1 s: a shorter deadline would give up on Teams answering normally; at most 5 minutes,
+  // past which a hung update holds the card's later updates back for longer than anyone waits.
+  SYNCSHIFT_CARD_SEND_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
   SYNCSHIFT_APPROVERS: z.string().default(''),
   SYNCSHIFT_REQUIRED_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
   SYNCSHIFT_APPROVAL_TTL_MINUTES: z.coerce
@@ -193,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
       intervalMs: e.SYNCSHIFT_NO_FLOW_RECHECK_MINUTES * 60_000,
       deadlineMs: e.SYNCSHIFT_NO_FLOW_DEADLINE_MINUTES * 60_000,
     },
+    cardSendTimeoutMs: e.SYNCSHIFT_CARD_SEND_TIMEOUT_MS,
     approvals: {
       approvers: parseApprovers(e.SYNCSHIFT_APPROVERS, e.SYNCSHIFT_REQUIRED_APPROVALS),
       required: e.SYNCSHIFT_REQUIRED_APPROVALS,

@@ -1,7 +1,7 @@
 import { CardFactory, MessageFactory, type ConversationReference, type TurnContext } from 'botbuilder';
 import type { CloudAdapter } from 'botbuilder';
 import type { AdaptiveCardJson } from '../cards/render';
-import type { CardSink } from '../services/card-sink';
+import type { CardSendOptions, CardSink } from '../services/card-sink';
 import { AppError } from '../shared/errors';
 import type { Store } from '../store/types';
 
@@ -17,17 +17,26 @@ export class ProactiveCardSink implements CardSink {
     private readonly store: Store,
   ) {}
 
-  async post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
+  async post(
+    conversationId: string,
+    card: AdaptiveCardJson,
+    options: CardSendOptions = {},
+  ): Promise<string | undefined> {
     let id: string | undefined;
-    await this.proactive(conversationId, async (context) => {
+    await this.proactive(conversationId, options.signal, async (context) => {
       sendOnce(context.turnState.get(this.adapter.ConnectorClientKey));
       id = (await context.sendActivity(cardActivity(card)))?.id;
     });
     return id;
   }
 
-  async update(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void> {
-    await this.proactive(conversationId, async (context) => {
+  async update(
+    conversationId: string,
+    activityId: string,
+    card: AdaptiveCardJson,
+    options: CardSendOptions = {},
+  ): Promise<void> {
+    await this.proactive(conversationId, options.signal, async (context) => {
       await context.updateActivity({ ...cardActivity(card), id: activityId });
     });
   }
@@ -38,13 +47,21 @@ export class ProactiveCardSink implements CardSink {
    * its own and resolves: the caller would take a failed post for a sent one, and the chat would
    * get a second message.
    */
-  private async proactive(conversationId: string, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+  private async proactive(
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    logic: (context: TurnContext) => Promise<void>,
+  ): Promise<void> {
     let failure: { error: unknown } | undefined;
     await this.adapter.continueConversationAsync(
       this.botAppId,
       await this.reference(conversationId),
       async (context) => {
         try {
+          // The caller may have given up while the turn was set up (a token fetch that hung):
+          // sending now would put a card in the chat that the caller was told had failed.
+          signal?.throwIfAborted();
+          if (signal) abortWith(context.turnState.get(this.adapter.ConnectorClientKey), signal);
           await logic(context);
         } catch (error) {
           failure = { error };
@@ -89,4 +106,35 @@ function sendOnce(connectorClient: unknown): void {
     );
   }
   pipeline.removePolicy({ phase: 'Retry' });
+}
+
+/**
+ * botbuilder's adapter passes no request options to the connector client, so the caller's signal
+ * reaches the HTTP request through this turn's own pipeline: a policy sets it on every request, and
+ * core-rest-pipeline's HTTP client cancels a request whose signal aborts. Without the pipeline the
+ * caller's deadline still holds; only the request is then left to finish by itself.
+ */
+function abortWith(connectorClient: unknown, signal: AbortSignal): void {
+  type Request = { abortSignal?: AbortSignal };
+  const pipeline = (
+    connectorClient as
+      | {
+          client?: {
+            pipeline?: {
+              addPolicy?: (policy: {
+                name: string;
+                sendRequest: (r: Request, next: (r: Request) => unknown) => unknown;
+              }) => void;
+            };
+          };
+        }
+      | undefined
+  )?.client?.pipeline;
+  pipeline?.addPolicy?.({
+    name: 'syncshiftCardDeadline',
+    sendRequest: (request, next) => {
+      request.abortSignal = request.abortSignal ? AbortSignal.any([request.abortSignal, signal]) : signal;
+      return next(request);
+    },
+  });
 }

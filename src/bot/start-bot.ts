@@ -96,9 +96,11 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const { config, store, cloud, logger } = options;
   const now = options.now ?? (() => new Date());
   const adapter = createAdapter(config);
-  // Every proactive card waits for room under Teams' per-conversation and per-app limits.
+  // Every proactive card waits for room under Teams' per-conversation and per-app limits, and gives
+  // up on an answer after SYNCSHIFT_CARD_SEND_TIMEOUT_MS, so a hung update cannot freeze its card.
   const cards = new RateLimitedCardSink(new ProactiveCardSink(adapter, config.botAuth?.appId ?? '', store), {
     logger: logger.child({ part: 'cards' }),
+    sendTimeoutMs: config.cardSendTimeoutMs,
   });
   const jobs = new JobQueue({ store, logger: logger.child({ part: 'jobs' }) });
   const verify = new VerifyService({

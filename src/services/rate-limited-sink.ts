@@ -1,6 +1,6 @@
 import type { AdaptiveCardJson } from '../cards/render';
 import type { Logger } from '../shared/logger';
-import type { CardSink } from './card-sink';
+import type { CardSendOptions, CardSink } from './card-sink';
 
 export interface WindowRule {
   limit: number;
@@ -105,6 +105,43 @@ export const TEAMS_APP_RULES: readonly WindowRule[] = [{ limit: 40, windowMs: 1_
 const RETRYABLE_UPDATE = new Set([429, 412, 502, 503, 504]);
 const RETRYABLE_POST = new Set([429, 503]);
 
+/** How long one post or update may go without an answer from Teams (SYNCSHIFT_CARD_SEND_TIMEOUT_MS). */
+export const DEFAULT_CARD_SEND_TIMEOUT_MS = 30_000;
+
+/**
+ * A post or update Teams did not answer in time. Its `code` is ETIMEDOUT and it is not an AppError on
+ * purpose: `classifyPostFailure` reads it as "Teams may have it", so a post is not sent a second time.
+ */
+export class CardSendTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+
+  constructor(kind: 'post' | 'update', timeoutMs: number) {
+    super(
+      `Teams did not answer the card ${kind} within ${timeoutMs} ms, so it may or may not be shown. ` +
+        "SyncShift moved on; /step shows the current card. If this repeats, check the bot's connection to the Bot Framework service or raise SYNCSHIFT_CARD_SEND_TIMEOUT_MS.",
+    );
+    this.name = 'CardSendTimeout';
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts (then it resolves early, which the caller ignores). */
+export type DeadlineTimer = (ms: number, signal: AbortSignal) => Promise<void>;
+
+const realTimer: DeadlineTimer = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/** What a send does when its deadline passes: whom to name in the log, and whom to tell how it settled later. */
+interface Deadline<T> {
+  kind: 'post' | 'update';
+  activityId?: string;
+  /** Called when the deadline passes, before the attempt is aborted. */
+  overdue?: () => void;
+  late: (late: { ok: true; value: T } | { ok: false; error: unknown }) => void;
+}
+
 /** An update waiting to be sent, and the caller waiting for it. */
 interface PendingUpdate {
   card: AdaptiveCardJson;
@@ -116,6 +153,12 @@ interface PendingUpdate {
 interface MessageQueue {
   sending: boolean;
   waiting: PendingUpdate | undefined;
+  /** Numbers this message's sends in the order they were handed to Teams. */
+  sends: number;
+  /** The newest card handed to Teams, and its number: what the card must end up showing. */
+  latest: { n: number; card: AdaptiveCardJson } | undefined;
+  /** Sends that passed their deadline and have not settled yet; the queue is kept until they do. */
+  overdue: number;
 }
 
 /**
@@ -139,6 +182,10 @@ export class RateLimitedCardSink implements CardSink {
       conversationRules?: readonly WindowRule[];
       appRules?: readonly WindowRule[];
       maxRetries?: number;
+      /** Deadline of one attempt to post or update; default DEFAULT_CARD_SEND_TIMEOUT_MS. */
+      sendTimeoutMs?: number;
+      /** What measures that deadline; tests pass virtual time. */
+      timer?: DeadlineTimer;
     },
   ) {
     this.perConversation = new SlidingWindowLimiter(
@@ -149,11 +196,24 @@ export class RateLimitedCardSink implements CardSink {
   }
 
   async post(conversationId: string, card: AdaptiveCardJson): Promise<string | undefined> {
+    // A post that times out is not sent again: the request went out, so Teams may have the card,
+    // and a second copy in the chat is worse than a missing one (the same reason 502/504 are not
+    // retried). The caller gets the CardSendTimeout, which classifyPostFailure reads as "unknown".
     const sent = await this.send(
       conversationId,
       RETRYABLE_POST,
-      () => this.inner.post(conversationId, card),
+      (options) => this.inner.post(conversationId, card, options),
       () => false,
+      {
+        kind: 'post',
+        late: (late) => {
+          if (late.ok)
+            this.options.logger.warn(
+              { conversationId, activityId: late.value },
+              'a card post Teams answered after its deadline is in the chat; the caller was told it failed, so nothing will update it',
+            );
+        },
+      },
     );
     return sent.value;
   }
@@ -162,7 +222,7 @@ export class RateLimitedCardSink implements CardSink {
     const key = `${conversationId}\n${activityId}`;
     let queue = this.messages.get(key);
     if (!queue) {
-      queue = { sending: false, waiting: undefined };
+      queue = { sending: false, waiting: undefined, sends: 0, latest: undefined, overdue: 0 };
       this.messages.set(key, queue);
     }
     const replaced = queue.waiting;
@@ -180,12 +240,23 @@ export class RateLimitedCardSink implements CardSink {
       for (let next = queue.waiting; next; next = queue.waiting) {
         queue.waiting = undefined;
         const current = next;
+        let n = 0;
         try {
           const sent = await this.send(
             conversationId,
             RETRYABLE_UPDATE,
-            () => this.inner.update(conversationId, activityId, current.card),
+            (options) => {
+              n = ++queue.sends;
+              queue.latest = { n, card: current.card };
+              return this.inner.update(conversationId, activityId, current.card, options);
+            },
             () => queue.waiting !== undefined,
+            {
+              kind: 'update',
+              activityId,
+              overdue: () => queue.overdue++,
+              late: (late) => this.lateUpdate(key, conversationId, activityId, queue, n, late.ok),
+            },
           );
           if (sent.superseded)
             this.options.logger.debug(
@@ -200,16 +271,64 @@ export class RateLimitedCardSink implements CardSink {
       }
     } finally {
       queue.sending = false;
-      if (this.messages.get(key) === queue) this.messages.delete(key);
+      this.forgetIfIdle(key, queue);
     }
   }
 
-  /** `superseded` is asked before every attempt; once true, nothing more is sent for this call. */
+  /**
+   * A timed-out update of this message settled after all. If it was taken and a newer card was
+   * handed to Teams meanwhile, Teams may now show the older card: the newest is sent once more
+   * (unless a newer update already waits), so the last card Teams takes from us is the newest.
+   * A request Teams applies while its answer never reaches us cannot be seen here; the card's next
+   * update corrects it (see docs/configuration.md, SYNCSHIFT_CARD_SEND_TIMEOUT_MS).
+   */
+  private lateUpdate(
+    key: string,
+    conversationId: string,
+    activityId: string,
+    queue: MessageQueue,
+    n: number,
+    ok: boolean,
+  ): void {
+    queue.overdue--;
+    const latest = queue.latest;
+    if (ok && latest && latest.n > n && !queue.waiting) {
+      this.options.logger.warn(
+        { conversationId, activityId },
+        'an overdue card update was answered after a newer one was sent; sending the newest card again',
+      );
+      queue.waiting = {
+        card: latest.card,
+        resolve: () => undefined,
+        reject: (err) =>
+          this.options.logger.warn(
+            { conversationId, activityId, err: (err as Error).message },
+            'the newest card could not be sent again',
+          ),
+      };
+      if (!queue.sending) void this.drain(key, conversationId, activityId, queue);
+      return;
+    }
+    this.forgetIfIdle(key, queue);
+  }
+
+  private forgetIfIdle(key: string, queue: MessageQueue): void {
+    if (!queue.sending && !queue.waiting && queue.overdue === 0 && this.messages.get(key) === queue)
+      this.messages.delete(key);
+  }
+
+  /**
+   * `superseded` is asked before every attempt; once true, nothing more is sent for this call.
+   * Every attempt has a deadline: past it the attempt is aborted and counts as failed (not
+   * retried: a hung Teams endpoint would only hang again, and for an update a newer card may be
+   * waiting behind it), and `deadline.late` hears how it settled, if it ever does.
+   */
   private async send<T>(
     conversationId: string,
     retryable: ReadonlySet<number>,
-    fn: () => Promise<T>,
+    fn: (options: CardSendOptions) => Promise<T>,
     superseded: () => boolean,
+    deadline: Deadline<T>,
   ): Promise<{ value?: T; superseded: boolean }> {
     const clock = this.options.clock ?? realClock;
     const maxRetries = this.options.maxRetries ?? 3;
@@ -223,8 +342,9 @@ export class RateLimitedCardSink implements CardSink {
         return { superseded: true };
       }
       try {
-        return { value: await fn(), superseded: false };
+        return { value: await this.withinDeadline(conversationId, fn, deadline), superseded: false };
       } catch (err) {
+        if (err instanceof CardSendTimeout) throw err;
         const status = (err as { statusCode?: unknown }).statusCode;
         if (typeof status !== 'number' || !retryable.has(status) || attempt >= maxRetries) throw err;
         const retryAfter = Number(
@@ -241,5 +361,36 @@ export class RateLimitedCardSink implements CardSink {
         await clock.sleep(Math.min(waitMs, 60_000));
       }
     }
+  }
+
+  /** One attempt, raced against the deadline; see `send`. */
+  private async withinDeadline<T>(
+    conversationId: string,
+    fn: (options: CardSendOptions) => Promise<T>,
+    deadline: Deadline<T>,
+  ): Promise<T> {
+    const timeoutMs = this.options.sendTimeoutMs ?? DEFAULT_CARD_SEND_TIMEOUT_MS;
+    const abort = new AbortController();
+    const settled = fn({ signal: abort.signal }).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const stopTimer = new AbortController();
+    const expired = (this.options.timer ?? realTimer)(timeoutMs, stopTimer.signal).then(() => 'expired' as const);
+    const first = await Promise.race([settled, expired]);
+    stopTimer.abort();
+    if (first !== 'expired') {
+      if (first.ok) return first.value;
+      throw first.error;
+    }
+    const timeout = new CardSendTimeout(deadline.kind, timeoutMs);
+    this.options.logger.warn(
+      { conversationId, ...(deadline.activityId ? { activityId: deadline.activityId } : {}), timeoutMs },
+      `card ${deadline.kind} got no answer from Teams in time; aborted and treated as failed`,
+    );
+    deadline.overdue?.();
+    abort.abort(timeout);
+    void settled.then(deadline.late);
+    throw timeout;
   }
 }

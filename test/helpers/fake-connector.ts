@@ -37,6 +37,9 @@ export class FakeConnector {
   /** Failures for the next new-activity POSTs whose activity matches, in order (see failPosts). */
   private readonly postFailures: { failure: PostFailure; match: (activity: ConnectorCall['activity']) => boolean }[] =
     [];
+  /** Updates (PUTs) left unanswered on purpose (see hangUpdates); `closed` once the bot gave up on the request. */
+  readonly hungUpdates: { activity: ConnectorCall['activity']; closed: boolean; answer: () => void }[] = [];
+  private readonly updateHangs: ((activity: ConnectorCall['activity']) => boolean)[] = [];
   private server: Server | undefined;
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -44,7 +47,14 @@ export class FakeConnector {
 
   async start(): Promise<this> {
     this.server = createServer(
-      (req, res) => void this.handle(req, res.writeHead.bind(res), res.end.bind(res), () => res.socket?.destroy()),
+      (req, res) =>
+        void this.handle(
+          req,
+          res.writeHead.bind(res),
+          res.end.bind(res),
+          () => res.socket?.destroy(),
+          (onClose) => res.on('close', onClose),
+        ),
     );
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
@@ -82,6 +92,14 @@ export class FakeConnector {
     for (let i = 0; i < count; i++) this.postFailures.push({ failure, match });
   }
 
+  /**
+   * The next update (PUT) whose activity matches gets no answer until `answer()` is called on its
+   * entry in `hungUpdates`; the update is recorded (shown) only then, as a Teams endpoint that hangs.
+   */
+  hangUpdate(match: (activity: ConnectorCall['activity']) => boolean = () => true): void {
+    this.updateHangs.push(match);
+  }
+
   /** Resolves with the first call (after `from`) that satisfies the predicate. */
   async waitFor(
     predicate: (call: ConnectorCall) => boolean,
@@ -113,6 +131,7 @@ export class FakeConnector {
     writeHead: (s: number, h: Record<string, string>) => unknown,
     end: (b?: string) => unknown,
     drop: () => void,
+    onClose: (listener: () => void) => void,
   ): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -143,6 +162,23 @@ export class FakeConnector {
     const activityId = match[2] ? decodeURIComponent(match[2]) : undefined;
     const id = req.method === 'PUT' ? activityId! : `act-${++this.counter}`;
     const activity = JSON.parse(body) as ConnectorCall['activity'];
+    const hangAt = req.method === 'PUT' ? this.updateHangs.findIndex((m) => m(activity)) : -1;
+    if (hangAt >= 0) {
+      this.updateHangs.splice(hangAt, 1);
+      const hung = {
+        activity,
+        closed: false,
+        answer: () => {
+          if (hung.closed) return;
+          this.calls.push({ method: 'PUT', conversationId, activityId, id, receivedAt, activity });
+          writeHead(200, { 'content-type': 'application/json' });
+          end(JSON.stringify({ id }));
+        },
+      };
+      onClose(() => (hung.closed = true));
+      this.hungUpdates.push(hung);
+      return;
+    }
     const failureAt = req.method === 'POST' ? this.postFailures.findIndex((f) => f.match(activity)) : -1;
     const failure = failureAt >= 0 ? this.postFailures.splice(failureAt, 1)[0]!.failure : undefined;
     this.postAttempts.push({ activity, failed: failure !== undefined });

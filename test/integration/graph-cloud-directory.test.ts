@@ -514,3 +514,27 @@ describe('Graph cloud directory against the simulator', () => {
     expect(() => createGraphCloudDirectory({ baseUrl: sim.url })).toThrow(/authenticate/);
   });
 });
+
+describe('looking users up by anchor', () => {
+  it("finds anchors with '+' and '/' in them (base64 of an objectGUID); '+' does not reach Graph as a space", async () => {
+    const anchors = ['3m0hi5unu0aBjax3Z+mRWQ==', '+OUJDeIiAEOJaoeQ+/tQyw=='];
+    const sim = await startGraphSimulator({
+      token: TOKEN,
+      users: anchors.map((anchor, i) => ({
+        id: `plus-${i}`,
+        userPrincipalName: `plus${i}@contoso.com`,
+        onPremisesDistinguishedName: `CN=plus${i},OU=Canary,DC=contoso,DC=com`,
+        onPremisesImmutableId: anchor,
+        onPremisesSyncEnabled: true,
+      })),
+    });
+    try {
+      const dir = createGraphCloudDirectory({ baseUrl: sim.url, staticToken: TOKEN });
+      for (const [i, anchor] of anchors.entries())
+        expect((await dir.usersByImmutableId(anchor)).map((u) => u.id)).toEqual([`plus-${i}`]);
+      expect(await dir.usersByImmutableId('3m0hi5unu0aBjax3Z mRWQ==')).toEqual([]);
+    } finally {
+      await sim.close();
+    }
+  });
+});

@@ -238,6 +238,15 @@ describe('bot configuration', () => {
       expect(refusal({ SYNCSHIFT_BODY_IDLE_SECONDS: '301' })).toContain('SYNCSHIFT_BODY_IDLE_SECONDS');
     });
   });
+
+  describe('proactive cards', () => {
+    it('a post or update Teams does not answer fails after 30 s by default; 1 s to 5 minutes may be set', () => {
+      expect(loadConfig({})).toMatchObject({ cardSendTimeoutMs: 30_000 });
+      expect(loadConfig({ SYNCSHIFT_CARD_SEND_TIMEOUT_MS: '5000' })).toMatchObject({ cardSendTimeoutMs: 5000 });
+      for (const bad of ['999', '300001', 'soon'])
+        expect(refusal({ SYNCSHIFT_CARD_SEND_TIMEOUT_MS: bad })).toContain('SYNCSHIFT_CARD_SEND_TIMEOUT_MS');
+    });
+  });
 });
 
 describe('agent relay URL (TLS rule)', () => {

@@ -1,4 +1,7 @@
+import pino from 'pino';
+import { classifyPostFailure } from '../../src/services/post-outcome';
 import {
+  CardSendTimeout,
   RateLimitedCardSink,
   SlidingWindowLimiter,
   TEAMS_CONVERSATION_RULES,
@@ -244,5 +247,156 @@ describe('updates of one message: the newest card wins', () => {
     await clock.advance(0);
     await expect(bad).rejects.toThrow('Forbidden');
     await expect(good).resolves.toBeUndefined();
+  });
+});
+
+/**
+ * An update Teams never answers (seen with the Agents Playground): without a deadline the card's
+ * queue waits on it for ever, and every later update of that card, the canary's included, with it.
+ */
+describe('a card update that never gets an answer', () => {
+  /** Teams that hangs on the cards named in `hang` (their promises settle only when the test says). */
+  function hangingTeams(clock: { t: number }, hang: readonly string[]) {
+    const shown = new Map<string, string>();
+    const attempts: { text: string; t: number }[] = [];
+    const hung = new Map<string, { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal }>();
+    const inner: CardSink = {
+      post: async () => 'new-id',
+      update: (_conv, activityId, card, options) => {
+        const text = String((card as { text?: string }).text);
+        attempts.push({ text, t: clock.t });
+        if (hang.includes(text) && !hung.has(text))
+          return new Promise<void>((resolve, reject) =>
+            hung.set(text, {
+              resolve: () => (shown.set(activityId, text), resolve()),
+              reject,
+              ...(options?.signal ? { signal: options.signal } : {}),
+            }),
+          );
+        shown.set(activityId, text);
+        return Promise.resolve();
+      },
+    };
+    return { inner, shown, attempts, hung };
+  }
+
+  function sinkOver(inner: CardSink, clock: ReturnType<typeof manualClock>, logger = createLogger('test', 'silent')) {
+    // Passed through a variable so that the file still compiles against a sink without these options.
+    const options = { logger, clock, sendTimeoutMs: 30_000, timer: (ms: number) => clock.sleep(ms) };
+    return new RateLimitedCardSink(inner, options);
+  }
+
+  test('a later update of the same card is sent once the hung one passes its deadline', async () => {
+    const clock = manualClock();
+    const teams = hangingTeams(clock, ['waiting for Cloud Sync']);
+    const sink = sinkOver(teams.inner, clock);
+    const hung = sink.update('conv', 'card-12', { text: 'waiting for Cloud Sync' });
+    hung.catch(() => undefined);
+    await clock.advance(1_600);
+    const seen = sink.update('conv', 'card-12', { text: 'seen in Entra' });
+    await clock.advance(45_000);
+    expect(teams.attempts.map((a) => a.text)).toEqual(['waiting for Cloud Sync', 'seen in Entra']);
+    // Sent as soon as the hung update's 30 s ran out, not later.
+    expect(teams.attempts[1]!.t).toBe(30_000);
+    await expect(seen).resolves.toBeUndefined();
+    await expect(hung).rejects.toThrow(/did not answer the card update within 30000 ms/);
+    expect(teams.shown.get('card-12')).toBe('seen in Entra');
+  });
+
+  test('of the updates queued behind the hung one, only the newest is sent, and the hung request is aborted', async () => {
+    const clock = manualClock();
+    const teams = hangingTeams(clock, ['waiting for Cloud Sync']);
+    const sink = sinkOver(teams.inner, clock);
+    const hung = sink.update('conv', 'card-12', { text: 'waiting for Cloud Sync' });
+    hung.catch(() => undefined);
+    await clock.advance(1_000);
+    const queued = [
+      sink.update('conv', 'card-12', { text: 'created 10 s ago' }),
+      sink.update('conv', 'card-12', { text: 'seen in Entra' }),
+    ];
+    await clock.advance(29_000);
+    expect(teams.hung.get('waiting for Cloud Sync')!.signal!.aborted).toBe(true);
+    await Promise.all(queued);
+    expect(teams.attempts.map((a) => a.text)).toEqual(['waiting for Cloud Sync', 'seen in Entra']);
+    expect(teams.shown.get('card-12')).toBe('seen in Entra');
+    await expect(hung).rejects.toBeInstanceOf(CardSendTimeout);
+  });
+
+  test('the timeout is logged with the conversation and the activity id', async () => {
+    const clock = manualClock();
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const teams = hangingTeams(clock, ['waiting for Cloud Sync']);
+    const hung = sinkOver(teams.inner, clock, logger).update('conv', 'card-12', { text: 'waiting for Cloud Sync' });
+    hung.catch(() => undefined);
+    await clock.advance(30_000);
+    expect(lines).toEqual([
+      expect.objectContaining({ conversationId: 'conv', activityId: 'card-12', timeoutMs: 30_000, level: 40 }),
+    ]);
+  });
+
+  test('a hung update answered late, after a newer card went out: the newer card is sent again and stays', async () => {
+    const clock = manualClock();
+    // This Teams ignores the abort: the old request still lands, after the newer card.
+    const teams = hangingTeams(clock, ['waiting for Cloud Sync']);
+    const sink = sinkOver(teams.inner, clock);
+    sink.update('conv', 'card-12', { text: 'waiting for Cloud Sync' }).catch(() => undefined);
+    await clock.advance(1_000);
+    const seen = sink.update('conv', 'card-12', { text: 'seen in Entra' });
+    await clock.advance(40_000);
+    await seen;
+    expect(teams.shown.get('card-12')).toBe('seen in Entra');
+    teams.hung.get('waiting for Cloud Sync')!.resolve();
+    expect(teams.shown.get('card-12')).toBe('waiting for Cloud Sync');
+    await clock.advance(0);
+    expect(teams.attempts.map((a) => a.text)).toEqual(['waiting for Cloud Sync', 'seen in Entra', 'seen in Entra']);
+    expect(teams.shown.get('card-12')).toBe('seen in Entra');
+  });
+
+  test('a hung update answered late with nothing newer sent is left alone', async () => {
+    const clock = manualClock();
+    const teams = hangingTeams(clock, ['final']);
+    const sink = sinkOver(teams.inner, clock);
+    sink.update('conv', 'card-12', { text: 'final' }).catch(() => undefined);
+    await clock.advance(30_000);
+    teams.hung.get('final')!.resolve();
+    await clock.advance(0);
+    expect(teams.attempts.map((a) => a.text)).toEqual(['final']);
+    expect(teams.shown.get('card-12')).toBe('final');
+    // The card's queue is not kept once everything settled.
+    expect((sink as unknown as { messages: Map<string, unknown> }).messages.size).toBe(0);
+    await sink.update('conv', 'card-12', { text: 'after' });
+    expect(teams.shown.get('card-12')).toBe('after');
+  });
+
+  test('a post that times out is not sent again, and reads as "Teams may have it"; a late answer is logged with its id', async () => {
+    const clock = manualClock();
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let posts = 0;
+    let answer: (id: string) => void = () => undefined;
+    const inner: CardSink = {
+      post: () => {
+        posts++;
+        return new Promise<string>((resolve) => (answer = resolve));
+      },
+      update: async () => undefined,
+    };
+    const post = sinkOver(inner, clock, logger).post('conv', { text: 'step 13 ready' });
+    post.catch(() => undefined);
+    await clock.advance(60_000);
+    const err = await post.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CardSendTimeout);
+    expect(classifyPostFailure(err).outcome).toBe('unknown');
+    expect(posts).toBe(1);
+    answer('late-id');
+    await clock.advance(0);
+    expect(lines.map((l) => [l.conversationId, l.activityId ?? null])).toEqual([
+      ['conv', null],
+      ['conv', 'late-id'],
+    ]);
   });
 });
