@@ -39,11 +39,11 @@ export function toScannedUser(u: DirectoryUser): ScannedUser {
   const type = u.objectType ?? 'user';
   const user: ScannedUser = { dn: u.dn, anchor: sourceAnchor(u.objectGuid, u.consistencyGuid), disabled: u.disabled };
   // The objectGUID too when the anchor is other bytes: a Cloud Sync log entry may name the object by
-  // either (docs/verify.md). Equal, it would only repeat the anchor on every line.
-  if (u.objectGuid.length === 16) {
-    const objectGuid = Buffer.from(u.objectGuid).toString('base64');
-    if (objectGuid !== user.anchor) user.objectGuid = objectGuid;
-  }
+  // either (docs/verify.md). Equal, it would only repeat the anchor on every line. Only an object
+  // whose ms-DS-ConsistencyGuid is the anchor can differ, so the others allocate nothing more.
+  const cg = u.consistencyGuid;
+  if (cg && cg.length === 16 && u.objectGuid.length === 16 && !u.objectGuid.equals(cg))
+    user.objectGuid = u.objectGuid.toString('base64');
   if (type !== 'user') user.type = type;
   if (u.criticalSystemObject) user.criticalSystemObject = true;
   const filteredBy = connectSyncFilters({ ...u, type });
