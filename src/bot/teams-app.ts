@@ -65,56 +65,13 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
   // Turn state is not used: everything that must survive lives in the store.
   const app = new Application({ adapter, storage: new MemoryStorage(), startTypingTimer: false });
   registerCommands(app, deps);
-  // Step card buttons (Universal Actions). The answer is the card as this person should now see it;
-  // the shared copy is updated by the runbook service for everyone else.
-  app.adaptiveCards.actionExecute<unknown>(/^step\./, async (context, _state, data) => {
-    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
-    const from = context.activity.from;
-    // The conversation the click came from decides which migration it may act on (never the card's data).
-    const card = await deps.runbook.handleAction({
-      verb,
-      data,
-      conversationId: context.activity.conversation.id,
-      actor: actorOf(from),
-    });
-    // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
-    // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
-    await context.sendActivity({
-      type: ActivityTypes.InvokeResponse,
-      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
-    });
-    return card as never;
-  });
-  // Wave action cards (issue 16): Approve, Reject, Rollback, Check the scope. Same rules as step cards.
-  app.adaptiveCards.actionExecute<unknown>(/^wave\./, async (context, _state, data) => {
-    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
-    const card = await deps.waveEngine.handleAction({
-      verb,
-      data,
-      conversationId: context.activity.conversation.id,
-      actor: actorOf(context.activity.from),
-    });
-    await context.sendActivity({
-      type: ActivityTypes.InvokeResponse,
-      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
-    });
-    return card as never;
-  });
-  // The pilot's Rollback button on /ou status: the same rules (the conversation decides the migration).
-  app.adaptiveCards.actionExecute<unknown>(/^pilot\./, async (context, _state, data) => {
-    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
-    const card = await deps.runbook.rollbackPilotButton({
-      verb,
-      data,
-      conversationId: context.activity.conversation.id,
-      actor: actorOf(context.activity.from),
-    });
-    await context.sendActivity({
-      type: ActivityTypes.InvokeResponse,
-      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
-    });
-    return card as never;
-  });
+  // Card buttons (Universal Actions): step cards, wave action cards (issue 16: Approve, Reject,
+  // Rollback, Check the scope) and the pilot's Rollback button on /ou status. The conversation the
+  // click came from decides which migration it may act on (never the card's data). The answer is the
+  // card as this person should now see it; the shared copy is updated by the service for everyone else.
+  onCardAction(app, /^step\./, (input) => deps.runbook.handleAction(input));
+  onCardAction(app, /^wave\./, (input) => deps.waveEngine.handleAction(input));
+  onCardAction(app, /^pilot\./, (input) => deps.runbook.rollbackPilotButton(input));
   app.error(async (context, error) => {
     deps.logger.error({ err: error.message, activityId: context.activity.id }, 'turn failed');
     await context.sendActivity(
@@ -130,4 +87,30 @@ export function createTeamsApp(adapter: TeamsAdapter, deps: CommandDeps & { logg
     );
   });
   return app;
+}
+
+interface CardActionInput {
+  verb: string;
+  data: unknown;
+  conversationId: string;
+  actor: ReturnType<typeof actorOf>;
+}
+
+function onCardAction(app: Application, verbs: RegExp, handle: (input: CardActionInput) => Promise<unknown>): void {
+  app.adaptiveCards.actionExecute<unknown>(verbs, async (context, _state, data) => {
+    const verb = String((context.activity.value as { action?: { verb?: string } } | undefined)?.action?.verb ?? '');
+    const card = await handle({
+      verb,
+      data,
+      conversationId: context.activity.conversation.id,
+      actor: actorOf(context.activity.from),
+    });
+    // Answer the invoke ourselves: teams-ai would otherwise turn a card with `refresh` into
+    // REPLACE_FOR_ALL and show this person's view (and notices) to everyone.
+    await context.sendActivity({
+      type: ActivityTypes.InvokeResponse,
+      value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } },
+    });
+    return card as never;
+  });
 }
