@@ -2,23 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createNoFlowRules, listRules, startScheduler } from '../../src/agent/actions/adsync';
-import { runAgent } from '../../src/agent/agent';
-import { RelayClient } from '../../src/agent/relay-client';
-import { createLogger } from '../../src/shared/logger';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
 import { planWaveRules } from '../../src/runbook/wave-engine';
 import { finishSyncCycle, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import { ADELE, MEGAN } from '../helpers/activities';
-import { AGENT_ID, AGENT_SECRET, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, firstCard, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
-import { eventually } from '../helpers/eventually';
 import { cardText } from '../helpers/fake-connector';
 import {
   PILOT_OU,
   PILOT_USERS,
   SALES_OU,
   noFlowConnectorSpace,
-  openNoFlowDirectory,
+  startNoFlowAgent,
   writeNoFlowForest,
 } from '../fixtures/no-flow-forest';
 
@@ -69,18 +65,7 @@ describe('/ou noflow', () => {
       ).toBe(true);
     }
 
-    agentDone = runAgent({
-      relay: new RelayClient({ url: h.bot.url, agentId: AGENT_ID, secret: AGENT_SECRET, agentVersion: '9.9.9-test' }),
-      logger: createLogger('agent', process.env.LOG_LEVEL ?? 'silent'),
-      waitMs: 200,
-      signal: abort.signal,
-      connectDirectory: () => openNoFlowDirectory(forestFile),
-      adsync: { exportDir, env: fake.env },
-    });
-    await eventually(async () => (await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.noFlowCheck'), {
-      timeoutMs: 20_000,
-      what: 'the agent to call in with its Connect Sync actions',
-    });
+    agentDone = (await startNoFlowAgent({ h, forestFile, exportDir, env: fake.env, signal: abort.signal })).done;
   }, 180_000);
 
   afterAll(async () => {

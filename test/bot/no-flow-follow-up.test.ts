@@ -2,18 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createNoFlowRules, listRules } from '../../src/agent/actions/adsync';
-import { runAgent } from '../../src/agent/agent';
-import { RelayClient } from '../../src/agent/relay-client';
-import { createLogger } from '../../src/shared/logger';
 import { planNoFlowRules } from '../../src/runbook/sync-rules';
 import { finishSyncCycle, installFakePowerShell, type FakePowerShell } from '../../src/sandbox/simulated-connect-sync';
 import type { NoFlowFollowUp } from '../../src/store/no-flow-follow-up-repo';
 import { ADELE, cardActionActivity, MEGAN, postActivity } from '../helpers/activities';
-import { AGENT_ID, AGENT_SECRET, startBotHarness, type BotHarness } from '../helpers/bot-harness';
+import { AGENT_ID, startBotHarness, type BotHarness } from '../helpers/bot-harness';
 import { cardProblems } from '../helpers/card-check';
 import { eventually } from '../helpers/eventually';
 import { cardText, type ConnectorCall } from '../helpers/fake-connector';
-import { PILOT_OU, noFlowConnectorSpace, openNoFlowDirectory, writeNoFlowForest } from '../fixtures/no-flow-forest';
+import { PILOT_OU, noFlowConnectorSpace, startNoFlowAgent, writeNoFlowForest } from '../fixtures/no-flow-forest';
 
 /** The titles of a no-flow result card, and of the follow-up's own cards. */
 const RESULT =
@@ -62,18 +59,7 @@ describe('the no-flow check after step 13', () => {
       ).toBe(true);
     }
 
-    agentDone = runAgent({
-      relay: new RelayClient({ url: h.bot.url, agentId: AGENT_ID, secret: AGENT_SECRET, agentVersion: '9.9.9-test' }),
-      logger: createLogger('agent', process.env.LOG_LEVEL ?? 'silent'),
-      waitMs: 200,
-      signal: abort.signal,
-      connectDirectory: () => openNoFlowDirectory(forestFile),
-      adsync: { exportDir, env: fake.env },
-    });
-    await eventually(async () => (await h.store.agents.get(AGENT_ID))?.actions?.includes('adsync.noFlowCheck'), {
-      timeoutMs: 20_000,
-      what: 'the agent to call in with its Connect Sync actions',
-    });
+    agentDone = (await startNoFlowAgent({ h, forestFile, exportDir, env: fake.env, signal: abort.signal })).done;
     await h.say(`/server ${AGENT_ID}`, ADELE);
   }, 180_000);
 
