@@ -1,5 +1,5 @@
 import type { Canary, CanaryStatus, CanaryWaiver } from '../runbook/canary';
-import { toDate, toDateOrNull, type Db } from './sql';
+import { textOrNull, toDate, toDateOrNull, type Db } from './sql';
 
 type Row = Record<string, unknown>;
 
@@ -128,31 +128,30 @@ export function createCanaryRepo(db: Db): CanaryRepo {
 }
 
 function map(r: Row): StoredCanary {
-  const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
   return {
     id: String(r.id),
     migrationId: String(r.migration_id),
     name: String(r.name),
     ouDn: String(r.ou_dn),
-    dn: str(r.dn),
-    objectGuid: str(r.object_guid),
-    anchor: str(r.anchor),
+    dn: textOrNull(r.dn),
+    objectGuid: textOrNull(r.object_guid),
+    anchor: textOrNull(r.anchor),
     status: r.status as CanaryStatus,
     requestedByName: String(r.requested_by_name),
-    createApprovalId: str(r.create_approval_id),
-    createJobId: str(r.create_job_id),
-    deleteApprovalId: str(r.delete_approval_id),
-    deleteJobId: str(r.delete_job_id),
+    createApprovalId: textOrNull(r.create_approval_id),
+    createJobId: textOrNull(r.create_job_id),
+    deleteApprovalId: textOrNull(r.delete_approval_id),
+    deleteJobId: textOrNull(r.delete_job_id),
     createdAt: toDateOrNull(r.created_at),
     provisionedAt: toDateOrNull(r.provisioned_at),
-    cloudId: str(r.cloud_id),
+    cloudId: textOrNull(r.cloud_id),
     createLogAt: toDateOrNull(r.create_log_at),
     deletedAt: toDateOrNull(r.deleted_at),
     goneAt: toDateOrNull(r.gone_at),
     deleteLogAt: toDateOrNull(r.delete_log_at),
     schedulerStopped:
       r.scheduler_stopped === null || r.scheduler_stopped === undefined ? null : Boolean(r.scheduler_stopped),
-    problem: str(r.problem),
+    problem: textOrNull(r.problem),
     requestedAt: toDate(r.requested_at),
     version: Number(r.version),
   };

@@ -1,5 +1,5 @@
 import type { FollowUpStatus } from '../runbook/no-flow-follow-up';
-import { toDate, toDateOrNull, type Db } from './sql';
+import { textOrNull, toDate, toDateOrNull, type Db } from './sql';
 
 type Row = Record<string, unknown>;
 
@@ -117,7 +117,6 @@ export function createNoFlowFollowUpRepo(db: Db): NoFlowFollowUpRepo {
 }
 
 function map(r: Row): NoFlowFollowUp {
-  const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
   return {
     id: String(r.id),
     migrationId: String(r.migration_id),
@@ -127,10 +126,10 @@ function map(r: Row): NoFlowFollowUp {
     triggerJobId: String(r.trigger_job_id),
     cycleAfter: toDate(r.cycle_after),
     status: r.status as FollowUpStatus,
-    final: (str(r.final) as NoFlowFollowUp['final']) ?? null,
-    checkJobId: str(r.check_job_id),
+    final: (textOrNull(r.final) as NoFlowFollowUp['final']) ?? null,
+    checkJobId: textOrNull(r.check_job_id),
     checks: Number(r.checks),
-    lastOutcome: str(r.last_outcome),
+    lastOutcome: textOrNull(r.last_outcome),
     nextAt: toDate(r.next_at),
     deadlineAt: toDate(r.deadline_at),
     claimedAt: toDateOrNull(r.claimed_at),

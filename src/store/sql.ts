@@ -98,6 +98,10 @@ export function toDate(value: unknown): Date {
 export const toDateOrNull = (value: unknown): Date | null =>
   value === null || value === undefined ? null : toDate(value);
 
+/** A nullable text (or uuid) column read back as a string or null. */
+export const textOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+
 /** PostgreSQL error code (SQLSTATE) of a driver error, if it has one. */
 export function sqlState(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
